@@ -1,0 +1,89 @@
+package index
+
+import (
+	"errors"
+	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+// Errors returned by the index, wrapped with detail; test with errors.Is.
+var (
+	ErrNotFound      = errors.New("index: not found")
+	ErrAlreadyExists = errors.New("index: already exists")
+	ErrInvalid       = errors.New("index: invalid argument")
+	ErrClosed        = errors.New("index: closed")
+)
+
+// Bank is a named list of known items.
+type Bank struct {
+	Name        string
+	Description string
+	CreateTime  time.Time
+	ItemCount   int64 // filled in by GetBank and ListBanks
+}
+
+// Item is one known piece of media in a bank.
+type Item struct {
+	Bank       string
+	ID         string
+	Labels     map[string]string
+	Disabled   bool
+	Media      fingerprint.Media
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// ItemUpdate says which fields of an item UpdateItem changes.
+type ItemUpdate struct {
+	Labels   map[string]string // replaces all labels when SetLabels
+	Disabled bool              // applied when SetDisabled
+
+	SetLabels   bool
+	SetDisabled bool
+}
+
+// Query is a match request against the index.
+type Query struct {
+	Media fingerprint.Media
+	// Banks to search; empty means every bank.
+	Banks []string
+	// Thresholds overrides the default largest Hamming distance per signal type.
+	Thresholds map[fingerprint.SignalType]int
+	// Signals limits matching to these types; empty means every type.
+	Signals []fingerprint.SignalType
+	// MaxResults caps the matches returned, best first; 0 means 100.
+	MaxResults int
+}
+
+// TimeRange is a span of a video.
+type TimeRange struct {
+	Start, End time.Duration
+}
+
+// FrameMatch says that one query keyframe matched one item keyframe.
+type FrameMatch struct {
+	QueryFrame, ItemFrame int
+	QueryTime, ItemTime   TimeRange
+	Signal                fingerprint.SignalType
+	Distance              int
+}
+
+// Match is one item that a query matched.
+type Match struct {
+	Bank     string
+	ItemID   string
+	Labels   map[string]string
+	ItemKind fingerprint.Kind
+	// Signal, Distance and Threshold describe the best (closest) hit.
+	Signal    fingerprint.SignalType
+	Distance  int
+	Threshold int
+	// Frames lists every keyframe pair that matched (perceptual signals only).
+	Frames []FrameMatch
+	// QueryCoverage is the share of the query's informative keyframes that
+	// matched this item, 0..1; ItemCoverage the share of the item's.
+	QueryCoverage, ItemCoverage float64
+	// QueryRanges and ItemRanges are the matched spans, merged.
+	QueryRanges, ItemRanges []TimeRange
+}
