@@ -1,0 +1,106 @@
+package fingerprint
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"errors"
+	"time"
+)
+
+// Errors returned by Hash, wrapped with detail; test with errors.Is.
+var (
+	ErrEmpty       = errors.New("fingerprint: empty file")
+	ErrUnsupported = errors.New("fingerprint: unsupported format")
+	ErrTooLarge    = errors.New("fingerprint: too large")
+	ErrCorrupt     = errors.New("fingerprint: corrupt media")
+)
+
+// Options configure a Hasher. The zero value of each field means its default.
+type Options struct {
+	// MaxPixels is the largest image (width*height) that is decoded;
+	// larger ones fail with ErrTooLarge before any pixel is decoded.
+	// Default 50,000,000.
+	MaxPixels int64
+	// FFmpeg is the path of the ffmpeg binary; default "ffmpeg" from PATH.
+	FFmpeg string
+	// FrameRate is how many video frames are sampled per second; default 1.
+	FrameRate float64
+	// MaxFrames caps the sampled frames of one video; default 3600.
+	MaxFrames int
+	// VideoTimeout is the wall-clock deadline for one ffmpeg run; default 2m.
+	VideoTimeout time.Duration
+	// KeyframesOnly decodes only the video's own keyframes (I-frames):
+	// much faster, but misses content between keyframes.
+	KeyframesOnly bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = 50_000_000
+	}
+	if o.FFmpeg == "" {
+		o.FFmpeg = "ffmpeg"
+	}
+	if o.FrameRate <= 0 {
+		o.FrameRate = 1
+	}
+	if o.MaxFrames <= 0 {
+		o.MaxFrames = 3600
+	}
+	if o.VideoTimeout <= 0 {
+		o.VideoTimeout = 2 * time.Minute
+	}
+	return o
+}
+
+// Hasher computes the fingerprint of media files. It is safe for
+// concurrent use.
+type Hasher struct {
+	opts Options
+}
+
+// New returns a Hasher with the given options.
+func New(opts Options) *Hasher {
+	return &Hasher{opts: opts.withDefaults()}
+}
+
+// fileSignals returns the exact signals of a whole file.
+func fileSignals(data []byte) []Signal {
+	m := md5.Sum(data)
+	s := sha256.Sum256(data)
+	return []Signal{
+		{Type: MD5, Hash: m[:]},
+		{Type: SHA256, Hash: s[:]},
+	}
+}
+
+// Hash returns the fingerprint of one file held in memory. Images are
+// decoded in process; anything else is handed to ffmpeg as a video. The
+// data is never written to disk.
+//
+// It returns an error wrapping ErrEmpty, ErrUnsupported, ErrTooLarge or
+// ErrCorrupt when the file cannot be hashed, or the context's error.
+func (h *Hasher) Hash(ctx context.Context, data []byte) (Media, error) {
+	if len(data) == 0 {
+		return Media{}, ErrEmpty
+	}
+	if err := ctx.Err(); err != nil {
+		return Media{}, err
+	}
+	var (
+		m   Media
+		err error
+	)
+	if isImage(data) {
+		m, err = h.hashImage(data)
+	} else {
+		m, err = h.hashVideo(ctx, data)
+	}
+	if err != nil {
+		return Media{}, err
+	}
+	m.Size = int64(len(data))
+	m.FileSignals = fileSignals(data)
+	return m, nil
+}
