@@ -1,0 +1,36 @@
+# mediamatch: the two commands for a fresh machine are `make run` and `make test`.
+
+GO      ?= go
+DATA    ?= ./data
+LISTEN  ?= 127.0.0.1:7878
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test build deps bench generate lint clean
+
+# deps installs what the service and the tests need beyond Go: ffmpeg.
+deps:
+	@command -v ffmpeg >/dev/null 2>&1 || { echo "ffmpeg missing: installing it with apt-get"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y ffmpeg; }
+
+build:
+	$(GO) build -o bin/mediamatch ./cmd/mediamatch
+
+# run starts the service on its embedded store in $(DATA), on loopback.
+run: deps build
+	./bin/mediamatch serve --data $(DATA) --listen $(LISTEN)
+
+# test is what CI runs (.ci/run): vet, then every test, with the real ffmpeg.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+# bench runs the benchmarks that print ratios against their baselines.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+# generate regenerates the protobuf code after editing api/**/*.proto.
+generate:
+	$(GO) generate ./api/...
+
+clean:
+	rm -rf bin
