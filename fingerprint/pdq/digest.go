@@ -1,0 +1,498 @@
+package pdq
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"slices"
+)
+
+// MinSide is the smallest width or height that is hashed; the reference
+// gives smaller images an all-zero hash, this package refuses them.
+const MinSide = 5
+
+// preShrinkSide is the side the reference photo pipeline shrinks larger
+// images to (both axes, aspect ratio not kept) by nearest neighbour.
+const preShrinkSide = 512
+
+// Errors returned, wrapped with detail, by the From functions.
+var (
+	ErrTooSmall = errors.New("pdq: image too small") // a side under MinSide pixels
+	ErrBadLuma  = errors.New("pdq: bad luma buffer") // FromLuma: length is not width*height
+	ErrTooLarge = errors.New("pdq: image too large") // FromFrame/FromLuma: more pixels than the int range can index
+)
+
+// Digest is the 16x16 DCT of one image's 64x64 luminance together with its
+// quality. The hash and its eight dihedral variants are all taken from it.
+// A Digest is a plain value, safe to copy and to read concurrently.
+type Digest struct {
+	// coef[16*i+j] is the DCT coefficient of vertical frequency i+1 and
+	// horizontal frequency j+1 (the DC row and column are not used).
+	coef    [256]float64
+	quality int
+}
+
+// Quality returns the quality score 0..100: the sum of the absolute
+// differences between neighbouring pixels of the 64x64 luminance (on a 0..100
+// scale), divided by 90 and capped at 100. Hashes below [MinQuality] should
+// not be matched.
+func (d *Digest) Quality() int { return d.quality }
+
+// Hash returns the PDQ hash: bit 16*i+j is set when coefficient (i, j) is
+// above the median of the 256 coefficients (the 128th smallest).
+func (d *Digest) Hash() Hash { return threshold(&d.coef) }
+
+// Variant returns the hash of the image transformed by v, computed from the
+// same coefficients by transposition and sign flips. It panics if v is out of
+// range.
+func (d *Digest) Variant(v Variant) Hash {
+	if v < 0 || v >= NumVariants {
+		panic(fmt.Sprintf("pdq: Digest.Variant(%d) out of range", int(v)))
+	}
+	var t [256]float64
+	for i := range 16 {
+		for j := range 16 {
+			c := d.coef[16*i+j]
+			ieven, jeven := i%2 == 0, j%2 == 0 // even index = odd frequency i+1
+			switch v {
+			case Original:
+				t[16*i+j] = c
+			case Rotate90: // B'[j][i] = B[i][j], negated when frequency j+1 is odd
+				t[16*j+i] = neg(c, jeven)
+			case Rotate180:
+				t[16*i+j] = neg(c, ieven != jeven)
+			case Rotate270:
+				t[16*j+i] = neg(c, ieven)
+			case FlipX:
+				t[16*i+j] = neg(c, ieven)
+			case FlipY:
+				t[16*i+j] = neg(c, jeven)
+			case FlipPlus1:
+				t[16*j+i] = c
+			case FlipMinus1:
+				t[16*j+i] = neg(c, ieven != jeven)
+			}
+		}
+	}
+	return threshold(&t)
+}
+
+// Dihedral returns the hashes of all eight dihedral variants; Dihedral()[Original] == Hash().
+func (d *Digest) Dihedral() Dihedral {
+	var out Dihedral
+	for v := range out {
+		out[v] = d.Variant(Variant(v))
+	}
+	return out
+}
+
+func neg(c float64, flip bool) float64 {
+	if flip {
+		return -c
+	}
+	return c
+}
+
+// threshold sets one bit per coefficient strictly above the median, the
+// lower middle value of the 256.
+func threshold(coef *[256]float64) Hash {
+	sorted := *coef
+	slices.Sort(sorted[:])
+	median := sorted[127]
+	var h Hash
+	for k, c := range coef {
+		if c > median {
+			h.setBit(k)
+		}
+	}
+	return h
+}
+
+// FromImage computes the digest of img by the reference photo pipeline:
+// the pixels as stored (no EXIF orientation), pre-shrunk to exactly 512x512
+// by nearest neighbour when either side is over 512, then luminance
+// 0.299 R + 0.587 G + 0.114 B in float32 (grey images: the grey value), the
+// Jarosz filter to 64x64 and the DCT.
+//
+// Alpha is ignored as the reference ignores it: non-premultiplied colours
+// (NRGBA, PNG) keep their stored RGB, premultiplied ones are
+// un-premultiplied. (Go's image/gif already replaces a GIF's transparent
+// colour with black, where the reference keeps the palette's RGB.) JPEG
+// YCbCr is converted to RGB with libjpeg's rounding, as the reference's
+// decoder does. 16-bit images are scaled to 0..255, so their quality is on
+// the usual scale (the reference, reading ImageMagick's 16-bit PNM, may see
+// 0..65535: the same hash, an inflated quality; no reference image here is
+// 16-bit).
+//
+// *image.YCbCr, *image.Gray, *image.RGBA, *image.NRGBA and *image.Paletted
+// are read directly; other types through At. Since at most 512x512 pixels
+// are read, the cost hardly grows with the image. It returns an error
+// wrapping ErrTooSmall if a side is under MinSide pixels.
+func FromImage(img image.Image) (Digest, error) {
+	return FromOrientedImage(img, TopLeft)
+}
+
+// Orientation is an EXIF orientation tag value, 1..8, saying how the stored
+// pixels are to be turned for display.
+type Orientation int
+
+// The EXIF orientations, named as in the EXIF standard after where the
+// stored first row and first column go when displayed.
+const (
+	TopLeft     Orientation = 1 // as stored
+	TopRight    Orientation = 2 // mirrored left to right
+	BottomRight Orientation = 3 // rotated 180 degrees
+	BottomLeft  Orientation = 4 // mirrored top to bottom
+	LeftTop     Orientation = 5 // transposed
+	RightTop    Orientation = 6 // displayed after rotating the stored pixels 90 degrees clockwise
+	RightBottom Orientation = 7 // anti-transposed
+	LeftBottom  Orientation = 8 // displayed after rotating the stored pixels 90 degrees counter-clockwise
+)
+
+// FromOrientedImage is FromImage for the image as displayed under EXIF
+// orientation o: the result equals FromImage of the pixels turned by o (as
+// `convert -auto-orient` does), but without copying them. An out-of-range o
+// (such as 0, no tag) is treated as TopLeft.
+func FromOrientedImage(img image.Image, o Orientation) (Digest, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w < MinSide || h < MinSide {
+		return Digest{}, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, w, h, MinSide, MinSide)
+	}
+	swap := o >= LeftTop && o <= LeftBottom
+	dw, dh := w, h // displayed size
+	if swap {
+		dw, dh = h, w
+	}
+	tw, th := dw, dh // size after the pre-shrink
+	if dw > preShrinkSide || dh > preShrinkSide {
+		tw, th = preShrinkSide, preShrinkSide
+	}
+	// Displayed column x' and row y' of the pre-shrunk image come from
+	// displayed column cx[x'] and row ry[y'].
+	cx := nearest(dw, tw)
+	ry := nearest(dh, th)
+	mirror := func(s []int, n int) []int {
+		for i := range s {
+			s[i] = n - 1 - s[i]
+		}
+		return s
+	}
+	var rows, cols []int // stored rows and columns to read
+	switch o {
+	default: // TopLeft
+		rows, cols = ry, cx
+	case TopRight:
+		rows, cols = ry, mirror(cx, w)
+	case BottomRight:
+		rows, cols = mirror(ry, h), mirror(cx, w)
+	case BottomLeft:
+		rows, cols = mirror(ry, h), cx
+	// Transposing orientations: stored rows follow displayed columns.
+	case LeftTop:
+		rows, cols = cx, ry
+	case RightTop:
+		rows, cols = mirror(cx, h), ry
+	case RightBottom:
+		rows, cols = mirror(cx, h), mirror(ry, w)
+	case LeftBottom:
+		rows, cols = cx, mirror(ry, w)
+	}
+	lum := make([]float32, tw*th)
+	readLuma(lum, img, rows, cols)
+	if swap { // lum is th columns by tw rows; turn it to displayed order
+		t := make([]float32, len(lum))
+		for x := range tw {
+			for y := range th {
+				t[y*tw+x] = lum[x*th+y]
+			}
+		}
+		lum = t
+	}
+	return digest(lum, tw, th), nil
+}
+
+// nearest returns, for each of m output positions, the input position
+// floor(i*n/m) that nearest-neighbour resizing from n takes.
+func nearest(n, m int) []int {
+	s := make([]int, m)
+	for i := range s {
+		s[i] = int(int64(i) * int64(n) / int64(m))
+	}
+	return s
+}
+
+// FromFrame computes the digest of a video frame by the vPDQ pipeline: like
+// FromImage but without the 512-pixel pre-shrink, so every pixel of the
+// frame is read and blurred (the cost grows with the frame size). It returns
+// an error wrapping ErrTooSmall if a side is under MinSide pixels.
+func FromFrame(img image.Image) (Digest, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w < MinSide || h < MinSide {
+		return Digest{}, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, w, h, MinSide, MinSide)
+	}
+	if int64(w)*int64(h) > math.MaxInt32 {
+		return Digest{}, fmt.Errorf("%w: %dx%d", ErrTooLarge, w, h)
+	}
+	lum := make([]float32, w*h)
+	readLuma(lum, img, nearest(h, h), nearest(w, w))
+	return digest(lum, w, h), nil
+}
+
+// FromLuma computes the digest of a luminance image given as width*height
+// row-major values on a 0..255 scale (0.299 R + 0.587 G + 0.114 B). No
+// pre-shrink is done; a 64x64 buffer (say, a frame already scaled by ffmpeg)
+// goes straight to the DCT. luma is not modified. It returns an error
+// wrapping ErrBadLuma if len(luma) != width*height, or ErrTooSmall if a side
+// is under MinSide.
+func FromLuma(luma []float32, width, height int) (Digest, error) {
+	if width < MinSide || height < MinSide {
+		return Digest{}, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, width, height, MinSide, MinSide)
+	}
+	if int64(width)*int64(height) > math.MaxInt32 {
+		return Digest{}, fmt.Errorf("%w: %dx%d", ErrTooLarge, width, height)
+	}
+	if len(luma) != width*height {
+		return Digest{}, fmt.Errorf("%w: %d values for %dx%d, want %d", ErrBadLuma, len(luma), width, height, width*height)
+	}
+	return digest(slices.Clone(luma), width, height), nil
+}
+
+// digest runs the Jarosz filter, quality and DCT on lum (w by h, row-major),
+// which it overwrites.
+func digest(lum []float32, w, h int) Digest {
+	var a [64 * 64]float32
+	jarosz(lum, w, h, &a)
+	var d Digest
+	d.quality = quality(&a)
+	dct(&a, &d.coef)
+	return d
+}
+
+// jaroszWindow returns the box window for a side of n pixels: ceil(n/128).
+func jaroszWindow(n int) int { return (n + 2*64 - 1) / (2 * 64) }
+
+// boxExtent returns how many inputs before and after the output position a
+// box window of win covers: output o is the mean of inputs o-lo .. o+hi,
+// clipped to the data, with hi = (win+2)/2 - 1 and lo = win-1-hi.
+func boxExtent(win int) (lo, hi int) {
+	half := (win + 2) / 2
+	return win - half, half - 1
+}
+
+// jarosz blurs lum (w by h) with two passes of a box filter along rows then
+// columns (a tent filter) and takes the 64x64 samples at the centres of a
+// 64x64 grid. The first pass runs over the whole image, overwriting lum; the
+// second is evaluated only where the samples need it, which gives the same
+// values.
+func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
+	wx, wy := jaroszWindow(w), jaroszWindow(h)
+	if wx > 1 {
+		tmp := make([]float32, w)
+		for y := range h {
+			boxRow(lum[y*w:(y+1)*w], tmp, wx)
+		}
+	}
+	if wy > 1 {
+		boxColumns(lum, w, h, wy)
+	}
+	var xs, ys [64]int // sampled columns and rows
+	for i := range 64 {
+		xs[i] = (2*i + 1) * w / 128
+		ys[i] = (2*i + 1) * h / 128
+	}
+	// Second pass along rows, at the sampled columns only: r[y*64+j].
+	lox, hix := boxExtent(wx)
+	r := make([]float32, h*64)
+	for y := range h {
+		row := lum[y*w : (y+1)*w]
+		for j, x := range xs {
+			r[y*64+j] = mean(row[max(x-lox, 0) : min(x+hix, w-1)+1])
+		}
+	}
+	// Second pass along columns, at the sampled rows only.
+	loy, hiy := boxExtent(wy)
+	var col [64]float64
+	for i, y := range ys {
+		a, b := max(y-loy, 0), min(y+hiy, h-1)
+		clear(col[:])
+		for k := a; k <= b; k++ {
+			for j, v := range r[k*64 : k*64+64] {
+				col[j] += float64(v)
+			}
+		}
+		inv := 1 / float64(b-a+1)
+		for j := range col {
+			out[64*i+j] = float32(col[j] * inv)
+		}
+	}
+}
+
+func mean(s []float32) float32 {
+	var sum float64
+	for _, v := range s {
+		sum += float64(v)
+	}
+	return float32(sum / float64(len(s)))
+}
+
+// boxRow replaces row with its box mean of window win (see boxExtent).
+// tmp must be as long as row.
+func boxRow(row, tmp []float32, win int) {
+	n := len(row)
+	lo, hi := boxExtent(win)
+	// Output o adds input o+hi and drops input o-lo-1; prime with 0..hi-1.
+	var sum float64
+	for k := 0; k < hi && k < n; k++ {
+		sum += float64(row[k])
+	}
+	edge := func(o int) {
+		if k := o + hi; k < n {
+			sum += float64(row[k])
+		}
+		if k := o - lo - 1; k >= 0 {
+			sum -= float64(row[k])
+		}
+		tmp[o] = float32(sum / float64(min(o+hi, n-1)-max(o-lo, 0)+1))
+	}
+	// Inside, the window is whole: no clipping, a fixed divisor.
+	first, last := lo+1, n-1-hi
+	o := 0
+	for ; o < min(first, n); o++ {
+		edge(o)
+	}
+	if o <= last {
+		inv := 1 / float64(win)
+		add, drop := row[first+hi:last+hi+1], row[first-lo-1:last-lo]
+		out := tmp[first : last+1]
+		for k := range out {
+			sum += float64(add[k]) - float64(drop[k])
+			out[k] = float32(sum * inv)
+		}
+		o = last + 1
+	}
+	for ; o < n; o++ {
+		edge(o)
+	}
+	copy(row, tmp)
+}
+
+// boxColumns is boxRow down every column of lum (w by h) at once.
+func boxColumns(lum []float32, w, h, win int) {
+	lo, hi := boxExtent(win)
+	acc := make([]float64, w)
+	// Output row o needs input rows o-lo..o+hi. Rows are overwritten in
+	// place, so the last lo+1 input rows are kept in a ring: row k in slot
+	// k%(lo+1), so that the row dropped at o shares its slot with row o.
+	keep := make([]float32, (lo+1)*w)
+	for k := 0; k < hi && k < h; k++ {
+		addRow(acc, lum[k*w:(k+1)*w])
+	}
+	for o := range h {
+		cur := lum[o*w : (o+1)*w]
+		slot := keep[(o%(lo+1))*w:][:w]
+		add, drop := o+hi < h, o-lo-1 >= 0
+		inv := 1 / float64(min(o+hi, h-1)-max(o-lo, 0)+1)
+		if add && drop { // the inside: one fused loop
+			in := lum[(o+hi)*w:][:w]
+			for x := range cur {
+				a := acc[x] + float64(in[x]) - float64(slot[x])
+				acc[x] = a
+				slot[x] = cur[x]
+				cur[x] = float32(a * inv)
+			}
+			continue
+		}
+		if add {
+			addRow(acc, lum[(o+hi)*w:][:w])
+		}
+		if drop {
+			subRow(acc, slot)
+		}
+		copy(slot, cur)
+		for x := range cur {
+			cur[x] = float32(acc[x] * inv)
+		}
+	}
+}
+
+func addRow(acc []float64, row []float32) {
+	acc = acc[:len(row)]
+	for x, v := range row {
+		acc[x] += float64(v)
+	}
+}
+
+func subRow(acc []float64, row []float32) {
+	acc = acc[:len(row)]
+	for x, v := range row {
+		acc[x] -= float64(v)
+	}
+}
+
+// quality sums |trunc((u-v)*100/255)| over all vertically and horizontally
+// adjacent pairs of the 64x64 block and scales it to 0..100.
+func quality(a *[64 * 64]float32) int {
+	sum := 0
+	for i := range 63 {
+		for j := range 64 {
+			u, v := a[64*i+j], a[64*(i+1)+j]
+			sum += absInt(int((u - v) * 100 / 255))
+		}
+	}
+	for i := range 64 {
+		for j := range 63 {
+			u, v := a[64*i+j], a[64*i+j+1]
+			sum += absInt(int((u - v) * 100 / 255))
+		}
+	}
+	return min(100, sum/90)
+}
+
+func absInt(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// dctMatrix is the read-only 16x64 DCT-II matrix without its DC row:
+// dctMatrix[i][j] = sqrt(2/64) cos(pi/128 (i+1) (2j+1)).
+var dctMatrix = func() (m [16][64]float64) {
+	for i := range 16 {
+		for j := range 64 {
+			m[i][j] = math.Sqrt(2.0/64) * math.Cos(math.Pi/128*float64(i+1)*float64(2*j+1))
+		}
+	}
+	return m
+}()
+
+// dct computes B = D A D^T for the 16x64 matrix D = dctMatrix.
+func dct(a *[64 * 64]float32, b *[256]float64) {
+	// t = D A: 16 x 64.
+	var t [16][64]float64
+	for i := range 16 {
+		di := &dctMatrix[i]
+		ti := &t[i]
+		for k := range 64 {
+			dik := di[k]
+			row := a[64*k : 64*k+64]
+			for j, v := range row {
+				ti[j] += dik * float64(v)
+			}
+		}
+	}
+	// B = t D^T: B[i][j] = sum_k t[i][k] D[j][k].
+	for i := range 16 {
+		for j := range 16 {
+			var s float64
+			dj := &dctMatrix[j]
+			for k := range 64 {
+				s += t[i][k] * dj[k]
+			}
+			b[16*i+j] = s
+		}
+	}
+}
