@@ -7,10 +7,12 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test build deps bench generate lint clean
 
-# deps installs what the service and the tests need beyond Go: ffmpeg.
+# deps installs what the service and the tests need beyond Go: ffmpeg, and
+# libjpeg-turbo's headers for the fast JPEG path (cgo; see fingerprint/image_libjpeg.go).
 deps:
-	@command -v ffmpeg >/dev/null 2>&1 || { echo "ffmpeg missing: installing it with apt-get"; \
-		$(SUDO) apt-get update && $(SUDO) apt-get install -y ffmpeg; }
+	@{ command -v ffmpeg >/dev/null 2>&1 && [ -f /usr/include/jpeglib.h ]; } || { \
+		echo "installing ffmpeg and libjpeg62-turbo-dev with apt-get"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y ffmpeg libjpeg62-turbo-dev; }
 
 build:
 	$(GO) build -o bin/mediamatch ./cmd/mediamatch
