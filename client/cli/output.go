@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mediamatch/mediamatch/client"
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+// The JSON forms printed by --json: snake_case keys, signal names in lower
+// case ("phash"), hashes in lowercase hex, times in milliseconds.
+
+type jsonSignal struct {
+	Type    string `json:"type"`
+	Hash    string `json:"hash"`
+	Quality int    `json:"quality,omitempty"`
+}
+
+type jsonKeyframe struct {
+	Index          int          `json:"index"`
+	StartMillis    int64        `json:"start_millis"`
+	EndMillis      int64        `json:"end_millis"`
+	LowInformation bool         `json:"low_information,omitempty"`
+	Signals        []jsonSignal `json:"signals"`
+}
+
+type jsonMedia struct {
+	Kind           string         `json:"kind"`
+	Format         string         `json:"format,omitempty"`
+	Width          int            `json:"width,omitempty"`
+	Height         int            `json:"height,omitempty"`
+	DurationMillis int64          `json:"duration_millis,omitempty"`
+	SizeBytes      int64          `json:"size_bytes,omitempty"`
+	FileSignals    []jsonSignal   `json:"file_signals"`
+	Keyframes      []jsonKeyframe `json:"keyframes"`
+}
+
+type jsonRange struct {
+	StartMillis int64 `json:"start_millis"`
+	EndMillis   int64 `json:"end_millis"`
+}
+
+type jsonFrame struct {
+	QueryFrame int       `json:"query_frame"`
+	ItemFrame  int       `json:"item_frame"`
+	QueryTime  jsonRange `json:"query_time"`
+	ItemTime   jsonRange `json:"item_time"`
+	Signal     string    `json:"signal"`
+	Distance   int       `json:"distance"`
+}
+
+type jsonMatch struct {
+	ItemID        string            `json:"item_id"`
+	Bank          string            `json:"bank"`
+	Signal        string            `json:"signal"`
+	Distance      int               `json:"distance"`
+	Threshold     int               `json:"threshold"`
+	Labels        map[string]string `json:"labels"`
+	ItemKind      string            `json:"item_kind"`
+	QueryCoverage float64           `json:"query_coverage"`
+	ItemCoverage  float64           `json:"item_coverage"`
+	QueryRanges   []jsonRange       `json:"query_ranges,omitempty"`
+	ItemRanges    []jsonRange       `json:"item_ranges,omitempty"`
+	Frames        []jsonFrame       `json:"frames,omitempty"`
+}
+
+type jsonBank struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	ItemCount   int64     `json:"item_count"`
+	CreateTime  time.Time `json:"create_time"`
+}
+
+type jsonItem struct {
+	Bank       string            `json:"bank"`
+	ID         string            `json:"id"`
+	Labels     map[string]string `json:"labels"`
+	Disabled   bool              `json:"disabled"`
+	CreateTime time.Time         `json:"create_time"`
+	UpdateTime time.Time         `json:"update_time"`
+	Media      *jsonMedia        `json:"media,omitempty"`
+}
+
+func toJSONSignals(sigs []fingerprint.Signal) []jsonSignal {
+	out := make([]jsonSignal, len(sigs))
+	for i, s := range sigs {
+		out[i] = jsonSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality}
+	}
+	return out
+}
+
+func toJSONMedia(m fingerprint.Media) *jsonMedia {
+	out := &jsonMedia{
+		Kind: m.Kind.String(), Format: m.Format, Width: m.Width, Height: m.Height,
+		DurationMillis: m.Duration.Milliseconds(), SizeBytes: m.Size,
+		FileSignals: toJSONSignals(m.FileSignals), Keyframes: make([]jsonKeyframe, len(m.Keyframes)),
+	}
+	for i, k := range m.Keyframes {
+		out.Keyframes[i] = jsonKeyframe{
+			Index: k.Index, StartMillis: k.Start.Milliseconds(), EndMillis: k.End.Milliseconds(),
+			LowInformation: k.LowInformation, Signals: toJSONSignals(k.Signals),
+		}
+	}
+	return out
+}
+
+func toJSONRange(r client.TimeRange) jsonRange {
+	return jsonRange{StartMillis: r.Start.Milliseconds(), EndMillis: r.End.Milliseconds()}
+}
+
+func toJSONRanges(rs []client.TimeRange) []jsonRange {
+	var out []jsonRange
+	for _, r := range rs {
+		out = append(out, toJSONRange(r))
+	}
+	return out
+}
+
+func toJSONMatches(ms []client.Match) []jsonMatch {
+	out := make([]jsonMatch, len(ms))
+	for i, m := range ms {
+		jm := jsonMatch{
+			ItemID: m.ItemID, Bank: m.Bank, Signal: string(m.Signal), Distance: m.Distance, Threshold: m.Threshold,
+			Labels: nonNil(m.Labels), ItemKind: m.ItemKind.String(),
+			QueryCoverage: m.QueryCoverage, ItemCoverage: m.ItemCoverage,
+			QueryRanges: toJSONRanges(m.QueryRanges), ItemRanges: toJSONRanges(m.ItemRanges),
+		}
+		for _, f := range m.Frames {
+			jm.Frames = append(jm.Frames, jsonFrame{
+				QueryFrame: f.QueryFrame, ItemFrame: f.ItemFrame,
+				QueryTime: toJSONRange(f.QueryTime), ItemTime: toJSONRange(f.ItemTime),
+				Signal: string(f.Signal), Distance: f.Distance,
+			})
+		}
+		out[i] = jm
+	}
+	return out
+}
+
+func toJSONBank(b client.Bank) jsonBank {
+	return jsonBank{Name: b.Name, Description: b.Description, ItemCount: b.ItemCount, CreateTime: b.CreateTime}
+}
+
+func toJSONItem(it client.Item, withMedia bool) jsonItem {
+	out := jsonItem{Bank: it.Bank, ID: it.ID, Labels: nonNil(it.Labels), Disabled: it.Disabled,
+		CreateTime: it.CreateTime, UpdateTime: it.UpdateTime}
+	if withMedia {
+		out.Media = toJSONMedia(it.Media)
+	}
+	return out
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// printJSON writes v as one line of JSON.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// Human-readable forms.
+
+// formatLabels returns "k=v k2=v2" in key order.
+func formatLabels(l map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		parts = append(parts, k+"="+l[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func formatDuration(d time.Duration) string {
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+func formatRange(r client.TimeRange) string {
+	return formatDuration(r.Start) + "-" + formatDuration(r.End)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// describeMedia returns "image png 451x300, 240512 bytes, 1 keyframe".
+func describeMedia(m fingerprint.Media) string {
+	var b strings.Builder
+	b.WriteString(m.Kind.String())
+	if m.Format != "" {
+		b.WriteString(" " + m.Format)
+	}
+	if m.Width > 0 || m.Height > 0 {
+		fmt.Fprintf(&b, " %dx%d", m.Width, m.Height)
+	}
+	if m.Duration > 0 {
+		b.WriteString(", " + formatDuration(m.Duration))
+	}
+	if m.Size > 0 {
+		fmt.Fprintf(&b, ", %d bytes", m.Size)
+	}
+	fmt.Fprintf(&b, ", %s", plural(len(m.Keyframes), "keyframe", "keyframes"))
+	return b.String()
+}
+
+// printSignals writes one line per signal, file signals first.
+func printSignals(w io.Writer, m fingerprint.Media) {
+	for _, s := range m.FileSignals {
+		fmt.Fprintf(w, "  %-7s %s\n", s.Type, s.Hex())
+	}
+	for _, k := range m.Keyframes {
+		for _, s := range k.Signals {
+			line := fmt.Sprintf("  %-7s %s  frame %d", s.Type, s.Hex(), k.Index)
+			if k.End > 0 {
+				line += "  " + formatDuration(k.Start) + "-" + formatDuration(k.End)
+			}
+			if s.Quality > 0 {
+				line += fmt.Sprintf("  quality %d", s.Quality)
+			}
+			if k.LowInformation {
+				line += "  low-information (never matched)"
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+// printMatches writes a summary line for a file and one line per match.
+func printMatches(w io.Writer, file string, ms []client.Match) {
+	if len(ms) == 0 {
+		fmt.Fprintf(w, "%s: no match\n", file)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s\n", file, plural(len(ms), "match", "matches"))
+	for _, m := range ms {
+		line := fmt.Sprintf("  %s/%s  %s distance %d (threshold %d)", m.Bank, m.ItemID, m.Signal, m.Distance, m.Threshold)
+		if m.ItemKind == fingerprint.KindVideo || len(m.Frames) > 1 {
+			line += fmt.Sprintf("  frames matched: %.0f%% of query, %.0f%% of item",
+				100*m.QueryCoverage, 100*m.ItemCoverage)
+		}
+		if l := formatLabels(m.Labels); l != "" {
+			line += "  " + l
+		}
+		fmt.Fprintln(w, line)
+		if len(m.QueryRanges) > 0 || len(m.ItemRanges) > 0 {
+			fmt.Fprintf(w, "    query %s; item %s\n", formatRanges(m.QueryRanges), formatRanges(m.ItemRanges))
+		}
+	}
+}
+
+func formatRanges(rs []client.TimeRange) string {
+	if len(rs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = formatRange(r)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func describeItem(it client.Item) string {
+	state := "enabled"
+	if it.Disabled {
+		state = "disabled"
+	}
+	line := fmt.Sprintf("%s/%s  %s  %s", it.Bank, it.ID, describeMedia(it.Media), state)
+	if l := formatLabels(it.Labels); l != "" {
+		line += "  " + l
+	}
+	return line
+}

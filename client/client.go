@@ -1,0 +1,460 @@
+// Package client is the Go client of mediamatch: it wraps the generated
+// gRPC stubs in Go types (fingerprint.Media for fingerprints, Match, Bank,
+// Item), picks unary or streaming calls by size, iterates list pages, and
+// maps status codes to sentinel errors (errors.Is(err, client.ErrNotFound)).
+//
+//	conn, err := grpc.NewClient("127.0.0.1:7878",
+//		grpc.WithTransportCredentials(insecure.NewCredentials()))
+//	...
+//	c := client.New(conn)
+//	res, err := c.Match(ctx, data, client.MatchOptions{Banks: []string{"tve"}})
+//
+// The subpackage cli is the mediamatch command line.
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+// Defaults of the client's options.
+const (
+	// DefaultUnaryLimit is the largest file sent in one message; larger
+	// files are streamed. It matches the server's default unary limit.
+	DefaultUnaryLimit = 4 << 20
+	// DefaultChunkSize is the size of the chunks of a streamed upload, the
+	// API's maximum.
+	DefaultChunkSize = 1 << 20
+	// DefaultPageSize is the page size of ListBanks and ListItems. Items
+	// carry their fingerprints, so pages are kept small enough to fit
+	// gRPC's default 4 MiB receive limit for typical videos.
+	DefaultPageSize = 50
+)
+
+// Client calls a mediamatch server. It is safe for concurrent use.
+type Client struct {
+	match pb.MatchServiceClient
+	hash  pb.HashServiceClient
+	bank  pb.BankServiceClient
+
+	unaryLimit int
+	chunkSize  int
+	pageSize   int
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithUnaryLimit sets the largest file that is sent in one message (default
+// DefaultUnaryLimit); set it to the server's --max-unary-bytes.
+func WithUnaryLimit(n int) Option { return func(c *Client) { c.unaryLimit = n } }
+
+// WithChunkSize sets the chunk size of streamed uploads (default and
+// maximum 1 MiB).
+func WithChunkSize(n int) Option {
+	return func(c *Client) {
+		if n > 0 && n <= DefaultChunkSize {
+			c.chunkSize = n
+		}
+	}
+}
+
+// WithPageSize sets how many banks or items ListBanks and ListItems fetch
+// per call (1..1000; default DefaultPageSize).
+func WithPageSize(n int) Option { return func(c *Client) { c.pageSize = n } }
+
+// New returns a Client that calls the server over conn.
+func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
+	c := &Client{
+		match:      pb.NewMatchServiceClient(conn),
+		hash:       pb.NewHashServiceClient(conn),
+		bank:       pb.NewBankServiceClient(conn),
+		unaryLimit: DefaultUnaryLimit,
+		chunkSize:  DefaultChunkSize,
+		pageSize:   DefaultPageSize,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// MatchOptions say where and how strictly to look. The zero value searches
+// every bank with the server's default thresholds.
+type MatchOptions struct {
+	// Banks to search; empty means every bank.
+	Banks []string
+	// Thresholds overrides the largest matching Hamming distance per
+	// perceptual signal type.
+	Thresholds map[fingerprint.SignalType]int
+	// Signals limits matching to these types; empty means all.
+	Signals []fingerprint.SignalType
+	// MaxResults caps the matches returned (0 means 100, at most 1000).
+	MaxResults int
+}
+
+// TimeRange is a span of a video.
+type TimeRange struct {
+	Start, End time.Duration
+}
+
+// FrameMatch says that one query keyframe matched one item keyframe.
+type FrameMatch struct {
+	QueryFrame, ItemFrame int
+	QueryTime, ItemTime   TimeRange
+	Signal                fingerprint.SignalType
+	Distance              int
+}
+
+// Match is one known item that a query matched.
+type Match struct {
+	Bank, ItemID string
+	Labels       map[string]string
+	ItemKind     fingerprint.Kind
+	// Signal, Distance and Threshold describe the best (closest) hit.
+	Signal    fingerprint.SignalType
+	Distance  int
+	Threshold int
+	// Frames lists every keyframe pair that matched (videos, animations).
+	Frames []FrameMatch
+	// QueryCoverage and ItemCoverage are the shares (0..1) of the query's
+	// and the item's informative keyframes that matched.
+	QueryCoverage, ItemCoverage float64
+	// QueryRanges and ItemRanges are the matched spans, merged.
+	QueryRanges, ItemRanges []TimeRange
+}
+
+// MatchResult is the answer to a match of a file.
+type MatchResult struct {
+	// Matches, best first; empty when nothing matched.
+	Matches []Match
+	// Query is the fingerprint the server computed for the file.
+	Query fingerprint.Media
+}
+
+// Bank is a named list of known items.
+type Bank struct {
+	Name, Description string
+	CreateTime        time.Time
+	ItemCount         int64
+}
+
+// Item is one known piece of media in a bank.
+type Item struct {
+	Bank, ID   string
+	Labels     map[string]string
+	Disabled   bool
+	Media      fingerprint.Media
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// ItemSpec names a new item: its bank (which must exist), its id (unique
+// in the bank) and its labels.
+type ItemSpec struct {
+	Bank, ID string
+	Labels   map[string]string
+}
+
+// ItemUpdate says what UpdateItem changes: the labels (replaced whole) when
+// SetLabels, the disabled flag when SetDisabled.
+type ItemUpdate struct {
+	Labels      map[string]string
+	SetLabels   bool
+	Disabled    bool
+	SetDisabled bool
+}
+
+// Hash returns the fingerprint of a file without matching or storing it.
+// Files over the unary limit are streamed. Errors are *Error values
+// wrapping the sentinels (ErrInvalidArgument for a file that cannot be
+// hashed), or the client's own errors.
+func (c *Client) Hash(ctx context.Context, content []byte) (fingerprint.Media, error) {
+	if len(content) > c.unaryLimit {
+		return c.HashReader(ctx, bytes.NewReader(content))
+	}
+	resp, err := c.hash.HashMedia(ctx, &pb.HashMediaRequest{Content: content})
+	if err != nil {
+		return fingerprint.Media{}, fromRPC(err)
+	}
+	return mediaFromProto(resp.GetMedia()), nil
+}
+
+// HashReader is Hash for a file read from r, always streamed.
+func (c *Client) HashReader(ctx context.Context, r io.Reader) (fingerprint.Media, error) {
+	ctx, cancel := context.WithCancel(ctx) // ends the stream on a read error
+	defer cancel()
+	stream, err := c.hash.HashMediaStream(ctx)
+	if err != nil {
+		return fingerprint.Media{}, fromRPC(err)
+	}
+	err = c.send(r, func(chunk []byte, first bool) error {
+		return stream.Send(&pb.HashMediaStreamRequest{Chunk: chunk})
+	})
+	if err != nil {
+		return fingerprint.Media{}, err
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return fingerprint.Media{}, fromRPC(err)
+	}
+	return mediaFromProto(resp.GetMedia()), nil
+}
+
+// Match hashes a file on the server and matches it. Files over the unary
+// limit are streamed. A file that matches nothing is a success with no
+// Matches.
+func (c *Client) Match(ctx context.Context, content []byte, opts MatchOptions) (MatchResult, error) {
+	if len(content) > c.unaryLimit {
+		return c.MatchReader(ctx, bytes.NewReader(content), opts)
+	}
+	resp, err := c.match.MatchMedia(ctx, &pb.MatchMediaRequest{Content: content, Options: optionsToProto(opts)})
+	if err != nil {
+		return MatchResult{}, fromRPC(err)
+	}
+	return MatchResult{Matches: matchesFromProto(resp.GetMatches()), Query: mediaFromProto(resp.GetQuery())}, nil
+}
+
+// MatchReader is Match for a file read from r, always streamed: use it for
+// videos and other large files so that they are never held whole in the
+// client's memory.
+func (c *Client) MatchReader(ctx context.Context, r io.Reader, opts MatchOptions) (MatchResult, error) {
+	ctx, cancel := context.WithCancel(ctx) // ends the stream on a read error
+	defer cancel()
+	stream, err := c.match.MatchMediaStream(ctx)
+	if err != nil {
+		return MatchResult{}, fromRPC(err)
+	}
+	o := optionsToProto(opts)
+	err = c.send(r, func(chunk []byte, first bool) error {
+		m := &pb.MatchMediaStreamRequest{Chunk: chunk}
+		if first {
+			m.Options = o
+		}
+		return stream.Send(m)
+	})
+	if err != nil {
+		return MatchResult{}, err
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return MatchResult{}, fromRPC(err)
+	}
+	return MatchResult{Matches: matchesFromProto(resp.GetMatches()), Query: mediaFromProto(resp.GetQuery())}, nil
+}
+
+// MatchSignals matches a fingerprint computed on the client (for example
+// with fingerprint.Hasher), so that no media leaves the caller.
+func (c *Client) MatchSignals(ctx context.Context, m fingerprint.Media, opts MatchOptions) ([]Match, error) {
+	resp, err := c.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: mediaToProto(m), Options: optionsToProto(opts)})
+	if err != nil {
+		return nil, fromRPC(err)
+	}
+	return matchesFromProto(resp.GetMatches()), nil
+}
+
+// CreateBank creates an empty bank. It fails with ErrAlreadyExists if the
+// name is taken and ErrInvalidArgument if it is not a valid name.
+func (c *Client) CreateBank(ctx context.Context, name, description string) (Bank, error) {
+	resp, err := c.bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{Name: name, Description: description}})
+	if err != nil {
+		return Bank{}, fromRPC(err)
+	}
+	return bankFromProto(resp.GetBank()), nil
+}
+
+// GetBank returns one bank, or ErrNotFound.
+func (c *Client) GetBank(ctx context.Context, name string) (Bank, error) {
+	resp, err := c.bank.GetBank(ctx, &pb.GetBankRequest{Name: name})
+	if err != nil {
+		return Bank{}, fromRPC(err)
+	}
+	return bankFromProto(resp.GetBank()), nil
+}
+
+// ListBanks iterates over every bank in name order, fetching pages as it
+// goes. An error ends the iteration.
+func (c *Client) ListBanks(ctx context.Context) iter.Seq2[Bank, error] {
+	return func(yield func(Bank, error) bool) {
+		token := ""
+		for {
+			resp, err := c.bank.ListBanks(ctx, &pb.ListBanksRequest{PageSize: int32(c.pageSize), PageToken: token})
+			if err != nil {
+				yield(Bank{}, fromRPC(err))
+				return
+			}
+			for _, b := range resp.GetBanks() {
+				if !yield(bankFromProto(b), nil) {
+					return
+				}
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				return
+			}
+		}
+	}
+}
+
+// DeleteBank deletes a bank and all its items, or fails with ErrNotFound.
+func (c *Client) DeleteBank(ctx context.Context, name string) error {
+	_, err := c.bank.DeleteBank(ctx, &pb.DeleteBankRequest{Name: name})
+	return fromRPC(err)
+}
+
+// AddItem adds a known item hashed from a file by the server. Files over
+// the unary limit are streamed. It fails with ErrNotFound if the bank does
+// not exist and ErrAlreadyExists if the id is taken.
+func (c *Client) AddItem(ctx context.Context, spec ItemSpec, content []byte) (Item, error) {
+	if len(content) > c.unaryLimit {
+		return c.AddItemReader(ctx, spec, bytes.NewReader(content))
+	}
+	resp, err := c.bank.AddItem(ctx, &pb.AddItemRequest{
+		Item: specToProto(spec), Source: &pb.AddItemRequest_Content{Content: content}})
+	if err != nil {
+		return Item{}, fromRPC(err)
+	}
+	return itemFromProto(resp.GetItem()), nil
+}
+
+// AddItemReader is AddItem for a file read from r, always streamed.
+func (c *Client) AddItemReader(ctx context.Context, spec ItemSpec, r io.Reader) (Item, error) {
+	ctx, cancel := context.WithCancel(ctx) // ends the stream on a read error
+	defer cancel()
+	stream, err := c.bank.AddItemStream(ctx)
+	if err != nil {
+		return Item{}, fromRPC(err)
+	}
+	s := specToProto(spec)
+	err = c.send(r, func(chunk []byte, first bool) error {
+		m := &pb.AddItemStreamRequest{Chunk: chunk}
+		if first {
+			m.Item = s
+		}
+		return stream.Send(m)
+	})
+	if err != nil {
+		return Item{}, err
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return Item{}, fromRPC(err)
+	}
+	return itemFromProto(resp.GetItem()), nil
+}
+
+// AddItemSignals adds a known item from a fingerprint computed elsewhere.
+func (c *Client) AddItemSignals(ctx context.Context, spec ItemSpec, m fingerprint.Media) (Item, error) {
+	resp, err := c.bank.AddItem(ctx, &pb.AddItemRequest{
+		Item: specToProto(spec), Source: &pb.AddItemRequest_Media{Media: mediaToProto(m)}})
+	if err != nil {
+		return Item{}, fromRPC(err)
+	}
+	return itemFromProto(resp.GetItem()), nil
+}
+
+// GetItem returns one item with its fingerprint, or ErrNotFound.
+func (c *Client) GetItem(ctx context.Context, bank, id string) (Item, error) {
+	resp, err := c.bank.GetItem(ctx, &pb.GetItemRequest{Bank: bank, Id: id})
+	if err != nil {
+		return Item{}, fromRPC(err)
+	}
+	return itemFromProto(resp.GetItem()), nil
+}
+
+// ListItems iterates over a bank's items in id order, fetching pages as it
+// goes. An error (ErrNotFound for a missing bank) ends the iteration.
+func (c *Client) ListItems(ctx context.Context, bank string) iter.Seq2[Item, error] {
+	return func(yield func(Item, error) bool) {
+		token := ""
+		for {
+			resp, err := c.bank.ListItems(ctx, &pb.ListItemsRequest{Bank: bank, PageSize: int32(c.pageSize), PageToken: token})
+			if err != nil {
+				yield(Item{}, fromRPC(err))
+				return
+			}
+			for _, it := range resp.GetItems() {
+				if !yield(itemFromProto(it), nil) {
+					return
+				}
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				return
+			}
+		}
+	}
+}
+
+// UpdateItem changes an item's labels and/or disabled flag and returns the
+// item as stored. The change applies to the next match.
+func (c *Client) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) (Item, error) {
+	req := &pb.UpdateItemRequest{
+		Item:       &pb.Item{Bank: bank, Id: id, Labels: u.Labels, Disabled: u.Disabled},
+		UpdateMask: &fieldmaskpb.FieldMask{},
+	}
+	if u.SetLabels {
+		req.UpdateMask.Paths = append(req.UpdateMask.Paths, "labels")
+	}
+	if u.SetDisabled {
+		req.UpdateMask.Paths = append(req.UpdateMask.Paths, "disabled")
+	}
+	resp, err := c.bank.UpdateItem(ctx, req)
+	if err != nil {
+		return Item{}, fromRPC(err)
+	}
+	return itemFromProto(resp.GetItem()), nil
+}
+
+// Disable stops an item from matching; it is kept and can be enabled again.
+func (c *Client) Disable(ctx context.Context, bank, id string) (Item, error) {
+	return c.UpdateItem(ctx, bank, id, ItemUpdate{Disabled: true, SetDisabled: true})
+}
+
+// Enable lets a disabled item match again.
+func (c *Client) Enable(ctx context.Context, bank, id string) (Item, error) {
+	return c.UpdateItem(ctx, bank, id, ItemUpdate{Disabled: false, SetDisabled: true})
+}
+
+// DeleteItem deletes an item, or fails with ErrNotFound.
+func (c *Client) DeleteItem(ctx context.Context, bank, id string) error {
+	_, err := c.bank.DeleteItem(ctx, &pb.DeleteItemRequest{Bank: bank, Id: id})
+	return fromRPC(err)
+}
+
+// send reads r to the end and hands it to sendChunk in chunks of at most
+// chunkSize bytes; first is true for the first chunk, which is sent even
+// when r is empty so that the first message's fields always arrive. When
+// the server ends the stream early (sendChunk returns io.EOF) it returns
+// nil so that the caller's CloseAndRecv reports the server's status.
+func (c *Client) send(r io.Reader, sendChunk func(chunk []byte, first bool) error) error {
+	for first := true; ; first = false {
+		// A fresh buffer per message: the stream may still hold the last one.
+		buf := make([]byte, c.chunkSize)
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 || first {
+			if err := sendChunk(buf[:n], first); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return fromRPC(err)
+			}
+		}
+		switch {
+		case rerr == nil:
+			continue
+		case errors.Is(rerr, io.EOF), errors.Is(rerr, io.ErrUnexpectedEOF):
+			return nil
+		default:
+			return rerr
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Errors that the Client's methods wrap, by the server's status code; test
+// with errors.Is. Canceled and DeadlineExceeded wrap context.Canceled and
+// context.DeadlineExceeded.
+var (
+	ErrNotFound          = errors.New("client: not found")
+	ErrAlreadyExists     = errors.New("client: already exists")
+	ErrInvalidArgument   = errors.New("client: invalid argument")
+	ErrResourceExhausted = errors.New("client: resource exhausted")
+	ErrUnavailable       = errors.New("client: server unavailable")
+	ErrUnauthenticated   = errors.New("client: unauthenticated")
+	ErrPermissionDenied  = errors.New("client: permission denied")
+)
+
+// Error is an error returned by the server. It unwraps to the sentinel of
+// its code, so errors.Is(err, ErrNotFound) works; errors.As gives the code,
+// the message and any field violations.
+type Error struct {
+	Code    codes.Code
+	Message string
+	// Violations lists the request fields the server rejected, with why.
+	Violations []FieldViolation
+
+	st *status.Status
+}
+
+// FieldViolation is one rejected request field, e.g. Field
+// "MatchMediaRequest.options.max_results", Description "2000, want 0..1000".
+type FieldViolation struct {
+	Field, Description string
+}
+
+// Error returns the code in words and the server's message, e.g.
+// "not found: index: bank "x" not found".
+func (e *Error) Error() string {
+	return codeText(e.Code) + ": " + e.Message
+}
+
+// Unwrap returns the sentinel for the error's code, or nil.
+func (e *Error) Unwrap() error {
+	switch e.Code {
+	case codes.NotFound:
+		return ErrNotFound
+	case codes.AlreadyExists:
+		return ErrAlreadyExists
+	case codes.InvalidArgument:
+		return ErrInvalidArgument
+	case codes.ResourceExhausted:
+		return ErrResourceExhausted
+	case codes.Unavailable:
+		return ErrUnavailable
+	case codes.Unauthenticated:
+		return ErrUnauthenticated
+	case codes.PermissionDenied:
+		return ErrPermissionDenied
+	case codes.Canceled:
+		return context.Canceled
+	case codes.DeadlineExceeded:
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// GRPCStatus returns the status the error was made from, so that
+// status.FromError and status.Code keep working.
+func (e *Error) GRPCStatus() *status.Status { return e.st }
+
+// codeText returns "invalid argument" for codes.InvalidArgument, and so on.
+func codeText(c codes.Code) string {
+	name := c.String()
+	var b strings.Builder
+	for i, r := range name {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// fromRPC turns an error from a stub call into an *Error; other errors
+// (nil, or errors made on the client) are returned as they are.
+func fromRPC(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	e := &Error{Code: st.Code(), Message: st.Message(), st: st}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				e.Violations = append(e.Violations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
+			}
+		}
+	}
+	return e
+}

@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// violation is one bad field of a request: the field's path from the
+// request message ("MatchMediaRequest.options.max_results") and what is
+// wrong with it, with the value and what was wanted.
+type violation struct {
+	field, desc string
+}
+
+// invalidError is a request that failed validation at the edge. It maps to
+// InvalidArgument with an errdetails.BadRequest listing every violation.
+type invalidError struct {
+	violations []violation
+}
+
+func (e *invalidError) Error() string {
+	parts := make([]string, len(e.violations))
+	for i, v := range e.violations {
+		parts[i] = v.field + ": " + v.desc
+	}
+	return strings.Join(parts, "; ")
+}
+
+// limitError is an upload over a size limit. It maps to ResourceExhausted
+// with the field, the size and the limit in the message, and a
+// BadRequest naming the field.
+type limitError struct {
+	field string
+	msg   string
+}
+
+func (e *limitError) Error() string { return e.field + ": " + e.msg }
+
+// violations collects the problems found while validating one request.
+type violations []violation
+
+func (vs *violations) add(field, format string, args ...any) {
+	*vs = append(*vs, violation{field: field, desc: fmt.Sprintf(format, args...)})
+}
+
+// err returns nil when nothing was added, else an *invalidError.
+func (vs violations) err() error {
+	if len(vs) == 0 {
+		return nil
+	}
+	return &invalidError{violations: vs}
+}
+
+// invalid returns an *invalidError with one violation.
+func invalid(field, format string, args ...any) error {
+	var vs violations
+	vs.add(field, format, args...)
+	return vs.err()
+}
+
+// toStatus is the one place where errors become gRPC statuses. Edge
+// validation and limit errors, the fingerprint and index sentinels and
+// context errors map to their codes with their messages (the caller's own
+// input is all they describe); anything else is logged with its detail and
+// returned as Internal "internal error".
+//
+// fingerprint.ErrTooLarge (an image over the pixel budget, a video over the
+// frame or duration cap) maps to InvalidArgument, not ResourceExhausted:
+// it is a property of the file, and resending it will never succeed.
+// ResourceExhausted is kept for uploads over the byte limits, which the
+// caller can fix by streaming or by sending less.
+func (s *Server) toStatus(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		inv *invalidError
+		lim *limitError
+	)
+	switch {
+	case errors.As(err, &inv):
+		br := &errdetails.BadRequest{}
+		for _, v := range inv.violations {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+				Field: v.field, Description: v.desc,
+			})
+		}
+		return withDetails(codes.InvalidArgument, inv.Error(), br)
+	case errors.As(err, &lim):
+		br := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: lim.field, Description: lim.msg},
+		}}
+		return withDetails(codes.ResourceExhausted, lim.Error(), br)
+	case errors.Is(err, fingerprint.ErrEmpty),
+		errors.Is(err, fingerprint.ErrUnsupported),
+		errors.Is(err, fingerprint.ErrCorrupt),
+		errors.Is(err, fingerprint.ErrTooLarge):
+		return status.Error(codes.InvalidArgument, domainMessage(err))
+	case errors.Is(err, index.ErrNotFound):
+		return status.Error(codes.NotFound, domainMessage(err))
+	case errors.Is(err, index.ErrAlreadyExists):
+		return status.Error(codes.AlreadyExists, domainMessage(err))
+	case errors.Is(err, index.ErrInvalid):
+		return status.Error(codes.InvalidArgument, domainMessage(err))
+	case errors.Is(err, index.ErrClosed):
+		return status.Error(codes.Unavailable, "server is shutting down")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "canceled")
+	}
+	// A status made by grpc itself (a stream's Recv after the client went
+	// away, say) passes through unchanged.
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		return st.Err()
+	}
+	method, _ := grpc.Method(ctx)
+	s.log.ErrorContext(ctx, "internal error", slog.String("method", method), slog.Any("err", err))
+	return status.Error(codes.Internal, "internal error")
+}
+
+func withDetails(c codes.Code, msg string, details ...*errdetails.BadRequest) error {
+	st := status.New(c, msg)
+	for _, d := range details {
+		if ds, err := st.WithDetails(d); err == nil {
+			st = ds
+		}
+	}
+	return st.Err()
+}
+
+// domainMessage returns the text of a fingerprint or index error for the
+// caller, without package prefixes and without the index sentinel's text
+// repeated at the end (the status code says it): "index: item "x" in bank
+// "b": index: not found" becomes "item "x" in bank "b"".
+func domainMessage(err error) string {
+	msg := err.Error()
+	for _, sentinel := range []error{index.ErrNotFound, index.ErrAlreadyExists, index.ErrInvalid} {
+		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
+	}
+	msg = strings.TrimPrefix(msg, "index: ")
+	return strings.TrimPrefix(msg, "fingerprint: ")
+}

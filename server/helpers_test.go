@@ -1,0 +1,271 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// env is a real server over bufconn: a Badger index in a temp dir, a real
+// fingerprint.Hasher (with the real ffmpeg) and the generated stubs.
+type env struct {
+	dir   string // the index's data dir
+	ix    *index.Index
+	match pb.MatchServiceClient
+	hash  pb.HashServiceClient
+	bank  pb.BankServiceClient
+	logs  *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t testing.TB, opts Options) *env { return newEnvOn(t, opts, false) }
+
+// newEnvOn is newEnv over loopback TCP when tcp is set, else over bufconn.
+func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
+	t.Helper()
+	dir := t.TempDir()
+	ix, err := index.Open(dir, index.Options{})
+	if err != nil {
+		t.Fatalf("index.Open: %v", err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	logs := &syncBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), opts)
+
+	dialOpts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)),
+	}
+	var (
+		lis    net.Listener
+		target string
+	)
+	if tcp {
+		if lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		target = lis.Addr().String()
+	} else {
+		bl := bufconn.Listen(1 << 20)
+		lis, target = bl, "passthrough:///bufconn"
+		dialOpts = append(dialOpts, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return bl.DialContext(ctx)
+		}))
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgSize()))
+	s.Register(gs)
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+
+	conn, err := grpc.NewClient(target, dialOpts...)
+	if err != nil {
+		t.Fatalf("grpc.NewClient: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &env{
+		dir:   dir,
+		ix:    ix,
+		match: pb.NewMatchServiceClient(conn),
+		hash:  pb.NewHashServiceClient(conn),
+		bank:  pb.NewBankServiceClient(conn),
+		logs:  logs,
+	}
+}
+
+// mediaDir returns ../shared/media relative to the repository root, and
+// skips the test when it is absent.
+func mediaDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	media := filepath.Join(dir, "..", "shared", "media")
+	if _, err := os.Stat(media); err != nil {
+		t.Skipf("shared media absent: %v", err)
+	}
+	return media
+}
+
+func readMedia(t testing.TB, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(mediaDir(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ffmpegPath() string {
+	if p, err := exec.LookPath("ffmpeg"); err == nil {
+		return p
+	}
+	return "/usr/bin/ffmpeg"
+}
+
+// needFFmpeg skips the test when ffmpeg is missing, unless $CI is set.
+func needFFmpeg(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath(ffmpegPath()); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("ffmpeg is required in CI: %v", err)
+		}
+		t.Skipf("ffmpeg missing: %v", err)
+	}
+}
+
+// wantStatus fails unless err is a status with code c whose message
+// contains every part.
+func wantStatus(t testing.TB, err error, c codes.Code, parts ...string) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != c {
+		t.Fatalf("error = %v, want code %v", err, c)
+	}
+	for _, p := range parts {
+		if !strings.Contains(st.Message(), p) {
+			t.Errorf("message %q does not contain %q", st.Message(), p)
+		}
+	}
+	return st
+}
+
+// badFields returns the fields of the BadRequest detail of st.
+func badFields(st *status.Status) []string {
+	var fields []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	return fields
+}
+
+// hugePNG returns a PNG that declares width x height RGB pixels and holds
+// almost none: a hand-built IHDR, one tiny IDAT and IEND.
+func hugePNG(width, height uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		crc := crc32.NewIEEE()
+		crc.Write([]byte(typ))
+		crc.Write(data)
+		b.WriteString(typ)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc.Sum32())
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], width)
+	binary.BigEndian.PutUint32(ihdr[4:], height)
+	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
+	chunk("IHDR", ihdr)
+	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+// streamMatch sends data to MatchMediaStream in chunks of size chunk, with
+// opts on the first message.
+func streamMatch(ctx context.Context, c pb.MatchServiceClient, data []byte, chunk int, opts *pb.MatchOptions) (*pb.MatchMediaStreamResponse, error) {
+	stream, err := c.MatchMediaStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first := true
+	for len(data) > 0 || first {
+		n := min(chunk, len(data))
+		m := &pb.MatchMediaStreamRequest{Chunk: data[:n]}
+		if first {
+			m.Options, first = opts, false
+		}
+		if err := stream.Send(m); err != nil {
+			break // the server ended the stream; CloseAndRecv has its status
+		}
+		data = data[n:]
+	}
+	return stream.CloseAndRecv()
+}
+
+// streamAdd sends data to AddItemStream in 1 MiB chunks.
+func streamAdd(ctx context.Context, c pb.BankServiceClient, spec *pb.ItemSpec, data []byte) (*pb.AddItemStreamResponse, error) {
+	stream, err := c.AddItemStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first := true
+	for len(data) > 0 || first {
+		n := min(1<<20, len(data))
+		m := &pb.AddItemStreamRequest{Chunk: data[:n]}
+		if first {
+			m.Item, first = spec, false
+		}
+		if err := stream.Send(m); err != nil {
+			break
+		}
+		data = data[n:]
+	}
+	return stream.CloseAndRecv()
+}
+
+func matchIDs(ms []*pb.Match) []string {
+	var ids []string
+	for _, m := range ms {
+		ids = append(ids, m.GetBank()+"/"+m.GetItemId())
+	}
+	return ids
+}
+
+func slogTo(w *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

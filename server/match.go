@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+
+	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// matchService implements pb.MatchServiceServer.
+type matchService struct {
+	pb.UnimplementedMatchServiceServer
+	s *Server
+}
+
+func (m *matchService) MatchMedia(ctx context.Context, req *pb.MatchMediaRequest) (*pb.MatchMediaResponse, error) {
+	s := m.s
+	var vs violations
+	checkOptions(&vs, "MatchMediaRequest.options", req.GetOptions())
+	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := s.checkContent("MatchMediaRequest.content", "MatchMediaStream", req.GetContent()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	matches, media, err := s.matchContent(ctx, req.GetContent(), req.GetOptions())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.MatchMediaResponse{Matches: matches, Query: media}, nil
+}
+
+func (m *matchService) MatchMediaStream(stream pb.MatchService_MatchMediaStreamServer) error {
+	s, ctx := m.s, stream.Context()
+	first, data, err := receive(stream.Recv, "MatchMediaStreamRequest", s.opts.MaxStreamBytes,
+		func(first *pb.MatchMediaStreamRequest) error {
+			var vs violations
+			checkOptions(&vs, "MatchMediaStreamRequest.options", first.GetOptions())
+			return vs.err()
+		})
+	if err != nil {
+		return s.toStatus(ctx, err)
+	}
+	matches, media, err := s.matchContent(ctx, data, first.GetOptions())
+	if err != nil {
+		return s.toStatus(ctx, err)
+	}
+	return stream.SendAndClose(&pb.MatchMediaStreamResponse{Matches: matches, Query: media})
+}
+
+func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsRequest) (*pb.MatchSignalsResponse, error) {
+	s := m.s
+	var vs violations
+	checkMedia(&vs, "MatchSignalsRequest.media", req.GetMedia())
+	checkOptions(&vs, "MatchSignalsRequest.options", req.GetOptions())
+	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	media := mediaFromProto(req.GetMedia())
+	if err := index.ValidateMedia(media); err != nil {
+		return nil, s.toStatus(ctx, invalid("MatchSignalsRequest.media", "%s", reason(err)))
+	}
+	ms, err := s.ix.Match(ctx, queryFromOptions(media, req.GetOptions()))
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.MatchSignalsResponse{Matches: matchesToProto(ms)}, nil
+}
+
+// matchContent hashes a file and matches it with validated options.
+func (s *Server) matchContent(ctx context.Context, data []byte, o *pb.MatchOptions) ([]*pb.Match, *pb.Media, error) {
+	media, err := s.hash.Hash(ctx, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	ms, err := s.ix.Match(ctx, queryFromOptions(media, o))
+	if err != nil {
+		return nil, nil, err
+	}
+	return matchesToProto(ms), mediaToProto(media), nil
+}
+
+// hashService implements pb.HashServiceServer.
+type hashService struct {
+	pb.UnimplementedHashServiceServer
+	s *Server
+}
+
+func (h *hashService) HashMedia(ctx context.Context, req *pb.HashMediaRequest) (*pb.HashMediaResponse, error) {
+	s := h.s
+	if err := s.checkContent("HashMediaRequest.content", "HashMediaStream", req.GetContent()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	media, err := s.hash.Hash(ctx, req.GetContent())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.HashMediaResponse{Media: mediaToProto(media)}, nil
+}
+
+func (h *hashService) HashMediaStream(stream pb.HashService_HashMediaStreamServer) error {
+	s, ctx := h.s, stream.Context()
+	_, data, err := receive(stream.Recv, "HashMediaStreamRequest", s.opts.MaxStreamBytes, nil)
+	if err != nil {
+		return s.toStatus(ctx, err)
+	}
+	media, err := s.hash.Hash(ctx, data)
+	if err != nil {
+		return s.toStatus(ctx, err)
+	}
+	return stream.SendAndClose(&pb.HashMediaStreamResponse{Media: mediaToProto(media)})
+}

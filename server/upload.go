@@ -1,0 +1,91 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Uploads are held in memory only: they are never written to disk and
+// never logged.
+
+// checkContent checks a file sent whole in one message. field names it
+// ("MatchMediaRequest.content"), stream the RPC that takes larger files.
+func (s *Server) checkContent(field, stream string, content []byte) error {
+	switch n := int64(len(content)); {
+	case n == 0:
+		return invalid(field, "empty, want 1..%d bytes", s.opts.MaxUnaryBytes)
+	case n > s.opts.MaxUnaryBytes:
+		return &limitError{field: field, msg: fmt.Sprintf(
+			"%d bytes, over the limit of %d bytes for one message; send larger files with %s",
+			n, s.opts.MaxUnaryBytes, stream)}
+	}
+	return nil
+}
+
+// chunked is a message of a client-streamed upload.
+type chunked interface {
+	GetChunk() []byte
+}
+
+// receive reads a streamed upload to the end. It returns the first message
+// (which carries the options or item spec; nil if the client sent nothing)
+// and the file assembled from every message's chunk. check, if not nil,
+// validates the first message as soon as it arrives, so that bad options
+// fail before the rest is uploaded. msg names the request message for
+// errors ("MatchMediaStreamRequest"). It fails with an *invalidError for an
+// oversize chunk or an empty upload and a *limitError once the total
+// passes limit, without reading further.
+func receive[M chunked](recv func() (M, error), msg string, limit int64, check func(M) error) (first M, data []byte, err error) {
+	var (
+		chunks [][]byte
+		total  int64
+		n      int // messages received
+	)
+	for i := 0; ; i++ {
+		m, err := recv()
+		if errors.Is(err, io.EOF) {
+			n = i
+			break
+		}
+		if err != nil {
+			return first, nil, err
+		}
+		if i == 0 {
+			first = m
+			if check != nil {
+				if err := check(m); err != nil {
+					return first, nil, err
+				}
+			}
+		}
+		c := m.GetChunk()
+		if len(c) > MaxChunkBytes {
+			return first, nil, invalid(msg+".chunk", "%d bytes in message %d, want at most %d (1 MiB) per message",
+				len(c), i, 1<<20)
+		}
+		total += int64(len(c))
+		if total > limit {
+			return first, nil, &limitError{field: msg + ".chunk", msg: fmt.Sprintf(
+				"upload passes %d bytes, over the limit of %d bytes for a streamed file", total, limit)}
+		}
+		if len(c) > 0 {
+			chunks = append(chunks, c)
+		}
+	}
+	if n == 0 && check != nil {
+		// Nothing at all was sent: the first message's fields are missing too.
+		if err := check(first); err != nil {
+			return first, nil, err
+		}
+	}
+	if total == 0 {
+		return first, nil, invalid(msg+".chunk", "no data received, want a file of 1..%d bytes", limit)
+	}
+	data = make([]byte, 0, total)
+	for i, c := range chunks {
+		data = append(data, c...)
+		chunks[i] = nil // let the chunk go as soon as it is copied
+	}
+	return first, data, nil
+}

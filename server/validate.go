@@ -1,0 +1,190 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+
+	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// Limits checked at the edge, as stated in the .proto files.
+const (
+	maxQueryBanks         = 100
+	maxResults            = 1000
+	maxPageSize           = index.MaxPageSize
+	maxKeyframes          = index.MaxKeyframes
+	maxSignalsPerKeyframe = index.MaxSignalsPerKeyframe
+	maxFileSignals        = index.MaxFileSignals
+	maxDescriptionBytes   = index.MaxDescriptionLen
+	// MaxChunkBytes is the largest chunk of a streamed upload: the 1 MiB of
+	// the API plus 64 KiB of slack for clients that round differently.
+	MaxChunkBytes = 1<<20 + 64<<10
+)
+
+// The validators below add what is wrong with one part of a request to vs.
+// field is the path of the part from the request message. The index owns
+// the rules for names, ids and labels; its messages say what was wanted.
+
+func checkBankName(vs *violations, field, name string) {
+	if err := index.ValidateBankName(name); err != nil {
+		vs.add(field, "%s", reason(err))
+	}
+}
+
+func checkItemID(vs *violations, field, id string) {
+	if err := index.ValidateItemID(id); err != nil {
+		vs.add(field, "%s", reason(err))
+	}
+}
+
+func checkLabels(vs *violations, field string, labels map[string]string) {
+	if err := index.ValidateLabels(labels); err != nil {
+		vs.add(field, "%s", reason(err))
+	}
+}
+
+func checkPageSize(vs *violations, field string, n int32) {
+	if n < 0 || n > maxPageSize {
+		vs.add(field, "%d, want 0..%d (0 means 100)", n, maxPageSize)
+	}
+}
+
+func checkItemSpec(vs *violations, field string, spec *pb.ItemSpec) {
+	if spec == nil {
+		vs.add(field, "missing, want the bank and id of the new item")
+		return
+	}
+	checkBankName(vs, field+".bank", spec.GetBank())
+	checkItemID(vs, field+".id", spec.GetId())
+	checkLabels(vs, field+".labels", spec.GetLabels())
+}
+
+func checkOptions(vs *violations, field string, o *pb.MatchOptions) {
+	if o == nil {
+		return // all defaults
+	}
+	if n := len(o.GetBanks()); n > maxQueryBanks {
+		vs.add(field+".banks", "%d names, want at most %d", n, maxQueryBanks)
+	} else {
+		for i, b := range o.GetBanks() {
+			checkBankName(vs, fmt.Sprintf("%s.banks[%d]", field, i), b)
+		}
+	}
+	seen := map[pb.SignalType]bool{}
+	for i, t := range o.GetThresholds() {
+		f := fmt.Sprintf("%s.thresholds[%d]", field, i)
+		st, ok := signalTypeFromProto(t.GetSignal())
+		switch {
+		case !ok:
+			vs.add(f+".signal", "%s, want a perceptual signal type (%s)", t.GetSignal(), perceptualNames())
+			continue
+		case st.Exact():
+			vs.add(f+".signal", "%s is an exact signal with no distance, want a perceptual signal type (%s)",
+				t.GetSignal(), perceptualNames())
+			continue
+		case seen[t.GetSignal()]:
+			vs.add(f+".signal", "%s given twice, want each signal type at most once", t.GetSignal())
+		}
+		seen[t.GetSignal()] = true
+		if d := t.GetMaxDistance(); d < 0 || int(d) > st.Bits() {
+			vs.add(f+".max_distance", "%d, want 0..%d for %s", d, st.Bits(), st)
+		}
+	}
+	for i, s := range o.GetSignals() {
+		if _, ok := signalTypeFromProto(s); !ok {
+			vs.add(fmt.Sprintf("%s.signals[%d]", field, i), "%s, want a known signal type", s)
+		}
+	}
+	if n := o.GetMaxResults(); n < 0 || n > maxResults {
+		vs.add(field+".max_results", "%d, want 0..%d (0 means 100)", n, maxResults)
+	}
+}
+
+// checkMedia checks the shape of a client-supplied fingerprint; the index
+// checks the rest (index.ValidateMedia).
+func checkMedia(vs *violations, field string, m *pb.Media) {
+	if m == nil {
+		vs.add(field, "missing, want the fingerprint's keyframes and signals")
+		return
+	}
+	if n := len(m.GetFileSignals()); n > maxFileSignals {
+		vs.add(field+".file_signals", "%d signals, want at most %d", n, maxFileSignals)
+	} else {
+		for i, s := range m.GetFileSignals() {
+			checkSignal(vs, fmt.Sprintf("%s.file_signals[%d]", field, i), s)
+		}
+	}
+	if n := len(m.GetKeyframes()); n > maxKeyframes {
+		vs.add(field+".keyframes", "%d keyframes, want at most %d", n, maxKeyframes)
+		return
+	}
+	if len(m.GetKeyframes()) == 0 && len(m.GetFileSignals()) == 0 {
+		vs.add(field, "no signals, want at least one keyframe or file signal")
+	}
+	for i, k := range m.GetKeyframes() {
+		f := fmt.Sprintf("%s.keyframes[%d]", field, i)
+		if n := len(k.GetSignals()); n > maxSignalsPerKeyframe {
+			vs.add(f+".signals", "%d signals, want at most %d", n, maxSignalsPerKeyframe)
+			continue
+		}
+		if k.GetStartMillis() < 0 || k.GetEndMillis() < k.GetStartMillis() {
+			vs.add(f, "time range %d..%d ms, want 0 <= start_millis <= end_millis", k.GetStartMillis(), k.GetEndMillis())
+		}
+		for j, s := range k.GetSignals() {
+			checkSignal(vs, fmt.Sprintf("%s.signals[%d]", f, j), s)
+		}
+		if vs.full() {
+			return // enough to act on
+		}
+	}
+}
+
+func checkSignal(vs *violations, field string, s *pb.Signal) {
+	st, ok := signalTypeFromProto(s.GetType())
+	if !ok {
+		vs.add(field+".type", "%s, want a known signal type", s.GetType())
+		return
+	}
+	if want := st.Bits() / 8; len(s.GetHash()) != want {
+		vs.add(field+".hash", "%d bytes, want %d for %s", len(s.GetHash()), want, st)
+	}
+	if q := s.GetQuality(); q < 0 || q > 100 {
+		vs.add(field+".quality", "%d, want 0..100", q)
+	}
+}
+
+// full reports whether vs holds enough violations that listing more would
+// only bloat the error.
+func (vs violations) full() bool { return len(vs) >= 20 }
+
+func perceptualNames() string {
+	var names []string
+	for _, t := range fingerprint.SignalTypes() {
+		if !t.Exact() {
+			names = append(names, signalTypeToProto(t).String())
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// quote quotes s for a message, shortened when long so that an error never
+// echoes a huge value.
+func quote(s string) string {
+	const max = 80
+	if len(s) > max {
+		return fmt.Sprintf("%q... (%d bytes)", s[:max], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// reason returns the text of a domain validation error without the
+// package prefix and the sentinel's suffix ("index: bank name "X" ...:
+// index: invalid argument" becomes "bank name "X" ..."), so that it reads
+// as the edge's own message after the field name.
+func reason(err error) string {
+	msg := err.Error()
+	msg = strings.TrimSuffix(msg, ": "+index.ErrInvalid.Error())
+	return strings.TrimPrefix(msg, "index: ")
+}
