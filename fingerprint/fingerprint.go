@@ -18,9 +18,10 @@ var (
 
 // Options configure a Hasher. The zero value of each field means its default.
 type Options struct {
-	// MaxPixels is the largest image (width*height) that is decoded;
-	// larger ones fail with ErrTooLarge before any pixel is decoded.
-	// Default 50,000,000.
+	// MaxPixels is the largest image (width*height, as declared in its
+	// header) that is decoded; larger ones fail with ErrTooLarge before
+	// any pixel is decoded. For an animated GIF it bounds the logical
+	// screen. Default 50,000,000.
 	MaxPixels int64
 	// FFmpeg is the path of the ffmpeg binary; default "ffmpeg" from PATH.
 	FFmpeg string
@@ -75,9 +76,10 @@ func fileSignals(data []byte) []Signal {
 	}
 }
 
-// Hash returns the fingerprint of one file held in memory. Images are
-// decoded in process; anything else is handed to ffmpeg as a video. The
-// data is never written to disk.
+// Hash returns the fingerprint of one file held in memory. Still images
+// (JPEG, PNG, GIF, WebP, BMP, TIFF) are decoded in process, with their EXIF
+// orientation applied; animated GIFs and anything else are handed to
+// ffmpeg as a video. The data is never written to disk.
 //
 // It returns an error wrapping ErrEmpty, ErrUnsupported, ErrTooLarge or
 // ErrCorrupt when the file cannot be hashed, or the context's error.
@@ -93,7 +95,7 @@ func (h *Hasher) Hash(ctx context.Context, data []byte) (Media, error) {
 		err error
 	)
 	if isImage(data) {
-		m, err = h.hashImage(data)
+		m, err = h.hashImage(ctx, data)
 	} else {
 		m, err = h.hashVideo(ctx, data)
 	}

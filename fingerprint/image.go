@@ -2,60 +2,258 @@ package fingerprint
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"image"
-	_ "image/gif"
-	_ "image/jpeg"
-	_ "image/png"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"strings"
 
-	"github.com/corona10/goimagehash"
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
 )
 
-// isImage reports whether data starts like an image format decoded in process.
-func isImage(data []byte) bool {
-	for _, m := range [][]byte{{0xff, 0xd8, 0xff}, []byte("\x89PNG"), []byte("GIF8")} {
-		if bytes.HasPrefix(data, m) {
-			return true
+// This file decodes still images in process: it sniffs the format, checks
+// the pixel budget from the header before any pixel is decoded, decodes
+// (JPEG through libjpeg-turbo when built in, everything else and the JPEG
+// fallback through the Go decoders, called directly rather than through
+// the image package's global registry), applies the EXIF orientation and
+// hands the luminance to hashGray.
+
+// sniff returns the image format that data starts like ("jpeg", "png",
+// "gif", "webp", "bmp", "tiff"), or "" for anything else.
+func sniff(d []byte) string {
+	switch {
+	case len(d) >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff:
+		return "jpeg"
+	case bytes.HasPrefix(d, []byte("\x89PNG\r\n\x1a\n")):
+		return "png"
+	case bytes.HasPrefix(d, []byte("GIF87a")), bytes.HasPrefix(d, []byte("GIF89a")):
+		return "gif"
+	case len(d) >= 12 && string(d[:4]) == "RIFF" && string(d[8:12]) == "WEBP":
+		return "webp"
+	case bytes.HasPrefix(d, []byte("II*\x00")), bytes.HasPrefix(d, []byte("MM\x00*")):
+		return "tiff"
+	case len(d) >= 18 && d[0] == 'B' && d[1] == 'M':
+		// "BM" alone is too weak a magic; also require a known DIB
+		// header size (OS/2 core, BITMAPINFOHEADER and its v2..v5).
+		switch uint32(d[14]) | uint32(d[15])<<8 | uint32(d[16])<<16 | uint32(d[17])<<24 {
+		case 12, 16, 40, 52, 56, 64, 108, 124:
+			return "bmp"
 		}
 	}
-	return false
+	return ""
 }
 
-// hashImage is replaced by the full image pipeline.
-func (h *Hasher) hashImage(data []byte) (Media, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+// isImage reports whether data starts like an image format decoded in process.
+func isImage(data []byte) bool { return sniff(data) != "" }
+
+// codec returns the header and full decoders of a sniffed format.
+func codec(format string) (config func(io.Reader) (image.Config, error), decode func(io.Reader) (image.Image, error)) {
+	switch format {
+	case "jpeg":
+		return jpeg.DecodeConfig, jpeg.Decode
+	case "png":
+		return png.DecodeConfig, png.Decode
+	case "gif":
+		return gif.DecodeConfig, gif.Decode
+	case "webp":
+		return webp.DecodeConfig, webp.Decode
+	case "bmp":
+		return bmp.DecodeConfig, bmp.Decode
+	case "tiff":
+		return tiff.DecodeConfig, tiff.Decode
+	}
+	return nil, nil
+}
+
+// hashImage fingerprints a still image; an animated GIF goes to the video
+// path. Errors wrap ErrTooLarge, ErrCorrupt or ErrUnsupported.
+func (h *Hasher) hashImage(ctx context.Context, data []byte) (Media, error) {
+	format := sniff(data)
+	if format == "gif" && gifFrames(data, 2) > 1 {
+		// The budget applies to the logical screen before ffmpeg sees it.
+		if _, err := h.config(format, data); err != nil {
+			return Media{}, err
+		}
+		return h.hashVideo(ctx, data)
+	}
+	small, w, ht, err := h.decodeSmall(format, data)
 	if err != nil {
-		return Media{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return Media{}, err
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > h.opts.MaxPixels {
-		return Media{}, fmt.Errorf("%w: %dx%d", ErrTooLarge, cfg.Width, cfg.Height)
+	o := orientation(format, data)
+	if o >= 5 {
+		w, ht = ht, w
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	var (
+		sigs []Signal
+		low  bool
+	)
+	err = noPanic(func() error {
+		sigs, low = hashSmall(orient(small, o))
+		return nil
+	})
+	if err != nil { // goimagehash is third-party code too
+		return Media{}, fmt.Errorf("%w: hashing %s: %v", ErrCorrupt, format, err)
+	}
+	return Media{
+		Kind:      KindImage,
+		Format:    format,
+		Width:     w,
+		Height:    ht,
+		Keyframes: []Keyframe{{Signals: sigs, LowInformation: low}},
+	}, nil
+}
+
+// decodeSmall decodes an image of a sniffed format, reduced by shrink, and
+// returns it with its stored width and height. Errors wrap ErrTooLarge,
+// ErrCorrupt or ErrUnsupported.
+func (h *Hasher) decodeSmall(format string, data []byte) (image.Image, int, int, error) {
+	if format == "jpeg" {
+		img, w, ht, err := libjpegDecode(data, h.opts.MaxPixels, reduceSide)
+		if err == nil {
+			return shrink(img), w, ht, nil
+		}
+		if errors.Is(err, ErrTooLarge) {
+			return nil, 0, 0, err
+		}
+		// Anything else, including "not built in": image/jpeg decides.
+	}
+	cfg, err := h.config(format, data)
 	if err != nil {
-		return Media{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, 0, 0, err
 	}
-	sigs, low := hashFrame(img)
-	return Media{Kind: KindImage, Format: format, Width: cfg.Width, Height: cfg.Height,
-		Keyframes: []Keyframe{{Signals: sigs, LowInformation: low}}}, nil
+	_, decode := codec(format)
+	var small image.Image
+	err = noPanic(func() error {
+		img, err := decode(bytes.NewReader(data))
+		if err != nil {
+			return err
+		}
+		small = shrink(img)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, 0, decodeError(format, err)
+	}
+	return small, cfg.Width, cfg.Height, nil
 }
 
-// hashFrame returns the perceptual signals of one frame and whether it is
-// low-information. Video frames go through it too.
-func hashFrame(img image.Image) ([]Signal, bool) {
-	var sigs []Signal
-	if p, err := goimagehash.PerceptionHash(img); err == nil {
-		sigs = append(sigs, Signal{Type: PHash, Hash: u64bytes(p.GetHash())})
+// config reads the header of an image of a sniffed format and checks it
+// against the pixel budget.
+func (h *Hasher) config(format string, data []byte) (image.Config, error) {
+	config, _ := codec(format)
+	if config == nil {
+		return image.Config{}, fmt.Errorf("%w: not an image format decoded here", ErrUnsupported)
 	}
-	if d, err := goimagehash.DifferenceHash(img); err == nil {
-		sigs = append(sigs, Signal{Type: DHash, Hash: u64bytes(d.GetHash())})
+	var cfg image.Config
+	err := noPanic(func() (err error) {
+		cfg, err = config(bytes.NewReader(data))
+		return err
+	})
+	if err != nil {
+		return image.Config{}, decodeError(format, err)
 	}
-	return sigs, false
+	w, ht := int64(cfg.Width), int64(cfg.Height)
+	if w <= 0 || ht <= 0 {
+		return image.Config{}, fmt.Errorf("%w: %s header declares %dx%d pixels", ErrCorrupt, format, w, ht)
+	}
+	if w*ht > h.opts.MaxPixels {
+		return image.Config{}, tooLarge(format, w, ht, h.opts.MaxPixels)
+	}
+	return cfg, nil
 }
 
-func u64bytes(v uint64) []byte {
-	b := make([]byte, 8)
-	for i := range b {
-		b[i] = byte(v >> (56 - 8*i))
+func tooLarge(format string, w, h, limit int64) error {
+	return fmt.Errorf("%w: %s image is %dx%d = %d pixels, limit %d", ErrTooLarge, format, w, h, w*h, limit)
+}
+
+// errPanic marks a decoder panic caught by noPanic.
+var errPanic = errors.New("decoder panic")
+
+// noPanic runs f, turning a panic into an error wrapping errPanic, so that
+// a bug in a third-party decoder fails one file instead of the process.
+func noPanic(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errPanic, r)
+		}
+	}()
+	return f()
+}
+
+// decodeError wraps a decoder's error in ErrUnsupported when the decoder
+// says the file uses a feature it lacks, and in ErrCorrupt otherwise
+// (truncation, bad checksums, invalid structure, panics), keeping the
+// decoder's own message.
+func decodeError(format string, err error) error {
+	var (
+		ju jpeg.UnsupportedError
+		pu png.UnsupportedError
+		tu tiff.UnsupportedError
+	)
+	switch {
+	case errors.As(err, &ju), errors.As(err, &pu), errors.As(err, &tu),
+		errors.Is(err, bmp.ErrUnsupported),
+		!errors.Is(err, errPanic) && strings.Contains(err.Error(), "unsupported"):
+		return fmt.Errorf("%w: decoding %s: %v", ErrUnsupported, format, err)
 	}
-	return b
+	return fmt.Errorf("%w: decoding %s: %v", ErrCorrupt, format, err)
+}
+
+// gifFrames counts the image descriptors of a GIF, up to limit, without
+// decompressing anything. A truncated or malformed file counts what was
+// seen before the damage; gif.Decode then reports the damage itself.
+func gifFrames(d []byte, limit int) int {
+	if len(d) < 13 {
+		return 0
+	}
+	i := 13
+	if d[10]&0x80 != 0 { // global colour table
+		i += 3 << (d[10]&7 + 1)
+	}
+	n := 0
+	for i < len(d) {
+		switch d[i] {
+		case 0x2c: // image descriptor
+			if n++; n >= limit || i+10 > len(d) {
+				return n
+			}
+			flags := d[i+9]
+			i += 10
+			if flags&0x80 != 0 { // local colour table
+				i += 3 << (flags&7 + 1)
+			}
+			i++ // LZW minimum code size
+			if i = skipSubBlocks(d, i); i < 0 {
+				return n
+			}
+		case 0x21: // extension: label, then data sub-blocks
+			if i = skipSubBlocks(d, i+2); i < 0 {
+				return n
+			}
+		default: // trailer (0x3b) or garbage
+			return n
+		}
+	}
+	return n
+}
+
+// skipSubBlocks returns the index after the GIF data sub-blocks starting
+// at i, or -1 if they run past the end.
+func skipSubBlocks(d []byte, i int) int {
+	for i < len(d) {
+		n := int(d[i])
+		i++
+		if n == 0 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }

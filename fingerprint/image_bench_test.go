@@ -1,0 +1,133 @@
+package fingerprint
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/corona10/goimagehash"
+	"golang.org/x/image/draw"
+)
+
+// benchPhotos returns JPEG photos of 2 MP and more, made in memory from
+// the shared photos: Landscape_1.jpg (a real 2.2 MP camera photo) as it
+// is, and astronaut, coffee and Landscape_1 upscaled to 5 and 10 MP and
+// re-encoded at quality 90.
+func benchPhotos(b *testing.B) []struct {
+	name string
+	data []byte
+} {
+	dir := mediaRoot(b)
+	read := func(rel string) []byte {
+		d, err := os.ReadFile(filepath.Join(dir, "images", rel))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	upscale := func(src []byte, mp float64) []byte {
+		img, _, err := image.Decode(bytes.NewReader(src))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sb := img.Bounds()
+		k := math.Sqrt(mp * 1e6 / float64(sb.Dx()*sb.Dy()))
+		dst := image.NewRGBA(image.Rect(0, 0, int(float64(sb.Dx())*k), int(float64(sb.Dy())*k)))
+		draw.BiLinear.Scale(dst, dst.Bounds(), img, sb, draw.Src, nil)
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: 90}); err != nil {
+			b.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	landscape := read("exif-orientation/Landscape_1.jpg")
+	astronaut := read("skimage/astronaut.png")
+	coffee := read("skimage/coffee.png")
+	return []struct {
+		name string
+		data []byte
+	}{
+		{"landscape-2.2MP", landscape},
+		{"astronaut-5MP", upscale(astronaut, 5)},
+		{"coffee-5MP", upscale(coffee, 5)},
+		{"landscape-10MP", upscale(landscape, 10)},
+		{"astronaut-10MP", upscale(astronaut, 10)},
+	}
+}
+
+// stockHash is the baseline: image/jpeg and goimagehash's pHash on the
+// full image.
+func stockHash(data []byte) (uint64, error) {
+	img, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		return 0, err
+	}
+	p, err := goimagehash.PerceptionHash(img)
+	if err != nil {
+		return 0, err
+	}
+	return p.GetHash(), nil
+}
+
+// stockDHash is goimagehash's dHash on the full image, for the report.
+func stockDHash(data []byte) uint64 {
+	img, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		return 0
+	}
+	d, err := goimagehash.DifferenceHash(img)
+	if err != nil {
+		return 0
+	}
+	return d.GetHash()
+}
+
+// BenchmarkImageHash compares Hasher.Hash (decode, EXIF, pHash, dHash,
+// MD5, SHA-256) with the stock path, image/jpeg.Decode +
+// goimagehash.PerceptionHash, on photos of 2 MP and more, alternating the
+// two in the same loop. It reports the ratio as speedup-vs-stock, each
+// side's milliseconds per image, and how many bits of our pHash and dHash
+// differ from goimagehash's on the full image.
+func BenchmarkImageHash(b *testing.B) {
+	h := New(Options{})
+	ctx := context.Background()
+	for _, p := range benchPhotos(b) {
+		var dhashDiff int
+		if m, err := h.Hash(ctx, p.data); err == nil {
+			s, _ := m.Keyframes[0].Signal(DHash)
+			dhashDiff = bits.OnesCount64(be64(s.Hash) ^ stockDHash(p.data))
+		}
+		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
+			var stock, ours time.Duration
+			diff := 0
+			for b.Loop() {
+				t0 := time.Now()
+				want, err := stockHash(p.data)
+				t1 := time.Now()
+				m, err2 := h.Hash(ctx, p.data)
+				t2 := time.Now()
+				if err != nil || err2 != nil {
+					b.Fatal(err, err2)
+				}
+				stock += t1.Sub(t0)
+				ours += t2.Sub(t1)
+				s, _ := m.Keyframes[0].Signal(PHash)
+				diff = max(diff, bits.OnesCount64(be64(s.Hash)^want))
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(stock)/float64(ours), "speedup-vs-stock")
+			b.ReportMetric(float64(stock.Milliseconds())/n, "stock-ms/img")
+			b.ReportMetric(float64(ours.Microseconds())/1000/n, "ours-ms/img")
+			b.ReportMetric(float64(diff), "phash-bits-vs-stock")
+			b.ReportMetric(float64(dhashDiff), "dhash-bits-vs-stock")
+		})
+	}
+}
