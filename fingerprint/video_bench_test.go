@@ -1,0 +1,105 @@
+package fingerprint
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// benchClipSeconds is the length of the 1080p benchmark clip.
+const benchClipSeconds = 30
+
+// benchClip makes a 1080p H.264 clip in a temporary directory: the shared
+// chair video (camera footage) scaled up and looped when ../shared is
+// there, else ffmpeg's testsrc2 pattern. It returns its path and bytes.
+func benchClip(b *testing.B) (string, []byte) {
+	b.Helper()
+	bin := needFFmpeg(b)
+	path := filepath.Join(b.TempDir(), "clip1080.mp4")
+	src := []string{"-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30"}
+	chair := filepath.Join("..", "..", "shared", "media", "videos", "tmk", "chair-orig-22-sd-bar.mp4")
+	if _, err := os.Stat(chair); err == nil {
+		src = []string{"-stream_loop", "-1", "-i", chair, "-vf", "scale=1920:1080:flags=bicubic"}
+		b.Logf("benchmark clip: %s scaled to 1920x1080, %ds", chair, benchClipSeconds)
+	} else {
+		b.Logf("benchmark clip: testsrc2 1920x1080, %ds", benchClipSeconds)
+	}
+	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, src...)
+	args = append(args, "-t", "30", "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+		"-pix_fmt", "yuv420p", path)
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		b.Fatalf("making the clip: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return path, data
+}
+
+// fullDecodeCPU returns the CPU time (user+system) of the baseline: a full
+// decode of path by `ffmpeg -i path -f null -`.
+func fullDecodeCPU(b *testing.B, bin, path string) time.Duration {
+	cmd := exec.Command(bin, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path, "-f", "null", "-")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("full decode: %v\n%s", err, out)
+	}
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// BenchmarkVideoCPU compares the CPU time ffmpeg spends sampling a minute
+// of 1080p H.264 in each decode mode with a full decode of the same clip
+// (the baseline, run in every iteration), and how far each mode's samples
+// are from those of an exact decode.
+//
+// Metrics: cpu-ratio-vs-full-decode (target <= 0.6 for the default "fast"
+// mode), cpu-s/min and full-decode-cpu-s/min (CPU seconds per minute of
+// video), phash-bits-vs-exact and dhash-bits-vs-exact (mean distance of
+// each sample to the exact decode's sample at the same tick), and
+// off-share (share of samples more than 8 pHash bits from the exact one:
+// what the mode misses).
+//
+//	go test ./fingerprint/ -run '^$' -bench BenchmarkVideoCPU -benchtime 1x
+func BenchmarkVideoCPU(b *testing.B) {
+	bin := needFFmpeg(b)
+	path, data := benchClip(b)
+	h := New(Options{FFmpeg: bin})
+	ctx := context.Background()
+	exact, err := h.sampleVideo(ctx, data, decodeExact, frameSide)
+	if err != nil {
+		b.Fatal(err)
+	}
+	minutes := float64(benchClipSeconds) / 60
+	for _, mode := range []decodeMode{decodeFast, decodeKeyframes, decodeNoLoopFilter, decodeNoRef, decodeExact} {
+		b.Run(mode.String(), func(b *testing.B) {
+			var base, ours time.Duration
+			var v videoSamples
+			n := 0
+			for b.Loop() {
+				base += fullDecodeCPU(b, bin, path)
+				v, err = h.sampleVideo(ctx, data, mode, frameSide)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ours += v.cpu
+				n++
+			}
+			p, d := sampleDistances(exact.frames, v.frames)
+			off := 0
+			for _, x := range p {
+				if x > PHash.DefaultThreshold() {
+					off++
+				}
+			}
+			b.ReportMetric(ours.Seconds()/base.Seconds(), "cpu-ratio-vs-full-decode")
+			b.ReportMetric(ours.Seconds()/float64(n)/minutes, "cpu-s/min")
+			b.ReportMetric(base.Seconds()/float64(n)/minutes, "full-decode-cpu-s/min")
+			b.ReportMetric(mean(p), "phash-bits-vs-exact")
+			b.ReportMetric(mean(d), "dhash-bits-vs-exact")
+			b.ReportMetric(float64(off)/float64(len(p)), "off-share")
+		})
+	}
+}
