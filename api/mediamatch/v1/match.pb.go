@@ -85,10 +85,15 @@ type MatchOptions struct {
 	// Per-signal threshold overrides; signal types not named use the server
 	// default.
 	Thresholds []*Threshold `protobuf:"bytes,2,rep,name=thresholds,proto3" json:"thresholds,omitempty"`
-	// Signal types to match with; empty means every type the server indexes.
+	// Signal types to match with; empty means the defaults: PDQ and the exact
+	// types (MD5, SHA-256). Name PHASH or DHASH to match with those too.
 	Signals []SignalType `protobuf:"varint,3,rep,packed,name=signals,proto3,enum=mediamatch.v1.SignalType" json:"signals,omitempty"`
 	// Most matches to return, best first; 0 means 100. At most 1000.
-	MaxResults    int32 `protobuf:"varint,4,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	MaxResults int32 `protobuf:"varint,4,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	// Also look up the 7 rotated and mirrored PDQ variants of each query
+	// frame, so that flipped or rotated re-uploads match (8 lookups a frame
+	// instead of 1). Matches say which transform hit.
+	Dihedral      bool `protobuf:"varint,5,opt,name=dihedral,proto3" json:"dihedral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -149,6 +154,13 @@ func (x *MatchOptions) GetMaxResults() int32 {
 		return x.MaxResults
 	}
 	return 0
+}
+
+func (x *MatchOptions) GetDihedral() bool {
+	if x != nil {
+		return x.Dihedral
+	}
+	return false
 }
 
 // TimeRange is a span of a video, in milliseconds from its start.
@@ -220,7 +232,10 @@ type FrameMatch struct {
 	// The signal that matched.
 	Signal SignalType `protobuf:"varint,5,opt,name=signal,proto3,enum=mediamatch.v1.SignalType" json:"signal,omitempty"`
 	// Hamming distance in bits.
-	Distance      int32 `protobuf:"varint,6,opt,name=distance,proto3" json:"distance,omitempty"`
+	Distance int32 `protobuf:"varint,6,opt,name=distance,proto3" json:"distance,omitempty"`
+	// How the query frame is turned relative to the item frame, when the
+	// hit came from a dihedral variant (MatchOptions.dihedral).
+	Transform     Transform `protobuf:"varint,7,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -297,6 +312,13 @@ func (x *FrameMatch) GetDistance() int32 {
 	return 0
 }
 
+func (x *FrameMatch) GetTransform() Transform {
+	if x != nil {
+		return x.Transform
+	}
+	return Transform_TRANSFORM_UNSPECIFIED
+}
+
 // Match is one known item that the query matched.
 type Match struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -323,7 +345,11 @@ type Match struct {
 	// Spans of the item that matched, merged.
 	ItemRanges []*TimeRange `protobuf:"bytes,11,rep,name=item_ranges,json=itemRanges,proto3" json:"item_ranges,omitempty"`
 	// The item is a video (or animated image).
-	ItemKind      MediaKind `protobuf:"varint,12,opt,name=item_kind,json=itemKind,proto3,enum=mediamatch.v1.MediaKind" json:"item_kind,omitempty"`
+	ItemKind MediaKind `protobuf:"varint,12,opt,name=item_kind,json=itemKind,proto3,enum=mediamatch.v1.MediaKind" json:"item_kind,omitempty"`
+	// How the upload is turned relative to the item for the best hit:
+	// e.g. TRANSFORM_FLIP_X means the upload is the item mirrored.
+	// TRANSFORM_UNSPECIFIED when it matched as it is.
+	Transform     Transform `protobuf:"varint,13,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -440,6 +466,13 @@ func (x *Match) GetItemKind() MediaKind {
 		return x.ItemKind
 	}
 	return MediaKind_MEDIA_KIND_UNSPECIFIED
+}
+
+func (x *Match) GetTransform() Transform {
+	if x != nil {
+		return x.Transform
+	}
+	return Transform_TRANSFORM_UNSPECIFIED
 }
 
 // MatchMediaRequest carries one whole file.
@@ -770,7 +803,7 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\x19mediamatch/v1/match.proto\x12\rmediamatch.v1\x1a\x19mediamatch/v1/media.proto\"a\n" +
 	"\tThreshold\x121\n" +
 	"\x06signal\x18\x01 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x06signal\x12!\n" +
-	"\fmax_distance\x18\x02 \x01(\x05R\vmaxDistance\"\xb4\x01\n" +
+	"\fmax_distance\x18\x02 \x01(\x05R\vmaxDistance\"\xd0\x01\n" +
 	"\fMatchOptions\x12\x14\n" +
 	"\x05banks\x18\x01 \x03(\tR\x05banks\x128\n" +
 	"\n" +
@@ -778,11 +811,12 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"thresholds\x123\n" +
 	"\asignals\x18\x03 \x03(\x0e2\x19.mediamatch.v1.SignalTypeR\asignals\x12\x1f\n" +
 	"\vmax_results\x18\x04 \x01(\x05R\n" +
-	"maxResults\"M\n" +
+	"maxResults\x12\x1a\n" +
+	"\bdihedral\x18\x05 \x01(\bR\bdihedral\"M\n" +
 	"\tTimeRange\x12!\n" +
 	"\fstart_millis\x18\x01 \x01(\x03R\vstartMillis\x12\x1d\n" +
 	"\n" +
-	"end_millis\x18\x02 \x01(\x03R\tendMillis\"\x8b\x02\n" +
+	"end_millis\x18\x02 \x01(\x03R\tendMillis\"\xc3\x02\n" +
 	"\n" +
 	"FrameMatch\x12\x1f\n" +
 	"\vquery_frame\x18\x01 \x01(\x05R\n" +
@@ -793,7 +827,8 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"query_time\x18\x03 \x01(\v2\x18.mediamatch.v1.TimeRangeR\tqueryTime\x125\n" +
 	"\titem_time\x18\x04 \x01(\v2\x18.mediamatch.v1.TimeRangeR\bitemTime\x121\n" +
 	"\x06signal\x18\x05 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x06signal\x12\x1a\n" +
-	"\bdistance\x18\x06 \x01(\x05R\bdistance\"\xc4\x04\n" +
+	"\bdistance\x18\x06 \x01(\x05R\bdistance\x126\n" +
+	"\ttransform\x18\a \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\"\xfc\x04\n" +
 	"\x05Match\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04bank\x18\x02 \x01(\tR\x04bank\x128\n" +
@@ -808,7 +843,8 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	" \x03(\v2\x18.mediamatch.v1.TimeRangeR\vqueryRanges\x129\n" +
 	"\vitem_ranges\x18\v \x03(\v2\x18.mediamatch.v1.TimeRangeR\n" +
 	"itemRanges\x125\n" +
-	"\titem_kind\x18\f \x01(\x0e2\x18.mediamatch.v1.MediaKindR\bitemKind\x1a9\n" +
+	"\titem_kind\x18\f \x01(\x0e2\x18.mediamatch.v1.MediaKindR\bitemKind\x126\n" +
+	"\ttransform\x18\r \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"d\n" +
@@ -862,8 +898,9 @@ var file_mediamatch_v1_match_proto_goTypes = []any{
 	(*MatchSignalsResponse)(nil),     // 10: mediamatch.v1.MatchSignalsResponse
 	nil,                              // 11: mediamatch.v1.Match.LabelsEntry
 	(SignalType)(0),                  // 12: mediamatch.v1.SignalType
-	(MediaKind)(0),                   // 13: mediamatch.v1.MediaKind
-	(*Media)(nil),                    // 14: mediamatch.v1.Media
+	(Transform)(0),                   // 13: mediamatch.v1.Transform
+	(MediaKind)(0),                   // 14: mediamatch.v1.MediaKind
+	(*Media)(nil),                    // 15: mediamatch.v1.Media
 }
 var file_mediamatch_v1_match_proto_depIdxs = []int32{
 	12, // 0: mediamatch.v1.Threshold.signal:type_name -> mediamatch.v1.SignalType
@@ -872,32 +909,34 @@ var file_mediamatch_v1_match_proto_depIdxs = []int32{
 	2,  // 3: mediamatch.v1.FrameMatch.query_time:type_name -> mediamatch.v1.TimeRange
 	2,  // 4: mediamatch.v1.FrameMatch.item_time:type_name -> mediamatch.v1.TimeRange
 	12, // 5: mediamatch.v1.FrameMatch.signal:type_name -> mediamatch.v1.SignalType
-	11, // 6: mediamatch.v1.Match.labels:type_name -> mediamatch.v1.Match.LabelsEntry
-	12, // 7: mediamatch.v1.Match.signal:type_name -> mediamatch.v1.SignalType
-	3,  // 8: mediamatch.v1.Match.frames:type_name -> mediamatch.v1.FrameMatch
-	2,  // 9: mediamatch.v1.Match.query_ranges:type_name -> mediamatch.v1.TimeRange
-	2,  // 10: mediamatch.v1.Match.item_ranges:type_name -> mediamatch.v1.TimeRange
-	13, // 11: mediamatch.v1.Match.item_kind:type_name -> mediamatch.v1.MediaKind
-	1,  // 12: mediamatch.v1.MatchMediaRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 13: mediamatch.v1.MatchMediaResponse.matches:type_name -> mediamatch.v1.Match
-	14, // 14: mediamatch.v1.MatchMediaResponse.query:type_name -> mediamatch.v1.Media
-	1,  // 15: mediamatch.v1.MatchMediaStreamRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 16: mediamatch.v1.MatchMediaStreamResponse.matches:type_name -> mediamatch.v1.Match
-	14, // 17: mediamatch.v1.MatchMediaStreamResponse.query:type_name -> mediamatch.v1.Media
-	14, // 18: mediamatch.v1.MatchSignalsRequest.media:type_name -> mediamatch.v1.Media
-	1,  // 19: mediamatch.v1.MatchSignalsRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 20: mediamatch.v1.MatchSignalsResponse.matches:type_name -> mediamatch.v1.Match
-	5,  // 21: mediamatch.v1.MatchService.MatchMedia:input_type -> mediamatch.v1.MatchMediaRequest
-	7,  // 22: mediamatch.v1.MatchService.MatchMediaStream:input_type -> mediamatch.v1.MatchMediaStreamRequest
-	9,  // 23: mediamatch.v1.MatchService.MatchSignals:input_type -> mediamatch.v1.MatchSignalsRequest
-	6,  // 24: mediamatch.v1.MatchService.MatchMedia:output_type -> mediamatch.v1.MatchMediaResponse
-	8,  // 25: mediamatch.v1.MatchService.MatchMediaStream:output_type -> mediamatch.v1.MatchMediaStreamResponse
-	10, // 26: mediamatch.v1.MatchService.MatchSignals:output_type -> mediamatch.v1.MatchSignalsResponse
-	24, // [24:27] is the sub-list for method output_type
-	21, // [21:24] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	13, // 6: mediamatch.v1.FrameMatch.transform:type_name -> mediamatch.v1.Transform
+	11, // 7: mediamatch.v1.Match.labels:type_name -> mediamatch.v1.Match.LabelsEntry
+	12, // 8: mediamatch.v1.Match.signal:type_name -> mediamatch.v1.SignalType
+	3,  // 9: mediamatch.v1.Match.frames:type_name -> mediamatch.v1.FrameMatch
+	2,  // 10: mediamatch.v1.Match.query_ranges:type_name -> mediamatch.v1.TimeRange
+	2,  // 11: mediamatch.v1.Match.item_ranges:type_name -> mediamatch.v1.TimeRange
+	14, // 12: mediamatch.v1.Match.item_kind:type_name -> mediamatch.v1.MediaKind
+	13, // 13: mediamatch.v1.Match.transform:type_name -> mediamatch.v1.Transform
+	1,  // 14: mediamatch.v1.MatchMediaRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 15: mediamatch.v1.MatchMediaResponse.matches:type_name -> mediamatch.v1.Match
+	15, // 16: mediamatch.v1.MatchMediaResponse.query:type_name -> mediamatch.v1.Media
+	1,  // 17: mediamatch.v1.MatchMediaStreamRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 18: mediamatch.v1.MatchMediaStreamResponse.matches:type_name -> mediamatch.v1.Match
+	15, // 19: mediamatch.v1.MatchMediaStreamResponse.query:type_name -> mediamatch.v1.Media
+	15, // 20: mediamatch.v1.MatchSignalsRequest.media:type_name -> mediamatch.v1.Media
+	1,  // 21: mediamatch.v1.MatchSignalsRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 22: mediamatch.v1.MatchSignalsResponse.matches:type_name -> mediamatch.v1.Match
+	5,  // 23: mediamatch.v1.MatchService.MatchMedia:input_type -> mediamatch.v1.MatchMediaRequest
+	7,  // 24: mediamatch.v1.MatchService.MatchMediaStream:input_type -> mediamatch.v1.MatchMediaStreamRequest
+	9,  // 25: mediamatch.v1.MatchService.MatchSignals:input_type -> mediamatch.v1.MatchSignalsRequest
+	6,  // 26: mediamatch.v1.MatchService.MatchMedia:output_type -> mediamatch.v1.MatchMediaResponse
+	8,  // 27: mediamatch.v1.MatchService.MatchMediaStream:output_type -> mediamatch.v1.MatchMediaStreamResponse
+	10, // 28: mediamatch.v1.MatchService.MatchSignals:output_type -> mediamatch.v1.MatchSignalsResponse
+	26, // [26:29] is the sub-list for method output_type
+	23, // [23:26] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_match_proto_init() }

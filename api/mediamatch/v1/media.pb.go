@@ -90,6 +90,80 @@ func (SignalType) EnumDescriptor() ([]byte, []int) {
 	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{0}
 }
 
+// Transform is one of the 8 rotations and mirrors of an image (the dihedral
+// group), numbered as Meta's PDQ reference numbers its variants.
+type Transform int32
+
+const (
+	// None: the image as uploaded.
+	Transform_TRANSFORM_UNSPECIFIED Transform = 0
+	// Rotated 90 degrees counter-clockwise.
+	Transform_TRANSFORM_ROTATE_90 Transform = 1
+	// Rotated 180 degrees.
+	Transform_TRANSFORM_ROTATE_180 Transform = 2
+	// Rotated 270 degrees counter-clockwise (90 clockwise).
+	Transform_TRANSFORM_ROTATE_270 Transform = 3
+	// Mirrored left to right.
+	Transform_TRANSFORM_FLIP_X Transform = 4
+	// Mirrored top to bottom.
+	Transform_TRANSFORM_FLIP_Y Transform = 5
+	// Mirrored across the main diagonal (transposed).
+	Transform_TRANSFORM_FLIP_PLUS1 Transform = 6
+	// Mirrored across the anti-diagonal.
+	Transform_TRANSFORM_FLIP_MINUS1 Transform = 7
+)
+
+// Enum value maps for Transform.
+var (
+	Transform_name = map[int32]string{
+		0: "TRANSFORM_UNSPECIFIED",
+		1: "TRANSFORM_ROTATE_90",
+		2: "TRANSFORM_ROTATE_180",
+		3: "TRANSFORM_ROTATE_270",
+		4: "TRANSFORM_FLIP_X",
+		5: "TRANSFORM_FLIP_Y",
+		6: "TRANSFORM_FLIP_PLUS1",
+		7: "TRANSFORM_FLIP_MINUS1",
+	}
+	Transform_value = map[string]int32{
+		"TRANSFORM_UNSPECIFIED": 0,
+		"TRANSFORM_ROTATE_90":   1,
+		"TRANSFORM_ROTATE_180":  2,
+		"TRANSFORM_ROTATE_270":  3,
+		"TRANSFORM_FLIP_X":      4,
+		"TRANSFORM_FLIP_Y":      5,
+		"TRANSFORM_FLIP_PLUS1":  6,
+		"TRANSFORM_FLIP_MINUS1": 7,
+	}
+)
+
+func (x Transform) Enum() *Transform {
+	p := new(Transform)
+	*p = x
+	return p
+}
+
+func (x Transform) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Transform) Descriptor() protoreflect.EnumDescriptor {
+	return file_mediamatch_v1_media_proto_enumTypes[1].Descriptor()
+}
+
+func (Transform) Type() protoreflect.EnumType {
+	return &file_mediamatch_v1_media_proto_enumTypes[1]
+}
+
+func (x Transform) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Transform.Descriptor instead.
+func (Transform) EnumDescriptor() ([]byte, []int) {
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{1}
+}
+
 // MediaKind says whether a file was hashed as a still image or as a video.
 type MediaKind int32
 
@@ -127,11 +201,11 @@ func (x MediaKind) String() string {
 }
 
 func (MediaKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_mediamatch_v1_media_proto_enumTypes[1].Descriptor()
+	return file_mediamatch_v1_media_proto_enumTypes[2].Descriptor()
 }
 
 func (MediaKind) Type() protoreflect.EnumType {
-	return &file_mediamatch_v1_media_proto_enumTypes[1]
+	return &file_mediamatch_v1_media_proto_enumTypes[2]
 }
 
 func (x MediaKind) Number() protoreflect.EnumNumber {
@@ -140,7 +214,7 @@ func (x MediaKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MediaKind.Descriptor instead.
 func (MediaKind) EnumDescriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{1}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{2}
 }
 
 // Signal is one hash of a frame or of a whole file.
@@ -153,7 +227,11 @@ type Signal struct {
 	Hash []byte `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
 	// Quality of the frame for this hash, 0..100 (100 best); 0 when the
 	// signal type has no quality measure.
-	Quality       int32 `protobuf:"varint,3,opt,name=quality,proto3" json:"quality,omitempty"`
+	Quality int32 `protobuf:"varint,3,opt,name=quality,proto3" json:"quality,omitempty"`
+	// For a query's extra PDQ variants (MatchOptions.dihedral): the
+	// rotation or mirror of the upload this hash was computed for. Stored
+	// items only have untransformed signals.
+	Transform     Transform `protobuf:"varint,4,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -207,6 +285,13 @@ func (x *Signal) GetQuality() int32 {
 		return x.Quality
 	}
 	return 0
+}
+
+func (x *Signal) GetTransform() Transform {
+	if x != nil {
+		return x.Transform
+	}
+	return Transform_TRANSFORM_UNSPECIFIED
 }
 
 // Keyframe is one frame of an image, or a run of near-identical sampled
@@ -581,11 +666,12 @@ var File_mediamatch_v1_media_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x19mediamatch/v1/media.proto\x12\rmediamatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"e\n" +
+	"\x19mediamatch/v1/media.proto\x12\rmediamatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x01\n" +
 	"\x06Signal\x12-\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x04type\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\fR\x04hash\x12\x18\n" +
-	"\aquality\x18\x03 \x01(\x05R\aquality\"\xbc\x01\n" +
+	"\aquality\x18\x03 \x01(\x05R\aquality\x126\n" +
+	"\ttransform\x18\x04 \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\"\xbc\x01\n" +
 	"\bKeyframe\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12!\n" +
 	"\fstart_millis\x18\x02 \x01(\x03R\vstartMillis\x12\x1d\n" +
@@ -630,7 +716,16 @@ const file_mediamatch_v1_media_proto_rawDesc = "" +
 	"\x11SIGNAL_TYPE_DHASH\x10\x02\x12\x13\n" +
 	"\x0fSIGNAL_TYPE_MD5\x10\x03\x12\x16\n" +
 	"\x12SIGNAL_TYPE_SHA256\x10\x04\x12\x13\n" +
-	"\x0fSIGNAL_TYPE_PDQ\x10\x05*S\n" +
+	"\x0fSIGNAL_TYPE_PDQ\x10\x05*\xd4\x01\n" +
+	"\tTransform\x12\x19\n" +
+	"\x15TRANSFORM_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13TRANSFORM_ROTATE_90\x10\x01\x12\x18\n" +
+	"\x14TRANSFORM_ROTATE_180\x10\x02\x12\x18\n" +
+	"\x14TRANSFORM_ROTATE_270\x10\x03\x12\x14\n" +
+	"\x10TRANSFORM_FLIP_X\x10\x04\x12\x14\n" +
+	"\x10TRANSFORM_FLIP_Y\x10\x05\x12\x18\n" +
+	"\x14TRANSFORM_FLIP_PLUS1\x10\x06\x12\x19\n" +
+	"\x15TRANSFORM_FLIP_MINUS1\x10\a*S\n" +
 	"\tMediaKind\x12\x1a\n" +
 	"\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10MEDIA_KIND_IMAGE\x10\x01\x12\x14\n" +
@@ -648,35 +743,37 @@ func file_mediamatch_v1_media_proto_rawDescGZIP() []byte {
 	return file_mediamatch_v1_media_proto_rawDescData
 }
 
-var file_mediamatch_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_mediamatch_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_mediamatch_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_mediamatch_v1_media_proto_goTypes = []any{
 	(SignalType)(0),               // 0: mediamatch.v1.SignalType
-	(MediaKind)(0),                // 1: mediamatch.v1.MediaKind
-	(*Signal)(nil),                // 2: mediamatch.v1.Signal
-	(*Keyframe)(nil),              // 3: mediamatch.v1.Keyframe
-	(*Media)(nil),                 // 4: mediamatch.v1.Media
-	(*Bank)(nil),                  // 5: mediamatch.v1.Bank
-	(*Item)(nil),                  // 6: mediamatch.v1.Item
-	nil,                           // 7: mediamatch.v1.Item.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(Transform)(0),                // 1: mediamatch.v1.Transform
+	(MediaKind)(0),                // 2: mediamatch.v1.MediaKind
+	(*Signal)(nil),                // 3: mediamatch.v1.Signal
+	(*Keyframe)(nil),              // 4: mediamatch.v1.Keyframe
+	(*Media)(nil),                 // 5: mediamatch.v1.Media
+	(*Bank)(nil),                  // 6: mediamatch.v1.Bank
+	(*Item)(nil),                  // 7: mediamatch.v1.Item
+	nil,                           // 8: mediamatch.v1.Item.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_mediamatch_v1_media_proto_depIdxs = []int32{
 	0,  // 0: mediamatch.v1.Signal.type:type_name -> mediamatch.v1.SignalType
-	2,  // 1: mediamatch.v1.Keyframe.signals:type_name -> mediamatch.v1.Signal
-	1,  // 2: mediamatch.v1.Media.kind:type_name -> mediamatch.v1.MediaKind
-	2,  // 3: mediamatch.v1.Media.file_signals:type_name -> mediamatch.v1.Signal
-	3,  // 4: mediamatch.v1.Media.keyframes:type_name -> mediamatch.v1.Keyframe
-	8,  // 5: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: mediamatch.v1.Item.labels:type_name -> mediamatch.v1.Item.LabelsEntry
-	4,  // 7: mediamatch.v1.Item.media:type_name -> mediamatch.v1.Media
-	8,  // 8: mediamatch.v1.Item.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 9: mediamatch.v1.Item.update_time:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	1,  // 1: mediamatch.v1.Signal.transform:type_name -> mediamatch.v1.Transform
+	3,  // 2: mediamatch.v1.Keyframe.signals:type_name -> mediamatch.v1.Signal
+	2,  // 3: mediamatch.v1.Media.kind:type_name -> mediamatch.v1.MediaKind
+	3,  // 4: mediamatch.v1.Media.file_signals:type_name -> mediamatch.v1.Signal
+	4,  // 5: mediamatch.v1.Media.keyframes:type_name -> mediamatch.v1.Keyframe
+	9,  // 6: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 7: mediamatch.v1.Item.labels:type_name -> mediamatch.v1.Item.LabelsEntry
+	5,  // 8: mediamatch.v1.Item.media:type_name -> mediamatch.v1.Media
+	9,  // 9: mediamatch.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 10: mediamatch.v1.Item.update_time:type_name -> google.protobuf.Timestamp
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_media_proto_init() }
@@ -689,7 +786,7 @@ func file_mediamatch_v1_media_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_media_proto_rawDesc), len(file_mediamatch_v1_media_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -1,0 +1,455 @@
+package index
+
+// Key layout and record formats.
+//
+// Every key starts with one byte that says what it holds. Integers in keys
+// are big-endian so that byte order is numeric order. Refs are compact
+// internal numbers: each bank and each item gets a uint64 ref that is never
+// shown to callers; names and ids map to refs.
+//
+//	"v"                                 -> layout version (1 byte, layoutVersion)
+//	"b" name                            -> bank record
+//	"x" bankRef(8)                      -> empty: the bank was deleted, its items are being purged
+//	"i" bankRef(8) id                   -> item ref (8 bytes): ListItems in id order, id lookups
+//	"m" ref(8)                          -> item record: what Match needs (bank, id, labels, flags, frames)
+//	"d" ref(8)                          -> media record: the full fingerprint.Media, read only by GetItem/ListItems
+//	"s" type 0x00 ref(8) frame(4) hash  -> empty: one indexed signal
+//
+// Signal keys carry everything the in-memory search needs, so start-up is a
+// key-only prefix scan of "s" (no values read, no Get per item) plus a scan
+// of the small "m" records. They sort by type first, so each type's search
+// structure is built from one contiguous run of keys. frame is the keyframe's
+// position in Media.Keyframes, or fileFrame for a whole-file (exact) signal.
+// Only perceptual signals of informative keyframes and exact file signals
+// get signal keys; low-information keyframes are never indexed.
+//
+// Items of a bank are keyed by the bank's ref, not its name, so a deleted
+// bank's items can be purged in the background while a new bank of the same
+// name is already in use.
+//
+// Records start with a format byte (recordV1) so that later versions can add
+// fields. Inside, integers are varints, strings and byte strings are a
+// uvarint length and the bytes, times are Unix nanoseconds.
+//
+//	bank record v1:  1, uvarint bankRef, string description, varint created
+//	item record v1:  1, uvarint bankRef, string id, uvarint flags (1: disabled),
+//	                 uvarint kind, varint created, varint updated,
+//	                 uvarint #labels, (string key, string value)... in key order,
+//	                 uvarint #informative keyframes,
+//	                 uvarint #keyframes, (varint index, varint start, varint end-start)...
+//	media record v1: 1, uvarint kind, string format, uvarint width, uvarint height,
+//	                 varint duration, varint size, uvarint #file signals, signal...,
+//	                 uvarint #keyframes, (varint index, varint start, varint end,
+//	                 uvarint flags (1: low information), uvarint #signals, signal...)...
+//	signal:          string type, bytes hash, uvarint quality
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+const (
+	layoutVersion = 1
+	recordV1      = 1
+
+	keyLayout    = 'v'
+	keyBank      = 'b'
+	keyTombstone = 'x'
+	keyItemID    = 'i'
+	keyMeta      = 'm'
+	keyMedia     = 'd'
+	keySignal    = 's'
+
+	// fileFrame is the frame of a whole-file signal in a signal key.
+	fileFrame = math.MaxUint32
+)
+
+func layoutKey() []byte { return []byte{keyLayout} }
+
+func bankKey(name string) []byte { return append([]byte{keyBank}, name...) }
+
+func tombstoneKey(bankRef uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{keyTombstone}, bankRef)
+}
+
+// itemIDPrefix is the prefix of every item-id key of a bank.
+func itemIDPrefix(bankRef uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 1, 9+MaxItemIDLen), bankRef)
+}
+
+func itemIDKey(bankRef uint64, id string) []byte {
+	k := itemIDPrefix(bankRef)
+	k[0] = keyItemID
+	return append(k, id...)
+}
+
+func metaKey(ref uint64) []byte  { return binary.BigEndian.AppendUint64([]byte{keyMeta}, ref) }
+func mediaKey(ref uint64) []byte { return binary.BigEndian.AppendUint64([]byte{keyMedia}, ref) }
+
+func signalKey(t fingerprint.SignalType, ref uint64, frame uint32, hash []byte) []byte {
+	k := make([]byte, 0, 1+len(t)+1+8+4+len(hash))
+	k = append(k, keySignal)
+	k = append(k, t...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, ref)
+	k = binary.BigEndian.AppendUint32(k, frame)
+	return append(k, hash...)
+}
+
+// parseSignalKey splits a signal key. hash aliases key.
+func parseSignalKey(key []byte) (t fingerprint.SignalType, ref uint64, frame uint32, hash []byte, err error) {
+	if len(key) < 1 || key[0] != keySignal {
+		return "", 0, 0, nil, fmt.Errorf("index: signal key %x: bad prefix", key)
+	}
+	end := slices.Index(key[1:], 0)
+	if end < 0 || len(key) < 1+end+1+12 {
+		return "", 0, 0, nil, fmt.Errorf("index: signal key %x: too short", key)
+	}
+	t = fingerprint.SignalType(key[1 : 1+end])
+	rest := key[1+end+1:]
+	return t, binary.BigEndian.Uint64(rest), binary.BigEndian.Uint32(rest[8:]), rest[12:], nil
+}
+
+func parseRefKey(key []byte) (uint64, error) {
+	if len(key) != 9 {
+		return 0, fmt.Errorf("index: key %x: want 9 bytes", key)
+	}
+	return binary.BigEndian.Uint64(key[1:]), nil
+}
+
+func refValue(ref uint64) []byte { return binary.BigEndian.AppendUint64(nil, ref) }
+
+func parseRefValue(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("index: ref value %x: want 8 bytes", v)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// sigEntry is one signal of an item as indexed: a signal key without the ref.
+type sigEntry struct {
+	typ   fingerprint.SignalType
+	frame uint32
+	hash  []byte
+}
+
+// indexedSignals returns the signals of m that are indexed: its exact file
+// signals and the perceptual signals of its informative keyframes.
+func indexedSignals(m fingerprint.Media) []sigEntry {
+	var out []sigEntry
+	for _, s := range m.FileSignals {
+		if s.Type.Exact() {
+			out = append(out, sigEntry{s.Type, fileFrame, s.Hash})
+		}
+	}
+	for i, k := range m.Keyframes {
+		if k.LowInformation {
+			continue
+		}
+		for _, s := range k.Signals {
+			if !s.Type.Exact() {
+				out = append(out, sigEntry{s.Type, uint32(i), s.Hash})
+			}
+		}
+	}
+	return out
+}
+
+// informativeFrames counts the keyframes of m that can match: not low
+// information and with at least one perceptual signal.
+func informativeFrames(m fingerprint.Media) int {
+	n := 0
+	for _, k := range m.Keyframes {
+		if !k.LowInformation && slices.ContainsFunc(k.Signals, func(s fingerprint.Signal) bool { return !s.Type.Exact() }) {
+			n++
+		}
+	}
+	return n
+}
+
+// bankRecord is the stored form of a bank.
+type bankRecord struct {
+	ref         uint64
+	description string
+	created     time.Time
+}
+
+func encodeBank(b bankRecord) []byte {
+	var e encoder
+	e.byte(recordV1)
+	e.uvarint(b.ref)
+	e.str(b.description)
+	e.time(b.created)
+	return e.b
+}
+
+func decodeBank(v []byte) (bankRecord, error) {
+	d := decoder{b: v}
+	var b bankRecord
+	if ver := d.byte(); d.err == nil && ver != recordV1 {
+		return b, fmt.Errorf("index: bank record version %d, want %d", ver, recordV1)
+	}
+	b.ref = d.uvarint()
+	b.description = d.str()
+	b.created = d.time()
+	return b, d.done("bank record")
+}
+
+// itemRecord is the stored form of an item's metadata: what Match keeps in
+// memory plus the times.
+type itemRecord struct {
+	itemMeta
+	created, updated time.Time
+}
+
+func encodeItem(r itemRecord) []byte {
+	var e encoder
+	e.byte(recordV1)
+	e.uvarint(r.bank)
+	e.str(r.id)
+	var flags uint64
+	if r.disabled {
+		flags |= 1
+	}
+	e.uvarint(flags)
+	e.uvarint(uint64(r.kind))
+	e.time(r.created)
+	e.time(r.updated)
+	keys := make([]string, 0, len(r.labels))
+	for k := range r.labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	e.uvarint(uint64(len(keys)))
+	for _, k := range keys {
+		e.str(k)
+		e.str(r.labels[k])
+	}
+	e.uvarint(uint64(r.informative))
+	e.uvarint(uint64(len(r.frames)))
+	for _, f := range r.frames {
+		e.varint(int64(f.index))
+		e.varint(int64(f.start))
+		e.varint(int64(f.end - f.start))
+	}
+	return e.b
+}
+
+func decodeItem(v []byte) (itemRecord, error) {
+	d := decoder{b: v}
+	var r itemRecord
+	if ver := d.byte(); d.err == nil && ver != recordV1 {
+		return r, fmt.Errorf("index: item record version %d, want %d", ver, recordV1)
+	}
+	r.bank = d.uvarint()
+	r.id = d.str()
+	r.disabled = d.uvarint()&1 != 0
+	r.kind = fingerprint.Kind(d.uvarint())
+	r.created = d.time()
+	r.updated = d.time()
+	if n := d.count(2); n > 0 {
+		r.labels = make(map[string]string, n)
+		for range n {
+			k := d.str()
+			r.labels[k] = d.str()
+		}
+	}
+	r.informative = int(d.uvarint())
+	if n := d.count(3); n > 0 {
+		r.frames = make([]frameInfo, n)
+		for i := range r.frames {
+			f := &r.frames[i]
+			f.index = int(d.varint())
+			f.start = time.Duration(d.varint())
+			f.end = f.start + time.Duration(d.varint())
+		}
+	}
+	return r, d.done("item record")
+}
+
+// frameInfos returns what Match needs to know of m's keyframes.
+func frameInfos(m fingerprint.Media) []frameInfo {
+	if len(m.Keyframes) == 0 {
+		return nil
+	}
+	out := make([]frameInfo, len(m.Keyframes))
+	for i, k := range m.Keyframes {
+		out[i] = frameInfo{index: k.Index, start: k.Start, end: k.End}
+	}
+	return out
+}
+
+func encodeMedia(m fingerprint.Media) []byte {
+	var e encoder
+	e.byte(recordV1)
+	e.uvarint(uint64(m.Kind))
+	e.str(m.Format)
+	e.uvarint(uint64(m.Width))
+	e.uvarint(uint64(m.Height))
+	e.varint(int64(m.Duration))
+	e.varint(m.Size)
+	e.signals(m.FileSignals)
+	e.uvarint(uint64(len(m.Keyframes)))
+	for _, k := range m.Keyframes {
+		e.varint(int64(k.Index))
+		e.varint(int64(k.Start))
+		e.varint(int64(k.End))
+		var flags uint64
+		if k.LowInformation {
+			flags |= 1
+		}
+		e.uvarint(flags)
+		e.signals(k.Signals)
+	}
+	return e.b
+}
+
+func decodeMedia(v []byte) (fingerprint.Media, error) {
+	d := decoder{b: v}
+	var m fingerprint.Media
+	if ver := d.byte(); d.err == nil && ver != recordV1 {
+		return m, fmt.Errorf("index: media record version %d, want %d", ver, recordV1)
+	}
+	m.Kind = fingerprint.Kind(d.uvarint())
+	m.Format = d.str()
+	m.Width = int(d.uvarint())
+	m.Height = int(d.uvarint())
+	m.Duration = time.Duration(d.varint())
+	m.Size = d.varint()
+	m.FileSignals = d.signals()
+	if n := d.count(5); n > 0 {
+		m.Keyframes = make([]fingerprint.Keyframe, n)
+		for i := range m.Keyframes {
+			k := &m.Keyframes[i]
+			k.Index = int(d.varint())
+			k.Start = time.Duration(d.varint())
+			k.End = time.Duration(d.varint())
+			k.LowInformation = d.uvarint()&1 != 0
+			k.Signals = d.signals()
+		}
+	}
+	return m, d.done("media record")
+}
+
+// encoder appends varints and strings to b.
+type encoder struct{ b []byte }
+
+func (e *encoder) byte(v byte)      { e.b = append(e.b, v) }
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) bytes(p []byte)   { e.uvarint(uint64(len(p))); e.b = append(e.b, p...) }
+func (e *encoder) time(t time.Time) { e.varint(t.UnixNano()) }
+func (e *encoder) signal(s fingerprint.Signal) {
+	e.str(string(s.Type))
+	e.bytes(s.Hash)
+	e.uvarint(uint64(s.Quality))
+}
+
+func (e *encoder) signals(sigs []fingerprint.Signal) {
+	e.uvarint(uint64(len(sigs)))
+	for _, s := range sigs {
+		e.signal(s)
+	}
+}
+
+var errCorrupt = errors.New("index: corrupt record")
+
+// decoder reads what encoder wrote; the first error sticks and later reads
+// return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length whose elements take at least min bytes each, so a
+// corrupt length cannot make the caller allocate more than the record holds.
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/min) {
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) raw() []byte {
+	n := d.count(1)
+	p := d.b[:n:n]
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) str() string { return string(d.raw()) }
+
+func (d *decoder) bytes() []byte { return slices.Clone(d.raw()) }
+
+func (d *decoder) time() time.Time { return time.Unix(0, d.varint()).UTC() }
+
+func (d *decoder) signals() []fingerprint.Signal {
+	n := d.count(3)
+	if n == 0 {
+		return nil
+	}
+	out := make([]fingerprint.Signal, n)
+	for i := range out {
+		out[i].Type = fingerprint.SignalType(d.str())
+		out[i].Hash = d.bytes()
+		out[i].Quality = int(d.uvarint())
+	}
+	return out
+}
+
+// done returns the decoder's error, or an error if bytes are left over.
+func (d *decoder) done(what string) error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errCorrupt
+	}
+	if d.err != nil {
+		return fmt.Errorf("index: decode %s: %w", what, d.err)
+	}
+	return nil
+}

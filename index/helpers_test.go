@@ -1,0 +1,117 @@
+package index
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+// clock is a fake clock that moves one second per reading.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time {
+	c.t = c.t.Add(time.Second)
+	return c.t
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+// openTest opens an index in dir (a fresh temp dir if empty) and closes it
+// when the test ends, unless the test closed it.
+func openTest(t testing.TB, dir string, opts Options) *Index {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	ix, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open(%s) = %v", dir, err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+func h64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// flip returns h with n distinct bits flipped, chosen by r.
+func flip(r *rand.Rand, h []byte, n int) []byte {
+	out := append([]byte(nil), h...)
+	for _, b := range r.Perm(len(h) * 8)[:n] {
+		out[b/8] ^= 1 << (b % 8)
+	}
+	return out
+}
+
+func phash(h []byte) fingerprint.Signal { return fingerprint.Signal{Type: fingerprint.PHash, Hash: h} }
+func dhash(h []byte) fingerprint.Signal { return fingerprint.Signal{Type: fingerprint.DHash, Hash: h} }
+func pdq(h []byte) fingerprint.Signal   { return fingerprint.Signal{Type: fingerprint.PDQ, Hash: h} }
+func md5sig(h []byte) fingerprint.Signal {
+	return fingerprint.Signal{Type: fingerprint.MD5, Hash: h}
+}
+
+// still returns an image with one keyframe holding sigs.
+func still(sigs ...fingerprint.Signal) fingerprint.Media {
+	return fingerprint.Media{Kind: fingerprint.KindImage, Format: "png", Width: 10, Height: 10,
+		Keyframes: []fingerprint.Keyframe{{Signals: sigs}}}
+}
+
+// video returns a video whose keyframe i spans [i s, i+1 s) and has a pHash
+// of hashes[i].
+func video(hashes ...[]byte) fingerprint.Media {
+	m := fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4",
+		Duration: time.Duration(len(hashes)) * time.Second}
+	for i, h := range hashes {
+		m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{
+			Index: i, Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second,
+			Signals: []fingerprint.Signal{phash(h)},
+		})
+	}
+	return m
+}
+
+func mustBank(t testing.TB, ix *Index, name string) {
+	t.Helper()
+	if _, err := ix.CreateBank(context.Background(), Bank{Name: name}); err != nil {
+		t.Fatalf("CreateBank(%q) = %v", name, err)
+	}
+}
+
+func mustAdd(t testing.TB, ix *Index, it Item) Item {
+	t.Helper()
+	got, err := ix.AddItem(context.Background(), it)
+	if err != nil {
+		t.Fatalf("AddItem(%s/%s) = %v", it.Bank, it.ID, err)
+	}
+	return got
+}
+
+// matchIDs runs q and returns "bank/id" of each match in order.
+func matchIDs(t testing.TB, ix *Index, q Query) []string {
+	t.Helper()
+	ms, err := ix.Match(context.Background(), q)
+	if err != nil {
+		t.Fatalf("Match = %v", err)
+	}
+	var ids []string
+	for _, m := range ms {
+		ids = append(ids, m.Bank+"/"+m.ItemID)
+	}
+	return ids
+}
+
+// countKeys returns the number of stored keys starting with prefix.
+func countKeys(t testing.TB, ix *Index, prefix ...byte) int {
+	t.Helper()
+	n := 0
+	err := ix.st.view(func(tx *readTx) error {
+		return tx.scan(prefix, nil, true, func(_, _ []byte) (bool, error) { n++; return true, nil })
+	})
+	if err != nil {
+		t.Fatalf("scan %q: %v", prefix, err)
+	}
+	return n
+}

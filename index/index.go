@@ -1,0 +1,797 @@
+// Package index is the domain core of mediamatch: it keeps banks of known
+// items and their signals in Badger and answers "which known items does this
+// media match?" from an in-memory search per signal type.
+//
+// Every write is committed durably (synchronous Badger writes) before the
+// call returns, and the in-memory search is updated in the same call, so a
+// disabled or deleted item stops matching on the very next Match. Open
+// rebuilds the search from a key-only scan of the stored signals. The key
+// layout and record formats are described in codec.go.
+//
+// All methods of Index are safe for concurrent use. Writes are serialised;
+// reads (Match, GetItem, ListItems, ...) run concurrently with each other and
+// with writes.
+package index
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+// Options configure Open. The zero value of each field is a sane default.
+type Options struct {
+	// Logger receives warnings and errors, Badger's included; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for create and update times; nil means time.Now.
+	Now func() time.Time
+
+	// For tests in this package.
+	noPurge     bool                                  // leave deleted banks' items for a later Open
+	newSearcher func(fingerprint.SignalType) searcher // nil: brute force
+}
+
+// Index is an open index: banks, items and signals in Badger, and the
+// in-memory search built from them. Create it with Open and release it with
+// Close. All its methods are safe for concurrent use.
+type Index struct {
+	log *slog.Logger
+	now func() time.Time
+	st  *store
+	mem *memory
+
+	closeMu sync.RWMutex // held shared by every call, exclusively by Close
+	closed  bool
+
+	wmu         sync.Mutex // serialises writers: store commit, then memory update
+	nextRef     uint64     // next item ref; guarded by wmu
+	nextBankRef uint64     // next bank ref; guarded by wmu
+
+	purgeKick chan struct{}
+	purgeStop context.CancelFunc
+	purgeDone chan struct{}
+}
+
+// Open opens the index stored in dir, creating dir and an empty index if
+// needed, and loads the in-memory search from it. It fails if dir cannot be
+// created, the store cannot be opened (for example because another process
+// has it open) or holds data in an unknown format.
+func Open(dir string, opts Options) (*Index, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("index: open: %w", err)
+	}
+	st, err := openStore(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	ix := &Index{
+		log:         log,
+		now:         now,
+		st:          st,
+		mem:         newMemory(opts.newSearcher),
+		nextRef:     1,
+		nextBankRef: 1,
+		purgeKick:   make(chan struct{}, 1),
+		purgeDone:   make(chan struct{}),
+	}
+	start := time.Now()
+	if err := ix.load(); err != nil {
+		st.close()
+		return nil, err
+	}
+	log.Info("index loaded", "dir", dir, "banks", len(ix.mem.banks), "items", len(ix.mem.items),
+		"elapsed", time.Since(start))
+	ctx, cancel := context.WithCancel(context.Background())
+	ix.purgeStop = cancel
+	if opts.noPurge {
+		close(ix.purgeDone)
+	} else {
+		go ix.purgeLoop(ctx)
+	}
+	return ix, nil
+}
+
+// Close waits for calls in progress, stops the background purge of deleted
+// banks (it resumes at the next Open) and closes the store. Calls after
+// Close, and a second Close, return ErrClosed.
+func (ix *Index) Close() error {
+	ix.closeMu.Lock()
+	if ix.closed {
+		ix.closeMu.Unlock()
+		return ErrClosed
+	}
+	ix.closed = true
+	ix.closeMu.Unlock()
+	ix.purgeStop()
+	<-ix.purgeDone
+	return ix.st.close()
+}
+
+// enter admits a call unless the index is closed; the caller must call exit.
+func (ix *Index) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ix.closeMu.RLock()
+	if ix.closed {
+		ix.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (ix *Index) exit() { ix.closeMu.RUnlock() }
+
+// timestamp returns the current time as stored: UTC, nanoseconds, no
+// monotonic reading.
+func (ix *Index) timestamp() time.Time { return ix.now().UTC().Round(0) }
+
+// CreateBank creates an empty bank named b.Name with b.Description (at most
+// 1024 bytes of UTF-8); CreateTime and ItemCount are ignored and the stored
+// bank is returned. Errors: ErrInvalid for a bad name or description,
+// ErrAlreadyExists if the name is taken, ErrClosed, or a storage error. Safe
+// for concurrent use.
+func (ix *Index) CreateBank(ctx context.Context, b Bank) (Bank, error) {
+	if err := ValidateBankName(b.Name); err != nil {
+		return Bank{}, err
+	}
+	if err := validateDescription(b.Description); err != nil {
+		return Bank{}, err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return Bank{}, err
+	}
+	defer ix.exit()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+
+	ix.mem.mu.RLock()
+	_, exists := ix.mem.banks[b.Name]
+	ix.mem.mu.RUnlock()
+	if exists {
+		return Bank{}, fmt.Errorf("index: bank %q: %w", b.Name, ErrAlreadyExists)
+	}
+	rec := bankRecord{ref: ix.nextBankRef, description: b.Description, created: ix.timestamp()}
+	ix.nextBankRef++
+	err := ix.st.update(func(tx *writeTx) error {
+		if ok, err := tx.has(bankKey(b.Name)); err != nil || ok {
+			if ok {
+				err = fmt.Errorf("index: bank %q: %w", b.Name, ErrAlreadyExists)
+			}
+			return err
+		}
+		return tx.set(bankKey(b.Name), encodeBank(rec))
+	})
+	if err != nil {
+		return Bank{}, storeErr("create bank", b.Name, err)
+	}
+	out := Bank{Name: b.Name, Description: b.Description, CreateTime: rec.created}
+	ix.mem.mu.Lock()
+	ix.mem.addBank(&bankState{ref: rec.ref, bank: out})
+	ix.mem.mu.Unlock()
+	return out, nil
+}
+
+// GetBank returns the bank with the given name and its current item count.
+// Errors: ErrInvalid for a malformed name, ErrNotFound, ErrClosed. Safe for
+// concurrent use.
+func (ix *Index) GetBank(ctx context.Context, name string) (Bank, error) {
+	if err := ValidateBankName(name); err != nil {
+		return Bank{}, err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return Bank{}, err
+	}
+	defer ix.exit()
+	ix.mem.mu.RLock()
+	defer ix.mem.mu.RUnlock()
+	b := ix.mem.banks[name]
+	if b == nil {
+		return Bank{}, fmt.Errorf("index: bank %q: %w", name, ErrNotFound)
+	}
+	return b.withCount(), nil
+}
+
+func (b *bankState) withCount() Bank {
+	out := b.bank
+	out.ItemCount = b.items
+	return out
+}
+
+// ListBanks returns up to pageSize banks (0 means 100, more than 1000 means
+// 1000) in name order, starting after the page that returned pageToken
+// (empty: from the first), and the token of the next page, empty on the last
+// page. Errors: ErrInvalid for a negative page size or a malformed token,
+// ErrClosed. Safe for concurrent use.
+func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) ([]Bank, string, error) {
+	n, err := validatePageSize(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := parsePageToken(pageToken, keyBank, ValidateBankName)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return nil, "", err
+	}
+	defer ix.exit()
+	ix.mem.mu.RLock()
+	defer ix.mem.mu.RUnlock()
+	names := make([]string, 0, len(ix.mem.banks))
+	for name := range ix.mem.banks {
+		if pageToken == "" || name > after {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	next := ""
+	if len(names) > n {
+		names = names[:n]
+		next = pageTokenFor(keyBank, names[n-1])
+	}
+	out := make([]Bank, len(names))
+	for i, name := range names {
+		out[i] = ix.mem.banks[name].withCount()
+	}
+	return out, next, nil
+}
+
+// DeleteBank deletes the bank and all its items. The bank and its items
+// disappear at once (from matches, GetItem and ListItems, and the name can
+// be reused straight away); the stored items are then purged in batches in
+// the background, resuming after a restart if need be. Errors: ErrInvalid
+// for a malformed name, ErrNotFound, ErrClosed, or a storage error. Safe for
+// concurrent use.
+func (ix *Index) DeleteBank(ctx context.Context, name string) error {
+	if err := ValidateBankName(name); err != nil {
+		return err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return err
+	}
+	defer ix.exit()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	b, err := ix.bank(name)
+	if err != nil {
+		return err
+	}
+	err = ix.st.update(func(tx *writeTx) error {
+		if err := tx.del(bankKey(name)); err != nil {
+			return err
+		}
+		return tx.set(tombstoneKey(b.ref), nil)
+	})
+	if err != nil {
+		return storeErr("delete bank", name, err)
+	}
+	ix.mem.mu.Lock()
+	ix.mem.dropBank(b)
+	ix.mem.mu.Unlock()
+	select {
+	case ix.purgeKick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// bank returns the live bank with the given name or an ErrNotFound error.
+func (ix *Index) bank(name string) (*bankState, error) {
+	ix.mem.mu.RLock()
+	b := ix.mem.banks[name]
+	ix.mem.mu.RUnlock()
+	if b == nil {
+		return nil, fmt.Errorf("index: bank %q: %w", name, ErrNotFound)
+	}
+	return b, nil
+}
+
+// AddItem stores a new item in it.Bank with it.ID, labels, disabled state
+// and media, and returns it with CreateTime and UpdateTime set. Its signals
+// match from the next Match on (unless it is disabled). The item and its
+// signals are written in one transaction. Errors: ErrInvalid (see the
+// Validate functions), ErrNotFound if the bank does not exist,
+// ErrAlreadyExists if the bank has an item with that id, ErrClosed, or a
+// storage error. Safe for concurrent use.
+func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
+	if err := validateItem(it); err != nil {
+		return Item{}, err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return Item{}, err
+	}
+	defer ix.exit()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	b, err := ix.bank(it.Bank)
+	if err != nil {
+		return Item{}, err
+	}
+	now := ix.timestamp()
+	a := newItemAdd(ix.nextRef, b.ref, it, now)
+	ix.nextRef++
+	err = ix.st.update(func(tx *writeTx) error {
+		if ok, err := tx.has(itemIDKey(b.ref, it.ID)); err != nil || ok {
+			if ok {
+				err = fmt.Errorf("index: item %q in bank %q: %w", it.ID, it.Bank, ErrAlreadyExists)
+			}
+			return err
+		}
+		return a.write(tx)
+	})
+	if err != nil {
+		return Item{}, storeErr("add item", it.Bank+"/"+it.ID, err)
+	}
+	ix.mem.mu.Lock()
+	ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs)
+	ix.mem.mu.Unlock()
+	it.Labels = cloneLabels(it.Labels)
+	it.CreateTime, it.UpdateTime = now, now
+	return it, nil
+}
+
+func validateItem(it Item) error {
+	if err := ValidateBankName(it.Bank); err != nil {
+		return err
+	}
+	if err := ValidateItemID(it.ID); err != nil {
+		return err
+	}
+	if err := ValidateLabels(it.Labels); err != nil {
+		return err
+	}
+	return ValidateMedia(it.Media)
+}
+
+// itemAdd is one item ready to be written: its ref, record, media and
+// signal keys. Bulk paths (imports) write many in one transaction.
+type itemAdd struct {
+	ref   uint64
+	bank  uint64
+	id    string
+	rec   itemRecord
+	media []byte
+	sigs  []sigEntry
+}
+
+func newItemAdd(ref, bankRef uint64, it Item, now time.Time) *itemAdd {
+	return &itemAdd{
+		ref:  ref,
+		bank: bankRef,
+		id:   it.ID,
+		rec: itemRecord{
+			itemMeta: itemMeta{
+				bank:        bankRef,
+				id:          it.ID,
+				labels:      cloneLabels(it.Labels),
+				disabled:    it.Disabled,
+				kind:        it.Media.Kind,
+				informative: informativeFrames(it.Media),
+				frames:      frameInfos(it.Media),
+			},
+			created: now,
+			updated: now,
+		},
+		media: encodeMedia(it.Media),
+		sigs:  indexedSignals(it.Media),
+	}
+}
+
+// write sets every key of the item in tx.
+func (a *itemAdd) write(tx *writeTx) error {
+	if err := tx.set(itemIDKey(a.bank, a.id), refValue(a.ref)); err != nil {
+		return err
+	}
+	if err := tx.set(metaKey(a.ref), encodeItem(a.rec)); err != nil {
+		return err
+	}
+	if err := tx.set(mediaKey(a.ref), a.media); err != nil {
+		return err
+	}
+	for _, e := range a.sigs {
+		if err := tx.set(signalKey(e.typ, a.ref, e.frame, e.hash), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addItems adds items to one bank in one transaction: all of them or, on
+// any error, none. It is the bulk path for loading (benchmarks, imports);
+// the batch must fit in one Badger transaction (a few thousand items).
+func (ix *Index) addItems(ctx context.Context, bank string, items []Item) error {
+	for _, it := range items {
+		if it.Bank != bank {
+			return invalidf("item %q is for bank %q, want %q", it.ID, it.Bank, bank)
+		}
+		if err := validateItem(it); err != nil {
+			return err
+		}
+	}
+	if err := ix.enter(ctx); err != nil {
+		return err
+	}
+	defer ix.exit()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	b, err := ix.bank(bank)
+	if err != nil {
+		return err
+	}
+	now := ix.timestamp()
+	adds := make([]*itemAdd, len(items))
+	for i, it := range items {
+		adds[i] = newItemAdd(ix.nextRef, b.ref, it, now)
+		ix.nextRef++
+	}
+	err = ix.st.update(func(tx *writeTx) error {
+		seen := make(map[string]bool, len(adds))
+		for _, a := range adds {
+			ok, err := tx.has(itemIDKey(b.ref, a.id))
+			if err != nil {
+				return err
+			}
+			if ok || seen[a.id] {
+				return fmt.Errorf("index: item %q in bank %q: %w", a.id, bank, ErrAlreadyExists)
+			}
+			seen[a.id] = true
+			if err := a.write(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storeErr("add items", bank, err)
+	}
+	ix.mem.mu.Lock()
+	for _, a := range adds {
+		ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs)
+	}
+	ix.mem.mu.Unlock()
+	return nil
+}
+
+// GetItem returns the item with the given id in the given bank, with its
+// media. Errors: ErrInvalid for a malformed bank name or id, ErrNotFound if
+// the bank or the item does not exist, ErrClosed, or a storage error. Safe
+// for concurrent use.
+func (ix *Index) GetItem(ctx context.Context, bank, id string) (Item, error) {
+	if err := ValidateBankName(bank); err != nil {
+		return Item{}, err
+	}
+	if err := ValidateItemID(id); err != nil {
+		return Item{}, err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return Item{}, err
+	}
+	defer ix.exit()
+	b, err := ix.bank(bank)
+	if err != nil {
+		return Item{}, err
+	}
+	var it Item
+	err = ix.st.view(func(tx *readTx) error {
+		ref, err := lookupItem(tx, b, id)
+		if err != nil {
+			return err
+		}
+		it, err = readItem(tx, bank, ref)
+		return err
+	})
+	if err != nil {
+		return Item{}, storeErr("get item", bank+"/"+id, err)
+	}
+	return it, nil
+}
+
+// lookupItem returns the ref of an item or an ErrNotFound error.
+func lookupItem(tx *readTx, b *bankState, id string) (uint64, error) {
+	v, err := tx.get(itemIDKey(b.ref, id))
+	if errors.Is(err, errNoKey) {
+		return 0, fmt.Errorf("index: item %q in bank %q: %w", id, b.bank.Name, ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return parseRefValue(v)
+}
+
+// readItem reads an item's record and media.
+func readItem(tx *readTx, bank string, ref uint64) (Item, error) {
+	rec, err := readRecord(tx, ref)
+	if err != nil {
+		return Item{}, err
+	}
+	m, err := readMedia(tx, ref)
+	if err != nil {
+		return Item{}, err
+	}
+	return Item{
+		Bank:       bank,
+		ID:         rec.id,
+		Labels:     rec.labels,
+		Disabled:   rec.disabled,
+		Media:      m,
+		CreateTime: rec.created,
+		UpdateTime: rec.updated,
+	}, nil
+}
+
+func readRecord(tx *readTx, ref uint64) (itemRecord, error) {
+	v, err := tx.get(metaKey(ref))
+	if err != nil {
+		return itemRecord{}, fmt.Errorf("index: item record %d: %v", ref, err)
+	}
+	return decodeItem(v)
+}
+
+func readMedia(tx *readTx, ref uint64) (fingerprint.Media, error) {
+	v, err := tx.get(mediaKey(ref))
+	if err != nil {
+		return fingerprint.Media{}, fmt.Errorf("index: media record %d: %v", ref, err)
+	}
+	return decodeMedia(v)
+}
+
+// ListItems returns up to pageSize items of a bank (0 means 100, more than
+// 1000 means 1000) in id order, with their media, starting after the page
+// that returned pageToken (empty: from the first), and the token of the next
+// page, empty on the last page. Errors: ErrInvalid for a malformed bank
+// name, a negative page size or a malformed token, ErrNotFound if the bank
+// does not exist, ErrClosed, or a storage error. Safe for concurrent use.
+func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageToken string) ([]Item, string, error) {
+	if err := ValidateBankName(bank); err != nil {
+		return nil, "", err
+	}
+	n, err := validatePageSize(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := parsePageToken(pageToken, keyItemID, ValidateItemID)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return nil, "", err
+	}
+	defer ix.exit()
+	b, err := ix.bank(bank)
+	if err != nil {
+		return nil, "", err
+	}
+	prefix := itemIDPrefix(b.ref)
+	prefix[0] = keyItemID
+	var start []byte
+	if pageToken != "" {
+		start = append(itemIDKey(b.ref, after), 0) // the first id after
+	}
+	var items []Item
+	next := ""
+	err = ix.st.view(func(tx *readTx) error {
+		var refs []uint64
+		more := false
+		err := tx.scan(prefix, start, false, func(key, val []byte) (bool, error) {
+			if len(refs) == n {
+				more = true
+				return false, nil
+			}
+			ref, err := parseRefValue(val)
+			refs = append(refs, ref)
+			return true, err
+		})
+		if err != nil {
+			return err
+		}
+		items = make([]Item, len(refs))
+		for i, ref := range refs {
+			if items[i], err = readItem(tx, bank, ref); err != nil {
+				return err
+			}
+		}
+		if more {
+			next = pageTokenFor(keyItemID, items[len(items)-1].ID)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, "", storeErr("list items", bank, err)
+	}
+	return items, next, nil
+}
+
+// UpdateItem changes an item's labels (when u.SetLabels; they replace all
+// labels) and disabled state (when u.SetDisabled) and returns the item as
+// stored. A disabled item stops matching, and a re-enabled one matches
+// again, from the next Match on. With neither flag set it returns the item
+// unchanged. Errors: ErrInvalid for a malformed bank name, id or labels,
+// ErrNotFound if the bank or item does not exist, ErrClosed, or a storage
+// error. Safe for concurrent use.
+func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) (Item, error) {
+	if err := ValidateBankName(bank); err != nil {
+		return Item{}, err
+	}
+	if err := ValidateItemID(id); err != nil {
+		return Item{}, err
+	}
+	if u.SetLabels {
+		if err := ValidateLabels(u.Labels); err != nil {
+			return Item{}, err
+		}
+	}
+	if !u.SetLabels && !u.SetDisabled {
+		return ix.GetItem(ctx, bank, id)
+	}
+	if err := ix.enter(ctx); err != nil {
+		return Item{}, err
+	}
+	defer ix.exit()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	b, err := ix.bank(bank)
+	if err != nil {
+		return Item{}, err
+	}
+	var (
+		ref  uint64
+		rec  itemRecord
+		m    fingerprint.Media
+		sigs []sigEntry
+	)
+	now := ix.timestamp()
+	err = ix.st.update(func(tx *writeTx) error {
+		var err error
+		if ref, err = lookupItem(&tx.readTx, b, id); err != nil {
+			return err
+		}
+		if rec, err = readRecord(&tx.readTx, ref); err != nil {
+			return err
+		}
+		if m, err = readMedia(&tx.readTx, ref); err != nil {
+			return err
+		}
+		if u.SetLabels {
+			rec.labels = cloneLabels(u.Labels)
+		}
+		if u.SetDisabled {
+			rec.disabled = u.Disabled
+		}
+		rec.updated = now
+		sigs = indexedSignals(m)
+		return tx.set(metaKey(ref), encodeItem(rec))
+	})
+	if err != nil {
+		return Item{}, storeErr("update item", bank+"/"+id, err)
+	}
+	ix.mem.mu.Lock()
+	ix.mem.updateItem(ref, &rec.itemMeta, sigs)
+	ix.mem.mu.Unlock()
+	return Item{
+		Bank:       bank,
+		ID:         id,
+		Labels:     cloneLabels(rec.labels),
+		Disabled:   rec.disabled,
+		Media:      m,
+		CreateTime: rec.created,
+		UpdateTime: rec.updated,
+	}, nil
+}
+
+// DeleteItem deletes an item and its signals in one transaction; it stops
+// matching from the next Match on. Errors: ErrInvalid for a malformed bank
+// name or id, ErrNotFound if the bank or item does not exist, ErrClosed, or
+// a storage error. Safe for concurrent use.
+func (ix *Index) DeleteItem(ctx context.Context, bank, id string) error {
+	if err := ValidateBankName(bank); err != nil {
+		return err
+	}
+	if err := ValidateItemID(id); err != nil {
+		return err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return err
+	}
+	defer ix.exit()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	b, err := ix.bank(bank)
+	if err != nil {
+		return err
+	}
+	var (
+		ref  uint64
+		sigs []sigEntry
+	)
+	err = ix.st.update(func(tx *writeTx) error {
+		var err error
+		if ref, err = lookupItem(&tx.readTx, b, id); err != nil {
+			return err
+		}
+		sigs, err = deleteItemKeys(tx, itemIDKey(b.ref, id), ref)
+		return err
+	})
+	if err != nil {
+		return storeErr("delete item", bank+"/"+id, err)
+	}
+	ix.mem.mu.Lock()
+	ix.mem.removeItem(ref, sigs)
+	ix.mem.mu.Unlock()
+	return nil
+}
+
+// deleteItemKeys deletes every key of an item in tx and returns the signals
+// it had. idKey is the item's bank/id key.
+func deleteItemKeys(tx *writeTx, idKey []byte, ref uint64) ([]sigEntry, error) {
+	m, err := readMedia(&tx.readTx, ref)
+	if err != nil {
+		return nil, err
+	}
+	sigs := indexedSignals(m)
+	for _, k := range [][]byte{idKey, metaKey(ref), mediaKey(ref)} {
+		if err := tx.del(k); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range sigs {
+		if err := tx.del(signalKey(e.typ, ref, e.frame, e.hash)); err != nil {
+			return nil, err
+		}
+	}
+	return sigs, nil
+}
+
+// storeErr wraps an error from a store transaction. Errors that already
+// carry a sentinel of this package pass through unchanged.
+func storeErr(op, what string, err error) error {
+	for _, s := range []error{ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrClosed, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, s) {
+			return err
+		}
+	}
+	return fmt.Errorf("index: %s %s: %w", op, what, err)
+}
+
+func cloneLabels(l map[string]string) map[string]string {
+	if len(l) == 0 {
+		return nil
+	}
+	return maps.Clone(l)
+}
+
+// pageTokenFor returns the opaque token of the page after the entry named
+// last: URL-safe base64 of a kind byte and the name.
+func pageTokenFor(kind byte, last string) string {
+	return base64.RawURLEncoding.EncodeToString(append([]byte{kind}, last...))
+}
+
+// parsePageToken returns the name in a token made by pageTokenFor for the
+// same kind, "" for an empty token, or an ErrInvalid error.
+func parsePageToken(tok string, kind byte, valid func(string) error) (string, error) {
+	if tok == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(raw) < 2 || raw[0] != kind || valid(string(raw[1:])) != nil {
+		return "", invalidf("page token %q is malformed, want one returned by the previous call", tok)
+	}
+	return string(raw[1:]), nil
+}

@@ -1,0 +1,526 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+func TestCRUD(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	ix := openTest(t, "", Options{Now: clk.now})
+	media := still(phash(h64(0xf0f0f0f0f0f0f0f0)), dhash(h64(0x0123456789abcdef)))
+	media.FileSignals = []fingerprint.Signal{md5sig(make([]byte, 16))}
+	item := Item{Bank: "gifct", ID: "item-1", Labels: map[string]string{"entity": "x"}, Media: media}
+
+	steps := []struct {
+		name string
+		op   func() error
+		want error
+	}{
+		{"create bank", func() error { _, err := ix.CreateBank(ctx, Bank{Name: "gifct", Description: "d"}); return err }, nil},
+		{"create bank twice", func() error { _, err := ix.CreateBank(ctx, Bank{Name: "gifct"}); return err }, ErrAlreadyExists},
+		{"create bad name", func() error { _, err := ix.CreateBank(ctx, Bank{Name: "Bad"}); return err }, ErrInvalid},
+		{"create long description", func() error {
+			_, err := ix.CreateBank(ctx, Bank{Name: "b2", Description: strings.Repeat("x", 1025)})
+			return err
+		}, ErrInvalid},
+		{"get missing bank", func() error { _, err := ix.GetBank(ctx, "nope"); return err }, ErrNotFound},
+		{"add to missing bank", func() error { _, err := ix.AddItem(ctx, Item{Bank: "nope", ID: "a", Media: media}); return err }, ErrNotFound},
+		{"add", func() error { _, err := ix.AddItem(ctx, item); return err }, nil},
+		{"add twice", func() error { _, err := ix.AddItem(ctx, item); return err }, ErrAlreadyExists},
+		{"add bad id", func() error { _, err := ix.AddItem(ctx, Item{Bank: "gifct", ID: "a/b", Media: media}); return err }, ErrInvalid},
+		{"add bad labels", func() error {
+			_, err := ix.AddItem(ctx, Item{Bank: "gifct", ID: "b", Labels: map[string]string{"": "v"}, Media: media})
+			return err
+		}, ErrInvalid},
+		{"add bad media", func() error {
+			_, err := ix.AddItem(ctx, Item{Bank: "gifct", ID: "b", Media: still(phash([]byte{1, 2}))})
+			return err
+		}, ErrInvalid},
+		{"get missing item", func() error { _, err := ix.GetItem(ctx, "gifct", "nope"); return err }, ErrNotFound},
+		{"get item of missing bank", func() error { _, err := ix.GetItem(ctx, "nope", "item-1"); return err }, ErrNotFound},
+		{"update missing item", func() error {
+			_, err := ix.UpdateItem(ctx, "gifct", "nope", ItemUpdate{SetDisabled: true, Disabled: true})
+			return err
+		}, ErrNotFound},
+		{"update bad labels", func() error {
+			_, err := ix.UpdateItem(ctx, "gifct", "item-1", ItemUpdate{SetLabels: true, Labels: map[string]string{"k": strings.Repeat("v", 257)}})
+			return err
+		}, ErrInvalid},
+		{"list items of missing bank", func() error { _, _, err := ix.ListItems(ctx, "nope", 0, ""); return err }, ErrNotFound},
+		{"list items negative page", func() error { _, _, err := ix.ListItems(ctx, "gifct", -1, ""); return err }, ErrInvalid},
+		{"list items garbage token", func() error { _, _, err := ix.ListItems(ctx, "gifct", 0, "!!!"); return err }, ErrInvalid},
+		{"list items bank token", func() error {
+			_, _, err := ix.ListItems(ctx, "gifct", 0, pageTokenFor(keyBank, "gifct"))
+			return err
+		}, ErrInvalid},
+		{"list banks garbage token", func() error { _, _, err := ix.ListBanks(ctx, 0, "Zm9v"); return err }, ErrInvalid},
+		{"delete missing item", func() error { return ix.DeleteItem(ctx, "gifct", "nope") }, ErrNotFound},
+		{"delete missing bank", func() error { return ix.DeleteBank(ctx, "nope") }, ErrNotFound},
+		{"match missing bank", func() error { _, err := ix.Match(ctx, Query{Media: media, Banks: []string{"nope"}}); return err }, ErrNotFound},
+		{"cancelled context", func() error {
+			c, cancel := context.WithCancel(ctx)
+			cancel()
+			_, err := ix.GetBank(c, "gifct")
+			return err
+		}, context.Canceled},
+	}
+	for _, s := range steps {
+		if err := s.op(); !errors.Is(err, s.want) || (s.want == nil) != (err == nil) {
+			t.Errorf("%s: got error %v, want %v", s.name, err, s.want)
+		}
+	}
+
+	// The item round-trips with its times.
+	got, err := ix.GetItem(ctx, "gifct", "item-1")
+	if err != nil {
+		t.Fatalf("GetItem = %v", err)
+	}
+	want := item
+	want.CreateTime = got.CreateTime
+	want.UpdateTime = got.CreateTime
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("GetItem = %+v, want %+v", got, want)
+	}
+	if got.CreateTime.IsZero() || got.CreateTime.Location() != time.UTC {
+		t.Errorf("GetItem CreateTime = %v, want a UTC time", got.CreateTime)
+	}
+	b, err := ix.GetBank(ctx, "gifct")
+	if err != nil || b.ItemCount != 1 || b.Description != "d" {
+		t.Errorf("GetBank = %+v, %v; want 1 item, description d", b, err)
+	}
+
+	up, err := ix.UpdateItem(ctx, "gifct", "item-1", ItemUpdate{SetLabels: true, Labels: map[string]string{"entity": "y", "source": "z"}})
+	if err != nil {
+		t.Fatalf("UpdateItem = %v", err)
+	}
+	if up.Labels["entity"] != "y" || up.Labels["source"] != "z" || len(up.Labels) != 2 || up.Disabled {
+		t.Errorf("UpdateItem labels = %v disabled %v, want entity=y source=z enabled", up.Labels, up.Disabled)
+	}
+	if !up.UpdateTime.After(up.CreateTime) {
+		t.Errorf("UpdateItem UpdateTime %v, want after CreateTime %v", up.UpdateTime, up.CreateTime)
+	}
+	got, _ = ix.GetItem(ctx, "gifct", "item-1")
+	if !reflect.DeepEqual(got.Labels, up.Labels) || !got.UpdateTime.Equal(up.UpdateTime) {
+		t.Errorf("GetItem after update = labels %v time %v, want %v %v", got.Labels, got.UpdateTime, up.Labels, up.UpdateTime)
+	}
+
+	if same, err := ix.UpdateItem(ctx, "gifct", "item-1", ItemUpdate{}); err != nil || !reflect.DeepEqual(same, got) {
+		t.Errorf("UpdateItem with nothing to change = %+v, %v; want %+v", same, err, got)
+	}
+
+	if err := ix.DeleteItem(ctx, "gifct", "item-1"); err != nil {
+		t.Fatalf("DeleteItem = %v", err)
+	}
+	if _, err := ix.GetItem(ctx, "gifct", "item-1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetItem after delete: got %v, want ErrNotFound", err)
+	}
+	for _, p := range []byte{keyItemID, keyMeta, keyMedia, keySignal} {
+		if n := countKeys(t, ix, p); n != 0 {
+			t.Errorf("keys %q after DeleteItem: got %d, want 0", p, n)
+		}
+	}
+	if b, _ := ix.GetBank(ctx, "gifct"); b.ItemCount != 0 {
+		t.Errorf("ItemCount after delete: got %d, want 0", b.ItemCount)
+	}
+
+	if err := ix.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := ix.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Close: got %v, want ErrClosed", err)
+	}
+	if _, err := ix.GetBank(ctx, "gifct"); !errors.Is(err, ErrClosed) {
+		t.Errorf("GetBank after Close: got %v, want ErrClosed", err)
+	}
+	if _, err := ix.Match(ctx, Query{Media: media}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Match after Close: got %v, want ErrClosed", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		name string
+		err  error
+		ok   bool
+	}{
+		{"bank a", ValidateBankName("a"), true},
+		{"bank 64", ValidateBankName(long(64)), true},
+		{"bank 9_x.y-z", ValidateBankName("9_x.y-z"), true},
+		{"bank empty", ValidateBankName(""), false},
+		{"bank 65", ValidateBankName(long(65)), false},
+		{"bank upper", ValidateBankName("Abc"), false},
+		{"bank leading dot", ValidateBankName(".abc"), false},
+		{"bank slash", ValidateBankName("a/b"), false},
+		{"bank space", ValidateBankName("a b"), false},
+		{"id simple", ValidateItemID("tcap:123-ABC_x.y"), true},
+		{"id 128", ValidateItemID(long(128)), true},
+		{"id empty", ValidateItemID(""), false},
+		{"id 129", ValidateItemID(long(129)), false},
+		{"id space", ValidateItemID("a b"), false},
+		{"id slash", ValidateItemID("a/b"), false},
+		{"id non-ascii", ValidateItemID("é"), false},
+		{"id control", ValidateItemID("a\x00"), false},
+		{"labels nil", ValidateLabels(nil), true},
+		{"labels ok", ValidateLabels(map[string]string{"entity": "", long(64): long(256)}), true},
+		{"labels empty key", ValidateLabels(map[string]string{"": "v"}), false},
+		{"labels long key", ValidateLabels(map[string]string{long(65): "v"}), false},
+		{"labels long value", ValidateLabels(map[string]string{"k": long(257)}), false},
+		{"labels bad utf8", ValidateLabels(map[string]string{"k": "\xff"}), false},
+		{"labels too many", ValidateLabels(manyLabels(65)), false},
+		{"labels 64", ValidateLabels(manyLabels(64)), true},
+		{"media still", ValidateMedia(still(phash(h64(1)), dhash(h64(2)))), true},
+		{"media empty", ValidateMedia(fingerprint.Media{}), true},
+		{"media video", ValidateMedia(video(h64(1), h64(2))), true},
+		{"media short hash", ValidateMedia(still(phash([]byte{1}))), false},
+		{"media unknown type", ValidateMedia(still(fingerprint.Signal{Type: "ahash", Hash: h64(1)})), false},
+		{"media repeated type", ValidateMedia(still(phash(h64(1)), phash(h64(2)))), false},
+		{"media exact in keyframe", ValidateMedia(still(md5sig(make([]byte, 16)))), false},
+		{"media perceptual file signal", ValidateMedia(fingerprint.Media{FileSignals: []fingerprint.Signal{phash(h64(1))}}), false},
+		{"media quality", ValidateMedia(still(fingerprint.Signal{Type: fingerprint.PHash, Hash: h64(1), Quality: 101})), false},
+		{"media kind", ValidateMedia(fingerprint.Media{Kind: 7}), false},
+		{"media too many keyframes", ValidateMedia(fingerprint.Media{Keyframes: make([]fingerprint.Keyframe, MaxKeyframes+1)}), false},
+		{"media index not increasing", ValidateMedia(fingerprint.Media{Keyframes: make([]fingerprint.Keyframe, 2)}), false},
+		{"media end before start", ValidateMedia(fingerprint.Media{Keyframes: []fingerprint.Keyframe{{Start: 2, End: 1}}}), false},
+		{"media too many signals", ValidateMedia(fingerprint.Media{Keyframes: []fingerprint.Keyframe{{Signals: make([]fingerprint.Signal, 17)}}}), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.ok && tt.err != nil {
+				t.Errorf("got %v, want nil", tt.err)
+			}
+			if !tt.ok && !errors.Is(tt.err, ErrInvalid) {
+				t.Errorf("got %v, want an ErrInvalid error", tt.err)
+			}
+			if !tt.ok && tt.err != nil && !strings.Contains(tt.err.Error(), "want") {
+				t.Errorf("error %q does not say what was wanted", tt.err)
+			}
+		})
+	}
+}
+
+func manyLabels(n int) map[string]string {
+	l := make(map[string]string, n)
+	for i := range n {
+		l[fmt.Sprintf("k%d", i)] = "v"
+	}
+	return l
+}
+
+func TestPaging(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, "", Options{})
+	var banks, ids []string
+	for i := range 25 {
+		name := fmt.Sprintf("bank-%02d", 24-i) // created out of order
+		banks = append([]string{name}, banks...)
+		mustBank(t, ix, name)
+	}
+	for i := range 23 {
+		id := fmt.Sprintf("id-%03d", (i*7)%23) // added out of order
+		mustAdd(t, ix, Item{Bank: "bank-00", ID: id, Media: still(phash(h64(uint64(i))))})
+	}
+	for i := range 23 {
+		ids = append(ids, fmt.Sprintf("id-%03d", i))
+	}
+	mustBank(t, ix, "zz-other") // its items must not show
+	mustAdd(t, ix, Item{Bank: "zz-other", ID: "id-000", Media: still()})
+	banks = append(banks, "zz-other")
+
+	tests := []struct {
+		name     string
+		pageSize int
+		list     func(size int, tok string) ([]string, string, error)
+		want     []string
+		pages    int
+	}{
+		{"banks by 10", 10, func(size int, tok string) ([]string, string, error) {
+			bs, next, err := ix.ListBanks(ctx, size, tok)
+			var names []string
+			for _, b := range bs {
+				names = append(names, b.Name)
+			}
+			return names, next, err
+		}, banks, 3},
+		{"banks default", 0, func(size int, tok string) ([]string, string, error) {
+			bs, next, err := ix.ListBanks(ctx, size, tok)
+			var names []string
+			for _, b := range bs {
+				names = append(names, b.Name)
+			}
+			return names, next, err
+		}, banks, 1},
+		{"items by 5", 5, func(size int, tok string) ([]string, string, error) {
+			its, next, err := ix.ListItems(ctx, "bank-00", size, tok)
+			var names []string
+			for _, it := range its {
+				names = append(names, it.ID)
+			}
+			return names, next, err
+		}, ids, 5},
+		{"items by 23", 23, func(size int, tok string) ([]string, string, error) {
+			its, next, err := ix.ListItems(ctx, "bank-00", size, tok)
+			var names []string
+			for _, it := range its {
+				names = append(names, it.ID)
+			}
+			return names, next, err
+		}, ids, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var all []string
+			tok, pages := "", 0
+			for {
+				got, next, err := tt.list(tt.pageSize, tok)
+				if err != nil {
+					t.Fatalf("page %d: %v", pages, err)
+				}
+				pages++
+				all = append(all, got...)
+				if next == "" {
+					break
+				}
+				if pages > 100 {
+					t.Fatal("paging does not end")
+				}
+				tok = next
+			}
+			if !reflect.DeepEqual(all, tt.want) {
+				t.Errorf("got %v, want %v", all, tt.want)
+			}
+			if pages != tt.pages {
+				t.Errorf("got %d pages, want %d", pages, tt.pages)
+			}
+		})
+	}
+	bs, _, _ := ix.ListBanks(ctx, 1, "")
+	if len(bs) != 1 || bs[0].ItemCount != 23 {
+		t.Errorf("ListBanks first = %+v, want bank-00 with 23 items", bs)
+	}
+}
+
+func TestPersistence(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ix := openTest(t, dir, Options{})
+	mustBank(t, ix, "a")
+	mustBank(t, ix, "b")
+	v := video(h64(0x0f0f0f0f0f0f0f0f), h64(0x2222222222), h64(0x3333333333333333))
+	v.FileSignals = []fingerprint.Signal{md5sig([]byte("0123456789abcdef"))}
+	v.Keyframes[1].LowInformation = true
+	items := []Item{
+		{Bank: "a", ID: "img", Labels: map[string]string{"entity": "e"}, Media: still(phash(h64(0xffffffff00000000)), dhash(h64(0xbbbb)))},
+		{Bank: "a", ID: "vid", Media: v},
+		{Bank: "b", ID: "off", Disabled: true, Media: still(phash(h64(0x00000000ffffffff)))},
+	}
+	var added []Item
+	for _, it := range items {
+		added = append(added, mustAdd(t, ix, it))
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+
+	ix = openTest(t, dir, Options{})
+	for _, want := range added {
+		got, err := ix.GetItem(ctx, want.Bank, want.ID)
+		if err != nil {
+			t.Fatalf("GetItem(%s/%s) after reopen = %v", want.Bank, want.ID, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("GetItem(%s/%s) after reopen = %+v, want %+v", want.Bank, want.ID, got, want)
+		}
+	}
+	for _, name := range []string{"a", "b"} {
+		if b, err := ix.GetBank(ctx, name); err != nil || b.ItemCount == 0 {
+			t.Errorf("GetBank(%s) after reopen = %+v, %v; want items", name, b, err)
+		}
+	}
+	tests := []struct {
+		name string
+		q    Query
+		want []string
+	}{
+		{"image", Query{Media: still(phash(h64(0xffffffff00000001)))}, []string{"a/img"}},
+		{"video frame", Query{Media: still(phash(h64(0x3333333333333330)))}, []string{"a/vid"}},
+		{"video low-information frame", Query{Media: still(phash(h64(0x2222222222)))}, nil},
+		{"video md5", Query{Media: fingerprint.Media{FileSignals: v.FileSignals}}, []string{"a/vid"}},
+		{"disabled stays disabled", Query{Media: still(phash(h64(0x00000000ffffffff)))}, nil},
+	}
+	for _, tt := range tests {
+		if got := matchIDs(t, ix, tt.q); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// Enabling after a reopen restores its signals; new items get fresh refs.
+	if _, err := ix.UpdateItem(ctx, "b", "off", ItemUpdate{SetDisabled: true}); err != nil {
+		t.Fatalf("UpdateItem = %v", err)
+	}
+	mustAdd(t, ix, Item{Bank: "b", ID: "new", Media: still(phash(h64(0x00000000ffffffff)))})
+	if got, want := matchIDs(t, ix, Query{Media: still(phash(h64(0x00000000ffffffff)))}), []string{"b/new", "b/off"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after enable and add: got %v, want %v", got, want)
+	}
+	if got := matchIDs(t, ix, Query{Media: still(phash(h64(0xffffffff00000000)))}); !reflect.DeepEqual(got, []string{"a/img"}) {
+		t.Errorf("old item after add: got %v, want [a/img]", got)
+	}
+}
+
+func TestDeleteBank(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ix := openTest(t, dir, Options{noPurge: true})
+	mustBank(t, ix, "doomed")
+	mustBank(t, ix, "kept")
+	var batch []Item
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		h := r.Uint64()
+		if i == 0 {
+			h = 0
+		}
+		batch = append(batch, Item{Bank: "doomed", ID: fmt.Sprintf("i%03d", i), Media: still(phash(h64(h)), dhash(h64(uint64(i))))})
+	}
+	if err := ix.addItems(ctx, "doomed", batch); err != nil {
+		t.Fatalf("addItems = %v", err)
+	}
+	mustAdd(t, ix, Item{Bank: "kept", ID: "k", Media: still(phash(h64(0)))})
+	q := Query{Media: still(phash(h64(0)))}
+	if got, want := matchIDs(t, ix, q), []string{"doomed/i000", "kept/k"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("before delete: got %v, want %v", got, want)
+	}
+
+	if err := ix.DeleteBank(ctx, "doomed"); err != nil {
+		t.Fatalf("DeleteBank = %v", err)
+	}
+	if got, want := matchIDs(t, ix, q), []string{"kept/k"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("right after delete: got %v, want %v", got, want)
+	}
+	if _, err := ix.GetItem(ctx, "doomed", "i001"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetItem in deleted bank: got %v, want ErrNotFound", err)
+	}
+	// The name is free again, and the new bank is empty.
+	mustBank(t, ix, "doomed")
+	if its, _, err := ix.ListItems(ctx, "doomed", 0, ""); err != nil || len(its) != 0 {
+		t.Errorf("ListItems of recreated bank = %d items, %v; want 0", len(its), err)
+	}
+	if b, _ := ix.GetBank(ctx, "doomed"); b.ItemCount != 0 {
+		t.Errorf("ItemCount of recreated bank = %d, want 0", b.ItemCount)
+	}
+	mustAdd(t, ix, Item{Bank: "doomed", ID: "i000", Media: still(phash(h64(0)))})
+
+	// Crash before the purge: a reopen does not load the old items and
+	// purges them.
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix = openTest(t, dir, Options{noPurge: true})
+	if n := countKeys(t, ix, keyMeta); n != 302 {
+		t.Errorf("item records before purge: got %d, want 302", n)
+	}
+	if got, want := len(ix.mem.items), 2; got != want {
+		t.Errorf("items in memory after reopen: got %d, want %d", got, want)
+	}
+	if got, want := matchIDs(t, ix, q), []string{"doomed/i000", "kept/k"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after reopen: got %v, want %v", got, want)
+	}
+	if err := ix.waitPurged(ctx); err != nil {
+		t.Fatalf("purge = %v", err)
+	}
+	for _, c := range []struct {
+		prefix byte
+		want   int
+	}{{keyMeta, 2}, {keyMedia, 2}, {keyItemID, 2}, {keySignal, 2}, {keyTombstone, 0}, {keyBank, 2}} {
+		if n := countKeys(t, ix, c.prefix); n != c.want {
+			t.Errorf("keys %q after purge: got %d, want %d", c.prefix, n, c.want)
+		}
+	}
+
+	// A live purge removes the items from memory as well.
+	if err := ix.DeleteBank(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.waitPurged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(ix.mem.items), 1; got != want {
+		t.Errorf("items in memory after live purge: got %d, want %d", got, want)
+	}
+	if got := ix.mem.perceptual[fingerprint.PHash].len(); got != 1 {
+		t.Errorf("pHash entries after live purge: got %d, want 1", got)
+	}
+}
+
+// TestBackgroundPurge checks that the purge goroutine deletes a bank's
+// stored items without being asked.
+func TestBackgroundPurge(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, "", Options{})
+	mustBank(t, ix, "doomed")
+	for i := range 5 {
+		mustAdd(t, ix, Item{Bank: "doomed", ID: fmt.Sprint(i), Media: still(phash(h64(uint64(i))))})
+	}
+	if err := ix.DeleteBank(ctx, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	for countKeys(t, ix, keyTombstone) != 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := countKeys(t, ix, keyMeta); n != 0 {
+		t.Errorf("item records after background purge: got %d, want 0", n)
+	}
+}
+
+// TestLargestItem adds the largest valid video (10,000 keyframes, three
+// perceptual signals each) in one transaction, matches it and deletes it.
+func TestLargestItem(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, "", Options{})
+	mustBank(t, ix, "big")
+	r := rand.New(rand.NewPCG(13, 14))
+	m := fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4"}
+	for i := range MaxKeyframes {
+		p := make([]byte, 32)
+		for j := range p {
+			p[j] = byte(r.Uint32())
+		}
+		m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{
+			Index: i, Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second,
+			Signals: []fingerprint.Signal{pdq(p), phash(h64(r.Uint64())), dhash(h64(r.Uint64()))},
+		})
+	}
+	mustAdd(t, ix, Item{Bank: "big", ID: "big", Media: m})
+	q := still(m.Keyframes[MaxKeyframes-1].Signals...)
+	if got := matchIDs(t, ix, Query{Media: q}); !reflect.DeepEqual(got, []string{"big/big"}) {
+		t.Errorf("Match = %v, want [big/big]", got)
+	}
+	if err := ix.DeleteItem(ctx, "big", "big"); err != nil {
+		t.Fatalf("DeleteItem = %v", err)
+	}
+	if n := countKeys(t, ix, keySignal); n != 0 {
+		t.Errorf("signal keys after delete: got %d, want 0", n)
+	}
+}
+
+func TestLayoutVersion(t *testing.T) {
+	dir := t.TempDir()
+	ix := openTest(t, dir, Options{})
+	if err := ix.st.update(func(tx *writeTx) error { return tx.set(layoutKey(), []byte{layoutVersion + 1}) }); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	if ix, err := Open(dir, Options{}); err == nil {
+		ix.Close()
+		t.Errorf("Open of a store in layout %d: got nil error, want one", layoutVersion+1)
+	}
+}

@@ -1,0 +1,231 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// load checks the layout version and builds the in-memory state from the
+// store: banks and item records with values, then signals from a key-only
+// scan. Items of deleted banks are left for the purge.
+func (ix *Index) load() error {
+	if err := ix.checkLayout(); err != nil {
+		return err
+	}
+	m := ix.mem
+	return ix.st.view(func(tx *readTx) error {
+		err := tx.scan([]byte{keyBank}, nil, false, func(key, val []byte) (bool, error) {
+			rec, err := decodeBank(val)
+			if err != nil {
+				return false, fmt.Errorf("bank %q: %w", key[1:], err)
+			}
+			name := string(key[1:])
+			m.addBank(&bankState{ref: rec.ref, bank: Bank{Name: name, Description: rec.description, CreateTime: rec.created}})
+			ix.nextBankRef = max(ix.nextBankRef, rec.ref+1)
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("index: load banks: %w", err)
+		}
+		deleted := make(map[uint64]bool)
+		err = tx.scan([]byte{keyTombstone}, nil, true, func(key, _ []byte) (bool, error) {
+			ref, err := parseRefKey(key)
+			deleted[ref] = true
+			ix.nextBankRef = max(ix.nextBankRef, ref+1)
+			return true, err
+		})
+		if err != nil {
+			return fmt.Errorf("index: load deleted banks: %w", err)
+		}
+		orphans := 0
+		err = tx.scan([]byte{keyMeta}, nil, false, func(key, val []byte) (bool, error) {
+			ref, err := parseRefKey(key)
+			if err != nil {
+				return false, err
+			}
+			ix.nextRef = max(ix.nextRef, ref+1)
+			rec, err := decodeItem(val)
+			if err != nil {
+				return false, fmt.Errorf("item %d: %w", ref, err)
+			}
+			b := m.bankByRef[rec.bank]
+			if b == nil {
+				if !deleted[rec.bank] {
+					orphans++
+				}
+				return true, nil
+			}
+			meta := rec.itemMeta
+			m.items[ref] = &meta
+			b.items++
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("index: load items: %w", err)
+		}
+		if orphans > 0 {
+			ix.log.Warn("index: items of unknown banks ignored", "count", orphans)
+		}
+		bad := 0
+		err = tx.scan([]byte{keySignal}, nil, true, func(key, _ []byte) (bool, error) {
+			t, ref, frame, hash, err := parseSignalKey(key)
+			if err != nil || !t.Valid() || len(hash)*8 != t.Bits() {
+				bad++
+				return true, nil
+			}
+			meta := m.items[ref]
+			if meta == nil || meta.disabled {
+				return true, nil
+			}
+			m.index(ref, sigEntry{typ: t, frame: frame, hash: hash})
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("index: load signals: %w", err)
+		}
+		if bad > 0 {
+			ix.log.Warn("index: unreadable signal keys ignored", "count", bad)
+		}
+		return nil
+	})
+}
+
+// checkLayout writes the layout version into a new store and refuses a
+// store written in another layout.
+func (ix *Index) checkLayout() error {
+	return ix.st.update(func(tx *writeTx) error {
+		v, err := tx.get(layoutKey())
+		if errors.Is(err, errNoKey) {
+			return tx.set(layoutKey(), []byte{layoutVersion})
+		}
+		if err != nil {
+			return fmt.Errorf("index: read layout version: %w", err)
+		}
+		if len(v) != 1 || v[0] != layoutVersion {
+			return fmt.Errorf("index: store layout version %x, want %d", v, layoutVersion)
+		}
+		return nil
+	})
+}
+
+// purgeBatchKeys bounds the keys deleted in one purge transaction, well
+// under Badger's transaction limit.
+const purgeBatchKeys = 20000
+
+// purgeLoop deletes the stored items of deleted banks, in batches, whenever
+// DeleteBank kicks it and once at start-up.
+func (ix *Index) purgeLoop(ctx context.Context) {
+	defer close(ix.purgeDone)
+	for {
+		if err := ix.purge(ctx); err != nil && ctx.Err() == nil {
+			ix.log.Error("index: purge of deleted banks failed; retrying later", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Second):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ix.purgeKick:
+		}
+	}
+}
+
+// purge deletes the items of every deleted bank and then its tombstone.
+func (ix *Index) purge(ctx context.Context) error {
+	var banks []uint64
+	err := ix.st.view(func(tx *readTx) error {
+		return tx.scan([]byte{keyTombstone}, nil, true, func(key, _ []byte) (bool, error) {
+			ref, err := parseRefKey(key)
+			banks = append(banks, ref)
+			return true, err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, b := range banks {
+		if err := ix.purgeBank(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ix *Index) purgeBank(ctx context.Context, bankRef uint64) error {
+	prefix := itemIDPrefix(bankRef)
+	prefix[0] = keyItemID
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		type gone struct {
+			ref  uint64
+			sigs []sigEntry
+		}
+		var (
+			batch []gone
+			done  bool
+		)
+		err := ix.st.update(func(tx *writeTx) error {
+			batch, done = batch[:0], false
+			type entry struct {
+				key []byte
+				ref uint64
+			}
+			var items []entry
+			err := tx.scan(prefix, nil, false, func(key, val []byte) (bool, error) {
+				ref, err := parseRefValue(val)
+				items = append(items, entry{append([]byte(nil), key...), ref})
+				return len(items) < purgeBatchKeys/4, err
+			})
+			if err != nil {
+				return err
+			}
+			if len(items) == 0 {
+				done = true
+				return tx.del(tombstoneKey(bankRef))
+			}
+			keys := 0
+			for _, e := range items {
+				m, err := readMedia(&tx.readTx, e.ref)
+				if err != nil {
+					return err
+				}
+				n := 3 + len(indexedSignals(m))
+				if keys > 0 && keys+n > purgeBatchKeys {
+					break
+				}
+				sigs, err := deleteItemKeys(tx, e.key, e.ref)
+				if err != nil {
+					return err
+				}
+				keys += n
+				batch = append(batch, gone{e.ref, sigs})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("index: purge bank %d: %w", bankRef, err)
+		}
+		ix.mem.mu.Lock()
+		for _, g := range batch {
+			ix.mem.removeItem(g.ref, g.sigs)
+		}
+		ix.mem.mu.Unlock()
+		total += len(batch)
+		if done {
+			ix.log.Info("index: deleted bank purged", "bank_ref", bankRef, "items", total)
+			return nil
+		}
+	}
+}
+
+// waitPurged runs the purge now, for tests.
+func (ix *Index) waitPurged(ctx context.Context) error { return ix.purge(ctx) }

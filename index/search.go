@@ -1,0 +1,184 @@
+package index
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"slices"
+)
+
+// searcher finds the stored hashes of one perceptual signal type within a
+// Hamming radius of a query. Hashes are packed big-endian into words of 64
+// bits (a 64-bit hash is one word, a 256-bit hash four). An entry is a hash
+// with the item ref and keyframe position it came from; an item may have many
+// entries. Callers serialise add and remove against search (memory holds an
+// RWMutex); search may run concurrently with other searches.
+//
+// Every implementation must pass testSearcher (search_test.go), which checks
+// it against a naive oracle on random and clustered data.
+type searcher interface {
+	// add stores one entry. hash has the searcher's word count and is copied.
+	add(ref uint64, frame uint32, hash []uint64)
+	// remove drops every entry of ref; it is a no-op for an unknown ref.
+	remove(ref uint64)
+	// search calls fn for every entry within radius of q (Hamming distance
+	// <= radius), in no particular order. fn must not call back into the
+	// searcher.
+	search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int))
+	// len returns the number of entries.
+	len() int
+}
+
+// hashWords packs a hash of whole 64-bit words into a fresh slice.
+func hashWords(h []byte) []uint64 {
+	w := make([]uint64, len(h)/8)
+	for i := range w {
+		w[i] = binary.BigEndian.Uint64(h[8*i:])
+	}
+	return w
+}
+
+// bruteForce is the reference searcher: a linear scan over packed words.
+// Entries live in parallel arrays; remove fills holes by moving the last
+// entry down, so the arrays stay dense.
+type bruteForce struct {
+	words  int
+	hashes []uint64 // entry i is hashes[i*words : (i+1)*words]
+	refs   []uint64
+	frames []uint32
+	slots  map[uint64][]int32 // ref -> its entries' positions
+}
+
+func newBruteForce(words int) *bruteForce {
+	return &bruteForce{words: words, slots: make(map[uint64][]int32)}
+}
+
+func (s *bruteForce) len() int { return len(s.refs) }
+
+func (s *bruteForce) add(ref uint64, frame uint32, hash []uint64) {
+	if len(hash) != s.words {
+		panic("index: bruteForce.add: wrong hash length")
+	}
+	s.slots[ref] = append(s.slots[ref], int32(len(s.refs)))
+	s.hashes = append(s.hashes, hash...)
+	s.refs = append(s.refs, ref)
+	s.frames = append(s.frames, frame)
+}
+
+func (s *bruteForce) remove(ref uint64) {
+	pos := s.slots[ref]
+	if pos == nil {
+		return
+	}
+	delete(s.slots, ref)
+	// Highest first, so a moved entry never lands in a hole still to be filled.
+	slices.Sort(pos)
+	for i := len(pos) - 1; i >= 0; i-- {
+		p, last := int(pos[i]), len(s.refs)-1
+		if p != last {
+			moved := s.refs[last]
+			s.refs[p], s.frames[p] = moved, s.frames[last]
+			copy(s.hashes[p*s.words:(p+1)*s.words], s.hashes[last*s.words:])
+			ms := s.slots[moved]
+			ms[slices.Index(ms, int32(last))] = int32(p)
+		}
+		s.refs, s.frames = s.refs[:last], s.frames[:last]
+		s.hashes = s.hashes[:last*s.words]
+	}
+	if cap(s.refs) > 64 && len(s.refs) < cap(s.refs)/4 {
+		s.refs, s.frames, s.hashes = slices.Clone(s.refs), slices.Clone(s.frames), slices.Clone(s.hashes)
+	}
+}
+
+func (s *bruteForce) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
+	if len(q) != s.words {
+		panic("index: bruteForce.search: wrong query length")
+	}
+	switch s.words {
+	case 1:
+		s.search1(q[0], radius, fn)
+	case 4:
+		s.search4(q, radius, fn)
+	default:
+		for i := range s.refs {
+			d := 0
+			for j, w := range s.hashes[i*s.words : (i+1)*s.words] {
+				d += bits.OnesCount64(w ^ q[j])
+			}
+			if d <= radius {
+				fn(s.refs[i], s.frames[i], d)
+			}
+		}
+	}
+}
+
+func (s *bruteForce) search1(q uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
+	h := s.hashes
+	i := 0
+	for ; i+4 <= len(h); i += 4 {
+		d0 := bits.OnesCount64(h[i] ^ q)
+		d1 := bits.OnesCount64(h[i+1] ^ q)
+		d2 := bits.OnesCount64(h[i+2] ^ q)
+		d3 := bits.OnesCount64(h[i+3] ^ q)
+		if min(d0, d1, d2, d3) > radius {
+			continue
+		}
+		for j, d := range [4]int{d0, d1, d2, d3} {
+			if d <= radius {
+				fn(s.refs[i+j], s.frames[i+j], d)
+			}
+		}
+	}
+	for ; i < len(h); i++ {
+		if d := bits.OnesCount64(h[i] ^ q); d <= radius {
+			fn(s.refs[i], s.frames[i], d)
+		}
+	}
+}
+
+func (s *bruteForce) search4(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
+	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
+	h := s.hashes
+	for i := 0; i+4 <= len(h); i += 4 {
+		d := bits.OnesCount64(h[i]^q0) + bits.OnesCount64(h[i+1]^q1) +
+			bits.OnesCount64(h[i+2]^q2) + bits.OnesCount64(h[i+3]^q3)
+		if d <= radius {
+			fn(s.refs[i/4], s.frames[i/4], d)
+		}
+	}
+}
+
+// exactIndex maps whole-file hashes of one exact type to the items that
+// have them.
+type exactIndex struct {
+	refs map[string][]uint64
+}
+
+func newExactIndex() *exactIndex { return &exactIndex{refs: make(map[string][]uint64)} }
+
+func (x *exactIndex) add(ref uint64, hash []byte) {
+	k := string(hash)
+	if !slices.Contains(x.refs[k], ref) {
+		x.refs[k] = append(x.refs[k], ref)
+	}
+}
+
+func (x *exactIndex) remove(ref uint64, hash []byte) {
+	k := string(hash)
+	rs := slices.DeleteFunc(x.refs[k], func(r uint64) bool { return r == ref })
+	if len(rs) == 0 {
+		delete(x.refs, k)
+	} else {
+		x.refs[k] = rs
+	}
+}
+
+// lookup returns the refs with exactly this hash; the slice must not be modified.
+func (x *exactIndex) lookup(hash []byte) []uint64 { return x.refs[string(hash)] }
+
+func (x *exactIndex) len() int {
+	n := 0
+	for _, rs := range x.refs {
+		n += len(rs)
+	}
+	return n
+}

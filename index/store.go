@@ -1,0 +1,148 @@
+package index
+
+// This file is the only one that touches Badger. The rest of the package
+// sees a sorted, transactional key-value store through store, readTx and
+// writeTx, with its own errors; Badger's types never leave this file.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// errNoKey is returned by get when a key is absent.
+var errNoKey = errors.New("index: key not found")
+
+// store is a Badger database opened with synchronous writes: a committed
+// update is on disk before update returns.
+type store struct {
+	db *badger.DB
+}
+
+func openStore(dir string, log *slog.Logger) (*store, error) {
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{log}).
+		WithMetricsEnabled(false)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("index: open store %s: %w", dir, err)
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("index: close store: %w", err)
+	}
+	return nil
+}
+
+// maxConflictRetries bounds how often update re-runs fn after a write
+// conflict. Writers are serialised above the store, so conflicts are rare.
+const maxConflictRetries = 8
+
+// update runs fn in a read-write transaction and commits it; fn's writes
+// become visible, and durable, together or not at all. fn may run more
+// than once if the transaction conflicts with another.
+func (s *store) update(fn func(tx *writeTx) error) error {
+	for try := 0; ; try++ {
+		err := s.db.Update(func(txn *badger.Txn) error { return fn(&writeTx{readTx{txn}}) })
+		if errors.Is(err, badger.ErrConflict) && try < maxConflictRetries {
+			continue
+		}
+		return err
+	}
+}
+
+// view runs fn in a read-only snapshot.
+func (s *store) view(fn func(tx *readTx) error) error {
+	return s.db.View(func(txn *badger.Txn) error { return fn(&readTx{txn}) })
+}
+
+// readTx reads from one consistent snapshot.
+type readTx struct {
+	txn *badger.Txn
+}
+
+// get returns a copy of the value of key, or errNoKey.
+func (tx *readTx) get(key []byte) ([]byte, error) {
+	it, err := tx.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, errNoKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	return it.ValueCopy(nil)
+}
+
+// has reports whether key is present.
+func (tx *readTx) has(key []byte) (bool, error) {
+	_, err := tx.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// scan calls fn for each key with the given prefix, in key order, starting
+// at the first key >= start (start nil: the prefix itself). With keysOnly,
+// fn gets a nil value and no value is read, the fast path for rebuilding
+// the in-memory search. key and val are only valid during the call. fn
+// returns false to stop.
+func (tx *readTx) scan(prefix, start []byte, keysOnly bool, fn func(key, val []byte) (bool, error)) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = prefix
+	// No prefetching: it starts goroutines per value, which costs more
+	// than reading our small, inline values one by one.
+	opts.PrefetchValues = false
+	it := tx.txn.NewIterator(opts)
+	defer it.Close()
+	if start == nil || bytes.Compare(start, prefix) < 0 {
+		start = prefix
+	}
+	var val []byte
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		if !keysOnly {
+			var err error
+			if val, err = item.ValueCopy(val[:0]); err != nil {
+				return err
+			}
+		}
+		more, err := fn(item.Key(), val)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTx is a read-write transaction. The slices given to set and del
+// must not be modified until the transaction ends.
+type writeTx struct {
+	readTx
+}
+
+func (tx *writeTx) set(key, val []byte) error { return tx.txn.Set(key, val) }
+func (tx *writeTx) del(key []byte) error      { return tx.txn.Delete(key) }
+
+// badgerLogger routes Badger's warnings and errors to the index logger and
+// drops its chatty info and debug lines.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}
