@@ -29,9 +29,10 @@ const (
 )
 
 type typeInfo struct {
-	bits      int  // hash length in bits
-	exact     bool // compared for equality, not by distance
-	threshold int  // default largest matching Hamming distance
+	bits       int  // hash length in bits
+	exact      bool // compared for equality, not by distance
+	threshold  int  // default largest matching Hamming distance
+	minQuality int  // signals of lower quality are never indexed or matched
 }
 
 var types = map[SignalType]typeInfo{
@@ -39,7 +40,8 @@ var types = map[SignalType]typeInfo{
 	DHash:  {bits: 64, threshold: 8},
 	MD5:    {bits: 128, exact: true},
 	SHA256: {bits: 256, exact: true},
-	PDQ:    {bits: 256, threshold: 31},
+	// Threshold 31 and quality 50 are what partners sharing PDQ lists use.
+	PDQ: {bits: 256, threshold: 31, minQuality: 50},
 }
 
 // SignalTypes lists every known signal type in a fixed order: the
@@ -60,6 +62,26 @@ func (t SignalType) Exact() bool { return types[t].exact }
 // match for t by default; 0 for exact types.
 func (t SignalType) DefaultThreshold() int { return types[t].threshold }
 
+// MinQuality returns the lowest quality at which a signal of type t is
+// indexed or matched; 0 where t has no quality measure.
+func (t SignalType) MinQuality() int { return types[t].minQuality }
+
+// Transform is one of the 8 rotations and mirrors of an image (the
+// dihedral group), numbered as pdq.Variant and the PDQ reference number them.
+type Transform int
+
+// The transforms. TransformNone is the image as it is.
+const (
+	TransformNone Transform = iota
+	Rotate90                // 90 degrees counter-clockwise
+	Rotate180
+	Rotate270 // 270 degrees counter-clockwise (90 clockwise)
+	FlipX     // mirrored left to right
+	FlipY     // mirrored top to bottom
+	FlipPlus1 // mirrored across the main diagonal (transposed)
+	FlipMinus1
+)
+
 // Signal is one hash of a frame or of a whole file.
 type Signal struct {
 	Type SignalType
@@ -67,6 +89,10 @@ type Signal struct {
 	Hash []byte
 	// Quality is 0..100 (100 best), or 0 where the type has no quality measure.
 	Quality int
+	// Transform is set on the extra PDQ signals of a query hashed with
+	// dihedral variants: the rotation or mirror of the upload this hash is
+	// of. Stored items only have untransformed signals.
+	Transform Transform
 }
 
 // Validate returns an error if s has an unknown type or a hash of the wrong length.
@@ -79,6 +105,9 @@ func (s Signal) Validate() error {
 	}
 	if s.Quality < 0 || s.Quality > 100 {
 		return fmt.Errorf("%s quality %d, want 0..100", s.Type, s.Quality)
+	}
+	if s.Transform < TransformNone || s.Transform > FlipMinus1 {
+		return fmt.Errorf("%s transform %d, want 0..7", s.Type, s.Transform)
 	}
 	return nil
 }
