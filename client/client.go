@@ -103,6 +103,14 @@ type MatchOptions struct {
 	MaxResults int
 }
 
+// TimeRange, FrameMatch, Match, Bank and Item mirror index's types of the
+// same names on purpose: the client must not import index, which would pull
+// Badger into every program that only calls a server, and the api package
+// must not import it either (see STYLE.md: Badger never leaks past index).
+// Their fields are the API's, filled in from the protobuf messages by
+// convert.go; a field added to match.proto or bank.proto is added here and
+// in index separately.
+
 // TimeRange is a span of a video.
 type TimeRange struct {
 	Start, End time.Duration
@@ -187,7 +195,7 @@ func (c *Client) Hash(ctx context.Context, content []byte) (fingerprint.Media, e
 	if err != nil {
 		return fingerprint.Media{}, fromRPC(err)
 	}
-	return mediaFromProto(resp.GetMedia()), nil
+	return pb.MediaFromProto(resp.GetMedia()), nil
 }
 
 // HashReader is Hash for a file read from r, always streamed.
@@ -208,7 +216,7 @@ func (c *Client) HashReader(ctx context.Context, r io.Reader) (fingerprint.Media
 	if err != nil {
 		return fingerprint.Media{}, fromRPC(err)
 	}
-	return mediaFromProto(resp.GetMedia()), nil
+	return pb.MediaFromProto(resp.GetMedia()), nil
 }
 
 // Match hashes a file on the server and matches it. Files over the unary
@@ -222,7 +230,7 @@ func (c *Client) Match(ctx context.Context, content []byte, opts MatchOptions) (
 	if err != nil {
 		return MatchResult{}, fromRPC(err)
 	}
-	return MatchResult{Matches: matchesFromProto(resp.GetMatches()), Query: mediaFromProto(resp.GetQuery())}, nil
+	return MatchResult{Matches: matchesFromProto(resp.GetMatches()), Query: pb.MediaFromProto(resp.GetQuery())}, nil
 }
 
 // MatchReader is Match for a file read from r, always streamed: use it for
@@ -250,13 +258,13 @@ func (c *Client) MatchReader(ctx context.Context, r io.Reader, opts MatchOptions
 	if err != nil {
 		return MatchResult{}, fromRPC(err)
 	}
-	return MatchResult{Matches: matchesFromProto(resp.GetMatches()), Query: mediaFromProto(resp.GetQuery())}, nil
+	return MatchResult{Matches: matchesFromProto(resp.GetMatches()), Query: pb.MediaFromProto(resp.GetQuery())}, nil
 }
 
 // MatchSignals matches a fingerprint computed on the client (for example
 // with fingerprint.Hasher), so that no media leaves the caller.
 func (c *Client) MatchSignals(ctx context.Context, m fingerprint.Media, opts MatchOptions) ([]Match, error) {
-	resp, err := c.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: mediaToProto(m), Options: optionsToProto(opts)})
+	resp, err := c.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(m), Options: optionsToProto(opts)})
 	if err != nil {
 		return nil, fromRPC(err)
 	}
@@ -355,7 +363,7 @@ func (c *Client) AddItemReader(ctx context.Context, spec ItemSpec, r io.Reader) 
 // AddItemSignals adds a known item from a fingerprint computed elsewhere.
 func (c *Client) AddItemSignals(ctx context.Context, spec ItemSpec, m fingerprint.Media) (Item, error) {
 	resp, err := c.bank.AddItem(ctx, &pb.AddItemRequest{
-		Item: specToProto(spec), Source: &pb.AddItemRequest_Media{Media: mediaToProto(m)}})
+		Item: specToProto(spec), Source: &pb.AddItemRequest_Media{Media: pb.MediaToProto(m)}})
 	if err != nil {
 		return Item{}, fromRPC(err)
 	}

@@ -99,7 +99,7 @@ func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.
 	}
 	var media fingerprint.Media
 	if m := req.GetMedia(); m != nil {
-		media = mediaFromProto(m)
+		media = pb.MediaFromProto(m)
 		if err := index.ValidateMedia(media); err != nil {
 			return nil, s.toStatus(ctx, invalid("AddItemRequest.media", "%s", reason(err)))
 		}

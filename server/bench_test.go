@@ -70,7 +70,7 @@ func BenchmarkMatchSignals(b *testing.B) {
 		h[0] ^= 0b111
 		query.Keyframes[0].Signals[i].Hash = h
 	}
-	req := &pb.MatchSignalsRequest{Media: mediaToProto(query)}
+	req := &pb.MatchSignalsRequest{Media: pb.MediaToProto(query)}
 	q := index.Query{Media: query}
 
 	resp, err := e.match.MatchSignals(ctx, req)

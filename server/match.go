@@ -56,7 +56,7 @@ func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsReq
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	media := mediaFromProto(req.GetMedia())
+	media := pb.MediaFromProto(req.GetMedia())
 	if err := index.ValidateMedia(media); err != nil {
 		return nil, s.toStatus(ctx, invalid("MatchSignalsRequest.media", "%s", reason(err)))
 	}
@@ -77,7 +77,7 @@ func (s *Server) matchContent(ctx context.Context, data []byte, o *pb.MatchOptio
 	if err != nil {
 		return nil, nil, err
 	}
-	return matchesToProto(ms), mediaToProto(media), nil
+	return matchesToProto(ms), pb.MediaToProto(media), nil
 }
 
 // hashService implements pb.HashServiceServer.
@@ -95,7 +95,7 @@ func (h *hashService) HashMedia(ctx context.Context, req *pb.HashMediaRequest) (
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.HashMediaResponse{Media: mediaToProto(media)}, nil
+	return &pb.HashMediaResponse{Media: pb.MediaToProto(media)}, nil
 }
 
 func (h *hashService) HashMediaStream(stream pb.HashService_HashMediaStreamServer) error {
@@ -108,5 +108,5 @@ func (h *hashService) HashMediaStream(stream pb.HashService_HashMediaStreamServe
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	return stream.SendAndClose(&pb.HashMediaStreamResponse{Media: mediaToProto(media)})
+	return stream.SendAndClose(&pb.HashMediaStreamResponse{Media: pb.MediaToProto(media)})
 }

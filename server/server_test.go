@@ -414,7 +414,7 @@ func TestMatchSignalsAgreesWithMatchMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: mediaToProto(m)})
+	sig, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(m)})
 	if err != nil {
 		t.Fatalf("MatchSignals: %v", err)
 	}
@@ -438,7 +438,7 @@ func TestMatchSignalsAgreesWithMatchMedia(t *testing.T) {
 		{Signal: pb.SignalType_SIGNAL_TYPE_DHASH, MaxDistance: 0},
 	}}
 	if d.GetDistance() > 0 {
-		resp, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: mediaToProto(m), Options: strict})
+		resp, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(m), Options: strict})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -75,7 +75,7 @@ func checkOptions(vs *violations, field string, o *pb.MatchOptions) {
 	seen := map[pb.SignalType]bool{}
 	for i, t := range o.GetThresholds() {
 		f := fmt.Sprintf("%s.thresholds[%d]", field, i)
-		st, ok := signalTypeFromProto(t.GetSignal())
+		st, ok := pb.SignalTypeFromProto(t.GetSignal())
 		switch {
 		case !ok:
 			vs.add(f+".signal", "%s, want a perceptual signal type (%s)", t.GetSignal(), perceptualNames())
@@ -93,7 +93,7 @@ func checkOptions(vs *violations, field string, o *pb.MatchOptions) {
 		}
 	}
 	for i, s := range o.GetSignals() {
-		if _, ok := signalTypeFromProto(s); !ok {
+		if _, ok := pb.SignalTypeFromProto(s); !ok {
 			vs.add(fmt.Sprintf("%s.signals[%d]", field, i), "%s, want a known signal type", s)
 		}
 	}
@@ -142,7 +142,7 @@ func checkMedia(vs *violations, field string, m *pb.Media) {
 }
 
 func checkSignal(vs *violations, field string, s *pb.Signal) {
-	st, ok := signalTypeFromProto(s.GetType())
+	st, ok := pb.SignalTypeFromProto(s.GetType())
 	if !ok {
 		vs.add(field+".type", "%s, want a known signal type", s.GetType())
 		return
@@ -163,7 +163,7 @@ func perceptualNames() string {
 	var names []string
 	for _, t := range fingerprint.SignalTypes() {
 		if !t.Exact() {
-			names = append(names, signalTypeToProto(t).String())
+			names = append(names, pb.SignalTypeToProto(t).String())
 		}
 	}
 	return strings.Join(names, ", ")

@@ -86,12 +86,15 @@ func TimeRangeFromProto(r *TimeRange) (start, end time.Duration) {
 }
 
 // SignalToProto returns the message of s (see SignalTypeToProto for its type).
+// It does not carry s.Transform yet: the dihedral variants are converted,
+// and checked, where the server and client come to use them.
 func SignalToProto(s fingerprint.Signal) *Signal {
 	return &Signal{Type: SignalTypeToProto(s.Type), Hash: s.Hash, Quality: int32(s.Quality)}
 }
 
 // SignalFromProto returns the signal of s (see SignalTypeFromProto for its
-// type); the zero Signal's fields for a nil s.
+// type); the zero Signal's fields for a nil s. Like SignalToProto it does
+// not carry the transform yet.
 func SignalFromProto(s *Signal) fingerprint.Signal {
 	t, _ := SignalTypeFromProto(s.GetType())
 	return fingerprint.Signal{Type: t, Hash: s.GetHash(), Quality: int(s.GetQuality())}
