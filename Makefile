@@ -5,7 +5,7 @@ DATA    ?= ./data
 LISTEN  ?= 127.0.0.1:7878
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test build deps bench generate lint clean
+.PHONY: run test build deps bench generate api-check clean
 
 # deps installs what the service and the tests need beyond Go: ffmpeg, and
 # libjpeg-turbo's headers for the fast JPEG path (cgo; see fingerprint/image_libjpeg.go).
@@ -21,10 +21,18 @@ build:
 run: deps build
 	./bin/mediamatch serve --data $(DATA) --listen $(LISTEN)
 
-# test is what CI runs (.ci/run): vet, then every test, with the real ffmpeg.
-test: deps
+# test is what CI runs (.ci/run): buf lint and a check that the generated
+# code matches the .proto files, vet, then every test, with the real ffmpeg.
+test: deps api-check
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+
+# api-check lints the protobuf API and fails if the committed generated code
+# is not what the .proto files generate.
+api-check:
+	$(GO) generate ./api/...
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git diff --exit-code --stat -- 'api/*.pb.go' || { echo "api/: generated code is stale: run 'make generate' and commit"; exit 1; }; fi
 
 # bench runs the benchmarks that print ratios against their baselines.
 bench: deps
