@@ -97,10 +97,19 @@ type MatchOptions struct {
 	// Thresholds overrides the largest matching Hamming distance per
 	// perceptual signal type.
 	Thresholds map[fingerprint.SignalType]int
-	// Signals limits matching to these types; empty means all.
+	// Signals limits matching to these types; empty means the server's
+	// defaults: PDQ and the exact types (MD5, SHA-256). Name pHash or
+	// dHash to match with those too.
 	Signals []fingerprint.SignalType
 	// MaxResults caps the matches returned (0 means 100, at most 1000).
 	MaxResults int
+	// Dihedral also looks up the rotated and mirrored PDQ variants of the
+	// upload, so that turned copies match; Match.Transform says how the
+	// upload is turned. Match and MatchReader have the server hash the
+	// variants; for MatchSignals hash them yourself with
+	// fingerprint.Hasher.HashWith(ctx, data, fingerprint.HashOptions{Dihedral: true}).
+	// Without Dihedral, transformed signals are ignored.
+	Dihedral bool
 }
 
 // TimeRange, FrameMatch, Match, Bank and Item mirror index's types of the
@@ -122,6 +131,9 @@ type FrameMatch struct {
 	QueryTime, ItemTime   TimeRange
 	Signal                fingerprint.SignalType
 	Distance              int
+	// Transform is how the query frame is turned relative to the item
+	// frame (MatchOptions.Dihedral); TransformNone when it matched as is.
+	Transform fingerprint.Transform
 }
 
 // Match is one known item that a query matched.
@@ -133,6 +145,10 @@ type Match struct {
 	Signal    fingerprint.SignalType
 	Distance  int
 	Threshold int
+	// Transform is how the upload is turned relative to the item at the
+	// best hit, e.g. fingerprint.FlipY for a copy mirrored left to right
+	// (MatchOptions.Dihedral); TransformNone when it matched as is.
+	Transform fingerprint.Transform
 	// Frames lists every keyframe pair that matched (videos, animations).
 	Frames []FrameMatch
 	// QueryCoverage and ItemCoverage are the shares (0..1) of the query's

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"net"
 	"os"
 	"path/filepath"
@@ -287,5 +289,57 @@ func TestUpdateAndMatchSignals(t *testing.T) {
 	var ce *client.Error
 	if !errors.As(err, &ce) || len(ce.Violations) == 0 || ce.Violations[0].Field != "MatchSignalsRequest.options.thresholds[0].signal" {
 		t.Errorf("MatchSignals(threshold on md5) = %v, want a violation of the threshold's signal", err)
+	}
+}
+
+// TestDihedral: with MatchOptions.Dihedral a mirrored copy matches and the
+// match says how it is turned, over Match (streamed: the photo is over the
+// test server's unary limit) and MatchSignals (hashed here).
+func TestDihedral(t *testing.T) {
+	c := client.New(newConn(t), client.WithUnaryLimit(unaryLimit))
+	ctx := t.Context()
+	data := photo(t)
+	if _, err := c.CreateBank(ctx, "tve", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddItem(ctx, client.ItemSpec{Bank: "tve", ID: "cat"}, data); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	mirrored := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			mirrored.Set(x, y, img.At(b.Max.X-1-x, b.Min.Y+y)) // left to right
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, mirrored); err != nil {
+		t.Fatal(err)
+	}
+	upload := buf.Bytes()
+
+	res, err := c.Match(ctx, upload, client.MatchOptions{})
+	if err != nil || len(res.Matches) != 0 {
+		t.Errorf("Match(mirrored) = %+v, %v; want no match without Dihedral", res.Matches, err)
+	}
+	res, err = c.Match(ctx, upload, client.MatchOptions{Dihedral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms := res.Matches; len(ms) != 1 || ms[0].ItemID != "cat" || ms[0].Signal != fingerprint.PDQ ||
+		ms[0].Transform != fingerprint.FlipY || len(ms[0].Frames) != 1 || ms[0].Frames[0].Transform != fingerprint.FlipY {
+		t.Errorf("Match(mirrored, Dihedral) = %+v, want cat by PDQ with transform FlipY (%d)", ms, fingerprint.FlipY)
+	}
+	local, err := fingerprint.New(fingerprint.Options{}).HashWith(ctx, upload, fingerprint.HashOptions{Dihedral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := c.MatchSignals(ctx, local, client.MatchOptions{Dihedral: true})
+	if err != nil || len(ms) != 1 || ms[0].Transform != fingerprint.FlipY {
+		t.Errorf("MatchSignals(mirrored, Dihedral) = %+v, %v; want cat with transform FlipY", ms, err)
 	}
 }

@@ -31,7 +31,7 @@ func asTime(t *timestamppb.Timestamp) time.Time {
 }
 
 func optionsToProto(o MatchOptions) *pb.MatchOptions {
-	out := &pb.MatchOptions{Banks: o.Banks, MaxResults: int32(o.MaxResults)}
+	out := &pb.MatchOptions{Banks: o.Banks, MaxResults: int32(o.MaxResults), Dihedral: o.Dihedral}
 	for _, t := range fingerprint.SignalTypes() { // a fixed order, for stable requests
 		if d, ok := o.Thresholds[t]; ok {
 			out.Thresholds = append(out.Thresholds, &pb.Threshold{Signal: pb.SignalTypeToProto(t), MaxDistance: int32(d)})
@@ -75,6 +75,7 @@ func matchesFromProto(ms []*pb.Match) []Match {
 			Signal:        signalType(m.GetSignal()),
 			Distance:      int(m.GetDistance()),
 			Threshold:     int(m.GetThreshold()),
+			Transform:     pb.TransformFromProto(m.GetTransform()),
 			QueryCoverage: m.GetQueryCoverage(),
 			ItemCoverage:  m.GetItemCoverage(),
 			QueryRanges:   timeRangesFromProto(m.GetQueryRanges()),
@@ -88,6 +89,7 @@ func matchesFromProto(ms []*pb.Match) []Match {
 				ItemTime:   timeRangeFromProto(f.GetItemTime()),
 				Signal:     signalType(f.GetSignal()),
 				Distance:   int(f.GetDistance()),
+				Transform:  pb.TransformFromProto(f.GetTransform()),
 			})
 		}
 	}

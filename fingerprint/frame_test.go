@@ -309,6 +309,31 @@ func TestAreaReduce(t *testing.T) {
 	}
 }
 
+// TestBoxReduce checks the integer path of areaReduce (whole reduction
+// factors) against the general one: the same means, up to float32
+// rounding.
+func TestBoxReduce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []int{1, 4} {
+		for _, k := range [][2]int{{1, 1}, {2, 2}, {3, 2}, {4, 4}, {8, 8}, {1, 5}} {
+			dw, dh := 1+rng.IntN(40), 1+rng.IntN(40)
+			w, h := dw*k[0], dh*k[1]
+			src := make([]uint8, w*h*c)
+			for i := range src {
+				src[i] = uint8(rng.IntN(256))
+			}
+			box, frac := make([]uint8, dw*dh*c), make([]uint8, dw*dh*c)
+			boxReduce(w, h, c, planeRows(src, w*c, 0), box, dw*c, dw, dh)
+			fractionalReduce(w, h, c, planeRows(src, w*c, 0), frac, dw*c, dw, dh)
+			for i := range box {
+				if d := int(box[i]) - int(frac[i]); d < -1 || d > 1 {
+					t.Fatalf("c=%d, %dx%d to %dx%d: byte %d is %d, the general path gives %d", c, w, h, dw, dh, i, box[i], frac[i])
+				}
+			}
+		}
+	}
+}
+
 // TestReduceYCbCr checks that the chroma planes of a subsampled image are
 // averaged over the same areas as the luma.
 func TestReduceYCbCr(t *testing.T) {

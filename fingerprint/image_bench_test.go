@@ -90,20 +90,29 @@ func stockDHash(data []byte) uint64 {
 	return d.GetHash()
 }
 
-// BenchmarkImageHash compares Hasher.Hash (decode, EXIF, pHash, dHash,
-// MD5, SHA-256) with the stock path, image/jpeg.Decode +
+// BenchmarkImageHash compares Hasher.Hash (decode, EXIF, PDQ, pHash,
+// dHash, MD5, SHA-256) with the stock path, image/jpeg.Decode +
 // goimagehash.PerceptionHash, on photos of 2 MP and more, alternating the
 // two in the same loop. It reports the ratio as speedup-vs-stock, each
-// side's milliseconds per image, and how many bits of our pHash and dHash
-// differ from goimagehash's on the full image.
+// side's milliseconds per image, how many bits of our pHash and dHash
+// differ from goimagehash's on the full image, and how many bits of our
+// PDQ differ from PDQ of the full image decoded by image/jpeg (the
+// reference pipeline: the drift of the scaled decode, see jpegMinSide).
 func BenchmarkImageHash(b *testing.B) {
 	h := New(Options{})
 	ctx := context.Background()
 	for _, p := range benchPhotos(b) {
-		var dhashDiff int
+		var dhashDiff, pdqDiff int
 		if m, err := h.Hash(ctx, p.data); err == nil {
 			s, _ := m.Keyframes[0].Signal(DHash)
 			dhashDiff = bits.OnesCount64(be64(s.Hash) ^ stockDHash(p.data))
+			full, err := jpeg.Decode(bytes.NewReader(p.data))
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, _ := pdqImage(full, orientation("jpeg", p.data), TransformNone)
+			q, _ := m.Keyframes[0].Signal(PDQ)
+			pdqDiff = Distance(pdqSignal(&d, TransformNone, TransformNone).Hash, q.Hash)
 		}
 		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
 			var stock, ours time.Duration
@@ -128,6 +137,66 @@ func BenchmarkImageHash(b *testing.B) {
 			b.ReportMetric(float64(ours.Microseconds())/1000/n, "ours-ms/img")
 			b.ReportMetric(float64(diff), "phash-bits-vs-stock")
 			b.ReportMetric(float64(dhashDiff), "dhash-bits-vs-stock")
+			b.ReportMetric(float64(pdqDiff), "pdq-bits-vs-full-decode")
+		})
+	}
+}
+
+// BenchmarkImagePDQ reports what PDQ costs in the image pipeline, as ratios
+// against baselines timed in the same loop, on the photos of
+// BenchmarkImageHash:
+//
+//	pdq/phash          PDQ of the decoded image (as Hash decodes it: libjpeg
+//	                   at reduced DCT scale) against goimagehash.PerceptionHash
+//	                   of the same decoded image
+//	pdq/phash-small    against PerceptionHash of the image shrunk for it, which
+//	                   is what Hash pays for pHash
+//	pdq/hash           PDQ's share of the whole Hash
+//	dihedral/hash      HashWith(Dihedral) against Hash
+//
+// The pdq package's BenchmarkHash compares pdq.FromImage with
+// PerceptionHash on images decoded in full by image/jpeg.
+func BenchmarkImagePDQ(b *testing.B) {
+	h := New(Options{})
+	ctx := context.Background()
+	for _, p := range benchPhotos(b) {
+		img, _, _, err := h.decode("jpeg", p.data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := orientation("jpeg", p.data)
+		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
+			small := orient(shrink(img), o)
+			ops := []func(){
+				func() {
+					if _, ok := pdqImage(img, o, TransformNone); !ok {
+						b.Fatal("no PDQ hash")
+					}
+				},
+				func() { _, _ = goimagehash.PerceptionHash(img) },
+				func() { _, _ = goimagehash.PerceptionHash(small) },
+				func() { _, _ = h.Hash(ctx, p.data) },
+				func() { _, _ = h.HashWith(ctx, p.data, HashOptions{Dihedral: true}) },
+			}
+			// Each iteration times every operation once; the fastest of
+			// each over the iterations is kept, which is what other
+			// processes on the machine disturb least.
+			best := make([]time.Duration, len(ops))
+			for b.Loop() {
+				for i, op := range ops {
+					t0 := time.Now()
+					op()
+					if d := time.Since(t0); best[i] == 0 || d < best[i] {
+						best[i] = d
+					}
+				}
+			}
+			pdq, phash, phashSmall, hash, dihedral := best[0], best[1], best[2], best[3], best[4]
+			b.ReportMetric(float64(pdq)/float64(phash), "pdq/phash")
+			b.ReportMetric(float64(pdq)/float64(phashSmall), "pdq/phash-small")
+			b.ReportMetric(float64(pdq)/float64(hash), "pdq/hash")
+			b.ReportMetric(float64(dihedral)/float64(hash), "dihedral/hash")
+			b.ReportMetric(float64(pdq)/1e6, "pdq-ms")
 		})
 	}
 }

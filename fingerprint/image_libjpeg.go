@@ -4,18 +4,21 @@ package fingerprint
 
 // JPEG decoding through libjpeg-turbo, the one cgo file of the package.
 //
-// Why: once goimagehash is handed a small image, decoding is nearly all of
-// the cost of hashing a photo. On this 2-core machine Go's image/jpeg
-// takes ~135 ms for a 10 MP photo, so a pure-Go pipeline measured only
-// 1.2-1.8x faster than the stock path (image/jpeg + goimagehash on the
-// full image) in BenchmarkImageHash, short of the 3x target, and no
-// option of image/jpeg decodes at reduced size. libjpeg-turbo asked for
-// 1/8 scale (its inverse DCT then keeps little more than each block's DC
-// term, the block's mean: exactly the area average wanted here) decodes
-// the same photo in ~13 ms, and the whole Hash measured 5-13x faster than
-// stock on 2.2-10 MP photos. libjpeg-turbo is the decoder behind most JPEG
-// viewing, maintained, continuously fuzzed (OSS-Fuzz) and packaged by
-// every distribution.
+// Why: decoding is most of the cost of hashing a photo. On this 2-core
+// machine Go's image/jpeg takes ~135 ms for a 10 MP photo, so a pure-Go
+// pipeline measured only 1.2-1.8x faster than the stock path (image/jpeg +
+// goimagehash on the full image) in BenchmarkImageHash, short of the 3x
+// target, and no option of image/jpeg decodes at reduced size. libjpeg-turbo
+// decodes at 1/2, 1/4 or 1/8 scale (its inverse DCT then keeps only the
+// low frequencies of each block: close to the area average wanted for
+// pHash and dHash) at a fraction of the cost. The scale is the smallest
+// that keeps both sides at jpegMinSide pixels or more, for PDQ's 512x512
+// pre-shrink (see jpegMinSide for what that costs PDQ in accuracy);
+// pHash and dHash then shrink the result further. With PDQ added the whole
+// Hash measured 3.2-7x faster than stock on 2.2-10 MP photos. libjpeg-turbo
+// is the decoder behind most JPEG viewing, maintained, continuously fuzzed
+// (OSS-Fuzz) and packaged by every distribution; the PDQ reference decodes
+// JPEGs with it too.
 //
 // Build requirement: the libjpeg-turbo headers and library, Debian package
 // libjpeg62-turbo-dev (runtime: libjpeg62-turbo). Build with -tags
@@ -50,8 +53,8 @@ typedef struct {
 typedef struct {
 	long long width, height;         // as stored
 	int out_width, out_height;       // after DCT scaling
-	int comps;                       // 1 (grey) or 3 (YCbCr, interleaved)
-	unsigned char *pix;              // malloc'ed out_width*out_height*comps
+	int comps;                       // 1 (grey) or 3 (YCbCr)
+	unsigned char *pix;              // malloc'ed comps planes of out_width*out_height
 	char msg[JMSG_LENGTH_MAX];       // libjpeg's message on error or warning
 } mm_result;
 
@@ -72,10 +75,11 @@ static void mm_emit_message(j_common_ptr c, int level) {
 }
 
 static int mm_decode(const unsigned char *data, unsigned long n,
-                          long long max_pixels, int max_side, mm_result *res) {
+                          long long max_pixels, int min_side, mm_result *res) {
 	struct jpeg_decompress_struct cinfo;
 	mm_err err;
 	unsigned char *volatile pix = NULL;
+	unsigned char *volatile rowbuf = NULL;
 
 	memset(&cinfo, 0, sizeof cinfo);
 	memset(&err, 0, sizeof err);
@@ -85,6 +89,7 @@ static int mm_decode(const unsigned char *data, unsigned long n,
 	if (setjmp(err.jb)) {
 		jpeg_destroy_decompress(&cinfo);
 		free(pix);
+		free(rowbuf);
 		memcpy(res->msg, err.msg, sizeof res->msg);
 		return MM_ERROR;
 	}
@@ -97,11 +102,11 @@ static int mm_decode(const unsigned char *data, unsigned long n,
 		jpeg_destroy_decompress(&cinfo);
 		return MM_TOO_LARGE;
 	}
-	// The smallest 1/denom (at most 1/8) that brings the long side to
-	// max_side or less, as shrink does.
-	long long side = res->width > res->height ? res->width : res->height;
+	// The largest 1/denom (at most 1/8) that keeps both sides of the
+	// output, ceil(side/denom), at min_side or more.
+	long long side = res->width < res->height ? res->width : res->height;
 	unsigned int denom = 1;
-	while (denom < 8 && side > (long long)denom * max_side)
+	while (denom < 8 && (side + 2 * denom - 1) / (2 * denom) >= min_side)
 		denom *= 2;
 	cinfo.scale_num = 1;
 	cinfo.scale_denom = denom;
@@ -119,26 +124,45 @@ static int mm_decode(const unsigned char *data, unsigned long n,
 	}
 	jpeg_start_decompress(&cinfo);
 	size_t w = cinfo.output_width, h = cinfo.output_height;
-	size_t stride = w * cinfo.output_components;
-	res->comps = cinfo.output_components;
-	pix = malloc(stride * h);
-	if (pix == NULL) {
+	size_t nc = cinfo.output_components, plane = w * h;
+	res->comps = nc;
+	// Planar output: grey rows go straight into place, YCbCr rows are
+	// split from an interleaved row buffer.
+	pix = malloc(plane * nc);
+	rowbuf = nc > 1 ? malloc(16 * w * nc) : NULL;
+	if (pix == NULL || (nc > 1 && rowbuf == NULL)) {
 		jpeg_destroy_decompress(&cinfo);
+		free(pix);
+		free(rowbuf);
 		strcpy(res->msg, "out of memory");
 		return MM_ERROR;
 	}
 	while (cinfo.output_scanline < cinfo.output_height) {
 		JSAMPROW rows[16];
-		size_t k, left = h - cinfo.output_scanline;
+		size_t k, y0 = cinfo.output_scanline, left = h - y0, got;
 		if (left > 16)
 			left = 16;
 		for (k = 0; k < left; k++)
-			rows[k] = pix + (cinfo.output_scanline + k) * stride;
-		if (jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)left) == 0)
+			rows[k] = nc > 1 ? rowbuf + k * w * nc : pix + (y0 + k) * w;
+		got = jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)left);
+		if (got == 0)
 			break; // only a suspending source stops early; finish then fails
+		if (nc > 1) {
+			for (k = 0; k < got; k++) {
+				const unsigned char *s = rowbuf + k * w * nc;
+				unsigned char *py = pix + (y0 + k) * w, *pb = py + plane, *pr = pb + plane;
+				for (size_t x = 0; x < w; x++, s += 3) {
+					py[x] = s[0];
+					pb[x] = s[1];
+					pr[x] = s[2];
+				}
+			}
+		}
 	}
 	jpeg_finish_decompress(&cinfo);
 	jpeg_destroy_decompress(&cinfo);
+	free(rowbuf);
+	rowbuf = NULL;
 	if (err.warned) {
 		free(pix);
 		memcpy(res->msg, err.msg, sizeof res->msg);
@@ -163,18 +187,19 @@ import (
 const haveLibjpeg = true
 
 // libjpegDecode decodes a JPEG at the smallest DCT scale of 1/1, 1/2, 1/4
-// or 1/8 that brings its long side to maxSide pixels or less, refusing
-// images of more than maxPixels before decoding any. It returns the scaled image (*image.Gray,
+// or 1/8 that keeps both sides at minSide pixels or more (1/1 for an image
+// already smaller), refusing images of more than maxPixels before decoding
+// any. It returns the scaled image (*image.Gray,
 // or 4:4:4 *image.YCbCr) and the stored width and height. Errors wrap
 // ErrTooLarge, or carry libjpeg's message (the caller then tries
 // image/jpeg).
-func libjpegDecode(data []byte, maxPixels int64, maxSide int) (image.Image, int, int, error) {
+func libjpegDecode(data []byte, maxPixels int64, minSide int) (image.Image, int, int, error) {
 	if len(data) == 0 {
 		return nil, 0, 0, errors.New("libjpeg: empty")
 	}
 	var res C.mm_result
 	rc := C.mm_decode((*C.uchar)(unsafe.Pointer(unsafe.SliceData(data))), C.ulong(len(data)),
-		C.longlong(maxPixels), C.int(maxSide), &res)
+		C.longlong(maxPixels), C.int(minSide), &res)
 	w, h := int64(res.width), int64(res.height)
 	switch rc {
 	case C.MM_OK:
@@ -185,7 +210,8 @@ func libjpegDecode(data []byte, maxPixels int64, maxSide int) (image.Image, int,
 	}
 	defer C.free(unsafe.Pointer(res.pix))
 	ow, oh, n := int(res.out_width), int(res.out_height), int(res.comps)
-	pix := unsafe.Slice((*byte)(unsafe.Pointer(res.pix)), ow*oh*n)
+	plane := ow * oh
+	pix := unsafe.Slice((*byte)(unsafe.Pointer(res.pix)), plane*n)
 	r := image.Rect(0, 0, ow, oh)
 	if n == 1 {
 		g := image.NewGray(r)
@@ -193,8 +219,8 @@ func libjpegDecode(data []byte, maxPixels int64, maxSide int) (image.Image, int,
 		return g, int(w), int(h), nil
 	}
 	m := image.NewYCbCr(r, image.YCbCrSubsampleRatio444)
-	for i := range ow * oh {
-		m.Y[i], m.Cb[i], m.Cr[i] = pix[3*i], pix[3*i+1], pix[3*i+2]
-	}
+	copy(m.Y, pix[:plane])
+	copy(m.Cb, pix[plane:2*plane])
+	copy(m.Cr, pix[2*plane:])
 	return m, int(w), int(h), nil
 }

@@ -14,6 +14,6 @@ const haveLibjpeg = false
 var errNoLibjpeg = errors.New("libjpeg: not built in")
 
 // libjpegDecode always fails in this build, sending JPEGs to image/jpeg.
-func libjpegDecode(data []byte, maxPixels int64, maxSide int) (image.Image, int, int, error) {
+func libjpegDecode(data []byte, maxPixels int64, minSide int) (image.Image, int, int, error) {
 	return nil, 0, 0, errNoLibjpeg
 }

@@ -89,13 +89,20 @@ func checkImageMedia(t *testing.T, m Media, size int) {
 	if len(m.Keyframes) != 1 {
 		t.Fatalf("%d keyframes, want 1", len(m.Keyframes))
 	}
-	for _, st := range []SignalType{PHash, DHash} {
+	types := []SignalType{PDQ, PHash, DHash}
+	if min(m.Width, m.Height) < 5 { // pdq.MinSide: too small for PDQ
+		types = types[1:]
+	}
+	for _, st := range types {
 		s, ok := m.Keyframes[0].Signal(st)
 		if !ok {
 			t.Errorf("no %s signal", st)
 		} else if err := s.Validate(); err != nil {
 			t.Errorf("%s signal: %v", st, err)
 		}
+	}
+	if s := m.Keyframes[0].Signals; len(s) > 0 && s[0].Type != PDQ && len(types) == 3 {
+		t.Errorf("first signal is %s, want PDQ first", s[0].Type)
 	}
 }
 
@@ -230,7 +237,7 @@ func frameDistance(t *testing.T, a, b Media, st SignalType) int {
 }
 
 // TestPositiveGroups checks that near-duplicates listed in GROUPS.tsv hash
-// within the default threshold of each other, pairwise, for pHash and
+// within the default threshold of each other, pairwise, for PDQ, pHash and
 // dHash, and logs the distances seen.
 //
 // GROUPS.tsv puts all imaging-flowers/out_*.png into imaging-flowers, but
@@ -263,7 +270,7 @@ func TestPositiveGroups(t *testing.T) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			ms := hashFiles(t, h, g.files)
-			for _, st := range []SignalType{PHash, DHash} {
+			for _, st := range []SignalType{PDQ, PHash, DHash} {
 				worst := 0
 				for i := range ms {
 					for j := i + 1; j < len(ms); j++ {
@@ -281,8 +288,8 @@ func TestPositiveGroups(t *testing.T) {
 	t.Run("branches-crops", func(t *testing.T) {
 		base := hashFiles(t, h, []string{"images/imaging-flowers/branches.png"})[0]
 		for i, m := range hashFiles(t, h, crops) {
-			t.Logf("%s vs branches.png: phash %d, dhash %d (crop: not asserted)",
-				filepath.Base(crops[i]), frameDistance(t, m, base, PHash), frameDistance(t, m, base, DHash))
+			t.Logf("%s vs branches.png: pdq %d, phash %d, dhash %d (crop: not asserted)", filepath.Base(crops[i]),
+				frameDistance(t, m, base, PDQ), frameDistance(t, m, base, PHash), frameDistance(t, m, base, DHash))
 		}
 	})
 }
@@ -310,9 +317,11 @@ func TestEXIFOrientation(t *testing.T) {
 					t.Errorf("displayed size %dx%d, want %dx%d", m.Width, m.Height, base.Width, base.Height)
 				}
 				p, d := frameDistance(t, m, base, PHash), frameDistance(t, m, base, DHash)
-				t.Logf("vs orientation 1: phash %d, dhash %d", p, d)
-				if p > PHash.DefaultThreshold() || d > DHash.DefaultThreshold() {
-					t.Errorf("distance to %s: phash %d, dhash %d, want <= %d", set.base, p, d, PHash.DefaultThreshold())
+				q := frameDistance(t, m, base, PDQ)
+				t.Logf("vs orientation 1: pdq %d, phash %d, dhash %d", q, p, d)
+				if p > PHash.DefaultThreshold() || d > DHash.DefaultThreshold() || q > PDQ.DefaultThreshold() {
+					t.Errorf("distance to %s: pdq %d, phash %d, dhash %d, want <= %d, %d, %d", set.base, q, p, d,
+						PDQ.DefaultThreshold(), PHash.DefaultThreshold(), DHash.DefaultThreshold())
 				}
 			})
 		}

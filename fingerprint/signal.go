@@ -76,8 +76,8 @@ const (
 	Rotate90                // 90 degrees counter-clockwise
 	Rotate180
 	Rotate270 // 270 degrees counter-clockwise (90 clockwise)
-	FlipX     // mirrored left to right
-	FlipY     // mirrored top to bottom
+	FlipX     // mirrored top to bottom (about the X axis)
+	FlipY     // mirrored left to right (about the Y axis)
 	FlipPlus1 // mirrored across the main diagonal (transposed)
 	FlipMinus1
 )

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,13 +16,25 @@ import (
 // Video sampling parameters, chosen by measurement on ../shared/media/videos
 // (figures from ffmpeg 5.1 and goimagehash v1.1.0).
 const (
-	// frameSide is the side of the square grey frames ffmpeg hands over;
-	// aspect does not matter to pHash and dHash, which squash every frame to
-	// 64x64 and 9x8 anyway. Against hashes of the full-size frames: at 64
-	// px pHash is off by 0.18 bits on average (max 6), dHash 0.62; at 256
-	// px 0.08 (max 4) and 0.36, for about 1 ms of hashing per sample, and
-	// 256 px keeps enough detail for PDQ later.
-	frameSide = 256
+	// frameSide is the side of the square grey frames ffmpeg hands over, or
+	// 0 to hand them over at their decoded (displayed) size, which is what
+	// vPDQ hashes. It is 0: PDQ's Jarosz filter sizes its windows from the
+	// frame's size, so a frame squashed to a square hashes differently
+	// from the vPDQ reference's full frame. Against the reference vPDQ
+	// files (../shared/pdq-reference/vpdq, frames of quality >= 50 at the
+	// same timestamp, exact decode), 256x256 frames were 18 bits off at the
+	// median (p90 24), 384x384 4 (p90 8), 512x512 6 (p90 10), full-size
+	// frames 2 (p90 4; grey from swscale instead of the reference's RGB
+	// luma). The cost is the hashing of full frames in this process: about
+	// 16 ms of CPU per 1080p sample (PDQ 13, pHash and dHash 4), 1.2-1.5
+	// CPU seconds per minute of 1080p at 1 sample a second, against 0.17 for
+	// 256x256 frames (BenchmarkVideoCPU: hash-cpu-s/min; a full decode is
+	// 14-20), while ffmpeg's own CPU is unchanged within the noise of
+	// repeated runs (the area scaling it no longer does costs about what
+	// writing the larger frames does). pHash and dHash do not mind
+	// either way: hashFrame area-averages large frames to at most
+	// reduceSide pixels before goimagehash squashes them to 64x64 and 9x8.
+	frameSide = 0
 	// videoThreads caps ffmpeg's decoder threads per video.
 	videoThreads = 2
 	// foldBits is the largest pHash and dHash distance from the first
@@ -32,12 +45,22 @@ const (
 	// differ by 15-25 bits. A query that matches a folded sample within the
 	// match threshold T matches the keyframe within T+foldBits at worst.
 	foldBits = 4
+	// foldBitsPDQ is the same bound for PDQ, from the same kind of
+	// measurement: the re-encoded copies of the chair clip (grey, sepia)
+	// are 0-8 bits from the original at the same frames in the reference's
+	// vPDQ files (p90 6), and our exact decode 0-4 bits from the
+	// reference, while samples one second apart in that moving footage
+	// differ by 16-142 bits. So a run stays within 8 bits on PDQ, and a
+	// query within the default threshold 31 of a folded sample is within
+	// 39 of the keyframe.
+	foldBitsPDQ = 8
 )
 
 // sample is one sampled video frame: tick i covers [i/fps, (i+1)/fps).
 type sample struct {
-	signals []Signal
-	low     bool
+	signals  []Signal // PDQ first, then pHash and dHash
+	variants []Signal // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
+	low      bool
 }
 
 // videoSamples is a video's frames as sampled, before folding.
@@ -60,12 +83,12 @@ type videoSamples struct {
 // the video is refused, not truncated, so that a long video is never
 // reported as clean on the strength of its first hour), or the context's
 // error when ctx ends or VideoTimeout passes.
-func (h *Hasher) hashVideo(ctx context.Context, data []byte) (Media, error) {
+func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (Media, error) {
 	mode := decodeFast
 	if h.opts.KeyframesOnly {
 		mode = decodeKeyframes
 	}
-	v, err := h.sampleVideo(ctx, data, mode, frameSide)
+	v, err := h.sampleVideo(ctx, data, mode, frameSide, opts.Dihedral)
 	if err != nil {
 		return Media{}, err
 	}
@@ -93,7 +116,7 @@ func (h *Hasher) job(mode decodeMode, side int) frameJob {
 }
 
 // sampleVideo runs ffmpeg over data and hashes every sampled frame.
-func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, side int) (videoSamples, error) {
+func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, side int, dihedral bool) (videoSamples, error) {
 	job := h.job(mode, side)
 	var frames []sample
 	// The header's duration, from the stderr goroutine: a last sample past
@@ -112,16 +135,19 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 		}
 		return nil
 	}
-	img := &image.Gray{Stride: side, Rect: image.Rect(0, 0, side, side)}
-	onFrame := func(pix []byte) error {
+	onFrame := func(img *image.Gray) error {
 		if d := time.Duration(declared.Load()); len(frames) == job.maxFrames &&
 			(d <= 0 || tick(len(frames), job.fps) < d) {
 			return fmt.Errorf("%w: video is longer than %v (%d frames at %g per second)",
 				ErrTooLarge, job.maxDuration(), job.maxFrames, job.fps)
 		}
-		img.Pix = pix // hashFrame does not keep img
+		// hashFrame and framePDQ do not keep img.
 		sigs, low := hashFrame(img)
-		frames = append(frames, sample{signals: sigs, low: low})
+		p, variants, ok := framePDQ(img, dihedral)
+		if ok {
+			sigs = append([]Signal{p}, sigs...)
+		}
+		frames = append(frames, sample{signals: sigs, variants: variants, low: low})
 		return nil
 	}
 	res, err := runFFmpeg(ctx, job, h.opts.VideoTimeout, data, onVideo, onFrame)
@@ -173,7 +199,7 @@ func videoError(ctx context.Context, res ffmpegResult, timeout time.Duration) er
 	case ctx.Err() != nil:
 		return fmt.Errorf("fingerprint: video: ffmpeg killed: %w", ctx.Err())
 	default:
-		return cause // ErrTooLarge from the callbacks
+		return cause // ErrTooLarge from the callbacks or the frame reader; errBadFrame
 	}
 	detail := strings.Join(p.errors, "; ")
 	if detail == "" && res.exit != nil {
@@ -235,11 +261,11 @@ func tick(i int, fps float64) time.Duration {
 	return time.Duration(math.Round(float64(i) * float64(time.Second) / fps))
 }
 
-// fold turns samples into keyframes: each run of consecutive samples within
-// foldBits (pHash and dHash) of the run's first sample becomes one keyframe
-// with the first sample's signals and the run's time range. Low-information
-// samples only fold with low-information samples. The last range ends at
-// duration, which must be after the start of the last sample.
+// fold turns samples into keyframes: each run of consecutive samples that
+// are near (see near) the run's first sample becomes one keyframe with the
+// first sample's signals (and dihedral variants, when it is matchable) and
+// the run's time range. The last range ends at duration, which must be
+// after the start of the last sample.
 func fold(frames []sample, fps float64, duration time.Duration) []Keyframe {
 	var kfs []Keyframe
 	var first sample
@@ -249,13 +275,17 @@ func fold(frames []sample, fps float64, duration time.Duration) []Keyframe {
 			continue
 		}
 		first = f
-		kfs = append(kfs, Keyframe{
+		k := Keyframe{
 			Index:          len(kfs),
 			Start:          tick(i, fps),
 			End:            tick(i+1, fps),
 			Signals:        f.signals,
 			LowInformation: f.low,
-		})
+		}
+		if len(f.variants) > 0 && matchable(k) {
+			k.Signals = append(slices.Clip(k.Signals), f.variants...)
+		}
+		kfs = append(kfs, k)
 	}
 	if n := len(kfs); n > 0 {
 		// The last sample stays on screen to the end, even when the
@@ -265,21 +295,41 @@ func fold(frames []sample, fps float64, duration time.Duration) []Keyframe {
 	return kfs
 }
 
-// near reports whether b folds into a run that starts with a: both have
-// the same perceptual signal types, at least one, each within foldBits per
-// 64 bits of hash (so 16 bits for a 256-bit PDQ hash).
+// near reports whether b folds into a run that starts with a. Both must
+// be low-information or neither, have the same perceptual signal types, at
+// least one, and each within its bound of a's: foldBits for pHash and
+// dHash, foldBitsPDQ for PDQ. A type with a quality floor (PDQ) must be
+// matchable (quality at least its MinQuality) in both samples or in
+// neither, so that a run's keyframe, which carries the first sample's
+// signals, is matchable exactly when every sample it stands for is; where
+// neither is, its bits are noise and are not compared.
 func near(a, b sample) bool {
 	if a.low != b.low || len(a.signals) != len(b.signals) {
 		return false
 	}
 	compared := 0
 	for _, sa := range a.signals {
-		if sa.Type.Exact() {
+		if sa.Type.Exact() || sa.Transform != TransformNone {
 			continue
 		}
 		sb, ok := signalOf(b.signals, sa.Type)
-		if !ok || len(sa.Hash) != len(sb.Hash) ||
-			Distance(sa.Hash, sb.Hash) > foldBits*sa.Type.Bits()/64 {
+		if !ok || len(sa.Hash) != len(sb.Hash) {
+			return false
+		}
+		if mq := sa.Type.MinQuality(); mq > 0 {
+			okA, okB := sa.Quality >= mq, sb.Quality >= mq
+			if okA != okB {
+				return false
+			}
+			if !okA {
+				continue
+			}
+		}
+		bound := foldBits
+		if sa.Type == PDQ {
+			bound = foldBitsPDQ
+		}
+		if Distance(sa.Hash, sb.Hash) > bound {
 			return false
 		}
 		compared++

@@ -1,11 +1,14 @@
 package fingerprint
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"image"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -70,7 +73,7 @@ func hashVideoT(t testing.TB, h *Hasher, data []byte) (Media, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
-	m, err := h.hashVideo(ctx, data)
+	m, err := h.hashVideo(ctx, data, HashOptions{})
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("hashVideo hung: %v", err)
 	}
@@ -100,7 +103,11 @@ func checkVideo(t testing.TB, m Media) {
 			t.Errorf("keyframe %d: [%v, %v), want to start at %v and end after it", i, k.Start, k.End, prev)
 		}
 		prev = k.End
-		for _, typ := range []SignalType{PHash, DHash} {
+		types := []SignalType{PDQ, PHash, DHash}
+		if min(m.Width, m.Height) < 5 { // pdq.MinSide: too small for PDQ
+			types = types[1:]
+		}
+		for _, typ := range types {
 			s, ok := k.Signal(typ)
 			if !ok {
 				t.Errorf("keyframe %d: no %s signal", i, typ)
@@ -210,6 +217,23 @@ func TestVideoSharedMedia(t *testing.T) {
 		}
 	})
 
+	// exactSamples decodes a hashed video exactly, once.
+	exact := map[string]videoSamples{}
+	exactSamples := func(t *testing.T, name string) videoSamples {
+		t.Helper()
+		if v, ok := exact[name]; ok {
+			return v
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		defer cancel()
+		v, err := h.sampleVideo(ctx, data[name], decodeExact, frameSide, false)
+		if err != nil {
+			t.Fatalf("%s: exact decode: %v", name, err)
+		}
+		exact[name] = v
+		return v
+	}
+
 	need := func(t *testing.T, names ...string) {
 		t.Helper()
 		for _, n := range names {
@@ -218,6 +242,123 @@ func TestVideoSharedMedia(t *testing.T) {
 			}
 		}
 	}
+
+	// Our keyframes against the vPDQ reference: for each reference frame of
+	// quality >= 50, the keyframe covering the nearest 1-second tick.
+	//
+	// The reference samples every int(frame rate)-th decoded frame and we
+	// sample the frame on screen at each second, so only the 30 fps tmk
+	// clips line up frame for frame; the perception clips (23.8-23.98 fps,
+	// fast cuts) drift by a frame every few seconds and are only logged.
+	// Measured on the tmk clips: median 2 bits, 94% of frames within 31;
+	// the rest (up to 60 bits) are the fast decode's doing: skipping
+	// non-reference frames, it gives a tick the frame one or two before
+	// the reference's, and the chair footage moves. The exact decode of
+	// the same frames is 0-4 bits from the reference (vpdq-exact below).
+	t.Run("vpdq-reference", func(t *testing.T) {
+		refs, _ := filepath.Glob(filepath.Join(refDir(t), "vpdq", "*", "*.txt"))
+		if len(refs) == 0 {
+			t.Skip("no vPDQ reference files")
+		}
+		if len(media) == 0 {
+			t.Skip("no video was hashed")
+		}
+		var aligned []int
+		for _, ref := range refs {
+			name := strings.TrimSuffix(filepath.Base(ref), ".txt")
+			m, ok := media[name]
+			if !ok {
+				t.Logf("%s: not hashed (see the hash subtest)", name)
+				continue
+			}
+			// Our own vPDQ output reads back as the same keyframes.
+			var out bytes.Buffer
+			if err := WriteVPDQ(&out, m); err != nil {
+				t.Fatalf("%s: WriteVPDQ: %v", name, err)
+			}
+			back, err := ParseVPDQ(&out)
+			if err != nil || len(back.Keyframes) != len(m.Keyframes) {
+				t.Fatalf("%s: ParseVPDQ(WriteVPDQ) = %d keyframes, %v; want %d", name, len(back.Keyframes), err, len(m.Keyframes))
+			}
+			for i, k := range back.Keyframes {
+				o := m.Keyframes[i]
+				if k.Index != o.Index || k.Start != o.Start.Round(time.Millisecond) || pdqOf(t, k).Hex() != pdqOf(t, o).Hex() {
+					t.Errorf("%s: keyframe %d reads back as %d at %v, want %d at %v", name, i, k.Index, k.Start, o.Index, o.Start)
+				}
+			}
+			want := readVPDQFile(t, ref)
+			var ds []int
+			for _, r := range want.Keyframes {
+				rs := pdqOf(t, r)
+				if rs.Quality < PDQ.MinQuality() {
+					continue
+				}
+				at := tick(int(math.Round(r.Start.Seconds())), 1)
+				for _, k := range m.Keyframes {
+					if k.Start <= at && at < k.End {
+						ds = append(ds, Distance(pdqOf(t, k).Hash, rs.Hash))
+					}
+				}
+			}
+			t.Logf("%s: %d reference frames of quality >= 50, distances %v", name, len(ds), ds)
+			if strings.Contains(ref, "tmk") {
+				aligned = append(aligned, ds...)
+			}
+		}
+		if len(aligned) == 0 {
+			t.Fatal("no tmk frames compared")
+		}
+		slices.Sort(aligned)
+		within := 0
+		for _, d := range aligned {
+			if d <= PDQ.DefaultThreshold() {
+				within++
+			}
+		}
+		share := float64(within) / float64(len(aligned))
+		med := aligned[len(aligned)/2]
+		t.Logf("tmk clips, %d frames: median %d, p90 %d, max %d bits; %.0f%% within %d",
+			len(aligned), med, pct(aligned, 90), aligned[len(aligned)-1], 100*share, PDQ.DefaultThreshold())
+		if med > 4 || share < 0.85 {
+			t.Errorf("median %d bits, %.0f%% within %d; want median <= 4 and >= 85%%", med, 100*share, PDQ.DefaultThreshold())
+		}
+	})
+
+	// The frame pipeline alone: exact decode, every sample against the
+	// reference frame at the same second. Measured: 0-4 bits (the grey
+	// that swscale makes is not quite the reference's RGB luma).
+	t.Run("vpdq-exact", func(t *testing.T) {
+		var all []int
+		for _, name := range []string{"chair-orig-22-sd-bar.mp4", "doorknob-hd-no-bar.mp4"} {
+			need(t, name)
+			want := readVPDQFile(t, filepath.Join(refDir(t), "vpdq", "tmk", name+".txt"))
+			v := exactSamples(t, name)
+			if len(v.frames) != len(want.Keyframes) {
+				t.Errorf("%s: %d samples, reference %d frames", name, len(v.frames), len(want.Keyframes))
+			}
+			for i, r := range want.Keyframes {
+				if i >= len(v.frames) {
+					break
+				}
+				rs, ok := r.Signal(PDQ)
+				s, ok2 := signalOf(v.frames[i].signals, PDQ)
+				if !ok || !ok2 {
+					t.Fatalf("%s frame %d: no PDQ signal", name, i)
+				}
+				if d := s.Quality - rs.Quality; d < -10 || d > 10 {
+					t.Errorf("%s at %v: quality %d, reference %d", name, r.Start, s.Quality, rs.Quality)
+				}
+				if rs.Quality >= PDQ.MinQuality() {
+					all = append(all, Distance(s.Hash, rs.Hash))
+				}
+			}
+		}
+		slices.Sort(all)
+		t.Logf("exact decode, %d frames: median %d, max %d bits; distance:count%s", len(all), all[len(all)/2], all[len(all)-1], histogram(all))
+		if all[len(all)/2] > 2 || all[len(all)-1] > 8 {
+			t.Errorf("median %d, max %d bits, want <= 2 and <= 8", all[len(all)/2], all[len(all)-1])
+		}
+	})
 
 	// chair-*: one clip re-encoded, grey, sepia, with logos and bars, and
 	// trimmed; doorknob is unrelated.
@@ -278,25 +419,29 @@ func TestVideoSharedMedia(t *testing.T) {
 		// rest (go test -bench Video).
 		names := []string{"v2.m4v", "chair-orig-22-sd-bar.mp4", "chair-22-with-small-logo-bar.mp4", "doorknob-hd-no-bar.mp4"}
 		need(t, names...)
-		var pd, dd []int
+		var pd, dd, qd []int
 		for _, name := range names {
-			b := data[name]
+			exact := exactSamples(t, name)
 			ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
-			exact, err := h.sampleVideo(ctx, b, decodeExact, frameSide)
-			fast, err2 := h.sampleVideo(ctx, b, decodeFast, frameSide)
+			fast, err := h.sampleVideo(ctx, data[name], decodeFast, frameSide, false)
 			cancel()
-			if err != nil || err2 != nil {
-				t.Fatalf("%s: %v, %v", name, err, err2)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
 			}
 			if len(exact.frames) != len(fast.frames) {
 				t.Errorf("%s: %d samples decoding exactly, %d fast", name, len(exact.frames), len(fast.frames))
 			}
 			p, d := sampleDistances(exact.frames, fast.frames)
 			pd, dd = append(pd, p...), append(dd, d...)
+			qd = append(qd, pdqDistances(exact.frames, fast.frames)...)
 		}
 		mp, md := mean(pd), mean(dd)
 		t.Logf("fast vs exact decode over %d samples: pHash mean %.2f, p90 %d, max %d; dHash mean %.2f, p90 %d, max %d",
 			len(pd), mp, pct(pd, 90), pct(pd, 100), md, pct(dd, 90), pct(dd, 100))
+		// PDQ is logged, not held to a bound: it sees the one or two
+		// frames of difference that skipping non-reference frames makes in
+		// moving footage (vpdq-reference above).
+		t.Logf("PDQ: mean %.2f, median %d, p90 %d, max %d", mean(qd), pct(qd, 50), pct(qd, 90), pct(qd, 100))
 		// Measured: means about 1 bit, p90 2-4 bits; a decoder that lost
 		// its references would be 20-30 bits off.
 		if mp > 2 || md > 2 || pct(pd, 90) > 6 || pct(dd, 90) > 6 {
@@ -318,6 +463,35 @@ func sampleDistances(a, b []sample) (p, d []int) {
 		d = append(d, Distance(sa.Hash, sb.Hash))
 	}
 	return p, d
+}
+
+// readVPDQFile parses a vPDQ reference file.
+func readVPDQFile(t *testing.T, path string) Media {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := ParseVPDQ(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return m
+}
+
+// pdqDistances returns the PDQ distances of samples taken at the same
+// ticks.
+func pdqDistances(a, b []sample) []int {
+	var q []int
+	for i := range min(len(a), len(b)) {
+		sa, okA := signalOf(a[i].signals, PDQ)
+		sb, okB := signalOf(b[i].signals, PDQ)
+		if okA && okB {
+			q = append(q, Distance(sa.Hash, sb.Hash))
+		}
+	}
+	return q
 }
 
 func mean(x []int) float64 {
@@ -568,6 +742,51 @@ func TestFold(t *testing.T) {
 	}
 }
 
+// TestFoldPDQ checks how PDQ takes part in folding: within foldBitsPDQ of
+// the run's first sample, compared only where both samples are matchable
+// (quality >= PDQ.MinQuality()), and never folding a matchable sample with
+// one that is not; and that dihedral variants go only to matchable
+// keyframes.
+func TestFoldPDQ(t *testing.T) {
+	const a = 0x0123456789abcdef
+	pdqHash := func(flip int) []byte { // a fixed hash with its first flip bits inverted
+		h := bytes.Repeat([]byte{0x5a}, 32)
+		for i := range flip {
+			h[i/8] ^= 0x80 >> (i % 8)
+		}
+		return h
+	}
+	smp := func(flip, quality int) sample {
+		return sample{
+			signals: []Signal{{Type: PDQ, Hash: pdqHash(flip), Quality: quality},
+				{Type: PHash, Hash: u64bytes(a)}, {Type: DHash, Hash: u64bytes(a)}},
+			variants: []Signal{{Type: PDQ, Hash: pdqHash(flip + 1), Quality: quality, Transform: Rotate90}},
+		}
+	}
+	tests := []struct {
+		name   string
+		frames []sample
+		want   []string // "[start,end) signals"
+	}{
+		{"within foldBitsPDQ", []sample{smp(0, 90), smp(foldBitsPDQ, 90)}, []string{"[0s,2s) 4"}},
+		{"over foldBitsPDQ", []sample{smp(0, 90), smp(foldBitsPDQ+1, 90)}, []string{"[0s,1s) 4", "[1s,2s) 4"}},
+		{"both below MinQuality: PDQ not compared", []sample{smp(0, 20), smp(100, 30)}, []string{"[0s,2s) 3"}},
+		{"matchable and not never fold", []sample{smp(0, 90), smp(0, 40), smp(0, 90)},
+			[]string{"[0s,1s) 4", "[1s,2s) 3", "[2s,3s) 4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, k := range fold(tt.frames, 1, time.Duration(len(tt.frames))*time.Second) {
+				got = append(got, fmt.Sprintf("[%v,%v) %d", k.Start, k.End, len(k.Signals)))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("fold = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestVideoRejects checks inputs that are not videos.
 func TestVideoRejects(t *testing.T) {
 	needFFmpeg(t)
@@ -777,7 +996,7 @@ func TestVideoCancelKillsFFmpeg(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			_, err := New(Options{}).hashVideo(ctx, data)
+			_, err := New(Options{}).hashVideo(ctx, data, HashOptions{})
 			done <- err
 		}()
 		pid := 0
@@ -861,7 +1080,7 @@ func TestVideoHungFFmpeg(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			_, err := New(Options{FFmpeg: script}).hashVideo(ctx, data)
+			_, err := New(Options{FFmpeg: script}).hashVideo(ctx, data, HashOptions{})
 			done <- err
 		}()
 		child := childPid(t)
@@ -885,7 +1104,7 @@ func TestVideoHungFFmpeg(t *testing.T) {
 		os.Remove(pidFile)
 		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 		defer cancel()
-		_, err := New(Options{FFmpeg: script, VideoTimeout: 500 * time.Millisecond}).hashVideo(ctx, data)
+		_, err := New(Options{FFmpeg: script, VideoTimeout: 500 * time.Millisecond}).hashVideo(ctx, data, HashOptions{})
 		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			t.Fatalf("hashVideo = %v, want the video deadline exceeded", err)
 		}
@@ -899,6 +1118,55 @@ func TestVideoHungFFmpeg(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPGMReader checks the reading of ffmpeg's PGM frame stream.
+func TestPGMReader(t *testing.T) {
+	frame := func(w, h int, fill byte) string {
+		return fmt.Sprintf("P5\n%d %d\n255\n", w, h) + strings.Repeat(string([]byte{fill}), w*h)
+	}
+	tests := []struct {
+		name   string
+		stream string
+		want   []string // "WxH first-byte" of each frame read
+		err    error    // after them; nil for a clean end
+	}{
+		{"two sizes", frame(2, 3, 7) + frame(4, 1, 9), []string{"2x3 7", "4x1 9"}, nil},
+		{"spaces as separators", "P5 2 1 255 ab", []string{"2x1 97"}, nil},
+		{"empty", "", nil, nil},
+		{"truncated pixels", frame(2, 2, 1)[:13], nil, io.ErrUnexpectedEOF},
+		{"truncated magic", frame(1, 1, 1) + "P", []string{"1x1 1"}, io.ErrUnexpectedEOF},
+		{"not PGM", "P6\n1 1\n255\nabc", nil, errBadFrame},
+		{"16-bit", "P5\n1 1\n65535\nab", nil, errBadFrame},
+		{"zero width", "P5\n0 1\n255\n", nil, errBadFrame},
+		{"comment", "P5\n#c\n1 1\n255\na", nil, errBadFrame},
+		{"header number overflows", "P5\n99999999999 1\n255\n", nil, errBadFrame},
+		{"over the pixel budget", frame(101, 100, 0), nil, ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := pgmReader{r: bufio.NewReader(strings.NewReader(tt.stream)), maxPixels: 10000}
+			var got []string
+			var err error
+			for {
+				var img *image.Gray
+				if img, err = r.next(); err != nil {
+					break
+				}
+				got = append(got, fmt.Sprintf("%dx%d %d", img.Rect.Dx(), img.Rect.Dy(), img.Pix[0]))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("frames %v, want %v", got, tt.want)
+			}
+			want := tt.err
+			if want == nil {
+				want = io.EOF
+			}
+			if !errors.Is(err, want) {
+				t.Errorf("error %v, want %v", err, want)
+			}
+		})
+	}
 }
 
 // TestVideoArgs checks the safety options of the ffmpeg command line.
@@ -920,7 +1188,8 @@ func TestVideoArgs(t *testing.T) {
 			"-frames:v":           "3601",
 			"-t":                  "3601.000",
 			"-i":                  "file:/dev/fd/3",
-			"-f":                  "rawvideo",
+			"-f":                  "image2pipe",
+			"-c:v":                "pgm",
 		} {
 			if got := value(flag); got != want {
 				t.Errorf("%v: %s %q, want %q (args %q)", mode, flag, got, want, args)

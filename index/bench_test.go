@@ -50,7 +50,7 @@ func benchmarkMatch(b *testing.B, n int) {
 	qhashes := make([][]byte, len(queries))
 	for i := range queries {
 		qhashes[i] = flip(r, hashes[r.IntN(n)], r.IntN(6))
-		queries[i] = Query{Media: still(phash(qhashes[i]))}
+		queries[i] = Query{Media: still(phash(qhashes[i])), Signals: phashOnly()}
 	}
 	radius := fingerprint.PHash.DefaultThreshold()
 

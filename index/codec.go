@@ -20,8 +20,10 @@ package index
 // of the small "m" records. They sort by type first, so each type's search
 // structure is built from one contiguous run of keys. frame is the keyframe's
 // position in Media.Keyframes, or fileFrame for a whole-file (exact) signal.
-// Only perceptual signals of informative keyframes and exact file signals
-// get signal keys; low-information keyframes are never indexed.
+// Only exact file signals and the perceptual signals of informative
+// keyframes with at least their type's minimum quality get signal keys;
+// low-information keyframes and low-quality signals are never indexed (they
+// stay in the media record, which GetItem returns).
 //
 // Items of a bank are keyed by the bank's ref, not its name, so a deleted
 // bank's items can be purged in the background while a new bank of the same
@@ -140,7 +142,8 @@ type sigEntry struct {
 }
 
 // indexedSignals returns the signals of m that are indexed: its exact file
-// signals and the perceptual signals of its informative keyframes.
+// signals and the perceptual signals of its informative keyframes that are
+// indexable (quality at least their type's MinQuality, untransformed).
 func indexedSignals(m fingerprint.Media) []sigEntry {
 	var out []sigEntry
 	for _, s := range m.FileSignals {
@@ -153,7 +156,7 @@ func indexedSignals(m fingerprint.Media) []sigEntry {
 			continue
 		}
 		for _, s := range k.Signals {
-			if !s.Type.Exact() {
+			if !s.Type.Exact() && indexable(s) && s.Transform == fingerprint.TransformNone {
 				out = append(out, sigEntry{s.Type, uint32(i), s.Hash})
 			}
 		}
@@ -161,16 +164,42 @@ func indexedSignals(m fingerprint.Media) []sigEntry {
 	return out
 }
 
+// indexable reports whether s is good enough to index or search: its
+// quality is at least its type's MinQuality (PDQ: 50). Lower-quality
+// signals are stored and reported but never matched.
+func indexable(s fingerprint.Signal) bool { return s.Quality >= s.Type.MinQuality() }
+
 // informativeFrames counts the keyframes of m that can match: not low
-// information and with at least one perceptual signal.
+// information and with at least one indexable perceptual signal.
 func informativeFrames(m fingerprint.Media) int {
 	n := 0
 	for _, k := range m.Keyframes {
-		if !k.LowInformation && slices.ContainsFunc(k.Signals, func(s fingerprint.Signal) bool { return !s.Type.Exact() }) {
+		if !k.LowInformation && slices.ContainsFunc(k.Signals, func(s fingerprint.Signal) bool {
+			return !s.Type.Exact() && indexable(s)
+		}) {
 			n++
 		}
 	}
 	return n
+}
+
+// typeBit is the bit of perceptual type t in a frame's type mask: one bit
+// per position in fingerprint.SignalTypes (at most 8 types).
+func typeBit(t fingerprint.SignalType) uint8 { return 1 << (typeOrder(t) & 7) }
+
+// frameTypeMasks returns, for each of n keyframes, the mask of the
+// perceptual types indexed for it in sigs.
+func frameTypeMasks(n int, sigs []sigEntry) []uint8 {
+	if n == 0 {
+		return nil
+	}
+	out := make([]uint8, n)
+	for _, e := range sigs {
+		if e.frame != fileFrame && int(e.frame) < n {
+			out[e.frame] |= typeBit(e.typ)
+		}
+	}
+	return out
 }
 
 // bankRecord is the stored form of a bank.

@@ -141,7 +141,7 @@ func TestConcurrent(t *testing.T) {
 				it := known[r.IntN(len(known))]
 				mu.Unlock()
 				goneBefore := it.gone.Load()
-				ms, err := ix.Match(ctx, Query{Media: still(phash(flip(r, it.hash, 2)))})
+				ms, err := ix.Match(ctx, Query{Media: still(phash(flip(r, it.hash, 2))), Signals: phashOnly()})
 				if err != nil {
 					report(err)
 					return
@@ -179,7 +179,7 @@ func TestConcurrent(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, it := range known {
-		found := len(matchIDs(t, ix, Query{Media: still(phash(it.hash)), Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 0}})) > 0
+		found := len(matchIDs(t, ix, Query{Media: still(phash(it.hash)), Signals: phashOnly(), Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 0}})) > 0
 		if found == it.gone.Load() {
 			t.Errorf("%s/%s at the end: matches %v, want %v", it.bank, it.id, found, !it.gone.Load())
 		}

@@ -48,7 +48,31 @@ func flip(r *rand.Rand, h []byte, n int) []byte {
 
 func phash(h []byte) fingerprint.Signal { return fingerprint.Signal{Type: fingerprint.PHash, Hash: h} }
 func dhash(h []byte) fingerprint.Signal { return fingerprint.Signal{Type: fingerprint.DHash, Hash: h} }
-func pdq(h []byte) fingerprint.Signal   { return fingerprint.Signal{Type: fingerprint.PDQ, Hash: h} }
+
+// pdq returns a PDQ signal of quality 100; pdqQ one of quality q.
+func pdq(h []byte) fingerprint.Signal { return pdqQ(h, 100) }
+func pdqQ(h []byte, q int) fingerprint.Signal {
+	return fingerprint.Signal{Type: fingerprint.PDQ, Hash: h, Quality: q}
+}
+
+// pdqT returns a query's dihedral PDQ variant: the hash of the upload
+// turned by tr, quality 100.
+func pdqT(h []byte, tr fingerprint.Transform) fingerprint.Signal {
+	return fingerprint.Signal{Type: fingerprint.PDQ, Hash: h, Quality: 100, Transform: tr}
+}
+
+// h256 returns 32 random bytes from r.
+func h256(r *rand.Rand) []byte {
+	h := make([]byte, 32)
+	for i := range h {
+		h[i] = byte(r.Uint32())
+	}
+	return h
+}
+
+// phashOnly is Query.Signals for tests that match with pHash, which is
+// indexed but no longer searched by default.
+func phashOnly() []fingerprint.SignalType { return []fingerprint.SignalType{fingerprint.PHash} }
 func md5sig(h []byte) fingerprint.Signal {
 	return fingerprint.Signal{Type: fingerprint.MD5, Hash: h}
 }

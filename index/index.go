@@ -306,9 +306,12 @@ func (ix *Index) bank(name string) (*bankState, error) {
 
 // AddItem stores a new item in it.Bank with it.ID, labels, disabled state
 // and media, and returns it with CreateTime and UpdateTime set. Its signals
-// match from the next Match on (unless it is disabled). The item and its
-// signals are written in one transaction. Errors: ErrInvalid (see the
-// Validate functions), ErrNotFound if the bank does not exist,
+// match from the next Match on (unless it is disabled), except those below
+// their type's minimum quality, which are stored (GetItem returns them) but
+// never indexed. The item and its signals are written in one transaction.
+// Errors: ErrInvalid (see the Validate functions; an item's signals must
+// also be untransformed: a signal with a Transform is refused, not
+// stripped), ErrNotFound if the bank does not exist,
 // ErrAlreadyExists if the bank has an item with that id, ErrClosed, or a
 // storage error. Safe for concurrent use.
 func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
@@ -358,7 +361,10 @@ func validateItem(it Item) error {
 	if err := ValidateLabels(it.Labels); err != nil {
 		return err
 	}
-	return ValidateMedia(it.Media)
+	if err := ValidateMedia(it.Media); err != nil {
+		return err
+	}
+	return validateUntransformed(it.Media)
 }
 
 // itemAdd is one item ready to be written: its ref, record, media and
@@ -373,7 +379,7 @@ type itemAdd struct {
 }
 
 func newItemAdd(ref, bankRef uint64, it Item, now time.Time) *itemAdd {
-	return &itemAdd{
+	a := &itemAdd{
 		ref:  ref,
 		bank: bankRef,
 		id:   it.ID,
@@ -393,6 +399,8 @@ func newItemAdd(ref, bankRef uint64, it Item, now time.Time) *itemAdd {
 		media: encodeMedia(it.Media),
 		sigs:  indexedSignals(it.Media),
 	}
+	a.rec.frameTypes = frameTypeMasks(len(it.Media.Keyframes), a.sigs)
+	return a
 }
 
 // write sets every key of the item in tx.
@@ -677,6 +685,7 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) 
 		}
 		rec.updated = now
 		sigs = indexedSignals(m)
+		rec.frameTypes = frameTypeMasks(len(m.Keyframes), sigs)
 		return tx.set(metaKey(ref), encodeItem(rec))
 	})
 	if err != nil {

@@ -352,11 +352,11 @@ func TestPersistence(t *testing.T) {
 		q    Query
 		want []string
 	}{
-		{"image", Query{Media: still(phash(h64(0xffffffff00000001)))}, []string{"a/img"}},
-		{"video frame", Query{Media: still(phash(h64(0x3333333333333330)))}, []string{"a/vid"}},
-		{"video low-information frame", Query{Media: still(phash(h64(0x2222222222)))}, nil},
+		{"image", Query{Media: still(phash(h64(0xffffffff00000001))), Signals: phashOnly()}, []string{"a/img"}},
+		{"video frame", Query{Media: still(phash(h64(0x3333333333333330))), Signals: phashOnly()}, []string{"a/vid"}},
+		{"video low-information frame", Query{Media: still(phash(h64(0x2222222222))), Signals: phashOnly()}, nil},
 		{"video md5", Query{Media: fingerprint.Media{FileSignals: v.FileSignals}}, []string{"a/vid"}},
-		{"disabled stays disabled", Query{Media: still(phash(h64(0x00000000ffffffff)))}, nil},
+		{"disabled stays disabled", Query{Media: still(phash(h64(0x00000000ffffffff))), Signals: phashOnly()}, nil},
 	}
 	for _, tt := range tests {
 		if got := matchIDs(t, ix, tt.q); !reflect.DeepEqual(got, tt.want) {
@@ -368,10 +368,10 @@ func TestPersistence(t *testing.T) {
 		t.Fatalf("UpdateItem = %v", err)
 	}
 	mustAdd(t, ix, Item{Bank: "b", ID: "new", Media: still(phash(h64(0x00000000ffffffff)))})
-	if got, want := matchIDs(t, ix, Query{Media: still(phash(h64(0x00000000ffffffff)))}), []string{"b/new", "b/off"}; !reflect.DeepEqual(got, want) {
+	if got, want := matchIDs(t, ix, Query{Media: still(phash(h64(0x00000000ffffffff))), Signals: phashOnly()}), []string{"b/new", "b/off"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after enable and add: got %v, want %v", got, want)
 	}
-	if got := matchIDs(t, ix, Query{Media: still(phash(h64(0xffffffff00000000)))}); !reflect.DeepEqual(got, []string{"a/img"}) {
+	if got := matchIDs(t, ix, Query{Media: still(phash(h64(0xffffffff00000000))), Signals: phashOnly()}); !reflect.DeepEqual(got, []string{"a/img"}) {
 		t.Errorf("old item after add: got %v, want [a/img]", got)
 	}
 }
@@ -395,7 +395,7 @@ func TestDeleteBank(t *testing.T) {
 		t.Fatalf("addItems = %v", err)
 	}
 	mustAdd(t, ix, Item{Bank: "kept", ID: "k", Media: still(phash(h64(0)))})
-	q := Query{Media: still(phash(h64(0)))}
+	q := Query{Media: still(phash(h64(0))), Signals: phashOnly()}
 	if got, want := matchIDs(t, ix, q), []string{"doomed/i000", "kept/k"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("before delete: got %v, want %v", got, want)
 	}
@@ -501,6 +501,7 @@ func TestLargestItem(t *testing.T) {
 	}
 	mustAdd(t, ix, Item{Bank: "big", ID: "big", Media: m})
 	q := still(m.Keyframes[MaxKeyframes-1].Signals...)
+	// PDQ, the default signal, finds the last keyframe of the largest item.
 	if got := matchIDs(t, ix, Query{Media: q}); !reflect.DeepEqual(got, []string{"big/big"}) {
 		t.Errorf("Match = %v, want [big/big]", got)
 	}

@@ -58,6 +58,7 @@ func (ix *Index) load() error {
 				return true, nil
 			}
 			meta := rec.itemMeta
+			meta.frameTypes = frameTypeMasks(len(meta.frames), nil)
 			m.items[ref] = &meta
 			b.items++
 			return true, nil
@@ -76,7 +77,13 @@ func (ix *Index) load() error {
 				return true, nil
 			}
 			meta := m.items[ref]
-			if meta == nil || meta.disabled {
+			if meta == nil {
+				return true, nil
+			}
+			if frame != fileFrame && int(frame) < len(meta.frameTypes) {
+				meta.frameTypes[frame] |= typeBit(t) // not yet published: load runs alone
+			}
+			if meta.disabled {
 				return true, nil
 			}
 			m.index(ref, sigEntry{typ: t, frame: frame, hash: hash})

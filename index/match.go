@@ -13,21 +13,34 @@ import (
 // Match returns the known items that q.Media matches, best first, at most
 // q.MaxResults (0 means 100).
 //
-// Whole-file exact signals (MD5, SHA-256) match items with the same hash
-// (distance 0). Each informative query keyframe (not low information, with
-// at least one perceptual signal of a searched type) searches each of its
-// perceptual signals within the type's threshold: q.Thresholds[type] if set,
-// else the type's default. Per item, every matching (query keyframe, item
-// keyframe) pair is reported once, with the signal of lowest relative
-// distance (distance/bits). The best hit of an item is an exact match if it
-// has one, else its pair of lowest relative distance. QueryCoverage is the
-// share of the query's informative keyframes that matched the item,
-// ItemCoverage the share of the item's; both are 1 for an exact file match.
-// Query and item time ranges are given for videos only, merged where they
-// touch. Matches are ordered exact first, then by lowest relative distance,
-// highest query coverage, bank and id. Only enabled items of the named banks
-// (q.Banks, or all banks) and the named signal types (q.Signals, or all)
-// match. Match reads only memory.
+// The signal types searched are q.Signals, or DefaultSignals (PDQ and the
+// exact types MD5 and SHA-256) when it is empty: pHash and dHash stay
+// indexed and match only when named. Whole-file exact signals match items
+// with the same hash (distance 0). Each informative query keyframe (not low
+// information, with at least one searchable signal) searches each of its
+// searchable perceptual signals within the type's threshold:
+// q.Thresholds[type] if set, else the type's default (PDQ 31, pHash and
+// dHash 8). A signal is searchable if its type is searched, its quality is
+// at least the type's MinQuality (PDQ: 50; lower-quality signals are never
+// indexed either) and, unless q.Dihedral is set, it is untransformed.
+//
+// With q.Dihedral, a keyframe's transformed signals (the hashes of the
+// upload rotated or mirrored by Signal.Transform T) are searched too; a hit
+// by one means the upload is the item turned by T's inverse, which is what
+// FrameMatch.Transform and Match.Transform report.
+//
+// Per item, every matching (query keyframe, item keyframe) pair is reported
+// once, with the hit of lowest relative distance (distance/bits; ties go to
+// the lower distance, the earlier type in fingerprint.SignalTypes, then the
+// untransformed or lower transform). The best hit of an item is an exact
+// match if it has one, else its pair of lowest relative distance.
+// QueryCoverage is the share of the query's informative keyframes that
+// matched the item, ItemCoverage the share of the item's keyframes indexed
+// for the searched types; both are 1 for an exact file match. Query and
+// item time ranges are given for videos only, merged where they touch.
+// Matches are ordered exact first, then by lowest relative distance,
+// highest query coverage, bank and id. Only enabled items of the named
+// banks (q.Banks, or all banks) match. Match reads only memory.
 //
 // Errors: ErrInvalid for unknown signal types, a threshold on an exact type
 // or outside 0..bits, a negative MaxResults or invalid media (see
@@ -78,13 +91,14 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 		}
 		for _, s := range k.Signals {
 			srch := m.perceptual[s.Type]
-			if !p.types[s.Type] || s.Type.Exact() || srch == nil {
+			if !p.searchable(s) || srch == nil {
 				continue
 			}
-			bits := s.Type.Bits()
+			h := hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse()}
 			srch.search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
 				if c := mt.candidate(ref); c != nil {
-					c.hit(uint32(qpos), frame, hit{typ: s.Type, dist: dist, bits: bits})
+					h.dist = dist
+					c.hit(uint32(qpos), frame, h)
 				}
 			})
 		}
@@ -103,10 +117,19 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 	return out, nil
 }
 
+// DefaultSignals returns the signal types Match searches when a query
+// names none: PDQ, the type partners share, and the exact types MD5 and
+// SHA-256. pHash and dHash are indexed too but searched only when named.
+func DefaultSignals() []fingerprint.SignalType {
+	return []fingerprint.SignalType{fingerprint.PDQ, fingerprint.MD5, fingerprint.SHA256}
+}
+
 // plan is a validated query: the types searched and their radii.
 type plan struct {
 	types       map[fingerprint.SignalType]bool
+	mask        uint8 // typeBit of every perceptual type searched
 	radius      map[fingerprint.SignalType]int
+	dihedral    bool
 	maxResults  int
 	queryFrames int // informative query keyframes
 }
@@ -115,6 +138,7 @@ func planQuery(q Query) (plan, error) {
 	p := plan{
 		types:      make(map[fingerprint.SignalType]bool),
 		radius:     make(map[fingerprint.SignalType]int),
+		dihedral:   q.Dihedral,
 		maxResults: q.MaxResults,
 	}
 	if q.MaxResults < 0 {
@@ -130,8 +154,13 @@ func planQuery(q Query) (plan, error) {
 		p.types[t] = true
 	}
 	if len(q.Signals) == 0 {
-		for _, t := range fingerprint.SignalTypes() {
+		for _, t := range DefaultSignals() {
 			p.types[t] = true
+		}
+	}
+	for t := range p.types {
+		if !t.Exact() {
+			p.mask |= typeBit(t)
 		}
 	}
 	for _, t := range fingerprint.SignalTypes() {
@@ -164,18 +193,33 @@ func planQuery(q Query) (plan, error) {
 	return p, nil
 }
 
+// searchable reports whether a query keyframe's signal is searched: a
+// perceptual signal of a searched type, of at least the type's minimum
+// quality, and untransformed unless the query is dihedral.
+func (p plan) searchable(s fingerprint.Signal) bool {
+	return !s.Type.Exact() && p.types[s.Type] && indexable(s) &&
+		(p.dihedral || s.Transform == fingerprint.TransformNone)
+}
+
 // informative reports whether a query keyframe is searched: not low
-// information and with a perceptual signal of a searched type.
+// information and with a searchable signal.
 func (p plan) informative(k fingerprint.Keyframe) bool {
-	if k.LowInformation {
-		return false
+	return !k.LowInformation && slices.ContainsFunc(k.Signals, p.searchable)
+}
+
+// itemFrames returns the number of an item's keyframes indexed for a
+// searched type: the denominator of ItemCoverage.
+func (p plan) itemFrames(meta *itemMeta) int {
+	if meta.frameTypes == nil {
+		return meta.informative
 	}
-	for _, s := range k.Signals {
-		if !s.Type.Exact() && p.types[s.Type] {
-			return true
+	n := 0
+	for _, m := range meta.frameTypes {
+		if m&p.mask != 0 {
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // matcher collects the candidates of one Match call; it holds memory's
@@ -208,10 +252,12 @@ func (mt *matcher) bankName(ref uint64) string { return mt.m.bankByRef[ref].bank
 type hit struct {
 	typ        fingerprint.SignalType
 	dist, bits int
+	transform  fingerprint.Transform // how the query frame is turned relative to the item frame
 }
 
 // better reports whether h is closer than o: lower distance/bits, then lower
-// distance, then the earlier type in fingerprint.SignalTypes.
+// distance, then the earlier type in fingerprint.SignalTypes, then the
+// lower transform (TransformNone first).
 func (h hit) better(o hit) bool {
 	if c := cmp.Compare(h.dist*o.bits, o.dist*h.bits); c != 0 {
 		return c < 0
@@ -219,7 +265,10 @@ func (h hit) better(o hit) bool {
 	if h.dist != o.dist {
 		return h.dist < o.dist
 	}
-	return typeOrder(h.typ) < typeOrder(o.typ)
+	if h.typ != o.typ {
+		return typeOrder(h.typ) < typeOrder(o.typ)
+	}
+	return h.transform < o.transform
 }
 
 func typeOrder(t fingerprint.SignalType) int {
@@ -276,6 +325,7 @@ func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
 			ItemTime:   TimeRange{fi.start, fi.end},
 			Signal:     h.typ,
 			Distance:   h.dist,
+			Transform:  h.transform,
 		})
 		if !qSeen[pr.q] {
 			qSeen[pr.q] = true
@@ -289,8 +339,8 @@ func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
 	if p.queryFrames > 0 {
 		r.QueryCoverage = min(1, float64(len(qSeen))/float64(p.queryFrames))
 	}
-	if meta.informative > 0 {
-		r.ItemCoverage = min(1, float64(len(iSeen))/float64(meta.informative))
+	if n := p.itemFrames(meta); n > 0 {
+		r.ItemCoverage = min(1, float64(len(iSeen))/float64(n))
 	}
 	if qm.Kind == fingerprint.KindVideo {
 		r.QueryRanges = mergeRanges(qSpans)
@@ -302,7 +352,7 @@ func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
 		r.Signal, r.Distance, r.Threshold = c.exact, 0, 0
 		r.QueryCoverage, r.ItemCoverage = 1, 1
 	} else {
-		r.Signal, r.Distance, r.Threshold = best.typ, best.dist, p.radius[best.typ]
+		r.Signal, r.Distance, r.Threshold, r.Transform = best.typ, best.dist, p.radius[best.typ], best.transform
 	}
 	return r
 }

@@ -17,42 +17,55 @@ func TestMatchFilters(t *testing.T) {
 	ix := openTest(t, "", Options{})
 	mustBank(t, ix, "a")
 	mustBank(t, ix, "b")
-	base := h64(r.Uint64())
-	far := flip(r, base, 10) // distance 10: beyond the default 8
+	base := h256(r)          // PDQ
+	far := flip(r, base, 32) // distance 32: beyond PDQ's default 31
+	pbase := h64(r.Uint64()) // pHash
+	pfar := flip(r, pbase, 10)
 	md5 := []byte("0123456789abcdef")
 	withMD5 := still(phash(h64(r.Uint64())))
 	withMD5.FileSignals = []fingerprint.Signal{md5sig(md5)}
-	mustAdd(t, ix, Item{Bank: "a", ID: "base", Labels: map[string]string{"entity": "e1"}, Media: still(phash(base))})
-	mustAdd(t, ix, Item{Bank: "b", ID: "base", Media: still(phash(base))})
-	mustAdd(t, ix, Item{Bank: "a", ID: "far", Media: still(phash(far))})
-	mustAdd(t, ix, Item{Bank: "a", ID: "dh", Media: still(dhash(base))})
+	mustAdd(t, ix, Item{Bank: "a", ID: "base", Labels: map[string]string{"entity": "e1"}, Media: still(pdq(base), phash(pbase))})
+	mustAdd(t, ix, Item{Bank: "b", ID: "base", Media: still(pdq(base), phash(pbase))})
+	mustAdd(t, ix, Item{Bank: "a", ID: "far", Media: still(pdq(far), phash(pfar))})
+	mustAdd(t, ix, Item{Bank: "a", ID: "dh", Media: still(dhash(pbase))})
 	mustAdd(t, ix, Item{Bank: "b", ID: "md5", Media: withMD5})
 
 	queryMD5 := still(phash(h64(r.Uint64())))
 	queryMD5.FileSignals = []fingerprint.Signal{md5sig(md5)}
-	both := still(phash(base), dhash(base))
+	all := still(pdq(base), phash(pbase), dhash(pbase))
+	pdqAt := func(n int) map[fingerprint.SignalType]int { return map[fingerprint.SignalType]int{fingerprint.PDQ: n} }
+	phashAt := func(n int) map[fingerprint.SignalType]int {
+		return map[fingerprint.SignalType]int{fingerprint.PHash: n}
+	}
+	types := func(ts ...fingerprint.SignalType) []fingerprint.SignalType { return ts }
 
 	tests := []struct {
 		name string
 		q    Query
 		want []string
 	}{
-		{"default threshold", Query{Media: still(phash(base))}, []string{"a/base", "b/base"}},
-		{"bank filter", Query{Media: still(phash(base)), Banks: []string{"b"}}, []string{"b/base"}},
-		{"two banks", Query{Media: still(phash(base)), Banks: []string{"b", "a"}}, []string{"a/base", "b/base"}},
-		{"threshold override", Query{Media: still(phash(base)), Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 10}},
+		{"default is pdq", Query{Media: still(pdq(base))}, []string{"a/base", "b/base"}},
+		{"default ignores phash", Query{Media: still(phash(pbase))}, nil},
+		{"default ignores dhash", Query{Media: still(dhash(pbase))}, nil},
+		{"phash selectable", Query{Media: still(phash(pbase)), Signals: types(fingerprint.PHash)}, []string{"a/base", "b/base"}},
+		{"pdq and phash", Query{Media: all, Signals: types(fingerprint.PDQ, fingerprint.PHash)}, []string{"a/base", "b/base"}},
+		{"bank filter", Query{Media: still(pdq(base)), Banks: []string{"b"}}, []string{"b/base"}},
+		{"two banks", Query{Media: still(pdq(base)), Banks: []string{"b", "a"}}, []string{"a/base", "b/base"}},
+		{"pdq threshold override", Query{Media: still(pdq(base)), Thresholds: pdqAt(32)}, []string{"a/base", "b/base", "a/far"}},
+		{"pdq threshold 31 too tight", Query{Media: still(pdq(base)), Thresholds: pdqAt(31)}, []string{"a/base", "b/base"}},
+		{"pdq threshold 0", Query{Media: still(pdq(flip(r, base, 1))), Thresholds: pdqAt(0)}, nil},
+		{"phash threshold override", Query{Media: still(phash(pbase)), Signals: types(fingerprint.PHash), Thresholds: phashAt(10)},
 			[]string{"a/base", "b/base", "a/far"}},
-		{"threshold 9 too tight", Query{Media: still(phash(base)), Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 9}},
+		{"phash threshold 9 too tight", Query{Media: still(phash(pbase)), Signals: types(fingerprint.PHash), Thresholds: phashAt(9)},
 			[]string{"a/base", "b/base"}},
-		{"threshold 0", Query{Media: still(phash(flip(r, base, 1))), Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 0}}, nil},
-		{"types do not cross", Query{Media: still(dhash(base))}, []string{"a/dh"}},
-		{"signal filter", Query{Media: both, Signals: []fingerprint.SignalType{fingerprint.DHash}}, []string{"a/dh"}},
-		{"exact md5", Query{Media: queryMD5}, []string{"b/md5"}},
-		{"md5 filtered out", Query{Media: queryMD5, Signals: []fingerprint.SignalType{fingerprint.PHash}}, nil},
-		{"max results", Query{Media: still(phash(base)), MaxResults: 1}, []string{"a/base"}},
-		{"nothing", Query{Media: still(phash(flip(r, base, 32)))}, nil},
+		{"types do not cross", Query{Media: still(dhash(pbase)), Signals: types(fingerprint.DHash, fingerprint.PHash)}, []string{"a/dh"}},
+		{"signal filter", Query{Media: all, Signals: types(fingerprint.DHash)}, []string{"a/dh"}},
+		{"exact md5 by default", Query{Media: queryMD5}, []string{"b/md5"}},
+		{"md5 filtered out", Query{Media: queryMD5, Signals: types(fingerprint.PHash)}, nil},
+		{"max results", Query{Media: still(pdq(base)), MaxResults: 1}, []string{"a/base"}},
+		{"nothing", Query{Media: still(pdq(flip(r, base, 100)))}, nil},
 		{"low-information query frame", Query{Media: fingerprint.Media{Kind: fingerprint.KindImage,
-			Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{phash(base)}, LowInformation: true}}}}, nil},
+			Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{pdq(base)}, LowInformation: true}}}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,15 +82,22 @@ func TestMatchFilters(t *testing.T) {
 	if m := ms[0]; m.Signal != fingerprint.MD5 || m.Distance != 0 || m.Threshold != 0 || m.QueryCoverage != 1 || m.ItemCoverage != 1 {
 		t.Errorf("exact md5 match = %+v, want md5 at distance 0, coverage 1", m)
 	}
-	ms, _ = ix.Match(ctx, Query{Media: still(phash(flip(r, base, 3))), Banks: []string{"a"}})
+	ms, _ = ix.Match(ctx, Query{Media: still(pdq(flip(r, base, 3))), Banks: []string{"a"}})
 	want := Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: fingerprint.KindImage,
+		Signal: fingerprint.PDQ, Distance: 3, Threshold: 31, QueryCoverage: 1, ItemCoverage: 1,
+		Frames: []FrameMatch{{Signal: fingerprint.PDQ, Distance: 3}}}
+	if len(ms) != 1 || !reflect.DeepEqual(ms[0], want) {
+		t.Errorf("pdq image match = %+v, want %+v", ms, want)
+	}
+	ms, _ = ix.Match(ctx, Query{Media: still(phash(flip(r, pbase, 3))), Banks: []string{"a"}, Signals: types(fingerprint.PHash)})
+	want = Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: fingerprint.KindImage,
 		Signal: fingerprint.PHash, Distance: 3, Threshold: 8, QueryCoverage: 1, ItemCoverage: 1,
 		Frames: []FrameMatch{{Signal: fingerprint.PHash, Distance: 3}}}
 	if len(ms) != 1 || !reflect.DeepEqual(ms[0], want) {
-		t.Errorf("image match = %+v, want %+v", ms, want)
+		t.Errorf("phash image match = %+v, want %+v", ms, want)
 	}
 	ms[0].Labels["entity"] = "changed" // must not reach the index
-	if ms, _ := ix.Match(ctx, Query{Media: still(phash(base)), Banks: []string{"a"}}); ms[0].Labels["entity"] != "e1" {
+	if ms, _ := ix.Match(ctx, Query{Media: still(pdq(base)), Banks: []string{"a"}}); ms[0].Labels["entity"] != "e1" {
 		t.Errorf("labels after caller changed a result: got %v, want entity=e1", ms[0].Labels)
 	}
 
@@ -202,7 +222,7 @@ func TestMatchVideo(t *testing.T) {
 	mustAdd(t, ix, Item{Bank: "v", ID: "clip", Media: item})
 	d36 := fingerprint.Distance(q.Keyframes[3].Signals[0].Hash, hs6) // 1..5
 
-	ms, err := ix.Match(ctx, Query{Media: q, Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 8}})
+	ms, err := ix.Match(ctx, Query{Media: q, Signals: phashOnly(), Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 8}})
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("Match = %+v, %v; want one match", ms, err)
 	}
@@ -235,7 +255,7 @@ func TestMatchVideo(t *testing.T) {
 	}
 
 	// An image query matching one frame of the video: item ranges only.
-	ms, _ = ix.Match(ctx, Query{Media: still(phash(hs[3]))})
+	ms, _ = ix.Match(ctx, Query{Media: still(phash(hs[3])), Signals: phashOnly()})
 	if len(ms) != 1 || ms[0].QueryRanges != nil || !reflect.DeepEqual(ms[0].ItemRanges, []TimeRange{sec(3)}) {
 		t.Errorf("image vs video = %+v, want no query ranges and item range 3s..4s", ms)
 	}
@@ -272,7 +292,7 @@ func TestMatchBestSignal(t *testing.T) {
 		{"dhash alone", still(dhash(flip(r, dh, 5))), fingerprint.DHash, 5},
 	}
 	for _, tt := range tests {
-		ms, err := ix.Match(ctx, Query{Media: tt.q})
+		ms, err := ix.Match(ctx, Query{Media: tt.q, Signals: fingerprint.SignalTypes()})
 		if err != nil || len(ms) != 1 {
 			t.Errorf("%s: Match = %v, %v; want one match", tt.name, ms, err)
 			continue
@@ -312,12 +332,13 @@ func TestMatchOrder(t *testing.T) {
 		{Index: 0, Signals: []fingerprint.Signal{phash(h)}},
 		{Index: 1, Signals: []fingerprint.Signal{phash(other)}},
 	}}
-	got := matchIDs(t, ix, Query{Media: q})
+	qry := Query{Media: q, Signals: []fingerprint.SignalType{fingerprint.PHash, fingerprint.MD5}}
+	got := matchIDs(t, ix, qry)
 	want := []string{"b/exact", "b/d2-both", "a/d2", "b/d2", "a/d5"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	ms, _ := ix.Match(ctx, Query{Media: q})
+	ms, _ := ix.Match(ctx, qry)
 	if len(ms) > 1 && (ms[1].QueryCoverage != 1 || ms[2].QueryCoverage != 0.5) {
 		t.Errorf("coverages = %v, %v; want 1, 0.5", ms[1].QueryCoverage, ms[2].QueryCoverage)
 	}

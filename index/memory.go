@@ -44,8 +44,14 @@ type itemMeta struct {
 	labels      map[string]string
 	disabled    bool
 	kind        fingerprint.Kind
-	informative int         // keyframes that can match
+	informative int         // keyframes that can match (as stored; Match uses frameTypes)
 	frames      []frameInfo // by keyframe position
+	// frameTypes holds, by keyframe position, the mask (typeBit) of the
+	// perceptual types indexed for that keyframe. It is not stored: it is
+	// derived from the item's signal entries when the item is added,
+	// updated or loaded. Match counts an item's informative keyframes for
+	// the types it searches with it.
+	frameTypes []uint8
 }
 
 // frameInfo is one keyframe of an item as Match reports it.

@@ -50,10 +50,15 @@ type Query struct {
 	Banks []string
 	// Thresholds overrides the default largest Hamming distance per signal type.
 	Thresholds map[fingerprint.SignalType]int
-	// Signals limits matching to these types; empty means every type.
+	// Signals limits matching to these types; empty means DefaultSignals
+	// (PDQ and the exact types). pHash and dHash match only when named.
 	Signals []fingerprint.SignalType
 	// MaxResults caps the matches returned, best first; 0 means 100.
 	MaxResults int
+	// Dihedral searches the query's transformed signals too (Signal.Transform
+	// set: the hashes of the upload rotated or mirrored). Without it they
+	// are ignored and only untransformed signals are searched.
+	Dihedral bool
 }
 
 // TimeRange is a span of a video.
@@ -67,6 +72,10 @@ type FrameMatch struct {
 	QueryTime, ItemTime   TimeRange
 	Signal                fingerprint.SignalType
 	Distance              int
+	// Transform is how the query frame is turned relative to the item
+	// frame: the inverse of the Transform of the query signal that hit.
+	// TransformNone when the untransformed signal hit.
+	Transform fingerprint.Transform
 }
 
 // Match is one item that a query matched.
@@ -79,6 +88,9 @@ type Match struct {
 	Signal    fingerprint.SignalType
 	Distance  int
 	Threshold int
+	// Transform is how the upload is turned relative to the item at the
+	// best hit (see FrameMatch.Transform); TransformNone for exact matches.
+	Transform fingerprint.Transform
 	// Frames lists every keyframe pair that matched (perceptual signals only).
 	Frames []FrameMatch
 	// QueryCoverage is the share of the query's informative keyframes that

@@ -109,9 +109,15 @@ func ValidateLabels(l map[string]string) error {
 //   - at most 16 file signals, each of an exact type (MD5, SHA-256), no type twice;
 //   - at most 10,000 keyframes with strictly increasing, non-negative Index
 //     and 0 <= Start <= End;
-//   - at most 16 signals per keyframe, each of a perceptual type, no type twice;
-//   - every signal of a known type with a hash of that type's length and
-//     quality 0..100.
+//   - at most 16 signals per keyframe, each of a perceptual type, no type
+//     twice with the same Transform (a query's dihedral variants repeat PDQ
+//     with Transforms 1..7);
+//   - every signal of a known type with a hash of that type's length,
+//     quality 0..100 and a Transform 0..7; file signals untransformed.
+//
+// It accepts signals of any quality: low-quality signals are stored and
+// reported but never indexed or matched. Items must also have no
+// transformed signals (AddItem checks that).
 func ValidateMedia(m fingerprint.Media) error {
 	if m.Kind < fingerprint.KindUnknown || m.Kind > fingerprint.KindVideo {
 		return invalidf("media kind %d, want unknown, image or video", int(m.Kind))
@@ -171,9 +177,16 @@ func validateSignals(sigs []fingerprint.Signal, exact bool, what string) error {
 			}
 			return invalidf("%s %d has type %s, want %s", what, j, s.Type, want)
 		}
+		if exact && s.Transform != fingerprint.TransformNone {
+			return invalidf("%s %d (%s) has transform %d, want none for a whole-file signal", what, j, s.Type, s.Transform)
+		}
 		for _, p := range sigs[:j] {
-			if p.Type == s.Type {
-				return invalidf("%s %d repeats type %s, want each type at most once", what, j, s.Type)
+			if p.Type == s.Type && p.Transform == s.Transform {
+				if s.Transform == fingerprint.TransformNone {
+					return invalidf("%s %d repeats type %s, want each type at most once", what, j, s.Type)
+				}
+				return invalidf("%s %d repeats type %s with transform %d, want each type and transform at most once",
+					what, j, s.Type, s.Transform)
 			}
 		}
 	}
@@ -191,4 +204,19 @@ func validatePageSize(n int) (int, error) {
 		return MaxPageSize, nil
 	}
 	return n, nil
+}
+
+// validateUntransformed returns an ErrInvalid error naming the first
+// transformed signal of m: items are stored as they are, untransformed;
+// the dihedral variants belong to queries only.
+func validateUntransformed(m fingerprint.Media) error {
+	for i, k := range m.Keyframes {
+		for j, s := range k.Signals {
+			if s.Transform != fingerprint.TransformNone {
+				return invalidf("keyframe %d signal %d (%s) has transform %d, want none: items are stored untransformed, "+
+					"only queries carry rotated or mirrored variants", i, j, s.Type, s.Transform)
+			}
+		}
+	}
+	return nil
 }

@@ -88,7 +88,7 @@ func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.
 	checkItemSpec(&vs, "AddItemRequest.item", req.GetItem())
 	switch src := req.GetSource().(type) {
 	case *pb.AddItemRequest_Media:
-		checkMedia(&vs, "AddItemRequest.media", src.Media)
+		checkMedia(&vs, "AddItemRequest.media", src.Media, true)
 	case *pb.AddItemRequest_Content:
 		// checked below, after the cheap checks
 	default:
@@ -111,7 +111,7 @@ func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.
 			return nil, s.toStatus(ctx, err)
 		}
 		var err error
-		if media, err = s.hash.Hash(ctx, req.GetContent()); err != nil {
+		if media, err = s.hash.HashWith(ctx, req.GetContent(), fingerprint.HashOptions{}); err != nil {
 			return nil, s.toStatus(ctx, err)
 		}
 	}
@@ -136,7 +136,7 @@ func (b *bankService) AddItemStream(stream pb.BankService_AddItemStreamServer) e
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	media, err := s.hash.Hash(ctx, data)
+	media, err := s.hash.HashWith(ctx, data, fingerprint.HashOptions{})
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}

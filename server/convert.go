@@ -70,6 +70,7 @@ func matchesToProto(ms []index.Match) []*pb.Match {
 			QueryRanges:   timeRangesToProto(m.QueryRanges),
 			ItemRanges:    timeRangesToProto(m.ItemRanges),
 			ItemKind:      pb.KindToProto(m.ItemKind),
+			Transform:     pb.TransformToProto(m.Transform),
 			Frames:        make([]*pb.FrameMatch, len(m.Frames)),
 		}
 		for j, f := range m.Frames {
@@ -80,6 +81,7 @@ func matchesToProto(ms []index.Match) []*pb.Match {
 				ItemTime:   timeRangeToProto(f.ItemTime),
 				Signal:     pb.SignalTypeToProto(f.Signal),
 				Distance:   int32(f.Distance),
+				Transform:  pb.TransformToProto(f.Transform),
 			}
 		}
 		out[i] = pm
@@ -89,7 +91,7 @@ func matchesToProto(ms []index.Match) []*pb.Match {
 
 // queryFromOptions builds an index query for m from validated options.
 func queryFromOptions(m fingerprint.Media, o *pb.MatchOptions) index.Query {
-	q := index.Query{Media: m, Banks: o.GetBanks(), MaxResults: int(o.GetMaxResults())}
+	q := index.Query{Media: m, Banks: o.GetBanks(), MaxResults: int(o.GetMaxResults()), Dihedral: o.GetDihedral()}
 	if ts := o.GetThresholds(); len(ts) > 0 {
 		q.Thresholds = make(map[fingerprint.SignalType]int, len(ts))
 		for _, t := range ts {

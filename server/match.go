@@ -4,6 +4,7 @@ import (
 	"context"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -51,7 +52,7 @@ func (m *matchService) MatchMediaStream(stream pb.MatchService_MatchMediaStreamS
 func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsRequest) (*pb.MatchSignalsResponse, error) {
 	s := m.s
 	var vs violations
-	checkMedia(&vs, "MatchSignalsRequest.media", req.GetMedia())
+	checkMedia(&vs, "MatchSignalsRequest.media", req.GetMedia(), false)
 	checkOptions(&vs, "MatchSignalsRequest.options", req.GetOptions())
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -67,9 +68,10 @@ func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsReq
 	return &pb.MatchSignalsResponse{Matches: matchesToProto(ms)}, nil
 }
 
-// matchContent hashes a file and matches it with validated options.
+// matchContent hashes a file (with its PDQ dihedral variants when
+// o.dihedral) and matches it with validated options.
 func (s *Server) matchContent(ctx context.Context, data []byte, o *pb.MatchOptions) ([]*pb.Match, *pb.Media, error) {
-	media, err := s.hash.Hash(ctx, data)
+	media, err := s.hash.HashWith(ctx, data, fingerprint.HashOptions{Dihedral: o.GetDihedral()})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -91,7 +93,7 @@ func (h *hashService) HashMedia(ctx context.Context, req *pb.HashMediaRequest) (
 	if err := s.checkContent("HashMediaRequest.content", "HashMediaStream", req.GetContent()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	media, err := s.hash.Hash(ctx, req.GetContent())
+	media, err := s.hash.HashWith(ctx, req.GetContent(), fingerprint.HashOptions{})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -104,7 +106,7 @@ func (h *hashService) HashMediaStream(stream pb.HashService_HashMediaStreamServe
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	media, err := s.hash.Hash(ctx, data)
+	media, err := s.hash.HashWith(ctx, data, fingerprint.HashOptions{})
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}

@@ -44,10 +44,10 @@ type Index interface {
 	Match(ctx context.Context, q index.Query) ([]index.Match, error)
 }
 
-// Hasher computes the fingerprint of a file held in memory:
-// *fingerprint.Hasher satisfies it.
+// Hasher computes the fingerprint of a file held in memory, with the PDQ
+// dihedral variants when o.Dihedral: *fingerprint.Hasher satisfies it.
 type Hasher interface {
-	Hash(ctx context.Context, data []byte) (fingerprint.Media, error)
+	HashWith(ctx context.Context, data []byte, o fingerprint.HashOptions) (fingerprint.Media, error)
 }
 
 // Options configure a Server. The zero value of each field means its default.

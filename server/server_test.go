@@ -431,12 +431,29 @@ func TestMatchSignalsAgreesWithMatchMedia(t *testing.T) {
 			d.GetSignal(), d.GetDistance(), d.GetThreshold())
 	}
 
-	// A threshold of 0 for both perceptual types lets only an exact
+	// PDQ is the default signal.
+	if s.GetSignal() != pb.SignalType_SIGNAL_TYPE_PDQ || s.GetThreshold() != 31 {
+		t.Errorf("default best hit %v at threshold %d, want SIGNAL_TYPE_PDQ at 31", s.GetSignal(), s.GetThreshold())
+	}
+	// pHash and dHash are still indexed and selectable.
+	for _, st := range []pb.SignalType{pb.SignalType_SIGNAL_TYPE_PHASH, pb.SignalType_SIGNAL_TYPE_DHASH} {
+		resp, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(m),
+			Options: &pb.MatchOptions{Signals: []pb.SignalType{st}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms := resp.GetMatches(); len(ms) != 1 || ms[0].GetSignal() != st || ms[0].GetThreshold() != 8 {
+			t.Errorf("MatchSignals with signals [%v] = %v, want one %v match at threshold 8", st, ms, st)
+		}
+	}
+
+	// A threshold of 0 for every perceptual type lets only an exact
 	// perceptual hit through; the re-encode is not one.
 	strict := &pb.MatchOptions{Thresholds: []*pb.Threshold{
+		{Signal: pb.SignalType_SIGNAL_TYPE_PDQ, MaxDistance: 0},
 		{Signal: pb.SignalType_SIGNAL_TYPE_PHASH, MaxDistance: 0},
 		{Signal: pb.SignalType_SIGNAL_TYPE_DHASH, MaxDistance: 0},
-	}}
+	}, Signals: []pb.SignalType{pb.SignalType_SIGNAL_TYPE_PDQ, pb.SignalType_SIGNAL_TYPE_PHASH, pb.SignalType_SIGNAL_TYPE_DHASH}}
 	if d.GetDistance() > 0 {
 		resp, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(m), Options: strict})
 		if err != nil {

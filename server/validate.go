@@ -103,8 +103,10 @@ func checkOptions(vs *violations, field string, o *pb.MatchOptions) {
 }
 
 // checkMedia checks the shape of a client-supplied fingerprint; the index
-// checks the rest (index.ValidateMedia).
-func checkMedia(vs *violations, field string, m *pb.Media) {
+// checks the rest (index.ValidateMedia). A query's keyframe signals may
+// carry a transform (its PDQ dihedral variants); an item's (forItem) may
+// not: items are stored untransformed.
+func checkMedia(vs *violations, field string, m *pb.Media, forItem bool) {
 	if m == nil {
 		vs.add(field, "missing, want the fingerprint's keyframes and signals")
 		return
@@ -113,7 +115,7 @@ func checkMedia(vs *violations, field string, m *pb.Media) {
 		vs.add(field+".file_signals", "%d signals, want at most %d", n, maxFileSignals)
 	} else {
 		for i, s := range m.GetFileSignals() {
-			checkSignal(vs, fmt.Sprintf("%s.file_signals[%d]", field, i), s)
+			checkSignal(vs, fmt.Sprintf("%s.file_signals[%d]", field, i), s, "a whole-file signal")
 		}
 	}
 	if n := len(m.GetKeyframes()); n > maxKeyframes {
@@ -133,7 +135,11 @@ func checkMedia(vs *violations, field string, m *pb.Media) {
 			vs.add(f, "time range %d..%d ms, want 0 <= start_millis <= end_millis", k.GetStartMillis(), k.GetEndMillis())
 		}
 		for j, s := range k.GetSignals() {
-			checkSignal(vs, fmt.Sprintf("%s.signals[%d]", f, j), s)
+			untransformed := ""
+			if forItem {
+				untransformed = "an item (items are stored untransformed; only queries carry rotated or mirrored variants)"
+			}
+			checkSignal(vs, fmt.Sprintf("%s.signals[%d]", f, j), s, untransformed)
 		}
 		if vs.full() {
 			return // enough to act on
@@ -141,7 +147,10 @@ func checkMedia(vs *violations, field string, m *pb.Media) {
 	}
 }
 
-func checkSignal(vs *violations, field string, s *pb.Signal) {
+// checkSignal checks one signal. untransformed, when set, says what takes
+// no transform: a transform other than TRANSFORM_UNSPECIFIED is a
+// violation.
+func checkSignal(vs *violations, field string, s *pb.Signal, untransformed string) {
 	st, ok := pb.SignalTypeFromProto(s.GetType())
 	if !ok {
 		vs.add(field+".type", "%s, want a known signal type", s.GetType())
@@ -152,6 +161,12 @@ func checkSignal(vs *violations, field string, s *pb.Signal) {
 	}
 	if q := s.GetQuality(); q < 0 || q > 100 {
 		vs.add(field+".quality", "%d, want 0..100", q)
+	}
+	switch tr := s.GetTransform(); {
+	case tr < pb.Transform_TRANSFORM_UNSPECIFIED || tr > pb.Transform_TRANSFORM_FLIP_MINUS1:
+		vs.add(field+".transform", "%d, want a known transform (0..7)", int32(tr))
+	case tr != pb.Transform_TRANSFORM_UNSPECIFIED && untransformed != "":
+		vs.add(field+".transform", "%s, want TRANSFORM_UNSPECIFIED for %s", tr, untransformed)
 	}
 }
 

@@ -114,7 +114,8 @@ func (a *app) command() *cobra.Command {
 		Use:   "mediamatch",
 		Short: "Recognise known terrorist and violent-extremist images and videos by perceptual hashes",
 		Long: `mediamatch recognises known terrorist and violent-extremist propaganda images and
-videos by perceptual hashes (pHash, dHash; MD5 and SHA-256 for exact copies).
+videos by perceptual hashes (PDQ, the hash partners share, by default; pHash and
+dHash on request; MD5 and SHA-256 for exact copies).
 
 'mediamatch serve' runs the gRPC service on its own embedded store. The other
 commands talk to a running server (--server, default $` + EnvServer + ` or ` + server.DefaultListen + `):
@@ -123,7 +124,8 @@ files against them.`,
 		Example: `  mediamatch serve --data ./data &
   mediamatch bank create tve
   mediamatch add --bank tve --label entity=example known.mp4
-  mediamatch match upload.jpg`,
+  mediamatch add --bank tve --label source=partner-a --hashes partner-a-pdq.txt
+  mediamatch match --dihedral upload.jpg`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},

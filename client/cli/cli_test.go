@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,18 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"match", "--nope", "x"}, "unknown flag"},
 		{[]string{"serve", "--log-level", "loud"}, "--log-level"},
 		{[]string{"item", "list"}, `required flag(s) "bank"`},
+		{[]string{"add", "--bank", "b"}, "want exactly one of FILE, --hashes LIST and --vpdq FILE"},
+		{[]string{"add", "--bank", "b", "--hashes", "l.txt", "x.jpg"}, "want exactly one of FILE"},
+		{[]string{"add", "--bank", "b", "--hashes", "l.txt", "--vpdq", "v.txt"}, "want exactly one of FILE"},
+		{[]string{"add", "--bank", "b", "--hashes", "l.txt", "--id", "x"}, "--id does not apply to --hashes"},
+		{[]string{"add", "--bank", "b", "--hashes", "l.txt", "--local-hash"}, "--local-hash hashes a FILE"},
+		{[]string{"add", "--bank", "b", "--vpdq", "-"}, "--id is required"},
+		{[]string{"hash", "--format", "csv", "x.jpg"}, `--format "csv": want vpdq`},
+		{[]string{"hash", "--format", "vpdq", "a.mp4", "b.mp4"}, "--format vpdq takes one FILE, got 2"},
+		{[]string{"hash", "--format", "vpdq", "--signal", "phash", "a.mp4"}, "--format vpdq prints PDQ hashes"},
+		{[]string{"hash", "--signal", "ahash", "x.jpg"}, `--signal "ahash": want pdq`},
+		{[]string{"hash", "--signal", "md5", "x.jpg"}, `--signal "md5": want pdq`},
+		{[]string{"--json", "hash", "--signal", "pdq", "x.jpg"}, "--json prints every signal"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -183,8 +196,9 @@ func TestCommands(t *testing.T) {
 	if out := must("add", "--bank", "tve", "--label", "entity=cat", photo); !strings.Contains(out, "added tve/chelsea.png") {
 		t.Errorf("add = %q", out)
 	}
-	if out := must("hash", photo); strings.Count(out, "\n") != 5 || !strings.Contains(out, "  phash   ") {
-		t.Errorf("hash = %q, want a summary line and one line per signal (md5, sha256, phash, dhash)", out)
+	if out := must("hash", photo); strings.Count(out, "\n") != 6 || !strings.Contains(out, "  phash   ") ||
+		!regexp.MustCompile(`\n  pdq     [0-9a-f]{64}  frame 0  quality \d+\n`).MatchString(out) {
+		t.Errorf("hash = %q, want a summary line and one line per signal (md5, sha256, pdq with quality, phash, dhash)", out)
 	}
 	if out := must("hash", "--local", photo); !strings.Contains(out, must("hash", photo)) {
 		t.Errorf("hash --local = %q, want the same as the server's", out)

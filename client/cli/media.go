@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -48,7 +49,7 @@ func upload(path string, whole func([]byte) error, stream func(io.Reader) error)
 }
 
 // localHash hashes a file on this machine.
-func localHash(ctx context.Context, ffmpeg, path string) (fingerprint.Media, error) {
+func localHash(ctx context.Context, ffmpeg, path string, o fingerprint.HashOptions) (fingerprint.Media, error) {
 	var (
 		data []byte
 		err  error
@@ -61,33 +62,78 @@ func localHash(ctx context.Context, ffmpeg, path string) (fingerprint.Media, err
 	if err != nil {
 		return fingerprint.Media{}, err
 	}
-	return fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}).Hash(ctx, data)
+	return fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}).HashWith(ctx, data, o)
 }
+
+// The line formats of `hash --signal` and `hash --format`.
+const (
+	formatLines = "lines" // hash,quality,path: the PDQ reference hasher's output
+	formatVPDQ  = "vpdq"  // frame,quality,pdqhex,timestamp: vPDQ's per-frame text
+)
 
 func (a *app) hashCommand() *cobra.Command {
 	var (
-		local  bool
-		ffmpeg string
+		local          bool
+		ffmpeg         string
+		signal, format string
 	)
 	cmd := &cobra.Command{
 		Use:   "hash FILE...",
 		Short: "Print the signals (hashes) of files",
 		Long: `hash prints the signals of each file without matching or storing it: the
-exact MD5 and SHA-256 of the file, then the perceptual hashes (pHash, dHash) of
-each keyframe, one line per signal, in lowercase hex. Videos have one keyframe
-per run of near-identical frames, with its time range.
+exact MD5 and SHA-256 of the file, then the perceptual hashes (PDQ with its
+quality, pHash, dHash) of each keyframe, one line per signal, in lowercase hex.
+Videos have one keyframe per run of near-identical frames, with its time range.
+
+--signal pdq prints only the PDQ hashes, in the line format of Meta's PDQ
+reference hasher (pdq-photo-hasher), so that outputs can be compared with a
+partner's and lists made for 'add --hashes':
+
+  hash,quality,path
+
+one line for an image, one per keyframe for a video. --format vpdq prints a
+video (one FILE) in vPDQ's per-frame text format instead, as partners exchange
+video hashes and as 'add --vpdq' reads: one line per keyframe,
+
+  frame,quality,pdqhex,timestamp_seconds
 
 By default the server hashes the files; --local hashes them here (videos need
-ffmpeg). "-" reads standard input. With --json, one object per file.`,
+ffmpeg). "-" reads standard input. With --json, one object per file with every
+signal (--signal and --format do not apply).`,
 		Example: `  mediamatch hash photo.jpg clip.mp4
+  mediamatch hash --signal pdq photos/*.jpg > partner-list.txt
+  mediamatch hash --local --format vpdq clip.mp4 > clip.vpdq.txt
   mediamatch hash --local --json photo.jpg | jq -r '.keyframes[0].signals[0].hash'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
+			switch format = strings.ToLower(format); format {
+			case "":
+			case formatVPDQ:
+				if signal != "" && !strings.EqualFold(signal, string(fingerprint.PDQ)) {
+					return usageError{fmt.Errorf("--format vpdq prints PDQ hashes, want no --signal or --signal pdq")}
+				}
+				if len(files) != 1 {
+					return usageError{fmt.Errorf("--format vpdq takes one FILE, got %d: a vPDQ file describes one video", len(files))}
+				}
+			default:
+				return usageError{fmt.Errorf("--format %q: want vpdq", format)}
+			}
+			if signal != "" {
+				if !strings.EqualFold(signal, string(fingerprint.PDQ)) {
+					return usageError{fmt.Errorf("--signal %q: want pdq, the type with the reference hasher's line format", signal)}
+				}
+				if format == "" {
+					format = formatLines
+				}
+			}
+			if a.json && format != "" {
+				return usageError{fmt.Errorf("--json prints every signal: drop --signal and --format")}
+			}
 			return a.each(cmd.Context(), "hash", files, func(ctx context.Context, file string) error {
 				var m fingerprint.Media
 				var err error
 				if local {
-					m, err = localHash(ctx, ffmpeg, file)
+					m, err = localHash(ctx, ffmpeg, file, fingerprint.HashOptions{})
 				} else {
 					var c *client.Client
 					if c, err = a.client(); err != nil {
@@ -100,11 +146,16 @@ ffmpeg). "-" reads standard input. With --json, one object per file.`,
 				if err != nil {
 					return err
 				}
-				if a.json {
+				switch {
+				case a.json:
 					return printJSON(a.stdout, struct {
 						File string `json:"file"`
 						*jsonMedia
 					}{file, toJSONMedia(m)})
+				case format == formatVPDQ:
+					return fingerprint.WriteVPDQ(a.stdout, m)
+				case format == formatLines:
+					return printHashLines(a.stdout, file, m)
 				}
 				fmt.Fprintf(a.stdout, "%s: %s\n", file, describeMedia(m))
 				printSignals(a.stdout, m)
@@ -114,14 +165,37 @@ ffmpeg). "-" reads standard input. With --json, one object per file.`,
 	}
 	cmd.Flags().BoolVar(&local, "local", false, "hash here instead of on the server")
 	cmd.Flags().StringVar(&ffmpeg, "ffmpeg", "", "ffmpeg binary for --local (default: from PATH)")
+	cmd.Flags().StringVar(&signal, "signal", "", "pdq: print only the PDQ hashes, as the reference hasher's hash,quality,path lines")
+	cmd.Flags().StringVar(&format, "format", "", "vpdq: print the video's PDQ hashes as vPDQ lines frame,quality,pdqhex,timestamp")
 	return cmd
+}
+
+// printHashLines writes m's PDQ hashes as the reference hasher's
+// "hash,quality,path" lines: one per keyframe (one for an image). It fails,
+// having written nothing, if m has no PDQ hash.
+func printHashLines(w io.Writer, file string, m fingerprint.Media) error {
+	var b bytes.Buffer
+	for _, k := range m.Keyframes {
+		for _, s := range k.Signals {
+			if s.Type == fingerprint.PDQ && s.Transform == fingerprint.TransformNone {
+				if err := fingerprint.WriteHashLine(&b, s, file); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return fmt.Errorf("no PDQ hash (an image under 5 pixels a side?)")
+	}
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 func (a *app) matchCommand() *cobra.Command {
 	var (
 		banks, thresholds, signals []string
 		maxResults                 int
-		localHashing               bool
+		localHashing, dihedral     bool
 		ffmpeg                     string
 	)
 	cmd := &cobra.Command{
@@ -132,17 +206,27 @@ bank/item, the signal, the Hamming distance and the threshold applied, the
 item's labels, and for videos the share of frames matched and the matched time
 ranges. Exit status 0 whether or not anything matched; non-zero on errors.
 
+By default files match by PDQ (threshold 31 of 256 bits; frames of PDQ quality
+under 50 never match) and by exact MD5 and SHA-256. --signal picks the types,
+e.g. --signal phash --signal dhash for the 64-bit goimagehash hashes (threshold
+8); --threshold overrides a type's threshold.
+
+--dihedral also looks up the 7 rotated and mirrored variants of each PDQ hash,
+so that a flipped or rotated copy matches; the match then shows how the file is
+turned relative to the item (e.g. "transform flipy (mirrored left to right)").
+
 Large files (over 4 MiB, e.g. videos) are streamed. With --local-hash the file
 is hashed here and only its signals are sent (no media leaves this machine;
 videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 {"file": ..., "matches": [{"item_id", "bank", "signal", "distance", "threshold",
-"labels", "query_coverage", "item_coverage", "frames", ...}]}.`,
+"transform", "labels", "query_coverage", "item_coverage", "frames", ...}]}.`,
 		Example: `  mediamatch match upload.jpg
-  mediamatch match --bank tve --threshold phash=10 --json a.jpg b.mp4
-  mediamatch match --local-hash upload.mp4`,
+  mediamatch match --bank tve --threshold pdq=40 --json a.jpg b.mp4
+  mediamatch match --signal phash --threshold phash=10 upload.jpg
+  mediamatch match --dihedral --local-hash upload.mp4`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			opts := client.MatchOptions{Banks: banks, MaxResults: maxResults}
+			opts := client.MatchOptions{Banks: banks, MaxResults: maxResults, Dihedral: dihedral}
 			var err error
 			if opts.Thresholds, err = parseThresholds(thresholds); err != nil {
 				return err
@@ -161,7 +245,7 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 			return a.each(cmd.Context(), "match", files, func(ctx context.Context, file string) error {
 				var ms []client.Match
 				if localHashing {
-					m, err := localHash(ctx, ffmpeg, file)
+					m, err := localHash(ctx, ffmpeg, file, fingerprint.HashOptions{Dihedral: dihedral})
 					if err != nil {
 						return err
 					}
@@ -192,8 +276,9 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 	f := cmd.Flags()
 	f.StringArrayVar(&banks, "bank", nil, "search only this bank (repeatable; default: every bank)")
 	f.StringArrayVar(&thresholds, "threshold", nil, "largest matching distance for a signal, e.g. phash=10 (repeatable)")
-	f.StringArrayVar(&signals, "signal", nil, "match only with this signal type, e.g. phash (repeatable)")
+	f.StringArrayVar(&signals, "signal", nil, "match with this signal type, e.g. phash (repeatable; default pdq, md5, sha256)")
 	f.IntVar(&maxResults, "max-results", 0, "most matches per file, 1..1000 (default 100)")
+	f.BoolVar(&dihedral, "dihedral", false, "also match rotated and mirrored copies (PDQ), showing the transform")
 	f.BoolVar(&localHashing, "local-hash", false, "hash here and send only the signals")
 	f.StringVar(&ffmpeg, "ffmpeg", "", "ffmpeg binary for --local-hash (default: from PATH)")
 	return cmd
@@ -244,35 +329,83 @@ func parseLabels(flags []string) (map[string]string, error) {
 
 func (a *app) addCommand() *cobra.Command {
 	var (
-		spec         client.ItemSpec
-		labels       []string
-		localHashing bool
-		ffmpeg       string
+		spec          client.ItemSpec
+		labels        []string
+		localHashing  bool
+		ffmpeg        string
+		hashes, vpdqF string
 	)
 	cmd := &cobra.Command{
-		Use:   "add --bank BANK [--id ID] [--label KEY=VALUE]... FILE",
-		Short: "Add a known item to a bank",
-		Long: `add hashes FILE and stores its signals in BANK as a known item with the given
-labels (e.g. entity, behaviour, source). The file itself is never stored.
+		Use:   "add --bank BANK [--id ID] [--label KEY=VALUE]... (FILE | --hashes LIST | --vpdq FILE)",
+		Short: "Add known items to a bank",
+		Long: `add stores known items in BANK with the given labels (e.g. entity, behaviour,
+source). It takes exactly one source:
 
-The item id defaults to the file's base name (e.g. "video.mp4" for
-/tmp/video.mp4); ids are 1..128 bytes of printable ASCII without spaces or '/',
-unique within the bank. Large files are streamed. With --local-hash the file is
-hashed here and only its signals are sent.`,
+FILE: add hashes the file and stores its signals as one item; the file itself is
+never stored. The item id defaults to the file's base name (e.g. "video.mp4"
+for /tmp/video.mp4). Large files are streamed. With --local-hash the file is
+hashed here and only its signals are sent.
+
+--hashes LIST: adds one image item per line of a partner's list of PDQ hashes
+("-" reads standard input). A line is a hash (64 hex digits), "pdq <hash>", or
+the PDQ reference hasher's "hash,quality,filename"; blank lines and lines
+starting with '#' are skipped. The id is the filename's base name, else
+"pdq-" and the hash's first 16 hex digits; hashes listed without a quality get
+quality 100. Every --label applies to every item. A bad line (wrong length, not
+hex, another signal type, a repeated id) fails the command, naming the line,
+and nothing is added; if the server refuses an item, the items added before it
+are deleted again. Hashes of quality under 50 are stored but never match (a
+warning names them).
+
+--vpdq FILE: adds one video item from a vPDQ per-frame file
+("frame,quality,pdqhex,timestamp" lines, as 'hash --format vpdq' prints). The
+id defaults to the file's base name without ".txt".
+
+Ids are 1..128 bytes of printable ASCII without spaces or '/', unique within
+the bank.`,
 		Example: `  mediamatch add --bank tve --label entity=example --label source=partner-a clip.mp4
-  mediamatch add --bank tve --id poster-17 --local-hash poster.jpg`,
-		Args: cobra.ExactArgs(1),
+  mediamatch add --bank tve --id poster-17 --local-hash poster.jpg
+  mediamatch add --bank partner-a --label source=partner-a --hashes partner-a-pdq.txt
+  mediamatch add --bank tve --id clip.mp4 --vpdq clip.mp4.txt`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			sources := 0
+			for _, set := range []bool{len(args) == 1, hashes != "", vpdqF != ""} {
+				if set {
+					sources++
+				}
+			}
+			if sources != 1 {
+				return usageError{fmt.Errorf("want exactly one of FILE, --hashes LIST and --vpdq FILE")}
+			}
+			if localHashing && len(args) == 0 {
+				return usageError{fmt.Errorf("--local-hash hashes a FILE; --hashes and --vpdq are hashes already")}
+			}
+			var err error
+			if spec.Labels, err = parseLabels(labels); err != nil {
+				return err
+			}
+			switch {
+			case hashes != "":
+				if spec.ID != "" {
+					return usageError{fmt.Errorf("--id does not apply to --hashes: each line names its item")}
+				}
+				return a.addHashList(cmd.Context(), spec, hashes)
+			case vpdqF != "":
+				if spec.ID == "" {
+					if vpdqF == "-" {
+						return usageError{fmt.Errorf("--id is required when reading standard input")}
+					}
+					spec.ID = strings.TrimSuffix(filepath.Base(vpdqF), ".txt")
+				}
+				return a.addVPDQ(cmd.Context(), spec, vpdqF)
+			}
 			file := args[0]
 			if spec.ID == "" {
 				if file == "-" {
 					return usageError{fmt.Errorf("--id is required when reading standard input")}
 				}
 				spec.ID = filepath.Base(file)
-			}
-			var err error
-			if spec.Labels, err = parseLabels(labels); err != nil {
-				return err
 			}
 			c, err := a.client()
 			if err != nil {
@@ -281,7 +414,7 @@ hashed here and only its signals are sent.`,
 			return a.each(cmd.Context(), "add", args, func(ctx context.Context, file string) error {
 				var it client.Item
 				if localHashing {
-					m, err := localHash(ctx, ffmpeg, file)
+					m, err := localHash(ctx, ffmpeg, file, fingerprint.HashOptions{})
 					if err != nil {
 						return err
 					}
@@ -296,14 +429,7 @@ hashed here and only its signals are sent.`,
 						return err
 					}
 				}
-				if a.json {
-					return printJSON(a.stdout, struct {
-						File string   `json:"file"`
-						Item jsonItem `json:"item"`
-					}{file, toJSONItem(it, true)})
-				}
-				fmt.Fprintf(a.stdout, "added %s\n", describeItem(it))
-				return nil
+				return a.printAdded(file, 0, it)
 			})
 		},
 	}
@@ -313,6 +439,119 @@ hashed here and only its signals are sent.`,
 	f.StringArrayVar(&labels, "label", nil, "label KEY=VALUE (repeatable)")
 	f.BoolVar(&localHashing, "local-hash", false, "hash here and send only the signals")
 	f.StringVar(&ffmpeg, "ffmpeg", "", "ffmpeg binary for --local-hash (default: from PATH)")
+	f.StringVar(&hashes, "hashes", "", `add one item per PDQ hash in this list ("-": standard input)`)
+	f.StringVar(&vpdqF, "vpdq", "", `add one video item from this vPDQ per-frame file ("-": standard input)`)
 	cmd.MarkFlagRequired("bank")
 	return cmd
+}
+
+// printAdded reports one added item: "added bank/id ..." or, with --json,
+// {"file": ..., "line": ..., "item": ...} (line only for hash lists).
+func (a *app) printAdded(file string, line int, it client.Item) error {
+	if a.json {
+		return printJSON(a.stdout, struct {
+			File string   `json:"file"`
+			Line int      `json:"line,omitempty"`
+			Item jsonItem `json:"item"`
+		}{file, line, toJSONItem(it, true)})
+	}
+	fmt.Fprintf(a.stdout, "added %s\n", describeItem(it))
+	return nil
+}
+
+// openInput opens a file, or standard input for "-".
+func openInput(name string) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(name)
+}
+
+// addHashList adds one item per line of a PDQ hash list: all of them, or
+// none if a line is bad; if the server refuses one, those added before it
+// are deleted again.
+func (a *app) addHashList(ctx context.Context, spec client.ItemSpec, list string) error {
+	f, err := openInput(list)
+	if err != nil {
+		return err
+	}
+	items, err := parseHashList(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("add --hashes %s: %w", list, err)
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	minQuality := fingerprint.PDQ.MinQuality()
+	var added []string
+	for _, h := range items {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		cctx, cancel := a.callCtx(ctx)
+		it, err := c.AddItemSignals(cctx, client.ItemSpec{Bank: spec.Bank, ID: h.id, Labels: spec.Labels}, h.media())
+		cancel()
+		if err != nil {
+			undone := ""
+			if n := a.rollback(ctx, c, spec.Bank, added); n > 0 {
+				undone = fmt.Sprintf(" (the %s added before it were deleted again)", plural(n, "item", "items"))
+			}
+			return fmt.Errorf("add --hashes %s: line %d (%s)%s: %w", list, h.line, h.id, undone, err)
+		}
+		added = append(added, h.id)
+		if h.sig.Quality < minQuality {
+			fmt.Fprintf(a.stderr, "mediamatch: add --hashes %s: line %d (%s): PDQ quality %d is under %d: stored, but it never matches\n",
+				list, h.line, h.id, h.sig.Quality, minQuality)
+		}
+		if err := a.printAdded(list, h.line, it); err != nil {
+			return err
+		}
+	}
+	if !a.json {
+		fmt.Fprintf(a.stdout, "added %s to bank %s from %s\n", plural(len(added), "item", "items"), spec.Bank, list)
+	}
+	return nil
+}
+
+// rollback deletes the items of ids from bank, best effort, and returns how
+// many it deleted; failures are reported on stderr.
+func (a *app) rollback(ctx context.Context, c *client.Client, bank string, ids []string) int {
+	n := 0
+	for _, id := range ids {
+		cctx, cancel := a.callCtx(context.WithoutCancel(ctx))
+		err := c.DeleteItem(cctx, bank, id)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(a.stderr, "mediamatch: add --hashes: could not delete %s/%s again: %s\n", bank, id, a.explain(err))
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// addVPDQ adds one video item from a vPDQ per-frame file.
+func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) error {
+	f, err := openInput(file)
+	if err != nil {
+		return err
+	}
+	m, err := fingerprint.ParseVPDQ(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("add --vpdq %s: %w", file, syntaxReason(err))
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := a.callCtx(ctx)
+	defer cancel()
+	it, err := c.AddItemSignals(cctx, spec, m)
+	if err != nil {
+		return fmt.Errorf("add --vpdq %s: %w", file, err)
+	}
+	return a.printAdded(file, 0, it)
 }

@@ -17,9 +17,10 @@ import (
 // case ("phash"), hashes in lowercase hex, times in milliseconds.
 
 type jsonSignal struct {
-	Type    string `json:"type"`
-	Hash    string `json:"hash"`
-	Quality int    `json:"quality,omitempty"`
+	Type      string `json:"type"`
+	Hash      string `json:"hash"`
+	Quality   int    `json:"quality,omitempty"`
+	Transform string `json:"transform,omitempty"`
 }
 
 type jsonKeyframe struct {
@@ -53,6 +54,7 @@ type jsonFrame struct {
 	ItemTime   jsonRange `json:"item_time"`
 	Signal     string    `json:"signal"`
 	Distance   int       `json:"distance"`
+	Transform  string    `json:"transform,omitempty"`
 }
 
 type jsonMatch struct {
@@ -61,6 +63,7 @@ type jsonMatch struct {
 	Signal        string            `json:"signal"`
 	Distance      int               `json:"distance"`
 	Threshold     int               `json:"threshold"`
+	Transform     string            `json:"transform,omitempty"`
 	Labels        map[string]string `json:"labels"`
 	ItemKind      string            `json:"item_kind"`
 	QueryCoverage float64           `json:"query_coverage"`
@@ -90,7 +93,7 @@ type jsonItem struct {
 func toJSONSignals(sigs []fingerprint.Signal) []jsonSignal {
 	out := make([]jsonSignal, len(sigs))
 	for i, s := range sigs {
-		out[i] = jsonSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality}
+		out[i] = jsonSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality, Transform: transformName(s.Transform)}
 	}
 	return out
 }
@@ -127,7 +130,7 @@ func toJSONMatches(ms []client.Match) []jsonMatch {
 	for i, m := range ms {
 		jm := jsonMatch{
 			ItemID: m.ItemID, Bank: m.Bank, Signal: string(m.Signal), Distance: m.Distance, Threshold: m.Threshold,
-			Labels: nonNil(m.Labels), ItemKind: m.ItemKind.String(),
+			Transform: transformName(m.Transform), Labels: nonNil(m.Labels), ItemKind: m.ItemKind.String(),
 			QueryCoverage: m.QueryCoverage, ItemCoverage: m.ItemCoverage,
 			QueryRanges: toJSONRanges(m.QueryRanges), ItemRanges: toJSONRanges(m.ItemRanges),
 		}
@@ -135,7 +138,7 @@ func toJSONMatches(ms []client.Match) []jsonMatch {
 			jm.Frames = append(jm.Frames, jsonFrame{
 				QueryFrame: f.QueryFrame, ItemFrame: f.ItemFrame,
 				QueryTime: toJSONRange(f.QueryTime), ItemTime: toJSONRange(f.ItemTime),
-				Signal: string(f.Signal), Distance: f.Distance,
+				Signal: string(f.Signal), Distance: f.Distance, Transform: transformName(f.Transform),
 			})
 		}
 		out[i] = jm
@@ -171,6 +174,45 @@ func printJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
+}
+
+// transformName returns t's name as the PDQ reference and pdq.Variant name
+// it ("flipy"), "" for TransformNone and "transform(n)" for a value out of
+// range; describeTransform adds what it means for people.
+func transformName(t fingerprint.Transform) string {
+	name, _ := transformText(t)
+	return name
+}
+
+// describeTransform returns e.g. "flipy (mirrored left to right)".
+func describeTransform(t fingerprint.Transform) string {
+	name, meaning := transformText(t)
+	if meaning == "" {
+		return name
+	}
+	return name + " (" + meaning + ")"
+}
+
+func transformText(t fingerprint.Transform) (name, meaning string) {
+	switch t {
+	case fingerprint.TransformNone:
+		return "", ""
+	case fingerprint.Rotate90:
+		return "rotate90", "rotated 90 degrees counter-clockwise"
+	case fingerprint.Rotate180:
+		return "rotate180", "rotated 180 degrees"
+	case fingerprint.Rotate270:
+		return "rotate270", "rotated 90 degrees clockwise"
+	case fingerprint.FlipX:
+		return "flipx", "mirrored top to bottom"
+	case fingerprint.FlipY:
+		return "flipy", "mirrored left to right"
+	case fingerprint.FlipPlus1:
+		return "flipplus1", "transposed"
+	case fingerprint.FlipMinus1:
+		return "flipminus1", "anti-transposed"
+	}
+	return fmt.Sprintf("transform(%d)", int(t)), ""
 }
 
 // Human-readable forms.
@@ -230,8 +272,14 @@ func printSignals(w io.Writer, m fingerprint.Media) {
 			if k.End > 0 {
 				line += "  " + formatDuration(k.Start) + "-" + formatDuration(k.End)
 			}
-			if s.Quality > 0 {
+			if s.Quality > 0 || s.Type == fingerprint.PDQ {
 				line += fmt.Sprintf("  quality %d", s.Quality)
+			}
+			if q := s.Type.MinQuality(); s.Quality < q && !k.LowInformation {
+				line += fmt.Sprintf("  under %d (never matched)", q)
+			}
+			if s.Transform != fingerprint.TransformNone {
+				line += "  " + describeTransform(s.Transform)
 			}
 			if k.LowInformation {
 				line += "  low-information (never matched)"
@@ -250,6 +298,9 @@ func printMatches(w io.Writer, file string, ms []client.Match) {
 	fmt.Fprintf(w, "%s: %s\n", file, plural(len(ms), "match", "matches"))
 	for _, m := range ms {
 		line := fmt.Sprintf("  %s/%s  %s distance %d (threshold %d)", m.Bank, m.ItemID, m.Signal, m.Distance, m.Threshold)
+		if m.Transform != fingerprint.TransformNone {
+			line += "  transform " + describeTransform(m.Transform)
+		}
 		if m.ItemKind == fingerprint.KindVideo || len(m.Frames) > 1 {
 			line += fmt.Sprintf("  frames matched: %.0f%% of query, %.0f%% of item",
 				100*m.QueryCoverage, 100*m.ItemCoverage)

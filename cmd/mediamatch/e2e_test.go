@@ -87,12 +87,23 @@ func TestEndToEnd(t *testing.T) {
 		File      string `json:"file"`
 		Kind      string `json:"kind"`
 		Keyframes []struct {
-			Signals []struct{ Type, Hash string }
+			Signals []struct {
+				Type, Hash string
+				Quality    int
+			}
 		}
 	}
 	decodeLine(t, cli(nil, "--json", "hash", q50).ok(t).stdout, &hashed)
-	if hashed.Kind != "image" || len(hashed.Keyframes) != 1 || !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(hashed.Keyframes[0].Signals[0].Hash) {
-		t.Errorf("hash --json = %+v, want one image keyframe with 16 lowercase hex digits", hashed)
+	wantHex := map[string]*regexp.Regexp{"pdq": regexp.MustCompile(`^[0-9a-f]{64}$`),
+		"phash": regexp.MustCompile(`^[0-9a-f]{16}$`), "dhash": regexp.MustCompile(`^[0-9a-f]{16}$`)}
+	if hashed.Kind != "image" || len(hashed.Keyframes) != 1 || len(hashed.Keyframes[0].Signals) != len(wantHex) {
+		t.Errorf("hash --json = %+v, want one image keyframe with pdq, phash and dhash", hashed)
+	} else {
+		for _, s := range hashed.Keyframes[0].Signals {
+			if re := wantHex[s.Type]; re == nil || !re.MatchString(s.Hash) || s.Type == "pdq" && s.Quality < 50 {
+				t.Errorf("hash --json signal %+v, want lowercase hex of the type's length (pdq: quality >= 50)", s)
+			}
+		}
 	}
 
 	want := map[string]string{q50: "tve/chelsea.png", half: "tve/chelsea.png", videoCopy: "tve/chair", unrelated: ""}
@@ -186,7 +197,9 @@ type jsonMatch struct {
 	Threshold     int               `json:"threshold"`
 	Labels        map[string]string `json:"labels"`
 	ItemKind      string            `json:"item_kind"`
+	Transform     string            `json:"transform"`
 	QueryCoverage float64           `json:"query_coverage"`
+	ItemCoverage  float64           `json:"item_coverage"`
 	Frames        []json.RawMessage `json:"frames"`
 	QueryRanges   []json.RawMessage `json:"query_ranges"`
 }

@@ -551,7 +551,10 @@ type AddItemRequest_Content struct {
 }
 
 type AddItemRequest_Media struct {
-	// Signals computed elsewhere (by the client or a partner).
+	// Signals computed elsewhere (by the client or a partner). Items are
+	// stored untransformed: a signal with a transform is refused
+	// (InvalidArgument naming it). Signals below their type's minimum
+	// quality (PDQ: 50) are stored but never matched.
 	Media *Media `protobuf:"bytes,3,opt,name=media,proto3,oneof"`
 }
 

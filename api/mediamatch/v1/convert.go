@@ -85,19 +85,28 @@ func TimeRangeFromProto(r *TimeRange) (start, end time.Duration) {
 	return fromMillis(r.GetStartMillis()), fromMillis(r.GetEndMillis())
 }
 
+// TransformToProto returns the enum value of t; the numbers are the same
+// (fingerprint.Transform and Transform both number the variants as Meta's
+// PDQ reference does), so a value out of range stays out of range and the
+// receiver's validation rejects it.
+func TransformToProto(t fingerprint.Transform) Transform { return Transform(t) }
+
+// TransformFromProto returns the fingerprint transform of t, keeping the
+// number of a value this package does not know (Signal.Validate rejects it).
+func TransformFromProto(t Transform) fingerprint.Transform { return fingerprint.Transform(t) }
+
 // SignalToProto returns the message of s (see SignalTypeToProto for its type).
-// It does not carry s.Transform yet: the dihedral variants are converted,
-// and checked, where the server and client come to use them.
 func SignalToProto(s fingerprint.Signal) *Signal {
-	return &Signal{Type: SignalTypeToProto(s.Type), Hash: s.Hash, Quality: int32(s.Quality)}
+	return &Signal{Type: SignalTypeToProto(s.Type), Hash: s.Hash, Quality: int32(s.Quality),
+		Transform: TransformToProto(s.Transform)}
 }
 
 // SignalFromProto returns the signal of s (see SignalTypeFromProto for its
-// type); the zero Signal's fields for a nil s. Like SignalToProto it does
-// not carry the transform yet.
+// type); the zero Signal's fields for a nil s.
 func SignalFromProto(s *Signal) fingerprint.Signal {
 	t, _ := SignalTypeFromProto(s.GetType())
-	return fingerprint.Signal{Type: t, Hash: s.GetHash(), Quality: int(s.GetQuality())}
+	return fingerprint.Signal{Type: t, Hash: s.GetHash(), Quality: int(s.GetQuality()),
+		Transform: TransformFromProto(s.GetTransform())}
 }
 
 // KeyframeToProto returns the message of k.

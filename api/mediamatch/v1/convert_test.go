@@ -95,6 +95,33 @@ func hash(n int, b byte) []byte {
 	return h
 }
 
+func TestTransforms(t *testing.T) {
+	for _, tc := range []struct {
+		fp fingerprint.Transform
+		pb pb.Transform
+	}{
+		{fingerprint.TransformNone, pb.Transform_TRANSFORM_UNSPECIFIED},
+		{fingerprint.Rotate90, pb.Transform_TRANSFORM_ROTATE_90},
+		{fingerprint.Rotate180, pb.Transform_TRANSFORM_ROTATE_180},
+		{fingerprint.Rotate270, pb.Transform_TRANSFORM_ROTATE_270},
+		{fingerprint.FlipX, pb.Transform_TRANSFORM_FLIP_X},
+		{fingerprint.FlipY, pb.Transform_TRANSFORM_FLIP_Y},
+		{fingerprint.FlipPlus1, pb.Transform_TRANSFORM_FLIP_PLUS1},
+		{fingerprint.FlipMinus1, pb.Transform_TRANSFORM_FLIP_MINUS1},
+	} {
+		if got := pb.TransformToProto(tc.fp); got != tc.pb {
+			t.Errorf("TransformToProto(%d) = %v, want %v", tc.fp, got, tc.pb)
+		}
+		if got := pb.TransformFromProto(tc.pb); got != tc.fp {
+			t.Errorf("TransformFromProto(%v) = %d, want %d", tc.pb, got, tc.fp)
+		}
+	}
+	// An unknown value keeps its number, which validation rejects.
+	if got := pb.TransformFromProto(42); got != 42 || (fingerprint.Signal{Type: fingerprint.PDQ, Hash: make([]byte, 32), Transform: got}).Validate() == nil {
+		t.Errorf("TransformFromProto(42) = %d, want 42, rejected by Signal.Validate", got)
+	}
+}
+
 func TestMediaRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -111,6 +138,14 @@ func TestMediaRoundTrip(t *testing.T) {
 				{Type: fingerprint.PDQ, Hash: hash(32, 3), Quality: 87},
 				{Type: fingerprint.PHash, Hash: hash(8, 4)},
 				{Type: fingerprint.DHash, Hash: hash(8, 5)},
+			}}},
+		}},
+		{"dihedral query", fingerprint.Media{
+			Kind: fingerprint.KindImage, Format: "png",
+			Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{
+				{Type: fingerprint.PDQ, Hash: hash(32, 8), Quality: 90},
+				{Type: fingerprint.PDQ, Hash: hash(32, 9), Quality: 90, Transform: fingerprint.Rotate90},
+				{Type: fingerprint.PDQ, Hash: hash(32, 10), Quality: 90, Transform: fingerprint.FlipMinus1},
 			}}},
 		}},
 		{"video", fingerprint.Media{

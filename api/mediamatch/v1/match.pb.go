@@ -27,7 +27,8 @@ type Threshold struct {
 	// The signal type; must be a perceptual type (pHash, dHash, PDQ).
 	Signal SignalType `protobuf:"varint,1,opt,name=signal,proto3,enum=mediamatch.v1.SignalType" json:"signal,omitempty"`
 	// Largest Hamming distance that counts as a match, in bits:
-	// 0..64 for pHash and dHash, 0..256 for PDQ.
+	// 0..64 for pHash and dHash, 0..256 for PDQ. Without an override the
+	// server uses 31 for PDQ and 8 for pHash and dHash.
 	MaxDistance   int32 `protobuf:"varint,2,opt,name=max_distance,json=maxDistance,proto3" json:"max_distance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -92,7 +93,11 @@ type MatchOptions struct {
 	MaxResults int32 `protobuf:"varint,4,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
 	// Also look up the 7 rotated and mirrored PDQ variants of each query
 	// frame, so that flipped or rotated re-uploads match (8 lookups a frame
-	// instead of 1). Matches say which transform hit.
+	// instead of 1). Matches say which transform hit. For MatchMedia and
+	// MatchMediaStream the server computes the variants (and returns them in
+	// the query echo); for MatchSignals the client supplies them as PDQ
+	// signals with a transform set. Without dihedral, signals with a
+	// transform are ignored.
 	Dihedral      bool `protobuf:"varint,5,opt,name=dihedral,proto3" json:"dihedral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -234,7 +239,10 @@ type FrameMatch struct {
 	// Hamming distance in bits.
 	Distance int32 `protobuf:"varint,6,opt,name=distance,proto3" json:"distance,omitempty"`
 	// How the query frame is turned relative to the item frame, when the
-	// hit came from a dihedral variant (MatchOptions.dihedral).
+	// hit came from a dihedral variant (MatchOptions.dihedral): the inverse
+	// of the transform of the query variant that hit (a variant rotated 90
+	// degrees counter-clockwise that matches means the query frame is the
+	// item frame rotated 90 degrees clockwise, TRANSFORM_ROTATE_270).
 	Transform     Transform `protobuf:"varint,7,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -347,8 +355,9 @@ type Match struct {
 	// The item is a video (or animated image).
 	ItemKind MediaKind `protobuf:"varint,12,opt,name=item_kind,json=itemKind,proto3,enum=mediamatch.v1.MediaKind" json:"item_kind,omitempty"`
 	// How the upload is turned relative to the item for the best hit:
-	// e.g. TRANSFORM_FLIP_X means the upload is the item mirrored.
-	// TRANSFORM_UNSPECIFIED when it matched as it is.
+	// e.g. TRANSFORM_FLIP_Y means the upload is the item mirrored left to
+	// right. TRANSFORM_UNSPECIFIED when it matched as it is (always for exact
+	// matches).
 	Transform     Transform `protobuf:"varint,13,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -535,7 +544,9 @@ type MatchMediaResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Matches, best first (lowest distance, then highest coverage).
 	Matches []*Match `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
-	// The signals computed for the query, so the caller can keep them.
+	// The signals computed for the query, so the caller can keep them; with
+	// MatchOptions.dihedral each matchable keyframe also has its 7 turned PDQ
+	// variants.
 	Query         *Media `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -30,16 +30,21 @@ const (
 	// Not set. In a request it means "the server default".
 	SignalType_SIGNAL_TYPE_UNSPECIFIED SignalType = 0
 	// pHash from goimagehash: 64 bits, DCT of a 32x32 luminance image.
-	// Compared by Hamming distance, 0..64.
+	// Compared by Hamming distance, 0..64; default threshold 8. Indexed, but
+	// matched only when named in MatchOptions.signals.
 	SignalType_SIGNAL_TYPE_PHASH SignalType = 1
 	// dHash from goimagehash: 64 bits, horizontal gradient signs.
-	// Compared by Hamming distance, 0..64.
+	// Compared by Hamming distance, 0..64; default threshold 8. Indexed, but
+	// matched only when named in MatchOptions.signals.
 	SignalType_SIGNAL_TYPE_DHASH SignalType = 2
 	// MD5 of the whole file: 128 bits, exact match only.
 	SignalType_SIGNAL_TYPE_MD5 SignalType = 3
 	// SHA-256 of the whole file: 256 bits, exact match only.
 	SignalType_SIGNAL_TYPE_SHA256 SignalType = 4
-	// PDQ: 256 bits, the format partners share. Hamming distance 0..256.
+	// PDQ: 256 bits, the format partners share (64 lowercase hex digits).
+	// Hamming distance 0..256; default threshold 31; quality 0..100, and
+	// signals below quality 50 are never matched. The default matching
+	// signal for images and video frames.
 	SignalType_SIGNAL_TYPE_PDQ SignalType = 5
 )
 
@@ -91,21 +96,23 @@ func (SignalType) EnumDescriptor() ([]byte, []int) {
 }
 
 // Transform is one of the 8 rotations and mirrors of an image (the dihedral
-// group), numbered as Meta's PDQ reference numbers its variants.
+// group), numbered and named as Meta's PDQ reference numbers and names its
+// variants (pdq-photo-hasher --pdqdih-across).
 type Transform int32
 
 const (
 	// None: the image as uploaded.
 	Transform_TRANSFORM_UNSPECIFIED Transform = 0
-	// Rotated 90 degrees counter-clockwise.
+	// Rotated 90 degrees counter-clockwise: the right edge goes to the top.
 	Transform_TRANSFORM_ROTATE_90 Transform = 1
 	// Rotated 180 degrees.
 	Transform_TRANSFORM_ROTATE_180 Transform = 2
-	// Rotated 270 degrees counter-clockwise (90 clockwise).
+	// Rotated 270 degrees counter-clockwise (90 clockwise): the left edge
+	// goes to the top.
 	Transform_TRANSFORM_ROTATE_270 Transform = 3
-	// Mirrored left to right.
+	// Mirrored top to bottom (about the horizontal x axis).
 	Transform_TRANSFORM_FLIP_X Transform = 4
-	// Mirrored top to bottom.
+	// Mirrored left to right (about the vertical y axis).
 	Transform_TRANSFORM_FLIP_Y Transform = 5
 	// Mirrored across the main diagonal (transposed).
 	Transform_TRANSFORM_FLIP_PLUS1 Transform = 6
@@ -226,11 +233,14 @@ type Signal struct {
 	// 16 for MD5, 32 for SHA-256 and PDQ.
 	Hash []byte `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
 	// Quality of the frame for this hash, 0..100 (100 best); 0 when the
-	// signal type has no quality measure.
+	// signal type has no quality measure. Signals below their type's minimum
+	// quality (PDQ: 50) are stored and reported but never indexed or
+	// matched.
 	Quality int32 `protobuf:"varint,3,opt,name=quality,proto3" json:"quality,omitempty"`
 	// For a query's extra PDQ variants (MatchOptions.dihedral): the
-	// rotation or mirror of the upload this hash was computed for. Stored
-	// items only have untransformed signals.
+	// rotation or mirror of the upload this hash was computed for. A
+	// keyframe may carry one signal per type and transform. Stored items
+	// only have untransformed signals (AddItem refuses others).
 	Transform     Transform `protobuf:"varint,4,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

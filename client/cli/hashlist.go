@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+// A PDQ hash list, as partners share them, one item per line, in any of
+// three forms (FORMATS.md):
+//
+//	<pdqhex>
+//	pdq <pdqhex>
+//	<pdqhex>,<quality>,<filename>     the reference hasher's output
+//
+// A PDQ hash is 64 hexadecimal digits (read in either case, stored as
+// bytes); the lines are read by fingerprint.ParsePDQ and
+// fingerprint.ParseHashLine. Blank lines and lines starting with '#' are skipped. The item id
+// is the filename's base name when the line has one, else "pdq-" and the
+// first 16 hex digits of the hash. Lines without a quality get quality
+// 100: a shared list holds only hashes its producer found good enough to
+// match (partners filter at 50, as mediamatch does).
+
+// maxBadLines bounds the bad lines listed in one error.
+const maxBadLines = 20
+
+// listQuality is the quality given to hashes listed without one.
+const listQuality = 100
+
+// hashListItem is one item of a hash list.
+type hashListItem struct {
+	line int
+	id   string
+	sig  fingerprint.Signal
+}
+
+// media returns the item's fingerprint: an image with one PDQ keyframe.
+func (h hashListItem) media() fingerprint.Media {
+	return fingerprint.Media{Kind: fingerprint.KindImage,
+		Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{h.sig}}}}
+}
+
+// parseHashList reads a PDQ hash list. It returns every item, or, if any
+// line is bad, an error naming each bad line (up to maxBadLines) and why:
+// the caller adds nothing then.
+func parseHashList(r io.Reader) ([]hashListItem, error) {
+	var (
+		items []hashListItem
+		bad   []string
+		seen  = map[string]int{} // id -> line
+	)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		it, err := parseHashLine(text)
+		if err == nil {
+			if first, ok := seen[it.id]; ok {
+				err = fmt.Errorf("item id %q repeats line %d, want one line per item", it.id, first)
+			}
+		}
+		if err != nil {
+			if len(bad) < maxBadLines {
+				bad = append(bad, fmt.Sprintf("line %d: %v", n, err))
+			} else if len(bad) == maxBadLines {
+				bad = append(bad, "...")
+			}
+			continue
+		}
+		it.line = n
+		seen[it.id] = n
+		items = append(items, it)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("bad hash list, nothing added:\n  %s", strings.Join(bad, "\n  "))
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("no hashes in the list, want one PDQ hash per line")
+	}
+	return items, nil
+}
+
+// parseHashLine parses one non-blank line of a hash list with the
+// fingerprint package's readers of the partners' text forms.
+func parseHashLine(text string) (hashListItem, error) {
+	if strings.Contains(text, ",") {
+		sig, name, err := fingerprint.ParseHashLine(text)
+		if err != nil {
+			return hashListItem{}, syntaxReason(err)
+		}
+		id := path.Base(strings.ReplaceAll(name, `\`, "/"))
+		if name == "" {
+			id = defaultHashID(sig)
+		} else if err := checkItemID(id); err != nil {
+			return hashListItem{}, fmt.Errorf("item id %q (the filename's base name): %v", id, err)
+		}
+		return hashListItem{id: id, sig: sig}, nil
+	}
+	fields := strings.Fields(text)
+	var hexPart string
+	switch len(fields) {
+	case 1:
+		hexPart = fields[0]
+	case 2:
+		if t := strings.ToLower(fields[0]); t != string(fingerprint.PDQ) {
+			if fingerprint.SignalType(t).Valid() {
+				return hashListItem{}, fmt.Errorf("signal type %q is not supported here, want pdq: add --hashes reads PDQ lists", fields[0])
+			}
+			return hashListItem{}, fmt.Errorf("unknown signal type %q, want pdq", fields[0])
+		}
+		hexPart = fields[1]
+	default:
+		return hashListItem{}, fmt.Errorf("%d words, want <hash>, pdq <hash> or <hash>,<quality>,<filename>", len(fields))
+	}
+	sig, err := fingerprint.ParsePDQ(hexPart)
+	if err != nil {
+		return hashListItem{}, syntaxReason(err)
+	}
+	sig.Quality = listQuality
+	return hashListItem{id: defaultHashID(sig), sig: sig}, nil
+}
+
+// syntaxReason returns a fingerprint parse error without its
+// "fingerprint: syntax error: " prefix, which the line number replaces.
+func syntaxReason(err error) error {
+	return errors.New(strings.TrimPrefix(err.Error(), fingerprint.ErrSyntax.Error()+": "))
+}
+
+// defaultHashID is the id of a listed hash without a filename.
+func defaultHashID(s fingerprint.Signal) string { return "pdq-" + s.Hex()[:16] }
+
+// checkItemID applies the server's rule for item ids (index.ValidateItemID)
+// so that a bad id fails while the list is read, before anything is added.
+func checkItemID(id string) error {
+	if len(id) == 0 || len(id) > 128 {
+		return fmt.Errorf("%d bytes, want 1..128 bytes of printable ASCII without space or '/'", len(id))
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c > '~' || c == '/' {
+			return fmt.Errorf("contains %q, want printable ASCII without space or '/'", c)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package fingerprint
+
+import (
+	"image"
+
+	"github.com/mediamatch/mediamatch/fingerprint/pdq"
+)
+
+// This file is the only one that knows the pdq package: it turns decoded
+// still images and sampled video frames into PDQ signals, with the
+// dihedral variants of a query (HashOptions.Dihedral).
+//
+// A variant with Transform T is the hash of the keyframe turned by T
+// (transform.go says exactly how pixels move). It is computed two ways:
+//
+//   - Still images: from the image actually turned. The reference pipeline
+//     is not mirror-symmetric: the nearest-neighbour pre-shrink picks pixel
+//     floor(i*n/512), whose mirror image is not a pick, and an even Jarosz
+//     window reaches one pixel further on one side than on the other. So
+//     the variants that the algorithm derives from one DCT (pdq.Digest's
+//     Variant: transposition and sign flips of the coefficients) differ
+//     from the hash of the turned image: over the 131 shared photos of
+//     quality >= 50, each turned 8 ways and hashed through Hash, the
+//     one-DCT variant was 12 bits from the original's hash at the median,
+//     30 at p90 and up to 102 (skimage/brick.png; small textured images
+//     are worst), 406 of 1048 cases over 16. Hashing the turned image puts
+//     the right variant within 0 bits of the original for every PNG and
+//     within 6 for the JPEGs (the drift of the scaled JPEG decode, see
+//     jpegMinSide). Transposition, unlike mirroring, commutes with every
+//     stage (the pre-shrink picks the same pixels, the windows and sample
+//     centres of the two axes swap), so only the four non-transposing
+//     turns (none, FlipX, FlipY, Rotate180) are hashed, and each
+//     transposing turn T is the FlipPlus1 variant of the turn
+//     compose(FlipPlus1, T): four passes of the pipeline in all. (Over the
+//     135 shared images these agree bit for bit with hashing each
+//     transposed image, but on the two flat quality-0 ones, where float
+//     rounding decides.)
+//   - Video frames: from the one DCT. Turning a full-size frame and
+//     running the filter again would cost 4 times the frame's PDQ for
+//     every keyframe; the one-DCT variants cost nothing. They are less
+//     exact: on the shared clips (full-size frames of quality >= 50,
+//     turned 7 ways) the right variant is 10 bits from the frame's hash
+//     at the median, 20 at p90, 34 at most (320x180 frames), and always
+//     the nearest of the eight. Against the default threshold of 31 that
+//     leaves a turned re-upload matching on almost every frame, which is
+//     what video matching needs.
+
+// pdqSignal returns d's hash turned by v (from the one DCT) as a signal
+// with Transform t.
+func pdqSignal(d *pdq.Digest, v, t Transform) Signal {
+	h := d.Variant(pdq.Variant(v))
+	return Signal{Type: PDQ, Hash: h[:], Quality: d.Quality(), Transform: t}
+}
+
+// pdqImage returns the PDQ digest of a decoded still image as displayed
+// under EXIF orientation o (1..8) and then turned by t, following the
+// reference photo pipeline (pdq.FromOrientedImage): over 512 pixels on
+// either side, a 512x512 nearest-neighbour pre-shrink, then luminance,
+// Jarosz filter and DCT. ok is false for an image under pdq.MinSide pixels
+// on a side, which has no PDQ hash.
+func pdqImage(img image.Image, o int, t Transform) (d pdq.Digest, ok bool) {
+	d, err := pdq.FromOrientedImage(img, pdq.Orientation(compose(t, orientationTransform(o)).exifOrientation()))
+	return d, err == nil
+}
+
+// pdqImageVariants returns the PDQ signals of a still image (as for
+// pdqImage) turned by Rotate90..FlipMinus1, in that order; d is its
+// untransformed digest.
+func pdqImageVariants(img image.Image, o int, d *pdq.Digest) []Signal {
+	var mirrors [8]pdq.Digest // indexed by the non-transposing transforms
+	mirrors[TransformNone] = *d
+	for _, m := range []Transform{FlipX, FlipY, Rotate180} {
+		mirrors[m], _ = pdqImage(img, o, m) // same size as d's image: cannot fail
+	}
+	var sigs []Signal
+	for t := Rotate90; t <= FlipMinus1; t++ {
+		if transposes(t) {
+			m := compose(FlipPlus1, t)
+			sigs = append(sigs, pdqSignal(&mirrors[m], FlipPlus1, t))
+		} else {
+			sigs = append(sigs, pdqSignal(&mirrors[t], TransformNone, t))
+		}
+	}
+	return sigs
+}
+
+// maxFramePixels bounds the frames hashed at full size by framePDQ: 4K UHD
+// (3840x2160). The vPDQ pipeline filters the whole frame in float32, 4
+// bytes a pixel; a larger frame (up to Options.MaxPixels) is first
+// area-averaged by the smallest power of two that brings it under, which
+// keeps the memory per video under 40 MB at the price of exactness on
+// frames beyond 4K.
+const maxFramePixels = 3840 * 2160
+
+// framePDQ returns the PDQ signal of a sampled video frame (the vPDQ
+// pipeline: no pre-shrink) and, if dihedral, its 7 turned variants, taken
+// from the same DCT. ok is false for a frame under pdq.MinSide pixels on a
+// side.
+func framePDQ(img image.Image, dihedral bool) (s Signal, variants []Signal, ok bool) {
+	b := img.Bounds()
+	if w, h := b.Dx(), b.Dy(); w*h > maxFramePixels {
+		k := 2
+		for ((w+k-1)/k)*((h+k-1)/k) > maxFramePixels {
+			k *= 2
+		}
+		img = reduce(img, (w+k-1)/k, (h+k-1)/k)
+	}
+	d, err := pdq.FromFrame(img)
+	if err != nil {
+		return Signal{}, nil, false
+	}
+	if dihedral {
+		for t := Rotate90; t <= FlipMinus1; t++ {
+			variants = append(variants, pdqSignal(&d, t, t))
+		}
+	}
+	return pdqSignal(&d, TransformNone, TransformNone), variants, true
+}
+
+// matchable reports whether a keyframe can ever be matched on PDQ: it is
+// not low-information and its PDQ hash has at least PDQ.MinQuality().
+func matchable(k Keyframe) bool {
+	s, ok := k.Signal(PDQ)
+	return ok && !k.LowInformation && s.Quality >= PDQ.MinQuality()
+}

@@ -1,0 +1,246 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+// TestMatchQuality: a PDQ signal below MinQuality (50) is stored and
+// returned by GetItem but never indexed, and a low-quality query signal
+// never searches; at 50 exactly both work.
+func TestMatchQuality(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(21, 22))
+	dir := t.TempDir()
+	ix := openTest(t, dir, Options{})
+	mustBank(t, ix, "a")
+	good, poor, edge := h256(r), h256(r), h256(r)
+	if q := fingerprint.PDQ.MinQuality(); q != 50 {
+		t.Fatalf("PDQ.MinQuality() = %d, want 50", q)
+	}
+	low := Item{Bank: "a", ID: "low", Media: still(pdqQ(poor, 49))}
+	mustAdd(t, ix, low)
+	mustAdd(t, ix, Item{Bank: "a", ID: "good", Media: still(pdqQ(good, 90))})
+	mustAdd(t, ix, Item{Bank: "a", ID: "edge", Media: still(pdqQ(edge, 50))})
+
+	check := func(stage string) {
+		t.Helper()
+		tests := []struct {
+			name string
+			q    fingerprint.Media
+			want []string
+		}{
+			{"low-quality item is never matched", still(pdq(poor)), nil},
+			{"low-quality query never matches", still(pdqQ(good, 49)), nil},
+			{"quality 0 query never matches", still(pdqQ(good, 0)), nil},
+			{"good query matches good item", still(pdqQ(good, 50)), []string{"a/good"}},
+			{"quality 50 item matches", still(pdq(flip(r, edge, 5))), []string{"a/edge"}},
+		}
+		for _, tt := range tests {
+			if got := matchIDs(t, ix, Query{Media: tt.q}); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%s: %s: got %v, want %v", stage, tt.name, got, tt.want)
+			}
+		}
+		// Stored and reported all the same.
+		got, err := ix.GetItem(ctx, "a", "low")
+		if err != nil {
+			t.Fatalf("%s: GetItem(low) = %v", stage, err)
+		}
+		if s := got.Media.Keyframes[0].Signals; len(s) != 1 || s[0].Quality != 49 || !reflect.DeepEqual(s[0].Hash, poor) {
+			t.Errorf("%s: GetItem(low) signals = %+v, want the PDQ hash with quality 49", stage, s)
+		}
+		if n := ix.mem.perceptual[fingerprint.PDQ].len(); n != 2 {
+			t.Errorf("%s: PDQ entries = %d, want 2 (good and edge)", stage, n)
+		}
+	}
+	check("added")
+	if n := countKeys(t, ix, keySignal); n != 2 {
+		t.Errorf("signal keys = %d, want 2: the low-quality signal is never indexed", n)
+	}
+	ix.Close()
+	ix = openTest(t, dir, Options{})
+	check("reopened")
+	// Delete leaves no key behind.
+	for _, id := range []string{"low", "good", "edge"} {
+		if err := ix.DeleteItem(ctx, "a", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countKeys(t, ix, keySignal); n != 0 {
+		t.Errorf("signal keys after delete = %d, want 0", n)
+	}
+}
+
+// TestMatchCoverageTypes: ItemCoverage counts the item keyframes indexed
+// for the searched types, so a frame with a low-quality PDQ (but a good
+// pHash) is not in the PDQ denominator; it survives a reopen, and
+// disabling and enabling.
+func TestMatchCoverageTypes(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(23, 24))
+	dir := t.TempDir()
+	ix := openTest(t, dir, Options{})
+	mustBank(t, ix, "v")
+	var pd, ph [][]byte
+	item := fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4", Duration: 4 * time.Second}
+	for i := range 4 {
+		pd, ph = append(pd, h256(r)), append(ph, h64(r.Uint64()))
+		q := 80
+		if i == 3 {
+			q = 10 // dark frame: PDQ not indexed, pHash is
+		}
+		item.Keyframes = append(item.Keyframes, fingerprint.Keyframe{
+			Index: i, Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second,
+			Signals: []fingerprint.Signal{pdqQ(pd[i], q), phash(ph[i])},
+		})
+	}
+	mustAdd(t, ix, Item{Bank: "v", ID: "clip", Media: item})
+	query := fingerprint.Media{Kind: fingerprint.KindImage, Keyframes: []fingerprint.Keyframe{
+		{Signals: []fingerprint.Signal{pdq(flip(r, pd[0], 4)), phash(ph[0])}}}}
+
+	check := func(stage string) {
+		t.Helper()
+		for _, tt := range []struct {
+			name    string
+			signals []fingerprint.SignalType
+			want    float64
+		}{
+			{"pdq", nil, 1.0 / 3},                            // frames 0..2 have an indexed PDQ
+			{"phash", phashOnly(), 1.0 / 4},                  // all four have a pHash
+			{"both", fingerprint.SignalTypes(), 1.0 / 4},     // a frame counts once
+			{"dhash", []fingerprint.SignalType{"dhash"}, -1}, // no match
+		} {
+			ms, err := ix.Match(ctx, Query{Media: query, Signals: tt.signals})
+			if err != nil {
+				t.Fatalf("%s: %s: Match = %v", stage, tt.name, err)
+			}
+			switch {
+			case tt.want < 0 && len(ms) != 0:
+				t.Errorf("%s: %s: Match = %+v, want none", stage, tt.name, ms)
+			case tt.want >= 0 && (len(ms) != 1 || ms[0].ItemCoverage != tt.want):
+				t.Errorf("%s: %s: Match = %+v, want one with ItemCoverage %v", stage, tt.name, ms, tt.want)
+			}
+		}
+	}
+	check("added")
+	ix.Close()
+	ix = openTest(t, dir, Options{})
+	check("reopened")
+	for _, d := range []bool{true, false} {
+		if _, err := ix.UpdateItem(ctx, "v", "clip", ItemUpdate{SetDisabled: true, Disabled: d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("disabled and enabled")
+}
+
+// TestMatchDihedral: a query's transformed PDQ signals are searched only
+// with Query.Dihedral, and the match reports how the upload is turned
+// relative to the item: the inverse of the transform of the query signal
+// that hit.
+func TestMatchDihedral(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(25, 26))
+	ix := openTest(t, "", Options{})
+	mustBank(t, ix, "a")
+	orig := h256(r)
+	mustAdd(t, ix, Item{Bank: "a", ID: "orig", Media: still(pdq(orig))})
+
+	for tr := fingerprint.Transform(1); tr <= fingerprint.FlipMinus1; tr++ {
+		// The upload is the item turned by tr; its own hash is unrelated
+		// bits, and its variant tr.Inverse() is close to the item.
+		sigs := []fingerprint.Signal{pdq(h256(r))}
+		for v := fingerprint.Transform(1); v <= fingerprint.FlipMinus1; v++ {
+			h := h256(r)
+			if v == tr.Inverse() {
+				h = flip(r, orig, 6)
+			}
+			sigs = append(sigs, pdqT(h, v))
+		}
+		q := still(sigs...)
+		if ms, err := ix.Match(ctx, Query{Media: q}); err != nil || len(ms) != 0 {
+			t.Errorf("upload turned %d without Dihedral: Match = %+v, %v; want no match", tr, ms, err)
+		}
+		ms, err := ix.Match(ctx, Query{Media: q, Dihedral: true})
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("upload turned %d with Dihedral: Match = %+v, %v; want one match", tr, ms, err)
+		}
+		m := ms[0]
+		if m.Transform != tr || m.Distance != 6 || len(m.Frames) != 1 || m.Frames[0].Transform != tr {
+			t.Errorf("upload turned %d: match transform %d at %d, frames %+v; want transform %d at 6", tr, m.Transform,
+				m.Distance, m.Frames, tr)
+		}
+	}
+
+	// When the untransformed hash and a variant are equally close, the
+	// untransformed one is reported.
+	q := still(pdq(flip(r, orig, 3)), pdqT(flip(r, orig, 3), fingerprint.FlipX))
+	if ms, _ := ix.Match(ctx, Query{Media: q, Dihedral: true}); len(ms) != 1 || ms[0].Transform != fingerprint.TransformNone {
+		t.Errorf("tie between none and flipx = %+v, want transform none", ms)
+	}
+	// A closer variant wins over a farther untransformed hit.
+	q = still(pdq(flip(r, orig, 20)), pdqT(flip(r, orig, 2), fingerprint.Rotate90))
+	if ms, _ := ix.Match(ctx, Query{Media: q, Dihedral: true}); len(ms) != 1 || ms[0].Transform != fingerprint.Rotate270 || ms[0].Distance != 2 {
+		t.Errorf("closer rotate90 variant = %+v, want transform rotate270 (its inverse) at 2", ms)
+	}
+	// Low-quality variants are ignored like any low-quality signal.
+	low := fingerprint.Signal{Type: fingerprint.PDQ, Hash: orig, Quality: 20, Transform: fingerprint.FlipY}
+	if ms, _ := ix.Match(ctx, Query{Media: still(pdq(h256(r)), low), Dihedral: true}); len(ms) != 0 {
+		t.Errorf("low-quality variant = %+v, want no match", ms)
+	}
+}
+
+// TestTransformValidation: a query keyframe may repeat PDQ with distinct
+// transforms; items are refused any transformed signal.
+func TestTransformValidation(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(27, 28))
+	ix := openTest(t, "", Options{})
+	mustBank(t, ix, "a")
+	h := h256(r)
+	dihedral := []fingerprint.Signal{pdq(h)}
+	for v := fingerprint.Transform(1); v <= fingerprint.FlipMinus1; v++ {
+		dihedral = append(dihedral, pdqT(h256(r), v))
+	}
+	dihedral = append(dihedral, phash(h64(1)), dhash(h64(2)))
+	if err := ValidateMedia(still(dihedral...)); err != nil {
+		t.Errorf("ValidateMedia(8 PDQ variants, pHash, dHash) = %v, want nil", err)
+	}
+	fileTransform := still(pdq(h))
+	fileTransform.FileSignals = []fingerprint.Signal{{Type: fingerprint.MD5, Hash: make([]byte, 16), Transform: fingerprint.FlipX}}
+	for _, tt := range []struct {
+		name string
+		m    fingerprint.Media
+		want string
+	}{
+		{"same transform twice", still(pdq(h), pdqT(h, fingerprint.FlipX), pdqT(h256(r), fingerprint.FlipX)),
+			"keyframe 0 signal 2 repeats type pdq with transform 4"},
+		{"untransformed twice", still(pdq(h), pdq(h256(r))), "keyframe 0 signal 1 repeats type pdq"},
+		{"transform out of range", still(pdqT(h, 8)), "transform 8, want 0..7"},
+		{"transformed file signal", fileTransform, "file signal 0 (md5) has transform 4, want none"},
+	} {
+		err := ValidateMedia(tt.m)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: ValidateMedia = %v, want ErrInvalid saying %q", tt.name, err, tt.want)
+		}
+	}
+
+	// Items: refused, naming the signal; nothing stored.
+	_, err := ix.AddItem(ctx, Item{Bank: "a", ID: "turned", Media: still(dihedral...)})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "keyframe 0 signal 1 (pdq) has transform 1, want none") {
+		t.Errorf("AddItem(transformed signals) = %v, want ErrInvalid naming keyframe 0 signal 1", err)
+	}
+	if _, err := ix.GetItem(ctx, "a", "turned"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetItem after refused AddItem = %v, want ErrNotFound", err)
+	}
+	if err := ix.addItems(ctx, "a", []Item{{Bank: "a", ID: "bulk", Media: still(pdqT(h, fingerprint.Rotate90))}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("addItems(transformed signal) = %v, want ErrInvalid", err)
+	}
+}
