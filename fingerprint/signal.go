@@ -1,6 +1,6 @@
 // Package fingerprint turns media into signals: it decodes images, pulls
 // frames out of videos with ffmpeg, and computes the perceptual (pHash,
-// dHash, later PDQ) and exact (MD5, SHA-256) hashes that the index stores
+// dHash, PDQ) and exact (MD5, SHA-256) hashes that the index stores
 // and matches.
 //
 // The types in this file are the signal model shared by the whole service.
