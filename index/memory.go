@@ -62,7 +62,7 @@ type frameInfo struct {
 
 func newMemory(newSearcher func(fingerprint.SignalType) searcher) *memory {
 	if newSearcher == nil {
-		newSearcher = func(t fingerprint.SignalType) searcher { return newBruteForce(t.Bits() / 64) }
+		newSearcher = newSearcherFor // multi-index hashing or a tuned scan, chosen per query (hamming.go)
 	}
 	return &memory{
 		banks:       make(map[string]*bankState),
