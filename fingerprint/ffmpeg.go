@@ -118,8 +118,11 @@ func (j frameJob) args(input string) []string {
 		"format_whitelist":   videoFormats,
 		"threads":            strconv.Itoa(j.threads),
 		"max_pixels":         strconv.FormatInt(j.maxPixels, 10),
-		// A duration cap on what is read, one sample past the frame cap.
-		"t": strconv.FormatFloat(float64(j.maxFrames+1)/j.fps, 'f', 3, 64),
+		// No input -t: as an input option it doubled ffmpeg's CPU on 1080p
+		// H.264 with the fast decode (measured 6.3 vs 3.0 CPU-s for 30 s),
+		// while the output frame cap below (one sample past maxFrames at
+		// 1/fps each), the header duration check and the deadline already
+		// bound what is read.
 	}
 	switch j.mode {
 	case decodeFast:

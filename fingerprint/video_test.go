@@ -1186,7 +1186,7 @@ func TestVideoArgs(t *testing.T) {
 			"-format_whitelist":   videoFormats,
 			"-threads":            strconv.Itoa(videoThreads),
 			"-frames:v":           "3601",
-			"-t":                  "3601.000",
+			"-t":                  "", // absent: see frameJob.args
 			"-i":                  "file:/dev/fd/3",
 			"-f":                  "image2pipe",
 			"-c:v":                "pgm",
