@@ -121,6 +121,14 @@ func (ix *Index) Close() error {
 	ix.closeMu.Unlock()
 	ix.purgeStop()
 	<-ix.purgeDone
+	// Let background segment merges finish so none outlives the index.
+	ix.mem.mu.RLock()
+	for _, s := range ix.mem.perceptual {
+		if w, ok := s.(interface{ wait() }); ok {
+			w.wait()
+		}
+	}
+	ix.mem.mu.RUnlock()
 	return ix.st.close()
 }
 
