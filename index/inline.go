@@ -471,26 +471,9 @@ func (s *inlineSeg) searchMIH(q uint64, radius int, dead deadSet, sc *mihScratch
 		if tr < 0 {
 			continue
 		}
-		key := sc.keys[j]
-		limit := uint64(1) << t.width
-		batch := sc.batch[:0]
-		for wt := 0; wt <= tr; wt++ {
-			mask := uint64(1)<<wt - 1
-			for mask < limit {
-				batch = append(batch, key^uint32(mask))
-				if len(batch) == cap(sc.batch) {
-					s.probe(j, p, batch, q, radius, dead, sc, fn)
-					batch = batch[:0]
-				}
-				if mask == 0 {
-					break
-				}
-				c := mask & -mask
-				r := mask + c
-				mask = (((r ^ mask) >> 2) >> bits.TrailingZeros64(c)) | r
-			}
-		}
-		s.probe(j, p, batch, q, radius, dead, sc, fn)
+		probeNeighbours(sc.keys[j], t.width, tr, sc.batch, func(batch []uint32) {
+			s.probe(j, p, batch, q, radius, dead, sc, fn)
+		})
 	}
 }
 

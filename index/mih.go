@@ -559,31 +559,38 @@ func (s *segment) searchMIH(q []uint64, radius int, dead deadSet, sc *mihScratch
 		if tr < 0 {
 			continue
 		}
-		key := sc.keys[j]
-		limit := uint64(1) << t.width
-		// Every key within tr of key: masks of weight 0, 1, ..., tr, each
-		// weight in Gosper's order. Keys are probed in batches, and the
-		// candidates of a batch verified in one loop, so that the cache
-		// misses of different buckets and hashes overlap.
-		batch := sc.batch[:0]
-		for wt := 0; wt <= tr; wt++ {
-			mask := uint64(1)<<wt - 1
-			for mask < limit {
-				batch = append(batch, key^uint32(mask))
-				if len(batch) == cap(sc.batch) {
-					s.probe(t, batch, q, radius, p, dead, sc, fn)
-					batch = batch[:0]
-				}
-				if mask == 0 {
-					break
-				}
-				c := mask & -mask
-				r := mask + c
-				mask = (((r ^ mask) >> 2) >> bits.TrailingZeros64(c)) | r
-			}
-		}
-		s.probe(t, batch, q, radius, p, dead, sc, fn)
+		probeNeighbours(sc.keys[j], t.width, tr, sc.batch, func(batch []uint32) {
+			s.probe(t, batch, q, radius, p, dead, sc, fn)
+		})
 	}
+}
+
+// probeNeighbours calls flush with every key within Hamming distance tr of
+// key among keys of width bits, in batches of at most cap(buf) keys: masks
+// of weight 0, 1, ..., tr, each weight in Gosper's order. Probing in batches
+// lets the caller verify a batch's candidates in one loop, so that the cache
+// misses of different buckets and hashes overlap. The last call may have
+// an empty batch.
+func probeNeighbours(key uint32, width, tr int, buf []uint32, flush func([]uint32)) {
+	limit := uint64(1) << width
+	batch := buf[:0]
+	for wt := 0; wt <= tr; wt++ {
+		mask := uint64(1)<<wt - 1
+		for mask < limit {
+			batch = append(batch, key^uint32(mask))
+			if len(batch) == cap(buf) {
+				flush(batch)
+				batch = batch[:0]
+			}
+			if mask == 0 {
+				break
+			}
+			c := mask & -mask
+			r := mask + c
+			mask = (((r ^ mask) >> 2) >> bits.TrailingZeros64(c)) | r
+		}
+	}
+	flush(batch)
 }
 
 // probe verifies the entries in the buckets keys of table t, which is
