@@ -160,7 +160,7 @@ func BenchmarkOpen(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		if got := ix.mem.perceptual[fingerprint.PHash].len(); got != n {
+		if got := ix.mem.state().entries(fingerprint.PHash); got != n {
 			b.Fatalf("%d pHash entries after Open, want %d", got, n)
 		}
 		ix.Close()

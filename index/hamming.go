@@ -90,6 +90,7 @@ type hammingConfig struct {
 	coding int8       // forced position coding (tests)
 	layout int8       // forced layout (tests)
 	sync   bool       // merge in the writer, not in the background (tests)
+	merged func()     // called after background merges (see mergeLoop); may be nil
 }
 
 // newSearcherFor returns the searcher for signals of type t, tuned to t's
@@ -339,24 +340,42 @@ func (h *hamming) kick() {
 
 // mergeLoop merges until the policy is satisfied. It holds h.mu only to
 // pick a merge and to install its result.
+//
+// After a run of merges it calls cfg.merged, if set, without holding h.mu:
+// callers that publish views of their own (memory) republish then, so
+// that the merged segments replace the old ones there too and the memory
+// of the old ones is reclaimed.
 func (h *hamming) mergeLoop() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for {
-		v := h.cur.Load()
-		lo, hi, ok := pickMerge(v)
-		if !ok {
+		merged := false
+		for {
+			v := h.cur.Load()
+			lo, hi, ok := pickMerge(v)
+			if !ok {
+				break
+			}
+			in := slices.Clone(v.segs[lo:hi])
+			h.deleted = h.deleted[:0]
+			h.mu.Unlock()
+			seg := h.merge(in)
+			h.mu.Lock()
+			h.install(in, seg)
+			merged = true
+		}
+		if !merged || h.cfg.merged == nil {
 			break
 		}
-		in := slices.Clone(v.segs[lo:hi])
-		h.deleted = h.deleted[:0]
 		h.mu.Unlock()
-		seg := h.merge(in)
+		h.cfg.merged()
 		h.mu.Lock()
-		h.install(in, seg)
+		if _, _, ok := pickMerge(h.cur.Load()); !ok {
+			break
+		}
 	}
 	h.merging = false
 	h.idle.Broadcast()
+	h.mu.Unlock()
 }
 
 // merge builds one segment from the live entries of in.
@@ -419,13 +438,22 @@ type searchScratch struct {
 }
 
 func (h *hamming) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
+	h.searchView(h.cur.Load(), q, radius, fn)
+}
+
+// view returns the current view, for searchView. A view is immutable: a
+// caller holding one searches the entries as they were when it was
+// published, however many writes and merges follow.
+func (h *hamming) view() *hview { return h.cur.Load() }
+
+// searchView is search over v, a view returned by h.view.
+func (h *hamming) searchView(v *hview, q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
 	if len(q) != h.cfg.words {
 		panic("index: hamming.search: wrong query length")
 	}
 	if radius < 0 {
 		return
 	}
-	v := h.cur.Load()
 	sc := h.scratch.Get().(*searchScratch)
 	for _, st := range v.segs {
 		st.seg.search(q, radius, st.dead, h.cfg.mode, sc, fn)

@@ -37,7 +37,6 @@ type Options struct {
 
 	// For tests in this package.
 	noPurge     bool                                  // leave deleted banks' items for a later Open
-	newSearcher func(fingerprint.SignalType) searcher // nil: brute force
 }
 
 // Index is an open index: banks, items and signals in Badger, and the
@@ -85,7 +84,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		log:         log,
 		now:         now,
 		st:          st,
-		mem:         newMemory(opts.newSearcher),
+		mem:         newMemory(),
 		nextRef:     1,
 		nextBankRef: 1,
 		purgeKick:   make(chan struct{}, 1),
@@ -96,7 +95,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		st.close()
 		return nil, err
 	}
-	log.Info("index loaded", "dir", dir, "banks", len(ix.mem.banks), "items", len(ix.mem.items),
+	log.Info("index loaded", "dir", dir, "banks", len(ix.mem.state().banks), "items", ix.mem.state().nitems,
 		"elapsed", time.Since(start))
 	ctx, cancel := context.WithCancel(context.Background())
 	ix.purgeStop = cancel
@@ -122,13 +121,7 @@ func (ix *Index) Close() error {
 	ix.purgeStop()
 	<-ix.purgeDone
 	// Let background segment merges finish so none outlives the index.
-	ix.mem.mu.RLock()
-	for _, s := range ix.mem.perceptual {
-		if w, ok := s.(interface{ wait() }); ok {
-			w.wait()
-		}
-	}
-	ix.mem.mu.RUnlock()
+	ix.mem.wait()
 	return ix.st.close()
 }
 
@@ -170,9 +163,7 @@ func (ix *Index) CreateBank(ctx context.Context, b Bank) (Bank, error) {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 
-	ix.mem.mu.RLock()
-	_, exists := ix.mem.banks[b.Name]
-	ix.mem.mu.RUnlock()
+	_, exists := ix.mem.state().banks[b.Name]
 	if exists {
 		return Bank{}, fmt.Errorf("index: bank %q: %w", b.Name, ErrAlreadyExists)
 	}
@@ -191,9 +182,7 @@ func (ix *Index) CreateBank(ctx context.Context, b Bank) (Bank, error) {
 		return Bank{}, storeErr("create bank", b.Name, err)
 	}
 	out := Bank{Name: b.Name, Description: b.Description, CreateTime: rec.created}
-	ix.mem.mu.Lock()
-	ix.mem.addBank(&bankState{ref: rec.ref, bank: out})
-	ix.mem.mu.Unlock()
+	ix.mem.write(func() { ix.mem.addBank(&bankState{ref: rec.ref, bank: out}) })
 	return out, nil
 }
 
@@ -208,9 +197,7 @@ func (ix *Index) GetBank(ctx context.Context, name string) (Bank, error) {
 		return Bank{}, err
 	}
 	defer ix.exit()
-	ix.mem.mu.RLock()
-	defer ix.mem.mu.RUnlock()
-	b := ix.mem.banks[name]
+	b := ix.mem.state().banks[name]
 	if b == nil {
 		return Bank{}, fmt.Errorf("index: bank %q: %w", name, ErrNotFound)
 	}
@@ -219,7 +206,7 @@ func (ix *Index) GetBank(ctx context.Context, name string) (Bank, error) {
 
 func (b *bankState) withCount() Bank {
 	out := b.bank
-	out.ItemCount = b.items
+	out.ItemCount = b.items.Load()
 	return out
 }
 
@@ -241,10 +228,9 @@ func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) 
 		return nil, "", err
 	}
 	defer ix.exit()
-	ix.mem.mu.RLock()
-	defer ix.mem.mu.RUnlock()
-	names := make([]string, 0, len(ix.mem.banks))
-	for name := range ix.mem.banks {
+	banks := ix.mem.state().banks
+	names := make([]string, 0, len(banks))
+	for name := range banks {
 		if pageToken == "" || name > after {
 			names = append(names, name)
 		}
@@ -257,7 +243,7 @@ func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) 
 	}
 	out := make([]Bank, len(names))
 	for i, name := range names {
-		out[i] = ix.mem.banks[name].withCount()
+		out[i] = banks[name].withCount()
 	}
 	return out, next, nil
 }
@@ -291,9 +277,7 @@ func (ix *Index) DeleteBank(ctx context.Context, name string) error {
 	if err != nil {
 		return storeErr("delete bank", name, err)
 	}
-	ix.mem.mu.Lock()
-	ix.mem.dropBank(b)
-	ix.mem.mu.Unlock()
+	ix.mem.write(func() { ix.mem.dropBank(b) })
 	select {
 	case ix.purgeKick <- struct{}{}:
 	default:
@@ -303,9 +287,7 @@ func (ix *Index) DeleteBank(ctx context.Context, name string) error {
 
 // bank returns the live bank with the given name or an ErrNotFound error.
 func (ix *Index) bank(name string) (*bankState, error) {
-	ix.mem.mu.RLock()
-	b := ix.mem.banks[name]
-	ix.mem.mu.RUnlock()
+	b := ix.mem.state().banks[name]
 	if b == nil {
 		return nil, fmt.Errorf("index: bank %q: %w", name, ErrNotFound)
 	}
@@ -351,9 +333,7 @@ func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
 	if err != nil {
 		return Item{}, storeErr("add item", it.Bank+"/"+it.ID, err)
 	}
-	ix.mem.mu.Lock()
-	ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs)
-	ix.mem.mu.Unlock()
+	ix.mem.write(func() { ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs) })
 	it.Labels = cloneLabels(it.Labels)
 	it.CreateTime, it.UpdateTime = now, now
 	return it, nil
@@ -478,11 +458,11 @@ func (ix *Index) addItems(ctx context.Context, bank string, items []Item) error 
 	if err != nil {
 		return storeErr("add items", bank, err)
 	}
-	ix.mem.mu.Lock()
-	for _, a := range adds {
-		ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs)
-	}
-	ix.mem.mu.Unlock()
+	ix.mem.write(func() {
+		for _, a := range adds {
+			ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs)
+		}
+	})
 	return nil
 }
 
@@ -699,9 +679,7 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) 
 	if err != nil {
 		return Item{}, storeErr("update item", bank+"/"+id, err)
 	}
-	ix.mem.mu.Lock()
-	ix.mem.updateItem(ref, &rec.itemMeta, sigs)
-	ix.mem.mu.Unlock()
+	ix.mem.write(func() { ix.mem.updateItem(ref, &rec.itemMeta, sigs) })
 	return Item{
 		Bank:       bank,
 		ID:         id,
@@ -749,9 +727,7 @@ func (ix *Index) DeleteItem(ctx context.Context, bank, id string) error {
 	if err != nil {
 		return storeErr("delete item", bank+"/"+id, err)
 	}
-	ix.mem.mu.Lock()
-	ix.mem.removeItem(ref, sigs)
-	ix.mem.mu.Unlock()
+	ix.mem.write(func() { ix.mem.removeItem(ref, sigs) })
 	return nil
 }
 

@@ -428,7 +428,7 @@ func TestDeleteBank(t *testing.T) {
 	if n := countKeys(t, ix, keyMeta); n != 302 {
 		t.Errorf("item records before purge: got %d, want 302", n)
 	}
-	if got, want := len(ix.mem.items), 2; got != want {
+	if got, want := ix.mem.state().nitems, 2; got != want {
 		t.Errorf("items in memory after reopen: got %d, want %d", got, want)
 	}
 	if got, want := matchIDs(t, ix, q), []string{"doomed/i000", "kept/k"}; !reflect.DeepEqual(got, want) {
@@ -453,10 +453,10 @@ func TestDeleteBank(t *testing.T) {
 	if err := ix.waitPurged(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(ix.mem.items), 1; got != want {
+	if got, want := ix.mem.state().nitems, 1; got != want {
 		t.Errorf("items in memory after live purge: got %d, want %d", got, want)
 	}
-	if got := ix.mem.perceptual[fingerprint.PHash].len(); got != 1 {
+	if got := ix.mem.state().entries(fingerprint.PHash); got != 1 {
 		t.Errorf("pHash entries after live purge: got %d, want 1", got)
 	}
 }

@@ -5,98 +5,117 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
 // load checks the layout version and builds the in-memory state from the
 // store: banks and item records with values, then signals from a key-only
-// scan. Items of deleted banks are left for the purge.
+// scan, gathered per type (the keys come sorted by type and item ref) and
+// added to each type's searcher as one batch. Items of deleted banks are
+// left for the purge. It publishes once, at the end.
 func (ix *Index) load() error {
 	if err := ix.checkLayout(); err != nil {
 		return err
 	}
+	var err error
+	ix.mem.write(func() { err = ix.st.view(ix.loadTx) })
+	return err
+}
+
+func (ix *Index) loadTx(tx *readTx) error {
 	m := ix.mem
-	return ix.st.view(func(tx *readTx) error {
-		err := tx.scan([]byte{keyBank}, nil, false, func(key, val []byte) (bool, error) {
-			rec, err := decodeBank(val)
-			if err != nil {
-				return false, fmt.Errorf("bank %q: %w", key[1:], err)
-			}
-			name := string(key[1:])
-			m.addBank(&bankState{ref: rec.ref, bank: Bank{Name: name, Description: rec.description, CreateTime: rec.created}})
-			ix.nextBankRef = max(ix.nextBankRef, rec.ref+1)
-			return true, nil
-		})
+	err := tx.scan([]byte{keyBank}, nil, false, func(key, val []byte) (bool, error) {
+		rec, err := decodeBank(val)
 		if err != nil {
-			return fmt.Errorf("index: load banks: %w", err)
+			return false, fmt.Errorf("bank %q: %w", key[1:], err)
 		}
-		deleted := make(map[uint64]bool)
-		err = tx.scan([]byte{keyTombstone}, nil, true, func(key, _ []byte) (bool, error) {
-			ref, err := parseRefKey(key)
-			deleted[ref] = true
-			ix.nextBankRef = max(ix.nextBankRef, ref+1)
-			return true, err
-		})
-		if err != nil {
-			return fmt.Errorf("index: load deleted banks: %w", err)
-		}
-		orphans := 0
-		err = tx.scan([]byte{keyMeta}, nil, false, func(key, val []byte) (bool, error) {
-			ref, err := parseRefKey(key)
-			if err != nil {
-				return false, err
-			}
-			ix.nextRef = max(ix.nextRef, ref+1)
-			rec, err := decodeItem(val)
-			if err != nil {
-				return false, fmt.Errorf("item %d: %w", ref, err)
-			}
-			b := m.bankByRef[rec.bank]
-			if b == nil {
-				if !deleted[rec.bank] {
-					orphans++
-				}
-				return true, nil
-			}
-			meta := rec.itemMeta
-			meta.frameTypes = frameTypeMasks(len(meta.frames), nil)
-			m.items[ref] = &meta
-			b.items++
-			return true, nil
-		})
-		if err != nil {
-			return fmt.Errorf("index: load items: %w", err)
-		}
-		if orphans > 0 {
-			ix.log.Warn("index: items of unknown banks ignored", "count", orphans)
-		}
-		bad := 0
-		err = tx.scan([]byte{keySignal}, nil, true, func(key, _ []byte) (bool, error) {
-			t, ref, frame, hash, err := parseSignalKey(key)
-			if err != nil || !t.Valid() || len(hash)*8 != t.Bits() {
-				bad++
-				return true, nil
-			}
-			meta := m.items[ref]
-			if meta == nil {
-				return true, nil
-			}
-			if frame != fileFrame && int(frame) < len(meta.frameTypes) {
-				meta.frameTypes[frame] |= typeBit(t) // not yet published: load runs alone
-			}
-			if meta.disabled {
-				return true, nil
-			}
-			m.index(ref, sigEntry{typ: t, frame: frame, hash: hash})
-			return true, nil
-		})
-		if err != nil {
-			return fmt.Errorf("index: load signals: %w", err)
-		}
-		if bad > 0 {
-			ix.log.Warn("index: unreadable signal keys ignored", "count", bad)
-		}
-		return nil
+		name := string(key[1:])
+		m.addBank(&bankState{ref: rec.ref, bank: Bank{Name: name, Description: rec.description, CreateTime: rec.created}})
+		ix.nextBankRef = max(ix.nextBankRef, rec.ref+1)
+		return true, nil
 	})
+	if err != nil {
+		return fmt.Errorf("index: load banks: %w", err)
+	}
+	deleted := make(map[uint64]bool)
+	err = tx.scan([]byte{keyTombstone}, nil, true, func(key, _ []byte) (bool, error) {
+		ref, err := parseRefKey(key)
+		deleted[ref] = true
+		ix.nextBankRef = max(ix.nextBankRef, ref+1)
+		return true, err
+	})
+	if err != nil {
+		return fmt.Errorf("index: load deleted banks: %w", err)
+	}
+	orphans := 0
+	err = tx.scan([]byte{keyMeta}, nil, false, func(key, val []byte) (bool, error) {
+		ref, err := parseRefKey(key)
+		if err != nil {
+			return false, err
+		}
+		ix.nextRef = max(ix.nextRef, ref+1)
+		rec, err := decodeItem(val)
+		if err != nil {
+			return false, fmt.Errorf("item %d: %w", ref, err)
+		}
+		b := m.next.bankByRef[rec.bank]
+		if b == nil {
+			if !deleted[rec.bank] {
+				orphans++
+			}
+			return true, nil
+		}
+		meta := rec.itemMeta
+		meta.frameTypes = frameTypeMasks(len(meta.frames), nil)
+		m.setItem(ref, &meta)
+		b.items.Add(1)
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("index: load items: %w", err)
+	}
+	if orphans > 0 {
+		ix.log.Warn("index: items of unknown banks ignored", "count", orphans)
+	}
+	bad := 0
+	batches := make(map[fingerprint.SignalType]*entries)
+	err = tx.scan([]byte{keySignal}, nil, true, func(key, _ []byte) (bool, error) {
+		t, ref, frame, hash, err := parseSignalKey(key)
+		if err != nil || !t.Valid() || len(hash)*8 != t.Bits() {
+			bad++
+			return true, nil
+		}
+		meta := m.item(ref)
+		if meta == nil {
+			return true, nil
+		}
+		if frame != fileFrame && int(frame) < len(meta.frameTypes) {
+			meta.frameTypes[frame] |= typeBit(t) // not yet published
+		}
+		if meta.disabled {
+			return true, nil
+		}
+		e := batches[t]
+		if e == nil {
+			e = new(entries)
+			batches[t] = e
+		}
+		e.hashes = appendWords(e.hashes, hash)
+		e.refs = append(e.refs, ref)
+		e.frames = append(e.frames, frame)
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("index: load signals: %w", err)
+	}
+	for t, e := range batches {
+		m.searcherFor(t).addBatch(*e)
+	}
+	if bad > 0 {
+		ix.log.Warn("index: unreadable signal keys ignored", "count", bad)
+	}
+	return nil
 }
 
 // checkLayout writes the layout version into a new store and refuses a
@@ -221,11 +240,11 @@ func (ix *Index) purgeBank(ctx context.Context, bankRef uint64) error {
 		if err != nil {
 			return fmt.Errorf("index: purge bank %d: %w", bankRef, err)
 		}
-		ix.mem.mu.Lock()
-		for _, g := range batch {
-			ix.mem.removeItem(g.ref, g.sigs)
-		}
-		ix.mem.mu.Unlock()
+		ix.mem.write(func() {
+			for _, g := range batch {
+				ix.mem.removeItem(g.ref, g.sigs)
+			}
+		})
 		total += len(batch)
 		if done {
 			ix.log.Info("index: deleted bank purged", "bank_ref", bankRef, "items", total)

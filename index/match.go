@@ -56,31 +56,30 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 	}
 	defer ix.exit()
 
-	m := ix.mem
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	st := ix.mem.state() // one immutable state: no lock, never waits for a writer
 	var banks map[uint64]*bankState // nil: every live bank
 	if len(q.Banks) > 0 {
 		banks = make(map[uint64]*bankState, len(q.Banks))
 		for _, name := range q.Banks {
-			b := m.banks[name]
+			b := st.banks[name]
 			if b == nil {
 				return nil, fmt.Errorf("index: bank %q: %w", name, ErrNotFound)
 			}
 			banks[b.ref] = b
 		}
 	}
-	mt := matcher{m: m, banks: banks, cands: make(map[uint64]*candidate)}
+	mt := matcher{st: st, banks: banks, cands: make(map[uint64]*candidate)}
 
 	for _, s := range q.Media.FileSignals {
-		if !p.types[s.Type] || m.exact[s.Type] == nil {
+		v, ok := st.views[s.Type]
+		if !p.types[s.Type] || !s.Type.Exact() || !ok {
 			continue
 		}
-		for _, ref := range m.exact[s.Type].lookup(s.Hash) {
+		v.search(hashWords(s.Hash), 0, func(ref uint64, _ uint32, _ int) {
 			if c := mt.candidate(ref); c != nil && (c.exact == "" || typeOrder(s.Type) < typeOrder(c.exact)) {
 				c.exact = s.Type
 			}
-		}
+		})
 	}
 	for qpos, k := range q.Media.Keyframes {
 		if !p.informative(k) {
@@ -90,12 +89,12 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 			return nil, err
 		}
 		for _, s := range k.Signals {
-			srch := m.perceptual[s.Type]
-			if !p.searchable(s) || srch == nil {
+			v, ok := st.views[s.Type]
+			if !p.searchable(s) || !ok {
 				continue
 			}
 			h := hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse()}
-			srch.search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
+			v.search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
 				if c := mt.candidate(ref); c != nil {
 					h.dist = dist
 					c.hit(uint32(qpos), frame, h)
@@ -222,10 +221,9 @@ func (p plan) itemFrames(meta *itemMeta) int {
 	return n
 }
 
-// matcher collects the candidates of one Match call; it holds memory's
-// read lock.
+// matcher collects the candidates of one Match call, from one state.
 type matcher struct {
-	m     *memory
+	st    *state
 	banks map[uint64]*bankState
 	cands map[uint64]*candidate // nil value: the item cannot match
 }
@@ -237,8 +235,8 @@ func (mt *matcher) candidate(ref uint64) *candidate {
 		return c
 	}
 	var c *candidate
-	meta := mt.m.items[ref]
-	if meta != nil && !meta.disabled && mt.m.bankByRef[meta.bank] != nil &&
+	meta := mt.st.items.get(ref)
+	if meta != nil && !meta.disabled && mt.st.bankByRef[meta.bank] != nil &&
 		(mt.banks == nil || mt.banks[meta.bank] != nil) {
 		c = &candidate{meta: meta}
 	}
@@ -246,7 +244,7 @@ func (mt *matcher) candidate(ref uint64) *candidate {
 	return c
 }
 
-func (mt *matcher) bankName(ref uint64) string { return mt.m.bankByRef[ref].bank.Name }
+func (mt *matcher) bankName(ref uint64) string { return mt.st.bankByRef[ref].bank.Name }
 
 // hit is one signal of a pair within the threshold.
 type hit struct {

@@ -56,7 +56,7 @@ func TestMatchQuality(t *testing.T) {
 		if s := got.Media.Keyframes[0].Signals; len(s) != 1 || s[0].Quality != 49 || !reflect.DeepEqual(s[0].Hash, poor) {
 			t.Errorf("%s: GetItem(low) signals = %+v, want the PDQ hash with quality 49", stage, s)
 		}
-		if n := ix.mem.perceptual[fingerprint.PDQ].len(); n != 2 {
+		if n := ix.mem.state().entries(fingerprint.PDQ); n != 2 {
 			t.Errorf("%s: PDQ entries = %d, want 2 (good and edge)", stage, n)
 		}
 	}

@@ -180,11 +180,11 @@ func TestMatchDisableDelete(t *testing.T) {
 		// enable must not leak or duplicate entries.
 		wantEntries := len(s.want)
 		for _, typ := range []fingerprint.SignalType{fingerprint.PHash, fingerprint.DHash} {
-			if got := ix.mem.perceptual[typ].len(); got != wantEntries {
+			if got := ix.mem.state().entries(typ); got != wantEntries {
 				t.Errorf("%s: %s entries = %d, want %d", s.name, typ, got, wantEntries)
 			}
 		}
-		if got := ix.mem.exact[fingerprint.MD5].len(); got != wantEntries {
+		if got := ix.mem.state().entries(fingerprint.MD5); got != wantEntries {
 			t.Errorf("%s: md5 entries = %d, want %d", s.name, got, wantEntries)
 		}
 	}

@@ -2,7 +2,9 @@ package index
 
 import (
 	"encoding/binary"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -11,33 +13,62 @@ import (
 // memory is the in-memory side of the index: the live banks, the metadata
 // of every item, and one search structure per signal type. It is built from
 // the store at Open and updated after every committed write, so Match never
-// reads the store. Callers hold mu: RLock to read, Lock to change.
+// reads the store.
+//
+// Readers never wait for a writer. Everything a reader needs is in one
+// immutable state, published through an atomic pointer: the banks
+// (copy-on-write maps), the items (a persistent radix tree, itemTable),
+// and one hamming view per signal type (immutable too, see hamming.go).
+// A reader loads the state once and sees exactly the writes published
+// before it, however long it runs. Writers hold mu, change the next state
+// and the searchers, and publish once at the end of each write, so a write
+// of many items (an import, the purge of a bank) becomes visible all at
+// once.
 type memory struct {
-	mu sync.RWMutex
+	cur atomic.Pointer[state]
 
+	mu sync.Mutex // held by writers while they change next and publish
+	// next is the state being written; its maps and table nodes are copied
+	// on first change after each publish (owned tracks what is a copy).
+	next  state
+	owned struct{ banks bool }
+	edit  *tableEdit // marks table nodes created since the last publish
+	srch  map[fingerprint.SignalType]*hamming
+	wbuf  []uint64 // scratch for index; searchers copy what they keep
+}
+
+// state is one published state of memory. Nothing reachable from it is
+// modified after it is published, except bankState.items counts.
+type state struct {
 	banks     map[string]*bankState // live banks by name
 	bankByRef map[uint64]*bankState // live banks by ref
+	// items holds every stored item by ref, enabled or not, including the
+	// items of deleted banks until the purge reaches them (Match skips
+	// those, since their bank ref is no longer live).
+	items  itemTable
+	nitems int
+	views  map[fingerprint.SignalType]typeView
+}
 
-	// items holds every stored item, enabled or not, including the items of
-	// deleted banks until the purge reaches them (Match skips those, since
-	// their bank ref is no longer live).
-	items map[uint64]*itemMeta
+// typeView is one signal type's searcher and its view as of a state.
+type typeView struct {
+	h *hamming
+	v *hview
+}
 
-	perceptual  map[fingerprint.SignalType]searcher
-	exact       map[fingerprint.SignalType]*exactIndex
-	newSearcher func(t fingerprint.SignalType) searcher
-	wbuf        []uint64 // scratch for index; searchers copy what they keep
+func (t typeView) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
+	t.h.searchView(t.v, q, radius, fn)
 }
 
 // bankState is a live bank.
 type bankState struct {
 	ref   uint64
-	bank  Bank // without ItemCount
-	items int64
+	bank  Bank         // without ItemCount
+	items atomic.Int64 // stored items, as of the latest write
 }
 
 // itemMeta is what Match needs to know of an item. It is replaced, never
-// modified, once published in memory.items.
+// modified, once published.
 type itemMeta struct {
 	bank        uint64
 	id          string
@@ -46,6 +77,7 @@ type itemMeta struct {
 	kind        fingerprint.Kind
 	informative int         // keyframes that can match (as stored; Match uses frameTypes)
 	frames      []frameInfo // by keyframe position
+	source      *Source     // provenance of an imported item; nil otherwise
 	// frameTypes holds, by keyframe position, the mask (typeBit) of the
 	// perceptual types indexed for that keyframe. It is not stored: it is
 	// derived from the item's signal entries when the item is added,
@@ -60,76 +92,138 @@ type frameInfo struct {
 	start, end time.Duration
 }
 
-func newMemory(newSearcher func(fingerprint.SignalType) searcher) *memory {
-	if newSearcher == nil {
-		newSearcher = newSearcherFor // multi-index hashing or a tuned scan, chosen per query (hamming.go)
+func newMemory() *memory {
+	m := &memory{srch: make(map[fingerprint.SignalType]*hamming)}
+	m.next = state{
+		banks:     make(map[string]*bankState),
+		bankByRef: make(map[uint64]*bankState),
+		views:     make(map[fingerprint.SignalType]typeView),
 	}
-	return &memory{
-		banks:       make(map[string]*bankState),
-		bankByRef:   make(map[uint64]*bankState),
-		items:       make(map[uint64]*itemMeta),
-		perceptual:  make(map[fingerprint.SignalType]searcher),
-		exact:       make(map[fingerprint.SignalType]*exactIndex),
-		newSearcher: newSearcher,
+	m.edit = new(tableEdit)
+	m.publish()
+	return m
+}
+
+// state returns the latest published state. It never blocks.
+func (m *memory) state() *state { return m.cur.Load() }
+
+// write runs f, which changes memory through the methods below, and then
+// publishes the result: readers see all of f's changes or none.
+func (m *memory) write(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f()
+	m.publish()
+}
+
+// publish makes next the current state. m.mu is held (or m is new).
+func (m *memory) publish() {
+	s := m.next // a copy: later changes to next's fields do not reach s
+	s.views = make(map[fingerprint.SignalType]typeView, len(m.srch))
+	for t, h := range m.srch {
+		s.views[t] = typeView{h, h.view()}
+	}
+	m.cur.Store(&s)
+	m.owned.banks = false
+	m.edit = new(tableEdit) // nodes reachable from s are frozen
+}
+
+// republish publishes the searchers' latest views after a background
+// merge, so the merged segments replace the old ones and the old ones'
+// memory is reclaimed. Writers publish anyway; this is for quiet times.
+func (m *memory) republish() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.publish()
+}
+
+func (m *memory) ownBanks() {
+	if !m.owned.banks {
+		m.next.banks = maps.Clone(m.next.banks)
+		m.next.bankByRef = maps.Clone(m.next.bankByRef)
+		m.owned.banks = true
 	}
 }
 
 func (m *memory) addBank(b *bankState) {
-	m.banks[b.bank.Name] = b
-	m.bankByRef[b.ref] = b
+	m.ownBanks()
+	m.next.banks[b.bank.Name] = b
+	m.next.bankByRef[b.ref] = b
 }
 
 // dropBank makes a bank invisible at once; its items stay until purged.
 func (m *memory) dropBank(b *bankState) {
-	delete(m.banks, b.bank.Name)
-	delete(m.bankByRef, b.ref)
+	m.ownBanks()
+	delete(m.next.banks, b.bank.Name)
+	delete(m.next.bankByRef, b.ref)
+}
+
+// searcherFor returns the searcher of type t, creating it.
+func (m *memory) searcherFor(t fingerprint.SignalType) *hamming {
+	h := m.srch[t]
+	if h == nil {
+		h = newTypeSearcher(t, m.republish)
+		m.srch[t] = h
+	}
+	return h
+}
+
+// newTypeSearcher returns the searcher for signals of type t: perceptual
+// types tuned to their default threshold, exact types searched at
+// distance 0 (which multi-index hashing turns into table lookups). Tables
+// are kept within 8*words+8 bytes per signal, so that with the hash itself
+// and its ref an index takes at most twice the raw signal bytes plus the
+// item id.
+func newTypeSearcher(t fingerprint.SignalType, merged func()) *hamming {
+	words := t.Bits() / 64
+	return newHamming(hammingConfig{words: words, radius: t.DefaultThreshold(), merged: merged})
 }
 
 // index adds one signal of ref to the search structures.
 func (m *memory) index(ref uint64, e sigEntry) {
-	if e.typ.Exact() {
-		x := m.exact[e.typ]
-		if x == nil {
-			x = newExactIndex()
-			m.exact[e.typ] = x
-		}
-		x.add(ref, e.hash)
-		return
+	m.wbuf = appendWords(m.wbuf[:0], e.hash)
+	m.searcherFor(e.typ).add(ref, e.frame, m.wbuf)
+}
+
+func appendWords(dst []uint64, hash []byte) []uint64 {
+	for i := 0; i+8 <= len(hash); i += 8 {
+		dst = append(dst, binary.BigEndian.Uint64(hash[i:]))
 	}
-	s := m.perceptual[e.typ]
-	if s == nil {
-		s = m.newSearcher(e.typ)
-		m.perceptual[e.typ] = s
-	}
-	m.wbuf = m.wbuf[:0]
-	for i := 0; i+8 <= len(e.hash); i += 8 {
-		m.wbuf = append(m.wbuf, binary.BigEndian.Uint64(e.hash[i:]))
-	}
-	s.add(ref, e.frame, m.wbuf)
+	return dst
 }
 
 // unindex removes ref's signals (as listed in sigs) from the search structures.
 func (m *memory) unindex(ref uint64, sigs []sigEntry) {
-	done := make(map[fingerprint.SignalType]bool, 4)
+	var done uint8
 	for _, e := range sigs {
-		if e.typ.Exact() {
-			if x := m.exact[e.typ]; x != nil {
-				x.remove(ref, e.hash)
+		if b := typeBit(e.typ); done&b == 0 {
+			if h := m.srch[e.typ]; h != nil {
+				h.remove(ref)
 			}
-			continue
-		}
-		if s := m.perceptual[e.typ]; s != nil && !done[e.typ] {
-			s.remove(ref)
-			done[e.typ] = true
+			done |= b
 		}
 	}
 }
 
-// addItem publishes a new item and, unless it is disabled, its signals.
+// item returns the metadata of ref as of the next state.
+func (m *memory) item(ref uint64) *itemMeta { return m.next.items.get(ref) }
+
+func (m *memory) setItem(ref uint64, meta *itemMeta) {
+	old := m.next.items.get(ref)
+	m.next.items = m.next.items.set(m.edit, ref, meta)
+	switch {
+	case old == nil && meta != nil:
+		m.next.nitems++
+	case old != nil && meta == nil:
+		m.next.nitems--
+	}
+}
+
+// addItem adds a new item and, unless it is disabled, its signals.
 func (m *memory) addItem(ref uint64, meta *itemMeta, sigs []sigEntry) {
-	m.items[ref] = meta
-	if b := m.bankByRef[meta.bank]; b != nil {
-		b.items++
+	m.setItem(ref, meta)
+	if b := m.next.bankByRef[meta.bank]; b != nil {
+		b.items.Add(1)
 	}
 	if !meta.disabled {
 		for _, e := range sigs {
@@ -141,8 +235,8 @@ func (m *memory) addItem(ref uint64, meta *itemMeta, sigs []sigEntry) {
 // updateItem replaces an item's metadata, indexing or unindexing its
 // signals when it is enabled or disabled.
 func (m *memory) updateItem(ref uint64, meta *itemMeta, sigs []sigEntry) {
-	old := m.items[ref]
-	m.items[ref] = meta
+	old := m.item(ref)
+	m.setItem(ref, meta)
 	switch {
 	case old != nil && !old.disabled && meta.disabled:
 		m.unindex(ref, sigs)
@@ -155,15 +249,155 @@ func (m *memory) updateItem(ref uint64, meta *itemMeta, sigs []sigEntry) {
 
 // removeItem drops an item and its signals.
 func (m *memory) removeItem(ref uint64, sigs []sigEntry) {
-	meta := m.items[ref]
+	meta := m.item(ref)
 	if meta == nil {
 		return
 	}
 	if !meta.disabled {
 		m.unindex(ref, sigs)
 	}
-	delete(m.items, ref)
-	if b := m.bankByRef[meta.bank]; b != nil {
-		b.items--
+	m.setItem(ref, nil)
+	if b := m.next.bankByRef[meta.bank]; b != nil {
+		b.items.Add(-1)
 	}
+}
+
+// wait blocks until no searcher is merging in the background.
+func (m *memory) wait() {
+	m.mu.Lock()
+	hs := make([]*hamming, 0, len(m.srch))
+	for _, h := range m.srch {
+		hs = append(hs, h)
+	}
+	m.mu.Unlock()
+	for _, h := range hs {
+		h.wait()
+	}
+}
+
+// itemTable is a persistent map from item ref to metadata: a radix tree
+// of 64-way nodes, indexed by the bits of the ref (refs are allocated
+// densely from 1, so the tree is full and shallow: four levels hold 16M
+// items). set copies the path to the changed leaf, except for nodes made
+// in the same edit, which it changes in place, so a write of many items
+// copies each node once and a published tree is never changed. The zero
+// value is empty. Its cost is about one pointer per item.
+type itemTable struct {
+	root  *tableNode
+	shift uint // bits of the ref below the root's index: 6*(levels-1)
+}
+
+// tableEdit identifies one edit: nodes created in it may be changed in place.
+type tableEdit struct{ _ byte }
+
+const (
+	tableBits  = 6
+	tableWidth = 1 << tableBits
+	tableMask  = tableWidth - 1
+)
+
+type tableNode struct {
+	edit  *tableEdit
+	kids  *[tableWidth]*tableNode // inner nodes
+	items *[tableWidth]*itemMeta  // leaves
+}
+
+func (t itemTable) get(ref uint64) *itemMeta {
+	n := t.root
+	if n == nil || ref>>t.shift>>tableBits != 0 {
+		return nil
+	}
+	for shift := t.shift; shift > 0; shift -= tableBits {
+		n = n.kids[ref>>shift&tableMask]
+		if n == nil {
+			return nil
+		}
+	}
+	return n.items[ref&tableMask]
+}
+
+// set returns the table with ref mapped to meta (nil: removed).
+func (t itemTable) set(e *tableEdit, ref uint64, meta *itemMeta) itemTable {
+	if t.root == nil {
+		if meta == nil {
+			return t
+		}
+		t.root = newTableNode(e, true)
+	}
+	for ref>>t.shift>>tableBits != 0 { // grow a level
+		if meta == nil {
+			return t
+		}
+		r := newTableNode(e, false)
+		r.kids[0] = t.root
+		t.root, t.shift = r, t.shift+tableBits
+	}
+	t.root = t.root.set(e, t.shift, ref, meta)
+	return t
+}
+
+func newTableNode(e *tableEdit, leaf bool) *tableNode {
+	if leaf {
+		return &tableNode{edit: e, items: new([tableWidth]*itemMeta)}
+	}
+	return &tableNode{edit: e, kids: new([tableWidth]*tableNode)}
+}
+
+func (n *tableNode) set(e *tableEdit, shift uint, ref uint64, meta *itemMeta) *tableNode {
+	if n.edit != e { // frozen: copy
+		c := &tableNode{edit: e}
+		if n.items != nil {
+			c.items = new([tableWidth]*itemMeta)
+			*c.items = *n.items
+		} else {
+			c.kids = new([tableWidth]*tableNode)
+			*c.kids = *n.kids
+		}
+		n = c
+	}
+	if shift == 0 {
+		n.items[ref&tableMask] = meta
+		return n
+	}
+	i := ref >> shift & tableMask
+	kid := n.kids[i]
+	if kid == nil {
+		if meta == nil {
+			return n
+		}
+		kid = newTableNode(e, shift == tableBits)
+	}
+	n.kids[i] = kid.set(e, shift-tableBits, ref, meta)
+	return n
+}
+
+// each calls fn for every item, in ref order.
+func (t itemTable) each(fn func(ref uint64, meta *itemMeta)) {
+	if t.root != nil {
+		t.root.each(t.shift, 0, fn)
+	}
+}
+
+func (n *tableNode) each(shift uint, base uint64, fn func(uint64, *itemMeta)) {
+	if shift == 0 {
+		for i, m := range n.items {
+			if m != nil {
+				fn(base|uint64(i), m)
+			}
+		}
+		return
+	}
+	for i, k := range n.kids {
+		if k != nil {
+			k.each(shift-tableBits, base|uint64(i)<<shift, fn)
+		}
+	}
+}
+
+// entries returns the number of signals of type t searched in s.
+func (s *state) entries(t fingerprint.SignalType) int {
+	if v, ok := s.views[t]; ok {
+		return v.v.n
+	}
+	return 0
 }

@@ -146,39 +146,3 @@ func (s *bruteForce) search4(q []uint64, radius int, fn func(ref uint64, frame u
 		}
 	}
 }
-
-// exactIndex maps whole-file hashes of one exact type to the items that
-// have them.
-type exactIndex struct {
-	refs map[string][]uint64
-}
-
-func newExactIndex() *exactIndex { return &exactIndex{refs: make(map[string][]uint64)} }
-
-func (x *exactIndex) add(ref uint64, hash []byte) {
-	k := string(hash)
-	if !slices.Contains(x.refs[k], ref) {
-		x.refs[k] = append(x.refs[k], ref)
-	}
-}
-
-func (x *exactIndex) remove(ref uint64, hash []byte) {
-	k := string(hash)
-	rs := slices.DeleteFunc(x.refs[k], func(r uint64) bool { return r == ref })
-	if len(rs) == 0 {
-		delete(x.refs, k)
-	} else {
-		x.refs[k] = rs
-	}
-}
-
-// lookup returns the refs with exactly this hash; the slice must not be modified.
-func (x *exactIndex) lookup(hash []byte) []uint64 { return x.refs[string(hash)] }
-
-func (x *exactIndex) len() int {
-	n := 0
-	for _, rs := range x.refs {
-		n += len(rs)
-	}
-	return n
-}

@@ -260,34 +260,3 @@ func (g *generator) query(o oracle, i int) []uint64 {
 	}
 	return h
 }
-
-func TestExactIndex(t *testing.T) {
-	x := newExactIndex()
-	a, b := []byte("aaaaaaaaaaaaaaaa"), []byte("bbbbbbbbbbbbbbbb")
-	x.add(1, a)
-	x.add(2, a)
-	x.add(1, a) // idempotent
-	x.add(3, b)
-	steps := []struct {
-		name string
-		op   func()
-		hash []byte
-		want []uint64
-	}{
-		{"two refs", func() {}, a, []uint64{1, 2}},
-		{"other hash", func() {}, b, []uint64{3}},
-		{"absent", func() {}, []byte("c"), nil},
-		{"remove one", func() { x.remove(1, a) }, a, []uint64{2}},
-		{"remove unknown", func() { x.remove(9, a) }, a, []uint64{2}},
-		{"remove last", func() { x.remove(2, a) }, a, nil},
-	}
-	for _, s := range steps {
-		s.op()
-		if got := x.lookup(s.hash); !slices.Equal(got, s.want) {
-			t.Errorf("%s: lookup = %v, want %v", s.name, got, s.want)
-		}
-	}
-	if got := x.len(); got != 1 {
-		t.Errorf("len() = %d, want 1", got)
-	}
-}

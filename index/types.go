@@ -32,6 +32,19 @@ type Item struct {
 	Media      fingerprint.Media
 	CreateTime time.Time
 	UpdateTime time.Time
+	// Source is where an imported item came from; nil for items added
+	// directly.
+	Source *Source
+}
+
+// Source is the provenance of an item imported from a partner's hash list.
+type Source struct {
+	Format     string    // the hash-list format it was read from, e.g. "te-updates"
+	Partner    string    // the collaboration, member or owner that shared it
+	UpstreamID string    // the item's id in the partner's list, if it has one
+	Tags       []string  // the partner's own tag strings, as given
+	FirstSeen  time.Time // when an import first carried it
+	Updated    time.Time // when the partner last changed it, or an import last changed it
 }
 
 // ItemUpdate says which fields of an item UpdateItem changes.
