@@ -38,7 +38,10 @@ package index
 //	                 uvarint kind, varint created, varint updated,
 //	                 uvarint #labels, (string key, string value)... in key order,
 //	                 uvarint #informative keyframes,
-//	                 uvarint #keyframes, (varint index, varint start, varint end-start)...
+//	                 uvarint #keyframes, (varint index, varint start, varint end-start)...,
+//	                 optionally: uvarint flags (1: source), string format, string partner,
+//	                 string upstream id, uvarint #tags, string tag..., varint first seen,
+//	                 varint updated
 //	media record v1: 1, uvarint kind, string format, uvarint width, uvarint height,
 //	                 varint duration, varint size, uvarint #file signals, signal...,
 //	                 uvarint #keyframes, (varint index, varint start, varint end,
@@ -67,6 +70,8 @@ const (
 	keyMeta      = 'm'
 	keyMedia     = 'd'
 	keySignal    = 's'
+	keyImport    = 'J' // "J" import id -> bank ref: a committed import still being applied
+	keyStage     = 'j' // "j" import id, seq -> a staged record (import.go)
 
 	// fileFrame is the frame of a whole-file signal in a signal key.
 	fileFrame = math.MaxUint32
@@ -267,8 +272,24 @@ func encodeItem(r itemRecord) []byte {
 		e.varint(int64(f.start))
 		e.varint(int64(f.end - f.start))
 	}
+	if src := r.source; src != nil {
+		e.uvarint(itemHasSource)
+		e.str(src.Format)
+		e.str(src.Partner)
+		e.str(src.UpstreamID)
+		e.uvarint(uint64(len(src.Tags)))
+		for _, t := range src.Tags {
+			e.str(t)
+		}
+		e.time(src.FirstSeen)
+		e.time(src.Updated)
+	}
 	return e.b
 }
+
+// itemHasSource flags the optional source section at the end of an item
+// record (item records written before it have no section).
+const itemHasSource = 1
 
 func decodeItem(v []byte) (itemRecord, error) {
 	d := decoder{b: v}
@@ -298,6 +319,20 @@ func decodeItem(v []byte) (itemRecord, error) {
 			f.start = time.Duration(d.varint())
 			f.end = f.start + time.Duration(d.varint())
 		}
+	}
+	if len(d.b) > 0 {
+		if d.uvarint() != itemHasSource { // the only section there is
+			d.fail()
+		}
+		src := &Source{Format: d.str(), Partner: d.str(), UpstreamID: d.str()}
+		if n := d.count(1); n > 0 {
+			src.Tags = make([]string, n)
+			for i := range src.Tags {
+				src.Tags[i] = d.str()
+			}
+		}
+		src.FirstSeen, src.Updated = d.time(), d.time()
+		r.source = src
 	}
 	return r, d.done("item record")
 }

@@ -14,6 +14,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -36,7 +38,9 @@ type Options struct {
 	Now func() time.Time
 
 	// For tests in this package.
-	noPurge     bool                                  // leave deleted banks' items for a later Open
+	noPurge     bool                // leave deleted banks' items for a later Open
+	importTxn   int                 // bytes of staged records per apply transaction; 0: applyTxnBytes
+	importFault func(txn int) error // if set, called before each apply transaction; an error stops the apply as a crash would
 }
 
 // Index is an open index: banks, items and signals in Badger, and the
@@ -54,6 +58,10 @@ type Index struct {
 	wmu         sync.Mutex // serialises writers: store commit, then memory update
 	nextRef     uint64     // next item ref; guarded by wmu
 	nextBankRef uint64     // next bank ref; guarded by wmu
+	nextImport  uint64     // next import id; guarded by wmu
+
+	importFault func(int) error
+	importTxn   int
 
 	purgeKick chan struct{}
 	purgeStop context.CancelFunc
@@ -88,10 +96,17 @@ func Open(dir string, opts Options) (*Index, error) {
 		nextRef:     1,
 		nextBankRef: 1,
 		purgeKick:   make(chan struct{}, 1),
+		importFault: opts.importFault,
+		importTxn:   cmp.Or(opts.importTxn, applyTxnBytes),
 		purgeDone:   make(chan struct{}),
 	}
 	start := time.Now()
 	if err := ix.load(); err != nil {
+		st.close()
+		return nil, err
+	}
+	if err := ix.recoverImports(); err != nil {
+		ix.mem.wait()
 		st.close()
 		return nil, err
 	}
@@ -352,6 +367,9 @@ func validateItem(it Item) error {
 	if err := ValidateMedia(it.Media); err != nil {
 		return err
 	}
+	if err := ValidateSource(it.Source); err != nil {
+		return err
+	}
 	return validateUntransformed(it.Media)
 }
 
@@ -380,6 +398,7 @@ func newItemAdd(ref, bankRef uint64, it Item, now time.Time) *itemAdd {
 				kind:        it.Media.Kind,
 				informative: informativeFrames(it.Media),
 				frames:      frameInfos(it.Media),
+				source:      cloneSource(it.Source),
 			},
 			created: now,
 			updated: now,
@@ -530,6 +549,7 @@ func readItem(tx *readTx, bank string, ref uint64) (Item, error) {
 		Media:      m,
 		CreateTime: rec.created,
 		UpdateTime: rec.updated,
+		Source:     cloneSource(rec.source),
 	}, nil
 }
 
@@ -761,6 +781,15 @@ func storeErr(op, what string, err error) error {
 		}
 	}
 	return fmt.Errorf("index: %s %s: %w", op, what, err)
+}
+
+func cloneSource(s *Source) *Source {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Tags = slices.Clone(s.Tags)
+	return &c
 }
 
 func cloneLabels(l map[string]string) map[string]string {

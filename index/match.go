@@ -56,7 +56,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 	}
 	defer ix.exit()
 
-	st := ix.mem.state() // one immutable state: no lock, never waits for a writer
+	st := ix.mem.state()            // one immutable state: no lock, never waits for a writer
 	var banks map[uint64]*bankState // nil: every live bank
 	if len(q.Banks) > 0 {
 		banks = make(map[uint64]*bankState, len(q.Banks))
@@ -298,7 +298,7 @@ func (c *candidate) hit(q, i uint32, h hit) {
 // result turns a candidate into a Match.
 func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
 	meta := c.meta
-	r := Match{Bank: bank, ItemID: meta.id, Labels: maps.Clone(meta.labels), ItemKind: meta.kind}
+	r := Match{Bank: bank, ItemID: meta.id, Labels: maps.Clone(meta.labels), ItemKind: meta.kind, Source: cloneSource(meta.source)}
 	pairs := slices.SortedFunc(maps.Keys(c.pairs), func(a, b framePair) int {
 		return cmp.Or(cmp.Compare(a.q, b.q), cmp.Compare(a.i, b.i))
 	})

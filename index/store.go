@@ -146,3 +146,21 @@ func (b badgerLogger) Warningf(f string, a ...any) {
 
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
+
+// batch is a run of writes that is not a transaction (Badger's
+// WriteBatch): much faster for bulk writes, durable once flush returns,
+// but neither atomic nor isolated. Imports use it only for keys that no
+// reader looks at (staging, see import.go).
+type batch struct{ wb *badger.WriteBatch }
+
+func (s *store) newBatch() *batch { return &batch{s.db.NewWriteBatch()} }
+
+// set and del queue a write; the slices must not be modified afterwards.
+func (b *batch) set(key, val []byte) error { return b.wb.Set(key, val) }
+func (b *batch) del(key []byte) error      { return b.wb.Delete(key) }
+
+// flush writes everything queued and waits for it to be durable.
+func (b *batch) flush() error { return b.wb.Flush() }
+
+// cancel drops the batch; writes already sent may still land.
+func (b *batch) cancel() { b.wb.Cancel() }

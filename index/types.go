@@ -111,4 +111,6 @@ type Match struct {
 	QueryCoverage, ItemCoverage float64
 	// QueryRanges and ItemRanges are the matched spans, merged.
 	QueryRanges, ItemRanges []TimeRange
+	// Source is where the item came from, for imported items.
+	Source *Source
 }

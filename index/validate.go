@@ -21,6 +21,8 @@ const (
 	MaxFileSignals         = 16
 	MaxFormatLen           = 64
 	MaxPageSize            = 1000
+	MaxSourceFieldLen      = 256 // Source.Format, Partner, UpstreamID and each tag
+	MaxSourceTags          = 64
 	DefaultPageSize        = 100
 	DefaultMaxMatchResults = 100
 )
@@ -98,6 +100,28 @@ func ValidateLabels(l map[string]string) error {
 		}
 		if !utf8.ValidString(v) {
 			return invalidf("label %q value is not valid UTF-8, want UTF-8 text", k)
+		}
+	}
+	return nil
+}
+
+// ValidateSource returns nil if s (which may be nil) can be stored: UTF-8
+// fields and tags of at most 256 bytes, at most 64 tags. Otherwise it
+// returns an error wrapping ErrInvalid.
+func ValidateSource(s *Source) error {
+	if s == nil {
+		return nil
+	}
+	if len(s.Tags) > MaxSourceTags {
+		return invalidf("source has %d tags, want at most %d", len(s.Tags), MaxSourceTags)
+	}
+	fields := []struct{ name, v string }{{"format", s.Format}, {"partner", s.Partner}, {"upstream id", s.UpstreamID}}
+	for _, t := range s.Tags {
+		fields = append(fields, struct{ name, v string }{"tag", t})
+	}
+	for _, f := range fields {
+		if len(f.v) > MaxSourceFieldLen || !utf8.ValidString(f.v) {
+			return invalidf("source %s %q, want at most %d bytes of UTF-8", f.name, clip(f.v), MaxSourceFieldLen)
 		}
 	}
 	return nil
@@ -219,4 +243,12 @@ func validateUntransformed(m fingerprint.Media) error {
 		}
 	}
 	return nil
+}
+
+// clip shortens s for an error message.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

@@ -1122,6 +1122,314 @@ func (*DeleteItemResponse) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{20}
 }
 
+// ImportSignalsRequest is one message of an import stream.
+type ImportSignalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First message only: the bank to import into (it must exist).
+	Bank string `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
+	// First message only: the list's format ("lines", "pdq", "te-csv",
+	// "te-simple", "te-updates", "tcap", "ncmec", "stopncii", "vpdq",
+	// "jsonl"); empty to detect it from the content.
+	Format string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
+	// First message only: import the valid records and count the bad ones,
+	// instead of failing on the first bad line.
+	SkipInvalid bool `protobuf:"varint,3,opt,name=skip_invalid,json=skipInvalid,proto3" json:"skip_invalid,omitempty"`
+	// First message only: the partner the list is from, for lists that do
+	// not name one (recorded in each item's source).
+	Partner string `protobuf:"bytes,4,opt,name=partner,proto3" json:"partner,omitempty"`
+	// First message only, for vPDQ lists: the item id (default: derived from
+	// the content).
+	ItemId string `protobuf:"bytes,5,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	// The next bytes of the list; at most 4 MiB a message.
+	Chunk         []byte `protobuf:"bytes,6,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportSignalsRequest) Reset() {
+	*x = ImportSignalsRequest{}
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportSignalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportSignalsRequest) ProtoMessage() {}
+
+func (x *ImportSignalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportSignalsRequest.ProtoReflect.Descriptor instead.
+func (*ImportSignalsRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ImportSignalsRequest) GetBank() string {
+	if x != nil {
+		return x.Bank
+	}
+	return ""
+}
+
+func (x *ImportSignalsRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *ImportSignalsRequest) GetSkipInvalid() bool {
+	if x != nil {
+		return x.SkipInvalid
+	}
+	return false
+}
+
+func (x *ImportSignalsRequest) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *ImportSignalsRequest) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *ImportSignalsRequest) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+// ImportSignalsResponse says what the import did.
+type ImportSignalsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The format read (as given, or detected).
+	Format string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	// Items added to the bank.
+	Added int64 `protobuf:"varint,2,opt,name=added,proto3" json:"added,omitempty"`
+	// Items whose signals, labels or source changed.
+	Updated int64 `protobuf:"varint,3,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Items removed by delete records of the list.
+	Deleted int64 `protobuf:"varint,4,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Records that matched the bank already (and delete records of absent items).
+	Unchanged int64 `protobuf:"varint,5,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Bad records skipped (with skip_invalid).
+	Rejected int64 `protobuf:"varint,6,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// The first bad records: "line 12: pdq hash has 63 hex digits, want 64".
+	Errors        []string `protobuf:"bytes,7,rep,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportSignalsResponse) Reset() {
+	*x = ImportSignalsResponse{}
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportSignalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportSignalsResponse) ProtoMessage() {}
+
+func (x *ImportSignalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportSignalsResponse.ProtoReflect.Descriptor instead.
+func (*ImportSignalsResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ImportSignalsResponse) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *ImportSignalsResponse) GetAdded() int64 {
+	if x != nil {
+		return x.Added
+	}
+	return 0
+}
+
+func (x *ImportSignalsResponse) GetUpdated() int64 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *ImportSignalsResponse) GetDeleted() int64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+func (x *ImportSignalsResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportSignalsResponse) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+func (x *ImportSignalsResponse) GetErrors() []string {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+// ExportSignalsRequest names the bank and the format to export.
+type ExportSignalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bank.
+	Bank string `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
+	// The format: "jsonl" (default; everything, for re-import), "lines",
+	// "pdq", "te-csv", "te-simple", "te-updates" or "vpdq" (a bank of one
+	// video). Partner formats carry only what they can hold.
+	Format        string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportSignalsRequest) Reset() {
+	*x = ExportSignalsRequest{}
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportSignalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportSignalsRequest) ProtoMessage() {}
+
+func (x *ExportSignalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportSignalsRequest.ProtoReflect.Descriptor instead.
+func (*ExportSignalsRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ExportSignalsRequest) GetBank() string {
+	if x != nil {
+		return x.Bank
+	}
+	return ""
+}
+
+func (x *ExportSignalsRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+// ExportSignalsResponse is the next chunk of the exported list.
+type ExportSignalsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes, at most 1 MiB.
+	Chunk []byte `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Items written so far, for progress.
+	Items         int64 `protobuf:"varint,2,opt,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportSignalsResponse) Reset() {
+	*x = ExportSignalsResponse{}
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportSignalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportSignalsResponse) ProtoMessage() {}
+
+func (x *ExportSignalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportSignalsResponse.ProtoReflect.Descriptor instead.
+func (*ExportSignalsResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ExportSignalsResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *ExportSignalsResponse) GetItems() int64 {
+	if x != nil {
+		return x.Items
+	}
+	return 0
+}
+
 var File_mediamatch_v1_bank_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_bank_proto_rawDesc = "" +
@@ -1186,7 +1494,28 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\x11DeleteItemRequest\x12\x12\n" +
 	"\x04bank\x18\x01 \x01(\tR\x04bank\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"\x14\n" +
-	"\x12DeleteItemResponse2\xb5\x06\n" +
+	"\x12DeleteItemResponse\"\xae\x01\n" +
+	"\x14ImportSignalsRequest\x12\x12\n" +
+	"\x04bank\x18\x01 \x01(\tR\x04bank\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format\x12!\n" +
+	"\fskip_invalid\x18\x03 \x01(\bR\vskipInvalid\x12\x18\n" +
+	"\apartner\x18\x04 \x01(\tR\apartner\x12\x17\n" +
+	"\aitem_id\x18\x05 \x01(\tR\x06itemId\x12\x14\n" +
+	"\x05chunk\x18\x06 \x01(\fR\x05chunk\"\xcb\x01\n" +
+	"\x15ImportSignalsResponse\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\tR\x06format\x12\x14\n" +
+	"\x05added\x18\x02 \x01(\x03R\x05added\x12\x18\n" +
+	"\aupdated\x18\x03 \x01(\x03R\aupdated\x12\x18\n" +
+	"\adeleted\x18\x04 \x01(\x03R\adeleted\x12\x1c\n" +
+	"\tunchanged\x18\x05 \x01(\x03R\tunchanged\x12\x1a\n" +
+	"\brejected\x18\x06 \x01(\x03R\brejected\x12\x16\n" +
+	"\x06errors\x18\a \x03(\tR\x06errors\"B\n" +
+	"\x14ExportSignalsRequest\x12\x12\n" +
+	"\x04bank\x18\x01 \x01(\tR\x04bank\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format\"C\n" +
+	"\x15ExportSignalsResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x14\n" +
+	"\x05items\x18\x02 \x01(\x03R\x05items2\xf1\a\n" +
 	"\vBankService\x12Q\n" +
 	"\n" +
 	"CreateBank\x12 .mediamatch.v1.CreateBankRequest\x1a!.mediamatch.v1.CreateBankResponse\x12H\n" +
@@ -1201,7 +1530,9 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\n" +
 	"UpdateItem\x12 .mediamatch.v1.UpdateItemRequest\x1a!.mediamatch.v1.UpdateItemResponse\x12Q\n" +
 	"\n" +
-	"DeleteItem\x12 .mediamatch.v1.DeleteItemRequest\x1a!.mediamatch.v1.DeleteItemResponseBAZ?github.com/mediamatch/mediamatch/api/mediamatch/v1;mediamatchv1b\x06proto3"
+	"DeleteItem\x12 .mediamatch.v1.DeleteItemRequest\x1a!.mediamatch.v1.DeleteItemResponse\x12\\\n" +
+	"\rImportSignals\x12#.mediamatch.v1.ImportSignalsRequest\x1a$.mediamatch.v1.ImportSignalsResponse(\x01\x12\\\n" +
+	"\rExportSignals\x12#.mediamatch.v1.ExportSignalsRequest\x1a$.mediamatch.v1.ExportSignalsResponse0\x01BAZ?github.com/mediamatch/mediamatch/api/mediamatch/v1;mediamatchv1b\x06proto3"
 
 var (
 	file_mediamatch_v1_bank_proto_rawDescOnce sync.Once
@@ -1215,7 +1546,7 @@ func file_mediamatch_v1_bank_proto_rawDescGZIP() []byte {
 	return file_mediamatch_v1_bank_proto_rawDescData
 }
 
-var file_mediamatch_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_mediamatch_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_mediamatch_v1_bank_proto_goTypes = []any{
 	(*CreateBankRequest)(nil),     // 0: mediamatch.v1.CreateBankRequest
 	(*CreateBankResponse)(nil),    // 1: mediamatch.v1.CreateBankResponse
@@ -1238,28 +1569,32 @@ var file_mediamatch_v1_bank_proto_goTypes = []any{
 	(*UpdateItemResponse)(nil),    // 18: mediamatch.v1.UpdateItemResponse
 	(*DeleteItemRequest)(nil),     // 19: mediamatch.v1.DeleteItemRequest
 	(*DeleteItemResponse)(nil),    // 20: mediamatch.v1.DeleteItemResponse
-	nil,                           // 21: mediamatch.v1.ItemSpec.LabelsEntry
-	(*Bank)(nil),                  // 22: mediamatch.v1.Bank
-	(*Media)(nil),                 // 23: mediamatch.v1.Media
-	(*Item)(nil),                  // 24: mediamatch.v1.Item
-	(*fieldmaskpb.FieldMask)(nil), // 25: google.protobuf.FieldMask
+	(*ImportSignalsRequest)(nil),  // 21: mediamatch.v1.ImportSignalsRequest
+	(*ImportSignalsResponse)(nil), // 22: mediamatch.v1.ImportSignalsResponse
+	(*ExportSignalsRequest)(nil),  // 23: mediamatch.v1.ExportSignalsRequest
+	(*ExportSignalsResponse)(nil), // 24: mediamatch.v1.ExportSignalsResponse
+	nil,                           // 25: mediamatch.v1.ItemSpec.LabelsEntry
+	(*Bank)(nil),                  // 26: mediamatch.v1.Bank
+	(*Media)(nil),                 // 27: mediamatch.v1.Media
+	(*Item)(nil),                  // 28: mediamatch.v1.Item
+	(*fieldmaskpb.FieldMask)(nil), // 29: google.protobuf.FieldMask
 }
 var file_mediamatch_v1_bank_proto_depIdxs = []int32{
-	22, // 0: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
-	22, // 1: mediamatch.v1.CreateBankResponse.bank:type_name -> mediamatch.v1.Bank
-	22, // 2: mediamatch.v1.GetBankResponse.bank:type_name -> mediamatch.v1.Bank
-	22, // 3: mediamatch.v1.ListBanksResponse.banks:type_name -> mediamatch.v1.Bank
-	21, // 4: mediamatch.v1.ItemSpec.labels:type_name -> mediamatch.v1.ItemSpec.LabelsEntry
+	26, // 0: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
+	26, // 1: mediamatch.v1.CreateBankResponse.bank:type_name -> mediamatch.v1.Bank
+	26, // 2: mediamatch.v1.GetBankResponse.bank:type_name -> mediamatch.v1.Bank
+	26, // 3: mediamatch.v1.ListBanksResponse.banks:type_name -> mediamatch.v1.Bank
+	25, // 4: mediamatch.v1.ItemSpec.labels:type_name -> mediamatch.v1.ItemSpec.LabelsEntry
 	8,  // 5: mediamatch.v1.AddItemRequest.item:type_name -> mediamatch.v1.ItemSpec
-	23, // 6: mediamatch.v1.AddItemRequest.media:type_name -> mediamatch.v1.Media
-	24, // 7: mediamatch.v1.AddItemResponse.item:type_name -> mediamatch.v1.Item
+	27, // 6: mediamatch.v1.AddItemRequest.media:type_name -> mediamatch.v1.Media
+	28, // 7: mediamatch.v1.AddItemResponse.item:type_name -> mediamatch.v1.Item
 	8,  // 8: mediamatch.v1.AddItemStreamRequest.item:type_name -> mediamatch.v1.ItemSpec
-	24, // 9: mediamatch.v1.AddItemStreamResponse.item:type_name -> mediamatch.v1.Item
-	24, // 10: mediamatch.v1.GetItemResponse.item:type_name -> mediamatch.v1.Item
-	24, // 11: mediamatch.v1.ListItemsResponse.items:type_name -> mediamatch.v1.Item
-	24, // 12: mediamatch.v1.UpdateItemRequest.item:type_name -> mediamatch.v1.Item
-	25, // 13: mediamatch.v1.UpdateItemRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 14: mediamatch.v1.UpdateItemResponse.item:type_name -> mediamatch.v1.Item
+	28, // 9: mediamatch.v1.AddItemStreamResponse.item:type_name -> mediamatch.v1.Item
+	28, // 10: mediamatch.v1.GetItemResponse.item:type_name -> mediamatch.v1.Item
+	28, // 11: mediamatch.v1.ListItemsResponse.items:type_name -> mediamatch.v1.Item
+	28, // 12: mediamatch.v1.UpdateItemRequest.item:type_name -> mediamatch.v1.Item
+	29, // 13: mediamatch.v1.UpdateItemRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 14: mediamatch.v1.UpdateItemResponse.item:type_name -> mediamatch.v1.Item
 	0,  // 15: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
 	2,  // 16: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
 	4,  // 17: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
@@ -1270,18 +1605,22 @@ var file_mediamatch_v1_bank_proto_depIdxs = []int32{
 	15, // 22: mediamatch.v1.BankService.ListItems:input_type -> mediamatch.v1.ListItemsRequest
 	17, // 23: mediamatch.v1.BankService.UpdateItem:input_type -> mediamatch.v1.UpdateItemRequest
 	19, // 24: mediamatch.v1.BankService.DeleteItem:input_type -> mediamatch.v1.DeleteItemRequest
-	1,  // 25: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
-	3,  // 26: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
-	5,  // 27: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
-	7,  // 28: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
-	10, // 29: mediamatch.v1.BankService.AddItem:output_type -> mediamatch.v1.AddItemResponse
-	12, // 30: mediamatch.v1.BankService.AddItemStream:output_type -> mediamatch.v1.AddItemStreamResponse
-	14, // 31: mediamatch.v1.BankService.GetItem:output_type -> mediamatch.v1.GetItemResponse
-	16, // 32: mediamatch.v1.BankService.ListItems:output_type -> mediamatch.v1.ListItemsResponse
-	18, // 33: mediamatch.v1.BankService.UpdateItem:output_type -> mediamatch.v1.UpdateItemResponse
-	20, // 34: mediamatch.v1.BankService.DeleteItem:output_type -> mediamatch.v1.DeleteItemResponse
-	25, // [25:35] is the sub-list for method output_type
-	15, // [15:25] is the sub-list for method input_type
+	21, // 25: mediamatch.v1.BankService.ImportSignals:input_type -> mediamatch.v1.ImportSignalsRequest
+	23, // 26: mediamatch.v1.BankService.ExportSignals:input_type -> mediamatch.v1.ExportSignalsRequest
+	1,  // 27: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
+	3,  // 28: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
+	5,  // 29: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
+	7,  // 30: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
+	10, // 31: mediamatch.v1.BankService.AddItem:output_type -> mediamatch.v1.AddItemResponse
+	12, // 32: mediamatch.v1.BankService.AddItemStream:output_type -> mediamatch.v1.AddItemStreamResponse
+	14, // 33: mediamatch.v1.BankService.GetItem:output_type -> mediamatch.v1.GetItemResponse
+	16, // 34: mediamatch.v1.BankService.ListItems:output_type -> mediamatch.v1.ListItemsResponse
+	18, // 35: mediamatch.v1.BankService.UpdateItem:output_type -> mediamatch.v1.UpdateItemResponse
+	20, // 36: mediamatch.v1.BankService.DeleteItem:output_type -> mediamatch.v1.DeleteItemResponse
+	22, // 37: mediamatch.v1.BankService.ImportSignals:output_type -> mediamatch.v1.ImportSignalsResponse
+	24, // 38: mediamatch.v1.BankService.ExportSignals:output_type -> mediamatch.v1.ExportSignalsResponse
+	27, // [27:39] is the sub-list for method output_type
+	15, // [15:27] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -1303,7 +1642,7 @@ func file_mediamatch_v1_bank_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_bank_proto_rawDesc), len(file_mediamatch_v1_bank_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,8 @@ const (
 	BankService_ListItems_FullMethodName     = "/mediamatch.v1.BankService/ListItems"
 	BankService_UpdateItem_FullMethodName    = "/mediamatch.v1.BankService/UpdateItem"
 	BankService_DeleteItem_FullMethodName    = "/mediamatch.v1.BankService/DeleteItem"
+	BankService_ImportSignals_FullMethodName = "/mediamatch.v1.BankService/ImportSignals"
+	BankService_ExportSignals_FullMethodName = "/mediamatch.v1.BankService/ExportSignals"
 )
 
 // BankServiceClient is the client API for BankService service.
@@ -61,6 +63,15 @@ type BankServiceClient interface {
 	UpdateItem(ctx context.Context, in *UpdateItemRequest, opts ...grpc.CallOption) (*UpdateItemResponse, error)
 	// DeleteItem deletes an item; it stops matching on the next request.
 	DeleteItem(ctx context.Context, in *DeleteItemRequest, opts ...grpc.CallOption) (*DeleteItemResponse, error)
+	// ImportSignals imports a partner hash list into a bank: the first message
+	// names the bank and the format, every message carries the next bytes of
+	// the list. The import is all or nothing: matches see the bank as it was
+	// until the whole list is applied. Re-importing a list changes nothing.
+	// InvalidArgument lists the bad lines (line number and reason, the first
+	// 100) unless skip_invalid is set; NotFound if the bank does not exist.
+	ImportSignals(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportSignalsRequest, ImportSignalsResponse], error)
+	// ExportSignals writes a bank's items in a hash-list format, in chunks.
+	ExportSignals(ctx context.Context, in *ExportSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportSignalsResponse], error)
 }
 
 type bankServiceClient struct {
@@ -174,6 +185,38 @@ func (c *bankServiceClient) DeleteItem(ctx context.Context, in *DeleteItemReques
 	return out, nil
 }
 
+func (c *bankServiceClient) ImportSignals(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportSignalsRequest, ImportSignalsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BankService_ServiceDesc.Streams[1], BankService_ImportSignals_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportSignalsRequest, ImportSignalsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BankService_ImportSignalsClient = grpc.ClientStreamingClient[ImportSignalsRequest, ImportSignalsResponse]
+
+func (c *bankServiceClient) ExportSignals(ctx context.Context, in *ExportSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportSignalsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BankService_ServiceDesc.Streams[2], BankService_ExportSignals_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportSignalsRequest, ExportSignalsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BankService_ExportSignalsClient = grpc.ServerStreamingClient[ExportSignalsResponse]
+
 // BankServiceServer is the server API for BankService service.
 // All implementations must embed UnimplementedBankServiceServer
 // for forward compatibility.
@@ -204,6 +247,15 @@ type BankServiceServer interface {
 	UpdateItem(context.Context, *UpdateItemRequest) (*UpdateItemResponse, error)
 	// DeleteItem deletes an item; it stops matching on the next request.
 	DeleteItem(context.Context, *DeleteItemRequest) (*DeleteItemResponse, error)
+	// ImportSignals imports a partner hash list into a bank: the first message
+	// names the bank and the format, every message carries the next bytes of
+	// the list. The import is all or nothing: matches see the bank as it was
+	// until the whole list is applied. Re-importing a list changes nothing.
+	// InvalidArgument lists the bad lines (line number and reason, the first
+	// 100) unless skip_invalid is set; NotFound if the bank does not exist.
+	ImportSignals(grpc.ClientStreamingServer[ImportSignalsRequest, ImportSignalsResponse]) error
+	// ExportSignals writes a bank's items in a hash-list format, in chunks.
+	ExportSignals(*ExportSignalsRequest, grpc.ServerStreamingServer[ExportSignalsResponse]) error
 	mustEmbedUnimplementedBankServiceServer()
 }
 
@@ -243,6 +295,12 @@ func (UnimplementedBankServiceServer) UpdateItem(context.Context, *UpdateItemReq
 }
 func (UnimplementedBankServiceServer) DeleteItem(context.Context, *DeleteItemRequest) (*DeleteItemResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteItem not implemented")
+}
+func (UnimplementedBankServiceServer) ImportSignals(grpc.ClientStreamingServer[ImportSignalsRequest, ImportSignalsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportSignals not implemented")
+}
+func (UnimplementedBankServiceServer) ExportSignals(*ExportSignalsRequest, grpc.ServerStreamingServer[ExportSignalsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportSignals not implemented")
 }
 func (UnimplementedBankServiceServer) mustEmbedUnimplementedBankServiceServer() {}
 func (UnimplementedBankServiceServer) testEmbeddedByValue()                     {}
@@ -434,6 +492,24 @@ func _BankService_DeleteItem_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BankService_ImportSignals_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BankServiceServer).ImportSignals(&grpc.GenericServerStream[ImportSignalsRequest, ImportSignalsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BankService_ImportSignalsServer = grpc.ClientStreamingServer[ImportSignalsRequest, ImportSignalsResponse]
+
+func _BankService_ExportSignals_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportSignalsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BankServiceServer).ExportSignals(m, &grpc.GenericServerStream[ExportSignalsRequest, ExportSignalsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BankService_ExportSignalsServer = grpc.ServerStreamingServer[ExportSignalsResponse]
+
 // BankService_ServiceDesc is the grpc.ServiceDesc for BankService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -483,6 +559,16 @@ var BankService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "AddItemStream",
 			Handler:       _BankService_AddItemStream_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "ImportSignals",
+			Handler:       _BankService_ImportSignals_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ExportSignals",
+			Handler:       _BankService_ExportSignals_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "mediamatch/v1/bank.proto",

@@ -358,7 +358,9 @@ type Match struct {
 	// e.g. TRANSFORM_FLIP_Y means the upload is the item mirrored left to
 	// right. TRANSFORM_UNSPECIFIED when it matched as it is (always for exact
 	// matches).
-	Transform     Transform `protobuf:"varint,13,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
+	Transform Transform `protobuf:"varint,13,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
+	// Where the item came from, for items imported from a partner's list.
+	Source        *Source `protobuf:"bytes,14,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -482,6 +484,13 @@ func (x *Match) GetTransform() Transform {
 		return x.Transform
 	}
 	return Transform_TRANSFORM_UNSPECIFIED
+}
+
+func (x *Match) GetSource() *Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
 }
 
 // MatchMediaRequest carries one whole file.
@@ -839,7 +848,7 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\titem_time\x18\x04 \x01(\v2\x18.mediamatch.v1.TimeRangeR\bitemTime\x121\n" +
 	"\x06signal\x18\x05 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x06signal\x12\x1a\n" +
 	"\bdistance\x18\x06 \x01(\x05R\bdistance\x126\n" +
-	"\ttransform\x18\a \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\"\xfc\x04\n" +
+	"\ttransform\x18\a \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\"\xab\x05\n" +
 	"\x05Match\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04bank\x18\x02 \x01(\tR\x04bank\x128\n" +
@@ -855,7 +864,8 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\vitem_ranges\x18\v \x03(\v2\x18.mediamatch.v1.TimeRangeR\n" +
 	"itemRanges\x125\n" +
 	"\titem_kind\x18\f \x01(\x0e2\x18.mediamatch.v1.MediaKindR\bitemKind\x126\n" +
-	"\ttransform\x18\r \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x1a9\n" +
+	"\ttransform\x18\r \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x12-\n" +
+	"\x06source\x18\x0e \x01(\v2\x15.mediamatch.v1.SourceR\x06source\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"d\n" +
@@ -911,7 +921,8 @@ var file_mediamatch_v1_match_proto_goTypes = []any{
 	(SignalType)(0),                  // 12: mediamatch.v1.SignalType
 	(Transform)(0),                   // 13: mediamatch.v1.Transform
 	(MediaKind)(0),                   // 14: mediamatch.v1.MediaKind
-	(*Media)(nil),                    // 15: mediamatch.v1.Media
+	(*Source)(nil),                   // 15: mediamatch.v1.Source
+	(*Media)(nil),                    // 16: mediamatch.v1.Media
 }
 var file_mediamatch_v1_match_proto_depIdxs = []int32{
 	12, // 0: mediamatch.v1.Threshold.signal:type_name -> mediamatch.v1.SignalType
@@ -928,26 +939,27 @@ var file_mediamatch_v1_match_proto_depIdxs = []int32{
 	2,  // 11: mediamatch.v1.Match.item_ranges:type_name -> mediamatch.v1.TimeRange
 	14, // 12: mediamatch.v1.Match.item_kind:type_name -> mediamatch.v1.MediaKind
 	13, // 13: mediamatch.v1.Match.transform:type_name -> mediamatch.v1.Transform
-	1,  // 14: mediamatch.v1.MatchMediaRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 15: mediamatch.v1.MatchMediaResponse.matches:type_name -> mediamatch.v1.Match
-	15, // 16: mediamatch.v1.MatchMediaResponse.query:type_name -> mediamatch.v1.Media
-	1,  // 17: mediamatch.v1.MatchMediaStreamRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 18: mediamatch.v1.MatchMediaStreamResponse.matches:type_name -> mediamatch.v1.Match
-	15, // 19: mediamatch.v1.MatchMediaStreamResponse.query:type_name -> mediamatch.v1.Media
-	15, // 20: mediamatch.v1.MatchSignalsRequest.media:type_name -> mediamatch.v1.Media
-	1,  // 21: mediamatch.v1.MatchSignalsRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 22: mediamatch.v1.MatchSignalsResponse.matches:type_name -> mediamatch.v1.Match
-	5,  // 23: mediamatch.v1.MatchService.MatchMedia:input_type -> mediamatch.v1.MatchMediaRequest
-	7,  // 24: mediamatch.v1.MatchService.MatchMediaStream:input_type -> mediamatch.v1.MatchMediaStreamRequest
-	9,  // 25: mediamatch.v1.MatchService.MatchSignals:input_type -> mediamatch.v1.MatchSignalsRequest
-	6,  // 26: mediamatch.v1.MatchService.MatchMedia:output_type -> mediamatch.v1.MatchMediaResponse
-	8,  // 27: mediamatch.v1.MatchService.MatchMediaStream:output_type -> mediamatch.v1.MatchMediaStreamResponse
-	10, // 28: mediamatch.v1.MatchService.MatchSignals:output_type -> mediamatch.v1.MatchSignalsResponse
-	26, // [26:29] is the sub-list for method output_type
-	23, // [23:26] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	15, // 14: mediamatch.v1.Match.source:type_name -> mediamatch.v1.Source
+	1,  // 15: mediamatch.v1.MatchMediaRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 16: mediamatch.v1.MatchMediaResponse.matches:type_name -> mediamatch.v1.Match
+	16, // 17: mediamatch.v1.MatchMediaResponse.query:type_name -> mediamatch.v1.Media
+	1,  // 18: mediamatch.v1.MatchMediaStreamRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 19: mediamatch.v1.MatchMediaStreamResponse.matches:type_name -> mediamatch.v1.Match
+	16, // 20: mediamatch.v1.MatchMediaStreamResponse.query:type_name -> mediamatch.v1.Media
+	16, // 21: mediamatch.v1.MatchSignalsRequest.media:type_name -> mediamatch.v1.Media
+	1,  // 22: mediamatch.v1.MatchSignalsRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 23: mediamatch.v1.MatchSignalsResponse.matches:type_name -> mediamatch.v1.Match
+	5,  // 24: mediamatch.v1.MatchService.MatchMedia:input_type -> mediamatch.v1.MatchMediaRequest
+	7,  // 25: mediamatch.v1.MatchService.MatchMediaStream:input_type -> mediamatch.v1.MatchMediaStreamRequest
+	9,  // 26: mediamatch.v1.MatchService.MatchSignals:input_type -> mediamatch.v1.MatchSignalsRequest
+	6,  // 27: mediamatch.v1.MatchService.MatchMedia:output_type -> mediamatch.v1.MatchMediaResponse
+	8,  // 28: mediamatch.v1.MatchService.MatchMediaStream:output_type -> mediamatch.v1.MatchMediaStreamResponse
+	10, // 29: mediamatch.v1.MatchService.MatchSignals:output_type -> mediamatch.v1.MatchSignalsResponse
+	27, // [27:30] is the sub-list for method output_type
+	24, // [24:27] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_match_proto_init() }

@@ -588,7 +588,9 @@ type Item struct {
 	// When the item was added.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the item was last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Where an imported item came from; unset for items added directly.
+	Source        *Source `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -672,6 +674,104 @@ func (x *Item) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Item) GetSource() *Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// Source is the provenance of an item imported from a partner's hash list.
+type Source struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hash-list format it was read from: "te-updates", "tcap", ...
+	Format string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	// The collaboration, member or owner that shared it.
+	Partner string `protobuf:"bytes,2,opt,name=partner,proto3" json:"partner,omitempty"`
+	// The item's id in the partner's list, if it has one.
+	UpstreamId string `protobuf:"bytes,3,opt,name=upstream_id,json=upstreamId,proto3" json:"upstream_id,omitempty"`
+	// The partner's own tag strings, as given.
+	Tags []string `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	// When an import first carried it.
+	FirstSeen *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
+	// When the partner last changed it, or an import last changed it.
+	Updated       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated,proto3" json:"updated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Source) Reset() {
+	*x = Source{}
+	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Source) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Source) ProtoMessage() {}
+
+func (x *Source) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Source.ProtoReflect.Descriptor instead.
+func (*Source) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Source) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *Source) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *Source) GetUpstreamId() string {
+	if x != nil {
+		return x.UpstreamId
+	}
+	return ""
+}
+
+func (x *Source) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Source) GetFirstSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstSeen
+	}
+	return nil
+}
+
+func (x *Source) GetUpdated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Updated
+	}
+	return nil
+}
+
 var File_mediamatch_v1_media_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_media_proto_rawDesc = "" +
@@ -705,7 +805,7 @@ const file_mediamatch_v1_media_proto_rawDesc = "" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1d\n" +
 	"\n" +
-	"item_count\x18\x04 \x01(\x03R\titemCount\"\xe0\x02\n" +
+	"item_count\x18\x04 \x01(\x03R\titemCount\"\x8f\x03\n" +
 	"\x04Item\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04bank\x18\x02 \x01(\tR\x04bank\x127\n" +
@@ -715,10 +815,20 @@ const file_mediamatch_v1_media_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x1a9\n" +
+	"updateTime\x12-\n" +
+	"\x06source\x18\b \x01(\v2\x15.mediamatch.v1.SourceR\x06source\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x99\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe0\x01\n" +
+	"\x06Source\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\tR\x06format\x12\x18\n" +
+	"\apartner\x18\x02 \x01(\tR\apartner\x12\x1f\n" +
+	"\vupstream_id\x18\x03 \x01(\tR\n" +
+	"upstreamId\x12\x12\n" +
+	"\x04tags\x18\x04 \x03(\tR\x04tags\x129\n" +
+	"\n" +
+	"first_seen\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tfirstSeen\x124\n" +
+	"\aupdated\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated*\x99\x01\n" +
 	"\n" +
 	"SignalType\x12\x1b\n" +
 	"\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -754,7 +864,7 @@ func file_mediamatch_v1_media_proto_rawDescGZIP() []byte {
 }
 
 var file_mediamatch_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mediamatch_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_mediamatch_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_mediamatch_v1_media_proto_goTypes = []any{
 	(SignalType)(0),               // 0: mediamatch.v1.SignalType
 	(Transform)(0),                // 1: mediamatch.v1.Transform
@@ -764,8 +874,9 @@ var file_mediamatch_v1_media_proto_goTypes = []any{
 	(*Media)(nil),                 // 5: mediamatch.v1.Media
 	(*Bank)(nil),                  // 6: mediamatch.v1.Bank
 	(*Item)(nil),                  // 7: mediamatch.v1.Item
-	nil,                           // 8: mediamatch.v1.Item.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Source)(nil),                // 8: mediamatch.v1.Source
+	nil,                           // 9: mediamatch.v1.Item.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_mediamatch_v1_media_proto_depIdxs = []int32{
 	0,  // 0: mediamatch.v1.Signal.type:type_name -> mediamatch.v1.SignalType
@@ -774,16 +885,19 @@ var file_mediamatch_v1_media_proto_depIdxs = []int32{
 	2,  // 3: mediamatch.v1.Media.kind:type_name -> mediamatch.v1.MediaKind
 	3,  // 4: mediamatch.v1.Media.file_signals:type_name -> mediamatch.v1.Signal
 	4,  // 5: mediamatch.v1.Media.keyframes:type_name -> mediamatch.v1.Keyframe
-	9,  // 6: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: mediamatch.v1.Item.labels:type_name -> mediamatch.v1.Item.LabelsEntry
+	10, // 6: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 7: mediamatch.v1.Item.labels:type_name -> mediamatch.v1.Item.LabelsEntry
 	5,  // 8: mediamatch.v1.Item.media:type_name -> mediamatch.v1.Media
-	9,  // 9: mediamatch.v1.Item.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 10: mediamatch.v1.Item.update_time:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	10, // 9: mediamatch.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	10, // 10: mediamatch.v1.Item.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 11: mediamatch.v1.Item.source:type_name -> mediamatch.v1.Source
+	10, // 12: mediamatch.v1.Source.first_seen:type_name -> google.protobuf.Timestamp
+	10, // 13: mediamatch.v1.Source.updated:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_media_proto_init() }
@@ -797,7 +911,7 @@ func file_mediamatch_v1_media_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_media_proto_rawDesc), len(file_mediamatch_v1_media_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,502 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Imports apply a partner's list to a bank all or nothing, in three steps,
+// so that a list of any size takes constant memory, matches never see half
+// of it, and a crash at any point leaves the bank as it was or as the
+// whole list makes it:
+//
+//  1. Stage (Import.Add): each record that would change the bank is
+//     written under the import's staging prefix ("j" import seq) with a
+//     WriteBatch. Nothing reads staging keys; records already in the bank
+//     as given are counted and dropped here.
+//  2. Commit (Import.Commit): one synchronous write of the import's
+//     marker ("J" import, holding the bank) is the commit point.
+//  3. Apply: the staged records are applied in order, in transactions of
+//     bounded size, each also deleting the staging keys it applied, so a
+//     crash resumes where it stopped. The writer lock is held throughout
+//     and memory is published once, at the end.
+//
+// At Open, imports with a marker are applied to the end before the index
+// serves (roll forward); staging keys without a marker are deleted (roll
+// back). Re-applying a record is a no-op, so a repeat is harmless.
+
+// ImportRecord is one record of a list: an item to add or replace, or,
+// with Delete, the id of an item to remove.
+type ImportRecord struct {
+	Item   Item // Bank is ignored: the import's bank
+	Delete bool
+}
+
+// ImportStats counts what an import did.
+type ImportStats struct {
+	Added     int64 // new items
+	Updated   int64 // items whose media, labels or source changed
+	Deleted   int64 // items removed by delete records
+	Unchanged int64 // records already true of the bank, and deletes of absent items
+}
+
+// Import is an import in progress: create it with BeginImport, stage
+// records with Add, then Commit or Abort. Its methods must be called from
+// one goroutine; imports into other banks, writes and matches go on
+// meanwhile.
+type Import struct {
+	ix    *Index
+	bank  *bankState
+	id    uint64
+	seq   uint64
+	b     *batch
+	bytes int // staged since the last flush
+	stats ImportStats
+	now   time.Time
+	done  bool
+}
+
+// Staging records.
+const (
+	stageAdd byte = 1
+	stageDel byte = 2
+	// importFlushBytes bounds what a staging batch holds before it is
+	// flushed, and applyTxnBytes what one apply transaction writes.
+	importFlushBytes = 4 << 20
+	applyTxnBytes    = 2 << 20
+)
+
+func importKey(id uint64) []byte { return binary.BigEndian.AppendUint64([]byte{keyImport}, id) }
+
+func stagePrefix(id uint64) []byte { return binary.BigEndian.AppendUint64([]byte{keyStage}, id) }
+
+func stageKey(id, seq uint64) []byte { return binary.BigEndian.AppendUint64(stagePrefix(id), seq) }
+
+// BeginImport starts an import into bank. Errors: ErrInvalid for a
+// malformed name, ErrNotFound if the bank does not exist, ErrClosed.
+func (ix *Index) BeginImport(ctx context.Context, bank string) (*Import, error) {
+	if err := ValidateBankName(bank); err != nil {
+		return nil, err
+	}
+	if err := ix.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer ix.exit()
+	b, err := ix.bank(bank)
+	if err != nil {
+		return nil, err
+	}
+	ix.wmu.Lock()
+	id := ix.nextImport
+	ix.nextImport++
+	ix.wmu.Unlock()
+	return &Import{ix: ix, bank: b, id: id, b: ix.st.newBatch(), now: ix.timestamp()}, nil
+}
+
+// Add stages one record. Errors: ErrInvalid if the record's item is
+// invalid (the import goes on; the caller decides whether to skip it or
+// Abort), ErrClosed, a storage error or the context's error (after which
+// only Abort is useful).
+func (im *Import) Add(ctx context.Context, r ImportRecord) error {
+	if im.done {
+		return fmt.Errorf("index: import %d: %w", im.id, errImportDone)
+	}
+	r.Item.Bank = im.bank.bank.Name
+	if err := ValidateItemID(r.Item.ID); err != nil {
+		return err
+	}
+	if !r.Delete {
+		if err := validateItem(r.Item); err != nil {
+			return err
+		}
+		if src := r.Item.Source; src != nil && (src.FirstSeen.IsZero() || src.Updated.IsZero()) {
+			c := *src
+			if c.FirstSeen.IsZero() {
+				c.FirstSeen = im.now
+			}
+			if c.Updated.IsZero() {
+				c.Updated = im.now
+			}
+			r.Item.Source = &c
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var val []byte
+	if r.Delete {
+		val = append([]byte{stageDel}, r.Item.ID...)
+	} else {
+		a := newItemAdd(0, im.bank.ref, r.Item, im.now)
+		same := false
+		err := im.ix.st.view(func(tx *readTx) error {
+			var err error
+			_, same, err = sameItem(tx, a)
+			return err
+		})
+		if err != nil {
+			return storeErr("import", im.bank.bank.Name+"/"+r.Item.ID, err)
+		}
+		if same {
+			im.stats.Unchanged++
+			return nil
+		}
+		var e encoder
+		e.byte(stageAdd)
+		e.bytes(encodeItem(a.rec))
+		e.bytes(a.media)
+		val = e.b
+	}
+	if err := im.b.set(stageKey(im.id, im.seq), val); err != nil {
+		return storeErr("import", "stage", err)
+	}
+	im.seq++
+	if im.bytes += len(val) + 32; im.bytes >= importFlushBytes {
+		if err := im.b.flush(); err != nil {
+			return storeErr("import", "stage", err)
+		}
+		im.b, im.bytes = im.ix.st.newBatch(), 0
+	}
+	return nil
+}
+
+var errImportDone = errors.New("import already committed or aborted")
+
+// Abort drops the staged records; the bank is as it was.
+func (im *Import) Abort() error {
+	if im.done {
+		return nil
+	}
+	im.done = true
+	im.b.cancel()
+	return im.ix.dropStaging(im.id)
+}
+
+// Commit applies the staged records: from its return the bank holds the
+// whole list, and matches see it all at once. Errors: ErrClosed, ErrNotFound
+// if the bank was deleted meanwhile, or a storage error; after an error in
+// the apply step the import completes at the next Open.
+func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
+	if im.done {
+		return im.stats, fmt.Errorf("index: import %d: %w", im.id, errImportDone)
+	}
+	im.done = true
+	ix := im.ix
+	if err := im.b.flush(); err != nil {
+		ix.dropStaging(im.id)
+		return im.stats, storeErr("import", "stage", err)
+	}
+	if err := ix.enter(ctx); err != nil {
+		ix.dropStaging(im.id)
+		return im.stats, err
+	}
+	defer ix.exit()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	if _, err := ix.bank(im.bank.bank.Name); err != nil || ix.mem.state().bankByRef[im.bank.ref] == nil {
+		ix.dropStaging(im.id)
+		return im.stats, fmt.Errorf("index: bank %q: %w", im.bank.bank.Name, ErrNotFound)
+	}
+	err := ix.st.update(func(tx *writeTx) error {
+		return tx.set(importKey(im.id), binary.BigEndian.AppendUint64(nil, im.bank.ref))
+	})
+	if err != nil {
+		ix.dropStaging(im.id)
+		return im.stats, storeErr("import", "commit", err)
+	}
+	var st ImportStats
+	ix.mem.write(func() { st, err = ix.applyImport(im.id, im.bank.ref) })
+	st.Unchanged += im.stats.Unchanged
+	return st, err
+}
+
+// applyImport applies the staged records of a committed import, deletes
+// its marker, and returns what it did. The caller holds wmu and mem.mu.
+func (ix *Index) applyImport(id, bankRef uint64) (ImportStats, error) {
+	var st ImportStats
+	prefix := stagePrefix(id)
+	start := prefix
+	for txn := 0; ; txn++ {
+		if ix.importFault != nil {
+			if err := ix.importFault(txn); err != nil {
+				return st, err
+			}
+		}
+		var (
+			mem  []func() // memory changes, made once the transaction commits
+			stat ImportStats
+			next []byte
+		)
+		err := ix.st.update(func(tx *writeTx) error {
+			mem, stat, next = mem[:0], ImportStats{}, nil
+			size := 0
+			var failed error
+			err := tx.scan(prefix, start, false, func(key, val []byte) (bool, error) {
+				if size >= ix.importTxn {
+					next = append([]byte(nil), key...)
+					return false, nil
+				}
+				size += len(val) + 64
+				f, err := ix.applyStaged(tx, bankRef, val, &stat)
+				if err != nil {
+					failed = fmt.Errorf("staged record %x: %w", key, err)
+					return false, nil
+				}
+				if f != nil {
+					mem = append(mem, f)
+				}
+				return true, tx.del(append([]byte(nil), key...))
+			})
+			if err == nil {
+				err = failed
+			}
+			if err == nil && next == nil {
+				err = tx.del(importKey(id))
+			}
+			return err
+		})
+		if err != nil {
+			return st, storeErr("import", "apply", err)
+		}
+		for _, f := range mem {
+			f()
+		}
+		st.Added += stat.Added
+		st.Updated += stat.Updated
+		st.Deleted += stat.Deleted
+		st.Unchanged += stat.Unchanged
+		if next == nil {
+			return st, nil
+		}
+		start = next
+	}
+}
+
+// applyStaged writes one staged record in tx and returns the change to
+// make in memory once tx commits.
+func (ix *Index) applyStaged(tx *writeTx, bankRef uint64, val []byte, st *ImportStats) (func(), error) {
+	d := decoder{b: val}
+	op := d.byte()
+	if op == stageDel {
+		id := string(d.b)
+		v, err := tx.get(itemIDKey(bankRef, id))
+		if errors.Is(err, errNoKey) {
+			st.Unchanged++
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		ref, err := parseRefValue(v)
+		if err != nil {
+			return nil, err
+		}
+		sigs, err := deleteItemKeys(tx, itemIDKey(bankRef, id), ref)
+		if err != nil {
+			return nil, err
+		}
+		st.Deleted++
+		return func() { ix.mem.removeItem(ref, sigs) }, nil
+	}
+	recBytes, mediaBytes := d.raw(), d.bytes() // val is reused by the scan; the media is kept until commit
+	if err := d.done("staged record"); err != nil || op != stageAdd {
+		return nil, fmt.Errorf("index: staged record: %w", errCorrupt)
+	}
+	rec, err := decodeItem(recBytes)
+	if err != nil {
+		return nil, err
+	}
+	m, err := decodeMedia(mediaBytes)
+	if err != nil {
+		return nil, err
+	}
+	a := &itemAdd{bank: bankRef, id: rec.id, rec: rec, media: mediaBytes, sigs: indexedSignals(m)}
+	a.rec.frameTypes = frameTypeMasks(len(m.Keyframes), a.sigs)
+	old, same, err := sameItem(&tx.readTx, a)
+	if err != nil || same {
+		if same {
+			st.Unchanged++
+		}
+		return nil, err
+	}
+	var oldSigs []sigEntry
+	if old != nil {
+		// Keep what the bank knows of the item: its creation, its first
+		// sighting and a curator's disabling.
+		a.rec.created, a.rec.disabled = old.rec.created, old.rec.disabled
+		if a.rec.source != nil && old.rec.source != nil && !old.rec.source.FirstSeen.IsZero() {
+			a.rec.source.FirstSeen = old.rec.source.FirstSeen
+		}
+		if oldSigs, err = deleteItemKeys(tx, itemIDKey(bankRef, a.id), old.ref); err != nil {
+			return nil, err
+		}
+		st.Updated++
+	} else {
+		st.Added++
+	}
+	a.ref = ix.nextRef
+	ix.nextRef++
+	if err := a.write(tx); err != nil {
+		return nil, err
+	}
+	return func() {
+		if old != nil {
+			ix.mem.removeItem(old.ref, oldSigs)
+		}
+		ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs)
+	}, nil
+}
+
+// storedItem is an item as read back for comparison.
+type storedItem struct {
+	ref   uint64
+	rec   itemRecord
+	media []byte
+}
+
+// sameItem looks up a's id in its bank and reports whether the stored item
+// already has a's media, labels and source (apart from the source's
+// times); old is nil if there is no such item.
+func sameItem(tx *readTx, a *itemAdd) (old *storedItem, same bool, err error) {
+	v, err := tx.get(itemIDKey(a.bank, a.id))
+	if errors.Is(err, errNoKey) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	ref, err := parseRefValue(v)
+	if err != nil {
+		return nil, false, err
+	}
+	rec, err := readRecord(tx, ref)
+	if err != nil {
+		return nil, false, err
+	}
+	media, err := tx.get(mediaKey(ref))
+	if err != nil {
+		return nil, false, err
+	}
+	old = &storedItem{ref: ref, rec: rec, media: media}
+	return old, bytes.Equal(media, a.media) && sameMeta(rec, a.rec), nil
+}
+
+// sameMeta compares what an import sets: labels and source, without times.
+func sameMeta(a, b itemRecord) bool {
+	if len(a.labels) != len(b.labels) {
+		return false
+	}
+	for k, v := range a.labels {
+		if w, ok := b.labels[k]; !ok || w != v {
+			return false
+		}
+	}
+	sa, sb := a.source, b.source
+	if sa == nil || sb == nil {
+		return sa == sb
+	}
+	if sa.Format != sb.Format || sa.Partner != sb.Partner || sa.UpstreamID != sb.UpstreamID || len(sa.Tags) != len(sb.Tags) {
+		return false
+	}
+	for i := range sa.Tags {
+		if sa.Tags[i] != sb.Tags[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// dropStaging deletes the staging keys of an import that was not
+// committed.
+func (ix *Index) dropStaging(id uint64) error {
+	b := ix.st.newBatch()
+	err := ix.st.view(func(tx *readTx) error {
+		return tx.scan(stagePrefix(id), nil, true, func(key, _ []byte) (bool, error) {
+			return true, b.del(append([]byte(nil), key...))
+		})
+	})
+	if err != nil {
+		b.cancel()
+		return storeErr("import", "abort", err)
+	}
+	if err := b.flush(); err != nil {
+		return storeErr("import", "abort", err)
+	}
+	return nil
+}
+
+// recoverImports runs at Open, after load and before the index serves: it
+// finishes every committed import and drops the staging keys of the
+// others. It also sets nextImport past every import id seen.
+func (ix *Index) recoverImports() error {
+	committed := map[uint64]uint64{} // import -> bank ref
+	staged := map[uint64]bool{}
+	err := ix.st.view(func(tx *readTx) error {
+		err := tx.scan([]byte{keyImport}, nil, false, func(key, val []byte) (bool, error) {
+			id, err := parseRefKey(key)
+			if err != nil || len(val) != 8 {
+				return false, fmt.Errorf("index: import marker %x: %w", key, errCorrupt)
+			}
+			committed[id] = binary.BigEndian.Uint64(val)
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		// One seek per import: jump past each import's staging keys.
+		seek := []byte{keyStage}
+		for {
+			var id uint64
+			found := false
+			err := tx.scan([]byte{keyStage}, seek, true, func(key, _ []byte) (bool, error) {
+				if len(key) != 17 {
+					return false, fmt.Errorf("index: staging key %x: %w", key, errCorrupt)
+				}
+				id, found = binary.BigEndian.Uint64(key[1:9]), true
+				return false, nil
+			})
+			if err != nil || !found {
+				return err
+			}
+			staged[id] = true
+			seek = stagePrefix(id + 1)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("index: recover imports: %w", err)
+	}
+	for id, bankRef := range committed {
+		ix.nextImport = max(ix.nextImport, id+1)
+		if ix.mem.state().bankByRef[bankRef] == nil { // bank deleted: nothing to apply
+			if err := ix.dropStaging(id); err != nil {
+				return err
+			}
+			if err := ix.st.update(func(tx *writeTx) error { return tx.del(importKey(id)) }); err != nil {
+				return err
+			}
+			continue
+		}
+		var st ImportStats
+		ix.mem.write(func() { st, err = ix.applyImport(id, bankRef) })
+		if err != nil {
+			return err
+		}
+		ix.log.Info("index: interrupted import finished", "import", id, "added", st.Added,
+			"updated", st.Updated, "deleted", st.Deleted, "unchanged", st.Unchanged)
+	}
+	for id := range staged {
+		ix.nextImport = max(ix.nextImport, id+1)
+		if _, ok := committed[id]; ok {
+			continue
+		}
+		if err := ix.dropStaging(id); err != nil {
+			return err
+		}
+		ix.log.Info("index: uncommitted import dropped", "import", id)
+	}
+	return nil
+}
