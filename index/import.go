@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -21,9 +22,11 @@ import (
 //  2. Commit (Import.Commit): one synchronous write of the import's
 //     marker ("J" import, holding the bank) is the commit point.
 //  3. Apply: the staged records are applied in order, in transactions of
-//     bounded size, each also deleting the staging keys it applied, so a
-//     crash resumes where it stopped. The writer lock is held throughout
-//     and memory is published once, at the end.
+//     bounded size, each also recording in the marker the next record to
+//     apply, so a crash resumes where it stopped. The writer lock is held
+//     throughout and memory is published once, at the end. The last
+//     transaction marks the import applied; the staging keys and then the
+//     marker are deleted in the background.
 //
 // At Open, imports with a marker are applied to the end before the index
 // serves (roll forward); staging keys without a marker are deleted (roll
@@ -54,6 +57,8 @@ type Import struct {
 	id    uint64
 	seq   uint64
 	b     *batch
+	rtx   *readTx // snapshot for comparing records with the bank, renewed now and then
+	reads int
 	bytes int // staged since the last flush
 	stats ImportStats
 	now   time.Time
@@ -132,12 +137,15 @@ func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 		val = append([]byte{stageDel}, r.Item.ID...)
 	} else {
 		a := newItemAdd(0, im.bank.ref, r.Item, im.now)
-		same := false
-		err := im.ix.st.view(func(tx *readTx) error {
-			var err error
-			_, same, err = sameItem(tx, a)
-			return err
-		})
+		// A snapshot serves many records: a fresh one per record costs
+		// more than the reads. Later writes to the bank are checked again
+		// when the record is applied.
+		if im.rtx == nil || im.reads >= 4096 {
+			im.closeSnapshot()
+			im.rtx = im.ix.st.snapshot()
+		}
+		im.reads++
+		_, same, err := sameItem(im.rtx, a)
 		if err != nil {
 			return storeErr("import", im.bank.bank.Name+"/"+r.Item.ID, err)
 		}
@@ -166,12 +174,20 @@ func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 
 var errImportDone = errors.New("import already committed or aborted")
 
+func (im *Import) closeSnapshot() {
+	if im.rtx != nil {
+		im.rtx.discard()
+		im.rtx, im.reads = nil, 0
+	}
+}
+
 // Abort drops the staged records; the bank is as it was.
 func (im *Import) Abort() error {
 	if im.done {
 		return nil
 	}
 	im.done = true
+	im.closeSnapshot()
 	im.b.cancel()
 	return im.ix.dropStaging(im.id)
 }
@@ -185,6 +201,7 @@ func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
 		return im.stats, fmt.Errorf("index: import %d: %w", im.id, errImportDone)
 	}
 	im.done = true
+	im.closeSnapshot()
 	ix := im.ix
 	if err := im.b.flush(); err != nil {
 		ix.dropStaging(im.id)
@@ -202,24 +219,54 @@ func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
 		return im.stats, fmt.Errorf("index: bank %q: %w", im.bank.bank.Name, ErrNotFound)
 	}
 	err := ix.st.update(func(tx *writeTx) error {
-		return tx.set(importKey(im.id), binary.BigEndian.AppendUint64(nil, im.bank.ref))
+		return tx.set(importKey(im.id), markerValue(im.bank.ref, 0))
 	})
 	if err != nil {
 		ix.dropStaging(im.id)
 		return im.stats, storeErr("import", "commit", err)
 	}
 	var st ImportStats
-	ix.mem.write(func() { st, err = ix.applyImport(im.id, im.bank.ref) })
+	ix.mem.write(func() { st, err = ix.applyImport(im.id, im.bank.ref, 0) })
 	st.Unchanged += im.stats.Unchanged
+	if err == nil {
+		ix.cleaning.Go(func() { ix.cleanImport(im.id) })
+	}
 	return st, err
 }
 
-// applyImport applies the staged records of a committed import, deletes
-// its marker, and returns what it did. The caller holds wmu and mem.mu.
-func (ix *Index) applyImport(id, bankRef uint64) (ImportStats, error) {
+// markerValue is the value of an import's marker: the bank, and the seq of
+// the next staged record to apply (appliedSeq once all are).
+func markerValue(bankRef, next uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, bankRef), next)
+}
+
+// appliedSeq in a marker means the import is applied; only its staging
+// keys are left to delete.
+const appliedSeq = math.MaxUint64
+
+// cleanImport deletes the staging keys of an applied import, then its
+// marker. It runs in the background; Open finishes what it did not.
+func (ix *Index) cleanImport(id uint64) {
+	if err := ix.enter(context.Background()); err != nil {
+		return
+	}
+	defer ix.exit()
+	if err := ix.dropStaging(id); err != nil {
+		ix.log.Warn("index: cleaning an applied import failed; retried at the next start", "import", id, "err", err)
+		return
+	}
+	if err := ix.st.update(func(tx *writeTx) error { return tx.del(importKey(id)) }); err != nil {
+		ix.log.Warn("index: cleaning an applied import failed; retried at the next start", "import", id, "err", err)
+	}
+}
+
+// applyImport applies the staged records of a committed import from seq
+// from on, marks it applied, and returns what it did. The caller holds wmu
+// and mem.mu.
+func (ix *Index) applyImport(id, bankRef, from uint64) (ImportStats, error) {
 	var st ImportStats
 	prefix := stagePrefix(id)
-	start := prefix
+	start := stageKey(id, from)
 	for txn := 0; ; txn++ {
 		if ix.importFault != nil {
 			if err := ix.importFault(txn); err != nil {
@@ -249,15 +296,19 @@ func (ix *Index) applyImport(id, bankRef uint64) (ImportStats, error) {
 				if f != nil {
 					mem = append(mem, f)
 				}
-				return true, tx.del(append([]byte(nil), key...))
+				return true, nil
 			})
 			if err == nil {
 				err = failed
 			}
-			if err == nil && next == nil {
-				err = tx.del(importKey(id))
+			if err != nil {
+				return err
 			}
-			return err
+			seq := uint64(appliedSeq)
+			if next != nil {
+				seq = binary.BigEndian.Uint64(next[9:])
+			}
+			return tx.set(importKey(id), markerValue(bankRef, seq))
 		})
 		if err != nil {
 			return st, storeErr("import", "apply", err)
@@ -433,15 +484,16 @@ func (ix *Index) dropStaging(id uint64) error {
 // finishes every committed import and drops the staging keys of the
 // others. It also sets nextImport past every import id seen.
 func (ix *Index) recoverImports() error {
-	committed := map[uint64]uint64{} // import -> bank ref
+	type marker struct{ bank, next uint64 }
+	committed := map[uint64]marker{}
 	staged := map[uint64]bool{}
 	err := ix.st.view(func(tx *readTx) error {
 		err := tx.scan([]byte{keyImport}, nil, false, func(key, val []byte) (bool, error) {
 			id, err := parseRefKey(key)
-			if err != nil || len(val) != 8 {
+			if err != nil || len(val) != 16 {
 				return false, fmt.Errorf("index: import marker %x: %w", key, errCorrupt)
 			}
-			committed[id] = binary.BigEndian.Uint64(val)
+			committed[id] = marker{binary.BigEndian.Uint64(val), binary.BigEndian.Uint64(val[8:])}
 			return true, nil
 		})
 		if err != nil {
@@ -469,9 +521,9 @@ func (ix *Index) recoverImports() error {
 	if err != nil {
 		return fmt.Errorf("index: recover imports: %w", err)
 	}
-	for id, bankRef := range committed {
+	for id, mk := range committed {
 		ix.nextImport = max(ix.nextImport, id+1)
-		if ix.mem.state().bankByRef[bankRef] == nil { // bank deleted: nothing to apply
+		if mk.next == appliedSeq || ix.mem.state().bankByRef[mk.bank] == nil { // applied, or bank deleted: clean up
 			if err := ix.dropStaging(id); err != nil {
 				return err
 			}
@@ -481,10 +533,11 @@ func (ix *Index) recoverImports() error {
 			continue
 		}
 		var st ImportStats
-		ix.mem.write(func() { st, err = ix.applyImport(id, bankRef) })
+		ix.mem.write(func() { st, err = ix.applyImport(id, mk.bank, mk.next) })
 		if err != nil {
 			return err
 		}
+		ix.cleanImport(id)
 		ix.log.Info("index: interrupted import finished", "import", id, "added", st.Added,
 			"updated", st.Updated, "deleted", st.Deleted, "unchanged", st.Unchanged)
 	}

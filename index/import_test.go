@@ -54,6 +54,7 @@ func runImport(t testing.TB, ix *Index, bank string, recs []ImportRecord) Import
 	if err != nil {
 		t.Fatalf("Commit = %v", err)
 	}
+	ix.cleaning.Wait()
 	return st
 }
 

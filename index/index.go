@@ -62,6 +62,7 @@ type Index struct {
 
 	importFault func(int) error
 	importTxn   int
+	cleaning    sync.WaitGroup // background clean-ups of applied imports
 
 	purgeKick chan struct{}
 	purgeStop context.CancelFunc

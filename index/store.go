@@ -164,3 +164,10 @@ func (b *batch) flush() error { return b.wb.Flush() }
 
 // cancel drops the batch; writes already sent may still land.
 func (b *batch) cancel() { b.wb.Cancel() }
+
+// snapshot opens a read-only snapshot for a run of reads; the caller must
+// discard it.
+func (s *store) snapshot() *readTx { return &readTx{s.db.NewTransaction(false)} }
+
+// discard releases a snapshot from snapshot.
+func (tx *readTx) discard() { tx.txn.Discard() }
