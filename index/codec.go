@@ -52,6 +52,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -235,10 +236,20 @@ func decodeBank(v []byte) (bankRecord, error) {
 	return b, d.done("bank record")
 }
 
-// itemRecord is the stored form of an item's metadata: what Match keeps in
-// memory plus the times.
+// itemRecord is the stored form of an item's metadata. Memory keeps a
+// compact form of it (itemMeta, see itemRecord.meta).
 type itemRecord struct {
-	itemMeta
+	bank        uint64
+	id          string
+	labels      map[string]string
+	disabled    bool
+	kind        fingerprint.Kind
+	informative int         // keyframes that can match
+	frames      []frameInfo // by keyframe position
+	source      *Source     // provenance of an imported item; nil otherwise
+	// frameTypes is derived, not stored: the mask (typeBit) of the
+	// perceptual types indexed for each keyframe (see frameTypeMasks).
+	frameTypes       []uint8
 	created, updated time.Time
 }
 
@@ -335,6 +346,45 @@ func decodeItem(v []byte) (itemRecord, error) {
 		r.source = src
 	}
 	return r, d.done("item record")
+}
+
+// encodeLabels returns labels in a canonical form (sorted by key), for
+// interning; decodeLabels reverses it.
+func encodeLabels(l map[string]string) string {
+	var e encoder
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		e.str(k)
+		e.str(l[k])
+	}
+	return string(e.b)
+}
+
+func decodeLabels(s string) map[string]string {
+	d := decoder{b: []byte(s)}
+	l := make(map[string]string)
+	for len(d.b) > 0 && d.err == nil {
+		k := d.str()
+		l[k] = d.str()
+	}
+	return l
+}
+
+// encodeStrings and decodeStrings do the same for a list of strings.
+func encodeStrings(ss []string) string {
+	var e encoder
+	for _, s := range ss {
+		e.str(s)
+	}
+	return string(e.b)
+}
+
+func decodeStrings(s string) []string {
+	d := decoder{b: []byte(s)}
+	var out []string
+	for len(d.b) > 0 && d.err == nil {
+		out = append(out, d.str())
+	}
+	return out
 }
 
 // frameInfos returns what Match needs to know of m's keyframes.

@@ -25,13 +25,23 @@ func TestCodecRoundTrip(t *testing.T) {
 	when := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.UTC)
 	media := testMedia()
 	rec := itemRecord{
-		itemMeta: itemMeta{bank: 1 << 40, id: "x:y", labels: map[string]string{"b": "2", "a": ""}, disabled: true,
-			kind: fingerprint.KindVideo, informative: informativeFrames(media), frames: frameInfos(media)},
+		bank: 1 << 40, id: "x:y", labels: map[string]string{"b": "2", "a": ""}, disabled: true,
+		kind: fingerprint.KindVideo, informative: informativeFrames(media), frames: frameInfos(media),
+		source: &Source{Format: "tcap", Partner: "tat", UpstreamID: "17", Tags: []string{"islamist", "mp4"},
+			FirstSeen: when, Updated: when.Add(time.Minute)},
 		created: when, updated: when.Add(time.Hour),
 	}
 	gotRec, err := decodeItem(encodeItem(rec))
 	if err != nil || !reflect.DeepEqual(gotRec, rec) {
 		t.Errorf("decodeItem(encodeItem(r)) = %+v, %v; want %+v", gotRec, err, rec)
+	}
+	// The compact form in memory gives back the same labels and source.
+	m := rec.meta()
+	if got := m.labelMap(); !reflect.DeepEqual(got, rec.labels) {
+		t.Errorf("meta labels = %v, want %v", got, rec.labels)
+	}
+	if got := m.src.source(); !reflect.DeepEqual(got, rec.source) {
+		t.Errorf("meta source = %+v, want %+v", got, rec.source)
 	}
 	if rec.informative != 2 {
 		t.Errorf("informativeFrames = %d, want 2", rec.informative)
@@ -69,7 +79,7 @@ func frameName(f uint32) string {
 }
 
 func TestCodecCorrupt(t *testing.T) {
-	good := [][]byte{encodeMedia(testMedia()), encodeItem(itemRecord{itemMeta: itemMeta{id: "a", frames: []frameInfo{{}}}}), encodeBank(bankRecord{description: "d"})}
+	good := [][]byte{encodeMedia(testMedia()), encodeItem(itemRecord{id: "a", frames: []frameInfo{{}}}), encodeBank(bankRecord{description: "d"})}
 	decoders := []func([]byte) error{
 		func(v []byte) error { _, err := decodeMedia(v); return err },
 		func(v []byte) error { _, err := decodeItem(v); return err },
@@ -104,7 +114,7 @@ func TestCodecCorrupt(t *testing.T) {
 // without bound; plain go test runs the seeds.
 func FuzzDecode(f *testing.F) {
 	f.Add(encodeMedia(testMedia()))
-	f.Add(encodeItem(itemRecord{itemMeta: itemMeta{id: "a", labels: map[string]string{"k": "v"}, frames: []frameInfo{{}}}}))
+	f.Add(encodeItem(itemRecord{id: "a", labels: map[string]string{"k": "v"}, frames: []frameInfo{{}}, source: &Source{Format: "f", Tags: []string{"t"}}}))
 	f.Add(encodeBank(bankRecord{description: "d"}))
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, v []byte) {

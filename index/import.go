@@ -398,7 +398,7 @@ func (ix *Index) applyStaged(tx *writeTx, bankRef uint64, val []byte, st *Import
 		if old != nil {
 			ix.mem.removeItem(old.ref, oldSigs)
 		}
-		ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs)
+		ix.mem.addItem(a.ref, a.rec.meta(), a.sigs)
 	}, nil
 }
 

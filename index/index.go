@@ -349,7 +349,7 @@ func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
 	if err != nil {
 		return Item{}, storeErr("add item", it.Bank+"/"+it.ID, err)
 	}
-	ix.mem.write(func() { ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs) })
+	ix.mem.write(func() { ix.mem.addItem(a.ref, a.rec.meta(), a.sigs) })
 	it.Labels = cloneLabels(it.Labels)
 	it.CreateTime, it.UpdateTime = now, now
 	return it, nil
@@ -391,18 +391,16 @@ func newItemAdd(ref, bankRef uint64, it Item, now time.Time) *itemAdd {
 		bank: bankRef,
 		id:   it.ID,
 		rec: itemRecord{
-			itemMeta: itemMeta{
-				bank:        bankRef,
-				id:          it.ID,
-				labels:      cloneLabels(it.Labels),
-				disabled:    it.Disabled,
-				kind:        it.Media.Kind,
-				informative: informativeFrames(it.Media),
-				frames:      frameInfos(it.Media),
-				source:      cloneSource(it.Source),
-			},
-			created: now,
-			updated: now,
+			bank:        bankRef,
+			id:          it.ID,
+			labels:      cloneLabels(it.Labels),
+			disabled:    it.Disabled,
+			kind:        it.Media.Kind,
+			informative: informativeFrames(it.Media),
+			frames:      frameInfos(it.Media),
+			source:      cloneSource(it.Source),
+			created:     now,
+			updated:     now,
 		},
 		media: encodeMedia(it.Media),
 		sigs:  indexedSignals(it.Media),
@@ -480,7 +478,7 @@ func (ix *Index) addItems(ctx context.Context, bank string, items []Item) error 
 	}
 	ix.mem.write(func() {
 		for _, a := range adds {
-			ix.mem.addItem(a.ref, &a.rec.itemMeta, a.sigs)
+			ix.mem.addItem(a.ref, a.rec.meta(), a.sigs)
 		}
 	})
 	return nil
@@ -700,7 +698,7 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) 
 	if err != nil {
 		return Item{}, storeErr("update item", bank+"/"+id, err)
 	}
-	ix.mem.write(func() { ix.mem.updateItem(ref, &rec.itemMeta, sigs) })
+	ix.mem.write(func() { ix.mem.updateItem(ref, rec.meta(), sigs) })
 	return Item{
 		Bank:       bank,
 		ID:         id,

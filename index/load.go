@@ -66,9 +66,8 @@ func (ix *Index) loadTx(tx *readTx) error {
 			}
 			return true, nil
 		}
-		meta := rec.itemMeta
-		meta.frameTypes = frameTypeMasks(len(meta.frames), nil)
-		m.setItem(ref, &meta)
+		rec.frameTypes = make([]uint8, len(rec.frames)) // filled in from the signal keys below
+		m.setItem(ref, rec.meta())
 		b.items.Add(1)
 		return true, nil
 	})
@@ -91,7 +90,7 @@ func (ix *Index) loadTx(tx *readTx) error {
 			return true, nil
 		}
 		if frame != fileFrame && int(frame) < len(meta.frameTypes) {
-			meta.frameTypes[frame] |= typeBit(t) // not yet published
+			meta.addFrameType(int(frame), typeBit(t)) // not yet published
 		}
 		if meta.disabled {
 			return true, nil

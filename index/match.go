@@ -210,7 +210,7 @@ func (p plan) informative(k fingerprint.Keyframe) bool {
 // searched type: the denominator of ItemCoverage.
 func (p plan) itemFrames(meta *itemMeta) int {
 	if meta.frameTypes == nil {
-		return meta.informative
+		return int(meta.informative)
 	}
 	n := 0
 	for _, m := range meta.frameTypes {
@@ -298,7 +298,7 @@ func (c *candidate) hit(q, i uint32, h hit) {
 // result turns a candidate into a Match.
 func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
 	meta := c.meta
-	r := Match{Bank: bank, ItemID: meta.id, Labels: maps.Clone(meta.labels), ItemKind: meta.kind, Source: cloneSource(meta.source)}
+	r := Match{Bank: bank, ItemID: meta.id, Labels: meta.labelMap(), ItemKind: fingerprint.Kind(meta.kind), Source: meta.src.source()}
 	pairs := slices.SortedFunc(maps.Keys(c.pairs), func(a, b framePair) int {
 		return cmp.Or(cmp.Compare(a.q, b.q), cmp.Compare(a.i, b.i))
 	})
@@ -343,7 +343,7 @@ func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
 	if qm.Kind == fingerprint.KindVideo {
 		r.QueryRanges = mergeRanges(qSpans)
 	}
-	if meta.kind == fingerprint.KindVideo {
+	if fingerprint.Kind(meta.kind) == fingerprint.KindVideo {
 		r.ItemRanges = mergeRanges(iSpans)
 	}
 	if c.exact != "" {

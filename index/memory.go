@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
 )
@@ -67,23 +68,111 @@ type bankState struct {
 	items atomic.Int64 // stored items, as of the latest write
 }
 
-// itemMeta is what Match needs to know of an item. It is replaced, never
-// modified, once published.
+// itemMeta is what Match needs to know of an item, compactly: ten
+// million items must fit beside their signals. Partner lists repeat the
+// same few label sets and sources, so those are interned (package unique:
+// shared while in use, freed when no item holds them), and still images
+// share their one-frame tables. It is replaced, never modified, once
+// published.
 type itemMeta struct {
 	bank        uint64
 	id          string
-	labels      map[string]string
+	labels      unique.Handle[string] // canonical encoding (encodeLabels); zero: none
+	src         *itemSource           // nil: not imported
+	frames      []frameInfo           // by keyframe position; shared for still images
+	frameTypes  []uint8               // as itemRecord.frameTypes; shared for one frame
+	informative int32
+	kind        uint8 // fingerprint.Kind
 	disabled    bool
-	kind        fingerprint.Kind
-	informative int         // keyframes that can match (as stored; Match uses frameTypes)
-	frames      []frameInfo // by keyframe position
-	source      *Source     // provenance of an imported item; nil otherwise
-	// frameTypes holds, by keyframe position, the mask (typeBit) of the
-	// perceptual types indexed for that keyframe. It is not stored: it is
-	// derived from the item's signal entries when the item is added,
-	// updated or loaded. Match counts an item's informative keyframes for
-	// the types it searches with it.
-	frameTypes []uint8
+}
+
+// itemSource is the compact form of a Source: what items of one list
+// share, interned, and what is the item's own.
+type itemSource struct {
+	shared             unique.Handle[sourceShared]
+	upstream           string
+	firstSeen, updated int64 // Unix nanoseconds
+}
+
+type sourceShared struct {
+	format, partner string
+	tags            string // encodeStrings of the tags
+}
+
+// meta returns the compact in-memory form of r.
+func (r *itemRecord) meta() *itemMeta {
+	m := &itemMeta{
+		bank:        r.bank,
+		id:          r.id,
+		frames:      r.frames,
+		frameTypes:  r.frameTypes,
+		informative: int32(r.informative),
+		kind:        uint8(r.kind),
+		disabled:    r.disabled,
+	}
+	if len(r.labels) > 0 {
+		m.labels = unique.Make(encodeLabels(r.labels))
+	}
+	if len(m.frames) == 1 && m.frames[0] == (frameInfo{}) {
+		m.frames = stillFrame[:]
+	}
+	if len(m.frameTypes) == 1 {
+		m.frameTypes = oneFrameTypes[m.frameTypes[0]][:]
+	}
+	if src := r.source; src != nil {
+		m.src = &itemSource{
+			shared:    unique.Make(sourceShared{src.Format, src.Partner, encodeStrings(src.Tags)}),
+			upstream:  src.UpstreamID,
+			firstSeen: src.FirstSeen.UnixNano(),
+			updated:   src.Updated.UnixNano(),
+		}
+	}
+	return m
+}
+
+// Shared read-only tables for one-frame items.
+var (
+	stillFrame    [1]frameInfo
+	oneFrameTypes = func() (t [256][1]uint8) {
+		for i := range t {
+			t[i][0] = uint8(i)
+		}
+		return t
+	}()
+)
+
+// addFrameType adds type bit b to keyframe i's mask. Only for a meta not
+// yet published (loading).
+func (m *itemMeta) addFrameType(i int, b uint8) {
+	if len(m.frameTypes) == 1 { // shared: switch to the table entry
+		m.frameTypes = oneFrameTypes[m.frameTypes[0]|b][:]
+		return
+	}
+	m.frameTypes[i] |= b
+}
+
+// labelMap returns a new map of the item's labels, or nil.
+func (m *itemMeta) labelMap() map[string]string {
+	if m.labels == (unique.Handle[string]{}) {
+		return nil
+	}
+	return decodeLabels(m.labels.Value())
+}
+
+// source returns a new Source, or nil.
+func (s *itemSource) source() *Source {
+	if s == nil {
+		return nil
+	}
+	sh := s.shared.Value()
+	return &Source{
+		Format:     sh.format,
+		Partner:    sh.partner,
+		UpstreamID: s.upstream,
+		Tags:       decodeStrings(sh.tags),
+		FirstSeen:  time.Unix(0, s.firstSeen).UTC(),
+		Updated:    time.Unix(0, s.updated).UTC(),
+	}
 }
 
 // frameInfo is one keyframe of an item as Match reports it.
