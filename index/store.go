@@ -24,8 +24,13 @@ type store struct {
 }
 
 func openStore(dir string, log *slog.Logger) (*store, error) {
+	// A 64 MiB block cache instead of Badger's 256: start-up reads every
+	// key once (the cache cannot help), and later reads are point reads
+	// of a few records (GetItem, imports), so memory is better spent on
+	// the in-memory index.
 	opts := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
+		WithBlockCacheSize(64 << 20).
 		WithLogger(badgerLogger{log}).
 		WithMetricsEnabled(false)
 	db, err := badger.Open(opts)
