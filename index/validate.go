@@ -161,7 +161,7 @@ func ValidateMedia(m fingerprint.Media) error {
 	if len(m.FileSignals) > MaxFileSignals {
 		return invalidf("%d file signals, want at most %d", len(m.FileSignals), MaxFileSignals)
 	}
-	if err := validateSignals(m.FileSignals, true, "file signal"); err != nil {
+	if err := validateSignals(m.FileSignals, true, -1); err != nil {
 		return err
 	}
 	if len(m.Keyframes) > MaxKeyframes {
@@ -177,7 +177,7 @@ func ValidateMedia(m fingerprint.Media) error {
 		if len(k.Signals) > MaxSignalsPerKeyframe {
 			return invalidf("keyframe %d has %d signals, want at most %d", i, len(k.Signals), MaxSignalsPerKeyframe)
 		}
-		if err := validateSignals(k.Signals, false, fmt.Sprintf("keyframe %d signal", i)); err != nil {
+		if err := validateSignals(k.Signals, false, i); err != nil {
 			return err
 		}
 	}
@@ -185,8 +185,10 @@ func ValidateMedia(m fingerprint.Media) error {
 }
 
 // validateSignals checks each signal and that the types are of the wanted
-// family (exact or perceptual) and not repeated.
-func validateSignals(sigs []fingerprint.Signal, exact bool, what string) error {
+// family (exact or perceptual) and not repeated. frame is the keyframe the
+// signals are of, or -1 for file signals.
+func validateSignals(sigs []fingerprint.Signal, exact bool, frame int) error {
+	what := signalsName(frame)
 	for j, s := range sigs {
 		if !s.Type.Valid() {
 			return invalidf("%s %d has unknown type %q, want one of %v", what, j, s.Type, fingerprint.SignalTypes())
@@ -251,4 +253,15 @@ func clip(s string) string {
 		return s[:40] + "..."
 	}
 	return s
+}
+
+// signalsName names the signals of a keyframe (or, for -1, of the file) in
+// errors. It allocates nothing: validation runs for every imported line.
+type signalsName int
+
+func (n signalsName) String() string {
+	if n < 0 {
+		return "file signal"
+	}
+	return fmt.Sprintf("keyframe %d signal", int(n))
 }

@@ -1,0 +1,182 @@
+package hashlist
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// This file is mediamatch's own format, jsonl: one JSON object per line
+// holding every field of an item, e.g.
+//
+//	{"id":"a1","bank":"gifct","labels":{"category":"x"},"media":{"kind":"image",
+//	 "keyframes":[{"index":0,"signals":[{"type":"pdq","hash":"f8f8...","quality":100}]}]},
+//	 "source":{"format":"te-updates","partner":"Meta","upstream_id":"a1"}}
+//
+// or a retraction, {"id":"a1","delete":true}. Times are RFC 3339 in UTC
+// with nanoseconds; keyframe times and durations are integer nanoseconds.
+
+type jsonlItem struct {
+	ID         string            `json:"id"`
+	Delete     bool              `json:"delete,omitempty"`
+	Bank       string            `json:"bank,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Disabled   bool              `json:"disabled,omitempty"`
+	Media      *jsonlMedia       `json:"media,omitempty"`
+	CreateTime string            `json:"create_time,omitempty"`
+	UpdateTime string            `json:"update_time,omitempty"`
+	Source     *jsonlSource      `json:"source,omitempty"`
+}
+
+type jsonlMedia struct {
+	Kind        string          `json:"kind"` // "image", "video" or "unknown"
+	Format      string          `json:"format,omitempty"`
+	Size        int64           `json:"size,omitempty"`
+	Width       int             `json:"width,omitempty"`
+	Height      int             `json:"height,omitempty"`
+	DurationNS  int64           `json:"duration_ns,omitempty"`
+	FileSignals []jsonlSignal   `json:"file_signals,omitempty"`
+	Keyframes   []jsonlKeyframe `json:"keyframes,omitempty"`
+}
+
+type jsonlKeyframe struct {
+	Index          int           `json:"index"`
+	StartNS        int64         `json:"start_ns,omitempty"`
+	EndNS          int64         `json:"end_ns,omitempty"`
+	LowInformation bool          `json:"low_information,omitempty"`
+	Signals        []jsonlSignal `json:"signals"`
+}
+
+type jsonlSignal struct {
+	Type      string `json:"type"`
+	Hash      string `json:"hash"` // lowercase hex
+	Quality   int    `json:"quality,omitempty"`
+	Transform int    `json:"transform,omitempty"`
+}
+
+type jsonlSource struct {
+	Format     string   `json:"format,omitempty"`
+	Partner    string   `json:"partner,omitempty"`
+	UpstreamID string   `json:"upstream_id,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
+	FirstSeen  string   `json:"first_seen,omitempty"`
+	Updated    string   `json:"updated,omitempty"`
+}
+
+// parseJSONLRow parses a jsonl line.
+func parseJSONLRow(line string) (Record, error) {
+	var j jsonlItem
+	if err := unmarshal([]byte(line), &j); err != nil {
+		return Record{}, err
+	}
+	if j.Delete {
+		return Record{Delete: true, Item: index.Item{ID: j.ID}}, nil
+	}
+	it, err := j.item()
+	return Record{Item: it}, err
+}
+
+// item returns the item j holds.
+func (j *jsonlItem) item() (index.Item, error) {
+	it := index.Item{Bank: j.Bank, ID: j.ID, Disabled: j.Disabled}
+	if len(j.Labels) > 0 {
+		it.Labels = j.Labels
+	}
+	var err error
+	if it.CreateTime, err = parseTime("create_time", j.CreateTime); err != nil {
+		return it, err
+	}
+	if it.UpdateTime, err = parseTime("update_time", j.UpdateTime); err != nil {
+		return it, err
+	}
+	if m := j.Media; m != nil {
+		it.Media = fingerprint.Media{Format: m.Format, Size: m.Size, Width: m.Width, Height: m.Height,
+			Duration: time.Duration(m.DurationNS)}
+		switch m.Kind {
+		case "image":
+			it.Media.Kind = fingerprint.KindImage
+		case "video":
+			it.Media.Kind = fingerprint.KindVideo
+		case "unknown", "":
+		default:
+			return it, fmt.Errorf("media kind %q, want image, video or unknown", clip(m.Kind))
+		}
+		if it.Media.FileSignals, err = jsonlSignals(m.FileSignals); err != nil {
+			return it, err
+		}
+		for _, k := range m.Keyframes {
+			sigs, err := jsonlSignals(k.Signals)
+			if err != nil {
+				return it, err
+			}
+			it.Media.Keyframes = append(it.Media.Keyframes, fingerprint.Keyframe{Index: k.Index,
+				Start: time.Duration(k.StartNS), End: time.Duration(k.EndNS), Signals: sigs, LowInformation: k.LowInformation})
+		}
+	}
+	if s := j.Source; s != nil {
+		it.Source = &index.Source{Format: s.Format, Partner: s.Partner, UpstreamID: s.UpstreamID, Tags: s.Tags}
+		if it.Source.FirstSeen, err = parseTime("first_seen", s.FirstSeen); err != nil {
+			return it, err
+		}
+		if it.Source.Updated, err = parseTime("updated", s.Updated); err != nil {
+			return it, err
+		}
+	}
+	return it, nil
+}
+
+// jsonlSignals decodes signals; the index checks the rest (lengths of
+// lists, quality and transform ranges).
+func jsonlSignals(js []jsonlSignal) ([]fingerprint.Signal, error) {
+	var sigs []fingerprint.Signal
+	for _, j := range js {
+		t := fingerprint.SignalType(j.Type)
+		if !t.Valid() {
+			return nil, fmt.Errorf("unknown signal type %q, want one of %v", clip(j.Type), fingerprint.SignalTypes())
+		}
+		s, err := decodeHash(t, j.Hash)
+		if err != nil {
+			return nil, err
+		}
+		s.Quality, s.Transform = j.Quality, fingerprint.Transform(j.Transform)
+		sigs = append(sigs, s)
+	}
+	return sigs, nil
+}
+
+// toJSONL returns the jsonl form of it.
+func toJSONL(it index.Item) jsonlItem {
+	m := it.Media
+	j := jsonlItem{ID: it.ID, Bank: it.Bank, Labels: it.Labels, Disabled: it.Disabled,
+		CreateTime: formatTime(it.CreateTime), UpdateTime: formatTime(it.UpdateTime),
+		Media: &jsonlMedia{Kind: m.Kind.String(), Format: m.Format, Size: m.Size, Width: m.Width, Height: m.Height,
+			DurationNS: int64(m.Duration), FileSignals: toJSONLSignals(m.FileSignals)}}
+	for _, k := range m.Keyframes {
+		j.Media.Keyframes = append(j.Media.Keyframes, jsonlKeyframe{Index: k.Index, StartNS: int64(k.Start),
+			EndNS: int64(k.End), LowInformation: k.LowInformation, Signals: toJSONLSignals(k.Signals)})
+	}
+	if s := it.Source; s != nil {
+		j.Source = &jsonlSource{Format: s.Format, Partner: s.Partner, UpstreamID: s.UpstreamID, Tags: s.Tags,
+			FirstSeen: formatTime(s.FirstSeen), Updated: formatTime(s.Updated)}
+	}
+	return j
+}
+
+func toJSONLSignals(sigs []fingerprint.Signal) []jsonlSignal {
+	var js []jsonlSignal
+	for _, s := range sigs {
+		js = append(js, jsonlSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality, Transform: int(s.Transform)})
+	}
+	return js
+}
+
+// formatTime writes t as RFC 3339 in UTC with nanoseconds; "" for the zero
+// time.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}

@@ -1,0 +1,302 @@
+package hashlist
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// The items the writer tests write: an image with every kind of signal and
+// label, a video hashed by mediamatch (one low-information keyframe), and
+// an image with only an MD5 and no Source.
+func imgItem() index.Item {
+	return index.Item{Bank: "gifct", ID: "img-1",
+		Labels: map[string]string{"category": "terrorism", "filename": "flag.jpg", "status": "MALICIOUS", "share_level": "AMBER",
+			"confidence": "75", "first_descriptor_id": "990001", "tag:behaviour:glorification": ""},
+		Media: fingerprint.Media{Kind: fingerprint.KindImage, Format: "jpeg", Width: 640, Height: 480, Size: 48213,
+			FileSignals: []fingerprint.Signal{sig(fingerprint.MD5, m4, 0), sig(fingerprint.SHA256, s1, 0)},
+			Keyframes:   []fingerprint.Keyframe{{Signals: []fingerprint.Signal{sig(fingerprint.PDQ, p1, 93), sig(fingerprint.PHash, ph, 0)}}}},
+		CreateTime: iso("2024-08-01T10:00:00.123456789Z"), UpdateTime: iso("2024-08-02T10:00:00Z"),
+		Source: src("te-updates", "GIFCT Member A", "3012345678901234", []string{"behaviour:glorification"},
+			unix(1700000000), unix(1730000000))}
+}
+
+func vidItem() index.Item {
+	return index.Item{Bank: "gifct", ID: "vid-1", Labels: map[string]string{"category": "terrorism"}, Disabled: true,
+		Media: fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4", Width: 1280, Height: 720, Size: 1234567,
+			Duration:    3 * time.Second,
+			FileSignals: []fingerprint.Signal{sig(fingerprint.MD5, m1, 0)},
+			Keyframes: []fingerprint.Keyframe{
+				{Index: 0, End: time.Second, Signals: []fingerprint.Signal{sig(fingerprint.PDQ, p3, 100)}},
+				{Index: 30, Start: time.Second, End: 2 * time.Second, LowInformation: true,
+					Signals: []fingerprint.Signal{sig(fingerprint.PDQ, zero, 0)}},
+				{Index: 60, Start: 2 * time.Second, End: 3 * time.Second, Signals: []fingerprint.Signal{sig(fingerprint.PDQ, p4, 80)}},
+			}},
+		Source: src("jsonl", "GIFCT Member B", "", []string{"media_type_video"}, time.Time{}, unix(1730000100))}
+}
+
+func md5Item() index.Item {
+	return index.Item{ID: "md5-only", Labels: map[string]string{"category": "instruction", "tag:manual": ""},
+		Media: fingerprint.Media{Kind: fingerprint.KindImage, FileSignals: []fingerprint.Signal{sig(fingerprint.MD5, m2, 0)}}}
+}
+
+// vpdqVidID is the id read back from vidItem written as vPDQ.
+func vpdqVidID() string {
+	sum := sha256.Sum256([]byte("0,100," + p3 + ",0.000\n30,0," + zero + ",1.000\n60,80," + p4 + ",2.000\n"))
+	return "vpdq-" + hex.EncodeToString(sum[:16])
+}
+
+// TestRoundTrip writes the test items in each writable format, reads them
+// back, and checks that what the format carries survived.
+func TestRoundTrip(t *testing.T) {
+	pdq := func(h string, q int) fingerprint.Signal { return sig(fingerprint.PDQ, h, q) }
+	md5 := func(h string) fingerprint.Signal { return sig(fingerprint.MD5, h, 0) }
+	vt := map[string]string{"tag:media_type_video": ""}
+	vtags := []string{"media_type_video"}
+	vidKeyframes := vidItem().Media.Keyframes
+	tests := []struct {
+		f          Format
+		items      []index.Item
+		deletes    []string // written with WriteDelete after the items
+		unwritable []int    // the items whose Write fails with ErrNotRepresentable
+		opts       ReaderOptions
+		want       []Record // Line is not compared
+	}{{
+		f: JSONL, items: []index.Item{imgItem(), vidItem(), md5Item()}, deletes: []string{"gone-1"},
+		want: []Record{{Item: imgItem()}, {Item: vidItem()}, {Item: md5Item()}, {Delete: true, Item: index.Item{ID: "gone-1"}}},
+	}, {
+		f: Lines, items: []index.Item{imgItem(), vidItem(), md5Item()},
+		want: []Record{
+			rec(0, "pdq-"+p1, nil, image(pdq(p1, 100)), src("lines", "", "", nil)),
+			rec(0, "phash-"+ph, nil, image(sig(fingerprint.PHash, ph, 0)), src("lines", "", "", nil)),
+			rec(0, "md5-"+m4, nil, image(md5(m4)), src("lines", "", "", nil)),
+			rec(0, "sha256-"+s1, nil, image(sig(fingerprint.SHA256, s1, 0)), src("lines", "", "", nil)),
+			rec(0, "pdq-"+p3, nil, image(pdq(p3, 100)), src("lines", "", "", nil)),
+			rec(0, "pdq-"+p4, nil, image(pdq(p4, 100)), src("lines", "", "", nil)),
+			rec(0, "md5-"+m1, nil, video(md5(m1)), src("lines", "", "", nil)),
+			rec(0, "md5-"+m2, nil, image(md5(m2)), src("lines", "", "", nil)),
+		},
+	}, {
+		f: PDQRef, items: []index.Item{imgItem(), vidItem(), md5Item()}, unwritable: []int{2},
+		want: []Record{
+			rec(0, "pdq-"+p1, map[string]string{"filename": "flag.jpg"}, image(pdq(p1, 93)), src("pdq", "", "", nil)),
+			rec(0, "pdq-"+p3, nil, image(pdq(p3, 100)), src("pdq", "", "", nil)),
+			rec(0, "pdq-"+p4, nil, image(pdq(p4, 80)), src("pdq", "", "", nil)),
+		},
+	}, {
+		f: TECSV, items: []index.Item{imgItem(), vidItem(), md5Item()},
+		want: func() []Record {
+			a := map[string]string{"collab": "GIFCT Member A", "category": "terrorism", "tag:behaviour:glorification": ""}
+			aSrc := src("te-csv", "GIFCT Member A", "", []string{"behaviour:glorification"})
+			b := map[string]string{"collab": "GIFCT Member B", "category": "terrorism", "tag:media_type_video": ""}
+			bSrc := src("te-csv", "GIFCT Member B", "", vtags)
+			return []Record{
+				rec(0, "pdq-"+p1, a, image(pdq(p1, 100)), aSrc),
+				rec(0, "md5-"+m4, a, image(md5(m4)), aSrc),
+				rec(0, "pdq-"+p3, b, video(pdq(p3, 100)), bSrc),
+				rec(0, "pdq-"+p4, b, video(pdq(p4, 100)), bSrc),
+				rec(0, "md5-"+m1, b, video(md5(m1)), bSrc),
+				rec(0, "md5-"+m2, map[string]string{"category": "instruction", "tag:manual": ""}, image(md5(m2)),
+					src("te-csv", "", "", []string{"manual"})),
+			}
+		}(),
+	}, {
+		f: TESimple, items: []index.Item{imgItem(), vidItem(), md5Item()},
+		want: []Record{
+			rec(0, "img-1", map[string]string{"first_descriptor_id": "990001", "tag:behaviour:glorification": ""}, image(pdq(p1, 100)),
+				src("te-simple", "", "img-1", []string{"behaviour:glorification"}, unix(1700000000))),
+			rec(0, "vid-1", vt, video(md5(m1)), src("te-simple", "", "vid-1", vtags)),
+			rec(0, "md5-only", map[string]string{"tag:manual": ""}, image(md5(m2)), src("te-simple", "", "md5-only", []string{"manual"})),
+		},
+	}, {
+		f: TEUpdates, items: []index.Item{imgItem(), vidItem(), md5Item()}, deletes: []string{"gone-1"},
+		want: []Record{
+			rec(0, "img-1", map[string]string{"confidence": "75", "status": "MALICIOUS", "share_level": "AMBER",
+				"tag:behaviour:glorification": ""}, image(pdq(p1, 100)),
+				src("te-updates", "GIFCT Member A", "img-1", []string{"behaviour:glorification"}, unix(1700000000), unix(1730000000))),
+			rec(0, "vid-1", vt, video(md5(m1)), src("te-updates", "GIFCT Member B", "vid-1", vtags, time.Time{}, unix(1730000100))),
+			rec(0, "md5-only", map[string]string{"tag:manual": ""}, image(md5(m2)), src("te-updates", "", "md5-only", []string{"manual"})),
+			del(0, "gone-1", src("te-updates", "", "gone-1", nil)),
+		},
+	}, {
+		f: VPDQ, items: []index.Item{imgItem(), vidItem(), vidItem()}, unwritable: []int{0, 2},
+		want: []Record{{Item: index.Item{ID: vpdqVidID(), Source: src("vpdq", "", "", nil),
+			Media: fingerprint.Media{Kind: fingerprint.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
+	}, {
+		f: VPDQ, items: []index.Item{vidItem()}, opts: ReaderOptions{ID: "vid-1"},
+		want: []Record{{Item: index.Item{ID: "vid-1", Source: src("vpdq", "", "", nil),
+			Media: fingerprint.Media{Kind: fingerprint.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
+	}}
+	for _, tt := range tests {
+		t.Run(string(tt.f), func(t *testing.T) {
+			data := write(t, tt.f, tt.items, tt.deletes, tt.unwritable)
+			got, errs, _ := readAll(t, data, tt.f, tt.opts)
+			if len(errs) > 0 {
+				t.Errorf("reading back: %q", errs)
+			}
+			for i := range got {
+				got[i].Line = 0
+			}
+			compareRecords(t, got, tt.want)
+		})
+	}
+}
+
+// write writes items and deletes in format f and returns the bytes. The
+// items at the indices in unwritable must fail with ErrNotRepresentable.
+func write(t *testing.T, f Format, items []index.Item, deletes []string, unwritable []int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := NewWriter(&b, f)
+	if err != nil {
+		t.Fatalf("NewWriter(%s): %v", f, err)
+	}
+	for i, it := range items {
+		err := w.Write(it)
+		wantBad := slices.Contains(unwritable, i)
+		switch {
+		case wantBad && !errors.Is(err, ErrNotRepresentable):
+			t.Errorf("Write(%s) = %v, want ErrNotRepresentable", it.ID, err)
+		case !wantBad && err != nil:
+			t.Errorf("Write(%s): %v", it.ID, err)
+		}
+	}
+	for _, id := range deletes {
+		if err := w.WriteDelete(id); err != nil {
+			t.Errorf("WriteDelete(%s): %v", id, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return b.Bytes()
+}
+
+// TestGolden checks the exact bytes each writer writes for the test items
+// against testdata/golden; go test -update rewrites them.
+func TestGolden(t *testing.T) {
+	writable := []Format{JSONL, Lines, PDQRef, TECSV, TESimple, TEUpdates, VPDQ}
+	for _, f := range writable {
+		t.Run(string(f), func(t *testing.T) {
+			items := []index.Item{imgItem(), vidItem(), md5Item()}
+			var (
+				unwritable []int
+				deletes    []string
+			)
+			switch f {
+			case PDQRef:
+				unwritable = []int{2}
+			case VPDQ:
+				items, unwritable = []index.Item{vidItem()}, nil
+			case JSONL, TEUpdates:
+				deletes = []string{"gone-1"}
+			}
+			got := write(t, f, items, deletes, unwritable)
+			name := filepath.Join("testdata", "golden", "items."+string(f))
+			if *update {
+				if err := os.WriteFile(name, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := readFile(t, name)
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s writes\n%s\nwant (%s)\n%s", f, got, name, want)
+			}
+			if d, err := Detect(got); d != f || err != nil {
+				t.Errorf("Detect(what %s writes) = %q, %v", f, d, err)
+			}
+		})
+	}
+}
+
+func TestWriterErrors(t *testing.T) {
+	for _, f := range []Format{TCAP, NCMEC, StopNCII} {
+		if w, err := NewWriter(&bytes.Buffer{}, f); !errors.Is(err, ErrCannotWrite) {
+			t.Errorf("NewWriter(%s) = %v, %v; want ErrCannotWrite", f, w, err)
+		}
+	}
+	if _, err := NewWriter(&bytes.Buffer{}, "xml"); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("NewWriter(xml) = %v, want ErrUnknownFormat", err)
+	}
+	tests := []struct {
+		f    Format
+		it   index.Item
+		want string
+	}{
+		{PDQRef, md5Item(), `hashlist: item cannot be written in this format: pdq: item "md5-only" has no hash this format holds`},
+		{Lines, index.Item{ID: "low", Media: image(sig(fingerprint.PDQ, p1, 49))},
+			`hashlist: item cannot be written in this format: lines: item "low" has no hash this format holds`},
+		{TECSV, index.Item{ID: "sha", Media: image(sig(fingerprint.SHA256, s1, 0))},
+			`hashlist: item cannot be written in this format: te-csv: item "sha" has no hash this format holds`},
+		{TESimple, index.Item{ID: "video-with-md5", Media: vidItem().Media}, ""},
+		{TESimple, index.Item{ID: "frames-only", Media: fingerprint.Media{Kind: fingerprint.KindVideo, Keyframes: vidItem().Media.Keyframes}},
+			`hashlist: item cannot be written in this format: te-simple: item "frames-only" has no hash this format holds`},
+		{VPDQ, md5Item(), `hashlist: item cannot be written in this format: vpdq: item "md5-only" is an image, want a video`},
+		{VPDQ, index.Item{ID: "v", Media: fingerprint.Media{Kind: fingerprint.KindVideo, Keyframes: []fingerprint.Keyframe{
+			{Signals: []fingerprint.Signal{sig(fingerprint.PHash, ph, 0)}}}}},
+			`hashlist: item cannot be written in this format: vpdq: fingerprint: vPDQ: keyframe 0 has no PDQ signal`},
+		{PDQRef, index.Item{ID: "nl", Labels: map[string]string{"filename": "a\nb"}, Media: image(sig(fingerprint.PDQ, p1, 90))},
+			`hashlist: item cannot be written in this format: pdq: item "nl": fingerprint: hash line: path "a\nb" has a line break`},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		w, err := NewWriter(&b, tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = w.Write(tt.it)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%s: Write(%s) = %v, want success", tt.f, tt.it.ID, err)
+			}
+			continue
+		}
+		if err == nil || err.Error() != tt.want || !errors.Is(err, ErrNotRepresentable) {
+			t.Errorf("%s: Write(%s) = %v, want %q", tt.f, tt.it.ID, err, tt.want)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if tt.f != TECSV && tt.f != TESimple && b.Len() != 0 {
+			t.Errorf("%s: a refused item wrote %q", tt.f, b.String())
+		}
+	}
+	w, _ := NewWriter(&bytes.Buffer{}, Lines)
+	if err := w.WriteDelete("x"); !errors.Is(err, ErrNotRepresentable) {
+		t.Errorf("Lines WriteDelete = %v, want ErrNotRepresentable", err)
+	}
+	w.Close()
+	if err := w.Write(md5Item()); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+}
+
+// TestWriterFailure tests that the underlying writer's error comes back.
+func TestWriterFailure(t *testing.T) {
+	w, err := NewWriter(failWriter{}, JSONL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(imgItem())
+	if err := w.Close(); !errors.Is(err, errFail) {
+		t.Errorf("Close = %v, want the writer's error", err)
+	}
+}
+
+var errFail = errors.New("disk full")
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errFail }
