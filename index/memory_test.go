@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -173,5 +174,50 @@ func TestMemorySnapshot(t *testing.T) {
 	}
 	if after.items.get(1) != nil || after.items.get(2) == nil || after.banks["b"] != nil || after.nitems != 1 {
 		t.Errorf("new state: item 1 %v, item 2 %v, bank %v, nitems %d", after.items.get(1), after.items.get(2), after.banks["b"], after.nitems)
+	}
+}
+
+// TestMemoryReclaim checks that after deletes the published state drops
+// the deleted entries: background merges rebuild the segments and
+// republish, without waiting for another write.
+func TestMemoryReclaim(t *testing.T) {
+	m := newMemory()
+	r := rand.New(rand.NewPCG(9, 9))
+	const n = 40_000 // more than a tail holds (8192 64-bit entries)
+	sigs := make([][]sigEntry, n)
+	m.write(func() {
+		m.addBank(&bankState{ref: 1, bank: Bank{Name: "b"}})
+		for i := range n {
+			sigs[i] = []sigEntry{{typ: fingerprint.PHash, hash: h64(r.Uint64())}}
+			m.addItem(uint64(i+1), &itemMeta{bank: 1, id: fmt.Sprint(i)}, sigs[i])
+		}
+	})
+	m.wait()
+	stored := func() int {
+		v := m.state().views[fingerprint.PHash].v
+		k := len(v.tail.refs)
+		for _, st := range v.segs {
+			k += st.seg.size()
+		}
+		return k
+	}
+	if k := stored(); k != n {
+		t.Fatalf("%d entries stored, want %d", k, n)
+	}
+	m.write(func() { // delete 90%, spread over every segment
+		for i := range n {
+			if i%10 != 0 {
+				m.removeItem(uint64(i+1), sigs[i])
+			}
+		}
+	})
+	m.wait() // the merges that the deletes started, and their republish
+	// Segments keep at most a quarter dead; the tail (up to 8192 entries)
+	// drops its dead when it is sealed.
+	if live, k := m.state().entries(fingerprint.PHash), stored(); live != n/10 || k > 2*n/10+8192 {
+		t.Errorf("after deleting 90%%: %d live entries, %d stored in the published state; want %d, at most %d", live, k, n/10, 2*n/10+8192)
+	}
+	if got := m.state().nitems; got != n/10 {
+		t.Errorf("nitems = %d, want %d", got, n/10)
 	}
 }
