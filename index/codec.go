@@ -73,6 +73,8 @@ const (
 	keySignal    = 's'
 	keyImport    = 'J' // "J" import id -> bank ref: a committed import still being applied
 	keyStage     = 'j' // "j" import id, seq -> a staged record (import.go)
+	keyToken     = 't' // "t" token id -> token record (auth.go)
+	keyAudit     = 'a' // "a" unix nanos, seq -> audit entry (audit.go)
 
 	// fileFrame is the frame of a whole-file signal in a signal key.
 	fileFrame = math.MaxUint32
@@ -460,6 +462,17 @@ func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
 func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
 func (e *encoder) bytes(p []byte)   { e.uvarint(uint64(len(p))); e.b = append(e.b, p...) }
 func (e *encoder) time(t time.Time) { e.varint(t.UnixNano()) }
+
+// optTime writes a time that may be zero (time.Time{}, whose UnixNano is
+// not representable).
+func (e *encoder) optTime(t time.Time) {
+	if t.IsZero() {
+		e.uvarint(0)
+		return
+	}
+	e.uvarint(1)
+	e.time(t)
+}
 func (e *encoder) signal(s fingerprint.Signal) {
 	e.str(string(s.Type))
 	e.bytes(s.Hash)
@@ -542,6 +555,13 @@ func (d *decoder) str() string { return string(d.raw()) }
 func (d *decoder) bytes() []byte { return slices.Clone(d.raw()) }
 
 func (d *decoder) time() time.Time { return time.Unix(0, d.varint()).UTC() }
+
+func (d *decoder) optTime() time.Time {
+	if d.uvarint() == 0 {
+		return time.Time{}
+	}
+	return d.time()
+}
 
 func (d *decoder) signals() []fingerprint.Signal {
 	n := d.count(3)

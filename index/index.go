@@ -25,6 +25,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -59,6 +60,11 @@ type Index struct {
 	nextRef     uint64     // next item ref; guarded by wmu
 	nextBankRef uint64     // next bank ref; guarded by wmu
 	nextImport  uint64     // next import id; guarded by wmu
+
+	tokens    atomic.Pointer[map[[32]byte]tokenRecord] // by secret hash; copied on write
+	auditMu   sync.Mutex                               // orders audit appends
+	auditSeq  uint64                                   // guarded by auditMu
+	auditLast int64                                    // latest audit time; guarded by auditMu
 
 	importFault func(int) error
 	importTxn   int
@@ -103,6 +109,11 @@ func Open(dir string, opts Options) (*Index, error) {
 	}
 	start := time.Now()
 	if err := ix.load(); err != nil {
+		st.close()
+		return nil, err
+	}
+	if err := ix.loadTokens(); err != nil {
+		ix.mem.wait()
 		st.close()
 		return nil, err
 	}

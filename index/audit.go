@@ -1,0 +1,119 @@
+package index
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// AuditEntry is one change made through the API: who made it, what, and
+// when. It never holds media or hashes, only names.
+type AuditEntry struct {
+	Time   time.Time // set by AppendAudit
+	Actor  string    // the token id and name, or the client certificate's subject
+	Role   Role      // the actor's role
+	Action string    // the RPC, e.g. "BankService/DeleteBank"
+	Target string    // what it acted on: a bank, bank/item, a token id
+	Detail string    // the outcome or the counts, e.g. "ok" or "added=10 deleted=2"
+}
+
+// Limits of an audit entry's fields; longer values are cut.
+const maxAuditField = 512
+
+// AppendAudit appends e with the current time, durably. Errors:
+// ErrClosed, or a storage error. Safe for concurrent use.
+func (ix *Index) AppendAudit(ctx context.Context, e AuditEntry) error {
+	if err := ix.enter(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	defer ix.exit()
+	ix.auditMu.Lock()
+	defer ix.auditMu.Unlock()
+	e.Time = ix.timestamp()
+	// Keys sort by time and then a sequence number, so entries made in
+	// the same nanosecond (or after a clock step back) keep their order.
+	key := binary.BigEndian.AppendUint64([]byte{keyAudit}, uint64(max(e.Time.UnixNano(), ix.auditLast)))
+	ix.auditSeq++
+	key = binary.BigEndian.AppendUint64(key, ix.auditSeq)
+	err := ix.st.update(func(tx *writeTx) error { return tx.set(key, encodeAudit(e)) })
+	if err != nil {
+		return storeErr("append audit", e.Action, err)
+	}
+	ix.auditLast = max(e.Time.UnixNano(), ix.auditLast)
+	return nil
+}
+
+// ListAudit returns up to pageSize audit entries (0 means 100, more than
+// 1000 means 1000), oldest first, starting after the page that returned
+// pageToken, and the token of the next page (empty on the last). Errors:
+// ErrInvalid for a bad page size or token, ErrClosed, or a storage error.
+// Safe for concurrent use.
+func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) ([]AuditEntry, string, error) {
+	n, err := validatePageSize(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	var start []byte
+	if pageToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(pageToken)
+		if err != nil || len(raw) != 17 || raw[0] != keyAudit {
+			return nil, "", invalidf("page token %q is malformed, want one returned by the previous call", clip(pageToken))
+		}
+		start = append(raw, 0) // the first key after
+	}
+	if err := ix.enter(ctx); err != nil {
+		return nil, "", err
+	}
+	defer ix.exit()
+	var (
+		out  []AuditEntry
+		last []byte
+		more bool
+	)
+	err = ix.st.view(func(tx *readTx) error {
+		return tx.scan([]byte{keyAudit}, start, false, func(key, val []byte) (bool, error) {
+			if len(out) == n {
+				more = true
+				return false, nil
+			}
+			e, err := decodeAudit(val)
+			out = append(out, e)
+			last = append(last[:0], key...)
+			return true, err
+		})
+	})
+	if err != nil {
+		return nil, "", storeErr("list audit", "", err)
+	}
+	next := ""
+	if more {
+		next = base64.RawURLEncoding.EncodeToString(last)
+	}
+	return out, next, nil
+}
+
+func encodeAudit(e AuditEntry) []byte {
+	var enc encoder
+	enc.byte(recordV1)
+	enc.time(e.Time)
+	for _, s := range []string{e.Actor, string(e.Role), e.Action, e.Target, e.Detail} {
+		if len(s) > maxAuditField {
+			s = s[:maxAuditField]
+		}
+		enc.str(s)
+	}
+	return enc.b
+}
+
+func decodeAudit(v []byte) (AuditEntry, error) {
+	d := decoder{b: v}
+	var e AuditEntry
+	if ver := d.byte(); d.err == nil && ver != recordV1 {
+		return e, fmt.Errorf("index: audit record version %d, want %d", ver, recordV1)
+	}
+	e.Time = d.time()
+	e.Actor, e.Role, e.Action, e.Target, e.Detail = d.str(), Role(d.str()), d.str(), d.str(), d.str()
+	return e, d.done("audit record")
+}

@@ -1,0 +1,263 @@
+package index
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Role is what an API token may do. Each role includes the ones before it.
+type Role string
+
+// The roles, from least to most.
+const (
+	RoleMatcher   Role = "matcher"   // match and hash: what an upload path gets
+	RoleModerator Role = "moderator" // and read banks, items and their labels
+	RoleCurator   Role = "curator"   // and manage banks, items, imports and exports
+	RoleAdmin     Role = "admin"     // and tokens and the audit log
+)
+
+// Roles returns the roles from least to most.
+func Roles() []Role { return []Role{RoleMatcher, RoleModerator, RoleCurator, RoleAdmin} }
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
+
+// Includes reports whether r may do what o may.
+func (r Role) Includes(o Role) bool {
+	return r.Valid() && o.Valid() && slices.Index(Roles(), r) >= slices.Index(Roles(), o)
+}
+
+// Token is an API token as stored: never its secret, only the secret's
+// SHA-256.
+type Token struct {
+	ID         string    // public identifier, "tok_" and 16 hex digits
+	Name       string    // who or what it is for, 1..128 bytes
+	Role       Role      // what it may do
+	Banks      []string  // the banks it may use; empty: all
+	CreateTime time.Time //
+	ExpireTime time.Time // zero: never expires
+	RevokeTime time.Time // zero: not revoked
+}
+
+// CanUse reports whether t may use bank.
+func (t Token) CanUse(bank string) bool { return len(t.Banks) == 0 || slices.Contains(t.Banks, bank) }
+
+// ErrUnauthenticated is returned by Authenticate for a secret that is
+// unknown, expired or revoked.
+var ErrUnauthenticated = errors.New("index: unauthenticated")
+
+// MaxTokenNameLen bounds Token.Name.
+const MaxTokenNameLen = 128
+
+// tokenPrefix starts every secret, so that leaked secrets are easy to
+// find (secret scanners) and easy to tell apart from other credentials.
+const tokenPrefix = "mmt_"
+
+func hashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
+
+// CreateToken creates a token with t's Name, Role, Banks and ExpireTime
+// and returns it with its secret, which is not stored and cannot be read
+// again. Errors: ErrInvalid for a bad name, role, bank name or an expiry in
+// the past, ErrClosed, or a storage error. Safe for concurrent use.
+func (ix *Index) CreateToken(ctx context.Context, t Token) (Token, string, error) {
+	if t.Name == "" || len(t.Name) > MaxTokenNameLen || !utf8.ValidString(t.Name) {
+		return Token{}, "", invalidf("token name %q, want 1..%d bytes of UTF-8", clip(t.Name), MaxTokenNameLen)
+	}
+	if !t.Role.Valid() {
+		return Token{}, "", invalidf("token role %q, want one of %v", t.Role, Roles())
+	}
+	for _, b := range t.Banks {
+		if err := ValidateBankName(b); err != nil {
+			return Token{}, "", err
+		}
+	}
+	if err := ix.enter(ctx); err != nil {
+		return Token{}, "", err
+	}
+	defer ix.exit()
+	now := ix.timestamp()
+	if !t.ExpireTime.IsZero() && !t.ExpireTime.After(now) {
+		return Token{}, "", invalidf("token expiry %v is not in the future", t.ExpireTime)
+	}
+	var idb [8]byte
+	var sec [32]byte
+	rand.Read(idb[:])
+	rand.Read(sec[:])
+	out := Token{
+		ID:         "tok_" + hex.EncodeToString(idb[:]),
+		Name:       t.Name,
+		Role:       t.Role,
+		Banks:      slices.Clone(t.Banks),
+		CreateTime: now,
+		ExpireTime: t.ExpireTime.UTC().Round(0),
+	}
+	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(sec[:])
+	rec := tokenRecord{Token: out, hash: hashSecret(secret)}
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	if err := ix.st.update(func(tx *writeTx) error { return tx.set(tokenKey(out.ID), encodeToken(rec)) }); err != nil {
+		return Token{}, "", storeErr("create token", out.ID, err)
+	}
+	ix.putToken(rec)
+	return out, secret, nil
+}
+
+// Authenticate returns the live token whose secret this is. Errors:
+// ErrUnauthenticated if there is none, or it expired or was revoked. It
+// reads only memory. Safe for concurrent use.
+func (ix *Index) Authenticate(secret string) (Token, error) {
+	if !strings.HasPrefix(secret, tokenPrefix) {
+		return Token{}, fmt.Errorf("%w: not a mediamatch token", ErrUnauthenticated)
+	}
+	// A map lookup by the secret's hash: timing can tell at most whether
+	// some secret's hash is near, which reveals nothing of a secret.
+	rec, ok := (*ix.tokens.Load())[hashSecret(secret)]
+	switch {
+	case !ok:
+		return Token{}, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+	case !rec.RevokeTime.IsZero():
+		return Token{}, fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, rec.ID)
+	case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
+		return Token{}, fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, rec.ID, rec.ExpireTime)
+	}
+	return rec.Token, nil
+}
+
+// HasTokens reports whether any token was ever created.
+func (ix *Index) HasTokens() bool { return len(*ix.tokens.Load()) > 0 }
+
+// ListTokens returns every token, revoked ones included, oldest first.
+// Errors: ErrClosed. Safe for concurrent use.
+func (ix *Index) ListTokens(ctx context.Context) ([]Token, error) {
+	if err := ix.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer ix.exit()
+	var out []Token
+	for _, rec := range *ix.tokens.Load() {
+		out = append(out, rec.Token)
+	}
+	slices.SortFunc(out, func(a, b Token) int {
+		return cmp.Or(a.CreateTime.Compare(b.CreateTime), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// RevokeToken revokes the token with the given id: from its return,
+// Authenticate refuses it. Revoking a revoked token changes nothing.
+// Errors: ErrNotFound, ErrClosed, or a storage error. Safe for concurrent
+// use.
+func (ix *Index) RevokeToken(ctx context.Context, id string) (Token, error) {
+	if err := ix.enter(ctx); err != nil {
+		return Token{}, err
+	}
+	defer ix.exit()
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	var rec tokenRecord
+	found := false
+	for _, r := range *ix.tokens.Load() {
+		if r.ID == id {
+			rec, found = r, true
+		}
+	}
+	if !found {
+		return Token{}, fmt.Errorf("index: token %q: %w", clip(id), ErrNotFound)
+	}
+	if rec.RevokeTime.IsZero() {
+		rec.RevokeTime = ix.timestamp()
+		if err := ix.st.update(func(tx *writeTx) error { return tx.set(tokenKey(id), encodeToken(rec)) }); err != nil {
+			return Token{}, storeErr("revoke token", id, err)
+		}
+		ix.putToken(rec)
+	}
+	return rec.Token, nil
+}
+
+// putToken publishes a token record: the token map is copied on write, so
+// Authenticate never waits. The caller holds wmu (or is loading).
+func (ix *Index) putToken(rec tokenRecord) {
+	m := maps.Clone(*ix.tokens.Load())
+	m[rec.hash] = rec
+	ix.tokens.Store(&m)
+}
+
+// loadTokens reads every token record into memory.
+func (ix *Index) loadTokens() error {
+	m := make(map[[32]byte]tokenRecord)
+	err := ix.st.view(func(tx *readTx) error {
+		return tx.scan([]byte{keyToken}, nil, false, func(key, val []byte) (bool, error) {
+			rec, err := decodeToken(val)
+			if err != nil {
+				return false, fmt.Errorf("token %q: %w", key[1:], err)
+			}
+			m[rec.hash] = rec
+			return true, nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("index: load tokens: %w", err)
+	}
+	ix.tokens.Store(&m)
+	return nil
+}
+
+// tokenRecord is a token as stored: with its secret's hash.
+type tokenRecord struct {
+	Token
+	hash [32]byte
+}
+
+func tokenKey(id string) []byte { return append([]byte{keyToken}, id...) }
+
+func encodeToken(r tokenRecord) []byte {
+	var e encoder
+	e.byte(recordV1)
+	e.str(r.ID)
+	e.str(r.Name)
+	e.str(string(r.Role))
+	e.uvarint(uint64(len(r.Banks)))
+	for _, b := range r.Banks {
+		e.str(b)
+	}
+	e.time(r.CreateTime)
+	e.optTime(r.ExpireTime)
+	e.optTime(r.RevokeTime)
+	e.bytes(r.hash[:])
+	return e.b
+}
+
+func decodeToken(v []byte) (tokenRecord, error) {
+	d := decoder{b: v}
+	var r tokenRecord
+	if ver := d.byte(); d.err == nil && ver != recordV1 {
+		return r, fmt.Errorf("index: token record version %d, want %d", ver, recordV1)
+	}
+	r.ID, r.Name, r.Role = d.str(), d.str(), Role(d.str())
+	if n := d.count(1); n > 0 {
+		r.Banks = make([]string, n)
+		for i := range r.Banks {
+			r.Banks[i] = d.str()
+		}
+	}
+	r.CreateTime = d.time()
+	r.ExpireTime = d.optTime()
+	r.RevokeTime = d.optTime()
+	if h := d.raw(); len(h) == len(r.hash) {
+		copy(r.hash[:], h)
+	} else {
+		d.fail()
+	}
+	return r, d.done("token record")
+}
