@@ -156,6 +156,9 @@ type Match struct {
 	QueryCoverage, ItemCoverage float64
 	// QueryRanges and ItemRanges are the matched spans, merged.
 	QueryRanges, ItemRanges []TimeRange
+	// Source is where the item came from, for items imported from a
+	// partner's list; nil otherwise.
+	Source *Source
 }
 
 // MatchResult is the answer to a match of a file.
@@ -181,6 +184,19 @@ type Item struct {
 	Media      fingerprint.Media
 	CreateTime time.Time
 	UpdateTime time.Time
+	// Source is where an imported item came from; nil for items added
+	// directly.
+	Source *Source
+}
+
+// Source is the provenance of an item imported from a partner's hash list.
+type Source struct {
+	Format     string    // the hash-list format it was read from, e.g. "te-updates"
+	Partner    string    // the collaboration, member or owner that shared it
+	UpstreamID string    // the item's id in the partner's list, if it has one
+	Tags       []string  // the partner's own tag strings, as given
+	FirstSeen  time.Time // when an import first carried it
+	Updated    time.Time // when the partner last changed it, or an import last changed it
 }
 
 // ItemSpec names a new item: its bank (which must exist), its id (unique

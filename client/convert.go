@@ -80,6 +80,7 @@ func matchesFromProto(ms []*pb.Match) []Match {
 			ItemCoverage:  m.GetItemCoverage(),
 			QueryRanges:   timeRangesFromProto(m.GetQueryRanges()),
 			ItemRanges:    timeRangesFromProto(m.GetItemRanges()),
+			Source:        sourceFromProto(m.GetSource()),
 		}
 		for _, f := range m.GetFrames() {
 			out[i].Frames = append(out[i].Frames, FrameMatch{
@@ -114,6 +115,22 @@ func itemFromProto(it *pb.Item) Item {
 		Media:      pb.MediaFromProto(it.GetMedia()),
 		CreateTime: asTime(it.GetCreateTime()),
 		UpdateTime: asTime(it.GetUpdateTime()),
+		Source:     sourceFromProto(it.GetSource()),
+	}
+}
+
+// sourceFromProto returns the provenance in s; nil for a nil s.
+func sourceFromProto(s *pb.Source) *Source {
+	if s == nil {
+		return nil
+	}
+	return &Source{
+		Format:     s.GetFormat(),
+		Partner:    s.GetPartner(),
+		UpstreamID: s.GetUpstreamId(),
+		Tags:       s.GetTags(),
+		FirstSeen:  asTime(s.GetFirstSeen()),
+		Updated:    asTime(s.GetUpdated()),
 	}
 }
 

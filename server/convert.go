@@ -42,7 +42,50 @@ func itemToProto(it index.Item) *pb.Item {
 		Media:      pb.MediaToProto(it.Media),
 		CreateTime: timestamp(it.CreateTime),
 		UpdateTime: timestamp(it.UpdateTime),
+		Source:     sourceToProto(it.Source),
 	}
+}
+
+// sourceToProto returns the message of s; nil for an item added directly.
+func sourceToProto(s *index.Source) *pb.Source {
+	if s == nil {
+		return nil
+	}
+	return &pb.Source{
+		Format:     s.Format,
+		Partner:    s.Partner,
+		UpstreamId: s.UpstreamID,
+		Tags:       s.Tags,
+		FirstSeen:  timestamp(s.FirstSeen),
+		Updated:    timestamp(s.Updated),
+	}
+}
+
+// sourceFromProto returns the provenance of s; nil for a nil s. Tags is nil
+// when s has none.
+func sourceFromProto(s *pb.Source) *index.Source {
+	if s == nil {
+		return nil
+	}
+	out := &index.Source{
+		Format:     s.GetFormat(),
+		Partner:    s.GetPartner(),
+		UpstreamID: s.GetUpstreamId(),
+		FirstSeen:  asTime(s.GetFirstSeen()),
+		Updated:    asTime(s.GetUpdated()),
+	}
+	if len(s.GetTags()) > 0 {
+		out.Tags = s.GetTags()
+	}
+	return out
+}
+
+// asTime returns the time of t; the zero time for nil.
+func asTime(t *timestamppb.Timestamp) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.AsTime()
 }
 
 func timeRangeToProto(r index.TimeRange) *pb.TimeRange { return pb.TimeRangeToProto(r.Start, r.End) }
@@ -71,6 +114,7 @@ func matchesToProto(ms []index.Match) []*pb.Match {
 			ItemRanges:    timeRangesToProto(m.ItemRanges),
 			ItemKind:      pb.KindToProto(m.ItemKind),
 			Transform:     pb.TransformToProto(m.Transform),
+			Source:        sourceToProto(m.Source),
 			Frames:        make([]*pb.FrameMatch, len(m.Frames)),
 		}
 		for j, f := range m.Frames {

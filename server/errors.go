@@ -70,10 +70,10 @@ func invalid(field, format string, args ...any) error {
 }
 
 // toStatus is the one place where errors become gRPC statuses. Edge
-// validation and limit errors, the fingerprint and index sentinels and
-// context errors map to their codes with their messages (the caller's own
-// input is all they describe); anything else is logged with its detail and
-// returned as Internal "internal error".
+// validation and limit errors, an import's bad records, the fingerprint
+// and index sentinels and context errors map to their codes with their
+// messages (the caller's own input is all they describe); anything else
+// is logged with its detail and returned as Internal "internal error".
 //
 // fingerprint.ErrTooLarge (an image over the pixel budget, a video over the
 // frame or duration cap) maps to InvalidArgument, not ResourceExhausted:
@@ -87,6 +87,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	var (
 		inv *invalidError
 		lim *limitError
+		bad *badRecordsError
 	)
 	switch {
 	case errors.As(err, &inv):
@@ -97,6 +98,14 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 			})
 		}
 		return withDetails(codes.InvalidArgument, inv.Error(), br)
+	case errors.As(err, &bad):
+		br := &errdetails.BadRequest{}
+		for _, l := range bad.lines {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+				Field: "ImportSignalsRequest.chunk", Description: l,
+			})
+		}
+		return withDetails(codes.InvalidArgument, bad.Error(), br)
 	case errors.As(err, &lim):
 		br := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
 			{Field: lim.field, Description: lim.msg},

@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -35,6 +37,8 @@ type env struct {
 	hash  pb.HashServiceClient
 	bank  pb.BankServiceClient
 	logs  *syncBuffer
+	// streams counts the streaming calls whose handler is running.
+	streams *atomic.Int64
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
@@ -90,7 +94,13 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 			return bl.DialContext(ctx)
 		}))
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgSize()))
+	streams := &atomic.Int64{}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgSize()),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			streams.Add(1)
+			defer streams.Add(-1)
+			return h(srv, ss)
+		}))
 	s.Register(gs)
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
@@ -101,12 +111,26 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &env{
-		dir:   dir,
-		ix:    ix,
-		match: pb.NewMatchServiceClient(conn),
-		hash:  pb.NewHashServiceClient(conn),
-		bank:  pb.NewBankServiceClient(conn),
-		logs:  logs,
+		dir:     dir,
+		ix:      ix,
+		match:   pb.NewMatchServiceClient(conn),
+		hash:    pb.NewHashServiceClient(conn),
+		bank:    pb.NewBankServiceClient(conn),
+		logs:    logs,
+		streams: streams,
+	}
+}
+
+// waitStreams waits until no streaming handler runs: a call the client
+// cancelled may still be cleaning up on the server.
+func (e *env) waitStreams(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for e.streams.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streaming handlers still running after a minute", e.streams.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -42,6 +42,7 @@ type Index interface {
 	UpdateItem(ctx context.Context, bank, id string, u index.ItemUpdate) (index.Item, error)
 	DeleteItem(ctx context.Context, bank, id string) error
 	Match(ctx context.Context, q index.Query) ([]index.Match, error)
+	BeginImport(ctx context.Context, bank string) (*index.Import, error)
 }
 
 // Hasher computes the fingerprint of a file held in memory, with the PDQ
@@ -79,11 +80,11 @@ func (o Options) withDefaults() Options {
 }
 
 // MaxRecvMsgSize returns the receive limit to give grpc.MaxRecvMsgSize for
-// these options: the larger of the unary limit and a stream chunk, plus
-// 1 MiB of slack for the rest of the message.
+// these options: the largest of the unary limit, a stream chunk and an
+// import chunk, plus 1 MiB of slack for the rest of the message.
 func (o Options) MaxRecvMsgSize() int {
 	o = o.withDefaults()
-	n := max(o.MaxUnaryBytes, MaxChunkBytes) + 1<<20
+	n := max(o.MaxUnaryBytes, MaxChunkBytes, MaxImportChunkBytes) + 1<<20
 	return int(n)
 }
 

@@ -1,7 +1,7 @@
 // Package cli is the mediamatch command line: `mediamatch serve` runs the
-// service, and the other commands (hash, match, add, bank, item) call a
-// running server through package client. Main is the whole program;
-// cmd/mediamatch only wires it to the process.
+// service, and the other commands (hash, match, add, bank, item, import,
+// export) call a running server through package client. Main is the whole
+// program; cmd/mediamatch only wires it to the process.
 package cli
 
 import (
@@ -42,6 +42,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// now and isTerminal, if set, replace time.Now and the terminal check
+	// of progress display (tests set them).
+	now        func() time.Time
+	isTerminal func(io.Writer) bool
 
 	server  string
 	json    bool
@@ -125,6 +129,7 @@ files against them.`,
   mediamatch bank create tve
   mediamatch add --bank tve --label entity=example known.mp4
   mediamatch add --bank tve --label source=partner-a --hashes partner-a-pdq.txt
+  mediamatch import --bank gifct --skip-invalid gifct-hashes.csv
   mediamatch match --dihedral upload.jpg`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
@@ -137,7 +142,7 @@ files against them.`,
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Minute, "give up on a call after this long (0: never)")
 
 	root.AddCommand(a.serveCommand(), a.hashCommand(), a.matchCommand(), a.addCommand(),
-		a.bankCommand(), a.itemCommand())
+		a.bankCommand(), a.itemCommand(), a.importCommand(), a.exportCommand())
 	return root
 }
 

@@ -71,6 +71,17 @@ type jsonMatch struct {
 	QueryRanges   []jsonRange       `json:"query_ranges,omitempty"`
 	ItemRanges    []jsonRange       `json:"item_ranges,omitempty"`
 	Frames        []jsonFrame       `json:"frames,omitempty"`
+	Source        *jsonSource       `json:"source,omitempty"`
+}
+
+// jsonSource is where an imported item came from.
+type jsonSource struct {
+	Format     string    `json:"format"`
+	Partner    string    `json:"partner,omitempty"`
+	UpstreamID string    `json:"upstream_id,omitempty"`
+	Tags       []string  `json:"tags,omitempty"`
+	FirstSeen  time.Time `json:"first_seen"`
+	Updated    time.Time `json:"updated"`
 }
 
 type jsonBank struct {
@@ -88,6 +99,31 @@ type jsonItem struct {
 	CreateTime time.Time         `json:"create_time"`
 	UpdateTime time.Time         `json:"update_time"`
 	Media      *jsonMedia        `json:"media,omitempty"`
+	Source     *jsonSource       `json:"source,omitempty"`
+}
+
+func toJSONSource(s *client.Source) *jsonSource {
+	if s == nil {
+		return nil
+	}
+	return &jsonSource{Format: s.Format, Partner: s.Partner, UpstreamID: s.UpstreamID, Tags: s.Tags,
+		FirstSeen: s.FirstSeen, Updated: s.Updated}
+}
+
+// describeSource returns "source pdq from partner-a (upstream 123)", or ""
+// for an item added directly.
+func describeSource(s *client.Source) string {
+	if s == nil {
+		return ""
+	}
+	out := "source " + s.Format
+	if s.Partner != "" {
+		out += " from " + s.Partner
+	}
+	if s.UpstreamID != "" {
+		out += " (upstream " + s.UpstreamID + ")"
+	}
+	return out
 }
 
 func toJSONSignals(sigs []fingerprint.Signal) []jsonSignal {
@@ -133,6 +169,7 @@ func toJSONMatches(ms []client.Match) []jsonMatch {
 			Transform: transformName(m.Transform), Labels: nonNil(m.Labels), ItemKind: m.ItemKind.String(),
 			QueryCoverage: m.QueryCoverage, ItemCoverage: m.ItemCoverage,
 			QueryRanges: toJSONRanges(m.QueryRanges), ItemRanges: toJSONRanges(m.ItemRanges),
+			Source: toJSONSource(m.Source),
 		}
 		for _, f := range m.Frames {
 			jm.Frames = append(jm.Frames, jsonFrame{
@@ -152,7 +189,7 @@ func toJSONBank(b client.Bank) jsonBank {
 
 func toJSONItem(it client.Item, withMedia bool) jsonItem {
 	out := jsonItem{Bank: it.Bank, ID: it.ID, Labels: nonNil(it.Labels), Disabled: it.Disabled,
-		CreateTime: it.CreateTime, UpdateTime: it.UpdateTime}
+		CreateTime: it.CreateTime, UpdateTime: it.UpdateTime, Source: toJSONSource(it.Source)}
 	if withMedia {
 		out.Media = toJSONMedia(it.Media)
 	}
@@ -308,6 +345,9 @@ func printMatches(w io.Writer, file string, ms []client.Match) {
 		if l := formatLabels(m.Labels); l != "" {
 			line += "  " + l
 		}
+		if src := describeSource(m.Source); src != "" {
+			line += "  " + src
+		}
 		fmt.Fprintln(w, line)
 		if len(m.QueryRanges) > 0 || len(m.ItemRanges) > 0 {
 			fmt.Fprintf(w, "    query %s; item %s\n", formatRanges(m.QueryRanges), formatRanges(m.ItemRanges))
@@ -334,6 +374,9 @@ func describeItem(it client.Item) string {
 	line := fmt.Sprintf("%s/%s  %s  %s", it.Bank, it.ID, describeMedia(it.Media), state)
 	if l := formatLabels(it.Labels); l != "" {
 		line += "  " + l
+	}
+	if src := describeSource(it.Source); src != "" {
+		line += "  " + src
 	}
 	return line
 }
