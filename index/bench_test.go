@@ -162,7 +162,7 @@ func BenchmarkOpen(b *testing.B) {
 	// store (the best of three), plus building the searchers from arrays
 	// of the signals it read.
 	scan := time.Duration(1 << 62)
-	var batches map[fingerprint.SignalType]*entries
+	var batches signalBatches
 	for range 3 {
 		st, err := openStore(dir, slog.New(slog.DiscardHandler))
 		if err != nil {
@@ -175,18 +175,11 @@ func BenchmarkOpen(b *testing.B) {
 		})
 		scan = min(scan, time.Since(start))
 		if err == nil && batches == nil {
-			batches = make(map[fingerprint.SignalType]*entries)
+			batches = make(signalBatches)
 			err = st.view(func(tx *readTx) error {
 				return tx.scan([]byte{keySignal}, nil, true, func(key, _ []byte) (bool, error) {
 					t, ref, frame, hash, err := parseSignalKey(key)
-					e := batches[t]
-					if e == nil {
-						e = new(entries)
-						batches[t] = e
-					}
-					e.hashes = appendWords(e.hashes, hash)
-					e.refs = append(e.refs, ref)
-					e.frames = append(e.frames, frame)
+					batches.add(t, ref, frame, hash)
 					return true, err
 				})
 			})

@@ -78,7 +78,7 @@ func (ix *Index) loadTx(tx *readTx) error {
 		ix.log.Warn("index: items of unknown banks ignored", "count", orphans)
 	}
 	bad := 0
-	batches := make(map[fingerprint.SignalType]*entries)
+	batches := make(signalBatches)
 	err = tx.scan([]byte{keySignal}, nil, true, func(key, _ []byte) (bool, error) {
 		t, ref, frame, hash, err := parseSignalKey(key)
 		if err != nil || !t.Valid() || len(hash)*8 != t.Bits() {
@@ -95,14 +95,7 @@ func (ix *Index) loadTx(tx *readTx) error {
 		if meta.disabled {
 			return true, nil
 		}
-		e := batches[t]
-		if e == nil {
-			e = new(entries)
-			batches[t] = e
-		}
-		e.hashes = appendWords(e.hashes, hash)
-		e.refs = append(e.refs, ref)
-		e.frames = append(e.frames, frame)
+		batches.add(t, ref, frame, hash)
 		return true, nil
 	})
 	if err != nil {
@@ -115,6 +108,21 @@ func (ix *Index) loadTx(tx *readTx) error {
 		ix.log.Warn("index: unreadable signal keys ignored", "count", bad)
 	}
 	return nil
+}
+
+// signalBatches gathers signals into one batch of entries per type, for
+// hamming.addBatch.
+type signalBatches map[fingerprint.SignalType]*entries
+
+func (b signalBatches) add(t fingerprint.SignalType, ref uint64, frame uint32, hash []byte) {
+	e := b[t]
+	if e == nil {
+		e = new(entries)
+		b[t] = e
+	}
+	e.hashes = appendWords(e.hashes, hash)
+	e.refs = append(e.refs, ref)
+	e.frames = append(e.frames, frame)
 }
 
 // checkLayout writes the layout version into a new store and refuses a
