@@ -194,11 +194,13 @@ func BenchmarkOpen(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	start = time.Now()
 	var built []*hamming
-	for t, e := range batches {
+	batches.build(func(t fingerprint.SignalType) *hamming {
 		h := newTypeSearcher(t, nil)
-		h.addBatch(*e)
-		h.wait()
 		built = append(built, h)
+		return h
+	})
+	for _, h := range built {
+		h.wait()
 	}
 	build := time.Since(start)
 	batches = nil

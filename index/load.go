@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -25,6 +26,7 @@ func (ix *Index) load() error {
 
 func (ix *Index) loadTx(tx *readTx) error {
 	m := ix.mem
+	start := time.Now()
 	err := tx.scan([]byte{keyBank}, nil, false, func(key, val []byte) (bool, error) {
 		rec, err := decodeBank(val)
 		if err != nil {
@@ -77,6 +79,7 @@ func (ix *Index) loadTx(tx *readTx) error {
 	if orphans > 0 {
 		ix.log.Warn("index: items of unknown banks ignored", "count", orphans)
 	}
+	itemsDone := time.Now()
 	bad := 0
 	batches := make(signalBatches)
 	err = tx.scan([]byte{keySignal}, nil, true, func(key, _ []byte) (bool, error) {
@@ -101,9 +104,10 @@ func (ix *Index) loadTx(tx *readTx) error {
 	if err != nil {
 		return fmt.Errorf("index: load signals: %w", err)
 	}
-	for t, e := range batches {
-		m.searcherFor(t).addBatch(*e)
-	}
+	keysDone := time.Now()
+	batches.build(m.searcherFor)
+	ix.log.Info("index: load phases", "items", itemsDone.Sub(start), "signal_keys", keysDone.Sub(itemsDone),
+		"build", time.Since(keysDone))
 	if bad > 0 {
 		ix.log.Warn("index: unreadable signal keys ignored", "count", bad)
 	}
@@ -123,6 +127,17 @@ func (b signalBatches) add(t fingerprint.SignalType, ref uint64, frame uint32, h
 	e.hashes = appendWords(e.hashes, hash)
 	e.refs = append(e.refs, ref)
 	e.frames = append(e.frames, frame)
+}
+
+// build adds each type's batch to the searcher that searcher returns for
+// it, the types in parallel (each build is one goroutine's work).
+func (b signalBatches) build(searcher func(fingerprint.SignalType) *hamming) {
+	var wg sync.WaitGroup
+	for t, e := range b {
+		h := searcher(t)
+		wg.Go(func() { h.addBatch(*e) })
+	}
+	wg.Wait()
 }
 
 // checkLayout writes the layout version into a new store and refuses a
