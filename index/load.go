@@ -92,7 +92,7 @@ func (ix *Index) loadTx(tx *readTx) error {
 		if meta == nil {
 			return true, nil
 		}
-		if frame != fileFrame && int(frame) < len(meta.frameTypes) {
+		if frame != fileFrame && int(frame) < len(meta.shape.types) {
 			meta.addFrameType(int(frame), typeBit(t)) // not yet published
 		}
 		if meta.disabled {

@@ -106,7 +106,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 	out := make([]Match, 0, len(mt.cands))
 	for _, c := range mt.cands {
 		if c != nil {
-			out = append(out, c.result(q.Media, p, mt.bankName(c.meta.bank)))
+			out = append(out, c.result(q.Media, p, mt.bankName(c.meta.bankRef())))
 		}
 	}
 	slices.SortFunc(out, compareMatches)
@@ -209,11 +209,8 @@ func (p plan) informative(k fingerprint.Keyframe) bool {
 // itemFrames returns the number of an item's keyframes indexed for a
 // searched type: the denominator of ItemCoverage.
 func (p plan) itemFrames(meta *itemMeta) int {
-	if meta.frameTypes == nil {
-		return int(meta.informative)
-	}
 	n := 0
-	for _, m := range meta.frameTypes {
+	for _, m := range meta.shape.types {
 		if m&p.mask != 0 {
 			n++
 		}
@@ -236,8 +233,8 @@ func (mt *matcher) candidate(ref uint64) *candidate {
 	}
 	var c *candidate
 	meta := mt.st.items.get(ref)
-	if meta != nil && !meta.disabled && mt.st.bankByRef[meta.bank] != nil &&
-		(mt.banks == nil || mt.banks[meta.bank] != nil) {
+	if meta != nil && !meta.disabled && mt.st.bankByRef[meta.bankRef()] != nil &&
+		(mt.banks == nil || mt.banks[meta.bankRef()] != nil) {
 		c = &candidate{meta: meta}
 	}
 	mt.cands[ref] = c
@@ -313,8 +310,8 @@ func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
 		}
 		qk := qm.Keyframes[pr.q]
 		fi := frameInfo{index: int(pr.i)}
-		if int(pr.i) < len(meta.frames) {
-			fi = meta.frames[pr.i]
+		if int(pr.i) < len(meta.shape.frames) {
+			fi = meta.shape.frames[pr.i]
 		}
 		r.Frames = append(r.Frames, FrameMatch{
 			QueryFrame: qk.Index,

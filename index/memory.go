@@ -68,23 +68,42 @@ type bankState struct {
 	items atomic.Int64 // stored items, as of the latest write
 }
 
-// itemMeta is what Match needs to know of an item, compactly: ten
-// million items must fit beside their signals. Partner lists repeat the
-// same few label sets and sources, so those are interned (package unique:
-// shared while in use, freed when no item holds them), and still images
-// share their one-frame tables. It is replaced, never modified, once
-// published.
+// itemMeta is what Match needs to know of an item, compactly (48 bytes
+// and the id): ten million items must fit beside their signals. Partner
+// lists repeat the same few label sets and sources, so those are interned
+// (package unique: shared while in use, freed when no item holds them),
+// and still images share their frame tables. It is replaced, never
+// modified, once published.
 type itemMeta struct {
-	bank        uint64
-	id          string
-	labels      unique.Handle[string] // canonical encoding (encodeLabels); zero: none
-	src         *itemSource           // nil: not imported
-	frames      []frameInfo           // by keyframe position; shared for still images
-	frameTypes  []uint8               // as itemRecord.frameTypes; shared for one frame
-	informative int32
-	kind        uint8 // fingerprint.Kind
-	disabled    bool
+	id     string
+	labels unique.Handle[string] // canonical encoding (encodeLabels); zero: none
+	src    *itemSource           // nil: not imported
+	shape  *frameShape           // the keyframes; shared by still images
+	bank   uint32                // bank refs are allocated from 1, one per bank ever created
+	kind   uint8                 // fingerprint.Kind
+	// disabled items are kept but never match.
+	disabled bool
 }
+
+// bankRef returns the item's bank ref.
+func (m *itemMeta) bankRef() uint64 { return uint64(m.bank) }
+
+// frameShape is an item's keyframes as Match needs them.
+type frameShape struct {
+	frames []frameInfo // by keyframe position
+	// types holds, by keyframe position, the mask (typeBit) of the
+	// perceptual types indexed for the keyframe (itemRecord.frameTypes).
+	types []uint8
+}
+
+// stillShapes are the shapes of still images (one keyframe at index 0,
+// no times), one per mask of indexed types: shared, never modified.
+var stillShapes = func() (t [256]frameShape) {
+	for i := range t {
+		t[i] = frameShape{frames: []frameInfo{{}}, types: []uint8{uint8(i)}}
+	}
+	return t
+}()
 
 // itemSource is the compact form of a Source: what items of one list
 // share, interned, and what is the item's own.
@@ -102,22 +121,18 @@ type sourceShared struct {
 // meta returns the compact in-memory form of r.
 func (r *itemRecord) meta() *itemMeta {
 	m := &itemMeta{
-		bank:        r.bank,
-		id:          r.id,
-		frames:      r.frames,
-		frameTypes:  r.frameTypes,
-		informative: int32(r.informative),
-		kind:        uint8(r.kind),
-		disabled:    r.disabled,
+		id:       r.id,
+		bank:     uint32(r.bank),
+		kind:     uint8(r.kind),
+		disabled: r.disabled,
+	}
+	if len(r.frames) == 1 && r.frames[0] == (frameInfo{}) && len(r.frameTypes) == 1 {
+		m.shape = &stillShapes[r.frameTypes[0]]
+	} else {
+		m.shape = &frameShape{frames: r.frames, types: r.frameTypes}
 	}
 	if len(r.labels) > 0 {
 		m.labels = unique.Make(encodeLabels(r.labels))
-	}
-	if len(m.frames) == 1 && m.frames[0] == (frameInfo{}) {
-		m.frames = stillFrame[:]
-	}
-	if len(m.frameTypes) == 1 {
-		m.frameTypes = oneFrameTypes[m.frameTypes[0]][:]
 	}
 	if src := r.source; src != nil {
 		m.src = &itemSource{
@@ -130,25 +145,14 @@ func (r *itemRecord) meta() *itemMeta {
 	return m
 }
 
-// Shared read-only tables for one-frame items.
-var (
-	stillFrame    [1]frameInfo
-	oneFrameTypes = func() (t [256][1]uint8) {
-		for i := range t {
-			t[i][0] = uint8(i)
-		}
-		return t
-	}()
-)
-
 // addFrameType adds type bit b to keyframe i's mask. Only for a meta not
 // yet published (loading).
 func (m *itemMeta) addFrameType(i int, b uint8) {
-	if len(m.frameTypes) == 1 { // shared: switch to the table entry
-		m.frameTypes = oneFrameTypes[m.frameTypes[0]|b][:]
+	if s := m.shape; len(s.types) == 1 && s == &stillShapes[s.types[0]] { // shared: move to another
+		m.shape = &stillShapes[s.types[0]|b]
 		return
 	}
-	m.frameTypes[i] |= b
+	m.shape.types[i] |= b
 }
 
 // labelMap returns a new map of the item's labels, or nil.
@@ -311,7 +315,7 @@ func (m *memory) setItem(ref uint64, meta *itemMeta) {
 // addItem adds a new item and, unless it is disabled, its signals.
 func (m *memory) addItem(ref uint64, meta *itemMeta, sigs []sigEntry) {
 	m.setItem(ref, meta)
-	if b := m.next.bankByRef[meta.bank]; b != nil {
+	if b := m.next.bankByRef[meta.bankRef()]; b != nil {
 		b.items.Add(1)
 	}
 	if !meta.disabled {
@@ -346,7 +350,7 @@ func (m *memory) removeItem(ref uint64, sigs []sigEntry) {
 		m.unindex(ref, sigs)
 	}
 	m.setItem(ref, nil)
-	if b := m.next.bankByRef[meta.bank]; b != nil {
+	if b := m.next.bankByRef[meta.bankRef()]; b != nil {
 		b.items.Add(-1)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
 )
@@ -219,5 +220,13 @@ func TestMemoryReclaim(t *testing.T) {
 	}
 	if got := m.state().nitems; got != n/10 {
 		t.Errorf("nitems = %d, want %d", got, n/10)
+	}
+}
+
+// TestItemMetaSize keeps the per-item memory in check: 48 bytes is a Go
+// size class, and ten million items take 480 MB of them.
+func TestItemMetaSize(t *testing.T) {
+	if s := unsafe.Sizeof(itemMeta{}); s > 48 {
+		t.Errorf("itemMeta is %d bytes, want at most 48", s)
 	}
 }
