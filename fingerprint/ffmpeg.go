@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"regexp"
@@ -91,6 +92,8 @@ type frameJob struct {
 	threads   int     // decoder threads
 	maxPixels int64   // largest coded frame (width*height)
 	mode      decodeMode
+	limits    procLimits // the process's resource limits
+	sandbox   *sandbox   // how the process is confined; shared by a Hasher's runs
 }
 
 // maxDuration is the longest video a job accepts: maxFrames samples.
@@ -166,6 +169,10 @@ type probe struct {
 	errors     []string // the last few error lines, sanitised
 	notAllowed bool     // the input's format is not on the whitelist
 	noStream   bool     // the input has no video stream
+	noMemory   bool     // an allocation failed (ENOMEM: the address-space limit)
+	// refusedW x refusedH is a frame size a decoder refused (-max_pixels,
+	// or a size no frame can have); 0 if none.
+	refusedW, refusedH int64
 }
 
 // errLines is how many of ffmpeg's error lines are kept, each at most
@@ -182,7 +189,10 @@ var (
 	reVideo    = regexp.MustCompile(`^\s*Stream #0:\d+.*?: Video: .*?, (\d+)x(\d+)(?:[ ,]|$)`)
 	reBrand    = regexp.MustCompile(`^\s*major_brand\s*: (\S+)`)
 	reRotation = regexp.MustCompile(`rotation of (-?\d+(?:\.\d+)?) degrees`)
-	reLevel    = regexp.MustCompile(`^(?:\[[^\]]*\] )?\[(\w+)\] `)
+	reRefused  = regexp.MustCompile(`Picture size (\d+)x(\d+) is invalid`)
+	// Context prefixes ("[h264 @ 0x55...] ", nested for helpers such as
+	// "[IMGUTILS @ 0x7f...] "), then the level.
+	reLevel = regexp.MustCompile(`^(?:\[[^\]]* @ [^\]]*\] )*\[(\w+)\] `)
 )
 
 // stderrLog reads ffmpeg's stderr (logged with -loglevel level+info): it
@@ -241,6 +251,13 @@ func (l *stderrLog) parse(line string) {
 	case "error", "fatal", "panic":
 		if strings.Contains(msg, "not on whitelist") {
 			l.p.notAllowed = true
+		}
+		if strings.Contains(msg, "Cannot allocate memory") {
+			l.p.noMemory = true
+		}
+		if m := reRefused.FindStringSubmatch(msg); m != nil && l.p.refusedW == 0 {
+			l.p.refusedW, _ = strconv.ParseInt(m[1], 10, 64)
+			l.p.refusedH, _ = strconv.ParseInt(m[2], 10, 64)
 		}
 		if strings.Contains(msg, "matches no streams") ||
 			strings.Contains(msg, "does not contain any stream") {
@@ -362,15 +379,6 @@ func runFFmpeg(ctx context.Context, job frameJob, timeout time.Duration, data []
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(errStopped)
 
-	cmd := exec.CommandContext(ctx, job.ffmpeg, job.args("file:/dev/fd/3")...)
-	cmd.Env = []string{} // nothing from our environment: no proxies, no AV_LOG_FORCE_*
-	cmd.ExtraFiles = []*os.File{input}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// The whole group: ffmpeg and anything it may have started.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = time.Second
 	var stderr *stderrLog
 	stderr = &stderrLog{onVideo: func(p probe) {
 		if onVideo != nil {
@@ -379,12 +387,28 @@ func runFFmpeg(ctx context.Context, job frameJob, timeout time.Duration, data []
 			}
 		}
 	}}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return ffmpegResult{}, err
+	var stdout io.ReadCloser
+	build := func() (*exec.Cmd, error) {
+		cmd := exec.CommandContext(ctx, job.ffmpeg, job.args("file:/dev/fd/3")...)
+		cmd.Env = []string{} // nothing from our environment: no proxies, no AV_LOG_FORCE_*
+		cmd.ExtraFiles = []*os.File{input}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error {
+			// The whole group: ffmpeg and anything it may have started.
+			return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		cmd.WaitDelay = time.Second
+		cmd.Stderr = stderr
+		var err error
+		stdout, err = cmd.StdoutPipe()
+		return cmd, err
 	}
-	if err := cmd.Start(); err != nil {
+	sb := job.sandbox
+	if sb == nil { // a job not made by a Hasher (tests)
+		sb = &sandbox{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	}
+	cmd, err := sb.start(build, job.limits)
+	if err != nil {
 		return ffmpegResult{}, fmt.Errorf("fingerprint: start ffmpeg: %w", err)
 	}
 	input.Close() // ffmpeg holds its own copy
@@ -415,6 +439,10 @@ func runFFmpeg(ctx context.Context, job frameJob, timeout time.Duration, data []
 	res.probe = stderr.result()
 	if ps := cmd.ProcessState; ps != nil {
 		res.cpu = ps.UserTime() + ps.SystemTime()
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && res.cause == nil &&
+			killedAtCPULimit(ws, res.cpu, job.limits) {
+			res.cause = errCPULimit
+		}
 	}
 	return res, nil
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"errors"
+	"io"
+	"log/slog"
 	"time"
 )
 
@@ -34,6 +36,21 @@ type Options struct {
 	// KeyframesOnly decodes only the video's own keyframes (I-frames):
 	// much faster, but misses content between keyframes.
 	KeyframesOnly bool
+	// FFmpegCPU is the CPU time (user plus system, all threads; whole
+	// seconds, rounded up) after which the kernel kills ffmpeg
+	// (RLIMIT_CPU); the video then fails with ErrTooLarge. Default
+	// VideoTimeout x 3: all that ffmpeg's busy threads (2 decoding, 1 for
+	// the rest) can use within the deadline, which normally kills it
+	// first (see ffmpegBusyThreads).
+	FFmpegCPU time.Duration
+	// FFmpegMemory is ffmpeg's address space in bytes (RLIMIT_AS): past
+	// it allocations fail and the video fails with ErrTooLarge. Default
+	// 512 MiB + 24 bytes x MaxPixels: 1.6 GiB for the default MaxPixels
+	// (see ffmpegBytesPerPixel).
+	FFmpegMemory int64
+	// Logger receives the warning, logged once per Hasher, that ffmpeg
+	// cannot be given a network namespace of its own. Default: discard.
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -52,13 +69,17 @@ func (o Options) withDefaults() Options {
 	if o.VideoTimeout <= 0 {
 		o.VideoTimeout = 2 * time.Minute
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	return o
 }
 
 // Hasher computes the fingerprint of media files. It is safe for
 // concurrent use.
 type Hasher struct {
-	opts Options
+	opts    Options
+	sandbox *sandbox // shared by the Hasher's ffmpeg runs
 }
 
 // HashOptions are per-call options of HashWith. The zero value is what
@@ -83,7 +104,8 @@ type HashOptions struct {
 
 // New returns a Hasher with the given options.
 func New(opts Options) *Hasher {
-	return &Hasher{opts: opts.withDefaults()}
+	opts = opts.withDefaults()
+	return &Hasher{opts: opts, sandbox: &sandbox{log: opts.Logger}}
 }
 
 // fileSignals returns the exact signals of a whole file.

@@ -352,6 +352,26 @@ func pngHeader(w, h uint32) []byte {
 	return b.Bytes()
 }
 
+// gifHeader returns a GIF89a whose logical screen and frames declare
+// w x h pixels (a GIF cannot declare more than 65535 on a side), with
+// frames image descriptors of one-pixel LZW data each: a few dozen bytes
+// per frame that claim an enormous image.
+func gifHeader(w, h uint16, frames int) []byte {
+	var b bytes.Buffer
+	b.WriteString("GIF89a")
+	binary.Write(&b, binary.LittleEndian, [2]uint16{w, h})
+	b.Write([]byte{0x80, 0, 0})             // global colour table of 2 entries
+	b.Write([]byte{0, 0, 0, 255, 255, 255}) // black, white
+	for range frames {
+		b.Write([]byte{0x21, 0xf9, 4, 0, 10, 0, 0, 0}) // graphic control: 0.1 s
+		b.WriteByte(0x2c)
+		binary.Write(&b, binary.LittleEndian, [4]uint16{0, 0, w, h})
+		b.Write([]byte{0, 2, 2, 0x44, 0x01, 0}) // no local table; LZW: one pixel, end
+	}
+	b.WriteByte(0x3b)
+	return b.Bytes()
+}
+
 // smallJPEG encodes a w x h gradient as JPEG.
 func smallJPEG(t testing.TB, w, h int) []byte {
 	t.Helper()
@@ -389,7 +409,12 @@ func TestTooLarge(t *testing.T) {
 		data []byte
 		want string
 	}{
+		{"png-65535x65535", pngHeader(65535, 65535), "65535x65535"},
 		{"png-100000x100000", pngHeader(100000, 100000), "100000x100000"},
+		// A GIF cannot declare more than 65535 on a side (16-bit fields).
+		{"gif-65535x65535", gifHeader(65535, 65535, 1), "65535x65535"},
+		// Animated: refused before it is handed to ffmpeg.
+		{"gif-65535x65535-animated", gifHeader(65535, 65535, 3), "65535x65535"},
 		{"jpeg-60000x60000", withJPEGSize(t, smallJPEG(t, 16, 16), 60000, 60000), "60000x60000"},
 	}
 	for _, tt := range tests {
@@ -661,15 +686,33 @@ func TestSniff(t *testing.T) {
 	}
 }
 
-// FuzzHash checks that no input makes Hash panic, and that inputs that
-// sniff as images fail only with sentinel errors. The seeds are small
-// real images and broken variants; `go test` replays them and any
-// crashers saved under testdata/fuzz.
+// FuzzHash checks that no input makes Hash panic or hang, and that inputs
+// that sniff as images fail only with sentinel errors. The seeds are tiny
+// images made here in every decoded format, broken variants, header bombs
+// and, when ../shared/media/images is present, its files of at most
+// fuzzSeedMax bytes (larger photos only slow every exec down; without the
+// folder those seeds are left out, not the target). `go test` replays the
+// seeds and any crashers saved under testdata/fuzz.
+//
+// The pixel budget is small (1 MP) so that an exec costs milliseconds and
+// the budget checks themselves are exercised.
 func FuzzHash(f *testing.F) {
+	tiny := image.NewRGBA(image.Rect(0, 0, 6, 5))
+	for i := range tiny.Pix {
+		tiny.Pix[i] = byte(i * 37)
+	}
+	var pngSeed, gifSeed bytes.Buffer
+	png.Encode(&pngSeed, tiny)
+	gif.Encode(&gifSeed, tiny, nil)
 	for _, seed := range [][]byte{
 		smallJPEG(f, 8, 8),
+		pngSeed.Bytes(),
+		gifSeed.Bytes(),
+		encodeBMP(tiny),
+		encodeTIFF(tiny),
 		pngHeader(1, 1),
 		pngHeader(100000, 100000),
+		gifHeader(65535, 65535, 1),
 		[]byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"),
 		[]byte("II*\x00\x08\x00\x00\x00\x00\x00"),
 		[]byte("RIFF\x1a\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00"),
@@ -677,6 +720,19 @@ func FuzzHash(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
+	const fuzzSeedMax = 64 << 10
+	dir := filepath.Join("..", "..", "shared", "media", "images")
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil // absent or unreadable: no seeds from it
+		}
+		if info, err := d.Info(); err == nil && info.Size() <= fuzzSeedMax {
+			if b, err := os.ReadFile(p); err == nil && isImage(b) {
+				f.Add(b)
+			}
+		}
+		return nil
+	})
 	h := New(Options{MaxPixels: 1 << 20})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if !isImage(data) || (sniff(data) == "gif" && gifFrames(data, 2) > 1) {
@@ -689,8 +745,11 @@ func FuzzHash(f *testing.F) {
 			}
 			return
 		}
-		if m.Kind == KindImage && len(m.Keyframes) != 1 {
-			t.Fatalf("%d keyframes for an image", len(m.Keyframes))
+		if m.Kind != KindImage || len(m.Keyframes) != 1 {
+			t.Fatalf("%v with %d keyframes for an image", m.Kind, len(m.Keyframes))
+		}
+		if px := int64(m.Width) * int64(m.Height); m.Width <= 0 || m.Height <= 0 || px > 1<<20 {
+			t.Fatalf("hashed a %dx%d image with a budget of %d pixels", m.Width, m.Height, 1<<20)
 		}
 	})
 }

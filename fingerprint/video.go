@@ -112,6 +112,8 @@ func (h *Hasher) job(mode decodeMode, side int) frameJob {
 		threads:   videoThreads,
 		maxPixels: h.opts.MaxPixels,
 		mode:      mode,
+		limits:    limitsFor(h.opts),
+		sandbox:   h.sandbox,
 	}
 }
 
@@ -154,7 +156,7 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 	if err != nil {
 		return videoSamples{}, err
 	}
-	if err := videoError(ctx, res, h.opts.VideoTimeout); err != nil {
+	if err := videoError(ctx, res, job, h.opts.VideoTimeout); err != nil {
 		return videoSamples{}, err
 	}
 	p := res.probe
@@ -189,7 +191,7 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 
 // videoError maps how an ffmpeg run ended to the package's errors, or nil
 // if it produced frames and exited cleanly.
-func videoError(ctx context.Context, res ffmpegResult, timeout time.Duration) error {
+func videoError(ctx context.Context, res ffmpegResult, job frameJob, timeout time.Duration) error {
 	p := res.probe
 	switch cause := res.cause; {
 	case cause == nil:
@@ -198,8 +200,21 @@ func videoError(ctx context.Context, res ffmpegResult, timeout time.Duration) er
 			timeout, context.DeadlineExceeded)
 	case ctx.Err() != nil:
 		return fmt.Errorf("fingerprint: video: ffmpeg killed: %w", ctx.Err())
+	case errors.Is(cause, errCPULimit):
+		return fmt.Errorf("%w: video: %v of %v (Options.FFmpegCPU)", ErrTooLarge, cause, job.limits.cpu)
 	default:
 		return cause // ErrTooLarge from the callbacks or the frame reader; errBadFrame
+	}
+	if w, h := p.refusedW, p.refusedH; w*h > job.maxPixels && res.frames == 0 {
+		// -max_pixels: the container may not even have said the size.
+		return fmt.Errorf("%w: video frames are %dx%d, over %d pixels", ErrTooLarge, w, h, job.maxPixels)
+	}
+	if p.noMemory {
+		// An allocation failed, most likely at the address-space limit:
+		// ffmpeg may even exit 0 having skipped the frame, so whatever
+		// it delivered is not the whole video.
+		return fmt.Errorf("%w: video: ffmpeg ran out of memory (limit %d bytes, Options.FFmpegMemory)",
+			ErrTooLarge, job.limits.memory)
 	}
 	detail := strings.Join(p.errors, "; ")
 	if detail == "" && res.exit != nil {

@@ -10,15 +10,21 @@ import (
 	"image"
 	"io"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // testDeadline bounds every single hash in these tests: a hang fails the
@@ -892,8 +898,14 @@ func TestVideoMalformed(t *testing.T) {
 }
 
 // TestVideoRefusesReferences checks that playlists and concat lists that
-// point at local files are refused without opening them: they point at a
-// FIFO, whose open would block until the deadline.
+// point at local files or at a loopback URL are refused without opening
+// them. Three observers: inotify on the folder of the files they point at
+// (any open or read of them, by any process, is an event), a FIFO whose
+// open would block ffmpeg until the deadline, and a listener on the
+// loopback URL that must see no connection. The upload's name never
+// reaches ffmpeg (it reads /dev/fd/3), so "named .mp4" is its content
+// only; each case runs with and without ffmpeg's network namespace, so
+// that the whitelists are shown to hold alone.
 func TestVideoRefusesReferences(t *testing.T) {
 	needFFmpeg(t)
 	dir := t.TempDir()
@@ -906,21 +918,84 @@ func TestVideoRefusesReferences(t *testing.T) {
 		"-c:v", "libx264"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	url := "http://" + lis.Addr().String() + "/x.mp4"
+	ino, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatalf("inotify: %v", err)
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, dir, unix.IN_OPEN|unix.IN_ACCESS); err != nil {
+		t.Fatalf("inotify watch: %v", err)
+	}
+
 	tests := []struct{ name, text string }{
 		{"hls fifo", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n" + fifo + "\n#EXT-X-ENDLIST\n"},
 		{"hls file", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\nfile:" + clip + "\n#EXT-X-ENDLIST\n"},
+		{"hls url", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n" + url + "\n#EXT-X-ENDLIST\n"},
 		{"ffconcat fifo", "ffconcat version 1.0\nfile '" + fifo + "'\n"},
 		{"ffconcat file", "ffconcat version 1.0\nfile '" + clip + "'\nfile '" + clip + "'\n"},
-		{"hls url", "#EXTM3U\n#EXTINF:10.0,\nhttp://127.0.0.1:9/x.ts\n#EXT-X-ENDLIST\n"},
+		{"ffconcat url", "ffconcat version 1.0\nfile '" + url + "'\n"},
 	}
-	h := New(Options{})
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := hashVideoT(t, h, []byte(tt.text))
-			if !errors.Is(err, ErrUnsupported) {
-				t.Errorf("hashVideo = %v, want ErrUnsupported", err)
-			}
-		})
+	for _, netns := range []bool{true, false} {
+		h := New(Options{})
+		if !netns {
+			h.sandbox.mode.Store(2) // confinements[1]: no namespace
+		}
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s netns=%v", tt.name, netns), func(t *testing.T) {
+				_, err := hashVideoT(t, h, []byte(tt.text))
+				if !errors.Is(err, ErrUnsupported) {
+					t.Errorf("hashVideo = %v, want ErrUnsupported", err)
+				}
+			})
+		}
+	}
+	buf := make([]byte, 4096)
+	n, _ := unix.Read(ino, buf)
+	if n > 0 {
+		var names []string
+		for b := buf[:n]; len(b) >= unix.SizeofInotifyEvent; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
+			end := unix.SizeofInotifyEvent + int(ev.Len)
+			names = append(names, strings.TrimRight(string(b[unix.SizeofInotifyEvent:min(end, len(b))]), "\x00"))
+			b = b[min(end, len(b)):]
+		}
+		t.Errorf("the referenced files were opened or read: %q", names)
+	}
+	if n := conns.Load(); n > 0 {
+		t.Errorf("the loopback listener saw %d connections", n)
+	}
+	// The observers do observe: our own read and connection are seen.
+	if _, err := os.ReadFile(clip); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := unix.Read(ino, buf); n <= 0 {
+		t.Errorf("inotify missed this test's own read of %s", clip)
+	}
+	if c, err := net.Dial("tcp", lis.Addr().String()); err == nil {
+		c.Close()
+	}
+	for deadline := time.Now().Add(testDeadline); conns.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if conns.Load() == 0 {
+		t.Errorf("the listener missed this test's own connection")
 	}
 	// Nobody holds the FIFO open for reading.
 	if fd, err := syscall.Open(fifo, syscall.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
@@ -992,6 +1067,7 @@ func TestVideoCancelKillsFFmpeg(t *testing.T) {
 	data := makeVideo(t, "long.mp4", "-f", "lavfi", "-i", "testsrc2=s=480x270:r=30:d=30",
 		"-c:v", "libx264", "-preset", "ultrafast")
 	me := os.Getpid()
+	goroutines := runtime.NumGoroutine()
 	for attempt := 0; attempt < 3; attempt++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -1035,6 +1111,16 @@ func TestVideoCancelKillsFFmpeg(t *testing.T) {
 			t.Errorf("ffmpeg (pid %d) still exists after hashVideo returned", pid)
 		}
 		waitGone(t, pid)
+		// No goroutine left behind (stderr copier, context watcher, ...):
+		// given a moment to finish.
+		n := runtime.NumGoroutine()
+		for deadline := time.Now().Add(5 * time.Second); n > goroutines && time.Now().Before(deadline); n = runtime.NumGoroutine() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > goroutines {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines after the cancel, %d before:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
+		}
 		return
 	}
 	t.Skip("ffmpeg always finished before it could be cancelled")
@@ -1052,21 +1138,29 @@ func TestVideoHungFFmpeg(t *testing.T) {
 	if err != nil {
 		t.Skip("no sleep")
 	}
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
 	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "child.pid")
 	script := filepath.Join(dir, "ffmpeg")
-	body := fmt.Sprintf("#!%s\n%s 600 &\necho $! > %s\nwait\n", sh, sleep, pidFile)
+	// The fake cannot report its child's pid in a file: RLIMIT_FSIZE 0
+	// forbids it any write to one. The test finds it in /proc.
+	body := fmt.Sprintf("#!%s\n%s 600 &\nwait\n", sh, sleep)
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	data := []byte("any bytes: the fake never reads them")
 
+	// childPid returns the pid of the fake's child: a process whose parent
+	// is a child of the test.
+	me := os.Getpid()
 	childPid := func(t *testing.T) int {
 		deadline := time.Now().Add(testDeadline)
 		for {
-			b, err := os.ReadFile(pidFile)
-			if pid, err2 := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && err2 == nil {
-				return pid
+			for _, fake := range liveProcesses(func(_, ppid, _ int) bool { return ppid == me }) {
+				if c := liveProcesses(func(_, ppid, _ int) bool { return ppid == fake }); len(c) > 0 {
+					return c[0]
+				}
 			}
 			if time.Now().After(deadline) {
 				t.Fatal("fake ffmpeg did not start its child")
@@ -1076,7 +1170,6 @@ func TestVideoHungFFmpeg(t *testing.T) {
 	}
 
 	t.Run("cancel", func(t *testing.T) {
-		os.Remove(pidFile)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
@@ -1101,22 +1194,22 @@ func TestVideoHungFFmpeg(t *testing.T) {
 	})
 
 	t.Run("deadline", func(t *testing.T) {
-		os.Remove(pidFile)
 		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 		defer cancel()
-		_, err := New(Options{FFmpeg: script, VideoTimeout: 500 * time.Millisecond}).hashVideo(ctx, data, HashOptions{})
+		done := make(chan error, 1)
+		go func() {
+			_, err := New(Options{FFmpeg: script, VideoTimeout: 500 * time.Millisecond}).hashVideo(ctx, data, HashOptions{})
+			done <- err
+		}()
+		_, pgid, _, _ := procStat(childPid(t))
+		err := <-done
 		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			t.Fatalf("hashVideo = %v, want the video deadline exceeded", err)
 		}
 		if !strings.Contains(err.Error(), "deadline") {
 			t.Errorf("error %q does not mention the deadline", err)
 		}
-		if b, err := os.ReadFile(pidFile); err == nil {
-			child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			if _, pgid, _, ok := procStat(child); ok {
-				waitGone(t, pgid)
-			}
-		}
+		waitGone(t, pgid)
 	})
 }
 
@@ -1229,6 +1322,7 @@ func TestStderrLog(t *testing.T) {
 		"[info]   Stream #0:1[0x2](und): Video: png, rgb24, 300x300 (attached pic)\n" +
 		"[info] Output #0, rawvideo, to 'pipe:1':\n" +
 		"[info]   Stream #0:0: Video: rawvideo (Y800 / 0x30303859), gray, 256x256, q=2-31\n" +
+		"[mjpeg @ 0x55] [IMGUTILS @ 0x7f] [error] Picture size 16384x16384 is invalid\n" +
 		"[h264 @ 0x5555] [error] " + strings.Repeat("x\x01", 5000) + "\n"
 	// Fed in awkward pieces.
 	for b := []byte(in); len(b) > 0; {
@@ -1245,8 +1339,11 @@ func TestStderrLog(t *testing.T) {
 	if seen.width != 480 || seen.duration != want {
 		t.Errorf("onVideo saw %+v", seen)
 	}
-	if len(p.errors) != 1 || len(p.errors[0]) > errLineLen || strings.ContainsRune(p.errors[0], 1) {
-		t.Errorf("errors = %q, want one sanitised line of at most %d bytes", p.errors, errLineLen)
+	if p.refusedW != 16384 || p.refusedH != 16384 {
+		t.Errorf("refused frame size %dx%d, want 16384x16384", p.refusedW, p.refusedH)
+	}
+	if len(p.errors) != 2 || len(p.errors[1]) > errLineLen || strings.ContainsRune(p.errors[1], 1) {
+		t.Errorf("errors = %q, want two, the last sanitised to at most %d bytes", p.errors, errLineLen)
 	}
 	if got := containerName(p, nil); got != "mov" {
 		t.Errorf("containerName = %q, want mov", got)
