@@ -9,6 +9,12 @@
 //	c := client.New(conn)
 //	res, err := c.Match(ctx, data, client.MatchOptions{Banks: []string{"tve"}})
 //
+// A server that requires authentication takes a token: dial with
+// grpc.WithPerRPCCredentials(client.TokenCredentials(secret, false)) and
+// TLS (credentials.NewTLS), or a client certificate in the TLS config.
+// The admin methods (CreateToken, ListTokens, RevokeToken, ListAudit) need
+// the admin role.
+//
 // The subpackage cli is the mediamatch command line.
 package client
 
@@ -46,6 +52,7 @@ type Client struct {
 	match pb.MatchServiceClient
 	hash  pb.HashServiceClient
 	bank  pb.BankServiceClient
+	admin pb.AdminServiceClient
 
 	unaryLimit int
 	chunkSize  int
@@ -79,6 +86,7 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 		match:      pb.NewMatchServiceClient(conn),
 		hash:       pb.NewHashServiceClient(conn),
 		bank:       pb.NewBankServiceClient(conn),
+		admin:      pb.NewAdminServiceClient(conn),
 		unaryLimit: DefaultUnaryLimit,
 		chunkSize:  DefaultChunkSize,
 		pageSize:   DefaultPageSize,

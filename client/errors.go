@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -31,6 +32,9 @@ type Error struct {
 	Message string
 	// Violations lists the request fields the server rejected, with why.
 	Violations []FieldViolation
+	// RetryDelay, when not zero, is how long the server asks the caller to
+	// wait before retrying (a rate limit: ErrResourceExhausted).
+	RetryDelay time.Duration
 
 	st *status.Status
 }
@@ -104,10 +108,13 @@ func fromRPC(err error) error {
 	}
 	e := &Error{Code: st.Code(), Message: st.Message(), st: st}
 	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
+		switch d := d.(type) {
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
 				e.Violations = append(e.Violations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
 			}
+		case *errdetails.RetryInfo:
+			e.RetryDelay = d.GetRetryDelay().AsDuration()
 		}
 	}
 	return e

@@ -30,6 +30,9 @@ func (b *bankService) CreateBank(ctx context.Context, req *pb.CreateBankRequest)
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
+	if err := allowBank(ctx, "CreateBankRequest.bank.name", req.GetBank().GetName()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	bank, err := s.ix.CreateBank(ctx, index.Bank{Name: req.GetBank().GetName(), Description: req.GetBank().GetDescription()})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -42,6 +45,9 @@ func (b *bankService) GetBank(ctx context.Context, req *pb.GetBankRequest) (*pb.
 	var vs violations
 	checkBankName(&vs, "GetBankRequest.name", req.GetName())
 	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := allowBank(ctx, "GetBankRequest.name", req.GetName()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	bank, err := s.ix.GetBank(ctx, req.GetName())
@@ -62,9 +68,13 @@ func (b *bankService) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	resp := &pb.ListBanksResponse{NextPageToken: next, Banks: make([]*pb.Bank, len(banks))}
-	for i, bank := range banks {
-		resp.Banks[i] = bankToProto(bank)
+	// A caller limited to banks sees only those: a page may hold fewer
+	// than page_size banks, or none, before the last.
+	resp := &pb.ListBanksResponse{NextPageToken: next, Banks: make([]*pb.Bank, 0, len(banks))}
+	for _, bank := range banks {
+		if visibleBank(ctx, bank.Name) {
+			resp.Banks = append(resp.Banks, bankToProto(bank))
+		}
 	}
 	return resp, nil
 }
@@ -74,6 +84,9 @@ func (b *bankService) DeleteBank(ctx context.Context, req *pb.DeleteBankRequest)
 	var vs violations
 	checkBankName(&vs, "DeleteBankRequest.name", req.GetName())
 	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := allowBank(ctx, "DeleteBankRequest.name", req.GetName()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	if err := s.ix.DeleteBank(ctx, req.GetName()); err != nil {
@@ -95,6 +108,9 @@ func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.
 		vs.add("AddItemRequest.source", "missing, want content (the file) or media (its signals)")
 	}
 	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := allowBank(ctx, "AddItemRequest.item.bank", req.GetItem().GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	var media fingerprint.Media
@@ -129,6 +145,9 @@ func (b *bankService) AddItemStream(stream pb.BankService_AddItemStreamServer) e
 			var vs violations
 			checkItemSpec(&vs, "AddItemStreamRequest.item", first.GetItem())
 			if err := vs.err(); err != nil {
+				return err
+			}
+			if err := allowBank(ctx, "AddItemStreamRequest.item.bank", first.GetItem().GetBank()); err != nil {
 				return err
 			}
 			return s.checkNewItem(ctx, first.GetItem())
@@ -185,6 +204,9 @@ func (b *bankService) GetItem(ctx context.Context, req *pb.GetItemRequest) (*pb.
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
+	if err := allowBank(ctx, "GetItemRequest.bank", req.GetBank()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	it, err := s.ix.GetItem(ctx, req.GetBank(), req.GetId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -198,6 +220,9 @@ func (b *bankService) ListItems(ctx context.Context, req *pb.ListItemsRequest) (
 	checkBankName(&vs, "ListItemsRequest.bank", req.GetBank())
 	checkPageSize(&vs, "ListItemsRequest.page_size", req.GetPageSize())
 	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := allowBank(ctx, "ListItemsRequest.bank", req.GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	items, next, err := s.ix.ListItems(ctx, req.GetBank(), int(req.GetPageSize()), req.GetPageToken())
@@ -243,6 +268,9 @@ func (b *bankService) UpdateItem(ctx context.Context, req *pb.UpdateItemRequest)
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
+	if err := allowBank(ctx, "UpdateItemRequest.item.bank", item.GetBank()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	it, err := s.ix.UpdateItem(ctx, item.GetBank(), item.GetId(), u)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -256,6 +284,9 @@ func (b *bankService) DeleteItem(ctx context.Context, req *pb.DeleteItemRequest)
 	checkBankName(&vs, "DeleteItemRequest.bank", req.GetBank())
 	checkItemID(&vs, "DeleteItemRequest.id", req.GetId())
 	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := allowBank(ctx, "DeleteItemRequest.bank", req.GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	if err := s.ix.DeleteItem(ctx, req.GetBank(), req.GetId()); err != nil {

@@ -149,3 +149,62 @@ func queryFromOptions(m fingerprint.Media, o *pb.MatchOptions) index.Query {
 	}
 	return q
 }
+
+// roles pairs every Role enum value with its index role.
+func roles() []struct {
+	pb pb.Role
+	ix index.Role
+} {
+	return []struct {
+		pb pb.Role
+		ix index.Role
+	}{
+		{pb.Role_ROLE_MATCHER, index.RoleMatcher},
+		{pb.Role_ROLE_MODERATOR, index.RoleModerator},
+		{pb.Role_ROLE_CURATOR, index.RoleCurator},
+		{pb.Role_ROLE_ADMIN, index.RoleAdmin},
+	}
+}
+
+func roleToProto(r index.Role) pb.Role {
+	for _, p := range roles() {
+		if p.ix == r {
+			return p.pb
+		}
+	}
+	return pb.Role_ROLE_UNSPECIFIED
+}
+
+// roleFromProto returns the index role of r; "" for ROLE_UNSPECIFIED or
+// an unknown value.
+func roleFromProto(r pb.Role) index.Role {
+	for _, p := range roles() {
+		if p.pb == r {
+			return p.ix
+		}
+	}
+	return ""
+}
+
+func tokenToProto(t index.Token) *pb.Token {
+	return &pb.Token{
+		Id:         t.ID,
+		Name:       t.Name,
+		Role:       roleToProto(t.Role),
+		Banks:      t.Banks,
+		CreateTime: timestamp(t.CreateTime),
+		ExpireTime: timestamp(t.ExpireTime),
+		RevokeTime: timestamp(t.RevokeTime),
+	}
+}
+
+func auditToProto(e index.AuditEntry) *pb.AuditEntry {
+	return &pb.AuditEntry{
+		Time:   timestamp(e.Time),
+		Actor:  e.Actor,
+		Role:   roleToProto(e.Role),
+		Action: e.Action,
+		Target: e.Target,
+		Detail: e.Detail,
+	}
+}

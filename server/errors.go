@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -47,6 +50,44 @@ type limitError struct {
 
 func (e *limitError) Error() string { return e.field + ": " + e.msg }
 
+// authError is a call without valid credentials: missing, malformed,
+// unknown, expired or revoked, or a token sent over plaintext from off
+// the host. It maps to Unauthenticated with its message, which never
+// holds a secret.
+type authError struct{ msg string }
+
+func (e *authError) Error() string { return e.msg }
+
+// deniedError is a call its caller may not make: a role too low, a bank
+// outside the caller's banks. It maps to PermissionDenied.
+type deniedError struct{ msg string }
+
+func (e *deniedError) Error() string { return e.msg }
+
+// rateError is a call over its caller's rate limit. It maps to
+// ResourceExhausted with an errdetails.RetryInfo saying when a call will
+// be let through.
+type rateError struct {
+	who   string
+	rate  float64
+	burst int
+	retry time.Duration
+}
+
+func (e *rateError) Error() string {
+	return fmt.Sprintf("rate limit: %s may make %g calls a second (bursts of %d); retry in %v",
+		e.who, e.rate, e.burst, e.retry.Round(time.Millisecond))
+}
+
+// panicError is a handler's panic, recovered by the guard. It is logged
+// with its stack and maps to Internal "internal error".
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
 // violations collects the problems found while validating one request.
 type violations []violation
 
@@ -79,17 +120,38 @@ func invalid(field, format string, args ...any) error {
 // frame or duration cap) maps to InvalidArgument, not ResourceExhausted:
 // it is a property of the file, and resending it will never succeed.
 // ResourceExhausted is kept for uploads over the byte limits, which the
-// caller can fix by streaming or by sending less.
+// caller can fix by streaming or by sending less, and for calls over the
+// rate limit, which can be retried (errdetails.RetryInfo says when).
+//
+// The guard's refusals map here too: Unauthenticated for missing or bad
+// credentials, PermissionDenied for a role too low or a bank outside the
+// caller's, and a recovered panic is logged with its stack and returned as
+// Internal.
 func (s *Server) toStatus(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	var (
-		inv *invalidError
-		lim *limitError
-		bad *badRecordsError
+		inv    *invalidError
+		lim    *limitError
+		bad    *badRecordsError
+		auth   *authError
+		denied *deniedError
+		rate   *rateError
+		pan    *panicError
 	)
 	switch {
+	case errors.As(err, &auth):
+		return status.Error(codes.Unauthenticated, auth.msg)
+	case errors.As(err, &denied):
+		return status.Error(codes.PermissionDenied, denied.msg)
+	case errors.As(err, &rate):
+		return withDetails(codes.ResourceExhausted, rate.Error(), &errdetails.RetryInfo{RetryDelay: durationpb.New(rate.retry)})
+	case errors.As(err, &pan):
+		method, _ := grpc.Method(ctx)
+		s.log.ErrorContext(ctx, "panic in handler: recovered, serving on", slog.String("method", method),
+			slog.String("panic", fmt.Sprint(pan.value)), slog.String("stack", string(pan.stack)))
+		return status.Error(codes.Internal, "internal error")
 	case errors.As(err, &inv):
 		br := &errdetails.BadRequest{}
 		for _, v := range inv.violations {
@@ -122,6 +184,8 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		return status.Error(codes.AlreadyExists, domainMessage(err))
 	case errors.Is(err, index.ErrInvalid):
 		return status.Error(codes.InvalidArgument, domainMessage(err))
+	case errors.Is(err, index.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, domainMessage(err))
 	case errors.Is(err, index.ErrClosed):
 		return status.Error(codes.Unavailable, "server is shutting down")
 	case errors.Is(err, context.DeadlineExceeded):
@@ -139,7 +203,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	return status.Error(codes.Internal, "internal error")
 }
 
-func withDetails(c codes.Code, msg string, details ...*errdetails.BadRequest) error {
+func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) error {
 	st := status.New(c, msg)
 	for _, d := range details {
 		if ds, err := st.WithDetails(d); err == nil {

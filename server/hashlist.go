@@ -67,6 +67,9 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 	if err := vs.err(); err != nil {
 		return s.toStatus(ctx, err)
 	}
+	if err := allowBank(ctx, "ImportSignalsRequest.bank", first.GetBank()); err != nil {
+		return s.toStatus(ctx, err)
+	}
 
 	im, err := s.ix.BeginImport(ctx, first.GetBank())
 	if err != nil {
@@ -240,6 +243,9 @@ func (b *bankService) ExportSignals(req *pb.ExportSignalsRequest, stream pb.Bank
 			quote(req.GetFormat()), what, formatNames(writableFormats()), defaultExportFormat)
 	}
 	if err := vs.err(); err != nil {
+		return s.toStatus(ctx, err)
+	}
+	if err := allowBank(ctx, "ExportSignalsRequest.bank", req.GetBank()); err != nil {
 		return s.toStatus(ctx, err)
 	}
 	if _, err := s.ix.GetBank(ctx, req.GetBank()); err != nil {

@@ -95,12 +95,14 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 		}))
 	}
 	streams := &atomic.Int64{}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgSize()),
+	// The guard runs too (ServerOptions): with no token, authentication
+	// is off, as on a loopback development server.
+	gs := grpc.NewServer(append(s.ServerOptions(),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			streams.Add(1)
 			defer streams.Add(-1)
 			return h(srv, ss)
-		}))
+		}))...)
 	s.Register(gs)
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)

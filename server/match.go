@@ -21,10 +21,14 @@ func (m *matchService) MatchMedia(ctx context.Context, req *pb.MatchMediaRequest
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
+	sc, err := s.matchScope(ctx, "MatchMediaRequest.options.banks", req.GetOptions())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	if err := s.checkContent("MatchMediaRequest.content", "MatchMediaStream", req.GetContent()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	matches, media, err := s.matchContent(ctx, req.GetContent(), req.GetOptions())
+	matches, media, err := s.matchContent(ctx, req.GetContent(), req.GetOptions(), sc)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -33,16 +37,22 @@ func (m *matchService) MatchMedia(ctx context.Context, req *pb.MatchMediaRequest
 
 func (m *matchService) MatchMediaStream(stream pb.MatchService_MatchMediaStreamServer) error {
 	s, ctx := m.s, stream.Context()
+	var sc scope
 	first, data, err := receive(stream.Recv, "MatchMediaStreamRequest", s.opts.MaxStreamBytes,
 		func(first *pb.MatchMediaStreamRequest) error {
 			var vs violations
 			checkOptions(&vs, "MatchMediaStreamRequest.options", first.GetOptions())
-			return vs.err()
+			if err := vs.err(); err != nil {
+				return err
+			}
+			var err error
+			sc, err = s.matchScope(ctx, "MatchMediaStreamRequest.options.banks", first.GetOptions())
+			return err
 		})
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	matches, media, err := s.matchContent(ctx, data, first.GetOptions())
+	matches, media, err := s.matchContent(ctx, data, first.GetOptions(), sc)
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -61,21 +71,49 @@ func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsReq
 	if err := index.ValidateMedia(media); err != nil {
 		return nil, s.toStatus(ctx, invalid("MatchSignalsRequest.media", "%s", reason(err)))
 	}
-	ms, err := s.ix.Match(ctx, queryFromOptions(media, req.GetOptions()))
+	sc, err := s.matchScope(ctx, "MatchSignalsRequest.options.banks", req.GetOptions())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	ms, err := s.match(ctx, media, req.GetOptions(), sc)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.MatchSignalsResponse{Matches: matchesToProto(ms)}, nil
 }
 
+// scope is the banks a match searches (see matchBanks).
+type scope struct {
+	banks []string // nil: every bank
+	none  bool     // nothing to search
+}
+
+// matchScope returns the banks a match with validated options o may
+// search; field names o's banks. A bank outside the caller's is a
+// *deniedError.
+func (s *Server) matchScope(ctx context.Context, field string, o *pb.MatchOptions) (scope, error) {
+	banks, none, err := s.matchBanks(ctx, field, o.GetBanks())
+	return scope{banks: banks, none: none}, err
+}
+
+// match matches media with validated options within sc.
+func (s *Server) match(ctx context.Context, media fingerprint.Media, o *pb.MatchOptions, sc scope) ([]index.Match, error) {
+	if sc.none {
+		return nil, nil
+	}
+	q := queryFromOptions(media, o)
+	q.Banks = sc.banks
+	return s.ix.Match(ctx, q)
+}
+
 // matchContent hashes a file (with its PDQ dihedral variants when
-// o.dihedral) and matches it with validated options.
-func (s *Server) matchContent(ctx context.Context, data []byte, o *pb.MatchOptions) ([]*pb.Match, *pb.Media, error) {
+// o.dihedral) and matches it with validated options within sc.
+func (s *Server) matchContent(ctx context.Context, data []byte, o *pb.MatchOptions, sc scope) ([]*pb.Match, *pb.Media, error) {
 	media, err := s.hash.HashWith(ctx, data, fingerprint.HashOptions{Dihedral: o.GetDihedral()})
 	if err != nil {
 		return nil, nil, err
 	}
-	ms, err := s.ix.Match(ctx, queryFromOptions(media, o))
+	ms, err := s.match(ctx, media, o, sc)
 	if err != nil {
 		return nil, nil, err
 	}

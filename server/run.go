@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -52,12 +54,28 @@ type Config struct {
 	// done; calls still running then are cancelled. Default
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
-	// Credentials, when set, secure the listener (TLS); only then may
-	// Listen be a non-loopback address.
+	// Credentials, when set, secure the listener (TLS; see TLSCredentials);
+	// only then may Listen be a non-loopback address, and every call must
+	// authenticate.
 	Credentials credentials.TransportCredentials
+	// Auth requires every call (but health checking) to authenticate even
+	// on a plaintext loopback listener and before any token exists. Once
+	// the index holds a token, calls must authenticate whatever Auth says.
+	Auth bool
+	// ClientRoles maps the subject CN of a verified client certificate to
+	// its role (see Options.ClientRoles and ParseClientRoles).
+	ClientRoles map[string]index.Role
+	// RateLimit, RateBurst, MaxUploads, CallTimeout and MaxCallTimeout are
+	// the guard's limits (see Options); zero means the default.
+	RateLimit                   float64
+	RateBurst, MaxUploads       int
+	CallTimeout, MaxCallTimeout time.Duration
+	// Now is the clock of the index (create times, token expiry) and of
+	// rate limiting; default time.Now.
+	Now func() time.Time
 	// ServerOptions are added to the grpc.Server's options, after the
-	// message size limits: interceptors (authentication, rate limits,
-	// recovery) and keepalive policy go here.
+	// server's own (Server.ServerOptions: limits, the guard's interceptors,
+	// keepalive) and the credentials.
 	ServerOptions []grpc.ServerOption
 	// Ready, if set, is called with the listening address once the server
 	// accepts calls.
@@ -65,9 +83,14 @@ type Config struct {
 }
 
 // Run serves mediamatch until ctx is done: it opens the index in
-// cfg.DataDir, listens on cfg.Listen, and serves MatchService, HashService
-// and BankService with health checking (each service and "" report
-// SERVING) and server reflection. When ctx is done it reports NOT_SERVING,
+// cfg.DataDir, listens on cfg.Listen, and serves MatchService, HashService,
+// BankService and AdminService with health checking (each service and ""
+// report SERVING) and server reflection, every call through the guard
+// (Server.ServerOptions). When authentication is required (cfg.Credentials
+// or cfg.Auth) and the index holds no token, and no client certificate is
+// given the admin role, it first creates an admin token and writes its
+// secret to the file BootstrapTokenFile in cfg.DataDir (mode 0600; the
+// log names the file, never the secret). When ctx is done it reports NOT_SERVING,
 // stops gracefully (waiting at most cfg.ShutdownTimeout), closes the index
 // and returns nil. It returns an error if the address is not allowed or
 // cannot be listened on, if the index cannot be opened, or if serving
@@ -98,7 +121,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("server: data dir: %w", err)
 	}
-	ix, err := index.Open(cfg.DataDir, index.Options{Logger: log})
+	ix, err := index.Open(cfg.DataDir, index.Options{Logger: log, Now: cfg.Now})
 	if err != nil {
 		return fmt.Errorf("server: open index in %s: %w", cfg.DataDir, err)
 	}
@@ -120,28 +143,42 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg}), Options{
+	requireAuth := cfg.Auth || cfg.Credentials != nil
+	if requireAuth && !ix.HasTokens() && !slices.Contains(slices.Collect(maps.Values(cfg.ClientRoles)), index.RoleAdmin) {
+		path, err := bootstrapToken(ctx, ix, cfg.DataDir)
+		if err != nil {
+			lis.Close()
+			return err
+		}
+		log.Warn("authentication is required and no token existed: created an admin token; its secret is in "+
+			"the file (read it, keep it somewhere safe, delete the file)", slog.String("file", path))
+	}
+
+	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg, Logger: log}), Options{
 		MaxUnaryBytes:  cfg.MaxUnaryBytes,
 		MaxStreamBytes: cfg.MaxStreamBytes,
 		Logger:         log,
+		RequireAuth:    requireAuth,
+		ClientRoles:    cfg.ClientRoles,
+		RateLimit:      cfg.RateLimit,
+		RateBurst:      cfg.RateBurst,
+		MaxUploads:     cfg.MaxUploads,
+		CallTimeout:    cfg.CallTimeout,
+		MaxCallTimeout: cfg.MaxCallTimeout,
+		Now:            cfg.Now,
 	})
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgSize())}
+	var opts []grpc.ServerOption
 	if cfg.Credentials != nil {
 		opts = append(opts, grpc.Creds(cfg.Credentials))
 	}
-	gs := grpc.NewServer(append(opts, cfg.ServerOptions...)...)
-	s.Register(gs)
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
-	for _, name := range append(ServiceNames(), "") {
-		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
-	}
-	reflection.Register(gs)
+	gs, hs := newGRPCServer(s, append(opts, cfg.ServerOptions...)...)
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()
 	log.Info("listening", slog.String("addr", lis.Addr().String()), slog.String("data", cfg.DataDir),
-		slog.Int64("max_unary_bytes", s.opts.MaxUnaryBytes), slog.Int64("max_stream_bytes", s.opts.MaxStreamBytes))
+		slog.Bool("tls", cfg.Credentials != nil), slog.Bool("auth_required", requireAuth || ix.HasTokens()),
+		slog.Int64("max_unary_bytes", s.opts.MaxUnaryBytes), slog.Int64("max_stream_bytes", s.opts.MaxStreamBytes),
+		slog.Int("max_uploads", s.opts.MaxUploads), slog.Float64("rate_limit", s.opts.RateLimit))
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())
 	}
@@ -167,8 +204,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		log.Error("serve", slog.Any("err", err))
 	}
+	log.Info("calls served", slog.Any("counts", s.Counts()))
 	log.Info("stopped")
 	return nil
+}
+
+// newGRPCServer returns a grpc.Server guarded by s (s.ServerOptions, then
+// extra) with every service registered: s's four, health checking (each
+// service and "" SERVING) and reflection.
+func newGRPCServer(s *Server, extra ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	gs := grpc.NewServer(append(s.ServerOptions(), extra...)...)
+	s.Register(gs)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	for _, name := range append(ServiceNames(), "") {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	reflection.Register(gs)
+	return gs, hs
 }
 
 // checkLoopback returns an error unless addr is a loopback address.
@@ -183,9 +236,9 @@ func checkLoopback(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("server: refusing to listen on %q: without TLS and authentication mediamatch "+
-		"serves loopback only (e.g. 127.0.0.1:7878 or [::1]:7878); put it behind an authenticating proxy "+
-		"on the same host until credentials are supported", addr)
+	return fmt.Errorf("server: refusing to listen on %q: without TLS mediamatch serves loopback only "+
+		"(e.g. 127.0.0.1:7878 or [::1]:7878); give a certificate (serve --tls-cert and --tls-key) to listen "+
+		"on other addresses", addr)
 }
 
 func orDefault(s, def string) string {

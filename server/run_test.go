@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,11 +12,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/index"
 )
 
 func TestRunRefusesNonLoopback(t *testing.T) {
@@ -122,5 +127,135 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("Run after cancel = %v, want nil", err)
+	}
+}
+
+// TestRunBootstrapsWithTLS runs Run with TLS from files: since TLS
+// requires authentication and the index holds no token, Run creates an
+// admin token and writes its secret to a 0600 file in the data dir,
+// logging the file but never the secret. Health checking needs no
+// credentials; reflection and the API do; the secret works; a restart
+// makes no second token.
+func TestRunBootstrapsWithTLS(t *testing.T) {
+	pki := newPKI(t, "test CA")
+	certFile, keyFile := pki.issueFiles(t, "localhost", true)
+	creds, err := TLSCredentials(certFile, keyFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	start := func() (*grpc.ClientConn, *syncBuffer, func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		ready := make(chan net.Addr, 1)
+		done := make(chan error, 1)
+		logs := &syncBuffer{}
+		go func() {
+			done <- Run(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: slogTo(logs), Credentials: creds,
+				Ready: func(a net.Addr) { ready <- a }})
+		}()
+		var addr net.Addr
+		select {
+		case addr = <-ready:
+		case err := <-done:
+			cancel()
+			t.Fatalf("Run: %v\n%s", err, logs.String())
+		}
+		conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(
+			credentials.NewTLS(&tls.Config{RootCAs: pki.pool, ServerName: "localhost"})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn, logs, func() {
+			conn.Close()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	conn, logs, stop := start()
+	ctx := t.Context()
+	path := filepath.Join(dir, BootstrapTokenFile)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("no bootstrap token file: %v\n%s", err, logs.String())
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("bootstrap token file mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(secret, "mmt_") {
+		t.Fatalf("bootstrap token file holds %q, want a secret", secret)
+	}
+	if l := logs.String(); !strings.Contains(l, path) || strings.Contains(l, secret) {
+		t.Errorf("log should name %s and never the secret:\n%s", path, l)
+	}
+
+	if resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil ||
+		resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health check without credentials = %v, %v; want SERVING", resp, err)
+	}
+	rc, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err == nil {
+		rc.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
+		_, err = rc.Recv()
+	}
+	wantStatus(t, err, codes.Unauthenticated, "missing credentials")
+	_, err = pb.NewBankServiceClient(conn).ListBanks(ctx, &pb.ListBanksRequest{})
+	wantStatus(t, err, codes.Unauthenticated, "missing credentials")
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+secret)
+	if _, err := pb.NewBankServiceClient(conn).CreateBank(actx, &pb.CreateBankRequest{Bank: &pb.Bank{Name: "tve"}}); err != nil {
+		t.Errorf("CreateBank with the bootstrap token: %v", err)
+	}
+	stop()
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	_, logs, stop = start()
+	stop()
+	if _, err := os.Stat(path); err == nil || strings.Contains(logs.String(), BootstrapTokenFile) {
+		t.Errorf("a second start made another bootstrap token:\n%s", logs.String())
+	}
+}
+
+// TestCreateTokenOffline makes the first admin token in a stopped
+// server's data dir, as `mediamatch token create --data` does; the server
+// then requires it. While the server runs, the data dir is in use and the
+// offline path says so.
+func TestCreateTokenOffline(t *testing.T) {
+	ctx := t.Context()
+	if _, _, err := CreateTokenOffline(ctx, filepath.Join(t.TempDir(), "missing"),
+		index.Token{Name: "ops", Role: index.RoleAdmin}, "tester"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("CreateTokenOffline in a missing dir = %v, want an error saying so", err)
+	}
+	dir := t.TempDir()
+	tok, secret, err := CreateTokenOffline(ctx, dir, index.Token{Name: "ops", Role: index.RoleAdmin}, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Role != index.RoleAdmin || !strings.HasPrefix(secret, "mmt_") {
+		t.Errorf("CreateTokenOffline = %+v, %q", tok, secret)
+	}
+	conn, stop := startRun(t, dir)
+	defer stop()
+	if _, _, err := CreateTokenOffline(ctx, dir, index.Token{Name: "two", Role: index.RoleAdmin}, "tester"); err == nil ||
+		!strings.Contains(err.Error(), "running") {
+		t.Errorf("CreateTokenOffline while the server runs = %v, want an error naming the running server", err)
+	}
+	_, err = pb.NewBankServiceClient(conn).ListBanks(ctx, &pb.ListBanksRequest{})
+	wantStatus(t, err, codes.Unauthenticated, "missing credentials")
+	admin := pb.NewAdminServiceClient(conn)
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+secret)
+	resp, err := admin.ListAuditEntries(actx, &pb.ListAuditEntriesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := resp.GetEntries(); len(es) == 0 || es[0].GetActor() != "offline (tester)" || es[0].GetTarget() != "name ops" {
+		t.Errorf("audit log = %v, want the offline creation first", es)
 	}
 }

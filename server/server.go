@@ -3,16 +3,23 @@
 // types, calls the hasher and the index, and maps their errors to gRPC
 // statuses. It holds no state of its own.
 //
-// New builds the three services (MatchService, HashService, BankService)
-// over any Index and Hasher; Run is the whole process behind
-// `mediamatch serve`: it opens the index, listens, serves with health
-// checking and reflection, and shuts down gracefully.
+// New builds the four services (MatchService, HashService, BankService,
+// AdminService) over any Index and Hasher, and ServerOptions the
+// grpc.Server options that guard them: one unary and one stream
+// interceptor authenticate every call (auth.go), authorise it by role from
+// one table, rate-limit it, bound its deadline, recover from panics, count
+// it and audit curator and admin actions (guard.go). Run is the whole
+// process behind `mediamatch serve`: it opens the index, listens (TLS from
+// Config.Credentials), serves with health checking and reflection, and
+// shuts down gracefully.
 package server
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -43,6 +50,15 @@ type Index interface {
 	DeleteItem(ctx context.Context, bank, id string) error
 	Match(ctx context.Context, q index.Query) ([]index.Match, error)
 	BeginImport(ctx context.Context, bank string) (*index.Import, error)
+
+	// Tokens and the audit log (AdminService and the interceptors).
+	CreateToken(ctx context.Context, t index.Token) (index.Token, string, error)
+	ListTokens(ctx context.Context) ([]index.Token, error)
+	RevokeToken(ctx context.Context, id string) (index.Token, error)
+	Authenticate(secret string) (index.Token, error)
+	HasTokens() bool
+	AppendAudit(ctx context.Context, e index.AuditEntry) error
+	ListAudit(ctx context.Context, pageSize int, pageToken string) ([]index.AuditEntry, string, error)
 }
 
 // Hasher computes the fingerprint of a file held in memory, with the PDQ
@@ -64,7 +80,53 @@ type Options struct {
 	// Logger receives internal errors; default discards. Media bytes are
 	// never logged.
 	Logger *slog.Logger
+
+	// RequireAuth refuses calls without valid credentials even while the
+	// index holds no token. Whatever it says, once the index holds a token
+	// (revoked ones count) every call but health checking must
+	// authenticate. Run sets it when TLS is configured or Config.Auth.
+	RequireAuth bool
+	// ClientRoles maps the subject common name of a verified client
+	// certificate (mutual TLS) to its role; a certificate whose CN is not
+	// here is no credential.
+	ClientRoles map[string]index.Role
+	// RateLimit is how many calls per second each authenticated caller
+	// (a token, or a client certificate's CN) may make on average, with
+	// bursts of RateBurst; over it calls get ResourceExhausted with
+	// errdetails.RetryInfo. Default DefaultRateLimit and DefaultRateBurst;
+	// negative means no limit. Anonymous callers (authentication off) are
+	// not limited.
+	RateLimit float64
+	RateBurst int
+	// MaxUploads bounds the calls that hold an upload in memory and hash
+	// it (MatchMedia, MatchMediaStream, HashMedia, HashMediaStream,
+	// AddItem, AddItemStream) at once; more wait for a slot within their
+	// deadline. Default DefaultMaxUploads.
+	MaxUploads int
+	// CallTimeout is the deadline given to a call that has none, and
+	// MaxCallTimeout caps the deadline of any call. Defaults
+	// DefaultCallTimeout and DefaultMaxCallTimeout.
+	CallTimeout, MaxCallTimeout time.Duration
+	// MaxConcurrentStreams bounds the calls at once on one connection;
+	// default DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams uint32
+	// Now is the clock of rate limiting; default time.Now. (Token expiry
+	// follows the index's clock, index.Options.Now.)
+	Now func() time.Time
 }
+
+// Defaults of the guard's limits (see Options).
+const (
+	DefaultRateLimit            = 100 // calls per second per caller
+	DefaultRateBurst            = 200
+	DefaultCallTimeout          = 10 * time.Minute
+	DefaultMaxCallTimeout       = time.Hour
+	DefaultMaxConcurrentStreams = 128
+)
+
+// DefaultMaxUploads is the default of Options.MaxUploads: twice the CPUs,
+// at least 4. Each upload may hold up to MaxStreamBytes in memory.
+func DefaultMaxUploads() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 func (o Options) withDefaults() Options {
 	if o.MaxUnaryBytes <= 0 {
@@ -75,6 +137,28 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.RateLimit == 0 {
+		o.RateLimit = DefaultRateLimit
+	}
+	if o.RateBurst <= 0 {
+		o.RateBurst = DefaultRateBurst
+	}
+	if o.MaxUploads <= 0 {
+		o.MaxUploads = DefaultMaxUploads()
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.MaxCallTimeout <= 0 {
+		o.MaxCallTimeout = DefaultMaxCallTimeout
+	}
+	o.CallTimeout = min(o.CallTimeout, o.MaxCallTimeout)
+	if o.MaxConcurrentStreams == 0 {
+		o.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -88,27 +172,39 @@ func (o Options) MaxRecvMsgSize() int {
 	return int(n)
 }
 
-// Server implements MatchService, HashService and BankService over an
-// Index and a Hasher. It is safe for concurrent use.
+// Server implements MatchService, HashService, BankService and
+// AdminService over an Index and a Hasher. It is safe for concurrent use.
 type Server struct {
 	ix   Index
 	hash Hasher
 	opts Options
 	log  *slog.Logger
+
+	access  map[string]access // by full method name; never changed after New
+	limit   *limiter          // per-caller rate limits
+	uploads chan struct{}     // a slot per running upload
+	counts  *counters         // calls by method and code
 }
 
 // New returns a Server over ix and h.
 func New(ix Index, h Hasher, opts Options) *Server {
 	opts = opts.withDefaults()
-	return &Server{ix: ix, hash: h, opts: opts, log: opts.Logger}
+	return &Server{ix: ix, hash: h, opts: opts, log: opts.Logger,
+		access:  accessTable(),
+		limit:   newLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
+		uploads: make(chan struct{}, opts.MaxUploads),
+		counts:  newCounters(),
+	}
 }
 
-// Register registers the three services on gs. Interceptors, credentials
-// and limits belong to gs and are set when it is built.
+// Register registers the four services on gs. Interceptors, credentials
+// and limits belong to gs and are set when it is built: build it with
+// ServerOptions, or every call is open to anyone who can connect.
 func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	pb.RegisterMatchServiceServer(gs, &matchService{s: s})
 	pb.RegisterHashServiceServer(gs, &hashService{s: s})
 	pb.RegisterBankServiceServer(gs, &bankService{s: s})
+	pb.RegisterAdminServiceServer(gs, &adminService{s: s})
 }
 
 // ServiceNames returns the full names of the services Register registers,
@@ -118,5 +214,6 @@ func ServiceNames() []string {
 		pb.MatchService_ServiceDesc.ServiceName,
 		pb.HashService_ServiceDesc.ServiceName,
 		pb.BankService_ServiceDesc.ServiceName,
+		pb.AdminService_ServiceDesc.ServiceName,
 	}
 }

@@ -1,6 +1,8 @@
 // Package cli is the mediamatch command line: `mediamatch serve` runs the
 // service, and the other commands (hash, match, add, bank, item, import,
-// export) call a running server through package client. Main is the whole
+// export, token, audit) call a running server through package client,
+// with a token (--token, $MEDIAMATCH_TOKEN) and TLS (--tls-ca, --tls-cert,
+// --tls-key) when the server requires them. Main is the whole
 // program; cmd/mediamatch only wires it to the process.
 package cli
 
@@ -15,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/mediamatch/mediamatch/client"
 	"github.com/mediamatch/mediamatch/server"
@@ -23,6 +24,11 @@ import (
 
 // EnvServer is the environment variable that sets the default --server.
 const EnvServer = "MEDIAMATCH_SERVER"
+
+// EnvToken is the environment variable that holds the API token when
+// --token is not given (safer than --token, which other users of the host
+// can see in the process list).
+const EnvToken = "MEDIAMATCH_TOKEN"
 
 // maxRecvBytes is the largest response the CLI accepts: item listings and
 // video matches can pass gRPC's default 4 MiB.
@@ -50,9 +56,10 @@ type app struct {
 	server  string
 	json    bool
 	timeout time.Duration
+	conn    connFlags
 
-	conn *grpc.ClientConn
-	c    *client.Client
+	cc *grpc.ClientConn
+	c  *client.Client
 }
 
 // errReported means the failures were already written to stderr.
@@ -67,8 +74,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	err := root.ExecuteContext(ctx)
-	if a.conn != nil {
-		a.conn.Close()
+	if a.cc != nil {
+		a.cc.Close()
 	}
 	var ue usageError
 	switch {
@@ -103,8 +110,11 @@ func isCobraUsage(err error) bool {
 // explain returns err's message, with a hint where one helps.
 func (a *app) explain(err error) string {
 	msg := err.Error()
-	if errors.Is(err, client.ErrUnavailable) {
-		msg += fmt.Sprintf(" (is `mediamatch serve` running at %s? set --server or $%s)", a.server, EnvServer)
+	switch {
+	case errors.Is(err, client.ErrUnavailable):
+		msg += fmt.Sprintf(" (is `mediamatch serve` running at %s? set --server or $%s; a TLS server needs --tls-ca)", a.server, EnvServer)
+	case errors.Is(err, client.ErrUnauthenticated):
+		msg += fmt.Sprintf(" (set $%s or --token)", EnvToken)
 	}
 	return msg
 }
@@ -140,9 +150,11 @@ files against them.`,
 	pf.StringVar(&a.server, "server", defServer, "address of the mediamatch server (env "+EnvServer+")")
 	pf.BoolVar(&a.json, "json", false, "print JSON, one object per line (per input file for hash, match, add)")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Minute, "give up on a call after this long (0: never)")
+	a.conn.flags(pf)
 
 	root.AddCommand(a.serveCommand(), a.hashCommand(), a.matchCommand(), a.addCommand(),
-		a.bankCommand(), a.itemCommand(), a.importCommand(), a.exportCommand())
+		a.bankCommand(), a.itemCommand(), a.importCommand(), a.exportCommand(),
+		a.tokenCommand(), a.auditCommand())
 	return root
 }
 
@@ -151,13 +163,15 @@ func (a *app) client() (*client.Client, error) {
 	if a.c != nil {
 		return a.c, nil
 	}
-	conn, err := grpc.NewClient(a.server,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvBytes)))
+	opts, err := a.conn.dialOptions(a.server, a.getenv(EnvToken))
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(a.server, append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvBytes)))...)
 	if err != nil {
 		return nil, fmt.Errorf("server %q: %w", a.server, err)
 	}
-	a.conn, a.c = conn, client.New(conn)
+	a.cc, a.c = conn, client.New(conn)
 	return a.c, nil
 }
 

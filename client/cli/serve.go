@@ -12,28 +12,71 @@ import (
 
 func (a *app) serveCommand() *cobra.Command {
 	var (
-		cfg      server.Config
-		logLevel string
+		cfg                       server.Config
+		logLevel                  string
+		tlsCert, tlsKey, clientCA string
+		clientRoles               []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the mediamatch gRPC service",
 		Long: `serve runs the mediamatch gRPC service (MatchService, HashService, BankService,
-plus gRPC health checking and reflection) on the embedded store in --data,
-until SIGINT or SIGTERM, then stops gracefully.
+AdminService, plus gRPC health checking and reflection) on the embedded store in
+--data, until SIGINT or SIGTERM, then stops gracefully.
 
-Without TLS and authentication (not yet available) it listens on loopback only;
-a non-loopback --listen is refused. Files up to --max-unary-bytes may be sent
-in one message, larger ones (videos) are streamed up to --max-stream-bytes.
-Uploads are kept in memory only: never written to disk, never logged.
-Videos need ffmpeg (--ffmpeg, default from PATH). Logs go to stderr.`,
+Without TLS it listens on loopback only; a non-loopback --listen needs
+--tls-cert and --tls-key. --client-ca requires every client to present a
+certificate signed by that CA (mutual TLS); --client-role CN=ROLE gives the
+certificates with that subject common name a role.
+
+Authentication is required when TLS is on, with --auth, or as soon as any
+token exists (make the first with 'mediamatch token create --data DIR' while
+the server is stopped). A loopback server without tokens and without --auth
+is open to every local process, for development. When authentication is
+required and no token exists (and no --client-role gives admin), serve
+creates an admin token and writes its secret to the file
+DATA/bootstrap-admin-token (mode 0600; the log names the file, never the
+secret): read it, keep it safe, delete the file.
+
+Roles: matcher (match, hash), moderator (and read banks and items), curator
+(and change them, import, export), admin (and tokens, the audit log). Every
+curator and admin call is recorded in the audit log ('mediamatch audit').
+Each token or certificate may make --rate-limit calls a second (bursts of
+--rate-burst); at most --max-uploads uploads are held and hashed at once.
+
+Files up to --max-unary-bytes may be sent in one message, larger ones
+(videos) are streamed up to --max-stream-bytes. Uploads are kept in memory
+only: never written to disk, never logged. Videos need ffmpeg (--ffmpeg,
+default from PATH). Logs go to stderr.`,
 		Example: `  mediamatch serve
-  mediamatch serve --data /var/lib/mediamatch --listen 127.0.0.1:7979 --log-level debug`,
+  mediamatch serve --data /var/lib/mediamatch --listen 127.0.0.1:7979 --log-level debug
+  mediamatch serve --listen :7878 --tls-cert server.pem --tls-key server-key.pem
+  mediamatch serve --listen :7878 --tls-cert server.pem --tls-key server-key.pem \
+      --client-ca partners-ca.pem --client-role upload-gw=matcher --client-role curation=curator`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)}
+			}
+			if (tlsCert == "") != (tlsKey == "") {
+				return usageError{fmt.Errorf("--tls-cert and --tls-key go together")}
+			}
+			if tlsCert == "" && (clientCA != "" || len(clientRoles) > 0) {
+				return usageError{fmt.Errorf("--client-ca and --client-role need TLS: give --tls-cert and --tls-key")}
+			}
+			if len(clientRoles) > 0 && clientCA == "" {
+				return usageError{fmt.Errorf("--client-role needs --client-ca: only verified client certificates get roles")}
+			}
+			roles, err := server.ParseClientRoles(clientRoles)
+			if err != nil {
+				return usageError{fmt.Errorf("--client-role: %w", err)}
+			}
+			cfg.ClientRoles = roles
+			if tlsCert != "" {
+				if cfg.Credentials, err = server.TLSCredentials(tlsCert, tlsKey, clientCA); err != nil {
+					return err
+				}
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			return server.Run(cmd.Context(), cfg)
@@ -41,11 +84,21 @@ Videos need ffmpeg (--ffmpeg, default from PATH). Logs go to stderr.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data", server.DefaultDataDir, "directory of the index (created if missing)")
-	f.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address to listen on (loopback only; port 0 picks one)")
+	f.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address to listen on (loopback only without TLS; port 0 picks one)")
 	f.StringVar(&cfg.FFmpeg, "ffmpeg", "", "path of the ffmpeg binary (default: ffmpeg from PATH)")
 	f.Int64Var(&cfg.MaxUnaryBytes, "max-unary-bytes", server.DefaultMaxUnaryBytes, "largest file accepted in one message")
 	f.Int64Var(&cfg.MaxStreamBytes, "max-stream-bytes", server.DefaultMaxStreamBytes, "largest file accepted as a stream")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for running calls on shutdown")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&tlsCert, "tls-cert", "", "PEM file of the server's certificate chain: serve TLS (with --tls-key)")
+	f.StringVar(&tlsKey, "tls-key", "", "PEM file of the server's private key")
+	f.StringVar(&clientCA, "client-ca", "", "PEM file of the CA(s) client certificates must chain to: require mutual TLS")
+	f.StringArrayVar(&clientRoles, "client-role", nil, "CN=ROLE: client certificates with this subject CN get ROLE (repeatable)")
+	f.BoolVar(&cfg.Auth, "auth", false, "require authentication even on loopback without TLS and before any token exists")
+	f.Float64Var(&cfg.RateLimit, "rate-limit", server.DefaultRateLimit, "calls a second per token or certificate (negative: no limit)")
+	f.IntVar(&cfg.RateBurst, "rate-burst", server.DefaultRateBurst, "calls a token or certificate may make at once over --rate-limit")
+	f.IntVar(&cfg.MaxUploads, "max-uploads", server.DefaultMaxUploads(), "uploads held and hashed at once; more wait")
+	f.DurationVar(&cfg.CallTimeout, "call-timeout", server.DefaultCallTimeout, "deadline of calls that set none")
+	f.DurationVar(&cfg.MaxCallTimeout, "max-call-timeout", server.DefaultMaxCallTimeout, "longest deadline a call may have")
 	return cmd
 }

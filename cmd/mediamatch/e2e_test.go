@@ -289,7 +289,13 @@ func startServer(t *testing.T, bin, data string) *server {
 // waitServing polls gRPC health checking until the server reports SERVING.
 func waitServing(t *testing.T, addr string) {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	waitServingWith(t, addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// waitServingWith is waitServing over a connection made with opts.
+func waitServingWith(t *testing.T, addr string, opts ...grpc.DialOption) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// maxTokenBanks bounds CreateTokenRequest.banks, as stated in admin.proto.
+const maxTokenBanks = 100
+
+// adminService implements pb.AdminServiceServer: tokens and the audit log.
+// The guard lets only admins in.
+type adminService struct {
+	pb.UnimplementedAdminServiceServer
+	s *Server
+}
+
+func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*pb.CreateTokenResponse, error) {
+	s := a.s
+	var vs violations
+	if n := len(req.GetName()); n == 0 || n > index.MaxTokenNameLen || !utf8.ValidString(req.GetName()) {
+		vs.add("CreateTokenRequest.name", "%s, want 1..%d bytes of UTF-8", quote(req.GetName()), index.MaxTokenNameLen)
+	}
+	role := roleFromProto(req.GetRole())
+	if role == "" {
+		vs.add("CreateTokenRequest.role", "%s, want one of %s", req.GetRole(), roleNames())
+	}
+	if n := len(req.GetBanks()); n > maxTokenBanks {
+		vs.add("CreateTokenRequest.banks", "%d names, want at most %d", n, maxTokenBanks)
+	} else {
+		for i, b := range req.GetBanks() {
+			checkBankName(&vs, fmt.Sprintf("CreateTokenRequest.banks[%d]", i), b)
+		}
+	}
+	t := index.Token{Name: req.GetName(), Role: role, Banks: req.GetBanks()}
+	if e := req.GetExpireTime(); e != nil {
+		if err := e.CheckValid(); err != nil {
+			vs.add("CreateTokenRequest.expire_time", "%v, want a valid time in the future", err)
+		} else {
+			t.ExpireTime = e.AsTime()
+		}
+	}
+	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := allowTokenBanks(ctx, "CreateTokenRequest.banks", req.GetBanks()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	tok, secret, err := s.ix.CreateToken(ctx, t)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.CreateTokenResponse{Token: tokenToProto(tok), Secret: secret}, nil
+}
+
+func (a *adminService) ListTokens(ctx context.Context, _ *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
+	s := a.s
+	toks, err := s.ix.ListTokens(ctx)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.ListTokensResponse{Tokens: make([]*pb.Token, len(toks))}
+	for i, t := range toks {
+		resp.Tokens[i] = tokenToProto(t)
+	}
+	return resp, nil
+}
+
+func (a *adminService) RevokeToken(ctx context.Context, req *pb.RevokeTokenRequest) (*pb.RevokeTokenResponse, error) {
+	s := a.s
+	if req.GetId() == "" {
+		return nil, s.toStatus(ctx, invalid("RevokeTokenRequest.id", `empty, want a token id ("tok_...")`))
+	}
+	tok, err := s.ix.RevokeToken(ctx, req.GetId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.RevokeTokenResponse{Token: tokenToProto(tok)}, nil
+}
+
+func (a *adminService) ListAuditEntries(ctx context.Context, req *pb.ListAuditEntriesRequest) (*pb.ListAuditEntriesResponse, error) {
+	s := a.s
+	var vs violations
+	checkPageSize(&vs, "ListAuditEntriesRequest.page_size", req.GetPageSize())
+	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	entries, next, err := s.ix.ListAudit(ctx, int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.ListAuditEntriesResponse{NextPageToken: next, Entries: make([]*pb.AuditEntry, len(entries))}
+	for i, e := range entries {
+		resp.Entries[i] = auditToProto(e)
+	}
+	return resp, nil
+}
+
+func roleNames() string {
+	var names []string
+	for _, r := range roles() {
+		names = append(names, r.pb.String())
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// BootstrapTokenFile is the file in the data dir where Run writes the
+// secret of the admin token it creates on the first start that requires
+// authentication.
+const BootstrapTokenFile = "bootstrap-admin-token"
+
+// bootstrapToken creates an admin token named "bootstrap" and writes its
+// secret to BootstrapTokenFile in dir (created with mode 0600; an
+// existing file is an error, never overwritten). It returns the file's
+// path. On error no token is left behind that nobody knows.
+func bootstrapToken(ctx context.Context, ix *index.Index, dir string) (string, error) {
+	path := filepath.Join(dir, BootstrapTokenFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("server: bootstrap admin token: %w (remove the file, or create a token with "+
+			"`mediamatch token create --data DIR`)", err)
+	}
+	tok, secret, err := ix.CreateToken(ctx, index.Token{Name: "bootstrap", Role: index.RoleAdmin})
+	if err == nil {
+		_, err = f.WriteString(secret + "\n")
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_, _ = ix.RevokeToken(context.WithoutCancel(ctx), tok.ID)
+		}
+	} else {
+		f.Close()
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("server: bootstrap admin token: %w", err)
+	}
+	_ = ix.AppendAudit(ctx, index.AuditEntry{Actor: "serve (bootstrap)", Role: index.RoleAdmin,
+		Action: "AdminService/CreateToken", Target: "name bootstrap", Detail: "ok id=" + tok.ID + " role=admin banks=all file=" + path})
+	return path, nil
+}
+
+// CreateTokenOffline creates a token in the index in dataDir without a
+// server, for the first admin token (`mediamatch token create --data`),
+// and records it in the audit log with actor "offline (actor)". The data
+// dir must exist and no server may be running on it (the store allows one
+// process). It returns the token and its secret, which is not stored and
+// cannot be read again. Errors: a missing data dir, an index in use or
+// that cannot be opened, and CreateToken's (index.ErrInvalid for a bad
+// name, role, bank or expiry).
+func CreateTokenOffline(ctx context.Context, dataDir string, t index.Token, actor string) (index.Token, string, error) {
+	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
+		switch {
+		case err == nil:
+			err = errors.New("not a directory")
+		case errors.Is(err, fs.ErrNotExist):
+			err = errors.New("does not exist")
+		}
+		return index.Token{}, "", fmt.Errorf("data dir %s: %w (give the --data of `mediamatch serve`)", dataDir, err)
+	}
+	ix, err := index.Open(dataDir, index.Options{})
+	if err != nil {
+		return index.Token{}, "", fmt.Errorf("open index in %s (is `mediamatch serve` running on it? stop it, "+
+			"or create the token over the API without --data): %w", dataDir, err)
+	}
+	tok, secret, err := ix.CreateToken(ctx, t)
+	if err == nil {
+		banks := "all"
+		if len(tok.Banks) > 0 {
+			banks = fmt.Sprint(tok.Banks)
+		}
+		err = ix.AppendAudit(ctx, index.AuditEntry{Actor: "offline (" + actor + ")", Role: index.RoleAdmin,
+			Action: "AdminService/CreateToken", Target: "name " + tok.Name,
+			Detail: fmt.Sprintf("ok id=%s role=%s banks=%s", tok.ID, tok.Role, banks)})
+	}
+	if cerr := ix.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return index.Token{}, "", err
+	}
+	return tok, secret, nil
+}
