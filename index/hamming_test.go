@@ -36,6 +36,17 @@ func hammingVariants() []hammingVariant {
 		{"auto/inline", func(w int) hammingConfig {
 			return hammingConfig{words: w, radius: 8 * w, tail: 16, sync: true, layout: layoutInline}
 		}},
+		// Four inline tables of 16 bits, whose partials hold only some
+		// of a hash's bits, so that hashes are looked up in table 0 (see
+		// also TestInlineLayouts). Not forced to probe: at the suite's
+		// largest radii that would probe every key.
+		{"auto/inline/subs=4", func(w int) hammingConfig {
+			cfg := hammingConfig{words: w, radius: 8 * w, tail: 16, sync: true, layout: layoutInline}
+			if w == 1 {
+				cfg.subs = 4 // wider hashes have no inline layout
+			}
+			return cfg
+		}},
 	}
 }
 

@@ -30,12 +30,15 @@ import (
 //     0's key) for the few that pass;
 //   - byRef lists the positions in ref order, for remove.
 //
-// At 10 million hashes and 3 tables of 21 bits that is 43 bits of rest,
-// 2×42 bits of partials, 1.3 bytes of offsets, 4 of ref and 4 of byRef:
-// 25 bytes a hash.
+// Values are packed bit to bit, so that a short run is one or two cache
+// lines; the loop that compares a run with the query (near) has faster
+// forms for values of 32 and 48 bits, whole bytes. At 10 million
+// hashes and 4 tables of 16 bits that is a 48-bit rest, 3×32 bits of
+// partials, 4 bytes of ref and 4 of byRef: 26 bytes a hash.
 type inlineSeg struct {
 	n              int
 	tabs           []itable
+	widths         []int    // of the tables' substrings
 	refLo, refHi   []uint32 // by position; refHi nil if every ref < 2^32
 	frLo, frHi     []uint16 // by position; nil as in segment
 	byRef          []uint32 // positions sorted by ref
@@ -47,7 +50,7 @@ type itable struct {
 	shift, width   int       // the substring is bits [shift, shift+width) from the most significant
 	lowBits        int       // bits after the substring: 64-shift-width
 	nshift, nwidth int       // tables j > 0: the other substring in the partial
-	restBits       uint64    // bits stored an entry: a rest (table 0) or a partial
+	restBits       uint64    // bits stored an entry: a rest (table 0) or a partial; at most 48
 	dir            bucketDir // bucket b holds values dir.bound(b) to dir.bound(b+1)-1
 	rest           []byte    // values packed little-endian, restBits each, ascending within a bucket, 8 bytes of padding
 
@@ -78,21 +81,15 @@ func (s *inlineSeg) value(j int, h uint64) uint64 {
 	return uint64(s.tabs[0].key(h))<<t.nwidth | bitsAt(h, t.nshift, t.nwidth)
 }
 
-// get returns the k-th value. restBits is at most 56, so one unaligned
+// get returns the k-th value. restBits is at most 48, so one unaligned
 // 8-byte read holds it.
 func (t *itable) get(k uint32) uint64 {
 	bit := uint64(k) * t.restBits
-	return binary.LittleEndian.Uint64(t.rest[bit>>3:]) >> (bit & 7) & (1<<t.restBits - 1)
+	return binary.LittleEndian.Uint64(t.rest[bit>>3:bit>>3+8]) >> (bit & 7) & (1<<t.restBits - 1)
 }
 
-func (t *itable) put(k uint32, v uint64) {
-	bit := uint64(k) * t.restBits
-	b := t.rest[bit>>3:]
-	binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)|v<<(bit&7))
-}
-
-// inlineMinWidth keeps rests within 56 bits (see get).
-const inlineMinWidth = 8
+// inlineMinWidth keeps rests within 48 bits.
+const inlineMinWidth = 16
 
 // inlineValueBits returns the bits table j of an inline layout of the
 // given widths stores an entry.
@@ -104,31 +101,42 @@ func inlineValueBits(widths []int, j int) int {
 }
 
 // inlineNext returns the other substring whose bits table j > 0 keeps, or
-// 0 (none beyond substring 0) if there are only two tables.
+// 0 (none beyond substring 0) if there are only two tables. Every table
+// j > 0 then knows substring 1 (as its key or in its partial), which
+// leads the rests of table 0: so resolve can find a partial's hashes by
+// their place in a run rather than by reading the whole run.
 func inlineNext(m, j int) int {
-	if m <= 2 {
+	switch {
+	case m <= 2:
 		return 0
-	}
-	if j+1 < m {
-		return j + 1
+	case j == 1:
+		return 2
 	}
 	return 1
 }
 
 func inlineValueBytes(n, valueBits int) float64 { return float64(n)*float64(valueBits)/8 + 8 }
 
+// Costs of the inline layout's probes, in nanoseconds as in mih.go: a
+// run is read whole, a cache line after another, and compared with the
+// query a value at a time.
+const (
+	costLine  = 15.0 // read one more cache line of a run
+	costEntry = 1.5  // compare one value
+)
+
 // inlineCosts estimates the cost of probing one bucket of table j of an
-// inline layout of the given widths over n hashes, and of each value read
-// there, at radius r: a partial within r of the query costs a scan of the
-// table-0 bucket it names.
-func inlineCosts(n int, widths []int, j, r int) (probe, ent float64) {
+// inline layout of the given widths over n hashes, at tr from the query's
+// key, and of each value read there, at radius r: a partial within reach
+// of the query costs a look-up in table 0.
+func inlineCosts(n int, widths []int, j, r, tr int) (probe, ent float64) {
 	w, vb := widths[j], inlineValueBits(widths, j)
 	probe = 2 + missCost(dirBytes(n, w)) + missCost(inlineValueBytes(n, vb))
-	ent = 4
+	ent = costEntry + float64(vb)/512*costLine
 	if j > 0 {
-		pass := binomialTail(w+vb, r)
-		bucket0 := math.Ldexp(float64(n), -widths[0])
-		ent += pass * (missCost(inlineValueBytes(n, 64-widths[0])) + bucket0*4)
+		// Most keys probed are tr from the query's: the partial has r-tr.
+		pass := binomialTail(vb, r-max(tr, 0))
+		ent += pass * (missCost(inlineValueBytes(n, 64-widths[0])) + costKey)
 	}
 	return probe, ent
 }
@@ -151,7 +159,7 @@ func binomialTail(n, r int) float64 {
 // given widths, laid out from the most significant bit.
 func newInlineSeg(e entries, widths []int) *inlineSeg {
 	n := e.len()
-	s := &inlineSeg{n: n, tabs: make([]itable, len(widths))}
+	s := &inlineSeg{n: n, tabs: make([]itable, len(widths)), widths: widths}
 	starts := make([]int, len(widths))
 	for j := 1; j < len(widths); j++ {
 		starts[j] = starts[j-1] + widths[j-1]
@@ -248,7 +256,9 @@ func (s *inlineSeg) build(j int, hashes []uint64) []uint32 {
 	t.dir = newBucketDir(off, t.width)
 	t.rest = make([]byte, int(inlineValueBytes(len(rests), int(t.restBits))))
 	for k, r := range rests {
-		t.put(uint32(k), r)
+		bit := uint64(k) * t.restBits
+		b := t.rest[bit>>3:]
+		binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)|r<<(bit&7))
 	}
 	var sumsq float64
 	for b := range nb {
@@ -367,14 +377,11 @@ func (s *inlineSeg) gather(dead deadSet, e *entries) {
 // mihCost estimates the nanoseconds of a multi-index search at radius r.
 func (s *inlineSeg) mihCost(r int) float64 {
 	m := len(s.tabs)
-	widths := make([]int, m)
-	for i := range s.tabs {
-		widths[i] = s.tabs[i].width
-	}
 	cost := float64(m) * costKey
 	for i := range s.tabs {
-		probe, ent := inlineCosts(s.n, widths, i, r)
-		cost += ballSize(widths[i], subRadius(r, m, i)) * (probe + s.tabs[i].avg*ent)
+		tr := subRadius(r, m, i)
+		probe, ent := inlineCosts(s.n, s.widths, i, r, tr)
+		cost += ballSize(s.widths[i], tr) * (probe + s.tabs[i].avg*ent)
 	}
 	return cost
 }
@@ -403,20 +410,10 @@ func (s *inlineSeg) scan(q uint64, radius int, dead deadSet, sc *searchScratch, 
 	run := func(p int) {
 		out := sc.bufs[p][:0]
 		qk, qr := t.key(q), t.restOf(q)
-		rb, mask, rest := t.restBits, uint64(1)<<t.restBits-1, t.rest
 		for b := p * chunk; b < min(nb, (p+1)*chunk); b++ {
 			lo, hi := t.dir.bound(uint32(b)), t.dir.bound(uint32(b)+1)
-			w := bits.OnesCount32(uint32(b) ^ qk)
-			if lo == hi || w > radius {
-				continue
-			}
-			lim := radius - w
-			k := lo
-			for bit, end := uint64(lo)*rb, uint64(hi)*rb; bit < end; bit += rb {
-				if bits.OnesCount64(binary.LittleEndian.Uint64(rest[bit>>3:])>>(bit&7)&mask^qr) <= lim {
-					out = append(out, k)
-				}
-				k++
+			if w := bits.OnesCount32(uint32(b) ^ qk); lo != hi && w <= radius {
+				out = t.near(lo, hi, qr, radius-w, out)
 			}
 		}
 		sc.bufs[p] = out
@@ -447,7 +444,9 @@ func (s *inlineSeg) scan(q uint64, radius int, dead deadSet, sc *searchScratch, 
 	}
 }
 
-// searchMIH is segment.searchMIH for inline tables.
+// searchMIH is segment.searchMIH for inline tables. Hits are collected
+// and reported once every table is probed, so that fn does not run inside
+// the probe loops.
 func (s *inlineSeg) searchMIH(q uint64, radius int, dead deadSet, sc *mihScratch, fn func(ref uint64, frame uint32, dist int)) {
 	m := len(s.tabs)
 	for j := range s.tabs {
@@ -465,73 +464,239 @@ func (s *inlineSeg) searchMIH(q uint64, radius int, dead deadSet, sc *mihScratch
 	for i, j := range sc.order[:m] {
 		sc.radii[j] = min(subRadius(radius, m, i), s.tabs[j].width)
 	}
+	sc.hits = sc.hits[:0]
 	for p, j := range sc.order[:m] {
 		t := &s.tabs[j]
-		tr := sc.radii[j]
-		if tr < 0 {
-			continue
+		if tr := sc.radii[j]; tr >= 0 {
+			probeNeighbours(sc.keys[j], t.width, tr, sc.batch, func(batch []uint32) {
+				s.probe(j, p, batch, q, radius, dead, sc)
+			})
 		}
-		probeNeighbours(sc.keys[j], t.width, tr, sc.batch, func(batch []uint32) {
-			s.probe(j, p, batch, q, radius, dead, sc, fn)
-		})
+	}
+	for _, x := range sc.hits {
+		fn(s.ref(x.k), s.frame(x.k), x.d)
 	}
 }
 
-// probe verifies the buckets keys of table j, which is order[p]: bucket
-// bounds for the whole batch, then the first line of each run, then the
-// runs, so that the cache misses overlap.
-func (s *inlineSeg) probe(j, p int, keys []uint32, q uint64, radius int, dead deadSet, sc *mihScratch, fn func(ref uint64, frame uint32, dist int)) {
+// probe verifies the buckets keys of table j, which is order[p]. A
+// bucket's run is read whole, and runs lie at random: so the bounds of
+// every bucket are read first, then every line of every run is touched,
+// in loops of independent loads whose cache misses overlap, and only then
+// are the runs compared, from cache. Runs are taken in groups of about
+// touchEntries entries, so that a group stays in cache until it is
+// compared.
+func (s *inlineSeg) probe(j, p int, keys []uint32, q uint64, radius int, dead deadSet, sc *mihScratch) {
 	t := &s.tabs[j]
 	los, his := sc.los[:len(keys)], sc.his[:len(keys)]
 	t.dir.bounds(keys, los, his)
-	var touch uint64
-	for i := range keys {
-		if lo := los[i]; lo != his[i] {
-			touch += uint64(t.rest[uint64(lo)*t.restBits>>3])
+	for a := 0; a < len(keys); {
+		z, size := a, uint32(0)
+		for ; z < len(keys) && (z == a || size < touchEntries); z++ {
+			size += his[z] - los[z]
+		}
+		sc.touch += t.touchRuns(los[a:z], his[a:z])
+		if j == 0 {
+			s.scan0(keys[a:z], los[a:z], his[a:z], q, radius, p, dead, sc)
+		} else {
+			s.scanPartials(j, keys[a:z], los[a:z], his[a:z], radius, sc)
+		}
+		a = z
+	}
+	if j > 0 {
+		s.resolve(j, p, q, radius, dead, sc)
+	}
+}
+
+// touchEntries bounds the entries of the runs touched before they are
+// compared: 64 to 96 KiB of values, well within a core's L2 cache.
+const touchEntries = 16 << 10
+
+// touchRuns reads one byte of every cache line of the runs [los[i],
+// his[i]), and returns their sum (so that the reads are not optimised
+// away).
+func (t *itable) touchRuns(los, his []uint32) uint64 {
+	var sum uint64
+	for i, lo := range los {
+		if hi := his[i]; lo != hi {
+			first, last := uint64(lo)*t.restBits>>3, (uint64(hi)*t.restBits-1)>>3
+			for o := first; o < last; o += 64 {
+				sum += uint64(t.rest[o])
+			}
+			sum += uint64(t.rest[last])
 		}
 	}
-	sc.touch += touch
-	qk, qr := sc.keys[j], sc.rests[j]
-	rb, mask, rest := t.restBits, uint64(1)<<t.restBits-1, t.rest
+	return sum
+}
+
+// scan0 compares the query with the runs of table 0's buckets keys, and
+// reports the entries within radius.
+func (s *inlineSeg) scan0(keys, los, his []uint32, q uint64, radius, p int, dead deadSet, sc *mihScratch) {
+	t := &s.tabs[0]
+	qk, qr := sc.keys[0], sc.rests[0]
 	for i, b := range keys {
 		lim := radius - bits.OnesCount32(b^qk)
-		for bit, end := uint64(los[i])*rb, uint64(his[i])*rb; bit < end; bit += rb {
-			x := binary.LittleEndian.Uint64(rest[bit>>3:]) >> (bit & 7) & mask
-			d := bits.OnesCount64(x ^ qr)
-			if d > lim {
-				continue
+		sc.near = t.near(los[i], his[i], qr, lim, sc.near[:0])
+		for _, k := range sc.near {
+			x := t.get(k)
+			s.report(p, t.hashOf(b, x), k, radius-lim+bits.OnesCount64(x^qr), dead, sc)
+		}
+	}
+}
+
+// scanPartials compares the query with the partials in the runs of table
+// j's buckets keys, and queues each within reach (whose hashes could be
+// within radius) for resolve.
+func (s *inlineSeg) scanPartials(j int, keys, los, his []uint32, radius int, sc *mihScratch) {
+	t := &s.tabs[j]
+	qk, qr := sc.keys[j], sc.rests[j]
+	for i, b := range keys {
+		sc.near = t.near(los[i], his[i], qr, radius-bits.OnesCount32(b^qk), sc.near[:0])
+		for _, k := range sc.near {
+			sc.pend = append(sc.pend, t.hashOf(b, 0)|s.partialBits(t, t.get(k)))
+		}
+	}
+}
+
+// near appends to out the positions k in [lo, hi) whose values are within
+// lim of v. It is the inner loop of every probe: four values a round,
+// with one branch on whether any of the four is near (see scan1).
+func (t *itable) near(lo, hi uint32, v uint64, lim int, out []uint32) []uint32 {
+	l := lim + 1
+	n := int(hi - lo)
+	i := 0
+	switch t.restBits {
+	case 32:
+		run := t.rest[uint64(lo)*4 : uint64(hi)*4]
+		v := uint32(v)
+		for ; i+4 <= n; i += 4 {
+			x := (*[16]byte)(run[4*i : 4*i+16])
+			d0 := bits.OnesCount32(binary.LittleEndian.Uint32(x[0:]) ^ v)
+			d1 := bits.OnesCount32(binary.LittleEndian.Uint32(x[4:]) ^ v)
+			d2 := bits.OnesCount32(binary.LittleEndian.Uint32(x[8:]) ^ v)
+			d3 := bits.OnesCount32(binary.LittleEndian.Uint32(x[12:]) ^ v)
+			if (d0-l)|(d1-l)|(d2-l)|(d3-l) < 0 {
+				out = appendNear(out, lo+uint32(i), l, d0, d1, d2, d3)
 			}
-			if j == 0 {
-				s.report(p, t.hashOf(b, x), uint32(bit/rb), radius-lim+d, dead, sc, fn)
-				continue
+		}
+	case 48:
+		// An 8-byte read takes 2 bytes of the next value, or of the
+		// padding, which the mask drops.
+		const mask = 1<<48 - 1
+		run := t.rest[uint64(lo)*6 : uint64(hi)*6+2]
+		for ; i+4 <= n; i += 4 {
+			x := (*[26]byte)(run[6*i : 6*i+26])
+			d0 := bits.OnesCount64((binary.LittleEndian.Uint64(x[0:]) ^ v) & mask)
+			d1 := bits.OnesCount64((binary.LittleEndian.Uint64(x[6:]) ^ v) & mask)
+			d2 := bits.OnesCount64((binary.LittleEndian.Uint64(x[12:]) ^ v) & mask)
+			d3 := bits.OnesCount64((binary.LittleEndian.Uint64(x[18:]) ^ v) & mask)
+			if (d0-l)|(d1-l)|(d2-l)|(d3-l) < 0 {
+				out = appendNear(out, lo+uint32(i), l, d0, d1, d2, d3)
 			}
-			// A partial within reach: the hashes with it are in the table-0
-			// bucket it names.
-			t0 := &s.tabs[0]
-			b0, other := uint32(x>>t.nwidth), x&(1<<t.nwidth-1)
-			for k0, end0 := t0.dir.bound(b0), t0.dir.bound(b0+1); k0 < end0; k0++ {
-				h := t0.hashOf(b0, t0.get(k0))
-				if t.key(h) != b || bitsAt(h, t.nshift, t.nwidth) != other {
-					continue
+		}
+	}
+	// The rest one at a time, at any width.
+	rb, mask, rest := t.restBits, uint64(1)<<t.restBits-1, t.rest
+	for bit := uint64(lo+uint32(i)) * rb; i < n; i, bit = i+1, bit+rb {
+		if bits.OnesCount64((binary.LittleEndian.Uint64(rest[bit>>3:bit>>3+8])>>(bit&7)^v)&mask) < l {
+			out = append(out, lo+uint32(i))
+		}
+	}
+	return out
+}
+
+// appendNear appends to out the positions k+i whose distances di are
+// below l.
+func appendNear(out []uint32, k uint32, l, d0, d1, d2, d3 int) []uint32 {
+	for i, d := range [4]int{d0, d1, d2, d3} {
+		if d < l {
+			out = append(out, k+uint32(i))
+		}
+	}
+	return out
+}
+
+// partialBits returns the bits of a hash that partial x of table t holds,
+// in place: substring 0 and substring nshift.
+func (s *inlineSeg) partialBits(t *itable, x uint64) uint64 {
+	t0 := &s.tabs[0]
+	return x>>t.nwidth<<t0.lowBits | (x&(1<<t.nwidth-1))<<(64-t.nshift-t.nwidth)
+}
+
+// resolve finds in table 0 the hashes with the partials queued by table j
+// (the known bits of each, the others 0), and reports those within radius.
+// Table 0's runs are sorted by the bits after substring 0, and the known
+// bits begin with those of substring 1 (see inlineNext), so the hashes
+// sought lie together in their run, near the place interpolation gives.
+// As in probe, every such place is read before any run is searched.
+func (s *inlineSeg) resolve(j, p int, q uint64, radius int, dead deadSet, sc *mihScratch) {
+	t0 := &s.tabs[0]
+	known := s.knownMask(j)
+	// The known bits that lead table 0's values: a prefix of plen bits.
+	plen := uint64(bits.LeadingZeros64(^(known << t0.width)))
+	ibits := min(plen, 24) // prefix bits used to interpolate
+	rb := t0.restBits
+	for len(sc.pend) > 0 {
+		pend := sc.pend[:min(len(sc.pend), len(sc.los))]
+		sc.pend = sc.pend[len(pend):]
+		guess := sc.los[:len(pend)]
+		var touch uint64
+		for i, h := range pend {
+			b0 := t0.key(h)
+			lo, hi := t0.dir.bound(b0), t0.dir.bound(b0+1)
+			k := lo + uint32(uint64(hi-lo)*(t0.restOf(h)>>(rb-ibits))>>ibits)
+			guess[i] = k
+			if k < hi {
+				touch += t0.get(k)
+			}
+		}
+		sc.touch += touch
+		for i, h := range pend {
+			b0 := t0.key(h)
+			lo, k, hi := t0.dir.bound(b0), guess[i], t0.dir.bound(b0+1)
+			want := t0.restOf(h) >> (rb - plen)
+			for k > lo && t0.get(k-1)>>(rb-plen) >= want {
+				k--
+			}
+			for k < hi && t0.get(k)>>(rb-plen) < want {
+				k++
+			}
+			for ; k < hi; k++ {
+				v := t0.get(k)
+				if v>>(rb-plen) != want {
+					break
 				}
-				if d := bits.OnesCount64(h ^ q); d <= radius {
-					s.report(p, h, k0, d, dead, sc, fn)
+				x := t0.hashOf(b0, v)
+				if d := bits.OnesCount64(x ^ q); x&known == h && d <= radius {
+					s.report(p, x, k, d, dead, sc)
 				}
 			}
 		}
 	}
 }
 
-// report calls fn for the entry at position k with hash h, at distance d,
+// knownMask returns the bits of a hash that table j > 0 holds: its key and
+// its partial.
+func (s *inlineSeg) knownMask(j int) uint64 {
+	t := &s.tabs[j]
+	return s.tabs[0].hashOf(1<<s.tabs[0].width-1, 0) | t.hashOf(1<<t.width-1, 0) | s.partialBits(t, 1<<t.restBits-1)
+}
+
+// report records the entry at position k with hash h, at distance d,
 // found through table order[p], unless it is deleted or an earlier table
 // owns h.
-func (s *inlineSeg) report(p int, h uint64, k uint32, d int, dead deadSet, sc *mihScratch, fn func(ref uint64, frame uint32, dist int)) {
+func (s *inlineSeg) report(p int, h uint64, k uint32, d int, dead deadSet, sc *mihScratch) {
 	for _, i := range sc.order[:p] {
 		if tr := sc.radii[i]; tr >= 0 && bits.OnesCount32(s.tabs[i].key(h)^sc.keys[i]) <= tr {
 			return
 		}
 	}
 	if !dead.has(k) {
-		fn(s.ref(k), s.frame(k), d)
+		sc.hits = append(sc.hits, inlineHit{k, d})
 	}
+}
+
+// inlineHit is an entry found by a search: its position and distance.
+type inlineHit struct {
+	k uint32
+	d int
 }

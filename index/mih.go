@@ -297,8 +297,9 @@ func (p *subPlan) evaluateInline(n, r int) (cost, bytes float64) {
 	m := len(p.widths)
 	cost = float64(m) * costKey
 	for i, w := range p.widths {
-		probe, ent := inlineCosts(n, p.widths, i, r)
-		cost += ballSize(w, subRadius(r, m, i)) * (probe + math.Ldexp(float64(n), -w)*ent)
+		tr := subRadius(r, m, i)
+		probe, ent := inlineCosts(n, p.widths, i, r, tr)
+		cost += ballSize(w, tr) * (probe + math.Ldexp(float64(n), -w)*ent)
 	}
 	bytes = -4 * float64(n)
 	for j, w := range p.widths {
@@ -505,14 +506,18 @@ func (t *table) decode(b uint32, buf []uint32) []uint32 {
 
 // mihScratch is the per-search state of a multi-index search.
 type mihScratch struct {
-	keys  [maxSubs]uint32 // the query's substring in each table
-	rests [maxSubs]uint64 // the rest of the query in each table (inlineSeg)
-	own   [maxSubs]uint32 // size of the query's own bucket in each table
-	order [maxSubs]int    // tables in probe order
-	radii [maxSubs]int    // probe radius by table
-	batch []uint32        // keys to probe; its capacity is the batch size
-	cands []uint32        // positions in the batch's buckets
-	touch uint64          // sum of values read ahead, so the reads stay
+	keys   [maxSubs]uint32 // the query's substring in each table
+	rests  [maxSubs]uint64 // the rest of the query in each table (inlineSeg)
+	own    [maxSubs]uint32 // size of the query's own bucket in each table
+	order  [maxSubs]int    // tables in probe order
+	radii  [maxSubs]int    // probe radius by table
+	batch  []uint32        // keys to probe; its capacity is the batch size
+	cands  []uint32        // positions in the batch's buckets
+	pend   []uint64        // inlineSeg: partials within reach, as hash bits
+	near   []uint32        // inlineSeg: positions within reach in one run
+	hits   []inlineHit     // inlineSeg: entries found, reported at the end
+	helper *mihScratch     // inlineSeg: the scratch space of a second goroutine
+	touch  uint64          // sum of values read ahead, so the reads stay
 
 	los, his [probeBatch]uint32 // bucket bounds of a batch
 	first    [256]uint64        // first words of candidate hashes

@@ -1,0 +1,71 @@
+package index
+
+import (
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestInlineLayouts checks inline segments of every shape directly
+// against a scan of their entries: 2 tables (partials of substring 0
+// alone), 3 (partials that complete the hash), 4 (partials looked up in
+// table 0), and bits left out of every substring; on random and clustered
+// hashes, with duplicates and deleted entries, probing at every radius up
+// to past the pigeonhole bound.
+func TestInlineLayouts(t *testing.T) {
+	n := 20000
+	if testing.Short() {
+		n = 5000
+	}
+	for _, widths := range [][]int{{16, 16}, {20, 20, 21}, {16, 16, 16}, {16, 16, 16, 16}} {
+		for _, clustered := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/clustered=%v", widths, clustered), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(len(widths)), 7))
+				gen := newGenerator(r, 1, clustered)
+				e := entries{}
+				for i := range n {
+					h := gen.hash()
+					if i > 0 && i%50 == 0 {
+						h = []uint64{e.hashes[r.IntN(i)]} // a duplicate
+					}
+					e.hashes = append(e.hashes, h[0])
+					e.refs = append(e.refs, uint64(i+1))
+					e.frames = append(e.frames, uint32(i%3))
+				}
+				hashes := slices.Clone(e.hashes)
+				s := newInlineSeg(e, widths)
+				var pos []uint32
+				for ref := uint64(1); ref <= uint64(n); ref += 7 {
+					pos = s.positions(ref, pos)
+				}
+				dead, _ := deadSet(nil).kill(n, pos)
+				sc := &searchScratch{}
+				sc.mih.batch = make([]uint32, 0, probeBatch)
+				for i := range 30 {
+					q := gen.hash()
+					if i%2 == 0 {
+						q = []uint64{hashes[r.IntN(n)]}
+					}
+					for radius := range 17 {
+						var got, want []hitRec
+						s.search(q, radius, dead, modeMIH, sc, func(ref uint64, frame uint32, dist int) {
+							got = append(got, hitRec{ref, frame, dist})
+						})
+						for k, h := range hashes {
+							ref := uint64(k + 1)
+							if d := bits.OnesCount64(h ^ q[0]); d <= radius && ref%7 != 1 {
+								want = append(want, hitRec{ref, uint32(k % 3), d})
+							}
+						}
+						slices.SortFunc(got, compareHits)
+						if !slices.Equal(got, want) {
+							t.Fatalf("query %d radius %d: got %d hits %v, want %d hits %v", i, radius, len(got), head(got), len(want), head(want))
+						}
+					}
+				}
+			})
+		}
+	}
+}
