@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/color/palette"
@@ -22,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
 // mediaRoot returns the shared test media folder, ../shared/media from
@@ -328,50 +329,6 @@ func TestEXIFOrientation(t *testing.T) {
 	}
 }
 
-// pngHeader returns a PNG signature and a valid IHDR chunk declaring
-// w x h 8-bit RGB, followed by an empty IDAT and IEND: a file that claims
-// an enormous image in a few dozen bytes.
-func pngHeader(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc.Sum32())
-	}
-	ihdr := binary.BigEndian.AppendUint32(nil, w)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, 8, 2, 0, 0, 0) // depth 8, RGB, deflate, no filter, no interlace
-	chunk("IHDR", ihdr)
-	chunk("IDAT", nil)
-	chunk("IEND", nil)
-	return b.Bytes()
-}
-
-// gifHeader returns a GIF89a whose logical screen and frames declare
-// w x h pixels (a GIF cannot declare more than 65535 on a side), with
-// frames image descriptors of one-pixel LZW data each: a few dozen bytes
-// per frame that claim an enormous image.
-func gifHeader(w, h uint16, frames int) []byte {
-	var b bytes.Buffer
-	b.WriteString("GIF89a")
-	binary.Write(&b, binary.LittleEndian, [2]uint16{w, h})
-	b.Write([]byte{0x80, 0, 0})             // global colour table of 2 entries
-	b.Write([]byte{0, 0, 0, 255, 255, 255}) // black, white
-	for range frames {
-		b.Write([]byte{0x21, 0xf9, 4, 0, 10, 0, 0, 0}) // graphic control: 0.1 s
-		b.WriteByte(0x2c)
-		binary.Write(&b, binary.LittleEndian, [4]uint16{0, 0, w, h})
-		b.Write([]byte{0, 2, 2, 0x44, 0x01, 0}) // no local table; LZW: one pixel, end
-	}
-	b.WriteByte(0x3b)
-	return b.Bytes()
-}
-
 // smallJPEG encodes a w x h gradient as JPEG.
 func smallJPEG(t testing.TB, w, h int) []byte {
 	t.Helper()
@@ -388,20 +345,6 @@ func smallJPEG(t testing.TB, w, h int) []byte {
 	return b.Bytes()
 }
 
-// withJPEGSize patches the first SOF marker of a baseline JPEG to declare
-// w x h pixels.
-func withJPEGSize(t testing.TB, data []byte, w, h uint16) []byte {
-	t.Helper()
-	d := slices.Clone(data)
-	i := bytes.Index(d, []byte{0xff, 0xc0})
-	if i < 0 || i+9 > len(d) {
-		t.Fatal("no SOF0 marker")
-	}
-	binary.BigEndian.PutUint16(d[i+5:], h)
-	binary.BigEndian.PutUint16(d[i+7:], w)
-	return d
-}
-
 func TestTooLarge(t *testing.T) {
 	h := New(Options{})
 	tests := []struct {
@@ -409,13 +352,13 @@ func TestTooLarge(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"png-65535x65535", pngHeader(65535, 65535), "65535x65535"},
-		{"png-100000x100000", pngHeader(100000, 100000), "100000x100000"},
+		{"png-65535x65535", hostile.PNGHeader(65535, 65535), "65535x65535"},
+		{"png-100000x100000", hostile.PNGHeader(100000, 100000), "100000x100000"},
 		// A GIF cannot declare more than 65535 on a side (16-bit fields).
-		{"gif-65535x65535", gifHeader(65535, 65535, 1), "65535x65535"},
+		{"gif-65535x65535", hostile.GIFHeader(65535, 65535, 1), "65535x65535"},
 		// Animated: refused before it is handed to ffmpeg.
-		{"gif-65535x65535-animated", gifHeader(65535, 65535, 3), "65535x65535"},
-		{"jpeg-60000x60000", withJPEGSize(t, smallJPEG(t, 16, 16), 60000, 60000), "60000x60000"},
+		{"gif-65535x65535-animated", hostile.GIFHeader(65535, 65535, 3), "65535x65535"},
+		{"jpeg-60000x60000", must(t)(hostile.JPEGWithSize(smallJPEG(t, 16, 16), 60000, 60000)), "60000x60000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -710,9 +653,9 @@ func FuzzHash(f *testing.F) {
 		gifSeed.Bytes(),
 		encodeBMP(tiny),
 		encodeTIFF(tiny),
-		pngHeader(1, 1),
-		pngHeader(100000, 100000),
-		gifHeader(65535, 65535, 1),
+		hostile.PNGHeader(1, 1),
+		hostile.PNGHeader(100000, 100000),
+		hostile.GIFHeader(65535, 65535, 1),
 		[]byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"),
 		[]byte("II*\x00\x08\x00\x00\x00\x00\x00"),
 		[]byte("RIFF\x1a\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00"),

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -25,6 +24,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
 // testDeadline bounds every single hash in these tests: a hang fails the
@@ -58,17 +59,11 @@ func sharedMedia(t testing.TB, sub string) string {
 
 // makeVideo runs ffmpeg with args (inputs, options; "-y" and the log level
 // are added) writing to a file named name in a temporary directory, and
-// returns its bytes. Test input only: uploads never touch the disk.
+// returns its bytes (hostile.Video), or fails the test. Test input only:
+// uploads never touch the disk.
 func makeVideo(t testing.TB, name string, args ...string) []byte {
 	t.Helper()
-	bin := needFFmpeg(t)
-	out := filepath.Join(t.TempDir(), name)
-	full := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, args...)
-	full = append(full, out)
-	if b, err := exec.Command(bin, full...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(full, " "), err, b)
-	}
-	data, err := os.ReadFile(out)
+	data, err := hostile.Video(needFFmpeg(t), name, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,15 +566,8 @@ func TestVideoReencoded(t *testing.T) {
 // data, which needs a seekable input, and its faststart twin.
 func TestVideoMoovAtEnd(t *testing.T) {
 	needFFmpeg(t)
-	args := []string{"-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=4", "-c:v", "libx264", "-preset", "veryfast"}
-	end := makeVideo(t, "end.mp4", args...)
-	start := makeVideo(t, "start.mp4", append(args, "-movflags", "+faststart")...)
-	if got := topBoxes(end); !(slices.Index(got, "mdat") < slices.Index(got, "moov")) {
-		t.Fatalf("default MP4 boxes %v: want moov after mdat", got)
-	}
-	if got := topBoxes(start); !(slices.Index(got, "moov") < slices.Index(got, "mdat")) {
-		t.Fatalf("faststart MP4 boxes %v: want moov before mdat", got)
-	}
+	end := must(t)(hostile.MoovAtEnd(needFFmpeg(t), false))
+	start := must(t)(hostile.MoovAtEnd(needFFmpeg(t), true))
 	h := New(Options{})
 	a, err := hashVideoT(t, h, end)
 	if err != nil {
@@ -600,23 +588,6 @@ func TestVideoMoovAtEnd(t *testing.T) {
 			t.Errorf("keyframe %d: pHash %x with moov at the end, %x with faststart", i, sa.Hash, sb.Hash)
 		}
 	}
-}
-
-// topBoxes returns the types of an MP4's top-level boxes, in order.
-func topBoxes(b []byte) []string {
-	var types []string
-	for len(b) >= 8 {
-		size := uint64(binary.BigEndian.Uint32(b))
-		types = append(types, string(b[4:8]))
-		if size == 1 && len(b) >= 16 {
-			size = binary.BigEndian.Uint64(b[8:])
-		}
-		if size < 8 || size > uint64(len(b)) {
-			break
-		}
-		b = b[size:]
-	}
-	return types
 }
 
 // TestVideoContainers hashes small clips in every accepted container and
@@ -914,8 +885,7 @@ func TestVideoRefusesReferences(t *testing.T) {
 		t.Skipf("mkfifo: %v", err)
 	}
 	clip := filepath.Join(dir, "clip.mp4")
-	if err := os.WriteFile(clip, makeVideo(t, "c.mp4", "-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=2",
-		"-c:v", "libx264"), 0o600); err != nil {
+	if err := os.WriteFile(clip, must(t)(hostile.Clip(needFFmpeg(t), 2*time.Second)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -944,13 +914,16 @@ func TestVideoRefusesReferences(t *testing.T) {
 		t.Fatalf("inotify watch: %v", err)
 	}
 
-	tests := []struct{ name, text string }{
-		{"hls fifo", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n" + fifo + "\n#EXT-X-ENDLIST\n"},
-		{"hls file", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\nfile:" + clip + "\n#EXT-X-ENDLIST\n"},
-		{"hls url", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n" + url + "\n#EXT-X-ENDLIST\n"},
-		{"ffconcat fifo", "ffconcat version 1.0\nfile '" + fifo + "'\n"},
-		{"ffconcat file", "ffconcat version 1.0\nfile '" + clip + "'\nfile '" + clip + "'\n"},
-		{"ffconcat url", "ffconcat version 1.0\nfile '" + url + "'\n"},
+	tests := []struct {
+		name string
+		text []byte
+	}{
+		{"hls fifo", hostile.HLS(fifo)},
+		{"hls file", hostile.HLS("file:" + clip)},
+		{"hls url", hostile.HLS(url)},
+		{"ffconcat fifo", hostile.FFconcat(fifo)},
+		{"ffconcat file", hostile.FFconcat(clip, clip)},
+		{"ffconcat url", hostile.FFconcat(url)},
 	}
 	for _, netns := range []bool{true, false} {
 		h := New(Options{})
@@ -959,7 +932,7 @@ func TestVideoRefusesReferences(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("%s netns=%v", tt.name, netns), func(t *testing.T) {
-				_, err := hashVideoT(t, h, []byte(tt.text))
+				_, err := hashVideoT(t, h, tt.text)
 				if !errors.Is(err, ErrUnsupported) {
 					t.Errorf("hashVideo = %v, want ErrUnsupported", err)
 				}

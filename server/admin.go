@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
@@ -41,6 +42,9 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 	if e := req.GetExpireTime(); e != nil {
 		if err := e.CheckValid(); err != nil {
 			vs.add("CreateTokenRequest.expire_time", "%v, want a valid time in the future", err)
+		} else if now := s.opts.Now(); !e.AsTime().After(now) {
+			vs.add("CreateTokenRequest.expire_time", "%s, want a time in the future (now is %s)",
+				e.AsTime().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		} else {
 			t.ExpireTime = e.AsTime()
 		}
@@ -92,7 +96,7 @@ func (a *adminService) ListAuditEntries(ctx context.Context, req *pb.ListAuditEn
 	}
 	entries, next, err := s.ix.ListAudit(ctx, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.toStatus(ctx, pageTokenError("ListAuditEntriesRequest.page_token", err))
 	}
 	resp := &pb.ListAuditEntriesResponse{NextPageToken: next, Entries: make([]*pb.AuditEntry, len(entries))}
 	for i, e := range entries {

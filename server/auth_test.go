@@ -670,7 +670,7 @@ func TestAdminService(t *testing.T) {
 	wantStatus(t, err, codes.InvalidArgument, "CreateTokenRequest.banks[0]")
 	_, err = admin.CreateToken(root, &pb.CreateTokenRequest{Name: "x", Role: pb.Role_ROLE_MATCHER,
 		ExpireTime: timestamppb.New(e.clock.Now().Add(-time.Hour))})
-	wantStatus(t, err, codes.InvalidArgument, "expiry")
+	wantStatus(t, err, codes.InvalidArgument, "CreateTokenRequest.expire_time", "in the future")
 
 	resp, err := admin.CreateToken(root, &pb.CreateTokenRequest{Name: "gateway", Role: pb.Role_ROLE_MATCHER,
 		Banks: []string{"tve"}, ExpireTime: timestamppb.New(e.clock.Now().Add(24 * time.Hour))})

@@ -66,7 +66,7 @@ func (b *bankService) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (
 	}
 	banks, next, err := s.ix.ListBanks(ctx, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.toStatus(ctx, pageTokenError("ListBanksRequest.page_token", err))
 	}
 	// A caller limited to banks sees only those: a page may hold fewer
 	// than page_size banks, or none, before the last.
@@ -127,7 +127,7 @@ func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.
 			return nil, s.toStatus(ctx, err)
 		}
 		var err error
-		if media, err = s.hash.HashWith(ctx, req.GetContent(), fingerprint.HashOptions{}); err != nil {
+		if media, err = s.hashContent(ctx, "AddItemRequest.content", req.GetContent(), fingerprint.HashOptions{}); err != nil {
 			return nil, s.toStatus(ctx, err)
 		}
 	}
@@ -155,7 +155,7 @@ func (b *bankService) AddItemStream(stream pb.BankService_AddItemStreamServer) e
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	media, err := s.hash.HashWith(ctx, data, fingerprint.HashOptions{})
+	media, err := s.hashContent(ctx, "AddItemStreamRequest.chunk", data, fingerprint.HashOptions{})
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -227,7 +227,7 @@ func (b *bankService) ListItems(ctx context.Context, req *pb.ListItemsRequest) (
 	}
 	items, next, err := s.ix.ListItems(ctx, req.GetBank(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.toStatus(ctx, pageTokenError("ListItemsRequest.page_token", err))
 	}
 	resp := &pb.ListItemsResponse{NextPageToken: next, Items: make([]*pb.Item, len(items))}
 	for i, it := range items {

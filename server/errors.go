@@ -50,6 +50,25 @@ type limitError struct {
 
 func (e *limitError) Error() string { return e.field + ": " + e.msg }
 
+// mediaError is an upload that could not be hashed: empty, of an
+// unsupported format, corrupt or too large (a fingerprint sentinel). It
+// maps to InvalidArgument with the upload's field in the message and a
+// BadRequest naming it.
+type mediaError struct {
+	field string // the field that carried the upload: "MatchMediaRequest.content"
+	err   error
+}
+
+func (e *mediaError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *mediaError) Unwrap() error { return e.err }
+
+// isMediaError reports whether err is a fingerprint sentinel: a fault of
+// the uploaded file.
+func isMediaError(err error) bool {
+	return errors.Is(err, fingerprint.ErrEmpty) || errors.Is(err, fingerprint.ErrUnsupported) ||
+		errors.Is(err, fingerprint.ErrCorrupt) || errors.Is(err, fingerprint.ErrTooLarge)
+}
+
 // authError is a call without valid credentials: missing, malformed,
 // unknown, expired or revoked, or a token sent over plaintext from off
 // the host. It maps to Unauthenticated with its message, which never
@@ -139,6 +158,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		denied *deniedError
 		rate   *rateError
 		pan    *panicError
+		media  *mediaError
 	)
 	switch {
 	case errors.As(err, &auth):
@@ -173,10 +193,11 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 			{Field: lim.field, Description: lim.msg},
 		}}
 		return withDetails(codes.ResourceExhausted, lim.Error(), br)
-	case errors.Is(err, fingerprint.ErrEmpty),
-		errors.Is(err, fingerprint.ErrUnsupported),
-		errors.Is(err, fingerprint.ErrCorrupt),
-		errors.Is(err, fingerprint.ErrTooLarge):
+	case errors.As(err, &media):
+		msg := domainMessage(media.err)
+		return withDetails(codes.InvalidArgument, media.field+": "+msg, &errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: media.field, Description: msg}}})
+	case isMediaError(err):
 		return status.Error(codes.InvalidArgument, domainMessage(err))
 	case errors.Is(err, index.ErrNotFound):
 		return status.Error(codes.NotFound, domainMessage(err))

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"log/slog"
 	"net"
 	"os"
@@ -136,29 +134,15 @@ func (e *env) waitStreams(t testing.TB) {
 	}
 }
 
-// mediaDir returns ../shared/media relative to the repository root, and
-// skips the test when it is absent.
+// mediaDir returns ../shared/media relative to the repository root
+// (sharedMediaDir), and skips the test when it is absent.
 func mediaDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := sharedMediaDir()
 	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	media := filepath.Join(dir, "..", "shared", "media")
-	if _, err := os.Stat(media); err != nil {
 		t.Skipf("shared media absent: %v", err)
 	}
-	return media
+	return dir
 }
 
 func readMedia(t testing.TB, rel string) []byte {
@@ -215,30 +199,6 @@ func badFields(st *status.Status) []string {
 		}
 	}
 	return fields
-}
-
-// hugePNG returns a PNG that declares width x height RGB pixels and holds
-// almost none: a hand-built IHDR, one tiny IDAT and IEND.
-func hugePNG(width, height uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], width)
-	binary.BigEndian.PutUint32(ihdr[4:], height)
-	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
-	chunk("IHDR", ihdr)
-	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
-	chunk("IEND", nil)
-	return b.Bytes()
 }
 
 // streamMatch sends data to MatchMediaStream in chunks of size chunk, with

@@ -28,7 +28,7 @@ func (m *matchService) MatchMedia(ctx context.Context, req *pb.MatchMediaRequest
 	if err := s.checkContent("MatchMediaRequest.content", "MatchMediaStream", req.GetContent()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	matches, media, err := s.matchContent(ctx, req.GetContent(), req.GetOptions(), sc)
+	matches, media, err := s.matchContent(ctx, "MatchMediaRequest.content", req.GetContent(), req.GetOptions(), sc)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -52,7 +52,7 @@ func (m *matchService) MatchMediaStream(stream pb.MatchService_MatchMediaStreamS
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	matches, media, err := s.matchContent(ctx, data, first.GetOptions(), sc)
+	matches, media, err := s.matchContent(ctx, "MatchMediaStreamRequest.chunk", data, first.GetOptions(), sc)
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -106,10 +106,11 @@ func (s *Server) match(ctx context.Context, media fingerprint.Media, o *pb.Match
 	return s.ix.Match(ctx, q)
 }
 
-// matchContent hashes a file (with its PDQ dihedral variants when
-// o.dihedral) and matches it with validated options within sc.
-func (s *Server) matchContent(ctx context.Context, data []byte, o *pb.MatchOptions, sc scope) ([]*pb.Match, *pb.Media, error) {
-	media, err := s.hash.HashWith(ctx, data, fingerprint.HashOptions{Dihedral: o.GetDihedral()})
+// matchContent hashes a file carried by field (with its PDQ dihedral
+// variants when o.dihedral) and matches it with validated options within
+// sc.
+func (s *Server) matchContent(ctx context.Context, field string, data []byte, o *pb.MatchOptions, sc scope) ([]*pb.Match, *pb.Media, error) {
+	media, err := s.hashContent(ctx, field, data, fingerprint.HashOptions{Dihedral: o.GetDihedral()})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,7 +132,7 @@ func (h *hashService) HashMedia(ctx context.Context, req *pb.HashMediaRequest) (
 	if err := s.checkContent("HashMediaRequest.content", "HashMediaStream", req.GetContent()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	media, err := s.hash.HashWith(ctx, req.GetContent(), fingerprint.HashOptions{})
+	media, err := s.hashContent(ctx, "HashMediaRequest.content", req.GetContent(), fingerprint.HashOptions{})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -144,7 +145,7 @@ func (h *hashService) HashMediaStream(stream pb.HashService_HashMediaStreamServe
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	media, err := s.hash.HashWith(ctx, data, fingerprint.HashOptions{})
+	media, err := s.hashContent(ctx, "HashMediaStreamRequest.chunk", data, fingerprint.HashOptions{})
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -224,7 +225,7 @@ func TestBadInput(t *testing.T) {
 			codes.InvalidArgument, []string{"HashMediaRequest.content", "empty"}},
 		{"truncated JPEG", func() error { return unary(jpg[:len(jpg)/2]) },
 			codes.InvalidArgument, []string{"corrupt"}},
-		{"PNG declaring 100000x100000", func() error { return unary(hugePNG(100000, 100000)) },
+		{"PNG declaring 100000x100000", func() error { return unary(hostile.PNGHeader(100000, 100000)) },
 			codes.InvalidArgument, []string{"100000x100000"}},
 		{"text sent as a video", func() error {
 			needFFmpeg(t)

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
 // Uploads are held in memory only: they are never written to disk and
@@ -21,6 +24,17 @@ func (s *Server) checkContent(field, stream string, content []byte) error {
 			n, s.opts.MaxUnaryBytes, stream)}
 	}
 	return nil
+}
+
+// hashContent hashes an upload; field names the request field that
+// carried it ("MatchMediaRequest.content", "MatchMediaStreamRequest.chunk"),
+// so that a file that cannot be hashed is refused naming it (*mediaError).
+func (s *Server) hashContent(ctx context.Context, field string, data []byte, o fingerprint.HashOptions) (fingerprint.Media, error) {
+	m, err := s.hash.HashWith(ctx, data, o)
+	if err != nil && isMediaError(err) {
+		return m, &mediaError{field: field, err: err}
+	}
+	return m, err
 }
 
 // chunked is a message of a client-streamed upload.

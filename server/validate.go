@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -182,6 +183,16 @@ func perceptualNames() string {
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// pageTokenError returns err, or for the index's refusal of a page token
+// (opaque to the edge, which cannot check it) an *invalidError naming
+// field.
+func pageTokenError(field string, err error) error {
+	if errors.Is(err, index.ErrInvalid) {
+		return invalid(field, "%s", reason(err))
+	}
+	return err
 }
 
 // quote quotes s for a message, shortened when long so that an error never
