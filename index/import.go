@@ -226,7 +226,11 @@ func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
 		return im.stats, storeErr("import", "commit", err)
 	}
 	var st ImportStats
-	ix.mem.write(func() { st, err = ix.applyImport(im.id, im.bank.ref, 0) })
+	ix.mem.write(func() {
+		ix.mem.beginBulk()
+		defer ix.mem.endBulk()
+		st, err = ix.applyImport(im.id, im.bank.ref, 0)
+	})
 	st.Unchanged += im.stats.Unchanged
 	if err == nil {
 		ix.cleaning.Go(func() { ix.cleanImport(im.id) })
@@ -533,7 +537,11 @@ func (ix *Index) recoverImports() error {
 			continue
 		}
 		var st ImportStats
-		ix.mem.write(func() { st, err = ix.applyImport(id, mk.bank, mk.next) })
+		ix.mem.write(func() {
+			ix.mem.beginBulk()
+			defer ix.mem.endBulk()
+			st, err = ix.applyImport(id, mk.bank, mk.next)
+		})
 		if err != nil {
 			return err
 		}

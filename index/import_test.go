@@ -303,3 +303,29 @@ func TestImportRecovery(t *testing.T) {
 		})
 	}
 }
+
+// TestImportAddThenDelete checks a list that adds an item and later
+// retracts it (te-updates pages do): the item is gone and none of its
+// signals stay indexed.
+func TestImportAddThenDelete(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, "", Options{})
+	mustBank(t, ix, "p")
+	recs := adds(5, "a")
+	recs = append(recs, ImportRecord{Item: Item{ID: "up-000002"}, Delete: true}, ImportRecord{Item: listItem(2, "b")},
+		ImportRecord{Item: Item{ID: "up-000003"}, Delete: true})
+	st := runImport(t, ix, "p", recs)
+	if want := (ImportStats{Added: 5, Updated: 0, Deleted: 2}); st.Added+st.Updated != 6 || st.Deleted != want.Deleted {
+		t.Errorf("stats %+v, want 6 puts (adds or updates) and 2 deletes", st)
+	}
+	ix.mem.wait()
+	if got := bankContents(t, ix, "p"); !slices.Equal(got, []string{"up-000000:a", "up-000001:a", "up-000002:b", "up-000004:a"}) {
+		t.Errorf("bank = %v", got)
+	}
+	if n := ix.mem.state().entries(fingerprint.PDQ); n != 4 {
+		t.Errorf("%d PDQ entries indexed, want 4", n)
+	}
+	if ms, _ := ix.Match(ctx, centreQuery(100)); len(ms) != 4 {
+		t.Errorf("%d matches, want 4", len(ms))
+	}
+}

@@ -129,6 +129,21 @@ func (b signalBatches) add(t fingerprint.SignalType, ref uint64, frame uint32, h
 	e.frames = append(e.frames, frame)
 }
 
+// drop removes the entries of the refs in gone.
+func (e *entries) drop(gone map[uint64]bool) {
+	words := len(e.hashes) / max(1, len(e.refs))
+	k := 0
+	for i, r := range e.refs {
+		if gone[r] {
+			continue
+		}
+		copy(e.hashes[k*words:(k+1)*words], e.hashes[i*words:(i+1)*words])
+		e.refs[k], e.frames[k] = r, e.frames[i]
+		k++
+	}
+	e.hashes, e.refs, e.frames = e.hashes[:k*words], e.refs[:k], e.frames[:k]
+}
+
 // build adds each type's batch to the searcher that searcher returns for
 // it, the types in parallel (each build is one goroutine's work).
 func (b signalBatches) build(searcher func(fingerprint.SignalType) *hamming) {

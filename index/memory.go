@@ -35,7 +35,11 @@ type memory struct {
 	owned struct{ banks bool }
 	edit  *tableEdit // marks table nodes created since the last publish
 	srch  map[fingerprint.SignalType]*hamming
-	wbuf  []uint64 // scratch for index; searchers copy what they keep
+	// bulk, between beginBulk and endBulk, gathers the signals to index;
+	// bulkGone holds the refs removed meanwhile.
+	bulk     signalBatches
+	bulkGone map[uint64]bool
+	wbuf     []uint64 // scratch for index; searchers copy what they keep
 }
 
 // state is one published state of memory. Nothing reachable from it is
@@ -274,8 +278,35 @@ func newTypeSearcher(t fingerprint.SignalType, merged func()) *hamming {
 
 // index adds one signal of ref to the search structures.
 func (m *memory) index(ref uint64, e sigEntry) {
+	if m.bulk != nil {
+		m.bulk.add(e.typ, ref, e.frame, e.hash)
+		return
+	}
 	m.wbuf = appendWords(m.wbuf[:0], e.hash)
 	m.searcherFor(e.typ).add(ref, e.frame, m.wbuf)
+}
+
+// beginBulk makes index gather signals instead of adding them one by one,
+// until endBulk adds each type's as one batch: one new segment per type
+// instead of a cascade of small segments and merges, for writes of many
+// items (imports). Only for refs newer than any indexed before (new
+// items). m.mu is held from beginBulk to endBulk.
+func (m *memory) beginBulk() {
+	m.bulk = make(signalBatches)
+	m.bulkGone = make(map[uint64]bool)
+}
+
+// endBulk adds the gathered signals, without those of items removed
+// meanwhile.
+func (m *memory) endBulk() {
+	b, gone := m.bulk, m.bulkGone
+	m.bulk, m.bulkGone = nil, nil
+	if len(gone) > 0 {
+		for _, e := range b {
+			e.drop(gone)
+		}
+	}
+	b.build(m.searcherFor)
 }
 
 func appendWords(dst []uint64, hash []byte) []uint64 {
@@ -287,6 +318,9 @@ func appendWords(dst []uint64, hash []byte) []uint64 {
 
 // unindex removes ref's signals (as listed in sigs) from the search structures.
 func (m *memory) unindex(ref uint64, sigs []sigEntry) {
+	if m.bulk != nil {
+		m.bulkGone[ref] = true // gathered in this bulk, or not: either way, gone
+	}
 	var done uint8
 	for _, e := range sigs {
 		if b := typeBit(e.typ); done&b == 0 {
