@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -244,46 +243,7 @@ type server struct {
 
 func startServer(t *testing.T, bin, data string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`msg=listening addr=(\S+)`)
-		for sc.Scan() {
-			fmt.Fprintln(s.logs, sc.Text())
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-			}
-		}
-		s.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if !s.exited {
-			cmd.Process.Kill()
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.logs.String())
-		}
-	})
-	select {
-	case s.addr = <-addrc:
-	case err := <-s.done:
-		s.exited = true
-		t.Fatalf("mediamatch serve exited: %v\n%s", err, s.logs.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("mediamatch serve did not log its address\n%s", s.logs.String())
-	}
-	waitServing(t, s.addr)
-	return s
+	return startServerArgs(t, bin, nil, "--data", data, "--listen", "127.0.0.1:0")
 }
 
 // waitServing polls gRPC health checking until the server reports SERVING.
