@@ -9,7 +9,6 @@ import (
 	"image"
 	"io"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -888,23 +886,12 @@ func TestVideoRefusesReferences(t *testing.T) {
 	if err := os.WriteFile(clip, must(t)(hostile.Clip(needFFmpeg(t), 2*time.Second)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := hostile.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lis.Close()
-	var conns atomic.Int32
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			c.Close()
-		}
-	}()
-	url := "http://" + lis.Addr().String() + "/x.mp4"
+	url := lis.URL("/x.mp4")
 	ino, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		t.Fatalf("inotify: %v", err)
@@ -951,7 +938,7 @@ func TestVideoRefusesReferences(t *testing.T) {
 		}
 		t.Errorf("the referenced files were opened or read: %q", names)
 	}
-	if n := conns.Load(); n > 0 {
+	if n := lis.Conns(); n > 0 {
 		t.Errorf("the loopback listener saw %d connections", n)
 	}
 	// The observers do observe: our own read and connection are seen.
@@ -961,14 +948,8 @@ func TestVideoRefusesReferences(t *testing.T) {
 	if n, _ := unix.Read(ino, buf); n <= 0 {
 		t.Errorf("inotify missed this test's own read of %s", clip)
 	}
-	if c, err := net.Dial("tcp", lis.Addr().String()); err == nil {
-		c.Close()
-	}
-	for deadline := time.Now().Add(testDeadline); conns.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	if conns.Load() == 0 {
-		t.Errorf("the listener missed this test's own connection")
+	if err := lis.SeesOwn(testDeadline); err != nil {
+		t.Error(err)
 	}
 	// Nobody holds the FIFO open for reading.
 	if fd, err := syscall.Open(fifo, syscall.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {

@@ -9,14 +9,12 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -71,23 +69,12 @@ func TestHostileMedia(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatalf("mkfifo: %v", err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := hostile.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lis.Close() })
-	var conns atomic.Int32
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			c.Close()
-		}
-	}()
-	url := "http://" + lis.Addr().String() + "/clip.mp4"
+	url := lis.URL("/clip.mp4")
 	ino, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		t.Fatalf("inotify: %v", err)
@@ -172,7 +159,7 @@ func TestHostileMedia(t *testing.T) {
 			if !slices.Contains(evs, "fifo.ts open") {
 				t.Errorf("inotify missed this test's own open of the FIFO")
 			}
-			if n := conns.Swap(0); n > 0 {
+			if n := lis.Reset(); n > 0 {
 				t.Errorf("the loopback listener saw %d connections", n)
 			}
 			return err
@@ -298,14 +285,8 @@ func TestHostileMedia(t *testing.T) {
 	}
 
 	// The listener does see connections: this test's own.
-	if c, err := net.Dial("tcp", lis.Addr().String()); err == nil {
-		c.Close()
-	}
-	for deadline := time.Now().Add(5 * time.Second); conns.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	if conns.Load() == 0 {
-		t.Errorf("the loopback listener missed this test's own connection")
+	if err := lis.SeesOwn(5 * time.Second); err != nil {
+		t.Error(err)
 	}
 
 	if strings.Contains(e.logs.String(), "internal error") || strings.Contains(e.logs.String(), "panic") {
