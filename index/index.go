@@ -224,9 +224,9 @@ func (ix *Index) GetBank(ctx context.Context, name string) (Bank, error) {
 		return Bank{}, err
 	}
 	defer ix.exit()
-	b := ix.mem.state().banks[name]
-	if b == nil {
-		return Bank{}, fmt.Errorf("index: bank %q: %w", name, ErrNotFound)
+	b, err := ix.bank(name)
+	if err != nil {
+		return Bank{}, err
 	}
 	return b.withCount(), nil
 }
