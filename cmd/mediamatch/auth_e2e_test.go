@@ -165,20 +165,7 @@ func startServerArgs(t *testing.T, bin string, tlsConfig *tls.Config, args ...st
 // runCLIEnv is runCLI with extra environment variables.
 func runCLIEnv(t *testing.T, bin, addr string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(append(os.Environ(), "MEDIAMATCH_SERVER="+addr, "MEDIAMATCH_TOKEN="), env...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("mediamatch %v: %v", args, err)
-		}
-		r.code = ee.ExitCode()
-	}
-	return r
+	return runCLIWith(t, bin, addr, nil, env, args...)
 }
 
 // e2ePKI is a certificate authority made for the test, writing PEM files.

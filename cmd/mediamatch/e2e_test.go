@@ -321,8 +321,15 @@ func (r result) ok(t *testing.T) result {
 
 func runCLI(t *testing.T, bin, addr string, stdin io.Reader, args ...string) result {
 	t.Helper()
+	return runCLIWith(t, bin, addr, stdin, nil, args...)
+}
+
+// runCLIWith runs the binary against addr with stdin and extra environment
+// variables (env); MEDIAMATCH_TOKEN is cleared unless env sets it.
+func runCLIWith(t *testing.T, bin, addr string, stdin io.Reader, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "MEDIAMATCH_SERVER="+addr)
+	cmd.Env = append(append(os.Environ(), "MEDIAMATCH_SERVER="+addr, "MEDIAMATCH_TOKEN="), env...)
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
