@@ -455,15 +455,8 @@ func (s *inlineSeg) searchMIH(q uint64, radius int, dead deadSet, sc *mihScratch
 		sc.keys[j] = k
 		sc.rests[j] = s.value(j, q)
 		sc.own[j] = t.dir.bound(k+1) - t.dir.bound(k)
-		i := j
-		for ; i > 0 && sc.own[sc.order[i-1]] > sc.own[j]; i-- {
-			sc.order[i] = sc.order[i-1]
-		}
-		sc.order[i] = j
 	}
-	for i, j := range sc.order[:m] {
-		sc.radii[j] = min(subRadius(radius, m, i), s.tabs[j].width)
-	}
+	sc.planProbes(len(s.tabs), m, radius, func(j int) int { return s.tabs[j].width })
 	sc.hits = sc.hits[:0]
 	for p, j := range sc.order[:m] {
 		t := &s.tabs[j]

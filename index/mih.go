@@ -109,6 +109,23 @@ func ballSize(s, t int) float64 {
 	return sum
 }
 
+// planProbes orders the n tables by the size of the query's own bucket in
+// each (sc.own), smallest first, into sc.order, and gives the first m of
+// them their probe radii (subRadius, at most the table's width).
+func (sc *mihScratch) planProbes(n, m, radius int, width func(j int) int) {
+	for j := range n {
+		// Insertion sort: n is small.
+		i := j
+		for ; i > 0 && sc.own[sc.order[i-1]] > sc.own[j]; i-- {
+			sc.order[i] = sc.order[i-1]
+		}
+		sc.order[i] = j
+	}
+	for i, j := range sc.order[:m] {
+		sc.radii[j] = min(subRadius(radius, m, i), width(j))
+	}
+}
+
 // subRadius returns the probe radius of the i-th table in probe order for
 // a search at radius r over m tables.
 func subRadius(r, m, i int) int {
@@ -548,16 +565,8 @@ func (s *segment) searchMIH(q []uint64, radius int, dead deadSet, sc *mihScratch
 		k := t.key(q)
 		sc.keys[j] = k
 		sc.own[j] = t.bound(k+1) - t.bound(k)
-		// Insertion sort by own bucket size: m is small.
-		i := j
-		for ; i > 0 && sc.own[sc.order[i-1]] > sc.own[j]; i-- {
-			sc.order[i] = sc.order[i-1]
-		}
-		sc.order[i] = j
 	}
-	for i, j := range sc.order[:m] {
-		sc.radii[j] = min(subRadius(radius, m, i), s.tabs[j].width)
-	}
+	sc.planProbes(len(s.tabs), m, radius, func(j int) int { return s.tabs[j].width })
 	for p, j := range sc.order[:m] {
 		t := &s.tabs[j]
 		tr := sc.radii[j]
