@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+	"unsafe"
 )
 
 // Multi-index hashing (Norouzi, Punjani and Fleet, "Fast Search in Hamming
@@ -430,6 +431,33 @@ func (d *bucketDir) bucketOf(k uint32) uint32 {
 	return uint32(sort.Search(nb, func(b int) bool { return d.bound(uint32(b)+1) > k }))
 }
 
+// prefetch prefetches the bounds of buckets keys (see inlineSeg.probe).
+// The 32-bit bases of the compact form, 4 bytes every 256 buckets, stay
+// in cache, so only the line of each bucket's own entry is asked for.
+func (d *bucketDir) prefetch(keys []uint32, sc *mihScratch) {
+	addrs := sc.addrs[:0]
+	if d.off != nil {
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(d.off)))
+		for _, b := range keys {
+			addrs = append(addrs, base+4*uintptr(b))
+		}
+	} else {
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(d.rel)))
+		for _, b := range keys {
+			addrs = append(addrs, base+2*uintptr(b))
+		}
+	}
+	prefetch(addrs)
+	sc.addrs = addrs
+}
+
+// backHuge asks for huge pages for the directory (see backHuge).
+func (d *bucketDir) backHuge() {
+	backHuge(d.off)
+	backHuge(d.base)
+	backHuge(d.rel)
+}
+
 func (d *bucketDir) bytes() int { return 4*len(d.off) + 4*len(d.base) + 2*len(d.rel) }
 
 // efStart returns the bit where bucket b, starting at position lo,
@@ -488,6 +516,9 @@ func (t *table) build(s *segment) {
 	copy(off[1:], off[:nb])
 	off[0] = 0
 	t.dir = newBucketDir(off, t.width)
+	t.dir.backHuge()
+	backHuge(t.ids)
+	backHuge(t.efBits)
 	t.probeCost, t.candCost = tableCosts(n, words, t.width, t.ef)
 	lambda := math.Ldexp(float64(n), -t.width)
 	t.avg = lambda
@@ -523,18 +554,18 @@ func (t *table) decode(b uint32, buf []uint32) []uint32 {
 
 // mihScratch is the per-search state of a multi-index search.
 type mihScratch struct {
-	keys   [maxSubs]uint32 // the query's substring in each table
-	rests  [maxSubs]uint64 // the rest of the query in each table (inlineSeg)
-	own    [maxSubs]uint32 // size of the query's own bucket in each table
-	order  [maxSubs]int    // tables in probe order
-	radii  [maxSubs]int    // probe radius by table
-	batch  []uint32        // keys to probe; its capacity is the batch size
-	cands  []uint32        // positions in the batch's buckets
-	pend   []uint64        // inlineSeg: partials within reach, as hash bits
-	near   []uint32        // inlineSeg: positions within reach in one run
-	hits   []inlineHit     // inlineSeg: entries found, reported at the end
-	helper *mihScratch     // inlineSeg: the scratch space of a second goroutine
-	touch  uint64          // sum of values read ahead, so the reads stay
+	keys  [maxSubs]uint32 // the query's substring in each table
+	rests [maxSubs]uint64 // the rest of the query in each table (inlineSeg)
+	own   [maxSubs]uint32 // size of the query's own bucket in each table
+	order [maxSubs]int    // tables in probe order
+	radii [maxSubs]int    // probe radius by table
+	batch []uint32        // keys to probe; its capacity is the batch size
+	cands []uint32        // positions in the batch's buckets
+	pend  []uint64        // inlineSeg: partials within reach, as hash bits
+	near  []uint32        // inlineSeg: positions within reach in one run
+	addrs []uintptr       // inlineSeg: addresses to prefetch
+	hits  []inlineHit     // inlineSeg: entries found, reported at the end
+	touch uint64          // sum of values read ahead, so the reads stay
 
 	los, his [probeBatch]uint32 // bucket bounds of a batch
 	first    [256]uint64        // first words of candidate hashes

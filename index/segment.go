@@ -169,6 +169,10 @@ func newSegment(words int, e entries, p subPlan) *segment {
 		s.minRef, s.maxRef = e.refs[0], e.refs[n-1]
 	}
 	splitRefsFrames(s, e.refs, e.frames)
+	if len(p.widths) > 0 {
+		// Candidates' hashes are read at random.
+		backHuge(s.hashes)
+	}
 	s.tabs = make([]table, len(p.widths))
 	start := 0
 	for i, w := range p.widths {

@@ -1,0 +1,7 @@
+//go:build !amd64 && !arm64
+
+package index
+
+// prefetch does nothing where there is no assembly for it: searches are
+// as exact, only slower.
+func prefetch(addrs []uintptr) {}
