@@ -565,6 +565,7 @@ type mihScratch struct {
 	near  []uint32        // inlineSeg: positions within reach in one run
 	addrs []uintptr       // inlineSeg: addresses to prefetch
 	hits  []inlineHit     // inlineSeg: entries found, reported at the end
+	split *mihScratch     // inlineSeg: the scratch space of a split search's second goroutine
 	touch uint64          // sum of values read ahead, so the reads stay
 
 	los, his [probeBatch]uint32 // bucket bounds of a batch

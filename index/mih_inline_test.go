@@ -49,19 +49,23 @@ func TestInlineLayouts(t *testing.T) {
 						q = []uint64{hashes[r.IntN(n)]}
 					}
 					for radius := range 17 {
-						var got, want []hitRec
-						s.search(q, radius, dead, modeMIH, sc, func(ref uint64, frame uint32, dist int) {
-							got = append(got, hitRec{ref, frame, dist})
-						})
+						var want []hitRec
 						for k, h := range hashes {
 							ref := uint64(k + 1)
 							if d := bits.OnesCount64(h ^ q[0]); d <= radius && ref%7 != 1 {
 								want = append(want, hitRec{ref, uint32(k % 3), d})
 							}
 						}
-						slices.SortFunc(got, compareHits)
-						if !slices.Equal(got, want) {
-							t.Fatalf("query %d radius %d: got %d hits %v, want %d hits %v", i, radius, len(got), head(got), len(want), head(want))
+						// Probing in one goroutine, and split across two.
+						for _, split := range []bool{false, true} {
+							var got []hitRec
+							s.searchMIH(q[0], radius, dead, &sc.mih, split, func(ref uint64, frame uint32, dist int) {
+								got = append(got, hitRec{ref, frame, dist})
+							})
+							slices.SortFunc(got, compareHits)
+							if !slices.Equal(got, want) {
+								t.Fatalf("query %d radius %d split %v: got %d hits %v, want %d hits %v", i, radius, split, len(got), head(got), len(want), head(want))
+							}
 						}
 					}
 				}
