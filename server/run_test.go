@@ -43,14 +43,21 @@ func TestRunRefusesNonLoopback(t *testing.T) {
 // and a function that stops it and returns Run's result.
 func startRun(t *testing.T, dir string) (*grpc.ClientConn, func() error) {
 	t.Helper()
+	conn, _, stop := startRunWith(t, Config{DataDir: dir, FFmpeg: ffmpegPath()},
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return conn, stop
+}
+
+// startRunWith is startRun with the given Config (Listen, Logger and Ready
+// are set here) and transport credentials; it also returns Run's log.
+func startRunWith(t *testing.T, cfg Config, creds grpc.DialOption) (*grpc.ClientConn, *syncBuffer, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
-	go func() {
-		done <- Run(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: slogTo(logs),
-			FFmpeg: ffmpegPath(), Ready: func(a net.Addr) { ready <- a }})
-	}()
+	cfg.Listen, cfg.Logger, cfg.Ready = "127.0.0.1:0", slogTo(logs), func(a net.Addr) { ready <- a }
+	go func() { done <- Run(ctx, cfg) }()
 	var addr net.Addr
 	select {
 	case addr = <-ready:
@@ -58,7 +65,7 @@ func startRun(t *testing.T, dir string) (*grpc.ClientConn, func() error) {
 		cancel()
 		t.Fatalf("Run: %v\n%s", err, logs.String())
 	}
-	conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr.String(), creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +80,7 @@ func startRun(t *testing.T, dir string) (*grpc.ClientConn, func() error) {
 			return nil
 		}
 	}
-	return conn, stop
+	return conn, logs, stop
 }
 
 func TestRunServesAndStops(t *testing.T) {
@@ -145,30 +152,10 @@ func TestRunBootstrapsWithTLS(t *testing.T) {
 	}
 	dir := t.TempDir()
 	start := func() (*grpc.ClientConn, *syncBuffer, func()) {
-		ctx, cancel := context.WithCancel(t.Context())
-		ready := make(chan net.Addr, 1)
-		done := make(chan error, 1)
-		logs := &syncBuffer{}
-		go func() {
-			done <- Run(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: slogTo(logs), Credentials: creds,
-				Ready: func(a net.Addr) { ready <- a }})
-		}()
-		var addr net.Addr
-		select {
-		case addr = <-ready:
-		case err := <-done:
-			cancel()
-			t.Fatalf("Run: %v\n%s", err, logs.String())
-		}
-		conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(
+		conn, logs, stop := startRunWith(t, Config{DataDir: dir, Credentials: creds}, grpc.WithTransportCredentials(
 			credentials.NewTLS(&tls.Config{RootCAs: pki.pool, ServerName: "localhost"})))
-		if err != nil {
-			t.Fatal(err)
-		}
 		return conn, logs, func() {
-			conn.Close()
-			cancel()
-			if err := <-done; err != nil {
+			if err := stop(); err != nil {
 				t.Errorf("Run: %v", err)
 			}
 		}
