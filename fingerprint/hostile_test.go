@@ -42,14 +42,14 @@ func TestHostileVideos(t *testing.T) {
 	}{
 		{"gif 10000 frames of 1s", func(t *testing.T) []byte { return manyFrameGIF(t, 10000, 100) }, ErrTooLarge, 0},
 		{"gif 10000 frames of 20ms", func(t *testing.T) []byte { return manyFrameGIF(t, 10000, 2) }, nil, 201},
-		{"mp4 without moov", func(t *testing.T) []byte { return must(t)(hostile.WithoutMoov(ff)) }, ErrCorrupt, 0},
+		{"mp4 without moov", func(t *testing.T) []byte { return hostile.Must(t)(hostile.WithoutMoov(ff)) }, ErrCorrupt, 0},
 		{"10 hours, duration in the header", func(t *testing.T) []byte {
-			return must(t)(hostile.Long(ff, tenHours, true))
+			return hostile.Must(t)(hostile.Long(ff, tenHours, true))
 		}, ErrTooLarge, 0},
-		{"10 hours, no duration", func(t *testing.T) []byte { return must(t)(hostile.Long(ff, tenHours, false)) }, ErrTooLarge, 0},
-		{"16384x16384 frame, declared", func(t *testing.T) []byte { return must(t)(hostile.HugeAVI(ff, true)) }, ErrTooLarge, 0},
+		{"10 hours, no duration", func(t *testing.T) []byte { return hostile.Must(t)(hostile.Long(ff, tenHours, false)) }, ErrTooLarge, 0},
+		{"16384x16384 frame, declared", func(t *testing.T) []byte { return hostile.Must(t)(hostile.HugeAVI(ff, true)) }, ErrTooLarge, 0},
 		{"16384x16384 frame, declared 16x16", func(t *testing.T) []byte {
-			return must(t)(hostile.HugeAVI(ff, false))
+			return hostile.Must(t)(hostile.HugeAVI(ff, false))
 		}, ErrTooLarge, 0},
 	}
 	h := New(Options{})
@@ -95,16 +95,4 @@ func manyFrameGIF(t *testing.T, n, delay int) []byte {
 		t.Fatalf("gifFrames = %d, want %d", got, n)
 	}
 	return d
-}
-
-// must(t)(hostile.X(...)) returns the file a hostile generator made, or
-// fails the test.
-func must(t testing.TB) func(data []byte, err error) []byte {
-	return func(data []byte, err error) []byte {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
 }

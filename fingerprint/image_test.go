@@ -358,7 +358,7 @@ func TestTooLarge(t *testing.T) {
 		{"gif-65535x65535", hostile.GIFHeader(65535, 65535, 1), "65535x65535"},
 		// Animated: refused before it is handed to ffmpeg.
 		{"gif-65535x65535-animated", hostile.GIFHeader(65535, 65535, 3), "65535x65535"},
-		{"jpeg-60000x60000", must(t)(hostile.JPEGWithSize(smallJPEG(t, 16, 16), 60000, 60000)), "60000x60000"},
+		{"jpeg-60000x60000", hostile.Must(t)(hostile.JPEGWithSize(smallJPEG(t, 16, 16), 60000, 60000)), "60000x60000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

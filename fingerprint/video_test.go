@@ -564,8 +564,8 @@ func TestVideoReencoded(t *testing.T) {
 // data, which needs a seekable input, and its faststart twin.
 func TestVideoMoovAtEnd(t *testing.T) {
 	needFFmpeg(t)
-	end := must(t)(hostile.MoovAtEnd(needFFmpeg(t), false))
-	start := must(t)(hostile.MoovAtEnd(needFFmpeg(t), true))
+	end := hostile.Must(t)(hostile.MoovAtEnd(needFFmpeg(t), false))
+	start := hostile.Must(t)(hostile.MoovAtEnd(needFFmpeg(t), true))
 	h := New(Options{})
 	a, err := hashVideoT(t, h, end)
 	if err != nil {
@@ -883,7 +883,7 @@ func TestVideoRefusesReferences(t *testing.T) {
 		t.Skipf("mkfifo: %v", err)
 	}
 	clip := filepath.Join(dir, "clip.mp4")
-	if err := os.WriteFile(clip, must(t)(hostile.Clip(needFFmpeg(t), 2*time.Second)), 0o600); err != nil {
+	if err := os.WriteFile(clip, hostile.Must(t)(hostile.Clip(needFFmpeg(t), 2*time.Second)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	lis, err := hostile.Listen()

@@ -62,7 +62,7 @@ func TestHostileMedia(t *testing.T) {
 	// see no connection.
 	refs := t.TempDir()
 	clip := filepath.Join(refs, "clip.mp4")
-	if err := os.WriteFile(clip, must(t)(hostile.Clip(ff, 2*time.Second)), 0o600); err != nil {
+	if err := os.WriteFile(clip, hostile.Must(t)(hostile.Clip(ff, 2*time.Second)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fifo := filepath.Join(refs, "fifo.ts")
@@ -87,16 +87,16 @@ func TestHostileMedia(t *testing.T) {
 	// The files, made before the baseline is taken.
 	const tenHours = 10 * time.Hour
 	var (
-		manyFrames  = must(t)(hostile.ManyFrameGIF(10000, 100)) // 10,000 s: over the 3600-frame cap
-		shortFrames = must(t)(hostile.ManyFrameGIF(10000, 2))   // 200 s: 200 keyframes
-		noMoov      = must(t)(hostile.WithoutMoov(ff))
-		moovAtEnd   = must(t)(hostile.MoovAtEnd(ff, false))
-		longMP4     = must(t)(hostile.Long(ff, tenHours, true))
-		longMKV     = must(t)(hostile.Long(ff, tenHours, false))
-		hugeFrame   = must(t)(hostile.HugeAVI(ff, true))
-		hugeHidden  = must(t)(hostile.HugeAVI(ff, false))
+		manyFrames  = hostile.Must(t)(hostile.ManyFrameGIF(10000, 100)) // 10,000 s: over the 3600-frame cap
+		shortFrames = hostile.Must(t)(hostile.ManyFrameGIF(10000, 2))   // 200 s: 200 keyframes
+		noMoov      = hostile.Must(t)(hostile.WithoutMoov(ff))
+		moovAtEnd   = hostile.Must(t)(hostile.MoovAtEnd(ff, false))
+		longMP4     = hostile.Must(t)(hostile.Long(ff, tenHours, true))
+		longMKV     = hostile.Must(t)(hostile.Long(ff, tenHours, false))
+		hugeFrame   = hostile.Must(t)(hostile.HugeAVI(ff, true))
+		hugeHidden  = hostile.Must(t)(hostile.HugeAVI(ff, false))
 		// A large video, streamed: 40 s of 640x360 at 30 fps, about 10 MB.
-		big = must(t)(hostile.Video(ff, "big.mp4", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=40",
+		big = hostile.Must(t)(hostile.Video(ff, "big.mp4", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=40",
 			"-c:v", "libx264", "-preset", "ultrafast"))
 	)
 
@@ -551,16 +551,4 @@ func probeImage(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
-}
-
-// must(t)(hostile.X(...)) returns the file a hostile generator made, or
-// fails the test.
-func must(t testing.TB) func(data []byte, err error) []byte {
-	return func(data []byte, err error) []byte {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
 }

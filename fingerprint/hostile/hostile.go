@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -319,4 +320,15 @@ func FFconcat(entries ...string) []byte {
 		b.WriteString("file '" + e + "'\n")
 	}
 	return []byte(b.String())
+}
+
+// Must(t)(X(...)) returns the file generator X made, or fails the test.
+func Must(t testing.TB) func(data []byte, err error) []byte {
+	return func(data []byte, err error) []byte {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
 }
