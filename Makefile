@@ -22,10 +22,12 @@ run: deps build
 	./bin/mediamatch serve --data $(DATA) --listen $(LISTEN)
 
 # test is what CI runs (.ci/run): buf lint and a check that the generated
-# code matches the .proto files, vet, then every test, with the real ffmpeg.
+# code matches the .proto files, vet, every test with the real ffmpeg, and
+# the index's concurrency tests again under the race detector.
 test: deps api-check
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -run 'Concurrent|ConsistentPrefix|MemorySnapshot' ./index/
 
 # api-check lints the protobuf API and fails if the committed generated code
 # is not what the .proto files generate.
