@@ -25,6 +25,34 @@ type Options struct {
 	// any pixel is decoded. For an animated GIF it bounds the logical
 	// screen. Default 50,000,000.
 	MaxPixels int64
+	// MaxJPEGScans is the most scans a JPEG may have; one with more fails
+	// with ErrTooLarge before any is decoded. A progressive JPEG is
+	// decoded in scans, each a pass over the whole image: encoders write
+	// 10 or fewer (libjpeg's progressive script: 10 for colour, 6 for
+	// grey; a baseline JPEG has 1, or one per component), while each scan
+	// of a 50 MP image costs a decoder about 3 ms of CPU (image/jpeg:
+	// about 20), which a file of thousands of tiny scans multiplies.
+	// Default 100.
+	MaxJPEGScans int
+	// ImageTimeout is the wall-clock deadline for decoding and hashing one
+	// still image in process, past which Hash fails with an error wrapping
+	// context.DeadlineExceeded; the decoders stop at it (libjpeg between
+	// two rows, the Go decoders at their next read). The largest images
+	// allowed decode in about a second on one core. Default 30s.
+	ImageTimeout time.Duration
+	// DecodeMemory is the bytes that the in-process image decodes of this
+	// Hasher may use at once, all together. Each decode estimates its
+	// peak from the image's header (the decoded colour model and bit
+	// depth times its pixels, what the decoder holds beside the image,
+	// and the hashing pipeline: 16-bit RGBA is 8 bytes a pixel, a 16-bit
+	// TIFF about 26, a progressive colour JPEG in libjpeg about 6) and
+	// takes that much of it: an image needing more than DecodeMemory
+	// fails at once with ErrTooLarge, others wait for room until their
+	// context ends. It bounds the memory of decoding, whatever the number
+	// of uploads at once; ffmpeg's memory is bounded apart (FFmpegMemory).
+	// Default 1 GiB: a 50 MP 8-bit RGBA PNG takes about 216 MiB, a 12 MP
+	// JPEG photo in libjpeg 20-90 MiB.
+	DecodeMemory int64
 	// FFmpeg is the path of the ffmpeg binary; default "ffmpeg" from PATH.
 	FFmpeg string
 	// FrameRate is how many video frames are sampled per second; default 1.
@@ -57,6 +85,15 @@ func (o Options) withDefaults() Options {
 	if o.MaxPixels <= 0 {
 		o.MaxPixels = 50_000_000
 	}
+	if o.MaxJPEGScans <= 0 {
+		o.MaxJPEGScans = 100
+	}
+	if o.ImageTimeout <= 0 {
+		o.ImageTimeout = 30 * time.Second
+	}
+	if o.DecodeMemory <= 0 {
+		o.DecodeMemory = 1 << 30
+	}
 	if o.FFmpeg == "" {
 		o.FFmpeg = "ffmpeg"
 	}
@@ -79,7 +116,8 @@ func (o Options) withDefaults() Options {
 // concurrent use.
 type Hasher struct {
 	opts    Options
-	sandbox *sandbox // shared by the Hasher's ffmpeg runs
+	sandbox *sandbox   // shared by the Hasher's ffmpeg runs
+	mem     *memBudget // Options.DecodeMemory, shared by the Hasher's image decodes
 }
 
 // HashOptions are per-call options of HashWith. The zero value is what
@@ -105,7 +143,7 @@ type HashOptions struct {
 // New returns a Hasher with the given options.
 func New(opts Options) *Hasher {
 	opts = opts.withDefaults()
-	return &Hasher{opts: opts, sandbox: &sandbox{log: opts.Logger}}
+	return &Hasher{opts: opts, sandbox: &sandbox{log: opts.Logger}, mem: &memBudget{size: opts.DecodeMemory}}
 }
 
 // fileSignals returns the exact signals of a whole file.

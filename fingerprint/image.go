@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"strings"
+	"time"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -73,7 +74,11 @@ func codec(format string) (config func(io.Reader) (image.Config, error), decode 
 }
 
 // hashImage fingerprints a still image; an animated GIF goes to the video
-// path. Errors wrap ErrTooLarge, ErrCorrupt or ErrUnsupported.
+// path. Decoding and hashing have Options.ImageTimeout, stop when ctx
+// ends, and hold their estimated bytes of the decode memory budget
+// (budget.go) until the image is hashed. Errors wrap ErrTooLarge,
+// ErrCorrupt or ErrUnsupported, context.DeadlineExceeded past
+// ImageTimeout, or ctx's error.
 func (h *Hasher) hashImage(ctx context.Context, data []byte, opts HashOptions) (Media, error) {
 	format := sniff(data)
 	if format == "gif" && gifFrames(data, 2) > 1 {
@@ -83,10 +88,13 @@ func (h *Hasher) hashImage(ctx context.Context, data []byte, opts HashOptions) (
 		}
 		return h.hashVideo(ctx, data, opts)
 	}
-	img, w, ht, err := h.decode(format, data)
+	dctx, cancel := context.WithTimeoutCause(ctx, h.opts.ImageTimeout, errImageTimeout)
+	defer cancel()
+	img, w, ht, release, err := h.decode(dctx, format, data)
 	if err != nil {
-		return Media{}, err
+		return Media{}, imageError(ctx, err, h.opts.ImageTimeout)
 	}
+	defer release()
 	o := orientation(format, data)
 	if o >= 5 {
 		w, ht = ht, w
@@ -108,6 +116,25 @@ func (h *Hasher) hashImage(ctx context.Context, data []byte, opts HashOptions) (
 	}, nil
 }
 
+// errImageTimeout is the cause of a decode cut at Options.ImageTimeout.
+var errImageTimeout = errors.New("image decoding ran past its deadline")
+
+// imageError turns the context causes of a decode into the errors Hash
+// returns: the caller's ctx error when the caller's ctx ended, and one
+// wrapping context.DeadlineExceeded at Options.ImageTimeout. Other errors
+// pass through.
+func imageError(ctx context.Context, err error, timeout time.Duration) error {
+	switch {
+	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, errImageTimeout)):
+		return fmt.Errorf("fingerprint: image: decoding stopped: %w", ctx.Err())
+	case errors.Is(err, errImageTimeout):
+		return fmt.Errorf("fingerprint: image: decoding passed the %v deadline (Options.ImageTimeout): %w",
+			timeout, context.DeadlineExceeded)
+	}
+	return err
+}
+
 // hashStill returns the keyframe of a decoded still image stored under
 // EXIF orientation o: PDQ (with its dihedral variants if asked), pHash and
 // dHash, all of the image as displayed.
@@ -125,43 +152,101 @@ func hashStill(img image.Image, o int, opts HashOptions) Keyframe {
 }
 
 // decode decodes an image of a sniffed format and returns it with its
-// stored width and height. A large JPEG may come back reduced by libjpeg's
-// DCT scaling (see jpegMinSide). Errors wrap ErrTooLarge, ErrCorrupt or
-// ErrUnsupported.
-func (h *Hasher) decode(format string, data []byte) (image.Image, int, int, error) {
-	if format == "jpeg" {
-		img, w, ht, err := libjpegDecode(data, h.opts.MaxPixels, jpegMinSide)
-		if err == nil {
-			return img, w, ht, nil
-		}
-		if errors.Is(err, ErrTooLarge) {
-			return nil, 0, 0, err
-		}
-		// Anything else, including "not built in": image/jpeg decides.
-	}
+// stored width and height, and the function that gives back its bytes of
+// the decode memory budget once the image is no longer needed (call it
+// once). A large JPEG may come back reduced by libjpeg's DCT scaling (see
+// jpegMinSide). A JPEG of more than Options.MaxJPEGScans scans is refused
+// before any is decoded. The decode stops when ctx ends. Errors wrap
+// ErrTooLarge, ErrCorrupt or ErrUnsupported, or are ctx's cause.
+func (h *Hasher) decode(ctx context.Context, format string, data []byte) (image.Image, int, int, func(), error) {
 	cfg, err := h.config(format, data)
-	if err != nil {
-		return nil, 0, 0, err
+	if err != nil && !(format == "jpeg" && haveLibjpeg && !errors.Is(err, ErrTooLarge)) {
+		return nil, 0, 0, nil, err
+	}
+	if format == "jpeg" {
+		j := scanJPEG(data)
+		if j.scans > h.opts.MaxJPEGScans {
+			return nil, 0, 0, nil, tooManyScans(j.scans, h.opts.MaxJPEGScans)
+		}
+		if haveLibjpeg {
+			// image/jpeg's header reader may refuse what libjpeg reads:
+			// then the output size is known only from libjpeg, so the
+			// budget is taken for the largest image allowed.
+			w, ht := cfg.Width, cfg.Height
+			if err != nil {
+				w, ht = int(min(h.opts.MaxPixels, 1<<31-1)), 1
+			}
+			release, err := h.mem.acquire(ctx, libjpegBytes(w, ht, j), fmt.Sprintf("jpeg image of %dx%d", w, ht))
+			if err != nil {
+				return nil, 0, 0, nil, err
+			}
+			img, w, ht, err := libjpegDecode(ctx, data, h.opts.MaxPixels, jpegMinSide, h.opts.MaxJPEGScans)
+			if err == nil {
+				return img, w, ht, release, nil
+			}
+			release()
+			if errors.Is(err, ErrTooLarge) || ctx.Err() != nil {
+				return nil, 0, 0, nil, err
+			}
+			// Anything else: image/jpeg decides.
+			if cfg, err = h.config(format, data); err != nil {
+				return nil, 0, 0, nil, err
+			}
+		}
 	}
 	_, decode := codec(format)
+	release, err := h.mem.acquire(ctx, goDecodeBytes(format, cfg, data),
+		fmt.Sprintf("%s image of %dx%d", format, cfg.Width, cfg.Height))
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
 	var img image.Image
 	err = noPanic(func() (err error) {
-		img, err = decode(bytes.NewReader(data))
+		img, err = decode(&ctxReader{ctx: ctx, r: bytes.NewReader(data)})
 		return err
 	})
 	if err != nil {
-		return nil, 0, 0, decodeError(format, err)
+		release()
+		if ctx.Err() != nil {
+			return nil, 0, 0, nil, context.Cause(ctx)
+		}
+		return nil, 0, 0, nil, decodeError(format, err)
 	}
-	return img, cfg.Width, cfg.Height, nil
+	return img, cfg.Width, cfg.Height, release, nil
+}
+
+// ctxReader reads an upload held in memory until its context ends, from
+// then on failing with the context's cause: the Go decoders read as they
+// decode (image/jpeg scan by scan, in 4 KiB refills; png and gif through
+// their decompressors; tiff strip by strip through ReadAt), so a decode
+// stops at its next read once ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   *bytes.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.r.Read(p)
+}
+
+func (c *ctxReader) ReadAt(p []byte, off int64) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.r.ReadAt(p, off)
 }
 
 // decodeSmall is decode followed by shrink: the image that pHash and dHash
 // are computed from.
 func (h *Hasher) decodeSmall(format string, data []byte) (image.Image, int, int, error) {
-	img, w, ht, err := h.decode(format, data)
+	img, w, ht, release, err := h.decode(context.Background(), format, data)
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	defer release()
 	return shrink(img), w, ht, nil
 }
 

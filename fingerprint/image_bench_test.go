@@ -160,7 +160,7 @@ func BenchmarkImagePDQ(b *testing.B) {
 	h := New(Options{})
 	ctx := context.Background()
 	for _, p := range benchPhotos(b) {
-		img, _, _, err := h.decode("jpeg", p.data)
+		img, _, _, _, err := h.decode(context.Background(), "jpeg", p.data)
 		if err != nil {
 			b.Fatal(err)
 		}

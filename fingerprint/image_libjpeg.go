@@ -41,19 +41,47 @@ package fingerprint
 #include <setjmp.h>
 #include <jpeglib.h>
 
-enum { MM_OK, MM_ERROR, MM_WARNING, MM_TOO_LARGE };
+enum { MM_OK, MM_ERROR, MM_WARNING, MM_TOO_LARGE, MM_STOPPED, MM_TOO_MANY_SCANS };
 
 typedef struct {
 	struct jpeg_error_mgr pub;
 	jmp_buf jb;
 	int warned;
+	int stop;                        // MM_STOPPED or MM_TOO_MANY_SCANS once the monitor gave up
 	char msg[JMSG_LENGTH_MAX];
 } mm_err;
+
+// The progress monitor: libjpeg calls it between scans and between rows of
+// every pass (of a progressive file: every iMCU row of every scan), so it
+// is where a decode is cut short, when the caller asks (cancel, set from
+// another thread by mm_cancel) or at the scan limit.
+typedef struct {
+	struct jpeg_progress_mgr pub;
+	int *cancel;
+	int max_scans;
+} mm_progress;
+
+static void mm_monitor(j_common_ptr c) {
+	mm_progress *p = (mm_progress *)c->progress;
+	mm_err *e = (mm_err *)c->err;
+	j_decompress_ptr d = (j_decompress_ptr)c;
+	if (__atomic_load_n(p->cancel, __ATOMIC_RELAXED))
+		e->stop = MM_STOPPED;
+	else if (d->input_scan_number > p->max_scans)
+		e->stop = MM_TOO_MANY_SCANS;
+	else
+		return;
+	longjmp(e->jb, 1);
+}
+
+// mm_cancel asks a running mm_decode to stop at its next progress call.
+static void mm_cancel(int *flag) { __atomic_store_n(flag, 1, __ATOMIC_RELAXED); }
 
 typedef struct {
 	long long width, height;         // as stored
 	int out_width, out_height;       // after DCT scaling
 	int comps;                       // 1 (grey) or 3 (YCbCr)
+	int scans;                       // scans read when a decode was stopped
 	unsigned char *pix;              // malloc'ed comps planes of out_width*out_height
 	char msg[JMSG_LENGTH_MAX];       // libjpeg's message on error or warning
 } mm_result;
@@ -75,9 +103,11 @@ static void mm_emit_message(j_common_ptr c, int level) {
 }
 
 static int mm_decode(const unsigned char *data, unsigned long n,
-                          long long max_pixels, int min_side, mm_result *res) {
+                          long long max_pixels, int min_side, int max_scans,
+                          int *cancel, mm_result *res) {
 	struct jpeg_decompress_struct cinfo;
 	mm_err err;
+	mm_progress prog;
 	unsigned char *volatile pix = NULL;
 	unsigned char *volatile rowbuf = NULL;
 
@@ -86,14 +116,22 @@ static int mm_decode(const unsigned char *data, unsigned long n,
 	cinfo.err = jpeg_std_error(&err.pub);
 	err.pub.error_exit = mm_error_exit;
 	err.pub.emit_message = mm_emit_message;
+	memset(&prog, 0, sizeof prog);
+	prog.pub.progress_monitor = mm_monitor;
+	prog.cancel = cancel;
+	prog.max_scans = max_scans;
 	if (setjmp(err.jb)) {
+		res->scans = cinfo.input_scan_number;
 		jpeg_destroy_decompress(&cinfo);
 		free(pix);
 		free(rowbuf);
+		if (err.stop)
+			return err.stop;
 		memcpy(res->msg, err.msg, sizeof res->msg);
 		return MM_ERROR;
 	}
 	jpeg_create_decompress(&cinfo);
+	cinfo.progress = &prog.pub;
 	jpeg_mem_src(&cinfo, data, n);
 	jpeg_read_header(&cinfo, TRUE);
 	res->width = cinfo.image_width;
@@ -177,6 +215,7 @@ static int mm_decode(const unsigned char *data, unsigned long n,
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -190,21 +229,46 @@ const haveLibjpeg = true
 // or 1/8 that keeps both sides at minSide pixels or more (1/1 for an image
 // already smaller), refusing images of more than maxPixels before decoding
 // any. It returns the scaled image (*image.Gray,
-// or 4:4:4 *image.YCbCr) and the stored width and height. Errors wrap
-// ErrTooLarge, or carry libjpeg's message (the caller then tries
-// image/jpeg).
-func libjpegDecode(data []byte, maxPixels int64, minSide int) (image.Image, int, int, error) {
+// or 4:4:4 *image.YCbCr) and the stored width and height.
+//
+// The decode stops, between two rows or two scans, when ctx ends (the
+// error is then ctx's cause) or when libjpeg reaches scan maxScans+1
+// (ErrTooLarge). Errors wrap ErrTooLarge, ctx's cause, or carry
+// libjpeg's message (the caller then tries image/jpeg).
+func libjpegDecode(ctx context.Context, data []byte, maxPixels int64, minSide, maxScans int) (image.Image, int, int, error) {
 	if len(data) == 0 {
 		return nil, 0, 0, errors.New("libjpeg: empty")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, 0, context.Cause(ctx)
+	}
+	// The flag lives in C memory: the monitor reads it while this
+	// goroutine is in C, and the AfterFunc writes it from another.
+	flag := (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))
+	if flag == nil {
+		return nil, 0, 0, errors.New("libjpeg: out of memory")
+	}
+	cancelled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.mm_cancel(flag)
+		close(cancelled)
+	})
 	var res C.mm_result
 	rc := C.mm_decode((*C.uchar)(unsafe.Pointer(unsafe.SliceData(data))), C.ulong(len(data)),
-		C.longlong(maxPixels), C.int(minSide), &res)
+		C.longlong(maxPixels), C.int(minSide), C.int(maxScans), flag, &res)
+	if !stop() {
+		<-cancelled // the AfterFunc ran or runs: let it finish with flag
+	}
+	C.free(unsafe.Pointer(flag))
 	w, h := int64(res.width), int64(res.height)
 	switch rc {
 	case C.MM_OK:
 	case C.MM_TOO_LARGE:
 		return nil, 0, 0, tooLarge("jpeg", w, h, maxPixels)
+	case C.MM_TOO_MANY_SCANS:
+		return nil, 0, 0, tooManyScans(int(res.scans), maxScans)
+	case C.MM_STOPPED:
+		return nil, 0, 0, context.Cause(ctx)
 	default:
 		return nil, 0, 0, fmt.Errorf("libjpeg: %s", C.GoString(&res.msg[0]))
 	}

@@ -3,6 +3,7 @@
 package fingerprint
 
 import (
+	"context"
 	"errors"
 	"image"
 )
@@ -14,6 +15,6 @@ const haveLibjpeg = false
 var errNoLibjpeg = errors.New("libjpeg: not built in")
 
 // libjpegDecode always fails in this build, sending JPEGs to image/jpeg.
-func libjpegDecode(data []byte, maxPixels int64, minSide int) (image.Image, int, int, error) {
+func libjpegDecode(ctx context.Context, data []byte, maxPixels int64, minSide, maxScans int) (image.Image, int, int, error) {
 	return nil, 0, 0, errNoLibjpeg
 }

@@ -530,10 +530,11 @@ func TestImageVariantsExact(t *testing.T) {
 	} {
 		data := readMedia(t, rel)
 		format := sniff(data)
-		img, _, _, err := h.decode(format, data)
+		img, _, _, release, err := h.decode(context.Background(), format, data)
 		if err != nil {
 			t.Fatal(err)
 		}
+		release()
 		o := orientation(format, data)
 		d, ok := pdqImage(img, o, TransformNone)
 		if !ok {
