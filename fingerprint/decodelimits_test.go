@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"runtime"
 	"runtime/metrics"
@@ -226,4 +225,4 @@ func (b *memBudget) queued() int {
 	return b.waiters.Len()
 }
 
-var _ = color.Gray{}
+

@@ -32,7 +32,7 @@ func ScanBomb(w, h, scans int) []byte {
 		b.Write(binary.BigEndian.AppendUint16(nil, uint16(len(data)+2)))
 		b.Write(data)
 	}
-	b.Write([]byte{0xff, 0xd8})                                  // SOI
+	b.Write([]byte{0xff, 0xd8})                                     // SOI
 	seg(0xdb, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)...) // DQT 0: all ones
 	seg(0xc2, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 1, 1, 0x11, 0)
 	// DC table 0: one code, "0", for category 0 (a zero difference).

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/fingerprint/hostile"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// Attacks on the in-process decoders through the real handler chain
+// (issue 11, points 4 and 5): a real gRPC server over loopback TCP with the
+// guard's interceptors, a Badger index in a temp dir and a real Hasher,
+// fed by real streamed uploads.
+
+// attackDecodeServer starts a server with Options sopts and a Hasher with
+// fopts (ffmpeg found as the other tests find it), and returns its match
+// client and the Hasher.
+func attackDecodeServer(t *testing.T, sopts Options, fopts fingerprint.Options) (pb.MatchServiceClient, *fingerprint.Hasher) {
+	t.Helper()
+	ix, err := index.Open(t.TempDir(), index.Options{})
+	if err != nil {
+		t.Fatalf("index.Open: %v", err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	logs := &syncBuffer{}
+	sopts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	if fopts.FFmpeg == "" {
+		fopts.FFmpeg = ffmpegPath()
+	}
+	h := fingerprint.New(fopts)
+	s := New(ix, h, sopts)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(s.ServerOptions()...)
+	s.Register(gs)
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc.NewClient: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return pb.NewMatchServiceClient(conn), h
+}
+
+// TestAttackDecodeScanBomb: a 280 KB 7040x7040 progressive JPEG of 2,000
+// scans took 7 s of CPU to match (40 s under -tags nolibjpeg); it is
+// refused from its scan count, naming the limit.
+func TestAttackDecodeScanBomb(t *testing.T) {
+	c, _ := attackDecodeServer(t, Options{}, fingerprint.Options{})
+	bomb := hostile.ScanBomb(7040, 7040, 2000)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, err := streamMatch(ctx, c, bomb, 1<<20, nil)
+	wantStatus(t, err, codes.InvalidArgument, "MatchMediaStreamRequest.chunk", "2000 scans, limit 100")
+}
+
+// TestAttackDecodeCancelFreesSlot: with one upload slot, a client sends a
+// scan bomb that the operator's scan limit lets through (minutes of
+// decoding), and gives up once the server is decoding it. The decode
+// stops, the handler returns and the slot is free: a second upload, with a
+// deadline far shorter than the bomb's decode, is matched.
+func TestAttackDecodeCancelFreesSlot(t *testing.T) {
+	c, h := attackDecodeServer(t, Options{MaxUploads: 1}, fingerprint.Options{MaxJPEGScans: 1 << 20, ImageTimeout: time.Hour})
+	bomb := hostile.ScanBomb(7040, 7040, 20000) // 2.3 MB, over a minute of CPU
+	probe := probeImage(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := c.MatchMediaStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sent := 0; sent < len(bomb); sent += 1 << 20 {
+		if err := stream.Send(&pb.MatchMediaStreamRequest{Chunk: bomb[sent:min(sent+1<<20, len(bomb))]}); err != nil {
+			t.Fatalf("Send at %d bytes: %v", sent, err)
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	// The server runs in this process: it is decoding once this process
+	// has burnt a second of CPU since the upload was sent.
+	start := attackDecodeCPU()
+	for deadline := time.Now().Add(2 * time.Minute); attackDecodeCPU()-start < time.Second; {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never started decoding the bomb")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if _, err := stream.CloseAndRecv(); status.Code(err) != codes.Canceled {
+		t.Fatalf("cancelled bomb: %v, want Canceled", err)
+	}
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	if _, err := streamMatch(ctx2, c, probe, 1<<20, nil); err != nil {
+		t.Fatalf("upload after the cancelled bomb: %v, want it matched (the bomb's slot freed)", err)
+	}
+	if used, _ := h.DecodeMemory(); used != 0 {
+		t.Errorf("decode memory in use after both calls: %d bytes, want 0", used)
+	}
+}
+
+// attackDecodeCPU returns the CPU time (user and system) of this process,
+// cgo threads included.
+func attackDecodeCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestAttackDecodeMemoryBombs: four 16-bit RGBA TIFFs (4000x4000, 128 MB
+// decoded, plus the decompressed strip) and four 16-bit RGBA PNGs
+// (5000x5000, 200 MB), a few hundred KB each and all within the pixel
+// budget, uploaded at once. Unbounded, they held 2.5 GB of heap at once;
+// with a decode memory budget of 512 MiB the decodes wait for each other:
+// all are matched, the Hasher's accounted peak stays within the budget and
+// the heap within twice the budget and what it held before (the GC lets
+// garbage reach the live heap again).
+func TestAttackDecodeMemoryBombs(t *testing.T) {
+	const budget = 512 << 20
+	c, h := attackDecodeServer(t, Options{MaxUploads: 8}, fingerprint.Options{DecodeMemory: budget})
+	tiff16 := hostile.Must(t)(hostile.WideTIFF(4000, 4000))
+	png16 := hostile.Must(t)(hostile.WidePNG(5000, 5000))
+	t.Logf("bombs: TIFF %d bytes, PNG %d bytes", len(tiff16), len(png16))
+	runtime.GC()
+	base := attackDecodeHeap()
+	stop := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		var p uint64
+		for {
+			p = max(p, attackDecodeHeap())
+			select {
+			case <-stop:
+				peak <- p
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		data := tiff16
+		if i%2 == 1 {
+			data = png16
+		}
+		wg.Go(func() { _, errs[i] = streamMatch(ctx, c, data, 1<<20, nil) })
+	}
+	wg.Wait()
+	close(stop)
+	heap := <-peak
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("upload %d: %v", i, err)
+		}
+	}
+	used, accounted := h.DecodeMemory()
+	t.Logf("heap peak %d MiB, %d MiB before; accounted decode memory peak %d MiB of %d MiB",
+		heap>>20, base>>20, accounted>>20, budget>>20)
+	if heap > 2*(base+budget) {
+		t.Errorf("heap peak %d MiB with %d MiB before, want at most %d MiB (twice the budget and what was before)",
+			heap>>20, base>>20, 2*(base+budget)>>20)
+	}
+	if used != 0 || accounted > budget {
+		t.Errorf("decode memory: %d bytes in use, peak %d; want 0, peak at most %d", used, accounted, budget)
+	}
+}
+
+// TestAttackDecodeOverBudget: an image whose decode alone needs more than
+// the whole budget is refused at once, naming the budget.
+func TestAttackDecodeOverBudget(t *testing.T) {
+	c, _ := attackDecodeServer(t, Options{}, fingerprint.Options{DecodeMemory: 256 << 20})
+	tiff16 := hostile.Must(t)(hostile.WideTIFF(4000, 4000)) // about 430 MiB to decode
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, err := streamMatch(ctx, c, tiff16, 1<<20, nil)
+	wantStatus(t, err, codes.InvalidArgument, "MatchMediaStreamRequest.chunk", "decode memory budget of 256 MiB")
+}
+
+// attackDecodeHeap returns the heap's object bytes, live or not yet
+// collected.
+func attackDecodeHeap() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
