@@ -16,8 +16,12 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"runtime"
 	"sync"
 )
+
+// gcBytes is the reservation from which giving it back runs the GC first.
+const gcBytes = 64 << 20
 
 // memBudget is a weighted semaphore of bytes, granted in FIFO order so that
 // a large decode is not starved by small ones. Safe for concurrent use.
@@ -44,7 +48,16 @@ func (b *memBudget) acquire(ctx context.Context, n int64, what string) (func(), 
 		return nil, fmt.Errorf("%w: %s needs about %d MiB to decode, over the decode memory budget of %d MiB (Options.DecodeMemory)",
 			ErrTooLarge, what, mib(n), mib(b.size))
 	}
-	release := func() { b.release(n) }
+	release := func() {
+		if n >= gcBytes {
+			// The decode's pixels are garbage now: collect them before
+			// the next decode may take their place (pixel buffers hold
+			// no pointers, so this costs little), or the heap would grow
+			// to the budget twice over before the GC's own pace ran it.
+			runtime.GC()
+		}
+		b.release(n)
+	}
 	b.mu.Lock()
 	if b.waiters.Len() == 0 && b.used+n <= b.size {
 		b.grant(n)

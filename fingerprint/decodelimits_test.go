@@ -224,5 +224,3 @@ func (b *memBudget) queued() int {
 	defer b.mu.Unlock()
 	return b.waiters.Len()
 }
-
-

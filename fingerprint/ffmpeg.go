@@ -189,7 +189,10 @@ var (
 	reVideo    = regexp.MustCompile(`^\s*Stream #0:\d+.*?: Video: .*?, (\d+)x(\d+)(?:[ ,]|$)`)
 	reBrand    = regexp.MustCompile(`^\s*major_brand\s*: (\S+)`)
 	reRotation = regexp.MustCompile(`rotation of (-?\d+(?:\.\d+)?) degrees`)
-	reRefused  = regexp.MustCompile(`Picture size (\d+)x(\d+) is invalid`)
+	// A frame size refused by av_image_check_size2: over -max_pixels
+	// ("Picture size 8000x7000 exceeds specified max pixel count
+	// 50000000"), or no size any frame can have ("... is invalid").
+	reRefused = regexp.MustCompile(`Picture size (\d+)x(\d+) (?:is invalid|exceeds)`)
 	// Context prefixes ("[h264 @ 0x55...] ", nested for helpers such as
 	// "[IMGUTILS @ 0x7f...] "), then the level.
 	reLevel = regexp.MustCompile(`^(?:\[[^\]]* @ [^\]]*\] )*\[(\w+)\] `)
@@ -531,7 +534,7 @@ func (p *pgmReader) next() (*image.Gray, error) {
 		return nil, fmt.Errorf("%w: %dx%d, maxval %d", errBadFrame, w, h, maxval)
 	}
 	if w*h > p.maxPixels { // ffmpeg's -max_pixels should have refused it
-		return nil, fmt.Errorf("%w: video frames are %dx%d, over %d pixels", ErrTooLarge, w, h, p.maxPixels)
+		return nil, framesTooLarge(w, h, p.maxPixels)
 	}
 	n := int(w * h)
 	if cap(p.img.Pix) < n {

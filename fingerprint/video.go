@@ -132,8 +132,7 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 				ErrTooLarge, p.duration.Round(time.Second), job.maxDuration(), job.maxFrames, job.fps)
 		}
 		if px := int64(p.width) * int64(p.height); px > job.maxPixels {
-			return fmt.Errorf("%w: video frames are %dx%d, over %d pixels",
-				ErrTooLarge, p.width, p.height, job.maxPixels)
+			return framesTooLarge(int64(p.width), int64(p.height), job.maxPixels)
 		}
 		return nil
 	}
@@ -207,7 +206,7 @@ func videoError(ctx context.Context, res ffmpegResult, job frameJob, timeout tim
 	}
 	if w, h := p.refusedW, p.refusedH; w*h > job.maxPixels && res.frames == 0 {
 		// -max_pixels: the container may not even have said the size.
-		return fmt.Errorf("%w: video frames are %dx%d, over %d pixels", ErrTooLarge, w, h, job.maxPixels)
+		return framesTooLarge(w, h, job.maxPixels)
 	}
 	if p.noMemory {
 		// An allocation failed, most likely at the address-space limit:
@@ -236,6 +235,13 @@ func videoError(ctx context.Context, res ffmpegResult, job frameJob, timeout tim
 		return fmt.Errorf("%w: no frame could be decoded", ErrCorrupt)
 	}
 	return nil
+}
+
+// framesTooLarge is the error for video frames of w x h pixels, over
+// limit (Options.MaxPixels).
+func framesTooLarge(w, h, limit int64) error {
+	return fmt.Errorf("%w: video frames are %dx%d = %d pixels, over the limit of %d pixels (Options.MaxPixels)",
+		ErrTooLarge, w, h, w*h, limit)
 }
 
 // demuxerSpoke reports whether an error came from a demuxer, which means

@@ -212,3 +212,13 @@ func WideTIFF(w, h int) ([]byte, error) {
 	}
 	return append(b, strip.Bytes()...), nil
 }
+
+// BigFrameVideo returns a one-second Matroska video of one w x h grey
+// MJPEG frame, whose container states no frame size that ffmpeg would
+// report before decoding: with -max_pixels under w*h, ffmpeg finds no
+// decodable video stream at all, and only its refusal of the picture size
+// says why.
+func BigFrameVideo(ffmpeg string, w, h int) ([]byte, error) {
+	return Video(ffmpeg, "big.mkv", "-f", "lavfi", "-i", fmt.Sprintf("color=c=gray:s=%dx%d:r=1:d=1", w, h),
+		"-frames:v", "1", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p")
+}

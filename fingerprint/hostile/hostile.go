@@ -1,8 +1,9 @@
 // Package hostile makes hostile media files for tests: headers that claim
-// enormous images, animations of many frames, videos whose index is
-// missing or at the end, videos hours long or with frames too large to
-// decode, and playlists that point ffmpeg at other files or at the
-// network. fingerprint's tests and server's tests (against a running
+// enormous images, decoding bombs within the pixel budget (progressive
+// JPEGs of thousands of scans, 16-bit PNGs and TIFFs that deflate to
+// gigabytes), animations of many frames, videos whose index is missing or
+// at the end, videos hours long or with frames too large to decode, and
+// playlists that point ffmpeg at other files or at the network. fingerprint's tests and server's tests (against a running
 // server) feed the same files.
 //
 // Functions that need ffmpeg take the path of its binary and run it in a
