@@ -3,8 +3,10 @@ package fingerprint
 // This file confines the ffmpeg child process beyond what ffmpeg's own
 // options (ffmpeg.go) ask of it, so that the limits hold even if a demuxer
 // or decoder is subverted by the upload: kernel resource limits on the
-// child, and a network namespace of its own when this process may create
-// one. It knows nothing of ffmpeg's command line.
+// child, a network namespace of its own when this process may create
+// one, no descriptor of this process but those it is given, and file
+// access confined by Landlock where the kernel has it (landlock.go). It
+// knows nothing of ffmpeg's command line.
 
 import (
 	"errors"
@@ -12,6 +14,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -157,6 +160,24 @@ var confinements = [...]confinement{{netns: true, gate: true}, {gate: true}, {ne
 type sandbox struct {
 	log  *slog.Logger
 	mode atomic.Int32 // 1 + the index in confinements once learnt; 0 before
+
+	landlockOnce sync.Once
+	landlockABI  int // the kernel's Landlock ABI version; 0 without Landlock
+}
+
+// landlock returns the kernel's Landlock ABI version, 0 if it has none
+// (logged once per sandbox: ffmpeg's file access then goes unconfined).
+func (s *sandbox) landlock() int {
+	s.landlockOnce.Do(func() {
+		abi, err := landlockABI()
+		if err != nil || abi < 1 {
+			s.log.Warn("ffmpeg's file access is not confined: the kernel offers no Landlock",
+				slog.Any("err", err))
+			return
+		}
+		s.landlockABI = abi
+	})
+	return s.landlockABI
 }
 
 // confined returns the confinement in use, and false if no ffmpeg has been
@@ -192,7 +213,7 @@ func (s *sandbox) start(build func() (*exec.Cmd, error), l procLimits) (*exec.Cm
 		if err != nil {
 			return nil, err
 		}
-		return startConfined(cmd, c, l)
+		return s.startOne(cmd, c, l)
 	}
 	var refused error
 	for i, c := range confinements {
@@ -200,7 +221,7 @@ func (s *sandbox) start(build func() (*exec.Cmd, error), l procLimits) (*exec.Cm
 		if err != nil {
 			return nil, err
 		}
-		cmd, err = startConfined(cmd, c, l)
+		cmd, err = s.startOne(cmd, c, l)
 		if err == nil {
 			if s.mode.CompareAndSwap(0, int32(i+1)) && i > 0 {
 				s.log.Warn("ffmpeg is less confined than it could be: the kernel refused the rest",
@@ -219,6 +240,38 @@ func (s *sandbox) start(build func() (*exec.Cmd, error), l procLimits) (*exec.Cm
 	}
 	return nil, refused
 }
+
+// startOne starts cmd under c with the limits l (startConfined), with no
+// descriptor of this process but those cmd names (closeOnExec), and,
+// where the kernel has Landlock, from a thread of its own restricted to
+// reading and executing what ffmpeg needs (landlock.go).
+func (s *sandbox) startOne(cmd *exec.Cmd, c confinement, l procLimits) (*exec.Cmd, error) {
+	if err := closeOnExec(); err != nil {
+		return nil, fmt.Errorf("fingerprint: ffmpeg's descriptors: %w", err)
+	}
+	abi := s.landlock()
+	if abi == 0 {
+		return startConfined(cmd, c, l)
+	}
+	ruleset, err := landlockRuleset(abi, binDir(cmd.Path))
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint: ffmpeg's file sandbox: %w", err)
+	}
+	defer unix.Close(ruleset)
+	var started *exec.Cmd
+	onDisposableThread(func() {
+		if err = landlockThread(ruleset); err != nil {
+			err = fmt.Errorf("fingerprint: ffmpeg's file sandbox: %w", err)
+			return
+		}
+		started, err = startConfined(cmd, c, l)
+	})
+	return started, err
+}
+
+// FileAccessConfined reports whether ffmpeg's file access is confined by
+// Landlock: whether the kernel offers it. Safe for concurrent use.
+func (h *Hasher) FileAccessConfined() bool { return h.sandbox.landlock() > 0 }
 
 // startConfined starts cmd under c and sets the limits l on it.
 func startConfined(cmd *exec.Cmd, c confinement, l procLimits) (*exec.Cmd, error) {
