@@ -2,15 +2,20 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -208,4 +213,105 @@ func attackDecodeHeap() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// TestAttackDecodeBigVideoFrame: a video whose container states no frame
+// size, with frames over the pixel limit, was refused as "matroska file
+// has no video stream"; it is refused naming the frame size and the limit.
+func TestAttackDecodeBigVideoFrame(t *testing.T) {
+	needFFmpeg(t)
+	c, _ := attackDecodeServer(t, Options{}, fingerprint.Options{MaxPixels: 1_000_000})
+	video := hostile.Must(t)(hostile.BigFrameVideo(ffmpegPath(), 1280, 1024))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, err := streamMatch(ctx, c, video, 1<<20, nil)
+	wantStatus(t, err, codes.InvalidArgument, "MatchMediaStreamRequest.chunk",
+		"video frames are 1280x1024 = 1310720 pixels, over the limit of 1000000 pixels")
+}
+
+// TestAttackDecodeFFmpegDescriptors: the server holds a descriptor opened
+// without close-on-exec (inherited from whatever started it); while a
+// video upload is hashed, the ffmpeg child holds only its standard
+// streams and the upload.
+func TestAttackDecodeFFmpegDescriptors(t *testing.T) {
+	needFFmpeg(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("not for ffmpeg"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(secret, unix.O_RDONLY, 0) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	c, _ := attackDecodeServer(t, Options{}, fingerprint.Options{FrameRate: 5})
+	// 10 s of 640x480 at 5 samples a second: long enough to be seen.
+	video := hostile.Must(t)(hostile.Video(ffmpegPath(), "v.mp4", "-f", "lavfi", "-i", "testsrc2=s=640x480:r=25:d=10",
+		"-c:v", "libx264", "-preset", "ultrafast"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := streamMatch(ctx, c, video, 1<<20, nil); done <- err }()
+	seen := map[string]string{}
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("video upload: %v", err)
+			}
+			running = false
+		default:
+		}
+		for _, pid := range ffmpegChildren(0) {
+			dir := fmt.Sprintf("/proc/%d/fd", pid)
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
+					seen[e.Name()] = target
+				}
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if len(seen) == 0 {
+		t.Fatal("ffmpeg was never seen running")
+	}
+	t.Logf("ffmpeg's descriptors: %v (the leaked one was %d)", seen, fd)
+	for n, target := range seen {
+		switch {
+		case n == "0" && target == "/dev/null", (n == "1" || n == "2") && strings.HasPrefix(target, "pipe:"),
+			strings.HasPrefix(target, "/memfd:mediamatch-upload"):
+		default:
+			t.Errorf("ffmpeg's fd %s -> %s, want only /dev/null, its pipes and the upload", n, target)
+		}
+	}
+}
+
+// TestAttackDecodeFFmpegFiles: a subverted ffmpeg (here a fake one, started
+// by the server exactly as ffmpeg is, that reports on its stderr what it
+// managed) tries to read a file outside the system directories and to
+// create a directory: Landlock refuses both, and the upload fails naming
+// what the fake saw ("r=10": nothing worked; 11: the read; 12: mkdir).
+func TestAttackDecodeFFmpegFiles(t *testing.T) {
+	if !fingerprint.New(fingerprint.Options{}).FileAccessConfined() {
+		t.Skip("the kernel offers no Landlock")
+	}
+	dir := t.TempDir()
+	secret, made := filepath.Join(dir, "secret"), filepath.Join(dir, "made")
+	if err := os.WriteFile(secret, []byte("not for ffmpeg\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "ffmpeg")
+	body := fmt.Sprintf("#!/bin/sh\nr=10\nread -r x < %s && r=$((r+1))\nmkdir %s && r=$((r+2))\necho \"[error] fake ffmpeg: r=$r\" >&2\nexit 1\n", secret, made)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := attackDecodeServer(t, Options{}, fingerprint.Options{FFmpeg: script})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := streamMatch(ctx, c, []byte("not an image: ffmpeg's to read"), 1<<20, nil)
+	wantStatus(t, err, codes.InvalidArgument, "fake ffmpeg: r=10")
+	if _, err := os.Stat(made); err == nil {
+		t.Errorf("the fake ffmpeg made %s", made)
+	}
 }
