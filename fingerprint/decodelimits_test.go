@@ -224,3 +224,20 @@ func (b *memBudget) queued() int {
 	defer b.mu.Unlock()
 	return b.waiters.Len()
 }
+
+// TestDecodeMemoryCoversVideoFrames: the frames of a video hashed in
+// process count against the budget too.
+func TestDecodeMemoryCoversVideoFrames(t *testing.T) {
+	data := makeVideo(t, "c.mp4", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=5:d=2", "-c:v", "libx264", "-preset", "ultrafast")
+	_, err := hashVideoT(t, New(Options{DecodeMemory: 1 << 20}), data)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "video frames of 320x240 needs about 2 MiB") {
+		t.Fatalf("hashVideo with a 1 MiB budget = %v, want ErrTooLarge for the frames", err)
+	}
+	h := New(Options{DecodeMemory: 4 << 20})
+	if _, err := hashVideoT(t, h, data); err != nil {
+		t.Fatalf("hashVideo with a 4 MiB budget: %v", err)
+	}
+	if used, peak := h.DecodeMemory(); used != 0 || peak != videoFrameBytes(320, 240) {
+		t.Fatalf("DecodeMemory() = %d, %d; want 0, %d", used, peak, videoFrameBytes(320, 240))
+	}
+}

@@ -41,17 +41,22 @@ type Options struct {
 	// allowed decode in about a second on one core. Default 30s.
 	ImageTimeout time.Duration
 	// DecodeMemory is the bytes that the in-process image decodes of this
-	// Hasher may use at once, all together. Each decode estimates its
-	// peak from the image's header (the decoded colour model and bit
-	// depth times its pixels, what the decoder holds beside the image,
-	// and the hashing pipeline: 16-bit RGBA is 8 bytes a pixel, a 16-bit
-	// TIFF about 26, a progressive colour JPEG in libjpeg about 6) and
-	// takes that much of it: an image needing more than DecodeMemory
-	// fails at once with ErrTooLarge, others wait for room until their
-	// context ends. It bounds the memory of decoding, whatever the number
-	// of uploads at once; ffmpeg's memory is bounded apart (FFmpegMemory).
-	// Default 1 GiB: a 50 MP 8-bit RGBA PNG takes about 216 MiB, a 12 MP
-	// JPEG photo in libjpeg 20-90 MiB.
+	// Hasher, and the hashing of video frames, may use at once, all
+	// together. Each decode estimates its peak from the image's header
+	// (the decoded colour model and bit depth times its pixels, what the
+	// decoder holds beside the image, and the hashing pipeline: 16-bit
+	// RGBA is 8 bytes a pixel, a 16-bit TIFF about 26, a progressive
+	// colour JPEG in libjpeg about 6) and takes that much of it until the
+	// image is hashed; a video takes about 5 bytes a pixel of its frames
+	// (at most 4K UHD's worth for the hashing, plus the frame) when its
+	// first frame arrives, until ffmpeg is done. An image needing more
+	// than DecodeMemory fails at once with ErrTooLarge; others wait for
+	// room until their context ends. It bounds the memory of decoding
+	// whatever the number of uploads at once; ffmpeg's own memory is
+	// bounded apart (FFmpegMemory). Default 1 GiB: a 50 MP 8-bit RGBA
+	// PNG takes about 216 MiB, a 12 MP JPEG photo in libjpeg 20-90 MiB,
+	// a 16-bit RGBA PNG of 50 MP 400 MiB; a 16-bit RGBA TIFF over about
+	// 40 MP is refused.
 	DecodeMemory int64
 	// FFmpeg is the path of the ffmpeg binary; default "ffmpeg" from PATH.
 	FFmpeg string
@@ -168,7 +173,9 @@ func fileSignals(data []byte) []Signal {
 // sampled frame at its decoded size).
 //
 // It returns an error wrapping ErrEmpty, ErrUnsupported, ErrTooLarge or
-// ErrCorrupt when the file cannot be hashed, or the context's error.
+// ErrCorrupt when the file cannot be hashed, one wrapping
+// context.DeadlineExceeded past Options.ImageTimeout or VideoTimeout, or
+// the context's error. Decoding stops soon after ctx ends.
 func (h *Hasher) Hash(ctx context.Context, data []byte) (Media, error) {
 	return h.HashWith(ctx, data, HashOptions{})
 }

@@ -31,7 +31,9 @@ package fingerprint
 // does. Any error or warning from libjpeg (truncation, corrupt data,
 // RGB/CMYK/YCCK JPEGs) sends the file to image/jpeg instead, whose verdict
 // stands: libjpeg's pixels are only used when it decodes a file without
-// complaint.
+// complaint. But a decode that libjpeg's progress monitor stopped (the
+// caller's context ended, or more scans than allowed) is over: it is not
+// tried again.
 
 /*
 #cgo LDFLAGS: -ljpeg

@@ -136,7 +136,25 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 		}
 		return nil
 	}
+	// The frames' memory in this process, from the decode memory budget:
+	// taken when the first frame arrives (and topped up if the size grows
+	// midway), held to the end of the run.
+	var held int64
+	var releases []func()
+	defer func() {
+		for _, r := range releases {
+			r()
+		}
+	}()
 	onFrame := func(img *image.Gray) error {
+		b := img.Bounds()
+		if need := videoFrameBytes(b.Dx(), b.Dy()); need > held {
+			r, err := h.mem.acquire(ctx, need-held, fmt.Sprintf("video frames of %dx%d", b.Dx(), b.Dy()))
+			if err != nil {
+				return err
+			}
+			releases, held = append(releases, r), need
+		}
 		if d := time.Duration(declared.Load()); len(frames) == job.maxFrames &&
 			(d <= 0 || tick(len(frames), job.fps) < d) {
 			return fmt.Errorf("%w: video is longer than %v (%d frames at %g per second)",
@@ -186,6 +204,20 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 		v.duration = tick(len(v.frames), job.fps)
 	}
 	return v, nil
+}
+
+// videoFrameBytes estimates what hashing sampled frames of w x h pixels
+// holds in this process: the frame as read from ffmpeg (8-bit grey), its
+// reduction when over maxFramePixels, and the vPDQ pipeline's float32
+// luminance of the (reduced) frame, with 1 MiB for the rest.
+func videoFrameBytes(w, h int) int64 {
+	px := int64(w) * int64(h)
+	p := min(px, maxFramePixels)
+	n := px + 4*p + 1<<20
+	if px > maxFramePixels {
+		n += p
+	}
+	return n
 }
 
 // videoError maps how an ffmpeg run ended to the package's errors, or nil
