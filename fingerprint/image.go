@@ -170,13 +170,13 @@ func (h *Hasher) decode(ctx context.Context, format string, data []byte) (image.
 		}
 		if haveLibjpeg {
 			// image/jpeg's header reader may refuse what libjpeg reads:
-			// then the output size is known only from libjpeg, so the
-			// budget is taken for the largest image allowed.
-			w, ht := cfg.Width, cfg.Height
+			// then the size is known only to libjpeg, so the budget is
+			// taken for the largest image allowed, or all of it.
+			need := libjpegBytes(cfg.Width, cfg.Height, j)
 			if err != nil {
-				w, ht = int(min(h.opts.MaxPixels, 1<<31-1)), 1
+				need = min(libjpegBytes(int(min(h.opts.MaxPixels, 1<<31-1)), 1, j), h.opts.DecodeMemory)
 			}
-			release, err := h.mem.acquire(ctx, libjpegBytes(w, ht, j), fmt.Sprintf("jpeg image of %dx%d", w, ht))
+			release, err := h.mem.acquire(ctx, need, fmt.Sprintf("jpeg image of %dx%d", cfg.Width, cfg.Height))
 			if err != nil {
 				return nil, 0, 0, nil, err
 			}
