@@ -154,7 +154,8 @@ func pixelBytes(m color.Model) int64 {
 // figures follow each decoder's allocations (Go 1.26, x/image 0.48):
 //
 //   - png: the image, twice for an interlaced one (each pass is decoded
-//     into an image of its own, then merged);
+//     into an image of its own, then merged); 16-bit PNGs that
+//     decodePNG16 takes are budgeted apart, at 8 bits;
 //   - tiff: the image and the decompressed strip, which for Deflate and LZW
 //     is read with io.ReadAll: growing it keeps up to 2.25 times the strip
 //     at once (the strip is taken as large as the image);

@@ -111,10 +111,18 @@ func TestImageDecodeStops(t *testing.T) {
 // whole budget fails at once, naming the budget.
 func TestDecodeMemoryRefused(t *testing.T) {
 	h := New(Options{DecodeMemory: 100 << 20})
-	png16 := hostile.Must(t)(hostile.WidePNG(4000, 4000)) // 122 MiB decoded
-	_, err := h.Hash(context.Background(), png16)
+	tiff16 := hostile.Must(t)(hostile.WideTIFF(3000, 3000)) // 69 MiB decoded, 220 MiB with the strip
+	_, err := h.Hash(context.Background(), tiff16)
 	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "budget of 100 MiB (Options.DecodeMemory)") {
-		t.Fatalf("Hash(16-bit PNG of 122 MiB) = %v, want ErrTooLarge naming the 100 MiB budget", err)
+		t.Fatalf("Hash(16-bit TIFF needing 236 MiB) = %v, want ErrTooLarge naming the 100 MiB budget", err)
+	}
+	// A 16-bit PNG is decoded to 8 bits: 4000x4000 RGBA takes 61 MiB, not 122.
+	png16 := hostile.Must(t)(hostile.WidePNG(4000, 4000))
+	if _, err := h.Hash(context.Background(), png16); err != nil {
+		t.Fatalf("Hash(16-bit PNG of 4000x4000) with a 100 MiB budget: %v", err)
+	}
+	if _, peak := h.DecodeMemory(); peak != 4*4000*4000+pipelineBytes {
+		t.Errorf("DecodeMemory peak %d, want %d", peak, 4*4000*4000+pipelineBytes)
 	}
 }
 
@@ -125,7 +133,7 @@ func TestDecodeMemoryShared(t *testing.T) {
 	const budget = 600 << 20
 	h := New(Options{DecodeMemory: budget})
 	tiff16 := hostile.Must(t)(hostile.WideTIFF(3000, 3000)) // 69 MiB image; ~240 MiB with the strip
-	png16 := hostile.Must(t)(hostile.WidePNG(5000, 5000))   // 191 MiB image
+	png16 := hostile.Must(t)(hostile.WidePNG(5000, 5000))   // 95 MiB image (8-bit)
 	runtime.GC()
 	base := liveHeap()
 	stop := make(chan struct{})

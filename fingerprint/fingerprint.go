@@ -54,9 +54,10 @@ type Options struct {
 	// room until their context ends. It bounds the memory of decoding
 	// whatever the number of uploads at once; ffmpeg's own memory is
 	// bounded apart (FFmpegMemory). Default 1 GiB: a 50 MP 8-bit RGBA
-	// PNG takes about 216 MiB, a 12 MP JPEG photo in libjpeg 20-90 MiB,
-	// a 16-bit RGBA PNG of 50 MP 400 MiB; a 16-bit RGBA TIFF over about
-	// 40 MP is refused.
+	// PNG takes about 216 MiB, a 12 MP JPEG photo in libjpeg 20-90 MiB;
+	// 16-bit PNGs are decoded to 8 bits (grey, RGB, RGBA, not
+	// interlaced), so cost the same; a 16-bit RGBA TIFF over about 40 MP
+	// is refused.
 	DecodeMemory int64
 	// FFmpeg is the path of the ffmpeg binary; default "ffmpeg" from PATH.
 	FFmpeg string

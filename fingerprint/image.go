@@ -194,6 +194,32 @@ func (h *Hasher) decode(ctx context.Context, format string, data []byte) (image.
 			}
 		}
 	}
+	if p, ok := sniffPNG16(data); ok && format == "png" {
+		// 16-bit samples decoded to 8 bits: 1 byte a pixel for grey, 4
+		// for colour, not 2 and 8.
+		px := int64(p.width) * int64(p.height)
+		need := 4 * px
+		if p.channels == 1 {
+			need = px
+		}
+		release, err := h.mem.acquire(ctx, need+pipelineBytes, fmt.Sprintf("png image of %dx%d", p.width, p.height))
+		if err != nil {
+			return nil, 0, 0, nil, err
+		}
+		var img image.Image
+		err = noPanic(func() (err error) {
+			img, err = decodePNG16(ctx, data, p)
+			return err
+		})
+		if err != nil {
+			release()
+			if ctx.Err() != nil {
+				return nil, 0, 0, nil, context.Cause(ctx)
+			}
+			return nil, 0, 0, nil, decodeError(format, err)
+		}
+		return img, p.width, p.height, release, nil
+	}
 	_, decode := codec(format)
 	release, err := h.mem.acquire(ctx, goDecodeBytes(format, cfg, data),
 		fmt.Sprintf("%s image of %dx%d", format, cfg.Width, cfg.Height))

@@ -137,12 +137,13 @@ func attackDecodeCPU() time.Duration {
 
 // TestAttackDecodeMemoryBombs: four 16-bit RGBA TIFFs (4000x4000, 128 MB
 // decoded, plus the decompressed strip) and four 16-bit RGBA PNGs
-// (5000x5000, 200 MB), a few hundred KB each and all within the pixel
-// budget, uploaded at once. Unbounded, they held 2.5 GB of heap at once;
-// with a decode memory budget of 512 MiB the decodes wait for each other:
-// all are matched, the Hasher's accounted peak stays within the budget and
-// the heap within twice the budget and what it held before (the GC lets
-// garbage reach the live heap again).
+// (5000x5000, 200 MB decoded by image/png; 100 MB now, at 8 bits), a few
+// hundred KB each and all within the pixel budget, uploaded at once.
+// Unbounded, they held 2.1 GB of heap at once; with a decode memory budget
+// of 512 MiB the decodes wait for each other: all are matched, the
+// Hasher's accounted peak stays within the budget and the heap within
+// twice the budget and what it held before (the GC lets garbage reach the
+// live heap again).
 func TestAttackDecodeMemoryBombs(t *testing.T) {
 	const budget = 512 << 20
 	c, h := attackDecodeServer(t, Options{MaxUploads: 8}, fingerprint.Options{DecodeMemory: budget})
