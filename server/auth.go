@@ -196,6 +196,25 @@ func onLoopback(p *peer.Peer) bool {
 	return false
 }
 
+// peerIP returns the IP address of the call's peer ("127.0.0.1"), "unix"
+// for a Unix socket, or "unknown".
+func peerIP(ctx context.Context) string {
+	p, _ := peer.FromContext(ctx)
+	if p == nil || p.Addr == nil {
+		return "unknown"
+	}
+	switch a := p.Addr.(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case *net.UnixAddr:
+		return "unix"
+	}
+	if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
+		return host
+	}
+	return p.Addr.String()
+}
+
 func peerAddr(p *peer.Peer) string {
 	if p == nil || p.Addr == nil {
 		return "an unknown peer"
