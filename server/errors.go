@@ -163,15 +163,15 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 
 // Bounds of a status, in bytes (see boundStatus).
 const (
-	maxStatusMessage  = 2048
+	maxStatusMessage  = 16 << 10
 	maxViolationField = 200
 	maxViolationDesc  = 400
-	maxViolations     = 20
-	maxStatusBytes    = 8 << 10
+	maxViolations     = 100
+	maxStatusBytes    = 32 << 10
 )
 
-// boundStatus returns the status err with its message clipped (cleanText)
-// to maxStatusMessage bytes, at most maxViolations BadRequest violations
+// boundStatus returns the status err with its message clipped to
+// maxStatusMessage bytes, at most maxViolations BadRequest violations
 // with clipped fields and descriptions, and no more details than fit in
 // maxStatusBytes with the message. Other errors pass unchanged.
 func boundStatus(err error) error {
@@ -180,7 +180,9 @@ func boundStatus(err error) error {
 		return err
 	}
 	p := st.Proto()
-	p.Message = cleanText(p.Message, maxStatusMessage)
+	if len(p.Message) > maxStatusMessage {
+		p.Message = fmt.Sprintf("%s... (%d bytes)", clipUTF8(p.Message, maxStatusMessage), len(p.Message))
+	}
 	size := len(p.Message)
 	var details []*anypb.Any
 	for _, d := range p.Details {

@@ -183,7 +183,7 @@ const (
 	DefaultStreamWindow      = 64 << 10 // bytes, the least HTTP/2 allows gRPC to set
 	DefaultConnWindow        = 1 << 20  // bytes
 	DefaultAuthFailureRate   = 1        // failures a second per peer IP
-	DefaultAuthFailureBurst  = 20
+	DefaultAuthFailureBurst  = 100
 	DefaultRefusalWindow     = time.Minute
 )
 
