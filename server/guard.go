@@ -14,7 +14,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
@@ -59,7 +62,8 @@ const (
 )
 
 // ServerOptions returns the grpc.Server options that s needs: the receive
-// limit (see Options.MaxRecvMsgSize), the cap on calls open at once
+// limit (see Options.MaxRecvMsgSize), a codec that lets the guard refuse
+// unparsable requests with InvalidArgument, the cap on calls open at once
 // (Options.MaxCalls, a tap handle), fixed flow-control windows
 // (Options.StreamWindow and ConnWindow), the guard's unary and stream
 // interceptors, the per-connection stream limit, keepalive enforcement and
@@ -68,6 +72,7 @@ const (
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgSize()),
+		grpc.ForceServerCodecV2(s.codec),
 		grpc.InTapHandle(s.tapCalls),
 		grpc.StaticStreamWindowSize(s.opts.StreamWindow),
 		grpc.StaticConnWindowSize(s.opts.ConnWindow),
@@ -413,9 +418,12 @@ func (g *guardedStream) RecvMsg(m any) error {
 	if g.dead != nil {
 		return g.dead
 	}
-	err := g.recv(m)
-	if err != nil {
-		return parseError(m, err)
+	if err := g.recv(m); err != nil {
+		return err
+	}
+	if err := g.s.codec.parsed(m); err != nil {
+		g.dead = err
+		return err
 	}
 	if g.keepFirst && g.first == nil {
 		g.first = m
@@ -514,33 +522,60 @@ func (g *guardedStream) SendMsg(m any) error {
 	return g.ServerStream.SendMsg(m)
 }
 
-// parseErrorsInvalid returns a copy of sd whose unary handlers turn a
-// request that cannot be parsed (invalid UTF-8 in a string, a malformed
-// message) into InvalidArgument naming the message, where grpc says
-// Internal. (grpc decodes a unary request before the interceptors run;
-// streams are mapped by guardedStream.)
-func parseErrorsInvalid(sd *grpc.ServiceDesc) *grpc.ServiceDesc {
+// parseCodec is grpc's protobuf codec, except that a message it cannot
+// parse (invalid UTF-8 in a string, malformed bytes) is no error to grpc,
+// which would answer Internal at once, but is noted and left empty for
+// the guard to refuse with InvalidArgument (parsed). Safe for concurrent
+// use.
+type parseCodec struct {
+	encoding.CodecV2
+	failed sync.Map // the message (a pointer) -> its parse error
+}
+
+func newParseCodec() *parseCodec {
+	return &parseCodec{CodecV2: encoding.GetCodecV2(grpcproto.Name)}
+}
+
+func (c *parseCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.CodecV2.Unmarshal(data, v)
+	if pm, ok := v.(proto.Message); ok && err != nil {
+		proto.Reset(pm)
+		c.failed.Store(v, err)
+		return nil
+	}
+	return err
+}
+
+// parsed returns an InvalidArgument status naming m's message type if m
+// could not be parsed, else nil.
+func (c *parseCodec) parsed(m any) error {
+	err, failed := c.failed.LoadAndDelete(m)
+	if !failed {
+		return nil
+	}
+	return status.Errorf(codes.InvalidArgument, "%s: cannot be parsed: %s (strings must be valid UTF-8)",
+		msgName(m), cleanText(fmt.Sprint(err), 200))
+}
+
+// parseErrorsInvalid returns a copy of sd whose unary handlers refuse a
+// request that cannot be parsed with InvalidArgument (parseCodec). grpc
+// decodes a unary request before the interceptors run; streams are
+// checked by guardedStream.
+func (s *Server) parseErrorsInvalid(sd *grpc.ServiceDesc) *grpc.ServiceDesc {
 	c := *sd
 	c.Methods = slices.Clone(sd.Methods)
 	for i := range c.Methods {
 		h := c.Methods[i].Handler
 		c.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, in grpc.UnaryServerInterceptor) (any, error) {
-			return h(srv, ctx, func(m any) error { return parseError(m, dec(m)) }, in)
+			return h(srv, ctx, func(m any) error {
+				if err := dec(m); err != nil {
+					return err
+				}
+				return s.codec.parsed(m)
+			}, in)
 		}
 	}
 	return &c
-}
-
-// parseError returns err, or for grpc's failure to parse m an
-// InvalidArgument status naming m's message type.
-func parseError(m any, err error) error {
-	const prefix = "grpc: failed to unmarshal the received message: "
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.Internal || !strings.HasPrefix(st.Message(), prefix) {
-		return err
-	}
-	return status.Errorf(codes.InvalidArgument, "%s: cannot be parsed: %s (strings must be valid UTF-8)",
-		msgName(m), cleanText(strings.TrimPrefix(st.Message(), prefix), 200))
 }
 
 // msgName returns the name of m's message type ("MatchMediaStreamRequest").

@@ -272,7 +272,7 @@ func newGRPCServer(s *Server, extra ...grpc.ServerOption) (*grpc.Server, *health
 	gs := grpc.NewServer(append(s.ServerOptions(), extra...)...)
 	s.Register(gs)
 	hs := health.NewServer()
-	gs.RegisterService(parseErrorsInvalid(&healthpb.Health_ServiceDesc), hs)
+	gs.RegisterService(s.parseErrorsInvalid(&healthpb.Health_ServiceDesc), hs)
 	for _, name := range append(ServiceNames(), "") {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}

@@ -313,6 +313,7 @@ type Server struct {
 	calls    *callCap          // calls open at once
 	refusals *refusals         // repeated refusals gathered for the audit log
 	counts   *counters         // calls by method and code
+	codec    *parseCodec       // notes the requests that cannot be parsed
 }
 
 // New returns a Server over ix and h.
@@ -327,6 +328,7 @@ func New(ix Index, h Hasher, opts Options) *Server {
 		calls:    &callCap{max: int64(opts.MaxCalls)},
 		refusals: newRefusals(),
 		counts:   newCounters(),
+		codec:    newParseCodec(),
 	}
 }
 
@@ -334,10 +336,10 @@ func New(ix Index, h Hasher, opts Options) *Server {
 // and limits belong to gs and are set when it is built: build it with
 // ServerOptions, or every call is open to anyone who can connect.
 func (s *Server) Register(gs grpc.ServiceRegistrar) {
-	gs.RegisterService(parseErrorsInvalid(&pb.MatchService_ServiceDesc), &matchService{s: s})
-	gs.RegisterService(parseErrorsInvalid(&pb.HashService_ServiceDesc), &hashService{s: s})
-	gs.RegisterService(parseErrorsInvalid(&pb.BankService_ServiceDesc), &bankService{s: s})
-	gs.RegisterService(parseErrorsInvalid(&pb.AdminService_ServiceDesc), &adminService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.MatchService_ServiceDesc), &matchService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.HashService_ServiceDesc), &hashService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.BankService_ServiceDesc), &bankService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.AdminService_ServiceDesc), &adminService{s: s})
 }
 
 // ServiceNames returns the full names of the services Register registers,
