@@ -191,83 +191,125 @@ func TestAttackGuardQuietAndSlowStreamsCut(t *testing.T) {
 	}
 }
 
-// TestAttackGuardMemoryBound (point 3): many unauthenticated health Watch
-// streams over several connections, each sending data that the handler
-// never reads, cannot make the server hold more than Options.MemoryBound.
+// TestAttackGuardMemoryBound (point 3): floods that make the server hold
+// data cannot make its live heap grow past Options.MemoryBound: health
+// Watch streams without credentials, each holding a large request for as
+// long as it is open, over several connections; and a matcher's upload
+// streams that send while no upload slot is free, so that their data is
+// not read.
 func TestAttackGuardMemoryBound(t *testing.T) {
-	opts := Options{MaxCalls: 32, MaxUploadMemory: 8 << 20, MaxStreamBytes: 8 << 20}
-	const (
-		conns     = 8
-		perConn   = 128
-		perStream = 512 << 10 // bytes each stream tries to send
-		msgBytes  = 16 << 10
-	)
-	e := newGuardEnv(t, opts)
+	opts := Options{MaxCalls: 32, MaxUploads: 1, MaxUploadMemory: 8 << 20, MaxStreamBytes: 8 << 20}
+	const conns = 8
 	bound := opts.MemoryBound(conns)
 
-	before := liveHeap()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var (
-		sent    atomic.Int64
-		refused atomic.Int64
-		wg      sync.WaitGroup
-	)
-	desc := &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
-	payload := make([]byte, msgBytes)
-	for range conns {
-		conn, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		for range perConn {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, err := conn.NewStream(ctx, desc, healthpb.Health_Watch_FullMethodName)
-				if err != nil {
-					refused.Add(1)
-					return
-				}
-				req, _ := proto.Marshal(&healthpb.HealthCheckRequest{})
-				// The first message is read by Watch; the rest never are.
-				if s.SendMsg(&req) != nil {
-					refused.Add(1)
-					return
-				}
-				for n := 0; n < perStream; n += msgBytes {
-					if s.SendMsg(&payload) != nil {
+	t.Run("health watch", func(t *testing.T) {
+		const (
+			perConn = 128
+			request = 1 << 20 // bytes of each Watch request (its service name)
+		)
+		e := newGuardEnv(t, opts)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		before := liveHeap()
+		service := strings.Repeat("s", request)
+		var (
+			open, refused atomic.Int64
+			wg            sync.WaitGroup
+		)
+		for range conns {
+			health := healthpb.NewHealthClient(e.conn(t, nil))
+			for range perConn {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					w, err := health.Watch(ctx, &healthpb.HealthCheckRequest{Service: service})
+					if err == nil {
+						_, err = w.Recv() // the server has the request and watches
+					}
+					if err != nil {
 						refused.Add(1)
 						return
 					}
-					sent.Add(msgBytes)
-				}
-			}()
+					open.Add(1)
+				}()
+			}
 		}
-	}
-	// Wait until the flood has sent all it can: nothing more for a second.
-	last := int64(-1)
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
-		if n := sent.Load(); n == last {
-			break
-		} else {
+		wg.Wait()
+		grew := liveHeap() - before
+		t.Logf("%d conns x %d Watch streams of %d bytes: %d open, %d refused; live heap grew %d MiB; bound %d MiB",
+			conns, perConn, request, open.Load(), refused.Load(), grew>>20, bound>>20)
+		if grew > bound {
+			t.Errorf("live heap grew by %d bytes under the flood, over the bound of %d bytes (MemoryBound(%d))", grew, bound, conns)
+		}
+	})
+
+	t.Run("unread uploads", func(t *testing.T) {
+		const (
+			perConn   = 64
+			perStream = 2 << 20 // bytes each stream tries to send
+			chunk     = 256 << 10
+		)
+		e := newGuardEnv(t, opts)
+		gw := e.token(t, "gw", index.RoleMatcher)
+		ctx, cancel := context.WithCancel(as(t.Context(), gw))
+		defer cancel()
+		// One upload holds the only slot.
+		holder, err := pb.NewMatchServiceClient(e.conn(t, nil)).MatchMediaStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := holder.Send(&pb.MatchMediaStreamRequest{Chunk: []byte("held")}); err != nil {
+			t.Fatal(err)
+		}
+		before := liveHeap()
+		var (
+			sent atomic.Int64
+			wg   sync.WaitGroup
+		)
+		data := make([]byte, chunk)
+		for range conns {
+			match := pb.NewMatchServiceClient(e.conn(t, nil))
+			for range perConn {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s, err := match.MatchMediaStream(ctx)
+					if err != nil {
+						return
+					}
+					for n := 0; n < perStream; n += chunk {
+						if s.Send(&pb.MatchMediaStreamRequest{Chunk: data}) != nil {
+							return
+						}
+						sent.Add(chunk)
+					}
+				}()
+			}
+		}
+		// Wait until the flood has sent all it can: nothing more for a second.
+		last := int64(-1)
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+			n := sent.Load()
+			if n == last {
+				break
+			}
 			last = n
 		}
-	}
-	grew := liveHeap() - before
-	t.Logf("flood: %d conns x %d streams x %d bytes tried; %d bytes sent, %d streams refused; live heap grew %d MiB; bound %d MiB",
-		conns, perConn, perStream, sent.Load(), refused.Load(), grew>>20, bound>>20)
-	if grew > bound {
-		t.Errorf("live heap grew by %d bytes under the flood, over the bound of %d bytes (MemoryBound(%d))", grew, bound, conns)
-	}
-	cancel()
-	wg.Wait()
+		grew := liveHeap() - before
+		t.Logf("%d conns x %d upload streams x %d bytes: %d bytes sent; live heap grew %d MiB; bound %d MiB",
+			conns, perConn, perStream, sent.Load(), grew>>20, bound>>20)
+		if grew > bound {
+			t.Errorf("live heap grew by %d bytes under the flood, over the bound of %d bytes (MemoryBound(%d))", grew, bound, conns)
+		}
+		cancel()
+		wg.Wait()
+	})
 }
 
-// liveHeap returns the live heap after a collection, in bytes.
+// liveHeap returns the live heap after two collections (the second
+// empties the sync.Pools that grpc keeps its buffers in), in bytes.
 func liveHeap() int64 {
+	runtime.GC()
 	runtime.GC()
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
