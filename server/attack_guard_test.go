@@ -574,3 +574,38 @@ func TestAttackGuardUnparsable(t *testing.T) {
 	err = conn.Invoke(ctx, healthpb.Health_Check_FullMethodName, &bad, &out)
 	wantStatus(t, err, codes.InvalidArgument, "HealthCheckRequest", "cannot be parsed")
 }
+
+// TestAttackGuardUploadBudget (point 3): streamed uploads hold their
+// chunks within Options.MaxUploadMemory; an upload whose chunk would pass
+// it is refused with ResourceExhausted naming the budget, and the budget
+// is free again once the uploads end.
+func TestAttackGuardUploadBudget(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	e := newGuardEnv(t, Options{MaxUploads: 2, MaxUploadsPerCaller: 2, MaxStreamBytes: 8 << 20, MaxUploadMemory: 8 << 20})
+	match := pb.NewMatchServiceClient(e.conn(t, nil))
+	chunk := make([]byte, 1<<20)
+	first, err := match.MatchMediaStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		if err := first.Send(&pb.MatchMediaStreamRequest{Chunk: chunk}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); e.s.memory.used.Load() < 6<<20; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes of uploads held, want the first upload's 6 MiB", e.s.memory.used.Load())
+		}
+	}
+	_, err = streamMatch(ctx, match, make([]byte, 6<<20), 1<<20, nil)
+	wantStatus(t, err, codes.ResourceExhausted, "8388608 bytes of uploads at once", "max-upload-memory")
+	_, err = first.CloseAndRecv()
+	wantStatus(t, err, codes.InvalidArgument) // it ran: six MiB of zeros are no image
+	for deadline := time.Now().Add(30 * time.Second); e.s.memory.used.Load() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes of uploads held after every upload ended, want 0", e.s.memory.used.Load())
+		}
+	}
+}

@@ -6,12 +6,15 @@
 // New builds the four services (MatchService, HashService, BankService,
 // AdminService) over any Index and Hasher, and ServerOptions the
 // grpc.Server options that guard them: one unary and one stream
-// interceptor authenticate every call (auth.go), authorise it by role from
-// one table, rate-limit it, bound its deadline, recover from panics, count
-// it and audit curator and admin actions (guard.go). Run is the whole
-// process behind `mediamatch serve`: it opens the index, listens (TLS from
-// Config.Credentials), serves with health checking and reflection, and
-// shuts down gracefully.
+// interceptor authenticate every call (auth.go), rate-limit it, authorise
+// it by role from one table, bound its deadline, give uploads their slots
+// and memory and end idle or slow streams, recover from panics, count it
+// and audit curator and admin actions (guard.go); and fixed flow-control
+// windows and a cap on open calls bound what the transport buffers (see
+// Options.MemoryBound). Run is the whole process behind `mediamatch
+// serve`: it opens the index, listens (TLS from Config.Credentials, at
+// most Config.MaxConnections connections), serves with health checking
+// and reflection, and shuts down gracefully.
 package server
 
 import (
@@ -178,7 +181,7 @@ const (
 	DefaultUploadIdleTimeout = 30 * time.Second
 	DefaultMinUploadRate     = 64 << 10 // bytes a second
 	DefaultUploadRateGrace   = 10 * time.Second
-	DefaultMaxUploadMemory   = 1 << 30 // bytes
+	DefaultMaxUploadMemory   = 512 << 20 // bytes
 	DefaultMaxCalls          = 256
 	DefaultStreamWindow      = 64 << 10 // bytes, the least HTTP/2 allows gRPC to set
 	DefaultConnWindow        = 1 << 20  // bytes
