@@ -294,12 +294,17 @@ func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) erro
 // domainMessage returns the text of a fingerprint or index error for the
 // caller, without package prefixes and without the index sentinel's text
 // repeated at the end (the status code says it): "index: item "x" in bank
-// "b": index: not found" becomes "item "x" in bank "b"".
+// "b": index: not found" becomes "item "x" in bank "b""; clipped
+// (cleanText) to maxDomainMessage bytes.
 func domainMessage(err error) string {
 	msg := err.Error()
 	for _, sentinel := range []error{index.ErrNotFound, index.ErrAlreadyExists, index.ErrInvalid} {
 		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
 	}
 	msg = strings.TrimPrefix(msg, "index: ")
-	return strings.TrimPrefix(msg, "fingerprint: ")
+	return cleanText(strings.TrimPrefix(msg, "fingerprint: "), maxDomainMessage)
 }
+
+// maxDomainMessage is the most of a domain error's text a status carries,
+// in bytes: it may quote the caller's input.
+const maxDomainMessage = 1024
