@@ -342,33 +342,45 @@ func TestAttackGuardHealthWatchDeadline(t *testing.T) {
 	}
 }
 
-// TestAttackGuardCallCap (point 3): past Options.MaxCalls, new calls are
-// refused with ResourceExhausted naming the limit, and the count falls
-// back when the calls end.
+// TestAttackGuardCallCap (point 3): past Options.MaxCalls, or
+// MaxCallsPerIP from one address, new calls are refused with
+// ResourceExhausted naming the limit, and the count falls back when the
+// calls end.
 func TestAttackGuardCallCap(t *testing.T) {
-	e := newGuardEnv(t, Options{MaxCalls: 3})
-	conn := e.conn(t, nil)
-	health := healthpb.NewHealthClient(conn)
-	ctx, cancel := context.WithCancel(t.Context())
-	for range 3 {
-		w, err := health.Watch(ctx, &healthpb.HealthCheckRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Recv(); err != nil {
-			t.Fatal(err)
-		}
+	tests := []struct {
+		name string
+		opts Options
+		want []string
+	}{
+		{"total", Options{MaxCalls: 3, MaxCallsPerIP: 3}, []string{"3 calls open at once", "max-calls"}},
+		{"per address", Options{MaxCalls: 10, MaxCallsPerIP: 3}, []string{"3 calls open at once from 127.0.0.1", "max-calls-per-ip"}},
 	}
-	_, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{})
-	wantStatus(t, err, codes.ResourceExhausted, "3 calls open at once", "max-calls")
-	cancel()
-	for deadline := time.Now().Add(30 * time.Second); e.s.calls.n.Load() != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d calls counted after every call ended, want 0", e.s.calls.n.Load())
-		}
-	}
-	if _, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
-		t.Fatalf("Check after the streams ended: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newGuardEnv(t, tt.opts)
+			health := healthpb.NewHealthClient(e.conn(t, nil))
+			ctx, cancel := context.WithCancel(t.Context())
+			for range 3 {
+				w, err := health.Watch(ctx, &healthpb.HealthCheckRequest{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Recv(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{})
+			wantStatus(t, err, codes.ResourceExhausted, tt.want...)
+			cancel()
+			for deadline := time.Now().Add(30 * time.Second); e.s.calls.open() != 0; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d calls counted after every call ended, want 0", e.s.calls.open())
+				}
+			}
+			if _, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
+				t.Fatalf("Check after the streams ended: %v", err)
+			}
+		})
 	}
 }
 

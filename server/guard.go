@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -28,8 +27,9 @@ import (
 )
 
 // The guard: one unary and one stream interceptor that every call passes
-// through, behind a cap on the calls open at once (Options.MaxCalls,
-// checked before anything of a call is read). In order, for each call:
+// through, behind a cap on the calls open at once (Options.MaxCalls, and
+// MaxCallsPerIP from one address, checked before anything of a call is
+// read). In order, for each call:
 // look the method up in the access table (auth.go), give the call a
 // deadline (Options.CallTimeout if it has none, capped at
 // Options.MaxCallTimeout; open calls such as health Watch too),
@@ -64,7 +64,7 @@ const (
 // ServerOptions returns the grpc.Server options that s needs: the receive
 // limit (see Options.MaxRecvMsgSize), a codec that lets the guard refuse
 // unparsable requests with InvalidArgument, the cap on calls open at once
-// (Options.MaxCalls, a tap handle), fixed flow-control windows
+// (Options.MaxCalls and MaxCallsPerIP, a tap handle), fixed flow-control windows
 // (Options.StreamWindow and ConnWindow), the guard's unary and stream
 // interceptors, the per-connection stream limit, keepalive enforcement and
 // parameters, and a handshake timeout. Transport credentials (TLS) are the
@@ -86,33 +86,74 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	}
 }
 
-// tapCalls counts a new stream against Options.MaxCalls, or refuses it
-// with ResourceExhausted before anything of it is read. The count drops
-// when the stream's context ends, which grpc does for every stream.
+// tapCalls counts a new stream against Options.MaxCalls and
+// Options.MaxCallsPerIP, or refuses it with ResourceExhausted before
+// anything of it is read. The count drops when the stream's context ends,
+// which grpc does for every stream.
 func (s *Server) tapCalls(ctx context.Context, info *tap.Info) (context.Context, error) {
-	if !s.calls.take() {
+	ip := peerIP(ctx)
+	switch s.calls.take(ip) {
+	case overTotal:
 		return ctx, status.Errorf(codes.ResourceExhausted,
 			"server busy: %d calls open at once, the limit (serve --max-calls); retry later", s.calls.max)
+	case overIP:
+		return ctx, status.Errorf(codes.ResourceExhausted,
+			"server busy: %d calls open at once from %s, the limit per address (serve --max-calls-per-ip); retry later",
+			s.calls.perIP, ip)
 	}
-	context.AfterFunc(ctx, s.calls.release)
+	context.AfterFunc(ctx, func() { s.calls.release(ip) })
 	return ctx, nil
 }
 
-// callCap counts the calls open at once. Safe for concurrent use.
+// callCap counts the calls open at once, in all and by peer IP. Safe for
+// concurrent use.
 type callCap struct {
-	max int64
-	n   atomic.Int64
+	max, perIP int
+
+	mu   sync.Mutex
+	n    int
+	byIP map[string]int
 }
 
-func (c *callCap) take() bool {
-	if c.n.Add(1) > c.max {
-		c.n.Add(-1)
-		return false
+func newCallCap(max, perIP int) *callCap {
+	return &callCap{max: max, perIP: perIP, byIP: make(map[string]int)}
+}
+
+const (
+	taken = iota
+	overTotal
+	overIP
+)
+
+func (c *callCap) take(ip string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.n >= c.max:
+		return overTotal
+	case c.byIP[ip] >= c.perIP:
+		return overIP
 	}
-	return true
+	c.n++
+	c.byIP[ip]++
+	return taken
 }
 
-func (c *callCap) release() { c.n.Add(-1) }
+func (c *callCap) release(ip string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n--
+	if c.byIP[ip]--; c.byIP[ip] <= 0 {
+		delete(c.byIP, ip)
+	}
+}
+
+// open returns how many calls are open.
+func (c *callCap) open() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
 
 // call is one call admitted (or refused) by the guard.
 type call struct {

@@ -96,13 +96,14 @@ type Config struct {
 	// is closed as soon as it is accepted. Defaults DefaultMaxConnections
 	// and DefaultMaxConnectionsPerIP.
 	MaxConnections, MaxConnectionsPerIP int
-	// MaxCalls, MaxUploadsPerCaller, UploadIdleTimeout, MinUploadRate and
-	// MaxUploadMemory are the guard's limits on calls and uploads (see
+	// MaxCalls, MaxCallsPerIP, MaxUploadsPerCaller, UploadIdleTimeout,
+	// MinUploadRate and MaxUploadMemory are the guard's limits on calls and uploads (see
 	// Options); zero means the default.
-	MaxCalls, MaxUploadsPerCaller int
-	UploadIdleTimeout             time.Duration
-	MinUploadRate                 int64
-	MaxUploadMemory               int64
+	MaxCalls, MaxCallsPerIP int
+	MaxUploadsPerCaller     int
+	UploadIdleTimeout       time.Duration
+	MinUploadRate           int64
+	MaxUploadMemory         int64
 }
 
 // Run serves mediamatch until ctx is done: it opens the index in
@@ -197,6 +198,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Now:            cfg.Now,
 
 		MaxCalls:            cfg.MaxCalls,
+		MaxCallsPerIP:       cfg.MaxCallsPerIP,
 		MaxUploadsPerCaller: cfg.MaxUploadsPerCaller,
 		UploadIdleTimeout:   cfg.UploadIdleTimeout,
 		MinUploadRate:       cfg.MinUploadRate,

@@ -148,6 +148,10 @@ type Options struct {
 	// checking too); more are refused with ResourceExhausted before
 	// anything is read. Default DefaultMaxCalls.
 	MaxCalls int
+	// MaxCallsPerIP bounds the calls open at once from one peer IP
+	// address, so that one host cannot take every call; more are refused
+	// like those over MaxCalls. Default max(1, MaxCalls/4).
+	MaxCallsPerIP int
 	// StreamWindow and ConnWindow are the HTTP/2 flow-control windows, in
 	// bytes, of each stream and each connection: a stream buffers at most
 	// StreamWindow bytes its handler has not read. Fixed sizes (dynamic
@@ -246,6 +250,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxCalls <= 0 {
 		o.MaxCalls = DefaultMaxCalls
 	}
+	if o.MaxCallsPerIP <= 0 {
+		o.MaxCallsPerIP = max(1, o.MaxCalls/4)
+	}
+	o.MaxCallsPerIP = min(o.MaxCallsPerIP, o.MaxCalls)
 	if o.StreamWindow <= 0 {
 		o.StreamWindow = DefaultStreamWindow
 	}
@@ -328,7 +336,7 @@ func New(ix Index, h Hasher, opts Options) *Server {
 		authFail: newLimiter(opts.AuthFailureRate, opts.AuthFailureBurst, opts.Now),
 		uploads:  newSlots(opts.MaxUploads, opts.MaxUploadsPerCaller),
 		memory:   &budget{max: opts.MaxUploadMemory},
-		calls:    &callCap{max: int64(opts.MaxCalls)},
+		calls:    newCallCap(opts.MaxCalls, opts.MaxCallsPerIP),
 		refusals: newRefusals(),
 		counts:   newCounters(),
 		codec:    newParseCodec(),

@@ -54,7 +54,8 @@ slot with its first chunk; a stream quiet for --upload-idle-timeout, or an
 upload slower than --min-upload-rate bytes a second after its first 10
 seconds, is ended. Streamed uploads hold at most --max-upload-memory bytes
 in all; the server accepts at most --max-connections connections
-(--max-connections-per-ip from one address) and --max-calls calls at once.
+(--max-connections-per-ip from one address) and --max-calls calls at once
+(--max-calls-per-ip from one address).
 
 Files up to --max-unary-bytes may be sent in one message, larger ones
 (videos) are streamed up to --max-stream-bytes. Uploads are kept in memory
@@ -123,6 +124,7 @@ default from PATH). Logs go to stderr.`,
 	f.Int64Var(&cfg.MinUploadRate, "min-upload-rate", server.DefaultMinUploadRate, "least bytes a second of a streamed upload after its first 10s (negative: no minimum)")
 	f.Int64Var(&cfg.MaxUploadMemory, "max-upload-memory", server.DefaultMaxUploadMemory, "bytes of streamed uploads held at once in all (at least --max-stream-bytes)")
 	f.IntVar(&cfg.MaxCalls, "max-calls", server.DefaultMaxCalls, "calls open at once on the server, authenticated or not")
+	f.IntVar(&cfg.MaxCallsPerIP, "max-calls-per-ip", 0, "calls open at once from one IP address (default max(1, max-calls/4))")
 	f.IntVar(&cfg.MaxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once")
 	f.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", server.DefaultMaxConnectionsPerIP, "connections open at once from one IP address")
 	return cmd
