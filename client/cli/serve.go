@@ -82,6 +82,9 @@ default from PATH). Logs go to stderr.`,
 			if dev && (tlsCert != "" || cmd.Flags().Changed("auth")) {
 				return usageError{fmt.Errorf("--dev is for an open plaintext loopback server: not with --tls-cert or --auth")}
 			}
+			if !cfg.Auth && !dev {
+				return usageError{fmt.Errorf("--auth=false: authentication is required outside development; give --dev for an open loopback development server")}
+			}
 			cfg.Auth = !dev
 			if len(clientRoles) > 0 && clientCA == "" {
 				return usageError{fmt.Errorf("--client-role needs --client-ca: only verified client certificates get roles")}
