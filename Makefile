@@ -17,9 +17,10 @@ deps:
 build:
 	$(GO) build -o bin/mediamatch ./cmd/mediamatch
 
-# run starts the service on its embedded store in $(DATA), on loopback.
+# run starts the service on its embedded store in $(DATA), on loopback, as an
+# open development server (serve --dev: no authentication while no token exists).
 run: deps build
-	./bin/mediamatch serve --data $(DATA) --listen $(LISTEN)
+	./bin/mediamatch serve --dev --data $(DATA) --listen $(LISTEN)
 
 # test is what CI runs (.ci/run): buf lint and a check that the generated
 # code matches the .proto files, vet, every test with the real ffmpeg, and

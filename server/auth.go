@@ -24,10 +24,21 @@ import (
 // matchBanks and visibleBank only.
 //
 // When authentication is required: when Options.RequireAuth is set (Run:
-// TLS is configured, or `serve --auth`), or as soon as the index holds a
-// token. Otherwise (a loopback server without tokens, as for development)
-// calls without credentials are let through as "anonymous" with every
-// right. Health checking never needs credentials.
+// TLS is configured, or Config.Auth, which `serve` sets unless --dev), or
+// as soon as the index holds a token. Otherwise (a loopback server without
+// tokens, for development) calls without credentials are let through as
+// "anonymous" with every right. Health checking never needs credentials.
+//
+// The loopback exemptions (no authentication on a development server, and
+// tokens accepted over plaintext from loopback) trust every process on the
+// host, and so anything on it that relays connections: a reverse proxy, an
+// SSH tunnel, a container port mapping makes a remote caller look local.
+// Serve with authentication (the default) wherever such a relay may exist.
+//
+// Failed authentications are logged with the peer's address, the method
+// and the reason (never the secret), and limited per peer IP address
+// (Options.AuthFailureRate): past the limit a peer's calls are refused
+// before its credentials are looked at.
 
 // access is what one RPC requires.
 type access struct {
@@ -194,6 +205,25 @@ func onLoopback(p *peer.Peer) bool {
 		return true
 	}
 	return false
+}
+
+// peerIP returns the IP address of the call's peer ("127.0.0.1"), "unix"
+// for a Unix socket, or "unknown".
+func peerIP(ctx context.Context) string {
+	p, _ := peer.FromContext(ctx)
+	if p == nil || p.Addr == nil {
+		return "unknown"
+	}
+	switch a := p.Addr.(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case *net.UnixAddr:
+		return "unix"
+	}
+	if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
+		return host
+	}
+	return p.Addr.String()
 }
 
 func peerAddr(p *peer.Peer) string {

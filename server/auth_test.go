@@ -635,7 +635,7 @@ func TestUploadSlots(t *testing.T) {
 	if err := stream.Send(&pb.MatchMediaStreamRequest{Chunk: []byte("part of a file")}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); len(e.s.uploads) == 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); e.s.uploads.inUse() == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the stream never took an upload slot")
 		}
@@ -646,7 +646,7 @@ func TestUploadSlots(t *testing.T) {
 	wantStatus(t, err, codes.DeadlineExceeded)
 
 	cancel() // the stream ends and frees its slot
-	for deadline := time.Now().Add(10 * time.Second); len(e.s.uploads) != 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); e.s.uploads.inUse() != 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the stream's slot was never freed")
 		}

@@ -12,7 +12,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -88,14 +90,16 @@ func (e *deniedError) Error() string { return e.msg }
 // be let through.
 type rateError struct {
 	who   string
+	what  string // "calls", "failed authentications"
 	rate  float64
 	burst int
 	retry time.Duration
+	flag  string // the setting of the limit: "serve --rate-limit"
 }
 
 func (e *rateError) Error() string {
-	return fmt.Sprintf("rate limit: %s may make %g calls a second (bursts of %d); retry in %v",
-		e.who, e.rate, e.burst, e.retry.Round(time.Millisecond))
+	return fmt.Sprintf("rate limit: %s may make %g %s a second (bursts of %d; %s); retry in %v",
+		e.who, e.rate, e.what, e.burst, e.flag, e.retry.Round(time.Millisecond))
 }
 
 // panicError is a handler's panic, recovered by the guard. It is logged
@@ -146,10 +150,63 @@ func invalid(field, format string, args ...any) error {
 // credentials, PermissionDenied for a role too low or a bank outside the
 // caller's, and a recovered panic is logged with its stack and returned as
 // Internal.
+//
+// Whatever the error, the status is bounded (boundStatus): an error never
+// echoes the caller's input at length, so that a huge name cannot make a
+// status too large for the client's header limit.
 func (s *Server) toStatus(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
+	return boundStatus(s.statusOf(ctx, err))
+}
+
+// Bounds of a status, in bytes (see boundStatus).
+const (
+	maxStatusMessage  = 16 << 10
+	maxViolationField = 200
+	maxViolationDesc  = 400
+	maxViolations     = 100
+	maxStatusBytes    = 32 << 10
+)
+
+// boundStatus returns the status err with its message clipped to
+// maxStatusMessage bytes, at most maxViolations BadRequest violations
+// with clipped fields and descriptions, and no more details than fit in
+// maxStatusBytes with the message. Other errors pass unchanged.
+func boundStatus(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st == nil || st.Code() == codes.OK {
+		return err
+	}
+	p := st.Proto()
+	if len(p.Message) > maxStatusMessage {
+		p.Message = fmt.Sprintf("%s... (%d bytes)", clipUTF8(p.Message, maxStatusMessage), len(p.Message))
+	}
+	size := len(p.Message)
+	var details []*anypb.Any
+	for _, d := range p.Details {
+		if br := new(errdetails.BadRequest); d.MessageIs(br) && d.UnmarshalTo(br) == nil {
+			br.FieldViolations = br.FieldViolations[:min(len(br.FieldViolations), maxViolations)]
+			for _, v := range br.FieldViolations {
+				v.Field = cleanText(v.Field, maxViolationField)
+				v.Description = cleanText(v.Description, maxViolationDesc)
+			}
+			if a, err := anypb.New(br); err == nil {
+				d = a
+			}
+		}
+		if size += proto.Size(d); size > maxStatusBytes {
+			break
+		}
+		details = append(details, d)
+	}
+	p.Details = details
+	return status.FromProto(p).Err()
+}
+
+// statusOf maps err to a status (see toStatus).
+func (s *Server) statusOf(ctx context.Context, err error) error {
 	var (
 		inv    *invalidError
 		lim    *limitError
@@ -237,12 +294,17 @@ func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) erro
 // domainMessage returns the text of a fingerprint or index error for the
 // caller, without package prefixes and without the index sentinel's text
 // repeated at the end (the status code says it): "index: item "x" in bank
-// "b": index: not found" becomes "item "x" in bank "b"".
+// "b": index: not found" becomes "item "x" in bank "b""; clipped
+// (cleanText) to maxDomainMessage bytes.
 func domainMessage(err error) string {
 	msg := err.Error()
 	for _, sentinel := range []error{index.ErrNotFound, index.ErrAlreadyExists, index.ErrInvalid} {
 		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
 	}
 	msg = strings.TrimPrefix(msg, "index: ")
-	return strings.TrimPrefix(msg, "fingerprint: ")
+	return cleanText(strings.TrimPrefix(msg, "fingerprint: "), maxDomainMessage)
 }
+
+// maxDomainMessage is the most of a domain error's text a status carries,
+// in bytes: it may quote the caller's input.
+const maxDomainMessage = 1024

@@ -6,28 +6,44 @@ import (
 	"log/slog"
 	"maps"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/index"
 )
 
 // The guard: one unary and one stream interceptor that every call passes
-// through. In order, for each call: look the method up in the access
-// table (auth.go), authenticate the caller and check its role, take one
-// token from the caller's rate-limit bucket, give the call a deadline
-// (Options.CallTimeout if it has none, capped at Options.MaxCallTimeout),
-// wait for an upload slot (upload RPCs), then run the handler with the
-// caller in its context, turning a panic into Internal. After it: count
-// the call by method and code, and append an audit entry for curator and
-// admin RPCs.
+// through, behind a cap on the calls open at once (Options.MaxCalls, and
+// MaxCallsPerIP from one address, checked before anything of a call is
+// read). In order, for each call:
+// look the method up in the access table (auth.go), give the call a
+// deadline (Options.CallTimeout if it has none, capped at
+// Options.MaxCallTimeout; open calls such as health Watch too),
+// authenticate the caller (failures are logged and limited per peer IP),
+// take one token from the caller's rate-limit bucket (before its role is
+// checked, so that refused calls count against it too), check its role,
+// then run the handler with the caller in its context, turning a panic
+// into Internal. An upload takes its slot when its data is there: a unary
+// one at once, a streamed one with its first chunk. A streamed call that
+// goes quiet (Options.UploadIdleTimeout) or an upload that arrives too
+// slowly (Options.MinUploadRate) is ended, and streamed uploads hold their
+// chunks within one budget (Options.MaxUploadMemory). After it: count the
+// call by method and code, and append an audit entry for curator and
+// admin RPCs, repeated refusals gathered into one.
 
 // Connection limits set by ServerOptions.
 const (
@@ -46,13 +62,20 @@ const (
 )
 
 // ServerOptions returns the grpc.Server options that s needs: the receive
-// limit (see Options.MaxRecvMsgSize), the guard's unary and stream
+// limit (see Options.MaxRecvMsgSize), a codec that lets the guard refuse
+// unparsable requests with InvalidArgument, the cap on calls open at once
+// (Options.MaxCalls and MaxCallsPerIP, a tap handle), fixed flow-control windows
+// (Options.StreamWindow and ConnWindow), the guard's unary and stream
 // interceptors, the per-connection stream limit, keepalive enforcement and
 // parameters, and a handshake timeout. Transport credentials (TLS) are the
-// caller's to add.
+// caller's to add, and so is a cap on connections (Run has one).
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.opts.MaxRecvMsgSize()),
+		grpc.ForceServerCodecV2(s.codec),
+		grpc.InTapHandle(s.tapCalls),
+		grpc.StaticStreamWindowSize(s.opts.StreamWindow),
+		grpc.StaticConnWindowSize(s.opts.ConnWindow),
 		grpc.ChainUnaryInterceptor(s.unaryGuard),
 		grpc.ChainStreamInterceptor(s.streamGuard),
 		grpc.MaxConcurrentStreams(s.opts.MaxConcurrentStreams),
@@ -63,18 +86,92 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	}
 }
 
+// tapCalls counts a new stream against Options.MaxCalls and
+// Options.MaxCallsPerIP, or refuses it with ResourceExhausted before
+// anything of it is read. The count drops when the stream's context ends,
+// which grpc does for every stream.
+func (s *Server) tapCalls(ctx context.Context, info *tap.Info) (context.Context, error) {
+	ip := peerIP(ctx)
+	switch s.calls.take(ip) {
+	case overTotal:
+		return ctx, status.Errorf(codes.ResourceExhausted,
+			"server busy: %d calls open at once, the limit (serve --max-calls); retry later", s.calls.max)
+	case overIP:
+		return ctx, status.Errorf(codes.ResourceExhausted,
+			"server busy: %d calls open at once from %s, the limit per address (serve --max-calls-per-ip); retry later",
+			s.calls.perIP, ip)
+	}
+	context.AfterFunc(ctx, func() { s.calls.release(ip) })
+	return ctx, nil
+}
+
+// callCap counts the calls open at once, in all and by peer IP. Safe for
+// concurrent use.
+type callCap struct {
+	max, perIP int
+
+	mu   sync.Mutex
+	n    int
+	byIP map[string]int
+}
+
+func newCallCap(max, perIP int) *callCap {
+	return &callCap{max: max, perIP: perIP, byIP: make(map[string]int)}
+}
+
+const (
+	taken = iota
+	overTotal
+	overIP
+)
+
+func (c *callCap) take(ip string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.n >= c.max:
+		return overTotal
+	case c.byIP[ip] >= c.perIP:
+		return overIP
+	}
+	c.n++
+	c.byIP[ip]++
+	return taken
+}
+
+func (c *callCap) release(ip string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n--
+	if c.byIP[ip]--; c.byIP[ip] <= 0 {
+		delete(c.byIP, ip)
+	}
+}
+
+// open returns how many calls are open.
+func (c *callCap) open() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
 // call is one call admitted (or refused) by the guard.
 type call struct {
 	method  string
 	access  access
 	caller  *caller // nil until authenticated, and for open RPCs
-	limited bool    // refused by the rate limit: not audited
+	slotKey string  // whose upload slots it counts against: the caller's key, or its peer IP
+	limited bool    // refused by a rate limit: not audited
 	cancel  context.CancelFunc
-	slot    bool // holds an upload slot
+	slot    bool  // holds an upload slot
+	memory  int64 // bytes of Options.MaxUploadMemory it holds
 }
 
 func (s *Server) unaryGuard(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	c, ctx, err := s.admit(ctx, info.FullMethod)
+	if err == nil && c.access.upload {
+		err = s.takeSlot(ctx, c) // the upload is here already: its content is req
+	}
 	if err == nil {
 		func() {
 			defer func() {
@@ -91,7 +188,7 @@ func (s *Server) unaryGuard(ctx context.Context, req any, info *grpc.UnaryServer
 
 func (s *Server) streamGuard(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	c, ctx, err := s.admit(ss.Context(), info.FullMethod)
-	gs := &guardedStream{ServerStream: ss, ctx: ctx, keepFirst: c.access.audited()}
+	gs := &guardedStream{ServerStream: ss, s: s, c: c, ctx: ctx, keepFirst: c.access.audited()}
 	if err == nil {
 		func() {
 			defer func() {
@@ -117,33 +214,65 @@ func (s *Server) admit(ctx context.Context, method string) (*call, context.Conte
 		return c, ctx, s.toStatus(ctx, &deniedError{fmt.Sprintf("%s is not open to any role", shortMethod(method))})
 	}
 	c.access = a
+	ctx, c.cancel = s.withDeadline(ctx)
 	if a.role == "" {
 		return c, ctx, nil // open: health checking
 	}
-	who, err := s.authenticate(ctx)
+	who, err := s.authenticateLimited(ctx, method)
 	if err != nil {
+		c.limited = true
 		return c, ctx, s.toStatus(ctx, err)
 	}
-	c.caller = who
-	if err := authorize(who, method, a); err != nil {
-		return c, ctx, s.toStatus(ctx, err)
+	c.caller, c.slotKey = who, who.key
+	if who.key == "" {
+		c.slotKey = "peer " + peerIP(ctx)
 	}
 	if who.key != "" {
 		if wait, ok := s.limit.allow(who.key); !ok {
 			c.limited = true
-			return c, ctx, s.toStatus(ctx, &rateError{who: who.actor, rate: s.opts.RateLimit, burst: s.opts.RateBurst, retry: wait})
+			return c, ctx, s.toStatus(ctx, &rateError{who: who.actor, what: "calls", rate: s.opts.RateLimit,
+				burst: s.opts.RateBurst, retry: wait, flag: "serve --rate-limit"})
 		}
 	}
-	ctx, c.cancel = s.withDeadline(ctx)
-	if a.upload {
-		select {
-		case s.uploads <- struct{}{}:
-			c.slot = true
-		case <-ctx.Done():
-			return c, ctx, s.toStatus(ctx, fmt.Errorf("waiting for one of %d upload slots: %w", cap(s.uploads), ctx.Err()))
-		}
+	if err := authorize(who, method, a); err != nil {
+		return c, ctx, s.toStatus(ctx, err)
 	}
 	return c, withCaller(ctx, who), nil
+}
+
+// authenticateLimited is authenticate behind the limit on failed
+// authentications per peer IP (Options.AuthFailureRate): a peer over it is
+// refused with a *rateError before its credentials are looked at, and
+// each failure is logged with the peer, the method and the reason (which
+// never holds a secret).
+func (s *Server) authenticateLimited(ctx context.Context, method string) (*caller, error) {
+	ip := peerIP(ctx)
+	if wait, ok := s.authFail.peek(ip); !ok {
+		return nil, &rateError{who: "peer " + ip, what: "failed authentications", rate: s.opts.AuthFailureRate,
+			burst: s.opts.AuthFailureBurst, retry: wait, flag: "Options.AuthFailureRate"}
+	}
+	who, err := s.authenticate(ctx)
+	if err != nil {
+		s.authFail.allow(ip)
+		p, _ := peer.FromContext(ctx)
+		s.log.WarnContext(ctx, "authentication failed", slog.String("peer", peerAddr(p)),
+			slog.String("method", shortMethod(method)), slog.String("reason", cleanText(err.Error(), 300)))
+	}
+	return who, err
+}
+
+// takeSlot waits within ctx for an upload slot for c (Options.MaxUploads
+// in all, Options.MaxUploadsPerCaller for c's caller).
+func (s *Server) takeSlot(ctx context.Context, c *call) error {
+	if c.slot {
+		return nil
+	}
+	if err := s.uploads.take(ctx, c.slotKey); err != nil {
+		return s.toStatus(ctx, fmt.Errorf("waiting for one of %d upload slots (%d per caller): %w",
+			s.opts.MaxUploads, s.opts.MaxUploadsPerCaller, err))
+	}
+	c.slot = true
+	return nil
 }
 
 // withDeadline gives ctx Options.CallTimeout if it has no deadline, and
@@ -156,7 +285,7 @@ func (s *Server) withDeadline(ctx context.Context) (context.Context, context.Can
 	case time.Until(d) > s.opts.MaxCallTimeout:
 		return context.WithTimeout(ctx, s.opts.MaxCallTimeout)
 	}
-	return ctx, func() {}
+	return context.WithCancel(ctx)
 }
 
 // finish releases what admit took, counts the call and audits it. req is
@@ -164,7 +293,10 @@ func (s *Server) withDeadline(ctx context.Context) (context.Context, context.Can
 // stream: its last message); either may be nil.
 func (s *Server) finish(ctx context.Context, c *call, req, resp any, err error) {
 	if c.slot {
-		<-s.uploads
+		s.uploads.release(c.slotKey)
+	}
+	if c.memory > 0 {
+		s.memory.release(c.memory)
 	}
 	if c.cancel != nil {
 		c.cancel()
@@ -178,39 +310,321 @@ func (s *Server) finish(ctx context.Context, c *call, req, resp any, err error) 
 		Actor:  c.caller.actor,
 		Role:   c.caller.role,
 		Action: shortMethod(c.method),
-		Target: auditTarget(req),
-		Detail: auditDetail(resp, err),
+		Target: cleanText(auditTarget(req), maxAuditTarget),
+		Detail: cleanText(auditDetail(resp, err), maxAuditDetail),
 	}
-	if aerr := s.ix.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
-		s.log.ErrorContext(ctx, "audit entry lost", slog.String("method", c.method),
-			slog.String("actor", e.Actor), slog.String("target", e.Target), slog.Any("err", aerr))
+	var entries []index.AuditEntry
+	if code == codes.PermissionDenied {
+		entries = s.refusals.note(e, code, s.opts.Now(), s.opts.RefusalWindow)
+	} else {
+		entries = append(s.refusals.flush(s.opts.Now(), 0), e)
 	}
+	s.appendAudit(ctx, entries)
+}
+
+func (s *Server) appendAudit(ctx context.Context, entries []index.AuditEntry) {
+	for _, e := range entries {
+		if aerr := s.ix.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
+			s.log.ErrorContext(ctx, "audit entry lost", slog.String("action", e.Action),
+				slog.String("actor", e.Actor), slog.String("target", e.Target), slog.Any("err", aerr))
+		}
+	}
+}
+
+// FlushAudit writes the audit entries of refusals gathered for longer than
+// Options.RefusalWindow ("refused N more times"), or all of them when all
+// is set (at shutdown). Run calls it periodically and when it stops. Safe
+// for concurrent use.
+func (s *Server) FlushAudit(ctx context.Context, all bool) {
+	older := s.opts.RefusalWindow
+	if all {
+		older = 0
+	}
+	s.appendAudit(ctx, s.refusals.flush(s.opts.Now(), older))
+}
+
+// Limits of the audit entry fields the guard writes, in bytes.
+const (
+	maxAuditTarget = 200
+	maxAuditDetail = 500
+)
+
+// refusals gathers repeated refusals for the audit log: the first refusal
+// of a caller, method and code is written at once; the same again within
+// the window only counted, and written as one entry ("refused N more
+// times") when the window has passed, when another audited call finishes,
+// or by FlushAudit. Safe for concurrent use.
+type refusals struct {
+	mu      sync.Mutex
+	pending map[refusalKey]*refusal
+}
+
+type refusalKey struct {
+	actor, action string
+	code          codes.Code
+}
+
+type refusal struct {
+	entry index.AuditEntry // the last one refused
+	n     int              // refusals since the entry last written
+	since time.Time        // when the first of them was written
+}
+
+// maxPendingRefusals bounds the refusals gathered; past it, all are
+// written.
+const maxPendingRefusals = 1000
+
+func newRefusals() *refusals { return &refusals{pending: make(map[refusalKey]*refusal)} }
+
+// note counts e, refused with code at now, and returns the entries to
+// write: e itself if it is the first of its kind within window, and the
+// summaries of those whose window has passed.
+func (r *refusals) note(e index.AuditEntry, code codes.Code, now time.Time, window time.Duration) []index.AuditEntry {
+	k := refusalKey{e.Actor, e.Action, code}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []index.AuditEntry
+	if p := r.pending[k]; p != nil {
+		if now.Sub(p.since) < window {
+			p.n++
+			p.entry = e
+			return nil
+		}
+		if p.n > 0 {
+			out = append(out, p.summary(now))
+		}
+		delete(r.pending, k)
+	}
+	if len(r.pending) >= maxPendingRefusals {
+		out = append(out, r.flushLocked(now, 0)...)
+	}
+	r.pending[k] = &refusal{entry: e, since: now}
+	return append(out, e)
+}
+
+// flush returns the summaries of the refusals gathered for at least
+// older, and forgets them.
+func (r *refusals) flush(now time.Time, older time.Duration) []index.AuditEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.flushLocked(now, older)
+}
+
+func (r *refusals) flushLocked(now time.Time, older time.Duration) []index.AuditEntry {
+	var out []index.AuditEntry
+	for k, p := range r.pending {
+		if now.Sub(p.since) < older {
+			continue
+		}
+		if p.n > 0 {
+			out = append(out, p.summary(now))
+		}
+		delete(r.pending, k)
+	}
+	return out
+}
+
+func (p *refusal) summary(now time.Time) index.AuditEntry {
+	e := p.entry
+	e.Detail = cleanText(fmt.Sprintf("refused %d more times in %v (last: %s)",
+		p.n, now.Sub(p.since).Round(time.Second), e.Detail), maxAuditDetail)
+	return e
 }
 
 // guardedStream is a stream with the guard's context, which keeps its
 // first received message (of audited RPCs, for the target) and its last
-// sent message (for the outcome and the match counter).
+// sent message (for the outcome and the match counter). Of an upload it
+// takes the slot with the first chunk and holds the chunks within
+// Options.MaxUploadMemory; of any stream it ends a receive that waits
+// longer than Options.UploadIdleTimeout, and of an upload one that arrives
+// slower than Options.MinUploadRate. Messages that cannot be parsed are
+// InvalidArgument.
 type guardedStream struct {
 	grpc.ServerStream
+	s         *Server
+	c         *call
 	ctx       context.Context
 	keepFirst bool
 	first     any // the first message received, if keepFirst
 	last      any // the last message sent
+
+	started time.Time // of an upload: when it took its slot
+	bytes   int64     // upload bytes received
+	dead    error     // once set, every receive fails with it
 }
 
 func (g *guardedStream) Context() context.Context { return g.ctx }
 
 func (g *guardedStream) RecvMsg(m any) error {
-	err := g.ServerStream.RecvMsg(m)
-	if err == nil && g.keepFirst && g.first == nil {
+	if g.dead != nil {
+		return g.dead
+	}
+	if err := g.recv(m); err != nil {
+		return err
+	}
+	if err := g.s.codec.parsed(m); err != nil {
+		g.dead = err
+		return err
+	}
+	if g.keepFirst && g.first == nil {
 		g.first = m
 	}
-	return err
+	if !g.c.access.upload {
+		return nil
+	}
+	ch, ok := m.(chunked)
+	if !ok || len(ch.GetChunk()) == 0 {
+		return nil
+	}
+	if err := g.s.takeSlot(g.ctx, g.c); err != nil {
+		g.dead = err
+		return err
+	}
+	now := time.Now()
+	if g.started.IsZero() {
+		g.started = now // the rate is measured from when the upload has its slot
+	}
+	n := int64(len(ch.GetChunk()))
+	if !g.s.memory.reserve(n) {
+		g.dead = g.s.toStatus(g.ctx, &limitError{field: msgName(m) + ".chunk", msg: fmt.Sprintf(
+			"the server holds %d bytes of uploads at once (serve --max-upload-memory), and this chunk would pass it; retry later",
+			g.s.opts.MaxUploadMemory)})
+		return g.dead
+	}
+	g.c.memory += n
+	g.bytes += n
+	if want := g.wantBytes(now); g.bytes < want {
+		g.dead = g.tooSlow(m, now)
+		return g.dead
+	}
+	return nil
+}
+
+// wantBytes returns how many bytes an upload must have sent by t to keep
+// Options.MinUploadRate; 0 when there is no minimum yet.
+func (g *guardedStream) wantBytes(t time.Time) int64 {
+	o := g.s.opts
+	if !g.c.access.upload || o.MinUploadRate <= 0 || g.started.IsZero() {
+		return 0
+	}
+	d := t.Sub(g.started) - o.UploadRateGrace
+	if d <= 0 {
+		return 0
+	}
+	return int64(d.Seconds() * float64(o.MinUploadRate))
+}
+
+func (g *guardedStream) tooSlow(m any, now time.Time) error {
+	o := g.s.opts
+	return status.Errorf(codes.ResourceExhausted,
+		"%s: upload too slow: %d bytes in %v, under the minimum of %d bytes a second after the first %v "+
+			"(serve --min-upload-rate)", msgName(m), g.bytes, now.Sub(g.started).Round(time.Millisecond),
+		o.MinUploadRate, o.UploadRateGrace)
+}
+
+// recv receives the next message, waiting at most Options.UploadIdleTimeout
+// and, for an upload, no later than its minimum rate allows. When it gives
+// up the receive goes on in its goroutine until the stream ends, and the
+// stream is dead.
+func (g *guardedStream) recv(m any) error {
+	o := g.s.opts
+	now := time.Now()
+	wait, slow := o.UploadIdleTimeout, false
+	if g.c.access.upload && o.MinUploadRate > 0 && !g.started.IsZero() {
+		// The time at which the bytes so far fall under the minimum rate.
+		by := g.started.Add(o.UploadRateGrace + time.Duration(float64(g.bytes)/float64(o.MinUploadRate)*float64(time.Second)))
+		if d := by.Sub(now); d < wait {
+			wait, slow = max(d, 0), true
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.ServerStream.RecvMsg(m) }()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		if slow {
+			g.dead = g.tooSlow(m, time.Now())
+		} else {
+			g.dead = status.Errorf(codes.DeadlineExceeded,
+				"%s: no message for %v, the idle limit of a stream (serve --upload-idle-timeout)",
+				msgName(m), o.UploadIdleTimeout)
+		}
+	case <-g.ctx.Done():
+		g.dead = g.s.toStatus(g.ctx, g.ctx.Err())
+	}
+	return g.dead
 }
 
 func (g *guardedStream) SendMsg(m any) error {
 	g.last = m
 	return g.ServerStream.SendMsg(m)
+}
+
+// parseCodec is grpc's protobuf codec, except that a message it cannot
+// parse (invalid UTF-8 in a string, malformed bytes) is no error to grpc,
+// which would answer Internal at once, but is noted and left empty for
+// the guard to refuse with InvalidArgument (parsed). Safe for concurrent
+// use.
+type parseCodec struct {
+	encoding.CodecV2
+	failed sync.Map // the message (a pointer) -> its parse error
+}
+
+func newParseCodec() *parseCodec {
+	return &parseCodec{CodecV2: encoding.GetCodecV2(grpcproto.Name)}
+}
+
+func (c *parseCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.CodecV2.Unmarshal(data, v)
+	if pm, ok := v.(proto.Message); ok && err != nil {
+		proto.Reset(pm)
+		c.failed.Store(v, err)
+		return nil
+	}
+	return err
+}
+
+// parsed returns an InvalidArgument status naming m's message type if m
+// could not be parsed, else nil.
+func (c *parseCodec) parsed(m any) error {
+	err, failed := c.failed.LoadAndDelete(m)
+	if !failed {
+		return nil
+	}
+	return status.Errorf(codes.InvalidArgument, "%s: cannot be parsed: %s (strings must be valid UTF-8)",
+		msgName(m), cleanText(fmt.Sprint(err), 200))
+}
+
+// parseErrorsInvalid returns a copy of sd whose unary handlers refuse a
+// request that cannot be parsed with InvalidArgument (parseCodec). grpc
+// decodes a unary request before the interceptors run; streams are
+// checked by guardedStream.
+func (s *Server) parseErrorsInvalid(sd *grpc.ServiceDesc) *grpc.ServiceDesc {
+	c := *sd
+	c.Methods = slices.Clone(sd.Methods)
+	for i := range c.Methods {
+		h := c.Methods[i].Handler
+		c.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, in grpc.UnaryServerInterceptor) (any, error) {
+			return h(srv, ctx, func(m any) error {
+				if err := dec(m); err != nil {
+					return err
+				}
+				return s.codec.parsed(m)
+			}, in)
+		}
+	}
+	return &c
+}
+
+// msgName returns the name of m's message type ("MatchMediaStreamRequest").
+func msgName(m any) string {
+	if pm, ok := m.(proto.Message); ok {
+		return string(pm.ProtoReflect().Descriptor().Name())
+	}
+	return fmt.Sprintf("%T", m)
 }
 
 // matched reports whether resp is a match response with a match.
@@ -300,7 +714,12 @@ func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
 
 // allow takes a token from key's bucket and reports true, or reports
 // false and how long until a token is there.
-func (l *limiter) allow(key string) (time.Duration, bool) {
+func (l *limiter) allow(key string) (time.Duration, bool) { return l.take(key, true) }
+
+// peek is allow without taking the token.
+func (l *limiter) peek(key string) (time.Duration, bool) { return l.take(key, false) }
+
+func (l *limiter) take(key string, take bool) (time.Duration, bool) {
 	if l.rate < 0 {
 		return 0, true
 	}
@@ -320,7 +739,9 @@ func (l *limiter) allow(key string) (time.Duration, bool) {
 		b.last = now
 	}
 	if b.tokens >= 1 {
-		b.tokens--
+		if take {
+			b.tokens--
+		}
 		return 0, true
 	}
 	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -32,6 +33,10 @@ const (
 	DefaultDataDir = "./data"
 	// DefaultShutdownTimeout bounds the wait for in-flight calls on shutdown.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultMaxConnections and DefaultMaxConnectionsPerIP bound the
+	// connections open at once, in all and from one peer IP address.
+	DefaultMaxConnections      = 256
+	DefaultMaxConnectionsPerIP = 32
 )
 
 // Config is everything `mediamatch serve` needs. The zero value of each
@@ -61,6 +66,11 @@ type Config struct {
 	// Auth requires every call (but health checking) to authenticate even
 	// on a plaintext loopback listener and before any token exists. Once
 	// the index holds a token, calls must authenticate whatever Auth says.
+	// `mediamatch serve` sets it unless given --dev. Without it a loopback
+	// server without tokens is open to every process that can connect to
+	// it, and so to anything on the host that relays connections (a
+	// reverse proxy, an SSH tunnel, a container port mapping): such a
+	// relay makes remote callers look local.
 	Auth bool
 	// ClientRoles maps the subject CN of a verified client certificate to
 	// its role (see Options.ClientRoles and ParseClientRoles).
@@ -80,6 +90,20 @@ type Config struct {
 	// Ready, if set, is called with the listening address once the server
 	// accepts calls.
 	Ready func(addr net.Addr)
+
+	// MaxConnections and MaxConnectionsPerIP bound the connections open at
+	// once, in all and from one peer IP address; a connection over either
+	// is closed as soon as it is accepted. Defaults DefaultMaxConnections
+	// and DefaultMaxConnectionsPerIP.
+	MaxConnections, MaxConnectionsPerIP int
+	// MaxCalls, MaxCallsPerIP, MaxUploadsPerCaller, UploadIdleTimeout,
+	// MinUploadRate and MaxUploadMemory are the guard's limits on calls and uploads (see
+	// Options); zero means the default.
+	MaxCalls, MaxCallsPerIP int
+	MaxUploadsPerCaller     int
+	UploadIdleTimeout       time.Duration
+	MinUploadRate           int64
+	MaxUploadMemory         int64
 }
 
 // Run serves mediamatch until ctx is done: it opens the index in
@@ -104,6 +128,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.MaxConnectionsPerIP <= 0 {
+		cfg.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -166,6 +196,13 @@ func Run(ctx context.Context, cfg Config) error {
 		CallTimeout:    cfg.CallTimeout,
 		MaxCallTimeout: cfg.MaxCallTimeout,
 		Now:            cfg.Now,
+
+		MaxCalls:            cfg.MaxCalls,
+		MaxCallsPerIP:       cfg.MaxCallsPerIP,
+		MaxUploadsPerCaller: cfg.MaxUploadsPerCaller,
+		UploadIdleTimeout:   cfg.UploadIdleTimeout,
+		MinUploadRate:       cfg.MinUploadRate,
+		MaxUploadMemory:     cfg.MaxUploadMemory,
 	})
 	var opts []grpc.ServerOption
 	if cfg.Credentials != nil {
@@ -174,11 +211,29 @@ func Run(ctx context.Context, cfg Config) error {
 	gs, hs := newGRPCServer(s, append(opts, cfg.ServerOptions...)...)
 
 	errc := make(chan error, 1)
-	go func() { errc <- gs.Serve(lis) }()
+	go func() {
+		errc <- gs.Serve(newLimitListener(lis, cfg.MaxConnections, cfg.MaxConnectionsPerIP, log))
+	}()
+	flushed := make(chan struct{})
+	go func() { // the audit log's gathered refusals
+		defer close(flushed)
+		t := time.NewTicker(s.opts.RefusalWindow)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.FlushAudit(ctx, false)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	log.Info("listening", slog.String("addr", lis.Addr().String()), slog.String("data", cfg.DataDir),
 		slog.Bool("tls", cfg.Credentials != nil), slog.Bool("auth_required", requireAuth || ix.HasTokens()),
 		slog.Int64("max_unary_bytes", s.opts.MaxUnaryBytes), slog.Int64("max_stream_bytes", s.opts.MaxStreamBytes),
-		slog.Int("max_uploads", s.opts.MaxUploads), slog.Float64("rate_limit", s.opts.RateLimit))
+		slog.Int("max_uploads", s.opts.MaxUploads), slog.Float64("rate_limit", s.opts.RateLimit),
+		slog.Int("max_connections", cfg.MaxConnections), slog.Int("max_calls", s.opts.MaxCalls),
+		slog.Int64("memory_bound_bytes", s.opts.MemoryBound(cfg.MaxConnections)))
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())
 	}
@@ -186,6 +241,7 @@ func Run(ctx context.Context, cfg Config) error {
 	select {
 	case err := <-errc:
 		hs.Shutdown()
+		s.FlushAudit(context.WithoutCancel(ctx), true)
 		return fmt.Errorf("server: serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -204,6 +260,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		log.Error("serve", slog.Any("err", err))
 	}
+	<-flushed
+	s.FlushAudit(context.WithoutCancel(ctx), true)
 	log.Info("calls served", slog.Any("counts", s.Counts()))
 	log.Info("stopped")
 	return nil
@@ -216,7 +274,7 @@ func newGRPCServer(s *Server, extra ...grpc.ServerOption) (*grpc.Server, *health
 	gs := grpc.NewServer(append(s.ServerOptions(), extra...)...)
 	s.Register(gs)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
+	gs.RegisterService(s.parseErrorsInvalid(&healthpb.Health_ServiceDesc), hs)
 	for _, name := range append(ServiceNames(), "") {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -239,6 +297,69 @@ func checkLoopback(addr string) error {
 	return fmt.Errorf("server: refusing to listen on %q: without TLS mediamatch serves loopback only "+
 		"(e.g. 127.0.0.1:7878 or [::1]:7878); give a certificate (serve --tls-cert and --tls-key) to listen "+
 		"on other addresses", addr)
+}
+
+// limitListener closes, as soon as they are accepted, the connections over
+// max open at once or over perIP from one peer IP address.
+type limitListener struct {
+	net.Listener
+	max, perIP int
+	log        *slog.Logger
+
+	mu   sync.Mutex
+	n    int
+	byIP map[string]int
+}
+
+func newLimitListener(l net.Listener, max, perIP int, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: l, max: max, perIP: perIP, log: log, byIP: make(map[string]int)}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := c.RemoteAddr().String()
+		if host, _, err := net.SplitHostPort(ip); err == nil {
+			ip = host
+		}
+		l.mu.Lock()
+		if l.n >= l.max || l.byIP[ip] >= l.perIP {
+			n, byIP := l.n, l.byIP[ip]
+			l.mu.Unlock()
+			c.Close()
+			l.log.Debug("connection refused: over the connection limits", slog.String("peer", ip),
+				slog.Int("open", n), slog.Int("max", l.max), slog.Int("open_from_peer", byIP), slog.Int("max_per_ip", l.perIP))
+			continue
+		}
+		l.n++
+		l.byIP[ip]++
+		l.mu.Unlock()
+		return &limitConn{Conn: c, release: sync.OnceFunc(func() { l.release(ip) })}, nil
+	}
+}
+
+func (l *limitListener) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n--
+	if l.byIP[ip]--; l.byIP[ip] <= 0 {
+		delete(l.byIP, ip)
+	}
+}
+
+// limitConn is a connection counted by a limitListener until it is closed.
+type limitConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
 }
 
 func orDefault(s, def string) string {

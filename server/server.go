@@ -6,12 +6,15 @@
 // New builds the four services (MatchService, HashService, BankService,
 // AdminService) over any Index and Hasher, and ServerOptions the
 // grpc.Server options that guard them: one unary and one stream
-// interceptor authenticate every call (auth.go), authorise it by role from
-// one table, rate-limit it, bound its deadline, recover from panics, count
-// it and audit curator and admin actions (guard.go). Run is the whole
-// process behind `mediamatch serve`: it opens the index, listens (TLS from
-// Config.Credentials), serves with health checking and reflection, and
-// shuts down gracefully.
+// interceptor authenticate every call (auth.go), rate-limit it, authorise
+// it by role from one table, bound its deadline, give uploads their slots
+// and memory and end idle or slow streams, recover from panics, count it
+// and audit curator and admin actions (guard.go); and fixed flow-control
+// windows and a cap on open calls bound what the transport buffers (see
+// Options.MemoryBound). Run is the whole process behind `mediamatch
+// serve`: it opens the index, listens (TLS from Config.Credentials, at
+// most Config.MaxConnections connections), serves with health checking
+// and reflection, and shuts down gracefully.
 package server
 
 import (
@@ -113,6 +116,62 @@ type Options struct {
 	// Now is the clock of rate limiting; default time.Now. (Token expiry
 	// follows the index's clock, index.Options.Now.)
 	Now func() time.Time
+
+	// The limits below bound what one caller, or anyone who can connect,
+	// can make the server hold (see MemoryBound).
+
+	// MaxUploadsPerCaller bounds the upload slots one caller (a token, a
+	// client certificate's CN, or for anonymous callers the peer's IP
+	// address) holds at once; its further uploads wait within their
+	// deadline. Default max(1, MaxUploads/2).
+	MaxUploadsPerCaller int
+	// UploadIdleTimeout is the longest a streamed call may leave the
+	// server waiting for its next message; a stream quiet for longer is
+	// ended with DeadlineExceeded naming the limit. Default
+	// DefaultUploadIdleTimeout.
+	UploadIdleTimeout time.Duration
+	// MinUploadRate is the least average rate, in bytes a second, at
+	// which a streamed upload must arrive once UploadRateGrace has passed
+	// since its first message; a slower one is ended with
+	// ResourceExhausted naming the limit. Default DefaultMinUploadRate;
+	// negative means no minimum. UploadRateGrace defaults to
+	// DefaultUploadRateGrace.
+	MinUploadRate   int64
+	UploadRateGrace time.Duration
+	// MaxUploadMemory bounds the bytes of streamed uploads held at once
+	// by all calls together, in bytes; a chunk that would pass it ends
+	// its call with ResourceExhausted naming the budget. Default
+	// DefaultMaxUploadMemory, and never less than MaxStreamBytes.
+	MaxUploadMemory int64
+	// MaxCalls bounds the calls (streams) open at once on the whole
+	// server, over every connection, authenticated or not (health
+	// checking too); more are refused with ResourceExhausted before
+	// anything is read. Default DefaultMaxCalls.
+	MaxCalls int
+	// MaxCallsPerIP bounds the calls open at once from one peer IP
+	// address, so that one host cannot take every call; more are refused
+	// like those over MaxCalls. Default max(1, MaxCalls/4).
+	MaxCallsPerIP int
+	// StreamWindow and ConnWindow are the HTTP/2 flow-control windows, in
+	// bytes, of each stream and each connection: a stream buffers at most
+	// StreamWindow bytes its handler has not read. Fixed sizes (dynamic
+	// windows, which grow to 16 MiB per stream, are off). Defaults
+	// DefaultStreamWindow and DefaultConnWindow; at least 64 KiB.
+	StreamWindow, ConnWindow int32
+	// AuthFailureRate is how many failed authentications a second one
+	// peer IP address may make on average, with bursts of
+	// AuthFailureBurst; once over it, its calls needing authentication are
+	// refused with ResourceExhausted before the credentials are looked at.
+	// Each failure is logged with the peer (never the secret). Defaults
+	// DefaultAuthFailureRate and DefaultAuthFailureBurst; negative means
+	// no limit.
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// RefusalWindow is how long repeated refusals of the same caller,
+	// method and code (PermissionDenied) are gathered into one audit entry
+	// ("refused N more times") instead of one entry each. Default
+	// DefaultRefusalWindow.
+	RefusalWindow time.Duration
 }
 
 // Defaults of the guard's limits (see Options).
@@ -122,6 +181,17 @@ const (
 	DefaultCallTimeout          = 10 * time.Minute
 	DefaultMaxCallTimeout       = time.Hour
 	DefaultMaxConcurrentStreams = 128
+
+	DefaultUploadIdleTimeout = 30 * time.Second
+	DefaultMinUploadRate     = 64 << 10 // bytes a second
+	DefaultUploadRateGrace   = 10 * time.Second
+	DefaultMaxUploadMemory   = 512 << 20 // bytes
+	DefaultMaxCalls          = 256
+	DefaultStreamWindow      = 64 << 10 // bytes, the least HTTP/2 allows gRPC to set
+	DefaultConnWindow        = 1 << 20  // bytes
+	DefaultAuthFailureRate   = 1        // failures a second per peer IP
+	DefaultAuthFailureBurst  = 100
+	DefaultRefusalWindow     = time.Minute
 )
 
 // DefaultMaxUploads is the default of Options.MaxUploads: twice the CPUs,
@@ -160,7 +230,73 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxUploadsPerCaller <= 0 {
+		o.MaxUploadsPerCaller = max(1, o.MaxUploads/2)
+	}
+	o.MaxUploadsPerCaller = min(o.MaxUploadsPerCaller, o.MaxUploads)
+	if o.UploadIdleTimeout <= 0 {
+		o.UploadIdleTimeout = DefaultUploadIdleTimeout
+	}
+	if o.MinUploadRate == 0 {
+		o.MinUploadRate = DefaultMinUploadRate
+	}
+	if o.UploadRateGrace <= 0 {
+		o.UploadRateGrace = DefaultUploadRateGrace
+	}
+	if o.MaxUploadMemory <= 0 {
+		o.MaxUploadMemory = DefaultMaxUploadMemory
+	}
+	o.MaxUploadMemory = max(o.MaxUploadMemory, o.MaxStreamBytes)
+	if o.MaxCalls <= 0 {
+		o.MaxCalls = DefaultMaxCalls
+	}
+	if o.MaxCallsPerIP <= 0 {
+		o.MaxCallsPerIP = max(1, o.MaxCalls/4)
+	}
+	o.MaxCallsPerIP = min(o.MaxCallsPerIP, o.MaxCalls)
+	if o.StreamWindow <= 0 {
+		o.StreamWindow = DefaultStreamWindow
+	}
+	if o.ConnWindow <= 0 {
+		o.ConnWindow = DefaultConnWindow
+	}
+	o.StreamWindow, o.ConnWindow = max(o.StreamWindow, 64<<10), max(o.ConnWindow, 64<<10)
+	if o.AuthFailureRate == 0 {
+		o.AuthFailureRate = DefaultAuthFailureRate
+	}
+	if o.AuthFailureBurst <= 0 {
+		o.AuthFailureBurst = DefaultAuthFailureBurst
+	}
+	if o.RefusalWindow <= 0 {
+		o.RefusalWindow = DefaultRefusalWindow
+	}
 	return o
+}
+
+// connOverhead is what one connection costs the server besides its
+// streams' buffered data, in bytes: the HTTP/2 read and write buffers and
+// framer (32 KiB each by default), with slack.
+const connOverhead = 256 << 10
+
+// MemoryBound returns the most memory, in bytes, that calls can make the
+// server hold in buffers for conns connections at once (Config's
+// MaxConnections), whoever sends them:
+//
+//	conns × connOverhead
+//	  + MaxCalls × (StreamWindow + MaxRecvMsgSize)
+//	  + 2 × MaxUploadMemory
+//
+// A call holds at most StreamWindow bytes its handler has not read, plus
+// the one message being decoded (at most MaxRecvMsgSize; a unary upload's
+// content is that message); the streamed uploads' chunks are held within
+// MaxUploadMemory, twice while a finished upload is assembled. Calls past
+// MaxCalls are refused before anything is read. Image and video decoding
+// (the fingerprint package's budget) and the index's caches come on top.
+func (o Options) MemoryBound(conns int) int64 {
+	o = o.withDefaults()
+	return int64(conns)*connOverhead +
+		int64(o.MaxCalls)*(int64(o.StreamWindow)+int64(o.MaxRecvMsgSize())) +
+		2*o.MaxUploadMemory
 }
 
 // MaxRecvMsgSize returns the receive limit to give grpc.MaxRecvMsgSize for
@@ -180,20 +316,30 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	access  map[string]access // by full method name; never changed after New
-	limit   *limiter          // per-caller rate limits
-	uploads chan struct{}     // a slot per running upload
-	counts  *counters         // calls by method and code
+	access   map[string]access // by full method name; never changed after New
+	limit    *limiter          // per-caller rate limits
+	authFail *limiter          // failed authentications per peer IP
+	uploads  *slots            // a slot per running upload
+	memory   *budget           // bytes of streamed uploads held
+	calls    *callCap          // calls open at once
+	refusals *refusals         // repeated refusals gathered for the audit log
+	counts   *counters         // calls by method and code
+	codec    *parseCodec       // notes the requests that cannot be parsed
 }
 
 // New returns a Server over ix and h.
 func New(ix Index, h Hasher, opts Options) *Server {
 	opts = opts.withDefaults()
 	return &Server{ix: ix, hash: h, opts: opts, log: opts.Logger,
-		access:  accessTable(),
-		limit:   newLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
-		uploads: make(chan struct{}, opts.MaxUploads),
-		counts:  newCounters(),
+		access:   accessTable(),
+		limit:    newLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
+		authFail: newLimiter(opts.AuthFailureRate, opts.AuthFailureBurst, opts.Now),
+		uploads:  newSlots(opts.MaxUploads, opts.MaxUploadsPerCaller),
+		memory:   &budget{max: opts.MaxUploadMemory},
+		calls:    newCallCap(opts.MaxCalls, opts.MaxCallsPerIP),
+		refusals: newRefusals(),
+		counts:   newCounters(),
+		codec:    newParseCodec(),
 	}
 }
 
@@ -201,10 +347,10 @@ func New(ix Index, h Hasher, opts Options) *Server {
 // and limits belong to gs and are set when it is built: build it with
 // ServerOptions, or every call is open to anyone who can connect.
 func (s *Server) Register(gs grpc.ServiceRegistrar) {
-	pb.RegisterMatchServiceServer(gs, &matchService{s: s})
-	pb.RegisterHashServiceServer(gs, &hashService{s: s})
-	pb.RegisterBankServiceServer(gs, &bankService{s: s})
-	pb.RegisterAdminServiceServer(gs, &adminService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.MatchService_ServiceDesc), &matchService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.HashService_ServiceDesc), &hashService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.BankService_ServiceDesc), &bankService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.AdminService_ServiceDesc), &adminService{s: s})
 }
 
 // ServiceNames returns the full names of the services Register registers,

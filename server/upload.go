@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
 )
@@ -103,3 +105,76 @@ func receive[M chunked](recv func() (M, error), msg string, limit int64, check f
 	}
 	return first, data, nil
 }
+
+// slots are the upload slots: at most max held at once, and at most
+// perCaller by one caller (a key). Safe for concurrent use.
+type slots struct {
+	max, perCaller int
+
+	mu    sync.Mutex
+	held  int
+	by    map[string]int
+	freed chan struct{} // closed, and replaced, whenever a slot is freed
+}
+
+func newSlots(max, perCaller int) *slots {
+	return &slots{max: max, perCaller: perCaller, by: make(map[string]int), freed: make(chan struct{})}
+}
+
+// take waits for a slot for key; it returns ctx's error if ctx ends first.
+func (s *slots) take(ctx context.Context, key string) error {
+	for {
+		s.mu.Lock()
+		if s.held < s.max && s.by[key] < s.perCaller {
+			s.held++
+			s.by[key]++
+			s.mu.Unlock()
+			return nil
+		}
+		freed := s.freed
+		s.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// release frees a slot of key's.
+func (s *slots) release(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held--
+	if s.by[key]--; s.by[key] <= 0 {
+		delete(s.by, key)
+	}
+	close(s.freed)
+	s.freed = make(chan struct{})
+}
+
+// inUse returns how many slots are held.
+func (s *slots) inUse() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// budget is a count of bytes held against a maximum. Safe for concurrent
+// use.
+type budget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// reserve adds n bytes and reports true, or reports false and adds
+// nothing when that would pass the maximum.
+func (b *budget) reserve(n int64) bool {
+	if b.used.Add(n) > b.max {
+		b.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (b *budget) release(n int64) { b.used.Add(-n) }

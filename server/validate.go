@@ -3,7 +3,10 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -187,7 +190,7 @@ func perceptualNames() string {
 
 // pageTokenError returns err, or for the index's refusal of a page token
 // (opaque to the edge, which cannot check it) an *invalidError naming
-// field.
+// field. The token is never echoed whole (reason clips it).
 func pageTokenError(field string, err error) error {
 	if errors.Is(err, index.ErrInvalid) {
 		return invalid(field, "%s", reason(err))
@@ -195,22 +198,66 @@ func pageTokenError(field string, err error) error {
 	return err
 }
 
+// maxQuoted is the most of a value quote echoes, in bytes.
+const maxQuoted = 80
+
 // quote quotes s for a message, shortened when long so that an error never
 // echoes a huge value.
 func quote(s string) string {
-	const max = 80
-	if len(s) > max {
-		return fmt.Sprintf("%q... (%d bytes)", s[:max], len(s))
+	if len(s) > maxQuoted {
+		return fmt.Sprintf("%q... (%d bytes)", clipUTF8(s, maxQuoted), len(s))
 	}
 	return fmt.Sprintf("%q", s)
 }
 
+// maxReason is the most of a domain error's text reason keeps, in bytes.
+const maxReason = 300
+
 // reason returns the text of a domain validation error without the
 // package prefix and the sentinel's suffix ("index: bank name "X" ...:
 // index: invalid argument" becomes "bank name "X" ..."), so that it reads
-// as the edge's own message after the field name.
+// as the edge's own message after the field name; clipped (cleanText) to
+// maxReason bytes, as it may quote the caller's input.
 func reason(err error) string {
 	msg := err.Error()
 	msg = strings.TrimSuffix(msg, ": "+index.ErrInvalid.Error())
-	return strings.TrimPrefix(msg, "index: ")
+	return cleanText(strings.TrimPrefix(msg, "index: "), maxReason)
+}
+
+// clipUTF8 returns the longest prefix of s of at most n bytes that does
+// not cut a UTF-8 sequence.
+func clipUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// cleanText returns s fit to echo in a message or store in the audit log:
+// control and format characters (newlines, terminal escapes, bidi
+// overrides) and invalid UTF-8 written as Go escapes (\n, \x1b, \u202e),
+// and cut after about limit bytes with a note of the whole length.
+func cleanText(s string, limit int) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		part := s[i : i+w]
+		switch {
+		case r == utf8.RuneError && w == 1:
+			part = fmt.Sprintf(`\x%02x`, s[i])
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			q := strconv.QuoteRuneToASCII(r)
+			part = q[1 : len(q)-1]
+		}
+		if b.Len()+len(part) > limit {
+			fmt.Fprintf(&b, "... (%d bytes)", len(s))
+			break
+		}
+		b.WriteString(part)
+		i += w
+	}
+	return b.String()
 }

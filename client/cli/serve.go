@@ -16,6 +16,7 @@ func (a *app) serveCommand() *cobra.Command {
 		logLevel                  string
 		tlsCert, tlsKey, clientCA string
 		clientRoles               []string
+		dev                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -29,26 +30,39 @@ Without TLS it listens on loopback only; a non-loopback --listen needs
 certificate signed by that CA (mutual TLS); --client-role CN=ROLE gives the
 certificates with that subject common name a role.
 
-Authentication is required when TLS is on, with --auth, or as soon as any
-token exists (make the first with 'mediamatch token create --data DIR' while
-the server is stopped). A loopback server without tokens and without --auth
-is open to every local process, for development. When authentication is
-required and no token exists (and no --client-role gives admin), serve
-creates an admin token and writes its secret to the file
+Every call but health checking must authenticate (a token, or a client
+certificate with a role), unless --dev is given: then a plaintext loopback
+server without tokens is open to every local process, for development only
+(anything on the host that relays connections, such as a reverse proxy, an
+SSH tunnel or a container port mapping, makes remote callers look local).
+Once any token exists calls must authenticate even with --dev. When
+authentication is required and no token exists (and no --client-role gives
+admin), serve creates an admin token and writes its secret to the file
 DATA/bootstrap-admin-token (mode 0600; the log names the file, never the
-secret): read it, keep it safe, delete the file.
+secret): read it, keep it safe, delete the file. Or make the first token
+with 'mediamatch token create --data DIR' while the server is stopped.
+Failed authentications are logged with the peer address and limited per
+peer IP.
 
 Roles: matcher (match, hash), moderator (and read banks and items), curator
 (and change them, import, export), admin (and tokens, the audit log). Every
 curator and admin call is recorded in the audit log ('mediamatch audit').
 Each token or certificate may make --rate-limit calls a second (bursts of
---rate-burst); at most --max-uploads uploads are held and hashed at once.
+--rate-burst); at most --max-uploads uploads are held and hashed at once,
+--max-uploads-per-caller of them by one caller. A streamed upload takes its
+slot with its first chunk; a stream quiet for --upload-idle-timeout, or an
+upload slower than --min-upload-rate bytes a second after its first 10
+seconds, is ended. Streamed uploads hold at most --max-upload-memory bytes
+in all; the server accepts at most --max-connections connections
+(--max-connections-per-ip from one address) and --max-calls calls at once
+(--max-calls-per-ip from one address).
 
 Files up to --max-unary-bytes may be sent in one message, larger ones
 (videos) are streamed up to --max-stream-bytes. Uploads are kept in memory
 only: never written to disk, never logged. Videos need ffmpeg (--ffmpeg,
 default from PATH). Logs go to stderr.`,
-		Example: `  mediamatch serve
+		Example: `  mediamatch serve --dev
+  mediamatch serve --data /var/lib/mediamatch
   mediamatch serve --data /var/lib/mediamatch --listen 127.0.0.1:7979 --log-level debug
   mediamatch serve --listen :7878 --tls-cert server.pem --tls-key server-key.pem
   mediamatch serve --listen :7878 --tls-cert server.pem --tls-key server-key.pem \
@@ -65,6 +79,13 @@ default from PATH). Logs go to stderr.`,
 			if tlsCert == "" && (clientCA != "" || len(clientRoles) > 0) {
 				return usageError{fmt.Errorf("--client-ca and --client-role need TLS: give --tls-cert and --tls-key")}
 			}
+			if dev && (tlsCert != "" || cmd.Flags().Changed("auth")) {
+				return usageError{fmt.Errorf("--dev is for an open plaintext loopback server: not with --tls-cert or --auth")}
+			}
+			if !cfg.Auth && !dev {
+				return usageError{fmt.Errorf("--auth=false: authentication is required outside development; give --dev for an open loopback development server")}
+			}
+			cfg.Auth = !dev
 			if len(clientRoles) > 0 && clientCA == "" {
 				return usageError{fmt.Errorf("--client-role needs --client-ca: only verified client certificates get roles")}
 			}
@@ -94,11 +115,20 @@ default from PATH). Logs go to stderr.`,
 	f.StringVar(&tlsKey, "tls-key", "", "PEM file of the server's private key")
 	f.StringVar(&clientCA, "client-ca", "", "PEM file of the CA(s) client certificates must chain to: require mutual TLS")
 	f.StringArrayVar(&clientRoles, "client-role", nil, "CN=ROLE: client certificates with this subject CN get ROLE (repeatable)")
-	f.BoolVar(&cfg.Auth, "auth", false, "require authentication even on loopback without TLS and before any token exists")
+	f.BoolVar(&cfg.Auth, "auth", true, "require authentication (the default; kept for old scripts)")
+	f.BoolVar(&dev, "dev", false, "development: a loopback server without TLS and without tokens is open to every local process")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", server.DefaultRateLimit, "calls a second per token or certificate (negative: no limit)")
 	f.IntVar(&cfg.RateBurst, "rate-burst", server.DefaultRateBurst, "calls a token or certificate may make at once over --rate-limit")
 	f.IntVar(&cfg.MaxUploads, "max-uploads", server.DefaultMaxUploads(), "uploads held and hashed at once; more wait")
 	f.DurationVar(&cfg.CallTimeout, "call-timeout", server.DefaultCallTimeout, "deadline of calls that set none")
 	f.DurationVar(&cfg.MaxCallTimeout, "max-call-timeout", server.DefaultMaxCallTimeout, "longest deadline a call may have")
+	f.IntVar(&cfg.MaxUploadsPerCaller, "max-uploads-per-caller", 0, "uploads one token, certificate or anonymous peer holds at once (default max(1, max-uploads/2))")
+	f.DurationVar(&cfg.UploadIdleTimeout, "upload-idle-timeout", server.DefaultUploadIdleTimeout, "longest wait for a stream's next message")
+	f.Int64Var(&cfg.MinUploadRate, "min-upload-rate", server.DefaultMinUploadRate, "least bytes a second of a streamed upload after its first 10s (negative: no minimum)")
+	f.Int64Var(&cfg.MaxUploadMemory, "max-upload-memory", server.DefaultMaxUploadMemory, "bytes of streamed uploads held at once in all (at least --max-stream-bytes)")
+	f.IntVar(&cfg.MaxCalls, "max-calls", server.DefaultMaxCalls, "calls open at once on the server, authenticated or not")
+	f.IntVar(&cfg.MaxCallsPerIP, "max-calls-per-ip", 0, "calls open at once from one IP address (default max(1, max-calls/4))")
+	f.IntVar(&cfg.MaxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once")
+	f.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", server.DefaultMaxConnectionsPerIP, "connections open at once from one IP address")
 	return cmd
 }

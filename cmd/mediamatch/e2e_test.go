@@ -243,7 +243,7 @@ type server struct {
 
 func startServer(t *testing.T, bin, data string) *server {
 	t.Helper()
-	return startServerArgs(t, bin, nil, "--data", data, "--listen", "127.0.0.1:0")
+	return startServerArgs(t, bin, nil, "--dev", "--data", data, "--listen", "127.0.0.1:0")
 }
 
 // waitServing polls gRPC health checking until the server reports SERVING.
