@@ -113,6 +113,35 @@ type Options struct {
 	// Now is the clock of rate limiting; default time.Now. (Token expiry
 	// follows the index's clock, index.Options.Now.)
 	Now func() time.Time
+
+	// MatcherThresholds caps, per perceptual signal type, the threshold
+	// (Hamming bits) a caller below curator may ask for in MatchOptions;
+	// over it the call gets PermissionDenied. A type missing from the map
+	// is capped at its default threshold (PDQ 31, pHash and dHash 8), and
+	// a value above the type's bits allows every threshold. Curators and
+	// admins may ask for any threshold.
+	MatcherThresholds map[fingerprint.SignalType]int
+	// MaxMatcherResults caps MatchOptions.max_results for a caller below
+	// curator (over it: PermissionDenied); default
+	// DefaultMaxMatcherResults. Curators may ask for up to 1000.
+	MaxMatcherResults int
+	// MaxMatchProbes caps the signals one match call searches: informative
+	// keyframes times their searchable signals (with dihedral variants, up
+	// to 8 PDQ signals a keyframe). Over it the call gets
+	// ResourceExhausted before any search. Default
+	// index.DefaultMaxMatchProbes; negative means no limit.
+	MaxMatchProbes int
+	// MaxMatchHits caps the (query keyframe, item keyframe) pairs within
+	// the threshold that one match call gathers, whatever the caller's
+	// role: the search stops at the limit and the call gets
+	// ResourceExhausted. Default index.DefaultMaxMatchHits; negative means
+	// no limit.
+	MaxMatchHits int
+	// MaxFrameMatches caps the keyframe pairs (Match.frames) returned by
+	// one match call, across all its matches, and separately the time
+	// ranges (query_ranges and item_ranges); coverage still counts every
+	// pair. Default index.DefaultMaxFrameMatches; negative means no limit.
+	MaxFrameMatches int
 }
 
 // Defaults of the guard's limits (see Options).
