@@ -32,7 +32,7 @@ func matchAttackItems(t *testing.T, ix *index.Index, bank string, n int, r *rand
 		h := matchAttackHash(r)
 		id := fmt.Sprintf("item-%03d", i)
 		_, err := ix.AddItem(ctx, index.Item{Bank: bank, ID: id, Labels: map[string]string{"action": "block"},
-			Media: matchAttackStill(h),
+			Media:  matchAttackStill(h),
 			Source: &index.Source{Format: "te-updates", Partner: "partner-a", UpstreamID: fmt.Sprint(1000 + i)}})
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +62,7 @@ func matchAttackStill(hashes ...[]byte) fingerprint.Media {
 func matchAttackRequest(probe []byte, threshold int32) *pb.MatchSignalsRequest {
 	return &pb.MatchSignalsRequest{
 		Media: pb.MediaToProto(matchAttackStill(probe)),
-		Options: &pb.MatchOptions{MaxResults: 1000, Thresholds: []*pb.Threshold{
+		Options: &pb.MatchOptions{MaxResults: 100, Thresholds: []*pb.Threshold{
 			{Signal: pb.SignalType_SIGNAL_TYPE_PDQ, MaxDistance: threshold}}},
 	}
 }

@@ -189,8 +189,36 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	ceilings := make(map[fingerprint.SignalType]int)
+	for _, t := range fingerprint.SignalTypes() {
+		if t.Exact() {
+			continue
+		}
+		ceilings[t] = t.DefaultThreshold()
+		if c, ok := o.MatcherThresholds[t]; ok {
+			ceilings[t] = max(0, min(c, t.Bits()))
+		}
+	}
+	o.MatcherThresholds = ceilings
+	if o.MaxMatcherResults <= 0 {
+		o.MaxMatcherResults = DefaultMaxMatcherResults
+	}
+	o.MaxMatcherResults = min(o.MaxMatcherResults, maxResults)
+	if o.MaxMatchProbes == 0 {
+		o.MaxMatchProbes = index.DefaultMaxMatchProbes
+	}
+	if o.MaxMatchHits == 0 {
+		o.MaxMatchHits = index.DefaultMaxMatchHits
+	}
+	if o.MaxFrameMatches == 0 {
+		o.MaxFrameMatches = index.DefaultMaxFrameMatches
+	}
 	return o
 }
+
+// DefaultMaxMatcherResults is the default of Options.MaxMatcherResults:
+// the results a call gets when it asks for none.
+const DefaultMaxMatcherResults = index.DefaultMaxMatchResults
 
 // MaxRecvMsgSize returns the receive limit to give grpc.MaxRecvMsgSize for
 // these options: the largest of the unary limit, a stream chunk and an
