@@ -318,3 +318,95 @@ func TestAttackExpensiveMatch(t *testing.T) {
 		t.Errorf("%d frame matches returned, want 30 (MaxFrameMatches)", n)
 	}
 }
+
+// TestAttackMatcherMediaSeesNoDistance: MatchMedia and MatchMediaStream of
+// a real re-encoded video apply the same view as MatchSignals: a matcher
+// learns the item, its labels, the frames and coverage, but no distance
+// and no source; a curator sees them. The query echo stays.
+func TestAttackMatcherMediaSeesNoDistance(t *testing.T) {
+	needFFmpeg(t)
+	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h := fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()})
+	media, err := h.HashWith(ctx, readMedia(t, "videos/tmk/chair-orig-22-sd-bar.mp4"), fingerprint.HashOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "tve"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ix.AddItem(ctx, index.Item{Bank: "tve", ID: "chair", Labels: map[string]string{"action": "block"},
+		Media: media, Source: &index.Source{Format: "te-updates", Partner: "partner-a"}}); err != nil {
+		t.Fatal(err)
+	}
+	curator := e.token(t, "curator", index.RoleCurator)
+	matcher := e.token(t, "gateway", index.RoleMatcher)
+	c := pb.NewMatchServiceClient(e.conn(t, nil))
+	query := readMedia(t, "videos/tmk/chair-22-sd-grey-bar.mp4")
+
+	for _, who := range []struct {
+		name, secret string
+		full         bool
+	}{{"curator", curator, true}, {"matcher", matcher, false}} {
+		t.Run(who.name, func(t *testing.T) {
+			resp, err := streamMatch(as(ctx, who.secret), c, query, 256<<10, nil)
+			if err != nil {
+				t.Fatalf("MatchMediaStream: %v", err)
+			}
+			if got := matchIDs(resp.GetMatches()); len(got) != 1 || got[0] != "tve/chair" {
+				t.Fatalf("MatchMediaStream = %v, want tve/chair", got)
+			}
+			if len(resp.GetQuery().GetKeyframes()) == 0 {
+				t.Errorf("query echo has no keyframes")
+			}
+			m := resp.GetMatches()[0]
+			if m.GetLabels()["action"] != "block" || len(m.GetFrames()) == 0 || m.GetQueryCoverage() <= 0 {
+				t.Errorf("match = %v, want labels, frames and coverage", m)
+			}
+			if (m.GetSource() != nil) != who.full {
+				t.Errorf("source = %v, want present: %v", m.GetSource(), who.full)
+			}
+			withheld := m.GetDistance() == -1
+			for _, f := range m.GetFrames() {
+				if (f.GetDistance() == -1) != withheld {
+					t.Errorf("frame distance %d, match distance %d: want both withheld or neither", f.GetDistance(), m.GetDistance())
+				}
+			}
+			if withheld == who.full {
+				t.Errorf("distance = %d, want withheld (-1): %v", m.GetDistance(), !who.full)
+			}
+		})
+	}
+	// MatchMedia (unary): an item holding the keyframes of an image but not
+	// its file hashes, so that the image matches by PDQ (distance 0), not
+	// exactly.
+	rocket := readMedia(t, "images/skimage/rocket.jpg")
+	rm, err := h.HashWith(ctx, rocket, fingerprint.HashOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm.FileSignals = nil
+	if _, err := e.ix.AddItem(ctx, index.Item{Bank: "tve", ID: "rocket", Media: rm,
+		Source: &index.Source{Format: "te-updates", Partner: "partner-a"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []struct {
+		name, secret string
+		dist         int32
+		source       bool
+	}{{"curator", curator, 0, true}, {"matcher", matcher, -1, false}} {
+		resp, err := c.MatchMedia(as(ctx, who.secret), &pb.MatchMediaRequest{Content: rocket})
+		if err != nil {
+			t.Fatalf("MatchMedia as %s: %v", who.name, err)
+		}
+		if got := matchIDs(resp.GetMatches()); len(got) != 1 || got[0] != "tve/rocket" {
+			t.Fatalf("MatchMedia as %s = %v, want tve/rocket", who.name, got)
+		}
+		m := resp.GetMatches()[0]
+		if m.GetSignal() != pb.SignalType_SIGNAL_TYPE_PDQ || m.GetDistance() != who.dist || (m.GetSource() != nil) != who.source {
+			t.Errorf("MatchMedia as %s: %s distance %d, source %v; want PDQ distance %d, source present: %v",
+				who.name, m.GetSignal(), m.GetDistance(), m.GetSource(), who.dist, who.source)
+		}
+	}
+}
