@@ -410,3 +410,39 @@ func TestAttackMatcherMediaSeesNoDistance(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackMatcherOrder: a matcher's matches are ordered by bank and id,
+// not by distance, so that their order does not rank the items' distances
+// to a probe; a curator's are best first.
+func TestAttackMatcherOrder(t *testing.T) {
+	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	probe := matchAttackHash(rand.New(rand.NewPCG(11, 5)))
+	for id, flips := range map[string]int{"far": 20, "near": 2} {
+		h := append([]byte(nil), probe...)
+		for i := range flips {
+			h[i/8] ^= 0x80 >> (i % 8)
+		}
+		if _, err := e.ix.AddItem(ctx, index.Item{Bank: "b", ID: id, Media: matchAttackStill(h)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := pb.NewMatchServiceClient(e.conn(t, nil))
+	req := &pb.MatchSignalsRequest{Media: pb.MediaToProto(matchAttackStill(probe))}
+	for _, tc := range []struct {
+		role index.Role
+		want string
+	}{{index.RoleCurator, "[b/near b/far]"}, {index.RoleMatcher, "[b/far b/near]"}} {
+		resp, err := c.MatchSignals(as(ctx, e.token(t, string(tc.role), tc.role)), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(matchIDs(resp.GetMatches())); got != tc.want {
+			t.Errorf("%s: matches %s, want %s", tc.role, got, tc.want)
+		}
+	}
+}
