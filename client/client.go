@@ -103,13 +103,15 @@ type MatchOptions struct {
 	// Banks to search; empty means every bank.
 	Banks []string
 	// Thresholds overrides the largest matching Hamming distance per
-	// perceptual signal type.
+	// perceptual signal type. Callers below curator may ask at most the
+	// server's ceiling (by default the default thresholds).
 	Thresholds map[fingerprint.SignalType]int
 	// Signals limits matching to these types; empty means the server's
 	// defaults: PDQ and the exact types (MD5, SHA-256). Name pHash or
 	// dHash to match with those too.
 	Signals []fingerprint.SignalType
-	// MaxResults caps the matches returned (0 means 100, at most 1000).
+	// MaxResults caps the matches returned (0 means 100, at most 1000;
+	// callers below curator at most the server's cap, default 100).
 	MaxResults int
 	// Dihedral also looks up the rotated and mirrored PDQ variants of the
 	// upload, so that turned copies match; Match.Transform says how the
@@ -138,7 +140,9 @@ type FrameMatch struct {
 	QueryFrame, ItemFrame int
 	QueryTime, ItemTime   TimeRange
 	Signal                fingerprint.SignalType
-	Distance              int
+	// Distance is the Hamming distance in bits; -1 when the server
+	// withholds it (callers below curator).
+	Distance int
 	// Transform is how the query frame is turned relative to the item
 	// frame (MatchOptions.Dihedral); TransformNone when it matched as is.
 	Transform fingerprint.Transform
@@ -150,6 +154,9 @@ type Match struct {
 	Labels       map[string]string
 	ItemKind     fingerprint.Kind
 	// Signal, Distance and Threshold describe the best (closest) hit.
+	// Distance is -1 when the server withholds it: callers below curator
+	// get no distances (they could rebuild hashes from them), no Source,
+	// and matches ordered by bank and id.
 	Signal    fingerprint.SignalType
 	Distance  int
 	Threshold int
@@ -165,7 +172,7 @@ type Match struct {
 	// QueryRanges and ItemRanges are the matched spans, merged.
 	QueryRanges, ItemRanges []TimeRange
 	// Source is where the item came from, for items imported from a
-	// partner's list; nil otherwise.
+	// partner's list; nil otherwise, and for callers below curator.
 	Source *Source
 }
 

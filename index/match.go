@@ -42,10 +42,19 @@ import (
 // highest query coverage, bank and id. Only enabled items of the named
 // banks (q.Banks, or all banks) match. Match reads only memory.
 //
+// The work and the answer of one call are budgeted: a query with more
+// signals to search than q.MaxProbes is refused before any search, and
+// one whose keyframe pairs within the threshold (in the banks searched,
+// enabled items only) exceed q.MaxHits stops searching there; both return
+// ErrOverBudget, so a call holds at most about MaxHits pairs in memory.
+// At most q.MaxFrameMatches FrameMatch entries are returned across all
+// matches, best match first, and as many time ranges; coverage counts
+// every pair.
+//
 // Errors: ErrInvalid for unknown signal types, a threshold on an exact type
 // or outside 0..bits, a negative MaxResults or invalid media (see
 // ValidateMedia); ErrNotFound if a bank in q.Banks does not exist;
-// ErrClosed; the context's error. Safe for concurrent use.
+// ErrOverBudget; ErrClosed; the context's error. Safe for concurrent use.
 func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 	p, err := planQuery(q)
 	if err != nil {
@@ -68,7 +77,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 			banks[b.ref] = b
 		}
 	}
-	mt := matcher{st: st, banks: banks, cands: make(map[uint64]*candidate)}
+	mt := matcher{st: st, banks: banks, cands: make(map[uint64]*candidate), maxHits: p.maxHits}
 
 	for _, s := range q.Media.FileSignals {
 		v, ok := st.views[s.Type]
@@ -95,25 +104,85 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 			}
 			h := hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse()}
 			v.search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
+				if mt.over {
+					return // the search cannot be stopped; what follows is dropped
+				}
 				if c := mt.candidate(ref); c != nil {
 					h.dist = dist
-					c.hit(uint32(qpos), frame, h)
+					mt.hit(c, uint32(qpos), frame, h)
 				}
 			})
+			if mt.over {
+				return nil, fmt.Errorf("index: more than %d keyframe pairs within the thresholds (the match budget); "+
+					"narrow the thresholds, name fewer signal types or send fewer keyframes: %w", p.maxHits, ErrOverBudget)
+			}
 		}
 	}
 
 	out := make([]Match, 0, len(mt.cands))
 	for _, c := range mt.cands {
-		if c != nil {
-			out = append(out, c.result(q.Media, p, mt.bankName(c.meta.bankRef())))
-		}
+		out = append(out, c.result(q.Media, p, mt.bankName(c.meta.bankRef())))
 	}
 	slices.SortFunc(out, compareMatches)
 	if len(out) > p.maxResults {
 		out = out[:p.maxResults]
 	}
+	capDetails(out, p.maxFrames)
 	return out, nil
+}
+
+// Default budgets of one Match call (see Query).
+const (
+	// DefaultMaxMatchProbes is the default of Query.MaxProbes: enough for
+	// the longest video the hasher samples (3,600 keyframes) with its 8
+	// PDQ dihedral variants and pHash and dHash named.
+	DefaultMaxMatchProbes = 40_000
+	// DefaultMaxMatchHits is the default of Query.MaxHits: keyframe pairs
+	// within the thresholds, about 100 bytes of memory each.
+	DefaultMaxMatchHits = 100_000
+	// DefaultMaxFrameMatches is the default of Query.MaxFrameMatches,
+	// about 40 bytes each on the wire.
+	DefaultMaxFrameMatches = 10_000
+)
+
+// capDetails trims the Frames of ms, in order, to limit entries in all,
+// and their QueryRanges and ItemRanges to limit in all; a negative limit
+// means none.
+func capDetails(ms []Match, limit int) {
+	if limit < 0 {
+		return
+	}
+	frames, ranges := limit, limit
+	for i := range ms {
+		m := &ms[i]
+		m.Frames = m.Frames[:min(len(m.Frames), frames)]
+		frames -= len(m.Frames)
+		m.QueryRanges = m.QueryRanges[:min(len(m.QueryRanges), ranges)]
+		ranges -= len(m.QueryRanges)
+		m.ItemRanges = m.ItemRanges[:min(len(m.ItemRanges), ranges)]
+		ranges -= len(m.ItemRanges)
+		if len(m.Frames) == 0 {
+			m.Frames = nil
+		}
+		if len(m.QueryRanges) == 0 {
+			m.QueryRanges = nil
+		}
+		if len(m.ItemRanges) == 0 {
+			m.ItemRanges = nil
+		}
+	}
+}
+
+// budget returns the limit n stands for: def for 0, -1 (none) for a
+// negative n.
+func budget(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return -1
+	}
+	return n
 }
 
 // DefaultSignals returns the signal types Match searches when a query
@@ -131,6 +200,8 @@ type plan struct {
 	dihedral    bool
 	maxResults  int
 	queryFrames int // informative query keyframes
+	maxHits     int // -1: no limit
+	maxFrames   int // -1: no limit
 }
 
 func planQuery(q Query) (plan, error) {
@@ -139,6 +210,8 @@ func planQuery(q Query) (plan, error) {
 		radius:     make(map[fingerprint.SignalType]int),
 		dihedral:   q.Dihedral,
 		maxResults: q.MaxResults,
+		maxHits:    budget(q.MaxHits, DefaultMaxMatchHits),
+		maxFrames:  budget(q.MaxFrameMatches, DefaultMaxFrameMatches),
 	}
 	if q.MaxResults < 0 {
 		return p, invalidf("max results %d, want 0 or more", q.MaxResults)
@@ -184,10 +257,20 @@ func planQuery(q Query) (plan, error) {
 	if err := ValidateMedia(q.Media); err != nil {
 		return p, err
 	}
+	probes := 0
 	for _, k := range q.Media.Keyframes {
 		if p.informative(k) {
 			p.queryFrames++
+			for _, s := range k.Signals {
+				if p.searchable(s) {
+					probes++
+				}
+			}
 		}
+	}
+	if limit := budget(q.MaxProbes, DefaultMaxMatchProbes); limit >= 0 && probes > limit {
+		return p, fmt.Errorf("index: %d signals to search (informative keyframes times their searched signals and "+
+			"variants), want at most %d (the match budget): %w", probes, limit, ErrOverBudget)
 	}
 	return p, nil
 }
@@ -222,23 +305,42 @@ func (p plan) itemFrames(meta *itemMeta) int {
 type matcher struct {
 	st    *state
 	banks map[uint64]*bankState
-	cands map[uint64]*candidate // nil value: the item cannot match
+	cands map[uint64]*candidate // items that may match and were hit
+
+	maxHits int  // budget of pairs; -1: none
+	hits    int  // pairs gathered
+	over    bool // a pair beyond maxHits was found: stop
 }
 
 // candidate returns the candidate for ref, or nil if the item is unknown,
-// disabled, or outside the live banks searched.
+// disabled, or outside the live banks searched. Only items that may match
+// are remembered, so that memory grows with the hits in the banks
+// searched, never with the index.
 func (mt *matcher) candidate(ref uint64) *candidate {
 	if c, ok := mt.cands[ref]; ok {
 		return c
 	}
-	var c *candidate
 	meta := mt.st.items.get(ref)
-	if meta != nil && !meta.disabled && mt.st.bankByRef[meta.bankRef()] != nil &&
-		(mt.banks == nil || mt.banks[meta.bankRef()] != nil) {
-		c = &candidate{meta: meta}
+	if meta == nil || meta.disabled || mt.st.bankByRef[meta.bankRef()] == nil ||
+		(mt.banks != nil && mt.banks[meta.bankRef()] == nil) {
+		return nil
 	}
+	c := &candidate{meta: meta}
 	mt.cands[ref] = c
 	return c
+}
+
+// hit records h for the pair (q, i) of c, unless it is a new pair over the
+// budget, which sets mt.over instead.
+func (mt *matcher) hit(c *candidate, q, i uint32, h hit) {
+	if _, ok := c.pairs[framePair{q, i}]; !ok {
+		if mt.maxHits >= 0 && mt.hits >= mt.maxHits {
+			mt.over = true
+			return
+		}
+		mt.hits++
+	}
+	c.hit(q, i, h)
 }
 
 func (mt *matcher) bankName(ref uint64) string { return mt.st.bankByRef[ref].bank.Name }

@@ -13,6 +13,9 @@ var (
 	ErrAlreadyExists = errors.New("index: already exists")
 	ErrInvalid       = errors.New("index: invalid argument")
 	ErrClosed        = errors.New("index: closed")
+	// ErrOverBudget is a match whose work would exceed the query's budget
+	// (Query.MaxProbes, Query.MaxHits).
+	ErrOverBudget = errors.New("index: over budget")
 )
 
 // Bank is a named list of known items.
@@ -72,6 +75,14 @@ type Query struct {
 	// set: the hashes of the upload rotated or mirrored). Without it they
 	// are ignored and only untransformed signals are searched.
 	Dihedral bool
+	// MaxProbes caps the signals searched (informative keyframes times
+	// their searchable signals); 0 means DefaultMaxMatchProbes, negative no
+	// limit. MaxHits caps the keyframe pairs within the threshold gathered;
+	// 0 means DefaultMaxMatchHits, negative no limit. Over either, Match
+	// returns ErrOverBudget. MaxFrameMatches caps the FrameMatch entries
+	// returned across all matches, and separately their time ranges; 0
+	// means DefaultMaxFrameMatches, negative no limit.
+	MaxProbes, MaxHits, MaxFrameMatches int
 }
 
 // TimeRange is a span of a video.

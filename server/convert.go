@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -98,7 +100,23 @@ func timeRangesToProto(rs []index.TimeRange) []*pb.TimeRange {
 	return out
 }
 
-func matchesToProto(ms []index.Match) []*pb.Match {
+// matchesToProto converts matches, whole when full; else without
+// distances (-1 for perceptual hits), without sources, and ordered exact
+// first, then by bank and id, so that nothing in the answer moves with the
+// distance (see fullMatches).
+func matchesToProto(ms []index.Match, full bool) []*pb.Match {
+	if !full {
+		ms = slices.Clone(ms)
+		slices.SortStableFunc(ms, func(a, b index.Match) int {
+			if ae, be := a.Signal.Exact(), b.Signal.Exact(); ae != be {
+				if ae {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Or(cmp.Compare(a.Bank, b.Bank), cmp.Compare(a.ItemID, b.ItemID))
+		})
+	}
 	out := make([]*pb.Match, len(ms))
 	for i, m := range ms {
 		pm := &pb.Match{
@@ -126,6 +144,15 @@ func matchesToProto(ms []index.Match) []*pb.Match {
 				Signal:     pb.SignalTypeToProto(f.Signal),
 				Distance:   int32(f.Distance),
 				Transform:  pb.TransformToProto(f.Transform),
+			}
+			if !full {
+				pm.Frames[j].Distance = -1
+			}
+		}
+		if !full {
+			pm.Source = nil
+			if !m.Signal.Exact() {
+				pm.Distance = -1
 			}
 		}
 		out[i] = pm

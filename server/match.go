@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -19,6 +22,9 @@ func (m *matchService) MatchMedia(ctx context.Context, req *pb.MatchMediaRequest
 	var vs violations
 	checkOptions(&vs, "MatchMediaRequest.options", req.GetOptions())
 	if err := vs.err(); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := s.allowOptions(ctx, "MatchMediaRequest.options", req.GetOptions()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	sc, err := s.matchScope(ctx, "MatchMediaRequest.options.banks", req.GetOptions())
@@ -45,6 +51,9 @@ func (m *matchService) MatchMediaStream(stream pb.MatchService_MatchMediaStreamS
 			if err := vs.err(); err != nil {
 				return err
 			}
+			if err := s.allowOptions(ctx, "MatchMediaStreamRequest.options", first.GetOptions()); err != nil {
+				return err
+			}
 			var err error
 			sc, err = s.matchScope(ctx, "MatchMediaStreamRequest.options.banks", first.GetOptions())
 			return err
@@ -67,6 +76,9 @@ func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsReq
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
+	if err := s.allowOptions(ctx, "MatchSignalsRequest.options", req.GetOptions()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	media := pb.MediaFromProto(req.GetMedia())
 	if err := index.ValidateMedia(media); err != nil {
 		return nil, s.toStatus(ctx, invalid("MatchSignalsRequest.media", "%s", reason(err)))
@@ -75,11 +87,52 @@ func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsReq
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	ms, err := s.match(ctx, media, req.GetOptions(), sc)
+	ms, err := s.match(ctx, "MatchSignalsRequest.media", media, req.GetOptions(), sc)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.MatchSignalsResponse{Matches: matchesToProto(ms)}, nil
+	return &pb.MatchSignalsResponse{Matches: matchesToProto(ms, fullMatches(ctx))}, nil
+}
+
+// What a match tells its caller. A matcher (the role of upload gateways)
+// must learn whether an upload matches and what to do about it, never the
+// banks' hashes. Callers below curator therefore get no distances (Match
+// and FrameMatch distance -1 for perceptual signals), no partner
+// provenance (Source), matches ordered by bank and id rather than by
+// distance, thresholds at most Options.MatcherThresholds and at most
+// Options.MaxMatcherResults results. Item id, bank, labels, the signal
+// type, the threshold applied, transforms, keyframe pairs, coverage and
+// time ranges stay: they say what matched and what to do. Curators and
+// above see everything and may ask for any threshold.
+
+// fullMatches reports whether the caller in ctx sees matches whole:
+// curators, admins, and calls that did not pass the guard.
+func fullMatches(ctx context.Context) bool {
+	c := callerOf(ctx)
+	return c == nil || c.role.Includes(index.RoleCurator)
+}
+
+// allowOptions returns a *deniedError when a caller below curator asks,
+// in validated options o (field names them), for a threshold over its
+// ceiling or more results than its cap.
+func (s *Server) allowOptions(ctx context.Context, field string, o *pb.MatchOptions) error {
+	if fullMatches(ctx) {
+		return nil
+	}
+	c := callerOf(ctx)
+	for i, t := range o.GetThresholds() {
+		st, _ := pb.SignalTypeFromProto(t.GetSignal())
+		if ceiling := s.opts.MatcherThresholds[st]; int(t.GetMaxDistance()) > ceiling {
+			return &deniedError{fmt.Sprintf("%s.thresholds[%d].max_distance: %d for %s, over %d, the most a caller "+
+				"below curator may ask (%s has role %s; a wider threshold is a curator's)",
+				field, i, t.GetMaxDistance(), st, ceiling, c.actor, c.role)}
+		}
+	}
+	if n := int(o.GetMaxResults()); n > s.opts.MaxMatcherResults {
+		return &deniedError{fmt.Sprintf("%s.max_results: %d, over %d, the most a caller below curator may ask "+
+			"(%s has role %s)", field, n, s.opts.MaxMatcherResults, c.actor, c.role)}
+	}
+	return nil
 }
 
 // scope is the banks a match searches (see matchBanks).
@@ -96,14 +149,22 @@ func (s *Server) matchScope(ctx context.Context, field string, o *pb.MatchOption
 	return scope{banks: banks, none: none}, err
 }
 
-// match matches media with validated options within sc.
-func (s *Server) match(ctx context.Context, media fingerprint.Media, o *pb.MatchOptions, sc scope) ([]index.Match, error) {
+// match matches media with validated options within sc, within the
+// server's budgets. A match over budget is a *limitError naming field, the
+// request field that carried the media.
+func (s *Server) match(ctx context.Context, field string, media fingerprint.Media, o *pb.MatchOptions, sc scope) ([]index.Match, error) {
 	if sc.none {
 		return nil, nil
 	}
 	q := queryFromOptions(media, o)
 	q.Banks = sc.banks
-	return s.ix.Match(ctx, q)
+	q.MaxProbes, q.MaxHits, q.MaxFrameMatches = s.opts.MaxMatchProbes, s.opts.MaxMatchHits, s.opts.MaxFrameMatches
+	ms, err := s.ix.Match(ctx, q)
+	if errors.Is(err, index.ErrOverBudget) {
+		msg := strings.TrimPrefix(strings.TrimSuffix(err.Error(), ": "+index.ErrOverBudget.Error()), "index: ")
+		return nil, &limitError{field: field, msg: msg}
+	}
+	return ms, err
 }
 
 // matchContent hashes a file carried by field (with its PDQ dihedral
@@ -114,11 +175,11 @@ func (s *Server) matchContent(ctx context.Context, field string, data []byte, o 
 	if err != nil {
 		return nil, nil, err
 	}
-	ms, err := s.match(ctx, media, o, sc)
+	ms, err := s.match(ctx, field, media, o, sc)
 	if err != nil {
 		return nil, nil, err
 	}
-	return matchesToProto(ms), pb.MediaToProto(media), nil
+	return matchesToProto(ms, fullMatches(ctx)), pb.MediaToProto(media), nil
 }
 
 // hashService implements pb.HashServiceServer.

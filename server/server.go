@@ -172,6 +172,34 @@ type Options struct {
 	// ("refused N more times") instead of one entry each. Default
 	// DefaultRefusalWindow.
 	RefusalWindow time.Duration
+	// MatcherThresholds caps, per perceptual signal type, the threshold
+	// (Hamming bits) a caller below curator may ask for in MatchOptions;
+	// over it the call gets PermissionDenied. A type missing from the map
+	// is capped at its default threshold (PDQ 31, pHash and dHash 8), and
+	// a value above the type's bits allows every threshold. Curators and
+	// admins may ask for any threshold.
+	MatcherThresholds map[fingerprint.SignalType]int
+	// MaxMatcherResults caps MatchOptions.max_results for a caller below
+	// curator (over it: PermissionDenied); default
+	// DefaultMaxMatcherResults. Curators may ask for up to 1000.
+	MaxMatcherResults int
+	// MaxMatchProbes caps the signals one match call searches: informative
+	// keyframes times their searchable signals (with dihedral variants, up
+	// to 8 PDQ signals a keyframe). Over it the call gets
+	// ResourceExhausted before any search. Default
+	// index.DefaultMaxMatchProbes; negative means no limit.
+	MaxMatchProbes int
+	// MaxMatchHits caps the (query keyframe, item keyframe) pairs within
+	// the threshold that one match call gathers, whatever the caller's
+	// role: the search stops at the limit and the call gets
+	// ResourceExhausted. Default index.DefaultMaxMatchHits; negative means
+	// no limit.
+	MaxMatchHits int
+	// MaxFrameMatches caps the keyframe pairs (Match.frames) returned by
+	// one match call, across all its matches, and separately the time
+	// ranges (query_ranges and item_ranges); coverage still counts every
+	// pair. Default index.DefaultMaxFrameMatches; negative means no limit.
+	MaxFrameMatches int
 }
 
 // Defaults of the guard's limits (see Options).
@@ -270,6 +298,30 @@ func (o Options) withDefaults() Options {
 	if o.RefusalWindow <= 0 {
 		o.RefusalWindow = DefaultRefusalWindow
 	}
+	ceilings := make(map[fingerprint.SignalType]int)
+	for _, t := range fingerprint.SignalTypes() {
+		if t.Exact() {
+			continue
+		}
+		ceilings[t] = t.DefaultThreshold()
+		if c, ok := o.MatcherThresholds[t]; ok {
+			ceilings[t] = max(0, min(c, t.Bits()))
+		}
+	}
+	o.MatcherThresholds = ceilings
+	if o.MaxMatcherResults <= 0 {
+		o.MaxMatcherResults = DefaultMaxMatcherResults
+	}
+	o.MaxMatcherResults = min(o.MaxMatcherResults, maxResults)
+	if o.MaxMatchProbes == 0 {
+		o.MaxMatchProbes = index.DefaultMaxMatchProbes
+	}
+	if o.MaxMatchHits == 0 {
+		o.MaxMatchHits = index.DefaultMaxMatchHits
+	}
+	if o.MaxFrameMatches == 0 {
+		o.MaxFrameMatches = index.DefaultMaxFrameMatches
+	}
 	return o
 }
 
@@ -298,6 +350,10 @@ func (o Options) MemoryBound(conns int) int64 {
 		int64(o.MaxCalls)*(int64(o.StreamWindow)+int64(o.MaxRecvMsgSize())) +
 		2*o.MaxUploadMemory
 }
+
+// DefaultMaxMatcherResults is the default of Options.MaxMatcherResults:
+// the results a call gets when it asks for none.
+const DefaultMaxMatcherResults = index.DefaultMaxMatchResults
 
 // MaxRecvMsgSize returns the receive limit to give grpc.MaxRecvMsgSize for
 // these options: the largest of the unary limit, a stream chunk and an

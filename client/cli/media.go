@@ -205,6 +205,8 @@ func (a *app) matchCommand() *cobra.Command {
 bank/item, the signal, the Hamming distance and the threshold applied, the
 item's labels, and for videos the share of frames matched and the matched time
 ranges. Exit status 0 whether or not anything matched; non-zero on errors.
+Callers below curator (matcher tokens) get no distance ("within threshold 31";
+-1 in JSON) and may not raise thresholds over the server's ceilings.
 
 By default files match by PDQ (threshold 31 of 256 bits; frames of PDQ quality
 under 50 never match) and by exact MD5 and SHA-256. --signal picks the types,

@@ -335,6 +335,9 @@ func printMatches(w io.Writer, file string, ms []client.Match) {
 	fmt.Fprintf(w, "%s: %s\n", file, plural(len(ms), "match", "matches"))
 	for _, m := range ms {
 		line := fmt.Sprintf("  %s/%s  %s distance %d (threshold %d)", m.Bank, m.ItemID, m.Signal, m.Distance, m.Threshold)
+		if m.Distance < 0 { // withheld from callers below curator
+			line = fmt.Sprintf("  %s/%s  %s within threshold %d", m.Bank, m.ItemID, m.Signal, m.Threshold)
+		}
 		if m.Transform != fingerprint.TransformNone {
 			line += "  transform " + describeTransform(m.Transform)
 		}

@@ -28,7 +28,9 @@ type Threshold struct {
 	Signal SignalType `protobuf:"varint,1,opt,name=signal,proto3,enum=mediamatch.v1.SignalType" json:"signal,omitempty"`
 	// Largest Hamming distance that counts as a match, in bits:
 	// 0..64 for pHash and dHash, 0..256 for PDQ. Without an override the
-	// server uses 31 for PDQ and 8 for pHash and dHash.
+	// server uses 31 for PDQ and 8 for pHash and dHash. Callers below curator
+	// may ask at most the server's ceiling for the type (by default those
+	// same defaults); over it the call gets PERMISSION_DENIED.
 	MaxDistance   int32 `protobuf:"varint,2,opt,name=max_distance,json=maxDistance,proto3" json:"max_distance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -89,7 +91,8 @@ type MatchOptions struct {
 	// Signal types to match with; empty means the defaults: PDQ and the exact
 	// types (MD5, SHA-256). Name PHASH or DHASH to match with those too.
 	Signals []SignalType `protobuf:"varint,3,rep,packed,name=signals,proto3,enum=mediamatch.v1.SignalType" json:"signals,omitempty"`
-	// Most matches to return, best first; 0 means 100. At most 1000.
+	// Most matches to return, best first; 0 means 100. At most 1000; at most
+	// the server's cap (default 100) for callers below curator.
 	MaxResults int32 `protobuf:"varint,4,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
 	// Also look up the 7 rotated and mirrored PDQ variants of each query
 	// frame, so that flipped or rotated re-uploads match (8 lookups a frame
@@ -236,7 +239,7 @@ type FrameMatch struct {
 	ItemTime *TimeRange `protobuf:"bytes,4,opt,name=item_time,json=itemTime,proto3" json:"item_time,omitempty"`
 	// The signal that matched.
 	Signal SignalType `protobuf:"varint,5,opt,name=signal,proto3,enum=mediamatch.v1.SignalType" json:"signal,omitempty"`
-	// Hamming distance in bits.
+	// Hamming distance in bits; -1 (withheld) for callers below curator.
 	Distance int32 `protobuf:"varint,6,opt,name=distance,proto3" json:"distance,omitempty"`
 	// How the query frame is turned relative to the item frame, when the
 	// hit came from a dihedral variant (MatchOptions.dihedral): the inverse
@@ -338,11 +341,14 @@ type Match struct {
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The signal type of the best (closest) hit.
 	Signal SignalType `protobuf:"varint,4,opt,name=signal,proto3,enum=mediamatch.v1.SignalType" json:"signal,omitempty"`
-	// Hamming distance of the best hit in bits; 0 for exact signals.
+	// Hamming distance of the best hit in bits; 0 for exact signals. -1
+	// (withheld) for perceptual hits when the caller is below curator.
 	Distance int32 `protobuf:"varint,5,opt,name=distance,proto3" json:"distance,omitempty"`
 	// The threshold that was applied to that signal type.
 	Threshold int32 `protobuf:"varint,6,opt,name=threshold,proto3" json:"threshold,omitempty"`
-	// For videos and animated images: every keyframe pair that matched.
+	// For videos and animated images: every keyframe pair that matched, up
+	// to the server's cap per call (default 10,000 across all matches, best
+	// match first); coverage and ranges count every pair.
 	Frames []*FrameMatch `protobuf:"bytes,7,rep,name=frames,proto3" json:"frames,omitempty"`
 	// Share of the query's informative keyframes that matched this item, 0..1.
 	QueryCoverage float64 `protobuf:"fixed64,8,opt,name=query_coverage,json=queryCoverage,proto3" json:"query_coverage,omitempty"`
@@ -360,6 +366,7 @@ type Match struct {
 	// matches).
 	Transform Transform `protobuf:"varint,13,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
 	// Where the item came from, for items imported from a partner's list.
+	// Only for curators and above.
 	Source        *Source `protobuf:"bytes,14,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -551,7 +558,8 @@ func (x *MatchMediaRequest) GetOptions() *MatchOptions {
 // MatchMediaResponse lists the matches, best first.
 type MatchMediaResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Matches, best first (lowest distance, then highest coverage).
+	// Matches, best first (lowest distance, then highest coverage); for
+	// callers below curator, the best matches ordered by bank and id.
 	Matches []*Match `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
 	// The signals computed for the query, so the caller can keep them; with
 	// MatchOptions.dihedral each matchable keyframe also has its 7 turned PDQ

@@ -30,6 +30,22 @@ const (
 //
 // MatchService answers "is this upload a known item?". It is what an upload
 // path calls; it never returns hash lists, only the items that matched.
+//
+// What a caller learns depends on its role. A caller below curator (a
+// matcher, the role of upload gateways, or a moderator) may ask for
+// thresholds up to the server's ceilings only (by default the default
+// thresholds: PDQ 31, pHash and dHash 8) and for at most 100 results
+// (server options); over them the call gets PERMISSION_DENIED naming the
+// field, the value and the ceiling. Its matches carry no distance (-1)
+// and no source, and are ordered by bank and id, so that probing reveals
+// whether an upload matches, and what to do, but not the banks' hashes.
+// Curators and admins see everything and may ask for any threshold.
+//
+// Every call is budgeted, whatever the role: at most 40,000 signals
+// searched (keyframes times their signals and dihedral variants) and
+// 100,000 keyframe pairs within the thresholds by default; over either
+// the call gets RESOURCE_EXHAUSTED naming the limit. At most 10,000
+// FrameMatch entries (and as many time ranges) are returned per call.
 type MatchServiceClient interface {
 	// MatchMedia hashes one file sent whole and matches it. The file may be at
 	// most the server's unary limit (default 4 MiB); larger files go through
@@ -91,6 +107,22 @@ func (c *matchServiceClient) MatchSignals(ctx context.Context, in *MatchSignalsR
 //
 // MatchService answers "is this upload a known item?". It is what an upload
 // path calls; it never returns hash lists, only the items that matched.
+//
+// What a caller learns depends on its role. A caller below curator (a
+// matcher, the role of upload gateways, or a moderator) may ask for
+// thresholds up to the server's ceilings only (by default the default
+// thresholds: PDQ 31, pHash and dHash 8) and for at most 100 results
+// (server options); over them the call gets PERMISSION_DENIED naming the
+// field, the value and the ceiling. Its matches carry no distance (-1)
+// and no source, and are ordered by bank and id, so that probing reveals
+// whether an upload matches, and what to do, but not the banks' hashes.
+// Curators and admins see everything and may ask for any threshold.
+//
+// Every call is budgeted, whatever the role: at most 40,000 signals
+// searched (keyframes times their signals and dihedral variants) and
+// 100,000 keyframe pairs within the thresholds by default; over either
+// the call gets RESOURCE_EXHAUSTED naming the limit. At most 10,000
+// FrameMatch entries (and as many time ranges) are returned per call.
 type MatchServiceServer interface {
 	// MatchMedia hashes one file sent whole and matches it. The file may be at
 	// most the server's unary limit (default 4 MiB); larger files go through
