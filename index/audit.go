@@ -51,6 +51,14 @@ func (ix *Index) AppendAudit(ctx context.Context, e AuditEntry) error {
 // ErrInvalid for a bad page size or token, ErrClosed, or a storage error.
 // Safe for concurrent use.
 func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) ([]AuditEntry, string, error) {
+	return ix.ListAuditWhere(ctx, pageSize, pageToken, nil)
+}
+
+// ListAuditWhere is ListAudit of only the entries for which keep returns
+// true (nil keeps all): pages are filled with kept entries, and the page
+// token names the last kept one, so that it tells nothing of the others.
+// keep must be cheap: a page may scan the whole log.
+func (ix *Index) ListAuditWhere(ctx context.Context, pageSize int, pageToken string, keep func(AuditEntry) bool) ([]AuditEntry, string, error) {
 	n, err := validatePageSize(pageSize)
 	if err != nil {
 		return nil, "", err
@@ -73,15 +81,25 @@ func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) 
 		more bool
 	)
 	err = ix.st.view(func(tx *readTx) error {
+		scanned := 0
 		return tx.scan([]byte{keyAudit}, start, false, func(key, val []byte) (bool, error) {
+			if scanned++; scanned%4096 == 0 && ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			e, err := decodeAudit(val)
+			if err != nil {
+				return false, err
+			}
+			if keep != nil && !keep(e) {
+				return true, nil
+			}
 			if len(out) == n {
 				more = true
 				return false, nil
 			}
-			e, err := decodeAudit(val)
 			out = append(out, e)
 			last = append(last[:0], key...)
-			return true, err
+			return true, nil
 		})
 	})
 	if err != nil {

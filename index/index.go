@@ -16,6 +16,9 @@ package index
 import (
 	"cmp"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -61,6 +64,7 @@ type Index struct {
 	nextBankRef uint64     // next bank ref; guarded by wmu
 	nextImport  uint64     // next import id; guarded by wmu
 
+	pageKey   cipher.AEAD                              // seals ListBanks page tokens; random per Open
 	tokens    atomic.Pointer[map[[32]byte]tokenRecord] // by secret hash; copied on write
 	auditMu   sync.Mutex                               // orders audit appends
 	auditSeq  uint64                                   // guarded by auditMu
@@ -95,7 +99,20 @@ func Open(dir string, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	var key [32]byte
+	rand.Read(key[:])
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("index: open: %w", err)
+	}
+	pageKey, err := cipher.NewGCM(block)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("index: open: %w", err)
+	}
 	ix := &Index{
+		pageKey:     pageKey,
 		log:         log,
 		now:         now,
 		st:          st,
@@ -243,11 +260,21 @@ func (b *bankState) withCount() Bank {
 // page. Errors: ErrInvalid for a negative page size or a malformed token,
 // ErrClosed. Safe for concurrent use.
 func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) ([]Bank, string, error) {
+	return ix.ListBanksWithin(ctx, pageSize, pageToken, nil)
+}
+
+// ListBanksWithin is ListBanks for a caller limited to the banks in scope
+// (empty: every bank): the banks are filtered before paging, so every page
+// but the last is full, and the page token is sealed with a key of this
+// Index (AES-GCM), so that it is opaque and cannot be forged. It holds only
+// the last bank of its page, one the caller may see. Tokens do not survive
+// a restart: a token from before one is ErrInvalid.
+func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]Bank, string, error) {
 	n, err := validatePageSize(pageSize)
 	if err != nil {
 		return nil, "", err
 	}
-	after, err := parsePageToken(pageToken, keyBank, ValidateBankName)
+	after, err := ix.openPageToken(pageToken, keyBank, ValidateBankName)
 	if err != nil {
 		return nil, "", err
 	}
@@ -258,7 +285,7 @@ func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) 
 	banks := ix.mem.state().banks
 	names := make([]string, 0, len(banks))
 	for name := range banks {
-		if pageToken == "" || name > after {
+		if (pageToken == "" || name > after) && (len(scope) == 0 || slices.Contains(scope, name)) {
 			names = append(names, name)
 		}
 	}
@@ -266,7 +293,7 @@ func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) 
 	next := ""
 	if len(names) > n {
 		names = names[:n]
-		next = pageTokenFor(keyBank, names[n-1])
+		next = ix.sealPageToken(keyBank, names[n-1])
 	}
 	out := make([]Bank, len(names))
 	for i, name := range names {
@@ -813,6 +840,34 @@ func cloneLabels(l map[string]string) map[string]string {
 // last: URL-safe base64 of a kind byte and the name.
 func pageTokenFor(kind byte, last string) string {
 	return base64.RawURLEncoding.EncodeToString(append([]byte{kind}, last...))
+}
+
+// sealPageToken returns an opaque page token for the page after the entry
+// named last: URL-safe base64 of a nonce and the AES-GCM sealing of a kind
+// byte and the name, under the Index's page key.
+func (ix *Index) sealPageToken(kind byte, last string) string {
+	nonce := make([]byte, ix.pageKey.NonceSize(), ix.pageKey.NonceSize()+1+len(last)+ix.pageKey.Overhead())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(ix.pageKey.Seal(nonce, nonce, append([]byte{kind}, last...), nil))
+}
+
+// openPageToken returns the name in a token made by sealPageToken for the
+// same kind, "" for an empty token, or an ErrInvalid error.
+func (ix *Index) openPageToken(tok string, kind byte, valid func(string) error) (string, error) {
+	if tok == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	ns := ix.pageKey.NonceSize()
+	if err == nil && len(raw) > ns {
+		raw, err = ix.pageKey.Open(nil, raw[:ns], raw[ns:], nil)
+	} else if err == nil {
+		err = errCorrupt
+	}
+	if err != nil || len(raw) < 2 || raw[0] != kind || valid(string(raw[1:])) != nil {
+		return "", invalidf("page token %q is malformed or from before a server restart, want one returned by the previous call", clip(tok))
+	}
+	return string(raw[1:]), nil
 }
 
 // parsePageToken returns the name in a token made by pageTokenFor for the
