@@ -29,6 +29,9 @@ func (ix *Index) AppendAudit(ctx context.Context, e AuditEntry) error {
 		return err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, true); err != nil {
+		return err
+	}
 	ix.auditMu.Lock()
 	defer ix.auditMu.Unlock()
 	e.Time = ix.timestamp()

@@ -127,6 +127,9 @@ func (ix *Index) CreateToken(ctx context.Context, t Token) (Token, string, error
 		return Token{}, "", err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return Token{}, "", err
+	}
 	now := ix.timestamp()
 	if !t.ExpireTime.IsZero() && !t.ExpireTime.After(now) {
 		return Token{}, "", invalidf("token expiry %v is not in the future", t.ExpireTime)
@@ -220,6 +223,9 @@ func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []strin
 		return Token{}, err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, true); err != nil {
+		return Token{}, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	var rec tokenRecord

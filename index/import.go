@@ -59,7 +59,8 @@ type Import struct {
 	b     *batch
 	rtx   *readTx // snapshot for comparing records with the bank, renewed now and then
 	reads int
-	bytes int // staged since the last flush
+	bytes int   // staged since the last flush
+	total int64 // staged in all
 	stats ImportStats
 	now   time.Time
 	done  bool
@@ -93,6 +94,9 @@ func (ix *Index) BeginImport(ctx context.Context, bank string) (*Import, error) 
 	defer ix.exit()
 	b, err := ix.bank(bank)
 	if err != nil {
+		return nil, err
+	}
+	if err := ix.room(importFlushBytes, false); err != nil {
 		return nil, err
 	}
 	ix.wmu.Lock()
@@ -159,10 +163,17 @@ func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 		e.bytes(a.media)
 		val = e.b
 	}
+	if im.bytes == 0 {
+		// Each batch of importFlushBytes starts with room for it.
+		if err := im.ix.room(importFlushBytes, false); err != nil {
+			return err
+		}
+	}
 	if err := im.b.set(stageKey(im.id, im.seq), val); err != nil {
 		return storeErr("import", "stage", err)
 	}
 	im.seq++
+	im.total += int64(len(val) + 32)
 	if im.bytes += len(val) + 32; im.bytes >= importFlushBytes {
 		if err := im.b.flush(); err != nil {
 			return storeErr("import", "stage", err)
@@ -212,6 +223,12 @@ func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
 		return im.stats, err
 	}
 	defer ix.exit()
+	// The apply writes about what was staged again, and must not run out
+	// of room once the marker is written.
+	if err := ix.room(2*im.total, false); err != nil {
+		ix.dropStaging(im.id)
+		return im.stats, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	if _, err := ix.bank(im.bank.bank.Name); err != nil || ix.mem.state().bankByRef[im.bank.ref] == nil {
@@ -276,6 +293,9 @@ func (ix *Index) applyImport(id, bankRef, from uint64) (ImportStats, error) {
 			if err := ix.importFault(txn); err != nil {
 				return st, err
 			}
+		}
+		if err := ix.room(2*int64(ix.importTxn), true); err != nil {
+			return st, err
 		}
 		var (
 			mem  []func() // memory changes, made once the transaction commits
@@ -468,6 +488,9 @@ func sameMeta(a, b itemRecord) bool {
 // dropStaging deletes the staging keys of an import that was not
 // committed.
 func (ix *Index) dropStaging(id uint64) error {
+	if err := ix.room(writeRoom, true); err != nil {
+		return err // the staging keys are dropped at the next Open
+	}
 	b := ix.st.newBatch()
 	err := ix.st.view(func(tx *readTx) error {
 		return tx.scan(stagePrefix(id), nil, true, func(key, _ []byte) (bool, error) {
@@ -524,6 +547,22 @@ func (ix *Index) recoverImports() error {
 	})
 	if err != nil {
 		return fmt.Errorf("index: recover imports: %w", err)
+	}
+	if ix.readOnly {
+		// Nothing can be written: staging keys stay (nothing reads them),
+		// but a committed import that is not fully applied would serve
+		// half a list.
+		for id, mk := range committed {
+			ix.nextImport = max(ix.nextImport, id+1)
+			if mk.next != appliedSeq && ix.mem.state().bankByRef[mk.bank] != nil {
+				return fmt.Errorf("index: import %d was committed but not fully applied, and there is no room "+
+					"to finish it (%w): free space in the data dir and start again", id, ErrNoSpace)
+			}
+		}
+		for id := range staged {
+			ix.nextImport = max(ix.nextImport, id+1)
+		}
+		return nil
 	}
 	for id, mk := range committed {
 		ix.nextImport = max(ix.nextImport, id+1)

@@ -41,11 +41,31 @@ type Options struct {
 	// Now is the clock for create and update times; nil means time.Now.
 	Now func() time.Time
 
+	// MinFreeBytes is the free space, in bytes, kept in reserve on the file
+	// system of the index's dir. Badger maps its files into memory, and a
+	// write into a mapping when the disk is full kills the process
+	// (SIGBUS), so the index checks the free space (statfs) before each
+	// write, and before each 4 MiB of an import: writes that would leave
+	// less than the reserve are refused with ErrNoSpace; deletes,
+	// revocations, audit entries and the apply of a committed import may
+	// use half of it, so that an operator can still recover. An import's
+	// Commit wants room for twice what it staged on top of the reserve.
+	// Open with less than the reserve free opens the store read-only:
+	// matches and reads are served, every write is refused with
+	// ErrNoSpace, until space is freed and the index reopened. Default
+	// DefaultMinFreeBytes (1 GiB); negative turns the checks off. Only
+	// Linux can tell the free space; elsewhere there are no checks.
+	MinFreeBytes int64
+
 	// For tests in this package.
 	noPurge     bool                // leave deleted banks' items for a later Open
 	importTxn   int                 // bytes of staged records per apply transaction; 0: applyTxnBytes
 	importFault func(txn int) error // if set, called before each apply transaction; an error stops the apply as a crash would
 }
+
+// DefaultMinFreeBytes is the default of Options.MinFreeBytes: 1 GiB, room
+// for Badger to flush its memtables (64 MiB each) and compact.
+const DefaultMinFreeBytes = 1 << 30
 
 // Index is an open index: banks, items and signals in Badger, and the
 // in-memory search built from them. Create it with Open and release it with
@@ -55,6 +75,10 @@ type Index struct {
 	now func() time.Time
 	st  *store
 	mem *memory
+
+	dir      string
+	minFree  int64 // Options.MinFreeBytes; negative: no checks
+	readOnly bool  // opened read-only for want of space: every write is ErrNoSpace
 
 	closeMu sync.RWMutex // held shared by every call, exclusively by Close
 	closed  bool
@@ -92,10 +116,20 @@ func Open(dir string, opts Options) (*Index, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("index: open: %w", err)
 	}
-	st, err := openStore(dir, log)
+	minFree := opts.MinFreeBytes
+	if minFree == 0 {
+		minFree = DefaultMinFreeBytes
+	}
+	readOnly := false
+	if free, ok := freeBytes(dir); ok && minFree > 0 && free < minFree {
+		readOnly = true
+		log.Error("index: too little free space: opened read-only, serving matches and reads and refusing "+
+			"every write; free space and restart", "dir", dir, "free_bytes", free, "min_free_bytes", minFree)
+	}
+	st, err := openStoreMode(dir, log, readOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +147,9 @@ func Open(dir string, opts Options) (*Index, error) {
 	}
 	ix := &Index{
 		pageKey:     pageKey,
+		dir:         dir,
+		minFree:     minFree,
+		readOnly:    readOnly,
 		log:         log,
 		now:         now,
 		st:          st,
@@ -143,7 +180,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		"elapsed", time.Since(start))
 	ctx, cancel := context.WithCancel(context.Background())
 	ix.purgeStop = cancel
-	if opts.noPurge {
+	if opts.noPurge || readOnly {
 		close(ix.purgeDone)
 	} else {
 		go ix.purgeLoop(ctx)
@@ -184,6 +221,37 @@ func (ix *Index) enter(ctx context.Context) error {
 
 func (ix *Index) exit() { ix.closeMu.RUnlock() }
 
+// room returns an ErrNoSpace error unless the file system of the index has
+// need bytes free beyond the reserve (Options.MinFreeBytes), or beyond half
+// of it for recovery: deletes, revocations, audit entries, the apply of a
+// committed import. A read-only index has no room.
+func (ix *Index) room(need int64, recovery bool) error {
+	if ix.readOnly {
+		return fmt.Errorf("%w: the index is read-only: it was opened with less than %d bytes (the reserve, "+
+			"MinFreeBytes) free in its data dir; free space and restart the server", ErrNoSpace, ix.minFree)
+	}
+	if ix.minFree < 0 {
+		return nil
+	}
+	free, ok := freeBytes(ix.dir)
+	if !ok {
+		return nil
+	}
+	reserve := ix.minFree
+	if recovery {
+		reserve /= 2
+	}
+	if free-need < reserve {
+		return fmt.Errorf("%w: %d bytes free in the data dir, want %d for this write beyond the reserve of %d "+
+			"bytes (MinFreeBytes); free space and retry", ErrNoSpace, free, need, reserve)
+	}
+	return nil
+}
+
+// writeRoom is the room an ordinary write needs: its size is small next to
+// the reserve.
+const writeRoom = 1 << 20
+
 // timestamp returns the current time as stored: UTC, nanoseconds, no
 // monotonic reading.
 func (ix *Index) timestamp() time.Time { return ix.now().UTC().Round(0) }
@@ -204,6 +272,9 @@ func (ix *Index) CreateBank(ctx context.Context, b Bank) (Bank, error) {
 		return Bank{}, err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return Bank{}, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 
@@ -316,6 +387,9 @@ func (ix *Index) DeleteBank(ctx context.Context, name string) error {
 		return err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, true); err != nil {
+		return err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(name)
@@ -366,6 +440,9 @@ func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
 		return Item{}, err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return Item{}, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(it.Bank)
@@ -482,6 +559,9 @@ func (ix *Index) addItems(ctx context.Context, bank string, items []Item) error 
 		return err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(bank)
@@ -698,6 +778,9 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) 
 		return Item{}, err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return Item{}, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(bank)
@@ -763,6 +846,9 @@ func (ix *Index) DeleteItem(ctx context.Context, bank, id string) error {
 		return err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, true); err != nil {
+		return err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(bank)
@@ -812,7 +898,7 @@ func deleteItemKeys(tx *writeTx, idKey []byte, ref uint64) ([]sigEntry, error) {
 // storeErr wraps an error from a store transaction. Errors that already
 // carry a sentinel of this package pass through unchanged.
 func storeErr(op, what string, err error) error {
-	for _, s := range []error{ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrClosed, context.Canceled, context.DeadlineExceeded} {
+	for _, s := range []error{ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrClosed, ErrNoSpace, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, s) {
 			return err
 		}

@@ -13,6 +13,10 @@ var (
 	ErrAlreadyExists = errors.New("index: already exists")
 	ErrInvalid       = errors.New("index: invalid argument")
 	ErrClosed        = errors.New("index: closed")
+	// ErrNoSpace is a write refused because the file system of the index
+	// has less free space than Options.MinFreeBytes keeps in reserve, or
+	// because the index was opened read-only for want of space.
+	ErrNoSpace = errors.New("index: no space")
 )
 
 // Bank is a named list of known items.

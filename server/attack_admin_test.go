@@ -1,15 +1,26 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -176,4 +187,180 @@ func TestAttackListBanksPages(t *testing.T) {
 	_, err := bank.ListBanks(scoped, &pb.ListBanksRequest{PageSize: 1, PageToken: forged})
 	wantStatus(t, err, codes.InvalidArgument, "ListBanksRequest.page_token")
 	_ = context.Background
+}
+
+// sliceCMount mounts a tmpfs of size bytes on a new directory and returns
+// it; the test fails when mounting is impossible under CI (root in CI, as
+// here), and is skipped elsewhere.
+func sliceCMount(t *testing.T, size int64) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mount tmpfs (CI runs as root and must be able to): %v\n%s", err, out)
+		}
+		t.Skipf("cannot mount a tmpfs (not root?): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// sliceCServer serves the index in dir with opts over loopback TCP through
+// the real guard, and returns its clients and a function that stops the
+// server and closes the index.
+func sliceCServer(t *testing.T, dir string, opts index.Options) (pb.BankServiceClient, pb.MatchServiceClient, func()) {
+	t.Helper()
+	ix, err := index.Open(dir, opts)
+	if err != nil {
+		t.Fatalf("index.Open: %v", err)
+	}
+	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), Options{Logger: slogTo(&syncBuffer{})})
+	gs := grpc.NewServer(s.ServerOptions()...)
+	s.Register(gs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		conn.Close()
+		gs.Stop()
+		if err := ix.Close(); err != nil {
+			t.Errorf("index.Close: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return pb.NewBankServiceClient(conn), pb.NewMatchServiceClient(conn), stop
+}
+
+// sliceCFill grows the file path until the file system holding it has
+// free bytes free (roughly: whole MiBs).
+func sliceCFill(t *testing.T, path string, free int64) {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
+		t.Fatal(err)
+	}
+	have := int64(st.Bavail) * st.Bsize
+	if have <= free {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := bytes.Repeat([]byte{0x5a}, 1<<20)
+	for n := (have - free) >> 20; n > 0; n-- {
+		if _, err := f.Write(buf); err != nil {
+			t.Fatalf("filling %s: %v", path, err)
+		}
+	}
+}
+
+// TestAttackDiskFullImport is issue 11 point 11: an import fills the disk
+// of the data dir (a small tmpfs). The server must refuse it with
+// ResourceExhausted naming the free bytes and the reserve, not die of
+// SIGBUS in Badger's mapped files; and when restarted with no room left it
+// must serve matches read-only and refuse writes.
+func TestAttackDiskFullImport(t *testing.T) {
+	ctx := t.Context()
+	const (
+		disk    = 256 << 20
+		reserve = 96 << 20
+	)
+	mnt := sliceCMount(t, disk)
+	data := filepath.Join(mnt, "data")
+	opts := index.Options{MinFreeBytes: reserve}
+	bank, match, stop := sliceCServer(t, data, opts)
+	if _, err := bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{Name: "known"}}); err != nil {
+		t.Fatal(err)
+	}
+	known := pdqHex(t, 1)[0]
+	if _, err := bank.AddItem(ctx, &pb.AddItemRequest{Item: &pb.ItemSpec{Bank: "known", Id: "k1"},
+		Source: &pb.AddItemRequest_Media{Media: pdqMedia(t, known)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A list far larger than the disk: videos of 5000 keyframes, about
+	// 600 KB of jsonl and 250 KB stored each, 1200 of them.
+	stream, err := bank.ImportSignals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := true
+	var line bytes.Buffer
+	h := make([]byte, 32)
+	sent := 0
+	for i := 0; i < 1200; i++ {
+		line.Reset()
+		fmt.Fprintf(&line, `{"id":"v%05d","media":{"kind":"video","keyframes":[`, i)
+		for k := range 5000 {
+			rand.Read(h)
+			if k > 0 {
+				line.WriteByte(',')
+			}
+			fmt.Fprintf(&line, `{"index":%d,"start_ns":%d,"end_ns":%d,"signals":[{"type":"pdq","hash":"%x","quality":90}]}`,
+				k, k*1000, k*1000+999, h)
+		}
+		line.WriteString("]}}\n")
+		m := &pb.ImportSignalsRequest{Chunk: line.Bytes()}
+		if first {
+			m.Bank, m.Format, first = "known", "jsonl", false
+		}
+		if err := stream.Send(m); err != nil {
+			break // the server ended the call: CloseAndRecv has its status
+		}
+		sent++
+	}
+	_, err = stream.CloseAndRecv()
+	t.Logf("import after %d of 1200 records: %v", sent, err)
+	wantStatus(t, err, codes.ResourceExhausted, "bytes free", "reserve")
+
+	// The server lives on and still matches and writes small things.
+	resp, err := match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pdqMedia(t, known)})
+	if err != nil || len(resp.GetMatches()) != 1 {
+		t.Fatalf("MatchSignals after the refused import = %v, %v; want k1", matchIDs(resp.GetMatches()), err)
+	}
+	stop()
+
+	// No room to recover: the next start opens read-only, serves matches
+	// and refuses writes.
+	sliceCFill(t, filepath.Join(mnt, "filler"), reserve/2)
+	bank, match, stop = sliceCServer(t, data, opts)
+	resp, err = match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pdqMedia(t, known)})
+	if err != nil || len(resp.GetMatches()) != 1 {
+		t.Fatalf("MatchSignals after a restart on a full disk = %v, %v; want k1", matchIDs(resp.GetMatches()), err)
+	}
+	_, err = bank.AddItem(ctx, &pb.AddItemRequest{Item: &pb.ItemSpec{Bank: "known", Id: "k2"},
+		Source: &pb.AddItemRequest_Media{Media: pdqMedia(t, pdqHex(t, 2)[1])}})
+	wantStatus(t, err, codes.ResourceExhausted, "read-only")
+	stop()
+
+	// Space freed: writable again.
+	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	bank, _, _ = sliceCServer(t, data, opts)
+	if _, err := bank.AddItem(ctx, &pb.AddItemRequest{Item: &pb.ItemSpec{Bank: "known", Id: "k2"},
+		Source: &pb.AddItemRequest_Media{Media: pdqMedia(t, pdqHex(t, 2)[1])}}); err != nil {
+		t.Errorf("AddItem after space was freed: %v", err)
+	}
 }
