@@ -25,8 +25,10 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +121,9 @@ func Open(dir string, opts Options) (*Index, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("index: open: %w", err)
 	}
+	if err := tightenModes(dir, log); err != nil {
+		return nil, err
+	}
 	minFree := opts.MinFreeBytes
 	if minFree == 0 {
 		minFree = DefaultMinFreeBytes
@@ -131,6 +136,12 @@ func Open(dir string, opts Options) (*Index, error) {
 	}
 	st, err := openStoreMode(dir, log, readOnly)
 	if err != nil {
+		return nil, err
+	}
+	// Badger creates its files 0644 (less the umask): the 0700 dir
+	// already keeps others out, and the files made now are made 0600 too.
+	if err := tightenModes(dir, log); err != nil {
+		st.close()
 		return nil, err
 	}
 	var key [32]byte
@@ -220,6 +231,52 @@ func (ix *Index) enter(ctx context.Context) error {
 }
 
 func (ix *Index) exit() { ix.closeMu.RUnlock() }
+
+// tightenModes makes the data dir 0700 and its files 0600: the index
+// holds the hashes of every bank and the token hashes, which no other user
+// of the host may read. Looser modes (a dir made by `mkdir -p`, files of an
+// older version) are tightened with a warning naming them; a dir whose
+// mode cannot be changed (not its owner) is an error, so that the server
+// never serves from a data dir others can read.
+func tightenModes(dir string, log *slog.Logger) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("index: open: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, perm&0o700|0o700); err != nil {
+			return fmt.Errorf("index: open: data dir %s has mode %04o, readable by other users, and cannot be "+
+				"made 0700: %w (chmod 0700 it, or run the server as its owner)", dir, perm, err)
+		}
+		log.Warn("index: data dir was accessible to other users: made 0700", "dir", dir, "mode", fmt.Sprintf("%04o", perm))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("index: open: %w", err)
+	}
+	var loose []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			p := filepath.Join(dir, e.Name())
+			if err := os.Chmod(p, perm&0o600); err != nil {
+				return fmt.Errorf("index: open: %s has mode %04o and cannot be made 0600: %w", p, perm, err)
+			}
+			loose = append(loose, fmt.Sprintf("%s %04o", e.Name(), perm))
+		}
+	}
+	if len(loose) > 0 {
+		log.Warn("index: files of the data dir were readable by other users: made 0600 or tighter", "dir", dir,
+			"files", len(loose), "modes", strings.Join(loose[:min(len(loose), 10)], ", "))
+	}
+	return nil
+}
 
 // room returns an ErrNoSpace error unless the file system of the index has
 // need bytes free beyond the reserve (Options.MinFreeBytes), or beyond half
