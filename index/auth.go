@@ -178,6 +178,25 @@ func (ix *Index) Authenticate(secret string) (Token, error) {
 	return rec.Token, nil
 }
 
+// liveToken returns nil if the token with this id exists and is neither
+// revoked nor expired, else an ErrUnauthenticated error. It reads only
+// memory.
+func (ix *Index) liveToken(id string) error {
+	for _, rec := range *ix.tokens.Load() {
+		if rec.ID != id {
+			continue
+		}
+		switch {
+		case !rec.RevokeTime.IsZero():
+			return fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, id)
+		case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
+			return fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, id, rec.ExpireTime)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: unknown token %s", ErrUnauthenticated, id)
+}
+
 // HasTokens reports whether any token was ever created.
 func (ix *Index) HasTokens() bool { return len(*ix.tokens.Load()) > 0 }
 

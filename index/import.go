@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"time"
 )
@@ -37,6 +38,7 @@ import (
 type ImportRecord struct {
 	Item   Item // Bank is ignored: the import's bank
 	Delete bool
+	Line   int // where the record starts in the list, for errors; 0: unknown
 }
 
 // ImportStats counts what an import did.
@@ -64,6 +66,14 @@ type Import struct {
 	stats ImportStats
 	now   time.Time
 	done  bool
+
+	// seen maps a keyed hash of each id given so far to the line where
+	// it was first given (low 32 bits) and a hash of what that record
+	// says (high 32 bits): a later record of the same id that says
+	// something else is refused. About 24 bytes of memory per record.
+	seen  map[uint64]uint64
+	seed  maphash.Seed
+	token string // if set, the token that must still be valid at Commit
 }
 
 // Staging records.
@@ -103,7 +113,42 @@ func (ix *Index) BeginImport(ctx context.Context, bank string) (*Import, error) 
 	id := ix.nextImport
 	ix.nextImport++
 	ix.wmu.Unlock()
-	return &Import{ix: ix, bank: b, id: id, b: ix.st.newBatch(), now: ix.timestamp()}, nil
+	return &Import{ix: ix, bank: b, id: id, b: ix.st.newBatch(), now: ix.timestamp(),
+		seen: make(map[uint64]uint64), seed: maphash.MakeSeed()}, nil
+}
+
+// RequireToken makes Commit refuse, with an ErrUnauthenticated error and
+// nothing applied, unless the token with this id is still live (not
+// revoked, not expired) at the commit point: a token revoked while its
+// import streams in does not get the import applied. The check is made
+// under the index's writer lock, so a RevokeToken that returned before
+// Commit's commit point always wins.
+func (im *Import) RequireToken(id string) { im.token = id }
+
+// repeated records the record r with the content hash sum (0 for a
+// delete), and returns an ErrInvalid error if r gives an item that an
+// earlier record of the import already gave with other content, with no
+// delete in between: two versions of one item in one list are ambiguous.
+// A list is a sequence of updates, so a delete after a put (te-updates
+// pages retract records), a put after a delete, and an exact repeat (which
+// changes nothing, and counts as unchanged) are no error.
+func (im *Import) repeated(r ImportRecord, sum uint64) error {
+	k := maphash.String(im.seed, r.Item.ID)
+	v := sum<<32 | uint64(uint32(r.Line))
+	old, ok := im.seen[k]
+	switch {
+	case !ok || r.Delete || old>>32 == 0:
+		im.seen[k] = v
+		return nil
+	case old>>32 == v>>32:
+		return nil
+	}
+	where := "an earlier record"
+	if l := uint32(old); l > 0 {
+		where = fmt.Sprintf("line %d", l)
+	}
+	return invalidf("item id %q was already given at %s with other content; one version of an item per list "+
+		"(the first is kept; delete it first to replace it)", r.Item.ID, where)
 }
 
 // Add stages one record. Errors: ErrInvalid if the record's item is
@@ -138,9 +183,19 @@ func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 	}
 	var val []byte
 	if r.Delete {
+		if err := im.repeated(r, 0); err != nil {
+			return err
+		}
 		val = append([]byte{stageDel}, r.Item.ID...)
 	} else {
 		a := newItemAdd(0, im.bank.ref, r.Item, im.now)
+		var h maphash.Hash
+		h.SetSeed(im.seed)
+		h.Write(encodeItem(a.rec))
+		h.Write(a.media)
+		if err := im.repeated(r, h.Sum64()|1); err != nil {
+			return err
+		}
 		// A snapshot serves many records: a fresh one per record costs
 		// more than the reads. Later writes to the bank are checked again
 		// when the record is applied.
@@ -231,6 +286,12 @@ func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
+	if im.token != "" {
+		if err := ix.liveToken(im.token); err != nil {
+			ix.dropStaging(im.id)
+			return im.stats, fmt.Errorf("index: import into bank %q not applied: %w", im.bank.bank.Name, err)
+		}
+	}
 	if _, err := ix.bank(im.bank.bank.Name); err != nil || ix.mem.state().bankByRef[im.bank.ref] == nil {
 		ix.dropStaging(im.id)
 		return im.stats, fmt.Errorf("index: bank %q: %w", im.bank.bank.Name, ErrNotFound)

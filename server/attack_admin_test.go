@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -354,13 +355,91 @@ func TestAttackDiskFullImport(t *testing.T) {
 	wantStatus(t, err, codes.ResourceExhausted, "read-only")
 	stop()
 
-	// Space freed: writable again.
+	// Space freed (the filler, and the refused import's staging is only
+	// reclaimed by compaction later, so the disk grows too): writable
+	// again.
 	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
 		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-o", fmt.Sprintf("remount,size=%d", 2*disk), mnt).CombinedOutput(); err != nil {
+		t.Fatalf("growing the tmpfs: %v\n%s", err, out)
 	}
 	bank, _, _ = sliceCServer(t, data, opts)
 	if _, err := bank.AddItem(ctx, &pb.AddItemRequest{Item: &pb.ItemSpec{Bank: "known", Id: "k2"},
 		Source: &pb.AddItemRequest_Media{Media: pdqMedia(t, pdqHex(t, 2)[1])}}); err != nil {
 		t.Errorf("AddItem after space was freed: %v", err)
+	}
+}
+
+// TestAttackRevokedImportCommits is issue 11 point 14: a token revoked
+// while its import streams in must not get the import applied.
+func TestAttackRevokedImportCommits(t *testing.T) {
+	ctx := t.Context()
+	e := newAuthEnv(t, authConfig{})
+	conn := e.conn(t, nil)
+	bank, admin := pb.NewBankServiceClient(conn), pb.NewAdminServiceClient(conn)
+	root := as(ctx, e.token(t, "root", index.RoleAdmin))
+	curSecret := e.token(t, "stolen-curator", index.RoleCurator)
+	if _, err := bank.CreateBank(root, &pb.CreateBankRequest{Bank: &pb.Bank{Name: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := bank.ImportSignals(as(ctx, curSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := pdqList(pdqHex(t, 20))
+	if err := stream.Send(&pb.ImportSignalsRequest{Bank: "p", Format: "pdq", Chunk: list[:len(list)/2]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RevokeToken(root, &pb.RevokeTokenRequest{Id: sliceCTokenID(t, e.ix, curSecret)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&pb.ImportSignalsRequest{Chunk: list[len(list)/2:]}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.CloseAndRecv()
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("import by a token revoked before it ended = %v, %v; want Unauthenticated", resp, err)
+	}
+	b, err := bank.GetBank(root, &pb.GetBankRequest{Name: "p"})
+	if err != nil || b.GetBank().GetItemCount() != 0 {
+		t.Errorf("bank p after the revoked import: %d items, %v; want 0", b.GetBank().GetItemCount(), err)
+	}
+}
+
+// TestAttackDuplicateImportIDs is issue 11 point 14: one id given twice in
+// a list with different content must not silently take the later record
+// and count an update; an exact repeat changes nothing, and a delete
+// after a put is an update (te-updates pages retract records).
+func TestAttackDuplicateImportIDs(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t, Options{})
+	if _, err := e.bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{Name: "d"}}); err != nil {
+		t.Fatal(err)
+	}
+	h := pdqHex(t, 3)
+	line := func(id, hash string) string {
+		return fmt.Sprintf(`{"id":%q,"media":{"kind":"image","keyframes":[{"index":0,"signals":[{"type":"pdq","hash":%q,"quality":90}]}]}}`+"\n", id, hash)
+	}
+	list := []byte(line("x", h[0]) + line("y", h[1]) + line("x", h[2]) + line("y", h[1]) + `{"id":"y","delete":true}` + "\n")
+	_, err := importList(ctx, e.bank, &pb.ImportSignalsRequest{Bank: "d", Format: "jsonl"}, list, 1<<20)
+	st := wantStatus(t, err, codes.InvalidArgument, "line 3", "line 1")
+	if strings.Contains(st.Message(), "line 4:") || strings.Contains(st.Message(), "line 5:") {
+		t.Errorf("an exact repeat (line 4) or a delete (line 5) is reported: %s", st.Message())
+	}
+	resp, err := importList(ctx, e.bank, &pb.ImportSignalsRequest{Bank: "d", Format: "jsonl", SkipInvalid: true}, list, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetAdded() != 2 || resp.GetUpdated() != 0 || resp.GetDeleted() != 1 || resp.GetUnchanged() != 1 || resp.GetRejected() != 1 {
+		t.Errorf("import with skip_invalid: added %d updated %d deleted %d unchanged %d rejected %d; want 2 0 1 1 1",
+			resp.GetAdded(), resp.GetUpdated(), resp.GetDeleted(), resp.GetUnchanged(), resp.GetRejected())
+	}
+	it, err := e.bank.GetItem(ctx, &pb.GetItemRequest{Bank: "d", Id: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%x", it.GetItem().GetMedia().GetKeyframes()[0].GetSignals()[0].GetHash()); got != h[0] {
+		t.Errorf("item x has hash %s, want the first record's %s", got, h[0])
 	}
 }

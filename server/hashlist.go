@@ -75,6 +75,11 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
+	// A token revoked (or expired) while the list streams in does not get
+	// it applied: Commit checks the token at the commit point.
+	if c := callerOf(ctx); c != nil && strings.HasPrefix(c.key, "tok_") {
+		im.RequireToken(c.key)
+	}
 	// Whatever ends the call before Commit (a bad list, the client going
 	// away, a storage error) drops what was staged; after Commit it is a
 	// no-op.
@@ -125,7 +130,7 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 			return s.toStatus(ctx, invalid("ImportSignalsRequest.chunk", "%s list broken, nothing imported: %s",
 				format, strings.TrimPrefix(err.Error(), "hashlist: "+string(format)+": ")))
 		}
-		err = im.Add(ctx, index.ImportRecord{Item: rec.Item, Delete: rec.Delete})
+		err = im.Add(ctx, index.ImportRecord{Item: rec.Item, Delete: rec.Delete, Line: rec.Line})
 		switch {
 		case errors.Is(err, index.ErrInvalid):
 			bad.add(fmt.Sprintf("line %d: %s", rec.Line, reason(err)))
