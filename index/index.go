@@ -58,12 +58,21 @@ type Options struct {
 	// DefaultMinFreeBytes (1 GiB); negative turns the checks off. Only
 	// Linux can tell the free space; elsewhere there are no checks.
 	MinFreeBytes int64
+	// MaxPageBytes bounds a page of ListItems (and so of an export's
+	// reads) by the size of its items, estimated from their signals and
+	// labels, as well as by count: a page holds as many items as fit,
+	// and always at least one. Default DefaultMaxPageBytes (2 MiB), so
+	// that a page fits in gRPC's usual 4 MiB message whatever its items.
+	MaxPageBytes int
 
 	// For tests in this package.
 	noPurge     bool                // leave deleted banks' items for a later Open
 	importTxn   int                 // bytes of staged records per apply transaction; 0: applyTxnBytes
 	importFault func(txn int) error // if set, called before each apply transaction; an error stops the apply as a crash would
 }
+
+// DefaultMaxPageBytes is the default of Options.MaxPageBytes.
+const DefaultMaxPageBytes = 2 << 20
 
 // DefaultMinFreeBytes is the default of Options.MinFreeBytes: 1 GiB, room
 // for Badger to flush its memtables (64 MiB each) and compact.
@@ -78,8 +87,9 @@ type Index struct {
 	st  *store
 	mem *memory
 
-	dir      string
-	minFree  int64 // Options.MinFreeBytes; negative: no checks
+	dir       string
+	pageBytes int   // Options.MaxPageBytes
+	minFree   int64 // Options.MinFreeBytes; negative: no checks
 	readOnly bool  // opened read-only for want of space: every write is ErrNoSpace
 
 	closeMu sync.RWMutex // held shared by every call, exclusively by Close
@@ -159,6 +169,7 @@ func Open(dir string, opts Options) (*Index, error) {
 	ix := &Index{
 		pageKey:     pageKey,
 		dir:         dir,
+		pageBytes:   cmp.Or(max(opts.MaxPageBytes, 0), DefaultMaxPageBytes),
 		minFree:     minFree,
 		readOnly:    readOnly,
 		log:         log,
@@ -744,7 +755,8 @@ func readMedia(tx *readTx, ref uint64) (fingerprint.Media, error) {
 }
 
 // ListItems returns up to pageSize items of a bank (0 means 100, more than
-// 1000 means 1000) in id order, with their media, starting after the page
+// 1000 means 1000), and fewer when they are large (Options.MaxPageBytes),
+// in id order, with their media, starting after the page
 // that returned pageToken (empty: from the first), and the token of the next
 // page, empty on the last page. Errors: ErrInvalid for a malformed bank
 // name, a negative page size or a malformed token, ErrNotFound if the bank
@@ -792,11 +804,18 @@ func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageT
 		if err != nil {
 			return err
 		}
-		items = make([]Item, len(refs))
+		items = make([]Item, 0, len(refs))
+		size := 0
 		for i, ref := range refs {
-			if items[i], err = readItem(tx, bank, ref); err != nil {
+			it, err := readItem(tx, bank, ref)
+			if err != nil {
 				return err
 			}
+			if size += itemBytes(it); size > ix.pageBytes && i > 0 {
+				more = true
+				break
+			}
+			items = append(items, it)
 		}
 		if more {
 			next = pageTokenFor(keyItemID, items[len(items)-1].ID)
@@ -807,6 +826,31 @@ func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageT
 		return nil, "", storeErr("list items", bank, err)
 	}
 	return items, next, nil
+}
+
+// itemBytes estimates the size of an item in a response, from above: its
+// labels, source and signals with some bytes of framing each.
+func itemBytes(it Item) int {
+	n := 64 + len(it.ID) + len(it.Bank) + len(it.Media.Format)
+	for k, v := range it.Labels {
+		n += len(k) + len(v) + 8
+	}
+	if s := it.Source; s != nil {
+		n += len(s.Format) + len(s.Partner) + len(s.UpstreamID) + 32
+		for _, t := range s.Tags {
+			n += len(t) + 4
+		}
+	}
+	for _, s := range it.Media.FileSignals {
+		n += len(s.Hash) + 16
+	}
+	for _, k := range it.Media.Keyframes {
+		n += 24
+		for _, s := range k.Signals {
+			n += len(s.Hash) + 16
+		}
+	}
+	return n
 }
 
 // UpdateItem changes an item's labels (when u.SetLabels; they replace all

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -441,5 +443,49 @@ func TestAttackDuplicateImportIDs(t *testing.T) {
 	}
 	if got := fmt.Sprintf("%x", it.GetItem().GetMedia().GetKeyframes()[0].GetSignals()[0].GetHash()); got != h[0] {
 		t.Errorf("item x has hash %s, want the first record's %s", got, h[0])
+	}
+}
+
+// TestAttackListItemsPageBytes is issue 11 point 14: pages count items,
+// not bytes, so a page of items with 10,000 keyframes each goes over the
+// client's 4 MiB message limit and the bank cannot be listed at all.
+func TestAttackListItemsPageBytes(t *testing.T) {
+	ctx := t.Context()
+	e := newAuthEnv(t, authConfig{})
+	bank := pb.NewBankServiceClient(e.conn(t, nil)) // gRPC's default 4 MiB receive limit
+	root := as(ctx, e.token(t, "root", index.RoleAdmin))
+	if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "big"}); err != nil {
+		t.Fatal(err)
+	}
+	const items = 12
+	h := make([]byte, 32)
+	for i := range items {
+		m := fingerprint.Media{Kind: fingerprint.KindVideo, Duration: time.Hour}
+		for k := range index.MaxKeyframes {
+			rand.Read(h)
+			m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{Index: k, Start: time.Duration(k) * time.Millisecond,
+				End: time.Duration(k+1) * time.Millisecond,
+				Signals: []fingerprint.Signal{{Type: fingerprint.PDQ, Hash: slices.Clone(h), Quality: 90}}})
+		}
+		if _, err := e.ix.AddItem(ctx, index.Item{Bank: "big", ID: fmt.Sprintf("v%02d", i), Media: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, pages := 0, 0
+	for token := ""; ; pages++ {
+		resp, err := bank.ListItems(root, &pb.ListItemsRequest{Bank: "big", PageSize: 1000, PageToken: token})
+		if err != nil {
+			t.Fatalf("ListItems page %d of a bank of %d items of %d keyframes: %v", pages, items, index.MaxKeyframes, err)
+		}
+		if n := proto.Size(resp); n > 4<<20 {
+			t.Errorf("page %d is %d bytes, over 4 MiB", pages, n)
+		}
+		got += len(resp.GetItems())
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if got != items || pages < 2 {
+		t.Errorf("listed %d items in %d pages, want %d in several", got, pages+1, items)
 	}
 }
