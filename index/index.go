@@ -90,7 +90,7 @@ type Index struct {
 	dir       string
 	pageBytes int   // Options.MaxPageBytes
 	minFree   int64 // Options.MinFreeBytes; negative: no checks
-	readOnly bool  // opened read-only for want of space: every write is ErrNoSpace
+	readOnly  bool  // opened read-only for want of space: every write is ErrNoSpace
 
 	closeMu sync.RWMutex // held shared by every call, exclusively by Close
 	closed  bool

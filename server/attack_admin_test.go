@@ -464,7 +464,7 @@ func TestAttackListItemsPageBytes(t *testing.T) {
 		for k := range index.MaxKeyframes {
 			rand.Read(h)
 			m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{Index: k, Start: time.Duration(k) * time.Millisecond,
-				End: time.Duration(k+1) * time.Millisecond,
+				End:     time.Duration(k+1) * time.Millisecond,
 				Signals: []fingerprint.Signal{{Type: fingerprint.PDQ, Hash: slices.Clone(h), Quality: 90}}})
 		}
 		if _, err := e.ix.AddItem(ctx, index.Item{Bank: "big", ID: fmt.Sprintf("v%02d", i), Media: m}); err != nil {
