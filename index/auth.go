@@ -175,8 +175,47 @@ func (ix *Index) Authenticate(secret string) (Token, error) {
 	case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
 		return Token{}, fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, rec.ID, rec.ExpireTime)
 	}
+	if w := ix.watched.Load(); w != nil {
+		if _, ok := (*w)[rec.ID]; ok {
+			ix.used(rec.ID)
+		}
+	}
 	return rec.Token, nil
 }
+
+// OnFirstUse arranges for f to be called, once and in its own goroutine,
+// the first time Authenticate accepts the token with this id from now on
+// (the bootstrap admin token's file is removed so). A second call for the
+// same id replaces f. Safe for concurrent use.
+func (ix *Index) OnFirstUse(id string, f func()) {
+	ix.watchMu.Lock()
+	defer ix.watchMu.Unlock()
+	m := map[string]func(){}
+	if w := ix.watched.Load(); w != nil {
+		m = maps.Clone(*w)
+	}
+	m[id] = f
+	ix.watched.Store(&m)
+}
+
+// used calls and forgets the watcher of the token with this id.
+func (ix *Index) used(id string) {
+	ix.watchMu.Lock()
+	defer ix.watchMu.Unlock()
+	w := ix.watched.Load()
+	f, ok := (*w)[id]
+	if !ok {
+		return
+	}
+	m := maps.Clone(*w)
+	delete(m, id)
+	ix.watched.Store(&m)
+	go f()
+}
+
+// Now returns the time by the index's clock (Options.Now): token expiry
+// is judged by it.
+func (ix *Index) Now() time.Time { return ix.now() }
 
 // liveToken returns nil if the token with this id exists and is neither
 // revoked nor expired, else an ErrUnauthenticated error. It reads only

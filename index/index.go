@@ -102,6 +102,8 @@ type Index struct {
 
 	pageKey   cipher.AEAD                              // seals ListBanks page tokens; random per Open
 	tokens    atomic.Pointer[map[[32]byte]tokenRecord] // by secret hash; copied on write
+	watchMu   sync.Mutex                               // orders changes of watched
+	watched   atomic.Pointer[map[string]func()]        // token id -> called at its first use; copied on write
 	auditMu   sync.Mutex                               // orders audit appends
 	auditSeq  uint64                                   // guarded by auditMu
 	auditLast int64                                    // latest audit time; guarded by auditMu

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -487,5 +488,39 @@ func TestAttackListItemsPageBytes(t *testing.T) {
 	}
 	if got != items || pages < 2 {
 		t.Errorf("listed %d items in %d pages, want %d in several", got, pages+1, items)
+	}
+}
+
+// TestAttackBootstrapTokenLingers is issue 11 point 14: the bootstrap
+// admin token must expire, and its file must not stay in the data dir
+// once the token has been used.
+func TestAttackBootstrapTokenLingers(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "data")
+	conn, _, stop := startRunWith(t, Config{DataDir: dir, FFmpeg: ffmpegPath(), Auth: true},
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	defer stop()
+	file := filepath.Join(dir, BootstrapTokenFile)
+	secret, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := pb.NewAdminServiceClient(conn)
+	list, err := admin.ListTokens(as(ctx, strings.TrimSpace(string(secret))), &pb.ListTokensRequest{})
+	if err != nil || len(list.GetTokens()) != 1 {
+		t.Fatalf("ListTokens with the bootstrap token = %v, %v", list, err)
+	}
+	exp := list.GetTokens()[0].GetExpireTime()
+	if exp == nil || exp.AsTime().After(time.Now().Add(BootstrapTokenTTL)) || exp.AsTime().Before(time.Now()) {
+		t.Errorf("bootstrap token expires at %v, want within %v", exp, BootstrapTokenTTL)
+	}
+	// The file goes once the token was used (in the background: wait).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still there a minute after the token's first use", file)
+		}
 	}
 }
