@@ -64,12 +64,27 @@ type Options struct {
 	// and always at least one. Default DefaultMaxPageBytes (2 MiB), so
 	// that a page fits in gRPC's usual 4 MiB message whatever its items.
 	MaxPageBytes int
+	// AuditRetention is how long audit entries are kept: older ones are
+	// deleted in the background (at start-up, hourly, and as entries are
+	// appended), in transactions of at most 1000 entries. Default
+	// DefaultAuditRetention (90 days); negative keeps them forever.
+	AuditRetention time.Duration
+	// AuditMaxEntries bounds the audit log: beyond it the oldest entries
+	// are deleted in the same way. Default DefaultAuditMaxEntries
+	// (1,000,000, some 200 MB); negative means no bound.
+	AuditMaxEntries int
 
 	// For tests in this package.
 	noPurge     bool                // leave deleted banks' items for a later Open
 	importTxn   int                 // bytes of staged records per apply transaction; 0: applyTxnBytes
 	importFault func(txn int) error // if set, called before each apply transaction; an error stops the apply as a crash would
 }
+
+// Defaults of the audit log's retention (see Options).
+const (
+	DefaultAuditRetention  = 90 * 24 * time.Hour
+	DefaultAuditMaxEntries = 1_000_000
+)
 
 // DefaultMaxPageBytes is the default of Options.MaxPageBytes.
 const DefaultMaxPageBytes = 2 << 20
@@ -115,6 +130,12 @@ type Index struct {
 	purgeKick chan struct{}
 	purgeStop context.CancelFunc
 	purgeDone chan struct{}
+
+	auditKeep  time.Duration // Options.AuditRetention; negative: forever
+	auditMax   int64         // Options.AuditMaxEntries; negative: no bound
+	auditCount atomic.Int64  // entries in the log
+	auditKick  chan struct{}
+	auditDone  chan struct{}
 }
 
 // Open opens the index stored in dir, creating dir and an empty index if
@@ -184,6 +205,10 @@ func Open(dir string, opts Options) (*Index, error) {
 		importFault: opts.importFault,
 		importTxn:   cmp.Or(opts.importTxn, applyTxnBytes),
 		purgeDone:   make(chan struct{}),
+		auditKeep:   cmp.Or(opts.AuditRetention, DefaultAuditRetention),
+		auditMax:    int64(cmp.Or(opts.AuditMaxEntries, DefaultAuditMaxEntries)),
+		auditKick:   make(chan struct{}, 1),
+		auditDone:   make(chan struct{}),
 	}
 	start := time.Now()
 	if err := ix.load(); err != nil {
@@ -200,6 +225,11 @@ func Open(dir string, opts Options) (*Index, error) {
 		st.close()
 		return nil, err
 	}
+	if err := ix.countAudit(); err != nil {
+		ix.mem.wait()
+		st.close()
+		return nil, err
+	}
 	log.Info("index loaded", "dir", dir, "banks", len(ix.mem.state().banks), "items", ix.mem.state().nitems,
 		"elapsed", time.Since(start))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -208,6 +238,11 @@ func Open(dir string, opts Options) (*Index, error) {
 		close(ix.purgeDone)
 	} else {
 		go ix.purgeLoop(ctx)
+	}
+	if readOnly {
+		close(ix.auditDone)
+	} else {
+		go ix.auditLoop(ctx)
 	}
 	return ix, nil
 }
@@ -225,6 +260,7 @@ func (ix *Index) Close() error {
 	ix.closeMu.Unlock()
 	ix.purgeStop()
 	<-ix.purgeDone
+	<-ix.auditDone
 	// Let background segment merges finish so none outlives the index.
 	ix.mem.wait()
 	return ix.st.close()
