@@ -283,21 +283,23 @@ func (ix *Index) exit() { ix.closeMu.RUnlock() }
 
 // tightenModes makes the data dir 0700 and its files 0600: the index
 // holds the hashes of every bank and the token hashes, which no other user
-// of the host may read. Looser modes (a dir made by `mkdir -p`, files of an
-// older version) are tightened with a warning naming them; a dir whose
-// mode cannot be changed (not its owner) is an error, so that the server
-// never serves from a data dir others can read.
+// of the host may read. A looser dir (made by `mkdir -p`, or by an older
+// version) is tightened with a warning naming its mode and those of the
+// files it exposed; files Badger made inside the 0700 dir (0644 less the
+// umask) are tightened quietly. A dir whose mode cannot be changed (not
+// its owner) is an error, so that the server never serves from a data
+// dir others can read.
 func tightenModes(dir string, log *slog.Logger) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("index: open: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		if err := os.Chmod(dir, perm&0o700|0o700); err != nil {
+	dirPerm := fi.Mode().Perm()
+	if dirPerm&0o077 != 0 {
+		if err := os.Chmod(dir, dirPerm&0o700|0o700); err != nil {
 			return fmt.Errorf("index: open: data dir %s has mode %04o, readable by other users, and cannot be "+
-				"made 0700: %w (chmod 0700 it, or run the server as its owner)", dir, perm, err)
+				"made 0700: %w (chmod 0700 it, or run the server as its owner)", dir, dirPerm, err)
 		}
-		log.Warn("index: data dir was accessible to other users: made 0700", "dir", dir, "mode", fmt.Sprintf("%04o", perm))
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -320,9 +322,9 @@ func tightenModes(dir string, log *slog.Logger) error {
 			loose = append(loose, fmt.Sprintf("%s %04o", e.Name(), perm))
 		}
 	}
-	if len(loose) > 0 {
-		log.Warn("index: files of the data dir were readable by other users: made 0600 or tighter", "dir", dir,
-			"files", len(loose), "modes", strings.Join(loose[:min(len(loose), 10)], ", "))
+	if dirPerm&0o077 != 0 {
+		log.Warn("index: the data dir was open to other users: made it 0700 and its files 0600", "dir", dir,
+			"mode", fmt.Sprintf("%04o", dirPerm), "files", len(loose), "file_modes", strings.Join(loose[:min(len(loose), 10)], ", "))
 	}
 	return nil
 }
