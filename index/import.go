@@ -39,6 +39,11 @@ type ImportRecord struct {
 	Item   Item // Bank is ignored: the import's bank
 	Delete bool
 	Line   int // where the record starts in the list, for errors; 0: unknown
+	// IDFromHash says that the list gave no id and Item.ID was made from
+	// a hash: a later record of the same hash is the same hash listed
+	// again, with other details, and replaces the earlier as an update
+	// would, instead of being refused (see Add).
+	IDFromHash bool
 }
 
 // ImportStats counts what an import did.
@@ -137,7 +142,7 @@ func (im *Import) repeated(r ImportRecord, sum uint64) error {
 	v := sum<<32 | uint64(uint32(r.Line))
 	old, ok := im.seen[k]
 	switch {
-	case !ok || r.Delete || old>>32 == 0:
+	case !ok || r.Delete || old>>32 == 0 || r.IDFromHash:
 		im.seen[k] = v
 		return nil
 	case old>>32 == v>>32:
@@ -152,9 +157,12 @@ func (im *Import) repeated(r ImportRecord, sum uint64) error {
 }
 
 // Add stages one record. Errors: ErrInvalid if the record's item is
-// invalid (the import goes on; the caller decides whether to skip it or
-// Abort), ErrClosed, a storage error or the context's error (after which
-// only Abort is useful).
+// invalid, or if an earlier record of the import gave its id with other
+// content and no delete in between (unless the id was made from a hash,
+// IDFromHash): the import goes on, and the caller decides whether to skip
+// it or Abort; ErrNoSpace when the disk is short of room, ErrClosed, a
+// storage error or the context's error (after which only Abort is
+// useful).
 func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 	if im.done {
 		return fmt.Errorf("index: import %d: %w", im.id, errImportDone)
