@@ -8,6 +8,10 @@
 // rebuilds the search from a key-only scan of the stored signals. The key
 // layout and record formats are described in codec.go.
 //
+// Writes keep a reserve of free disk space (Options.MinFreeBytes) and are
+// refused with ErrNoSpace beyond it; the audit log is pruned by age and
+// count in the background.
+//
 // All methods of Index are safe for concurrent use. Writes are serialised;
 // reads (Match, GetItem, ListItems, ...) run concurrently with each other and
 // with writes.
@@ -139,9 +143,12 @@ type Index struct {
 }
 
 // Open opens the index stored in dir, creating dir and an empty index if
-// needed, and loads the in-memory search from it. It fails if dir cannot be
-// created, the store cannot be opened (for example because another process
-// has it open) or holds data in an unknown format.
+// needed, and loads the in-memory search from it. It makes dir 0700 and
+// its files 0600 (see tightenModes), and opens the store read-only when
+// the disk has less than Options.MinFreeBytes free. It fails if dir cannot
+// be created or made private, the store cannot be opened (for example
+// because another process has it open) or holds data in an unknown
+// format, or, read-only, if a committed import is left to finish.
 func Open(dir string, opts Options) (*Index, error) {
 	log := opts.Logger
 	if log == nil {
