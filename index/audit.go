@@ -29,6 +29,9 @@ func (ix *Index) AppendAudit(ctx context.Context, e AuditEntry) error {
 		return err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, true); err != nil {
+		return err
+	}
 	ix.auditMu.Lock()
 	defer ix.auditMu.Unlock()
 	e.Time = ix.timestamp()
@@ -42,7 +45,111 @@ func (ix *Index) AppendAudit(ctx context.Context, e AuditEntry) error {
 		return storeErr("append audit", e.Action, err)
 	}
 	ix.auditLast = max(e.Time.UnixNano(), ix.auditLast)
+	// Every 256 entries the background loop prunes: the log may go over
+	// its bound by that many for a while.
+	if n := ix.auditCount.Add(1); n%256 == 0 {
+		select {
+		case ix.auditKick <- struct{}{}:
+		default:
+		}
+	}
 	return nil
+}
+
+// auditPruneBatch bounds the entries one pruning transaction deletes.
+const auditPruneBatch = 1000
+
+// countAudit counts the audit entries, at Open (a key-only scan).
+func (ix *Index) countAudit() error {
+	var n int64
+	err := ix.st.view(func(tx *readTx) error {
+		return tx.scan([]byte{keyAudit}, nil, true, func([]byte, []byte) (bool, error) {
+			n++
+			return true, nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("index: count audit entries: %w", err)
+	}
+	ix.auditCount.Store(n)
+	return nil
+}
+
+// auditLoop prunes the audit log (Options.AuditRetention and
+// AuditMaxEntries) at start, every hour and when AppendAudit kicks it,
+// until ctx is done.
+func (ix *Index) auditLoop(ctx context.Context) {
+	defer close(ix.auditDone)
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if err := ix.pruneAudit(ctx); err != nil && ctx.Err() == nil {
+			ix.log.Warn("index: pruning the audit log failed; retrying later", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-ix.auditKick:
+		}
+	}
+}
+
+// pruneAudit deletes the audit entries older than the retention, and the
+// oldest beyond the bound, in transactions of at most auditPruneBatch.
+func (ix *Index) pruneAudit(ctx context.Context) error {
+	if ix.auditKeep < 0 && ix.auditMax < 0 {
+		return nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var cutoff int64 = -1 // entries before this many Unix nanoseconds go
+		if ix.auditKeep >= 0 {
+			cutoff = ix.now().Add(-ix.auditKeep).UnixNano()
+		}
+		over := int64(0) // the oldest this many go
+		if ix.auditMax >= 0 {
+			over = max(ix.auditCount.Load()-ix.auditMax, 0)
+		}
+		if err := ix.room(writeRoom, true); err != nil {
+			return err
+		}
+		deleted := 0
+		err := ix.st.update(func(tx *writeTx) error {
+			deleted = 0
+			var keys [][]byte
+			err := tx.scan([]byte{keyAudit}, nil, true, func(key, _ []byte) (bool, error) {
+				if len(keys) == auditPruneBatch || len(key) < 9 {
+					return false, nil
+				}
+				old := cutoff >= 0 && int64(binary.BigEndian.Uint64(key[1:9])) < cutoff
+				if !old && int64(len(keys)) >= over {
+					return false, nil
+				}
+				keys = append(keys, append([]byte(nil), key...))
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if err := tx.del(k); err != nil {
+					return err
+				}
+			}
+			deleted = len(keys)
+			return nil
+		})
+		if err != nil {
+			return storeErr("prune audit", "", err)
+		}
+		ix.auditCount.Add(-int64(deleted))
+		if deleted < auditPruneBatch {
+			return nil
+		}
+	}
 }
 
 // ListAudit returns up to pageSize audit entries (0 means 100, more than
@@ -51,6 +158,14 @@ func (ix *Index) AppendAudit(ctx context.Context, e AuditEntry) error {
 // ErrInvalid for a bad page size or token, ErrClosed, or a storage error.
 // Safe for concurrent use.
 func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) ([]AuditEntry, string, error) {
+	return ix.ListAuditWhere(ctx, pageSize, pageToken, nil)
+}
+
+// ListAuditWhere is ListAudit of only the entries for which keep returns
+// true (nil keeps all): pages are filled with kept entries, and the page
+// token names the last kept one, so that it tells nothing of the others.
+// keep must be cheap: a page may scan the whole log.
+func (ix *Index) ListAuditWhere(ctx context.Context, pageSize int, pageToken string, keep func(AuditEntry) bool) ([]AuditEntry, string, error) {
 	n, err := validatePageSize(pageSize)
 	if err != nil {
 		return nil, "", err
@@ -73,15 +188,25 @@ func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) 
 		more bool
 	)
 	err = ix.st.view(func(tx *readTx) error {
+		scanned := 0
 		return tx.scan([]byte{keyAudit}, start, false, func(key, val []byte) (bool, error) {
+			if scanned++; scanned%4096 == 0 && ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			e, err := decodeAudit(val)
+			if err != nil {
+				return false, err
+			}
+			if keep != nil && !keep(e) {
+				return true, nil
+			}
 			if len(out) == n {
 				more = true
 				return false, nil
 			}
-			e, err := decodeAudit(val)
 			out = append(out, e)
 			last = append(last[:0], key...)
-			return true, err
+			return true, nil
 		})
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -53,6 +54,46 @@ type Token struct {
 // CanUse reports whether t may use bank.
 func (t Token) CanUse(bank string) bool { return len(t.Banks) == 0 || slices.Contains(t.Banks, bank) }
 
+// Within reports whether t is within scope, the banks of an admin: every
+// token is within an empty scope (an unlimited admin); otherwise t must be
+// limited to banks that are all in scope. A token for every bank is
+// within no limited scope.
+func (t Token) Within(scope []string) bool {
+	if len(scope) == 0 {
+		return true
+	}
+	if len(t.Banks) == 0 {
+		return false
+	}
+	for _, b := range t.Banks {
+		if !slices.Contains(scope, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateTokenName returns nil if name is 1..128 bytes of printable
+// UTF-8 (letters, marks, numbers, punctuation, symbols and the ASCII
+// space: no control or format characters, which could forge lines or
+// terminal escapes where names are printed), and otherwise an error
+// wrapping ErrInvalid that says what was wanted.
+func ValidateTokenName(name string) error {
+	const want = "want 1..128 bytes of printable UTF-8 (no control characters)"
+	if name == "" || len(name) > MaxTokenNameLen {
+		return invalidf("token name %q has %d bytes, %s", clip(name), len(name), want)
+	}
+	if !utf8.ValidString(name) {
+		return invalidf("token name %q is not valid UTF-8, %s", clip(name), want)
+	}
+	for i, r := range name {
+		if !unicode.IsPrint(r) {
+			return invalidf("token name %q contains %U at byte %d, %s", clip(name), r, i, want)
+		}
+	}
+	return nil
+}
+
 // ErrUnauthenticated is returned by Authenticate for a secret that is
 // unknown, expired or revoked.
 var ErrUnauthenticated = errors.New("index: unauthenticated")
@@ -71,8 +112,8 @@ func hashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
 // again. Errors: ErrInvalid for a bad name, role, bank name or an expiry in
 // the past, ErrClosed, or a storage error. Safe for concurrent use.
 func (ix *Index) CreateToken(ctx context.Context, t Token) (Token, string, error) {
-	if t.Name == "" || len(t.Name) > MaxTokenNameLen || !utf8.ValidString(t.Name) {
-		return Token{}, "", invalidf("token name %q, want 1..%d bytes of UTF-8", clip(t.Name), MaxTokenNameLen)
+	if err := ValidateTokenName(t.Name); err != nil {
+		return Token{}, "", err
 	}
 	if !t.Role.Valid() {
 		return Token{}, "", invalidf("token role %q, want one of %v", t.Role, Roles())
@@ -86,6 +127,9 @@ func (ix *Index) CreateToken(ctx context.Context, t Token) (Token, string, error
 		return Token{}, "", err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return Token{}, "", err
+	}
 	now := ix.timestamp()
 	if !t.ExpireTime.IsZero() && !t.ExpireTime.After(now) {
 		return Token{}, "", invalidf("token expiry %v is not in the future", t.ExpireTime)
@@ -131,7 +175,65 @@ func (ix *Index) Authenticate(secret string) (Token, error) {
 	case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
 		return Token{}, fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, rec.ID, rec.ExpireTime)
 	}
+	if w := ix.watched.Load(); w != nil {
+		if _, ok := (*w)[rec.ID]; ok {
+			ix.used(rec.ID)
+		}
+	}
 	return rec.Token, nil
+}
+
+// OnFirstUse arranges for f to be called, once and in its own goroutine,
+// the first time Authenticate accepts the token with this id from now on
+// (the bootstrap admin token's file is removed so). A second call for the
+// same id replaces f. Safe for concurrent use.
+func (ix *Index) OnFirstUse(id string, f func()) {
+	ix.watchMu.Lock()
+	defer ix.watchMu.Unlock()
+	m := map[string]func(){}
+	if w := ix.watched.Load(); w != nil {
+		m = maps.Clone(*w)
+	}
+	m[id] = f
+	ix.watched.Store(&m)
+}
+
+// used calls and forgets the watcher of the token with this id.
+func (ix *Index) used(id string) {
+	ix.watchMu.Lock()
+	defer ix.watchMu.Unlock()
+	w := ix.watched.Load()
+	f, ok := (*w)[id]
+	if !ok {
+		return
+	}
+	m := maps.Clone(*w)
+	delete(m, id)
+	ix.watched.Store(&m)
+	go f()
+}
+
+// Now returns the time by the index's clock (Options.Now): token expiry
+// is judged by it.
+func (ix *Index) Now() time.Time { return ix.now() }
+
+// liveToken returns nil if the token with this id exists and is neither
+// revoked nor expired, else an ErrUnauthenticated error. It reads only
+// memory.
+func (ix *Index) liveToken(id string) error {
+	for _, rec := range *ix.tokens.Load() {
+		if rec.ID != id {
+			continue
+		}
+		switch {
+		case !rec.RevokeTime.IsZero():
+			return fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, id)
+		case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
+			return fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, id, rec.ExpireTime)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: unknown token %s", ErrUnauthenticated, id)
 }
 
 // HasTokens reports whether any token was ever created.
@@ -140,13 +242,21 @@ func (ix *Index) HasTokens() bool { return len(*ix.tokens.Load()) > 0 }
 // ListTokens returns every token, revoked ones included, oldest first.
 // Errors: ErrClosed. Safe for concurrent use.
 func (ix *Index) ListTokens(ctx context.Context) ([]Token, error) {
+	return ix.ListTokensWithin(ctx, nil)
+}
+
+// ListTokensWithin is ListTokens for an admin limited to the banks in
+// scope (empty: unlimited): only the tokens Within scope.
+func (ix *Index) ListTokensWithin(ctx context.Context, scope []string) ([]Token, error) {
 	if err := ix.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer ix.exit()
 	var out []Token
 	for _, rec := range *ix.tokens.Load() {
-		out = append(out, rec.Token)
+		if rec.Within(scope) {
+			out = append(out, rec.Token)
+		}
 	}
 	slices.SortFunc(out, func(a, b Token) int {
 		return cmp.Or(a.CreateTime.Compare(b.CreateTime), cmp.Compare(a.ID, b.ID))
@@ -159,10 +269,21 @@ func (ix *Index) ListTokens(ctx context.Context) ([]Token, error) {
 // Errors: ErrNotFound, ErrClosed, or a storage error. Safe for concurrent
 // use.
 func (ix *Index) RevokeToken(ctx context.Context, id string) (Token, error) {
+	return ix.RevokeTokenWithin(ctx, id, nil)
+}
+
+// RevokeTokenWithin is RevokeToken for an admin limited to the banks in
+// scope (empty: unlimited): a token that is not Within scope is
+// ErrNotFound, exactly as an id that does not exist, so that a limited
+// admin learns nothing of other tokens.
+func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []string) (Token, error) {
 	if err := ix.enter(ctx); err != nil {
 		return Token{}, err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, true); err != nil {
+		return Token{}, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	var rec tokenRecord
@@ -172,7 +293,7 @@ func (ix *Index) RevokeToken(ctx context.Context, id string) (Token, error) {
 			rec, found = r, true
 		}
 	}
-	if !found {
+	if !found || !rec.Within(scope) {
 		return Token{}, fmt.Errorf("index: token %q: %w", clip(id), ErrNotFound)
 	}
 	if rec.RevokeTime.IsZero() {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"time"
 )
@@ -37,6 +38,12 @@ import (
 type ImportRecord struct {
 	Item   Item // Bank is ignored: the import's bank
 	Delete bool
+	Line   int // where the record starts in the list, for errors; 0: unknown
+	// IDFromHash says that the list gave no id and Item.ID was made from
+	// a hash: a later record of the same hash is the same hash listed
+	// again, with other details, and replaces the earlier as an update
+	// would, instead of being refused (see Add).
+	IDFromHash bool
 }
 
 // ImportStats counts what an import did.
@@ -59,10 +66,19 @@ type Import struct {
 	b     *batch
 	rtx   *readTx // snapshot for comparing records with the bank, renewed now and then
 	reads int
-	bytes int // staged since the last flush
+	bytes int   // staged since the last flush
+	total int64 // staged in all
 	stats ImportStats
 	now   time.Time
 	done  bool
+
+	// seen maps a keyed hash of each id given so far to the line where
+	// it was first given (low 32 bits) and a hash of what that record
+	// says (high 32 bits): a later record of the same id that says
+	// something else is refused. About 24 bytes of memory per record.
+	seen  map[uint64]uint64
+	seed  maphash.Seed
+	token string // if set, the token that must still be valid at Commit
 }
 
 // Staging records.
@@ -95,17 +111,58 @@ func (ix *Index) BeginImport(ctx context.Context, bank string) (*Import, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := ix.room(importFlushBytes, false); err != nil {
+		return nil, err
+	}
 	ix.wmu.Lock()
 	id := ix.nextImport
 	ix.nextImport++
 	ix.wmu.Unlock()
-	return &Import{ix: ix, bank: b, id: id, b: ix.st.newBatch(), now: ix.timestamp()}, nil
+	return &Import{ix: ix, bank: b, id: id, b: ix.st.newBatch(), now: ix.timestamp(),
+		seen: make(map[uint64]uint64), seed: maphash.MakeSeed()}, nil
+}
+
+// RequireToken makes Commit refuse, with an ErrUnauthenticated error and
+// nothing applied, unless the token with this id is still live (not
+// revoked, not expired) at the commit point: a token revoked while its
+// import streams in does not get the import applied. The check is made
+// under the index's writer lock, so a RevokeToken that returned before
+// Commit's commit point always wins.
+func (im *Import) RequireToken(id string) { im.token = id }
+
+// repeated records the record r with the content hash sum (0 for a
+// delete), and returns an ErrInvalid error if r gives an item that an
+// earlier record of the import already gave with other content, with no
+// delete in between: two versions of one item in one list are ambiguous.
+// A list is a sequence of updates, so a delete after a put (te-updates
+// pages retract records), a put after a delete, and an exact repeat (which
+// changes nothing, and counts as unchanged) are no error.
+func (im *Import) repeated(r ImportRecord, sum uint64) error {
+	k := maphash.String(im.seed, r.Item.ID)
+	v := sum<<32 | uint64(uint32(r.Line))
+	old, ok := im.seen[k]
+	switch {
+	case !ok || r.Delete || old>>32 == 0 || r.IDFromHash:
+		im.seen[k] = v
+		return nil
+	case old>>32 == v>>32:
+		return nil
+	}
+	where := "an earlier record"
+	if l := uint32(old); l > 0 {
+		where = fmt.Sprintf("line %d", l)
+	}
+	return invalidf("item id %q was already given at %s with other content; one version of an item per list "+
+		"(the first is kept; delete it first to replace it)", r.Item.ID, where)
 }
 
 // Add stages one record. Errors: ErrInvalid if the record's item is
-// invalid (the import goes on; the caller decides whether to skip it or
-// Abort), ErrClosed, a storage error or the context's error (after which
-// only Abort is useful).
+// invalid, or if an earlier record of the import gave its id with other
+// content and no delete in between (unless the id was made from a hash,
+// IDFromHash): the import goes on, and the caller decides whether to skip
+// it or Abort; ErrNoSpace when the disk is short of room, ErrClosed, a
+// storage error or the context's error (after which only Abort is
+// useful).
 func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 	if im.done {
 		return fmt.Errorf("index: import %d: %w", im.id, errImportDone)
@@ -134,9 +191,19 @@ func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 	}
 	var val []byte
 	if r.Delete {
+		if err := im.repeated(r, 0); err != nil {
+			return err
+		}
 		val = append([]byte{stageDel}, r.Item.ID...)
 	} else {
 		a := newItemAdd(0, im.bank.ref, r.Item, im.now)
+		var h maphash.Hash
+		h.SetSeed(im.seed)
+		h.Write(encodeItem(a.rec))
+		h.Write(a.media)
+		if err := im.repeated(r, h.Sum64()|1); err != nil {
+			return err
+		}
 		// A snapshot serves many records: a fresh one per record costs
 		// more than the reads. Later writes to the bank are checked again
 		// when the record is applied.
@@ -159,10 +226,17 @@ func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 		e.bytes(a.media)
 		val = e.b
 	}
+	if im.bytes == 0 {
+		// Each batch of importFlushBytes starts with room for it.
+		if err := im.ix.room(importFlushBytes, false); err != nil {
+			return err
+		}
+	}
 	if err := im.b.set(stageKey(im.id, im.seq), val); err != nil {
 		return storeErr("import", "stage", err)
 	}
 	im.seq++
+	im.total += int64(len(val) + 32)
 	if im.bytes += len(val) + 32; im.bytes >= importFlushBytes {
 		if err := im.b.flush(); err != nil {
 			return storeErr("import", "stage", err)
@@ -212,8 +286,20 @@ func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
 		return im.stats, err
 	}
 	defer ix.exit()
+	// The apply writes about what was staged again, and must not run out
+	// of room once the marker is written.
+	if err := ix.room(2*im.total, false); err != nil {
+		ix.dropStaging(im.id)
+		return im.stats, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
+	if im.token != "" {
+		if err := ix.liveToken(im.token); err != nil {
+			ix.dropStaging(im.id)
+			return im.stats, fmt.Errorf("index: import into bank %q not applied: %w", im.bank.bank.Name, err)
+		}
+	}
 	if _, err := ix.bank(im.bank.bank.Name); err != nil || ix.mem.state().bankByRef[im.bank.ref] == nil {
 		ix.dropStaging(im.id)
 		return im.stats, fmt.Errorf("index: bank %q: %w", im.bank.bank.Name, ErrNotFound)
@@ -276,6 +362,9 @@ func (ix *Index) applyImport(id, bankRef, from uint64) (ImportStats, error) {
 			if err := ix.importFault(txn); err != nil {
 				return st, err
 			}
+		}
+		if err := ix.room(2*int64(ix.importTxn), true); err != nil {
+			return st, err
 		}
 		var (
 			mem  []func() // memory changes, made once the transaction commits
@@ -468,6 +557,9 @@ func sameMeta(a, b itemRecord) bool {
 // dropStaging deletes the staging keys of an import that was not
 // committed.
 func (ix *Index) dropStaging(id uint64) error {
+	if err := ix.room(writeRoom, true); err != nil {
+		return err // the staging keys are dropped at the next Open
+	}
 	b := ix.st.newBatch()
 	err := ix.st.view(func(tx *readTx) error {
 		return tx.scan(stagePrefix(id), nil, true, func(key, _ []byte) (bool, error) {
@@ -524,6 +616,22 @@ func (ix *Index) recoverImports() error {
 	})
 	if err != nil {
 		return fmt.Errorf("index: recover imports: %w", err)
+	}
+	if ix.readOnly {
+		// Nothing can be written: staging keys stay (nothing reads them),
+		// but a committed import that is not fully applied would serve
+		// half a list.
+		for id, mk := range committed {
+			ix.nextImport = max(ix.nextImport, id+1)
+			if mk.next != appliedSeq && ix.mem.state().bankByRef[mk.bank] != nil {
+				return fmt.Errorf("index: import %d was committed but not fully applied, and there is no room "+
+					"to finish it (%w): free space in the data dir and start again", id, ErrNoSpace)
+			}
+		}
+		for id := range staged {
+			ix.nextImport = max(ix.nextImport, id+1)
+		}
+		return nil
 	}
 	for id, mk := range committed {
 		ix.nextImport = max(ix.nextImport, id+1)

@@ -8,6 +8,10 @@
 // rebuilds the search from a key-only scan of the stored signals. The key
 // layout and record formats are described in codec.go.
 //
+// Writes keep a reserve of free disk space (Options.MinFreeBytes) and are
+// refused with ErrNoSpace beyond it; the audit log is pruned by age and
+// count in the background.
+//
 // All methods of Index are safe for concurrent use. Writes are serialised;
 // reads (Match, GetItem, ListItems, ...) run concurrently with each other and
 // with writes.
@@ -16,14 +20,19 @@ package index
 import (
 	"cmp"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,11 +47,55 @@ type Options struct {
 	// Now is the clock for create and update times; nil means time.Now.
 	Now func() time.Time
 
+	// MinFreeBytes is the free space, in bytes, kept in reserve on the file
+	// system of the index's dir. Badger maps its files into memory, and a
+	// write into a mapping when the disk is full kills the process
+	// (SIGBUS), so the index checks the free space (statfs) before each
+	// write, and before each 4 MiB of an import: writes that would leave
+	// less than the reserve are refused with ErrNoSpace; deletes,
+	// revocations, audit entries and the apply of a committed import may
+	// use half of it, so that an operator can still recover. An import's
+	// Commit wants room for twice what it staged on top of the reserve.
+	// Open with less than the reserve free opens the store read-only:
+	// matches and reads are served, every write is refused with
+	// ErrNoSpace, until space is freed and the index reopened. Default
+	// DefaultMinFreeBytes (1 GiB); negative turns the checks off. Only
+	// Linux can tell the free space; elsewhere there are no checks.
+	MinFreeBytes int64
+	// MaxPageBytes bounds a page of ListItems (and so of an export's
+	// reads) by the size of its items, estimated from their signals and
+	// labels, as well as by count: a page holds as many items as fit,
+	// and always at least one. Default DefaultMaxPageBytes (2 MiB), so
+	// that a page fits in gRPC's usual 4 MiB message whatever its items.
+	MaxPageBytes int
+	// AuditRetention is how long audit entries are kept: older ones are
+	// deleted in the background (at start-up, hourly, and as entries are
+	// appended), in transactions of at most 1000 entries. Default
+	// DefaultAuditRetention (90 days); negative keeps them forever.
+	AuditRetention time.Duration
+	// AuditMaxEntries bounds the audit log: beyond it the oldest entries
+	// are deleted in the same way. Default DefaultAuditMaxEntries
+	// (1,000,000, some 200 MB); negative means no bound.
+	AuditMaxEntries int
+
 	// For tests in this package.
 	noPurge     bool                // leave deleted banks' items for a later Open
 	importTxn   int                 // bytes of staged records per apply transaction; 0: applyTxnBytes
 	importFault func(txn int) error // if set, called before each apply transaction; an error stops the apply as a crash would
 }
+
+// Defaults of the audit log's retention (see Options).
+const (
+	DefaultAuditRetention  = 90 * 24 * time.Hour
+	DefaultAuditMaxEntries = 1_000_000
+)
+
+// DefaultMaxPageBytes is the default of Options.MaxPageBytes.
+const DefaultMaxPageBytes = 2 << 20
+
+// DefaultMinFreeBytes is the default of Options.MinFreeBytes: 1 GiB, room
+// for Badger to flush its memtables (64 MiB each) and compact.
+const DefaultMinFreeBytes = 1 << 30
 
 // Index is an open index: banks, items and signals in Badger, and the
 // in-memory search built from them. Create it with Open and release it with
@@ -53,6 +106,11 @@ type Index struct {
 	st  *store
 	mem *memory
 
+	dir       string
+	pageBytes int   // Options.MaxPageBytes
+	minFree   int64 // Options.MinFreeBytes; negative: no checks
+	readOnly  bool  // opened read-only for want of space: every write is ErrNoSpace
+
 	closeMu sync.RWMutex // held shared by every call, exclusively by Close
 	closed  bool
 
@@ -61,7 +119,10 @@ type Index struct {
 	nextBankRef uint64     // next bank ref; guarded by wmu
 	nextImport  uint64     // next import id; guarded by wmu
 
+	pageKey   cipher.AEAD                              // seals ListBanks page tokens; random per Open
 	tokens    atomic.Pointer[map[[32]byte]tokenRecord] // by secret hash; copied on write
+	watchMu   sync.Mutex                               // orders changes of watched
+	watched   atomic.Pointer[map[string]func()]        // token id -> called at its first use; copied on write
 	auditMu   sync.Mutex                               // orders audit appends
 	auditSeq  uint64                                   // guarded by auditMu
 	auditLast int64                                    // latest audit time; guarded by auditMu
@@ -73,12 +134,21 @@ type Index struct {
 	purgeKick chan struct{}
 	purgeStop context.CancelFunc
 	purgeDone chan struct{}
+
+	auditKeep  time.Duration // Options.AuditRetention; negative: forever
+	auditMax   int64         // Options.AuditMaxEntries; negative: no bound
+	auditCount atomic.Int64  // entries in the log
+	auditKick  chan struct{}
+	auditDone  chan struct{}
 }
 
 // Open opens the index stored in dir, creating dir and an empty index if
-// needed, and loads the in-memory search from it. It fails if dir cannot be
-// created, the store cannot be opened (for example because another process
-// has it open) or holds data in an unknown format.
+// needed, and loads the in-memory search from it. It makes dir 0700 and
+// its files 0600 (see tightenModes), and opens the store read-only when
+// the disk has less than Options.MinFreeBytes free. It fails if dir cannot
+// be created or made private, the store cannot be opened (for example
+// because another process has it open) or holds data in an unknown
+// format, or, read-only, if a committed import is left to finish.
 func Open(dir string, opts Options) (*Index, error) {
 	log := opts.Logger
 	if log == nil {
@@ -88,14 +158,50 @@ func Open(dir string, opts Options) (*Index, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("index: open: %w", err)
 	}
-	st, err := openStore(dir, log)
+	if err := tightenModes(dir, log); err != nil {
+		return nil, err
+	}
+	minFree := opts.MinFreeBytes
+	if minFree == 0 {
+		minFree = DefaultMinFreeBytes
+	}
+	readOnly := false
+	if free, ok := freeBytes(dir); ok && minFree > 0 && free < minFree {
+		readOnly = true
+		log.Error("index: too little free space: opened read-only, serving matches and reads and refusing "+
+			"every write; free space and restart", "dir", dir, "free_bytes", free, "min_free_bytes", minFree)
+	}
+	st, err := openStoreMode(dir, log, readOnly)
 	if err != nil {
 		return nil, err
 	}
+	// Badger creates its files 0644 (less the umask): the 0700 dir
+	// already keeps others out, and the files made now are made 0600 too.
+	if err := tightenModes(dir, log); err != nil {
+		st.close()
+		return nil, err
+	}
+	var key [32]byte
+	rand.Read(key[:])
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("index: open: %w", err)
+	}
+	pageKey, err := cipher.NewGCM(block)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("index: open: %w", err)
+	}
 	ix := &Index{
+		pageKey:     pageKey,
+		dir:         dir,
+		pageBytes:   cmp.Or(max(opts.MaxPageBytes, 0), DefaultMaxPageBytes),
+		minFree:     minFree,
+		readOnly:    readOnly,
 		log:         log,
 		now:         now,
 		st:          st,
@@ -106,6 +212,10 @@ func Open(dir string, opts Options) (*Index, error) {
 		importFault: opts.importFault,
 		importTxn:   cmp.Or(opts.importTxn, applyTxnBytes),
 		purgeDone:   make(chan struct{}),
+		auditKeep:   cmp.Or(opts.AuditRetention, DefaultAuditRetention),
+		auditMax:    int64(cmp.Or(opts.AuditMaxEntries, DefaultAuditMaxEntries)),
+		auditKick:   make(chan struct{}, 1),
+		auditDone:   make(chan struct{}),
 	}
 	start := time.Now()
 	if err := ix.load(); err != nil {
@@ -122,14 +232,24 @@ func Open(dir string, opts Options) (*Index, error) {
 		st.close()
 		return nil, err
 	}
+	if err := ix.countAudit(); err != nil {
+		ix.mem.wait()
+		st.close()
+		return nil, err
+	}
 	log.Info("index loaded", "dir", dir, "banks", len(ix.mem.state().banks), "items", ix.mem.state().nitems,
 		"elapsed", time.Since(start))
 	ctx, cancel := context.WithCancel(context.Background())
 	ix.purgeStop = cancel
-	if opts.noPurge {
+	if opts.noPurge || readOnly {
 		close(ix.purgeDone)
 	} else {
 		go ix.purgeLoop(ctx)
+	}
+	if readOnly {
+		close(ix.auditDone)
+	} else {
+		go ix.auditLoop(ctx)
 	}
 	return ix, nil
 }
@@ -147,6 +267,7 @@ func (ix *Index) Close() error {
 	ix.closeMu.Unlock()
 	ix.purgeStop()
 	<-ix.purgeDone
+	<-ix.auditDone
 	// Let background segment merges finish so none outlives the index.
 	ix.mem.wait()
 	return ix.st.close()
@@ -166,6 +287,85 @@ func (ix *Index) enter(ctx context.Context) error {
 }
 
 func (ix *Index) exit() { ix.closeMu.RUnlock() }
+
+// tightenModes makes the data dir 0700 and its files 0600: the index
+// holds the hashes of every bank and the token hashes, which no other user
+// of the host may read. A looser dir (made by `mkdir -p`, or by an older
+// version) is tightened with a warning naming its mode and those of the
+// files it exposed; files Badger made inside the 0700 dir (0644 less the
+// umask) are tightened quietly. A dir whose mode cannot be changed (not
+// its owner) is an error, so that the server never serves from a data
+// dir others can read.
+func tightenModes(dir string, log *slog.Logger) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("index: open: %w", err)
+	}
+	dirPerm := fi.Mode().Perm()
+	if dirPerm&0o077 != 0 {
+		if err := os.Chmod(dir, dirPerm&0o700|0o700); err != nil {
+			return fmt.Errorf("index: open: data dir %s has mode %04o, readable by other users, and cannot be "+
+				"made 0700: %w (chmod 0700 it, or run the server as its owner)", dir, dirPerm, err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("index: open: %w", err)
+	}
+	var loose []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			p := filepath.Join(dir, e.Name())
+			if err := os.Chmod(p, perm&0o600); err != nil {
+				return fmt.Errorf("index: open: %s has mode %04o and cannot be made 0600: %w", p, perm, err)
+			}
+			loose = append(loose, fmt.Sprintf("%s %04o", e.Name(), perm))
+		}
+	}
+	if dirPerm&0o077 != 0 {
+		log.Warn("index: the data dir was open to other users: made it 0700 and its files 0600", "dir", dir,
+			"mode", fmt.Sprintf("%04o", dirPerm), "files", len(loose), "file_modes", strings.Join(loose[:min(len(loose), 10)], ", "))
+	}
+	return nil
+}
+
+// room returns an ErrNoSpace error unless the file system of the index has
+// need bytes free beyond the reserve (Options.MinFreeBytes), or beyond half
+// of it for recovery: deletes, revocations, audit entries, the apply of a
+// committed import. A read-only index has no room.
+func (ix *Index) room(need int64, recovery bool) error {
+	if ix.readOnly {
+		return fmt.Errorf("%w: the index is read-only: it was opened with less than %d bytes (the reserve, "+
+			"MinFreeBytes) free in its data dir; free space and restart the server", ErrNoSpace, ix.minFree)
+	}
+	if ix.minFree < 0 {
+		return nil
+	}
+	free, ok := freeBytes(ix.dir)
+	if !ok {
+		return nil
+	}
+	reserve := ix.minFree
+	if recovery {
+		reserve /= 2
+	}
+	if free-need < reserve {
+		return fmt.Errorf("%w: %d bytes free in the data dir, want %d for this write beyond the reserve of %d "+
+			"bytes (MinFreeBytes); free space and retry", ErrNoSpace, free, need, reserve)
+	}
+	return nil
+}
+
+// writeRoom is the room an ordinary write needs: its size is small next to
+// the reserve.
+const writeRoom = 1 << 20
 
 // timestamp returns the current time as stored: UTC, nanoseconds, no
 // monotonic reading.
@@ -187,6 +387,9 @@ func (ix *Index) CreateBank(ctx context.Context, b Bank) (Bank, error) {
 		return Bank{}, err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return Bank{}, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 
@@ -243,11 +446,21 @@ func (b *bankState) withCount() Bank {
 // page. Errors: ErrInvalid for a negative page size or a malformed token,
 // ErrClosed. Safe for concurrent use.
 func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) ([]Bank, string, error) {
+	return ix.ListBanksWithin(ctx, pageSize, pageToken, nil)
+}
+
+// ListBanksWithin is ListBanks for a caller limited to the banks in scope
+// (empty: every bank): the banks are filtered before paging, so every page
+// but the last is full, and the page token is sealed with a key of this
+// Index (AES-GCM), so that it is opaque and cannot be forged. It holds only
+// the last bank of its page, one the caller may see. Tokens do not survive
+// a restart: a token from before one is ErrInvalid.
+func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]Bank, string, error) {
 	n, err := validatePageSize(pageSize)
 	if err != nil {
 		return nil, "", err
 	}
-	after, err := parsePageToken(pageToken, keyBank, ValidateBankName)
+	after, err := ix.openPageToken(pageToken, keyBank, ValidateBankName)
 	if err != nil {
 		return nil, "", err
 	}
@@ -258,7 +471,7 @@ func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) 
 	banks := ix.mem.state().banks
 	names := make([]string, 0, len(banks))
 	for name := range banks {
-		if pageToken == "" || name > after {
+		if (pageToken == "" || name > after) && (len(scope) == 0 || slices.Contains(scope, name)) {
 			names = append(names, name)
 		}
 	}
@@ -266,7 +479,7 @@ func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) 
 	next := ""
 	if len(names) > n {
 		names = names[:n]
-		next = pageTokenFor(keyBank, names[n-1])
+		next = ix.sealPageToken(keyBank, names[n-1])
 	}
 	out := make([]Bank, len(names))
 	for i, name := range names {
@@ -289,6 +502,9 @@ func (ix *Index) DeleteBank(ctx context.Context, name string) error {
 		return err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, true); err != nil {
+		return err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(name)
@@ -339,6 +555,9 @@ func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
 		return Item{}, err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return Item{}, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(it.Bank)
@@ -455,6 +674,9 @@ func (ix *Index) addItems(ctx context.Context, bank string, items []Item) error 
 		return err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(bank)
@@ -580,7 +802,8 @@ func readMedia(tx *readTx, ref uint64) (fingerprint.Media, error) {
 }
 
 // ListItems returns up to pageSize items of a bank (0 means 100, more than
-// 1000 means 1000) in id order, with their media, starting after the page
+// 1000 means 1000), and fewer when they are large (Options.MaxPageBytes),
+// in id order, with their media, starting after the page
 // that returned pageToken (empty: from the first), and the token of the next
 // page, empty on the last page. Errors: ErrInvalid for a malformed bank
 // name, a negative page size or a malformed token, ErrNotFound if the bank
@@ -628,11 +851,18 @@ func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageT
 		if err != nil {
 			return err
 		}
-		items = make([]Item, len(refs))
+		items = make([]Item, 0, len(refs))
+		size := 0
 		for i, ref := range refs {
-			if items[i], err = readItem(tx, bank, ref); err != nil {
+			it, err := readItem(tx, bank, ref)
+			if err != nil {
 				return err
 			}
+			if size += itemBytes(it); size > ix.pageBytes && i > 0 {
+				more = true
+				break
+			}
+			items = append(items, it)
 		}
 		if more {
 			next = pageTokenFor(keyItemID, items[len(items)-1].ID)
@@ -643,6 +873,31 @@ func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageT
 		return nil, "", storeErr("list items", bank, err)
 	}
 	return items, next, nil
+}
+
+// itemBytes estimates the size of an item in a response, from above: its
+// labels, source and signals with some bytes of framing each.
+func itemBytes(it Item) int {
+	n := 64 + len(it.ID) + len(it.Bank) + len(it.Media.Format)
+	for k, v := range it.Labels {
+		n += len(k) + len(v) + 8
+	}
+	if s := it.Source; s != nil {
+		n += len(s.Format) + len(s.Partner) + len(s.UpstreamID) + 32
+		for _, t := range s.Tags {
+			n += len(t) + 4
+		}
+	}
+	for _, s := range it.Media.FileSignals {
+		n += len(s.Hash) + 16
+	}
+	for _, k := range it.Media.Keyframes {
+		n += 24
+		for _, s := range k.Signals {
+			n += len(s.Hash) + 16
+		}
+	}
+	return n
 }
 
 // UpdateItem changes an item's labels (when u.SetLabels; they replace all
@@ -671,6 +926,9 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) 
 		return Item{}, err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return Item{}, err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(bank)
@@ -736,6 +994,9 @@ func (ix *Index) DeleteItem(ctx context.Context, bank, id string) error {
 		return err
 	}
 	defer ix.exit()
+	if err := ix.room(writeRoom, true); err != nil {
+		return err
+	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(bank)
@@ -785,7 +1046,7 @@ func deleteItemKeys(tx *writeTx, idKey []byte, ref uint64) ([]sigEntry, error) {
 // storeErr wraps an error from a store transaction. Errors that already
 // carry a sentinel of this package pass through unchanged.
 func storeErr(op, what string, err error) error {
-	for _, s := range []error{ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrClosed, context.Canceled, context.DeadlineExceeded} {
+	for _, s := range []error{ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrClosed, ErrNoSpace, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, s) {
 			return err
 		}
@@ -813,6 +1074,34 @@ func cloneLabels(l map[string]string) map[string]string {
 // last: URL-safe base64 of a kind byte and the name.
 func pageTokenFor(kind byte, last string) string {
 	return base64.RawURLEncoding.EncodeToString(append([]byte{kind}, last...))
+}
+
+// sealPageToken returns an opaque page token for the page after the entry
+// named last: URL-safe base64 of a nonce and the AES-GCM sealing of a kind
+// byte and the name, under the Index's page key.
+func (ix *Index) sealPageToken(kind byte, last string) string {
+	nonce := make([]byte, ix.pageKey.NonceSize(), ix.pageKey.NonceSize()+1+len(last)+ix.pageKey.Overhead())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(ix.pageKey.Seal(nonce, nonce, append([]byte{kind}, last...), nil))
+}
+
+// openPageToken returns the name in a token made by sealPageToken for the
+// same kind, "" for an empty token, or an ErrInvalid error.
+func (ix *Index) openPageToken(tok string, kind byte, valid func(string) error) (string, error) {
+	if tok == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	ns := ix.pageKey.NonceSize()
+	if err == nil && len(raw) > ns {
+		raw, err = ix.pageKey.Open(nil, raw[:ns], raw[ns:], nil)
+	} else if err == nil {
+		err = errCorrupt
+	}
+	if err != nil || len(raw) < 2 || raw[0] != kind || valid(string(raw[1:])) != nil {
+		return "", invalidf("page token %q is malformed or from before a server restart, want one returned by the previous call", clip(tok))
+	}
+	return string(raw[1:]), nil
 }
 
 // parsePageToken returns the name in a token made by pageTokenFor for the

@@ -158,6 +158,21 @@ func (b signalBatches) build(searcher func(fingerprint.SignalType) *hamming) {
 // checkLayout writes the layout version into a new store and refuses a
 // store written in another layout.
 func (ix *Index) checkLayout() error {
+	if ix.readOnly {
+		// Nothing may be written: an empty store stays without a version.
+		return ix.st.view(func(tx *readTx) error {
+			v, err := tx.get(layoutKey())
+			switch {
+			case errors.Is(err, errNoKey):
+				return nil
+			case err != nil:
+				return fmt.Errorf("index: read layout version: %w", err)
+			case len(v) != 1 || v[0] != layoutVersion:
+				return fmt.Errorf("index: store layout version %x, want %d", v, layoutVersion)
+			}
+			return nil
+		})
+	}
 	return ix.st.update(func(tx *writeTx) error {
 		v, err := tx.get(layoutKey())
 		if errors.Is(err, errNoKey) {
@@ -226,6 +241,9 @@ func (ix *Index) purgeBank(ctx context.Context, bankRef uint64) error {
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := ix.room(writeRoom, true); err != nil {
 			return err
 		}
 		type gone struct {

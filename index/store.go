@@ -24,7 +24,12 @@ type store struct {
 	db *badger.DB
 }
 
-func openStore(dir string, log *slog.Logger) (*store, error) {
+func openStore(dir string, log *slog.Logger) (*store, error) { return openStoreMode(dir, log, false) }
+
+// openStoreMode opens the Badger database in dir; readOnly opens it
+// without writing anything (no compaction, no new files), for a disk
+// without room.
+func openStoreMode(dir string, log *slog.Logger, readOnly bool) (*store, error) {
 	// A 64 MiB block cache instead of Badger's 256: start-up reads every
 	// key once (the cache cannot help), and later reads are point reads
 	// of a few records (GetItem, imports), so memory is better spent on
@@ -60,6 +65,7 @@ func openStore(dir string, log *slog.Logger) (*store, error) {
 	// (8 MiB tables at 2M imported lines), and compactions had up to 18
 	// builders at once in those imports. More, smaller files cost little.
 	opts.TableSizeMultiplier = 1
+	opts.ReadOnly = readOnly
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("index: open store %s: %w", dir, err)

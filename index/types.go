@@ -16,6 +16,10 @@ var (
 	// ErrOverBudget is a match whose work would exceed the query's budget
 	// (Query.MaxProbes, Query.MaxHits).
 	ErrOverBudget = errors.New("index: over budget")
+	// ErrNoSpace is a write refused because the file system of the index
+	// has less free space than Options.MinFreeBytes keeps in reserve, or
+	// because the index was opened read-only for want of space.
+	ErrNoSpace = errors.New("index: no space")
 )
 
 // Bank is a named list of known items.

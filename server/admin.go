@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/index"
@@ -24,8 +23,8 @@ type adminService struct {
 func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*pb.CreateTokenResponse, error) {
 	s := a.s
 	var vs violations
-	if n := len(req.GetName()); n == 0 || n > index.MaxTokenNameLen || !utf8.ValidString(req.GetName()) {
-		vs.add("CreateTokenRequest.name", "%s, want 1..%d bytes of UTF-8", quote(req.GetName()), index.MaxTokenNameLen)
+	if err := index.ValidateTokenName(req.GetName()); err != nil {
+		vs.add("CreateTokenRequest.name", "%s", reason(err))
 	}
 	role := roleFromProto(req.GetRole())
 	if role == "" {
@@ -62,9 +61,46 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 	return &pb.CreateTokenResponse{Token: tokenToProto(tok), Secret: secret}, nil
 }
 
+// An admin limited to banks administers only within them: it lists and
+// revokes only tokens limited to some of its banks (never a token for
+// every bank, nor one that also reaches another bank; a token it may not
+// see is NotFound, as one that does not exist), and reads only the audit
+// entries of its own calls and of calls on its banks (see auditVisible).
+// CreateToken gives a new token some of its banks (allowTokenBanks).
+
+// callerBanks returns the banks the caller is limited to; nil when it is
+// not limited (or the call did not pass the guard).
+func callerBanks(ctx context.Context) []string {
+	if c := callerOf(ctx); c != nil {
+		return c.banks
+	}
+	return nil
+}
+
+// auditVisible returns the filter of the audit log for the caller: nil
+// (everything) for an unlimited caller; else the entries it made itself,
+// and the BankService entries whose target (a bank, or bank/item) is one
+// of its banks.
+func auditVisible(ctx context.Context) func(index.AuditEntry) bool {
+	c := callerOf(ctx)
+	if c == nil || len(c.banks) == 0 {
+		return nil
+	}
+	return func(e index.AuditEntry) bool {
+		if e.Actor == c.actor {
+			return true
+		}
+		if !strings.HasPrefix(e.Action, "BankService/") {
+			return false
+		}
+		bank, _, _ := strings.Cut(e.Target, "/")
+		return c.canUse(bank)
+	}
+}
+
 func (a *adminService) ListTokens(ctx context.Context, _ *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
 	s := a.s
-	toks, err := s.ix.ListTokens(ctx)
+	toks, err := s.ix.ListTokensWithin(ctx, callerBanks(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -80,7 +116,7 @@ func (a *adminService) RevokeToken(ctx context.Context, req *pb.RevokeTokenReque
 	if req.GetId() == "" {
 		return nil, s.toStatus(ctx, invalid("RevokeTokenRequest.id", `empty, want a token id ("tok_...")`))
 	}
-	tok, err := s.ix.RevokeToken(ctx, req.GetId())
+	tok, err := s.ix.RevokeTokenWithin(ctx, req.GetId(), callerBanks(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -94,7 +130,7 @@ func (a *adminService) ListAuditEntries(ctx context.Context, req *pb.ListAuditEn
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	entries, next, err := s.ix.ListAudit(ctx, int(req.GetPageSize()), req.GetPageToken())
+	entries, next, err := s.ix.ListAuditWhere(ctx, int(req.GetPageSize()), req.GetPageToken(), auditVisible(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, pageTokenError("ListAuditEntriesRequest.page_token", err))
 	}

@@ -64,17 +64,16 @@ func (b *bankService) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	banks, next, err := s.ix.ListBanks(ctx, int(req.GetPageSize()), req.GetPageToken())
+	// A caller limited to banks sees only those, filtered before paging
+	// (no empty pages), and opaque page tokens that name none of the
+	// others.
+	banks, next, err := s.ix.ListBanksWithin(ctx, int(req.GetPageSize()), req.GetPageToken(), callerBanks(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, pageTokenError("ListBanksRequest.page_token", err))
 	}
-	// A caller limited to banks sees only those: a page may hold fewer
-	// than page_size banks, or none, before the last.
 	resp := &pb.ListBanksResponse{NextPageToken: next, Banks: make([]*pb.Bank, 0, len(banks))}
 	for _, bank := range banks {
-		if visibleBank(ctx, bank.Name) {
-			resp.Banks = append(resp.Banks, bankToProto(bank))
-		}
+		resp.Banks = append(resp.Banks, bankToProto(bank))
 	}
 	return resp, nil
 }

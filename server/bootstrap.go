@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/mediamatch/mediamatch/index"
 )
@@ -16,10 +19,16 @@ import (
 // authentication.
 const BootstrapTokenFile = "bootstrap-admin-token"
 
-// bootstrapToken creates an admin token named "bootstrap" and writes its
-// secret to BootstrapTokenFile in dir (created with mode 0600; an
-// existing file is an error, never overwritten). It returns the file's
-// path. On error no token is left behind that nobody knows.
+// BootstrapTokenTTL is how long the bootstrap admin token lives: long
+// enough to create the real admin tokens with it, and no longer.
+const BootstrapTokenTTL = 24 * time.Hour
+
+// bootstrapToken creates an admin token named "bootstrap" that expires
+// after BootstrapTokenTTL and writes its secret to BootstrapTokenFile in
+// dir (created with mode 0600; an existing file is an error, never
+// overwritten). It returns the file's path. On error no token is left
+// behind that nobody knows. The file is removed when the token is first
+// used, or when it expires (see WatchBootstrapToken).
 func bootstrapToken(ctx context.Context, ix *index.Index, dir string) (string, error) {
 	path := filepath.Join(dir, BootstrapTokenFile)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -27,7 +36,8 @@ func bootstrapToken(ctx context.Context, ix *index.Index, dir string) (string, e
 		return "", fmt.Errorf("server: bootstrap admin token: %w (remove the file, or create a token with "+
 			"`mediamatch token create --data DIR`)", err)
 	}
-	tok, secret, err := ix.CreateToken(ctx, index.Token{Name: "bootstrap", Role: index.RoleAdmin})
+	tok, secret, err := ix.CreateToken(ctx, index.Token{Name: "bootstrap", Role: index.RoleAdmin,
+		ExpireTime: ix.Now().Add(BootstrapTokenTTL)})
 	if err == nil {
 		_, err = f.WriteString(secret + "\n")
 		if err == nil {
@@ -47,8 +57,61 @@ func bootstrapToken(ctx context.Context, ix *index.Index, dir string) (string, e
 		return "", fmt.Errorf("server: bootstrap admin token: %w", err)
 	}
 	_ = ix.AppendAudit(ctx, index.AuditEntry{Actor: "serve (bootstrap)", Role: index.RoleAdmin,
-		Action: "AdminService/CreateToken", Target: "name bootstrap", Detail: "ok id=" + tok.ID + " role=admin banks=all file=" + path})
+		Action: "AdminService/CreateToken", Target: "name bootstrap", Detail: "ok id=" + tok.ID + " role=admin banks=all file=" + path +
+			" expires=" + tok.ExpireTime.Format(time.RFC3339)})
+	watchBootstrap(ix, path, tok)
 	return path, nil
+}
+
+// WatchBootstrapToken removes the bootstrap token's file from dir (see
+// BootstrapTokenFile) once it is of no use: at once when its secret is no
+// longer accepted (expired, revoked, or unknown), else when the token is
+// first used or when it expires, whichever comes first. Run calls it at
+// every start, so that a file left by an earlier run goes too. It returns
+// an error only if the file exists and cannot be read or removed.
+func WatchBootstrapToken(ix *index.Index, dir string) error {
+	path := filepath.Join(dir, BootstrapTokenFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("server: bootstrap admin token: %w", err)
+	}
+	tok, err := ix.Authenticate(strings.TrimSpace(string(b)))
+	if err != nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("server: bootstrap admin token: %w", err)
+		}
+		return nil
+	}
+	watchBootstrap(ix, path, tok)
+	return nil
+}
+
+// watchBootstrap removes the file at path when tok is first used or
+// expires, and records the removal in the audit log.
+func watchBootstrap(ix *index.Index, path string, tok index.Token) {
+	var once sync.Once
+	remove := func(why string) {
+		once.Do(func() {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return
+			}
+			_ = ix.AppendAudit(context.Background(), index.AuditEntry{Actor: "serve (bootstrap)", Role: index.RoleAdmin,
+				Action: "bootstrap token file removed", Target: tok.ID, Detail: "ok " + why + " file=" + path})
+		})
+	}
+	var timer *time.Timer
+	if !tok.ExpireTime.IsZero() {
+		timer = time.AfterFunc(tok.ExpireTime.Sub(ix.Now()), func() { remove("expired") })
+	}
+	ix.OnFirstUse(tok.ID, func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		remove("first used")
+	})
 }
 
 // CreateTokenOffline creates a token in the index in dataDir without a

@@ -264,6 +264,8 @@ func (s *Server) statusOf(ctx context.Context, err error) error {
 		return status.Error(codes.InvalidArgument, domainMessage(err))
 	case errors.Is(err, index.ErrUnauthenticated):
 		return status.Error(codes.Unauthenticated, domainMessage(err))
+	case errors.Is(err, index.ErrNoSpace):
+		return status.Error(codes.ResourceExhausted, domainMessage(err))
 	case errors.Is(err, index.ErrClosed):
 		return status.Error(codes.Unavailable, "server is shutting down")
 	case errors.Is(err, context.DeadlineExceeded):

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/index/hashlist"
 )
@@ -75,6 +77,11 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
+	// A token revoked (or expired) while the list streams in does not get
+	// it applied: Commit checks the token at the commit point.
+	if c := callerOf(ctx); c != nil && strings.HasPrefix(c.key, "tok_") {
+		im.RequireToken(c.key)
+	}
 	// Whatever ends the call before Commit (a bad list, the client going
 	// away, a storage error) drops what was staged; after Commit it is a
 	// no-op.
@@ -125,7 +132,7 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 			return s.toStatus(ctx, invalid("ImportSignalsRequest.chunk", "%s list broken, nothing imported: %s",
 				format, strings.TrimPrefix(err.Error(), "hashlist: "+string(format)+": ")))
 		}
-		err = im.Add(ctx, index.ImportRecord{Item: rec.Item, Delete: rec.Delete})
+		err = im.Add(ctx, index.ImportRecord{Item: rec.Item, Delete: rec.Delete, Line: rec.Line, IDFromHash: idFromHash(rec.Item)})
 		switch {
 		case errors.Is(err, index.ErrInvalid):
 			bad.add(fmt.Sprintf("line %d: %s", rec.Line, reason(err)))
@@ -143,6 +150,26 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 	resp.Added, resp.Updated, resp.Deleted, resp.Unchanged = st.Added, st.Updated, st.Deleted, st.Unchanged
 	resp.Rejected, resp.Errors = bad.count, bad.lines
 	return stream.SendAndClose(resp)
+}
+
+// idFromHash reports whether its id is one the hashlist reader made from
+// one of its hashes ("pdq-<hex>"), for lists that give no ids: records of
+// the same hash then share the id without being two versions of one item.
+func idFromHash(it index.Item) bool {
+	typ, hexHash, ok := strings.Cut(it.ID, "-")
+	if !ok {
+		return false
+	}
+	is := func(s fingerprint.Signal) bool { return string(s.Type) == typ && s.Hex() == hexHash }
+	if slices.ContainsFunc(it.Media.FileSignals, is) {
+		return true
+	}
+	for _, k := range it.Media.Keyframes {
+		if slices.ContainsFunc(k.Signals, is) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkImportChunk checks the chunk of the i'th message of an import.

@@ -45,6 +45,7 @@ type Index interface {
 	CreateBank(ctx context.Context, b index.Bank) (index.Bank, error)
 	GetBank(ctx context.Context, name string) (index.Bank, error)
 	ListBanks(ctx context.Context, pageSize int, pageToken string) ([]index.Bank, string, error)
+	ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]index.Bank, string, error)
 	DeleteBank(ctx context.Context, name string) error
 	AddItem(ctx context.Context, it index.Item) (index.Item, error)
 	GetItem(ctx context.Context, bank, id string) (index.Item, error)
@@ -57,11 +58,14 @@ type Index interface {
 	// Tokens and the audit log (AdminService and the interceptors).
 	CreateToken(ctx context.Context, t index.Token) (index.Token, string, error)
 	ListTokens(ctx context.Context) ([]index.Token, error)
+	ListTokensWithin(ctx context.Context, scope []string) ([]index.Token, error)
 	RevokeToken(ctx context.Context, id string) (index.Token, error)
+	RevokeTokenWithin(ctx context.Context, id string, scope []string) (index.Token, error)
 	Authenticate(secret string) (index.Token, error)
 	HasTokens() bool
 	AppendAudit(ctx context.Context, e index.AuditEntry) error
 	ListAudit(ctx context.Context, pageSize int, pageToken string) ([]index.AuditEntry, string, error)
+	ListAuditWhere(ctx context.Context, pageSize int, pageToken string, keep func(index.AuditEntry) bool) ([]index.AuditEntry, string, error)
 }
 
 // Hasher computes the fingerprint of a file held in memory, with the PDQ

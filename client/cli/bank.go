@@ -67,7 +67,7 @@ description; with --json, one object per bank.`,
 						}
 						continue
 					}
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", b.Name, b.ItemCount, b.CreateTime.Local().Format("2006-01-02 15:04"), b.Description)
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", safeText(b.Name), b.ItemCount, b.CreateTime.Local().Format("2006-01-02 15:04"), safeText(b.Description))
 				}
 				return tw.Flush()
 			})

@@ -107,7 +107,7 @@ very long lists).`,
 				fmt.Fprintf(a.stdout, "bank %s: %d added, %d updated, %d deleted, %d unchanged, %d rejected\n",
 					bank, res.Added, res.Updated, res.Deleted, res.Unchanged, res.Rejected)
 				for _, e := range res.Errors {
-					fmt.Fprintf(a.stdout, "  rejected %s\n", e)
+					fmt.Fprintf(a.stdout, "  rejected %s\n", safeText(e))
 				}
 				if more := res.Rejected - int64(len(res.Errors)); more > 0 {
 					fmt.Fprintf(a.stdout, "  ... and %d more rejected\n", more)

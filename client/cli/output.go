@@ -6,8 +6,11 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mediamatch/mediamatch/client"
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -116,12 +119,12 @@ func describeSource(s *client.Source) string {
 	if s == nil {
 		return ""
 	}
-	out := "source " + s.Format
+	out := "source " + safeText(s.Format)
 	if s.Partner != "" {
-		out += " from " + s.Partner
+		out += " from " + safeText(s.Partner)
 	}
 	if s.UpstreamID != "" {
-		out += " (upstream " + s.UpstreamID + ")"
+		out += " (upstream " + safeText(s.UpstreamID) + ")"
 	}
 	return out
 }
@@ -253,12 +256,43 @@ func transformText(t fingerprint.Transform) (name, meaning string) {
 }
 
 // Human-readable forms.
+//
+// Every string that comes from the server and was not made by it (names,
+// descriptions, labels, sources, audit targets and details, token names)
+// goes through safeText: stored strings can hold newlines and terminal
+// escape sequences, which printed raw forge lines (an audit entry that
+// looks like an admin's) or rewrite the screen. JSON output escapes them
+// already.
+
+// safeText returns s unchanged when every character of it is printable
+// (unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the
+// ASCII space), and else s quoted as a Go string literal (strconv.Quote),
+// so that control characters and escape sequences show as \n, \x1b,
+// \u202e and never reach the terminal raw. A tab is not printable here: it
+// would break the columns of a table.
+func safeText(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// safeTexts is safeText of each of ss, joined with sep.
+func safeTexts(ss []string, sep string) string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = safeText(s)
+	}
+	return strings.Join(out, sep)
+}
 
 // formatLabels returns "k=v k2=v2" in key order.
 func formatLabels(l map[string]string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(l)) {
-		parts = append(parts, k+"="+l[k])
+		parts = append(parts, safeText(k)+"="+safeText(l[k]))
 	}
 	return strings.Join(parts, " ")
 }
@@ -283,7 +317,7 @@ func describeMedia(m fingerprint.Media) string {
 	var b strings.Builder
 	b.WriteString(m.Kind.String())
 	if m.Format != "" {
-		b.WriteString(" " + m.Format)
+		b.WriteString(" " + safeText(m.Format))
 	}
 	if m.Width > 0 || m.Height > 0 {
 		fmt.Fprintf(&b, " %dx%d", m.Width, m.Height)
@@ -334,9 +368,9 @@ func printMatches(w io.Writer, file string, ms []client.Match) {
 	}
 	fmt.Fprintf(w, "%s: %s\n", file, plural(len(ms), "match", "matches"))
 	for _, m := range ms {
-		line := fmt.Sprintf("  %s/%s  %s distance %d (threshold %d)", m.Bank, m.ItemID, m.Signal, m.Distance, m.Threshold)
+		line := fmt.Sprintf("  %s/%s  %s distance %d (threshold %d)", safeText(m.Bank), safeText(m.ItemID), m.Signal, m.Distance, m.Threshold)
 		if m.Distance < 0 { // withheld from callers below curator
-			line = fmt.Sprintf("  %s/%s  %s within threshold %d", m.Bank, m.ItemID, m.Signal, m.Threshold)
+			line = fmt.Sprintf("  %s/%s  %s within threshold %d", safeText(m.Bank), safeText(m.ItemID), m.Signal, m.Threshold)
 		}
 		if m.Transform != fingerprint.TransformNone {
 			line += "  transform " + describeTransform(m.Transform)
@@ -374,7 +408,7 @@ func describeItem(it client.Item) string {
 	if it.Disabled {
 		state = "disabled"
 	}
-	line := fmt.Sprintf("%s/%s  %s  %s", it.Bank, it.ID, describeMedia(it.Media), state)
+	line := fmt.Sprintf("%s/%s  %s  %s", safeText(it.Bank), safeText(it.ID), describeMedia(it.Media), state)
 	if l := formatLabels(it.Labels); l != "" {
 		line += "  " + l
 	}

@@ -41,7 +41,7 @@ func toJSONToken(t client.Token) jsonToken {
 func describeToken(t client.Token) string {
 	banks := "every bank"
 	if len(t.Banks) > 0 {
-		banks = "banks " + strings.Join(t.Banks, ",")
+		banks = "banks " + safeTexts(t.Banks, ",")
 	}
 	state := "never expires"
 	switch {
@@ -50,7 +50,7 @@ func describeToken(t client.Token) string {
 	case !t.ExpireTime.IsZero():
 		state = "expires " + t.ExpireTime.Local().Format("2006-01-02 15:04")
 	}
-	return fmt.Sprintf("%s (%s): role %s, %s, %s", t.ID, t.Name, t.Role, banks, state)
+	return fmt.Sprintf("%s (%s): role %s, %s, %s", safeText(t.ID), safeText(t.Name), safeText(string(t.Role)), banks, state)
 }
 
 func (a *app) tokenCommand() *cobra.Command {
@@ -163,7 +163,7 @@ local user.`,
 				for _, t := range toks {
 					banks := "all"
 					if len(t.Banks) > 0 {
-						banks = strings.Join(t.Banks, ",")
+						banks = safeTexts(t.Banks, ",")
 					}
 					state := "active"
 					switch {
@@ -174,7 +174,7 @@ local user.`,
 					case !t.ExpireTime.IsZero():
 						state = "expires " + t.ExpireTime.Local().Format("2006-01-02 15:04")
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, banks,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", safeText(t.ID), safeText(t.Name), safeText(string(t.Role)), banks,
 						t.CreateTime.Local().Format("2006-01-02 15:04"), state)
 				}
 				return tw.Flush()
@@ -264,9 +264,11 @@ recorded. With --json, one object per entry.`,
 						}
 						continue
 					}
+					// Only the first line of a detail (an import's bad
+					// records follow on others); every field escaped.
 					detail, _, _ := strings.Cut(e.Detail, "\n")
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"),
-						e.Actor, e.Role, e.Action, e.Target, detail)
+						safeText(e.Actor), safeText(string(e.Role)), safeText(e.Action), safeText(e.Target), safeText(detail))
 				}
 				return tw.Flush()
 			})
