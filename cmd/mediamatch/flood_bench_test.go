@@ -69,11 +69,16 @@ const (
 	floodHealthRequest = 1 << 20
 
 	// (5) floodBombWorkers concurrent MatchMedia calls of decompression
-	// bombs inside the 50 MP pixel budget: floodBombSide x floodBombSide
-	// 16-bit RGBA (8 bytes a pixel: 392 MB for 7000) as a deflated TIFF
-	// and as a PNG, both a few hundred KB.
+	// bombs inside the 50 MP pixel budget, in turn: floodBombSide x
+	// floodBombSide 16-bit RGBA (8 bytes a pixel: 392 MB for 7000) as a
+	// deflated TIFF and as a PNG, both a few hundred KB; and (point 4) a
+	// grey floodJPEGSide x floodJPEGSide progressive JPEG of
+	// floodJPEGScans scans (about 200 KB; each scan visits all 774,400
+	// blocks).
 	floodBombWorkers = 4
 	floodBombSide    = 7000
+	floodJPEGSide    = 7040
+	floodJPEGScans   = 2000
 
 	// (6) floodSignalWorkers concurrent MatchSignals of
 	// floodSignalKeyframes random keyframes with their 7 dihedral variants
@@ -129,8 +134,9 @@ var floodNames = []string{"idle", "slow", "push", "health", "bomb", "signals"}
 //   - push, health (point 3): many connections of many upload streams
 //     pushing chunks that no handler reads, and connections without
 //     credentials of health Watch streams with large requests, held open;
-//   - bomb (point 5): 16-bit RGBA TIFF and PNG decompression bombs inside
-//     the pixel budget, uploaded concurrently;
+//   - bomb (points 5 and 4): 16-bit RGBA TIFF and PNG decompression bombs
+//     inside the pixel budget, and a progressive JPEG of 2,000 scans,
+//     uploaded concurrently;
 //   - signals (point 6): MatchSignals of 1,000 keyframes with their
 //     dihedral variants at PDQ threshold 256 and 1,000 results.
 //
@@ -183,9 +189,10 @@ func BenchmarkFlood(b *testing.B) {
 	bombs := []floodBomb{
 		{"tiff", floodTIFF16(floodBombSide, floodBombSide)},
 		{"png", floodPNG16(floodBombSide, floodBombSide)},
+		{"jpeg", floodProgressiveJPEG(floodJPEGSide, floodJPEGScans)},
 	}
 	for _, bm := range bombs {
-		b.Logf("bomb %s: %dx%d 16-bit RGBA in %d bytes", bm.name, floodBombSide, floodBombSide, len(bm.data))
+		b.Logf("bomb %s: %d bytes", bm.name, len(bm.data))
 	}
 	wideSignals := floodWideSignals(b)
 
@@ -356,8 +363,9 @@ func BenchmarkFlood(b *testing.B) {
 	})
 	// (5) Decompression bombs.
 	bombConn := dial()
+	var bombsSent atomic.Int64
 	attack("bomb", floodBombWorkers, func(ctx context.Context, i int) error {
-		bm := bombs[i%len(bombs)]
+		bm := bombs[(bombsSent.Add(1)-1)%int64(len(bombs))]
 		_, err := pb.NewMatchServiceClient(bombConn).MatchMedia(attackerCtx(ctx, i), &pb.MatchMediaRequest{Content: bm.data})
 		return err
 	})
@@ -676,6 +684,91 @@ func floodPNG16(w, h int) []byte {
 	chunk("IDAT", floodDeflate(h, w*8, true))
 	chunk("IEND", nil)
 	return out.Bytes()
+}
+
+// floodProgressiveJPEG returns a grey side x side progressive JPEG of
+// one DC scan (every block 0) and then scans times the same AC scan
+// (coefficients 1..63, first pass), each coded as end-of-band runs: about
+// 50 bytes a scan that still make the decoder visit every block (side/8
+// squared). side is a multiple of 8, at least 128.
+func floodProgressiveJPEG(side, scans int) []byte {
+	var out bytes.Buffer
+	marker := func(m byte, payload ...byte) {
+		out.Write([]byte{0xff, m})
+		out.Write(binary.BigEndian.AppendUint16(nil, uint16(len(payload)+2)))
+		out.Write(payload)
+	}
+	out.Write([]byte{0xff, 0xd8}) // SOI
+	dqt := []byte{0}              // 8-bit table 0
+	for range 64 {
+		dqt = append(dqt, 1)
+	}
+	marker(0xdb, dqt...)
+	sof := binary.BigEndian.AppendUint16([]byte{8}, uint16(side)) // precision, height
+	sof = binary.BigEndian.AppendUint16(sof, uint16(side))        // width
+	marker(0xc2, append(sof, 1, 1, 0x11, 0)...)                   // one component: id 1, 1x1, table 0
+	// DC table 0 and AC table 0 each hold one symbol, coded "0": DC
+	// difference category 0, and EOB14 (a run of 2^14 + 14 extra bits
+	// blocks).
+	counts := func() []byte { c := make([]byte, 16); c[0] = 1; return c }
+	marker(0xc4, append(append([]byte{0x00}, counts()...), 0x00)...)
+	marker(0xc4, append(append([]byte{0x10}, counts()...), 0xe0)...)
+	blocks := (side / 8) * (side / 8)
+	// The DC scan: one "0" bit a block.
+	marker(0xda, 1, 1, 0x00, 0, 0, 0x00)
+	out.Write(make([]byte, (blocks+7)/8))
+	// The AC scan: blocks as runs of 16384..32767.
+	runs := (blocks + 32766) / 32767
+	var ac bitWriter
+	for r := range runs {
+		n := blocks / runs
+		if r < blocks%runs {
+			n++
+		}
+		ac.write(0, 1)          // EOB14
+		ac.write(n-(1<<14), 14) // the run's extra bits
+	}
+	acData := ac.bytes()
+	for range scans {
+		marker(0xda, 1, 1, 0x00, 1, 63, 0x00)
+		out.Write(acData)
+	}
+	out.Write([]byte{0xff, 0xd9}) // EOI
+	return out.Bytes()
+}
+
+// bitWriter packs bits most significant first, as JPEG entropy-coded
+// data: padded with ones, a 0x00 stuffed after each 0xff.
+type bitWriter struct {
+	out   []byte
+	acc   uint32
+	nbits int
+}
+
+func (w *bitWriter) write(v, n int) {
+	for i := n - 1; i >= 0; i-- {
+		w.acc = w.acc<<1 | uint32(v>>i&1)
+		w.nbits++
+		if w.nbits == 8 {
+			w.flush()
+		}
+	}
+}
+
+func (w *bitWriter) flush() {
+	b := byte(w.acc)
+	w.out = append(w.out, b)
+	if b == 0xff {
+		w.out = append(w.out, 0)
+	}
+	w.acc, w.nbits = 0, 0
+}
+
+func (w *bitWriter) bytes() []byte {
+	for w.nbits != 0 {
+		w.write(1, 1)
+	}
+	return w.out
 }
 
 // floodDeflate returns the zlib stream of rows rows of rowBytes zeros,
