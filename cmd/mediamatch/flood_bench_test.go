@@ -94,10 +94,13 @@ const (
 	floodBankItems = 10_000
 
 	// floodGoodTimeout is the deadline of each of the well-behaved
-	// caller's calls; floodRetryPause the attackers' pause before opening
-	// the next stream or call after one ended.
-	floodGoodTimeout = 10 * time.Second
-	floodRetryPause  = 100 * time.Millisecond
+	// caller's calls, and floodGoodInterval the least time from the start
+	// of one to the start of the next (20 a second at most: well under
+	// the default rate limit of 100); floodRetryPause the attackers' pause
+	// before opening the next stream or call after one failed.
+	floodGoodTimeout  = 10 * time.Second
+	floodGoodInterval = 50 * time.Millisecond
+	floodRetryPause   = 100 * time.Millisecond
 
 	// The defaults of MEDIAMATCH_FLOOD_MAX_RSS_MB (the bound the benchmark
 	// enforces) and MEDIAMATCH_FLOOD_KILL_RSS_MB (the server is killed
@@ -141,8 +144,8 @@ var floodNames = []string{"idle", "slow", "push", "health", "bomb", "signals"}
 //     dihedral variants at PDQ threshold 256 and 1,000 results.
 //
 // Meanwhile the well-behaved caller calls MatchMedia with the first photo,
-// one call at a time with a deadline of floodGoodTimeout, and records
-// every latency and error. The server's RSS is read from /proc every
+// one call at a time with a deadline of floodGoodTimeout, at most one
+// every floodGoodInterval, and records every latency and error. The server's RSS is read from /proc every
 // 100 ms, and its VmHWM at the end.
 //
 // It reports peak-rss-mb (the larger of the peak sampled and VmHWM),
@@ -393,20 +396,21 @@ func BenchmarkFlood(b *testing.B) {
 				return // the server was killed: counted below
 			}
 			goodLat = append(goodLat, d)
+			next := time.After(floodGoodInterval - d)
 			switch {
 			case err == nil && !found(resp):
 				goodMiss++
 			case err != nil:
 				goodErrs++
 				if status.Code(err) == codes.ResourceExhausted && strings.Contains(status.Convert(err).Message(), "rate limit:") {
-					time.Sleep(100 * time.Millisecond)
-					continue
+					break
 				}
 				goodNonRate++
 				if len(goodFirstErrs) < 5 {
 					goodFirstErrs = append(goodFirstErrs, fmt.Sprintf("after %v: %v", d.Round(time.Millisecond), err))
 				}
 			}
+			<-next
 		}
 	})
 	wg.Wait()
@@ -443,7 +447,7 @@ func BenchmarkFlood(b *testing.B) {
 			b.Logf("flood %s: %d streams or calls ended: %v; first messages: %q", name, t.calls.Load(), t.codes, t.first)
 		}
 	}
-	b.Logf("%v of floods (%v with the wind-down), RSS idle %.0f MB, peak %.0f MB (VmHWM %.0f MB); well-behaved caller: %d calls, "+
+	b.Logf("floods planned for %v, ran %v (with the wind-down), RSS idle %.0f MB, peak %.0f MB (VmHWM %.0f MB); well-behaved caller: %d calls, "+
 		"%d errors (%d not its rate limit), %d misses, p50 %v, p99 %v", time.Duration(seconds)*time.Second, elapsed.Round(time.Millisecond),
 		mb(idleRSS), mb(peak), mb(hwm), len(goodLat), goodErrs, goodNonRate, goodMiss,
 		floodPercentile(goodLat, 50).Round(time.Millisecond), floodPercentile(goodLat, 99).Round(time.Millisecond))
