@@ -37,8 +37,9 @@ import (
 
 // The attack sizes of BenchmarkFlood, to tune. Every attacker goroutine
 // loops for the whole run: when the server ends one of its streams or
-// calls it opens the next (after floodRetryPause), so the counts are of
-// what is held at once, not of calls made.
+// calls it opens the next (after floodRetryPause if it failed), so the
+// sizes are of what is held or in flight at once; the counts reported are
+// of the streams and calls that ended.
 const (
 	// floodAttackTokens matcher tokens are shared by the attackers; the
 	// even ones are limited to the bank of the items, the odd ones may use
@@ -723,7 +724,7 @@ func floodProgressiveJPEG(side, scans int) []byte {
 	out.Write(make([]byte, (blocks+7)/8))
 	// The AC scan: blocks as runs of 16384..32767.
 	runs := (blocks + 32766) / 32767
-	var ac bitWriter
+	var ac floodBitWriter
 	for r := range runs {
 		n := blocks / runs
 		if r < blocks%runs {
@@ -741,15 +742,15 @@ func floodProgressiveJPEG(side, scans int) []byte {
 	return out.Bytes()
 }
 
-// bitWriter packs bits most significant first, as JPEG entropy-coded
+// floodBitWriter packs bits most significant first, as JPEG entropy-coded
 // data: padded with ones, a 0x00 stuffed after each 0xff.
-type bitWriter struct {
+type floodBitWriter struct {
 	out   []byte
 	acc   uint32
 	nbits int
 }
 
-func (w *bitWriter) write(v, n int) {
+func (w *floodBitWriter) write(v, n int) {
 	for i := n - 1; i >= 0; i-- {
 		w.acc = w.acc<<1 | uint32(v>>i&1)
 		w.nbits++
@@ -759,7 +760,7 @@ func (w *bitWriter) write(v, n int) {
 	}
 }
 
-func (w *bitWriter) flush() {
+func (w *floodBitWriter) flush() {
 	b := byte(w.acc)
 	w.out = append(w.out, b)
 	if b == 0xff {
@@ -768,7 +769,7 @@ func (w *bitWriter) flush() {
 	w.acc, w.nbits = 0, 0
 }
 
-func (w *bitWriter) bytes() []byte {
+func (w *floodBitWriter) bytes() []byte {
 	for w.nbits != 0 {
 		w.write(1, 1)
 	}
