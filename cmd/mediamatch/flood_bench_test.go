@@ -307,14 +307,11 @@ func BenchmarkFlood(b *testing.B) {
 	for _, name := range floodNames {
 		tallies[name] = &floodTally{codes: map[string]int64{}, first: map[string]string{}}
 	}
-	b.ResetTimer()
-	start := time.Now()
-	end := start.Add(time.Duration(seconds) * time.Second)
-	// The floods end at end, without a deadline of their own: attackers
-	// send none, so the server gives their calls its default.
+	// The floods end when runCtx does, seconds after every goroutine has
+	// been started, without a deadline of their own: attackers send none,
+	// so the server gives their calls its default.
 	runCtx, cancelRun := context.WithCancel(fctx)
 	defer cancelRun()
-	time.AfterFunc(time.Until(end), cancelRun)
 	// attack runs f in a loop until the end, from n goroutines; f gets the
 	// goroutine's number and returns the outcome of one stream or call.
 	attack := func(name string, n int, f func(ctx context.Context, i int) error) {
@@ -387,7 +384,7 @@ func BenchmarkFlood(b *testing.B) {
 		goodFirstErrs                   []string
 	)
 	wg.Go(func() {
-		for runCtx.Err() == nil {
+		for first := true; first || runCtx.Err() == nil; first = false {
 			c, cancel := context.WithTimeout(floodAs(fctx, good), floodGoodTimeout)
 			t0 := time.Now()
 			resp, err := gc.MatchMedia(c, &pb.MatchMediaRequest{Content: goodPhoto})
@@ -414,6 +411,9 @@ func BenchmarkFlood(b *testing.B) {
 			<-next
 		}
 	})
+	b.ResetTimer()
+	start := time.Now()
+	time.AfterFunc(time.Duration(seconds)*time.Second, cancelRun)
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
