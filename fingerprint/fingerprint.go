@@ -87,18 +87,25 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Defaults of the decoding limits in Options.
+const (
+	DefaultMaxJPEGScans = 100
+	DefaultImageTimeout = 30 * time.Second
+	DefaultDecodeMemory = 1 << 30 // bytes
+)
+
 func (o Options) withDefaults() Options {
 	if o.MaxPixels <= 0 {
 		o.MaxPixels = 50_000_000
 	}
 	if o.MaxJPEGScans <= 0 {
-		o.MaxJPEGScans = 100
+		o.MaxJPEGScans = DefaultMaxJPEGScans
 	}
 	if o.ImageTimeout <= 0 {
-		o.ImageTimeout = 30 * time.Second
+		o.ImageTimeout = DefaultImageTimeout
 	}
 	if o.DecodeMemory <= 0 {
-		o.DecodeMemory = 1 << 30
+		o.DecodeMemory = DefaultDecodeMemory
 	}
 	if o.FFmpeg == "" {
 		o.FFmpeg = "ffmpeg"

@@ -104,6 +104,27 @@ type Config struct {
 	UploadIdleTimeout       time.Duration
 	MinUploadRate           int64
 	MaxUploadMemory         int64
+
+	// DecodeMemory, MaxJPEGScans and ImageTimeout bound in-process image
+	// decoding (see fingerprint.Options); zero means the default.
+	DecodeMemory int64
+	MaxJPEGScans int
+	ImageTimeout time.Duration
+	// MinFreeBytes, AuditRetention and AuditMaxEntries are the index's
+	// free-space reserve and audit retention (see index.Options); zero
+	// means the default, negative turns the limit off.
+	MinFreeBytes    int64
+	AuditRetention  time.Duration
+	AuditMaxEntries int
+	// MatcherThresholds, MaxMatcherResults, MaxMatchProbes, MaxMatchHits
+	// and MaxFrameMatches are what callers below curator may ask of a
+	// match and what one match call may cost (see Options); zero means
+	// the default.
+	MatcherThresholds map[fingerprint.SignalType]int
+	MaxMatcherResults int
+	MaxMatchProbes    int
+	MaxMatchHits      int
+	MaxFrameMatches   int
 }
 
 // Run serves mediamatch until ctx is done: it opens the index in
@@ -151,7 +172,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("server: data dir: %w", err)
 	}
-	ix, err := index.Open(cfg.DataDir, index.Options{Logger: log, Now: cfg.Now})
+	ix, err := index.Open(cfg.DataDir, index.Options{Logger: log, Now: cfg.Now,
+		MinFreeBytes: cfg.MinFreeBytes, AuditRetention: cfg.AuditRetention, AuditMaxEntries: cfg.AuditMaxEntries})
 	if err != nil {
 		return fmt.Errorf("server: open index in %s: %w", cfg.DataDir, err)
 	}
@@ -182,9 +204,14 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		log.Warn("authentication is required and no token existed: created an admin token; its secret is in "+
 			"the file (read it, keep it somewhere safe, delete the file)", slog.String("file", path))
+	} else if err := WatchBootstrapToken(ix, cfg.DataDir); err != nil { // a file left by an earlier run
+		lis.Close()
+		return err
 	}
 
-	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg, Logger: log}), Options{
+	hasher := fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg, Logger: log,
+		DecodeMemory: cfg.DecodeMemory, MaxJPEGScans: cfg.MaxJPEGScans, ImageTimeout: cfg.ImageTimeout})
+	s := New(ix, hasher, Options{
 		MaxUnaryBytes:  cfg.MaxUnaryBytes,
 		MaxStreamBytes: cfg.MaxStreamBytes,
 		Logger:         log,
@@ -203,6 +230,12 @@ func Run(ctx context.Context, cfg Config) error {
 		UploadIdleTimeout:   cfg.UploadIdleTimeout,
 		MinUploadRate:       cfg.MinUploadRate,
 		MaxUploadMemory:     cfg.MaxUploadMemory,
+
+		MatcherThresholds: cfg.MatcherThresholds,
+		MaxMatcherResults: cfg.MaxMatcherResults,
+		MaxMatchProbes:    cfg.MaxMatchProbes,
+		MaxMatchHits:      cfg.MaxMatchHits,
+		MaxFrameMatches:   cfg.MaxFrameMatches,
 	})
 	var opts []grpc.ServerOption
 	if cfg.Credentials != nil {

@@ -142,7 +142,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestParseThresholds(t *testing.T) {
-	got, err := parseThresholds([]string{"phash=10", " DHASH = 5 ", "pdq=31"})
+	got, err := parseThresholds("--threshold", []string{"phash=10", " DHASH = 5 ", "pdq=31"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestParseThresholds(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"phash", "phash=", "=3", "phash=x", "sha1=3"} {
-		if _, err := parseThresholds([]string{bad}); err == nil {
+		if _, err := parseThresholds("--threshold", []string{bad}); err == nil {
 			t.Errorf("parseThresholds(%q) succeeded, want an error", bad)
 		}
 	}

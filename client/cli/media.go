@@ -230,7 +230,7 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 		RunE: func(cmd *cobra.Command, files []string) error {
 			opts := client.MatchOptions{Banks: banks, MaxResults: maxResults, Dihedral: dihedral}
 			var err error
-			if opts.Thresholds, err = parseThresholds(thresholds); err != nil {
+			if opts.Thresholds, err = parseThresholds("--threshold", thresholds); err != nil {
 				return err
 			}
 			for _, s := range signals {
@@ -287,7 +287,7 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 }
 
 // parseThresholds parses "phash=10" flags.
-func parseThresholds(flags []string) (map[fingerprint.SignalType]int, error) {
+func parseThresholds(flag string, flags []string) (map[fingerprint.SignalType]int, error) {
 	if len(flags) == 0 {
 		return nil, nil
 	}
@@ -297,8 +297,8 @@ func parseThresholds(flags []string) (map[fingerprint.SignalType]int, error) {
 		t := fingerprint.SignalType(strings.ToLower(strings.TrimSpace(name)))
 		n, err := strconv.Atoi(strings.TrimSpace(val))
 		if !ok || err != nil || !t.Valid() {
-			return nil, usageError{fmt.Errorf("--threshold %q: want TYPE=BITS with TYPE one of %s, e.g. phash=10",
-				f, signalNames())}
+			return nil, usageError{fmt.Errorf("%s %q: want TYPE=BITS with TYPE one of %s, e.g. phash=10",
+				flag, f, signalNames())}
 		}
 		out[t] = n // the server checks the range and names the field
 	}

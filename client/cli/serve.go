@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/server"
 )
 
@@ -17,6 +19,7 @@ func (a *app) serveCommand() *cobra.Command {
 		tlsCert, tlsKey, clientCA string
 		clientRoles               []string
 		dev                       bool
+		matcherThresholds         []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -57,6 +60,20 @@ in all; the server accepts at most --max-connections connections
 (--max-connections-per-ip from one address) and --max-calls calls at once
 (--max-calls-per-ip from one address).
 
+Callers below curator (matcher and moderator tokens) see no distance and no
+partner source in a match, may ask for thresholds up to --matcher-threshold
+(default: the default thresholds, pdq=31 phash=8 dhash=8) and at most
+--matcher-max-results results. One match call searches at most
+--match-max-probes signals, gathers at most --match-max-hits keyframe pairs
+and returns at most --match-max-frames of them, for every role.
+
+Images are decoded within --decode-memory bytes in all (an image needing
+more is refused, others wait), JPEGs may have --max-jpeg-scans scans, and
+decoding one image may take --image-timeout. Writes keep --min-free-bytes
+free on the data dir's file system (without that much free at start the
+index opens read-only: matches are served, writes refused); audit entries
+are kept --audit-retention and at most --audit-max-entries.
+
 Files up to --max-unary-bytes may be sent in one message, larger ones
 (videos) are streamed up to --max-stream-bytes. Uploads are kept in memory
 only: never written to disk, never logged. Videos need ffmpeg (--ffmpeg,
@@ -94,6 +111,9 @@ default from PATH). Logs go to stderr.`,
 				return usageError{fmt.Errorf("--client-role: %w", err)}
 			}
 			cfg.ClientRoles = roles
+			if cfg.MatcherThresholds, err = parseThresholds("--matcher-threshold", matcherThresholds); err != nil {
+				return err
+			}
 			if tlsCert != "" {
 				if cfg.Credentials, err = server.TLSCredentials(tlsCert, tlsKey, clientCA); err != nil {
 					return err
@@ -130,5 +150,16 @@ default from PATH). Logs go to stderr.`,
 	f.IntVar(&cfg.MaxCallsPerIP, "max-calls-per-ip", 0, "calls open at once from one IP address (default max(1, max-calls/4))")
 	f.IntVar(&cfg.MaxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once")
 	f.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", server.DefaultMaxConnectionsPerIP, "connections open at once from one IP address")
+	f.StringArrayVar(&matcherThresholds, "matcher-threshold", nil, "TYPE=BITS: the widest threshold callers below curator may ask for a signal type (repeatable; default the type's default threshold)")
+	f.IntVar(&cfg.MaxMatcherResults, "matcher-max-results", server.DefaultMaxMatcherResults, "most results per match call for callers below curator")
+	f.IntVar(&cfg.MaxMatchProbes, "match-max-probes", index.DefaultMaxMatchProbes, "signals one match call searches: keyframes x signals x variants (negative: no limit)")
+	f.IntVar(&cfg.MaxMatchHits, "match-max-hits", index.DefaultMaxMatchHits, "keyframe pairs within the thresholds one match call gathers (negative: no limit)")
+	f.IntVar(&cfg.MaxFrameMatches, "match-max-frames", index.DefaultMaxFrameMatches, "keyframe pairs one match call returns (negative: no limit)")
+	f.Int64Var(&cfg.DecodeMemory, "decode-memory", fingerprint.DefaultDecodeMemory, "bytes all in-process image decodes hold at once")
+	f.IntVar(&cfg.MaxJPEGScans, "max-jpeg-scans", fingerprint.DefaultMaxJPEGScans, "most scans a JPEG may have")
+	f.DurationVar(&cfg.ImageTimeout, "image-timeout", fingerprint.DefaultImageTimeout, "deadline for decoding and hashing one image")
+	f.Int64Var(&cfg.MinFreeBytes, "min-free-bytes", index.DefaultMinFreeBytes, "free bytes writes keep in reserve on the data dir's file system (negative: no check)")
+	f.DurationVar(&cfg.AuditRetention, "audit-retention", index.DefaultAuditRetention, "how long audit entries are kept (negative: forever)")
+	f.IntVar(&cfg.AuditMaxEntries, "audit-max-entries", index.DefaultAuditMaxEntries, "most audit entries kept; the oldest go first")
 	return cmd
 }
