@@ -619,7 +619,9 @@ func TestDeadlines(t *testing.T) {
 }
 
 // TestUploadSlots: with MaxUploads 1, an upload waits while another holds
-// the slot (here until its deadline), and runs once the slot is free.
+// the slot (here until its deadline), and runs once the slot is free. A
+// stream still sending holds no slot: it takes one when its last chunk has
+// come.
 func TestUploadSlots(t *testing.T) {
 	ctx := t.Context()
 	e := newAuthEnv(t, authConfig{opts: Options{MaxUploads: 1}})
@@ -635,24 +637,27 @@ func TestUploadSlots(t *testing.T) {
 	if err := stream.Send(&pb.MatchMediaStreamRequest{Chunk: []byte("part of a file")}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); e.s.uploads.inUse() == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the stream never took an upload slot")
-		}
+	_, err = hash.HashMedia(ctx, &pb.HashMediaRequest{Content: []byte("not an image")})
+	wantStatus(t, err, codes.InvalidArgument) // it ran beside the stream still sending
+	if n := e.s.uploads.inUse(); n != 0 {
+		t.Errorf("%d slots held while the only stream is still sending, want 0", n)
+	}
+	cancel()
+
+	if err := e.s.uploads.take(ctx, "holder"); err != nil {
+		t.Fatal(err)
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	_, err = hash.HashMedia(wctx, &pb.HashMediaRequest{Content: []byte("x")})
 	wcancel()
 	wantStatus(t, err, codes.DeadlineExceeded)
 
-	cancel() // the stream ends and frees its slot
-	for deadline := time.Now().Add(10 * time.Second); e.s.uploads.inUse() != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the stream's slot was never freed")
-		}
-	}
+	e.s.uploads.release("holder")
 	_, err = hash.HashMedia(ctx, &pb.HashMediaRequest{Content: []byte("not an image")})
 	wantStatus(t, err, codes.InvalidArgument) // it ran: the content is no image
+	if n := e.s.uploads.inUse(); n != 0 {
+		t.Errorf("%d slots held after every upload ended, want 0", n)
+	}
 }
 
 // TestAdminService: tokens made, listed and revoked over the API.

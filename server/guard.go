@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"runtime/debug"
@@ -17,6 +19,7 @@ import (
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
@@ -38,7 +41,8 @@ import (
 // checked, so that refused calls count against it too), check its role,
 // then run the handler with the caller in its context, turning a panic
 // into Internal. An upload takes its slot when its data is there: a unary
-// one at once, a streamed one with its first chunk. A streamed call that
+// one at once, a streamed one when its last chunk has come; slots go to
+// the waiting caller that holds the fewest. A streamed call that
 // goes quiet (Options.UploadIdleTimeout) or an upload that arrives too
 // slowly (Options.MinUploadRate) is ended, and streamed uploads hold their
 // chunks within one budget (Options.MaxUploadMemory). After it: count the
@@ -86,65 +90,119 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	}
 }
 
-// tapCalls counts a new stream against Options.MaxCalls and
-// Options.MaxCallsPerIP, or refuses it with ResourceExhausted before
-// anything of it is read. The count drops when the stream's context ends,
-// which grpc does for every stream.
+// tapCalls counts a new stream against the caps on calls open at once,
+// or refuses it with ResourceExhausted before anything of it is read: in
+// all Options.MaxCalls; for one credential (a valid token, or a client
+// certificate with a role) Options.MaxCallsPerCaller; for calls without
+// one, Options.MaxCallsPerIP from one address and, while authentication
+// is required, a quarter of MaxCalls together, so that a flood without
+// credentials (health Watch streams, bad tokens) cannot crowd out callers
+// with them, nor one credential the others. The count drops when the
+// stream's context ends, which grpc does for every stream.
 func (s *Server) tapCalls(ctx context.Context, info *tap.Info) (context.Context, error) {
-	ip := peerIP(ctx)
-	switch s.calls.take(ip) {
+	key, anon := s.callKey(ctx, info.Header)
+	open := s.opts.RequireAuth || s.ix.HasTokens()
+	switch s.calls.take(key, anon, open) {
 	case overTotal:
 		return ctx, status.Errorf(codes.ResourceExhausted,
 			"server busy: %d calls open at once, the limit (serve --max-calls); retry later", s.calls.max)
+	case overAnon:
+		return ctx, status.Errorf(codes.ResourceExhausted,
+			"server busy: %d calls without credentials open at once, the limit (a quarter of serve --max-calls); retry later",
+			s.calls.anonMax)
 	case overIP:
 		return ctx, status.Errorf(codes.ResourceExhausted,
-			"server busy: %d calls open at once from %s, the limit per address (serve --max-calls-per-ip); retry later",
-			s.calls.perIP, ip)
+			"server busy: %d calls open at once from %s, the limit per address for calls without credentials "+
+				"(serve --max-calls-per-ip); retry later", s.calls.perIP, strings.TrimPrefix(key, "ip "))
+	case overCaller:
+		return ctx, status.Errorf(codes.ResourceExhausted,
+			"server busy: %d calls open at once by this token or certificate, the limit per caller "+
+				"(serve --max-calls-per-caller); retry later", s.calls.perCaller)
 	}
-	context.AfterFunc(ctx, func() { s.calls.release(ip) })
+	context.AfterFunc(ctx, func() { s.calls.release(key, anon) })
 	return ctx, nil
 }
 
-// callCap counts the calls open at once, in all and by peer IP. Safe for
-// concurrent use.
-type callCap struct {
-	max, perIP int
-
-	mu   sync.Mutex
-	n    int
-	byIP map[string]int
+// callKey returns what a new call is counted under: "tok ID" for a valid
+// token sent where tokens are accepted, "cert CN=..." for a verified client
+// certificate with a role, else "ip ADDR" (anon). Authentication proper,
+// with its errors, logging and limits, is the guard's; this only decides
+// whose share the call takes.
+func (s *Server) callKey(ctx context.Context, md metadata.MD) (key string, anon bool) {
+	p, _ := peer.FromContext(ctx)
+	tlsInfo, isTLS := tlsInfoOf(p)
+	if v := md.Get("authorization"); len(v) == 1 && (isTLS || onLoopback(p)) {
+		if secret, ok := strings.CutPrefix(v[0], "Bearer "); ok {
+			if tok, err := s.ix.Authenticate(strings.TrimSpace(secret)); err == nil {
+				return "tok " + tok.ID, false
+			}
+		}
+	}
+	if isTLS && len(tlsInfo.State.VerifiedChains) > 0 && len(tlsInfo.State.VerifiedChains[0]) > 0 {
+		cn := tlsInfo.State.VerifiedChains[0][0].Subject.CommonName
+		if _, ok := s.opts.ClientRoles[cn]; ok {
+			return "cert CN=" + cn, false
+		}
+	}
+	return "ip " + peerIP(ctx), true
 }
 
-func newCallCap(max, perIP int) *callCap {
-	return &callCap{max: max, perIP: perIP, byIP: make(map[string]int)}
+// callCap counts the calls open at once: in all, by caller (credential or,
+// without one, peer IP), and those without credentials together. Safe for
+// concurrent use.
+type callCap struct {
+	max, perCaller, perIP, anonMax int
+
+	mu    sync.Mutex
+	n     int
+	anonN int
+	byKey map[string]int
+}
+
+func newCallCap(total, perCaller, perIP int) *callCap {
+	return &callCap{max: total, perCaller: perCaller, perIP: perIP, anonMax: max(1, total/4), byKey: make(map[string]int)}
 }
 
 const (
 	taken = iota
 	overTotal
+	overAnon
 	overIP
+	overCaller
 )
 
-func (c *callCap) take(ip string) int {
+// take counts a call under key, or says which cap it would pass. anon:
+// the call has no credential; pooled: such calls share anonMax.
+func (c *callCap) take(key string, anon, pooled bool) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.n >= c.max:
 		return overTotal
-	case c.byIP[ip] >= c.perIP:
+	case anon && pooled && c.anonN >= c.anonMax:
+		return overAnon
+	case anon && c.byKey[key] >= c.perIP:
 		return overIP
+	case !anon && c.byKey[key] >= c.perCaller:
+		return overCaller
 	}
 	c.n++
-	c.byIP[ip]++
+	if anon {
+		c.anonN++
+	}
+	c.byKey[key]++
 	return taken
 }
 
-func (c *callCap) release(ip string) {
+func (c *callCap) release(key string, anon bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n--
-	if c.byIP[ip]--; c.byIP[ip] <= 0 {
-		delete(c.byIP, ip)
+	if anon {
+		c.anonN--
+	}
+	if c.byKey[key]--; c.byKey[key] <= 0 {
+		delete(c.byKey, key)
 	}
 }
 
@@ -434,8 +492,8 @@ func (p *refusal) summary(now time.Time) index.AuditEntry {
 // guardedStream is a stream with the guard's context, which keeps its
 // first received message (of audited RPCs, for the target) and its last
 // sent message (for the outcome and the match counter). Of an upload it
-// takes the slot with the first chunk and holds the chunks within
-// Options.MaxUploadMemory; of any stream it ends a receive that waits
+// holds the chunks within Options.MaxUploadMemory and takes the slot once
+// the last has come (the client's end of the stream); of any stream it ends a receive that waits
 // longer than Options.UploadIdleTimeout, and of an upload one that arrives
 // slower than Options.MinUploadRate. Messages that cannot be parsed are
 // InvalidArgument.
@@ -448,7 +506,7 @@ type guardedStream struct {
 	first     any // the first message received, if keepFirst
 	last      any // the last message sent
 
-	started time.Time // of an upload: when it took its slot
+	started time.Time // of an upload: when its first chunk came
 	bytes   int64     // upload bytes received
 	dead    error     // once set, every receive fails with it
 }
@@ -460,6 +518,16 @@ func (g *guardedStream) RecvMsg(m any) error {
 		return g.dead
 	}
 	if err := g.recv(m); err != nil {
+		if errors.Is(err, io.EOF) && g.c.access.upload && g.bytes > 0 {
+			// The whole upload is here: it may now be hashed, within a
+			// slot. Receiving takes none, so that slow or stalled
+			// senders hold memory within the upload budget, never the
+			// slots that hashing needs.
+			if serr := g.s.takeSlot(g.ctx, g.c); serr != nil {
+				g.dead = serr
+				return serr
+			}
+		}
 		return err
 	}
 	if err := g.s.codec.parsed(m); err != nil {
@@ -476,13 +544,9 @@ func (g *guardedStream) RecvMsg(m any) error {
 	if !ok || len(ch.GetChunk()) == 0 {
 		return nil
 	}
-	if err := g.s.takeSlot(g.ctx, g.c); err != nil {
-		g.dead = err
-		return err
-	}
 	now := time.Now()
 	if g.started.IsZero() {
-		g.started = now // the rate is measured from when the upload has its slot
+		g.started = now // the rate is measured from the first chunk
 	}
 	n := int64(len(ch.GetChunk()))
 	if !g.s.memory.reserve(n) {

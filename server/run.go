@@ -96,10 +96,11 @@ type Config struct {
 	// is closed as soon as it is accepted. Defaults DefaultMaxConnections
 	// and DefaultMaxConnectionsPerIP.
 	MaxConnections, MaxConnectionsPerIP int
-	// MaxCalls, MaxCallsPerIP, MaxUploadsPerCaller, UploadIdleTimeout,
+	// MaxCalls, MaxCallsPerIP, MaxCallsPerCaller, MaxUploadsPerCaller, UploadIdleTimeout,
 	// MinUploadRate and MaxUploadMemory are the guard's limits on calls and uploads (see
 	// Options); zero means the default.
 	MaxCalls, MaxCallsPerIP int
+	MaxCallsPerCaller       int
 	MaxUploadsPerCaller     int
 	UploadIdleTimeout       time.Duration
 	MinUploadRate           int64
@@ -226,6 +227,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 		MaxCalls:            cfg.MaxCalls,
 		MaxCallsPerIP:       cfg.MaxCallsPerIP,
+		MaxCallsPerCaller:   cfg.MaxCallsPerCaller,
 		MaxUploadsPerCaller: cfg.MaxUploadsPerCaller,
 		UploadIdleTimeout:   cfg.UploadIdleTimeout,
 		MinUploadRate:       cfg.MinUploadRate,

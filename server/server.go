@@ -152,10 +152,17 @@ type Options struct {
 	// checking too); more are refused with ResourceExhausted before
 	// anything is read. Default DefaultMaxCalls.
 	MaxCalls int
-	// MaxCallsPerIP bounds the calls open at once from one peer IP
-	// address, so that one host cannot take every call; more are refused
-	// like those over MaxCalls. Default max(1, MaxCalls/4).
+	// MaxCallsPerIP bounds the calls without credentials open at once
+	// from one peer IP address; more are refused like those over MaxCalls.
+	// While authentication is required, calls without credentials (health
+	// checking, failed authentications) also share at most a quarter of
+	// MaxCalls. Default max(1, MaxCalls/4).
 	MaxCallsPerIP int
+	// MaxCallsPerCaller bounds the calls open at once by one credential (a
+	// token, or a client certificate with a role), like those over
+	// MaxCalls. Default max(1, MaxCalls/16), so that sixteen callers
+	// cannot fill the server.
+	MaxCallsPerCaller int
 	// StreamWindow and ConnWindow are the HTTP/2 flow-control windows, in
 	// bytes, of each stream and each connection: a stream buffers at most
 	// StreamWindow bytes its handler has not read. Fixed sizes (dynamic
@@ -286,6 +293,10 @@ func (o Options) withDefaults() Options {
 		o.MaxCallsPerIP = max(1, o.MaxCalls/4)
 	}
 	o.MaxCallsPerIP = min(o.MaxCallsPerIP, o.MaxCalls)
+	if o.MaxCallsPerCaller <= 0 {
+		o.MaxCallsPerCaller = max(1, o.MaxCalls/16)
+	}
+	o.MaxCallsPerCaller = min(o.MaxCallsPerCaller, o.MaxCalls)
 	if o.StreamWindow <= 0 {
 		o.StreamWindow = DefaultStreamWindow
 	}
@@ -396,7 +407,7 @@ func New(ix Index, h Hasher, opts Options) *Server {
 		authFail: newLimiter(opts.AuthFailureRate, opts.AuthFailureBurst, opts.Now),
 		uploads:  newSlots(opts.MaxUploads, opts.MaxUploadsPerCaller),
 		memory:   &budget{max: opts.MaxUploadMemory},
-		calls:    newCallCap(opts.MaxCalls, opts.MaxCallsPerIP),
+		calls:    newCallCap(opts.MaxCalls, opts.MaxCallsPerCaller, opts.MaxCallsPerIP),
 		refusals: newRefusals(),
 		counts:   newCounters(),
 		codec:    newParseCodec(),

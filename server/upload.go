@@ -107,50 +107,93 @@ func receive[M chunked](recv func() (M, error), msg string, limit int64, check f
 }
 
 // slots are the upload slots: at most max held at once, and at most
-// perCaller by one caller (a key). Safe for concurrent use.
+// perCaller by one caller (a key). A freed slot goes to the waiter whose
+// caller holds the fewest slots, the earliest among equals, so that
+// callers who keep many uploads waiting cannot crowd out one who sends
+// few. Safe for concurrent use.
 type slots struct {
 	max, perCaller int
 
-	mu    sync.Mutex
-	held  int
-	by    map[string]int
-	freed chan struct{} // closed, and replaced, whenever a slot is freed
+	mu      sync.Mutex
+	held    int
+	by      map[string]int
+	waiting []*slotWaiter // in order of arrival
+}
+
+type slotWaiter struct {
+	key   string
+	ready chan struct{} // closed when the slot is granted
 }
 
 func newSlots(max, perCaller int) *slots {
-	return &slots{max: max, perCaller: perCaller, by: make(map[string]int), freed: make(chan struct{})}
+	return &slots{max: max, perCaller: perCaller, by: make(map[string]int)}
 }
 
 // take waits for a slot for key; it returns ctx's error if ctx ends first.
 func (s *slots) take(ctx context.Context, key string) error {
-	for {
-		s.mu.Lock()
-		if s.held < s.max && s.by[key] < s.perCaller {
-			s.held++
-			s.by[key]++
-			s.mu.Unlock()
-			return nil
-		}
-		freed := s.freed
-		s.mu.Unlock()
-		select {
-		case <-freed:
-		case <-ctx.Done():
-			return ctx.Err()
+	w := &slotWaiter{key: key, ready: make(chan struct{})}
+	s.mu.Lock()
+	s.waiting = append(s.waiting, w)
+	s.grant()
+	s.mu.Unlock()
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-w.ready: // granted meanwhile: give it back
+		s.free(key)
+	default:
+		for i, x := range s.waiting {
+			if x == w {
+				s.waiting = append(s.waiting[:i], s.waiting[i+1:]...)
+				break
+			}
 		}
 	}
+	return ctx.Err()
 }
 
 // release frees a slot of key's.
 func (s *slots) release(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.free(key)
+}
+
+// free frees a slot of key's and grants what it can; s.mu is held.
+func (s *slots) free(key string) {
 	s.held--
 	if s.by[key]--; s.by[key] <= 0 {
 		delete(s.by, key)
 	}
-	close(s.freed)
-	s.freed = make(chan struct{})
+	s.grant()
+}
+
+// grant gives free slots to waiters, each to the one whose caller holds
+// the fewest (the earliest among equals) and is under perCaller; s.mu is
+// held.
+func (s *slots) grant() {
+	for s.held < s.max {
+		best := -1
+		for i, w := range s.waiting {
+			n := s.by[w.key]
+			if n < s.perCaller && (best < 0 || n < s.by[s.waiting[best].key]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return
+		}
+		w := s.waiting[best]
+		s.waiting = append(s.waiting[:best], s.waiting[best+1:]...)
+		s.held++
+		s.by[w.key]++
+		close(w.ready)
+	}
 }
 
 // inUse returns how many slots are held.

@@ -57,8 +57,10 @@ slot with its first chunk; a stream quiet for --upload-idle-timeout, or an
 upload slower than --min-upload-rate bytes a second after its first 10
 seconds, is ended. Streamed uploads hold at most --max-upload-memory bytes
 in all; the server accepts at most --max-connections connections
-(--max-connections-per-ip from one address) and --max-calls calls at once
-(--max-calls-per-ip from one address).
+(--max-connections-per-ip from one address) and --max-calls calls at once:
+--max-calls-per-caller by one token or certificate, --max-calls-per-ip by one
+address without credentials, and, while authentication is required, a
+quarter of --max-calls without credentials in all.
 
 Callers below curator (matcher and moderator tokens) see no distance and no
 partner source in a match, may ask for thresholds up to --matcher-threshold
@@ -147,7 +149,8 @@ default from PATH). Logs go to stderr.`,
 	f.Int64Var(&cfg.MinUploadRate, "min-upload-rate", server.DefaultMinUploadRate, "least bytes a second of a streamed upload after its first 10s (negative: no minimum)")
 	f.Int64Var(&cfg.MaxUploadMemory, "max-upload-memory", server.DefaultMaxUploadMemory, "bytes of streamed uploads held at once in all (at least --max-stream-bytes)")
 	f.IntVar(&cfg.MaxCalls, "max-calls", server.DefaultMaxCalls, "calls open at once on the server, authenticated or not")
-	f.IntVar(&cfg.MaxCallsPerIP, "max-calls-per-ip", 0, "calls open at once from one IP address (default max(1, max-calls/4))")
+	f.IntVar(&cfg.MaxCallsPerIP, "max-calls-per-ip", 0, "calls without credentials open at once from one IP address (default max(1, max-calls/4))")
+	f.IntVar(&cfg.MaxCallsPerCaller, "max-calls-per-caller", 0, "calls open at once by one token or client certificate (default max(1, max-calls/16))")
 	f.IntVar(&cfg.MaxConnections, "max-connections", server.DefaultMaxConnections, "connections open at once")
 	f.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", server.DefaultMaxConnectionsPerIP, "connections open at once from one IP address")
 	f.StringArrayVar(&matcherThresholds, "matcher-threshold", nil, "TYPE=BITS: the widest threshold callers below curator may ask for a signal type (repeatable; default the type's default threshold)")
