@@ -11,6 +11,10 @@
 // anywhere else. Each returns the file's bytes, or an error that says
 // which step failed (with ffmpeg's output when it fails). All are safe
 // for concurrent use.
+//
+// It also holds the fixtures those tests share besides the files: a
+// watch on the heap while bombs decode (WatchHeap) and a descriptor
+// leaked to child processes (LeakedDescriptor).
 package hostile
 
 import (
