@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -12,13 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -173,9 +170,9 @@ func BenchmarkFlood(b *testing.B) {
 		killRSS = floodEnv(b, "MEDIAMATCH_FLOOD_KILL_RSS_MB", floodDefaultKillRSSMB)
 		enabled = floodEnabled(b, os.Getenv("MEDIAMATCH_FLOODS"))
 	)
-	media := floodMediaDir(b)
+	media := mediaDir(b)
 	tmp := b.TempDir()
-	bin := floodBuild(b, tmp)
+	bin := buildBinary(b, tmp)
 	data := filepath.Join(tmp, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
 		b.Fatal(err)
@@ -185,7 +182,8 @@ func BenchmarkFlood(b *testing.B) {
 		b.Fatalf("token create --data: %v", err)
 	}
 	admin := strings.TrimSpace(string(out))
-	srv := floodStart(b, bin, "--data", data, "--listen", "127.0.0.1:0", "--auth")
+	srv := launchServer(b, bin, "--data", data, "--listen", "127.0.0.1:0", "--auth")
+	waitServing(b, srv.addr)
 	pid := srv.cmd.Process.Pid
 
 	// The bombs and the signals, made before the server is loaded.
@@ -734,112 +732,4 @@ func floodTail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
-}
-
-// floodMediaDir returns the shared media directory (../shared/media from
-// the repository root), skipping the benchmark if it is absent.
-func floodMediaDir(b *testing.B) string {
-	media, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "media"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := os.Stat(media); err != nil {
-		b.Skipf("shared media absent: %v", err)
-	}
-	return media
-}
-
-// floodBuild builds this package into dir.
-func floodBuild(b *testing.B, dir string) string {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		b.Skipf("go tool not found: %v", err)
-	}
-	bin := filepath.Join(dir, "mediamatch")
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// floodServer is a running `mediamatch serve` process.
-type floodServer struct {
-	cmd    *exec.Cmd
-	addr   string
-	logs   *syncBuffer
-	done   chan error
-	exited bool
-}
-
-// floodStart starts `mediamatch serve` with args and waits until it is
-// SERVING; a cleanup kills it if it still runs.
-func floodStart(b *testing.B, bin string, args ...string) *floodServer {
-	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	s := &floodServer{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		re := regexp.MustCompile(`msg=listening addr=(\S+)`)
-		for sc.Scan() {
-			fmt.Fprintln(s.logs, sc.Text())
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stderr)
-		s.done <- cmd.Wait()
-	}()
-	b.Cleanup(func() {
-		if !s.exited {
-			cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	select {
-	case s.addr = <-addrc:
-	case err := <-s.done:
-		s.exited = true
-		b.Fatalf("mediamatch serve exited: %v\n%s", err, s.logs.String())
-	case <-time.After(2 * time.Minute):
-		b.Fatalf("mediamatch serve did not log its address\n%s", s.logs.String())
-	}
-	conn := floodDial(b, s.addr)
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for {
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return s
-		}
-		if ctx.Err() != nil {
-			b.Fatalf("server at %s not SERVING: %v", s.addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stopWithin ends the server with SIGTERM, and with SIGKILL if it has not
-// exited after d; either way is fine here.
-func (s *floodServer) stopWithin(b *testing.B, d time.Duration) {
-	if s.exited {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(d):
-		b.Logf("mediamatch serve still running %v after SIGTERM: killed", d)
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.exited = true
 }
