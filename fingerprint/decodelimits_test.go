@@ -7,9 +7,8 @@ import (
 	"image"
 	"image/jpeg"
 	"runtime"
-	"runtime/metrics"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -135,22 +134,11 @@ func TestDecodeMemoryShared(t *testing.T) {
 	tiff16 := hostile.Must(t)(hostile.WideTIFF(3000, 3000)) // 69 MiB image; ~240 MiB with the strip
 	png16 := hostile.Must(t)(hostile.WidePNG(5000, 5000))   // 95 MiB image (8-bit)
 	runtime.GC()
-	base := liveHeap()
-	stop := make(chan struct{})
-	peak := make(chan uint64)
-	go func() { peak <- heapPeak(stop) }()
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		data := tiff16
-		if i%2 == 1 {
-			data = png16
-		}
-		wg.Go(func() { _, errs[i] = h.Hash(context.Background(), data) })
-	}
-	wg.Wait()
-	close(stop)
-	heap := <-peak
+	base := hostile.HeapObjects()
+	errs, heap := hostile.AllAtOnce(slices.Repeat([][]byte{tiff16, png16}, 4), func(data []byte) error {
+		_, err := h.Hash(context.Background(), data)
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("Hash #%d: %v", i, err)
@@ -166,26 +154,6 @@ func TestDecodeMemoryShared(t *testing.T) {
 	if heap > base+2*budget {
 		t.Errorf("heap peak %d MiB over %d MiB before, want at most twice the %d MiB budget more",
 			heap>>20, base>>20, budget>>20)
-	}
-}
-
-// liveHeap and heapPeak read the heap's object bytes, live and not yet
-// collected (runtime/metrics).
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-func heapPeak(stop <-chan struct{}) uint64 {
-	var peak uint64
-	for {
-		peak = max(peak, liveHeap())
-		select {
-		case <-stop:
-			return max(peak, liveHeap())
-		case <-time.After(2 * time.Millisecond):
-		}
 	}
 }
 

@@ -206,17 +206,10 @@ func (h *Hasher) decode(ctx context.Context, format string, data []byte) (image.
 		if err != nil {
 			return nil, 0, 0, nil, err
 		}
-		var img image.Image
-		err = noPanic(func() (err error) {
-			img, err = decodePNG16(ctx, data, p)
-			return err
-		})
+		img, err := decodeGuarded(ctx, format, func() (image.Image, error) { return decodePNG16(ctx, data, p) })
 		if err != nil {
 			release()
-			if ctx.Err() != nil {
-				return nil, 0, 0, nil, context.Cause(ctx)
-			}
-			return nil, 0, 0, nil, decodeError(format, err)
+			return nil, 0, 0, nil, err
 		}
 		return img, p.width, p.height, release, nil
 	}
@@ -226,19 +219,32 @@ func (h *Hasher) decode(ctx context.Context, format string, data []byte) (image.
 	if err != nil {
 		return nil, 0, 0, nil, err
 	}
-	var img image.Image
-	err = noPanic(func() (err error) {
-		img, err = decode(&ctxReader{ctx: ctx, r: bytes.NewReader(data)})
-		return err
+	img, err := decodeGuarded(ctx, format, func() (image.Image, error) {
+		return decode(&ctxReader{ctx: ctx, r: bytes.NewReader(data)})
 	})
 	if err != nil {
 		release()
-		if ctx.Err() != nil {
-			return nil, 0, 0, nil, context.Cause(ctx)
-		}
-		return nil, 0, 0, nil, decodeError(format, err)
+		return nil, 0, 0, nil, err
 	}
 	return img, cfg.Width, cfg.Height, release, nil
+}
+
+// decodeGuarded runs a Go decoder of format, which reads under ctx,
+// turning a panic into an error. Its error is ctx's cause if ctx has
+// ended, else the decoder's as decodeError gives it.
+func decodeGuarded(ctx context.Context, format string, decode func() (image.Image, error)) (image.Image, error) {
+	var img image.Image
+	err := noPanic(func() (err error) {
+		img, err = decode()
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, decodeError(format, err)
+	}
+	return img, nil
 }
 
 // ctxReader reads an upload held in memory until its context ends, from

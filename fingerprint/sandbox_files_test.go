@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
@@ -24,15 +22,7 @@ import (
 // would be, and looks at the descriptors of the real ffmpeg while it
 // runs: only its standard streams and the upload.
 func TestFFmpegInheritsNoDescriptor(t *testing.T) {
-	secret := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(secret, []byte("not for ffmpeg"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Open(secret, unix.O_RDONLY, 0) // no O_CLOEXEC
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	secret, fd := hostile.LeakedDescriptor(t)
 	data := makeVideo(t, "c.mp4", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=5:d=3", "-c:v", "libx264", "-preset", "ultrafast")
 	h := New(Options{})
 	var fds map[string]string

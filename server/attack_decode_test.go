@@ -8,14 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -151,35 +149,13 @@ func TestAttackDecodeMemoryBombs(t *testing.T) {
 	png16 := hostile.Must(t)(hostile.WidePNG(5000, 5000))
 	t.Logf("bombs: TIFF %d bytes, PNG %d bytes", len(tiff16), len(png16))
 	runtime.GC()
-	base := attackDecodeHeap()
-	stop := make(chan struct{})
-	peak := make(chan uint64)
-	go func() {
-		var p uint64
-		for {
-			p = max(p, attackDecodeHeap())
-			select {
-			case <-stop:
-				peak <- p
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
+	base := hostile.HeapObjects()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		data := tiff16
-		if i%2 == 1 {
-			data = png16
-		}
-		wg.Go(func() { _, errs[i] = streamMatch(ctx, c, data, 1<<20, nil) })
-	}
-	wg.Wait()
-	close(stop)
-	heap := <-peak
+	errs, heap := hostile.AllAtOnce(slices.Repeat([][]byte{tiff16, png16}, 4), func(data []byte) error {
+		_, err := streamMatch(ctx, c, data, 1<<20, nil)
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("upload %d: %v", i, err)
@@ -208,14 +184,6 @@ func TestAttackDecodeOverBudget(t *testing.T) {
 	wantStatus(t, err, codes.InvalidArgument, "MatchMediaStreamRequest.chunk", "decode memory budget of 256 MiB")
 }
 
-// attackDecodeHeap returns the heap's object bytes, live or not yet
-// collected.
-func attackDecodeHeap() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
 // TestAttackDecodeBigVideoFrame: a video whose container states no frame
 // size, with frames over the pixel limit, was refused as "matroska file
 // has no video stream"; it is refused naming the frame size and the limit.
@@ -236,15 +204,7 @@ func TestAttackDecodeBigVideoFrame(t *testing.T) {
 // streams and the upload.
 func TestAttackDecodeFFmpegDescriptors(t *testing.T) {
 	needFFmpeg(t)
-	secret := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(secret, []byte("not for ffmpeg"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Open(secret, unix.O_RDONLY, 0) // no O_CLOEXEC
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	_, fd := hostile.LeakedDescriptor(t)
 	c, _ := attackDecodeServer(t, Options{}, fingerprint.Options{FrameRate: 5})
 	// 10 s of 640x480 at 5 samples a second: long enough to be seen.
 	video := hostile.Must(t)(hostile.Video(ffmpegPath(), "v.mp4", "-f", "lavfi", "-i", "testsrc2=s=640x480:r=25:d=10",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"net"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -23,7 +22,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -39,37 +37,17 @@ type guardEnv struct {
 	handlers *atomic.Int64
 }
 
+// newGuardEnv is newAuthEnv with opts, counting the stream handlers.
 func newGuardEnv(t *testing.T, opts Options) *guardEnv {
 	t.Helper()
-	clock := newTestClock()
-	ix, err := index.Open(t.TempDir(), index.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatalf("index.Open: %v", err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	logs := &syncBuffer{}
-	opts.Logger = slogTo(logs)
-	if opts.Now == nil {
-		opts.Now = clock.Now
-	}
-	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), opts)
 	handlers := &atomic.Int64{}
-	gs, _ := newGRPCServer(s, grpc.ChainStreamInterceptor(
+	e := newAuthEnv(t, authConfig{opts: opts, serverOpts: []grpc.ServerOption{grpc.ChainStreamInterceptor(
 		func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			handlers.Add(1)
 			defer handlers.Add(-1)
 			return h(srv, ss)
-		}))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	return &guardEnv{
-		authEnv:  &authEnv{ix: ix, s: s, clock: clock, addr: lis.Addr().String(), logs: logs, info: gs.GetServiceInfo()},
-		handlers: handlers,
-	}
+		})}})
+	return &guardEnv{authEnv: e, handlers: handlers}
 }
 
 // waitHandlers waits until at least n stream handlers run.

@@ -67,6 +67,9 @@ type authConfig struct {
 	// remote, if set, is the address every peer appears to come from
 	// (see remoteListener).
 	remote string
+	// serverOpts are more options of the grpc.Server (interceptors that
+	// observe the handlers).
+	serverOpts []grpc.ServerOption
 }
 
 type authEnv struct {
@@ -97,7 +100,7 @@ func newAuthEnv(t *testing.T, cfg authConfig) *authEnv {
 		sx = cfg.ix(ix)
 	}
 	s := New(sx, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), opts)
-	var extra []grpc.ServerOption
+	extra := append([]grpc.ServerOption(nil), cfg.serverOpts...)
 	if cfg.pki != nil {
 		cert, key := cfg.pki.issueFiles(t, "localhost", true)
 		ca := ""

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -113,8 +114,30 @@ func TestEndToEndAuth(t *testing.T) {
 }
 
 // startServerArgs is startServer with serve's arguments, and TLS (when
-// tlsConfig is set) for the readiness check.
-func startServerArgs(t *testing.T, bin string, tlsConfig *tls.Config, args ...string) *server {
+// tlsConfig is set) for the readiness check. If the test fails, the
+// server's log is logged.
+func startServerArgs(t testing.TB, bin string, tlsConfig *tls.Config, args ...string) *server {
+	t.Helper()
+	var s *server
+	// Registered before launchServer's cleanup, so run after it: the
+	// server has exited and its log is whole.
+	t.Cleanup(func() {
+		if s != nil && t.Failed() {
+			t.Logf("server log:\n%s", s.logs.String())
+		}
+	})
+	s = launchServer(t, bin, args...)
+	creds := insecure.NewCredentials()
+	if tlsConfig != nil {
+		creds = credentials.NewTLS(tlsConfig)
+	}
+	waitServingWith(t, s.addr, grpc.WithTransportCredentials(creds))
+	return s
+}
+
+// launchServer starts `mediamatch serve` with args and waits until it
+// logs the address it listens on; a cleanup kills it if it still runs.
+func launchServer(t testing.TB, bin string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	stderr, err := cmd.StderrPipe()
@@ -128,6 +151,7 @@ func startServerArgs(t *testing.T, bin string, tlsConfig *tls.Config, args ...st
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
 		re := regexp.MustCompile(`msg=listening addr=(\S+)`)
 		for sc.Scan() {
 			fmt.Fprintln(s.logs, sc.Text())
@@ -135,15 +159,13 @@ func startServerArgs(t *testing.T, bin string, tlsConfig *tls.Config, args ...st
 				addrc <- m[1]
 			}
 		}
+		io.Copy(io.Discard, stderr) // past a line too long: the server must not block on its log
 		s.done <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
 		if !s.exited {
 			cmd.Process.Kill()
 			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.logs.String())
 		}
 	})
 	select {
@@ -154,11 +176,6 @@ func startServerArgs(t *testing.T, bin string, tlsConfig *tls.Config, args ...st
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("mediamatch serve did not log its address\n%s", s.logs.String())
 	}
-	creds := insecure.NewCredentials()
-	if tlsConfig != nil {
-		creds = credentials.NewTLS(tlsConfig)
-	}
-	waitServingWith(t, s.addr, grpc.WithTransportCredentials(creds))
 	return s
 }
 

@@ -247,13 +247,13 @@ func startServer(t *testing.T, bin, data string) *server {
 }
 
 // waitServing polls gRPC health checking until the server reports SERVING.
-func waitServing(t *testing.T, addr string) {
+func waitServing(t testing.TB, addr string) {
 	t.Helper()
 	waitServingWith(t, addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
 
 // waitServingWith is waitServing over a connection made with opts.
-func waitServingWith(t *testing.T, addr string, opts ...grpc.DialOption) {
+func waitServingWith(t testing.TB, addr string, opts ...grpc.DialOption) {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
@@ -282,6 +282,23 @@ func (s *server) kill(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-s.done
+	s.exited = true
+}
+
+// stopWithin ends the server with SIGTERM, and with SIGKILL if it has not
+// exited after d; either way is fine.
+func (s *server) stopWithin(t testing.TB, d time.Duration) {
+	if s.exited {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(d):
+		t.Logf("mediamatch serve still running %v after SIGTERM: killed", d)
+		s.cmd.Process.Kill()
+		<-s.done
+	}
 	s.exited = true
 }
 
@@ -345,7 +362,7 @@ func runCLIWith(t *testing.T, bin, addr string, stdin io.Reader, env []string, a
 	return r
 }
 
-func run(t *testing.T, cmd *exec.Cmd) {
+func run(t testing.TB, cmd *exec.Cmd) {
 	t.Helper()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
@@ -353,7 +370,7 @@ func run(t *testing.T, cmd *exec.Cmd) {
 }
 
 // buildBinary builds this package into dir.
-func buildBinary(t *testing.T, dir string) string {
+func buildBinary(t testing.TB, dir string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -364,7 +381,7 @@ func buildBinary(t *testing.T, dir string) string {
 	return bin
 }
 
-func mediaDir(t *testing.T) string {
+func mediaDir(t testing.TB) string {
 	t.Helper()
 	// This package is cmd/mediamatch: the repository root is two up.
 	media := filepath.Join("..", "..", "..", "shared", "media")

@@ -1,27 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
 // The attack sizes of BenchmarkFlood, to tune. Every attacker goroutine
@@ -72,9 +67,10 @@ const (
 	// (5) floodBombWorkers concurrent MatchMedia calls of decompression
 	// bombs inside the 50 MP pixel budget, in turn: floodBombSide x
 	// floodBombSide 16-bit RGBA (8 bytes a pixel: 392 MB for 7000) as a
-	// deflated TIFF and as a PNG, both a few hundred KB; and (point 4) a
-	// grey floodJPEGSide x floodJPEGSide progressive JPEG of
-	// floodJPEGScans scans (about 200 KB; each scan visits all 774,400
+	// deflated TIFF and as a PNG (hostile.WideTIFF and hostile.WidePNG),
+	// both a few hundred KB; and (point 4) a grey floodJPEGSide x
+	// floodJPEGSide progressive JPEG of floodJPEGScans scans
+	// (hostile.ScanBomb: about 280 KB; each scan visits all 774,400
 	// blocks).
 	floodBombWorkers = 4
 	floodBombSide    = 7000
@@ -174,9 +170,9 @@ func BenchmarkFlood(b *testing.B) {
 		killRSS = floodEnv(b, "MEDIAMATCH_FLOOD_KILL_RSS_MB", floodDefaultKillRSSMB)
 		enabled = floodEnabled(b, os.Getenv("MEDIAMATCH_FLOODS"))
 	)
-	media := floodMediaDir(b)
+	media := mediaDir(b)
 	tmp := b.TempDir()
-	bin := floodBuild(b, tmp)
+	bin := buildBinary(b, tmp)
 	data := filepath.Join(tmp, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
 		b.Fatal(err)
@@ -186,14 +182,15 @@ func BenchmarkFlood(b *testing.B) {
 		b.Fatalf("token create --data: %v", err)
 	}
 	admin := strings.TrimSpace(string(out))
-	srv := floodStart(b, bin, "--data", data, "--listen", "127.0.0.1:0", "--auth")
+	srv := launchServer(b, bin, "--data", data, "--listen", "127.0.0.1:0", "--auth")
+	waitServing(b, srv.addr)
 	pid := srv.cmd.Process.Pid
 
 	// The bombs and the signals, made before the server is loaded.
 	bombs := []floodBomb{
-		{"tiff", floodTIFF16(floodBombSide, floodBombSide)},
-		{"png", floodPNG16(floodBombSide, floodBombSide)},
-		{"jpeg", floodProgressiveJPEG(floodJPEGSide, floodJPEGScans)},
+		{"tiff", hostile.Must(b)(hostile.WideTIFF(floodBombSide, floodBombSide))},
+		{"png", hostile.Must(b)(hostile.WidePNG(floodBombSide, floodBombSide))},
+		{"jpeg", hostile.ScanBomb(floodJPEGSide, floodJPEGSide, floodJPEGScans)},
 	}
 	for _, bm := range bombs {
 		b.Logf("bomb %s: %d bytes", bm.name, len(bm.data))
@@ -626,172 +623,6 @@ func floodWideSignals(b *testing.B) *pb.MatchSignalsRequest {
 	}}
 }
 
-// floodTIFF16 returns a little-endian TIFF of w x h 16-bit RGBA pixels
-// (unassociated alpha, all zero) in one deflated strip.
-func floodTIFF16(w, h int) []byte {
-	strip := floodDeflate(h, w*8, false)
-	le := binary.LittleEndian
-	var out bytes.Buffer
-	out.WriteString("II")
-	out.Write(le.AppendUint16(nil, 42))
-	bitsAt := 8 + len(strip)
-	ifdAt := bitsAt + 8
-	out.Write(le.AppendUint32(nil, uint32(ifdAt)))
-	out.Write(strip)
-	for range 4 {
-		out.Write(le.AppendUint16(nil, 16)) // BitsPerSample values
-	}
-	const short, long = 3, 4
-	entries := []struct {
-		tag, typ    uint16
-		count, vals uint32
-	}{
-		{256, long, 1, uint32(w)},          // ImageWidth
-		{257, long, 1, uint32(h)},          // ImageLength
-		{258, short, 4, uint32(bitsAt)},    // BitsPerSample: 16,16,16,16
-		{259, short, 1, 8},                 // Compression: deflate
-		{262, short, 1, 2},                 // PhotometricInterpretation: RGB
-		{273, long, 1, 8},                  // StripOffsets
-		{277, short, 1, 4},                 // SamplesPerPixel
-		{278, long, 1, uint32(h)},          // RowsPerStrip
-		{279, long, 1, uint32(len(strip))}, // StripByteCounts
-		{284, short, 1, 1},                 // PlanarConfiguration: chunky
-		{338, short, 1, 2},                 // ExtraSamples: unassociated alpha
-	}
-	out.Write(le.AppendUint16(nil, uint16(len(entries))))
-	for _, e := range entries {
-		out.Write(le.AppendUint16(nil, e.tag))
-		out.Write(le.AppendUint16(nil, e.typ))
-		out.Write(le.AppendUint32(nil, e.count))
-		out.Write(le.AppendUint32(nil, e.vals)) // a SHORT value in the low half: little-endian
-	}
-	out.Write(le.AppendUint32(nil, 0)) // no next IFD
-	return out.Bytes()
-}
-
-// floodPNG16 returns a PNG of w x h 16-bit RGBA pixels, all zero.
-func floodPNG16(w, h int) []byte {
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		out.Write(binary.BigEndian.AppendUint32(nil, uint32(len(data))))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		out.WriteString(typ)
-		out.Write(data)
-		out.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
-	}
-	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
-	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
-	ihdr = append(ihdr, 16, 6, 0, 0, 0) // depth 16, RGBA, deflate, adaptive filtering, no interlace
-	chunk("IHDR", ihdr)
-	chunk("IDAT", floodDeflate(h, w*8, true))
-	chunk("IEND", nil)
-	return out.Bytes()
-}
-
-// floodProgressiveJPEG returns a grey side x side progressive JPEG of
-// one DC scan (every block 0) and then scans times the same AC scan
-// (coefficients 1..63, first pass), each coded as end-of-band runs: about
-// 50 bytes a scan that still make the decoder visit every block (side/8
-// squared). side is a multiple of 8, at least 128.
-func floodProgressiveJPEG(side, scans int) []byte {
-	var out bytes.Buffer
-	marker := func(m byte, payload ...byte) {
-		out.Write([]byte{0xff, m})
-		out.Write(binary.BigEndian.AppendUint16(nil, uint16(len(payload)+2)))
-		out.Write(payload)
-	}
-	out.Write([]byte{0xff, 0xd8}) // SOI
-	dqt := []byte{0}              // 8-bit table 0
-	for range 64 {
-		dqt = append(dqt, 1)
-	}
-	marker(0xdb, dqt...)
-	sof := binary.BigEndian.AppendUint16([]byte{8}, uint16(side)) // precision, height
-	sof = binary.BigEndian.AppendUint16(sof, uint16(side))        // width
-	marker(0xc2, append(sof, 1, 1, 0x11, 0)...)                   // one component: id 1, 1x1, table 0
-	// DC table 0 and AC table 0 each hold one symbol, coded "0": DC
-	// difference category 0, and EOB14 (a run of 2^14 + 14 extra bits
-	// blocks).
-	counts := func() []byte { c := make([]byte, 16); c[0] = 1; return c }
-	marker(0xc4, append(append([]byte{0x00}, counts()...), 0x00)...)
-	marker(0xc4, append(append([]byte{0x10}, counts()...), 0xe0)...)
-	blocks := (side / 8) * (side / 8)
-	// The DC scan: one "0" bit a block.
-	marker(0xda, 1, 1, 0x00, 0, 0, 0x00)
-	out.Write(make([]byte, (blocks+7)/8))
-	// The AC scan: blocks as runs of 16384..32767.
-	runs := (blocks + 32766) / 32767
-	var ac floodBitWriter
-	for r := range runs {
-		n := blocks / runs
-		if r < blocks%runs {
-			n++
-		}
-		ac.write(0, 1)          // EOB14
-		ac.write(n-(1<<14), 14) // the run's extra bits
-	}
-	acData := ac.bytes()
-	for range scans {
-		marker(0xda, 1, 1, 0x00, 1, 63, 0x00)
-		out.Write(acData)
-	}
-	out.Write([]byte{0xff, 0xd9}) // EOI
-	return out.Bytes()
-}
-
-// floodBitWriter packs bits most significant first, as JPEG entropy-coded
-// data: padded with ones, a 0x00 stuffed after each 0xff.
-type floodBitWriter struct {
-	out   []byte
-	acc   uint32
-	nbits int
-}
-
-func (w *floodBitWriter) write(v, n int) {
-	for i := n - 1; i >= 0; i-- {
-		w.acc = w.acc<<1 | uint32(v>>i&1)
-		w.nbits++
-		if w.nbits == 8 {
-			w.flush()
-		}
-	}
-}
-
-func (w *floodBitWriter) flush() {
-	b := byte(w.acc)
-	w.out = append(w.out, b)
-	if b == 0xff {
-		w.out = append(w.out, 0)
-	}
-	w.acc, w.nbits = 0, 0
-}
-
-func (w *floodBitWriter) bytes() []byte {
-	for w.nbits != 0 {
-		w.write(1, 1)
-	}
-	return w.out
-}
-
-// floodDeflate returns the zlib stream of rows rows of rowBytes zeros,
-// each after a zero filter byte if filtered (PNG), written a row at a time.
-func floodDeflate(rows, rowBytes int, filtered bool) []byte {
-	var out bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&out, zlib.BestCompression)
-	row := make([]byte, rowBytes)
-	if filtered {
-		row = make([]byte, rowBytes+1)
-	}
-	for range rows {
-		zw.Write(row)
-	}
-	zw.Close()
-	return out.Bytes()
-}
-
 // floodPDQList returns n random PDQ hashes as the reference hasher prints them.
 func floodPDQList(b *testing.B, n int) []byte {
 	var out bytes.Buffer
@@ -901,112 +732,4 @@ func floodTail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
-}
-
-// floodMediaDir returns the shared media directory (../shared/media from
-// the repository root), skipping the benchmark if it is absent.
-func floodMediaDir(b *testing.B) string {
-	media, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "media"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := os.Stat(media); err != nil {
-		b.Skipf("shared media absent: %v", err)
-	}
-	return media
-}
-
-// floodBuild builds this package into dir.
-func floodBuild(b *testing.B, dir string) string {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		b.Skipf("go tool not found: %v", err)
-	}
-	bin := filepath.Join(dir, "mediamatch")
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// floodServer is a running `mediamatch serve` process.
-type floodServer struct {
-	cmd    *exec.Cmd
-	addr   string
-	logs   *syncBuffer
-	done   chan error
-	exited bool
-}
-
-// floodStart starts `mediamatch serve` with args and waits until it is
-// SERVING; a cleanup kills it if it still runs.
-func floodStart(b *testing.B, bin string, args ...string) *floodServer {
-	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	s := &floodServer{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		re := regexp.MustCompile(`msg=listening addr=(\S+)`)
-		for sc.Scan() {
-			fmt.Fprintln(s.logs, sc.Text())
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addrc <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stderr)
-		s.done <- cmd.Wait()
-	}()
-	b.Cleanup(func() {
-		if !s.exited {
-			cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	select {
-	case s.addr = <-addrc:
-	case err := <-s.done:
-		s.exited = true
-		b.Fatalf("mediamatch serve exited: %v\n%s", err, s.logs.String())
-	case <-time.After(2 * time.Minute):
-		b.Fatalf("mediamatch serve did not log its address\n%s", s.logs.String())
-	}
-	conn := floodDial(b, s.addr)
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for {
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return s
-		}
-		if ctx.Err() != nil {
-			b.Fatalf("server at %s not SERVING: %v", s.addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stopWithin ends the server with SIGTERM, and with SIGKILL if it has not
-// exited after d; either way is fine here.
-func (s *floodServer) stopWithin(b *testing.B, d time.Duration) {
-	if s.exited {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(d):
-		b.Logf("mediamatch serve still running %v after SIGTERM: killed", d)
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.exited = true
 }

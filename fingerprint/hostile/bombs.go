@@ -5,7 +5,6 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math/bits"
 )
@@ -102,17 +101,17 @@ func (bw *bitWriter) flush() {
 	}
 }
 
-// wideRows streams h rows of w 16-bit RGBA pixels, each row preceded by
-// prefix bytes, through zlib into dst, and returns the compressed size.
-// The picture is a flat colour, which deflate shrinks about 1000 times.
-func wideRows(dst io.Writer, w, h int, prefix []byte) error {
+// wideRows streams h rows of w copies of pixel, each row preceded by
+// prefix bytes, through zlib into dst. The picture is a flat colour,
+// which deflate shrinks about 1000 times. It returns zlib's error.
+func wideRows(dst io.Writer, w, h int, prefix, pixel []byte) error {
 	z, err := zlib.NewWriterLevel(dst, zlib.BestCompression)
 	if err != nil {
 		return err
 	}
 	row := append([]byte(nil), prefix...)
 	for range w {
-		row = append(row, 0x40, 0x00, 0x80, 0x00, 0xc0, 0x00, 0xff, 0xff) // big-endian RGBA
+		row = append(row, pixel...)
 	}
 	for range h {
 		if _, err := z.Write(row); err != nil {
@@ -130,25 +129,17 @@ func WidePNG(w, h int) ([]byte, error) {
 		return nil, fmt.Errorf("hostile: WidePNG(%d, %d)", w, h)
 	}
 	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		b.Write(binary.BigEndian.AppendUint32(nil, uint32(len(data))))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		b.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
-	}
+	b.WriteString(pngSignature)
 	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
 	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
-	chunk("IHDR", append(ihdr, 16, 6, 0, 0, 0)) // 16-bit RGBA, deflate, no filter, no interlace
+	pngChunk(&b, "IHDR", append(ihdr, 16, 6, 0, 0, 0)) // 16-bit RGBA, deflate, no filter, no interlace
 	var idat bytes.Buffer
-	if err := wideRows(&idat, w, h, []byte{0}); err != nil { // filter type None
+	// Filter type None before each row; samples big-endian, as PNG wants.
+	if err := wideRows(&idat, w, h, []byte{0}, []byte{0x40, 0x00, 0x80, 0x00, 0xc0, 0x00, 0xff, 0xff}); err != nil {
 		return nil, fmt.Errorf("hostile: WidePNG: %w", err)
 	}
-	chunk("IDAT", idat.Bytes())
-	chunk("IEND", nil)
+	pngChunk(&b, "IDAT", idat.Bytes())
+	pngChunk(&b, "IEND", nil)
 	return b.Bytes(), nil
 }
 
@@ -163,20 +154,7 @@ func WideTIFF(w, h int) ([]byte, error) {
 	var strip bytes.Buffer
 	// TIFF is little-endian here, but 16-bit samples are in the file's
 	// byte order: write them little-endian.
-	z, err := zlib.NewWriterLevel(&strip, zlib.BestCompression)
-	if err != nil {
-		return nil, fmt.Errorf("hostile: WideTIFF: %w", err)
-	}
-	row := make([]byte, 0, 8*w)
-	for range w {
-		row = append(row, 0x00, 0x40, 0x00, 0x80, 0x00, 0xc0, 0xff, 0xff)
-	}
-	for range h {
-		if _, err := z.Write(row); err != nil {
-			return nil, fmt.Errorf("hostile: WideTIFF: %w", err)
-		}
-	}
-	if err := z.Close(); err != nil {
+	if err := wideRows(&strip, w, h, nil, []byte{0x00, 0x40, 0x00, 0x80, 0x00, 0xc0, 0xff, 0xff}); err != nil {
 		return nil, fmt.Errorf("hostile: WideTIFF: %w", err)
 	}
 	le := binary.LittleEndian

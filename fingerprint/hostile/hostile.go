@@ -11,6 +11,10 @@
 // anywhere else. Each returns the file's bytes, or an error that says
 // which step failed (with ffmpeg's output when it fails). All are safe
 // for concurrent use.
+//
+// It also holds the fixtures those tests share besides the files: a
+// watch on the heap while bombs decode (WatchHeap) and a descriptor
+// leaked to child processes (LeakedDescriptor).
 package hostile
 
 import (
@@ -37,23 +41,29 @@ import (
 // 100000x100000 (10 G pixels) can be declared.
 func PNGHeader(w, h uint32) []byte {
 	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		b.Write(binary.BigEndian.AppendUint32(nil, uint32(len(data))))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		b.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
-	}
+	b.WriteString(pngSignature)
 	ihdr := binary.BigEndian.AppendUint32(nil, w)
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
 	ihdr = append(ihdr, 8, 2, 0, 0, 0) // depth 8, RGB, deflate, no filter, no interlace
-	chunk("IHDR", ihdr)
-	chunk("IDAT", nil)
-	chunk("IEND", nil)
+	pngChunk(&b, "IHDR", ihdr)
+	pngChunk(&b, "IDAT", nil)
+	pngChunk(&b, "IEND", nil)
 	return b.Bytes()
+}
+
+// pngSignature opens every PNG file.
+const pngSignature = "\x89PNG\r\n\x1a\n"
+
+// pngChunk appends a PNG chunk of type typ holding data to b: its length,
+// type, data and CRC.
+func pngChunk(b *bytes.Buffer, typ string, data []byte) {
+	b.Write(binary.BigEndian.AppendUint32(nil, uint32(len(data))))
+	crc := crc32.NewIEEE()
+	crc.Write([]byte(typ))
+	crc.Write(data)
+	b.WriteString(typ)
+	b.Write(data)
+	b.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
 }
 
 // GIFHeader returns a GIF89a whose logical screen and frames declare
