@@ -27,7 +27,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
+	mmserver "github.com/mediamatch/mediamatch/server"
 )
 
 // The attack sizes of BenchmarkFlood, to tune. Every attacker goroutine
@@ -100,9 +102,10 @@ const (
 	floodRetryPause   = 100 * time.Millisecond
 
 	// The defaults of MEDIAMATCH_FLOOD_MAX_RSS_MB (the bound the benchmark
-	// enforces) and MEDIAMATCH_FLOOD_KILL_RSS_MB (the server is killed
-	// past it, to spare the machine).
-	floodDefaultMaxRSSMB  = 2048
+	// enforces; 0: the documented bound, see floodBoundMB) and
+	// MEDIAMATCH_FLOOD_KILL_RSS_MB (the server is killed past it, to spare
+	// the machine).
+	floodDefaultMaxRSSMB  = 0
 	floodDefaultKillRSSMB = 6000
 )
 
@@ -153,8 +156,8 @@ var floodNames = []string{"idle", "slow", "push", "health", "bomb", "signals"}
 // calls or streams it made (<flood>-calls) and those that ended OK
 // (<flood>-ok); the log has each flood's outcomes by status code.
 // It fails if good-errors-non-rate or good-misses is not 0, or if
-// peak-rss-mb exceeds MEDIAMATCH_FLOOD_MAX_RSS_MB (default
-// floodDefaultMaxRSSMB). If the RSS passes MEDIAMATCH_FLOOD_KILL_RSS_MB
+// peak-rss-mb exceeds MEDIAMATCH_FLOOD_MAX_RSS_MB (default the
+// documented bound, floodBoundMB, reported as bound-mb). If the RSS passes MEDIAMATCH_FLOOD_KILL_RSS_MB
 // (default floodDefaultKillRSSMB), it kills the server, stops the floods
 // and fails with the figure.
 //
@@ -463,6 +466,10 @@ func BenchmarkFlood(b *testing.B) {
 	if len(goodLat) == 0 {
 		b.Errorf("the well-behaved caller made no call")
 	}
+	if maxRSS == 0 {
+		maxRSS = floodBoundMB(idleRSS)
+	}
+	b.ReportMetric(float64(maxRSS), "bound-mb")
 	if peak > int64(maxRSS)<<10 {
 		b.Errorf("peak-rss-mb = %.0f, want at most MEDIAMATCH_FLOOD_MAX_RSS_MB=%d", mb(peak), maxRSS)
 	}
@@ -732,4 +739,14 @@ func floodTail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
+}
+
+// floodBoundMB returns the memory bound the README documents for a server
+// with the default limits, in MiB: what it holds at rest (idleKiB, the
+// index included) plus what callers can make it hold in buffers
+// (the server package's Options.MemoryBound for the default connection cap) plus the
+// decode budget (fingerprint.DefaultDecodeMemory).
+func floodBoundMB(idleKiB int64) int {
+	buffers := mmserver.Options{}.MemoryBound(mmserver.DefaultMaxConnections)
+	return int(idleKiB>>10 + (buffers+fingerprint.DefaultDecodeMemory)>>20)
 }
