@@ -247,3 +247,45 @@ func (p *e2ePKI) issue(t *testing.T, cn string, server bool) (certFile, keyFile 
 	writeFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
 	return certFile, keyFile
 }
+
+// TestEndToEndAuthByDefault: a plain `mediamatch serve` on a fresh data
+// dir requires authentication from the start (only --dev opens a loopback
+// server to every local process): it bootstraps an admin token into a
+// 0600 file in a 0700 data dir, refuses calls without a token, and removes
+// the file once the token is first used. `serve --auth=false` without
+// --dev is refused.
+func TestEndToEndAuthByDefault(t *testing.T) {
+	tmp := t.TempDir()
+	bin := buildBinary(t, tmp)
+	data := filepath.Join(tmp, "data")
+
+	srv := startServerArgs(t, bin, nil, "--data", data, "--listen", "127.0.0.1:0")
+	cli := func(env []string, args ...string) result { return runCLIEnv(t, bin, srv.addr, env, args...) }
+	if r := cli(nil, "bank", "list"); r.code != 1 || !strings.Contains(r.stderr, "unauthenticated") {
+		t.Errorf("bank list without a token on a plain serve: %v, want unauthenticated", r)
+	}
+	for path, want := range map[string]os.FileMode{data: 0o700, filepath.Join(data, "bootstrap-admin-token"): 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want mode %v", path, fi.Mode(), err, want)
+		}
+	}
+	secret, err := os.ReadFile(filepath.Join(data, "bootstrap-admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli([]string{"MEDIAMATCH_TOKEN=" + strings.TrimSpace(string(secret))}, "bank", "create", "tve").ok(t)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(data, "bootstrap-admin-token")); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bootstrap token's file is still there 30s after the token's first use")
+		}
+	}
+	srv.stop(t)
+
+	r := runCLIEnv(t, bin, "127.0.0.1:1", nil, "serve", "--data", filepath.Join(tmp, "other"), "--listen", "127.0.0.1:0", "--auth=false")
+	if r.code == 0 || !strings.Contains(r.stderr, "--dev") {
+		t.Errorf("serve --auth=false without --dev: %v, want a refusal naming --dev", r)
+	}
+}
