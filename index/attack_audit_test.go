@@ -7,27 +7,27 @@ import (
 	"time"
 )
 
-// sliceCClock is a clock safe for the index's background loops.
-type sliceCClock struct {
+// auditTestClock is a clock safe for the index's background loops.
+type auditTestClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *sliceCClock) now() time.Time {
+func (c *auditTestClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *sliceCClock) add(d time.Duration) {
+func (c *auditTestClock) add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
 
-// sliceCAuditTargets waits (up to a minute) until the audit log holds
+// auditTargetsWithin waits (up to a minute) until the audit log holds
 // want entries, and returns their targets.
-func sliceCAuditTargets(t *testing.T, ix *Index, want int) []string {
+func auditTargetsWithin(t *testing.T, ix *Index, want int) []string {
 	t.Helper()
 	var got []string
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
@@ -59,7 +59,7 @@ func sliceCAuditTargets(t *testing.T, ix *Index, want int) []string {
 func TestAttackAuditFloodRetention(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	clk := &sliceCClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	clk := &auditTestClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	opts := Options{Now: clk.now, AuditRetention: 24 * time.Hour, AuditMaxEntries: 300}
 	ix, err := Open(dir, opts)
 	if err != nil {
@@ -74,7 +74,7 @@ func TestAttackAuditFloodRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix = openTest(t, dir, opts)
-	got := sliceCAuditTargets(t, ix, 300)
+	got := auditTargetsWithin(t, ix, 300)
 	if got[0] != "t0300" || got[299] != "t0599" {
 		t.Errorf("audit log kept %s..%s, want the newest 300: t0300..t0599", got[0], got[299])
 	}
@@ -92,7 +92,7 @@ func TestAttackAuditFloodRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix = openTest(t, dir, opts)
-	if got := sliceCAuditTargets(t, ix, 1); got[0] != "fresh" {
+	if got := auditTargetsWithin(t, ix, 1); got[0] != "fresh" {
 		t.Errorf("audit log after the retention = %v, want only the fresh entry", got)
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// BenchmarkSliceCRoom measures the free-space check made before each
+// BenchmarkFreeSpaceCheck measures the free-space check made before each
 // write (a statfs).
-func BenchmarkSliceCRoom(b *testing.B) {
+func BenchmarkFreeSpaceCheck(b *testing.B) {
 	ix := openTest(b, "", Options{MinFreeBytes: 1})
 	for b.Loop() {
 		if err := ix.room(writeRoom, false); err != nil {
@@ -16,9 +16,9 @@ func BenchmarkSliceCRoom(b *testing.B) {
 	}
 }
 
-// BenchmarkSliceCImportRepeats measures what the check of repeated ids
+// BenchmarkImportRepeatCheck measures what the check of repeated ids
 // costs an import: memory per record (B/op) and time.
-func BenchmarkSliceCImportRepeats(b *testing.B) {
+func BenchmarkImportRepeatCheck(b *testing.B) {
 	ix := openTest(b, "", Options{})
 	if _, err := ix.CreateBank(b.Context(), Bank{Name: "b"}); err != nil {
 		b.Fatal(err)

@@ -25,7 +25,7 @@ func TestAttackDataDirModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sliceCLoose(t, dir, "after the first Open")
+	failLooseModes(t, dir, "after the first Open")
 	if _, err := ix.CreateBank(t.Context(), Bank{Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestAttackDataDirModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	sliceCLoose(t, dir, "after reopening a loose index")
+	failLooseModes(t, dir, "after reopening a loose index")
 	if !strings.Contains(logs.String(), "0755") || !strings.Contains(logs.String(), "0644") {
 		t.Errorf("Open tightened modes without a warning naming them; log:\n%s", logs.String())
 	}
@@ -59,9 +59,9 @@ func TestAttackDataDirModes(t *testing.T) {
 	}
 }
 
-// sliceCLoose fails the test for the data dir, or any file in it, that
+// failLooseModes fails the test for the data dir, or any file in it, that
 // gives group or others any access.
-func sliceCLoose(t *testing.T, dir, when string) {
+func failLooseModes(t *testing.T, dir, when string) {
 	t.Helper()
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

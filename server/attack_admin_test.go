@@ -28,8 +28,8 @@ import (
 	"github.com/mediamatch/mediamatch/index"
 )
 
-// sliceCTokenID returns the id of the token whose secret this is.
-func sliceCTokenID(t *testing.T, ix *index.Index, secret string) string {
+// tokenIDOfSecret returns the id of the token whose secret this is.
+func tokenIDOfSecret(t *testing.T, ix *index.Index, secret string) string {
 	t.Helper()
 	tok, err := ix.Authenticate(secret)
 	if err != nil {
@@ -62,8 +62,8 @@ func TestAttackScopedAdmin(t *testing.T) {
 	matcherA := e.token(t, "gateway-a", index.RoleMatcher, "a")
 	matcherB := e.token(t, "gateway-b", index.RoleMatcher, "b")
 	matcherAB := e.token(t, "gateway-ab", index.RoleMatcher, "a", "b")
-	rootID, scopedID := sliceCTokenID(t, e.ix, rootSecret), sliceCTokenID(t, e.ix, scopedSecret)
-	aID, bID, abID := sliceCTokenID(t, e.ix, matcherA), sliceCTokenID(t, e.ix, matcherB), sliceCTokenID(t, e.ix, matcherAB)
+	rootID, scopedID := tokenIDOfSecret(t, e.ix, rootSecret), tokenIDOfSecret(t, e.ix, scopedSecret)
+	aID, bID, abID := tokenIDOfSecret(t, e.ix, matcherA), tokenIDOfSecret(t, e.ix, matcherB), tokenIDOfSecret(t, e.ix, matcherAB)
 
 	// The scoped admin acts in its bank: an entry it must see.
 	if _, err := bank.DeleteItem(scoped, &pb.DeleteItemRequest{Bank: "a", Id: "secret-a"}); err != nil {
@@ -193,10 +193,10 @@ func TestAttackListBanksPages(t *testing.T) {
 	_ = context.Background
 }
 
-// sliceCMount mounts a tmpfs of size bytes on a new directory and returns
+// mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
 // it; the test fails when mounting is impossible under CI (root in CI, as
 // here), and is skipped elsewhere.
-func sliceCMount(t *testing.T, size int64) string {
+func mountTmpfs(t *testing.T, size int64) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "disk")
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -217,10 +217,10 @@ func sliceCMount(t *testing.T, size int64) string {
 	return dir
 }
 
-// sliceCServer serves the index in dir with opts over loopback TCP through
+// serveIndexDir serves the index in dir with opts over loopback TCP through
 // the real guard, and returns its clients and a function that stops the
 // server and closes the index.
-func sliceCServer(t *testing.T, dir string, opts index.Options) (pb.BankServiceClient, pb.MatchServiceClient, func()) {
+func serveIndexDir(t *testing.T, dir string, opts index.Options) (pb.BankServiceClient, pb.MatchServiceClient, func()) {
 	t.Helper()
 	ix, err := index.Open(dir, opts)
 	if err != nil {
@@ -254,9 +254,9 @@ func sliceCServer(t *testing.T, dir string, opts index.Options) (pb.BankServiceC
 	return pb.NewBankServiceClient(conn), pb.NewMatchServiceClient(conn), stop
 }
 
-// sliceCFill grows the file path until the file system holding it has
+// fillDiskTo grows the file path until the file system holding it has
 // free bytes free (roughly: whole MiBs).
-func sliceCFill(t *testing.T, path string, free int64) {
+func fillDiskTo(t *testing.T, path string, free int64) {
 	t.Helper()
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
@@ -290,10 +290,10 @@ func TestAttackDiskFullImport(t *testing.T) {
 		disk    = 256 << 20
 		reserve = 96 << 20
 	)
-	mnt := sliceCMount(t, disk)
+	mnt := mountTmpfs(t, disk)
 	data := filepath.Join(mnt, "data")
 	opts := index.Options{MinFreeBytes: reserve}
-	bank, match, stop := sliceCServer(t, data, opts)
+	bank, match, stop := serveIndexDir(t, data, opts)
 	if _, err := bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{Name: "known"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -347,8 +347,8 @@ func TestAttackDiskFullImport(t *testing.T) {
 
 	// No room to recover: the next start opens read-only, serves matches
 	// and refuses writes.
-	sliceCFill(t, filepath.Join(mnt, "filler"), reserve/2)
-	bank, match, stop = sliceCServer(t, data, opts)
+	fillDiskTo(t, filepath.Join(mnt, "filler"), reserve/2)
+	bank, match, stop = serveIndexDir(t, data, opts)
 	resp, err = match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pdqMedia(t, known)})
 	if err != nil || len(resp.GetMatches()) != 1 {
 		t.Fatalf("MatchSignals after a restart on a full disk = %v, %v; want k1", matchIDs(resp.GetMatches()), err)
@@ -367,7 +367,7 @@ func TestAttackDiskFullImport(t *testing.T) {
 	if out, err := exec.Command("mount", "-o", fmt.Sprintf("remount,size=%d", 2*disk), mnt).CombinedOutput(); err != nil {
 		t.Fatalf("growing the tmpfs: %v\n%s", err, out)
 	}
-	bank, _, _ = sliceCServer(t, data, opts)
+	bank, _, _ = serveIndexDir(t, data, opts)
 	if _, err := bank.AddItem(ctx, &pb.AddItemRequest{Item: &pb.ItemSpec{Bank: "known", Id: "k2"},
 		Source: &pb.AddItemRequest_Media{Media: pdqMedia(t, pdqHex(t, 2)[1])}}); err != nil {
 		t.Errorf("AddItem after space was freed: %v", err)
@@ -394,7 +394,7 @@ func TestAttackRevokedImportCommits(t *testing.T) {
 	if err := stream.Send(&pb.ImportSignalsRequest{Bank: "p", Format: "pdq", Chunk: list[:len(list)/2]}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.RevokeToken(root, &pb.RevokeTokenRequest{Id: sliceCTokenID(t, e.ix, curSecret)}); err != nil {
+	if _, err := admin.RevokeToken(root, &pb.RevokeTokenRequest{Id: tokenIDOfSecret(t, e.ix, curSecret)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := stream.Send(&pb.ImportSignalsRequest{Chunk: list[len(list)/2:]}); err != nil {
