@@ -258,6 +258,9 @@ func TestEndToEndAuthByDefault(t *testing.T) {
 	tmp := t.TempDir()
 	bin := buildBinary(t, tmp)
 	data := filepath.Join(tmp, "data")
+	if err := os.Mkdir(data, 0o755); err != nil { // as `mkdir -p` makes it
+		t.Fatal(err)
+	}
 
 	srv := startServerArgs(t, bin, nil, "--data", data, "--listen", "127.0.0.1:0")
 	cli := func(env []string, args ...string) result { return runCLIEnv(t, bin, srv.addr, env, args...) }
