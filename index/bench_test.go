@@ -9,11 +9,30 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index/hamming"
 )
+
+// benchSignals returns MEDIAMATCH_BENCH_N (default 1,000,000), the number
+// of signals of the large benchmarks, and skips them under -short.
+func benchSignals(b *testing.B) int {
+	if testing.Short() {
+		b.Skip("large benchmark; not under -short")
+	}
+	n := 1_000_000
+	if s := os.Getenv("MEDIAMATCH_BENCH_N"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			b.Fatalf("MEDIAMATCH_BENCH_N=%q, want a positive integer", s)
+		}
+		n = v
+	}
+	return n
+}
 
 // BenchmarkMatch measures Match of an image query (one pHash) against 100k
 // stored 64-bit signals (100k images, one pHash each) at the default
@@ -210,14 +229,14 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 	start := time.Now()
-	var built []*hamming
-	batches.build(func(t fingerprint.SignalType) *hamming {
+	var built []*hamming.Searcher
+	batches.build(func(t fingerprint.SignalType) *hamming.Searcher {
 		h := newTypeSearcher(t, nil)
 		built = append(built, h)
 		return h
 	})
 	for _, h := range built {
-		h.wait()
+		h.Wait()
 	}
 	build := time.Since(start)
 	batches = nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -280,4 +281,10 @@ func BenchmarkImportWhileMatching(b *testing.B) {
 		}
 		mustBank(b, ix, "list")
 	}
+}
+
+// quantile returns the q-quantile of ds, sorting ds.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index/hamming"
 )
 
 // load checks the layout version and builds the in-memory state from the
@@ -115,42 +116,42 @@ func (ix *Index) loadTx(tx *readTx) error {
 }
 
 // signalBatches gathers signals into one batch of entries per type, for
-// hamming.addBatch.
-type signalBatches map[fingerprint.SignalType]*entries
+// hamming.Searcher.AddBatch.
+type signalBatches map[fingerprint.SignalType]*hamming.Entries
 
 func (b signalBatches) add(t fingerprint.SignalType, ref uint64, frame uint32, hash []byte) {
 	e := b[t]
 	if e == nil {
-		e = new(entries)
+		e = new(hamming.Entries)
 		b[t] = e
 	}
-	e.hashes = appendWords(e.hashes, hash)
-	e.refs = append(e.refs, ref)
-	e.frames = append(e.frames, frame)
+	e.Hashes = appendWords(e.Hashes, hash)
+	e.Refs = append(e.Refs, ref)
+	e.Frames = append(e.Frames, frame)
 }
 
-// drop removes the entries of the refs in gone.
-func (e *entries) drop(gone map[uint64]bool) {
-	words := len(e.hashes) / max(1, len(e.refs))
+// dropRefs removes from e the entries of the refs in gone.
+func dropRefs(e *hamming.Entries, gone map[uint64]bool) {
+	words := len(e.Hashes) / max(1, len(e.Refs))
 	k := 0
-	for i, r := range e.refs {
+	for i, r := range e.Refs {
 		if gone[r] {
 			continue
 		}
-		copy(e.hashes[k*words:(k+1)*words], e.hashes[i*words:(i+1)*words])
-		e.refs[k], e.frames[k] = r, e.frames[i]
+		copy(e.Hashes[k*words:(k+1)*words], e.Hashes[i*words:(i+1)*words])
+		e.Refs[k], e.Frames[k] = r, e.Frames[i]
 		k++
 	}
-	e.hashes, e.refs, e.frames = e.hashes[:k*words], e.refs[:k], e.frames[:k]
+	e.Hashes, e.Refs, e.Frames = e.Hashes[:k*words], e.Refs[:k], e.Frames[:k]
 }
 
 // build adds each type's batch to the searcher that searcher returns for
 // it, the types in parallel (each build is one goroutine's work).
-func (b signalBatches) build(searcher func(fingerprint.SignalType) *hamming) {
+func (b signalBatches) build(searcher func(fingerprint.SignalType) *hamming.Searcher) {
 	var wg sync.WaitGroup
 	for t, e := range b {
 		h := searcher(t)
-		wg.Go(func() { h.addBatch(*e) })
+		wg.Go(func() { h.AddBatch(*e) })
 	}
 	wg.Wait()
 }

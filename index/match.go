@@ -84,7 +84,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 		if !p.types[s.Type] || !s.Type.Exact() || !ok {
 			continue
 		}
-		v.search(hashWords(s.Hash), 0, func(ref uint64, _ uint32, _ int) {
+		v.Search(hashWords(s.Hash), 0, func(ref uint64, _ uint32, _ int) {
 			if c := mt.candidate(ref); c != nil && (c.exact == "" || typeOrder(s.Type) < typeOrder(c.exact)) {
 				c.exact = s.Type
 			}
@@ -103,7 +103,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 				continue
 			}
 			h := hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse()}
-			v.search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
+			v.Search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
 				if mt.over {
 					return // the search cannot be stopped; what follows is dropped
 				}

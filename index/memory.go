@@ -9,6 +9,7 @@ import (
 	"unique"
 
 	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index/hamming"
 )
 
 // memory is the in-memory side of the index: the live banks, the metadata
@@ -19,7 +20,7 @@ import (
 // Readers never wait for a writer. Everything a reader needs is in one
 // immutable state, published through an atomic pointer: the banks
 // (copy-on-write maps), the items (a persistent radix tree, itemTable),
-// and one hamming view per signal type (immutable too, see hamming.go).
+// and one hamming.View per signal type (immutable too).
 // A reader loads the state once and sees exactly the writes published
 // before it, however long it runs. Writers hold mu, change the next state
 // and the searchers, and publish once at the end of each write, so a write
@@ -34,7 +35,7 @@ type memory struct {
 	next  state
 	owned struct{ banks bool }
 	edit  *tableEdit // marks table nodes created since the last publish
-	srch  map[fingerprint.SignalType]*hamming
+	srch  map[fingerprint.SignalType]*hamming.Searcher
 	// bulk, between beginBulk and endBulk, gathers the signals to index;
 	// bulkGone holds the refs removed meanwhile.
 	bulk     signalBatches
@@ -52,17 +53,7 @@ type state struct {
 	// those, since their bank ref is no longer live).
 	items  itemTable
 	nitems int
-	views  map[fingerprint.SignalType]typeView
-}
-
-// typeView is one signal type's searcher and its view as of a state.
-type typeView struct {
-	h *hamming
-	v *hview
-}
-
-func (t typeView) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
-	t.h.searchView(t.v, q, radius, fn)
+	views  map[fingerprint.SignalType]*hamming.View // each signal type's searcher as of the state
 }
 
 // bankState is a live bank.
@@ -190,11 +181,11 @@ type frameInfo struct {
 }
 
 func newMemory() *memory {
-	m := &memory{srch: make(map[fingerprint.SignalType]*hamming)}
+	m := &memory{srch: make(map[fingerprint.SignalType]*hamming.Searcher)}
 	m.next = state{
 		banks:     make(map[string]*bankState),
 		bankByRef: make(map[uint64]*bankState),
-		views:     make(map[fingerprint.SignalType]typeView),
+		views:     make(map[fingerprint.SignalType]*hamming.View),
 	}
 	m.edit = new(tableEdit)
 	m.publish()
@@ -216,9 +207,9 @@ func (m *memory) write(f func()) {
 // publish makes next the current state. m.mu is held (or m is new).
 func (m *memory) publish() {
 	s := m.next // a copy: later changes to next's fields do not reach s
-	s.views = make(map[fingerprint.SignalType]typeView, len(m.srch))
+	s.views = make(map[fingerprint.SignalType]*hamming.View, len(m.srch))
 	for t, h := range m.srch {
-		s.views[t] = typeView{h, h.view()}
+		s.views[t] = h.View()
 	}
 	m.cur.Store(&s)
 	m.owned.banks = false
@@ -256,7 +247,7 @@ func (m *memory) dropBank(b *bankState) {
 }
 
 // searcherFor returns the searcher of type t, creating it.
-func (m *memory) searcherFor(t fingerprint.SignalType) *hamming {
+func (m *memory) searcherFor(t fingerprint.SignalType) *hamming.Searcher {
 	h := m.srch[t]
 	if h == nil {
 		h = newTypeSearcher(t, m.republish)
@@ -271,9 +262,9 @@ func (m *memory) searcherFor(t fingerprint.SignalType) *hamming {
 // are kept within 8*words+8 bytes per signal, so that with the hash itself
 // and its ref an index takes at most twice the raw signal bytes plus the
 // item id.
-func newTypeSearcher(t fingerprint.SignalType, merged func()) *hamming {
+func newTypeSearcher(t fingerprint.SignalType, merged func()) *hamming.Searcher {
 	words := t.Bits() / 64
-	return newHamming(hammingConfig{words: words, radius: t.DefaultThreshold(), merged: merged})
+	return hamming.New(hamming.Config{Words: words, Radius: t.DefaultThreshold(), Merged: merged})
 }
 
 // index adds one signal of ref to the search structures.
@@ -283,7 +274,7 @@ func (m *memory) index(ref uint64, e sigEntry) {
 		return
 	}
 	m.wbuf = appendWords(m.wbuf[:0], e.hash)
-	m.searcherFor(e.typ).add(ref, e.frame, m.wbuf)
+	m.searcherFor(e.typ).Add(ref, e.frame, m.wbuf)
 }
 
 // beginBulk makes index gather signals instead of adding them one by one,
@@ -303,12 +294,23 @@ func (m *memory) endBulk() {
 	m.bulk, m.bulkGone = nil, nil
 	if len(gone) > 0 {
 		for _, e := range b {
-			e.drop(gone)
+			dropRefs(e, gone)
 		}
 	}
 	b.build(m.searcherFor)
 }
 
+// hashWords packs a hash of whole 64-bit words into a fresh slice, as the
+// searchers take it: big-endian words.
+func hashWords(h []byte) []uint64 {
+	w := make([]uint64, len(h)/8)
+	for i := range w {
+		w[i] = binary.BigEndian.Uint64(h[8*i:])
+	}
+	return w
+}
+
+// appendWords appends hash packed as hashWords packs it to dst.
 func appendWords(dst []uint64, hash []byte) []uint64 {
 	for i := 0; i+8 <= len(hash); i += 8 {
 		dst = append(dst, binary.BigEndian.Uint64(hash[i:]))
@@ -325,7 +327,7 @@ func (m *memory) unindex(ref uint64, sigs []sigEntry) {
 	for _, e := range sigs {
 		if b := typeBit(e.typ); done&b == 0 {
 			if h := m.srch[e.typ]; h != nil {
-				h.remove(ref)
+				h.Remove(ref)
 			}
 			done |= b
 		}
@@ -392,13 +394,13 @@ func (m *memory) removeItem(ref uint64, sigs []sigEntry) {
 // wait blocks until no searcher is merging in the background.
 func (m *memory) wait() {
 	m.mu.Lock()
-	hs := make([]*hamming, 0, len(m.srch))
+	hs := make([]*hamming.Searcher, 0, len(m.srch))
 	for _, h := range m.srch {
 		hs = append(hs, h)
 	}
 	m.mu.Unlock()
 	for _, h := range hs {
-		h.wait()
+		h.Wait()
 	}
 }
 
@@ -524,7 +526,7 @@ func (n *tableNode) each(shift uint, base uint64, fn func(uint64, *itemMeta)) {
 // entries returns the number of signals of type t searched in s.
 func (s *state) entries(t fingerprint.SignalType) int {
 	if v, ok := s.views[t]; ok {
-		return v.v.n
+		return v.Len()
 	}
 	return 0
 }

@@ -108,19 +108,19 @@ func TestExactSearch(t *testing.T) {
 			owners := map[int][]uint64{} // hash index -> refs
 			for ref := uint64(1); ref <= 3000; ref++ {
 				i := r.IntN(len(hashes))
-				h.add(ref, fileFrame, hashes[i])
+				h.Add(ref, fileFrame, hashes[i])
 				owners[i] = append(owners[i], ref)
 			}
 			for ref := uint64(1); ref <= 3000; ref += 7 {
-				h.remove(ref)
+				h.Remove(ref)
 				for i, rs := range owners {
 					owners[i] = slices.DeleteFunc(rs, func(x uint64) bool { return x == ref })
 				}
 			}
-			h.wait()
+			h.Wait()
 			for i, q := range hashes {
 				var got []uint64
-				h.search(q, 0, func(ref uint64, frame uint32, dist int) {
+				h.View().Search(q, 0, func(ref uint64, frame uint32, dist int) {
 					if dist != 0 || frame != fileFrame {
 						t.Errorf("hit %d at distance %d, frame %d", ref, dist, frame)
 					}
@@ -133,7 +133,7 @@ func TestExactSearch(t *testing.T) {
 			}
 			near := slices.Clone(hashes[0])
 			near[0] ^= 1
-			h.search(near, 0, func(ref uint64, _ uint32, _ int) { t.Errorf("hash one bit away found %d", ref) })
+			h.View().Search(near, 0, func(ref uint64, _ uint32, _ int) { t.Errorf("hash one bit away found %d", ref) })
 		})
 	}
 }
@@ -161,7 +161,7 @@ func TestMemorySnapshot(t *testing.T) {
 
 	hits := func(s *state) []uint64 {
 		var refs []uint64
-		s.views[fingerprint.PDQ].search(hashWords(hash), 0, func(ref uint64, _ uint32, _ int) { refs = append(refs, ref) })
+		s.views[fingerprint.PDQ].Search(hashWords(hash), 0, func(ref uint64, _ uint32, _ int) { refs = append(refs, ref) })
 		return refs
 	}
 	if got := hits(before); !slices.Equal(got, []uint64{1}) {
@@ -194,14 +194,7 @@ func TestMemoryReclaim(t *testing.T) {
 		}
 	})
 	m.wait()
-	stored := func() int {
-		v := m.state().views[fingerprint.PHash].v
-		k := len(v.tail.refs)
-		for _, st := range v.segs {
-			k += st.seg.size()
-		}
-		return k
-	}
+	stored := func() int { return m.state().views[fingerprint.PHash].Stored() }
 	if k := stored(); k != n {
 		t.Fatalf("%d entries stored, want %d", k, n)
 	}

@@ -1,6 +1,6 @@
 //go:build amd64 || arm64
 
-package index
+package hamming
 
 // prefetch asks the CPU to start loading the cache lines at addrs, and
 // returns at once: a prefetch, unlike a load, does not hold up the

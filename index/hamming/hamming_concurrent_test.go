@@ -1,4 +1,4 @@
-package index
+package hamming
 
 import (
 	"math/rand/v2"
@@ -31,13 +31,13 @@ func TestHammingConcurrent(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		cfg  hammingConfig
+		cfg  Config
 	}{
-		{"64-bit/auto", hammingConfig{words: 1, radius: 8}},
-		{"64-bit/mih", hammingConfig{words: 1, radius: 8, mode: modeMIH}},
-		{"64-bit/mih/inline", hammingConfig{words: 1, radius: 8, mode: modeMIH, layout: layoutInline}},
-		{"256-bit/auto", hammingConfig{words: 4, radius: 31}},
-		{"256-bit/mih", hammingConfig{words: 4, radius: 31, mode: modeMIH}},
+		{"64-bit/auto", Config{Words: 1, Radius: 8}},
+		{"64-bit/mih", Config{Words: 1, Radius: 8, mode: modeMIH}},
+		{"64-bit/mih/inline", Config{Words: 1, Radius: 8, mode: modeMIH, layout: layoutInline}},
+		{"256-bit/auto", Config{Words: 4, Radius: 31}},
+		{"256-bit/mih", Config{Words: 4, Radius: 31, mode: modeMIH}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.cfg.tail = 8
@@ -46,8 +46,8 @@ func TestHammingConcurrent(t *testing.T) {
 	}
 }
 
-func testHammingConcurrent(t *testing.T, cfg hammingConfig, nops int) {
-	words := cfg.words
+func testHammingConcurrent(t *testing.T, cfg Config, nops int) {
+	words := cfg.Words
 	r := rand.New(rand.NewPCG(uint64(words), uint64(cfg.mode)))
 	gen := newGenerator(r, words, true)
 	// The writes: adds of 1-3 frames per new ref, and removes of live refs
@@ -70,7 +70,7 @@ func testHammingConcurrent(t *testing.T, cfg hammingConfig, nops int) {
 		live = append(live, ref)
 	}
 
-	h := newHamming(cfg)
+	h := New(cfg)
 	var done atomic.Int64 // writes returned
 	type read struct {
 		lo, hi int64
@@ -104,14 +104,14 @@ func testHammingConcurrent(t *testing.T, cfg hammingConfig, nops int) {
 	}
 	for i, op := range ops {
 		if op.hash != nil {
-			h.add(op.ref, op.frame, op.hash)
+			h.Add(op.ref, op.frame, op.hash)
 		} else {
-			h.remove(op.ref)
+			h.Remove(op.ref)
 		}
 		done.Store(int64(i + 1))
 	}
 	wg.Wait()
-	h.wait()
+	h.Wait()
 
 	// Replay the writes into a naive oracle, checking each read against
 	// every state in its range.
@@ -124,9 +124,9 @@ func testHammingConcurrent(t *testing.T, cfg hammingConfig, nops int) {
 		if k > 0 {
 			op := ops[k-1]
 			if op.hash != nil {
-				o.add(op.ref, op.frame, op.hash)
+				o.Add(op.ref, op.frame, op.hash)
 			} else {
-				o.remove(op.ref)
+				o.Remove(op.ref)
 			}
 		}
 		for next < len(reads) && reads[next].lo == int64(k) {

@@ -1,4 +1,4 @@
-package index
+package hamming
 
 import (
 	"cmp"
@@ -11,7 +11,7 @@ import (
 
 type hammingVariant struct {
 	name string
-	cfg  func(words int) hammingConfig
+	cfg  func(words int) Config
 }
 
 // hammingVariants are the configurations of the hamming searcher that the
@@ -22,26 +22,26 @@ type hammingVariant struct {
 // straddle words, with Elias-Fano positions.
 func hammingVariants() []hammingVariant {
 	return []hammingVariant{
-		{"scan", func(w int) hammingConfig {
-			return hammingConfig{words: w, radius: 8 * w, mode: modeScan, tail: 16, sync: true}
+		{"scan", func(w int) Config {
+			return Config{Words: w, Radius: 8 * w, mode: modeScan, tail: 16, sync: true}
 		}},
-		{"mih", func(w int) hammingConfig {
-			return hammingConfig{words: w, radius: 8 * w, mode: modeMIH, tail: 16, sync: true}
+		{"mih", func(w int) Config {
+			return Config{Words: w, Radius: 8 * w, mode: modeMIH, tail: 16, sync: true}
 		}},
-		{"auto", func(w int) hammingConfig { return hammingConfig{words: w, radius: 8 * w, tail: 16, sync: true} }},
+		{"auto", func(w int) Config { return Config{Words: w, Radius: 8 * w, tail: 16, sync: true} }},
 		forcedMIH(11, codingEF),
-		{"mih/inline", func(w int) hammingConfig {
-			return hammingConfig{words: w, radius: 8 * w, mode: modeMIH, tail: 16, sync: true, layout: layoutInline}
+		{"mih/inline", func(w int) Config {
+			return Config{Words: w, Radius: 8 * w, mode: modeMIH, tail: 16, sync: true, layout: layoutInline}
 		}},
-		{"auto/inline", func(w int) hammingConfig {
-			return hammingConfig{words: w, radius: 8 * w, tail: 16, sync: true, layout: layoutInline}
+		{"auto/inline", func(w int) Config {
+			return Config{Words: w, Radius: 8 * w, tail: 16, sync: true, layout: layoutInline}
 		}},
 		// Four inline tables of 16 bits, whose partials hold only some
 		// of a hash's bits, so that hashes are looked up in table 0 (see
 		// also TestInlineLayouts). Not forced to probe: at the suite's
 		// largest radii that would probe every key.
-		{"auto/inline/subs=4", func(w int) hammingConfig {
-			cfg := hammingConfig{words: w, radius: 8 * w, tail: 16, sync: true, layout: layoutInline}
+		{"auto/inline/subs=4", func(w int) Config {
+			cfg := Config{Words: w, Radius: 8 * w, tail: 16, sync: true, layout: layoutInline}
 			if w == 1 {
 				cfg.subs = 4 // wider hashes have no inline layout
 			}
@@ -55,9 +55,9 @@ func hammingVariants() []hammingVariant {
 // stays quick) and the given position coding.
 func forcedMIH(width int, coding int8) hammingVariant {
 	name := fmt.Sprintf("mih/width=%d/%s", width, map[int8]string{codingPlain: "plain", codingEF: "ef"}[coding])
-	return hammingVariant{name, func(w int) hammingConfig {
+	return hammingVariant{name, func(w int) Config {
 		subs := min(maxSubs, (64*w+width-1)/width)
-		return hammingConfig{words: w, radius: 8 * w, mode: modeMIH, tail: 16, sync: true, subs: subs, coding: coding}
+		return Config{Words: w, Radius: 8 * w, mode: modeMIH, tail: 16, sync: true, subs: subs, coding: coding}
 	}}
 }
 
@@ -65,7 +65,7 @@ func TestHamming(t *testing.T) {
 	for _, v := range hammingVariants() {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			testSearcher(t, func(words int) searcher { return newHamming(v.cfg(words)) })
+			testSearcher(t, func(words int) searcher { return New(v.cfg(words)) })
 		})
 	}
 }
@@ -73,11 +73,11 @@ func TestHamming(t *testing.T) {
 func TestHammingSmallSets(t *testing.T) {
 	vs := append(hammingVariants(),
 		forcedMIH(6, codingPlain),
-		hammingVariant{"auto/background", func(w int) hammingConfig { return hammingConfig{words: w, radius: 8 * w, tail: 4} }},
-		hammingVariant{"auto/default", func(w int) hammingConfig { return hammingConfig{words: w, radius: 8 * w} }})
+		hammingVariant{"auto/background", func(w int) Config { return Config{Words: w, Radius: 8 * w, tail: 4} }},
+		hammingVariant{"auto/default", func(w int) Config { return Config{Words: w, Radius: 8 * w} }})
 	for _, v := range vs {
 		t.Run(v.name, func(t *testing.T) {
-			testSmallSets(t, func(words int) searcher { return newHamming(v.cfg(words)) })
+			testSmallSets(t, func(words int) searcher { return New(v.cfg(words)) })
 		})
 	}
 }
@@ -143,12 +143,12 @@ func TestHammingMerges(t *testing.T) {
 		t.Run(fmt.Sprintf("%d-bit", 64*words), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, uint64(words)))
 			gen := newGenerator(r, words, false)
-			h := newHamming(hammingConfig{words: words, radius: 8 * words, tail: 32})
+			h := New(Config{Words: words, Radius: 8 * words, tail: 32})
 			const n = 20_000
 			for ref := range uint64(n) {
-				h.add(ref, 0, gen.hash())
+				h.Add(ref, 0, gen.hash())
 			}
-			h.wait()
+			h.Wait()
 			v := h.cur.Load()
 			// Live sizes shrink at least mergeRatio+1-fold from oldest to newest.
 			if max := 2 + int(math.Log(n/32)/math.Log(mergeRatio+1)); len(v.segs) > max {
@@ -160,10 +160,10 @@ func TestHammingMerges(t *testing.T) {
 			}
 			for ref := range uint64(n) {
 				if ref%10 != 0 {
-					h.remove(ref)
+					h.Remove(ref)
 				}
 			}
-			h.wait()
+			h.Wait()
 			v = h.cur.Load()
 			stored, bytes := len(v.tail.refs), 0
 			for _, st := range v.segs {
@@ -234,39 +234,39 @@ func TestSortedOrder(t *testing.T) {
 }
 
 // TestHammingBatch runs the conformance suite on searchers loaded with
-// addBatch: the suite's first adds are held back, shuffled and added as
+// AddBatch: the suite's first adds are held back, shuffled and added as
 // one batch before the first other call.
 func TestHammingBatch(t *testing.T) {
 	for _, v := range []hammingVariant{
-		{"auto", func(w int) hammingConfig { return hammingConfig{words: w, radius: 8 * w, tail: 16, sync: true} }},
-		{"mih", func(w int) hammingConfig {
-			return hammingConfig{words: w, radius: 8 * w, tail: 16, sync: true, mode: modeMIH}
+		{"auto", func(w int) Config { return Config{Words: w, Radius: 8 * w, tail: 16, sync: true} }},
+		{"mih", func(w int) Config {
+			return Config{Words: w, Radius: 8 * w, tail: 16, sync: true, mode: modeMIH}
 		}},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			testSearcher(t, func(words int) searcher {
-				return &batchLoader{hamming: newHamming(v.cfg(words)), r: rand.New(rand.NewPCG(9, 9))}
+				return &batchLoader{Searcher: New(v.cfg(words)), r: rand.New(rand.NewPCG(9, 9))}
 			})
 		})
 	}
 }
 
 type batchLoader struct {
-	*hamming
+	*Searcher
 	r       *rand.Rand
-	pending entries
+	pending Entries
 	flushed bool
 }
 
-func (b *batchLoader) add(ref uint64, frame uint32, hash []uint64) {
+func (b *batchLoader) Add(ref uint64, frame uint32, hash []uint64) {
 	if b.flushed {
-		b.hamming.add(ref, frame, hash)
+		b.Searcher.Add(ref, frame, hash)
 		return
 	}
-	b.pending.hashes = append(b.pending.hashes, hash...)
-	b.pending.refs = append(b.pending.refs, ref)
-	b.pending.frames = append(b.pending.frames, frame)
+	b.pending.Hashes = append(b.pending.Hashes, hash...)
+	b.pending.Refs = append(b.pending.Refs, ref)
+	b.pending.Frames = append(b.pending.Frames, frame)
 }
 
 func (b *batchLoader) flush() {
@@ -274,54 +274,54 @@ func (b *batchLoader) flush() {
 		return
 	}
 	b.flushed = true
-	e, w := b.pending, b.cfg.words
+	e, w := b.pending, b.cfg.Words
 	b.r.Shuffle(e.len(), func(i, j int) {
-		e.refs[i], e.refs[j] = e.refs[j], e.refs[i]
-		e.frames[i], e.frames[j] = e.frames[j], e.frames[i]
+		e.Refs[i], e.Refs[j] = e.Refs[j], e.Refs[i]
+		e.Frames[i], e.Frames[j] = e.Frames[j], e.Frames[i]
 		for k := range w {
-			e.hashes[i*w+k], e.hashes[j*w+k] = e.hashes[j*w+k], e.hashes[i*w+k]
+			e.Hashes[i*w+k], e.Hashes[j*w+k] = e.Hashes[j*w+k], e.Hashes[i*w+k]
 		}
 	})
-	b.hamming.addBatch(e)
+	b.Searcher.AddBatch(e)
 }
 
-func (b *batchLoader) remove(ref uint64) {
+func (b *batchLoader) Remove(ref uint64) {
 	b.flush()
-	b.hamming.remove(ref)
+	b.Searcher.Remove(ref)
 }
 
 func (b *batchLoader) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
 	b.flush()
-	b.hamming.search(q, radius, fn)
+	b.Searcher.search(q, radius, fn)
 }
 
 func (b *batchLoader) len() int {
 	b.flush()
-	return b.hamming.len()
+	return b.Searcher.len()
 }
 
 // TestHammingWideIDs covers refs past 2^32 and frames past 2^16, which
 // segments store in split halves.
 func TestHammingWideIDs(t *testing.T) {
-	for _, v := range append(hammingVariants(), hammingVariant{"mih/classic", func(w int) hammingConfig {
-		return hammingConfig{words: w, radius: 8 * w, mode: modeMIH, tail: 16, sync: true, layout: layoutClassic}
+	for _, v := range append(hammingVariants(), hammingVariant{"mih/classic", func(w int) Config {
+		return Config{Words: w, Radius: 8 * w, mode: modeMIH, tail: 16, sync: true, layout: layoutClassic}
 	}}) {
 		t.Run(v.name, func(t *testing.T) {
 			for _, words := range []int{1, 4} {
 				r := rand.New(rand.NewPCG(17, uint64(words)))
 				gen := newGenerator(r, words, true)
-				s := newHamming(v.cfg(words))
+				s := New(v.cfg(words))
 				var o oracle
 				for i := range uint64(500) {
 					ref := i<<33 | i
 					frame := uint32(i * 997)
 					h := gen.hash()
-					s.add(ref, frame, h)
-					o.add(ref, frame, h)
+					s.Add(ref, frame, h)
+					o.Add(ref, frame, h)
 				}
 				for _, ref := range o.refs()[:100] {
-					s.remove(ref)
-					o.remove(ref)
+					s.Remove(ref)
+					o.Remove(ref)
 				}
 				for i := range 20 {
 					q := gen.query(o, i)

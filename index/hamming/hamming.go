@@ -1,21 +1,19 @@
-package index
+package hamming
 
 import (
 	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
-
-	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
-// hamming is the production searcher: exact radius search over a
+// Searcher is the production searcher: exact radius search over a
 // log-structured set of immutable segments (segment.go), each indexed by
 // multi-index hashing (mih.go) or scanned, plus a small mutable tail that
 // is always scanned.
 //
-//   - Live: add appends to the tail, which is sealed into a segment when it
-//     reaches cfg.tail entries; remove marks entries deleted
+//   - Live: Add appends to the tail, which is sealed into a segment when it
+//     reaches cfg.tail entries; Remove marks entries deleted
 //     (copy-on-write); both take effect for every search that starts after
 //     they return, without rebuilding anything large.
 //   - Adaptive: for each query and segment, the search estimates the cost
@@ -29,15 +27,21 @@ import (
 //     least ninefold from oldest to newest, so there are O(log n) of them
 //     (each costs its own probes), and an entry is rebuilt O(log n) times
 //     (each time its segment grows by an eighth at least).
-//   - Readers never wait: a search reads one immutable view (an atomic
-//     pointer), and writers publish a new view after each change. The
-//     searcher interface still has callers serialise writers with
-//     searches; hamming does not need it.
+//   - Readers never wait: a search reads one immutable View (an atomic
+//     pointer), and writers publish a new view after each change, so
+//     callers need not serialise writers with searches.
 //
-// It is safe for concurrent use.
-type hamming struct {
-	cfg hammingConfig
-	cur atomic.Pointer[hview]
+// Entries are hashes packed into words of 64 bits, big-endian (a 64-bit
+// hash is one word, a 256-bit hash four), each with the ref of the item
+// it came from and its keyframe position; an item may have many entries.
+// Hashes of the wrong word count make Add, AddBatch and Search panic.
+//
+// It is safe for concurrent use: writes (Add, AddBatch, Remove) are
+// serialised inside, and searches run concurrently with them and with
+// each other.
+type Searcher struct {
+	cfg Config
+	cur atomic.Pointer[View]
 
 	mu      sync.Mutex // serialises writers and the merger's publishing
 	merging bool       // a merge goroutine is running; guarded by mu
@@ -47,9 +51,13 @@ type hamming struct {
 	scratch sync.Pool // *searchScratch
 }
 
-// hview is one published state. Nothing reachable from it is modified
-// after it is published, except tail array elements past its lengths.
-type hview struct {
+// View is one published state of a Searcher: a search of it finds the
+// entries as they were when it was published, however many writes and
+// merges follow. Nothing reachable from it is modified after it is
+// published, except tail array elements past its lengths. It is safe for
+// concurrent use.
+type View struct {
+	s    *Searcher
 	segs []*segState // oldest (and largest) first
 	tail tailView
 	n    int // live entries
@@ -78,65 +86,57 @@ const (
 	modeScan                   // never build tables: a tuned linear scan
 )
 
-// hammingConfig sets up a hamming searcher. The zero values of the optional
-// fields select defaults.
-type hammingConfig struct {
-	words  int        // uint64 words per hash
-	radius int        // the usual query radius, which substrings are chosen for
+// Config sets up a Searcher. The zero values of the optional fields select
+// defaults; the unexported ones are for tests.
+type Config struct {
+	Words  int        // uint64 words per hash (1 for 64-bit hashes, 4 for 256-bit)
+	Radius int        // the usual query radius, which substrings are chosen for
 	mode   searchMode // modeAuto unless testing one structure alone
 	tail   int        // tail entries before a seal; 0: 64 KiB of hashes
-	budget float64    // table bytes per entry; 0: 8*words + 8 (see newSearcherFor)
+	budget float64    // table bytes per entry; 0: 8*words + 8
 	subs   int        // forced substring count (tests); 0: by cost
 	coding int8       // forced position coding (tests)
 	layout int8       // forced layout (tests)
 	sync   bool       // merge in the writer, not in the background (tests)
-	merged func()     // called after background merges (see mergeLoop); may be nil
+	Merged func()     // called after background merges, without locks held (see mergeLoop); may be nil
 }
 
-// newSearcherFor returns the searcher for signals of type t, tuned to t's
-// default threshold. Tables are kept within 8*words+8 bytes per signal, so
-// that with the hash itself and a 4-byte ref an index takes at most twice
-// the raw signal bytes plus the item id.
-func newSearcherFor(t fingerprint.SignalType) searcher {
-	words := t.Bits() / 64
-	r := t.DefaultThreshold()
-	if r == 0 {
-		r = 8 * words
-	}
-	return newHamming(hammingConfig{words: words, radius: r})
-}
-
-func newHamming(cfg hammingConfig) *hamming {
+// New returns an empty Searcher for hashes of cfg.Words words, its tables
+// chosen for searches within about cfg.Radius. Tables are kept within
+// 8*words+8 bytes per entry.
+func New(cfg Config) *Searcher {
 	if cfg.tail <= 0 {
-		cfg.tail = max(64, 8192/cfg.words)
+		cfg.tail = max(64, 8192/cfg.Words)
 	}
 	if cfg.budget <= 0 {
-		cfg.budget = float64(8*cfg.words + 8)
+		cfg.budget = float64(8*cfg.Words + 8)
 	}
-	h := &hamming{cfg: cfg}
+	h := &Searcher{cfg: cfg}
 	h.idle.L = &h.mu
 	h.scratch.New = func() any {
 		sc := new(searchScratch)
 		sc.mih.batch = make([]uint32, 0, probeBatch)
 		return sc
 	}
-	h.cur.Store(&hview{})
+	h.cur.Store(&View{s: h})
 	return h
 }
 
-func (h *hamming) len() int { return h.cur.Load().n }
+func (h *Searcher) len() int { return h.cur.Load().n }
 
-func (h *hamming) add(ref uint64, frame uint32, hash []uint64) {
-	if len(hash) != h.cfg.words {
-		panic("index: hamming.add: wrong hash length")
+// Add stores one entry: hash, of cfg.Words words, is copied. It takes
+// effect for every search that starts after it returns.
+func (h *Searcher) Add(ref uint64, frame uint32, hash []uint64) {
+	if len(hash) != h.cfg.Words {
+		panic("hamming: Searcher.Add: wrong hash length")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	v := h.cur.Load()
-	nv := &hview{segs: v.segs, tail: v.tail, n: v.n + 1}
+	nv := &View{s: h, segs: v.segs, tail: v.tail, n: v.n + 1}
 	t := &nv.tail
 	if t.hashes == nil {
-		t.hashes = make([]uint64, 0, h.cfg.tail*h.cfg.words)
+		t.hashes = make([]uint64, 0, h.cfg.tail*h.cfg.Words)
 		t.refs = make([]uint64, 0, h.cfg.tail)
 		t.frames = make([]uint32, 0, h.cfg.tail)
 	}
@@ -151,40 +151,41 @@ func (h *hamming) add(ref uint64, frame uint32, hash []uint64) {
 	h.kick()
 }
 
-// addBatch adds the entries of e (taking ownership of its arrays) as one
+// AddBatch adds the entries of e (taking ownership of its arrays) as one
 // new segment, built before any lock is taken: for start-up, where adding
 // ten million entries one at a time would seal and merge thousands of
-// small segments. It is equivalent to calling add for each entry.
-func (h *hamming) addBatch(e entries) {
+// small segments. It is equivalent to calling Add for each entry. It
+// panics if e's arrays are of different lengths.
+func (h *Searcher) AddBatch(e Entries) {
 	if e.len() == 0 {
 		return
 	}
-	if len(e.hashes) != e.len()*h.cfg.words || len(e.frames) != e.len() {
-		panic("index: hamming.addBatch: arrays of different lengths")
+	if len(e.Hashes) != e.len()*h.cfg.Words || len(e.Frames) != e.len() {
+		panic("hamming: Searcher.AddBatch: arrays of different lengths")
 	}
-	if !slices.IsSorted(e.refs) {
-		e = sortEntries(h.cfg.words, e, nil)
+	if !slices.IsSorted(e.Refs) {
+		e = sortEntries(h.cfg.Words, e, nil)
 	}
-	seg := newSegData(h.cfg.words, e, h.plan(e.len()))
+	seg := newSegData(h.cfg.Words, e, h.plan(e.len()))
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	v := h.cur.Load()
-	h.cur.Store(&hview{segs: append(slices.Clip(v.segs), &segState{seg: seg}), tail: v.tail, n: v.n + seg.size()})
+	h.cur.Store(&View{s: h, segs: append(slices.Clip(v.segs), &segState{seg: seg}), tail: v.tail, n: v.n + seg.size()})
 	h.kick()
 }
 
 // seal turns the live entries of nv's tail into a new segment.
-func (h *hamming) seal(nv *hview) {
+func (h *Searcher) seal(nv *View) {
 	t := nv.tail
-	words := h.cfg.words
-	var e entries
+	words := h.cfg.Words
+	var e Entries
 	for i, r := range t.refs {
 		if t.isDead(i) {
 			continue
 		}
-		e.hashes = append(e.hashes, t.hashes[i*words:(i+1)*words]...)
-		e.refs = append(e.refs, r)
-		e.frames = append(e.frames, t.frames[i])
+		e.Hashes = append(e.Hashes, t.hashes[i*words:(i+1)*words]...)
+		e.Refs = append(e.Refs, r)
+		e.Frames = append(e.Frames, t.frames[i])
 	}
 	nv.tail = tailView{}
 	if e.len() == 0 {
@@ -197,24 +198,24 @@ func (h *hamming) seal(nv *hview) {
 	}
 	slices.SortStableFunc(perm, func(a, b int) int {
 		switch {
-		case e.refs[a] < e.refs[b]:
+		case e.Refs[a] < e.Refs[b]:
 			return -1
-		case e.refs[a] > e.refs[b]:
+		case e.Refs[a] > e.Refs[b]:
 			return 1
 		}
 		return 0
 	})
-	s := entries{hashes: make([]uint64, 0, len(e.hashes)), refs: make([]uint64, 0, e.len()), frames: make([]uint32, 0, e.len())}
+	s := Entries{Hashes: make([]uint64, 0, len(e.Hashes)), Refs: make([]uint64, 0, e.len()), Frames: make([]uint32, 0, e.len())}
 	for _, p := range perm {
-		s.hashes = append(s.hashes, e.hashes[p*words:(p+1)*words]...)
-		s.refs = append(s.refs, e.refs[p])
-		s.frames = append(s.frames, e.frames[p])
+		s.Hashes = append(s.Hashes, e.Hashes[p*words:(p+1)*words]...)
+		s.Refs = append(s.Refs, e.Refs[p])
+		s.Frames = append(s.Frames, e.Frames[p])
 	}
 	seg := newSegData(words, s, h.plan(s.len()))
 	nv.segs = append(slices.Clip(nv.segs), &segState{seg: seg})
 }
 
-func (h *hamming) plan(n int) subPlan {
+func (h *Searcher) plan(n int) subPlan {
 	c := &h.cfg
 	switch {
 	case c.mode == modeScan:
@@ -222,15 +223,17 @@ func (h *hamming) plan(n int) subPlan {
 	case c.mode == modeAuto && n < 256:
 		return subPlan{}
 	}
-	return choosePlan(n, planOptions{words: c.words, radius: c.radius, budget: c.budget,
+	return choosePlan(n, planOptions{words: c.Words, radius: c.Radius, budget: c.budget,
 		subs: c.subs, coding: c.coding, layout: c.layout, always: c.mode == modeMIH})
 }
 
-func (h *hamming) remove(ref uint64) {
+// Remove drops every entry of ref; it is a no-op for an unknown ref. It
+// takes effect for every search that starts after it returns.
+func (h *Searcher) Remove(ref uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	v := h.cur.Load()
-	nv := &hview{segs: v.segs, tail: v.tail, n: v.n}
+	nv := &View{s: h, segs: v.segs, tail: v.tail, n: v.n}
 	changed := false
 	t := &nv.tail
 	for i, r := range t.refs {
@@ -292,7 +295,7 @@ const (
 )
 
 // pickMerge returns the segments of v to merge into one, [lo, hi), if any.
-func pickMerge(v *hview) (lo, hi int, ok bool) {
+func pickMerge(v *View) (lo, hi int, ok bool) {
 	k := len(v.segs)
 	newer := 0
 	for j := k - 1; j >= 0; j-- {
@@ -315,7 +318,7 @@ func pickMerge(v *hview) (lo, hi int, ok bool) {
 
 // kick starts merging if the policy wants a merge and none is running.
 // h.mu is held.
-func (h *hamming) kick() {
+func (h *Searcher) kick() {
 	if h.merging {
 		return
 	}
@@ -342,10 +345,10 @@ func (h *hamming) kick() {
 // pick a merge and to install its result.
 //
 // After a run of merges it calls cfg.merged, if set, without holding h.mu:
-// callers that publish views of their own (memory) republish then, so
+// callers that publish views of their own (the index) republish then, so
 // that the merged segments replace the old ones there too and the memory
 // of the old ones is reclaimed.
-func (h *hamming) mergeLoop() {
+func (h *Searcher) mergeLoop() {
 	h.mu.Lock()
 	for {
 		merged := false
@@ -363,11 +366,11 @@ func (h *hamming) mergeLoop() {
 			h.install(in, seg)
 			merged = true
 		}
-		if !merged || h.cfg.merged == nil {
+		if !merged || h.cfg.Merged == nil {
 			break
 		}
 		h.mu.Unlock()
-		h.cfg.merged()
+		h.cfg.Merged()
 		h.mu.Lock()
 		if _, _, ok := pickMerge(h.cur.Load()); !ok {
 			break
@@ -379,23 +382,23 @@ func (h *hamming) mergeLoop() {
 }
 
 // merge builds one segment from the live entries of in.
-func (h *hamming) merge(in []*segState) segData {
-	var e entries
+func (h *Searcher) merge(in []*segState) segData {
+	var e Entries
 	n := 0
 	for _, st := range in {
 		n += st.live()
 	}
-	e.hashes = make([]uint64, 0, n*h.cfg.words)
-	e.refs = make([]uint64, 0, n)
-	e.frames = make([]uint32, 0, n)
+	e.Hashes = make([]uint64, 0, n*h.cfg.Words)
+	e.Refs = make([]uint64, 0, n)
+	e.Frames = make([]uint32, 0, n)
 	starts := gather(in, &e)
-	e = sortEntries(h.cfg.words, e, starts)
-	return newSegData(h.cfg.words, e, h.plan(e.len()))
+	e = sortEntries(h.cfg.Words, e, starts)
+	return newSegData(h.cfg.Words, e, h.plan(e.len()))
 }
 
 // install replaces the segments in (as they were when the merge started)
 // with seg, deleting from seg the refs removed since. h.mu is held.
-func (h *hamming) install(in []*segState, seg segData) {
+func (h *Searcher) install(in []*segState, seg segData) {
 	st := &segState{seg: seg}
 	var pos []uint32
 	for _, ref := range h.deleted {
@@ -407,7 +410,7 @@ func (h *hamming) install(in []*segState, seg segData) {
 	}
 	h.deleted = h.deleted[:0]
 	v := h.cur.Load()
-	nv := &hview{tail: v.tail, n: v.n}
+	nv := &View{s: h, tail: v.tail, n: v.n}
 	placed := st.live() == 0 // nothing left to place
 	for _, cur := range v.segs {
 		if slices.ContainsFunc(in, func(x *segState) bool { return x.seg == cur.seg }) {
@@ -422,8 +425,8 @@ func (h *hamming) install(in []*segState, seg segData) {
 	h.cur.Store(nv)
 }
 
-// wait blocks until no merge is running.
-func (h *hamming) wait() {
+// Wait blocks until no background merge is running.
+func (h *Searcher) Wait() {
 	h.mu.Lock()
 	for h.merging {
 		h.idle.Wait()
@@ -437,19 +440,35 @@ type searchScratch struct {
 	bufs [][]uint32
 }
 
-func (h *hamming) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
-	h.searchView(h.cur.Load(), q, radius, fn)
+// search is View().Search.
+func (h *Searcher) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
+	h.View().Search(q, radius, fn)
 }
 
-// view returns the current view, for searchView. A view is immutable: a
-// caller holding one searches the entries as they were when it was
-// published, however many writes and merges follow.
-func (h *hamming) view() *hview { return h.cur.Load() }
+// View returns the current view.
+func (h *Searcher) View() *View { return h.cur.Load() }
 
-// searchView is search over v, a view returned by h.view.
-func (h *hamming) searchView(v *hview, q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
-	if len(q) != h.cfg.words {
-		panic("index: hamming.search: wrong query length")
+// Len returns the number of entries in v.
+func (v *View) Len() int { return v.n }
+
+// Stored returns the number of entries v holds in memory: Len and the
+// deleted entries that no merge has dropped yet.
+func (v *View) Stored() int {
+	k := len(v.tail.refs)
+	for _, st := range v.segs {
+		k += st.seg.size()
+	}
+	return k
+}
+
+// Search calls fn for every entry of v within radius of q (Hamming
+// distance <= radius), in no particular order, with that distance. q has
+// the searcher's word count. fn must not call back into the searcher. A
+// negative radius finds nothing.
+func (v *View) Search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
+	h := v.s
+	if len(q) != h.cfg.Words {
+		panic("hamming: View.Search: wrong query length")
 	}
 	if radius < 0 {
 		return
@@ -462,10 +481,10 @@ func (h *hamming) searchView(v *hview, q []uint64, radius int, fn func(ref uint6
 	if len(sc.bufs) == 0 {
 		sc.bufs = append(sc.bufs, nil)
 	}
-	sc.bufs[0] = scanHits(h.cfg.words, t.hashes, q, radius, 0, sc.bufs[0][:0])
+	sc.bufs[0] = scanHits(h.cfg.Words, t.hashes, q, radius, 0, sc.bufs[0][:0])
 	for _, id := range sc.bufs[0] {
 		if i := int(id); !t.isDead(i) {
-			fn(t.refs[i], t.frames[i], distance(t.hashes[i*h.cfg.words:(i+1)*h.cfg.words], q))
+			fn(t.refs[i], t.frames[i], distance(t.hashes[i*h.cfg.Words:(i+1)*h.cfg.Words], q))
 		}
 	}
 	h.scratch.Put(sc)

@@ -1,4 +1,4 @@
-package index
+package hamming
 
 import (
 	"fmt"
@@ -29,12 +29,12 @@ import (
 //	bytes/signal     heap held by the loaded searcher, per signal
 //	thp-MB           memory of the process in transparent huge pages (see
 //	                 backHuge; 0 where the system gives none)
-//	build-s          seconds to build it from arrays of signals (addBatch)
+//	build-s          seconds to build it from arrays of signals (AddBatch)
 //
 // The number of signals is MEDIAMATCH_BENCH_N (default 1,000,000); for the
 // issue's figures:
 //
-//	MEDIAMATCH_BENCH_N=10000000 go test -run '^$' -bench 'BenchmarkHamming(64|256)$' -benchtime 1000x -timeout 60m ./index/
+//	MEDIAMATCH_BENCH_N=10000000 go test -run '^$' -bench 'BenchmarkHamming(64|256)$' -benchtime 1000x -timeout 60m ./index/hamming/
 func benchSignals(b *testing.B) int {
 	if testing.Short() {
 		b.Skip("large benchmark; not under -short")
@@ -153,22 +153,22 @@ func (s *benchSet) baseline() *bruteForce {
 }
 
 // load adds every signal to a new hamming searcher, one by one if single
-// (else in one addBatch, as at start-up), waits for its merges, and
+// (else in one AddBatch, as at start-up), waits for its merges, and
 // returns it with the seconds that took and the heap it holds.
-func (s *benchSet) load(b *testing.B, cfg hammingConfig, single bool) (h *hamming, seconds float64, bytes uint64) {
+func (s *benchSet) load(b *testing.B, cfg Config, single bool) (h *Searcher, seconds float64, bytes uint64) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	h = newHamming(cfg)
+	h = New(cfg)
 	if single {
 		for i, ref := range s.refs {
-			h.add(ref, s.frames[i], s.hashes[i*s.words:(i+1)*s.words])
+			h.Add(ref, s.frames[i], s.hashes[i*s.words:(i+1)*s.words])
 		}
 	} else {
-		h.addBatch(entries{hashes: slices.Clone(s.hashes), refs: slices.Clone(s.refs), frames: slices.Clone(s.frames)})
+		h.AddBatch(Entries{Hashes: slices.Clone(s.hashes), Refs: slices.Clone(s.refs), Frames: slices.Clone(s.frames)})
 	}
-	h.wait()
+	h.Wait()
 	seconds = time.Since(start).Seconds()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -229,7 +229,7 @@ func mean(ds []time.Duration) time.Duration {
 // searches (one every b.N/scans searches, outside the timer), so that load
 // from other processes on a shared machine weighs on both alike; both are
 // timed in wall and in process CPU time.
-func benchRadii(b *testing.B, set *benchSet, cfg hammingConfig, radii []int) {
+func benchRadii(b *testing.B, set *benchSet, cfg Config, radii []int) {
 	n := len(set.refs)
 	h, buildSec, heap := set.load(b, cfg, false)
 	base := set.baseline()
@@ -294,7 +294,7 @@ func BenchmarkHamming64(b *testing.B) {
 	for _, data := range []string{"random", "clustered"} {
 		b.Run(data, func(b *testing.B) {
 			set := newBenchSet(1, n, data == "clustered", 64)
-			benchRadii(b, set, hammingConfig{words: 1, radius: 8}, []int{4, 6, 8, 10})
+			benchRadii(b, set, Config{Words: 1, Radius: 8}, []int{4, 6, 8, 10})
 		})
 	}
 }
@@ -309,36 +309,36 @@ func BenchmarkHamming256(b *testing.B) {
 	set := newBenchSet(4, n, true, 256)
 	for _, budget := range []float64{40, 64} {
 		b.Run(fmt.Sprintf("budget=%g", budget), func(b *testing.B) {
-			benchRadii(b, set, hammingConfig{words: 4, radius: 31, budget: budget}, []int{16, 31, 48})
+			benchRadii(b, set, Config{Words: 4, Radius: 31, budget: budget}, []int{16, 31, 48})
 		})
 	}
 }
 
 // BenchmarkHammingLoad adds every signal one by one, as live adds arrive,
 // and reports the seconds to the last add (adds-s) and to the end of the
-// background merges (load-s), against the seconds of one addBatch of the
+// background merges (load-s), against the seconds of one AddBatch of the
 // same signals (build-s), with the segments left and the heap held. Each
 // iteration loads everything twice: run it with -benchtime 1x.
 //
-//	MEDIAMATCH_BENCH_N=10000000 go test -run '^$' -bench BenchmarkHammingLoad -benchtime 1x ./index/
+//	MEDIAMATCH_BENCH_N=10000000 go test -run '^$' -bench BenchmarkHammingLoad -benchtime 1x ./index/hamming/
 func BenchmarkHammingLoad(b *testing.B) {
 	n := benchSignals(b)
 	for _, words := range []int{1, 4} {
 		b.Run(fmt.Sprintf("%d-bit", 64*words), func(b *testing.B) {
 			set := newBenchSet(words, n, words == 4, 11)
-			cfg := hammingConfig{words: words, radius: []int{0, 8, 0, 0, 31}[words]}
+			cfg := Config{Words: words, Radius: []int{0, 8, 0, 0, 31}[words]}
 			for b.Loop() {
 				_, build, _ := set.load(b, cfg, false)
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
 				start := time.Now()
-				h := newHamming(cfg)
+				h := New(cfg)
 				for i, ref := range set.refs {
-					h.add(ref, set.frames[i], set.hashes[i*words:(i+1)*words])
+					h.Add(ref, set.frames[i], set.hashes[i*words:(i+1)*words])
 				}
 				adds := time.Since(start)
-				h.wait()
+				h.Wait()
 				load := time.Since(start)
 				runtime.GC()
 				runtime.ReadMemStats(&after)
@@ -359,7 +359,7 @@ func BenchmarkScan(b *testing.B) {
 	for _, words := range []int{1, 4} {
 		b.Run(fmt.Sprintf("%d-bit", 64*words), func(b *testing.B) {
 			set := newBenchSet(words, n, false, 7)
-			benchRadii(b, set, hammingConfig{words: words, radius: 8 * words, mode: modeScan}, []int{8 * words})
+			benchRadii(b, set, Config{Words: words, Radius: 8 * words, mode: modeScan}, []int{8 * words})
 		})
 	}
 }

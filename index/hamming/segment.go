@@ -1,4 +1,4 @@
-package index
+package hamming
 
 import (
 	"cmp"
@@ -19,7 +19,7 @@ type segData interface {
 	// hold, probing the tables or scanning as mode and the costs say.
 	search(q []uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int))
 	// gather appends the entries dead does not hold to e, in ref order.
-	gather(dead deadSet, e *entries)
+	gather(dead deadSet, e *Entries)
 	// bytes returns the memory held.
 	bytes() int
 }
@@ -80,12 +80,12 @@ func (s *segment) positions(ref uint64, buf []uint32) []uint32 {
 	return buf
 }
 
-func (s *segment) gather(dead deadSet, e *entries) {
+func (s *segment) gather(dead deadSet, e *Entries) {
 	for i := range uint32(s.n) {
 		if !dead.has(i) {
-			e.hashes = append(e.hashes, s.hash(i)...)
-			e.refs = append(e.refs, s.ref(i))
-			e.frames = append(e.frames, s.frame(i))
+			e.Hashes = append(e.Hashes, s.hash(i)...)
+			e.Refs = append(e.Refs, s.ref(i))
+			e.Frames = append(e.Frames, s.frame(i))
 		}
 	}
 }
@@ -142,18 +142,19 @@ func (s *segment) bytes() int {
 	return b
 }
 
-// entries is a batch of entries in parallel arrays, the input of a build.
-type entries struct {
-	hashes []uint64
-	refs   []uint64
-	frames []uint32
+// Entries is a batch of entries in parallel arrays, the input of AddBatch:
+// entry i is Hashes[i*words : (i+1)*words], Refs[i] and Frames[i].
+type Entries struct {
+	Hashes []uint64
+	Refs   []uint64
+	Frames []uint32
 }
 
-func (e *entries) len() int { return len(e.refs) }
+func (e *Entries) len() int { return len(e.Refs) }
 
 // newSegData packs e, which must be sorted by ref, with the tables of plan
 // p. It takes ownership of e.hashes.
-func newSegData(words int, e entries, p subPlan) segData {
+func newSegData(words int, e Entries, p subPlan) segData {
 	if p.inline {
 		return newInlineSeg(e, p.widths)
 	}
@@ -162,13 +163,13 @@ func newSegData(words int, e entries, p subPlan) segData {
 
 // newSegment packs e, which must be sorted by ref, and builds the tables of
 // plan p (none if p has no substrings). It takes ownership of e.hashes.
-func newSegment(words int, e entries, p subPlan) *segment {
+func newSegment(words int, e Entries, p subPlan) *segment {
 	n := e.len()
-	s := &segment{words: words, n: n, hashes: slices.Clip(e.hashes[:n*words])}
+	s := &segment{words: words, n: n, hashes: slices.Clip(e.Hashes[:n*words])}
 	if n > 0 {
-		s.minRef, s.maxRef = e.refs[0], e.refs[n-1]
+		s.minRef, s.maxRef = e.Refs[0], e.Refs[n-1]
 	}
-	splitRefsFrames(s, e.refs, e.frames)
+	splitRefsFrames(s, e.Refs, e.Frames)
 	if len(p.widths) > 0 {
 		// Candidates' hashes are read at random.
 		backHuge(s.hashes)
@@ -347,7 +348,7 @@ func (s *segState) live() int { return s.seg.size() - s.ndead }
 
 // gather appends the live entries of the states, in order, and returns the
 // start of each state's run (each sorted by ref).
-func gather(states []*segState, e *entries) []int {
+func gather(states []*segState, e *Entries) []int {
 	var starts []int
 	for _, st := range states {
 		starts = append(starts, e.len())
@@ -358,26 +359,26 @@ func gather(states []*segState, e *entries) []int {
 
 // sortEntries sorts e stably by ref, given the starts of its sorted runs
 // (nil: not known to have any).
-func sortEntries(words int, e entries, starts []int) entries {
+func sortEntries(words int, e Entries, starts []int) Entries {
 	var perm []uint32
 	if starts == nil {
 		perm = make([]uint32, e.len())
 		for i := range perm {
 			perm[i] = uint32(i)
 		}
-		slices.SortStableFunc(perm, func(a, b uint32) int { return cmp.Compare(e.refs[a], e.refs[b]) })
-	} else if perm = sortedOrder(e.refs, starts); perm == nil {
+		slices.SortStableFunc(perm, func(a, b uint32) int { return cmp.Compare(e.Refs[a], e.Refs[b]) })
+	} else if perm = sortedOrder(e.Refs, starts); perm == nil {
 		return e
 	}
-	out := entries{
-		hashes: make([]uint64, 0, len(e.hashes)),
-		refs:   make([]uint64, 0, len(e.refs)),
-		frames: make([]uint32, 0, len(e.frames)),
+	out := Entries{
+		Hashes: make([]uint64, 0, len(e.Hashes)),
+		Refs:   make([]uint64, 0, len(e.Refs)),
+		Frames: make([]uint32, 0, len(e.Frames)),
 	}
 	for _, p := range perm {
-		out.hashes = append(out.hashes, e.hashes[int(p)*words:(int(p)+1)*words]...)
-		out.refs = append(out.refs, e.refs[p])
-		out.frames = append(out.frames, e.frames[p])
+		out.Hashes = append(out.Hashes, e.Hashes[int(p)*words:(int(p)+1)*words]...)
+		out.Refs = append(out.Refs, e.Refs[p])
+		out.Frames = append(out.Frames, e.Frames[p])
 	}
 	return out
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package index
+package hamming
 
 // backHuge asks for huge pages only on Linux (see hugepage_linux.go).
 func backHuge[T any](s []T) {}

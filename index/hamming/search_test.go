@@ -1,14 +1,13 @@
-package index
+package hamming
 
 import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
 func TestBruteForce(t *testing.T) {
@@ -26,12 +25,12 @@ func testSmallSets(t *testing.T, newSearcher func(words int) searcher) {
 			var o oracle
 			for ref := range uint64(size) {
 				h := gen.hash()
-				s.add(ref, 0, h)
-				o.add(ref, 0, h)
+				s.Add(ref, 0, h)
+				o.Add(ref, 0, h)
 			}
 			for _, e := range o.entries {
 				q := gen.query(o, 0)
-				d := fingerprint.Distance(wordsToBytes(q), e.hash)
+				d := byteDistance(wordsToBytes(q), e.hash)
 				for _, radius := range []int{d, d - 1} {
 					if got, want := collect(s, q, radius), o.search(q, radius); !slices.Equal(got, want) {
 						t.Fatalf("%d-bit, %d entries: search(radius %d) = %v, want %v", 64*words, size, radius, got, want)
@@ -48,7 +47,7 @@ func TestBruteForceSmallSets(t *testing.T) {
 
 // testSearcher is the conformance suite for searcher implementations: on
 // random and on clustered data, with adds and removes, every search must
-// return exactly what a naive scan over fingerprint.Distance returns.
+// return exactly what a naive scan over byteDistance returns.
 func testSearcher(t *testing.T, newSearcher func(words int) searcher) {
 	n := 3000
 	if testing.Short() {
@@ -65,8 +64,8 @@ func testSearcher(t *testing.T, newSearcher func(words int) searcher) {
 				for ref := uint64(1); o.len() < n; ref++ {
 					for frame := range uint32(1 + r.IntN(3)) {
 						h := gen.hash()
-						s.add(ref, frame, h)
-						o.add(ref, frame, h)
+						s.Add(ref, frame, h)
+						o.Add(ref, frame, h)
 					}
 				}
 				check := func(stage string) {
@@ -83,7 +82,7 @@ func testSearcher(t *testing.T, newSearcher func(words int) searcher) {
 						rs := radii
 						if o.len() > 0 {
 							// The boundary: exactly the distance to some entry, and one less.
-							d := fingerprint.Distance(wordsToBytes(q), o.entries[r.IntN(o.len())].hash)
+							d := byteDistance(wordsToBytes(q), o.entries[r.IntN(o.len())].hash)
 							rs = append(slices.Clone(radii), d, max(d-1, 0))
 						}
 						for _, radius := range rs {
@@ -101,22 +100,22 @@ func testSearcher(t *testing.T, newSearcher func(words int) searcher) {
 				refs := o.refs()
 				r.Shuffle(len(refs), func(i, j int) { refs[i], refs[j] = refs[j], refs[i] })
 				for _, ref := range refs[:len(refs)/3] {
-					s.remove(ref)
-					s.remove(ref)
-					o.remove(ref)
+					s.Remove(ref)
+					s.Remove(ref)
+					o.Remove(ref)
 				}
-				s.remove(1 << 62)
+				s.Remove(1 << 62)
 				check("after removes")
 				// Re-add some removed refs with new hashes.
 				for _, ref := range refs[:len(refs)/6] {
 					h := gen.hash()
-					s.add(ref, 7, h)
-					o.add(ref, 7, h)
+					s.Add(ref, 7, h)
+					o.Add(ref, 7, h)
 				}
 				check("after re-adds")
 				for _, ref := range o.refs() {
-					s.remove(ref)
-					o.remove(ref)
+					s.Remove(ref)
+					o.Remove(ref)
 				}
 				check("after removing all")
 			})
@@ -146,7 +145,7 @@ func collect(s searcher, q []uint64, radius int) []hitRec {
 func head(h []hitRec) []hitRec { return h[:min(len(h), 5)] }
 
 // oracle is the naive reference: a list of byte hashes compared with
-// fingerprint.Distance.
+// byteDistance.
 type oracle struct {
 	entries []oracleEntry
 }
@@ -155,6 +154,19 @@ type oracleEntry struct {
 	ref   uint64
 	frame uint32
 	hash  []byte
+}
+
+// byteDistance is the Hamming distance of two byte hashes of one length,
+// bit by bit: the oracle shares no code with the searchers.
+func byteDistance(a, b []byte) int {
+	if len(a) != len(b) {
+		panic("byteDistance of hashes of different lengths")
+	}
+	d := 0
+	for i := range a {
+		d += bits.OnesCount8(a[i] ^ b[i])
+	}
+	return d
 }
 
 func wordsToBytes(w []uint64) []byte {
@@ -167,11 +179,11 @@ func wordsToBytes(w []uint64) []byte {
 
 func (o *oracle) len() int { return len(o.entries) }
 
-func (o *oracle) add(ref uint64, frame uint32, h []uint64) {
+func (o *oracle) Add(ref uint64, frame uint32, h []uint64) {
 	o.entries = append(o.entries, oracleEntry{ref, frame, wordsToBytes(h)})
 }
 
-func (o *oracle) remove(ref uint64) {
+func (o *oracle) Remove(ref uint64) {
 	o.entries = slices.DeleteFunc(o.entries, func(e oracleEntry) bool { return e.ref == ref })
 }
 
@@ -188,7 +200,7 @@ func (o *oracle) search(q []uint64, radius int) []hitRec {
 	qb := wordsToBytes(q)
 	var out []hitRec
 	for _, e := range o.entries {
-		if d := fingerprint.Distance(qb, e.hash); d <= radius {
+		if d := byteDistance(qb, e.hash); d <= radius {
 			out = append(out, hitRec{e.ref, e.frame, d})
 		}
 	}

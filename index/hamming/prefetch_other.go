@@ -1,6 +1,6 @@
 //go:build !amd64 && !arm64
 
-package index
+package hamming
 
 // prefetch does nothing where there is no assembly for it: searches are
 // as exact, only slower.

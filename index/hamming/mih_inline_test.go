@@ -1,4 +1,4 @@
-package index
+package hamming
 
 import (
 	"fmt"
@@ -24,17 +24,17 @@ func TestInlineLayouts(t *testing.T) {
 			t.Run(fmt.Sprintf("%v/clustered=%v", widths, clustered), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(len(widths)), 7))
 				gen := newGenerator(r, 1, clustered)
-				e := entries{}
+				e := Entries{}
 				for i := range n {
 					h := gen.hash()
 					if i > 0 && i%50 == 0 {
-						h = []uint64{e.hashes[r.IntN(i)]} // a duplicate
+						h = []uint64{e.Hashes[r.IntN(i)]} // a duplicate
 					}
-					e.hashes = append(e.hashes, h[0])
-					e.refs = append(e.refs, uint64(i+1))
-					e.frames = append(e.frames, uint32(i%3))
+					e.Hashes = append(e.Hashes, h[0])
+					e.Refs = append(e.Refs, uint64(i+1))
+					e.Frames = append(e.Frames, uint32(i%3))
 				}
-				hashes := slices.Clone(e.hashes)
+				hashes := slices.Clone(e.Hashes)
 				s := newInlineSeg(e, widths)
 				var pos []uint32
 				for ref := uint64(1); ref <= uint64(n); ref += 7 {

@@ -1,25 +1,24 @@
-package index
+package hamming
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"slices"
 )
 
-// searcher finds the stored hashes of one perceptual signal type within a
-// Hamming radius of a query. Hashes are packed big-endian into words of 64
-// bits (a 64-bit hash is one word, a 256-bit hash four). An entry is a hash
-// with the item ref and keyframe position it came from; an item may have many
-// entries. Callers serialise add and remove against search (memory holds an
-// RWMutex); search may run concurrently with other searches.
+// searcher is what the conformance suite runs on: every search structure
+// of this package (Searcher in each mode and layout, and bruteForce) finds
+// the stored hashes within a Hamming radius of a query. Hashes are packed
+// as for Searcher. Callers serialise Add and Remove against search (a
+// Searcher does not need it); search may run concurrently with other
+// searches.
 //
 // Every implementation must pass testSearcher (search_test.go), which checks
 // it against a naive oracle on random and clustered data.
 type searcher interface {
-	// add stores one entry. hash has the searcher's word count and is copied.
-	add(ref uint64, frame uint32, hash []uint64)
-	// remove drops every entry of ref; it is a no-op for an unknown ref.
-	remove(ref uint64)
+	// Add stores one entry. hash has the searcher's word count and is copied.
+	Add(ref uint64, frame uint32, hash []uint64)
+	// Remove drops every entry of ref; it is a no-op for an unknown ref.
+	Remove(ref uint64)
 	// search calls fn for every entry within radius of q (Hamming distance
 	// <= radius), in no particular order. fn must not call back into the
 	// searcher.
@@ -28,18 +27,9 @@ type searcher interface {
 	len() int
 }
 
-// hashWords packs a hash of whole 64-bit words into a fresh slice.
-func hashWords(h []byte) []uint64 {
-	w := make([]uint64, len(h)/8)
-	for i := range w {
-		w[i] = binary.BigEndian.Uint64(h[8*i:])
-	}
-	return w
-}
-
 // bruteForce is the reference searcher: a linear scan over packed words.
 // Entries live in parallel arrays; remove fills holes by moving the last
-// entry down, so the arrays stay dense.
+// entry down, so the arrays stay dense. It is for tests and benchmarks.
 type bruteForce struct {
 	words  int
 	hashes []uint64 // entry i is hashes[i*words : (i+1)*words]
@@ -54,9 +44,9 @@ func newBruteForce(words int) *bruteForce {
 
 func (s *bruteForce) len() int { return len(s.refs) }
 
-func (s *bruteForce) add(ref uint64, frame uint32, hash []uint64) {
+func (s *bruteForce) Add(ref uint64, frame uint32, hash []uint64) {
 	if len(hash) != s.words {
-		panic("index: bruteForce.add: wrong hash length")
+		panic("hamming: bruteForce.Add: wrong hash length")
 	}
 	s.slots[ref] = append(s.slots[ref], int32(len(s.refs)))
 	s.hashes = append(s.hashes, hash...)
@@ -64,7 +54,7 @@ func (s *bruteForce) add(ref uint64, frame uint32, hash []uint64) {
 	s.frames = append(s.frames, frame)
 }
 
-func (s *bruteForce) remove(ref uint64) {
+func (s *bruteForce) Remove(ref uint64) {
 	pos := s.slots[ref]
 	if pos == nil {
 		return
@@ -91,7 +81,7 @@ func (s *bruteForce) remove(ref uint64) {
 
 func (s *bruteForce) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
 	if len(q) != s.words {
-		panic("index: bruteForce.search: wrong query length")
+		panic("hamming: bruteForce.search: wrong query length")
 	}
 	switch s.words {
 	case 1:

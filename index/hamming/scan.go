@@ -1,4 +1,4 @@
-package index
+package hamming
 
 import (
 	"math/bits"

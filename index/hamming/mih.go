@@ -1,4 +1,4 @@
-package index
+package hamming
 
 import (
 	"encoding/binary"
@@ -231,7 +231,7 @@ const (
 // 16 MiB is under 2 bytes a hash.
 const tableAllowance = 16 << 20
 
-// planOptions are what choosePlan needs of a hammingConfig.
+// planOptions are what choosePlan needs of a Config.
 type planOptions struct {
 	words, radius int
 	budget        float64 // table bytes a hash, beyond tableAllowance

@@ -1,4 +1,4 @@
-package index
+package hamming
 
 import (
 	"cmp"
@@ -158,7 +158,7 @@ func binomialTail(n, r int) float64 {
 
 // newInlineSeg packs e (64-bit hashes, sorted by ref) into tables of the
 // given widths, laid out from the most significant bit.
-func newInlineSeg(e entries, widths []int) *inlineSeg {
+func newInlineSeg(e Entries, widths []int) *inlineSeg {
 	n := e.len()
 	s := &inlineSeg{n: n, tabs: make([]itable, len(widths)), widths: widths}
 	starts := make([]int, len(widths))
@@ -175,10 +175,10 @@ func newInlineSeg(e entries, widths []int) *inlineSeg {
 		s.tabs[j] = t
 	}
 	if n > 0 {
-		s.minRef, s.maxRef = e.refs[0], e.refs[n-1]
+		s.minRef, s.maxRef = e.Refs[0], e.Refs[n-1]
 	}
 	// Table 0 fixes the positions.
-	perm := s.build(0, e.hashes)
+	perm := s.build(0, e.Hashes)
 	pos := make([]uint32, n) // input index -> position
 	for k, i := range perm {
 		pos[i] = uint32(k)
@@ -187,7 +187,7 @@ func newInlineSeg(e entries, widths []int) *inlineSeg {
 	refs := make([]uint64, n)
 	frames := make([]uint32, n)
 	for k, i := range perm {
-		refs[k], frames[k] = e.refs[i], e.frames[i]
+		refs[k], frames[k] = e.Refs[i], e.Frames[i]
 	}
 	split := segment{}
 	splitRefsFrames(&split, refs, frames)
@@ -197,7 +197,7 @@ func newInlineSeg(e entries, widths []int) *inlineSeg {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.build(j, e.hashes)
+			s.build(j, e.Hashes)
 		}()
 	}
 	wg.Wait()
@@ -360,7 +360,7 @@ func (s *inlineSeg) bytes() int {
 	return b
 }
 
-func (s *inlineSeg) gather(dead deadSet, e *entries) {
+func (s *inlineSeg) gather(dead deadSet, e *Entries) {
 	t := &s.tabs[0]
 	byPos := make([]uint64, s.n)
 	for b := range uint32(1 << t.width) {
@@ -370,9 +370,9 @@ func (s *inlineSeg) gather(dead deadSet, e *entries) {
 	}
 	for _, k := range s.byRef {
 		if !dead.has(k) {
-			e.hashes = append(e.hashes, byPos[k])
-			e.refs = append(e.refs, s.ref(k))
-			e.frames = append(e.frames, s.frame(k))
+			e.Hashes = append(e.Hashes, byPos[k])
+			e.Refs = append(e.Refs, s.ref(k))
+			e.Frames = append(e.Frames, s.frame(k))
 		}
 	}
 }
