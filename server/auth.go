@@ -21,7 +21,7 @@ import (
 // Authentication and authorisation. The guard's interceptors (guard.go)
 // call authenticate and authorize for every call and put the caller in
 // the call's context; handlers consult its bank scope through allowBank,
-// matchBanks and visibleBank only.
+// matchBanks and callerBanks only.
 //
 // When authentication is required: when Options.RequireAuth is set (Run:
 // TLS is configured, or Config.Auth, which `serve` sets unless --dev), or
@@ -265,12 +265,6 @@ func allowBank(ctx context.Context, field, bank string) error {
 	}
 	return &deniedError{fmt.Sprintf("%s: %s may not use bank %s (it may use %s)",
 		field, c.actor, quote(bank), strings.Join(c.banks, ", "))}
-}
-
-// visibleBank reports whether the caller may see bank in a listing.
-func visibleBank(ctx context.Context, bank string) bool {
-	c := callerOf(ctx)
-	return c == nil || c.canUse(bank)
 }
 
 // matchBanks returns the banks a match searches, from the banks named in
