@@ -15,7 +15,8 @@
 // The admin methods (CreateToken, ListTokens, RevokeToken, ListAudit) need
 // the admin role.
 //
-// The subpackage cli is the mediamatch command line.
+// The mediamatch command line (cmd/mediamatch/internal/cli) is built on
+// this package.
 package client
 
 import (

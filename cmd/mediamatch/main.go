@@ -1,6 +1,6 @@
 // Command mediamatch runs the mediamatch service (`mediamatch serve`) and is
 // its command-line client (hash, match, add, bank, item); see
-// `mediamatch --help` and package client/cli.
+// `mediamatch --help` and package internal/cli.
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/mediamatch/mediamatch/client/cli"
+	"github.com/mediamatch/mediamatch/cmd/mediamatch/internal/cli"
 )
 
 func main() {
