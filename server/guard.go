@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
@@ -753,70 +754,70 @@ func auditDetail(resp any, err error) string {
 	return "ok"
 }
 
-// limiter is a token bucket per caller: each holds up to burst tokens and
-// gains rate a second; a call takes one. Safe for concurrent use.
+// limiter is a token bucket per key (golang.org/x/time/rate): each holds
+// up to burst tokens and gains rate a second; a call takes one. Safe for
+// concurrent use.
 type limiter struct {
-	rate, burst float64 // rate < 0: no limit
-	now         func() time.Time
+	rate  float64 // < 0: no limit
+	burst int
+	now   func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
+	buckets map[string]*rate.Limiter
 }
 
 // maxBuckets is how many buckets the limiter holds before it drops the
 // full ones (callers idle long enough to have refilled).
 const maxBuckets = 10000
 
-func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), now: now, buckets: make(map[string]*bucket)}
+func newLimiter(r float64, burst int, now func() time.Time) *limiter {
+	return &limiter{rate: r, burst: burst, now: now, buckets: make(map[string]*rate.Limiter)}
 }
 
 // allow takes a token from key's bucket and reports true, or reports
 // false and how long until a token is there.
-func (l *limiter) allow(key string) (time.Duration, bool) { return l.take(key, true) }
-
-// peek is allow without taking the token.
-func (l *limiter) peek(key string) (time.Duration, bool) { return l.take(key, false) }
-
-func (l *limiter) take(key string, take bool) (time.Duration, bool) {
+func (l *limiter) allow(key string) (time.Duration, bool) {
 	if l.rate < 0 {
 		return 0, true
 	}
 	now := l.now()
+	r := l.bucket(key, now).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// peek is allow without taking the token.
+func (l *limiter) peek(key string) (time.Duration, bool) {
+	if l.rate < 0 {
+		return 0, true
+	}
+	now := l.now()
+	if t := l.bucket(key, now).TokensAt(now); t < 1 {
+		return time.Duration((1 - t) / l.rate * float64(time.Second)), false
+	}
+	return 0, true
+}
+
+// bucket returns key's bucket, made full if it is new.
+func (l *limiter) bucket(key string, now time.Time) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
 	if b == nil {
 		if len(l.buckets) >= maxBuckets {
-			l.dropFull(now)
+			for k, b := range l.buckets {
+				if b.TokensAt(now) >= float64(l.burst) {
+					delete(l.buckets, k)
+				}
+			}
 		}
-		b = &bucket{tokens: l.burst, last: now}
+		b = rate.NewLimiter(rate.Limit(l.rate), l.burst)
 		l.buckets[key] = b
 	}
-	if d := now.Sub(b.last); d > 0 {
-		b.tokens = min(l.burst, b.tokens+d.Seconds()*l.rate)
-		b.last = now
-	}
-	if b.tokens >= 1 {
-		if take {
-			b.tokens--
-		}
-		return 0, true
-	}
-	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
-}
-
-func (l *limiter) dropFull(now time.Time) {
-	for k, b := range l.buckets {
-		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
-			delete(l.buckets, k)
-		}
-	}
+	return b
 }
 
 // counters count calls by method and status code, and match calls that
