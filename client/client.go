@@ -1,5 +1,5 @@
 // Package client is the Go client of mediamatch: it wraps the generated
-// gRPC stubs in Go types (fingerprint.Media for fingerprints, Match, Bank,
+// gRPC stubs in Go types (mediamatch.Media for fingerprints, Match, Bank,
 // Item), picks unary or streaming calls by size, iterates list pages, and
 // maps status codes to sentinel errors (errors.Is(err, client.ErrNotFound)).
 //
@@ -30,8 +30,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
 // Defaults of the client's options.
@@ -106,11 +106,11 @@ type MatchOptions struct {
 	// Thresholds overrides the largest matching Hamming distance per
 	// perceptual signal type. Callers below curator may ask at most the
 	// server's ceiling (by default the default thresholds).
-	Thresholds map[fingerprint.SignalType]int
+	Thresholds map[mediamatch.SignalType]int
 	// Signals limits matching to these types; empty means the server's
 	// defaults: PDQ and the exact types (MD5, SHA-256). Name pHash or
 	// dHash to match with those too.
-	Signals []fingerprint.SignalType
+	Signals []mediamatch.SignalType
 	// MaxResults caps the matches returned (0 means 100, at most 1000;
 	// callers below curator at most the server's cap, default 100).
 	MaxResults int
@@ -140,31 +140,31 @@ type TimeRange struct {
 type FrameMatch struct {
 	QueryFrame, ItemFrame int
 	QueryTime, ItemTime   TimeRange
-	Signal                fingerprint.SignalType
+	Signal                mediamatch.SignalType
 	// Distance is the Hamming distance in bits; -1 when the server
 	// withholds it (callers below curator).
 	Distance int
 	// Transform is how the query frame is turned relative to the item
 	// frame (MatchOptions.Dihedral); TransformNone when it matched as is.
-	Transform fingerprint.Transform
+	Transform mediamatch.Transform
 }
 
 // Match is one known item that a query matched.
 type Match struct {
 	Bank, ItemID string
 	Labels       map[string]string
-	ItemKind     fingerprint.Kind
+	ItemKind     mediamatch.Kind
 	// Signal, Distance and Threshold describe the best (closest) hit.
 	// Distance is -1 when the server withholds it: callers below curator
 	// get no distances (they could rebuild hashes from them), no Source,
 	// and matches ordered by bank and id.
-	Signal    fingerprint.SignalType
+	Signal    mediamatch.SignalType
 	Distance  int
 	Threshold int
 	// Transform is how the upload is turned relative to the item at the
-	// best hit, e.g. fingerprint.FlipY for a copy mirrored left to right
+	// best hit, e.g. mediamatch.FlipY for a copy mirrored left to right
 	// (MatchOptions.Dihedral); TransformNone when it matched as is.
-	Transform fingerprint.Transform
+	Transform mediamatch.Transform
 	// Frames lists every keyframe pair that matched (videos, animations).
 	Frames []FrameMatch
 	// QueryCoverage and ItemCoverage are the shares (0..1) of the query's
@@ -182,7 +182,7 @@ type MatchResult struct {
 	// Matches, best first; empty when nothing matched.
 	Matches []Match
 	// Query is the fingerprint the server computed for the file.
-	Query fingerprint.Media
+	Query mediamatch.Media
 }
 
 // Bank is a named list of known items.
@@ -197,7 +197,7 @@ type Item struct {
 	Bank, ID   string
 	Labels     map[string]string
 	Disabled   bool
-	Media      fingerprint.Media
+	Media      mediamatch.Media
 	CreateTime time.Time
 	UpdateTime time.Time
 	// Source is where an imported item came from; nil for items added
@@ -235,34 +235,34 @@ type ItemUpdate struct {
 // Files over the unary limit are streamed. Errors are *Error values
 // wrapping the sentinels (ErrInvalidArgument for a file that cannot be
 // hashed), or the client's own errors.
-func (c *Client) Hash(ctx context.Context, content []byte) (fingerprint.Media, error) {
+func (c *Client) Hash(ctx context.Context, content []byte) (mediamatch.Media, error) {
 	if len(content) > c.unaryLimit {
 		return c.HashReader(ctx, bytes.NewReader(content))
 	}
 	resp, err := c.hash.HashMedia(ctx, &pb.HashMediaRequest{Content: content})
 	if err != nil {
-		return fingerprint.Media{}, fromRPC(err)
+		return mediamatch.Media{}, fromRPC(err)
 	}
 	return pb.MediaFromProto(resp.GetMedia()), nil
 }
 
 // HashReader is Hash for a file read from r, always streamed.
-func (c *Client) HashReader(ctx context.Context, r io.Reader) (fingerprint.Media, error) {
+func (c *Client) HashReader(ctx context.Context, r io.Reader) (mediamatch.Media, error) {
 	ctx, cancel := context.WithCancel(ctx) // ends the stream on a read error
 	defer cancel()
 	stream, err := c.hash.HashMediaStream(ctx)
 	if err != nil {
-		return fingerprint.Media{}, fromRPC(err)
+		return mediamatch.Media{}, fromRPC(err)
 	}
 	err = c.send(r, func(chunk []byte, first bool) error {
 		return stream.Send(&pb.HashMediaStreamRequest{Chunk: chunk})
 	})
 	if err != nil {
-		return fingerprint.Media{}, err
+		return mediamatch.Media{}, err
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
-		return fingerprint.Media{}, fromRPC(err)
+		return mediamatch.Media{}, fromRPC(err)
 	}
 	return pb.MediaFromProto(resp.GetMedia()), nil
 }
@@ -311,7 +311,7 @@ func (c *Client) MatchReader(ctx context.Context, r io.Reader, opts MatchOptions
 
 // MatchSignals matches a fingerprint computed on the client (for example
 // with fingerprint.Hasher), so that no media leaves the caller.
-func (c *Client) MatchSignals(ctx context.Context, m fingerprint.Media, opts MatchOptions) ([]Match, error) {
+func (c *Client) MatchSignals(ctx context.Context, m mediamatch.Media, opts MatchOptions) ([]Match, error) {
 	resp, err := c.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(m), Options: optionsToProto(opts)})
 	if err != nil {
 		return nil, fromRPC(err)
@@ -409,7 +409,7 @@ func (c *Client) AddItemReader(ctx context.Context, spec ItemSpec, r io.Reader) 
 }
 
 // AddItemSignals adds a known item from a fingerprint computed elsewhere.
-func (c *Client) AddItemSignals(ctx context.Context, spec ItemSpec, m fingerprint.Media) (Item, error) {
+func (c *Client) AddItemSignals(ctx context.Context, spec ItemSpec, m mediamatch.Media) (Item, error) {
 	resp, err := c.bank.AddItem(ctx, &pb.AddItemRequest{
 		Item: specToProto(spec), Source: &pb.AddItemRequest_Media{Media: pb.MediaToProto(m)}})
 	if err != nil {

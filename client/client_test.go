@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/client"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -147,14 +148,14 @@ func TestLargeFilesAreStreamed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AddItem(%d bytes): %v", len(data), err)
 	}
-	if it.ID != "cat" || it.Media.Kind != fingerprint.KindImage || it.Labels["entity"] != "x" || it.CreateTime.IsZero() {
+	if it.ID != "cat" || it.Media.Kind != mediamatch.KindImage || it.Labels["entity"] != "x" || it.CreateTime.IsZero() {
 		t.Errorf("AddItem = %+v, want image item cat with its label and create time", it)
 	}
 	res, err := c.Match(ctx, data, client.MatchOptions{})
 	if err != nil {
 		t.Fatalf("Match(%d bytes): %v", len(data), err)
 	}
-	if len(res.Matches) != 1 || res.Matches[0].ItemID != "cat" || res.Query.Kind != fingerprint.KindImage {
+	if len(res.Matches) != 1 || res.Matches[0].ItemID != "cat" || res.Query.Kind != mediamatch.KindImage {
 		t.Errorf("Match = %+v, want the item cat and the query's signals", res)
 	}
 	m, err := c.Hash(ctx, data)
@@ -162,7 +163,7 @@ func TestLargeFilesAreStreamed(t *testing.T) {
 		t.Fatalf("Hash(%d bytes): %v", len(data), err)
 	}
 	if !slices.EqualFunc(m.Keyframes[0].Signals, it.Media.Keyframes[0].Signals,
-		func(a, b fingerprint.Signal) bool { return a.Type == b.Type && bytes.Equal(a.Hash, b.Hash) }) {
+		func(a, b mediamatch.Signal) bool { return a.Type == b.Type && bytes.Equal(a.Hash, b.Hash) }) {
 		t.Errorf("Hash = %v, want the item's signals %v", m.Keyframes, it.Media.Keyframes)
 	}
 	// Small files go in one message.
@@ -204,8 +205,8 @@ func TestListsIteratePages(t *testing.T) {
 	for i := range 5 {
 		id := fmt.Sprintf("item-%d", i)
 		ids = append(ids, id)
-		m := fingerprint.Media{Kind: fingerprint.KindImage, Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{
-			{Type: fingerprint.PHash, Hash: []byte{byte(i), 1, 2, 3, 4, 5, 6, 7}}}}}}
+		m := mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{
+			{Type: mediamatch.PHash, Hash: []byte{byte(i), 1, 2, 3, 4, 5, 6, 7}}}}}}
 		if _, err := c.AddItemSignals(ctx, client.ItemSpec{Bank: "bank-0", ID: id}, m); err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +247,7 @@ func TestUpdateAndMatchSignals(t *testing.T) {
 	matchIDs := func() []string {
 		t.Helper()
 		ms, err := c.MatchSignals(ctx, local, client.MatchOptions{Banks: []string{"tve"},
-			Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 4}})
+			Thresholds: map[mediamatch.SignalType]int{mediamatch.PHash: 4}})
 		if err != nil {
 			t.Fatalf("MatchSignals: %v", err)
 		}
@@ -285,7 +286,7 @@ func TestUpdateAndMatchSignals(t *testing.T) {
 	if err := c.DeleteBank(ctx, "tve"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.MatchSignals(ctx, local, client.MatchOptions{Thresholds: map[fingerprint.SignalType]int{fingerprint.MD5: 1}})
+	_, err = c.MatchSignals(ctx, local, client.MatchOptions{Thresholds: map[mediamatch.SignalType]int{mediamatch.MD5: 1}})
 	var ce *client.Error
 	if !errors.As(err, &ce) || len(ce.Violations) == 0 || ce.Violations[0].Field != "MatchSignalsRequest.options.thresholds[0].signal" {
 		t.Errorf("MatchSignals(threshold on md5) = %v, want a violation of the threshold's signal", err)
@@ -330,16 +331,16 @@ func TestDihedral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ms := res.Matches; len(ms) != 1 || ms[0].ItemID != "cat" || ms[0].Signal != fingerprint.PDQ ||
-		ms[0].Transform != fingerprint.FlipY || len(ms[0].Frames) != 1 || ms[0].Frames[0].Transform != fingerprint.FlipY {
-		t.Errorf("Match(mirrored, Dihedral) = %+v, want cat by PDQ with transform FlipY (%d)", ms, fingerprint.FlipY)
+	if ms := res.Matches; len(ms) != 1 || ms[0].ItemID != "cat" || ms[0].Signal != mediamatch.PDQ ||
+		ms[0].Transform != mediamatch.FlipY || len(ms[0].Frames) != 1 || ms[0].Frames[0].Transform != mediamatch.FlipY {
+		t.Errorf("Match(mirrored, Dihedral) = %+v, want cat by PDQ with transform FlipY (%d)", ms, mediamatch.FlipY)
 	}
 	local, err := fingerprint.New(fingerprint.Options{}).HashWith(ctx, upload, fingerprint.HashOptions{Dihedral: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ms, err := c.MatchSignals(ctx, local, client.MatchOptions{Dihedral: true})
-	if err != nil || len(ms) != 1 || ms[0].Transform != fingerprint.FlipY {
+	if err != nil || len(ms) != 1 || ms[0].Transform != mediamatch.FlipY {
 		t.Errorf("MatchSignals(mirrored, Dihedral) = %+v, %v; want cat with transform FlipY", ms, err)
 	}
 }

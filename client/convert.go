@@ -5,8 +5,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
 // The client's conversions between protobuf messages and its own types
@@ -18,7 +18,7 @@ import (
 
 // signalType returns the fingerprint type of t, or its enum name for a
 // value this client does not know.
-func signalType(t pb.SignalType) fingerprint.SignalType {
+func signalType(t pb.SignalType) mediamatch.SignalType {
 	st, _ := pb.SignalTypeFromProto(t)
 	return st
 }
@@ -32,7 +32,7 @@ func asTime(t *timestamppb.Timestamp) time.Time {
 
 func optionsToProto(o MatchOptions) *pb.MatchOptions {
 	out := &pb.MatchOptions{Banks: o.Banks, MaxResults: int32(o.MaxResults), Dihedral: o.Dihedral}
-	for _, t := range fingerprint.SignalTypes() { // a fixed order, for stable requests
+	for _, t := range mediamatch.SignalTypes() { // a fixed order, for stable requests
 		if d, ok := o.Thresholds[t]; ok {
 			out.Thresholds = append(out.Thresholds, &pb.Threshold{Signal: pb.SignalTypeToProto(t), MaxDistance: int32(d)})
 		}

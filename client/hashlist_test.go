@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/client"
-	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
 // pdqLines returns n random PDQ hashes and a list of them in the PDQ
@@ -79,8 +79,8 @@ func TestImportExport(t *testing.T) {
 		t.Errorf("imported item %+v source %+v, want format pdq, partner partner-a, a first-seen time and the filename label", it, it.Source)
 	}
 	h, _ := hex.DecodeString(hashes[1])
-	ms, err := c.MatchSignals(ctx, fingerprint.Media{Kind: fingerprint.KindImage, Keyframes: []fingerprint.Keyframe{
-		{Signals: []fingerprint.Signal{{Type: fingerprint.PDQ, Hash: h, Quality: 100}}}}}, client.MatchOptions{})
+	ms, err := c.MatchSignals(ctx, mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{
+		{Signals: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: h, Quality: 100}}}}}, client.MatchOptions{})
 	if err != nil || len(ms) == 0 {
 		t.Fatalf("MatchSignals = %v, %v, want the imported item", ms, err)
 	}

@@ -1,3 +1,8 @@
+// Package fingerprint turns media into signals: it decodes images, pulls
+// frames out of videos with ffmpeg, and computes the perceptual (pHash,
+// dHash, PDQ) and exact (MD5, SHA-256) hashes that the index stores
+// and matches. The signal model it fills in (mediamatch.Media, Keyframe,
+// Signal, the signal types and transforms) is package mediamatch's.
 package fingerprint
 
 import (
@@ -8,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // Errors returned by Hash, wrapped with detail; test with errors.Is.
@@ -160,12 +167,12 @@ func New(opts Options) *Hasher {
 }
 
 // fileSignals returns the exact signals of a whole file.
-func fileSignals(data []byte) []Signal {
+func fileSignals(data []byte) []mediamatch.Signal {
 	m := md5.Sum(data)
 	s := sha256.Sum256(data)
-	return []Signal{
-		{Type: MD5, Hash: m[:]},
-		{Type: SHA256, Hash: s[:]},
+	return []mediamatch.Signal{
+		{Type: mediamatch.MD5, Hash: m[:]},
+		{Type: mediamatch.SHA256, Hash: s[:]},
 	}
 }
 
@@ -184,21 +191,21 @@ func fileSignals(data []byte) []Signal {
 // ErrCorrupt when the file cannot be hashed, one wrapping
 // context.DeadlineExceeded past Options.ImageTimeout or VideoTimeout, or
 // the context's error. Decoding stops soon after ctx ends.
-func (h *Hasher) Hash(ctx context.Context, data []byte) (Media, error) {
+func (h *Hasher) Hash(ctx context.Context, data []byte) (mediamatch.Media, error) {
 	return h.HashWith(ctx, data, HashOptions{})
 }
 
 // HashWith is Hash with per-call options; HashWith(ctx, data,
 // HashOptions{}) is Hash(ctx, data). It returns the same errors as Hash.
-func (h *Hasher) HashWith(ctx context.Context, data []byte, o HashOptions) (Media, error) {
+func (h *Hasher) HashWith(ctx context.Context, data []byte, o HashOptions) (mediamatch.Media, error) {
 	if len(data) == 0 {
-		return Media{}, ErrEmpty
+		return mediamatch.Media{}, ErrEmpty
 	}
 	if err := ctx.Err(); err != nil {
-		return Media{}, err
+		return mediamatch.Media{}, err
 	}
 	var (
-		m   Media
+		m   mediamatch.Media
 		err error
 	)
 	if isImage(data) {
@@ -207,7 +214,7 @@ func (h *Hasher) HashWith(ctx context.Context, data []byte, o HashOptions) (Medi
 		m, err = h.hashVideo(ctx, data, o)
 	}
 	if err != nil {
-		return Media{}, err
+		return mediamatch.Media{}, err
 	}
 	m.Size = int64(len(data))
 	m.FileSignals = fileSignals(data)

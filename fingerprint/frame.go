@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"github.com/corona10/goimagehash"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // This file holds the perceptual hashing of one frame, still image or video
@@ -43,19 +45,19 @@ const lowInfoStdDev = 4.0
 
 // hashFrame returns the pHash and dHash signals of one video frame and
 // whether it is low-information (PDQ is framePDQ's).
-func hashFrame(img image.Image) ([]Signal, bool) {
+func hashFrame(img image.Image) ([]mediamatch.Signal, bool) {
 	return hashSmall(shrink(img))
 }
 
 // hashSmall hashes an image that is already small (long side at most
 // reduceSide). It never fails: goimagehash only refuses nil images.
-func hashSmall(img image.Image) ([]Signal, bool) {
-	var sigs []Signal
+func hashSmall(img image.Image) ([]mediamatch.Signal, bool) {
+	var sigs []mediamatch.Signal
 	if p, err := goimagehash.PerceptionHash(img); err == nil {
-		sigs = append(sigs, Signal{Type: PHash, Hash: u64bytes(p.GetHash())})
+		sigs = append(sigs, mediamatch.Signal{Type: mediamatch.PHash, Hash: u64bytes(p.GetHash())})
 	}
 	if d, err := goimagehash.DifferenceHash(img); err == nil {
-		sigs = append(sigs, Signal{Type: DHash, Hash: u64bytes(d.GetHash())})
+		sigs = append(sigs, mediamatch.Signal{Type: mediamatch.DHash, Hash: u64bytes(d.GetHash())})
 	}
 	return sigs, lumaStdDev(img) < lowInfoStdDev
 }

@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/color"
@@ -15,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/corona10/goimagehash"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // displayed returns the full decoded img as displayed under EXIF
@@ -115,9 +118,9 @@ func TestStockAgreement(t *testing.T) {
 			t.Fatalf("Hash(%s): %v", rel, err)
 		}
 		sp, sd := stockHashes(t, data)
-		p, _ := m.Keyframes[0].Signal(PHash)
-		d, _ := m.Keyframes[0].Signal(DHash)
-		bp, bd := bits.OnesCount64(be64(p.Hash)^sp), bits.OnesCount64(be64(d.Hash)^sd)
+		p, _ := m.Keyframes[0].Signal(mediamatch.PHash)
+		d, _ := m.Keyframes[0].Signal(mediamatch.DHash)
+		bp, bd := bits.OnesCount64(binary.BigEndian.Uint64(p.Hash)^sp), bits.OnesCount64(binary.BigEndian.Uint64(d.Hash)^sd)
 		if bp > maxBits || bd > maxBits {
 			t.Errorf("%s: pHash %d bits and dHash %d bits from stock goimagehash, want <= %d", rel, bp, bd, maxBits)
 		}
@@ -239,12 +242,12 @@ func TestHashFrame(t *testing.T) {
 			}
 			sp, _ := goimagehash.PerceptionHash(tt.img)
 			sd, _ := goimagehash.DifferenceHash(tt.img)
-			want := map[SignalType]uint64{PHash: sp.GetHash(), DHash: sd.GetHash()}
+			want := map[mediamatch.SignalType]uint64{mediamatch.PHash: sp.GetHash(), mediamatch.DHash: sd.GetHash()}
 			if len(sigs) != 2 {
 				t.Fatalf("%d signals, want 2", len(sigs))
 			}
 			for _, s := range sigs {
-				if d := bits.OnesCount64(be64(s.Hash) ^ want[s.Type]); d > tt.maxBits {
+				if d := bits.OnesCount64(binary.BigEndian.Uint64(s.Hash) ^ want[s.Type]); d > tt.maxBits {
 					t.Errorf("%s: %d bits from goimagehash, want <= %d", s.Type, d, tt.maxBits)
 				}
 			}

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // This file decodes still images in process: it sniffs the format, checks
@@ -79,12 +81,12 @@ func codec(format string) (config func(io.Reader) (image.Config, error), decode 
 // (budget.go) until the image is hashed. Errors wrap ErrTooLarge,
 // ErrCorrupt or ErrUnsupported, context.DeadlineExceeded past
 // ImageTimeout, or ctx's error.
-func (h *Hasher) hashImage(ctx context.Context, data []byte, opts HashOptions) (Media, error) {
+func (h *Hasher) hashImage(ctx context.Context, data []byte, opts HashOptions) (mediamatch.Media, error) {
 	format := sniff(data)
 	if format == "gif" && gifFrames(data, 2) > 1 {
 		// The budget applies to the logical screen before ffmpeg sees it.
 		if _, err := h.config(format, data); err != nil {
-			return Media{}, err
+			return mediamatch.Media{}, err
 		}
 		return h.hashVideo(ctx, data, opts)
 	}
@@ -92,27 +94,27 @@ func (h *Hasher) hashImage(ctx context.Context, data []byte, opts HashOptions) (
 	defer cancel()
 	img, w, ht, release, err := h.decode(dctx, format, data)
 	if err != nil {
-		return Media{}, imageError(ctx, err, h.opts.ImageTimeout)
+		return mediamatch.Media{}, imageError(ctx, err, h.opts.ImageTimeout)
 	}
 	defer release()
 	o := orientation(format, data)
 	if o >= 5 {
 		w, ht = ht, w
 	}
-	var kf Keyframe
+	var kf mediamatch.Keyframe
 	err = noPanic(func() error {
 		kf = hashStill(img, o, opts)
 		return nil
 	})
 	if err != nil { // goimagehash is third-party code too
-		return Media{}, fmt.Errorf("%w: hashing %s: %v", ErrCorrupt, format, err)
+		return mediamatch.Media{}, fmt.Errorf("%w: hashing %s: %v", ErrCorrupt, format, err)
 	}
-	return Media{
-		Kind:      KindImage,
+	return mediamatch.Media{
+		Kind:      mediamatch.KindImage,
 		Format:    format,
 		Width:     w,
 		Height:    ht,
-		Keyframes: []Keyframe{kf},
+		Keyframes: []mediamatch.Keyframe{kf},
 	}, nil
 }
 
@@ -138,13 +140,13 @@ func imageError(ctx context.Context, err error, timeout time.Duration) error {
 // hashStill returns the keyframe of a decoded still image stored under
 // EXIF orientation o: PDQ (with its dihedral variants if asked), pHash and
 // dHash, all of the image as displayed.
-func hashStill(img image.Image, o int, opts HashOptions) Keyframe {
+func hashStill(img image.Image, o int, opts HashOptions) mediamatch.Keyframe {
 	sigs, low := hashSmall(orient(shrink(img), o))
-	d, ok := pdqImage(img, o, TransformNone)
+	d, ok := pdqImage(img, o, mediamatch.TransformNone)
 	if !ok {
-		return Keyframe{Signals: sigs, LowInformation: low}
+		return mediamatch.Keyframe{Signals: sigs, LowInformation: low}
 	}
-	kf := Keyframe{Signals: append([]Signal{pdqSignal(&d, TransformNone, TransformNone)}, sigs...), LowInformation: low}
+	kf := mediamatch.Keyframe{Signals: append([]mediamatch.Signal{pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)}, sigs...), LowInformation: low}
 	if opts.Dihedral && matchable(kf) {
 		kf.Signals = append(kf.Signals, pdqImageVariants(img, o, &d)...)
 	}

@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/corona10/goimagehash"
 	"golang.org/x/image/draw"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // benchPhotos returns JPEG photos of 2 MP and more, made in memory from
@@ -104,15 +107,15 @@ func BenchmarkImageHash(b *testing.B) {
 	for _, p := range benchPhotos(b) {
 		var dhashDiff, pdqDiff int
 		if m, err := h.Hash(ctx, p.data); err == nil {
-			s, _ := m.Keyframes[0].Signal(DHash)
-			dhashDiff = bits.OnesCount64(be64(s.Hash) ^ stockDHash(p.data))
+			s, _ := m.Keyframes[0].Signal(mediamatch.DHash)
+			dhashDiff = bits.OnesCount64(binary.BigEndian.Uint64(s.Hash) ^ stockDHash(p.data))
 			full, err := jpeg.Decode(bytes.NewReader(p.data))
 			if err != nil {
 				b.Fatal(err)
 			}
-			d, _ := pdqImage(full, orientation("jpeg", p.data), TransformNone)
-			q, _ := m.Keyframes[0].Signal(PDQ)
-			pdqDiff = Distance(pdqSignal(&d, TransformNone, TransformNone).Hash, q.Hash)
+			d, _ := pdqImage(full, orientation("jpeg", p.data), mediamatch.TransformNone)
+			q, _ := m.Keyframes[0].Signal(mediamatch.PDQ)
+			pdqDiff = mediamatch.Distance(pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone).Hash, q.Hash)
 		}
 		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
 			var stock, ours time.Duration
@@ -128,8 +131,8 @@ func BenchmarkImageHash(b *testing.B) {
 				}
 				stock += t1.Sub(t0)
 				ours += t2.Sub(t1)
-				s, _ := m.Keyframes[0].Signal(PHash)
-				diff = max(diff, bits.OnesCount64(be64(s.Hash)^want))
+				s, _ := m.Keyframes[0].Signal(mediamatch.PHash)
+				diff = max(diff, bits.OnesCount64(binary.BigEndian.Uint64(s.Hash)^want))
 			}
 			n := float64(b.N)
 			b.ReportMetric(float64(stock)/float64(ours), "speedup-vs-stock")
@@ -169,7 +172,7 @@ func BenchmarkImagePDQ(b *testing.B) {
 			small := orient(shrink(img), o)
 			ops := []func(){
 				func() {
-					if _, ok := pdqImage(img, o, TransformNone); !ok {
+					if _, ok := pdqImage(img, o, mediamatch.TransformNone); !ok {
 						b.Fatal("no PDQ hash")
 					}
 				},

@@ -9,6 +9,8 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // TestPNG16 checks the 16-bit PNG decoder against image/png: the same
@@ -75,7 +77,7 @@ func TestPNG16(t *testing.T) {
 	}
 }
 
-func sameSignals(a, b Keyframe) bool {
+func sameSignals(a, b mediamatch.Keyframe) bool {
 	if len(a.Signals) != len(b.Signals) || a.LowInformation != b.LowInformation {
 		return false
 	}

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
@@ -71,9 +72,9 @@ func readMedia(t testing.TB, rel string) []byte {
 }
 
 // checkImageMedia fails t unless m is a well-formed still-image fingerprint.
-func checkImageMedia(t *testing.T, m Media, size int) {
+func checkImageMedia(t *testing.T, m mediamatch.Media, size int) {
 	t.Helper()
-	if m.Kind != KindImage {
+	if m.Kind != mediamatch.KindImage {
 		t.Errorf("Kind = %v, want image", m.Kind)
 	}
 	if m.Width <= 0 || m.Height <= 0 {
@@ -82,15 +83,15 @@ func checkImageMedia(t *testing.T, m Media, size int) {
 	if m.Size != int64(size) {
 		t.Errorf("Size = %d, want %d", m.Size, size)
 	}
-	for _, st := range []SignalType{MD5, SHA256} {
-		if !slices.ContainsFunc(m.FileSignals, func(s Signal) bool { return s.Type == st && s.Validate() == nil }) {
+	for _, st := range []mediamatch.SignalType{mediamatch.MD5, mediamatch.SHA256} {
+		if !slices.ContainsFunc(m.FileSignals, func(s mediamatch.Signal) bool { return s.Type == st && s.Validate() == nil }) {
 			t.Errorf("FileSignals = %v, want a valid %s", m.FileSignals, st)
 		}
 	}
 	if len(m.Keyframes) != 1 {
 		t.Fatalf("%d keyframes, want 1", len(m.Keyframes))
 	}
-	types := []SignalType{PDQ, PHash, DHash}
+	types := []mediamatch.SignalType{mediamatch.PDQ, mediamatch.PHash, mediamatch.DHash}
 	if min(m.Width, m.Height) < 5 { // pdq.MinSide: too small for PDQ
 		types = types[1:]
 	}
@@ -102,7 +103,7 @@ func checkImageMedia(t *testing.T, m Media, size int) {
 			t.Errorf("%s signal: %v", st, err)
 		}
 	}
-	if s := m.Keyframes[0].Signals; len(s) > 0 && s[0].Type != PDQ && len(types) == 3 {
+	if s := m.Keyframes[0].Signals; len(s) > 0 && s[0].Type != mediamatch.PDQ && len(types) == 3 {
 		t.Errorf("first signal is %s, want PDQ first", s[0].Type)
 	}
 }
@@ -134,7 +135,7 @@ func TestHashMalformed(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			type result struct {
-				m   Media
+				m   mediamatch.Media
 				err error
 			}
 			done := make(chan result, 1)
@@ -213,9 +214,9 @@ func groupMembers(t *testing.T, group string) []string {
 }
 
 // hashFiles hashes shared media files, failing t on any error.
-func hashFiles(t *testing.T, h *Hasher, files []string) []Media {
+func hashFiles(t *testing.T, h *Hasher, files []string) []mediamatch.Media {
 	t.Helper()
-	ms := make([]Media, len(files))
+	ms := make([]mediamatch.Media, len(files))
 	for i, rel := range files {
 		m, err := h.Hash(context.Background(), readMedia(t, rel))
 		if err != nil {
@@ -227,14 +228,14 @@ func hashFiles(t *testing.T, h *Hasher, files []string) []Media {
 }
 
 // frameDistance is the distance between the first keyframes' st signals.
-func frameDistance(t *testing.T, a, b Media, st SignalType) int {
+func frameDistance(t *testing.T, a, b mediamatch.Media, st mediamatch.SignalType) int {
 	t.Helper()
 	sa, ok1 := a.Keyframes[0].Signal(st)
 	sb, ok2 := b.Keyframes[0].Signal(st)
 	if !ok1 || !ok2 {
 		t.Fatalf("missing %s signal", st)
 	}
-	return Distance(sa.Hash, sb.Hash)
+	return mediamatch.Distance(sa.Hash, sb.Hash)
 }
 
 // TestPositiveGroups checks that near-duplicates listed in GROUPS.tsv hash
@@ -271,7 +272,7 @@ func TestPositiveGroups(t *testing.T) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			ms := hashFiles(t, h, g.files)
-			for _, st := range []SignalType{PDQ, PHash, DHash} {
+			for _, st := range []mediamatch.SignalType{mediamatch.PDQ, mediamatch.PHash, mediamatch.DHash} {
 				worst := 0
 				for i := range ms {
 					for j := i + 1; j < len(ms); j++ {
@@ -290,7 +291,7 @@ func TestPositiveGroups(t *testing.T) {
 		base := hashFiles(t, h, []string{"images/imaging-flowers/branches.png"})[0]
 		for i, m := range hashFiles(t, h, crops) {
 			t.Logf("%s vs branches.png: pdq %d, phash %d, dhash %d (crop: not asserted)", filepath.Base(crops[i]),
-				frameDistance(t, m, base, PDQ), frameDistance(t, m, base, PHash), frameDistance(t, m, base, DHash))
+				frameDistance(t, m, base, mediamatch.PDQ), frameDistance(t, m, base, mediamatch.PHash), frameDistance(t, m, base, mediamatch.DHash))
 		}
 	})
 }
@@ -317,12 +318,12 @@ func TestEXIFOrientation(t *testing.T) {
 				if m.Width != base.Width || m.Height != base.Height {
 					t.Errorf("displayed size %dx%d, want %dx%d", m.Width, m.Height, base.Width, base.Height)
 				}
-				p, d := frameDistance(t, m, base, PHash), frameDistance(t, m, base, DHash)
-				q := frameDistance(t, m, base, PDQ)
+				p, d := frameDistance(t, m, base, mediamatch.PHash), frameDistance(t, m, base, mediamatch.DHash)
+				q := frameDistance(t, m, base, mediamatch.PDQ)
 				t.Logf("vs orientation 1: pdq %d, phash %d, dhash %d", q, p, d)
-				if p > PHash.DefaultThreshold() || d > DHash.DefaultThreshold() || q > PDQ.DefaultThreshold() {
+				if p > mediamatch.PHash.DefaultThreshold() || d > mediamatch.DHash.DefaultThreshold() || q > mediamatch.PDQ.DefaultThreshold() {
 					t.Errorf("distance to %s: pdq %d, phash %d, dhash %d, want <= %d, %d, %d", set.base, q, p, d,
-						PDQ.DefaultThreshold(), PHash.DefaultThreshold(), DHash.DefaultThreshold())
+						mediamatch.PDQ.DefaultThreshold(), mediamatch.PHash.DefaultThreshold(), mediamatch.DHash.DefaultThreshold())
 				}
 			})
 		}
@@ -460,7 +461,7 @@ func TestFormats(t *testing.T) {
 			if m.Format != f || m.Width != 451 || m.Height != 300 {
 				t.Errorf("got %s %dx%d, want %s 451x300", m.Format, m.Width, m.Height, f)
 			}
-			for _, st := range []SignalType{PHash, DHash} {
+			for _, st := range []mediamatch.SignalType{mediamatch.PHash, mediamatch.DHash} {
 				if d := frameDistance(t, m, ref, st); d > st.DefaultThreshold() {
 					t.Errorf("%s: Distance to PNG = %d, want <= %d", st, d, st.DefaultThreshold())
 				}
@@ -582,7 +583,7 @@ func TestAnimatedGIF(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := New(Options{}).Hash(ctx, data)
-	if err == nil && m.Kind != KindVideo {
+	if err == nil && m.Kind != mediamatch.KindVideo {
 		t.Errorf("animated GIF hashed as %v, want video", m.Kind)
 	}
 	t.Logf("animated GIF: kind %v, %d keyframes, err %v", m.Kind, len(m.Keyframes), err)
@@ -688,7 +689,7 @@ func FuzzHash(f *testing.F) {
 			}
 			return
 		}
-		if m.Kind != KindImage || len(m.Keyframes) != 1 {
+		if m.Kind != mediamatch.KindImage || len(m.Keyframes) != 1 {
 			t.Fatalf("%v with %d keyframes for an image", m.Kind, len(m.Keyframes))
 		}
 		if px := int64(m.Width) * int64(m.Height); m.Width <= 0 || m.Height <= 0 || px > 1<<20 {

@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"image"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/fingerprint/pdq"
 )
 
@@ -31,10 +32,10 @@ import (
 //     centres of the two axes swap), so only the four non-transposing
 //     turns (none, FlipX, FlipY, Rotate180) are hashed, and each
 //     transposing turn T is the FlipPlus1 variant of the turn
-//     compose(FlipPlus1, T): four passes of the pipeline in all. (Over the
-//     135 shared images these agree bit for bit with hashing each
-//     transposed image, but on the two flat quality-0 ones, where float
-//     rounding decides.)
+//     mediamatch.Compose(FlipPlus1, T): four passes of the pipeline in
+//     all. (Over the 135 shared images these agree bit for bit with
+//     hashing each transposed image, but on the two flat quality-0 ones,
+//     where float rounding decides.)
 //   - Video frames: from the one DCT. Turning a full-size frame and
 //     running the filter again would cost 4 times the frame's PDQ for
 //     every keyframe; the one-DCT variants cost nothing. They are less
@@ -47,9 +48,9 @@ import (
 
 // pdqSignal returns d's hash turned by v (from the one DCT) as a signal
 // with Transform t.
-func pdqSignal(d *pdq.Digest, v, t Transform) Signal {
+func pdqSignal(d *pdq.Digest, v, t mediamatch.Transform) mediamatch.Signal {
 	h := d.Variant(pdq.Variant(v))
-	return Signal{Type: PDQ, Hash: h[:], Quality: d.Quality(), Transform: t}
+	return mediamatch.Signal{Type: mediamatch.PDQ, Hash: h[:], Quality: d.Quality(), Transform: t}
 }
 
 // pdqImage returns the PDQ digest of a decoded still image as displayed
@@ -58,27 +59,27 @@ func pdqSignal(d *pdq.Digest, v, t Transform) Signal {
 // either side, a 512x512 nearest-neighbour pre-shrink, then luminance,
 // Jarosz filter and DCT. ok is false for an image under pdq.MinSide pixels
 // on a side, which has no PDQ hash.
-func pdqImage(img image.Image, o int, t Transform) (d pdq.Digest, ok bool) {
-	d, err := pdq.FromOrientedImage(img, pdq.Orientation(compose(t, orientationTransform(o)).exifOrientation()))
+func pdqImage(img image.Image, o int, t mediamatch.Transform) (d pdq.Digest, ok bool) {
+	d, err := pdq.FromOrientedImage(img, pdq.Orientation(mediamatch.Compose(t, mediamatch.OrientationTransform(o)).EXIFOrientation()))
 	return d, err == nil
 }
 
 // pdqImageVariants returns the PDQ signals of a still image (as for
 // pdqImage) turned by Rotate90..FlipMinus1, in that order; d is its
 // untransformed digest.
-func pdqImageVariants(img image.Image, o int, d *pdq.Digest) []Signal {
+func pdqImageVariants(img image.Image, o int, d *pdq.Digest) []mediamatch.Signal {
 	var mirrors [8]pdq.Digest // indexed by the non-transposing transforms
-	mirrors[TransformNone] = *d
-	for _, m := range []Transform{FlipX, FlipY, Rotate180} {
+	mirrors[mediamatch.TransformNone] = *d
+	for _, m := range []mediamatch.Transform{mediamatch.FlipX, mediamatch.FlipY, mediamatch.Rotate180} {
 		mirrors[m], _ = pdqImage(img, o, m) // same size as d's image: cannot fail
 	}
-	var sigs []Signal
-	for t := Rotate90; t <= FlipMinus1; t++ {
-		if transposes(t) {
-			m := compose(FlipPlus1, t)
-			sigs = append(sigs, pdqSignal(&mirrors[m], FlipPlus1, t))
+	var sigs []mediamatch.Signal
+	for t := mediamatch.Rotate90; t <= mediamatch.FlipMinus1; t++ {
+		if t.Transposes() {
+			m := mediamatch.Compose(mediamatch.FlipPlus1, t)
+			sigs = append(sigs, pdqSignal(&mirrors[m], mediamatch.FlipPlus1, t))
 		} else {
-			sigs = append(sigs, pdqSignal(&mirrors[t], TransformNone, t))
+			sigs = append(sigs, pdqSignal(&mirrors[t], mediamatch.TransformNone, t))
 		}
 	}
 	return sigs
@@ -96,7 +97,7 @@ const maxFramePixels = 3840 * 2160
 // pipeline: no pre-shrink) and, if dihedral, its 7 turned variants, taken
 // from the same DCT. ok is false for a frame under pdq.MinSide pixels on a
 // side.
-func framePDQ(img image.Image, dihedral bool) (s Signal, variants []Signal, ok bool) {
+func framePDQ(img image.Image, dihedral bool) (s mediamatch.Signal, variants []mediamatch.Signal, ok bool) {
 	b := img.Bounds()
 	if w, h := b.Dx(), b.Dy(); w*h > maxFramePixels {
 		k := 2
@@ -107,19 +108,19 @@ func framePDQ(img image.Image, dihedral bool) (s Signal, variants []Signal, ok b
 	}
 	d, err := pdq.FromFrame(img)
 	if err != nil {
-		return Signal{}, nil, false
+		return mediamatch.Signal{}, nil, false
 	}
 	if dihedral {
-		for t := Rotate90; t <= FlipMinus1; t++ {
+		for t := mediamatch.Rotate90; t <= mediamatch.FlipMinus1; t++ {
 			variants = append(variants, pdqSignal(&d, t, t))
 		}
 	}
-	return pdqSignal(&d, TransformNone, TransformNone), variants, true
+	return pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone), variants, true
 }
 
 // matchable reports whether a keyframe can ever be matched on PDQ: it is
 // not low-information and its PDQ hash has at least PDQ.MinQuality().
-func matchable(k Keyframe) bool {
-	s, ok := k.Signal(PDQ)
-	return ok && !k.LowInformation && s.Quality >= PDQ.MinQuality()
+func matchable(k mediamatch.Keyframe) bool {
+	s, ok := k.Signal(mediamatch.PDQ)
+	return ok && !k.LowInformation && s.Quality >= mediamatch.PDQ.MinQuality()
 }

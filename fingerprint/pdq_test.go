@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // refDir returns ../shared/pdq-reference (relative to the repository
@@ -52,13 +54,13 @@ func readRefCSV(t *testing.T, name string) (map[string][]string, []string) {
 }
 
 // pdqOf returns the first PDQ signal of a keyframe, failing t if it has none.
-func pdqOf(t *testing.T, k Keyframe) Signal {
+func pdqOf(t *testing.T, k mediamatch.Keyframe) mediamatch.Signal {
 	t.Helper()
-	s, ok := k.Signal(PDQ)
+	s, ok := k.Signal(mediamatch.PDQ)
 	if !ok {
 		t.Fatalf("keyframe has no PDQ signal: %v", k.Signals)
 	}
-	if s.Transform != TransformNone {
+	if s.Transform != mediamatch.TransformNone {
 		t.Fatalf("first PDQ signal has Transform %d, want the untransformed hash first", s.Transform)
 	}
 	return s
@@ -124,7 +126,7 @@ func TestPDQConformance(t *testing.T) {
 		if r, ok := oriented[path]; ok {
 			wantHex, wantQ = r[3], r[4]
 		}
-		want, err := ParsePDQ(wantHex)
+		want, err := mediamatch.ParsePDQ(wantHex)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -138,15 +140,15 @@ func TestPDQConformance(t *testing.T) {
 			continue
 		}
 		got := pdqOf(t, m.Keyframes[0])
-		dist := Distance(got.Hash, want.Hash)
+		dist := mediamatch.Distance(got.Hash, want.Hash)
 		qd := got.Quality - wq
 		qdiffs = append(qdiffs, max(qd, -qd))
 		if max(qd, -qd) > maxQualDif {
 			t.Errorf("%s: quality %d, reference %d: more than %d apart", path, got.Quality, wq, maxQualDif)
 		}
 		switch reason, known := pdqKnownExceptions[path]; {
-		case wq < PDQ.MinQuality():
-			t.Logf("%s: reference quality %d < %d: distance %d not counted", path, wq, PDQ.MinQuality(), dist)
+		case wq < mediamatch.PDQ.MinQuality():
+			t.Logf("%s: reference quality %d < %d: distance %d not counted", path, wq, mediamatch.PDQ.MinQuality(), dist)
 			continue
 		case known:
 			t.Logf("%s: known exception (%s): distance %d", path, reason, dist)
@@ -166,7 +168,7 @@ func TestPDQConformance(t *testing.T) {
 	slices.Sort(qdiffs)
 	med, p95 := quantile(dists, 0.5), quantile(dists, 0.95)
 	t.Logf("libjpeg=%v, quality >= %d: %d images, median %d, p95 %d, max %d bits; distance:count%s",
-		haveLibjpeg, PDQ.MinQuality(), len(dists), med, p95, dists[len(dists)-1], histogram(dists))
+		haveLibjpeg, mediamatch.PDQ.MinQuality(), len(dists), med, p95, dists[len(dists)-1], histogram(dists))
 	t.Logf("quality difference over all %d images: median %d, max %d", len(qdiffs), quantile(qdiffs, 0.5), qdiffs[len(qdiffs)-1])
 	if med > maxMedian || p95 > maxP95 {
 		t.Errorf("median %d, p95 %d bits, want <= %d and <= %d", med, p95, maxMedian, maxP95)
@@ -175,11 +177,11 @@ func TestPDQConformance(t *testing.T) {
 
 // turn returns a copy of img turned by t, moving pixels as transform.go
 // says (no resampling).
-func turn(img image.Image, t Transform) *image.RGBA {
+func turn(img image.Image, t mediamatch.Transform) *image.RGBA {
 	src := toRGBA(img)
 	w, h := src.Rect.Dx(), src.Rect.Dy()
 	dw, dh := w, h
-	if transposes(t) {
+	if t.Transposes() {
 		dw, dh = h, w
 	}
 	out := image.NewRGBA(image.Rect(0, 0, dw, dh))
@@ -187,21 +189,21 @@ func turn(img image.Image, t Transform) *image.RGBA {
 		for x := range dw {
 			var sx, sy int // the source of output pixel (x, y)
 			switch t {
-			case TransformNone:
+			case mediamatch.TransformNone:
 				sx, sy = x, y
-			case Rotate90:
+			case mediamatch.Rotate90:
 				sx, sy = w-1-y, x
-			case Rotate180:
+			case mediamatch.Rotate180:
 				sx, sy = w-1-x, h-1-y
-			case Rotate270:
+			case mediamatch.Rotate270:
 				sx, sy = y, h-1-x
-			case FlipX:
+			case mediamatch.FlipX:
 				sx, sy = x, h-1-y
-			case FlipY:
+			case mediamatch.FlipY:
 				sx, sy = w-1-x, y
-			case FlipPlus1:
+			case mediamatch.FlipPlus1:
 				sx, sy = y, x
-			case FlipMinus1:
+			case mediamatch.FlipMinus1:
 				sx, sy = w-1-y, h-1-x
 			}
 			copy(out.Pix[out.PixOffset(x, y):][:4], src.Pix[src.PixOffset(sx, sy):][:4])
@@ -234,26 +236,26 @@ func TestTransforms(t *testing.T) {
 		}
 	}
 	same := func(a, b *image.RGBA) bool { return a.Rect == b.Rect && bytes.Equal(a.Pix, b.Pix) }
-	for a := TransformNone; a <= FlipMinus1; a++ {
+	for a := mediamatch.TransformNone; a <= mediamatch.FlipMinus1; a++ {
 		if got := turn(turn(src, a), a.Inverse()); !same(got, src) {
 			t.Errorf("turn by %d then by Inverse %d is not the identity", a, a.Inverse())
 		}
-		if want := a == Rotate90 || a == Rotate270 || a == FlipPlus1 || a == FlipMinus1; transposes(a) != want {
-			t.Errorf("transposes(%d) = %v, want %v", a, transposes(a), want)
+		if want := a == mediamatch.Rotate90 || a == mediamatch.Rotate270 || a == mediamatch.FlipPlus1 || a == mediamatch.FlipMinus1; a.Transposes() != want {
+			t.Errorf("%d.Transposes() = %v, want %v", a, a.Transposes(), want)
 		}
-		for b := TransformNone; b <= FlipMinus1; b++ {
-			if c := compose(a, b); !same(turn(turn(src, b), a), turn(src, c)) {
-				t.Errorf("compose(%d, %d) = %d, but turning by %d then %d gives another image", a, b, c, b, a)
+		for b := mediamatch.TransformNone; b <= mediamatch.FlipMinus1; b++ {
+			if c := mediamatch.Compose(a, b); !same(turn(turn(src, b), a), turn(src, c)) {
+				t.Errorf("Compose(%d, %d) = %d, but turning by %d then %d gives another image", a, b, c, b, a)
 			}
 		}
 	}
 	for o := 1; o <= 8; o++ {
-		tr := orientationTransform(o)
+		tr := mediamatch.OrientationTransform(o)
 		got, want := orient(src, o).(*image.RGBA), turn(src, tr)
 		if got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
 			t.Errorf("EXIF orientation %d: orient and turning by transform %d disagree", o, tr)
 		}
-		if back := tr.exifOrientation(); back != o {
+		if back := tr.EXIFOrientation(); back != o {
 			t.Errorf("EXIF orientation %d maps to transform %d and back to %d", o, tr, back)
 		}
 	}
@@ -263,20 +265,20 @@ func TestTransforms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, ok := pdqImage(img, 1, TransformNone)
+	d, ok := pdqImage(img, 1, mediamatch.TransformNone)
 	if !ok || !slices.Contains(order, "images/skimage/astronaut.png") {
 		t.Fatal("astronaut.png: no PDQ hash or no dihedral.csv row")
 	}
-	for v := TransformNone; v <= FlipMinus1; v++ {
+	for v := mediamatch.TransformNone; v <= mediamatch.FlipMinus1; v++ {
 		ours := pdqSignal(&d, v, v)
-		best, bestDist := Transform(-1), 257
+		best, bestDist := mediamatch.Transform(-1), 257
 		for col := range 8 {
-			want, err := ParsePDQ(dih["images/skimage/astronaut.png"][1+col])
+			want, err := mediamatch.ParsePDQ(dih["images/skimage/astronaut.png"][1+col])
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dist := Distance(ours.Hash, want.Hash); dist < bestDist {
-				best, bestDist = Transform(col), dist
+			if dist := mediamatch.Distance(ours.Hash, want.Hash); dist < bestDist {
+				best, bestDist = mediamatch.Transform(col), dist
 			}
 		}
 		if best != v || bestDist > 16 {
@@ -321,7 +323,7 @@ func TestDihedral(t *testing.T) {
 				t.Fatal(err)
 			}
 			shown := orient(toRGBA(img), orientation(format, data))
-			for u := TransformNone; u <= FlipMinus1; u++ {
+			for u := mediamatch.TransformNone; u <= mediamatch.FlipMinus1; u++ {
 				var buf bytes.Buffer
 				if err := enc.Encode(&buf, turn(shown, u)); err != nil {
 					t.Fatal(err)
@@ -331,18 +333,18 @@ func TestDihedral(t *testing.T) {
 					t.Fatal(err)
 				}
 				k := m.Keyframes[0]
-				var got []Transform
-				best, bestDist := Transform(-1), 257
+				var got []mediamatch.Transform
+				best, bestDist := mediamatch.Transform(-1), 257
 				for _, s := range k.Signals {
-					if s.Type != PDQ {
+					if s.Type != mediamatch.PDQ {
 						continue
 					}
 					got = append(got, s.Transform)
-					if d := Distance(s.Hash, stored.Hash); d < bestDist {
+					if d := mediamatch.Distance(s.Hash, stored.Hash); d < bestDist {
 						best, bestDist = s.Transform, d
 					}
 				}
-				if want := []Transform{0, 1, 2, 3, 4, 5, 6, 7}; !slices.Equal(got, want) {
+				if want := []mediamatch.Transform{0, 1, 2, 3, 4, 5, 6, 7}; !slices.Equal(got, want) {
 					t.Fatalf("turned %d: PDQ signals with transforms %v, want %v", u, got, want)
 				}
 				if best != u.Inverse() || bestDist > maxDist {
@@ -386,7 +388,7 @@ func TestHashWith(t *testing.T) {
 				t.Fatal(err)
 			}
 			base, turned := plain.Keyframes[0].Signals, dih.Keyframes[0].Signals
-			if !slices.EqualFunc(base, turned[:len(base)], func(a, b Signal) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
+			if !slices.EqualFunc(base, turned[:len(base)], func(a, b mediamatch.Signal) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
 				t.Errorf("dihedral signals start %v, want the plain ones %v", turned[:len(base)], base)
 			}
 			extra := turned[len(base):]
@@ -394,7 +396,7 @@ func TestHashWith(t *testing.T) {
 				t.Fatalf("%d extra signals, want %d", len(extra), n)
 			}
 			for i, s := range extra {
-				if s.Type != PDQ || s.Transform != Transform(i+1) || s.Validate() != nil {
+				if s.Type != mediamatch.PDQ || s.Transform != mediamatch.Transform(i+1) || s.Validate() != nil {
 					t.Errorf("extra signal %d: %s transform %d (%v), want PDQ transform %d", i, s.Type, s.Transform, s.Validate(), i+1)
 				}
 			}
@@ -435,7 +437,7 @@ func TestVideoDihedral(t *testing.T) {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
 	h := New(Options{})
-	hash := func(u int, o HashOptions) Media {
+	hash := func(u int, o HashOptions) mediamatch.Media {
 		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("t%d.mkv", u)))
 		if err != nil {
 			t.Fatal(err)
@@ -450,24 +452,24 @@ func TestVideoDihedral(t *testing.T) {
 	}
 	orig := hash(0, HashOptions{})
 	var dists []int
-	for u := TransformNone; u <= FlipMinus1; u++ {
+	for u := mediamatch.TransformNone; u <= mediamatch.FlipMinus1; u++ {
 		m := hash(int(u), HashOptions{Dihedral: true})
 		for _, k := range m.Keyframes {
 			if !matchable(k) {
 				continue
 			}
-			var stored Keyframe // the original's keyframe at the same time
+			var stored mediamatch.Keyframe // the original's keyframe at the same time
 			for _, ok := range orig.Keyframes {
 				if ok.Start <= k.Start && k.Start < ok.End {
 					stored = ok
 				}
 			}
 			want := pdqOf(t, stored)
-			best, bestDist, n := Transform(-1), 257, 0
+			best, bestDist, n := mediamatch.Transform(-1), 257, 0
 			for _, s := range k.Signals {
-				if s.Type == PDQ {
+				if s.Type == mediamatch.PDQ {
 					n++
-					if d := Distance(s.Hash, want.Hash); d < bestDist {
+					if d := mediamatch.Distance(s.Hash, want.Hash); d < bestDist {
 						best, bestDist = s.Transform, d
 					}
 				}
@@ -487,13 +489,13 @@ func TestVideoDihedral(t *testing.T) {
 	slices.Sort(dists)
 	within := 0
 	for _, d := range dists {
-		if d <= PDQ.DefaultThreshold() {
+		if d <= mediamatch.PDQ.DefaultThreshold() {
 			within++
 		}
 	}
-	t.Logf("%d keyframes: nearest variant median %d, max %d bits; %d within %d", len(dists), quantile(dists, 0.5), dists[len(dists)-1], within, PDQ.DefaultThreshold())
+	t.Logf("%d keyframes: nearest variant median %d, max %d bits; %d within %d", len(dists), quantile(dists, 0.5), dists[len(dists)-1], within, mediamatch.PDQ.DefaultThreshold())
 	if within*10 < len(dists)*8 {
-		t.Errorf("%d of %d keyframes within %d bits, want at least 80%%", within, len(dists), PDQ.DefaultThreshold())
+		t.Errorf("%d of %d keyframes within %d bits, want at least 80%%", within, len(dists), mediamatch.PDQ.DefaultThreshold())
 	}
 }
 
@@ -536,14 +538,14 @@ func TestImageVariantsExact(t *testing.T) {
 		}
 		release()
 		o := orientation(format, data)
-		d, ok := pdqImage(img, o, TransformNone)
+		d, ok := pdqImage(img, o, mediamatch.TransformNone)
 		if !ok {
 			t.Fatalf("%s: no PDQ hash", rel)
 		}
 		for i, s := range pdqImageVariants(img, o, &d) {
 			dt, _ := pdqImage(img, o, s.Transform)
-			want := pdqSignal(&dt, TransformNone, s.Transform)
-			if s.Transform != Transform(i+1) || s.Hex() != want.Hex() || s.Quality != want.Quality {
+			want := pdqSignal(&dt, mediamatch.TransformNone, s.Transform)
+			if s.Transform != mediamatch.Transform(i+1) || s.Hex() != want.Hex() || s.Quality != want.Quality {
 				t.Errorf("%s: variant %d (transform %d) = %s q%d, hashing the turned image gives %s q%d",
 					rel, i, s.Transform, s.Hex(), s.Quality, want.Hex(), want.Quality)
 			}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // Video sampling parameters, chosen by measurement on ../shared/media/videos
@@ -58,8 +60,8 @@ const (
 
 // sample is one sampled video frame: tick i covers [i/fps, (i+1)/fps).
 type sample struct {
-	signals  []Signal // PDQ first, then pHash and dHash
-	variants []Signal // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
+	signals  []mediamatch.Signal // PDQ first, then pHash and dHash
+	variants []mediamatch.Signal // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
 	low      bool
 }
 
@@ -83,17 +85,17 @@ type videoSamples struct {
 // the video is refused, not truncated, so that a long video is never
 // reported as clean on the strength of its first hour), or the context's
 // error when ctx ends or VideoTimeout passes.
-func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (Media, error) {
+func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (mediamatch.Media, error) {
 	mode := decodeFast
 	if h.opts.KeyframesOnly {
 		mode = decodeKeyframes
 	}
 	v, err := h.sampleVideo(ctx, data, mode, frameSide, opts.Dihedral)
 	if err != nil {
-		return Media{}, err
+		return mediamatch.Media{}, err
 	}
-	return Media{
-		Kind:      KindVideo,
+	return mediamatch.Media{
+		Kind:      mediamatch.KindVideo,
 		Format:    v.format,
 		Width:     v.width,
 		Height:    v.height,
@@ -164,7 +166,7 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 		sigs, low := hashFrame(img)
 		p, variants, ok := framePDQ(img, dihedral)
 		if ok {
-			sigs = append([]Signal{p}, sigs...)
+			sigs = append([]mediamatch.Signal{p}, sigs...)
 		}
 		frames = append(frames, sample{signals: sigs, variants: variants, low: low})
 		return nil
@@ -319,8 +321,8 @@ func tick(i int, fps float64) time.Duration {
 // first sample's signals (and dihedral variants, when it is matchable) and
 // the run's time range. The last range ends at duration, which must be
 // after the start of the last sample.
-func fold(frames []sample, fps float64, duration time.Duration) []Keyframe {
-	var kfs []Keyframe
+func fold(frames []sample, fps float64, duration time.Duration) []mediamatch.Keyframe {
+	var kfs []mediamatch.Keyframe
 	var first sample
 	for i, f := range frames {
 		if len(kfs) > 0 && near(first, f) {
@@ -328,7 +330,7 @@ func fold(frames []sample, fps float64, duration time.Duration) []Keyframe {
 			continue
 		}
 		first = f
-		k := Keyframe{
+		k := mediamatch.Keyframe{
 			Index:          len(kfs),
 			Start:          tick(i, fps),
 			End:            tick(i+1, fps),
@@ -362,7 +364,7 @@ func near(a, b sample) bool {
 	}
 	compared := 0
 	for _, sa := range a.signals {
-		if sa.Type.Exact() || sa.Transform != TransformNone {
+		if sa.Type.Exact() || sa.Transform != mediamatch.TransformNone {
 			continue
 		}
 		sb, ok := signalOf(b.signals, sa.Type)
@@ -379,10 +381,10 @@ func near(a, b sample) bool {
 			}
 		}
 		bound := foldBits
-		if sa.Type == PDQ {
+		if sa.Type == mediamatch.PDQ {
 			bound = foldBitsPDQ
 		}
-		if Distance(sa.Hash, sb.Hash) > bound {
+		if mediamatch.Distance(sa.Hash, sb.Hash) > bound {
 			return false
 		}
 		compared++
@@ -390,6 +392,6 @@ func near(a, b sample) bool {
 	return compared > 0
 }
 
-func signalOf(sigs []Signal, t SignalType) (Signal, bool) {
-	return Keyframe{Signals: sigs}.Signal(t)
+func signalOf(sigs []mediamatch.Signal, t mediamatch.SignalType) (mediamatch.Signal, bool) {
+	return mediamatch.Keyframe{Signals: sigs}.Signal(t)
 }

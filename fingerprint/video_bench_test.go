@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // benchClipSeconds is the length of the 1080p benchmark clip.
@@ -95,7 +97,7 @@ func BenchmarkVideoCPU(b *testing.B) {
 			q := pdqDistances(exact.frames, v.frames)
 			off := 0
 			for _, x := range q {
-				if x > PDQ.DefaultThreshold() {
+				if x > mediamatch.PDQ.DefaultThreshold() {
 					off++
 				}
 			}

@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
@@ -68,7 +69,7 @@ func makeVideo(t testing.TB, name string, args ...string) []byte {
 	return data
 }
 
-func hashVideoT(t testing.TB, h *Hasher, data []byte) (Media, error) {
+func hashVideoT(t testing.TB, h *Hasher, data []byte) (mediamatch.Media, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
@@ -82,9 +83,9 @@ func hashVideoT(t testing.TB, h *Hasher, data []byte) (Media, error) {
 // checkVideo checks the shape of a video fingerprint: kind, keyframes
 // indexed in order, valid signals, time ranges that start at 0, follow each
 // other without gaps and end at the duration.
-func checkVideo(t testing.TB, m Media) {
+func checkVideo(t testing.TB, m mediamatch.Media) {
 	t.Helper()
-	if m.Kind != KindVideo {
+	if m.Kind != mediamatch.KindVideo {
 		t.Errorf("Kind = %v, want video", m.Kind)
 	}
 	if len(m.Keyframes) == 0 {
@@ -102,7 +103,7 @@ func checkVideo(t testing.TB, m Media) {
 			t.Errorf("keyframe %d: [%v, %v), want to start at %v and end after it", i, k.Start, k.End, prev)
 		}
 		prev = k.End
-		types := []SignalType{PDQ, PHash, DHash}
+		types := []mediamatch.SignalType{mediamatch.PDQ, mediamatch.PHash, mediamatch.DHash}
 		if min(m.Width, m.Height) < 5 { // pdq.MinSide: too small for PDQ
 			types = types[1:]
 		}
@@ -122,14 +123,14 @@ func checkVideo(t testing.TB, m Media) {
 
 // matches reports whether two keyframes match under the default
 // threshold of pHash or of dHash.
-func matches(a, b Keyframe) bool {
+func matches(a, b mediamatch.Keyframe) bool {
 	if a.LowInformation || b.LowInformation {
 		return false
 	}
-	for _, typ := range []SignalType{PHash, DHash} {
+	for _, typ := range []mediamatch.SignalType{mediamatch.PHash, mediamatch.DHash} {
 		sa, okA := a.Signal(typ)
 		sb, okB := b.Signal(typ)
-		if okA && okB && Distance(sa.Hash, sb.Hash) <= typ.DefaultThreshold() {
+		if okA && okB && mediamatch.Distance(sa.Hash, sb.Hash) <= typ.DefaultThreshold() {
 			return true
 		}
 	}
@@ -137,7 +138,7 @@ func matches(a, b Keyframe) bool {
 }
 
 // shareOf returns the share of a's keyframes that match some keyframe of b.
-func shareOf(a, b Media) float64 {
+func shareOf(a, b mediamatch.Media) float64 {
 	n := 0
 	for _, ka := range a.Keyframes {
 		for _, kb := range b.Keyframes {
@@ -152,13 +153,13 @@ func shareOf(a, b Media) float64 {
 
 // minDistance returns the smallest distance of signal typ between any
 // keyframe of a and any of b.
-func minDistance(a, b Media, typ SignalType) int {
+func minDistance(a, b mediamatch.Media, typ mediamatch.SignalType) int {
 	best := typ.Bits()
 	for _, ka := range a.Keyframes {
 		for _, kb := range b.Keyframes {
 			sa, _ := ka.Signal(typ)
 			sb, _ := kb.Signal(typ)
-			best = min(best, Distance(sa.Hash, sb.Hash))
+			best = min(best, mediamatch.Distance(sa.Hash, sb.Hash))
 		}
 	}
 	return best
@@ -174,7 +175,7 @@ func TestVideoSharedMedia(t *testing.T) {
 		t.Fatalf("no shared videos in %s: %v", dir, err)
 	}
 	h := New(Options{})
-	media := map[string]Media{} // by base name
+	media := map[string]mediamatch.Media{} // by base name
 	data := map[string][]byte{}
 	t.Run("hash", func(t *testing.T) {
 		want := map[string]struct {
@@ -272,10 +273,10 @@ func TestVideoSharedMedia(t *testing.T) {
 			}
 			// Our own vPDQ output reads back as the same keyframes.
 			var out bytes.Buffer
-			if err := WriteVPDQ(&out, m); err != nil {
+			if err := mediamatch.WriteVPDQ(&out, m); err != nil {
 				t.Fatalf("%s: WriteVPDQ: %v", name, err)
 			}
-			back, err := ParseVPDQ(&out)
+			back, err := mediamatch.ParseVPDQ(&out)
 			if err != nil || len(back.Keyframes) != len(m.Keyframes) {
 				t.Fatalf("%s: ParseVPDQ(WriteVPDQ) = %d keyframes, %v; want %d", name, len(back.Keyframes), err, len(m.Keyframes))
 			}
@@ -289,13 +290,13 @@ func TestVideoSharedMedia(t *testing.T) {
 			var ds []int
 			for _, r := range want.Keyframes {
 				rs := pdqOf(t, r)
-				if rs.Quality < PDQ.MinQuality() {
+				if rs.Quality < mediamatch.PDQ.MinQuality() {
 					continue
 				}
 				at := tick(int(math.Round(r.Start.Seconds())), 1)
 				for _, k := range m.Keyframes {
 					if k.Start <= at && at < k.End {
-						ds = append(ds, Distance(pdqOf(t, k).Hash, rs.Hash))
+						ds = append(ds, mediamatch.Distance(pdqOf(t, k).Hash, rs.Hash))
 					}
 				}
 			}
@@ -310,16 +311,16 @@ func TestVideoSharedMedia(t *testing.T) {
 		slices.Sort(aligned)
 		within := 0
 		for _, d := range aligned {
-			if d <= PDQ.DefaultThreshold() {
+			if d <= mediamatch.PDQ.DefaultThreshold() {
 				within++
 			}
 		}
 		share := float64(within) / float64(len(aligned))
 		med := aligned[len(aligned)/2]
 		t.Logf("tmk clips, %d frames: median %d, p90 %d, max %d bits; %.0f%% within %d",
-			len(aligned), med, pct(aligned, 90), aligned[len(aligned)-1], 100*share, PDQ.DefaultThreshold())
+			len(aligned), med, pct(aligned, 90), aligned[len(aligned)-1], 100*share, mediamatch.PDQ.DefaultThreshold())
 		if med > 4 || share < 0.85 {
-			t.Errorf("median %d bits, %.0f%% within %d; want median <= 4 and >= 85%%", med, 100*share, PDQ.DefaultThreshold())
+			t.Errorf("median %d bits, %.0f%% within %d; want median <= 4 and >= 85%%", med, 100*share, mediamatch.PDQ.DefaultThreshold())
 		}
 	})
 
@@ -339,16 +340,16 @@ func TestVideoSharedMedia(t *testing.T) {
 				if i >= len(v.frames) {
 					break
 				}
-				rs, ok := r.Signal(PDQ)
-				s, ok2 := signalOf(v.frames[i].signals, PDQ)
+				rs, ok := r.Signal(mediamatch.PDQ)
+				s, ok2 := signalOf(v.frames[i].signals, mediamatch.PDQ)
 				if !ok || !ok2 {
 					t.Fatalf("%s frame %d: no PDQ signal", name, i)
 				}
 				if d := s.Quality - rs.Quality; d < -10 || d > 10 {
 					t.Errorf("%s at %v: quality %d, reference %d", name, r.Start, s.Quality, rs.Quality)
 				}
-				if rs.Quality >= PDQ.MinQuality() {
-					all = append(all, Distance(s.Hash, rs.Hash))
+				if rs.Quality >= mediamatch.PDQ.MinQuality() {
+					all = append(all, mediamatch.Distance(s.Hash, rs.Hash))
 				}
 			}
 		}
@@ -392,7 +393,7 @@ func TestVideoSharedMedia(t *testing.T) {
 			if got := shareOf(media[a], door); got != 0 {
 				t.Errorf("share of %s keyframes matching doorknob = %.2f, want 0", a, got)
 			}
-			if p, d := minDistance(media[a], door, PHash), minDistance(media[a], door, DHash); p <= 12 || d <= 10 {
+			if p, d := minDistance(media[a], door, mediamatch.PHash), minDistance(media[a], door, mediamatch.DHash); p <= 12 || d <= 10 {
 				t.Errorf("%s vs doorknob: closest pHash %d, dHash %d; want > 12, > 10", a, p, d)
 			} else {
 				t.Logf("%s vs doorknob: closest pHash %d, dHash %d", a, p, d)
@@ -454,25 +455,25 @@ func TestVideoSharedMedia(t *testing.T) {
 // the same ticks.
 func sampleDistances(a, b []sample) (p, d []int) {
 	for i := range min(len(a), len(b)) {
-		sa, _ := signalOf(a[i].signals, PHash)
-		sb, _ := signalOf(b[i].signals, PHash)
-		p = append(p, Distance(sa.Hash, sb.Hash))
-		sa, _ = signalOf(a[i].signals, DHash)
-		sb, _ = signalOf(b[i].signals, DHash)
-		d = append(d, Distance(sa.Hash, sb.Hash))
+		sa, _ := signalOf(a[i].signals, mediamatch.PHash)
+		sb, _ := signalOf(b[i].signals, mediamatch.PHash)
+		p = append(p, mediamatch.Distance(sa.Hash, sb.Hash))
+		sa, _ = signalOf(a[i].signals, mediamatch.DHash)
+		sb, _ = signalOf(b[i].signals, mediamatch.DHash)
+		d = append(d, mediamatch.Distance(sa.Hash, sb.Hash))
 	}
 	return p, d
 }
 
 // readVPDQFile parses a vPDQ reference file.
-func readVPDQFile(t *testing.T, path string) Media {
+func readVPDQFile(t *testing.T, path string) mediamatch.Media {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	m, err := ParseVPDQ(f)
+	m, err := mediamatch.ParseVPDQ(f)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -484,10 +485,10 @@ func readVPDQFile(t *testing.T, path string) Media {
 func pdqDistances(a, b []sample) []int {
 	var q []int
 	for i := range min(len(a), len(b)) {
-		sa, okA := signalOf(a[i].signals, PDQ)
-		sb, okB := signalOf(b[i].signals, PDQ)
+		sa, okA := signalOf(a[i].signals, mediamatch.PDQ)
+		sb, okB := signalOf(b[i].signals, mediamatch.PDQ)
 		if okA && okB {
-			q = append(q, Distance(sa.Hash, sb.Hash))
+			q = append(q, mediamatch.Distance(sa.Hash, sb.Hash))
 		}
 	}
 	return q
@@ -580,8 +581,8 @@ func TestVideoMoovAtEnd(t *testing.T) {
 		t.Fatalf("%d keyframes with moov at the end, %d with faststart", len(a.Keyframes), len(b.Keyframes))
 	}
 	for i := range a.Keyframes {
-		sa, _ := a.Keyframes[i].Signal(PHash)
-		sb, _ := b.Keyframes[i].Signal(PHash)
+		sa, _ := a.Keyframes[i].Signal(mediamatch.PHash)
+		sb, _ := b.Keyframes[i].Signal(mediamatch.PHash)
 		if !bytes.Equal(sa.Hash, sb.Hash) {
 			t.Errorf("keyframe %d: pHash %x with moov at the end, %x with faststart", i, sa.Hash, sb.Hash)
 		}
@@ -668,8 +669,8 @@ func TestVideoFoldStatic(t *testing.T) {
 }
 
 func TestFold(t *testing.T) {
-	hash := func(p, d uint64) []Signal {
-		return []Signal{{Type: PHash, Hash: u64bytes(p)}, {Type: DHash, Hash: u64bytes(d)}}
+	hash := func(p, d uint64) []mediamatch.Signal {
+		return []mediamatch.Signal{{Type: mediamatch.PHash, Hash: u64bytes(p)}, {Type: mediamatch.DHash, Hash: u64bytes(d)}}
 	}
 	const a = 0x0123456789abcdef
 	far := uint64(a) ^ 0xffff0000ffff0000
@@ -733,9 +734,9 @@ func TestFoldPDQ(t *testing.T) {
 	}
 	smp := func(flip, quality int) sample {
 		return sample{
-			signals: []Signal{{Type: PDQ, Hash: pdqHash(flip), Quality: quality},
-				{Type: PHash, Hash: u64bytes(a)}, {Type: DHash, Hash: u64bytes(a)}},
-			variants: []Signal{{Type: PDQ, Hash: pdqHash(flip + 1), Quality: quality, Transform: Rotate90}},
+			signals: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: pdqHash(flip), Quality: quality},
+				{Type: mediamatch.PHash, Hash: u64bytes(a)}, {Type: mediamatch.DHash, Hash: u64bytes(a)}},
+			variants: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: pdqHash(flip + 1), Quality: quality, Transform: mediamatch.Rotate90}},
 		}
 	}
 	tests := []struct {

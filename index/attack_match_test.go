@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // The budget of one Match call (issue 11 point 6): probes, hits and the
@@ -17,10 +17,10 @@ import (
 
 // attackStill returns an image of one keyframe per hash, each with one PDQ
 // signal of quality 100.
-func attackStill(hashes ...[]byte) fingerprint.Media {
-	m := fingerprint.Media{Kind: fingerprint.KindImage, Format: "png", Width: 64, Height: 64}
+func attackStill(hashes ...[]byte) mediamatch.Media {
+	m := mediamatch.Media{Kind: mediamatch.KindImage, Format: "png", Width: 64, Height: 64}
 	for i, h := range hashes {
-		m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{Index: i, Signals: []fingerprint.Signal{pdq(h)}})
+		m.Keyframes = append(m.Keyframes, mediamatch.Keyframe{Index: i, Signals: []mediamatch.Signal{pdq(h)}})
 	}
 	return m
 }
@@ -48,7 +48,7 @@ func attackQuery(r *rand.Rand, k int) Query {
 		hs[i] = h256(r)
 	}
 	return Query{Media: attackStill(hs...), MaxResults: 1000,
-		Thresholds: map[fingerprint.SignalType]int{fingerprint.PDQ: 256}}
+		Thresholds: map[mediamatch.SignalType]int{mediamatch.PDQ: 256}}
 }
 
 func TestAttackMatchBudget(t *testing.T) {

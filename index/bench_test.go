@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index/hamming"
 )
 
@@ -37,7 +37,7 @@ func benchSignals(b *testing.B) int {
 // BenchmarkMatch measures Match of an image query (one pHash) against 100k
 // stored 64-bit signals (100k images, one pHash each) at the default
 // threshold, and reports speedup-vs-naive: the time of a plain loop calling
-// fingerprint.Distance over the same hashes, run in the same process,
+// mediamatch.Distance over the same hashes, run in the same process,
 // divided by the time of Match.
 //
 //	go test -run '^$' -bench BenchmarkMatch -benchtime 2000x ./index/
@@ -74,16 +74,16 @@ func benchmarkMatch(b *testing.B, n int) {
 		qhashes[i] = flip(r, hashes[r.IntN(n)], r.IntN(6))
 		queries[i] = Query{Media: still(phash(qhashes[i])), Signals: phashOnly()}
 	}
-	radius := fingerprint.PHash.DefaultThreshold()
+	radius := mediamatch.PHash.DefaultThreshold()
 
-	// Baseline: a plain loop over fingerprint.Distance. Rounds of the
+	// Baseline: a plain loop over mediamatch.Distance. Rounds of the
 	// baseline and of Match alternate, and the ratio is of the median
 	// rounds, so load from other processes hits both alike.
 	var sink int
 	naiveRound := func() {
 		for _, q := range qhashes[:32] {
 			for _, h := range hashes {
-				if fingerprint.Distance(q, h) <= radius {
+				if mediamatch.Distance(q, h) <= radius {
 					sink++
 				}
 			}
@@ -230,7 +230,7 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	start := time.Now()
 	var built []*hamming.Searcher
-	batches.build(func(t fingerprint.SignalType) *hamming.Searcher {
+	batches.build(func(t mediamatch.SignalType) *hamming.Searcher {
 		h := newTypeSearcher(t, nil)
 		built = append(built, h)
 		return h
@@ -262,7 +262,7 @@ func BenchmarkOpen(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		heap = after.HeapAlloc - min(after.HeapAlloc, before.HeapAlloc)
-		if got := ix.mem.state().entries(fingerprint.PDQ); got != n {
+		if got := ix.mem.state().entries(mediamatch.PDQ); got != n {
 			b.Fatalf("%d PDQ entries after Open, want %d", got, n)
 		}
 		ix.Close()

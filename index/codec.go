@@ -12,7 +12,7 @@ package index
 //	"x" bankRef(8)                      -> empty: the bank was deleted, its items are being purged
 //	"i" bankRef(8) id                   -> item ref (8 bytes): ListItems in id order, id lookups
 //	"m" ref(8)                          -> item record: what Match needs (bank, id, labels, flags, frames)
-//	"d" ref(8)                          -> media record: the full fingerprint.Media, read only by GetItem/ListItems
+//	"d" ref(8)                          -> media record: the full mediamatch.Media, read only by GetItem/ListItems
 //	"s" type 0x00 ref(8) frame(4) hash  -> empty: one indexed signal
 //
 // Signal keys carry everything the in-memory search needs, so start-up is a
@@ -57,7 +57,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 const (
@@ -102,7 +102,7 @@ func itemIDKey(bankRef uint64, id string) []byte {
 func metaKey(ref uint64) []byte  { return binary.BigEndian.AppendUint64([]byte{keyMeta}, ref) }
 func mediaKey(ref uint64) []byte { return binary.BigEndian.AppendUint64([]byte{keyMedia}, ref) }
 
-func signalKey(t fingerprint.SignalType, ref uint64, frame uint32, hash []byte) []byte {
+func signalKey(t mediamatch.SignalType, ref uint64, frame uint32, hash []byte) []byte {
 	k := make([]byte, 0, 1+len(t)+1+8+4+len(hash))
 	k = append(k, keySignal)
 	k = append(k, t...)
@@ -113,7 +113,7 @@ func signalKey(t fingerprint.SignalType, ref uint64, frame uint32, hash []byte) 
 }
 
 // parseSignalKey splits a signal key. hash aliases key.
-func parseSignalKey(key []byte) (t fingerprint.SignalType, ref uint64, frame uint32, hash []byte, err error) {
+func parseSignalKey(key []byte) (t mediamatch.SignalType, ref uint64, frame uint32, hash []byte, err error) {
 	if len(key) < 1 || key[0] != keySignal {
 		return "", 0, 0, nil, fmt.Errorf("index: signal key %x: bad prefix", key)
 	}
@@ -121,7 +121,7 @@ func parseSignalKey(key []byte) (t fingerprint.SignalType, ref uint64, frame uin
 	if end < 0 || len(key) < 1+end+1+12 {
 		return "", 0, 0, nil, fmt.Errorf("index: signal key %x: too short", key)
 	}
-	t = fingerprint.SignalType(key[1 : 1+end])
+	t = mediamatch.SignalType(key[1 : 1+end])
 	rest := key[1+end+1:]
 	return t, binary.BigEndian.Uint64(rest), binary.BigEndian.Uint32(rest[8:]), rest[12:], nil
 }
@@ -144,7 +144,7 @@ func parseRefValue(v []byte) (uint64, error) {
 
 // sigEntry is one signal of an item as indexed: a signal key without the ref.
 type sigEntry struct {
-	typ   fingerprint.SignalType
+	typ   mediamatch.SignalType
 	frame uint32
 	hash  []byte
 }
@@ -152,7 +152,7 @@ type sigEntry struct {
 // indexedSignals returns the signals of m that are indexed: its exact file
 // signals and the perceptual signals of its informative keyframes that are
 // indexable (quality at least their type's MinQuality, untransformed).
-func indexedSignals(m fingerprint.Media) []sigEntry {
+func indexedSignals(m mediamatch.Media) []sigEntry {
 	var out []sigEntry
 	for _, s := range m.FileSignals {
 		if s.Type.Exact() {
@@ -164,7 +164,7 @@ func indexedSignals(m fingerprint.Media) []sigEntry {
 			continue
 		}
 		for _, s := range k.Signals {
-			if !s.Type.Exact() && indexable(s) && s.Transform == fingerprint.TransformNone {
+			if !s.Type.Exact() && indexable(s) && s.Transform == mediamatch.TransformNone {
 				out = append(out, sigEntry{s.Type, uint32(i), s.Hash})
 			}
 		}
@@ -175,14 +175,14 @@ func indexedSignals(m fingerprint.Media) []sigEntry {
 // indexable reports whether s is good enough to index or search: its
 // quality is at least its type's MinQuality (PDQ: 50). Lower-quality
 // signals are stored and reported but never matched.
-func indexable(s fingerprint.Signal) bool { return s.Quality >= s.Type.MinQuality() }
+func indexable(s mediamatch.Signal) bool { return s.Quality >= s.Type.MinQuality() }
 
 // informativeFrames counts the keyframes of m that can match: not low
 // information and with at least one indexable perceptual signal.
-func informativeFrames(m fingerprint.Media) int {
+func informativeFrames(m mediamatch.Media) int {
 	n := 0
 	for _, k := range m.Keyframes {
-		if !k.LowInformation && slices.ContainsFunc(k.Signals, func(s fingerprint.Signal) bool {
+		if !k.LowInformation && slices.ContainsFunc(k.Signals, func(s mediamatch.Signal) bool {
 			return !s.Type.Exact() && indexable(s)
 		}) {
 			n++
@@ -192,8 +192,8 @@ func informativeFrames(m fingerprint.Media) int {
 }
 
 // typeBit is the bit of perceptual type t in a frame's type mask: one bit
-// per position in fingerprint.SignalTypes (at most 8 types).
-func typeBit(t fingerprint.SignalType) uint8 { return 1 << (typeOrder(t) & 7) }
+// per position in mediamatch.SignalTypes (at most 8 types).
+func typeBit(t mediamatch.SignalType) uint8 { return 1 << (typeOrder(t) & 7) }
 
 // frameTypeMasks returns, for each of n keyframes, the mask of the
 // perceptual types indexed for it in sigs.
@@ -245,7 +245,7 @@ type itemRecord struct {
 	id          string
 	labels      map[string]string
 	disabled    bool
-	kind        fingerprint.Kind
+	kind        mediamatch.Kind
 	informative int         // keyframes that can match
 	frames      []frameInfo // by keyframe position
 	source      *Source     // provenance of an imported item; nil otherwise
@@ -313,7 +313,7 @@ func decodeItem(v []byte) (itemRecord, error) {
 	r.bank = d.uvarint()
 	r.id = d.str()
 	r.disabled = d.uvarint()&1 != 0
-	r.kind = fingerprint.Kind(d.uvarint())
+	r.kind = mediamatch.Kind(d.uvarint())
 	r.created = d.time()
 	r.updated = d.time()
 	if n := d.count(2); n > 0 {
@@ -390,7 +390,7 @@ func decodeStrings(s string) []string {
 }
 
 // frameInfos returns what Match needs to know of m's keyframes.
-func frameInfos(m fingerprint.Media) []frameInfo {
+func frameInfos(m mediamatch.Media) []frameInfo {
 	if len(m.Keyframes) == 0 {
 		return nil
 	}
@@ -401,7 +401,7 @@ func frameInfos(m fingerprint.Media) []frameInfo {
 	return out
 }
 
-func encodeMedia(m fingerprint.Media) []byte {
+func encodeMedia(m mediamatch.Media) []byte {
 	var e encoder
 	e.byte(recordV1)
 	e.uvarint(uint64(m.Kind))
@@ -426,13 +426,13 @@ func encodeMedia(m fingerprint.Media) []byte {
 	return e.b
 }
 
-func decodeMedia(v []byte) (fingerprint.Media, error) {
+func decodeMedia(v []byte) (mediamatch.Media, error) {
 	d := decoder{b: v}
-	var m fingerprint.Media
+	var m mediamatch.Media
 	if ver := d.byte(); d.err == nil && ver != recordV1 {
 		return m, fmt.Errorf("index: media record version %d, want %d", ver, recordV1)
 	}
-	m.Kind = fingerprint.Kind(d.uvarint())
+	m.Kind = mediamatch.Kind(d.uvarint())
 	m.Format = d.str()
 	m.Width = int(d.uvarint())
 	m.Height = int(d.uvarint())
@@ -440,7 +440,7 @@ func decodeMedia(v []byte) (fingerprint.Media, error) {
 	m.Size = d.varint()
 	m.FileSignals = d.signals()
 	if n := d.count(5); n > 0 {
-		m.Keyframes = make([]fingerprint.Keyframe, n)
+		m.Keyframes = make([]mediamatch.Keyframe, n)
 		for i := range m.Keyframes {
 			k := &m.Keyframes[i]
 			k.Index = int(d.varint())
@@ -473,13 +473,13 @@ func (e *encoder) optTime(t time.Time) {
 	e.uvarint(1)
 	e.time(t)
 }
-func (e *encoder) signal(s fingerprint.Signal) {
+func (e *encoder) signal(s mediamatch.Signal) {
 	e.str(string(s.Type))
 	e.bytes(s.Hash)
 	e.uvarint(uint64(s.Quality))
 }
 
-func (e *encoder) signals(sigs []fingerprint.Signal) {
+func (e *encoder) signals(sigs []mediamatch.Signal) {
 	e.uvarint(uint64(len(sigs)))
 	for _, s := range sigs {
 		e.signal(s)
@@ -563,14 +563,14 @@ func (d *decoder) optTime() time.Time {
 	return d.time()
 }
 
-func (d *decoder) signals() []fingerprint.Signal {
+func (d *decoder) signals() []mediamatch.Signal {
 	n := d.count(3)
 	if n == 0 {
 		return nil
 	}
-	out := make([]fingerprint.Signal, n)
+	out := make([]mediamatch.Signal, n)
 	for i := range out {
-		out[i].Type = fingerprint.SignalType(d.str())
+		out[i].Type = mediamatch.SignalType(d.str())
 		out[i].Hash = d.bytes()
 		out[i].Quality = int(d.uvarint())
 	}

@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
-func testMedia() fingerprint.Media {
+func testMedia() mediamatch.Media {
 	v := video(h64(1), h64(2), h64(3))
 	v.Keyframes[1].LowInformation = true
 	v.Keyframes[2].Signals = append(v.Keyframes[2].Signals,
-		fingerprint.Signal{Type: fingerprint.PDQ, Hash: bytes.Repeat([]byte{0xab}, 32), Quality: 87})
-	v.FileSignals = []fingerprint.Signal{md5sig([]byte("0123456789abcdef")),
-		{Type: fingerprint.SHA256, Hash: bytes.Repeat([]byte{7}, 32)}}
+		mediamatch.Signal{Type: mediamatch.PDQ, Hash: bytes.Repeat([]byte{0xab}, 32), Quality: 87})
+	v.FileSignals = []mediamatch.Signal{md5sig([]byte("0123456789abcdef")),
+		{Type: mediamatch.SHA256, Hash: bytes.Repeat([]byte{7}, 32)}}
 	v.Width, v.Height, v.Size = 1920, 1080, 1<<40
 	return v
 }
@@ -26,7 +26,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	media := testMedia()
 	rec := itemRecord{
 		bank: 1 << 40, id: "x:y", labels: map[string]string{"b": "2", "a": ""}, disabled: true,
-		kind: fingerprint.KindVideo, informative: informativeFrames(media), frames: frameInfos(media),
+		kind: mediamatch.KindVideo, informative: informativeFrames(media), frames: frameInfos(media),
 		source: &Source{Format: "tcap", Partner: "tat", UpstreamID: "17", Tags: []string{"islamist", "mp4"},
 			FirstSeen: when, Updated: when.Add(time.Minute)},
 		created: when, updated: when.Add(time.Hour),

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // TestConcurrent runs writers (add, disable, enable, delete, delete bank)
@@ -181,7 +181,7 @@ func TestConcurrent(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, it := range known {
-		found := len(matchIDs(t, ix, Query{Media: still(phash(it.hash)), Signals: phashOnly(), Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 0}})) > 0
+		found := len(matchIDs(t, ix, Query{Media: still(phash(it.hash)), Signals: phashOnly(), Thresholds: map[mediamatch.SignalType]int{mediamatch.PHash: 0}})) > 0
 		if found == it.gone.Load() {
 			t.Errorf("%s/%s at the end: matches %v, want %v", it.bank, it.id, found, !it.gone.Load())
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // clock is a fake clock that moves one second per reading.
@@ -46,19 +46,19 @@ func flip(r *rand.Rand, h []byte, n int) []byte {
 	return out
 }
 
-func phash(h []byte) fingerprint.Signal { return fingerprint.Signal{Type: fingerprint.PHash, Hash: h} }
-func dhash(h []byte) fingerprint.Signal { return fingerprint.Signal{Type: fingerprint.DHash, Hash: h} }
+func phash(h []byte) mediamatch.Signal { return mediamatch.Signal{Type: mediamatch.PHash, Hash: h} }
+func dhash(h []byte) mediamatch.Signal { return mediamatch.Signal{Type: mediamatch.DHash, Hash: h} }
 
 // pdq returns a PDQ signal of quality 100; pdqQ one of quality q.
-func pdq(h []byte) fingerprint.Signal { return pdqQ(h, 100) }
-func pdqQ(h []byte, q int) fingerprint.Signal {
-	return fingerprint.Signal{Type: fingerprint.PDQ, Hash: h, Quality: q}
+func pdq(h []byte) mediamatch.Signal { return pdqQ(h, 100) }
+func pdqQ(h []byte, q int) mediamatch.Signal {
+	return mediamatch.Signal{Type: mediamatch.PDQ, Hash: h, Quality: q}
 }
 
 // pdqT returns a query's dihedral PDQ variant: the hash of the upload
 // turned by tr, quality 100.
-func pdqT(h []byte, tr fingerprint.Transform) fingerprint.Signal {
-	return fingerprint.Signal{Type: fingerprint.PDQ, Hash: h, Quality: 100, Transform: tr}
+func pdqT(h []byte, tr mediamatch.Transform) mediamatch.Signal {
+	return mediamatch.Signal{Type: mediamatch.PDQ, Hash: h, Quality: 100, Transform: tr}
 }
 
 // h256 returns 32 random bytes from r.
@@ -72,26 +72,26 @@ func h256(r *rand.Rand) []byte {
 
 // phashOnly is Query.Signals for tests that match with pHash, which is
 // indexed but no longer searched by default.
-func phashOnly() []fingerprint.SignalType { return []fingerprint.SignalType{fingerprint.PHash} }
-func md5sig(h []byte) fingerprint.Signal {
-	return fingerprint.Signal{Type: fingerprint.MD5, Hash: h}
+func phashOnly() []mediamatch.SignalType { return []mediamatch.SignalType{mediamatch.PHash} }
+func md5sig(h []byte) mediamatch.Signal {
+	return mediamatch.Signal{Type: mediamatch.MD5, Hash: h}
 }
 
 // still returns an image with one keyframe holding sigs.
-func still(sigs ...fingerprint.Signal) fingerprint.Media {
-	return fingerprint.Media{Kind: fingerprint.KindImage, Format: "png", Width: 10, Height: 10,
-		Keyframes: []fingerprint.Keyframe{{Signals: sigs}}}
+func still(sigs ...mediamatch.Signal) mediamatch.Media {
+	return mediamatch.Media{Kind: mediamatch.KindImage, Format: "png", Width: 10, Height: 10,
+		Keyframes: []mediamatch.Keyframe{{Signals: sigs}}}
 }
 
 // video returns a video whose keyframe i spans [i s, i+1 s) and has a pHash
 // of hashes[i].
-func video(hashes ...[]byte) fingerprint.Media {
-	m := fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4",
+func video(hashes ...[]byte) mediamatch.Media {
+	m := mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4",
 		Duration: time.Duration(len(hashes)) * time.Second}
 	for i, h := range hashes {
-		m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{
+		m.Keyframes = append(m.Keyframes, mediamatch.Keyframe{
 			Index: i, Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second,
-			Signals: []fingerprint.Signal{phash(h)},
+			Signals: []mediamatch.Signal{phash(h)},
 		})
 	}
 	return m

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // listItem is item i of a generated partner list: a PDQ within a few bits
@@ -35,7 +35,7 @@ func listItem(i int, label string) Item {
 // centre only in the last 24 bits, and by popcount(i) <= 24 bits).
 func centreQuery(max int) Query {
 	it := listItem(0, "")
-	return Query{Media: it.Media, MaxResults: max, Thresholds: map[fingerprint.SignalType]int{fingerprint.PDQ: 24}}
+	return Query{Media: it.Media, MaxResults: max, Thresholds: map[mediamatch.SignalType]int{mediamatch.PDQ: 24}}
 }
 
 func runImport(t testing.TB, ix *Index, bank string, recs []ImportRecord) ImportStats {
@@ -322,7 +322,7 @@ func TestImportAddThenDelete(t *testing.T) {
 	if got := bankContents(t, ix, "p"); !slices.Equal(got, []string{"up-000000:a", "up-000001:a", "up-000002:b", "up-000004:a"}) {
 		t.Errorf("bank = %v", got)
 	}
-	if n := ix.mem.state().entries(fingerprint.PDQ); n != 4 {
+	if n := ix.mem.state().entries(mediamatch.PDQ); n != 4 {
 		t.Errorf("%d PDQ entries indexed, want 4", n)
 	}
 	if ms, _ := ix.Match(ctx, centreQuery(100)); len(ms) != 4 {

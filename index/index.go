@@ -37,7 +37,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // Options configure Open. The zero value of each field is a sane default.
@@ -793,10 +793,10 @@ func readRecord(tx *readTx, ref uint64) (itemRecord, error) {
 	return decodeItem(v)
 }
 
-func readMedia(tx *readTx, ref uint64) (fingerprint.Media, error) {
+func readMedia(tx *readTx, ref uint64) (mediamatch.Media, error) {
 	v, err := tx.get(mediaKey(ref))
 	if err != nil {
-		return fingerprint.Media{}, fmt.Errorf("index: media record %d: %v", ref, err)
+		return mediamatch.Media{}, fmt.Errorf("index: media record %d: %v", ref, err)
 	}
 	return decodeMedia(v)
 }
@@ -938,7 +938,7 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) 
 	var (
 		ref  uint64
 		rec  itemRecord
-		m    fingerprint.Media
+		m    mediamatch.Media
 		sigs []sigEntry
 	)
 	now := ix.timestamp()

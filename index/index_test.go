@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 func TestCRUD(t *testing.T) {
@@ -18,7 +18,7 @@ func TestCRUD(t *testing.T) {
 	clk := newClock()
 	ix := openTest(t, "", Options{Now: clk.now})
 	media := still(phash(h64(0xf0f0f0f0f0f0f0f0)), dhash(h64(0x0123456789abcdef)))
-	media.FileSignals = []fingerprint.Signal{md5sig(make([]byte, 16))}
+	media.FileSignals = []mediamatch.Signal{md5sig(make([]byte, 16))}
 	item := Item{Bank: "gifct", ID: "item-1", Labels: map[string]string{"entity": "x"}, Media: media}
 
 	steps := []struct {
@@ -180,19 +180,19 @@ func TestValidate(t *testing.T) {
 		{"labels too many", ValidateLabels(manyLabels(65)), false},
 		{"labels 64", ValidateLabels(manyLabels(64)), true},
 		{"media still", ValidateMedia(still(phash(h64(1)), dhash(h64(2)))), true},
-		{"media empty", ValidateMedia(fingerprint.Media{}), true},
+		{"media empty", ValidateMedia(mediamatch.Media{}), true},
 		{"media video", ValidateMedia(video(h64(1), h64(2))), true},
 		{"media short hash", ValidateMedia(still(phash([]byte{1}))), false},
-		{"media unknown type", ValidateMedia(still(fingerprint.Signal{Type: "ahash", Hash: h64(1)})), false},
+		{"media unknown type", ValidateMedia(still(mediamatch.Signal{Type: "ahash", Hash: h64(1)})), false},
 		{"media repeated type", ValidateMedia(still(phash(h64(1)), phash(h64(2)))), false},
 		{"media exact in keyframe", ValidateMedia(still(md5sig(make([]byte, 16)))), false},
-		{"media perceptual file signal", ValidateMedia(fingerprint.Media{FileSignals: []fingerprint.Signal{phash(h64(1))}}), false},
-		{"media quality", ValidateMedia(still(fingerprint.Signal{Type: fingerprint.PHash, Hash: h64(1), Quality: 101})), false},
-		{"media kind", ValidateMedia(fingerprint.Media{Kind: 7}), false},
-		{"media too many keyframes", ValidateMedia(fingerprint.Media{Keyframes: make([]fingerprint.Keyframe, MaxKeyframes+1)}), false},
-		{"media index not increasing", ValidateMedia(fingerprint.Media{Keyframes: make([]fingerprint.Keyframe, 2)}), false},
-		{"media end before start", ValidateMedia(fingerprint.Media{Keyframes: []fingerprint.Keyframe{{Start: 2, End: 1}}}), false},
-		{"media too many signals", ValidateMedia(fingerprint.Media{Keyframes: []fingerprint.Keyframe{{Signals: make([]fingerprint.Signal, 17)}}}), false},
+		{"media perceptual file signal", ValidateMedia(mediamatch.Media{FileSignals: []mediamatch.Signal{phash(h64(1))}}), false},
+		{"media quality", ValidateMedia(still(mediamatch.Signal{Type: mediamatch.PHash, Hash: h64(1), Quality: 101})), false},
+		{"media kind", ValidateMedia(mediamatch.Media{Kind: 7}), false},
+		{"media too many keyframes", ValidateMedia(mediamatch.Media{Keyframes: make([]mediamatch.Keyframe, MaxKeyframes+1)}), false},
+		{"media index not increasing", ValidateMedia(mediamatch.Media{Keyframes: make([]mediamatch.Keyframe, 2)}), false},
+		{"media end before start", ValidateMedia(mediamatch.Media{Keyframes: []mediamatch.Keyframe{{Start: 2, End: 1}}}), false},
+		{"media too many signals", ValidateMedia(mediamatch.Media{Keyframes: []mediamatch.Keyframe{{Signals: make([]mediamatch.Signal, 17)}}}), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,7 +317,7 @@ func TestPersistence(t *testing.T) {
 	mustBank(t, ix, "a")
 	mustBank(t, ix, "b")
 	v := video(h64(0x0f0f0f0f0f0f0f0f), h64(0x2222222222), h64(0x3333333333333333))
-	v.FileSignals = []fingerprint.Signal{md5sig([]byte("0123456789abcdef"))}
+	v.FileSignals = []mediamatch.Signal{md5sig([]byte("0123456789abcdef"))}
 	v.Keyframes[1].LowInformation = true
 	items := []Item{
 		{Bank: "a", ID: "img", Labels: map[string]string{"entity": "e"}, Media: still(phash(h64(0xffffffff00000000)), dhash(h64(0xbbbb)))},
@@ -355,7 +355,7 @@ func TestPersistence(t *testing.T) {
 		{"image", Query{Media: still(phash(h64(0xffffffff00000001))), Signals: phashOnly()}, []string{"a/img"}},
 		{"video frame", Query{Media: still(phash(h64(0x3333333333333330))), Signals: phashOnly()}, []string{"a/vid"}},
 		{"video low-information frame", Query{Media: still(phash(h64(0x2222222222))), Signals: phashOnly()}, nil},
-		{"video md5", Query{Media: fingerprint.Media{FileSignals: v.FileSignals}}, []string{"a/vid"}},
+		{"video md5", Query{Media: mediamatch.Media{FileSignals: v.FileSignals}}, []string{"a/vid"}},
 		{"disabled stays disabled", Query{Media: still(phash(h64(0x00000000ffffffff))), Signals: phashOnly()}, nil},
 	}
 	for _, tt := range tests {
@@ -456,7 +456,7 @@ func TestDeleteBank(t *testing.T) {
 	if got, want := ix.mem.state().nitems, 1; got != want {
 		t.Errorf("items in memory after live purge: got %d, want %d", got, want)
 	}
-	if got := ix.mem.state().entries(fingerprint.PHash); got != 1 {
+	if got := ix.mem.state().entries(mediamatch.PHash); got != 1 {
 		t.Errorf("pHash entries after live purge: got %d, want 1", got)
 	}
 }
@@ -488,15 +488,15 @@ func TestLargestItem(t *testing.T) {
 	ix := openTest(t, "", Options{})
 	mustBank(t, ix, "big")
 	r := rand.New(rand.NewPCG(13, 14))
-	m := fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4"}
+	m := mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4"}
 	for i := range MaxKeyframes {
 		p := make([]byte, 32)
 		for j := range p {
 			p[j] = byte(r.Uint32())
 		}
-		m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{
+		m.Keyframes = append(m.Keyframes, mediamatch.Keyframe{
 			Index: i, Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second,
-			Signals: []fingerprint.Signal{pdq(p), phash(h64(r.Uint64())), dhash(h64(r.Uint64()))},
+			Signals: []mediamatch.Signal{pdq(p), phash(h64(r.Uint64())), dhash(h64(r.Uint64()))},
 		})
 	}
 	mustAdd(t, ix, Item{Bank: "big", ID: "big", Media: m})

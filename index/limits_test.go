@@ -6,17 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // largestVideo returns a video at the limits: MaxKeyframes keyframes,
 // each with every perceptual signal type once (validation allows no more).
-func largestVideo(r *rand.Rand) fingerprint.Media {
-	m := fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4", Duration: MaxKeyframes * time.Second}
+func largestVideo(r *rand.Rand) mediamatch.Media {
+	m := mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Duration: MaxKeyframes * time.Second}
 	for i := range MaxKeyframes {
-		m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{
+		m.Keyframes = append(m.Keyframes, mediamatch.Keyframe{
 			Index: i, Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second,
-			Signals: []fingerprint.Signal{pdq(h256(r)), phash(h64(r.Uint64())), dhash(h64(r.Uint64()))},
+			Signals: []mediamatch.Signal{pdq(h256(r)), phash(h64(r.Uint64())), dhash(h64(r.Uint64()))},
 		})
 	}
 	return m
@@ -52,8 +52,8 @@ func TestItemAtLimits(t *testing.T) {
 	}
 	ix.Close()
 	ix = openTest(t, dir, Options{})
-	for id, m := range map[string]fingerprint.Media{"direct": v1, "imported": v2} {
-		q := Query{Media: fingerprint.Media{Kind: fingerprint.KindImage, Keyframes: []fingerprint.Keyframe{m.Keyframes[MaxKeyframes-1]}}}
+	for id, m := range map[string]mediamatch.Media{"direct": v1, "imported": v2} {
+		q := Query{Media: mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{m.Keyframes[MaxKeyframes-1]}}}
 		ms, err := ix.Match(ctx, q)
 		if err != nil || len(ms) != 1 || ms[0].ItemID != id {
 			t.Errorf("Match(last keyframe of %s) = %d matches, %v", id, len(ms), err)

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index/hamming"
 )
 
@@ -117,9 +117,9 @@ func (ix *Index) loadTx(tx *readTx) error {
 
 // signalBatches gathers signals into one batch of entries per type, for
 // hamming.Searcher.AddBatch.
-type signalBatches map[fingerprint.SignalType]*hamming.Entries
+type signalBatches map[mediamatch.SignalType]*hamming.Entries
 
-func (b signalBatches) add(t fingerprint.SignalType, ref uint64, frame uint32, hash []byte) {
+func (b signalBatches) add(t mediamatch.SignalType, ref uint64, frame uint32, hash []byte) {
 	e := b[t]
 	if e == nil {
 		e = new(hamming.Entries)
@@ -147,7 +147,7 @@ func dropRefs(e *hamming.Entries, gone map[uint64]bool) {
 
 // build adds each type's batch to the searcher that searcher returns for
 // it, the types in parallel (each build is one goroutine's work).
-func (b signalBatches) build(searcher func(fingerprint.SignalType) *hamming.Searcher) {
+func (b signalBatches) build(searcher func(mediamatch.SignalType) *hamming.Searcher) {
 	var wg sync.WaitGroup
 	for t, e := range b {
 		h := searcher(t)

@@ -7,7 +7,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // Match returns the known items that q.Media matches, best first, at most
@@ -31,7 +31,7 @@ import (
 //
 // Per item, every matching (query keyframe, item keyframe) pair is reported
 // once, with the hit of lowest relative distance (distance/bits; ties go to
-// the lower distance, the earlier type in fingerprint.SignalTypes, then the
+// the lower distance, the earlier type in mediamatch.SignalTypes, then the
 // untransformed or lower transform). The best hit of an item is an exact
 // match if it has one, else its pair of lowest relative distance.
 // QueryCoverage is the share of the query's informative keyframes that
@@ -188,15 +188,15 @@ func budget(n, def int) int {
 // DefaultSignals returns the signal types Match searches when a query
 // names none: PDQ, the type partners share, and the exact types MD5 and
 // SHA-256. pHash and dHash are indexed too but searched only when named.
-func DefaultSignals() []fingerprint.SignalType {
-	return []fingerprint.SignalType{fingerprint.PDQ, fingerprint.MD5, fingerprint.SHA256}
+func DefaultSignals() []mediamatch.SignalType {
+	return []mediamatch.SignalType{mediamatch.PDQ, mediamatch.MD5, mediamatch.SHA256}
 }
 
 // plan is a validated query: the types searched and their radii.
 type plan struct {
-	types       map[fingerprint.SignalType]bool
+	types       map[mediamatch.SignalType]bool
 	mask        uint8 // typeBit of every perceptual type searched
-	radius      map[fingerprint.SignalType]int
+	radius      map[mediamatch.SignalType]int
 	dihedral    bool
 	maxResults  int
 	queryFrames int // informative query keyframes
@@ -206,8 +206,8 @@ type plan struct {
 
 func planQuery(q Query) (plan, error) {
 	p := plan{
-		types:      make(map[fingerprint.SignalType]bool),
-		radius:     make(map[fingerprint.SignalType]int),
+		types:      make(map[mediamatch.SignalType]bool),
+		radius:     make(map[mediamatch.SignalType]int),
 		dihedral:   q.Dihedral,
 		maxResults: q.MaxResults,
 		maxHits:    budget(q.MaxHits, DefaultMaxMatchHits),
@@ -235,7 +235,7 @@ func planQuery(q Query) (plan, error) {
 			p.mask |= typeBit(t)
 		}
 	}
-	for _, t := range fingerprint.SignalTypes() {
+	for _, t := range mediamatch.SignalTypes() {
 		p.radius[t] = t.DefaultThreshold()
 	}
 	for t, r := range q.Thresholds {
@@ -278,14 +278,14 @@ func planQuery(q Query) (plan, error) {
 // searchable reports whether a query keyframe's signal is searched: a
 // perceptual signal of a searched type, of at least the type's minimum
 // quality, and untransformed unless the query is dihedral.
-func (p plan) searchable(s fingerprint.Signal) bool {
+func (p plan) searchable(s mediamatch.Signal) bool {
 	return !s.Type.Exact() && p.types[s.Type] && indexable(s) &&
-		(p.dihedral || s.Transform == fingerprint.TransformNone)
+		(p.dihedral || s.Transform == mediamatch.TransformNone)
 }
 
 // informative reports whether a query keyframe is searched: not low
 // information and with a searchable signal.
-func (p plan) informative(k fingerprint.Keyframe) bool {
+func (p plan) informative(k mediamatch.Keyframe) bool {
 	return !k.LowInformation && slices.ContainsFunc(k.Signals, p.searchable)
 }
 
@@ -347,13 +347,13 @@ func (mt *matcher) bankName(ref uint64) string { return mt.st.bankByRef[ref].ban
 
 // hit is one signal of a pair within the threshold.
 type hit struct {
-	typ        fingerprint.SignalType
+	typ        mediamatch.SignalType
 	dist, bits int
-	transform  fingerprint.Transform // how the query frame is turned relative to the item frame
+	transform  mediamatch.Transform // how the query frame is turned relative to the item frame
 }
 
 // better reports whether h is closer than o: lower distance/bits, then lower
-// distance, then the earlier type in fingerprint.SignalTypes, then the
+// distance, then the earlier type in mediamatch.SignalTypes, then the
 // lower transform (TransformNone first).
 func (h hit) better(o hit) bool {
 	if c := cmp.Compare(h.dist*o.bits, o.dist*h.bits); c != 0 {
@@ -368,10 +368,10 @@ func (h hit) better(o hit) bool {
 	return h.transform < o.transform
 }
 
-func typeOrder(t fingerprint.SignalType) int {
-	i := slices.Index(fingerprint.SignalTypes(), t)
+func typeOrder(t mediamatch.SignalType) int {
+	i := slices.Index(mediamatch.SignalTypes(), t)
 	if i < 0 {
-		return len(fingerprint.SignalTypes())
+		return len(mediamatch.SignalTypes())
 	}
 	return i
 }
@@ -380,7 +380,7 @@ type framePair struct{ q, i uint32 }
 
 type candidate struct {
 	meta  *itemMeta
-	exact fingerprint.SignalType // the exact type that matched, or ""
+	exact mediamatch.SignalType // the exact type that matched, or ""
 	pairs map[framePair]hit
 }
 
@@ -395,9 +395,9 @@ func (c *candidate) hit(q, i uint32, h hit) {
 }
 
 // result turns a candidate into a Match.
-func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
+func (c *candidate) result(qm mediamatch.Media, p plan, bank string) Match {
 	meta := c.meta
-	r := Match{Bank: bank, ItemID: meta.id, Labels: meta.labelMap(), ItemKind: fingerprint.Kind(meta.kind), Source: meta.src.source()}
+	r := Match{Bank: bank, ItemID: meta.id, Labels: meta.labelMap(), ItemKind: mediamatch.Kind(meta.kind), Source: meta.src.source()}
 	pairs := slices.SortedFunc(maps.Keys(c.pairs), func(a, b framePair) int {
 		return cmp.Or(cmp.Compare(a.q, b.q), cmp.Compare(a.i, b.i))
 	})
@@ -439,10 +439,10 @@ func (c *candidate) result(qm fingerprint.Media, p plan, bank string) Match {
 	if n := p.itemFrames(meta); n > 0 {
 		r.ItemCoverage = min(1, float64(len(iSeen))/float64(n))
 	}
-	if qm.Kind == fingerprint.KindVideo {
+	if qm.Kind == mediamatch.KindVideo {
 		r.QueryRanges = mergeRanges(qSpans)
 	}
-	if fingerprint.Kind(meta.kind) == fingerprint.KindVideo {
+	if mediamatch.Kind(meta.kind) == mediamatch.KindVideo {
 		r.ItemRanges = mergeRanges(iSpans)
 	}
 	if c.exact != "" {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // TestMatchQuality: a PDQ signal below MinQuality (50) is stored and
@@ -22,7 +22,7 @@ func TestMatchQuality(t *testing.T) {
 	ix := openTest(t, dir, Options{})
 	mustBank(t, ix, "a")
 	good, poor, edge := h256(r), h256(r), h256(r)
-	if q := fingerprint.PDQ.MinQuality(); q != 50 {
+	if q := mediamatch.PDQ.MinQuality(); q != 50 {
 		t.Fatalf("PDQ.MinQuality() = %d, want 50", q)
 	}
 	low := Item{Bank: "a", ID: "low", Media: still(pdqQ(poor, 49))}
@@ -34,7 +34,7 @@ func TestMatchQuality(t *testing.T) {
 		t.Helper()
 		tests := []struct {
 			name string
-			q    fingerprint.Media
+			q    mediamatch.Media
 			want []string
 		}{
 			{"low-quality item is never matched", still(pdq(poor)), nil},
@@ -56,7 +56,7 @@ func TestMatchQuality(t *testing.T) {
 		if s := got.Media.Keyframes[0].Signals; len(s) != 1 || s[0].Quality != 49 || !reflect.DeepEqual(s[0].Hash, poor) {
 			t.Errorf("%s: GetItem(low) signals = %+v, want the PDQ hash with quality 49", stage, s)
 		}
-		if n := ix.mem.state().entries(fingerprint.PDQ); n != 2 {
+		if n := ix.mem.state().entries(mediamatch.PDQ); n != 2 {
 			t.Errorf("%s: PDQ entries = %d, want 2 (good and edge)", stage, n)
 		}
 	}
@@ -89,33 +89,33 @@ func TestMatchCoverageTypes(t *testing.T) {
 	ix := openTest(t, dir, Options{})
 	mustBank(t, ix, "v")
 	var pd, ph [][]byte
-	item := fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4", Duration: 4 * time.Second}
+	item := mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Duration: 4 * time.Second}
 	for i := range 4 {
 		pd, ph = append(pd, h256(r)), append(ph, h64(r.Uint64()))
 		q := 80
 		if i == 3 {
 			q = 10 // dark frame: PDQ not indexed, pHash is
 		}
-		item.Keyframes = append(item.Keyframes, fingerprint.Keyframe{
+		item.Keyframes = append(item.Keyframes, mediamatch.Keyframe{
 			Index: i, Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second,
-			Signals: []fingerprint.Signal{pdqQ(pd[i], q), phash(ph[i])},
+			Signals: []mediamatch.Signal{pdqQ(pd[i], q), phash(ph[i])},
 		})
 	}
 	mustAdd(t, ix, Item{Bank: "v", ID: "clip", Media: item})
-	query := fingerprint.Media{Kind: fingerprint.KindImage, Keyframes: []fingerprint.Keyframe{
-		{Signals: []fingerprint.Signal{pdq(flip(r, pd[0], 4)), phash(ph[0])}}}}
+	query := mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{
+		{Signals: []mediamatch.Signal{pdq(flip(r, pd[0], 4)), phash(ph[0])}}}}
 
 	check := func(stage string) {
 		t.Helper()
 		for _, tt := range []struct {
 			name    string
-			signals []fingerprint.SignalType
+			signals []mediamatch.SignalType
 			want    float64
 		}{
-			{"pdq", nil, 1.0 / 3},                            // frames 0..2 have an indexed PDQ
-			{"phash", phashOnly(), 1.0 / 4},                  // all four have a pHash
-			{"both", fingerprint.SignalTypes(), 1.0 / 4},     // a frame counts once
-			{"dhash", []fingerprint.SignalType{"dhash"}, -1}, // no match
+			{"pdq", nil, 1.0 / 3},                           // frames 0..2 have an indexed PDQ
+			{"phash", phashOnly(), 1.0 / 4},                 // all four have a pHash
+			{"both", mediamatch.SignalTypes(), 1.0 / 4},     // a frame counts once
+			{"dhash", []mediamatch.SignalType{"dhash"}, -1}, // no match
 		} {
 			ms, err := ix.Match(ctx, Query{Media: query, Signals: tt.signals})
 			if err != nil {
@@ -153,11 +153,11 @@ func TestMatchDihedral(t *testing.T) {
 	orig := h256(r)
 	mustAdd(t, ix, Item{Bank: "a", ID: "orig", Media: still(pdq(orig))})
 
-	for tr := fingerprint.Transform(1); tr <= fingerprint.FlipMinus1; tr++ {
+	for tr := mediamatch.Transform(1); tr <= mediamatch.FlipMinus1; tr++ {
 		// The upload is the item turned by tr; its own hash is unrelated
 		// bits, and its variant tr.Inverse() is close to the item.
-		sigs := []fingerprint.Signal{pdq(h256(r))}
-		for v := fingerprint.Transform(1); v <= fingerprint.FlipMinus1; v++ {
+		sigs := []mediamatch.Signal{pdq(h256(r))}
+		for v := mediamatch.Transform(1); v <= mediamatch.FlipMinus1; v++ {
 			h := h256(r)
 			if v == tr.Inverse() {
 				h = flip(r, orig, 6)
@@ -181,17 +181,17 @@ func TestMatchDihedral(t *testing.T) {
 
 	// When the untransformed hash and a variant are equally close, the
 	// untransformed one is reported.
-	q := still(pdq(flip(r, orig, 3)), pdqT(flip(r, orig, 3), fingerprint.FlipX))
-	if ms, _ := ix.Match(ctx, Query{Media: q, Dihedral: true}); len(ms) != 1 || ms[0].Transform != fingerprint.TransformNone {
+	q := still(pdq(flip(r, orig, 3)), pdqT(flip(r, orig, 3), mediamatch.FlipX))
+	if ms, _ := ix.Match(ctx, Query{Media: q, Dihedral: true}); len(ms) != 1 || ms[0].Transform != mediamatch.TransformNone {
 		t.Errorf("tie between none and flipx = %+v, want transform none", ms)
 	}
 	// A closer variant wins over a farther untransformed hit.
-	q = still(pdq(flip(r, orig, 20)), pdqT(flip(r, orig, 2), fingerprint.Rotate90))
-	if ms, _ := ix.Match(ctx, Query{Media: q, Dihedral: true}); len(ms) != 1 || ms[0].Transform != fingerprint.Rotate270 || ms[0].Distance != 2 {
+	q = still(pdq(flip(r, orig, 20)), pdqT(flip(r, orig, 2), mediamatch.Rotate90))
+	if ms, _ := ix.Match(ctx, Query{Media: q, Dihedral: true}); len(ms) != 1 || ms[0].Transform != mediamatch.Rotate270 || ms[0].Distance != 2 {
 		t.Errorf("closer rotate90 variant = %+v, want transform rotate270 (its inverse) at 2", ms)
 	}
 	// Low-quality variants are ignored like any low-quality signal.
-	low := fingerprint.Signal{Type: fingerprint.PDQ, Hash: orig, Quality: 20, Transform: fingerprint.FlipY}
+	low := mediamatch.Signal{Type: mediamatch.PDQ, Hash: orig, Quality: 20, Transform: mediamatch.FlipY}
 	if ms, _ := ix.Match(ctx, Query{Media: still(pdq(h256(r)), low), Dihedral: true}); len(ms) != 0 {
 		t.Errorf("low-quality variant = %+v, want no match", ms)
 	}
@@ -205,8 +205,8 @@ func TestTransformValidation(t *testing.T) {
 	ix := openTest(t, "", Options{})
 	mustBank(t, ix, "a")
 	h := h256(r)
-	dihedral := []fingerprint.Signal{pdq(h)}
-	for v := fingerprint.Transform(1); v <= fingerprint.FlipMinus1; v++ {
+	dihedral := []mediamatch.Signal{pdq(h)}
+	for v := mediamatch.Transform(1); v <= mediamatch.FlipMinus1; v++ {
 		dihedral = append(dihedral, pdqT(h256(r), v))
 	}
 	dihedral = append(dihedral, phash(h64(1)), dhash(h64(2)))
@@ -214,13 +214,13 @@ func TestTransformValidation(t *testing.T) {
 		t.Errorf("ValidateMedia(8 PDQ variants, pHash, dHash) = %v, want nil", err)
 	}
 	fileTransform := still(pdq(h))
-	fileTransform.FileSignals = []fingerprint.Signal{{Type: fingerprint.MD5, Hash: make([]byte, 16), Transform: fingerprint.FlipX}}
+	fileTransform.FileSignals = []mediamatch.Signal{{Type: mediamatch.MD5, Hash: make([]byte, 16), Transform: mediamatch.FlipX}}
 	for _, tt := range []struct {
 		name string
-		m    fingerprint.Media
+		m    mediamatch.Media
 		want string
 	}{
-		{"same transform twice", still(pdq(h), pdqT(h, fingerprint.FlipX), pdqT(h256(r), fingerprint.FlipX)),
+		{"same transform twice", still(pdq(h), pdqT(h, mediamatch.FlipX), pdqT(h256(r), mediamatch.FlipX)),
 			"keyframe 0 signal 2 repeats type pdq with transform 4"},
 		{"untransformed twice", still(pdq(h), pdq(h256(r))), "keyframe 0 signal 1 repeats type pdq"},
 		{"transform out of range", still(pdqT(h, 8)), "transform 8, want 0..7"},
@@ -240,7 +240,7 @@ func TestTransformValidation(t *testing.T) {
 	if _, err := ix.GetItem(ctx, "a", "turned"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("GetItem after refused AddItem = %v, want ErrNotFound", err)
 	}
-	if err := ix.addItems(ctx, "a", []Item{{Bank: "a", ID: "bulk", Media: still(pdqT(h, fingerprint.Rotate90))}}); !errors.Is(err, ErrInvalid) {
+	if err := ix.addItems(ctx, "a", []Item{{Bank: "a", ID: "bulk", Media: still(pdqT(h, mediamatch.Rotate90))}}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("addItems(transformed signal) = %v, want ErrInvalid", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 func TestMatchFilters(t *testing.T) {
@@ -23,7 +23,7 @@ func TestMatchFilters(t *testing.T) {
 	pfar := flip(r, pbase, 10)
 	md5 := []byte("0123456789abcdef")
 	withMD5 := still(phash(h64(r.Uint64())))
-	withMD5.FileSignals = []fingerprint.Signal{md5sig(md5)}
+	withMD5.FileSignals = []mediamatch.Signal{md5sig(md5)}
 	mustAdd(t, ix, Item{Bank: "a", ID: "base", Labels: map[string]string{"entity": "e1"}, Media: still(pdq(base), phash(pbase))})
 	mustAdd(t, ix, Item{Bank: "b", ID: "base", Media: still(pdq(base), phash(pbase))})
 	mustAdd(t, ix, Item{Bank: "a", ID: "far", Media: still(pdq(far), phash(pfar))})
@@ -31,13 +31,13 @@ func TestMatchFilters(t *testing.T) {
 	mustAdd(t, ix, Item{Bank: "b", ID: "md5", Media: withMD5})
 
 	queryMD5 := still(phash(h64(r.Uint64())))
-	queryMD5.FileSignals = []fingerprint.Signal{md5sig(md5)}
+	queryMD5.FileSignals = []mediamatch.Signal{md5sig(md5)}
 	all := still(pdq(base), phash(pbase), dhash(pbase))
-	pdqAt := func(n int) map[fingerprint.SignalType]int { return map[fingerprint.SignalType]int{fingerprint.PDQ: n} }
-	phashAt := func(n int) map[fingerprint.SignalType]int {
-		return map[fingerprint.SignalType]int{fingerprint.PHash: n}
+	pdqAt := func(n int) map[mediamatch.SignalType]int { return map[mediamatch.SignalType]int{mediamatch.PDQ: n} }
+	phashAt := func(n int) map[mediamatch.SignalType]int {
+		return map[mediamatch.SignalType]int{mediamatch.PHash: n}
 	}
-	types := func(ts ...fingerprint.SignalType) []fingerprint.SignalType { return ts }
+	types := func(ts ...mediamatch.SignalType) []mediamatch.SignalType { return ts }
 
 	tests := []struct {
 		name string
@@ -47,25 +47,25 @@ func TestMatchFilters(t *testing.T) {
 		{"default is pdq", Query{Media: still(pdq(base))}, []string{"a/base", "b/base"}},
 		{"default ignores phash", Query{Media: still(phash(pbase))}, nil},
 		{"default ignores dhash", Query{Media: still(dhash(pbase))}, nil},
-		{"phash selectable", Query{Media: still(phash(pbase)), Signals: types(fingerprint.PHash)}, []string{"a/base", "b/base"}},
-		{"pdq and phash", Query{Media: all, Signals: types(fingerprint.PDQ, fingerprint.PHash)}, []string{"a/base", "b/base"}},
+		{"phash selectable", Query{Media: still(phash(pbase)), Signals: types(mediamatch.PHash)}, []string{"a/base", "b/base"}},
+		{"pdq and phash", Query{Media: all, Signals: types(mediamatch.PDQ, mediamatch.PHash)}, []string{"a/base", "b/base"}},
 		{"bank filter", Query{Media: still(pdq(base)), Banks: []string{"b"}}, []string{"b/base"}},
 		{"two banks", Query{Media: still(pdq(base)), Banks: []string{"b", "a"}}, []string{"a/base", "b/base"}},
 		{"pdq threshold override", Query{Media: still(pdq(base)), Thresholds: pdqAt(32)}, []string{"a/base", "b/base", "a/far"}},
 		{"pdq threshold 31 too tight", Query{Media: still(pdq(base)), Thresholds: pdqAt(31)}, []string{"a/base", "b/base"}},
 		{"pdq threshold 0", Query{Media: still(pdq(flip(r, base, 1))), Thresholds: pdqAt(0)}, nil},
-		{"phash threshold override", Query{Media: still(phash(pbase)), Signals: types(fingerprint.PHash), Thresholds: phashAt(10)},
+		{"phash threshold override", Query{Media: still(phash(pbase)), Signals: types(mediamatch.PHash), Thresholds: phashAt(10)},
 			[]string{"a/base", "b/base", "a/far"}},
-		{"phash threshold 9 too tight", Query{Media: still(phash(pbase)), Signals: types(fingerprint.PHash), Thresholds: phashAt(9)},
+		{"phash threshold 9 too tight", Query{Media: still(phash(pbase)), Signals: types(mediamatch.PHash), Thresholds: phashAt(9)},
 			[]string{"a/base", "b/base"}},
-		{"types do not cross", Query{Media: still(dhash(pbase)), Signals: types(fingerprint.DHash, fingerprint.PHash)}, []string{"a/dh"}},
-		{"signal filter", Query{Media: all, Signals: types(fingerprint.DHash)}, []string{"a/dh"}},
+		{"types do not cross", Query{Media: still(dhash(pbase)), Signals: types(mediamatch.DHash, mediamatch.PHash)}, []string{"a/dh"}},
+		{"signal filter", Query{Media: all, Signals: types(mediamatch.DHash)}, []string{"a/dh"}},
 		{"exact md5 by default", Query{Media: queryMD5}, []string{"b/md5"}},
-		{"md5 filtered out", Query{Media: queryMD5, Signals: types(fingerprint.PHash)}, nil},
+		{"md5 filtered out", Query{Media: queryMD5, Signals: types(mediamatch.PHash)}, nil},
 		{"max results", Query{Media: still(pdq(base)), MaxResults: 1}, []string{"a/base"}},
 		{"nothing", Query{Media: still(pdq(flip(r, base, 100)))}, nil},
-		{"low-information query frame", Query{Media: fingerprint.Media{Kind: fingerprint.KindImage,
-			Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{pdq(base)}, LowInformation: true}}}}, nil},
+		{"low-information query frame", Query{Media: mediamatch.Media{Kind: mediamatch.KindImage,
+			Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{pdq(base)}, LowInformation: true}}}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,20 +79,20 @@ func TestMatchFilters(t *testing.T) {
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("exact md5 Match = %v, %v; want one match", ms, err)
 	}
-	if m := ms[0]; m.Signal != fingerprint.MD5 || m.Distance != 0 || m.Threshold != 0 || m.QueryCoverage != 1 || m.ItemCoverage != 1 {
+	if m := ms[0]; m.Signal != mediamatch.MD5 || m.Distance != 0 || m.Threshold != 0 || m.QueryCoverage != 1 || m.ItemCoverage != 1 {
 		t.Errorf("exact md5 match = %+v, want md5 at distance 0, coverage 1", m)
 	}
 	ms, _ = ix.Match(ctx, Query{Media: still(pdq(flip(r, base, 3))), Banks: []string{"a"}})
-	want := Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: fingerprint.KindImage,
-		Signal: fingerprint.PDQ, Distance: 3, Threshold: 31, QueryCoverage: 1, ItemCoverage: 1,
-		Frames: []FrameMatch{{Signal: fingerprint.PDQ, Distance: 3}}}
+	want := Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: mediamatch.KindImage,
+		Signal: mediamatch.PDQ, Distance: 3, Threshold: 31, QueryCoverage: 1, ItemCoverage: 1,
+		Frames: []FrameMatch{{Signal: mediamatch.PDQ, Distance: 3}}}
 	if len(ms) != 1 || !reflect.DeepEqual(ms[0], want) {
 		t.Errorf("pdq image match = %+v, want %+v", ms, want)
 	}
-	ms, _ = ix.Match(ctx, Query{Media: still(phash(flip(r, pbase, 3))), Banks: []string{"a"}, Signals: types(fingerprint.PHash)})
-	want = Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: fingerprint.KindImage,
-		Signal: fingerprint.PHash, Distance: 3, Threshold: 8, QueryCoverage: 1, ItemCoverage: 1,
-		Frames: []FrameMatch{{Signal: fingerprint.PHash, Distance: 3}}}
+	ms, _ = ix.Match(ctx, Query{Media: still(phash(flip(r, pbase, 3))), Banks: []string{"a"}, Signals: types(mediamatch.PHash)})
+	want = Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: mediamatch.KindImage,
+		Signal: mediamatch.PHash, Distance: 3, Threshold: 8, QueryCoverage: 1, ItemCoverage: 1,
+		Frames: []FrameMatch{{Signal: mediamatch.PHash, Distance: 3}}}
 	if len(ms) != 1 || !reflect.DeepEqual(ms[0], want) {
 		t.Errorf("phash image match = %+v, want %+v", ms, want)
 	}
@@ -106,11 +106,11 @@ func TestMatchFilters(t *testing.T) {
 		q    Query
 		want error
 	}{
-		{"threshold over bits", Query{Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 65}}, ErrInvalid},
-		{"negative threshold", Query{Thresholds: map[fingerprint.SignalType]int{fingerprint.PDQ: -1}}, ErrInvalid},
-		{"threshold on exact type", Query{Thresholds: map[fingerprint.SignalType]int{fingerprint.MD5: 0}}, ErrInvalid},
-		{"threshold on unknown type", Query{Thresholds: map[fingerprint.SignalType]int{"ahash": 3}}, ErrInvalid},
-		{"unknown signal filter", Query{Signals: []fingerprint.SignalType{"ahash"}}, ErrInvalid},
+		{"threshold over bits", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.PHash: 65}}, ErrInvalid},
+		{"negative threshold", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.PDQ: -1}}, ErrInvalid},
+		{"threshold on exact type", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.MD5: 0}}, ErrInvalid},
+		{"threshold on unknown type", Query{Thresholds: map[mediamatch.SignalType]int{"ahash": 3}}, ErrInvalid},
+		{"unknown signal filter", Query{Signals: []mediamatch.SignalType{"ahash"}}, ErrInvalid},
 		{"bad query hash", Query{Media: still(phash([]byte{1}))}, ErrInvalid},
 		{"negative max results", Query{MaxResults: -1}, ErrInvalid},
 		{"malformed bank", Query{Banks: []string{"A"}}, ErrInvalid},
@@ -121,7 +121,7 @@ func TestMatchFilters(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
 		}
 	}
-	if _, err := ix.Match(ctx, Query{Thresholds: map[fingerprint.SignalType]int{fingerprint.PDQ: 256, fingerprint.PHash: 64}}); err != nil {
+	if _, err := ix.Match(ctx, Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.PDQ: 256, mediamatch.PHash: 64}}); err != nil {
 		t.Errorf("thresholds at bits: got %v, want nil", err)
 	}
 }
@@ -132,7 +132,7 @@ func TestMatchDisableDelete(t *testing.T) {
 	mustBank(t, ix, "a")
 	h := h64(0xdeadbeefcafef00d)
 	m := still(phash(h), dhash(h))
-	m.FileSignals = []fingerprint.Signal{md5sig([]byte("0123456789abcdef"))}
+	m.FileSignals = []mediamatch.Signal{md5sig([]byte("0123456789abcdef"))}
 	mustAdd(t, ix, Item{Bank: "a", ID: "x", Media: m})
 	q := Query{Media: m}
 
@@ -179,12 +179,12 @@ func TestMatchDisableDelete(t *testing.T) {
 		// Exactly one entry per signal of each enabled item: disable and
 		// enable must not leak or duplicate entries.
 		wantEntries := len(s.want)
-		for _, typ := range []fingerprint.SignalType{fingerprint.PHash, fingerprint.DHash} {
+		for _, typ := range []mediamatch.SignalType{mediamatch.PHash, mediamatch.DHash} {
 			if got := ix.mem.state().entries(typ); got != wantEntries {
 				t.Errorf("%s: %s entries = %d, want %d", s.name, typ, got, wantEntries)
 			}
 		}
-		if got := ix.mem.state().entries(fingerprint.MD5); got != wantEntries {
+		if got := ix.mem.state().entries(mediamatch.MD5); got != wantEntries {
 			t.Errorf("%s: md5 entries = %d, want %d", s.name, got, wantEntries)
 		}
 	}
@@ -215,14 +215,14 @@ func TestMatchVideo(t *testing.T) {
 	q.Keyframes[4].LowInformation = true
 	// Make item frame 6 close to q3 as well: re-add the item with hs[6] near hs[5].
 	hs6 := flip(r, hs[5], 2)
-	item.Keyframes[6].Signals = []fingerprint.Signal{phash(hs6)}
+	item.Keyframes[6].Signals = []mediamatch.Signal{phash(hs6)}
 	if err := ix.DeleteItem(ctx, "v", "clip"); err != nil {
 		t.Fatal(err)
 	}
 	mustAdd(t, ix, Item{Bank: "v", ID: "clip", Media: item})
-	d36 := fingerprint.Distance(q.Keyframes[3].Signals[0].Hash, hs6) // 1..5
+	d36 := mediamatch.Distance(q.Keyframes[3].Signals[0].Hash, hs6) // 1..5
 
-	ms, err := ix.Match(ctx, Query{Media: q, Signals: phashOnly(), Thresholds: map[fingerprint.SignalType]int{fingerprint.PHash: 8}})
+	ms, err := ix.Match(ctx, Query{Media: q, Signals: phashOnly(), Thresholds: map[mediamatch.SignalType]int{mediamatch.PHash: 8}})
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("Match = %+v, %v; want one match", ms, err)
 	}
@@ -231,7 +231,7 @@ func TestMatchVideo(t *testing.T) {
 		return TimeRange{time.Duration(i) * time.Second, time.Duration(i+1) * time.Second}
 	}
 	fm := func(qf, itf, d int) FrameMatch {
-		return FrameMatch{QueryFrame: qf, ItemFrame: itf, QueryTime: sec(qf), ItemTime: sec(itf), Signal: fingerprint.PHash, Distance: d}
+		return FrameMatch{QueryFrame: qf, ItemFrame: itf, QueryTime: sec(qf), ItemTime: sec(itf), Signal: mediamatch.PHash, Distance: d}
 	}
 	wantFrames := []FrameMatch{fm(0, 2, 2), fm(1, 3, 1), fm(3, 5, 3), fm(3, 6, d36)}
 	checks := []struct {
@@ -239,10 +239,10 @@ func TestMatchVideo(t *testing.T) {
 		got, want any
 	}{
 		{"Frames", got.Frames, wantFrames},
-		{"Signal", got.Signal, fingerprint.PHash},
+		{"Signal", got.Signal, mediamatch.PHash},
 		{"Distance", got.Distance, 1},
 		{"Threshold", got.Threshold, 8},
-		{"ItemKind", got.ItemKind, fingerprint.KindVideo},
+		{"ItemKind", got.ItemKind, mediamatch.KindVideo},
 		{"QueryCoverage", got.QueryCoverage, 3.0 / 5}, // q0, q1, q3 of 5 informative
 		{"ItemCoverage", got.ItemCoverage, 4.0 / 6},   // items 2, 3, 5, 6 of 6 informative
 		{"QueryRanges", got.QueryRanges, []TimeRange{{0, 2 * time.Second}, sec(3)}},
@@ -279,20 +279,20 @@ func TestMatchBestSignal(t *testing.T) {
 
 	tests := []struct {
 		name       string
-		q          fingerprint.Media
-		wantSignal fingerprint.SignalType
+		q          mediamatch.Media
+		wantSignal mediamatch.SignalType
 		wantDist   int
 	}{
 		// 10/256 < 3/64: PDQ is relatively closer although its distance is larger.
-		{"pdq relatively closer", still(pdq(flip(r, p256, 10)), phash(flip(r, ph, 3))), fingerprint.PDQ, 10},
+		{"pdq relatively closer", still(pdq(flip(r, p256, 10)), phash(flip(r, ph, 3))), mediamatch.PDQ, 10},
 		// 20/256 > 3/64.
-		{"phash relatively closer", still(pdq(flip(r, p256, 20)), phash(flip(r, ph, 3))), fingerprint.PHash, 3},
+		{"phash relatively closer", still(pdq(flip(r, p256, 20)), phash(flip(r, ph, 3))), mediamatch.PHash, 3},
 		// 12/256 == 3/64: the lower absolute distance wins.
-		{"tie", still(pdq(flip(r, p256, 12)), phash(flip(r, ph, 3))), fingerprint.PHash, 3},
-		{"dhash alone", still(dhash(flip(r, dh, 5))), fingerprint.DHash, 5},
+		{"tie", still(pdq(flip(r, p256, 12)), phash(flip(r, ph, 3))), mediamatch.PHash, 3},
+		{"dhash alone", still(dhash(flip(r, dh, 5))), mediamatch.DHash, 5},
 	}
 	for _, tt := range tests {
-		ms, err := ix.Match(ctx, Query{Media: tt.q, Signals: fingerprint.SignalTypes()})
+		ms, err := ix.Match(ctx, Query{Media: tt.q, Signals: mediamatch.SignalTypes()})
 		if err != nil || len(ms) != 1 {
 			t.Errorf("%s: Match = %v, %v; want one match", tt.name, ms, err)
 			continue
@@ -312,7 +312,7 @@ func TestMatchOrder(t *testing.T) {
 	h := h64(r.Uint64())
 	md5 := []byte("fedcba9876543210")
 	exact := still(phash(flip(r, h, 7)))
-	exact.FileSignals = []fingerprint.Signal{md5sig(md5)}
+	exact.FileSignals = []mediamatch.Signal{md5sig(md5)}
 	other := h64(r.Uint64())
 	items := []Item{
 		{Bank: "a", ID: "d5", Media: still(phash(flip(r, h, 5)))},
@@ -320,19 +320,19 @@ func TestMatchOrder(t *testing.T) {
 		{Bank: "a", ID: "d2", Media: still(phash(flip(r, h, 2)))},
 		{Bank: "b", ID: "exact", Media: exact},
 		// Same distance as d2, but it covers both query frames.
-		{Bank: "b", ID: "d2-both", Media: fingerprint.Media{Kind: fingerprint.KindImage, Keyframes: []fingerprint.Keyframe{
-			{Index: 0, Signals: []fingerprint.Signal{phash(flip(r, h, 2))}},
-			{Index: 1, Signals: []fingerprint.Signal{phash(flip(r, other, 2))}},
+		{Bank: "b", ID: "d2-both", Media: mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{
+			{Index: 0, Signals: []mediamatch.Signal{phash(flip(r, h, 2))}},
+			{Index: 1, Signals: []mediamatch.Signal{phash(flip(r, other, 2))}},
 		}}},
 	}
 	for _, it := range items {
 		mustAdd(t, ix, it)
 	}
-	q := fingerprint.Media{Kind: fingerprint.KindImage, FileSignals: []fingerprint.Signal{md5sig(md5)}, Keyframes: []fingerprint.Keyframe{
-		{Index: 0, Signals: []fingerprint.Signal{phash(h)}},
-		{Index: 1, Signals: []fingerprint.Signal{phash(other)}},
+	q := mediamatch.Media{Kind: mediamatch.KindImage, FileSignals: []mediamatch.Signal{md5sig(md5)}, Keyframes: []mediamatch.Keyframe{
+		{Index: 0, Signals: []mediamatch.Signal{phash(h)}},
+		{Index: 1, Signals: []mediamatch.Signal{phash(other)}},
 	}}
-	qry := Query{Media: q, Signals: []fingerprint.SignalType{fingerprint.PHash, fingerprint.MD5}}
+	qry := Query{Media: q, Signals: []mediamatch.SignalType{mediamatch.PHash, mediamatch.MD5}}
 	got := matchIDs(t, ix, qry)
 	want := []string{"b/exact", "b/d2-both", "a/d2", "b/d2", "a/d5"}
 	if !reflect.DeepEqual(got, want) {

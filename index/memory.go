@@ -8,7 +8,7 @@ import (
 	"time"
 	"unique"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index/hamming"
 )
 
@@ -35,7 +35,7 @@ type memory struct {
 	next  state
 	owned struct{ banks bool }
 	edit  *tableEdit // marks table nodes created since the last publish
-	srch  map[fingerprint.SignalType]*hamming.Searcher
+	srch  map[mediamatch.SignalType]*hamming.Searcher
 	// bulk, between beginBulk and endBulk, gathers the signals to index;
 	// bulkGone holds the refs removed meanwhile.
 	bulk     signalBatches
@@ -53,7 +53,7 @@ type state struct {
 	// those, since their bank ref is no longer live).
 	items  itemTable
 	nitems int
-	views  map[fingerprint.SignalType]*hamming.View // each signal type's searcher as of the state
+	views  map[mediamatch.SignalType]*hamming.View // each signal type's searcher as of the state
 }
 
 // bankState is a live bank.
@@ -75,7 +75,7 @@ type itemMeta struct {
 	src    *itemSource           // nil: not imported
 	shape  *frameShape           // the keyframes; shared by still images
 	bank   uint32                // bank refs are allocated from 1, one per bank ever created
-	kind   uint8                 // fingerprint.Kind
+	kind   uint8                 // mediamatch.Kind
 	// disabled items are kept but never match.
 	disabled bool
 }
@@ -181,11 +181,11 @@ type frameInfo struct {
 }
 
 func newMemory() *memory {
-	m := &memory{srch: make(map[fingerprint.SignalType]*hamming.Searcher)}
+	m := &memory{srch: make(map[mediamatch.SignalType]*hamming.Searcher)}
 	m.next = state{
 		banks:     make(map[string]*bankState),
 		bankByRef: make(map[uint64]*bankState),
-		views:     make(map[fingerprint.SignalType]*hamming.View),
+		views:     make(map[mediamatch.SignalType]*hamming.View),
 	}
 	m.edit = new(tableEdit)
 	m.publish()
@@ -207,7 +207,7 @@ func (m *memory) write(f func()) {
 // publish makes next the current state. m.mu is held (or m is new).
 func (m *memory) publish() {
 	s := m.next // a copy: later changes to next's fields do not reach s
-	s.views = make(map[fingerprint.SignalType]*hamming.View, len(m.srch))
+	s.views = make(map[mediamatch.SignalType]*hamming.View, len(m.srch))
 	for t, h := range m.srch {
 		s.views[t] = h.View()
 	}
@@ -247,7 +247,7 @@ func (m *memory) dropBank(b *bankState) {
 }
 
 // searcherFor returns the searcher of type t, creating it.
-func (m *memory) searcherFor(t fingerprint.SignalType) *hamming.Searcher {
+func (m *memory) searcherFor(t mediamatch.SignalType) *hamming.Searcher {
 	h := m.srch[t]
 	if h == nil {
 		h = newTypeSearcher(t, m.republish)
@@ -262,7 +262,7 @@ func (m *memory) searcherFor(t fingerprint.SignalType) *hamming.Searcher {
 // are kept within 8*words+8 bytes per signal, so that with the hash itself
 // and its ref an index takes at most twice the raw signal bytes plus the
 // item id.
-func newTypeSearcher(t fingerprint.SignalType, merged func()) *hamming.Searcher {
+func newTypeSearcher(t mediamatch.SignalType, merged func()) *hamming.Searcher {
 	words := t.Bits() / 64
 	return hamming.New(hamming.Config{Words: words, Radius: t.DefaultThreshold(), Merged: merged})
 }
@@ -524,7 +524,7 @@ func (n *tableNode) each(shift uint, base uint64, fn func(uint64, *itemMeta)) {
 }
 
 // entries returns the number of signals of type t searched in s.
-func (s *state) entries(t fingerprint.SignalType) int {
+func (s *state) entries(t mediamatch.SignalType) int {
 	if v, ok := s.views[t]; ok {
 		return v.Len()
 	}

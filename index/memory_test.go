@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // TestItemTable checks the persistent item table against a map, and that
@@ -92,7 +92,7 @@ func clone(m map[uint64]*itemMeta) map[uint64]*itemMeta {
 // TestExactSearch checks that the searchers of the exact types find
 // exactly the refs with an equal hash, across adds and removes.
 func TestExactSearch(t *testing.T) {
-	for _, typ := range []fingerprint.SignalType{fingerprint.MD5, fingerprint.SHA256} {
+	for _, typ := range []mediamatch.SignalType{mediamatch.MD5, mediamatch.SHA256} {
 		t.Run(string(typ), func(t *testing.T) {
 			h := newTypeSearcher(typ, nil)
 			r := rand.New(rand.NewPCG(3, 4))
@@ -146,7 +146,7 @@ func TestMemorySnapshot(t *testing.T) {
 	b := &bankState{ref: 1, bank: Bank{Name: "b"}}
 	hash := make([]byte, 32)
 	hash[0] = 0xf0
-	sigs := []sigEntry{{typ: fingerprint.PDQ, frame: 0, hash: hash}}
+	sigs := []sigEntry{{typ: mediamatch.PDQ, frame: 0, hash: hash}}
 	m.write(func() {
 		m.addBank(b)
 		m.addItem(1, &itemMeta{bank: 1, id: "one"}, sigs)
@@ -161,7 +161,7 @@ func TestMemorySnapshot(t *testing.T) {
 
 	hits := func(s *state) []uint64 {
 		var refs []uint64
-		s.views[fingerprint.PDQ].Search(hashWords(hash), 0, func(ref uint64, _ uint32, _ int) { refs = append(refs, ref) })
+		s.views[mediamatch.PDQ].Search(hashWords(hash), 0, func(ref uint64, _ uint32, _ int) { refs = append(refs, ref) })
 		return refs
 	}
 	if got := hits(before); !slices.Equal(got, []uint64{1}) {
@@ -189,12 +189,12 @@ func TestMemoryReclaim(t *testing.T) {
 	m.write(func() {
 		m.addBank(&bankState{ref: 1, bank: Bank{Name: "b"}})
 		for i := range n {
-			sigs[i] = []sigEntry{{typ: fingerprint.PHash, hash: h64(r.Uint64())}}
+			sigs[i] = []sigEntry{{typ: mediamatch.PHash, hash: h64(r.Uint64())}}
 			m.addItem(uint64(i+1), &itemMeta{bank: 1, id: fmt.Sprint(i)}, sigs[i])
 		}
 	})
 	m.wait()
-	stored := func() int { return m.state().views[fingerprint.PHash].Stored() }
+	stored := func() int { return m.state().views[mediamatch.PHash].Stored() }
 	if k := stored(); k != n {
 		t.Fatalf("%d entries stored, want %d", k, n)
 	}
@@ -208,7 +208,7 @@ func TestMemoryReclaim(t *testing.T) {
 	m.wait() // the merges that the deletes started, and their republish
 	// Segments keep at most a quarter dead; the tail (up to 8192 entries)
 	// drops its dead when it is sealed.
-	if live, k := m.state().entries(fingerprint.PHash), stored(); live != n/10 || k > 2*n/10+8192 {
+	if live, k := m.state().entries(mediamatch.PHash), stored(); live != n/10 || k > 2*n/10+8192 {
 		t.Errorf("after deleting 90%%: %d live entries, %d stored in the published state; want %d, at most %d", live, k, n/10, 2*n/10+8192)
 	}
 	if got := m.state().nitems; got != n/10 {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // Errors returned by the index, wrapped with detail; test with errors.Is.
@@ -36,7 +36,7 @@ type Item struct {
 	ID         string
 	Labels     map[string]string
 	Disabled   bool
-	Media      fingerprint.Media
+	Media      mediamatch.Media
 	CreateTime time.Time
 	UpdateTime time.Time
 	// Source is where an imported item came from; nil for items added
@@ -65,14 +65,14 @@ type ItemUpdate struct {
 
 // Query is a match request against the index.
 type Query struct {
-	Media fingerprint.Media
+	Media mediamatch.Media
 	// Banks to search; empty means every bank.
 	Banks []string
 	// Thresholds overrides the default largest Hamming distance per signal type.
-	Thresholds map[fingerprint.SignalType]int
+	Thresholds map[mediamatch.SignalType]int
 	// Signals limits matching to these types; empty means DefaultSignals
 	// (PDQ and the exact types). pHash and dHash match only when named.
-	Signals []fingerprint.SignalType
+	Signals []mediamatch.SignalType
 	// MaxResults caps the matches returned, best first; 0 means 100.
 	MaxResults int
 	// Dihedral searches the query's transformed signals too (Signal.Transform
@@ -98,12 +98,12 @@ type TimeRange struct {
 type FrameMatch struct {
 	QueryFrame, ItemFrame int
 	QueryTime, ItemTime   TimeRange
-	Signal                fingerprint.SignalType
+	Signal                mediamatch.SignalType
 	Distance              int
 	// Transform is how the query frame is turned relative to the item
 	// frame: the inverse of the Transform of the query signal that hit.
 	// TransformNone when the untransformed signal hit.
-	Transform fingerprint.Transform
+	Transform mediamatch.Transform
 }
 
 // Match is one item that a query matched.
@@ -111,14 +111,14 @@ type Match struct {
 	Bank     string
 	ItemID   string
 	Labels   map[string]string
-	ItemKind fingerprint.Kind
+	ItemKind mediamatch.Kind
 	// Signal, Distance and Threshold describe the best (closest) hit.
-	Signal    fingerprint.SignalType
+	Signal    mediamatch.SignalType
 	Distance  int
 	Threshold int
 	// Transform is how the upload is turned relative to the item at the
 	// best hit (see FrameMatch.Transform); TransformNone for exact matches.
-	Transform fingerprint.Transform
+	Transform mediamatch.Transform
 	// Frames lists every keyframe pair that matched (perceptual signals only).
 	Frames []FrameMatch
 	// QueryCoverage is the share of the query's informative keyframes that

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // Limits on what the index accepts. The validation helpers below enforce
@@ -142,8 +142,8 @@ func ValidateSource(s *Source) error {
 // It accepts signals of any quality: low-quality signals are stored and
 // reported but never indexed or matched. Items must also have no
 // transformed signals (AddItem checks that).
-func ValidateMedia(m fingerprint.Media) error {
-	if m.Kind < fingerprint.KindUnknown || m.Kind > fingerprint.KindVideo {
+func ValidateMedia(m mediamatch.Media) error {
+	if m.Kind < mediamatch.KindUnknown || m.Kind > mediamatch.KindVideo {
 		return invalidf("media kind %d, want unknown, image or video", int(m.Kind))
 	}
 	if len(m.Format) > MaxFormatLen || !utf8.ValidString(m.Format) {
@@ -187,11 +187,11 @@ func ValidateMedia(m fingerprint.Media) error {
 // validateSignals checks each signal and that the types are of the wanted
 // family (exact or perceptual) and not repeated. frame is the keyframe the
 // signals are of, or -1 for file signals.
-func validateSignals(sigs []fingerprint.Signal, exact bool, frame int) error {
+func validateSignals(sigs []mediamatch.Signal, exact bool, frame int) error {
 	what := signalsName(frame)
 	for j, s := range sigs {
 		if !s.Type.Valid() {
-			return invalidf("%s %d has unknown type %q, want one of %v", what, j, s.Type, fingerprint.SignalTypes())
+			return invalidf("%s %d has unknown type %q, want one of %v", what, j, s.Type, mediamatch.SignalTypes())
 		}
 		if err := s.Validate(); err != nil {
 			return invalidf("%s %d: %v", what, j, err)
@@ -203,12 +203,12 @@ func validateSignals(sigs []fingerprint.Signal, exact bool, frame int) error {
 			}
 			return invalidf("%s %d has type %s, want %s", what, j, s.Type, want)
 		}
-		if exact && s.Transform != fingerprint.TransformNone {
+		if exact && s.Transform != mediamatch.TransformNone {
 			return invalidf("%s %d (%s) has transform %d, want none for a whole-file signal", what, j, s.Type, s.Transform)
 		}
 		for _, p := range sigs[:j] {
 			if p.Type == s.Type && p.Transform == s.Transform {
-				if s.Transform == fingerprint.TransformNone {
+				if s.Transform == mediamatch.TransformNone {
 					return invalidf("%s %d repeats type %s, want each type at most once", what, j, s.Type)
 				}
 				return invalidf("%s %d repeats type %s with transform %d, want each type and transform at most once",
@@ -235,10 +235,10 @@ func validatePageSize(n int) (int, error) {
 // validateUntransformed returns an ErrInvalid error naming the first
 // transformed signal of m: items are stored as they are, untransformed;
 // the dihedral variants belong to queries only.
-func validateUntransformed(m fingerprint.Media) error {
+func validateUntransformed(m mediamatch.Media) error {
 	for i, k := range m.Keyframes {
 		for j, s := range k.Signals {
-			if s.Transform != fingerprint.TransformNone {
+			if s.Transform != mediamatch.TransformNone {
 				return invalidf("keyframe %d signal %d (%s) has transform %d, want none: items are stored untransformed, "+
 					"only queries carry rotated or mirrored variants", i, j, s.Type, s.Transform)
 			}

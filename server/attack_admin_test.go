@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -461,12 +462,12 @@ func TestAttackListItemsPageBytes(t *testing.T) {
 	const items = 12
 	h := make([]byte, 32)
 	for i := range items {
-		m := fingerprint.Media{Kind: fingerprint.KindVideo, Duration: time.Hour}
+		m := mediamatch.Media{Kind: mediamatch.KindVideo, Duration: time.Hour}
 		for k := range index.MaxKeyframes {
 			rand.Read(h)
-			m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{Index: k, Start: time.Duration(k) * time.Millisecond,
+			m.Keyframes = append(m.Keyframes, mediamatch.Keyframe{Index: k, Start: time.Duration(k) * time.Millisecond,
 				End:     time.Duration(k+1) * time.Millisecond,
-				Signals: []fingerprint.Signal{{Type: fingerprint.PDQ, Hash: slices.Clone(h), Quality: 90}}})
+				Signals: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: slices.Clone(h), Quality: 90}}})
 		}
 		if _, err := e.ix.AddItem(ctx, index.Item{Bank: "big", ID: fmt.Sprintf("v%02d", i), Media: m}); err != nil {
 			t.Fatal(err)

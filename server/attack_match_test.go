@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -50,11 +51,11 @@ func matchAttackHash(r *rand.Rand) []byte {
 	return h
 }
 
-func matchAttackStill(hashes ...[]byte) fingerprint.Media {
-	m := fingerprint.Media{Kind: fingerprint.KindImage, Format: "png", Width: 64, Height: 64}
+func matchAttackStill(hashes ...[]byte) mediamatch.Media {
+	m := mediamatch.Media{Kind: mediamatch.KindImage, Format: "png", Width: 64, Height: 64}
 	for i, h := range hashes {
-		m.Keyframes = append(m.Keyframes, fingerprint.Keyframe{Index: i,
-			Signals: []fingerprint.Signal{{Type: fingerprint.PDQ, Hash: h, Quality: 100}}})
+		m.Keyframes = append(m.Keyframes, mediamatch.Keyframe{Index: i,
+			Signals: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: h, Quality: 100}}})
 	}
 	return m
 }

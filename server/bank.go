@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -112,7 +113,7 @@ func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.
 	if err := allowBank(ctx, "AddItemRequest.item.bank", req.GetItem().GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	var media fingerprint.Media
+	var media mediamatch.Media
 	if m := req.GetMedia(); m != nil {
 		media = pb.MediaFromProto(m)
 		if err := index.ValidateMedia(media); err != nil {
@@ -182,7 +183,7 @@ func (s *Server) checkNewItem(ctx context.Context, spec *pb.ItemSpec) error {
 	return err
 }
 
-func (s *Server) addItem(ctx context.Context, spec *pb.ItemSpec, media fingerprint.Media) (*pb.Item, error) {
+func (s *Server) addItem(ctx context.Context, spec *pb.ItemSpec, media mediamatch.Media) (*pb.Item, error) {
 	it, err := s.ix.AddItem(ctx, index.Item{
 		Bank:   spec.GetBank(),
 		ID:     spec.GetId(),

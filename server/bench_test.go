@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -30,11 +30,11 @@ func benchItems(b *testing.B) int {
 
 // randomImage returns an image fingerprint with random pHash and dHash, as
 // the index would hold for an unrelated photo.
-func randomImage(r *rand.Rand) fingerprint.Media {
+func randomImage(r *rand.Rand) mediamatch.Media {
 	h := func() []byte { return binary.BigEndian.AppendUint64(nil, r.Uint64()) }
-	return fingerprint.Media{Kind: fingerprint.KindImage, Format: "jpeg", Width: 640, Height: 480,
-		Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{
-			{Type: fingerprint.PHash, Hash: h()}, {Type: fingerprint.DHash, Hash: h()}}}}}
+	return mediamatch.Media{Kind: mediamatch.KindImage, Format: "jpeg", Width: 640, Height: 480,
+		Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{
+			{Type: mediamatch.PHash, Hash: h()}, {Type: mediamatch.DHash, Hash: h()}}}}}
 }
 
 // BenchmarkMatchSignals measures a MatchSignals round trip over a real

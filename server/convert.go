@@ -7,8 +7,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -161,10 +161,10 @@ func matchesToProto(ms []index.Match, full bool) []*pb.Match {
 }
 
 // queryFromOptions builds an index query for m from validated options.
-func queryFromOptions(m fingerprint.Media, o *pb.MatchOptions) index.Query {
+func queryFromOptions(m mediamatch.Media, o *pb.MatchOptions) index.Query {
 	q := index.Query{Media: m, Banks: o.GetBanks(), MaxResults: int(o.GetMaxResults()), Dihedral: o.GetDihedral()}
 	if ts := o.GetThresholds(); len(ts) > 0 {
-		q.Thresholds = make(map[fingerprint.SignalType]int, len(ts))
+		q.Thresholds = make(map[mediamatch.SignalType]int, len(ts))
 		for _, t := range ts {
 			st, _ := pb.SignalTypeFromProto(t.GetSignal())
 			q.Thresholds[st] = int(t.GetMaxDistance())

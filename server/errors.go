@@ -293,8 +293,8 @@ func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) erro
 	return st.Err()
 }
 
-// domainMessage returns the text of a fingerprint or index error for the
-// caller, without package prefixes and without the index sentinel's text
+// domainMessage returns the text of a fingerprint, mediamatch or index
+// error for the caller, without package prefixes and without the index sentinel's text
 // repeated at the end (the status code says it): "index: item "x" in bank
 // "b": index: not found" becomes "item "x" in bank "b""; clipped
 // (cleanText) to maxDomainMessage bytes.
@@ -304,6 +304,7 @@ func domainMessage(err error) string {
 		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
 	}
 	msg = strings.TrimPrefix(msg, "index: ")
+	msg = strings.TrimPrefix(msg, "mediamatch: ")
 	return cleanText(strings.TrimPrefix(msg, "fingerprint: "), maxDomainMessage)
 }
 

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/index/hashlist"
 )
@@ -160,7 +160,7 @@ func idFromHash(it index.Item) bool {
 	if !ok {
 		return false
 	}
-	is := func(s fingerprint.Signal) bool { return string(s.Type) == typ && s.Hex() == hexHash }
+	is := func(s mediamatch.Signal) bool { return string(s.Type) == typ && s.Hex() == hexHash }
 	if slices.ContainsFunc(it.Media.FileSignals, is) {
 		return true
 	}

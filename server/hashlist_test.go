@@ -19,8 +19,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/index/hashlist"
 )
@@ -534,8 +534,8 @@ func TestExportErrors(t *testing.T) {
 	}
 	// vpdq holds one video: a bank of images cannot be written so.
 	if _, err := e.bank.AddItem(ctx, &pb.AddItemRequest{Item: &pb.ItemSpec{Bank: "tve", Id: "img"},
-		Source: &pb.AddItemRequest_Media{Media: pb.MediaToProto(fingerprint.Media{Kind: fingerprint.KindImage,
-			Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{{Type: fingerprint.PDQ, Hash: bytes.Repeat([]byte{1, 2}, 16), Quality: 90}}}}})}}); err != nil {
+		Source: &pb.AddItemRequest_Media{Media: pb.MediaToProto(mediamatch.Media{Kind: mediamatch.KindImage,
+			Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: bytes.Repeat([]byte{1, 2}, 16), Quality: 90}}}}})}}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = exportList(t, ctx, e.bank, "tve", "vpdq")

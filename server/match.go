@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -152,7 +153,7 @@ func (s *Server) matchScope(ctx context.Context, field string, o *pb.MatchOption
 // match matches media with validated options within sc, within the
 // server's budgets. A match over budget is a *limitError naming field, the
 // request field that carried the media.
-func (s *Server) match(ctx context.Context, field string, media fingerprint.Media, o *pb.MatchOptions, sc scope) ([]index.Match, error) {
+func (s *Server) match(ctx context.Context, field string, media mediamatch.Media, o *pb.MatchOptions, sc scope) ([]index.Match, error) {
 	if sc.none {
 		return nil, nil
 	}

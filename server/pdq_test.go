@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 )
@@ -173,7 +174,7 @@ func TestItemsUntransformed(t *testing.T) {
 		t.Fatal(err)
 	}
 	sigs := m.Keyframes[0].Signals
-	first := slices.IndexFunc(sigs, func(s fingerprint.Signal) bool { return s.Transform != fingerprint.TransformNone })
+	first := slices.IndexFunc(sigs, func(s mediamatch.Signal) bool { return s.Transform != mediamatch.TransformNone })
 	if first < 0 {
 		t.Fatalf("HashWith(Dihedral) signals %+v, want transformed PDQ signals", sigs)
 	}

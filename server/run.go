@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 )
@@ -121,7 +122,7 @@ type Config struct {
 	// and MaxFrameMatches are what callers below curator may ask of a
 	// match and what one match call may cost (see Options); zero means
 	// the default.
-	MatcherThresholds map[fingerprint.SignalType]int
+	MatcherThresholds map[mediamatch.SignalType]int
 	MaxMatcherResults int
 	MaxMatchProbes    int
 	MaxMatchHits      int

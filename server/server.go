@@ -26,6 +26,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -71,7 +72,7 @@ type Index interface {
 // Hasher computes the fingerprint of a file held in memory, with the PDQ
 // dihedral variants when o.Dihedral: *fingerprint.Hasher satisfies it.
 type Hasher interface {
-	HashWith(ctx context.Context, data []byte, o fingerprint.HashOptions) (fingerprint.Media, error)
+	HashWith(ctx context.Context, data []byte, o fingerprint.HashOptions) (mediamatch.Media, error)
 }
 
 // Options configure a Server. The zero value of each field means its default.
@@ -189,7 +190,7 @@ type Options struct {
 	// is capped at its default threshold (PDQ 31, pHash and dHash 8), and
 	// a value above the type's bits allows every threshold. Curators and
 	// admins may ask for any threshold.
-	MatcherThresholds map[fingerprint.SignalType]int
+	MatcherThresholds map[mediamatch.SignalType]int
 	// MaxMatcherResults caps MatchOptions.max_results for a caller below
 	// curator (over it: PermissionDenied); default
 	// DefaultMaxMatcherResults. Curators may ask for up to 1000.
@@ -313,8 +314,8 @@ func (o Options) withDefaults() Options {
 	if o.RefusalWindow <= 0 {
 		o.RefusalWindow = DefaultRefusalWindow
 	}
-	ceilings := make(map[fingerprint.SignalType]int)
-	for _, t := range fingerprint.SignalTypes() {
+	ceilings := make(map[mediamatch.SignalType]int)
+	for _, t := range mediamatch.SignalTypes() {
 		if t.Exact() {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
@@ -31,7 +32,7 @@ func (s *Server) checkContent(field, stream string, content []byte) error {
 // hashContent hashes an upload; field names the request field that
 // carried it ("MatchMediaRequest.content", "MatchMediaStreamRequest.chunk"),
 // so that a file that cannot be hashed is refused naming it (*mediaError).
-func (s *Server) hashContent(ctx context.Context, field string, data []byte, o fingerprint.HashOptions) (fingerprint.Media, error) {
+func (s *Server) hashContent(ctx context.Context, field string, data []byte, o fingerprint.HashOptions) (mediamatch.Media, error) {
 	m, err := s.hash.HashWith(ctx, data, o)
 	if err != nil && isMediaError(err) {
 		return m, &mediaError{field: field, err: err}

@@ -8,8 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -180,7 +180,7 @@ func (vs violations) full() bool { return len(vs) >= 20 }
 
 func perceptualNames() string {
 	var names []string
-	for _, t := range fingerprint.SignalTypes() {
+	for _, t := range mediamatch.SignalTypes() {
 		if !t.Exact() {
 			names = append(names, pb.SignalTypeToProto(t).String())
 		}

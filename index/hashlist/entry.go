@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -19,27 +19,27 @@ import (
 
 // typeSpec is what a partner's signal type name stands for.
 type typeSpec struct {
-	sig   fingerprint.SignalType // "" for a type mediamatch does not store
-	video bool                   // the name says the hash is of a video
+	sig   mediamatch.SignalType // "" for a type mediamatch does not store
+	video bool                  // the name says the hash is of a video
 }
 
 // typeNames maps the lowercased names partners give signal types (python-
 // threatexchange, ThreatExchange, TCAP, NCMEC, StopNCII, and mediamatch's
 // own) to what they stand for. Read only.
 var typeNames = map[string]typeSpec{
-	"pdq":            {sig: fingerprint.PDQ},
-	"hash_pdq":       {sig: fingerprint.PDQ},
-	"imagepdq":       {sig: fingerprint.PDQ},
-	"md5":            {sig: fingerprint.MD5},
-	"hash_md5":       {sig: fingerprint.MD5},
-	"photo_md5":      {sig: fingerprint.MD5},
-	"video_md5":      {sig: fingerprint.MD5, video: true},
-	"hash_video_md5": {sig: fingerprint.MD5, video: true},
-	"videomd5":       {sig: fingerprint.MD5, video: true},
-	"sha256":         {sig: fingerprint.SHA256},
-	"hash_sha256":    {sig: fingerprint.SHA256},
-	"phash":          {sig: fingerprint.PHash},
-	"dhash":          {sig: fingerprint.DHash},
+	"pdq":            {sig: mediamatch.PDQ},
+	"hash_pdq":       {sig: mediamatch.PDQ},
+	"imagepdq":       {sig: mediamatch.PDQ},
+	"md5":            {sig: mediamatch.MD5},
+	"hash_md5":       {sig: mediamatch.MD5},
+	"photo_md5":      {sig: mediamatch.MD5},
+	"video_md5":      {sig: mediamatch.MD5, video: true},
+	"hash_video_md5": {sig: mediamatch.MD5, video: true},
+	"videomd5":       {sig: mediamatch.MD5, video: true},
+	"sha256":         {sig: mediamatch.SHA256},
+	"hash_sha256":    {sig: mediamatch.SHA256},
+	"phash":          {sig: mediamatch.PHash},
+	"dhash":          {sig: mediamatch.DHash},
 	// Known, not stored.
 	"tmk": {}, "hash_tmk": {}, "videotmk": {}, "video_tmk": {}, "vpdq": {}, "hash_vpdq": {},
 	"sha1": {}, "hash_sha1": {}, "sha512": {}, "hash_sha512": {}, "pdna": {}, "photodna": {},
@@ -69,31 +69,31 @@ func guessType(opt typeSpec, h string) typeSpec {
 	switch {
 	case opt.sig != "":
 		return opt
-	case len(h) == fingerprint.MD5.Bits()/4:
-		return typeSpec{sig: fingerprint.MD5}
+	case len(h) == mediamatch.MD5.Bits()/4:
+		return typeSpec{sig: mediamatch.MD5}
 	}
-	return typeSpec{sig: fingerprint.PDQ}
+	return typeSpec{sig: mediamatch.PDQ}
 }
 
 // decodeHash decodes h, hexadecimal in either case, as a hash of type t.
-func decodeHash(t fingerprint.SignalType, h string) (fingerprint.Signal, error) {
+func decodeHash(t mediamatch.SignalType, h string) (mediamatch.Signal, error) {
 	want := t.Bits() / 4
 	if h == "" {
-		return fingerprint.Signal{}, fmt.Errorf("missing %s hash", t)
+		return mediamatch.Signal{}, fmt.Errorf("missing %s hash", t)
 	}
 	for i := 0; i < len(h); i++ {
 		if !isHex(h[i]) {
-			return fingerprint.Signal{}, fmt.Errorf("%s hash %q has a non-hex character %q at %d", t, clip(h), h[i], i)
+			return mediamatch.Signal{}, fmt.Errorf("%s hash %q has a non-hex character %q at %d", t, clip(h), h[i], i)
 		}
 	}
 	if len(h) != want {
-		return fingerprint.Signal{}, fmt.Errorf("%s hash has %d hex digits, want %d", t, len(h), want)
+		return mediamatch.Signal{}, fmt.Errorf("%s hash has %d hex digits, want %d", t, len(h), want)
 	}
 	b, err := hex.DecodeString(h)
 	if err != nil { // unreachable after the checks above
-		return fingerprint.Signal{}, fmt.Errorf("%s hash: %v", t, err)
+		return mediamatch.Signal{}, fmt.Errorf("%s hash: %v", t, err)
 	}
-	return fingerprint.Signal{Type: t, Hash: b}, nil
+	return mediamatch.Signal{Type: t, Hash: b}, nil
 }
 
 // constant reports whether every byte of h is the same: the hash of a
@@ -109,7 +109,7 @@ func constant(h []byte) bool {
 
 // parseSignal parses a listed hash of the named type. It refuses constant
 // hashes.
-func parseSignal(spec typeSpec, h string) (fingerprint.Signal, error) {
+func parseSignal(spec typeSpec, h string) (mediamatch.Signal, error) {
 	s, err := decodeHash(spec.sig, h)
 	if err != nil {
 		return s, err
@@ -123,8 +123,8 @@ func parseSignal(spec typeSpec, h string) (fingerprint.Signal, error) {
 // setQuality gives a PDQ signal its listed quality, or DefaultQuality when
 // the list gives none. A listed quality under PDQ.MinQuality is an error:
 // the index would never match the hash.
-func setQuality(s *fingerprint.Signal, q int, given bool) error {
-	if s.Type != fingerprint.PDQ {
+func setQuality(s *mediamatch.Signal, q int, given bool) error {
+	if s.Type != mediamatch.PDQ {
 		return nil
 	}
 	if !given {
@@ -139,16 +139,16 @@ func setQuality(s *fingerprint.Signal, q int, given bool) error {
 }
 
 // hashID is the item id of a record without an id of its own.
-func hashID(s fingerprint.Signal) string { return string(s.Type) + "-" + s.Hex() }
+func hashID(s mediamatch.Signal) string { return string(s.Type) + "-" + s.Hex() }
 
 // mediaOf returns the fingerprint of a listed item: the exact signals as
 // file signals, the perceptual ones in a single keyframe.
-func mediaOf(video bool, format string, sigs []fingerprint.Signal) fingerprint.Media {
-	m := fingerprint.Media{Kind: fingerprint.KindImage, Format: format}
+func mediaOf(video bool, format string, sigs []mediamatch.Signal) mediamatch.Media {
+	m := mediamatch.Media{Kind: mediamatch.KindImage, Format: format}
 	if video {
-		m.Kind = fingerprint.KindVideo
+		m.Kind = mediamatch.KindVideo
 	}
-	var kf []fingerprint.Signal
+	var kf []mediamatch.Signal
 	for _, s := range sigs {
 		if s.Type.Exact() {
 			m.FileSignals = append(m.FileSignals, s)
@@ -157,7 +157,7 @@ func mediaOf(video bool, format string, sigs []fingerprint.Signal) fingerprint.M
 		}
 	}
 	if kf != nil {
-		m.Keyframes = []fingerprint.Keyframe{{Signals: kf}}
+		m.Keyframes = []mediamatch.Keyframe{{Signals: kf}}
 	}
 	return m
 }
@@ -243,7 +243,7 @@ func (e *entry) record() (Record, error) {
 		return rec, nil
 	}
 	var (
-		sigs    []fingerprint.Signal
+		sigs    []mediamatch.Signal
 		skipped []string
 	)
 	for _, h := range e.hashes {
@@ -337,10 +337,10 @@ func isDigits(s string) bool {
 	return true
 }
 
-// syntaxReason returns a fingerprint parse error without its
-// "fingerprint: syntax error: " prefix, which the line number replaces.
+// syntaxReason returns a mediamatch parse error without its
+// "mediamatch: syntax error: " prefix, which the line number replaces.
 func syntaxReason(err error) error {
-	return errors.New(strings.TrimPrefix(err.Error(), fingerprint.ErrSyntax.Error()+": "))
+	return errors.New(strings.TrimPrefix(err.Error(), mediamatch.ErrSyntax.Error()+": "))
 }
 
 // indexReason returns an index validation error as a reason: without the

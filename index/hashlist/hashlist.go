@@ -53,7 +53,7 @@
 // indicator_id, te-updates id, TCAP id, NCMEC <id>), as it is; else
 // "<signal type>-<lowercase hex>" of the record's first hash ("pdq-f8f8f0ce...",
 // at most 71 bytes); for a vPDQ file ReaderOptions.ID, or "vpdq-" and 32
-// hex digits of the SHA-256 of its frames as fingerprint.WriteVPDQ writes
+// hex digits of the SHA-256 of its frames as mediamatch.WriteVPDQ writes
 // them. A retraction needs only its id (and, in stopncii, which has no ids,
 // its hash). Two records of one list with the same id are two puts of one
 // item: the later wins.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -41,37 +41,37 @@ const (
 )
 
 // sig returns a signal of type t with hash h (hex) and quality q.
-func sig(t fingerprint.SignalType, h string, q int) fingerprint.Signal {
+func sig(t mediamatch.SignalType, h string, q int) mediamatch.Signal {
 	b, err := hex.DecodeString(h)
 	if err != nil {
 		panic(err)
 	}
-	return fingerprint.Signal{Type: t, Hash: b, Quality: q}
+	return mediamatch.Signal{Type: t, Hash: b, Quality: q}
 }
 
 // listed returns the fingerprint of a listed hash: exact signals as file
 // signals, the others in one keyframe.
-func listed(kind fingerprint.Kind, format string, sigs ...fingerprint.Signal) fingerprint.Media {
-	m := fingerprint.Media{Kind: kind, Format: format}
-	var kf []fingerprint.Signal
+func listed(kind mediamatch.Kind, format string, sigs ...mediamatch.Signal) mediamatch.Media {
+	m := mediamatch.Media{Kind: kind, Format: format}
+	var kf []mediamatch.Signal
 	for _, s := range sigs {
-		if s.Type == fingerprint.MD5 || s.Type == fingerprint.SHA256 {
+		if s.Type == mediamatch.MD5 || s.Type == mediamatch.SHA256 {
 			m.FileSignals = append(m.FileSignals, s)
 		} else {
 			kf = append(kf, s)
 		}
 	}
 	if kf != nil {
-		m.Keyframes = []fingerprint.Keyframe{{Signals: kf}}
+		m.Keyframes = []mediamatch.Keyframe{{Signals: kf}}
 	}
 	return m
 }
 
-func image(sigs ...fingerprint.Signal) fingerprint.Media {
-	return listed(fingerprint.KindImage, "", sigs...)
+func image(sigs ...mediamatch.Signal) mediamatch.Media {
+	return listed(mediamatch.KindImage, "", sigs...)
 }
-func video(sigs ...fingerprint.Signal) fingerprint.Media {
-	return listed(fingerprint.KindVideo, "", sigs...)
+func video(sigs ...mediamatch.Signal) mediamatch.Media {
+	return listed(mediamatch.KindVideo, "", sigs...)
 }
 
 // src returns a Source; times are optional (first seen, updated).
@@ -87,7 +87,7 @@ func src(format, partner, upstream string, tags []string, times ...time.Time) *i
 }
 
 // rec returns the record of an item at line.
-func rec(line int, id string, labels map[string]string, m fingerprint.Media, s *index.Source) Record {
+func rec(line int, id string, labels map[string]string, m mediamatch.Media, s *index.Source) Record {
 	return Record{Line: line, Item: index.Item{ID: id, Labels: labels, Media: m, Source: s}}
 }
 
@@ -186,7 +186,7 @@ func describe(r Record) string {
 	return b.String()
 }
 
-func describeSignals(sigs []fingerprint.Signal) string {
+func describeSignals(sigs []mediamatch.Signal) string {
 	if sigs == nil {
 		return "nil"
 	}

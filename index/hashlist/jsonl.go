@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -92,13 +92,13 @@ func (j *jsonlItem) item() (index.Item, error) {
 		return it, err
 	}
 	if m := j.Media; m != nil {
-		it.Media = fingerprint.Media{Format: m.Format, Size: m.Size, Width: m.Width, Height: m.Height,
+		it.Media = mediamatch.Media{Format: m.Format, Size: m.Size, Width: m.Width, Height: m.Height,
 			Duration: time.Duration(m.DurationNS)}
 		switch m.Kind {
 		case "image":
-			it.Media.Kind = fingerprint.KindImage
+			it.Media.Kind = mediamatch.KindImage
 		case "video":
-			it.Media.Kind = fingerprint.KindVideo
+			it.Media.Kind = mediamatch.KindVideo
 		case "unknown", "":
 		default:
 			return it, fmt.Errorf("media kind %q, want image, video or unknown", clip(m.Kind))
@@ -111,7 +111,7 @@ func (j *jsonlItem) item() (index.Item, error) {
 			if err != nil {
 				return it, err
 			}
-			it.Media.Keyframes = append(it.Media.Keyframes, fingerprint.Keyframe{Index: k.Index,
+			it.Media.Keyframes = append(it.Media.Keyframes, mediamatch.Keyframe{Index: k.Index,
 				Start: time.Duration(k.StartNS), End: time.Duration(k.EndNS), Signals: sigs, LowInformation: k.LowInformation})
 		}
 	}
@@ -129,18 +129,18 @@ func (j *jsonlItem) item() (index.Item, error) {
 
 // jsonlSignals decodes signals; the index checks the rest (lengths of
 // lists, quality and transform ranges).
-func jsonlSignals(js []jsonlSignal) ([]fingerprint.Signal, error) {
-	var sigs []fingerprint.Signal
+func jsonlSignals(js []jsonlSignal) ([]mediamatch.Signal, error) {
+	var sigs []mediamatch.Signal
 	for _, j := range js {
-		t := fingerprint.SignalType(j.Type)
+		t := mediamatch.SignalType(j.Type)
 		if !t.Valid() {
-			return nil, fmt.Errorf("unknown signal type %q, want one of %v", clip(j.Type), fingerprint.SignalTypes())
+			return nil, fmt.Errorf("unknown signal type %q, want one of %v", clip(j.Type), mediamatch.SignalTypes())
 		}
 		s, err := decodeHash(t, j.Hash)
 		if err != nil {
 			return nil, err
 		}
-		s.Quality, s.Transform = j.Quality, fingerprint.Transform(j.Transform)
+		s.Quality, s.Transform = j.Quality, mediamatch.Transform(j.Transform)
 		sigs = append(sigs, s)
 	}
 	return sigs, nil
@@ -164,7 +164,7 @@ func toJSONL(it index.Item) jsonlItem {
 	return j
 }
 
-func toJSONLSignals(sigs []fingerprint.Signal) []jsonlSignal {
+func toJSONLSignals(sigs []mediamatch.Signal) []jsonlSignal {
 	var js []jsonlSignal
 	for _, s := range sigs {
 		js = append(js, jsonlSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality, Transform: int(s.Transform)})

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // This file reads the line formats with one hash per line: lines, pdq,
@@ -30,14 +30,14 @@ func parseLinesRow(line string, opt typeSpec) (Record, error) {
 }
 
 // parsePDQRefRow parses a line of the PDQ reference hasher's output,
-// "hash,quality,filename", with fingerprint.ParseHashLine. The filename
+// "hash,quality,filename", with mediamatch.ParseHashLine. The filename
 // becomes the label "filename".
 func parsePDQRefRow(line string) (Record, error) {
-	s, name, err := fingerprint.ParseHashLine(line)
+	s, name, err := mediamatch.ParseHashLine(line)
 	if err != nil {
 		return Record{}, syntaxReason(err)
 	}
-	e := entry{hashes: []typedHash{{spec: typeSpec{sig: fingerprint.PDQ}, hash: s.Hex()}}, quality: s.Quality, hasQ: true}
+	e := entry{hashes: []typedHash{{spec: typeSpec{sig: mediamatch.PDQ}, hash: s.Hex()}}, quality: s.Quality, hasQ: true}
 	e.labels.set("filename", name)
 	return e.record()
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -32,8 +32,8 @@ func TestReadSamples(t *testing.T) {
 		isis  = "tag:gifct_entity:isis"
 		vtag  = "tag:media_type_video"
 	)
-	pdq := func(h string, q int) fingerprint.Signal { return sig(fingerprint.PDQ, h, q) }
-	md5 := func(h string) fingerprint.Signal { return sig(fingerprint.MD5, h, 0) }
+	pdq := func(h string, q int) mediamatch.Signal { return sig(mediamatch.PDQ, h, q) }
+	md5 := func(h string) mediamatch.Signal { return sig(mediamatch.MD5, h, 0) }
 	tests := []struct {
 		file       string
 		want       []Record
@@ -47,8 +47,8 @@ func TestReadSamples(t *testing.T) {
 			rec(4, "md5-"+m1, nil, video(md5(m1)), src("lines", partner, "", nil)),
 			rec(6, "md5-"+m2, nil, image(md5(m2)), src("lines", partner, "", nil)),
 			rec(7, "pdq-"+p3, nil, image(pdq(p3, 100)), src("lines", partner, "", nil)),
-			rec(13, "sha256-"+s1, nil, image(sig(fingerprint.SHA256, s1, 0)), src("lines", partner, "", nil)),
-			rec(14, "phash-"+ph, nil, image(sig(fingerprint.PHash, ph, 0)), src("lines", partner, "", nil)),
+			rec(13, "sha256-"+s1, nil, image(sig(mediamatch.SHA256, s1, 0)), src("lines", partner, "", nil)),
+			rec(14, "phash-"+ph, nil, image(sig(mediamatch.PHash, ph, 0)), src("lines", partner, "", nil)),
 			rec(15, "md5-"+m3, nil, image(md5(m3)), src("lines", partner, "", nil)),
 		},
 		errs: []string{
@@ -143,13 +143,13 @@ func TestReadSamples(t *testing.T) {
 		file: "testdata/sample.tcap.json",
 		want: []Record{
 			rec(5, "10590", map[string]string{"ideology": "islamist", "file_type": "jpg"},
-				listed(fingerprint.KindImage, "jpg", pdq(p1, 100)),
+				listed(mediamatch.KindImage, "jpg", pdq(p1, 100)),
 				src("tcap", partner, "10590", nil, iso("2024-08-01T00:00:00Z"), iso("2024-08-02T00:00:00Z"))),
 			rec(6, "10591", map[string]string{"ideology": "far-right", "file_type": "MP4"},
-				listed(fingerprint.KindVideo, "mp4", md5(m3)),
+				listed(mediamatch.KindVideo, "mp4", md5(m3)),
 				src("tcap", partner, "10591", nil, iso("2024-08-03T12:30:00Z"), iso("2024-08-03T12:30:00Z"))),
 			rec(16, "10592", map[string]string{"ideology": "islamist", "file_type": "webm"},
-				listed(fingerprint.KindVideo, "webm", sig(fingerprint.SHA256, s1, 0)),
+				listed(mediamatch.KindVideo, "webm", sig(mediamatch.SHA256, s1, 0)),
 				src("tcap", partner, "10592", nil, iso("2024-08-04T00:00:00Z"), iso("2024-08-04T00:00:00Z"))),
 			del(18, "10594", src("tcap", partner, "10594", nil, iso("2024-08-01T00:00:00Z"), iso("2024-08-28T14:48:07Z"))),
 		},
@@ -192,30 +192,30 @@ func TestReadSamples(t *testing.T) {
 	}, {
 		file: "testdata/sample.vpdq.txt",
 		want: []Record{{Line: 2, Item: index.Item{ID: vpdqSampleID(), Source: src("vpdq", partner, "", nil),
-			Media: fingerprint.Media{Kind: fingerprint.KindVideo, Duration: 5 * time.Second, Keyframes: []fingerprint.Keyframe{
-				{Index: 0, Start: 0, End: time.Second, Signals: []fingerprint.Signal{pdq(p3, 100)}},
-				{Index: 30, Start: time.Second, End: 2 * time.Second, Signals: []fingerprint.Signal{pdq(p4, 100)}},
-				{Index: 60, Start: 2 * time.Second, End: 3 * time.Second, Signals: []fingerprint.Signal{pdq(p5, 87)}},
-				{Index: 90, Start: 3 * time.Second, End: 4 * time.Second, Signals: []fingerprint.Signal{pdq(zero, 0)}, LowInformation: true},
-				{Index: 120, Start: 4 * time.Second, End: 5 * time.Second, Signals: []fingerprint.Signal{pdq(p6, 95)}},
+			Media: mediamatch.Media{Kind: mediamatch.KindVideo, Duration: 5 * time.Second, Keyframes: []mediamatch.Keyframe{
+				{Index: 0, Start: 0, End: time.Second, Signals: []mediamatch.Signal{pdq(p3, 100)}},
+				{Index: 30, Start: time.Second, End: 2 * time.Second, Signals: []mediamatch.Signal{pdq(p4, 100)}},
+				{Index: 60, Start: 2 * time.Second, End: 3 * time.Second, Signals: []mediamatch.Signal{pdq(p5, 87)}},
+				{Index: 90, Start: 3 * time.Second, End: 4 * time.Second, Signals: []mediamatch.Signal{pdq(zero, 0)}, LowInformation: true},
+				{Index: 120, Start: 4 * time.Second, End: 5 * time.Second, Signals: []mediamatch.Signal{pdq(p6, 95)}},
 			}}}}},
 	}, {
 		file: "testdata/sample.jsonl",
 		want: []Record{
 			{Line: 1, Item: index.Item{Bank: "gifct", ID: "te-3012345678901234",
 				Labels: map[string]string{"category": "terrorism", glor: ""},
-				Media: fingerprint.Media{Kind: fingerprint.KindImage, Format: "jpeg", Size: 48213, Width: 640, Height: 480,
-					FileSignals: []fingerprint.Signal{md5(m4)},
-					Keyframes:   []fingerprint.Keyframe{{Signals: []fingerprint.Signal{pdq(p1, 93), sig(fingerprint.PHash, ph, 0)}}}},
+				Media: mediamatch.Media{Kind: mediamatch.KindImage, Format: "jpeg", Size: 48213, Width: 640, Height: 480,
+					FileSignals: []mediamatch.Signal{md5(m4)},
+					Keyframes:   []mediamatch.Keyframe{{Signals: []mediamatch.Signal{pdq(p1, 93), sig(mediamatch.PHash, ph, 0)}}}},
 				CreateTime: iso("2024-08-01T10:00:00.123456789Z"), UpdateTime: iso("2024-08-02T10:00:00Z"),
 				Source: src("te-updates", "GIFCT Member A", "3012345678901234", []string{"behaviour:glorification"},
 					iso("2023-11-14T22:13:20Z"), iso("2024-10-27T03:33:20Z"))}},
 			{Line: 2, Item: index.Item{Bank: "gifct", ID: "clip-17", Disabled: true,
-				Media: fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4", Duration: 3 * time.Second,
-					Keyframes: []fingerprint.Keyframe{
-						{Index: 0, End: 1500 * time.Millisecond, Signals: []fingerprint.Signal{pdq(p3, 100)}},
+				Media: mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Duration: 3 * time.Second,
+					Keyframes: []mediamatch.Keyframe{
+						{Index: 0, End: 1500 * time.Millisecond, Signals: []mediamatch.Signal{pdq(p3, 100)}},
 						{Index: 45, Start: 1500 * time.Millisecond, End: 3 * time.Second, LowInformation: true,
-							Signals: []fingerprint.Signal{pdq(zero, 0)}}}}}},
+							Signals: []mediamatch.Signal{pdq(zero, 0)}}}}}},
 			{Line: 3, Delete: true, Item: index.Item{ID: "old-item"}},
 		},
 		errs: []string{
@@ -261,20 +261,20 @@ func TestReaderOptions(t *testing.T) {
 		opts   ReaderOptions
 		in     string
 		wantID string
-		want   fingerprint.Media
+		want   mediamatch.Media
 		err    string // the LineError, if any
 	}{
-		{"bare md5 by option", Lines, ReaderOptions{SignalType: "md5"}, m1, "md5-" + m1, image(sig(fingerprint.MD5, m1, 0)), ""},
-		{"bare video md5 by option", Lines, ReaderOptions{SignalType: "HASH_VIDEO_MD5"}, m1, "md5-" + m1, video(sig(fingerprint.MD5, m1, 0)), ""},
-		{"bare pdq by length", Lines, ReaderOptions{}, p1, "pdq-" + p1, image(sig(fingerprint.PDQ, p1, DefaultQuality)), ""},
-		{"option type wins over length", Lines, ReaderOptions{SignalType: "md5"}, p1, "", fingerprint.Media{},
+		{"bare md5 by option", Lines, ReaderOptions{SignalType: "md5"}, m1, "md5-" + m1, image(sig(mediamatch.MD5, m1, 0)), ""},
+		{"bare video md5 by option", Lines, ReaderOptions{SignalType: "HASH_VIDEO_MD5"}, m1, "md5-" + m1, video(sig(mediamatch.MD5, m1, 0)), ""},
+		{"bare pdq by length", Lines, ReaderOptions{}, p1, "pdq-" + p1, image(sig(mediamatch.PDQ, p1, DefaultQuality)), ""},
+		{"option type wins over length", Lines, ReaderOptions{SignalType: "md5"}, p1, "", mediamatch.Media{},
 			"line 1: md5 hash has 64 hex digits, want 32"},
 		{"te-simple sha256 by option", TESimple, ReaderOptions{SignalType: "HASH_SHA256"},
-			"indicator,indicator_id\n" + s1 + ",77", "77", image(sig(fingerprint.SHA256, s1, 0)), ""},
+			"indicator,indicator_id\n" + s1 + ",77", "77", image(sig(mediamatch.SHA256, s1, 0)), ""},
 		{"vpdq id by option", VPDQ, ReaderOptions{ID: "clip-1"}, "0,100," + p1 + ",0", "clip-1",
-			fingerprint.Media{Kind: fingerprint.KindVideo, Duration: time.Second, Keyframes: []fingerprint.Keyframe{
-				{End: time.Second, Signals: []fingerprint.Signal{sig(fingerprint.PDQ, p1, 100)}}}}, ""},
-		{"ignored id", Lines, ReaderOptions{ID: "clip-1"}, p1, "pdq-" + p1, image(sig(fingerprint.PDQ, p1, DefaultQuality)), ""},
+			mediamatch.Media{Kind: mediamatch.KindVideo, Duration: time.Second, Keyframes: []mediamatch.Keyframe{
+				{End: time.Second, Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p1, 100)}}}}, ""},
+		{"ignored id", Lines, ReaderOptions{ID: "clip-1"}, p1, "pdq-" + p1, image(sig(mediamatch.PDQ, p1, DefaultQuality)), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,12 +8,12 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index"
 )
 
 // vpdqDecoder reads a vPDQ per-frame file as one video item. The lines are
-// parsed by fingerprint.ParseVPDQ; a bad line makes the whole file one
+// parsed by mediamatch.ParseVPDQ; a bad line makes the whole file one
 // *LineError, after which the reader is at its end.
 type vpdqDecoder struct {
 	lr   *lineReader
@@ -29,7 +29,7 @@ func (d *vpdqDecoder) next() (Record, error) {
 	var (
 		text  strings.Builder // the frame lines, normalised
 		first int             // line of the first frame
-		prev  fingerprint.Keyframe
+		prev  mediamatch.Keyframe
 		count int
 	)
 	for {
@@ -40,7 +40,7 @@ func (d *vpdqDecoder) next() (Record, error) {
 		if err != nil {
 			return Record{}, err
 		}
-		m, err := fingerprint.ParseVPDQ(strings.NewReader(line))
+		m, err := mediamatch.ParseVPDQ(strings.NewReader(line))
 		if err != nil {
 			return Record{}, lineErr(n, errors.New(strings.TrimPrefix(syntaxReason(err).Error(), "vPDQ line 1: ")))
 		}
@@ -62,7 +62,7 @@ func (d *vpdqDecoder) next() (Record, error) {
 	if count == 0 {
 		return Record{}, io.EOF
 	}
-	m, err := fingerprint.ParseVPDQ(strings.NewReader(text.String()))
+	m, err := mediamatch.ParseVPDQ(strings.NewReader(text.String()))
 	if err != nil { // the lines were checked one by one above
 		return Record{}, lineErr(first, syntaxReason(err))
 	}
@@ -75,7 +75,7 @@ func (d *vpdqDecoder) next() (Record, error) {
 	}
 	if !usable {
 		return Record{}, &LineError{Line: first, Reason: fmt.Sprintf(
-			"no frame has a pdq hash of quality at least %d that is not constant", fingerprint.PDQ.MinQuality())}
+			"no frame has a pdq hash of quality at least %d that is not constant", mediamatch.PDQ.MinQuality())}
 	}
 	id := d.id
 	if id == "" {
@@ -90,9 +90,9 @@ func (d *vpdqDecoder) next() (Record, error) {
 // and the first 16 bytes, in hex, of the SHA-256 of its frames as
 // WriteVPDQ writes them (so that the same frames written differently get
 // the same id).
-func vpdqID(m fingerprint.Media) (string, error) {
+func vpdqID(m mediamatch.Media) (string, error) {
 	h := sha256.New()
-	if err := fingerprint.WriteVPDQ(h, m); err != nil {
+	if err := mediamatch.WriteVPDQ(h, m); err != nil {
 		return "", err
 	}
 	return "vpdq-" + hex.EncodeToString(h.Sum(nil)[:16]), nil

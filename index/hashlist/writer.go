@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -39,7 +39,7 @@ import (
 //     (whole Unix seconds), and one descriptor with the partner as owner
 //     and the labels status, share_level, review_status and confidence;
 //     drops other signals, labels and quality.
-//   - vpdq: the one video's keyframes (fingerprint.WriteVPDQ); drops the
+//   - vpdq: the one video's keyframes (mediamatch.WriteVPDQ); drops the
 //     id, labels, source and file signals.
 //
 // In every format but jsonl and vpdq, signals that the index would never
@@ -94,7 +94,7 @@ func (w *Writer) Write(it index.Item) error {
 	if w.err != nil {
 		return w.err
 	}
-	video := it.Media.Kind == fingerprint.KindVideo
+	video := it.Media.Kind == mediamatch.KindVideo
 	var err error
 	switch w.f {
 	case JSONL:
@@ -110,7 +110,7 @@ func (w *Writer) Write(it index.Item) error {
 		case !video:
 			err = fmt.Errorf("item %q is an %v, want a video", it.ID, it.Media.Kind)
 		default:
-			err = fingerprint.WriteVPDQ(w.bw, it.Media)
+			err = mediamatch.WriteVPDQ(w.bw, it.Media)
 		}
 		if err != nil {
 			err = fmt.Errorf("%w: %s: %w", ErrNotRepresentable, w.f, err)
@@ -129,13 +129,13 @@ func (w *Writer) writeRows(it index.Item, video bool) error {
 		switch {
 		case w.f == Lines:
 			rows = append(rows, []string{pyName(s, video) + " " + s.Hex()})
-		case w.f == PDQRef && s.Type == fingerprint.PDQ:
+		case w.f == PDQRef && s.Type == mediamatch.PDQ:
 			var b strings.Builder
-			if err := fingerprint.WriteHashLine(&b, s, it.Labels["filename"]); err != nil {
+			if err := mediamatch.WriteHashLine(&b, s, it.Labels["filename"]); err != nil {
 				return fmt.Errorf("%w: %s: item %q: %w", ErrNotRepresentable, w.f, it.ID, err)
 			}
 			rows = append(rows, []string{strings.TrimSuffix(b.String(), "\n")})
-		case w.f == TECSV && (s.Type == fingerprint.PDQ || s.Type == fingerprint.MD5):
+		case w.f == TECSV && (s.Type == mediamatch.PDQ || s.Type == mediamatch.MD5):
 			partner := it.Labels["collab"]
 			if it.Source != nil && it.Source.Partner != "" {
 				partner = it.Source.Partner
@@ -165,7 +165,7 @@ func (w *Writer) writeRow(r []string) error {
 
 // writeTE writes the te-simple row or the te-updates object of it.
 func (w *Writer) writeTE(it index.Item, video bool) error {
-	types := []fingerprint.SignalType{fingerprint.PDQ, fingerprint.MD5, fingerprint.SHA256}
+	types := []mediamatch.SignalType{mediamatch.PDQ, mediamatch.MD5, mediamatch.SHA256}
 	switch {
 	case video && w.f == TESimple:
 		types = types[1:2]
@@ -243,11 +243,11 @@ func (w *Writer) Close() error {
 // exportSignals returns the signals of it that a hash list should carry:
 // untransformed, valid, not constant, of a matchable quality, not of a
 // low-information keyframe. Keyframe signals come first.
-func exportSignals(it index.Item) []fingerprint.Signal {
-	var out []fingerprint.Signal
-	add := func(sigs []fingerprint.Signal) {
+func exportSignals(it index.Item) []mediamatch.Signal {
+	var out []mediamatch.Signal
+	add := func(sigs []mediamatch.Signal) {
 		for _, s := range sigs {
-			if s.Transform == fingerprint.TransformNone && s.Validate() == nil && !constant(s.Hash) &&
+			if s.Transform == mediamatch.TransformNone && s.Validate() == nil && !constant(s.Hash) &&
 				s.Quality >= s.Type.MinQuality() {
 				out = append(out, s)
 			}
@@ -263,16 +263,16 @@ func exportSignals(it index.Item) []fingerprint.Signal {
 }
 
 // pyName is the python-threatexchange name of the signal's type.
-func pyName(s fingerprint.Signal, video bool) string {
-	if s.Type == fingerprint.MD5 && video {
+func pyName(s mediamatch.Signal, video bool) string {
+	if s.Type == mediamatch.MD5 && video {
 		return "video_md5"
 	}
 	return string(s.Type)
 }
 
 // teName is the ThreatExchange name of the signal's type.
-func teName(s fingerprint.Signal, video bool) string {
-	if s.Type == fingerprint.MD5 && video {
+func teName(s mediamatch.Signal, video bool) string {
+	if s.Type == mediamatch.MD5 && video {
 		return "HASH_VIDEO_MD5"
 	}
 	return "HASH_" + strings.ToUpper(string(s.Type))

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -25,9 +25,9 @@ func imgItem() index.Item {
 	return index.Item{Bank: "gifct", ID: "img-1",
 		Labels: map[string]string{"category": "terrorism", "filename": "flag.jpg", "status": "MALICIOUS", "share_level": "AMBER",
 			"confidence": "75", "first_descriptor_id": "990001", "tag:behaviour:glorification": ""},
-		Media: fingerprint.Media{Kind: fingerprint.KindImage, Format: "jpeg", Width: 640, Height: 480, Size: 48213,
-			FileSignals: []fingerprint.Signal{sig(fingerprint.MD5, m4, 0), sig(fingerprint.SHA256, s1, 0)},
-			Keyframes:   []fingerprint.Keyframe{{Signals: []fingerprint.Signal{sig(fingerprint.PDQ, p1, 93), sig(fingerprint.PHash, ph, 0)}}}},
+		Media: mediamatch.Media{Kind: mediamatch.KindImage, Format: "jpeg", Width: 640, Height: 480, Size: 48213,
+			FileSignals: []mediamatch.Signal{sig(mediamatch.MD5, m4, 0), sig(mediamatch.SHA256, s1, 0)},
+			Keyframes:   []mediamatch.Keyframe{{Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p1, 93), sig(mediamatch.PHash, ph, 0)}}}},
 		CreateTime: iso("2024-08-01T10:00:00.123456789Z"), UpdateTime: iso("2024-08-02T10:00:00Z"),
 		Source: src("te-updates", "GIFCT Member A", "3012345678901234", []string{"behaviour:glorification"},
 			unix(1700000000), unix(1730000000))}
@@ -35,21 +35,21 @@ func imgItem() index.Item {
 
 func vidItem() index.Item {
 	return index.Item{Bank: "gifct", ID: "vid-1", Labels: map[string]string{"category": "terrorism"}, Disabled: true,
-		Media: fingerprint.Media{Kind: fingerprint.KindVideo, Format: "mp4", Width: 1280, Height: 720, Size: 1234567,
+		Media: mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Width: 1280, Height: 720, Size: 1234567,
 			Duration:    3 * time.Second,
-			FileSignals: []fingerprint.Signal{sig(fingerprint.MD5, m1, 0)},
-			Keyframes: []fingerprint.Keyframe{
-				{Index: 0, End: time.Second, Signals: []fingerprint.Signal{sig(fingerprint.PDQ, p3, 100)}},
+			FileSignals: []mediamatch.Signal{sig(mediamatch.MD5, m1, 0)},
+			Keyframes: []mediamatch.Keyframe{
+				{Index: 0, End: time.Second, Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p3, 100)}},
 				{Index: 30, Start: time.Second, End: 2 * time.Second, LowInformation: true,
-					Signals: []fingerprint.Signal{sig(fingerprint.PDQ, zero, 0)}},
-				{Index: 60, Start: 2 * time.Second, End: 3 * time.Second, Signals: []fingerprint.Signal{sig(fingerprint.PDQ, p4, 80)}},
+					Signals: []mediamatch.Signal{sig(mediamatch.PDQ, zero, 0)}},
+				{Index: 60, Start: 2 * time.Second, End: 3 * time.Second, Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p4, 80)}},
 			}},
 		Source: src("jsonl", "GIFCT Member B", "", []string{"media_type_video"}, time.Time{}, unix(1730000100))}
 }
 
 func md5Item() index.Item {
 	return index.Item{ID: "md5-only", Labels: map[string]string{"category": "instruction", "tag:manual": ""},
-		Media: fingerprint.Media{Kind: fingerprint.KindImage, FileSignals: []fingerprint.Signal{sig(fingerprint.MD5, m2, 0)}}}
+		Media: mediamatch.Media{Kind: mediamatch.KindImage, FileSignals: []mediamatch.Signal{sig(mediamatch.MD5, m2, 0)}}}
 }
 
 // vpdqVidID is the id read back from vidItem written as vPDQ.
@@ -61,8 +61,8 @@ func vpdqVidID() string {
 // TestRoundTrip writes the test items in each writable format, reads them
 // back, and checks that what the format carries survived.
 func TestRoundTrip(t *testing.T) {
-	pdq := func(h string, q int) fingerprint.Signal { return sig(fingerprint.PDQ, h, q) }
-	md5 := func(h string) fingerprint.Signal { return sig(fingerprint.MD5, h, 0) }
+	pdq := func(h string, q int) mediamatch.Signal { return sig(mediamatch.PDQ, h, q) }
+	md5 := func(h string) mediamatch.Signal { return sig(mediamatch.MD5, h, 0) }
 	vt := map[string]string{"tag:media_type_video": ""}
 	vtags := []string{"media_type_video"}
 	vidKeyframes := vidItem().Media.Keyframes
@@ -80,9 +80,9 @@ func TestRoundTrip(t *testing.T) {
 		f: Lines, items: []index.Item{imgItem(), vidItem(), md5Item()},
 		want: []Record{
 			rec(0, "pdq-"+p1, nil, image(pdq(p1, 100)), src("lines", "", "", nil)),
-			rec(0, "phash-"+ph, nil, image(sig(fingerprint.PHash, ph, 0)), src("lines", "", "", nil)),
+			rec(0, "phash-"+ph, nil, image(sig(mediamatch.PHash, ph, 0)), src("lines", "", "", nil)),
 			rec(0, "md5-"+m4, nil, image(md5(m4)), src("lines", "", "", nil)),
-			rec(0, "sha256-"+s1, nil, image(sig(fingerprint.SHA256, s1, 0)), src("lines", "", "", nil)),
+			rec(0, "sha256-"+s1, nil, image(sig(mediamatch.SHA256, s1, 0)), src("lines", "", "", nil)),
 			rec(0, "pdq-"+p3, nil, image(pdq(p3, 100)), src("lines", "", "", nil)),
 			rec(0, "pdq-"+p4, nil, image(pdq(p4, 100)), src("lines", "", "", nil)),
 			rec(0, "md5-"+m1, nil, video(md5(m1)), src("lines", "", "", nil)),
@@ -133,11 +133,11 @@ func TestRoundTrip(t *testing.T) {
 	}, {
 		f: VPDQ, items: []index.Item{imgItem(), vidItem(), vidItem()}, unwritable: []int{0, 2},
 		want: []Record{{Item: index.Item{ID: vpdqVidID(), Source: src("vpdq", "", "", nil),
-			Media: fingerprint.Media{Kind: fingerprint.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
+			Media: mediamatch.Media{Kind: mediamatch.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
 	}, {
 		f: VPDQ, items: []index.Item{vidItem()}, opts: ReaderOptions{ID: "vid-1"},
 		want: []Record{{Item: index.Item{ID: "vid-1", Source: src("vpdq", "", "", nil),
-			Media: fingerprint.Media{Kind: fingerprint.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
+			Media: mediamatch.Media{Kind: mediamatch.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
 	}}
 	for _, tt := range tests {
 		t.Run(string(tt.f), func(t *testing.T) {
@@ -236,19 +236,19 @@ func TestWriterErrors(t *testing.T) {
 		want string
 	}{
 		{PDQRef, md5Item(), `hashlist: item cannot be written in this format: pdq: item "md5-only" has no hash this format holds`},
-		{Lines, index.Item{ID: "low", Media: image(sig(fingerprint.PDQ, p1, 49))},
+		{Lines, index.Item{ID: "low", Media: image(sig(mediamatch.PDQ, p1, 49))},
 			`hashlist: item cannot be written in this format: lines: item "low" has no hash this format holds`},
-		{TECSV, index.Item{ID: "sha", Media: image(sig(fingerprint.SHA256, s1, 0))},
+		{TECSV, index.Item{ID: "sha", Media: image(sig(mediamatch.SHA256, s1, 0))},
 			`hashlist: item cannot be written in this format: te-csv: item "sha" has no hash this format holds`},
 		{TESimple, index.Item{ID: "video-with-md5", Media: vidItem().Media}, ""},
-		{TESimple, index.Item{ID: "frames-only", Media: fingerprint.Media{Kind: fingerprint.KindVideo, Keyframes: vidItem().Media.Keyframes}},
+		{TESimple, index.Item{ID: "frames-only", Media: mediamatch.Media{Kind: mediamatch.KindVideo, Keyframes: vidItem().Media.Keyframes}},
 			`hashlist: item cannot be written in this format: te-simple: item "frames-only" has no hash this format holds`},
 		{VPDQ, md5Item(), `hashlist: item cannot be written in this format: vpdq: item "md5-only" is an image, want a video`},
-		{VPDQ, index.Item{ID: "v", Media: fingerprint.Media{Kind: fingerprint.KindVideo, Keyframes: []fingerprint.Keyframe{
-			{Signals: []fingerprint.Signal{sig(fingerprint.PHash, ph, 0)}}}}},
-			`hashlist: item cannot be written in this format: vpdq: fingerprint: vPDQ: keyframe 0 has no PDQ signal`},
-		{PDQRef, index.Item{ID: "nl", Labels: map[string]string{"filename": "a\nb"}, Media: image(sig(fingerprint.PDQ, p1, 90))},
-			`hashlist: item cannot be written in this format: pdq: item "nl": fingerprint: hash line: path "a\nb" has a line break`},
+		{VPDQ, index.Item{ID: "v", Media: mediamatch.Media{Kind: mediamatch.KindVideo, Keyframes: []mediamatch.Keyframe{
+			{Signals: []mediamatch.Signal{sig(mediamatch.PHash, ph, 0)}}}}},
+			`hashlist: item cannot be written in this format: vpdq: mediamatch: vPDQ: keyframe 0 has no PDQ signal`},
+		{PDQRef, index.Item{ID: "nl", Labels: map[string]string{"filename": "a\nb"}, Media: image(sig(mediamatch.PDQ, p1, 90))},
+			`hashlist: item cannot be written in this format: pdq: item "nl": mediamatch: hash line: path "a\nb" has a line break`},
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer

@@ -3,32 +3,32 @@ package mediamatchv1
 import (
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // This file is hand-written: it converts between the messages of media.proto
-// (and TimeRange of match.proto) and the fingerprint types, for the server
+// (and TimeRange of match.proto) and the domain types of package mediamatch, for the server
 // and the client alike. It follows the API's units: durations travel as
 // milliseconds (truncated toward zero), signal types as the SignalType enum.
 // The conversions check nothing; the server validates a message, naming
 // the fields, before converting it. All of them are safe for concurrent use.
 
-// signalTypes pairs every known SignalType value with its fingerprint type.
+// signalTypes pairs every known SignalType value with its domain type.
 var signalTypes = [...]struct {
 	pb SignalType
-	fp fingerprint.SignalType
+	fp mediamatch.SignalType
 }{
-	{SignalType_SIGNAL_TYPE_PHASH, fingerprint.PHash},
-	{SignalType_SIGNAL_TYPE_DHASH, fingerprint.DHash},
-	{SignalType_SIGNAL_TYPE_MD5, fingerprint.MD5},
-	{SignalType_SIGNAL_TYPE_SHA256, fingerprint.SHA256},
-	{SignalType_SIGNAL_TYPE_PDQ, fingerprint.PDQ},
+	{SignalType_SIGNAL_TYPE_PHASH, mediamatch.PHash},
+	{SignalType_SIGNAL_TYPE_DHASH, mediamatch.DHash},
+	{SignalType_SIGNAL_TYPE_MD5, mediamatch.MD5},
+	{SignalType_SIGNAL_TYPE_SHA256, mediamatch.SHA256},
+	{SignalType_SIGNAL_TYPE_PDQ, mediamatch.PDQ},
 }
 
 // SignalTypeToProto returns the enum value of t, or
 // SIGNAL_TYPE_UNSPECIFIED for a type the API does not know (which the
 // server rejects with a message naming the field).
-func SignalTypeToProto(t fingerprint.SignalType) SignalType {
+func SignalTypeToProto(t mediamatch.SignalType) SignalType {
 	for _, st := range signalTypes {
 		if st.fp == t {
 			return st.pb
@@ -37,42 +37,42 @@ func SignalTypeToProto(t fingerprint.SignalType) SignalType {
 	return SignalType_SIGNAL_TYPE_UNSPECIFIED
 }
 
-// SignalTypeFromProto returns the fingerprint type of t and true. For
+// SignalTypeFromProto returns the domain type of t and true. For
 // SIGNAL_TYPE_UNSPECIFIED and values this package does not know (from a
 // newer server) it returns false and the enum's name as a type that is not
 // Valid ("SIGNAL_TYPE_UNSPECIFIED", or the number for an unknown value),
 // so that what arrived can still be shown.
-func SignalTypeFromProto(t SignalType) (fingerprint.SignalType, bool) {
+func SignalTypeFromProto(t SignalType) (mediamatch.SignalType, bool) {
 	for _, st := range signalTypes {
 		if st.pb == t {
 			return st.fp, true
 		}
 	}
-	return fingerprint.SignalType(t.String()), false
+	return mediamatch.SignalType(t.String()), false
 }
 
 // KindToProto returns the enum value of k; MEDIA_KIND_UNSPECIFIED for
-// fingerprint.KindUnknown.
-func KindToProto(k fingerprint.Kind) MediaKind {
+// mediamatch.KindUnknown.
+func KindToProto(k mediamatch.Kind) MediaKind {
 	switch k {
-	case fingerprint.KindImage:
+	case mediamatch.KindImage:
 		return MediaKind_MEDIA_KIND_IMAGE
-	case fingerprint.KindVideo:
+	case mediamatch.KindVideo:
 		return MediaKind_MEDIA_KIND_VIDEO
 	}
 	return MediaKind_MEDIA_KIND_UNSPECIFIED
 }
 
-// KindFromProto returns the fingerprint kind of k; fingerprint.KindUnknown
+// KindFromProto returns the domain kind of k; mediamatch.KindUnknown
 // for MEDIA_KIND_UNSPECIFIED and unknown values.
-func KindFromProto(k MediaKind) fingerprint.Kind {
+func KindFromProto(k MediaKind) mediamatch.Kind {
 	switch k {
 	case MediaKind_MEDIA_KIND_IMAGE:
-		return fingerprint.KindImage
+		return mediamatch.KindImage
 	case MediaKind_MEDIA_KIND_VIDEO:
-		return fingerprint.KindVideo
+		return mediamatch.KindVideo
 	}
-	return fingerprint.KindUnknown
+	return mediamatch.KindUnknown
 }
 
 // TimeRangeToProto returns the range [start, end) in milliseconds.
@@ -86,31 +86,31 @@ func TimeRangeFromProto(r *TimeRange) (start, end time.Duration) {
 }
 
 // TransformToProto returns the enum value of t; the numbers are the same
-// (fingerprint.Transform and Transform both number the variants as Meta's
+// (mediamatch.Transform and Transform both number the variants as Meta's
 // PDQ reference does), so a value out of range stays out of range and the
 // receiver's validation rejects it.
-func TransformToProto(t fingerprint.Transform) Transform { return Transform(t) }
+func TransformToProto(t mediamatch.Transform) Transform { return Transform(t) }
 
-// TransformFromProto returns the fingerprint transform of t, keeping the
+// TransformFromProto returns the domain transform of t, keeping the
 // number of a value this package does not know (Signal.Validate rejects it).
-func TransformFromProto(t Transform) fingerprint.Transform { return fingerprint.Transform(t) }
+func TransformFromProto(t Transform) mediamatch.Transform { return mediamatch.Transform(t) }
 
 // SignalToProto returns the message of s (see SignalTypeToProto for its type).
-func SignalToProto(s fingerprint.Signal) *Signal {
+func SignalToProto(s mediamatch.Signal) *Signal {
 	return &Signal{Type: SignalTypeToProto(s.Type), Hash: s.Hash, Quality: int32(s.Quality),
 		Transform: TransformToProto(s.Transform)}
 }
 
 // SignalFromProto returns the signal of s (see SignalTypeFromProto for its
 // type); the zero Signal's fields for a nil s.
-func SignalFromProto(s *Signal) fingerprint.Signal {
+func SignalFromProto(s *Signal) mediamatch.Signal {
 	t, _ := SignalTypeFromProto(s.GetType())
-	return fingerprint.Signal{Type: t, Hash: s.GetHash(), Quality: int(s.GetQuality()),
+	return mediamatch.Signal{Type: t, Hash: s.GetHash(), Quality: int(s.GetQuality()),
 		Transform: TransformFromProto(s.GetTransform())}
 }
 
 // KeyframeToProto returns the message of k.
-func KeyframeToProto(k fingerprint.Keyframe) *Keyframe {
+func KeyframeToProto(k mediamatch.Keyframe) *Keyframe {
 	return &Keyframe{
 		Index:          int32(k.Index),
 		StartMillis:    k.Start.Milliseconds(),
@@ -122,8 +122,8 @@ func KeyframeToProto(k fingerprint.Keyframe) *Keyframe {
 
 // KeyframeFromProto returns the keyframe of k; Signals is nil when k has
 // none.
-func KeyframeFromProto(k *Keyframe) fingerprint.Keyframe {
-	return fingerprint.Keyframe{
+func KeyframeFromProto(k *Keyframe) mediamatch.Keyframe {
+	return mediamatch.Keyframe{
 		Index:          int(k.GetIndex()),
 		Start:          fromMillis(k.GetStartMillis()),
 		End:            fromMillis(k.GetEndMillis()),
@@ -133,7 +133,7 @@ func KeyframeFromProto(k *Keyframe) fingerprint.Keyframe {
 }
 
 // MediaToProto returns the message of m.
-func MediaToProto(m fingerprint.Media) *Media {
+func MediaToProto(m mediamatch.Media) *Media {
 	out := &Media{
 		Kind:           KindToProto(m.Kind),
 		Format:         m.Format,
@@ -150,13 +150,13 @@ func MediaToProto(m fingerprint.Media) *Media {
 	return out
 }
 
-// MediaFromProto returns the fingerprint of m; the zero Media for a nil m.
-// FileSignals, Keyframes and each keyframe's Signals are nil when m has
-// none. It does not check m: a signal type this package does not know
+// MediaFromProto returns the mediamatch.Media of m; the zero Media for a
+// nil m. FileSignals, Keyframes and each keyframe's Signals are nil when m
+// has none. It does not check m: a signal type this package does not know
 // becomes a type that is not Valid (see SignalTypeFromProto), which
-// fingerprint's and index's validation reject.
-func MediaFromProto(m *Media) fingerprint.Media {
-	out := fingerprint.Media{
+// Signal.Validate and the index's validation reject.
+func MediaFromProto(m *Media) mediamatch.Media {
+	out := mediamatch.Media{
 		Kind:        KindFromProto(m.GetKind()),
 		Format:      m.GetFormat(),
 		Width:       int(m.GetWidth()),
@@ -166,7 +166,7 @@ func MediaFromProto(m *Media) fingerprint.Media {
 		FileSignals: signalsFromProto(m.GetFileSignals()),
 	}
 	if ks := m.GetKeyframes(); len(ks) > 0 {
-		out.Keyframes = make([]fingerprint.Keyframe, len(ks))
+		out.Keyframes = make([]mediamatch.Keyframe, len(ks))
 		for i, k := range ks {
 			out.Keyframes[i] = KeyframeFromProto(k)
 		}
@@ -174,7 +174,7 @@ func MediaFromProto(m *Media) fingerprint.Media {
 	return out
 }
 
-func signalsToProto(sigs []fingerprint.Signal) []*Signal {
+func signalsToProto(sigs []mediamatch.Signal) []*Signal {
 	out := make([]*Signal, len(sigs))
 	for i, s := range sigs {
 		out[i] = SignalToProto(s)
@@ -182,11 +182,11 @@ func signalsToProto(sigs []fingerprint.Signal) []*Signal {
 	return out
 }
 
-func signalsFromProto(sigs []*Signal) []fingerprint.Signal {
+func signalsFromProto(sigs []*Signal) []mediamatch.Signal {
 	if len(sigs) == 0 {
 		return nil
 	}
-	out := make([]fingerprint.Signal, len(sigs))
+	out := make([]mediamatch.Signal, len(sigs))
 	for i, s := range sigs {
 		out[i] = SignalFromProto(s)
 	}

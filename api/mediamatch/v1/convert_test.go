@@ -7,13 +7,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
 func TestSignalTypes(t *testing.T) {
-	// Every fingerprint type has an enum value and back.
-	for _, st := range fingerprint.SignalTypes() {
+	// Every domain signal type has an enum value and back.
+	for _, st := range mediamatch.SignalTypes() {
 		p := pb.SignalTypeToProto(st)
 		if p == pb.SignalType_SIGNAL_TYPE_UNSPECIFIED {
 			t.Errorf("SignalTypeToProto(%q) = %v, want a value", st, p)
@@ -22,7 +22,7 @@ func TestSignalTypes(t *testing.T) {
 			t.Errorf("SignalTypeFromProto(%v) = %q, %v, want %q, true", p, got, ok, st)
 		}
 	}
-	// Every enum value but UNSPECIFIED has a fingerprint type.
+	// Every enum value but UNSPECIFIED has a domain signal type.
 	for n, name := range pb.SignalType_name {
 		if n == 0 {
 			continue
@@ -39,7 +39,7 @@ func TestSignalTypeUnknown(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		in   pb.SignalType
-		want fingerprint.SignalType
+		want mediamatch.SignalType
 	}{
 		{pb.SignalType_SIGNAL_TYPE_UNSPECIFIED, "SIGNAL_TYPE_UNSPECIFIED"},
 		{99, "99"}, // from a newer server
@@ -54,12 +54,12 @@ func TestSignalTypeUnknown(t *testing.T) {
 
 func TestKinds(t *testing.T) {
 	for _, tc := range []struct {
-		fp fingerprint.Kind
+		fp mediamatch.Kind
 		pb pb.MediaKind
 	}{
-		{fingerprint.KindUnknown, pb.MediaKind_MEDIA_KIND_UNSPECIFIED},
-		{fingerprint.KindImage, pb.MediaKind_MEDIA_KIND_IMAGE},
-		{fingerprint.KindVideo, pb.MediaKind_MEDIA_KIND_VIDEO},
+		{mediamatch.KindUnknown, pb.MediaKind_MEDIA_KIND_UNSPECIFIED},
+		{mediamatch.KindImage, pb.MediaKind_MEDIA_KIND_IMAGE},
+		{mediamatch.KindVideo, pb.MediaKind_MEDIA_KIND_VIDEO},
 	} {
 		if got := pb.KindToProto(tc.fp); got != tc.pb {
 			t.Errorf("KindToProto(%v) = %v, want %v", tc.fp, got, tc.pb)
@@ -68,8 +68,8 @@ func TestKinds(t *testing.T) {
 			t.Errorf("KindFromProto(%v) = %v, want %v", tc.pb, got, tc.fp)
 		}
 	}
-	if got := pb.KindFromProto(42); got != fingerprint.KindUnknown {
-		t.Errorf("KindFromProto(42) = %v, want %v", got, fingerprint.KindUnknown)
+	if got := pb.KindFromProto(42); got != mediamatch.KindUnknown {
+		t.Errorf("KindFromProto(42) = %v, want %v", got, mediamatch.KindUnknown)
 	}
 }
 
@@ -97,17 +97,17 @@ func hash(n int, b byte) []byte {
 
 func TestTransforms(t *testing.T) {
 	for _, tc := range []struct {
-		fp fingerprint.Transform
+		fp mediamatch.Transform
 		pb pb.Transform
 	}{
-		{fingerprint.TransformNone, pb.Transform_TRANSFORM_UNSPECIFIED},
-		{fingerprint.Rotate90, pb.Transform_TRANSFORM_ROTATE_90},
-		{fingerprint.Rotate180, pb.Transform_TRANSFORM_ROTATE_180},
-		{fingerprint.Rotate270, pb.Transform_TRANSFORM_ROTATE_270},
-		{fingerprint.FlipX, pb.Transform_TRANSFORM_FLIP_X},
-		{fingerprint.FlipY, pb.Transform_TRANSFORM_FLIP_Y},
-		{fingerprint.FlipPlus1, pb.Transform_TRANSFORM_FLIP_PLUS1},
-		{fingerprint.FlipMinus1, pb.Transform_TRANSFORM_FLIP_MINUS1},
+		{mediamatch.TransformNone, pb.Transform_TRANSFORM_UNSPECIFIED},
+		{mediamatch.Rotate90, pb.Transform_TRANSFORM_ROTATE_90},
+		{mediamatch.Rotate180, pb.Transform_TRANSFORM_ROTATE_180},
+		{mediamatch.Rotate270, pb.Transform_TRANSFORM_ROTATE_270},
+		{mediamatch.FlipX, pb.Transform_TRANSFORM_FLIP_X},
+		{mediamatch.FlipY, pb.Transform_TRANSFORM_FLIP_Y},
+		{mediamatch.FlipPlus1, pb.Transform_TRANSFORM_FLIP_PLUS1},
+		{mediamatch.FlipMinus1, pb.Transform_TRANSFORM_FLIP_MINUS1},
 	} {
 		if got := pb.TransformToProto(tc.fp); got != tc.pb {
 			t.Errorf("TransformToProto(%d) = %v, want %v", tc.fp, got, tc.pb)
@@ -117,7 +117,7 @@ func TestTransforms(t *testing.T) {
 		}
 	}
 	// An unknown value keeps its number, which validation rejects.
-	if got := pb.TransformFromProto(42); got != 42 || (fingerprint.Signal{Type: fingerprint.PDQ, Hash: make([]byte, 32), Transform: got}).Validate() == nil {
+	if got := pb.TransformFromProto(42); got != 42 || (mediamatch.Signal{Type: mediamatch.PDQ, Hash: make([]byte, 32), Transform: got}).Validate() == nil {
 		t.Errorf("TransformFromProto(42) = %d, want 42, rejected by Signal.Validate", got)
 	}
 }
@@ -125,37 +125,37 @@ func TestTransforms(t *testing.T) {
 func TestMediaRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		m    fingerprint.Media
+		m    mediamatch.Media
 	}{
-		{"empty", fingerprint.Media{}},
-		{"image", fingerprint.Media{
-			Kind: fingerprint.KindImage, Format: "jpeg", Width: 640, Height: 480, Size: 12345,
-			FileSignals: []fingerprint.Signal{
-				{Type: fingerprint.MD5, Hash: hash(16, 1)},
-				{Type: fingerprint.SHA256, Hash: hash(32, 2)},
+		{"empty", mediamatch.Media{}},
+		{"image", mediamatch.Media{
+			Kind: mediamatch.KindImage, Format: "jpeg", Width: 640, Height: 480, Size: 12345,
+			FileSignals: []mediamatch.Signal{
+				{Type: mediamatch.MD5, Hash: hash(16, 1)},
+				{Type: mediamatch.SHA256, Hash: hash(32, 2)},
 			},
-			Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{
-				{Type: fingerprint.PDQ, Hash: hash(32, 3), Quality: 87},
-				{Type: fingerprint.PHash, Hash: hash(8, 4)},
-				{Type: fingerprint.DHash, Hash: hash(8, 5)},
+			Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{
+				{Type: mediamatch.PDQ, Hash: hash(32, 3), Quality: 87},
+				{Type: mediamatch.PHash, Hash: hash(8, 4)},
+				{Type: mediamatch.DHash, Hash: hash(8, 5)},
 			}}},
 		}},
-		{"dihedral query", fingerprint.Media{
-			Kind: fingerprint.KindImage, Format: "png",
-			Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{
-				{Type: fingerprint.PDQ, Hash: hash(32, 8), Quality: 90},
-				{Type: fingerprint.PDQ, Hash: hash(32, 9), Quality: 90, Transform: fingerprint.Rotate90},
-				{Type: fingerprint.PDQ, Hash: hash(32, 10), Quality: 90, Transform: fingerprint.FlipMinus1},
+		{"dihedral query", mediamatch.Media{
+			Kind: mediamatch.KindImage, Format: "png",
+			Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{
+				{Type: mediamatch.PDQ, Hash: hash(32, 8), Quality: 90},
+				{Type: mediamatch.PDQ, Hash: hash(32, 9), Quality: 90, Transform: mediamatch.Rotate90},
+				{Type: mediamatch.PDQ, Hash: hash(32, 10), Quality: 90, Transform: mediamatch.FlipMinus1},
 			}}},
 		}},
-		{"video", fingerprint.Media{
-			Kind: fingerprint.KindVideo, Format: "mp4", Width: 1920, Height: 1080,
+		{"video", mediamatch.Media{
+			Kind: mediamatch.KindVideo, Format: "mp4", Width: 1920, Height: 1080,
 			Duration: 90500 * time.Millisecond, Size: 1 << 30,
-			Keyframes: []fingerprint.Keyframe{
-				{Index: 0, End: 2 * time.Second, Signals: []fingerprint.Signal{{Type: fingerprint.PHash, Hash: hash(8, 6)}}},
+			Keyframes: []mediamatch.Keyframe{
+				{Index: 0, End: 2 * time.Second, Signals: []mediamatch.Signal{{Type: mediamatch.PHash, Hash: hash(8, 6)}}},
 				{Index: 1, Start: 2 * time.Second, End: 2500 * time.Millisecond, LowInformation: true},
 				{Index: 2, Start: 2500 * time.Millisecond, End: 90500 * time.Millisecond,
-					Signals: []fingerprint.Signal{{Type: fingerprint.PDQ, Hash: hash(32, 7), Quality: 100}}},
+					Signals: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: hash(32, 7), Quality: 100}}},
 			},
 		}},
 	} {
@@ -177,12 +177,12 @@ func TestMediaRoundTrip(t *testing.T) {
 }
 
 func TestMediaToProto(t *testing.T) {
-	m := fingerprint.Media{
-		Kind: fingerprint.KindVideo, Format: "webm", Width: 320, Height: 240,
+	m := mediamatch.Media{
+		Kind: mediamatch.KindVideo, Format: "webm", Width: 320, Height: 240,
 		Duration: 1999 * time.Microsecond, Size: 7,
-		FileSignals: []fingerprint.Signal{{Type: fingerprint.MD5, Hash: hash(16, 0)}},
-		Keyframes: []fingerprint.Keyframe{{Index: 3, Start: 1500 * time.Microsecond, End: 1999 * time.Microsecond,
-			Signals: []fingerprint.Signal{{Type: "nope", Hash: []byte{1}, Quality: 5}}, LowInformation: true}},
+		FileSignals: []mediamatch.Signal{{Type: mediamatch.MD5, Hash: hash(16, 0)}},
+		Keyframes: []mediamatch.Keyframe{{Index: 3, Start: 1500 * time.Microsecond, End: 1999 * time.Microsecond,
+			Signals: []mediamatch.Signal{{Type: "nope", Hash: []byte{1}, Quality: 5}}, LowInformation: true}},
 	}
 	want := &pb.Media{
 		Kind: pb.MediaKind_MEDIA_KIND_VIDEO, Format: "webm", Width: 320, Height: 240,
@@ -200,17 +200,17 @@ func TestMediaFromProto(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		in   *pb.Media
-		want fingerprint.Media
+		want mediamatch.Media
 	}{
-		{"nil", nil, fingerprint.Media{}},
+		{"nil", nil, mediamatch.Media{}},
 		{"empty lists are nil", &pb.Media{
 			Kind:        pb.MediaKind_MEDIA_KIND_IMAGE,
 			FileSignals: []*pb.Signal{},
 			Keyframes:   []*pb.Keyframe{{Signals: []*pb.Signal{}}},
-		}, fingerprint.Media{Kind: fingerprint.KindImage, Keyframes: []fingerprint.Keyframe{{}}}},
+		}, mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{{}}}},
 		{"unknown signal type keeps its name", &pb.Media{
 			Keyframes: []*pb.Keyframe{{Signals: []*pb.Signal{{Type: 99, Hash: []byte{1}}}}},
-		}, fingerprint.Media{Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{{Type: "99", Hash: []byte{1}}}}}}},
+		}, mediamatch.Media{Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{{Type: "99", Hash: []byte{1}}}}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := pb.MediaFromProto(tc.in); !reflect.DeepEqual(got, tc.want) {

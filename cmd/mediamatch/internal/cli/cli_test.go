@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/server"
 )
 
@@ -146,7 +146,7 @@ func TestParseThresholds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[fingerprint.SignalType]int{fingerprint.PHash: 10, fingerprint.DHash: 5, fingerprint.PDQ: 31}
+	want := map[mediamatch.SignalType]int{mediamatch.PHash: 10, mediamatch.DHash: 5, mediamatch.PDQ: 31}
 	if len(got) != len(want) {
 		t.Fatalf("parseThresholds = %v, want %v", got, want)
 	}

@@ -8,7 +8,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // A PDQ hash list, as partners share them, one item per line, in any of
@@ -19,8 +19,8 @@ import (
 //	<pdqhex>,<quality>,<filename>     the reference hasher's output
 //
 // A PDQ hash is 64 hexadecimal digits (read in either case, stored as
-// bytes); the lines are read by fingerprint.ParsePDQ and
-// fingerprint.ParseHashLine. Blank lines and lines starting with '#' are skipped. The item id
+// bytes); the lines are read by mediamatch.ParsePDQ and
+// mediamatch.ParseHashLine. Blank lines and lines starting with '#' are skipped. The item id
 // is the filename's base name when the line has one, else "pdq-" and the
 // first 16 hex digits of the hash. Lines without a quality get quality
 // 100: a shared list holds only hashes its producer found good enough to
@@ -36,13 +36,13 @@ const listQuality = 100
 type hashListItem struct {
 	line int
 	id   string
-	sig  fingerprint.Signal
+	sig  mediamatch.Signal
 }
 
 // media returns the item's fingerprint: an image with one PDQ keyframe.
-func (h hashListItem) media() fingerprint.Media {
-	return fingerprint.Media{Kind: fingerprint.KindImage,
-		Keyframes: []fingerprint.Keyframe{{Signals: []fingerprint.Signal{h.sig}}}}
+func (h hashListItem) media() mediamatch.Media {
+	return mediamatch.Media{Kind: mediamatch.KindImage,
+		Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{h.sig}}}}
 }
 
 // parseHashList reads a PDQ hash list. It returns every item, or, if any
@@ -95,7 +95,7 @@ func parseHashList(r io.Reader) ([]hashListItem, error) {
 // fingerprint package's readers of the partners' text forms.
 func parseHashLine(text string) (hashListItem, error) {
 	if strings.Contains(text, ",") {
-		sig, name, err := fingerprint.ParseHashLine(text)
+		sig, name, err := mediamatch.ParseHashLine(text)
 		if err != nil {
 			return hashListItem{}, syntaxReason(err)
 		}
@@ -113,8 +113,8 @@ func parseHashLine(text string) (hashListItem, error) {
 	case 1:
 		hexPart = fields[0]
 	case 2:
-		if t := strings.ToLower(fields[0]); t != string(fingerprint.PDQ) {
-			if fingerprint.SignalType(t).Valid() {
+		if t := strings.ToLower(fields[0]); t != string(mediamatch.PDQ) {
+			if mediamatch.SignalType(t).Valid() {
 				return hashListItem{}, fmt.Errorf("signal type %q is not supported here, want pdq: add --hashes reads PDQ lists", fields[0])
 			}
 			return hashListItem{}, fmt.Errorf("unknown signal type %q, want pdq", fields[0])
@@ -123,7 +123,7 @@ func parseHashLine(text string) (hashListItem, error) {
 	default:
 		return hashListItem{}, fmt.Errorf("%d words, want <hash>, pdq <hash> or <hash>,<quality>,<filename>", len(fields))
 	}
-	sig, err := fingerprint.ParsePDQ(hexPart)
+	sig, err := mediamatch.ParsePDQ(hexPart)
 	if err != nil {
 		return hashListItem{}, syntaxReason(err)
 	}
@@ -131,14 +131,14 @@ func parseHashLine(text string) (hashListItem, error) {
 	return hashListItem{id: defaultHashID(sig), sig: sig}, nil
 }
 
-// syntaxReason returns a fingerprint parse error without its
-// "fingerprint: syntax error: " prefix, which the line number replaces.
+// syntaxReason returns a mediamatch parse error without its
+// "mediamatch: syntax error: " prefix, which the line number replaces.
 func syntaxReason(err error) error {
-	return errors.New(strings.TrimPrefix(err.Error(), fingerprint.ErrSyntax.Error()+": "))
+	return errors.New(strings.TrimPrefix(err.Error(), mediamatch.ErrSyntax.Error()+": "))
 }
 
 // defaultHashID is the id of a listed hash without a filename.
-func defaultHashID(s fingerprint.Signal) string { return "pdq-" + s.Hex()[:16] }
+func defaultHashID(s mediamatch.Signal) string { return "pdq-" + s.Hex()[:16] }
 
 // checkItemID applies the server's rule for item ids (index.ValidateItemID)
 // so that a bad id fails while the list is read, before anything is added.

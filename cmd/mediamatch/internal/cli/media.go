@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/client"
 	"github.com/mediamatch/mediamatch/fingerprint"
 )
@@ -49,7 +50,7 @@ func upload(path string, whole func([]byte) error, stream func(io.Reader) error)
 }
 
 // localHash hashes a file on this machine.
-func localHash(ctx context.Context, ffmpeg, path string, o fingerprint.HashOptions) (fingerprint.Media, error) {
+func localHash(ctx context.Context, ffmpeg, path string, o fingerprint.HashOptions) (mediamatch.Media, error) {
 	var (
 		data []byte
 		err  error
@@ -60,7 +61,7 @@ func localHash(ctx context.Context, ffmpeg, path string, o fingerprint.HashOptio
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return fingerprint.Media{}, err
+		return mediamatch.Media{}, err
 	}
 	return fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}).HashWith(ctx, data, o)
 }
@@ -109,7 +110,7 @@ signal (--signal and --format do not apply).`,
 			switch format = strings.ToLower(format); format {
 			case "":
 			case formatVPDQ:
-				if signal != "" && !strings.EqualFold(signal, string(fingerprint.PDQ)) {
+				if signal != "" && !strings.EqualFold(signal, string(mediamatch.PDQ)) {
 					return usageError{fmt.Errorf("--format vpdq prints PDQ hashes, want no --signal or --signal pdq")}
 				}
 				if len(files) != 1 {
@@ -119,7 +120,7 @@ signal (--signal and --format do not apply).`,
 				return usageError{fmt.Errorf("--format %q: want vpdq", format)}
 			}
 			if signal != "" {
-				if !strings.EqualFold(signal, string(fingerprint.PDQ)) {
+				if !strings.EqualFold(signal, string(mediamatch.PDQ)) {
 					return usageError{fmt.Errorf("--signal %q: want pdq, the type with the reference hasher's line format", signal)}
 				}
 				if format == "" {
@@ -130,7 +131,7 @@ signal (--signal and --format do not apply).`,
 				return usageError{fmt.Errorf("--json prints every signal: drop --signal and --format")}
 			}
 			return a.each(cmd.Context(), "hash", files, func(ctx context.Context, file string) error {
-				var m fingerprint.Media
+				var m mediamatch.Media
 				var err error
 				if local {
 					m, err = localHash(ctx, ffmpeg, file, fingerprint.HashOptions{})
@@ -153,7 +154,7 @@ signal (--signal and --format do not apply).`,
 						*jsonMedia
 					}{file, toJSONMedia(m)})
 				case format == formatVPDQ:
-					return fingerprint.WriteVPDQ(a.stdout, m)
+					return mediamatch.WriteVPDQ(a.stdout, m)
 				case format == formatLines:
 					return printHashLines(a.stdout, file, m)
 				}
@@ -173,12 +174,12 @@ signal (--signal and --format do not apply).`,
 // printHashLines writes m's PDQ hashes as the reference hasher's
 // "hash,quality,path" lines: one per keyframe (one for an image). It fails,
 // having written nothing, if m has no PDQ hash.
-func printHashLines(w io.Writer, file string, m fingerprint.Media) error {
+func printHashLines(w io.Writer, file string, m mediamatch.Media) error {
 	var b bytes.Buffer
 	for _, k := range m.Keyframes {
 		for _, s := range k.Signals {
-			if s.Type == fingerprint.PDQ && s.Transform == fingerprint.TransformNone {
-				if err := fingerprint.WriteHashLine(&b, s, file); err != nil {
+			if s.Type == mediamatch.PDQ && s.Transform == mediamatch.TransformNone {
+				if err := mediamatch.WriteHashLine(&b, s, file); err != nil {
 					return err
 				}
 			}
@@ -234,7 +235,7 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 				return err
 			}
 			for _, s := range signals {
-				t := fingerprint.SignalType(strings.ToLower(s))
+				t := mediamatch.SignalType(strings.ToLower(s))
 				if !t.Valid() {
 					return usageError{fmt.Errorf("--signal %q: want one of %s", s, signalNames())}
 				}
@@ -287,14 +288,14 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 }
 
 // parseThresholds parses "phash=10" flags.
-func parseThresholds(flag string, flags []string) (map[fingerprint.SignalType]int, error) {
+func parseThresholds(flag string, flags []string) (map[mediamatch.SignalType]int, error) {
 	if len(flags) == 0 {
 		return nil, nil
 	}
-	out := map[fingerprint.SignalType]int{}
+	out := map[mediamatch.SignalType]int{}
 	for _, f := range flags {
 		name, val, ok := strings.Cut(f, "=")
-		t := fingerprint.SignalType(strings.ToLower(strings.TrimSpace(name)))
+		t := mediamatch.SignalType(strings.ToLower(strings.TrimSpace(name)))
 		n, err := strconv.Atoi(strings.TrimSpace(val))
 		if !ok || err != nil || !t.Valid() {
 			return nil, usageError{fmt.Errorf("%s %q: want TYPE=BITS with TYPE one of %s, e.g. phash=10",
@@ -307,7 +308,7 @@ func parseThresholds(flag string, flags []string) (map[fingerprint.SignalType]in
 
 func signalNames() string {
 	var names []string
-	for _, t := range fingerprint.SignalTypes() {
+	for _, t := range mediamatch.SignalTypes() {
 		names = append(names, string(t))
 	}
 	return strings.Join(names, ", ")
@@ -486,7 +487,7 @@ func (a *app) addHashList(ctx context.Context, spec client.ItemSpec, list string
 	if err != nil {
 		return err
 	}
-	minQuality := fingerprint.PDQ.MinQuality()
+	minQuality := mediamatch.PDQ.MinQuality()
 	var added []string
 	for _, h := range items {
 		if ctx.Err() != nil {
@@ -540,7 +541,7 @@ func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) er
 	if err != nil {
 		return err
 	}
-	m, err := fingerprint.ParseVPDQ(f)
+	m, err := mediamatch.ParseVPDQ(f)
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("add --vpdq %s: %w", file, syntaxReason(err))

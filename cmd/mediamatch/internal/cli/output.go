@@ -12,8 +12,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/client"
-	"github.com/mediamatch/mediamatch/fingerprint"
 )
 
 // The JSON forms printed by --json: snake_case keys, signal names in lower
@@ -129,7 +129,7 @@ func describeSource(s *client.Source) string {
 	return out
 }
 
-func toJSONSignals(sigs []fingerprint.Signal) []jsonSignal {
+func toJSONSignals(sigs []mediamatch.Signal) []jsonSignal {
 	out := make([]jsonSignal, len(sigs))
 	for i, s := range sigs {
 		out[i] = jsonSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality, Transform: transformName(s.Transform)}
@@ -137,7 +137,7 @@ func toJSONSignals(sigs []fingerprint.Signal) []jsonSignal {
 	return out
 }
 
-func toJSONMedia(m fingerprint.Media) *jsonMedia {
+func toJSONMedia(m mediamatch.Media) *jsonMedia {
 	out := &jsonMedia{
 		Kind: m.Kind.String(), Format: m.Format, Width: m.Width, Height: m.Height,
 		DurationMillis: m.Duration.Milliseconds(), SizeBytes: m.Size,
@@ -219,13 +219,13 @@ func printJSON(w io.Writer, v any) error {
 // transformName returns t's name as the PDQ reference and pdq.Variant name
 // it ("flipy"), "" for TransformNone and "transform(n)" for a value out of
 // range; describeTransform adds what it means for people.
-func transformName(t fingerprint.Transform) string {
+func transformName(t mediamatch.Transform) string {
 	name, _ := transformText(t)
 	return name
 }
 
 // describeTransform returns e.g. "flipy (mirrored left to right)".
-func describeTransform(t fingerprint.Transform) string {
+func describeTransform(t mediamatch.Transform) string {
 	name, meaning := transformText(t)
 	if meaning == "" {
 		return name
@@ -233,23 +233,23 @@ func describeTransform(t fingerprint.Transform) string {
 	return name + " (" + meaning + ")"
 }
 
-func transformText(t fingerprint.Transform) (name, meaning string) {
+func transformText(t mediamatch.Transform) (name, meaning string) {
 	switch t {
-	case fingerprint.TransformNone:
+	case mediamatch.TransformNone:
 		return "", ""
-	case fingerprint.Rotate90:
+	case mediamatch.Rotate90:
 		return "rotate90", "rotated 90 degrees counter-clockwise"
-	case fingerprint.Rotate180:
+	case mediamatch.Rotate180:
 		return "rotate180", "rotated 180 degrees"
-	case fingerprint.Rotate270:
+	case mediamatch.Rotate270:
 		return "rotate270", "rotated 90 degrees clockwise"
-	case fingerprint.FlipX:
+	case mediamatch.FlipX:
 		return "flipx", "mirrored top to bottom"
-	case fingerprint.FlipY:
+	case mediamatch.FlipY:
 		return "flipy", "mirrored left to right"
-	case fingerprint.FlipPlus1:
+	case mediamatch.FlipPlus1:
 		return "flipplus1", "transposed"
-	case fingerprint.FlipMinus1:
+	case mediamatch.FlipMinus1:
 		return "flipminus1", "anti-transposed"
 	}
 	return fmt.Sprintf("transform(%d)", int(t)), ""
@@ -313,7 +313,7 @@ func plural(n int, one, many string) string {
 }
 
 // describeMedia returns "image png 451x300, 240512 bytes, 1 keyframe".
-func describeMedia(m fingerprint.Media) string {
+func describeMedia(m mediamatch.Media) string {
 	var b strings.Builder
 	b.WriteString(m.Kind.String())
 	if m.Format != "" {
@@ -333,7 +333,7 @@ func describeMedia(m fingerprint.Media) string {
 }
 
 // printSignals writes one line per signal, file signals first.
-func printSignals(w io.Writer, m fingerprint.Media) {
+func printSignals(w io.Writer, m mediamatch.Media) {
 	for _, s := range m.FileSignals {
 		fmt.Fprintf(w, "  %-7s %s\n", s.Type, s.Hex())
 	}
@@ -343,13 +343,13 @@ func printSignals(w io.Writer, m fingerprint.Media) {
 			if k.End > 0 {
 				line += "  " + formatDuration(k.Start) + "-" + formatDuration(k.End)
 			}
-			if s.Quality > 0 || s.Type == fingerprint.PDQ {
+			if s.Quality > 0 || s.Type == mediamatch.PDQ {
 				line += fmt.Sprintf("  quality %d", s.Quality)
 			}
 			if q := s.Type.MinQuality(); s.Quality < q && !k.LowInformation {
 				line += fmt.Sprintf("  under %d (never matched)", q)
 			}
-			if s.Transform != fingerprint.TransformNone {
+			if s.Transform != mediamatch.TransformNone {
 				line += "  " + describeTransform(s.Transform)
 			}
 			if k.LowInformation {
@@ -372,10 +372,10 @@ func printMatches(w io.Writer, file string, ms []client.Match) {
 		if m.Distance < 0 { // withheld from callers below curator
 			line = fmt.Sprintf("  %s/%s  %s within threshold %d", safeText(m.Bank), safeText(m.ItemID), m.Signal, m.Threshold)
 		}
-		if m.Transform != fingerprint.TransformNone {
+		if m.Transform != mediamatch.TransformNone {
 			line += "  transform " + describeTransform(m.Transform)
 		}
-		if m.ItemKind == fingerprint.KindVideo || len(m.Frames) > 1 {
+		if m.ItemKind == mediamatch.KindVideo || len(m.Frames) > 1 {
 			line += fmt.Sprintf("  frames matched: %.0f%% of query, %.0f%% of item",
 				100*m.QueryCoverage, 100*m.ItemCoverage)
 		}

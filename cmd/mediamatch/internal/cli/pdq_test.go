@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 const (
@@ -42,7 +42,7 @@ func TestParseHashList(t *testing.T) {
 			continue
 		}
 		it := items[0]
-		if it.line != 3 || it.id != tt.id || it.sig.Type != fingerprint.PDQ || it.sig.Hex() != tt.hex || it.sig.Quality != tt.quality {
+		if it.line != 3 || it.id != tt.id || it.sig.Type != mediamatch.PDQ || it.sig.Hex() != tt.hex || it.sig.Quality != tt.quality {
 			t.Errorf("parseHashList(%q) = line %d id %q %s %s quality %d; want line 3 id %q pdq %s quality %d", tt.line,
 				it.line, it.id, it.sig.Type, it.sig.Hex(), it.sig.Quality, tt.id, tt.hex, tt.quality)
 		}

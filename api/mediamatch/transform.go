@@ -1,4 +1,4 @@
-package fingerprint
+package mediamatch
 
 // This file holds the algebra of the eight dihedral transforms: how they
 // compose, how they undo each other, and how they relate to the EXIF
@@ -6,9 +6,9 @@ package fingerprint
 // pixels to display them).
 //
 // Pixel semantics, the same as the PDQ reference's variants (checked in
-// TestTransformPixels against turned images and against the reference's
-// dihedral hashes): with x to the right and y down, output pixel (x, y) of
-// an image w wide and h high turned by
+// package fingerprint's TestTransforms against turned images and against
+// the reference's dihedral hashes): with x to the right and y down, output
+// pixel (x, y) of an image w wide and h high turned by
 //
 //	Rotate90    comes from (w-1-y, x)      the right edge goes to the top
 //	Rotate180   comes from (w-1-x, h-1-y)
@@ -32,8 +32,8 @@ var transformMatrix = [8][2][2]int{
 	FlipMinus1:    {{0, -1}, {-1, 0}},
 }
 
-// compose returns the transform that turns an image by b and then by a.
-func compose(a, b Transform) Transform {
+// Compose returns the transform that turns an image by b and then by a.
+func Compose(a, b Transform) Transform {
 	ma, mb := transformMatrix[a], transformMatrix[b]
 	var m [2][2]int
 	for i := range 2 {
@@ -46,7 +46,7 @@ func compose(a, b Transform) Transform {
 			return Transform(t)
 		}
 	}
-	panic("fingerprint: compose: not a dihedral transform") // unreachable: the group is closed
+	panic("mediamatch: Compose: not a dihedral transform") // unreachable: the group is closed
 }
 
 // Inverse returns the transform that undoes t: Rotate90 and Rotate270 undo
@@ -79,17 +79,19 @@ var exifTransform = [9]Transform{
 	8: Rotate90,   // rotated 90 degrees counter-clockwise
 }
 
-// orientationTransform returns the transform of EXIF orientation o, or
+// OrientationTransform returns the transform that turns the stored pixels
+// of an image with EXIF orientation o into the displayed image, or
 // TransformNone for a value out of 1..8.
-func orientationTransform(o int) Transform {
+func OrientationTransform(o int) Transform {
 	if o < 1 || o > 8 {
 		return TransformNone
 	}
 	return exifTransform[o]
 }
 
-// exifOrientation returns the EXIF orientation (1..8) whose transform is t.
-func (t Transform) exifOrientation() int {
+// EXIFOrientation returns the EXIF orientation (1..8) whose transform is
+// t (see OrientationTransform), or 1 for a t out of range.
+func (t Transform) EXIFOrientation() int {
 	for o := 1; o <= 8; o++ {
 		if exifTransform[o] == t {
 			return o
@@ -98,5 +100,5 @@ func (t Transform) exifOrientation() int {
 	return 1
 }
 
-// transposes reports whether t swaps the axes (and so width and height).
-func transposes(t Transform) bool { return transformMatrix[t][0][0] == 0 }
+// Transposes reports whether t swaps the axes (and so width and height).
+func (t Transform) Transposes() bool { return transformMatrix[t][0][0] == 0 }

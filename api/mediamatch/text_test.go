@@ -1,4 +1,4 @@
-package fingerprint
+package mediamatch
 
 import (
 	"bytes"
@@ -9,6 +9,17 @@ import (
 	"testing"
 	"time"
 )
+
+// refDir returns the directory of the PDQ reference data shared beside the
+// repository, or skips the test if it is absent.
+func refDir(tb testing.TB) string {
+	tb.Helper()
+	dir := filepath.Join("..", "..", "..", "shared", "pdq-reference")
+	if _, err := os.Stat(dir); err != nil {
+		tb.Skipf("PDQ reference data not available: %v", err)
+	}
+	return dir
+}
 
 // bridgeHex is the reference PDQ hash of ThreatExchange's
 // bridge-mods/aaa-orig.jpg, as published there.

@@ -1,4 +1,4 @@
-package fingerprint
+package mediamatch
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ import (
 // ErrSyntax is wrapped by the errors of ParsePDQ, ParseHashLine and
 // ParseVPDQ for text that is not in the expected form; the message says
 // where (line number for ParseVPDQ) and what was wrong.
-var ErrSyntax = errors.New("fingerprint: syntax error")
+var ErrSyntax = errors.New("mediamatch: syntax error")
 
 // vpdqDefaultPeriod is the sampling period vPDQ uses by default (one frame
 // a second): the length given to the last frame of a one-line vPDQ file.
@@ -82,7 +82,7 @@ func WriteHashLine(w io.Writer, s Signal, path string) error {
 		return err
 	}
 	if strings.ContainsAny(path, "\r\n") {
-		return fmt.Errorf("fingerprint: hash line: path %q has a line break", clip(path))
+		return fmt.Errorf("mediamatch: hash line: path %q has a line break", clip(path))
 	}
 	_, err := fmt.Fprintf(w, "%s,%d,%s\n", s.Hex(), s.Quality, path)
 	return err
@@ -124,19 +124,19 @@ func ParseHashLine(line string) (Signal, string, error) {
 // (nothing is written then), else the writer's error.
 func WriteVPDQ(w io.Writer, m Media) error {
 	if m.Kind != KindVideo {
-		return fmt.Errorf("fingerprint: vPDQ: media is an %v, want a video", m.Kind)
+		return fmt.Errorf("mediamatch: vPDQ: media is an %v, want a video", m.Kind)
 	}
 	var b strings.Builder
 	for i, k := range m.Keyframes {
 		s, ok := k.Signal(PDQ)
 		if !ok || s.Transform != TransformNone {
-			return fmt.Errorf("fingerprint: vPDQ: keyframe %d has no PDQ signal", i)
+			return fmt.Errorf("mediamatch: vPDQ: keyframe %d has no PDQ signal", i)
 		}
 		if err := checkPDQ(s); err != nil {
-			return fmt.Errorf("fingerprint: vPDQ: keyframe %d: %w", i, err)
+			return fmt.Errorf("mediamatch: vPDQ: keyframe %d: %w", i, err)
 		}
 		if k.Index < 0 || k.Start < 0 {
-			return fmt.Errorf("fingerprint: vPDQ: keyframe %d: index %d at %v, want both non-negative", i, k.Index, k.Start)
+			return fmt.Errorf("mediamatch: vPDQ: keyframe %d: index %d at %v, want both non-negative", i, k.Index, k.Start)
 		}
 		fmt.Fprintf(&b, "%d,%d,%s,%s\n", k.Index, s.Quality, s.Hex(),
 			strconv.FormatFloat(k.Start.Seconds(), 'f', 3, 64))
@@ -180,7 +180,7 @@ func ParseVPDQ(r io.Reader) (Media, error) {
 		if errors.Is(err, bufio.ErrTooLong) {
 			return Media{}, fmt.Errorf("%w: vPDQ line %d: longer than %d bytes", ErrSyntax, n+1, bufio.MaxScanTokenSize)
 		}
-		return Media{}, fmt.Errorf("fingerprint: reading vPDQ: %w", err)
+		return Media{}, fmt.Errorf("mediamatch: reading vPDQ: %w", err)
 	}
 	if len(kfs) == 0 {
 		return Media{}, fmt.Errorf("%w: vPDQ file has no frames", ErrSyntax)
@@ -246,7 +246,7 @@ func parseSeconds(s string) (time.Duration, error) {
 // checkPDQ returns an error unless s is a valid PDQ signal.
 func checkPDQ(s Signal) error {
 	if s.Type != PDQ {
-		return fmt.Errorf("fingerprint: %s signal where a PDQ one is wanted", s.Type)
+		return fmt.Errorf("mediamatch: %s signal where a PDQ one is wanted", s.Type)
 	}
 	return s.Validate()
 }
