@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/server"
 )
@@ -19,12 +21,18 @@ import (
 // returns its address; it stops with the test.
 func startServer(t *testing.T) string {
 	t.Helper()
+	return startServerOpts(t)
+}
+
+// startServerOpts is startServer with extra grpc.ServerOptions.
+func startServerOpts(t *testing.T, opts ...grpc.ServerOption) string {
+	t.Helper()
 	dir := t.TempDir() // before the Cleanup below, so removed after the server stops
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, server.Config{DataDir: dir, Listen: "127.0.0.1:0",
+		done <- server.Run(ctx, server.Config{DataDir: dir, Listen: "127.0.0.1:0", ServerOptions: opts,
 			Ready: func(a net.Addr) { ready <- a }})
 	}()
 	t.Cleanup(func() {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/index"
 )
 
 // A PDQ hash list, as partners share them, one item per line, in any of
@@ -43,6 +44,11 @@ type hashListItem struct {
 func (h hashListItem) media() mediamatch.Media {
 	return mediamatch.Media{Kind: mediamatch.KindImage,
 		Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{h.sig}}}}
+}
+
+// item returns the item to add to bank with labels.
+func (h hashListItem) item(bank string, labels map[string]string) index.Item {
+	return index.Item{Bank: bank, ID: h.id, Labels: labels, Media: h.media()}
 }
 
 // parseHashList reads a PDQ hash list. It returns every item, or, if any

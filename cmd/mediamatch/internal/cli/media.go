@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/client"
 	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
 // A file is sent in one message up to client.DefaultUnaryLimit and
@@ -355,14 +358,16 @@ the PDQ reference hasher's "hash,quality,filename"; blank lines and lines
 starting with '#' are skipped. The id is the filename's base name, else
 "pdq-" and the hash's first 16 hex digits; hashes listed without a quality get
 quality 100. Every --label applies to every item. A bad line (wrong length, not
-hex, another signal type, a repeated id) fails the command, naming the line,
-and nothing is added; if the server refuses an item, the items added before it
-are deleted again. Hashes of quality under 50 are stored but never match (a
-warning names them).
+hex, another signal type, a repeated id, an id the bank holds already) fails
+the command, naming the line, and nothing is added. Hashes of quality under 50
+are stored but never match (a warning names them).
 
 --vpdq FILE: adds one video item from a vPDQ per-frame file
 ("frame,quality,pdqhex,timestamp" lines, as 'hash --format vpdq' prints). The
 id defaults to the file's base name without ".txt".
+
+--hashes and --vpdq send their items in one import: all or nothing, so that a
+refused item, a lost connection or a crash leaves the bank as it was.
 
 Ids are 1..128 bytes of printable ASCII without spaces or '/', unique within
 the bank.`,
@@ -470,15 +475,15 @@ func openInput(name string) (io.ReadCloser, error) {
 	return os.Open(name)
 }
 
-// addHashList adds one item per line of a PDQ hash list: all of them, or
-// none if a line is bad; if the server refuses one, those added before it
-// are deleted again.
+// addHashList adds one item per line of a PDQ hash list, in one import
+// (addItems): all of them, or none if a line is bad, an id is in the bank
+// already, the server refuses an item, or the call fails.
 func (a *app) addHashList(ctx context.Context, spec client.ItemSpec, list string) error {
 	f, err := openInput(list)
 	if err != nil {
 		return err
 	}
-	items, err := parseHashList(f)
+	hs, err := parseHashList(f)
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("add --hashes %s: %w", list, err)
@@ -487,28 +492,23 @@ func (a *app) addHashList(ctx context.Context, spec client.ItemSpec, list string
 	if err != nil {
 		return err
 	}
+	items := make([]index.Item, len(hs))
+	for i, h := range hs {
+		items[i] = h.item(spec.Bank, spec.Labels)
+	}
+	added, err := a.addItems(ctx, c, spec.Bank, items, func(i int) string {
+		return fmt.Sprintf("line %d (%s)", hs[i].line, hs[i].id)
+	})
+	if err != nil {
+		return fmt.Errorf("add --hashes %s: %w", list, err)
+	}
 	minQuality := mediamatch.PDQ.MinQuality()
-	var added []string
-	for _, h := range items {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		cctx, cancel := a.callCtx(ctx)
-		it, err := c.AddItemSignals(cctx, client.ItemSpec{Bank: spec.Bank, ID: h.id, Labels: spec.Labels}, h.media())
-		cancel()
-		if err != nil {
-			undone := ""
-			if n := a.rollback(ctx, c, spec.Bank, added); n > 0 {
-				undone = fmt.Sprintf(" (the %s added before it were deleted again)", plural(n, "item", "items"))
-			}
-			return fmt.Errorf("add --hashes %s: line %d (%s)%s: %w", list, h.line, h.id, undone, err)
-		}
-		added = append(added, h.id)
+	for i, h := range hs {
 		if h.sig.Quality < minQuality {
 			fmt.Fprintf(a.stderr, "mediamatch: add --hashes %s: line %d (%s): PDQ quality %d is under %d: stored, but it never matches\n",
 				list, h.line, h.id, h.sig.Quality, minQuality)
 		}
-		if err := a.printAdded(list, h.line, it); err != nil {
+		if err := a.printAdded(list, h.line, added[i]); err != nil {
 			return err
 		}
 	}
@@ -518,24 +518,8 @@ func (a *app) addHashList(ctx context.Context, spec client.ItemSpec, list string
 	return nil
 }
 
-// rollback deletes the items of ids from bank, best effort, and returns how
-// many it deleted; failures are reported on stderr.
-func (a *app) rollback(ctx context.Context, c *client.Client, bank string, ids []string) int {
-	n := 0
-	for _, id := range ids {
-		cctx, cancel := a.callCtx(context.WithoutCancel(ctx))
-		err := c.DeleteItem(cctx, bank, id)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(a.stderr, "mediamatch: add --hashes: could not delete %s/%s again: %s\n", bank, id, a.explain(err))
-			continue
-		}
-		n++
-	}
-	return n
-}
-
-// addVPDQ adds one video item from a vPDQ per-frame file.
+// addVPDQ adds one video item from a vPDQ per-frame file, in an import
+// (addItems).
 func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) error {
 	f, err := openInput(file)
 	if err != nil {
@@ -546,15 +530,144 @@ func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) er
 	if err != nil {
 		return fmt.Errorf("add --vpdq %s: %w", file, syntaxReason(err))
 	}
+	if err := checkItemID(spec.ID); err != nil {
+		return fmt.Errorf("add --vpdq %s: item id %q: %v", file, spec.ID, err)
+	}
 	c, err := a.client()
 	if err != nil {
 		return err
 	}
-	cctx, cancel := a.callCtx(ctx)
-	defer cancel()
-	it, err := c.AddItemSignals(cctx, spec, m)
-	if err != nil {
+	added, err := a.addItems(ctx, c, spec.Bank, []index.Item{{Bank: spec.Bank, ID: spec.ID, Labels: spec.Labels, Media: m}}, nil)
+	var refused *refusedError
+	switch {
+	case errors.As(err, &refused):
+		return fmt.Errorf("add --vpdq %s: item %s (%s): %w", file, spec.ID, plural(len(m.Keyframes), "frame", "frames"), err)
+	case err != nil:
 		return fmt.Errorf("add --vpdq %s: %w", file, err)
 	}
-	return a.printAdded(file, 0, it)
+	return a.printAdded(file, 0, added[0])
 }
+
+// addItems adds new items to bank in one import (client.Import of the
+// jsonl format, which carries every field): the server stages them and
+// commits all or nothing, so that a refused item, a lost connection or a
+// crash of either side leaves the bank as it was or holding them all. It
+// returns the items as stored, in order.
+//
+// An import replaces an item that exists already, where add refuses it:
+// addItems first fails, having changed nothing, if the bank holds one of
+// the ids (errors.Is(err, client.ErrAlreadyExists)). An item that another
+// client adds between that check and the commit is replaced, with a
+// warning. where(i), if set, names the i'th item in errors, e.g.
+// "line 3 (x.jpg)". The ids must be unique.
+func (a *app) addItems(ctx context.Context, c *client.Client, bank string, items []index.Item, where func(i int) string) ([]client.Item, error) {
+	name := func(i int, err error) error {
+		if where == nil {
+			return err
+		}
+		return fmt.Errorf("%s: %w", where(i), err)
+	}
+	cctx, cancel := a.callCtx(ctx)
+	defer cancel()
+	i, err := firstExisting(cctx, c, bank, items)
+	if err != nil {
+		return nil, err
+	}
+	if i >= 0 {
+		return nil, name(i, existsError{bank: bank, id: items[i].ID})
+	}
+	var list bytes.Buffer
+	w, err := hashlist.NewWriter(&list, hashlist.JSONL)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if err := w.Write(it); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	res, err := c.Import(cctx, bank, &list, client.ImportOptions{Format: string(hashlist.JSONL)})
+	if err != nil {
+		if i, rerr := recordRefused(err, len(items)); rerr != nil {
+			return nil, name(i, rerr)
+		}
+		return nil, err
+	}
+	if res.Updated > 0 {
+		fmt.Fprintf(a.stderr, "mediamatch: bank %s: replaced %s that another client added meanwhile\n",
+			bank, plural(int(res.Updated), "item", "items"))
+	}
+	added := make([]client.Item, len(items))
+	for i, it := range items {
+		if added[i], err = c.GetItem(cctx, bank, it.ID); err != nil {
+			return nil, fmt.Errorf("all %s were added, but reading back %s failed: %w",
+				plural(len(items), "item", "items"), it.ID, err)
+		}
+	}
+	return added, nil
+}
+
+// firstExisting returns the index of the first of items whose id bank
+// holds, or -1 if none. It reads no item if the bank is empty.
+func firstExisting(ctx context.Context, c *client.Client, bank string, items []index.Item) (int, error) {
+	b, err := c.GetBank(ctx, bank)
+	if err != nil || b.ItemCount == 0 {
+		return -1, err
+	}
+	for i, it := range items {
+		_, err := c.GetItem(ctx, bank, it.ID)
+		switch {
+		case err == nil:
+			return i, nil
+		case !errors.Is(err, client.ErrNotFound):
+			return -1, err
+		}
+	}
+	return -1, nil
+}
+
+// existsError is an item that add would add, found in the bank already:
+// "already exists: item "x.jpg" in bank "tve"", as AddItem says it.
+type existsError struct{ bank, id string }
+
+func (e existsError) Error() string {
+	return fmt.Sprintf("already exists: item %q in bank %q", e.id, e.bank)
+}
+
+func (e existsError) Unwrap() error { return client.ErrAlreadyExists }
+
+// recordRefused returns, for an import of n items refused for its records
+// ("line 3: label key ... want 1..64"; a jsonl line is an item), the
+// index of the first item refused and the server's reason for it as an
+// error that unwraps to err. It returns nil for other errors.
+func recordRefused(err error, n int) (int, error) {
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		return 0, nil
+	}
+	for _, v := range ce.Violations {
+		var line int
+		if _, serr := fmt.Sscanf(v.Description, "line %d:", &line); serr != nil || line < 1 || line > n {
+			continue
+		}
+		_, reason, _ := strings.Cut(v.Description, ": ")
+		return line - 1, &refusedError{err: ce, reason: reason}
+	}
+	return 0, nil
+}
+
+// refusedError is the server's refusal of one item of an import, said as
+// "invalid argument: <reason>".
+type refusedError struct {
+	err    *client.Error
+	reason string
+}
+
+func (e *refusedError) Error() string {
+	return strings.TrimSuffix(e.err.Error(), e.err.Message) + e.reason
+}
+
+func (e *refusedError) Unwrap() error { return e.err }
