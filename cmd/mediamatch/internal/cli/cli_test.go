@@ -74,7 +74,7 @@ func run(t *testing.T, addr string, args ...string) output {
 
 func photoPath(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "media", "images", "skimage", "chelsea.png")
+	p := filepath.Join("..", "..", "..", "..", "..", "shared", "media", "images", "skimage", "chelsea.png")
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("shared media absent: %v", err)
 	}

@@ -214,7 +214,7 @@ func TestPDQCommands(t *testing.T) {
 // videoPath returns a shared video, skipping the test without it or ffmpeg.
 func videoPath(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "media", "videos", "tmk", "chair-orig-22-sd-bar.mp4")
+	p := filepath.Join("..", "..", "..", "..", "..", "shared", "media", "videos", "tmk", "chair-orig-22-sd-bar.mp4")
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("shared media absent: %v", err)
 	}
