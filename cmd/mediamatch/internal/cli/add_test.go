@@ -69,14 +69,7 @@ func TestAddImports(t *testing.T) {
 		}
 		return p
 	}
-	must := func(args ...string) string {
-		t.Helper()
-		out := run(t, addr, args...)
-		if out.code != 0 {
-			t.Fatalf("mediamatch %v: exit %d, stderr %q", args, out.code, out.stderr)
-		}
-		return out.stdout
-	}
+	must := func(args ...string) string { t.Helper(); return mustRun(t, addr, args...) }
 	want := func(what string, got []string, want ...string) {
 		t.Helper()
 		if strings.Join(got, " ") != strings.Join(want, " ") {

@@ -56,6 +56,17 @@ type output struct {
 	stdout, stderr string
 }
 
+// mustRun is run that fails the test unless the command exits 0, and
+// returns its standard output.
+func mustRun(t *testing.T, addr string, args ...string) string {
+	t.Helper()
+	out := run(t, addr, args...)
+	if out.code != 0 {
+		t.Fatalf("mediamatch %v: exit %d, stderr %q", args, out.code, out.stderr)
+	}
+	return out.stdout
+}
+
 // run runs the command line in process against addr.
 func run(t *testing.T, addr string, args ...string) output {
 	t.Helper()
@@ -189,14 +200,7 @@ func TestCommands(t *testing.T) {
 	addr := startServer(t)
 	photo := photoPath(t)
 
-	must := func(args ...string) string {
-		t.Helper()
-		out := run(t, addr, args...)
-		if out.code != 0 {
-			t.Fatalf("mediamatch %v: exit %d, stderr %q", args, out.code, out.stderr)
-		}
-		return out.stdout
-	}
+	must := func(args ...string) string { t.Helper(); return mustRun(t, addr, args...) }
 	must("bank", "create", "tve", "--description", "a test bank")
 	if out := must("bank", "list"); !strings.Contains(out, "tve") || !strings.Contains(out, "a test bank") {
 		t.Errorf("bank list = %q", out)

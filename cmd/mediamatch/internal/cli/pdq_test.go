@@ -85,14 +85,7 @@ func TestPDQCommands(t *testing.T) {
 	addr := startServer(t)
 	photo := photoPath(t)
 	tmp := t.TempDir()
-	must := func(args ...string) string {
-		t.Helper()
-		out := run(t, addr, args...)
-		if out.code != 0 {
-			t.Fatalf("mediamatch %v: exit %d, stderr %q", args, out.code, out.stderr)
-		}
-		return out.stdout
-	}
+	must := func(args ...string) string { t.Helper(); return mustRun(t, addr, args...) }
 	must("bank", "create", "tve")
 
 	// hash --signal: the reference hasher's line format, the same here and
