@@ -101,7 +101,10 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 // with them, nor one credential the others. The count drops when the
 // stream's context ends, which grpc does for every stream.
 func (s *Server) tapCalls(ctx context.Context, info *tap.Info) (context.Context, error) {
-	key, anon := s.callKey(ctx, info.Header)
+	key, anon, tok := s.callKey(ctx, info.Header)
+	if tok != nil {
+		ctx = context.WithValue(ctx, tappedTokenKey{}, *tok) // authenticate need not look it up again
+	}
 	open := s.opts.RequireAuth || s.ix.HasTokens()
 	switch s.calls.take(key, anon, open) {
 	case overTotal:
@@ -126,27 +129,31 @@ func (s *Server) tapCalls(ctx context.Context, info *tap.Info) (context.Context,
 
 // callKey returns what a new call is counted under: "tok ID" for a valid
 // token sent where tokens are accepted, "cert CN=..." for a verified client
-// certificate with a role, else "ip ADDR" (anon). Authentication proper,
-// with its errors, logging and limits, is the guard's; this only decides
-// whose share the call takes.
-func (s *Server) callKey(ctx context.Context, md metadata.MD) (key string, anon bool) {
+// certificate with a role, else "ip ADDR" (anon), and the valid token if
+// there is one. Authentication proper, with its errors, logging and
+// limits, is the guard's; this only decides whose share the call takes.
+func (s *Server) callKey(ctx context.Context, md metadata.MD) (key string, anon bool, tok *index.Token) {
 	p, _ := peer.FromContext(ctx)
 	tlsInfo, isTLS := tlsInfoOf(p)
 	if v := md.Get("authorization"); len(v) == 1 && (isTLS || onLoopback(p)) {
 		if secret, ok := strings.CutPrefix(v[0], "Bearer "); ok {
-			if tok, err := s.ix.Authenticate(strings.TrimSpace(secret)); err == nil {
-				return "tok " + tok.ID, false
+			if t, err := s.ix.Authenticate(strings.TrimSpace(secret)); err == nil {
+				return "tok " + t.ID, false, &t
 			}
 		}
 	}
 	if isTLS && len(tlsInfo.State.VerifiedChains) > 0 && len(tlsInfo.State.VerifiedChains[0]) > 0 {
 		cn := tlsInfo.State.VerifiedChains[0][0].Subject.CommonName
 		if _, ok := s.opts.ClientRoles[cn]; ok {
-			return "cert CN=" + cn, false
+			return "cert CN=" + cn, false, nil
 		}
 	}
-	return "ip " + peerIP(ctx), true
+	return "ip " + peerIP(ctx), true, nil
 }
+
+// tappedTokenKey is the context key of the token tapCalls found valid for
+// a call.
+type tappedTokenKey struct{}
 
 // callCap counts the calls open at once: in all, by caller (credential or,
 // without one, peer IP), and those without credentials together. Safe for
