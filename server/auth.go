@@ -43,7 +43,7 @@ import (
 // access is what one RPC requires.
 type access struct {
 	role   index.Role // the least role that may call it; "" means open to all (health checking)
-	upload bool       // it holds an upload in memory and hashes it: counts against Options.MaxUploads
+	upload bool       // it hashes an upload, or matches a client's many signals: holds a slot of Options.MaxUploads while it works
 }
 
 // audited reports whether calls of the RPC go to the audit log: those of
@@ -64,7 +64,7 @@ func accessTable() map[string]access {
 		// The upload path: match and hash. Nothing here reveals a bank's content.
 		pb.MatchService_MatchMedia_FullMethodName:       {role: matcher, upload: true},
 		pb.MatchService_MatchMediaStream_FullMethodName: {role: matcher, upload: true},
-		pb.MatchService_MatchSignals_FullMethodName:     {role: matcher},
+		pb.MatchService_MatchSignals_FullMethodName:     {role: matcher, upload: true}, // its search holds up to the hit budget
 		pb.HashService_HashMedia_FullMethodName:         {role: matcher, upload: true},
 		pb.HashService_HashMediaStream_FullMethodName:   {role: matcher, upload: true},
 

@@ -106,10 +106,11 @@ type Options struct {
 	// not limited.
 	RateLimit float64
 	RateBurst int
-	// MaxUploads bounds the calls that hold an upload in memory and hash
-	// it (MatchMedia, MatchMediaStream, HashMedia, HashMediaStream,
-	// AddItem, AddItemStream) at once; more wait for a slot within their
-	// deadline. Default DefaultMaxUploads.
+	// MaxUploads bounds the calls that hash an upload (MatchMedia,
+	// MatchMediaStream, HashMedia, HashMediaStream, AddItem,
+	// AddItemStream) or match a client's signals (MatchSignals, whose
+	// search holds up to MaxMatchHits pairs) at once; more wait for a slot
+	// within their deadline. Default DefaultMaxUploads.
 	MaxUploads int
 	// CallTimeout is the deadline given to a call that has none, and
 	// MaxCallTimeout caps the deadline of any call. Defaults

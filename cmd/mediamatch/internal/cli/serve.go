@@ -51,9 +51,11 @@ Roles: matcher (match, hash), moderator (and read banks and items), curator
 (and change them, import, export), admin (and tokens, the audit log). Every
 curator and admin call is recorded in the audit log ('mediamatch audit').
 Each token or certificate may make --rate-limit calls a second (bursts of
---rate-burst); at most --max-uploads uploads are held and hashed at once,
---max-uploads-per-caller of them by one caller. A streamed upload takes its
-slot with its first chunk; a stream quiet for --upload-idle-timeout, or an
+--rate-burst); at most --max-uploads uploads are hashed (or MatchSignals
+calls searched) at once, --max-uploads-per-caller of them by one caller, and
+a freed slot goes to the waiting caller that holds the fewest. A streamed
+upload takes its slot once its last chunk has come (receiving holds memory,
+not a slot); a stream quiet for --upload-idle-timeout, or an
 upload slower than --min-upload-rate bytes a second after its first 10
 seconds, is ended. Streamed uploads hold at most --max-upload-memory bytes
 in all; the server accepts at most --max-connections connections
@@ -141,7 +143,7 @@ default from PATH). Logs go to stderr.`,
 	f.BoolVar(&dev, "dev", false, "development: a loopback server without TLS and without tokens is open to every local process")
 	f.Float64Var(&cfg.RateLimit, "rate-limit", server.DefaultRateLimit, "calls a second per token or certificate (negative: no limit)")
 	f.IntVar(&cfg.RateBurst, "rate-burst", server.DefaultRateBurst, "calls a token or certificate may make at once over --rate-limit")
-	f.IntVar(&cfg.MaxUploads, "max-uploads", server.DefaultMaxUploads(), "uploads held and hashed at once; more wait")
+	f.IntVar(&cfg.MaxUploads, "max-uploads", server.DefaultMaxUploads(), "uploads hashed and MatchSignals calls searched at once; more wait")
 	f.DurationVar(&cfg.CallTimeout, "call-timeout", server.DefaultCallTimeout, "deadline of calls that set none")
 	f.DurationVar(&cfg.MaxCallTimeout, "max-call-timeout", server.DefaultMaxCallTimeout, "longest deadline a call may have")
 	f.IntVar(&cfg.MaxUploadsPerCaller, "max-uploads-per-caller", 0, "uploads one token, certificate or anonymous peer holds at once (default max(1, max-uploads/2))")
