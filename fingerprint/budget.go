@@ -20,7 +20,8 @@ import (
 	"sync"
 )
 
-// gcBytes is the reservation from which giving it back runs the GC first.
+// gcBytes is the reservation from which giving it back, while other
+// decodes wait, runs the GC first.
 const gcBytes = 64 << 20
 
 // memBudget is a weighted semaphore of bytes, granted in FIFO order so that
@@ -49,11 +50,13 @@ func (b *memBudget) acquire(ctx context.Context, n int64, what string) (func(), 
 			ErrTooLarge, what, mib(n), mib(b.size))
 	}
 	release := func() {
-		if n >= gcBytes {
-			// The decode's pixels are garbage now: collect them before
-			// the next decode may take their place (pixel buffers hold
-			// no pointers, so this costs little), or the heap would grow
-			// to the budget twice over before the GC's own pace ran it.
+		if n >= gcBytes && b.contended() {
+			// The decode's pixels are garbage now, and another decode
+			// waits to take their place: collect them first, or the heap
+			// would grow to the budget twice over before the GC's own
+			// pace ran it. A collection marks the whole live heap (the
+			// index too), so it is paid only when decodes queue, not for
+			// every large photo.
 			runtime.GC()
 		}
 		b.release(n)
@@ -83,6 +86,13 @@ func (b *memBudget) acquire(ctx context.Context, n int64, what string) (func(), 
 		b.mu.Unlock()
 	}
 	return nil, context.Cause(ctx)
+}
+
+// contended reports whether decodes wait for room.
+func (b *memBudget) contended() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.waiters.Len() > 0
 }
 
 func (b *memBudget) grant(n int64) {
