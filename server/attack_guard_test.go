@@ -525,7 +525,7 @@ func TestAttackGuardHugeEcho(t *testing.T) {
 func TestAttackGuardFailedAuth(t *testing.T) {
 	ctx := t.Context()
 	e := newGuardEnv(t, Options{AuthFailureBurst: 10})
-	e.token(t, "ops", index.RoleAdmin)
+	ops := e.token(t, "ops", index.RoleAdmin)
 	bank := pb.NewBankServiceClient(e.conn(t, nil))
 	got := map[codes.Code]int{}
 	const guess = "mmt_notarealtokenbutaguess0123456789"
@@ -542,6 +542,11 @@ func TestAttackGuardFailedAuth(t *testing.T) {
 	}
 	if !strings.Contains(logs, "peer=127.0.0.1:") || strings.Contains(logs, guess) {
 		t.Errorf("log should name the peer and never the secret:\n%s", logs)
+	}
+	// The guesser's address is over its allowance, but a valid token from
+	// the same address still gets through.
+	if _, err := bank.ListBanks(as(ctx, ops), &pb.ListBanksRequest{}); err != nil {
+		t.Errorf("ListBanks with a valid token from the guesser's address: %v, want OK", err)
 	}
 }
 

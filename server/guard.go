@@ -307,24 +307,26 @@ func (s *Server) admit(ctx context.Context, method string) (*call, context.Conte
 }
 
 // authenticateLimited is authenticate behind the limit on failed
-// authentications per peer IP (Options.AuthFailureRate): a peer over it is
-// refused with a *rateError before its credentials are looked at, and
-// each failure is logged with the peer, the method and the reason (which
-// never holds a secret).
+// authentications per peer IP (Options.AuthFailureRate): each failure is
+// logged with the peer, the method and the reason (which never holds a
+// secret) and takes from the peer's allowance; once it is spent, failures
+// are refused with a *rateError and not logged. Valid credentials pass
+// whatever the allowance, so that a neighbour behind the same address
+// (a NAT, another local process) cannot lock a gateway out by guessing.
 func (s *Server) authenticateLimited(ctx context.Context, method string) (*caller, error) {
+	who, err := s.authenticate(ctx)
+	if err == nil {
+		return who, nil
+	}
 	ip := peerIP(ctx)
-	if wait, ok := s.authFail.peek(ip); !ok {
+	if wait, ok := s.authFail.allow(ip); !ok {
 		return nil, &rateError{who: "peer " + ip, what: "failed authentications", rate: s.opts.AuthFailureRate,
 			burst: s.opts.AuthFailureBurst, retry: wait, flag: "Options.AuthFailureRate"}
 	}
-	who, err := s.authenticate(ctx)
-	if err != nil {
-		s.authFail.allow(ip)
-		p, _ := peer.FromContext(ctx)
-		s.log.WarnContext(ctx, "authentication failed", slog.String("peer", peerAddr(p)),
-			slog.String("method", shortMethod(method)), slog.String("reason", cleanText(err.Error(), 300)))
-	}
-	return who, err
+	p, _ := peer.FromContext(ctx)
+	s.log.WarnContext(ctx, "authentication failed", slog.String("peer", peerAddr(p)),
+		slog.String("method", shortMethod(method)), slog.String("reason", cleanText(err.Error(), 300)))
+	return nil, err
 }
 
 // takeSlot waits within ctx for an upload slot for c (Options.MaxUploads
@@ -792,18 +794,6 @@ func (l *limiter) allow(key string) (time.Duration, bool) {
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return d, false
-	}
-	return 0, true
-}
-
-// peek is allow without taking the token.
-func (l *limiter) peek(key string) (time.Duration, bool) {
-	if l.rate < 0 {
-		return 0, true
-	}
-	now := l.now()
-	if t := l.bucket(key, now).TokensAt(now); t < 1 {
-		return time.Duration((1 - t) / l.rate * float64(time.Second)), false
 	}
 	return 0, true
 }

@@ -173,9 +173,9 @@ type Options struct {
 	StreamWindow, ConnWindow int32
 	// AuthFailureRate is how many failed authentications a second one
 	// peer IP address may make on average, with bursts of
-	// AuthFailureBurst; once over it, its calls needing authentication are
-	// refused with ResourceExhausted before the credentials are looked at.
-	// Each failure is logged with the peer (never the secret). Defaults
+	// AuthFailureBurst; once over it, its failures are refused with
+	// ResourceExhausted and no longer logged, while valid credentials from
+	// the same address still pass. Each failure within it is logged with the peer (never the secret). Defaults
 	// DefaultAuthFailureRate and DefaultAuthFailureBurst; negative means
 	// no limit.
 	AuthFailureRate  float64
