@@ -679,3 +679,19 @@ func TestAttackGuardSlotsFair(t *testing.T) {
 		t.Errorf("%d slots held, want 2", n)
 	}
 }
+
+// TestAttackGuardLimiterBounded (point 14): failures from ever new
+// addresses cannot grow the failure limiter without bound: past
+// maxBuckets busy keys it drops some, whatever their state.
+func TestAttackGuardLimiterBounded(t *testing.T) {
+	clock := newTestClock()
+	l := newLimiter(1, 100, clock.Now)
+	for i := range 3 * maxBuckets {
+		if _, ok := l.allow(fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255)); !ok {
+			t.Fatalf("key %d refused on its first failure", i)
+		}
+	}
+	if n := len(l.buckets); n > maxBuckets {
+		t.Errorf("%d buckets after %d keys, want at most %d", n, 3*maxBuckets, maxBuckets)
+	}
+}

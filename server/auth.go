@@ -211,6 +211,17 @@ func onLoopback(p *peer.Peer) bool {
 	return false
 }
 
+// peerNet is peerIP for limits on failures: an IPv6 peer is counted by
+// its /64, which one host usually holds whole, so that it cannot make
+// itself a fresh allowance per address.
+func peerNet(ctx context.Context) string {
+	ip := peerIP(ctx)
+	if a := net.ParseIP(ip); a != nil && a.To4() == nil {
+		return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip
+}
+
 // peerIP returns the IP address of the call's peer ("127.0.0.1"), "unix"
 // for a Unix socket, or "unknown".
 func peerIP(ctx context.Context) string {

@@ -318,7 +318,7 @@ func (s *Server) authenticateLimited(ctx context.Context, method string) (*calle
 	if err == nil {
 		return who, nil
 	}
-	ip := peerIP(ctx)
+	ip := peerNet(ctx)
 	if wait, ok := s.authFail.allow(ip); !ok {
 		return nil, &rateError{who: "peer " + ip, what: "failed authentications", rate: s.opts.AuthFailureRate,
 			burst: s.opts.AuthFailureBurst, retry: wait, flag: "Options.AuthFailureRate"}
@@ -809,6 +809,16 @@ func (l *limiter) bucket(key string, now time.Time) *rate.Limiter {
 				if b.TokensAt(now) >= float64(l.burst) {
 					delete(l.buckets, k)
 				}
+			}
+			// Still full (many keys busy at once, e.g. failures from
+			// many addresses): drop half, whichever the map yields, so
+			// that memory and this scan stay bounded; a dropped key
+			// starts again with a full bucket.
+			for k := range l.buckets {
+				if len(l.buckets) < maxBuckets/2 {
+					break
+				}
+				delete(l.buckets, k)
 			}
 		}
 		b = rate.NewLimiter(rate.Limit(l.rate), l.burst)
