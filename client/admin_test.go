@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -26,7 +28,7 @@ func guarded(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	_, secret, err := ix.CreateToken(t.Context(), index.Token{Name: "root", Role: index.RoleAdmin})
+	_, secret, err := ix.CreateToken(t.Context(), mediamatch.Token{Name: "root", Role: mediamatch.RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +68,12 @@ func TestAdminAndCredentials(t *testing.T) {
 	}
 
 	c := dial(t, addr, grpc.WithPerRPCCredentials(client.TokenCredentials(secret, true)))
-	tok, gw, err := c.CreateToken(ctx, client.TokenSpec{Name: "gw", Role: client.RoleMatcher, Banks: []string{"tve"},
+	tok, gw, err := c.CreateToken(ctx, client.TokenSpec{Name: "gw", Role: mediamatch.RoleMatcher, Banks: []string{"tve"},
 		ExpireTime: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Role != client.RoleMatcher || tok.ExpireTime.IsZero() || !strings.HasPrefix(gw, "mmt_") {
+	if tok.Role != mediamatch.RoleMatcher || tok.ExpireTime.IsZero() || !strings.HasPrefix(gw, "mmt_") {
 		t.Errorf("CreateToken = %+v, %q", tok, gw)
 	}
 	matcher := dial(t, addr, grpc.WithPerRPCCredentials(client.TokenCredentials(gw, true)))

@@ -25,7 +25,6 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -123,96 +122,12 @@ type MatchOptions struct {
 	Dihedral bool
 }
 
-// TimeRange, FrameMatch, Match, Bank and Item mirror index's types of the
-// same names on purpose: the client must not import index, which would pull
-// Badger into every program that only calls a server, and the api package
-// must not import it either (see STYLE.md: Badger never leaks past index).
-// Their fields are the API's, filled in from the protobuf messages by
-// convert.go; a field added to match.proto or bank.proto is added here and
-// in index separately.
-
-// TimeRange is a span of a video.
-type TimeRange struct {
-	Start, End time.Duration
-}
-
-// FrameMatch says that one query keyframe matched one item keyframe.
-type FrameMatch struct {
-	QueryFrame, ItemFrame int
-	QueryTime, ItemTime   TimeRange
-	Signal                mediamatch.SignalType
-	// Distance is the Hamming distance in bits; -1 when the server
-	// withholds it (callers below curator).
-	Distance int
-	// Transform is how the query frame is turned relative to the item
-	// frame (MatchOptions.Dihedral); TransformNone when it matched as is.
-	Transform mediamatch.Transform
-}
-
-// Match is one known item that a query matched.
-type Match struct {
-	Bank, ItemID string
-	Labels       map[string]string
-	ItemKind     mediamatch.Kind
-	// Signal, Distance and Threshold describe the best (closest) hit.
-	// Distance is -1 when the server withholds it: callers below curator
-	// get no distances (they could rebuild hashes from them), no Source,
-	// and matches ordered by bank and id.
-	Signal    mediamatch.SignalType
-	Distance  int
-	Threshold int
-	// Transform is how the upload is turned relative to the item at the
-	// best hit, e.g. mediamatch.FlipY for a copy mirrored left to right
-	// (MatchOptions.Dihedral); TransformNone when it matched as is.
-	Transform mediamatch.Transform
-	// Frames lists every keyframe pair that matched (videos, animations).
-	Frames []FrameMatch
-	// QueryCoverage and ItemCoverage are the shares (0..1) of the query's
-	// and the item's informative keyframes that matched.
-	QueryCoverage, ItemCoverage float64
-	// QueryRanges and ItemRanges are the matched spans, merged.
-	QueryRanges, ItemRanges []TimeRange
-	// Source is where the item came from, for items imported from a
-	// partner's list; nil otherwise, and for callers below curator.
-	Source *Source
-}
-
 // MatchResult is the answer to a match of a file.
 type MatchResult struct {
 	// Matches, best first; empty when nothing matched.
-	Matches []Match
+	Matches []mediamatch.Match
 	// Query is the fingerprint the server computed for the file.
 	Query mediamatch.Media
-}
-
-// Bank is a named list of known items.
-type Bank struct {
-	Name, Description string
-	CreateTime        time.Time
-	ItemCount         int64
-}
-
-// Item is one known piece of media in a bank.
-type Item struct {
-	Bank, ID   string
-	Labels     map[string]string
-	Disabled   bool
-	Media      mediamatch.Media
-	CreateTime time.Time
-	UpdateTime time.Time
-	// Source is where an imported item came from; nil for items added
-	// directly.
-	Source *Source
-}
-
-// Source is the provenance of an item imported from a partner's hash list.
-type Source struct {
-	Format     string    // the hash-list format it was read from, e.g. "te-updates"
-	Partner    string    // the collaboration, member or owner that shared it
-	UpstreamID string    // the item's id in the partner's list, if it has one
-	Tags       []string  // the partner's own tag strings, as given
-	FirstSeen  time.Time // when an import first carried it
-	Updated    time.Time // when the partner last changed it, or an import last changed it
 }
 
 // ItemSpec names a new item: its bank (which must exist), its id (unique
@@ -220,15 +135,6 @@ type Source struct {
 type ItemSpec struct {
 	Bank, ID string
 	Labels   map[string]string
-}
-
-// ItemUpdate says what UpdateItem changes: the labels (replaced whole) when
-// SetLabels, the disabled flag when SetDisabled.
-type ItemUpdate struct {
-	Labels      map[string]string
-	SetLabels   bool
-	Disabled    bool
-	SetDisabled bool
 }
 
 // Hash returns the fingerprint of a file without matching or storing it.
@@ -311,7 +217,7 @@ func (c *Client) MatchReader(ctx context.Context, r io.Reader, opts MatchOptions
 
 // MatchSignals matches a fingerprint computed on the client (for example
 // with fingerprint.Hasher), so that no media leaves the caller.
-func (c *Client) MatchSignals(ctx context.Context, m mediamatch.Media, opts MatchOptions) ([]Match, error) {
+func (c *Client) MatchSignals(ctx context.Context, m mediamatch.Media, opts MatchOptions) ([]mediamatch.Match, error) {
 	resp, err := c.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(m), Options: optionsToProto(opts)})
 	if err != nil {
 		return nil, fromRPC(err)
@@ -321,32 +227,32 @@ func (c *Client) MatchSignals(ctx context.Context, m mediamatch.Media, opts Matc
 
 // CreateBank creates an empty bank. It fails with ErrAlreadyExists if the
 // name is taken and ErrInvalidArgument if it is not a valid name.
-func (c *Client) CreateBank(ctx context.Context, name, description string) (Bank, error) {
+func (c *Client) CreateBank(ctx context.Context, name, description string) (mediamatch.Bank, error) {
 	resp, err := c.bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{Name: name, Description: description}})
 	if err != nil {
-		return Bank{}, fromRPC(err)
+		return mediamatch.Bank{}, fromRPC(err)
 	}
 	return bankFromProto(resp.GetBank()), nil
 }
 
 // GetBank returns one bank, or ErrNotFound.
-func (c *Client) GetBank(ctx context.Context, name string) (Bank, error) {
+func (c *Client) GetBank(ctx context.Context, name string) (mediamatch.Bank, error) {
 	resp, err := c.bank.GetBank(ctx, &pb.GetBankRequest{Name: name})
 	if err != nil {
-		return Bank{}, fromRPC(err)
+		return mediamatch.Bank{}, fromRPC(err)
 	}
 	return bankFromProto(resp.GetBank()), nil
 }
 
 // ListBanks iterates over every bank in name order, fetching pages as it
 // goes. An error ends the iteration.
-func (c *Client) ListBanks(ctx context.Context) iter.Seq2[Bank, error] {
-	return func(yield func(Bank, error) bool) {
+func (c *Client) ListBanks(ctx context.Context) iter.Seq2[mediamatch.Bank, error] {
+	return func(yield func(mediamatch.Bank, error) bool) {
 		token := ""
 		for {
 			resp, err := c.bank.ListBanks(ctx, &pb.ListBanksRequest{PageSize: int32(c.pageSize), PageToken: token})
 			if err != nil {
-				yield(Bank{}, fromRPC(err))
+				yield(mediamatch.Bank{}, fromRPC(err))
 				return
 			}
 			for _, b := range resp.GetBanks() {
@@ -370,25 +276,25 @@ func (c *Client) DeleteBank(ctx context.Context, name string) error {
 // AddItem adds a known item hashed from a file by the server. Files over
 // the unary limit are streamed. It fails with ErrNotFound if the bank does
 // not exist and ErrAlreadyExists if the id is taken.
-func (c *Client) AddItem(ctx context.Context, spec ItemSpec, content []byte) (Item, error) {
+func (c *Client) AddItem(ctx context.Context, spec ItemSpec, content []byte) (mediamatch.Item, error) {
 	if len(content) > c.unaryLimit {
 		return c.AddItemReader(ctx, spec, bytes.NewReader(content))
 	}
 	resp, err := c.bank.AddItem(ctx, &pb.AddItemRequest{
 		Item: specToProto(spec), Source: &pb.AddItemRequest_Content{Content: content}})
 	if err != nil {
-		return Item{}, fromRPC(err)
+		return mediamatch.Item{}, fromRPC(err)
 	}
 	return itemFromProto(resp.GetItem()), nil
 }
 
 // AddItemReader is AddItem for a file read from r, always streamed.
-func (c *Client) AddItemReader(ctx context.Context, spec ItemSpec, r io.Reader) (Item, error) {
+func (c *Client) AddItemReader(ctx context.Context, spec ItemSpec, r io.Reader) (mediamatch.Item, error) {
 	ctx, cancel := context.WithCancel(ctx) // ends the stream on a read error
 	defer cancel()
 	stream, err := c.bank.AddItemStream(ctx)
 	if err != nil {
-		return Item{}, fromRPC(err)
+		return mediamatch.Item{}, fromRPC(err)
 	}
 	s := specToProto(spec)
 	err = c.send(r, func(chunk []byte, first bool) error {
@@ -399,43 +305,43 @@ func (c *Client) AddItemReader(ctx context.Context, spec ItemSpec, r io.Reader) 
 		return stream.Send(m)
 	})
 	if err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
-		return Item{}, fromRPC(err)
+		return mediamatch.Item{}, fromRPC(err)
 	}
 	return itemFromProto(resp.GetItem()), nil
 }
 
 // AddItemSignals adds a known item from a fingerprint computed elsewhere.
-func (c *Client) AddItemSignals(ctx context.Context, spec ItemSpec, m mediamatch.Media) (Item, error) {
+func (c *Client) AddItemSignals(ctx context.Context, spec ItemSpec, m mediamatch.Media) (mediamatch.Item, error) {
 	resp, err := c.bank.AddItem(ctx, &pb.AddItemRequest{
 		Item: specToProto(spec), Source: &pb.AddItemRequest_Media{Media: pb.MediaToProto(m)}})
 	if err != nil {
-		return Item{}, fromRPC(err)
+		return mediamatch.Item{}, fromRPC(err)
 	}
 	return itemFromProto(resp.GetItem()), nil
 }
 
 // GetItem returns one item with its fingerprint, or ErrNotFound.
-func (c *Client) GetItem(ctx context.Context, bank, id string) (Item, error) {
+func (c *Client) GetItem(ctx context.Context, bank, id string) (mediamatch.Item, error) {
 	resp, err := c.bank.GetItem(ctx, &pb.GetItemRequest{Bank: bank, Id: id})
 	if err != nil {
-		return Item{}, fromRPC(err)
+		return mediamatch.Item{}, fromRPC(err)
 	}
 	return itemFromProto(resp.GetItem()), nil
 }
 
 // ListItems iterates over a bank's items in id order, fetching pages as it
 // goes. An error (ErrNotFound for a missing bank) ends the iteration.
-func (c *Client) ListItems(ctx context.Context, bank string) iter.Seq2[Item, error] {
-	return func(yield func(Item, error) bool) {
+func (c *Client) ListItems(ctx context.Context, bank string) iter.Seq2[mediamatch.Item, error] {
+	return func(yield func(mediamatch.Item, error) bool) {
 		token := ""
 		for {
 			resp, err := c.bank.ListItems(ctx, &pb.ListItemsRequest{Bank: bank, PageSize: int32(c.pageSize), PageToken: token})
 			if err != nil {
-				yield(Item{}, fromRPC(err))
+				yield(mediamatch.Item{}, fromRPC(err))
 				return
 			}
 			for _, it := range resp.GetItems() {
@@ -452,7 +358,7 @@ func (c *Client) ListItems(ctx context.Context, bank string) iter.Seq2[Item, err
 
 // UpdateItem changes an item's labels and/or disabled flag and returns the
 // item as stored. The change applies to the next match.
-func (c *Client) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) (Item, error) {
+func (c *Client) UpdateItem(ctx context.Context, bank, id string, u mediamatch.ItemUpdate) (mediamatch.Item, error) {
 	req := &pb.UpdateItemRequest{
 		Item:       &pb.Item{Bank: bank, Id: id, Labels: u.Labels, Disabled: u.Disabled},
 		UpdateMask: &fieldmaskpb.FieldMask{},
@@ -465,19 +371,19 @@ func (c *Client) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) 
 	}
 	resp, err := c.bank.UpdateItem(ctx, req)
 	if err != nil {
-		return Item{}, fromRPC(err)
+		return mediamatch.Item{}, fromRPC(err)
 	}
 	return itemFromProto(resp.GetItem()), nil
 }
 
 // Disable stops an item from matching; it is kept and can be enabled again.
-func (c *Client) Disable(ctx context.Context, bank, id string) (Item, error) {
-	return c.UpdateItem(ctx, bank, id, ItemUpdate{Disabled: true, SetDisabled: true})
+func (c *Client) Disable(ctx context.Context, bank, id string) (mediamatch.Item, error) {
+	return c.UpdateItem(ctx, bank, id, mediamatch.ItemUpdate{Disabled: true, SetDisabled: true})
 }
 
 // Enable lets a disabled item match again.
-func (c *Client) Enable(ctx context.Context, bank, id string) (Item, error) {
-	return c.UpdateItem(ctx, bank, id, ItemUpdate{Disabled: false, SetDisabled: true})
+func (c *Client) Enable(ctx context.Context, bank, id string) (mediamatch.Item, error) {
+	return c.UpdateItem(ctx, bank, id, mediamatch.ItemUpdate{Disabled: false, SetDisabled: true})
 }
 
 // DeleteItem deletes an item, or fails with ErrNotFound.

@@ -270,7 +270,7 @@ func TestUpdateAndMatchSignals(t *testing.T) {
 	if it, err = c.Enable(ctx, "tve", "cat"); err != nil || it.Disabled {
 		t.Fatalf("Enable = %+v, %v", it, err)
 	}
-	it, err = c.UpdateItem(ctx, "tve", "cat", client.ItemUpdate{Labels: map[string]string{"k": "v"}, SetLabels: true})
+	it, err = c.UpdateItem(ctx, "tve", "cat", mediamatch.ItemUpdate{Labels: map[string]string{"k": "v"}, SetLabels: true})
 	if err != nil || it.Labels["k"] != "v" || it.Disabled {
 		t.Fatalf("UpdateItem(labels) = %+v, %v", it, err)
 	}

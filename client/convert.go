@@ -48,26 +48,26 @@ func optionsToProto(o MatchOptions) *pb.MatchOptions {
 	return out
 }
 
-func timeRangeFromProto(r *pb.TimeRange) TimeRange {
+func timeRangeFromProto(r *pb.TimeRange) mediamatch.TimeRange {
 	start, end := pb.TimeRangeFromProto(r)
-	return TimeRange{Start: start, End: end}
+	return mediamatch.TimeRange{Start: start, End: end}
 }
 
-func timeRangesFromProto(rs []*pb.TimeRange) []TimeRange {
+func timeRangesFromProto(rs []*pb.TimeRange) []mediamatch.TimeRange {
 	if len(rs) == 0 {
 		return nil
 	}
-	out := make([]TimeRange, len(rs))
+	out := make([]mediamatch.TimeRange, len(rs))
 	for i, r := range rs {
 		out[i] = timeRangeFromProto(r)
 	}
 	return out
 }
 
-func matchesFromProto(ms []*pb.Match) []Match {
-	out := make([]Match, len(ms))
+func matchesFromProto(ms []*pb.Match) []mediamatch.Match {
+	out := make([]mediamatch.Match, len(ms))
 	for i, m := range ms {
-		out[i] = Match{
+		out[i] = mediamatch.Match{
 			Bank:          m.GetBank(),
 			ItemID:        m.GetItemId(),
 			Labels:        m.GetLabels(),
@@ -83,7 +83,7 @@ func matchesFromProto(ms []*pb.Match) []Match {
 			Source:        sourceFromProto(m.GetSource()),
 		}
 		for _, f := range m.GetFrames() {
-			out[i].Frames = append(out[i].Frames, FrameMatch{
+			out[i].Frames = append(out[i].Frames, mediamatch.FrameMatch{
 				QueryFrame: int(f.GetQueryFrame()),
 				ItemFrame:  int(f.GetItemFrame()),
 				QueryTime:  timeRangeFromProto(f.GetQueryTime()),
@@ -97,8 +97,8 @@ func matchesFromProto(ms []*pb.Match) []Match {
 	return out
 }
 
-func bankFromProto(b *pb.Bank) Bank {
-	return Bank{
+func bankFromProto(b *pb.Bank) mediamatch.Bank {
+	return mediamatch.Bank{
 		Name:        b.GetName(),
 		Description: b.GetDescription(),
 		CreateTime:  asTime(b.GetCreateTime()),
@@ -106,8 +106,8 @@ func bankFromProto(b *pb.Bank) Bank {
 	}
 }
 
-func itemFromProto(it *pb.Item) Item {
-	return Item{
+func itemFromProto(it *pb.Item) mediamatch.Item {
+	return mediamatch.Item{
 		Bank:       it.GetBank(),
 		ID:         it.GetId(),
 		Labels:     it.GetLabels(),
@@ -120,11 +120,11 @@ func itemFromProto(it *pb.Item) Item {
 }
 
 // sourceFromProto returns the provenance in s; nil for a nil s.
-func sourceFromProto(s *pb.Source) *Source {
+func sourceFromProto(s *pb.Source) *mediamatch.Source {
 	if s == nil {
 		return nil
 	}
-	return &Source{
+	return &mediamatch.Source{
 		Format:     s.GetFormat(),
 		Partner:    s.GetPartner(),
 		UpstreamID: s.GetUpstreamId(),

@@ -172,7 +172,7 @@ type failingWriter struct{ err error }
 
 func (w *failingWriter) Write([]byte) (int, error) { return 0, w.err }
 
-func sameSource(a, b *client.Source) bool {
+func sameSource(a, b *mediamatch.Source) bool {
 	if a == nil || b == nil {
 		return a == b
 	}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // auditTestClock is a clock safe for the index's background loops.
@@ -66,7 +68,7 @@ func TestAttackAuditFloodRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 600 {
-		if err := ix.AppendAudit(ctx, AuditEntry{Actor: "flood", Action: "BankService/DeleteBank", Target: fmt.Sprintf("t%04d", i)}); err != nil {
+		if err := ix.AppendAudit(ctx, mediamatch.AuditEntry{Actor: "flood", Action: "BankService/DeleteBank", Target: fmt.Sprintf("t%04d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +87,7 @@ func TestAttackAuditFloodRetention(t *testing.T) {
 	// Two days on, only what is younger than a day stays.
 	clk.add(48 * time.Hour)
 	ix = openTest(t, dir, opts)
-	if err := ix.AppendAudit(ctx, AuditEntry{Actor: "admin", Action: "BankService/CreateBank", Target: "fresh"}); err != nil {
+	if err := ix.AppendAudit(ctx, mediamatch.AuditEntry{Actor: "admin", Action: "BankService/CreateBank", Target: "fresh"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ix.Close(); err != nil {

@@ -3,6 +3,8 @@ package index
 import (
 	"fmt"
 	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // BenchmarkFreeSpaceCheck measures the free-space check made before each
@@ -20,7 +22,7 @@ func BenchmarkFreeSpaceCheck(b *testing.B) {
 // costs an import: memory per record (B/op) and time.
 func BenchmarkImportRepeatCheck(b *testing.B) {
 	ix := openTest(b, "", Options{})
-	if _, err := ix.CreateBank(b.Context(), Bank{Name: "b"}); err != nil {
+	if _, err := ix.CreateBank(b.Context(), mediamatch.Bank{Name: "b"}); err != nil {
 		b.Fatal(err)
 	}
 	im, err := ix.BeginImport(b.Context(), "b")
@@ -35,7 +37,7 @@ func BenchmarkImportRepeatCheck(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if err := im.repeated(ImportRecord{Item: Item{ID: ids[i]}, Line: i + 1}, uint64(i)|1); err != nil {
+		if err := im.repeated(ImportRecord{Item: mediamatch.Item{ID: ids[i]}, Line: i + 1}, uint64(i)|1); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -31,9 +31,9 @@ func attackBank(t testing.TB, ix *Index, bank string, n int, r *rand.Rand) {
 	mustBank(t, ix, bank)
 	const batch = 2000
 	for lo := 0; lo < n; lo += batch {
-		var items []Item
+		var items []mediamatch.Item
 		for i := lo; i < min(lo+batch, n); i++ {
-			items = append(items, Item{Bank: bank, ID: fmt.Sprintf("item-%06d", i), Media: attackStill(h256(r))})
+			items = append(items, mediamatch.Item{Bank: bank, ID: fmt.Sprintf("item-%06d", i), Media: attackStill(h256(r))})
 		}
 		if err := ix.addItems(context.Background(), bank, items); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // TestAttackDataDirModes is issue 11 point 13: a data dir made beforehand
@@ -26,7 +28,7 @@ func TestAttackDataDirModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	failLooseModes(t, dir, "after the first Open")
-	if _, err := ix.CreateBank(t.Context(), Bank{Name: "b"}); err != nil {
+	if _, err := ix.CreateBank(t.Context(), mediamatch.Bank{Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ix.Close(); err != nil {

@@ -6,25 +6,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
-)
 
-// AuditEntry is one change made through the API: who made it, what, and
-// when. It never holds media or hashes, only names.
-type AuditEntry struct {
-	Time   time.Time // set by AppendAudit
-	Actor  string    // the token id and name, or the client certificate's subject
-	Role   Role      // the actor's role
-	Action string    // the RPC, e.g. "BankService/DeleteBank"
-	Target string    // what it acted on: a bank, bank/item, a token id
-	Detail string    // the outcome or the counts, e.g. "ok" or "added=10 deleted=2"
-}
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+)
 
 // Limits of an audit entry's fields; longer values are cut.
 const maxAuditField = 512
 
 // AppendAudit appends e with the current time, durably. Errors:
 // ErrClosed, or a storage error. Safe for concurrent use.
-func (ix *Index) AppendAudit(ctx context.Context, e AuditEntry) error {
+func (ix *Index) AppendAudit(ctx context.Context, e mediamatch.AuditEntry) error {
 	if err := ix.enter(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
@@ -157,7 +148,7 @@ func (ix *Index) pruneAudit(ctx context.Context) error {
 // pageToken, and the token of the next page (empty on the last). Errors:
 // ErrInvalid for a bad page size or token, ErrClosed, or a storage error.
 // Safe for concurrent use.
-func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) ([]AuditEntry, string, error) {
+func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) ([]mediamatch.AuditEntry, string, error) {
 	return ix.ListAuditWhere(ctx, pageSize, pageToken, nil)
 }
 
@@ -165,7 +156,7 @@ func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) 
 // true (nil keeps all): pages are filled with kept entries, and the page
 // token names the last kept one, so that it tells nothing of the others.
 // keep must be cheap: a page may scan the whole log.
-func (ix *Index) ListAuditWhere(ctx context.Context, pageSize int, pageToken string, keep func(AuditEntry) bool) ([]AuditEntry, string, error) {
+func (ix *Index) ListAuditWhere(ctx context.Context, pageSize int, pageToken string, keep func(mediamatch.AuditEntry) bool) ([]mediamatch.AuditEntry, string, error) {
 	n, err := validatePageSize(pageSize)
 	if err != nil {
 		return nil, "", err
@@ -183,7 +174,7 @@ func (ix *Index) ListAuditWhere(ctx context.Context, pageSize int, pageToken str
 	}
 	defer ix.exit()
 	var (
-		out  []AuditEntry
+		out  []mediamatch.AuditEntry
 		last []byte
 		more bool
 	)
@@ -219,7 +210,7 @@ func (ix *Index) ListAuditWhere(ctx context.Context, pageSize int, pageToken str
 	return out, next, nil
 }
 
-func encodeAudit(e AuditEntry) []byte {
+func encodeAudit(e mediamatch.AuditEntry) []byte {
 	var enc encoder
 	enc.byte(recordV1)
 	enc.time(e.Time)
@@ -232,13 +223,13 @@ func encodeAudit(e AuditEntry) []byte {
 	return enc.b
 }
 
-func decodeAudit(v []byte) (AuditEntry, error) {
+func decodeAudit(v []byte) (mediamatch.AuditEntry, error) {
 	d := decoder{b: v}
-	var e AuditEntry
+	var e mediamatch.AuditEntry
 	if ver := d.byte(); d.err == nil && ver != recordV1 {
 		return e, fmt.Errorf("index: audit record version %d, want %d", ver, recordV1)
 	}
 	e.Time = d.time()
-	e.Actor, e.Role, e.Action, e.Target, e.Detail = d.str(), Role(d.str()), d.str(), d.str(), d.str()
+	e.Actor, e.Role, e.Action, e.Target, e.Detail = d.str(), mediamatch.Role(d.str()), d.str(), d.str(), d.str()
 	return e, d.done("audit record")
 }

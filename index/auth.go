@@ -15,63 +15,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
-
-// Role is what an API token may do. Each role includes the ones before it.
-type Role string
-
-// The roles, from least to most.
-const (
-	RoleMatcher   Role = "matcher"   // match and hash: what an upload path gets
-	RoleModerator Role = "moderator" // and read banks, items and their labels
-	RoleCurator   Role = "curator"   // and manage banks, items, imports and exports
-	RoleAdmin     Role = "admin"     // and tokens and the audit log
-)
-
-// Roles returns the roles from least to most.
-func Roles() []Role { return []Role{RoleMatcher, RoleModerator, RoleCurator, RoleAdmin} }
-
-// Valid reports whether r is a known role.
-func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
-
-// Includes reports whether r may do what o may.
-func (r Role) Includes(o Role) bool {
-	return r.Valid() && o.Valid() && slices.Index(Roles(), r) >= slices.Index(Roles(), o)
-}
-
-// Token is an API token as stored: never its secret, only the secret's
-// SHA-256.
-type Token struct {
-	ID         string    // public identifier, "tok_" and 16 hex digits
-	Name       string    // who or what it is for, 1..128 bytes
-	Role       Role      // what it may do
-	Banks      []string  // the banks it may use; empty: all
-	CreateTime time.Time //
-	ExpireTime time.Time // zero: never expires
-	RevokeTime time.Time // zero: not revoked
-}
-
-// CanUse reports whether t may use bank.
-func (t Token) CanUse(bank string) bool { return len(t.Banks) == 0 || slices.Contains(t.Banks, bank) }
-
-// Within reports whether t is within scope, the banks of an admin: every
-// token is within an empty scope (an unlimited admin); otherwise t must be
-// limited to banks that are all in scope. A token for every bank is
-// within no limited scope.
-func (t Token) Within(scope []string) bool {
-	if len(scope) == 0 {
-		return true
-	}
-	if len(t.Banks) == 0 {
-		return false
-	}
-	for _, b := range t.Banks {
-		if !slices.Contains(scope, b) {
-			return false
-		}
-	}
-	return true
-}
 
 // ValidateTokenName returns nil if name is 1..128 bytes of printable
 // UTF-8 (letters, marks, numbers, punctuation, symbols and the ASCII
@@ -111,34 +57,34 @@ func hashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
 // and returns it with its secret, which is not stored and cannot be read
 // again. Errors: ErrInvalid for a bad name, role, bank name or an expiry in
 // the past, ErrClosed, or a storage error. Safe for concurrent use.
-func (ix *Index) CreateToken(ctx context.Context, t Token) (Token, string, error) {
+func (ix *Index) CreateToken(ctx context.Context, t mediamatch.Token) (mediamatch.Token, string, error) {
 	if err := ValidateTokenName(t.Name); err != nil {
-		return Token{}, "", err
+		return mediamatch.Token{}, "", err
 	}
 	if !t.Role.Valid() {
-		return Token{}, "", invalidf("token role %q, want one of %v", t.Role, Roles())
+		return mediamatch.Token{}, "", invalidf("token role %q, want one of %v", t.Role, mediamatch.Roles())
 	}
 	for _, b := range t.Banks {
 		if err := ValidateBankName(b); err != nil {
-			return Token{}, "", err
+			return mediamatch.Token{}, "", err
 		}
 	}
 	if err := ix.enter(ctx); err != nil {
-		return Token{}, "", err
+		return mediamatch.Token{}, "", err
 	}
 	defer ix.exit()
 	if err := ix.room(writeRoom, false); err != nil {
-		return Token{}, "", err
+		return mediamatch.Token{}, "", err
 	}
 	now := ix.timestamp()
 	if !t.ExpireTime.IsZero() && !t.ExpireTime.After(now) {
-		return Token{}, "", invalidf("token expiry %v is not in the future", t.ExpireTime)
+		return mediamatch.Token{}, "", invalidf("token expiry %v is not in the future", t.ExpireTime)
 	}
 	var idb [8]byte
 	var sec [32]byte
 	rand.Read(idb[:])
 	rand.Read(sec[:])
-	out := Token{
+	out := mediamatch.Token{
 		ID:         "tok_" + hex.EncodeToString(idb[:]),
 		Name:       t.Name,
 		Role:       t.Role,
@@ -151,7 +97,7 @@ func (ix *Index) CreateToken(ctx context.Context, t Token) (Token, string, error
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	if err := ix.st.update(func(tx *writeTx) error { return tx.set(tokenKey(out.ID), encodeToken(rec)) }); err != nil {
-		return Token{}, "", storeErr("create token", out.ID, err)
+		return mediamatch.Token{}, "", storeErr("create token", out.ID, err)
 	}
 	ix.putToken(rec)
 	return out, secret, nil
@@ -160,20 +106,20 @@ func (ix *Index) CreateToken(ctx context.Context, t Token) (Token, string, error
 // Authenticate returns the live token whose secret this is. Errors:
 // ErrUnauthenticated if there is none, or it expired or was revoked. It
 // reads only memory. Safe for concurrent use.
-func (ix *Index) Authenticate(secret string) (Token, error) {
+func (ix *Index) Authenticate(secret string) (mediamatch.Token, error) {
 	if !strings.HasPrefix(secret, tokenPrefix) {
-		return Token{}, fmt.Errorf("%w: not a mediamatch token", ErrUnauthenticated)
+		return mediamatch.Token{}, fmt.Errorf("%w: not a mediamatch token", ErrUnauthenticated)
 	}
 	// A map lookup by the secret's hash: timing can tell at most whether
 	// some secret's hash is near, which reveals nothing of a secret.
 	rec, ok := (*ix.tokens.Load())[hashSecret(secret)]
 	switch {
 	case !ok:
-		return Token{}, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+		return mediamatch.Token{}, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
 	case !rec.RevokeTime.IsZero():
-		return Token{}, fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, rec.ID)
+		return mediamatch.Token{}, fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, rec.ID)
 	case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
-		return Token{}, fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, rec.ID, rec.ExpireTime)
+		return mediamatch.Token{}, fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, rec.ID, rec.ExpireTime)
 	}
 	if w := ix.watched.Load(); w != nil {
 		if _, ok := (*w)[rec.ID]; ok {
@@ -241,24 +187,24 @@ func (ix *Index) HasTokens() bool { return len(*ix.tokens.Load()) > 0 }
 
 // ListTokens returns every token, revoked ones included, oldest first.
 // Errors: ErrClosed. Safe for concurrent use.
-func (ix *Index) ListTokens(ctx context.Context) ([]Token, error) {
+func (ix *Index) ListTokens(ctx context.Context) ([]mediamatch.Token, error) {
 	return ix.ListTokensWithin(ctx, nil)
 }
 
 // ListTokensWithin is ListTokens for an admin limited to the banks in
 // scope (empty: unlimited): only the tokens Within scope.
-func (ix *Index) ListTokensWithin(ctx context.Context, scope []string) ([]Token, error) {
+func (ix *Index) ListTokensWithin(ctx context.Context, scope []string) ([]mediamatch.Token, error) {
 	if err := ix.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer ix.exit()
-	var out []Token
+	var out []mediamatch.Token
 	for _, rec := range *ix.tokens.Load() {
 		if rec.Within(scope) {
 			out = append(out, rec.Token)
 		}
 	}
-	slices.SortFunc(out, func(a, b Token) int {
+	slices.SortFunc(out, func(a, b mediamatch.Token) int {
 		return cmp.Or(a.CreateTime.Compare(b.CreateTime), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
@@ -268,7 +214,7 @@ func (ix *Index) ListTokensWithin(ctx context.Context, scope []string) ([]Token,
 // Authenticate refuses it. Revoking a revoked token changes nothing.
 // Errors: ErrNotFound, ErrClosed, or a storage error. Safe for concurrent
 // use.
-func (ix *Index) RevokeToken(ctx context.Context, id string) (Token, error) {
+func (ix *Index) RevokeToken(ctx context.Context, id string) (mediamatch.Token, error) {
 	return ix.RevokeTokenWithin(ctx, id, nil)
 }
 
@@ -276,13 +222,13 @@ func (ix *Index) RevokeToken(ctx context.Context, id string) (Token, error) {
 // scope (empty: unlimited): a token that is not Within scope is
 // ErrNotFound, exactly as an id that does not exist, so that a limited
 // admin learns nothing of other tokens.
-func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []string) (Token, error) {
+func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []string) (mediamatch.Token, error) {
 	if err := ix.enter(ctx); err != nil {
-		return Token{}, err
+		return mediamatch.Token{}, err
 	}
 	defer ix.exit()
 	if err := ix.room(writeRoom, true); err != nil {
-		return Token{}, err
+		return mediamatch.Token{}, err
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
@@ -294,12 +240,12 @@ func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []strin
 		}
 	}
 	if !found || !rec.Within(scope) {
-		return Token{}, fmt.Errorf("index: token %q: %w", clip(id), ErrNotFound)
+		return mediamatch.Token{}, fmt.Errorf("index: token %q: %w", clip(id), ErrNotFound)
 	}
 	if rec.RevokeTime.IsZero() {
 		rec.RevokeTime = ix.timestamp()
 		if err := ix.st.update(func(tx *writeTx) error { return tx.set(tokenKey(id), encodeToken(rec)) }); err != nil {
-			return Token{}, storeErr("revoke token", id, err)
+			return mediamatch.Token{}, storeErr("revoke token", id, err)
 		}
 		ix.putToken(rec)
 	}
@@ -336,7 +282,7 @@ func (ix *Index) loadTokens() error {
 
 // tokenRecord is a token as stored: with its secret's hash.
 type tokenRecord struct {
-	Token
+	mediamatch.Token
 	hash [32]byte
 }
 
@@ -365,7 +311,7 @@ func decodeToken(v []byte) (tokenRecord, error) {
 	if ver := d.byte(); d.err == nil && ver != recordV1 {
 		return r, fmt.Errorf("index: token record version %d, want %d", ver, recordV1)
 	}
-	r.ID, r.Name, r.Role = d.str(), d.str(), Role(d.str())
+	r.ID, r.Name, r.Role = d.str(), d.str(), mediamatch.Role(d.str())
 	if n := d.count(1); n > 0 {
 		r.Banks = make([]string, n)
 		for i := range r.Banks {

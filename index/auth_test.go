@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 func TestTokens(t *testing.T) {
@@ -22,7 +24,7 @@ func TestTokens(t *testing.T) {
 	if ix.HasTokens() {
 		t.Fatal("HasTokens on a new index")
 	}
-	tok, secret, err := ix.CreateToken(ctx, Token{Name: "upload path", Role: RoleMatcher, Banks: []string{"a"}, ExpireTime: now.Add(time.Hour)})
+	tok, secret, err := ix.CreateToken(ctx, mediamatch.Token{Name: "upload path", Role: mediamatch.RoleMatcher, Banks: []string{"a"}, ExpireTime: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,11 +32,11 @@ func TestTokens(t *testing.T) {
 		t.Errorf("secret %q, id %q: want %s... of 32 random bytes, tok_...", secret, tok.ID, tokenPrefix)
 	}
 	got, err := ix.Authenticate(secret)
-	if err != nil || got.ID != tok.ID || got.Role != RoleMatcher || !got.CanUse("a") || got.CanUse("b") {
+	if err != nil || got.ID != tok.ID || got.Role != mediamatch.RoleMatcher || !got.CanUse("a") || got.CanUse("b") {
 		t.Errorf("Authenticate = %+v, %v; want the matcher token for bank a only", got, err)
 	}
 	now = now.Add(time.Second)
-	admin, adminSecret, err := ix.CreateToken(ctx, Token{Name: "ops", Role: RoleAdmin})
+	admin, adminSecret, err := ix.CreateToken(ctx, mediamatch.Token{Name: "ops", Role: mediamatch.RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,24 +90,10 @@ func TestTokens(t *testing.T) {
 	if _, err := ix.RevokeToken(ctx, "tok_nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RevokeToken(unknown) = %v, want ErrNotFound", err)
 	}
-	for _, tk := range []Token{{Name: "", Role: RoleAdmin}, {Name: "x", Role: "root"}, {Name: "x", Role: RoleCurator, Banks: []string{"bad name!"}},
-		{Name: "x", Role: RoleMatcher, ExpireTime: now.Add(-time.Second)}} {
+	for _, tk := range []mediamatch.Token{{Name: "", Role: mediamatch.RoleAdmin}, {Name: "x", Role: "root"}, {Name: "x", Role: mediamatch.RoleCurator, Banks: []string{"bad name!"}},
+		{Name: "x", Role: mediamatch.RoleMatcher, ExpireTime: now.Add(-time.Second)}} {
 		if _, _, err := ix.CreateToken(ctx, tk); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CreateToken(%+v) = %v, want ErrInvalid", tk, err)
-		}
-	}
-}
-
-func TestRoles(t *testing.T) {
-	for _, c := range []struct {
-		r, o Role
-		want bool
-	}{
-		{RoleAdmin, RoleMatcher, true}, {RoleCurator, RoleModerator, true}, {RoleModerator, RoleModerator, true},
-		{RoleMatcher, RoleModerator, false}, {RoleCurator, RoleAdmin, false}, {"x", RoleMatcher, false}, {RoleAdmin, "x", false},
-	} {
-		if got := c.r.Includes(c.o); got != c.want {
-			t.Errorf("%q.Includes(%q) = %v, want %v", c.r, c.o, got, c.want)
 		}
 	}
 }
@@ -115,14 +103,14 @@ func TestAudit(t *testing.T) {
 	dir := t.TempDir()
 	ix := openTest(t, dir, Options{})
 	for i := range 25 {
-		if err := ix.AppendAudit(ctx, AuditEntry{Actor: "tok_1 ops", Role: RoleCurator, Action: "BankService/DeleteItem",
+		if err := ix.AppendAudit(ctx, mediamatch.AuditEntry{Actor: "tok_1 ops", Role: mediamatch.RoleCurator, Action: "BankService/DeleteItem",
 			Target: fmt.Sprintf("b/%d", i), Detail: "ok"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ix.Close()
 	ix = openTest(t, dir, Options{})
-	var all []AuditEntry
+	var all []mediamatch.AuditEntry
 	tok := ""
 	for {
 		page, next, err := ix.ListAudit(ctx, 10, tok)
@@ -139,7 +127,7 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("%d entries, want 25", len(all))
 	}
 	for i, e := range all {
-		if e.Target != fmt.Sprintf("b/%d", i) || e.Actor != "tok_1 ops" || e.Role != RoleCurator || e.Time.IsZero() {
+		if e.Target != fmt.Sprintf("b/%d", i) || e.Actor != "tok_1 ops" || e.Role != mediamatch.RoleCurator || e.Time.IsZero() {
 			t.Errorf("entry %d = %+v", i, e)
 		}
 	}

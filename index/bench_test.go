@@ -56,10 +56,10 @@ func benchmarkMatch(b *testing.B, n int) {
 	const batch = 2000
 	start := time.Now()
 	for lo := 0; lo < n; lo += batch {
-		var items []Item
+		var items []mediamatch.Item
 		for i := lo; i < min(lo+batch, n); i++ {
 			hashes[i] = h64(r.Uint64())
-			items = append(items, Item{Bank: "bench", ID: fmt.Sprintf("item-%07d", i), Media: still(phash(hashes[i]))})
+			items = append(items, mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%07d", i), Media: still(phash(hashes[i]))})
 		}
 		if err := ix.addItems(ctx, "bench", items); err != nil {
 			b.Fatal(err)
@@ -177,7 +177,7 @@ func BenchmarkOpen(b *testing.B) {
 			for j := 0; j < 32; j += 8 {
 				binary.BigEndian.PutUint64(p[j:], r.Uint64())
 			}
-			it := Item{Bank: "bench", ID: fmt.Sprintf("item-%08d", i), Media: still(pdq(p), phash(h64(r.Uint64())))}
+			it := mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%08d", i), Media: still(pdq(p), phash(h64(r.Uint64())))}
 			if err := writeBatchItem(wb, newItemAdd(ix.nextRef, bank.ref, it, now)); err != nil {
 				b.Fatal(err)
 			}

@@ -246,9 +246,9 @@ type itemRecord struct {
 	labels      map[string]string
 	disabled    bool
 	kind        mediamatch.Kind
-	informative int         // keyframes that can match
-	frames      []frameInfo // by keyframe position
-	source      *Source     // provenance of an imported item; nil otherwise
+	informative int                // keyframes that can match
+	frames      []frameInfo        // by keyframe position
+	source      *mediamatch.Source // provenance of an imported item; nil otherwise
 	// frameTypes is derived, not stored: the mask (typeBit) of the
 	// perceptual types indexed for each keyframe (see frameTypeMasks).
 	frameTypes       []uint8
@@ -337,7 +337,7 @@ func decodeItem(v []byte) (itemRecord, error) {
 		if d.uvarint() != itemHasSource { // the only section there is
 			d.fail()
 		}
-		src := &Source{Format: d.str(), Partner: d.str(), UpstreamID: d.str()}
+		src := &mediamatch.Source{Format: d.str(), Partner: d.str(), UpstreamID: d.str()}
 		if n := d.count(1); n > 0 {
 			src.Tags = make([]string, n)
 			for i := range src.Tags {

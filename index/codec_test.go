@@ -27,7 +27,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	rec := itemRecord{
 		bank: 1 << 40, id: "x:y", labels: map[string]string{"b": "2", "a": ""}, disabled: true,
 		kind: mediamatch.KindVideo, informative: informativeFrames(media), frames: frameInfos(media),
-		source: &Source{Format: "tcap", Partner: "tat", UpstreamID: "17", Tags: []string{"islamist", "mp4"},
+		source: &mediamatch.Source{Format: "tcap", Partner: "tat", UpstreamID: "17", Tags: []string{"islamist", "mp4"},
 			FirstSeen: when, Updated: when.Add(time.Minute)},
 		created: when, updated: when.Add(time.Hour),
 	}
@@ -114,7 +114,7 @@ func TestCodecCorrupt(t *testing.T) {
 // without bound; plain go test runs the seeds.
 func FuzzDecode(f *testing.F) {
 	f.Add(encodeMedia(testMedia()))
-	f.Add(encodeItem(itemRecord{id: "a", labels: map[string]string{"k": "v"}, frames: []frameInfo{{}}, source: &Source{Format: "f", Tags: []string{"t"}}}))
+	f.Add(encodeItem(itemRecord{id: "a", labels: map[string]string{"k": "v"}, frames: []frameInfo{{}}, source: &mediamatch.Source{Format: "f", Tags: []string{"t"}}}))
 	f.Add(encodeBank(bankRecord{description: "d"}))
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, v []byte) {

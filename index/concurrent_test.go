@@ -64,7 +64,7 @@ func TestConcurrent(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(w), 1))
 			for i := range perWriter {
 				it := &tracked{bank: "c", id: fmt.Sprintf("w%d-%d", w, i), hash: newHash()}
-				if _, err := ix.AddItem(ctx, Item{Bank: it.bank, ID: it.id, Media: still(phash(it.hash))}); err != nil {
+				if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: it.bank, ID: it.id, Media: still(phash(it.hash))}); err != nil {
 					report(err)
 					return
 				}
@@ -75,7 +75,7 @@ func TestConcurrent(t *testing.T) {
 				case 1: // toggle, then disable for good
 					publish(it)
 					for _, d := range []bool{true, false, true} {
-						if _, err := ix.UpdateItem(ctx, it.bank, it.id, ItemUpdate{SetDisabled: true, Disabled: d}); err != nil {
+						if _, err := ix.UpdateItem(ctx, it.bank, it.id, mediamatch.ItemUpdate{SetDisabled: true, Disabled: d}); err != nil {
 							report(err)
 							return
 						}
@@ -97,14 +97,14 @@ func TestConcurrent(t *testing.T) {
 		defer writers.Done()
 		for b := range perWriter / 6 {
 			name := fmt.Sprintf("tmp-%d", b)
-			if _, err := ix.CreateBank(ctx, Bank{Name: name}); err != nil {
+			if _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: name}); err != nil {
 				report(err)
 				return
 			}
 			var its []*tracked
 			for i := range 3 {
 				it := &tracked{bank: name, id: fmt.Sprint(i), hash: newHash()}
-				if _, err := ix.AddItem(ctx, Item{Bank: name, ID: it.id, Media: still(phash(it.hash))}); err != nil {
+				if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: name, ID: it.id, Media: still(phash(it.hash))}); err != nil {
 					report(err)
 					return
 				}
@@ -148,7 +148,7 @@ func TestConcurrent(t *testing.T) {
 					report(err)
 					return
 				}
-				found := slices.ContainsFunc(ms, func(m Match) bool { return m.Bank == it.bank && m.ItemID == it.id })
+				found := slices.ContainsFunc(ms, func(m mediamatch.Match) bool { return m.Bank == it.bank && m.ItemID == it.id })
 				if goneBefore && found {
 					report(fmt.Errorf("%s/%s matched after its delete or disable returned", it.bank, it.id))
 				}
@@ -220,11 +220,11 @@ func TestConsistentPrefix(t *testing.T) {
 		r := rand.New(rand.NewPCG(uint64(w), 7))
 		alive := map[string]bool{} // id -> enabled
 		next := 0
-		newItem := func() Item {
+		newItem := func() mediamatch.Item {
 			id := fmt.Sprintf("w%d-%03d", w, next)
 			bit := uint(w*32 + next%32) // distinct bits: each item 1..2 bits from the centre
 			next++
-			return Item{Bank: "p", ID: id, Media: still(phash(h64(centre ^ 1<<bit ^ uint64(r.IntN(2))<<((bit+7)%64))))}
+			return mediamatch.Item{Bank: "p", ID: id, Media: still(phash(h64(centre ^ 1<<bit ^ uint64(r.IntN(2))<<((bit+7)%64))))}
 		}
 		snapshot := func() {
 			var ids []string
@@ -248,7 +248,7 @@ func TestConsistentPrefix(t *testing.T) {
 				alive[it.ID] = true
 				wr.run = append(wr.run, func() error { _, err := ix.AddItem(ctx, it); return err })
 			case k == 1:
-				batch := make([]Item, 4)
+				batch := make([]mediamatch.Item, 4)
 				for i := range batch {
 					batch[i] = newItem()
 					alive[batch[i].ID] = true
@@ -259,7 +259,7 @@ func TestConsistentPrefix(t *testing.T) {
 				on := !alive[id]
 				alive[id] = on
 				wr.run = append(wr.run, func() error {
-					_, err := ix.UpdateItem(ctx, "p", id, ItemUpdate{SetDisabled: true, Disabled: !on})
+					_, err := ix.UpdateItem(ctx, "p", id, mediamatch.ItemUpdate{SetDisabled: true, Disabled: !on})
 					return err
 				})
 			default:

@@ -99,12 +99,12 @@ func video(hashes ...[]byte) mediamatch.Media {
 
 func mustBank(t testing.TB, ix *Index, name string) {
 	t.Helper()
-	if _, err := ix.CreateBank(context.Background(), Bank{Name: name}); err != nil {
+	if _, err := ix.CreateBank(context.Background(), mediamatch.Bank{Name: name}); err != nil {
 		t.Fatalf("CreateBank(%q) = %v", name, err)
 	}
 }
 
-func mustAdd(t testing.TB, ix *Index, it Item) Item {
+func mustAdd(t testing.TB, ix *Index, it mediamatch.Item) mediamatch.Item {
 	t.Helper()
 	got, err := ix.AddItem(context.Background(), it)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"hash/maphash"
 	"math"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // Imports apply a partner's list to a bank all or nothing, in three steps,
@@ -36,7 +38,7 @@ import (
 // ImportRecord is one record of a list: an item to add or replace, or,
 // with Delete, the id of an item to remove.
 type ImportRecord struct {
-	Item   Item // Bank is ignored: the import's bank
+	Item   mediamatch.Item // Bank is ignored: the import's bank
 	Delete bool
 	Line   int // where the record starts in the list, for errors; 0: unknown
 	// IDFromHash says that the list gave no id and Item.ID was made from
@@ -44,14 +46,6 @@ type ImportRecord struct {
 	// again, with other details, and replaces the earlier as an update
 	// would, instead of being refused (see Add).
 	IDFromHash bool
-}
-
-// ImportStats counts what an import did.
-type ImportStats struct {
-	Added     int64 // new items
-	Updated   int64 // items whose media, labels or source changed
-	Deleted   int64 // items removed by delete records
-	Unchanged int64 // records already true of the bank, and deletes of absent items
 }
 
 // Import is an import in progress: create it with BeginImport, stage
@@ -68,7 +62,7 @@ type Import struct {
 	reads int
 	bytes int   // staged since the last flush
 	total int64 // staged in all
-	stats ImportStats
+	stats mediamatch.ImportStats
 	now   time.Time
 	done  bool
 
@@ -270,7 +264,7 @@ func (im *Import) Abort() error {
 // whole list, and matches see it all at once. Errors: ErrClosed, ErrNotFound
 // if the bank was deleted meanwhile, or a storage error; after an error in
 // the apply step the import completes at the next Open.
-func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
+func (im *Import) Commit(ctx context.Context) (mediamatch.ImportStats, error) {
 	if im.done {
 		return im.stats, fmt.Errorf("index: import %d: %w", im.id, errImportDone)
 	}
@@ -311,7 +305,7 @@ func (im *Import) Commit(ctx context.Context) (ImportStats, error) {
 		ix.dropStaging(im.id)
 		return im.stats, storeErr("import", "commit", err)
 	}
-	var st ImportStats
+	var st mediamatch.ImportStats
 	ix.mem.write(func() {
 		ix.mem.beginBulk()
 		defer ix.mem.endBulk()
@@ -353,8 +347,8 @@ func (ix *Index) cleanImport(id uint64) {
 // applyImport applies the staged records of a committed import from seq
 // from on, marks it applied, and returns what it did. The caller holds wmu
 // and mem.mu.
-func (ix *Index) applyImport(id, bankRef, from uint64) (ImportStats, error) {
-	var st ImportStats
+func (ix *Index) applyImport(id, bankRef, from uint64) (mediamatch.ImportStats, error) {
+	var st mediamatch.ImportStats
 	prefix := stagePrefix(id)
 	start := stageKey(id, from)
 	for txn := 0; ; txn++ {
@@ -368,11 +362,11 @@ func (ix *Index) applyImport(id, bankRef, from uint64) (ImportStats, error) {
 		}
 		var (
 			mem  []func() // memory changes, made once the transaction commits
-			stat ImportStats
+			stat mediamatch.ImportStats
 			next []byte
 		)
 		err := ix.st.update(func(tx *writeTx) error {
-			mem, stat, next = mem[:0], ImportStats{}, nil
+			mem, stat, next = mem[:0], mediamatch.ImportStats{}, nil
 			size := 0
 			var failed error
 			err := tx.scan(prefix, start, false, func(key, val []byte) (bool, error) {
@@ -422,7 +416,7 @@ func (ix *Index) applyImport(id, bankRef, from uint64) (ImportStats, error) {
 
 // applyStaged writes one staged record in tx and returns the change to
 // make in memory once tx commits.
-func (ix *Index) applyStaged(tx *writeTx, bankRef uint64, val []byte, st *ImportStats) (func(), error) {
+func (ix *Index) applyStaged(tx *writeTx, bankRef uint64, val []byte, st *mediamatch.ImportStats) (func(), error) {
 	d := decoder{b: val}
 	op := d.byte()
 	if op == stageDel {
@@ -644,7 +638,7 @@ func (ix *Index) recoverImports() error {
 			}
 			continue
 		}
-		var st ImportStats
+		var st mediamatch.ImportStats
 		ix.mem.write(func() {
 			ix.mem.beginBulk()
 			defer ix.mem.endBulk()

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // importBenchItems is MEDIAMATCH_BENCH_IMPORT (default 100,000): the lines
@@ -38,16 +40,16 @@ func importBenchItems(b *testing.B) int {
 
 // partnerItem is line i of a generated partner PDQ list: a random PDQ
 // hash of quality 90, two labels and a source, as a te-csv line carries.
-func partnerItem(r *rand.Rand, i int) Item {
+func partnerItem(r *rand.Rand, i int) mediamatch.Item {
 	h := make([]byte, 32)
 	for j := 0; j < 32; j += 8 {
 		binary.BigEndian.PutUint64(h[j:], r.Uint64())
 	}
-	return Item{
+	return mediamatch.Item{
 		ID:     fmt.Sprintf("te-%09d", i),
 		Labels: map[string]string{"category": "terrorism", "collab": "gifct"},
 		Media:  still(pdqQ(h, 90)),
-		Source: &Source{Format: "te-csv", Partner: "gifct", UpstreamID: strconv.Itoa(i), Tags: []string{"terrorism"}},
+		Source: &mediamatch.Source{Format: "te-csv", Partner: "gifct", UpstreamID: strconv.Itoa(i), Tags: []string{"terrorism"}},
 	}
 }
 
@@ -248,7 +250,7 @@ func BenchmarkImportWhileMatching(b *testing.B) {
 		idleEnd := time.Now().Add(3 * time.Second)
 		idle := measure(func() bool { return time.Now().After(idleEnd) })
 		var done atomic.Bool
-		var stats ImportStats
+		var stats mediamatch.ImportStats
 		var ierr error
 		go func() {
 			defer done.Store(true)

@@ -16,18 +16,18 @@ import (
 
 // listItem is item i of a generated partner list: a PDQ within a few bits
 // of a shared centre (so one query matches them all), labels and source.
-func listItem(i int, label string) Item {
+func listItem(i int, label string) mediamatch.Item {
 	h := make([]byte, 32)
 	binary.BigEndian.PutUint64(h, 0x0123_4567_89ab_cdef)
 	binary.BigEndian.PutUint64(h[8:], 0xfedc_ba98_7654_3210)
 	binary.BigEndian.PutUint64(h[16:], 0x0f0f_0f0f_f0f0_f0f0)
 	binary.BigEndian.PutUint64(h[24:], uint64(i)) // up to 24 bits from the centre... kept small below
 	h[24] = 0
-	return Item{
+	return mediamatch.Item{
 		ID:     fmt.Sprintf("up-%06d", i),
 		Labels: map[string]string{"category": label},
 		Media:  still(pdq(h)),
-		Source: &Source{Format: "te-csv", Partner: "gifct", UpstreamID: fmt.Sprint(i), Tags: []string{"t1", label}},
+		Source: &mediamatch.Source{Format: "te-csv", Partner: "gifct", UpstreamID: fmt.Sprint(i), Tags: []string{"t1", label}},
 	}
 }
 
@@ -38,7 +38,7 @@ func centreQuery(max int) Query {
 	return Query{Media: it.Media, MaxResults: max, Thresholds: map[mediamatch.SignalType]int{mediamatch.PDQ: 24}}
 }
 
-func runImport(t testing.TB, ix *Index, bank string, recs []ImportRecord) ImportStats {
+func runImport(t testing.TB, ix *Index, bank string, recs []ImportRecord) mediamatch.ImportStats {
 	t.Helper()
 	ctx := context.Background()
 	im, err := ix.BeginImport(ctx, bank)
@@ -93,7 +93,7 @@ func TestImport(t *testing.T) {
 	now := ix.timestamp()
 
 	st := runImport(t, ix, "p", adds(50, "a"))
-	if want := (ImportStats{Added: 50}); st != want {
+	if want := (mediamatch.ImportStats{Added: 50}); st != want {
 		t.Errorf("first import: %+v, want %+v", st, want)
 	}
 	ms, err := ix.Match(ctx, centreQuery(1000))
@@ -106,7 +106,7 @@ func TestImport(t *testing.T) {
 	}
 
 	// The same list again changes nothing.
-	if st := runImport(t, ix, "p", adds(50, "a")); st != (ImportStats{Unchanged: 50}) {
+	if st := runImport(t, ix, "p", adds(50, "a")); st != (mediamatch.ImportStats{Unchanged: 50}) {
 		t.Errorf("repeat import: %+v, want 50 unchanged", st)
 	}
 	if n := countKeys(t, ix, keyStage); n != 0 {
@@ -115,7 +115,7 @@ func TestImport(t *testing.T) {
 
 	// Changed labels update; deletes remove, or count as unchanged when
 	// the item is absent; new ids add. A curator's disabling survives.
-	if _, err := ix.UpdateItem(ctx, "p", "up-000001", ItemUpdate{SetDisabled: true, Disabled: true}); err != nil {
+	if _, err := ix.UpdateItem(ctx, "p", "up-000001", mediamatch.ItemUpdate{SetDisabled: true, Disabled: true}); err != nil {
 		t.Fatal(err)
 	}
 	old, err := ix.GetItem(ctx, "p", "up-000001")
@@ -124,11 +124,11 @@ func TestImport(t *testing.T) {
 	}
 	recs := adds(3, "b") // 0..2 relabelled
 	recs = append(recs,
-		ImportRecord{Item: Item{ID: "up-000010"}, Delete: true},
-		ImportRecord{Item: Item{ID: "never-there"}, Delete: true},
+		ImportRecord{Item: mediamatch.Item{ID: "up-000010"}, Delete: true},
+		ImportRecord{Item: mediamatch.Item{ID: "never-there"}, Delete: true},
 		ImportRecord{Item: listItem(60, "a")})
 	st = runImport(t, ix, "p", recs)
-	if want := (ImportStats{Added: 1, Updated: 3, Deleted: 1, Unchanged: 1}); st != want {
+	if want := (mediamatch.ImportStats{Added: 1, Updated: 3, Deleted: 1, Unchanged: 1}); st != want {
 		t.Errorf("update import: %+v, want %+v", st, want)
 	}
 	it, err := ix.GetItem(ctx, "p", "up-000001")
@@ -231,7 +231,7 @@ func TestImportRecovery(t *testing.T) {
 	ctx := context.Background()
 	const n = 400
 	oldList := adds(n, "old")
-	newList := append(adds(n/2, "new"), ImportRecord{Item: Item{ID: "up-000399"}, Delete: true})
+	newList := append(adds(n/2, "new"), ImportRecord{Item: mediamatch.Item{ID: "up-000399"}, Delete: true})
 	for i := n; i < n+100; i++ {
 		newList = append(newList, ImportRecord{Item: listItem(i, "new")})
 	}
@@ -312,10 +312,10 @@ func TestImportAddThenDelete(t *testing.T) {
 	ix := openTest(t, "", Options{})
 	mustBank(t, ix, "p")
 	recs := adds(5, "a")
-	recs = append(recs, ImportRecord{Item: Item{ID: "up-000002"}, Delete: true}, ImportRecord{Item: listItem(2, "b")},
-		ImportRecord{Item: Item{ID: "up-000003"}, Delete: true})
+	recs = append(recs, ImportRecord{Item: mediamatch.Item{ID: "up-000002"}, Delete: true}, ImportRecord{Item: listItem(2, "b")},
+		ImportRecord{Item: mediamatch.Item{ID: "up-000003"}, Delete: true})
 	st := runImport(t, ix, "p", recs)
-	if want := (ImportStats{Added: 5, Updated: 0, Deleted: 2}); st.Added+st.Updated != 6 || st.Deleted != want.Deleted {
+	if want := (mediamatch.ImportStats{Added: 5, Updated: 0, Deleted: 2}); st.Added+st.Updated != 6 || st.Deleted != want.Deleted {
 		t.Errorf("stats %+v, want 6 puts (adds or updates) and 2 deletes", st)
 	}
 	ix.mem.wait()

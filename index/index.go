@@ -376,26 +376,26 @@ func (ix *Index) timestamp() time.Time { return ix.now().UTC().Round(0) }
 // bank is returned. Errors: ErrInvalid for a bad name or description,
 // ErrAlreadyExists if the name is taken, ErrClosed, or a storage error. Safe
 // for concurrent use.
-func (ix *Index) CreateBank(ctx context.Context, b Bank) (Bank, error) {
+func (ix *Index) CreateBank(ctx context.Context, b mediamatch.Bank) (mediamatch.Bank, error) {
 	if err := ValidateBankName(b.Name); err != nil {
-		return Bank{}, err
+		return mediamatch.Bank{}, err
 	}
 	if err := validateDescription(b.Description); err != nil {
-		return Bank{}, err
+		return mediamatch.Bank{}, err
 	}
 	if err := ix.enter(ctx); err != nil {
-		return Bank{}, err
+		return mediamatch.Bank{}, err
 	}
 	defer ix.exit()
 	if err := ix.room(writeRoom, false); err != nil {
-		return Bank{}, err
+		return mediamatch.Bank{}, err
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 
 	_, exists := ix.mem.state().banks[b.Name]
 	if exists {
-		return Bank{}, fmt.Errorf("index: bank %q: %w", b.Name, ErrAlreadyExists)
+		return mediamatch.Bank{}, fmt.Errorf("index: bank %q: %w", b.Name, ErrAlreadyExists)
 	}
 	rec := bankRecord{ref: ix.nextBankRef, description: b.Description, created: ix.timestamp()}
 	ix.nextBankRef++
@@ -409,9 +409,9 @@ func (ix *Index) CreateBank(ctx context.Context, b Bank) (Bank, error) {
 		return tx.set(bankKey(b.Name), encodeBank(rec))
 	})
 	if err != nil {
-		return Bank{}, storeErr("create bank", b.Name, err)
+		return mediamatch.Bank{}, storeErr("create bank", b.Name, err)
 	}
-	out := Bank{Name: b.Name, Description: b.Description, CreateTime: rec.created}
+	out := mediamatch.Bank{Name: b.Name, Description: b.Description, CreateTime: rec.created}
 	ix.mem.write(func() { ix.mem.addBank(&bankState{ref: rec.ref, bank: out}) })
 	return out, nil
 }
@@ -419,22 +419,22 @@ func (ix *Index) CreateBank(ctx context.Context, b Bank) (Bank, error) {
 // GetBank returns the bank with the given name and its current item count.
 // Errors: ErrInvalid for a malformed name, ErrNotFound, ErrClosed. Safe for
 // concurrent use.
-func (ix *Index) GetBank(ctx context.Context, name string) (Bank, error) {
+func (ix *Index) GetBank(ctx context.Context, name string) (mediamatch.Bank, error) {
 	if err := ValidateBankName(name); err != nil {
-		return Bank{}, err
+		return mediamatch.Bank{}, err
 	}
 	if err := ix.enter(ctx); err != nil {
-		return Bank{}, err
+		return mediamatch.Bank{}, err
 	}
 	defer ix.exit()
 	b, err := ix.bank(name)
 	if err != nil {
-		return Bank{}, err
+		return mediamatch.Bank{}, err
 	}
 	return b.withCount(), nil
 }
 
-func (b *bankState) withCount() Bank {
+func (b *bankState) withCount() mediamatch.Bank {
 	out := b.bank
 	out.ItemCount = b.items.Load()
 	return out
@@ -445,7 +445,7 @@ func (b *bankState) withCount() Bank {
 // (empty: from the first), and the token of the next page, empty on the last
 // page. Errors: ErrInvalid for a negative page size or a malformed token,
 // ErrClosed. Safe for concurrent use.
-func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) ([]Bank, string, error) {
+func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) ([]mediamatch.Bank, string, error) {
 	return ix.ListBanksWithin(ctx, pageSize, pageToken, nil)
 }
 
@@ -455,7 +455,7 @@ func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) 
 // Index (AES-GCM), so that it is opaque and cannot be forged. It holds only
 // the last bank of its page, one the caller may see. Tokens do not survive
 // a restart: a token from before one is ErrInvalid.
-func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]Bank, string, error) {
+func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]mediamatch.Bank, string, error) {
 	n, err := validatePageSize(pageSize)
 	if err != nil {
 		return nil, "", err
@@ -481,7 +481,7 @@ func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken st
 		names = names[:n]
 		next = ix.sealPageToken(keyBank, names[n-1])
 	}
-	out := make([]Bank, len(names))
+	out := make([]mediamatch.Bank, len(names))
 	for i, name := range names {
 		out[i] = banks[name].withCount()
 	}
@@ -547,22 +547,22 @@ func (ix *Index) bank(name string) (*bankState, error) {
 // stripped), ErrNotFound if the bank does not exist,
 // ErrAlreadyExists if the bank has an item with that id, ErrClosed, or a
 // storage error. Safe for concurrent use.
-func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
+func (ix *Index) AddItem(ctx context.Context, it mediamatch.Item) (mediamatch.Item, error) {
 	if err := validateItem(it); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	if err := ix.enter(ctx); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	defer ix.exit()
 	if err := ix.room(writeRoom, false); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(it.Bank)
 	if err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	now := ix.timestamp()
 	a := newItemAdd(ix.nextRef, b.ref, it, now)
@@ -577,7 +577,7 @@ func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
 		return a.write(tx)
 	})
 	if err != nil {
-		return Item{}, storeErr("add item", it.Bank+"/"+it.ID, err)
+		return mediamatch.Item{}, storeErr("add item", it.Bank+"/"+it.ID, err)
 	}
 	ix.mem.write(func() { ix.mem.addItem(a.ref, a.rec.meta(), a.sigs) })
 	it.Labels = cloneLabels(it.Labels)
@@ -585,7 +585,7 @@ func (ix *Index) AddItem(ctx context.Context, it Item) (Item, error) {
 	return it, nil
 }
 
-func validateItem(it Item) error {
+func validateItem(it mediamatch.Item) error {
 	if err := ValidateBankName(it.Bank); err != nil {
 		return err
 	}
@@ -615,7 +615,7 @@ type itemAdd struct {
 	sigs  []sigEntry
 }
 
-func newItemAdd(ref, bankRef uint64, it Item, now time.Time) *itemAdd {
+func newItemAdd(ref, bankRef uint64, it mediamatch.Item, now time.Time) *itemAdd {
 	a := &itemAdd{
 		ref:  ref,
 		bank: bankRef,
@@ -661,7 +661,7 @@ func (a *itemAdd) write(tx *writeTx) error {
 // addItems adds items to one bank in one transaction: all of them or, on
 // any error, none. It is the bulk path for loading (benchmarks, imports);
 // the batch must fit in one Badger transaction (a few thousand items).
-func (ix *Index) addItems(ctx context.Context, bank string, items []Item) error {
+func (ix *Index) addItems(ctx context.Context, bank string, items []mediamatch.Item) error {
 	for _, it := range items {
 		if it.Bank != bank {
 			return invalidf("item %q is for bank %q, want %q", it.ID, it.Bank, bank)
@@ -721,22 +721,22 @@ func (ix *Index) addItems(ctx context.Context, bank string, items []Item) error 
 // media. Errors: ErrInvalid for a malformed bank name or id, ErrNotFound if
 // the bank or the item does not exist, ErrClosed, or a storage error. Safe
 // for concurrent use.
-func (ix *Index) GetItem(ctx context.Context, bank, id string) (Item, error) {
+func (ix *Index) GetItem(ctx context.Context, bank, id string) (mediamatch.Item, error) {
 	if err := ValidateBankName(bank); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	if err := ValidateItemID(id); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	if err := ix.enter(ctx); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	defer ix.exit()
 	b, err := ix.bank(bank)
 	if err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
-	var it Item
+	var it mediamatch.Item
 	err = ix.st.view(func(tx *readTx) error {
 		ref, err := lookupItem(tx, b, id)
 		if err != nil {
@@ -746,7 +746,7 @@ func (ix *Index) GetItem(ctx context.Context, bank, id string) (Item, error) {
 		return err
 	})
 	if err != nil {
-		return Item{}, storeErr("get item", bank+"/"+id, err)
+		return mediamatch.Item{}, storeErr("get item", bank+"/"+id, err)
 	}
 	return it, nil
 }
@@ -764,16 +764,16 @@ func lookupItem(tx *readTx, b *bankState, id string) (uint64, error) {
 }
 
 // readItem reads an item's record and media.
-func readItem(tx *readTx, bank string, ref uint64) (Item, error) {
+func readItem(tx *readTx, bank string, ref uint64) (mediamatch.Item, error) {
 	rec, err := readRecord(tx, ref)
 	if err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	m, err := readMedia(tx, ref)
 	if err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
-	return Item{
+	return mediamatch.Item{
 		Bank:       bank,
 		ID:         rec.id,
 		Labels:     rec.labels,
@@ -808,7 +808,7 @@ func readMedia(tx *readTx, ref uint64) (mediamatch.Media, error) {
 // page, empty on the last page. Errors: ErrInvalid for a malformed bank
 // name, a negative page size or a malformed token, ErrNotFound if the bank
 // does not exist, ErrClosed, or a storage error. Safe for concurrent use.
-func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageToken string) ([]Item, string, error) {
+func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageToken string) ([]mediamatch.Item, string, error) {
 	if err := ValidateBankName(bank); err != nil {
 		return nil, "", err
 	}
@@ -834,7 +834,7 @@ func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageT
 	if pageToken != "" {
 		start = append(itemIDKey(b.ref, after), 0) // the first id after
 	}
-	var items []Item
+	var items []mediamatch.Item
 	next := ""
 	err = ix.st.view(func(tx *readTx) error {
 		var refs []uint64
@@ -851,7 +851,7 @@ func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageT
 		if err != nil {
 			return err
 		}
-		items = make([]Item, 0, len(refs))
+		items = make([]mediamatch.Item, 0, len(refs))
 		size := 0
 		for i, ref := range refs {
 			it, err := readItem(tx, bank, ref)
@@ -877,7 +877,7 @@ func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageT
 
 // itemBytes estimates the size of an item in a response, from above: its
 // labels, source and signals with some bytes of framing each.
-func itemBytes(it Item) int {
+func itemBytes(it mediamatch.Item) int {
 	n := 64 + len(it.ID) + len(it.Bank) + len(it.Media.Format)
 	for k, v := range it.Labels {
 		n += len(k) + len(v) + 8
@@ -907,33 +907,33 @@ func itemBytes(it Item) int {
 // unchanged. Errors: ErrInvalid for a malformed bank name, id or labels,
 // ErrNotFound if the bank or item does not exist, ErrClosed, or a storage
 // error. Safe for concurrent use.
-func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) (Item, error) {
+func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u mediamatch.ItemUpdate) (mediamatch.Item, error) {
 	if err := ValidateBankName(bank); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	if err := ValidateItemID(id); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	if u.SetLabels {
 		if err := ValidateLabels(u.Labels); err != nil {
-			return Item{}, err
+			return mediamatch.Item{}, err
 		}
 	}
 	if !u.SetLabels && !u.SetDisabled {
 		return ix.GetItem(ctx, bank, id)
 	}
 	if err := ix.enter(ctx); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	defer ix.exit()
 	if err := ix.room(writeRoom, false); err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	b, err := ix.bank(bank)
 	if err != nil {
-		return Item{}, err
+		return mediamatch.Item{}, err
 	}
 	var (
 		ref  uint64
@@ -965,10 +965,10 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u ItemUpdate) 
 		return tx.set(metaKey(ref), encodeItem(rec))
 	})
 	if err != nil {
-		return Item{}, storeErr("update item", bank+"/"+id, err)
+		return mediamatch.Item{}, storeErr("update item", bank+"/"+id, err)
 	}
 	ix.mem.write(func() { ix.mem.updateItem(ref, rec.meta(), sigs) })
-	return Item{
+	return mediamatch.Item{
 		Bank:       bank,
 		ID:         id,
 		Labels:     cloneLabels(rec.labels),
@@ -1054,7 +1054,7 @@ func storeErr(op, what string, err error) error {
 	return fmt.Errorf("index: %s %s: %w", op, what, err)
 }
 
-func cloneSource(s *Source) *Source {
+func cloneSource(s *mediamatch.Source) *mediamatch.Source {
 	if s == nil {
 		return nil
 	}

@@ -19,41 +19,50 @@ func TestCRUD(t *testing.T) {
 	ix := openTest(t, "", Options{Now: clk.now})
 	media := still(phash(h64(0xf0f0f0f0f0f0f0f0)), dhash(h64(0x0123456789abcdef)))
 	media.FileSignals = []mediamatch.Signal{md5sig(make([]byte, 16))}
-	item := Item{Bank: "gifct", ID: "item-1", Labels: map[string]string{"entity": "x"}, Media: media}
+	item := mediamatch.Item{Bank: "gifct", ID: "item-1", Labels: map[string]string{"entity": "x"}, Media: media}
 
 	steps := []struct {
 		name string
 		op   func() error
 		want error
 	}{
-		{"create bank", func() error { _, err := ix.CreateBank(ctx, Bank{Name: "gifct", Description: "d"}); return err }, nil},
-		{"create bank twice", func() error { _, err := ix.CreateBank(ctx, Bank{Name: "gifct"}); return err }, ErrAlreadyExists},
-		{"create bad name", func() error { _, err := ix.CreateBank(ctx, Bank{Name: "Bad"}); return err }, ErrInvalid},
+		{"create bank", func() error {
+			_, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "gifct", Description: "d"})
+			return err
+		}, nil},
+		{"create bank twice", func() error { _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "gifct"}); return err }, ErrAlreadyExists},
+		{"create bad name", func() error { _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "Bad"}); return err }, ErrInvalid},
 		{"create long description", func() error {
-			_, err := ix.CreateBank(ctx, Bank{Name: "b2", Description: strings.Repeat("x", 1025)})
+			_, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "b2", Description: strings.Repeat("x", 1025)})
 			return err
 		}, ErrInvalid},
 		{"get missing bank", func() error { _, err := ix.GetBank(ctx, "nope"); return err }, ErrNotFound},
-		{"add to missing bank", func() error { _, err := ix.AddItem(ctx, Item{Bank: "nope", ID: "a", Media: media}); return err }, ErrNotFound},
+		{"add to missing bank", func() error {
+			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "nope", ID: "a", Media: media})
+			return err
+		}, ErrNotFound},
 		{"add", func() error { _, err := ix.AddItem(ctx, item); return err }, nil},
 		{"add twice", func() error { _, err := ix.AddItem(ctx, item); return err }, ErrAlreadyExists},
-		{"add bad id", func() error { _, err := ix.AddItem(ctx, Item{Bank: "gifct", ID: "a/b", Media: media}); return err }, ErrInvalid},
+		{"add bad id", func() error {
+			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "gifct", ID: "a/b", Media: media})
+			return err
+		}, ErrInvalid},
 		{"add bad labels", func() error {
-			_, err := ix.AddItem(ctx, Item{Bank: "gifct", ID: "b", Labels: map[string]string{"": "v"}, Media: media})
+			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "gifct", ID: "b", Labels: map[string]string{"": "v"}, Media: media})
 			return err
 		}, ErrInvalid},
 		{"add bad media", func() error {
-			_, err := ix.AddItem(ctx, Item{Bank: "gifct", ID: "b", Media: still(phash([]byte{1, 2}))})
+			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "gifct", ID: "b", Media: still(phash([]byte{1, 2}))})
 			return err
 		}, ErrInvalid},
 		{"get missing item", func() error { _, err := ix.GetItem(ctx, "gifct", "nope"); return err }, ErrNotFound},
 		{"get item of missing bank", func() error { _, err := ix.GetItem(ctx, "nope", "item-1"); return err }, ErrNotFound},
 		{"update missing item", func() error {
-			_, err := ix.UpdateItem(ctx, "gifct", "nope", ItemUpdate{SetDisabled: true, Disabled: true})
+			_, err := ix.UpdateItem(ctx, "gifct", "nope", mediamatch.ItemUpdate{SetDisabled: true, Disabled: true})
 			return err
 		}, ErrNotFound},
 		{"update bad labels", func() error {
-			_, err := ix.UpdateItem(ctx, "gifct", "item-1", ItemUpdate{SetLabels: true, Labels: map[string]string{"k": strings.Repeat("v", 257)}})
+			_, err := ix.UpdateItem(ctx, "gifct", "item-1", mediamatch.ItemUpdate{SetLabels: true, Labels: map[string]string{"k": strings.Repeat("v", 257)}})
 			return err
 		}, ErrInvalid},
 		{"list items of missing bank", func() error { _, _, err := ix.ListItems(ctx, "nope", 0, ""); return err }, ErrNotFound},
@@ -99,7 +108,7 @@ func TestCRUD(t *testing.T) {
 		t.Errorf("GetBank = %+v, %v; want 1 item, description d", b, err)
 	}
 
-	up, err := ix.UpdateItem(ctx, "gifct", "item-1", ItemUpdate{SetLabels: true, Labels: map[string]string{"entity": "y", "source": "z"}})
+	up, err := ix.UpdateItem(ctx, "gifct", "item-1", mediamatch.ItemUpdate{SetLabels: true, Labels: map[string]string{"entity": "y", "source": "z"}})
 	if err != nil {
 		t.Fatalf("UpdateItem = %v", err)
 	}
@@ -114,7 +123,7 @@ func TestCRUD(t *testing.T) {
 		t.Errorf("GetItem after update = labels %v time %v, want %v %v", got.Labels, got.UpdateTime, up.Labels, up.UpdateTime)
 	}
 
-	if same, err := ix.UpdateItem(ctx, "gifct", "item-1", ItemUpdate{}); err != nil || !reflect.DeepEqual(same, got) {
+	if same, err := ix.UpdateItem(ctx, "gifct", "item-1", mediamatch.ItemUpdate{}); err != nil || !reflect.DeepEqual(same, got) {
 		t.Errorf("UpdateItem with nothing to change = %+v, %v; want %+v", same, err, got)
 	}
 
@@ -228,13 +237,13 @@ func TestPaging(t *testing.T) {
 	}
 	for i := range 23 {
 		id := fmt.Sprintf("id-%03d", (i*7)%23) // added out of order
-		mustAdd(t, ix, Item{Bank: "bank-00", ID: id, Media: still(phash(h64(uint64(i))))})
+		mustAdd(t, ix, mediamatch.Item{Bank: "bank-00", ID: id, Media: still(phash(h64(uint64(i))))})
 	}
 	for i := range 23 {
 		ids = append(ids, fmt.Sprintf("id-%03d", i))
 	}
 	mustBank(t, ix, "zz-other") // its items must not show
-	mustAdd(t, ix, Item{Bank: "zz-other", ID: "id-000", Media: still()})
+	mustAdd(t, ix, mediamatch.Item{Bank: "zz-other", ID: "id-000", Media: still()})
 	banks = append(banks, "zz-other")
 
 	tests := []struct {
@@ -319,12 +328,12 @@ func TestPersistence(t *testing.T) {
 	v := video(h64(0x0f0f0f0f0f0f0f0f), h64(0x2222222222), h64(0x3333333333333333))
 	v.FileSignals = []mediamatch.Signal{md5sig([]byte("0123456789abcdef"))}
 	v.Keyframes[1].LowInformation = true
-	items := []Item{
+	items := []mediamatch.Item{
 		{Bank: "a", ID: "img", Labels: map[string]string{"entity": "e"}, Media: still(phash(h64(0xffffffff00000000)), dhash(h64(0xbbbb)))},
 		{Bank: "a", ID: "vid", Media: v},
 		{Bank: "b", ID: "off", Disabled: true, Media: still(phash(h64(0x00000000ffffffff)))},
 	}
-	var added []Item
+	var added []mediamatch.Item
 	for _, it := range items {
 		added = append(added, mustAdd(t, ix, it))
 	}
@@ -364,10 +373,10 @@ func TestPersistence(t *testing.T) {
 		}
 	}
 	// Enabling after a reopen restores its signals; new items get fresh refs.
-	if _, err := ix.UpdateItem(ctx, "b", "off", ItemUpdate{SetDisabled: true}); err != nil {
+	if _, err := ix.UpdateItem(ctx, "b", "off", mediamatch.ItemUpdate{SetDisabled: true}); err != nil {
 		t.Fatalf("UpdateItem = %v", err)
 	}
-	mustAdd(t, ix, Item{Bank: "b", ID: "new", Media: still(phash(h64(0x00000000ffffffff)))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "b", ID: "new", Media: still(phash(h64(0x00000000ffffffff)))})
 	if got, want := matchIDs(t, ix, Query{Media: still(phash(h64(0x00000000ffffffff))), Signals: phashOnly()}), []string{"b/new", "b/off"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after enable and add: got %v, want %v", got, want)
 	}
@@ -382,19 +391,19 @@ func TestDeleteBank(t *testing.T) {
 	ix := openTest(t, dir, Options{noPurge: true})
 	mustBank(t, ix, "doomed")
 	mustBank(t, ix, "kept")
-	var batch []Item
+	var batch []mediamatch.Item
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 300 {
 		h := r.Uint64()
 		if i == 0 {
 			h = 0
 		}
-		batch = append(batch, Item{Bank: "doomed", ID: fmt.Sprintf("i%03d", i), Media: still(phash(h64(h)), dhash(h64(uint64(i))))})
+		batch = append(batch, mediamatch.Item{Bank: "doomed", ID: fmt.Sprintf("i%03d", i), Media: still(phash(h64(h)), dhash(h64(uint64(i))))})
 	}
 	if err := ix.addItems(ctx, "doomed", batch); err != nil {
 		t.Fatalf("addItems = %v", err)
 	}
-	mustAdd(t, ix, Item{Bank: "kept", ID: "k", Media: still(phash(h64(0)))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "kept", ID: "k", Media: still(phash(h64(0)))})
 	q := Query{Media: still(phash(h64(0))), Signals: phashOnly()}
 	if got, want := matchIDs(t, ix, q), []string{"doomed/i000", "kept/k"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("before delete: got %v, want %v", got, want)
@@ -417,7 +426,7 @@ func TestDeleteBank(t *testing.T) {
 	if b, _ := ix.GetBank(ctx, "doomed"); b.ItemCount != 0 {
 		t.Errorf("ItemCount of recreated bank = %d, want 0", b.ItemCount)
 	}
-	mustAdd(t, ix, Item{Bank: "doomed", ID: "i000", Media: still(phash(h64(0)))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "doomed", ID: "i000", Media: still(phash(h64(0)))})
 
 	// Crash before the purge: a reopen does not load the old items and
 	// purges them.
@@ -468,7 +477,7 @@ func TestBackgroundPurge(t *testing.T) {
 	ix := openTest(t, "", Options{})
 	mustBank(t, ix, "doomed")
 	for i := range 5 {
-		mustAdd(t, ix, Item{Bank: "doomed", ID: fmt.Sprint(i), Media: still(phash(h64(uint64(i))))})
+		mustAdd(t, ix, mediamatch.Item{Bank: "doomed", ID: fmt.Sprint(i), Media: still(phash(h64(uint64(i))))})
 	}
 	if err := ix.DeleteBank(ctx, "doomed"); err != nil {
 		t.Fatal(err)
@@ -499,7 +508,7 @@ func TestLargestItem(t *testing.T) {
 			Signals: []mediamatch.Signal{pdq(p), phash(h64(r.Uint64())), dhash(h64(r.Uint64()))},
 		})
 	}
-	mustAdd(t, ix, Item{Bank: "big", ID: "big", Media: m})
+	mustAdd(t, ix, mediamatch.Item{Bank: "big", ID: "big", Media: m})
 	q := still(m.Keyframes[MaxKeyframes-1].Signals...)
 	// PDQ, the default signal, finds the last keyframe of the largest item.
 	if got := matchIDs(t, ix, Query{Media: q}); !reflect.DeepEqual(got, []string{"big/big"}) {

@@ -37,14 +37,14 @@ func TestItemAtLimits(t *testing.T) {
 	mustBank(t, ix, "b")
 	r := rand.New(rand.NewPCG(1, 2))
 	v1, v2 := largestVideo(r), largestVideo(r)
-	if _, err := ix.AddItem(ctx, Item{Bank: "b", ID: "direct", Media: v1}); err != nil {
+	if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: "direct", Media: v1}); err != nil {
 		t.Fatalf("AddItem(largest) = %v", err)
 	}
 	im, err := ix.BeginImport(ctx, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := im.Add(ctx, ImportRecord{Item: Item{ID: "imported", Media: v2}}); err != nil {
+	if err := im.Add(ctx, ImportRecord{Item: mediamatch.Item{ID: "imported", Media: v2}}); err != nil {
 		t.Fatalf("Import.Add(largest) = %v", err)
 	}
 	if st, err := im.Commit(ctx); err != nil || st.Added != 1 {

@@ -34,7 +34,7 @@ func (ix *Index) loadTx(tx *readTx) error {
 			return false, fmt.Errorf("bank %q: %w", key[1:], err)
 		}
 		name := string(key[1:])
-		m.addBank(&bankState{ref: rec.ref, bank: Bank{Name: name, Description: rec.description, CreateTime: rec.created}})
+		m.addBank(&bankState{ref: rec.ref, bank: mediamatch.Bank{Name: name, Description: rec.description, CreateTime: rec.created}})
 		ix.nextBankRef = max(ix.nextBankRef, rec.ref+1)
 		return true, nil
 	})

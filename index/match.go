@@ -55,7 +55,7 @@ import (
 // or outside 0..bits, a negative MaxResults or invalid media (see
 // ValidateMedia); ErrNotFound if a bank in q.Banks does not exist;
 // ErrOverBudget; ErrClosed; the context's error. Safe for concurrent use.
-func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
+func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error) {
 	p, err := planQuery(q)
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]Match, error) {
 		}
 	}
 
-	out := make([]Match, 0, len(mt.cands))
+	out := make([]mediamatch.Match, 0, len(mt.cands))
 	for _, c := range mt.cands {
 		out = append(out, c.result(q.Media, p, mt.bankName(c.meta.bankRef())))
 	}
@@ -148,7 +148,7 @@ const (
 // capDetails trims the Frames of ms, in order, to limit entries in all,
 // and their QueryRanges and ItemRanges to limit in all; a negative limit
 // means none.
-func capDetails(ms []Match, limit int) {
+func capDetails(ms []mediamatch.Match, limit int) {
 	if limit < 0 {
 		return
 	}
@@ -395,16 +395,16 @@ func (c *candidate) hit(q, i uint32, h hit) {
 }
 
 // result turns a candidate into a Match.
-func (c *candidate) result(qm mediamatch.Media, p plan, bank string) Match {
+func (c *candidate) result(qm mediamatch.Media, p plan, bank string) mediamatch.Match {
 	meta := c.meta
-	r := Match{Bank: bank, ItemID: meta.id, Labels: meta.labelMap(), ItemKind: mediamatch.Kind(meta.kind), Source: meta.src.source()}
+	r := mediamatch.Match{Bank: bank, ItemID: meta.id, Labels: meta.labelMap(), ItemKind: mediamatch.Kind(meta.kind), Source: meta.src.source()}
 	pairs := slices.SortedFunc(maps.Keys(c.pairs), func(a, b framePair) int {
 		return cmp.Or(cmp.Compare(a.q, b.q), cmp.Compare(a.i, b.i))
 	})
 	var best hit
 	qSeen := make(map[uint32]bool)
 	iSeen := make(map[uint32]bool)
-	var qSpans, iSpans []TimeRange
+	var qSpans, iSpans []mediamatch.TimeRange
 	for n, pr := range pairs {
 		h := c.pairs[pr]
 		if n == 0 || h.better(best) {
@@ -415,22 +415,22 @@ func (c *candidate) result(qm mediamatch.Media, p plan, bank string) Match {
 		if int(pr.i) < len(meta.shape.frames) {
 			fi = meta.shape.frames[pr.i]
 		}
-		r.Frames = append(r.Frames, FrameMatch{
+		r.Frames = append(r.Frames, mediamatch.FrameMatch{
 			QueryFrame: qk.Index,
 			ItemFrame:  fi.index,
-			QueryTime:  TimeRange{qk.Start, qk.End},
-			ItemTime:   TimeRange{fi.start, fi.end},
+			QueryTime:  mediamatch.TimeRange{Start: qk.Start, End: qk.End},
+			ItemTime:   mediamatch.TimeRange{Start: fi.start, End: fi.end},
 			Signal:     h.typ,
 			Distance:   h.dist,
 			Transform:  h.transform,
 		})
 		if !qSeen[pr.q] {
 			qSeen[pr.q] = true
-			qSpans = append(qSpans, TimeRange{qk.Start, qk.End})
+			qSpans = append(qSpans, mediamatch.TimeRange{Start: qk.Start, End: qk.End})
 		}
 		if !iSeen[pr.i] {
 			iSeen[pr.i] = true
-			iSpans = append(iSpans, TimeRange{fi.start, fi.end})
+			iSpans = append(iSpans, mediamatch.TimeRange{Start: fi.start, End: fi.end})
 		}
 	}
 	if p.queryFrames > 0 {
@@ -455,11 +455,11 @@ func (c *candidate) result(qm mediamatch.Media, p plan, bank string) Match {
 }
 
 // mergeRanges sorts spans and merges those that overlap or touch.
-func mergeRanges(spans []TimeRange) []TimeRange {
+func mergeRanges(spans []mediamatch.TimeRange) []mediamatch.TimeRange {
 	if len(spans) == 0 {
 		return nil
 	}
-	slices.SortFunc(spans, func(a, b TimeRange) int {
+	slices.SortFunc(spans, func(a, b mediamatch.TimeRange) int {
 		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End))
 	})
 	out := spans[:1]
@@ -476,7 +476,7 @@ func mergeRanges(spans []TimeRange) []TimeRange {
 
 // compareMatches orders matches best first: exact, then lowest relative
 // distance, then highest query coverage, then bank and id.
-func compareMatches(a, b Match) int {
+func compareMatches(a, b mediamatch.Match) int {
 	ae, be := a.Signal.Exact(), b.Signal.Exact()
 	if ae != be {
 		if ae {

@@ -25,10 +25,10 @@ func TestMatchQuality(t *testing.T) {
 	if q := mediamatch.PDQ.MinQuality(); q != 50 {
 		t.Fatalf("PDQ.MinQuality() = %d, want 50", q)
 	}
-	low := Item{Bank: "a", ID: "low", Media: still(pdqQ(poor, 49))}
+	low := mediamatch.Item{Bank: "a", ID: "low", Media: still(pdqQ(poor, 49))}
 	mustAdd(t, ix, low)
-	mustAdd(t, ix, Item{Bank: "a", ID: "good", Media: still(pdqQ(good, 90))})
-	mustAdd(t, ix, Item{Bank: "a", ID: "edge", Media: still(pdqQ(edge, 50))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "a", ID: "good", Media: still(pdqQ(good, 90))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "a", ID: "edge", Media: still(pdqQ(edge, 50))})
 
 	check := func(stage string) {
 		t.Helper()
@@ -101,7 +101,7 @@ func TestMatchCoverageTypes(t *testing.T) {
 			Signals: []mediamatch.Signal{pdqQ(pd[i], q), phash(ph[i])},
 		})
 	}
-	mustAdd(t, ix, Item{Bank: "v", ID: "clip", Media: item})
+	mustAdd(t, ix, mediamatch.Item{Bank: "v", ID: "clip", Media: item})
 	query := mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{
 		{Signals: []mediamatch.Signal{pdq(flip(r, pd[0], 4)), phash(ph[0])}}}}
 
@@ -134,7 +134,7 @@ func TestMatchCoverageTypes(t *testing.T) {
 	ix = openTest(t, dir, Options{})
 	check("reopened")
 	for _, d := range []bool{true, false} {
-		if _, err := ix.UpdateItem(ctx, "v", "clip", ItemUpdate{SetDisabled: true, Disabled: d}); err != nil {
+		if _, err := ix.UpdateItem(ctx, "v", "clip", mediamatch.ItemUpdate{SetDisabled: true, Disabled: d}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -151,7 +151,7 @@ func TestMatchDihedral(t *testing.T) {
 	ix := openTest(t, "", Options{})
 	mustBank(t, ix, "a")
 	orig := h256(r)
-	mustAdd(t, ix, Item{Bank: "a", ID: "orig", Media: still(pdq(orig))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "a", ID: "orig", Media: still(pdq(orig))})
 
 	for tr := mediamatch.Transform(1); tr <= mediamatch.FlipMinus1; tr++ {
 		// The upload is the item turned by tr; its own hash is unrelated
@@ -233,14 +233,14 @@ func TestTransformValidation(t *testing.T) {
 	}
 
 	// Items: refused, naming the signal; nothing stored.
-	_, err := ix.AddItem(ctx, Item{Bank: "a", ID: "turned", Media: still(dihedral...)})
+	_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "a", ID: "turned", Media: still(dihedral...)})
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "keyframe 0 signal 1 (pdq) has transform 1, want none") {
 		t.Errorf("AddItem(transformed signals) = %v, want ErrInvalid naming keyframe 0 signal 1", err)
 	}
 	if _, err := ix.GetItem(ctx, "a", "turned"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("GetItem after refused AddItem = %v, want ErrNotFound", err)
 	}
-	if err := ix.addItems(ctx, "a", []Item{{Bank: "a", ID: "bulk", Media: still(pdqT(h, mediamatch.Rotate90))}}); !errors.Is(err, ErrInvalid) {
+	if err := ix.addItems(ctx, "a", []mediamatch.Item{{Bank: "a", ID: "bulk", Media: still(pdqT(h, mediamatch.Rotate90))}}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("addItems(transformed signal) = %v, want ErrInvalid", err)
 	}
 }

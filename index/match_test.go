@@ -24,11 +24,11 @@ func TestMatchFilters(t *testing.T) {
 	md5 := []byte("0123456789abcdef")
 	withMD5 := still(phash(h64(r.Uint64())))
 	withMD5.FileSignals = []mediamatch.Signal{md5sig(md5)}
-	mustAdd(t, ix, Item{Bank: "a", ID: "base", Labels: map[string]string{"entity": "e1"}, Media: still(pdq(base), phash(pbase))})
-	mustAdd(t, ix, Item{Bank: "b", ID: "base", Media: still(pdq(base), phash(pbase))})
-	mustAdd(t, ix, Item{Bank: "a", ID: "far", Media: still(pdq(far), phash(pfar))})
-	mustAdd(t, ix, Item{Bank: "a", ID: "dh", Media: still(dhash(pbase))})
-	mustAdd(t, ix, Item{Bank: "b", ID: "md5", Media: withMD5})
+	mustAdd(t, ix, mediamatch.Item{Bank: "a", ID: "base", Labels: map[string]string{"entity": "e1"}, Media: still(pdq(base), phash(pbase))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "b", ID: "base", Media: still(pdq(base), phash(pbase))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "a", ID: "far", Media: still(pdq(far), phash(pfar))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "a", ID: "dh", Media: still(dhash(pbase))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "b", ID: "md5", Media: withMD5})
 
 	queryMD5 := still(phash(h64(r.Uint64())))
 	queryMD5.FileSignals = []mediamatch.Signal{md5sig(md5)}
@@ -83,16 +83,16 @@ func TestMatchFilters(t *testing.T) {
 		t.Errorf("exact md5 match = %+v, want md5 at distance 0, coverage 1", m)
 	}
 	ms, _ = ix.Match(ctx, Query{Media: still(pdq(flip(r, base, 3))), Banks: []string{"a"}})
-	want := Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: mediamatch.KindImage,
+	want := mediamatch.Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: mediamatch.KindImage,
 		Signal: mediamatch.PDQ, Distance: 3, Threshold: 31, QueryCoverage: 1, ItemCoverage: 1,
-		Frames: []FrameMatch{{Signal: mediamatch.PDQ, Distance: 3}}}
+		Frames: []mediamatch.FrameMatch{{Signal: mediamatch.PDQ, Distance: 3}}}
 	if len(ms) != 1 || !reflect.DeepEqual(ms[0], want) {
 		t.Errorf("pdq image match = %+v, want %+v", ms, want)
 	}
 	ms, _ = ix.Match(ctx, Query{Media: still(phash(flip(r, pbase, 3))), Banks: []string{"a"}, Signals: types(mediamatch.PHash)})
-	want = Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: mediamatch.KindImage,
+	want = mediamatch.Match{Bank: "a", ItemID: "base", Labels: map[string]string{"entity": "e1"}, ItemKind: mediamatch.KindImage,
 		Signal: mediamatch.PHash, Distance: 3, Threshold: 8, QueryCoverage: 1, ItemCoverage: 1,
-		Frames: []FrameMatch{{Signal: mediamatch.PHash, Distance: 3}}}
+		Frames: []mediamatch.FrameMatch{{Signal: mediamatch.PHash, Distance: 3}}}
 	if len(ms) != 1 || !reflect.DeepEqual(ms[0], want) {
 		t.Errorf("phash image match = %+v, want %+v", ms, want)
 	}
@@ -133,7 +133,7 @@ func TestMatchDisableDelete(t *testing.T) {
 	h := h64(0xdeadbeefcafef00d)
 	m := still(phash(h), dhash(h))
 	m.FileSignals = []mediamatch.Signal{md5sig([]byte("0123456789abcdef"))}
-	mustAdd(t, ix, Item{Bank: "a", ID: "x", Media: m})
+	mustAdd(t, ix, mediamatch.Item{Bank: "a", ID: "x", Media: m})
 	q := Query{Media: m}
 
 	steps := []struct {
@@ -143,29 +143,29 @@ func TestMatchDisableDelete(t *testing.T) {
 	}{
 		{"added", func() error { return nil }, []string{"a/x"}},
 		{"disabled", func() error {
-			_, err := ix.UpdateItem(ctx, "a", "x", ItemUpdate{SetDisabled: true, Disabled: true})
+			_, err := ix.UpdateItem(ctx, "a", "x", mediamatch.ItemUpdate{SetDisabled: true, Disabled: true})
 			return err
 		}, nil},
 		{"disabled twice", func() error {
-			_, err := ix.UpdateItem(ctx, "a", "x", ItemUpdate{SetDisabled: true, Disabled: true})
+			_, err := ix.UpdateItem(ctx, "a", "x", mediamatch.ItemUpdate{SetDisabled: true, Disabled: true})
 			return err
 		}, nil},
 		{"labels changed while disabled", func() error {
-			_, err := ix.UpdateItem(ctx, "a", "x", ItemUpdate{SetLabels: true, Labels: map[string]string{"k": "v"}})
+			_, err := ix.UpdateItem(ctx, "a", "x", mediamatch.ItemUpdate{SetLabels: true, Labels: map[string]string{"k": "v"}})
 			return err
 		}, nil},
 		{"re-enabled", func() error {
-			_, err := ix.UpdateItem(ctx, "a", "x", ItemUpdate{SetDisabled: true})
+			_, err := ix.UpdateItem(ctx, "a", "x", mediamatch.ItemUpdate{SetDisabled: true})
 			return err
 		}, []string{"a/x"}},
 		{"enabled twice", func() error {
-			_, err := ix.UpdateItem(ctx, "a", "x", ItemUpdate{SetDisabled: true})
+			_, err := ix.UpdateItem(ctx, "a", "x", mediamatch.ItemUpdate{SetDisabled: true})
 			return err
 		}, []string{"a/x"}},
 		{"deleted", func() error { return ix.DeleteItem(ctx, "a", "x") }, nil},
-		{"re-added", func() error { _, err := ix.AddItem(ctx, Item{Bank: "a", ID: "x", Media: m}); return err }, []string{"a/x"}},
+		{"re-added", func() error { _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "a", ID: "x", Media: m}); return err }, []string{"a/x"}},
 		{"added disabled", func() error {
-			_, err := ix.AddItem(ctx, Item{Bank: "a", ID: "y", Disabled: true, Media: m})
+			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "a", ID: "y", Disabled: true, Media: m})
 			return err
 		}, []string{"a/x"}},
 	}
@@ -206,7 +206,7 @@ func TestMatchVideo(t *testing.T) {
 	// matches and the item has 6 informative frames.
 	item := video(hs...)
 	item.Keyframes[0].LowInformation = true
-	mustAdd(t, ix, Item{Bank: "v", ID: "clip", Media: item})
+	mustAdd(t, ix, mediamatch.Item{Bank: "v", ID: "clip", Media: item})
 
 	// Query: 6 keyframes. q0 ~ item 2, q1 ~ item 3, q2 unrelated, q3 ~ item 5
 	// and item 6 (it matches two item frames), q4 low-information copy of
@@ -219,7 +219,7 @@ func TestMatchVideo(t *testing.T) {
 	if err := ix.DeleteItem(ctx, "v", "clip"); err != nil {
 		t.Fatal(err)
 	}
-	mustAdd(t, ix, Item{Bank: "v", ID: "clip", Media: item})
+	mustAdd(t, ix, mediamatch.Item{Bank: "v", ID: "clip", Media: item})
 	d36 := mediamatch.Distance(q.Keyframes[3].Signals[0].Hash, hs6) // 1..5
 
 	ms, err := ix.Match(ctx, Query{Media: q, Signals: phashOnly(), Thresholds: map[mediamatch.SignalType]int{mediamatch.PHash: 8}})
@@ -227,13 +227,13 @@ func TestMatchVideo(t *testing.T) {
 		t.Fatalf("Match = %+v, %v; want one match", ms, err)
 	}
 	got := ms[0]
-	sec := func(i int) TimeRange {
-		return TimeRange{time.Duration(i) * time.Second, time.Duration(i+1) * time.Second}
+	sec := func(i int) mediamatch.TimeRange {
+		return mediamatch.TimeRange{Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second}
 	}
-	fm := func(qf, itf, d int) FrameMatch {
-		return FrameMatch{QueryFrame: qf, ItemFrame: itf, QueryTime: sec(qf), ItemTime: sec(itf), Signal: mediamatch.PHash, Distance: d}
+	fm := func(qf, itf, d int) mediamatch.FrameMatch {
+		return mediamatch.FrameMatch{QueryFrame: qf, ItemFrame: itf, QueryTime: sec(qf), ItemTime: sec(itf), Signal: mediamatch.PHash, Distance: d}
 	}
-	wantFrames := []FrameMatch{fm(0, 2, 2), fm(1, 3, 1), fm(3, 5, 3), fm(3, 6, d36)}
+	wantFrames := []mediamatch.FrameMatch{fm(0, 2, 2), fm(1, 3, 1), fm(3, 5, 3), fm(3, 6, d36)}
 	checks := []struct {
 		name      string
 		got, want any
@@ -245,8 +245,8 @@ func TestMatchVideo(t *testing.T) {
 		{"ItemKind", got.ItemKind, mediamatch.KindVideo},
 		{"QueryCoverage", got.QueryCoverage, 3.0 / 5}, // q0, q1, q3 of 5 informative
 		{"ItemCoverage", got.ItemCoverage, 4.0 / 6},   // items 2, 3, 5, 6 of 6 informative
-		{"QueryRanges", got.QueryRanges, []TimeRange{{0, 2 * time.Second}, sec(3)}},
-		{"ItemRanges", got.ItemRanges, []TimeRange{{2 * time.Second, 4 * time.Second}, {5 * time.Second, 7 * time.Second}}},
+		{"QueryRanges", got.QueryRanges, []mediamatch.TimeRange{{Start: 0, End: 2 * time.Second}, sec(3)}},
+		{"ItemRanges", got.ItemRanges, []mediamatch.TimeRange{{Start: 2 * time.Second, End: 4 * time.Second}, {Start: 5 * time.Second, End: 7 * time.Second}}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -256,7 +256,7 @@ func TestMatchVideo(t *testing.T) {
 
 	// An image query matching one frame of the video: item ranges only.
 	ms, _ = ix.Match(ctx, Query{Media: still(phash(hs[3])), Signals: phashOnly()})
-	if len(ms) != 1 || ms[0].QueryRanges != nil || !reflect.DeepEqual(ms[0].ItemRanges, []TimeRange{sec(3)}) {
+	if len(ms) != 1 || ms[0].QueryRanges != nil || !reflect.DeepEqual(ms[0].ItemRanges, []mediamatch.TimeRange{sec(3)}) {
 		t.Errorf("image vs video = %+v, want no query ranges and item range 3s..4s", ms)
 	}
 	if len(ms) == 1 && (ms[0].QueryCoverage != 1 || ms[0].ItemCoverage != 1.0/6) {
@@ -275,7 +275,7 @@ func TestMatchBestSignal(t *testing.T) {
 	}
 	ph := h64(r.Uint64())
 	dh := h64(r.Uint64())
-	mustAdd(t, ix, Item{Bank: "a", ID: "x", Media: still(pdq(p256), phash(ph), dhash(dh))})
+	mustAdd(t, ix, mediamatch.Item{Bank: "a", ID: "x", Media: still(pdq(p256), phash(ph), dhash(dh))})
 
 	tests := []struct {
 		name       string
@@ -314,7 +314,7 @@ func TestMatchOrder(t *testing.T) {
 	exact := still(phash(flip(r, h, 7)))
 	exact.FileSignals = []mediamatch.Signal{md5sig(md5)}
 	other := h64(r.Uint64())
-	items := []Item{
+	items := []mediamatch.Item{
 		{Bank: "a", ID: "d5", Media: still(phash(flip(r, h, 5)))},
 		{Bank: "b", ID: "d2", Media: still(phash(flip(r, h, 2)))},
 		{Bank: "a", ID: "d2", Media: still(phash(flip(r, h, 2)))},
@@ -347,16 +347,16 @@ func TestMatchOrder(t *testing.T) {
 func TestMergeRanges(t *testing.T) {
 	s := time.Second
 	tests := []struct {
-		in, want []TimeRange
+		in, want []mediamatch.TimeRange
 	}{
 		{nil, nil},
-		{[]TimeRange{{0, s}}, []TimeRange{{0, s}}},
-		{[]TimeRange{{2 * s, 3 * s}, {0, s}, {s, 2 * s}}, []TimeRange{{0, 3 * s}}},
-		{[]TimeRange{{0, s}, {2 * s, 3 * s}}, []TimeRange{{0, s}, {2 * s, 3 * s}}},
-		{[]TimeRange{{0, 5 * s}, {s, 2 * s}, {4 * s, 6 * s}}, []TimeRange{{0, 6 * s}}},
+		{[]mediamatch.TimeRange{{Start: 0, End: s}}, []mediamatch.TimeRange{{Start: 0, End: s}}},
+		{[]mediamatch.TimeRange{{Start: 2 * s, End: 3 * s}, {Start: 0, End: s}, {Start: s, End: 2 * s}}, []mediamatch.TimeRange{{Start: 0, End: 3 * s}}},
+		{[]mediamatch.TimeRange{{Start: 0, End: s}, {Start: 2 * s, End: 3 * s}}, []mediamatch.TimeRange{{Start: 0, End: s}, {Start: 2 * s, End: 3 * s}}},
+		{[]mediamatch.TimeRange{{Start: 0, End: 5 * s}, {Start: s, End: 2 * s}, {Start: 4 * s, End: 6 * s}}, []mediamatch.TimeRange{{Start: 0, End: 6 * s}}},
 	}
 	for _, tt := range tests {
-		in := append([]TimeRange(nil), tt.in...)
+		in := append([]mediamatch.TimeRange(nil), tt.in...)
 		if got := mergeRanges(in); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("mergeRanges(%v) = %v, want %v", tt.in, got, tt.want)
 		}

@@ -59,8 +59,8 @@ type state struct {
 // bankState is a live bank.
 type bankState struct {
 	ref   uint64
-	bank  Bank         // without ItemCount
-	items atomic.Int64 // stored items, as of the latest write
+	bank  mediamatch.Bank // without ItemCount
+	items atomic.Int64    // stored items, as of the latest write
 }
 
 // itemMeta is what Match needs to know of an item, compactly (48 bytes
@@ -159,12 +159,12 @@ func (m *itemMeta) labelMap() map[string]string {
 }
 
 // source returns a new Source, or nil.
-func (s *itemSource) source() *Source {
+func (s *itemSource) source() *mediamatch.Source {
 	if s == nil {
 		return nil
 	}
 	sh := s.shared.Value()
-	return &Source{
+	return &mediamatch.Source{
 		Format:     sh.format,
 		Partner:    sh.partner,
 		UpstreamID: s.upstream,

@@ -143,7 +143,7 @@ func TestExactSearch(t *testing.T) {
 // signals as they were.
 func TestMemorySnapshot(t *testing.T) {
 	m := newMemory()
-	b := &bankState{ref: 1, bank: Bank{Name: "b"}}
+	b := &bankState{ref: 1, bank: mediamatch.Bank{Name: "b"}}
 	hash := make([]byte, 32)
 	hash[0] = 0xf0
 	sigs := []sigEntry{{typ: mediamatch.PDQ, frame: 0, hash: hash}}
@@ -187,7 +187,7 @@ func TestMemoryReclaim(t *testing.T) {
 	const n = 40_000 // more than a tail holds (8192 64-bit entries)
 	sigs := make([][]sigEntry, n)
 	m.write(func() {
-		m.addBank(&bankState{ref: 1, bank: Bank{Name: "b"}})
+		m.addBank(&bankState{ref: 1, bank: mediamatch.Bank{Name: "b"}})
 		for i := range n {
 			sigs[i] = []sigEntry{{typ: mediamatch.PHash, hash: h64(r.Uint64())}}
 			m.addItem(uint64(i+1), &itemMeta{bank: 1, id: fmt.Sprint(i)}, sigs[i])

@@ -108,7 +108,7 @@ func ValidateLabels(l map[string]string) error {
 // ValidateSource returns nil if s (which may be nil) can be stored: UTF-8
 // fields and tags of at most 256 bytes, at most 64 tags. Otherwise it
 // returns an error wrapping ErrInvalid.
-func ValidateSource(s *Source) error {
+func ValidateSource(s *mediamatch.Source) error {
 	if s == nil {
 		return nil
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/index"
 )
@@ -37,7 +39,7 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 			checkBankName(&vs, fmt.Sprintf("CreateTokenRequest.banks[%d]", i), b)
 		}
 	}
-	t := index.Token{Name: req.GetName(), Role: role, Banks: req.GetBanks()}
+	t := mediamatch.Token{Name: req.GetName(), Role: role, Banks: req.GetBanks()}
 	if e := req.GetExpireTime(); e != nil {
 		if err := e.CheckValid(); err != nil {
 			vs.add("CreateTokenRequest.expire_time", "%v, want a valid time in the future", err)
@@ -81,12 +83,12 @@ func callerBanks(ctx context.Context) []string {
 // (everything) for an unlimited caller; else the entries it made itself,
 // and the BankService entries whose target (a bank, or bank/item) is one
 // of its banks.
-func auditVisible(ctx context.Context) func(index.AuditEntry) bool {
+func auditVisible(ctx context.Context) func(mediamatch.AuditEntry) bool {
 	c := callerOf(ctx)
 	if c == nil || len(c.banks) == 0 {
 		return nil
 	}
-	return func(e index.AuditEntry) bool {
+	return func(e mediamatch.AuditEntry) bool {
 		if e.Actor == c.actor {
 			return true
 		}

@@ -47,7 +47,7 @@ func TestAttackScopedAdmin(t *testing.T) {
 	e := newAuthEnv(t, authConfig{})
 	conn := e.conn(t, nil)
 	bank, admin := pb.NewBankServiceClient(conn), pb.NewAdminServiceClient(conn)
-	rootSecret := e.token(t, "root", index.RoleAdmin)
+	rootSecret := e.token(t, "root", mediamatch.RoleAdmin)
 	root := as(ctx, rootSecret)
 	for _, b := range []string{"a", "b"} {
 		if _, err := bank.CreateBank(root, &pb.CreateBankRequest{Bank: &pb.Bank{Name: b}}); err != nil {
@@ -58,11 +58,11 @@ func TestAttackScopedAdmin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	scopedSecret := e.token(t, "partner-a", index.RoleAdmin, "a")
+	scopedSecret := e.token(t, "partner-a", mediamatch.RoleAdmin, "a")
 	scoped := as(ctx, scopedSecret)
-	matcherA := e.token(t, "gateway-a", index.RoleMatcher, "a")
-	matcherB := e.token(t, "gateway-b", index.RoleMatcher, "b")
-	matcherAB := e.token(t, "gateway-ab", index.RoleMatcher, "a", "b")
+	matcherA := e.token(t, "gateway-a", mediamatch.RoleMatcher, "a")
+	matcherB := e.token(t, "gateway-b", mediamatch.RoleMatcher, "b")
+	matcherAB := e.token(t, "gateway-ab", mediamatch.RoleMatcher, "a", "b")
 	rootID, scopedID := tokenIDOfSecret(t, e.ix, rootSecret), tokenIDOfSecret(t, e.ix, scopedSecret)
 	aID, bID, abID := tokenIDOfSecret(t, e.ix, matcherA), tokenIDOfSecret(t, e.ix, matcherB), tokenIDOfSecret(t, e.ix, matcherAB)
 
@@ -148,14 +148,14 @@ func TestAttackListBanksPages(t *testing.T) {
 	ctx := t.Context()
 	e := newAuthEnv(t, authConfig{})
 	bank := pb.NewBankServiceClient(e.conn(t, nil))
-	root := as(ctx, e.token(t, "root", index.RoleAdmin))
+	root := as(ctx, e.token(t, "root", mediamatch.RoleAdmin))
 	names := []string{"a1", "hidden-b", "hidden-c", "hidden-d", "m2", "hidden-x", "hidden-y", "z3"}
 	for _, b := range names {
 		if _, err := bank.CreateBank(root, &pb.CreateBankRequest{Bank: &pb.Bank{Name: b}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	scoped := as(ctx, e.token(t, "partner", index.RoleModerator, "a1", "m2", "z3"))
+	scoped := as(ctx, e.token(t, "partner", mediamatch.RoleModerator, "a1", "m2", "z3"))
 	var got []string
 	pages := 0
 	for token := ""; ; {
@@ -382,8 +382,8 @@ func TestAttackRevokedImportCommits(t *testing.T) {
 	e := newAuthEnv(t, authConfig{})
 	conn := e.conn(t, nil)
 	bank, admin := pb.NewBankServiceClient(conn), pb.NewAdminServiceClient(conn)
-	root := as(ctx, e.token(t, "root", index.RoleAdmin))
-	curSecret := e.token(t, "stolen-curator", index.RoleCurator)
+	root := as(ctx, e.token(t, "root", mediamatch.RoleAdmin))
+	curSecret := e.token(t, "stolen-curator", mediamatch.RoleCurator)
 	if _, err := bank.CreateBank(root, &pb.CreateBankRequest{Bank: &pb.Bank{Name: "p"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -455,8 +455,8 @@ func TestAttackListItemsPageBytes(t *testing.T) {
 	ctx := t.Context()
 	e := newAuthEnv(t, authConfig{})
 	bank := pb.NewBankServiceClient(e.conn(t, nil)) // gRPC's default 4 MiB receive limit
-	root := as(ctx, e.token(t, "root", index.RoleAdmin))
-	if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "big"}); err != nil {
+	root := as(ctx, e.token(t, "root", mediamatch.RoleAdmin))
+	if _, err := e.ix.CreateBank(ctx, mediamatch.Bank{Name: "big"}); err != nil {
 		t.Fatal(err)
 	}
 	const items = 12
@@ -469,7 +469,7 @@ func TestAttackListItemsPageBytes(t *testing.T) {
 				End:     time.Duration(k+1) * time.Millisecond,
 				Signals: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: slices.Clone(h), Quality: 90}}})
 		}
-		if _, err := e.ix.AddItem(ctx, index.Item{Bank: "big", ID: fmt.Sprintf("v%02d", i), Media: m}); err != nil {
+		if _, err := e.ix.AddItem(ctx, mediamatch.Item{Bank: "big", ID: fmt.Sprintf("v%02d", i), Media: m}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -22,7 +24,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // The attacks of issue 11 on the guard and the transport (points 2, 3, 9,
@@ -80,11 +81,11 @@ func TestAttackGuardIdleUploadsHoldNoSlots(t *testing.T) {
 		t.Run(fmt.Sprintf("chunk=%t", firstChunk), func(t *testing.T) {
 			ctx := t.Context()
 			e := newGuardEnv(t, Options{MaxUploads: 4})
-			if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "tve"}); err != nil {
+			if _, err := e.ix.CreateBank(ctx, mediamatch.Bank{Name: "tve"}); err != nil {
 				t.Fatal(err)
 			}
-			gw := e.token(t, "gw", index.RoleMatcher, "tve")
-			other := e.token(t, "other", index.RoleMatcher)
+			gw := e.token(t, "gw", mediamatch.RoleMatcher, "tve")
+			other := e.token(t, "other", mediamatch.RoleMatcher)
 			conn := e.conn(t, nil)
 			match, hash := pb.NewMatchServiceClient(conn), pb.NewHashServiceClient(conn)
 
@@ -218,7 +219,7 @@ func TestAttackGuardMemoryBound(t *testing.T) {
 			chunk     = 256 << 10
 		)
 		e := newGuardEnv(t, opts)
-		gw := e.token(t, "gw", index.RoleMatcher)
+		gw := e.token(t, "gw", mediamatch.RoleMatcher)
 		ctx, cancel := context.WithCancel(as(t.Context(), gw))
 		defer cancel()
 		// One upload holds the only slot.
@@ -340,10 +341,10 @@ func TestAttackGuardCallCap(t *testing.T) {
 			e := newGuardEnv(t, tt.opts)
 			var holder, other string
 			if tt.holder != "" {
-				holder = e.token(t, tt.holder, index.RoleMatcher)
+				holder = e.token(t, tt.holder, mediamatch.RoleMatcher)
 			}
 			if tt.other != "" {
-				other = e.token(t, tt.other, index.RoleMatcher)
+				other = e.token(t, tt.other, mediamatch.RoleMatcher)
 			}
 			health := healthpb.NewHealthClient(e.conn(t, nil))
 			ctx, cancel := context.WithCancel(as(t.Context(), holder))
@@ -407,7 +408,7 @@ func TestAttackGuardConnectionCap(t *testing.T) {
 func TestAttackGuardAuditFlood(t *testing.T) {
 	ctx := t.Context()
 	e := newGuardEnv(t, Options{RateLimit: 1, RateBurst: 50})
-	gw := e.token(t, "gw", index.RoleMatcher)
+	gw := e.token(t, "gw", mediamatch.RoleMatcher)
 	bank := pb.NewBankServiceClient(e.conn(t, nil))
 	got := map[codes.Code]int{}
 	for i := range 120 {
@@ -422,7 +423,7 @@ func TestAttackGuardAuditFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mine []index.AuditEntry
+	var mine []mediamatch.AuditEntry
 	for _, a := range entries {
 		if strings.Contains(a.Actor, "(gw)") {
 			mine = append(mine, a)
@@ -441,7 +442,7 @@ func TestAttackGuardAuditFlood(t *testing.T) {
 func TestAttackGuardForgedAuditTarget(t *testing.T) {
 	ctx := t.Context()
 	e := newGuardEnv(t, Options{})
-	gw := e.token(t, "gw", index.RoleMatcher)
+	gw := e.token(t, "gw", mediamatch.RoleMatcher)
 	bank := pb.NewBankServiceClient(e.conn(t, nil))
 	forged := "x\n2026-03-01T12:00:00Z tok_0000 (ops) admin AdminService/RevokeToken ok\x1b[2K\r\u202e" +
 		strings.Repeat("y", 5000)
@@ -477,7 +478,7 @@ func TestAttackGuardForgedAuditTarget(t *testing.T) {
 func TestAttackGuardHugeEcho(t *testing.T) {
 	ctx := t.Context()
 	e := newGuardEnv(t, Options{})
-	if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "tve"}); err != nil {
+	if _, err := e.ix.CreateBank(ctx, mediamatch.Bank{Name: "tve"}); err != nil {
 		t.Fatal(err)
 	}
 	bank := pb.NewBankServiceClient(e.conn(t, nil))
@@ -525,7 +526,7 @@ func TestAttackGuardHugeEcho(t *testing.T) {
 func TestAttackGuardFailedAuth(t *testing.T) {
 	ctx := t.Context()
 	e := newGuardEnv(t, Options{AuthFailureBurst: 10})
-	ops := e.token(t, "ops", index.RoleAdmin)
+	ops := e.token(t, "ops", mediamatch.RoleAdmin)
 	bank := pb.NewBankServiceClient(e.conn(t, nil))
 	got := map[codes.Code]int{}
 	const guess = "mmt_notarealtokenbutaguess0123456789"

@@ -25,16 +25,16 @@ import (
 func matchAttackItems(t *testing.T, ix *index.Index, bank string, n int, r *rand.Rand) map[string][]byte {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := ix.CreateBank(ctx, index.Bank{Name: bank}); err != nil {
+	if _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: bank}); err != nil {
 		t.Fatal(err)
 	}
 	out := make(map[string][]byte, n)
 	for i := range n {
 		h := matchAttackHash(r)
 		id := fmt.Sprintf("item-%03d", i)
-		_, err := ix.AddItem(ctx, index.Item{Bank: bank, ID: id, Labels: map[string]string{"action": "block"},
+		_, err := ix.AddItem(ctx, mediamatch.Item{Bank: bank, ID: id, Labels: map[string]string{"action": "block"},
 			Media:  matchAttackStill(h),
-			Source: &index.Source{Format: "te-updates", Partner: "partner-a", UpstreamID: fmt.Sprint(1000 + i)}})
+			Source: &mediamatch.Source{Format: "te-updates", Partner: "partner-a", UpstreamID: fmt.Sprint(1000 + i)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,8 +125,8 @@ func TestAttackMatcherCannotExportBank(t *testing.T) {
 	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1}})
 	r := rand.New(rand.NewPCG(11, 1))
 	items := matchAttackItems(t, e.ix, "partners", 6, r)
-	curator := e.token(t, "curator", index.RoleCurator)
-	matcher := e.token(t, "gateway", index.RoleMatcher)
+	curator := e.token(t, "curator", mediamatch.RoleCurator)
+	matcher := e.token(t, "gateway", mediamatch.RoleMatcher)
 	c := pb.NewMatchServiceClient(e.conn(t, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -182,9 +182,9 @@ func TestAttackMatcherSeesNoDistance(t *testing.T) {
 	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1}})
 	r := rand.New(rand.NewPCG(11, 2))
 	items := matchAttackItems(t, e.ix, "partners", 3, r)
-	curator := e.token(t, "curator", index.RoleCurator)
-	matcher := e.token(t, "gateway", index.RoleMatcher)
-	moderator := e.token(t, "moderator", index.RoleModerator)
+	curator := e.token(t, "curator", mediamatch.RoleCurator)
+	matcher := e.token(t, "gateway", mediamatch.RoleMatcher)
+	moderator := e.token(t, "moderator", mediamatch.RoleModerator)
 	c := pb.NewMatchServiceClient(e.conn(t, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -229,8 +229,8 @@ func TestAttackMatcherSeesNoDistance(t *testing.T) {
 func TestAttackMatcherLimits(t *testing.T) {
 	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1}})
 	matchAttackItems(t, e.ix, "partners", 1, rand.New(rand.NewPCG(11, 3)))
-	curator := e.token(t, "curator", index.RoleCurator)
-	matcher := e.token(t, "gateway", index.RoleMatcher)
+	curator := e.token(t, "curator", mediamatch.RoleCurator)
+	matcher := e.token(t, "gateway", mediamatch.RoleMatcher)
 	c := pb.NewMatchServiceClient(e.conn(t, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -278,7 +278,7 @@ func TestAttackExpensiveMatch(t *testing.T) {
 	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1, MaxMatchHits: 1000, MaxMatchProbes: 50, MaxFrameMatches: 30}})
 	r := rand.New(rand.NewPCG(11, 4))
 	matchAttackItems(t, e.ix, "partners", 100, r)
-	curator := e.token(t, "curator", index.RoleCurator)
+	curator := e.token(t, "curator", mediamatch.RoleCurator)
 	c := pb.NewMatchServiceClient(e.conn(t, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -334,15 +334,15 @@ func TestAttackMatcherMediaSeesNoDistance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "tve"}); err != nil {
+	if _, err := e.ix.CreateBank(ctx, mediamatch.Bank{Name: "tve"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ix.AddItem(ctx, index.Item{Bank: "tve", ID: "chair", Labels: map[string]string{"action": "block"},
-		Media: media, Source: &index.Source{Format: "te-updates", Partner: "partner-a"}}); err != nil {
+	if _, err := e.ix.AddItem(ctx, mediamatch.Item{Bank: "tve", ID: "chair", Labels: map[string]string{"action": "block"},
+		Media: media, Source: &mediamatch.Source{Format: "te-updates", Partner: "partner-a"}}); err != nil {
 		t.Fatal(err)
 	}
-	curator := e.token(t, "curator", index.RoleCurator)
-	matcher := e.token(t, "gateway", index.RoleMatcher)
+	curator := e.token(t, "curator", mediamatch.RoleCurator)
+	matcher := e.token(t, "gateway", mediamatch.RoleMatcher)
 	c := pb.NewMatchServiceClient(e.conn(t, nil))
 	query := readMedia(t, "videos/tmk/chair-22-sd-grey-bar.mp4")
 
@@ -388,8 +388,8 @@ func TestAttackMatcherMediaSeesNoDistance(t *testing.T) {
 		t.Fatal(err)
 	}
 	rm.FileSignals = nil
-	if _, err := e.ix.AddItem(ctx, index.Item{Bank: "tve", ID: "rocket", Media: rm,
-		Source: &index.Source{Format: "te-updates", Partner: "partner-a"}}); err != nil {
+	if _, err := e.ix.AddItem(ctx, mediamatch.Item{Bank: "tve", ID: "rocket", Media: rm,
+		Source: &mediamatch.Source{Format: "te-updates", Partner: "partner-a"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, who := range []struct {
@@ -419,7 +419,7 @@ func TestAttackMatcherOrder(t *testing.T) {
 	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "b"}); err != nil {
+	if _, err := e.ix.CreateBank(ctx, mediamatch.Bank{Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	probe := matchAttackHash(rand.New(rand.NewPCG(11, 5)))
@@ -428,16 +428,16 @@ func TestAttackMatcherOrder(t *testing.T) {
 		for i := range flips {
 			h[i/8] ^= 0x80 >> (i % 8)
 		}
-		if _, err := e.ix.AddItem(ctx, index.Item{Bank: "b", ID: id, Media: matchAttackStill(h)}); err != nil {
+		if _, err := e.ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: id, Media: matchAttackStill(h)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c := pb.NewMatchServiceClient(e.conn(t, nil))
 	req := &pb.MatchSignalsRequest{Media: pb.MediaToProto(matchAttackStill(probe))}
 	for _, tc := range []struct {
-		role index.Role
+		role mediamatch.Role
 		want string
-	}{{index.RoleCurator, "[b/near b/far]"}, {index.RoleMatcher, "[b/far b/near]"}} {
+	}{{mediamatch.RoleCurator, "[b/near b/far]"}, {mediamatch.RoleMatcher, "[b/far b/near]"}} {
 		resp, err := c.MatchSignals(as(ctx, e.token(t, string(tc.role), tc.role)), req)
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -43,23 +45,23 @@ import (
 
 // access is what one RPC requires.
 type access struct {
-	role   index.Role // the least role that may call it; "" means open to all (health checking)
-	upload bool       // it hashes an upload, or matches a client's many signals: holds a slot of Options.MaxUploads while it works
+	role   mediamatch.Role // the least role that may call it; "" means open to all (health checking)
+	upload bool            // it hashes an upload, or matches a client's many signals: holds a slot of Options.MaxUploads while it works
 }
 
 // audited reports whether calls of the RPC go to the audit log: those of
 // curator and admin RPCs, whatever their outcome.
-func (a access) audited() bool { return a.role != "" && a.role.Includes(index.RoleCurator) }
+func (a access) audited() bool { return a.role != "" && a.role.Includes(mediamatch.RoleCurator) }
 
 // accessTable returns the one table of what each RPC requires, by full
 // method name. A method missing from it is refused with PermissionDenied,
 // and TestAccessTableComplete fails if a registered method is missing.
 func accessTable() map[string]access {
 	const (
-		matcher   = index.RoleMatcher
-		moderator = index.RoleModerator
-		curator   = index.RoleCurator
-		admin     = index.RoleAdmin
+		matcher   = mediamatch.RoleMatcher
+		moderator = mediamatch.RoleModerator
+		curator   = mediamatch.RoleCurator
+		admin     = mediamatch.RoleAdmin
 	)
 	return map[string]access{
 		// The upload path: match and hash. Nothing here reveals a bank's content.
@@ -106,10 +108,10 @@ func accessTable() map[string]access {
 
 // caller is who makes a call, as the guard established it.
 type caller struct {
-	actor string     // for the audit log and messages: "tok_... (name)", "cert CN=...", "anonymous"
-	key   string     // the rate-limit bucket; "" for anonymous callers, who are not limited
-	role  index.Role // what it may do
-	banks []string   // the banks it may use; empty: every bank
+	actor string          // for the audit log and messages: "tok_... (name)", "cert CN=...", "anonymous"
+	key   string          // the rate-limit bucket; "" for anonymous callers, who are not limited
+	role  mediamatch.Role // what it may do
+	banks []string        // the banks it may use; empty: every bank
 }
 
 // canUse reports whether c may use bank.
@@ -133,7 +135,7 @@ func (s *Server) authenticate(ctx context.Context) (*caller, error) {
 			return nil, &authError{fmt.Sprintf("token refused: sent without TLS from %s; send tokens over TLS "+
 				"(or over plaintext on loopback only), and revoke this one if the network is not trusted", peerAddr(p))}
 		}
-		tok, tapped := ctx.Value(tappedTokenKey{}).(index.Token) // looked up when the call was counted
+		tok, tapped := ctx.Value(tappedTokenKey{}).(mediamatch.Token) // looked up when the call was counted
 		if !tapped {
 			tok, err = s.ix.Authenticate(secret)
 		}
@@ -156,7 +158,7 @@ func (s *Server) authenticate(ctx context.Context) (*caller, error) {
 			"(mediamatch --token or $MEDIAMATCH_TOKEN) or a client certificate with a role"}
 	}
 	// Authentication is off: a loopback server without tokens.
-	return &caller{actor: "anonymous", role: index.RoleAdmin}, nil
+	return &caller{actor: "anonymous", role: mediamatch.RoleAdmin}, nil
 }
 
 // authorize returns a *deniedError unless c's role may call method.

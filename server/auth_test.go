@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -64,22 +66,22 @@ func TestAccessTableComplete(t *testing.T) {
 // also read banks and items; curators also change them and move hash
 // lists in and out; admins also manage tokens and read the audit log.
 // Health checking is open; reflection needs a moderator.
-func wantRole(t *testing.T, method string) index.Role {
+func wantRole(t *testing.T, method string) mediamatch.Role {
 	svc, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
 	switch svc {
 	case "grpc.health.v1.Health":
 		return ""
 	case "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection":
-		return index.RoleModerator
+		return mediamatch.RoleModerator
 	case "mediamatch.v1.MatchService", "mediamatch.v1.HashService":
-		return index.RoleMatcher
+		return mediamatch.RoleMatcher
 	case "mediamatch.v1.BankService":
 		if strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List") {
-			return index.RoleModerator
+			return mediamatch.RoleModerator
 		}
-		return index.RoleCurator
+		return mediamatch.RoleCurator
 	case "mediamatch.v1.AdminService":
-		return index.RoleAdmin
+		return mediamatch.RoleAdmin
 	}
 	t.Fatalf("no expected role for %s: add it to wantRole", method)
 	return ""
@@ -122,8 +124,8 @@ func callEmpty(ctx context.Context, conn *grpc.ClientConn, method string, stream
 func TestRolesByRPC(t *testing.T) {
 	e := newAuthEnv(t, authConfig{})
 	conn := e.conn(t, nil)
-	secrets := map[index.Role]string{}
-	for _, r := range index.Roles() {
+	secrets := map[mediamatch.Role]string{}
+	for _, r := range mediamatch.Roles() {
 		secrets[r] = e.token(t, "test-"+string(r), r)
 	}
 	methods := e.methods()
@@ -134,7 +136,7 @@ func TestRolesByRPC(t *testing.T) {
 	sort.Strings(names)
 	for _, m := range names {
 		need := wantRole(t, m)
-		for _, r := range append([]index.Role{""}, index.Roles()...) {
+		for _, r := range append([]mediamatch.Role{""}, mediamatch.Roles()...) {
 			who := string(r)
 			if r == "" {
 				who = "no-credentials"
@@ -171,14 +173,14 @@ func TestBadCredentials(t *testing.T) {
 	e := newAuthEnv(t, authConfig{})
 	ctx := t.Context()
 	bank := pb.NewBankServiceClient(e.conn(t, nil))
-	good := e.token(t, "good", index.RoleAdmin)
+	good := e.token(t, "good", mediamatch.RoleAdmin)
 
-	_, expiring, err := e.ix.CreateToken(ctx, index.Token{Name: "short-lived", Role: index.RoleAdmin,
+	_, expiring, err := e.ix.CreateToken(ctx, mediamatch.Token{Name: "short-lived", Role: mediamatch.RoleAdmin,
 		ExpireTime: e.clock.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	revokedTok, revoked, err := e.ix.CreateToken(ctx, index.Token{Name: "old", Role: index.RoleAdmin})
+	revokedTok, revoked, err := e.ix.CreateToken(ctx, mediamatch.Token{Name: "old", Role: mediamatch.RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +247,7 @@ func TestAuthOffWithoutTokens(t *testing.T) {
 		t.Errorf("CreateBank without tokens and without RequireAuth: %v, want it allowed", err)
 	}
 	// The first token turns authentication on.
-	open.token(t, "first", index.RoleAdmin)
+	open.token(t, "first", mediamatch.RoleAdmin)
 	_, err := pb.NewBankServiceClient(open.conn(t, nil)).ListBanks(ctx, &pb.ListBanksRequest{})
 	wantStatus(t, err, codes.Unauthenticated, "missing credentials")
 
@@ -266,12 +268,12 @@ func TestAuthOffWithoutTokens(t *testing.T) {
 func TestTokenOverPlaintextFromRemote(t *testing.T) {
 	ctx := t.Context()
 	plain := newAuthEnv(t, authConfig{remote: "203.0.113.7:40000"})
-	secret := plain.token(t, "ops", index.RoleAdmin)
+	secret := plain.token(t, "ops", mediamatch.RoleAdmin)
 	_, err := pb.NewBankServiceClient(plain.conn(t, nil)).ListBanks(as(ctx, secret), &pb.ListBanksRequest{})
 	wantStatus(t, err, codes.Unauthenticated, "without TLS", "203.0.113.7")
 
 	secure := newAuthEnv(t, authConfig{remote: "203.0.113.7:40000", pki: newPKI(t, "test CA")})
-	secret = secure.token(t, "ops", index.RoleAdmin)
+	secret = secure.token(t, "ops", mediamatch.RoleAdmin)
 	if _, err := pb.NewBankServiceClient(secure.conn(t, nil)).ListBanks(as(ctx, secret), &pb.ListBanksRequest{}); err != nil {
 		t.Errorf("ListBanks with a token over TLS from a remote peer: %v, want it allowed", err)
 	}
@@ -284,8 +286,8 @@ func TestTokenOverPlaintextFromRemote(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	ctx := t.Context()
 	pki := newPKI(t, "partner CA")
-	e := newAuthEnv(t, authConfig{pki: pki, clientCA: true, opts: Options{ClientRoles: map[string]index.Role{
-		"curator-bot": index.RoleCurator, "upload-gw": index.RoleMatcher}}})
+	e := newAuthEnv(t, authConfig{pki: pki, clientCA: true, opts: Options{ClientRoles: map[string]mediamatch.Role{
+		"curator-bot": mediamatch.RoleCurator, "upload-gw": mediamatch.RoleMatcher}}})
 
 	curator, _, _ := pki.issue(t, "curator-bot", false)
 	if _, err := pb.NewBankServiceClient(e.conn(t, &curator)).CreateBank(ctx,
@@ -302,7 +304,7 @@ func TestMutualTLS(t *testing.T) {
 		t.Errorf("MatchSignals with the matcher's certificate: %v", err)
 	}
 	// A token decides over the certificate.
-	admin := e.token(t, "ops", index.RoleAdmin)
+	admin := e.token(t, "ops", mediamatch.RoleAdmin)
 	if _, err := pb.NewAdminServiceClient(mconn).ListTokens(as(ctx, admin), &pb.ListTokensRequest{}); err != nil {
 		t.Errorf("ListTokens with an admin token and the matcher's certificate: %v", err)
 	}
@@ -338,7 +340,7 @@ func TestRateLimit(t *testing.T) {
 	ctx := t.Context()
 	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: 1, RateBurst: 2}})
 	conn := pb.NewMatchServiceClient(e.conn(t, nil))
-	a, b := e.token(t, "a", index.RoleMatcher), e.token(t, "b", index.RoleMatcher)
+	a, b := e.token(t, "a", mediamatch.RoleMatcher), e.token(t, "b", mediamatch.RoleMatcher)
 	media := pdqMedia(t, pdqHex(t, 1)[0])
 	call := func(secret string) error {
 		_, err := conn.MatchSignals(as(ctx, secret), &pb.MatchSignalsRequest{Media: media})
@@ -375,7 +377,7 @@ func TestRateLimit(t *testing.T) {
 func TestPanicRecovered(t *testing.T) {
 	ctx := t.Context()
 	e := newAuthEnv(t, authConfig{ix: func(ix *index.Index) Index {
-		return &faultIndex{Index: ix, getBank: func(context.Context, string) (index.Bank, error) {
+		return &faultIndex{Index: ix, getBank: func(context.Context, string) (mediamatch.Bank, error) {
 			panic("injected fault")
 		}}
 	}})
@@ -413,9 +415,9 @@ func TestAuditLog(t *testing.T) {
 	e := newAuthEnv(t, authConfig{})
 	conn := e.conn(t, nil)
 	bank, admin := pb.NewBankServiceClient(conn), pb.NewAdminServiceClient(conn)
-	cur := e.token(t, "curator-1", index.RoleCurator)
-	mod := e.token(t, "moderator-1", index.RoleModerator)
-	adm := e.token(t, "admin-1", index.RoleAdmin)
+	cur := e.token(t, "curator-1", mediamatch.RoleCurator)
+	mod := e.token(t, "moderator-1", mediamatch.RoleModerator)
+	adm := e.token(t, "admin-1", mediamatch.RoleAdmin)
 	ccur, cmod, cadm := as(ctx, cur), as(ctx, mod), as(ctx, adm)
 
 	must := func(what string, err error) {
@@ -504,7 +506,7 @@ func TestBankScope(t *testing.T) {
 	e := newAuthEnv(t, authConfig{})
 	conn := e.conn(t, nil)
 	bank, match, admin := pb.NewBankServiceClient(conn), pb.NewMatchServiceClient(conn), pb.NewAdminServiceClient(conn)
-	root := as(ctx, e.token(t, "root", index.RoleAdmin))
+	root := as(ctx, e.token(t, "root", mediamatch.RoleAdmin))
 	h := pdqHex(t, 1)[0]
 	for _, b := range []string{"a", "b"} {
 		if _, err := bank.CreateBank(root, &pb.CreateBankRequest{Bank: &pb.Bank{Name: b}}); err != nil {
@@ -519,7 +521,7 @@ func TestBankScope(t *testing.T) {
 		t.Fatalf("MatchSignals unlimited = %v, %v; want both banks", matchIDs(resp.GetMatches()), err)
 	}
 
-	scoped := as(ctx, e.token(t, "partner-a", index.RoleAdmin, "a"))
+	scoped := as(ctx, e.token(t, "partner-a", mediamatch.RoleAdmin, "a"))
 	resp, err := match.MatchSignals(scoped, &pb.MatchSignalsRequest{Media: pdqMedia(t, h)})
 	if err != nil || !slices.Equal(matchIDs(resp.GetMatches()), []string{"a/same"}) {
 		t.Errorf("MatchSignals limited to a = %v, %v; want a/same only", matchIDs(resp.GetMatches()), err)
@@ -572,7 +574,7 @@ func TestBankScope(t *testing.T) {
 	}
 
 	// A token whose banks are all gone matches nothing (not every bank).
-	gone := as(ctx, e.token(t, "gone", index.RoleMatcher, "deleted-bank"))
+	gone := as(ctx, e.token(t, "gone", mediamatch.RoleMatcher, "deleted-bank"))
 	if resp, err := match.MatchSignals(gone, &pb.MatchSignalsRequest{Media: pdqMedia(t, h)}); err != nil || len(resp.GetMatches()) != 0 {
 		t.Errorf("MatchSignals by a token of a missing bank = %v, %v; want no matches", matchIDs(resp.GetMatches()), err)
 	}
@@ -585,7 +587,7 @@ func TestDeadlines(t *testing.T) {
 	got := make(chan time.Duration, 1)
 	e := newAuthEnv(t, authConfig{opts: Options{CallTimeout: 3 * time.Minute, MaxCallTimeout: 7 * time.Minute},
 		ix: func(ix *index.Index) Index {
-			return &faultIndex{Index: ix, getBank: func(ctx context.Context, name string) (index.Bank, error) {
+			return &faultIndex{Index: ix, getBank: func(ctx context.Context, name string) (mediamatch.Bank, error) {
 				d, ok := ctx.Deadline()
 				if !ok {
 					got <- -1
@@ -665,7 +667,7 @@ func TestAdminService(t *testing.T) {
 	ctx := t.Context()
 	e := newAuthEnv(t, authConfig{})
 	admin := pb.NewAdminServiceClient(e.conn(t, nil))
-	root := as(ctx, e.token(t, "root", index.RoleAdmin))
+	root := as(ctx, e.token(t, "root", mediamatch.RoleAdmin))
 
 	_, err := admin.CreateToken(root, &pb.CreateTokenRequest{Role: pb.Role_ROLE_ADMIN})
 	wantStatus(t, err, codes.InvalidArgument, "CreateTokenRequest.name")

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -129,9 +131,9 @@ func newAuthEnv(t *testing.T, cfg authConfig) *authEnv {
 
 // token creates a token of role (limited to banks, if any) and returns
 // its secret.
-func (e *authEnv) token(t *testing.T, name string, role index.Role, banks ...string) string {
+func (e *authEnv) token(t *testing.T, name string, role mediamatch.Role, banks ...string) string {
 	t.Helper()
-	_, secret, err := e.ix.CreateToken(context.Background(), index.Token{Name: name, Role: role, Banks: banks})
+	_, secret, err := e.ix.CreateToken(context.Background(), mediamatch.Token{Name: name, Role: role, Banks: banks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,10 +201,10 @@ func (c *remoteConn) RemoteAddr() net.Addr { return c.remote }
 // inject faults.
 type faultIndex struct {
 	*index.Index
-	getBank func(ctx context.Context, name string) (index.Bank, error)
+	getBank func(ctx context.Context, name string) (mediamatch.Bank, error)
 }
 
-func (f *faultIndex) GetBank(ctx context.Context, name string) (index.Bank, error) {
+func (f *faultIndex) GetBank(ctx context.Context, name string) (mediamatch.Bank, error) {
 	if f.getBank != nil {
 		return f.getBank(ctx, name)
 	}

@@ -34,7 +34,7 @@ func (b *bankService) CreateBank(ctx context.Context, req *pb.CreateBankRequest)
 	if err := allowBank(ctx, "CreateBankRequest.bank.name", req.GetBank().GetName()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	bank, err := s.ix.CreateBank(ctx, index.Bank{Name: req.GetBank().GetName(), Description: req.GetBank().GetDescription()})
+	bank, err := s.ix.CreateBank(ctx, mediamatch.Bank{Name: req.GetBank().GetName(), Description: req.GetBank().GetDescription()})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -184,7 +184,7 @@ func (s *Server) checkNewItem(ctx context.Context, spec *pb.ItemSpec) error {
 }
 
 func (s *Server) addItem(ctx context.Context, spec *pb.ItemSpec, media mediamatch.Media) (*pb.Item, error) {
-	it, err := s.ix.AddItem(ctx, index.Item{
+	it, err := s.ix.AddItem(ctx, mediamatch.Item{
 		Bank:   spec.GetBank(),
 		ID:     spec.GetId(),
 		Labels: spec.GetLabels(),
@@ -240,7 +240,7 @@ func (b *bankService) UpdateItem(ctx context.Context, req *pb.UpdateItemRequest)
 	s := b.s
 	var (
 		vs violations
-		u  index.ItemUpdate
+		u  mediamatch.ItemUpdate
 	)
 	item := req.GetItem()
 	if item == nil {

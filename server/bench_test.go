@@ -47,20 +47,20 @@ func BenchmarkMatchSignals(b *testing.B) {
 	n := benchItems(b)
 	e := newEnvOn(b, Options{}, true)
 	ctx := context.Background()
-	if _, err := e.ix.CreateBank(ctx, index.Bank{Name: "bench"}); err != nil {
+	if _, err := e.ix.CreateBank(ctx, mediamatch.Bank{Name: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	start := time.Now()
 	for i := range n - 1 {
-		if _, err := e.ix.AddItem(ctx, index.Item{Bank: "bench", ID: fmt.Sprintf("item-%07d", i),
+		if _, err := e.ix.AddItem(ctx, mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%07d", i),
 			Media: randomImage(r)}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	// The query is a near copy (3 bits off) of one stored item's hashes.
 	target := randomImage(r)
-	if _, err := e.ix.AddItem(ctx, index.Item{Bank: "bench", ID: "target", Media: target}); err != nil {
+	if _, err := e.ix.AddItem(ctx, mediamatch.Item{Bank: "bench", ID: "target", Media: target}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("loaded %d items in %v", n, time.Since(start).Round(time.Millisecond))

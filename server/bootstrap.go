@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -36,7 +38,7 @@ func bootstrapToken(ctx context.Context, ix *index.Index, dir string) (string, e
 		return "", fmt.Errorf("server: bootstrap admin token: %w (remove the file, or create a token with "+
 			"`mediamatch token create --data DIR`)", err)
 	}
-	tok, secret, err := ix.CreateToken(ctx, index.Token{Name: "bootstrap", Role: index.RoleAdmin,
+	tok, secret, err := ix.CreateToken(ctx, mediamatch.Token{Name: "bootstrap", Role: mediamatch.RoleAdmin,
 		ExpireTime: ix.Now().Add(BootstrapTokenTTL)})
 	if err == nil {
 		_, err = f.WriteString(secret + "\n")
@@ -56,7 +58,7 @@ func bootstrapToken(ctx context.Context, ix *index.Index, dir string) (string, e
 		os.Remove(path)
 		return "", fmt.Errorf("server: bootstrap admin token: %w", err)
 	}
-	_ = ix.AppendAudit(ctx, index.AuditEntry{Actor: "serve (bootstrap)", Role: index.RoleAdmin,
+	_ = ix.AppendAudit(ctx, mediamatch.AuditEntry{Actor: "serve (bootstrap)", Role: mediamatch.RoleAdmin,
 		Action: "AdminService/CreateToken", Target: "name bootstrap", Detail: "ok id=" + tok.ID + " role=admin banks=all file=" + path +
 			" expires=" + tok.ExpireTime.Format(time.RFC3339)})
 	watchBootstrap(ix, path, tok)
@@ -91,14 +93,14 @@ func WatchBootstrapToken(ix *index.Index, dir string) error {
 
 // watchBootstrap removes the file at path when tok is first used or
 // expires, and records the removal in the audit log.
-func watchBootstrap(ix *index.Index, path string, tok index.Token) {
+func watchBootstrap(ix *index.Index, path string, tok mediamatch.Token) {
 	var once sync.Once
 	remove := func(why string) {
 		once.Do(func() {
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return
 			}
-			_ = ix.AppendAudit(context.Background(), index.AuditEntry{Actor: "serve (bootstrap)", Role: index.RoleAdmin,
+			_ = ix.AppendAudit(context.Background(), mediamatch.AuditEntry{Actor: "serve (bootstrap)", Role: mediamatch.RoleAdmin,
 				Action: "bootstrap token file removed", Target: tok.ID, Detail: "ok " + why + " file=" + path})
 		})
 	}
@@ -122,7 +124,7 @@ func watchBootstrap(ix *index.Index, path string, tok index.Token) {
 // cannot be read again. Errors: a missing data dir, an index in use or
 // that cannot be opened, and CreateToken's (index.ErrInvalid for a bad
 // name, role, bank or expiry).
-func CreateTokenOffline(ctx context.Context, dataDir string, t index.Token, actor string) (index.Token, string, error) {
+func CreateTokenOffline(ctx context.Context, dataDir string, t mediamatch.Token, actor string) (mediamatch.Token, string, error) {
 	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
 		switch {
 		case err == nil:
@@ -130,11 +132,11 @@ func CreateTokenOffline(ctx context.Context, dataDir string, t index.Token, acto
 		case errors.Is(err, fs.ErrNotExist):
 			err = errors.New("does not exist")
 		}
-		return index.Token{}, "", fmt.Errorf("data dir %s: %w (give the --data of `mediamatch serve`)", dataDir, err)
+		return mediamatch.Token{}, "", fmt.Errorf("data dir %s: %w (give the --data of `mediamatch serve`)", dataDir, err)
 	}
 	ix, err := index.Open(dataDir, index.Options{})
 	if err != nil {
-		return index.Token{}, "", fmt.Errorf("open index in %s (is `mediamatch serve` running on it? stop it, "+
+		return mediamatch.Token{}, "", fmt.Errorf("open index in %s (is `mediamatch serve` running on it? stop it, "+
 			"or create the token over the API without --data): %w", dataDir, err)
 	}
 	tok, secret, err := ix.CreateToken(ctx, t)
@@ -143,7 +145,7 @@ func CreateTokenOffline(ctx context.Context, dataDir string, t index.Token, acto
 		if len(tok.Banks) > 0 {
 			banks = fmt.Sprint(tok.Banks)
 		}
-		err = ix.AppendAudit(ctx, index.AuditEntry{Actor: "offline (" + actor + ")", Role: index.RoleAdmin,
+		err = ix.AppendAudit(ctx, mediamatch.AuditEntry{Actor: "offline (" + actor + ")", Role: mediamatch.RoleAdmin,
 			Action: "AdminService/CreateToken", Target: "name " + tok.Name,
 			Detail: fmt.Sprintf("ok id=%s role=%s banks=%s", tok.ID, tok.Role, banks)})
 	}
@@ -151,7 +153,7 @@ func CreateTokenOffline(ctx context.Context, dataDir string, t index.Token, acto
 		err = cerr
 	}
 	if err != nil {
-		return index.Token{}, "", err
+		return mediamatch.Token{}, "", err
 	}
 	return tok, secret, nil
 }

@@ -26,7 +26,7 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-func bankToProto(b index.Bank) *pb.Bank {
+func bankToProto(b mediamatch.Bank) *pb.Bank {
 	return &pb.Bank{
 		Name:        b.Name,
 		Description: b.Description,
@@ -35,7 +35,7 @@ func bankToProto(b index.Bank) *pb.Bank {
 	}
 }
 
-func itemToProto(it index.Item) *pb.Item {
+func itemToProto(it mediamatch.Item) *pb.Item {
 	return &pb.Item{
 		Id:         it.ID,
 		Bank:       it.Bank,
@@ -49,7 +49,7 @@ func itemToProto(it index.Item) *pb.Item {
 }
 
 // sourceToProto returns the message of s; nil for an item added directly.
-func sourceToProto(s *index.Source) *pb.Source {
+func sourceToProto(s *mediamatch.Source) *pb.Source {
 	if s == nil {
 		return nil
 	}
@@ -65,11 +65,11 @@ func sourceToProto(s *index.Source) *pb.Source {
 
 // sourceFromProto returns the provenance of s; nil for a nil s. Tags is nil
 // when s has none.
-func sourceFromProto(s *pb.Source) *index.Source {
+func sourceFromProto(s *pb.Source) *mediamatch.Source {
 	if s == nil {
 		return nil
 	}
-	out := &index.Source{
+	out := &mediamatch.Source{
 		Format:     s.GetFormat(),
 		Partner:    s.GetPartner(),
 		UpstreamID: s.GetUpstreamId(),
@@ -90,9 +90,11 @@ func asTime(t *timestamppb.Timestamp) time.Time {
 	return t.AsTime()
 }
 
-func timeRangeToProto(r index.TimeRange) *pb.TimeRange { return pb.TimeRangeToProto(r.Start, r.End) }
+func timeRangeToProto(r mediamatch.TimeRange) *pb.TimeRange {
+	return pb.TimeRangeToProto(r.Start, r.End)
+}
 
-func timeRangesToProto(rs []index.TimeRange) []*pb.TimeRange {
+func timeRangesToProto(rs []mediamatch.TimeRange) []*pb.TimeRange {
 	out := make([]*pb.TimeRange, len(rs))
 	for i, r := range rs {
 		out[i] = timeRangeToProto(r)
@@ -104,10 +106,10 @@ func timeRangesToProto(rs []index.TimeRange) []*pb.TimeRange {
 // distances (-1 for perceptual hits), without sources, and ordered exact
 // first, then by bank and id, so that nothing in the answer moves with the
 // distance (see fullMatches).
-func matchesToProto(ms []index.Match, full bool) []*pb.Match {
+func matchesToProto(ms []mediamatch.Match, full bool) []*pb.Match {
 	if !full {
 		ms = slices.Clone(ms)
-		slices.SortStableFunc(ms, func(a, b index.Match) int {
+		slices.SortStableFunc(ms, func(a, b mediamatch.Match) int {
 			if ae, be := a.Signal.Exact(), b.Signal.Exact(); ae != be {
 				if ae {
 					return -1
@@ -180,20 +182,20 @@ func queryFromOptions(m mediamatch.Media, o *pb.MatchOptions) index.Query {
 // roles pairs every Role enum value with its index role.
 func roles() []struct {
 	pb pb.Role
-	ix index.Role
+	ix mediamatch.Role
 } {
 	return []struct {
 		pb pb.Role
-		ix index.Role
+		ix mediamatch.Role
 	}{
-		{pb.Role_ROLE_MATCHER, index.RoleMatcher},
-		{pb.Role_ROLE_MODERATOR, index.RoleModerator},
-		{pb.Role_ROLE_CURATOR, index.RoleCurator},
-		{pb.Role_ROLE_ADMIN, index.RoleAdmin},
+		{pb.Role_ROLE_MATCHER, mediamatch.RoleMatcher},
+		{pb.Role_ROLE_MODERATOR, mediamatch.RoleModerator},
+		{pb.Role_ROLE_CURATOR, mediamatch.RoleCurator},
+		{pb.Role_ROLE_ADMIN, mediamatch.RoleAdmin},
 	}
 }
 
-func roleToProto(r index.Role) pb.Role {
+func roleToProto(r mediamatch.Role) pb.Role {
 	for _, p := range roles() {
 		if p.ix == r {
 			return p.pb
@@ -204,7 +206,7 @@ func roleToProto(r index.Role) pb.Role {
 
 // roleFromProto returns the index role of r; "" for ROLE_UNSPECIFIED or
 // an unknown value.
-func roleFromProto(r pb.Role) index.Role {
+func roleFromProto(r pb.Role) mediamatch.Role {
 	for _, p := range roles() {
 		if p.pb == r {
 			return p.ix
@@ -213,7 +215,7 @@ func roleFromProto(r pb.Role) index.Role {
 	return ""
 }
 
-func tokenToProto(t index.Token) *pb.Token {
+func tokenToProto(t mediamatch.Token) *pb.Token {
 	return &pb.Token{
 		Id:         t.ID,
 		Name:       t.Name,
@@ -225,7 +227,7 @@ func tokenToProto(t index.Token) *pb.Token {
 	}
 }
 
-func auditToProto(e index.AuditEntry) *pb.AuditEntry {
+func auditToProto(e mediamatch.AuditEntry) *pb.AuditEntry {
 	return &pb.AuditEntry{
 		Time:   timestamp(e.Time),
 		Actor:  e.Actor,

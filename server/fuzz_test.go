@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -60,7 +62,7 @@ func FuzzValidateRequests(f *testing.F) {
 	}
 	f.Cleanup(func() { ix.Close() })
 	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), Options{})
-	if _, err := ix.CreateBank(context.Background(), index.Bank{Name: "fuzz"}); err != nil {
+	if _, err := ix.CreateBank(context.Background(), mediamatch.Bank{Name: "fuzz"}); err != nil {
 		f.Fatal(err)
 	}
 	r := &fuzzRunner{s: s, png: tinyPNG()}
@@ -299,7 +301,7 @@ func indexAccepts(m proto.Message) error {
 		id(m.GetId())
 	case *pb.ImportSignalsRequest:
 		bank(m.GetBank())
-		errs = append(errs, index.ValidateSource(&index.Source{Partner: m.GetPartner()}))
+		errs = append(errs, index.ValidateSource(&mediamatch.Source{Partner: m.GetPartner()}))
 		if m.GetItemId() != "" {
 			id(m.GetItemId())
 		}

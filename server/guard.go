@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,7 +29,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // The guard: one unary and one stream interceptor that every call passes
@@ -132,7 +133,7 @@ func (s *Server) tapCalls(ctx context.Context, info *tap.Info) (context.Context,
 // certificate with a role, else "ip ADDR" (anon), and the valid token if
 // there is one. Authentication proper, with its errors, logging and
 // limits, is the guard's; this only decides whose share the call takes.
-func (s *Server) callKey(ctx context.Context, md metadata.MD) (key string, anon bool, tok *index.Token) {
+func (s *Server) callKey(ctx context.Context, md metadata.MD) (key string, anon bool, tok *mediamatch.Token) {
 	p, _ := peer.FromContext(ctx)
 	tlsInfo, isTLS := tlsInfoOf(p)
 	if v := md.Get("authorization"); len(v) == 1 && (isTLS || onLoopback(p)) {
@@ -374,14 +375,14 @@ func (s *Server) finish(ctx context.Context, c *call, req, resp any, err error) 
 	if c.caller == nil || !c.access.audited() || c.limited {
 		return
 	}
-	e := index.AuditEntry{
+	e := mediamatch.AuditEntry{
 		Actor:  c.caller.actor,
 		Role:   c.caller.role,
 		Action: shortMethod(c.method),
 		Target: cleanText(auditTarget(req), maxAuditTarget),
 		Detail: cleanText(auditDetail(resp, err), maxAuditDetail),
 	}
-	var entries []index.AuditEntry
+	var entries []mediamatch.AuditEntry
 	if code == codes.PermissionDenied {
 		entries = s.refusals.note(e, code, s.opts.Now(), s.opts.RefusalWindow)
 	} else {
@@ -390,7 +391,7 @@ func (s *Server) finish(ctx context.Context, c *call, req, resp any, err error) 
 	s.appendAudit(ctx, entries)
 }
 
-func (s *Server) appendAudit(ctx context.Context, entries []index.AuditEntry) {
+func (s *Server) appendAudit(ctx context.Context, entries []mediamatch.AuditEntry) {
 	for _, e := range entries {
 		if aerr := s.ix.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
 			s.log.ErrorContext(ctx, "audit entry lost", slog.String("action", e.Action),
@@ -433,9 +434,9 @@ type refusalKey struct {
 }
 
 type refusal struct {
-	entry index.AuditEntry // the last one refused
-	n     int              // refusals since the entry last written
-	since time.Time        // when the first of them was written
+	entry mediamatch.AuditEntry // the last one refused
+	n     int                   // refusals since the entry last written
+	since time.Time             // when the first of them was written
 }
 
 // maxPendingRefusals bounds the refusals gathered; past it, all are
@@ -447,11 +448,11 @@ func newRefusals() *refusals { return &refusals{pending: make(map[refusalKey]*re
 // note counts e, refused with code at now, and returns the entries to
 // write: e itself if it is the first of its kind within window, and the
 // summaries of those whose window has passed.
-func (r *refusals) note(e index.AuditEntry, code codes.Code, now time.Time, window time.Duration) []index.AuditEntry {
+func (r *refusals) note(e mediamatch.AuditEntry, code codes.Code, now time.Time, window time.Duration) []mediamatch.AuditEntry {
 	k := refusalKey{e.Actor, e.Action, code}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []index.AuditEntry
+	var out []mediamatch.AuditEntry
 	if p := r.pending[k]; p != nil {
 		if now.Sub(p.since) < window {
 			p.n++
@@ -472,14 +473,14 @@ func (r *refusals) note(e index.AuditEntry, code codes.Code, now time.Time, wind
 
 // flush returns the summaries of the refusals gathered for at least
 // older, and forgets them.
-func (r *refusals) flush(now time.Time, older time.Duration) []index.AuditEntry {
+func (r *refusals) flush(now time.Time, older time.Duration) []mediamatch.AuditEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.flushLocked(now, older)
 }
 
-func (r *refusals) flushLocked(now time.Time, older time.Duration) []index.AuditEntry {
-	var out []index.AuditEntry
+func (r *refusals) flushLocked(now time.Time, older time.Duration) []mediamatch.AuditEntry {
+	var out []mediamatch.AuditEntry
 	for k, p := range r.pending {
 		if now.Sub(p.since) < older {
 			continue
@@ -492,7 +493,7 @@ func (r *refusals) flushLocked(now time.Time, older time.Duration) []index.Audit
 	return out
 }
 
-func (p *refusal) summary(now time.Time) index.AuditEntry {
+func (p *refusal) summary(now time.Time) mediamatch.AuditEntry {
 	e := p.entry
 	e.Detail = cleanText(fmt.Sprintf("refused %d more times in %v (last: %s)",
 		p.n, now.Sub(p.since).Round(time.Second), e.Detail), maxAuditDetail)

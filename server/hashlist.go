@@ -55,7 +55,7 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 		}
 	}
 	if p := first.GetPartner(); p != "" {
-		if err := index.ValidateSource(&index.Source{Partner: p}); err != nil {
+		if err := index.ValidateSource(&mediamatch.Source{Partner: p}); err != nil {
 			vs.add("ImportSignalsRequest.partner", "%s", reason(err))
 		}
 	}
@@ -155,7 +155,7 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 // idFromHash reports whether its id is one the hashlist reader made from
 // one of its hashes ("pdq-<hex>"), for lists that give no ids: records of
 // the same hash then share the id without being two versions of one item.
-func idFromHash(it index.Item) bool {
+func idFromHash(it mediamatch.Item) bool {
 	typ, hexHash, ok := strings.Cut(it.ID, "-")
 	if !ok {
 		return false

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -102,16 +104,16 @@ func BenchmarkLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, name := range []string{"load", "import"} {
-		if _, err := ix.CreateBank(ctx, index.Bank{Name: name}); err != nil {
+		if _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: name}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if _, err := ix.AddItem(ctx, index.Item{Bank: "load", ID: "photo", Media: media}); err != nil {
+	if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "load", ID: "photo", Media: media}); err != nil {
 		b.Fatal(err)
 	}
 	signals := &pb.MatchSignalsRequest{Media: pb.MediaToProto(media)}
-	token := func(name string, role index.Role) string {
-		_, secret, err := ix.CreateToken(ctx, index.Token{Name: name, Role: role})
+	token := func(name string, role mediamatch.Role) string {
+		_, secret, err := ix.CreateToken(ctx, mediamatch.Token{Name: name, Role: role})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -192,12 +194,12 @@ func BenchmarkLoad(b *testing.B) {
 	)
 	for i := range clients {
 		conns = append(conns, dial())
-		secrets = append(secrets, token(fmt.Sprintf("client-%02d", i), index.RoleMatcher))
+		secrets = append(secrets, token(fmt.Sprintf("client-%02d", i), mediamatch.RoleMatcher))
 	}
 	importer, greedy := dial(), dial()
 	conns = append(conns, importer, greedy)
-	importSecret := token("importer", index.RoleCurator)
-	greedySecret := token("greedy", index.RoleMatcher)
+	importSecret := token("importer", mediamatch.RoleCurator)
+	greedySecret := token("greedy", mediamatch.RoleMatcher)
 
 	var wg sync.WaitGroup
 	b.ResetTimer()

@@ -110,7 +110,7 @@ func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsReq
 // curators, admins, and calls that did not pass the guard.
 func fullMatches(ctx context.Context) bool {
 	c := callerOf(ctx)
-	return c == nil || c.role.Includes(index.RoleCurator)
+	return c == nil || c.role.Includes(mediamatch.RoleCurator)
 }
 
 // allowOptions returns a *deniedError when a caller below curator asks,
@@ -153,7 +153,7 @@ func (s *Server) matchScope(ctx context.Context, field string, o *pb.MatchOption
 // match matches media with validated options within sc, within the
 // server's budgets. A match over budget is a *limitError naming field, the
 // request field that carried the media.
-func (s *Server) match(ctx context.Context, field string, media mediamatch.Media, o *pb.MatchOptions, sc scope) ([]index.Match, error) {
+func (s *Server) match(ctx context.Context, field string, media mediamatch.Media, o *pb.MatchOptions, sc scope) ([]mediamatch.Match, error) {
 	if sc.none {
 		return nil, nil
 	}

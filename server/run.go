@@ -75,7 +75,7 @@ type Config struct {
 	Auth bool
 	// ClientRoles maps the subject CN of a verified client certificate to
 	// its role (see Options.ClientRoles and ParseClientRoles).
-	ClientRoles map[string]index.Role
+	ClientRoles map[string]mediamatch.Role
 	// RateLimit, RateBurst, MaxUploads, CallTimeout and MaxCallTimeout are
 	// the guard's limits (see Options); zero means the default.
 	RateLimit                   float64
@@ -198,7 +198,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	requireAuth := cfg.Auth || cfg.Credentials != nil
-	if requireAuth && !ix.HasTokens() && !slices.Contains(slices.Collect(maps.Values(cfg.ClientRoles)), index.RoleAdmin) {
+	if requireAuth && !ix.HasTokens() && !slices.Contains(slices.Collect(maps.Values(cfg.ClientRoles)), mediamatch.RoleAdmin) {
 		path, err := bootstrapToken(ctx, ix, cfg.DataDir)
 		if err != nil {
 			lis.Close()

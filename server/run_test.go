@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -20,7 +22,6 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 func TestRunRefusesNonLoopback(t *testing.T) {
@@ -218,20 +219,20 @@ func TestRunBootstrapsWithTLS(t *testing.T) {
 func TestCreateTokenOffline(t *testing.T) {
 	ctx := t.Context()
 	if _, _, err := CreateTokenOffline(ctx, filepath.Join(t.TempDir(), "missing"),
-		index.Token{Name: "ops", Role: index.RoleAdmin}, "tester"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		mediamatch.Token{Name: "ops", Role: mediamatch.RoleAdmin}, "tester"); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("CreateTokenOffline in a missing dir = %v, want an error saying so", err)
 	}
 	dir := t.TempDir()
-	tok, secret, err := CreateTokenOffline(ctx, dir, index.Token{Name: "ops", Role: index.RoleAdmin}, "tester")
+	tok, secret, err := CreateTokenOffline(ctx, dir, mediamatch.Token{Name: "ops", Role: mediamatch.RoleAdmin}, "tester")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Role != index.RoleAdmin || !strings.HasPrefix(secret, "mmt_") {
+	if tok.Role != mediamatch.RoleAdmin || !strings.HasPrefix(secret, "mmt_") {
 		t.Errorf("CreateTokenOffline = %+v, %q", tok, secret)
 	}
 	conn, stop := startRun(t, dir)
 	defer stop()
-	if _, _, err := CreateTokenOffline(ctx, dir, index.Token{Name: "two", Role: index.RoleAdmin}, "tester"); err == nil ||
+	if _, _, err := CreateTokenOffline(ctx, dir, mediamatch.Token{Name: "two", Role: mediamatch.RoleAdmin}, "tester"); err == nil ||
 		!strings.Contains(err.Error(), "running") {
 		t.Errorf("CreateTokenOffline while the server runs = %v, want an error naming the running server", err)
 	}

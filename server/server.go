@@ -43,30 +43,30 @@ const (
 
 // Index is what the server needs of the index: *index.Index satisfies it.
 type Index interface {
-	CreateBank(ctx context.Context, b index.Bank) (index.Bank, error)
-	GetBank(ctx context.Context, name string) (index.Bank, error)
-	ListBanks(ctx context.Context, pageSize int, pageToken string) ([]index.Bank, string, error)
-	ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]index.Bank, string, error)
+	CreateBank(ctx context.Context, b mediamatch.Bank) (mediamatch.Bank, error)
+	GetBank(ctx context.Context, name string) (mediamatch.Bank, error)
+	ListBanks(ctx context.Context, pageSize int, pageToken string) ([]mediamatch.Bank, string, error)
+	ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]mediamatch.Bank, string, error)
 	DeleteBank(ctx context.Context, name string) error
-	AddItem(ctx context.Context, it index.Item) (index.Item, error)
-	GetItem(ctx context.Context, bank, id string) (index.Item, error)
-	ListItems(ctx context.Context, bank string, pageSize int, pageToken string) ([]index.Item, string, error)
-	UpdateItem(ctx context.Context, bank, id string, u index.ItemUpdate) (index.Item, error)
+	AddItem(ctx context.Context, it mediamatch.Item) (mediamatch.Item, error)
+	GetItem(ctx context.Context, bank, id string) (mediamatch.Item, error)
+	ListItems(ctx context.Context, bank string, pageSize int, pageToken string) ([]mediamatch.Item, string, error)
+	UpdateItem(ctx context.Context, bank, id string, u mediamatch.ItemUpdate) (mediamatch.Item, error)
 	DeleteItem(ctx context.Context, bank, id string) error
-	Match(ctx context.Context, q index.Query) ([]index.Match, error)
+	Match(ctx context.Context, q index.Query) ([]mediamatch.Match, error)
 	BeginImport(ctx context.Context, bank string) (*index.Import, error)
 
 	// Tokens and the audit log (AdminService and the interceptors).
-	CreateToken(ctx context.Context, t index.Token) (index.Token, string, error)
-	ListTokens(ctx context.Context) ([]index.Token, error)
-	ListTokensWithin(ctx context.Context, scope []string) ([]index.Token, error)
-	RevokeToken(ctx context.Context, id string) (index.Token, error)
-	RevokeTokenWithin(ctx context.Context, id string, scope []string) (index.Token, error)
-	Authenticate(secret string) (index.Token, error)
+	CreateToken(ctx context.Context, t mediamatch.Token) (mediamatch.Token, string, error)
+	ListTokens(ctx context.Context) ([]mediamatch.Token, error)
+	ListTokensWithin(ctx context.Context, scope []string) ([]mediamatch.Token, error)
+	RevokeToken(ctx context.Context, id string) (mediamatch.Token, error)
+	RevokeTokenWithin(ctx context.Context, id string, scope []string) (mediamatch.Token, error)
+	Authenticate(secret string) (mediamatch.Token, error)
 	HasTokens() bool
-	AppendAudit(ctx context.Context, e index.AuditEntry) error
-	ListAudit(ctx context.Context, pageSize int, pageToken string) ([]index.AuditEntry, string, error)
-	ListAuditWhere(ctx context.Context, pageSize int, pageToken string, keep func(index.AuditEntry) bool) ([]index.AuditEntry, string, error)
+	AppendAudit(ctx context.Context, e mediamatch.AuditEntry) error
+	ListAudit(ctx context.Context, pageSize int, pageToken string) ([]mediamatch.AuditEntry, string, error)
+	ListAuditWhere(ctx context.Context, pageSize int, pageToken string, keep func(mediamatch.AuditEntry) bool) ([]mediamatch.AuditEntry, string, error)
 }
 
 // Hasher computes the fingerprint of a file held in memory, with the PDQ
@@ -97,7 +97,7 @@ type Options struct {
 	// ClientRoles maps the subject common name of a verified client
 	// certificate (mutual TLS) to its role; a certificate whose CN is not
 	// here is no credential.
-	ClientRoles map[string]index.Role
+	ClientRoles map[string]mediamatch.Role
 	// RateLimit is how many calls per second each authenticated caller
 	// (a token, or a client certificate's CN) may make on average, with
 	// bursts of RateBurst; over it calls get ResourceExhausted with

@@ -7,9 +7,9 @@ import (
 	"os"
 	"strings"
 
-	"google.golang.org/grpc/credentials"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 
-	"github.com/mediamatch/mediamatch/index"
+	"google.golang.org/grpc/credentials"
 )
 
 // TLSCredentials returns the server's TLS from PEM files: its certificate
@@ -46,16 +46,16 @@ func TLSCredentials(certFile, keyFile, clientCAFile string) (credentials.Transpo
 // verified client certificate whose subject common name is CN gets ROLE
 // (matcher, moderator, curator or admin). The CN may itself hold "=": the
 // spec splits at the last one. Errors name the bad spec.
-func ParseClientRoles(specs []string) (map[string]index.Role, error) {
-	out := make(map[string]index.Role, len(specs))
+func ParseClientRoles(specs []string) (map[string]mediamatch.Role, error) {
+	out := make(map[string]mediamatch.Role, len(specs))
 	for _, spec := range specs {
 		i := strings.LastIndexByte(spec, '=')
 		if i <= 0 {
 			return nil, fmt.Errorf("client role %q: want CN=ROLE", spec)
 		}
-		cn, role := spec[:i], index.Role(strings.ToLower(strings.TrimSpace(spec[i+1:])))
+		cn, role := spec[:i], mediamatch.Role(strings.ToLower(strings.TrimSpace(spec[i+1:])))
 		if !role.Valid() {
-			return nil, fmt.Errorf("client role %q: role %q, want one of %v", spec, role, index.Roles())
+			return nil, fmt.Errorf("client role %q: role %q, want one of %v", spec, role, mediamatch.Roles())
 		}
 		if prev, ok := out[cn]; ok && prev != role {
 			return nil, fmt.Errorf("client role %q: CN %q already has role %s", spec, cn, prev)

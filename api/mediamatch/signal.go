@@ -7,7 +7,10 @@
 // SHA-256) with their hash sizes, default thresholds and quality minimums,
 // signals and their Hamming distance, the eight dihedral transforms and
 // their EXIF orientations, and the fingerprint of one file (Media,
-// Keyframe, Kind). It also reads and writes the text forms in which
+// Keyframe, Kind). It owns the records the service keeps and answers
+// with: banks, items and their sources (Bank, Item, Source), matches
+// (Match, FrameMatch, TimeRange), and access (Role, Token, AuditEntry).
+// It also reads and writes the text forms in which
 // partners exchange PDQ hashes (ParsePDQ, ParseHashLine, WriteHashLine,
 // ParseVPDQ, WriteVPDQ).
 //

@@ -237,8 +237,8 @@ func (e *entry) record() (Record, error) {
 	if len(e.tags) == 0 {
 		e.tags = nil
 	}
-	rec := Record{Delete: e.delete, Item: index.Item{ID: e.id,
-		Source: &index.Source{Partner: e.partner, UpstreamID: e.id, Tags: e.tags, FirstSeen: e.first, Updated: e.updated}}}
+	rec := Record{Delete: e.delete, Item: mediamatch.Item{ID: e.id,
+		Source: &mediamatch.Source{Partner: e.partner, UpstreamID: e.id, Tags: e.tags, FirstSeen: e.first, Updated: e.updated}}}
 	if e.delete && e.id != "" {
 		return rec, nil
 	}

@@ -109,7 +109,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // Format names a hash-list format. Its string form is what the command line
@@ -184,7 +184,7 @@ type Record struct {
 	// Item is the item. ID, Labels, Media and Source are set; Bank is left
 	// empty for the importer to set, except in jsonl, which carries it
 	// (the importer decides which to use).
-	Item index.Item
+	Item mediamatch.Item
 }
 
 // LineError is a bad record: its line and what was wrong with it. The

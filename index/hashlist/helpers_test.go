@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // Hashes used by the samples in testdata. p1 and p2 are the PDQ hashes
@@ -75,8 +74,8 @@ func video(sigs ...mediamatch.Signal) mediamatch.Media {
 }
 
 // src returns a Source; times are optional (first seen, updated).
-func src(format, partner, upstream string, tags []string, times ...time.Time) *index.Source {
-	s := &index.Source{Format: format, Partner: partner, UpstreamID: upstream, Tags: tags}
+func src(format, partner, upstream string, tags []string, times ...time.Time) *mediamatch.Source {
+	s := &mediamatch.Source{Format: format, Partner: partner, UpstreamID: upstream, Tags: tags}
 	if len(times) > 0 {
 		s.FirstSeen = times[0]
 	}
@@ -87,13 +86,13 @@ func src(format, partner, upstream string, tags []string, times ...time.Time) *i
 }
 
 // rec returns the record of an item at line.
-func rec(line int, id string, labels map[string]string, m mediamatch.Media, s *index.Source) Record {
-	return Record{Line: line, Item: index.Item{ID: id, Labels: labels, Media: m, Source: s}}
+func rec(line int, id string, labels map[string]string, m mediamatch.Media, s *mediamatch.Source) Record {
+	return Record{Line: line, Item: mediamatch.Item{ID: id, Labels: labels, Media: m, Source: s}}
 }
 
 // del returns the retraction of id at line.
-func del(line int, id string, s *index.Source) Record {
-	return Record{Line: line, Delete: true, Item: index.Item{ID: id, Source: s}}
+func del(line int, id string, s *mediamatch.Source) Record {
+	return Record{Line: line, Delete: true, Item: mediamatch.Item{ID: id, Source: s}}
 }
 
 func unix(sec int64) time.Time { return time.Unix(sec, 0).UTC() }

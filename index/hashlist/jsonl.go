@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // This file is mediamatch's own format, jsonl: one JSON object per line
@@ -72,15 +71,15 @@ func parseJSONLRow(line string) (Record, error) {
 		return Record{}, err
 	}
 	if j.Delete {
-		return Record{Delete: true, Item: index.Item{ID: j.ID}}, nil
+		return Record{Delete: true, Item: mediamatch.Item{ID: j.ID}}, nil
 	}
 	it, err := j.item()
 	return Record{Item: it}, err
 }
 
 // item returns the item j holds.
-func (j *jsonlItem) item() (index.Item, error) {
-	it := index.Item{Bank: j.Bank, ID: j.ID, Disabled: j.Disabled}
+func (j *jsonlItem) item() (mediamatch.Item, error) {
+	it := mediamatch.Item{Bank: j.Bank, ID: j.ID, Disabled: j.Disabled}
 	if len(j.Labels) > 0 {
 		it.Labels = j.Labels
 	}
@@ -116,7 +115,7 @@ func (j *jsonlItem) item() (index.Item, error) {
 		}
 	}
 	if s := j.Source; s != nil {
-		it.Source = &index.Source{Format: s.Format, Partner: s.Partner, UpstreamID: s.UpstreamID, Tags: s.Tags}
+		it.Source = &mediamatch.Source{Format: s.Format, Partner: s.Partner, UpstreamID: s.UpstreamID, Tags: s.Tags}
 		if it.Source.FirstSeen, err = parseTime("first_seen", s.FirstSeen); err != nil {
 			return it, err
 		}
@@ -147,7 +146,7 @@ func jsonlSignals(js []jsonlSignal) ([]mediamatch.Signal, error) {
 }
 
 // toJSONL returns the jsonl form of it.
-func toJSONL(it index.Item) jsonlItem {
+func toJSONL(it mediamatch.Item) jsonlItem {
 	m := it.Media
 	j := jsonlItem{ID: it.ID, Bank: it.Bank, Labels: it.Labels, Disabled: it.Disabled,
 		CreateTime: formatTime(it.CreateTime), UpdateTime: formatTime(it.UpdateTime),

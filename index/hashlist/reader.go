@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"github.com/mediamatch/mediamatch/index"
 )
 
@@ -159,7 +161,7 @@ func (r *Reader) finish(rec *Record) error {
 	it := &rec.Item
 	if r.format != JSONL {
 		if it.Source == nil {
-			it.Source = &index.Source{}
+			it.Source = &mediamatch.Source{}
 		}
 		it.Source.Format = string(r.format)
 		if it.Source.Partner == "" {

@@ -191,7 +191,7 @@ func TestReadSamples(t *testing.T) {
 		checkpoint: "1730000500",
 	}, {
 		file: "testdata/sample.vpdq.txt",
-		want: []Record{{Line: 2, Item: index.Item{ID: vpdqSampleID(), Source: src("vpdq", partner, "", nil),
+		want: []Record{{Line: 2, Item: mediamatch.Item{ID: vpdqSampleID(), Source: src("vpdq", partner, "", nil),
 			Media: mediamatch.Media{Kind: mediamatch.KindVideo, Duration: 5 * time.Second, Keyframes: []mediamatch.Keyframe{
 				{Index: 0, Start: 0, End: time.Second, Signals: []mediamatch.Signal{pdq(p3, 100)}},
 				{Index: 30, Start: time.Second, End: 2 * time.Second, Signals: []mediamatch.Signal{pdq(p4, 100)}},
@@ -202,7 +202,7 @@ func TestReadSamples(t *testing.T) {
 	}, {
 		file: "testdata/sample.jsonl",
 		want: []Record{
-			{Line: 1, Item: index.Item{Bank: "gifct", ID: "te-3012345678901234",
+			{Line: 1, Item: mediamatch.Item{Bank: "gifct", ID: "te-3012345678901234",
 				Labels: map[string]string{"category": "terrorism", glor: ""},
 				Media: mediamatch.Media{Kind: mediamatch.KindImage, Format: "jpeg", Size: 48213, Width: 640, Height: 480,
 					FileSignals: []mediamatch.Signal{md5(m4)},
@@ -210,13 +210,13 @@ func TestReadSamples(t *testing.T) {
 				CreateTime: iso("2024-08-01T10:00:00.123456789Z"), UpdateTime: iso("2024-08-02T10:00:00Z"),
 				Source: src("te-updates", "GIFCT Member A", "3012345678901234", []string{"behaviour:glorification"},
 					iso("2023-11-14T22:13:20Z"), iso("2024-10-27T03:33:20Z"))}},
-			{Line: 2, Item: index.Item{Bank: "gifct", ID: "clip-17", Disabled: true,
+			{Line: 2, Item: mediamatch.Item{Bank: "gifct", ID: "clip-17", Disabled: true,
 				Media: mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Duration: 3 * time.Second,
 					Keyframes: []mediamatch.Keyframe{
 						{Index: 0, End: 1500 * time.Millisecond, Signals: []mediamatch.Signal{pdq(p3, 100)}},
 						{Index: 45, Start: 1500 * time.Millisecond, End: 3 * time.Second, LowInformation: true,
 							Signals: []mediamatch.Signal{pdq(zero, 0)}}}}}},
-			{Line: 3, Delete: true, Item: index.Item{ID: "old-item"}},
+			{Line: 3, Delete: true, Item: mediamatch.Item{ID: "old-item"}},
 		},
 		errs: []string{
 			"line 4: not JSON: unexpected end of JSON input",
@@ -289,7 +289,7 @@ func TestReaderOptions(t *testing.T) {
 				t.Fatalf("read %d records, errors %q; want one record", len(got), errs)
 			}
 			if got[0].Item.ID != tt.wantID || !reflect.DeepEqual(got[0].Item.Media, tt.want) {
-				t.Errorf("got %s\nwant id %q media %s", describe(got[0]), tt.wantID, describe(Record{Item: index.Item{Media: tt.want}}))
+				t.Errorf("got %s\nwant id %q media %s", describe(got[0]), tt.wantID, describe(Record{Item: mediamatch.Item{Media: tt.want}}))
 			}
 		})
 	}

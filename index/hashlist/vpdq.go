@@ -83,7 +83,7 @@ func (d *vpdqDecoder) next() (Record, error) {
 			return Record{}, lineErr(first, err)
 		}
 	}
-	return Record{Line: first, Item: index.Item{ID: id, Media: m}}, nil
+	return Record{Line: first, Item: mediamatch.Item{ID: id, Media: m}}, nil
 }
 
 // vpdqID is the id of a video read from a vPDQ file without one: "vpdq-"

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // Writer writes items as a hash list. What each format keeps of an item:
@@ -90,7 +89,7 @@ func NewWriter(w io.Writer, f Format) (*Writer, error) {
 // Write writes it. It returns an error wrapping ErrNotRepresentable, having
 // written nothing, if the format cannot carry the item (see Writer), and
 // the underlying writer's error if writing failed.
-func (w *Writer) Write(it index.Item) error {
+func (w *Writer) Write(it mediamatch.Item) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -123,7 +122,7 @@ func (w *Writer) Write(it index.Item) error {
 }
 
 // writeRows writes a row for each signal of it that the format carries.
-func (w *Writer) writeRows(it index.Item, video bool) error {
+func (w *Writer) writeRows(it mediamatch.Item, video bool) error {
 	var rows [][]string
 	for _, s := range exportSignals(it) {
 		switch {
@@ -164,7 +163,7 @@ func (w *Writer) writeRow(r []string) error {
 }
 
 // writeTE writes the te-simple row or the te-updates object of it.
-func (w *Writer) writeTE(it index.Item, video bool) error {
+func (w *Writer) writeTE(it mediamatch.Item, video bool) error {
 	types := []mediamatch.SignalType{mediamatch.PDQ, mediamatch.MD5, mediamatch.SHA256}
 	switch {
 	case video && w.f == TESimple:
@@ -174,7 +173,7 @@ func (w *Writer) writeTE(it index.Item, video bool) error {
 	case w.f == TESimple: // a te-simple file tells PDQ from SHA-256 by its name only
 		types = types[:2]
 	}
-	var src index.Source
+	var src mediamatch.Source
 	if it.Source != nil {
 		src = *it.Source
 	}
@@ -243,7 +242,7 @@ func (w *Writer) Close() error {
 // exportSignals returns the signals of it that a hash list should carry:
 // untransformed, valid, not constant, of a matchable quality, not of a
 // low-information keyframe. Keyframe signals come first.
-func exportSignals(it index.Item) []mediamatch.Signal {
+func exportSignals(it mediamatch.Item) []mediamatch.Signal {
 	var out []mediamatch.Signal
 	add := func(sigs []mediamatch.Signal) {
 		for _, s := range sigs {
@@ -280,7 +279,7 @@ func teName(s mediamatch.Signal, video bool) string {
 
 // tagsOf returns the tags of it: Source.Tags, or for an item without a
 // Source the tags of its "tag:" labels, sorted.
-func tagsOf(it index.Item) []string {
+func tagsOf(it mediamatch.Item) []string {
 	if it.Source != nil {
 		return slices.Clone(it.Source.Tags)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -21,8 +20,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // The items the writer tests write: an image with every kind of signal and
 // label, a video hashed by mediamatch (one low-information keyframe), and
 // an image with only an MD5 and no Source.
-func imgItem() index.Item {
-	return index.Item{Bank: "gifct", ID: "img-1",
+func imgItem() mediamatch.Item {
+	return mediamatch.Item{Bank: "gifct", ID: "img-1",
 		Labels: map[string]string{"category": "terrorism", "filename": "flag.jpg", "status": "MALICIOUS", "share_level": "AMBER",
 			"confidence": "75", "first_descriptor_id": "990001", "tag:behaviour:glorification": ""},
 		Media: mediamatch.Media{Kind: mediamatch.KindImage, Format: "jpeg", Width: 640, Height: 480, Size: 48213,
@@ -33,8 +32,8 @@ func imgItem() index.Item {
 			unix(1700000000), unix(1730000000))}
 }
 
-func vidItem() index.Item {
-	return index.Item{Bank: "gifct", ID: "vid-1", Labels: map[string]string{"category": "terrorism"}, Disabled: true,
+func vidItem() mediamatch.Item {
+	return mediamatch.Item{Bank: "gifct", ID: "vid-1", Labels: map[string]string{"category": "terrorism"}, Disabled: true,
 		Media: mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Width: 1280, Height: 720, Size: 1234567,
 			Duration:    3 * time.Second,
 			FileSignals: []mediamatch.Signal{sig(mediamatch.MD5, m1, 0)},
@@ -47,8 +46,8 @@ func vidItem() index.Item {
 		Source: src("jsonl", "GIFCT Member B", "", []string{"media_type_video"}, time.Time{}, unix(1730000100))}
 }
 
-func md5Item() index.Item {
-	return index.Item{ID: "md5-only", Labels: map[string]string{"category": "instruction", "tag:manual": ""},
+func md5Item() mediamatch.Item {
+	return mediamatch.Item{ID: "md5-only", Labels: map[string]string{"category": "instruction", "tag:manual": ""},
 		Media: mediamatch.Media{Kind: mediamatch.KindImage, FileSignals: []mediamatch.Signal{sig(mediamatch.MD5, m2, 0)}}}
 }
 
@@ -68,16 +67,16 @@ func TestRoundTrip(t *testing.T) {
 	vidKeyframes := vidItem().Media.Keyframes
 	tests := []struct {
 		f          Format
-		items      []index.Item
+		items      []mediamatch.Item
 		deletes    []string // written with WriteDelete after the items
 		unwritable []int    // the items whose Write fails with ErrNotRepresentable
 		opts       ReaderOptions
 		want       []Record // Line is not compared
 	}{{
-		f: JSONL, items: []index.Item{imgItem(), vidItem(), md5Item()}, deletes: []string{"gone-1"},
-		want: []Record{{Item: imgItem()}, {Item: vidItem()}, {Item: md5Item()}, {Delete: true, Item: index.Item{ID: "gone-1"}}},
+		f: JSONL, items: []mediamatch.Item{imgItem(), vidItem(), md5Item()}, deletes: []string{"gone-1"},
+		want: []Record{{Item: imgItem()}, {Item: vidItem()}, {Item: md5Item()}, {Delete: true, Item: mediamatch.Item{ID: "gone-1"}}},
 	}, {
-		f: Lines, items: []index.Item{imgItem(), vidItem(), md5Item()},
+		f: Lines, items: []mediamatch.Item{imgItem(), vidItem(), md5Item()},
 		want: []Record{
 			rec(0, "pdq-"+p1, nil, image(pdq(p1, 100)), src("lines", "", "", nil)),
 			rec(0, "phash-"+ph, nil, image(sig(mediamatch.PHash, ph, 0)), src("lines", "", "", nil)),
@@ -89,14 +88,14 @@ func TestRoundTrip(t *testing.T) {
 			rec(0, "md5-"+m2, nil, image(md5(m2)), src("lines", "", "", nil)),
 		},
 	}, {
-		f: PDQRef, items: []index.Item{imgItem(), vidItem(), md5Item()}, unwritable: []int{2},
+		f: PDQRef, items: []mediamatch.Item{imgItem(), vidItem(), md5Item()}, unwritable: []int{2},
 		want: []Record{
 			rec(0, "pdq-"+p1, map[string]string{"filename": "flag.jpg"}, image(pdq(p1, 93)), src("pdq", "", "", nil)),
 			rec(0, "pdq-"+p3, nil, image(pdq(p3, 100)), src("pdq", "", "", nil)),
 			rec(0, "pdq-"+p4, nil, image(pdq(p4, 80)), src("pdq", "", "", nil)),
 		},
 	}, {
-		f: TECSV, items: []index.Item{imgItem(), vidItem(), md5Item()},
+		f: TECSV, items: []mediamatch.Item{imgItem(), vidItem(), md5Item()},
 		want: func() []Record {
 			a := map[string]string{"collab": "GIFCT Member A", "category": "terrorism", "tag:behaviour:glorification": ""}
 			aSrc := src("te-csv", "GIFCT Member A", "", []string{"behaviour:glorification"})
@@ -113,7 +112,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 		}(),
 	}, {
-		f: TESimple, items: []index.Item{imgItem(), vidItem(), md5Item()},
+		f: TESimple, items: []mediamatch.Item{imgItem(), vidItem(), md5Item()},
 		want: []Record{
 			rec(0, "img-1", map[string]string{"first_descriptor_id": "990001", "tag:behaviour:glorification": ""}, image(pdq(p1, 100)),
 				src("te-simple", "", "img-1", []string{"behaviour:glorification"}, unix(1700000000))),
@@ -121,7 +120,7 @@ func TestRoundTrip(t *testing.T) {
 			rec(0, "md5-only", map[string]string{"tag:manual": ""}, image(md5(m2)), src("te-simple", "", "md5-only", []string{"manual"})),
 		},
 	}, {
-		f: TEUpdates, items: []index.Item{imgItem(), vidItem(), md5Item()}, deletes: []string{"gone-1"},
+		f: TEUpdates, items: []mediamatch.Item{imgItem(), vidItem(), md5Item()}, deletes: []string{"gone-1"},
 		want: []Record{
 			rec(0, "img-1", map[string]string{"confidence": "75", "status": "MALICIOUS", "share_level": "AMBER",
 				"tag:behaviour:glorification": ""}, image(pdq(p1, 100)),
@@ -131,12 +130,12 @@ func TestRoundTrip(t *testing.T) {
 			del(0, "gone-1", src("te-updates", "", "gone-1", nil)),
 		},
 	}, {
-		f: VPDQ, items: []index.Item{imgItem(), vidItem(), vidItem()}, unwritable: []int{0, 2},
-		want: []Record{{Item: index.Item{ID: vpdqVidID(), Source: src("vpdq", "", "", nil),
+		f: VPDQ, items: []mediamatch.Item{imgItem(), vidItem(), vidItem()}, unwritable: []int{0, 2},
+		want: []Record{{Item: mediamatch.Item{ID: vpdqVidID(), Source: src("vpdq", "", "", nil),
 			Media: mediamatch.Media{Kind: mediamatch.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
 	}, {
-		f: VPDQ, items: []index.Item{vidItem()}, opts: ReaderOptions{ID: "vid-1"},
-		want: []Record{{Item: index.Item{ID: "vid-1", Source: src("vpdq", "", "", nil),
+		f: VPDQ, items: []mediamatch.Item{vidItem()}, opts: ReaderOptions{ID: "vid-1"},
+		want: []Record{{Item: mediamatch.Item{ID: "vid-1", Source: src("vpdq", "", "", nil),
 			Media: mediamatch.Media{Kind: mediamatch.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
 	}}
 	for _, tt := range tests {
@@ -156,7 +155,7 @@ func TestRoundTrip(t *testing.T) {
 
 // write writes items and deletes in format f and returns the bytes. The
 // items at the indices in unwritable must fail with ErrNotRepresentable.
-func write(t *testing.T, f Format, items []index.Item, deletes []string, unwritable []int) []byte {
+func write(t *testing.T, f Format, items []mediamatch.Item, deletes []string, unwritable []int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w, err := NewWriter(&b, f)
@@ -190,7 +189,7 @@ func TestGolden(t *testing.T) {
 	writable := []Format{JSONL, Lines, PDQRef, TECSV, TESimple, TEUpdates, VPDQ}
 	for _, f := range writable {
 		t.Run(string(f), func(t *testing.T) {
-			items := []index.Item{imgItem(), vidItem(), md5Item()}
+			items := []mediamatch.Item{imgItem(), vidItem(), md5Item()}
 			var (
 				unwritable []int
 				deletes    []string
@@ -199,7 +198,7 @@ func TestGolden(t *testing.T) {
 			case PDQRef:
 				unwritable = []int{2}
 			case VPDQ:
-				items, unwritable = []index.Item{vidItem()}, nil
+				items, unwritable = []mediamatch.Item{vidItem()}, nil
 			case JSONL, TEUpdates:
 				deletes = []string{"gone-1"}
 			}
@@ -232,22 +231,22 @@ func TestWriterErrors(t *testing.T) {
 	}
 	tests := []struct {
 		f    Format
-		it   index.Item
+		it   mediamatch.Item
 		want string
 	}{
 		{PDQRef, md5Item(), `hashlist: item cannot be written in this format: pdq: item "md5-only" has no hash this format holds`},
-		{Lines, index.Item{ID: "low", Media: image(sig(mediamatch.PDQ, p1, 49))},
+		{Lines, mediamatch.Item{ID: "low", Media: image(sig(mediamatch.PDQ, p1, 49))},
 			`hashlist: item cannot be written in this format: lines: item "low" has no hash this format holds`},
-		{TECSV, index.Item{ID: "sha", Media: image(sig(mediamatch.SHA256, s1, 0))},
+		{TECSV, mediamatch.Item{ID: "sha", Media: image(sig(mediamatch.SHA256, s1, 0))},
 			`hashlist: item cannot be written in this format: te-csv: item "sha" has no hash this format holds`},
-		{TESimple, index.Item{ID: "video-with-md5", Media: vidItem().Media}, ""},
-		{TESimple, index.Item{ID: "frames-only", Media: mediamatch.Media{Kind: mediamatch.KindVideo, Keyframes: vidItem().Media.Keyframes}},
+		{TESimple, mediamatch.Item{ID: "video-with-md5", Media: vidItem().Media}, ""},
+		{TESimple, mediamatch.Item{ID: "frames-only", Media: mediamatch.Media{Kind: mediamatch.KindVideo, Keyframes: vidItem().Media.Keyframes}},
 			`hashlist: item cannot be written in this format: te-simple: item "frames-only" has no hash this format holds`},
 		{VPDQ, md5Item(), `hashlist: item cannot be written in this format: vpdq: item "md5-only" is an image, want a video`},
-		{VPDQ, index.Item{ID: "v", Media: mediamatch.Media{Kind: mediamatch.KindVideo, Keyframes: []mediamatch.Keyframe{
+		{VPDQ, mediamatch.Item{ID: "v", Media: mediamatch.Media{Kind: mediamatch.KindVideo, Keyframes: []mediamatch.Keyframe{
 			{Signals: []mediamatch.Signal{sig(mediamatch.PHash, ph, 0)}}}}},
 			`hashlist: item cannot be written in this format: vpdq: mediamatch: vPDQ: keyframe 0 has no PDQ signal`},
-		{PDQRef, index.Item{ID: "nl", Labels: map[string]string{"filename": "a\nb"}, Media: image(sig(mediamatch.PDQ, p1, 90))},
+		{PDQRef, mediamatch.Item{ID: "nl", Labels: map[string]string{"filename": "a\nb"}, Media: image(sig(mediamatch.PDQ, p1, 90))},
 			`hashlist: item cannot be written in this format: pdq: item "nl": mediamatch: hash line: path "a\nb" has a line break`},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"github.com/spf13/cobra"
 
 	"github.com/mediamatch/mediamatch/client"
@@ -179,7 +181,7 @@ one per line (with --json, one object per item, signals in lowercase hex).`,
 		},
 	}
 
-	update := func(verb, short, long string, fn func(ctx context.Context, c *client.Client, id string) (client.Item, error)) *cobra.Command {
+	update := func(verb, short, long string, fn func(ctx context.Context, c *client.Client, id string) (mediamatch.Item, error)) *cobra.Command {
 		return &cobra.Command{
 			Use:     verb + " --bank BANK ID...",
 			Short:   short,
@@ -207,12 +209,12 @@ one per line (with --json, one object per item, signals in lowercase hex).`,
 	}
 	disable := update("disable", "Stop items from matching",
 		"disable keeps each item but stops it from matching, from the next match request on.",
-		func(ctx context.Context, c *client.Client, id string) (client.Item, error) {
+		func(ctx context.Context, c *client.Client, id string) (mediamatch.Item, error) {
 			return c.Disable(ctx, bank, id)
 		})
 	enable := update("enable", "Let disabled items match again",
 		"enable lets each disabled item match again, from the next match request on.",
-		func(ctx context.Context, c *client.Client, id string) (client.Item, error) {
+		func(ctx context.Context, c *client.Client, id string) (mediamatch.Item, error) {
 			return c.Enable(ctx, bank, id)
 		})
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // A PDQ hash list, as partners share them, one item per line, in any of
@@ -47,8 +46,8 @@ func (h hashListItem) media() mediamatch.Media {
 }
 
 // item returns the item to add to bank with labels.
-func (h hashListItem) item(bank string, labels map[string]string) index.Item {
-	return index.Item{Bank: bank, ID: h.id, Labels: labels, Media: h.media()}
+func (h hashListItem) item(bank string, labels map[string]string) mediamatch.Item {
+	return mediamatch.Item{Bank: bank, ID: h.id, Labels: labels, Media: h.media()}
 }
 
 // parseHashList reads a PDQ hash list. It returns every item, or, if any

@@ -16,7 +16,6 @@ import (
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/client"
 	"github.com/mediamatch/mediamatch/fingerprint"
-	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
@@ -249,7 +248,7 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 				return err
 			}
 			return a.each(cmd.Context(), "match", files, func(ctx context.Context, file string) error {
-				var ms []client.Match
+				var ms []mediamatch.Match
 				if localHashing {
 					m, err := localHash(ctx, ffmpeg, file, fingerprint.HashOptions{Dihedral: dihedral})
 					if err != nil {
@@ -420,7 +419,7 @@ the bank.`,
 				return err
 			}
 			return a.each(cmd.Context(), "add", args, func(ctx context.Context, file string) error {
-				var it client.Item
+				var it mediamatch.Item
 				if localHashing {
 					m, err := localHash(ctx, ffmpeg, file, fingerprint.HashOptions{})
 					if err != nil {
@@ -455,7 +454,7 @@ the bank.`,
 
 // printAdded reports one added item: "added bank/id ..." or, with --json,
 // {"file": ..., "line": ..., "item": ...} (line only for hash lists).
-func (a *app) printAdded(file string, line int, it client.Item) error {
+func (a *app) printAdded(file string, line int, it mediamatch.Item) error {
 	if a.json {
 		return printJSON(a.stdout, struct {
 			File string   `json:"file"`
@@ -492,7 +491,7 @@ func (a *app) addHashList(ctx context.Context, spec client.ItemSpec, list string
 	if err != nil {
 		return err
 	}
-	items := make([]index.Item, len(hs))
+	items := make([]mediamatch.Item, len(hs))
 	for i, h := range hs {
 		items[i] = h.item(spec.Bank, spec.Labels)
 	}
@@ -537,7 +536,7 @@ func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) er
 	if err != nil {
 		return err
 	}
-	added, err := a.addItems(ctx, c, spec.Bank, []index.Item{{Bank: spec.Bank, ID: spec.ID, Labels: spec.Labels, Media: m}}, nil)
+	added, err := a.addItems(ctx, c, spec.Bank, []mediamatch.Item{{Bank: spec.Bank, ID: spec.ID, Labels: spec.Labels, Media: m}}, nil)
 	var refused *refusedError
 	switch {
 	case errors.As(err, &refused):
@@ -560,7 +559,7 @@ func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) er
 // client adds between that check and the commit is replaced, with a
 // warning. where(i), if set, names the i'th item in errors, e.g.
 // "line 3 (x.jpg)". The ids must be unique.
-func (a *app) addItems(ctx context.Context, c *client.Client, bank string, items []index.Item, where func(i int) string) ([]client.Item, error) {
+func (a *app) addItems(ctx context.Context, c *client.Client, bank string, items []mediamatch.Item, where func(i int) string) ([]mediamatch.Item, error) {
 	name := func(i int, err error) error {
 		if where == nil {
 			return err
@@ -600,7 +599,7 @@ func (a *app) addItems(ctx context.Context, c *client.Client, bank string, items
 		fmt.Fprintf(a.stderr, "mediamatch: bank %s: replaced %s that another client added meanwhile\n",
 			bank, plural(int(res.Updated), "item", "items"))
 	}
-	added := make([]client.Item, len(items))
+	added := make([]mediamatch.Item, len(items))
 	for i, it := range items {
 		if added[i], err = c.GetItem(cctx, bank, it.ID); err != nil {
 			return nil, fmt.Errorf("all %s were added, but reading back %s failed: %w",
@@ -612,7 +611,7 @@ func (a *app) addItems(ctx context.Context, c *client.Client, bank string, items
 
 // firstExisting returns the index of the first of items whose id bank
 // holds, or -1 if none. It reads no item if the bank is empty.
-func firstExisting(ctx context.Context, c *client.Client, bank string, items []index.Item) (int, error) {
+func firstExisting(ctx context.Context, c *client.Client, bank string, items []mediamatch.Item) (int, error) {
 	b, err := c.GetBank(ctx, bank)
 	if err != nil || b.ItemCount == 0 {
 		return -1, err

@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/client"
 )
 
 // The JSON forms printed by --json: snake_case keys, signal names in lower
@@ -105,7 +104,7 @@ type jsonItem struct {
 	Source     *jsonSource       `json:"source,omitempty"`
 }
 
-func toJSONSource(s *client.Source) *jsonSource {
+func toJSONSource(s *mediamatch.Source) *jsonSource {
 	if s == nil {
 		return nil
 	}
@@ -115,7 +114,7 @@ func toJSONSource(s *client.Source) *jsonSource {
 
 // describeSource returns "source pdq from partner-a (upstream 123)", or ""
 // for an item added directly.
-func describeSource(s *client.Source) string {
+func describeSource(s *mediamatch.Source) string {
 	if s == nil {
 		return ""
 	}
@@ -152,11 +151,11 @@ func toJSONMedia(m mediamatch.Media) *jsonMedia {
 	return out
 }
 
-func toJSONRange(r client.TimeRange) jsonRange {
+func toJSONRange(r mediamatch.TimeRange) jsonRange {
 	return jsonRange{StartMillis: r.Start.Milliseconds(), EndMillis: r.End.Milliseconds()}
 }
 
-func toJSONRanges(rs []client.TimeRange) []jsonRange {
+func toJSONRanges(rs []mediamatch.TimeRange) []jsonRange {
 	var out []jsonRange
 	for _, r := range rs {
 		out = append(out, toJSONRange(r))
@@ -164,7 +163,7 @@ func toJSONRanges(rs []client.TimeRange) []jsonRange {
 	return out
 }
 
-func toJSONMatches(ms []client.Match) []jsonMatch {
+func toJSONMatches(ms []mediamatch.Match) []jsonMatch {
 	out := make([]jsonMatch, len(ms))
 	for i, m := range ms {
 		jm := jsonMatch{
@@ -186,11 +185,11 @@ func toJSONMatches(ms []client.Match) []jsonMatch {
 	return out
 }
 
-func toJSONBank(b client.Bank) jsonBank {
+func toJSONBank(b mediamatch.Bank) jsonBank {
 	return jsonBank{Name: b.Name, Description: b.Description, ItemCount: b.ItemCount, CreateTime: b.CreateTime}
 }
 
-func toJSONItem(it client.Item, withMedia bool) jsonItem {
+func toJSONItem(it mediamatch.Item, withMedia bool) jsonItem {
 	out := jsonItem{Bank: it.Bank, ID: it.ID, Labels: nonNil(it.Labels), Disabled: it.Disabled,
 		CreateTime: it.CreateTime, UpdateTime: it.UpdateTime, Source: toJSONSource(it.Source)}
 	if withMedia {
@@ -301,7 +300,7 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
-func formatRange(r client.TimeRange) string {
+func formatRange(r mediamatch.TimeRange) string {
 	return formatDuration(r.Start) + "-" + formatDuration(r.End)
 }
 
@@ -361,7 +360,7 @@ func printSignals(w io.Writer, m mediamatch.Media) {
 }
 
 // printMatches writes a summary line for a file and one line per match.
-func printMatches(w io.Writer, file string, ms []client.Match) {
+func printMatches(w io.Writer, file string, ms []mediamatch.Match) {
 	if len(ms) == 0 {
 		fmt.Fprintf(w, "%s: no match\n", file)
 		return
@@ -392,7 +391,7 @@ func printMatches(w io.Writer, file string, ms []client.Match) {
 	}
 }
 
-func formatRanges(rs []client.TimeRange) string {
+func formatRanges(rs []mediamatch.TimeRange) string {
 	if len(rs) == 0 {
 		return "-"
 	}
@@ -403,7 +402,7 @@ func formatRanges(rs []client.TimeRange) string {
 	return strings.Join(parts, ", ")
 }
 
-func describeItem(it client.Item) string {
+func describeItem(it mediamatch.Item) string {
 	state := "enabled"
 	if it.Disabled {
 		state = "disabled"

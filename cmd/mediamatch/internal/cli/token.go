@@ -8,10 +8,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+
 	"github.com/spf13/cobra"
 
 	"github.com/mediamatch/mediamatch/client"
-	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/server"
 )
 
@@ -26,7 +27,7 @@ type jsonToken struct {
 	RevokeTime *time.Time `json:"revoke_time,omitempty"`
 }
 
-func toJSONToken(t client.Token) jsonToken {
+func toJSONToken(t mediamatch.Token) jsonToken {
 	opt := func(t time.Time) *time.Time {
 		if t.IsZero() {
 			return nil
@@ -38,7 +39,7 @@ func toJSONToken(t client.Token) jsonToken {
 }
 
 // describeToken returns "tok_... (name): role admin, every bank, never expires".
-func describeToken(t client.Token) string {
+func describeToken(t mediamatch.Token) string {
 	banks := "every bank"
 	if len(t.Banks) > 0 {
 		banks = "banks " + safeTexts(t.Banks, ",")
@@ -94,7 +95,7 @@ local user.`,
   mediamatch token create --name upload-gateway --role matcher --bank tve --bank partner-a --expires-in 2160h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec.Role = client.Role(strings.ToLower(role))
+			spec.Role = mediamatch.Role(strings.ToLower(role))
 			if !validRole(spec.Role) {
 				return usageError{fmt.Errorf("--role %q: want matcher, moderator, curator or admin", role)}
 			}
@@ -105,7 +106,7 @@ local user.`,
 				spec.ExpireTime = a.clock()().Add(expiresIn)
 			}
 			var (
-				tok    client.Token
+				tok    mediamatch.Token
 				secret string
 				err    error
 			)
@@ -210,8 +211,8 @@ local user.`,
 	return cmd
 }
 
-func validRole(r client.Role) bool {
-	for _, v := range client.Roles() {
+func validRole(r mediamatch.Role) bool {
+	for _, v := range mediamatch.Roles() {
 		if v == r {
 			return true
 		}
@@ -220,17 +221,17 @@ func validRole(r client.Role) bool {
 }
 
 // createTokenOffline makes a token in dataDir without a server.
-func (a *app) createTokenOffline(ctx context.Context, dataDir string, spec client.TokenSpec) (client.Token, string, error) {
+func (a *app) createTokenOffline(ctx context.Context, dataDir string, spec client.TokenSpec) (mediamatch.Token, string, error) {
 	actor := "unknown user"
 	if u, err := user.Current(); err == nil {
 		actor = u.Username
 	}
-	t, secret, err := server.CreateTokenOffline(ctx, dataDir, index.Token{Name: spec.Name, Role: index.Role(spec.Role),
+	t, secret, err := server.CreateTokenOffline(ctx, dataDir, mediamatch.Token{Name: spec.Name, Role: mediamatch.Role(spec.Role),
 		Banks: spec.Banks, ExpireTime: spec.ExpireTime}, actor)
 	if err != nil {
-		return client.Token{}, "", err
+		return mediamatch.Token{}, "", err
 	}
-	return client.Token{ID: t.ID, Name: t.Name, Role: client.Role(t.Role), Banks: t.Banks,
+	return mediamatch.Token{ID: t.ID, Name: t.Name, Role: mediamatch.Role(t.Role), Banks: t.Banks,
 		CreateTime: t.CreateTime, ExpireTime: t.ExpireTime, RevokeTime: t.RevokeTime}, secret, nil
 }
 

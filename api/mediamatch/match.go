@@ -1,0 +1,52 @@
+package mediamatch
+
+import "time"
+
+// TimeRange is a span of a video.
+type TimeRange struct {
+	Start, End time.Duration
+}
+
+// FrameMatch says that one query keyframe matched one item keyframe.
+type FrameMatch struct {
+	QueryFrame, ItemFrame int
+	QueryTime, ItemTime   TimeRange
+	Signal                SignalType
+	// Distance is the Hamming distance in bits; -1 where it is withheld
+	// (callers below curator).
+	Distance int
+	// Transform is how the query frame is turned relative to the item
+	// frame: the inverse of the Transform of the query signal that hit.
+	// TransformNone when the untransformed signal hit.
+	Transform Transform
+}
+
+// Match is one known item that a query matched.
+type Match struct {
+	Bank     string
+	ItemID   string
+	Labels   map[string]string
+	ItemKind Kind
+	// Signal, Distance and Threshold describe the best (closest) hit.
+	// Distance is -1 where it is withheld: callers below curator get no
+	// distances (they could rebuild hashes from them), no Source, and
+	// matches ordered by bank and id.
+	Signal    SignalType
+	Distance  int
+	Threshold int
+	// Transform is how the upload is turned relative to the item at the
+	// best hit (see FrameMatch.Transform), e.g. FlipY for a copy mirrored
+	// left to right; TransformNone when it matched as is.
+	Transform Transform
+	// Frames lists every keyframe pair that matched (perceptual signals
+	// only: videos, animations and images alike).
+	Frames []FrameMatch
+	// QueryCoverage is the share of the query's informative keyframes that
+	// matched this item, 0..1; ItemCoverage the share of the item's.
+	QueryCoverage, ItemCoverage float64
+	// QueryRanges and ItemRanges are the matched spans, merged.
+	QueryRanges, ItemRanges []TimeRange
+	// Source is where the item came from, for imported items; nil
+	// otherwise, and for callers below curator.
+	Source *Source
+}
