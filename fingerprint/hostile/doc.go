@@ -17,7 +17,8 @@
 // watch on the heap while bombs decode (WatchHeap) and a descriptor
 // leaked to child processes (LeakedDescriptor).
 //
-// Only tests import it, and it imports only the standard library: never
-// the package it attacks (fingerprint) nor anything else of mediamatch,
-// so that the files do not depend on the code under test.
+// Only tests import it, and it imports only the standard library and
+// golang.org/x/sys: never the package it attacks (fingerprint) nor anything
+// else of mediamatch, so that the files do not depend on the code under
+// test.
 package hostile
