@@ -162,7 +162,8 @@ func Open(dir string, opts Options) (*Index, error) {
 		return nil, err
 	}
 	// Badger creates its files 0644 (less the umask): the 0700 dir
-	// already keeps others out, and the files made now are made 0600 too.
+	// already keeps others out, and tightenModes takes group and other
+	// access away from the files in it too.
 	if err := tightenModes(dir, log); err != nil {
 		st.close()
 		return nil, err

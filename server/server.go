@@ -157,7 +157,7 @@ type Options struct {
 	// AuthFailureRate is how many failed authentications a second one
 	// peer IP address may make on average, with bursts of
 	// AuthFailureBurst; once over it, its failures are refused with
-	// ResourceExhausted and no longer logged, while valid credentials from
+	// ResourceExhausted and not logged, while valid credentials from
 	// the same address still pass. Each failure within it is logged with the peer (never the secret). Defaults
 	// DefaultAuthFailureRate and DefaultAuthFailureBurst; negative means
 	// no limit.
