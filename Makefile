@@ -5,7 +5,7 @@ DATA    ?= ./data
 LISTEN  ?= 127.0.0.1:7878
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test build deps bench generate api-check clean
+.PHONY: run test build deps bench generate testdata api-check clean
 
 # deps installs what the service and the tests need beyond Go: ffmpeg, and
 # libjpeg-turbo's headers for the fast JPEG path (cgo; see fingerprint/image_libjpeg.go).
@@ -23,10 +23,11 @@ run: deps build
 	./bin/mediamatch serve --dev --data $(DATA) --listen $(LISTEN)
 
 # test is what CI runs (.ci/run): buf lint and a check that the generated
-# code matches the .proto files, vet, every test with the real ffmpeg, and
-# the index's concurrency tests again under the race detector.
+# code matches the .proto files, vet (the testdata generator too), every
+# test with the real ffmpeg, and the index's concurrency tests again under
+# the race detector.
 test: deps api-check
-	$(GO) vet ./...
+	$(GO) vet ./... ./testdata/gen
 	$(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -race -count=1 -run 'Concurrent|ConsistentPrefix|MemorySnapshot' ./index/ ./index/hamming/
 
@@ -44,6 +45,10 @@ bench: deps
 # generate regenerates the protobuf code after editing api/**/*.proto.
 generate:
 	$(GO) generate ./api/...
+
+# testdata remakes the fixtures under testdata/ (see testdata/README.md).
+testdata: deps
+	$(GO) run ./testdata/gen
 
 clean:
 	rm -rf bin

@@ -1,22 +1,3 @@
-// Package client is the Go client of mediamatch: it wraps the generated
-// gRPC stubs in Go types (mediamatch.Media for fingerprints, Match, Bank,
-// Item), picks unary or streaming calls by size, iterates list pages, and
-// maps status codes to sentinel errors (errors.Is(err, client.ErrNotFound)).
-//
-//	conn, err := grpc.NewClient("127.0.0.1:7878",
-//		grpc.WithTransportCredentials(insecure.NewCredentials()))
-//	...
-//	c := client.New(conn)
-//	res, err := c.Match(ctx, data, client.MatchOptions{Banks: []string{"tve"}})
-//
-// A server that requires authentication takes a token: dial with
-// grpc.WithPerRPCCredentials(client.TokenCredentials(secret, false)) and
-// TLS (credentials.NewTLS), or a client certificate in the TLS config.
-// The admin methods (CreateToken, ListTokens, RevokeToken, ListAudit) need
-// the admin role.
-//
-// The mediamatch command line (cmd/mediamatch/internal/cli) is built on
-// this package.
 package client
 
 import (

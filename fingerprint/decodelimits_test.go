@@ -15,9 +15,8 @@ import (
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
-// Tests of the limits on in-process image decoding (issue 11, points 4
-// and 5): the JPEG scan limit, the decode deadline and cancellation, and
-// the decode memory budget.
+// Tests of the limits on in-process image decoding: the JPEG scan limit,
+// the decode deadline and cancellation, and the decode memory budget.
 
 // TestScanBombRefused: a 7040x7040 progressive JPEG of 2,000 scans (about
 // 280 KB) cost 7 s of CPU in libjpeg and 40 s in image/jpeg; it is refused

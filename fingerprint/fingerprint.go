@@ -1,8 +1,3 @@
-// Package fingerprint turns media into signals: it decodes images, pulls
-// frames out of videos with ffmpeg, and computes the perceptual (pHash,
-// dHash, PDQ) and exact (MD5, SHA-256) hashes that the index stores
-// and matches. The signal model it fills in (mediamatch.Media, Keyframe,
-// Signal, the signal types and transforms) is package mediamatch's.
 package fingerprint
 
 import (

@@ -273,23 +273,12 @@ func (c *ctxReader) ReadAt(p []byte, off int64) (int, error) {
 	return c.r.ReadAt(p, off)
 }
 
-// decodeSmall is decode followed by shrink: the image that pHash and dHash
-// are computed from.
-func (h *Hasher) decodeSmall(format string, data []byte) (image.Image, int, int, error) {
-	img, w, ht, release, err := h.decode(context.Background(), format, data)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	defer release()
-	return shrink(img), w, ht, nil
-}
-
 // jpegMinSide is the smallest side to which libjpeg's DCT scaling may
 // reduce a large JPEG: it decodes at the smallest of 1/1, 1/2, 1/4 and 1/8
 // that keeps both sides at jpegMinSide or more, so that the reference
 // PDQ pipeline's nearest-neighbour pre-shrink to 512x512 never has to
 // invent rows or columns. pHash and dHash are computed from that image
-// area-averaged further (shrink), as before.
+// area-averaged further (shrink).
 //
 // The trade-off, measured: the pre-shrink picks single pixels of the full
 // image, and a DCT-scaled pixel is the mean of a 2x2 (4x4, 8x8) block, so

@@ -13,7 +13,7 @@ import (
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
-// Tests of ffmpeg's file-system view (issue 11, point 14): no descriptor
+// Tests of ffmpeg's file-system view: no descriptor
 // of this process leaks into it, and Landlock keeps it from reading or
 // creating files outside what it needs.
 

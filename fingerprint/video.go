@@ -15,16 +15,16 @@ import (
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
-// Video sampling parameters, chosen by measurement on ../shared/media/videos
-// (figures from ffmpeg 5.1 and goimagehash v1.1.0).
+// Video sampling parameters, chosen by measurement on the shared test
+// videos (figures from ffmpeg 5.1 and goimagehash v1.1.0).
 const (
 	// frameSide is the side of the square grey frames ffmpeg hands over, or
 	// 0 to hand them over at their decoded (displayed) size, which is what
 	// vPDQ hashes. It is 0: PDQ's Jarosz filter sizes its windows from the
 	// frame's size, so a frame squashed to a square hashes differently
-	// from the vPDQ reference's full frame. Against the reference vPDQ
-	// files (../shared/pdq-reference/vpdq, frames of quality >= 50 at the
-	// same timestamp, exact decode), 256x256 frames were 18 bits off at the
+	// from the vPDQ reference's full frame. Against Meta's vPDQ reference
+	// output for the shared test videos (frames of quality >= 50 at the
+	// same timestamp, exact decode), 256x256 frames are 18 bits off at the
 	// median (p90 24), 384x384 4 (p90 8), 512x512 6 (p90 10), full-size
 	// frames 2 (p90 4; grey from swscale instead of the reference's RGB
 	// luma). The cost is the hashing of full frames in this process: about
@@ -32,8 +32,8 @@ const (
 	// CPU seconds per minute of 1080p at 1 sample a second, against 0.17 for
 	// 256x256 frames (BenchmarkVideoCPU: hash-cpu-s/min; a full decode is
 	// 14-20), while ffmpeg's own CPU is unchanged within the noise of
-	// repeated runs (the area scaling it no longer does costs about what
-	// writing the larger frames does). pHash and dHash do not mind
+	// repeated runs (the area scaling that a fixed frameSide needs costs
+	// about what writing the larger frames does). pHash and dHash do not mind
 	// either way: hashFrame area-averages large frames to at most
 	// reduceSide pixels before goimagehash squashes them to 64x64 and 9x8.
 	frameSide = 0

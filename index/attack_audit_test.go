@@ -55,7 +55,7 @@ func auditTargetsWithin(t *testing.T, ix *Index, want int) []string {
 	}
 }
 
-// TestAttackAuditFloodRetention is issue 11 point 9 (the index's part): a
+// TestAttackAuditFloodRetention (the index's part of an audit flood): a
 // flood of audit entries must not grow the log without bound, and old
 // entries must go after the retention.
 func TestAttackAuditFloodRetention(t *testing.T) {

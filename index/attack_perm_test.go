@@ -12,7 +12,7 @@ import (
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
-// TestAttackDataDirModes is issue 11 point 13: a data dir made beforehand
+// TestAttackDataDirModes: a data dir made beforehand
 // with `mkdir -p` (0755), holding files Badger wrote 0644, must not stay
 // readable by other users once the index opens it.
 func TestAttackDataDirModes(t *testing.T) {

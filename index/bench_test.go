@@ -133,8 +133,8 @@ func benchmarkMatch(b *testing.B, n int) {
 // 256-bit PDQ signal and one pHash each; MEDIAMATCH_BENCH_N items, default
 // 100,000) against its baseline, measured in the same process: a bare
 // key-only Badger iteration over the same signal keys plus building the
-// searchers from arrays of the same signals (open-vs-baseline; issue 4:
-// at most 2). It also reports the heap that Open leaves allocated, per
+// searchers from arrays of the same signals (open-vs-baseline; the
+// target is at most 2). It also reports the heap that Open leaves allocated, per
 // signal (heap-bytes/signal: searchers, item metadata and Badger's own
 // caches) and the heap of the searchers alone built from the arrays
 // (index-bytes/signal).

@@ -71,7 +71,7 @@ func h256(r *rand.Rand) []byte {
 }
 
 // phashOnly is Query.Signals for tests that match with pHash, which is
-// indexed but no longer searched by default.
+// indexed but not searched by default.
 func phashOnly() []mediamatch.SignalType { return []mediamatch.SignalType{mediamatch.PHash} }
 func md5sig(h []byte) mediamatch.Signal {
 	return mediamatch.Signal{Type: mediamatch.MD5, Hash: h}

@@ -20,7 +20,7 @@ import (
 )
 
 // importBenchItems is MEDIAMATCH_BENCH_IMPORT (default 100,000): the lines
-// of the generated PDQ list. The issue's figure is for 1,000,000:
+// of the generated PDQ list. The target figure is for 1,000,000:
 //
 //	MEDIAMATCH_BENCH_IMPORT=1000000 go test -run '^$' -bench 'BenchmarkImport$' -benchtime 1x -timeout 60m ./index/
 func importBenchItems(b *testing.B) int {
@@ -104,8 +104,8 @@ func liveHeap() uint64 {
 // PDQ, labels and a source) into an empty bank, and, in the same process,
 // writes the same keys and values as the import leaves in the store with a
 // bare Badger WriteBatch into an empty store. It reports
-// rate-vs-writebatch (import lines/s over WriteBatch lines/s; issue 5: at
-// least 0.5), lines/s, and the live heap (what GC finds reachable):
+// rate-vs-writebatch (import lines/s over WriteBatch lines/s; the target
+// is at least 0.5), lines/s, and the live heap (what GC finds reachable):
 // peak-live-MB during the import (and the background deletion of its
 // staging keys), final-live-MB once it is done and the store has settled
 // (the index's own growth), and transient-MB, the difference: what the
@@ -205,8 +205,8 @@ func writeBatchItem(wb *batch, a *itemAdd) error {
 // BenchmarkImportWhileMatching serves matches against a bank of
 // MEDIAMATCH_BENCH_IMPORT/2 items, first idle and then while an import of
 // MEDIAMATCH_BENCH_IMPORT lines runs into another bank, and reports the
-// p99 match latency of both and their ratio (issue 5: p99-vs-idle at most
-// 2).
+// p99 match latency of both and their ratio (the target: p99-vs-idle at
+// most 2).
 func BenchmarkImportWhileMatching(b *testing.B) {
 	n := importBenchItems(b)
 	ctx := context.Background()

@@ -1,20 +1,3 @@
-// Package index is the domain core of mediamatch: it keeps banks of known
-// items and their signals in Badger and answers "which known items does this
-// media match?" from an in-memory search per signal type.
-//
-// Every write is committed durably (synchronous Badger writes) before the
-// call returns, and the in-memory search is updated in the same call, so a
-// disabled or deleted item stops matching on the very next Match. Open
-// rebuilds the search from a key-only scan of the stored signals. The key
-// layout and record formats are described in codec.go.
-//
-// Writes keep a reserve of free disk space (Options.MinFreeBytes) and are
-// refused with ErrNoSpace beyond it; the audit log is pruned by age and
-// count in the background.
-//
-// All methods of Index are safe for concurrent use. Writes are serialised;
-// reads (Match, GetItem, ListItems, ...) run concurrently with each other and
-// with writes.
 package index
 
 import (
@@ -179,7 +162,8 @@ func Open(dir string, opts Options) (*Index, error) {
 		return nil, err
 	}
 	// Badger creates its files 0644 (less the umask): the 0700 dir
-	// already keeps others out, and the files made now are made 0600 too.
+	// already keeps others out, and tightenModes takes group and other
+	// access away from the files in it too.
 	if err := tightenModes(dir, log); err != nil {
 		st.close()
 		return nil, err

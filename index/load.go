@@ -308,6 +308,3 @@ func (ix *Index) purgeBank(ctx context.Context, bankRef uint64) error {
 		}
 	}
 }
-
-// waitPurged runs the purge now, for tests.
-func (ix *Index) waitPurged(ctx context.Context) error { return ix.purge(ctx) }

@@ -499,34 +499,3 @@ func (n *tableNode) set(e *tableEdit, shift uint, ref uint64, meta *itemMeta) *t
 	n.kids[i] = kid.set(e, shift-tableBits, ref, meta)
 	return n
 }
-
-// each calls fn for every item, in ref order.
-func (t itemTable) each(fn func(ref uint64, meta *itemMeta)) {
-	if t.root != nil {
-		t.root.each(t.shift, 0, fn)
-	}
-}
-
-func (n *tableNode) each(shift uint, base uint64, fn func(uint64, *itemMeta)) {
-	if shift == 0 {
-		for i, m := range n.items {
-			if m != nil {
-				fn(base|uint64(i), m)
-			}
-		}
-		return
-	}
-	for i, k := range n.kids {
-		if k != nil {
-			k.each(shift-tableBits, base|uint64(i)<<shift, fn)
-		}
-	}
-}
-
-// entries returns the number of signals of type t searched in s.
-func (s *state) entries(t mediamatch.SignalType) int {
-	if v, ok := s.views[t]; ok {
-		return v.Len()
-	}
-	return 0
-}

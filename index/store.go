@@ -24,8 +24,6 @@ type store struct {
 	db *badger.DB
 }
 
-func openStore(dir string, log *slog.Logger) (*store, error) { return openStoreMode(dir, log, false) }
-
 // openStoreMode opens the Badger database in dir; readOnly opens it
 // without writing anything (no compaction, no new files), for a disk
 // without room.

@@ -39,7 +39,7 @@ func tokenIDOfSecret(t *testing.T, ix *index.Index, secret string) string {
 	return tok.ID
 }
 
-// TestAttackScopedAdmin is issue 11 point 7: an admin limited to bank a
+// TestAttackScopedAdmin: an admin limited to bank a
 // must not see tokens beyond its banks, revoke them, or read the audit
 // entries of other banks and other admins, over the real server and guard.
 func TestAttackScopedAdmin(t *testing.T) {
@@ -141,7 +141,7 @@ func TestAttackScopedAdmin(t *testing.T) {
 	}
 }
 
-// TestAttackListBanksPages is issue 11 point 8: a caller limited to some
+// TestAttackListBanksPages: a caller limited to some
 // banks pages through ListBanks without empty pages and without page
 // tokens that name, or count, the other banks.
 func TestAttackListBanksPages(t *testing.T) {
@@ -280,7 +280,7 @@ func fillDiskTo(t *testing.T, path string, free int64) {
 	}
 }
 
-// TestAttackDiskFullImport is issue 11 point 11: an import fills the disk
+// TestAttackDiskFullImport: an import fills the disk
 // of the data dir (a small tmpfs). The server must refuse it with
 // ResourceExhausted naming the free bytes and the reserve, not die of
 // SIGBUS in Badger's mapped files; and when restarted with no room left it
@@ -375,7 +375,7 @@ func TestAttackDiskFullImport(t *testing.T) {
 	}
 }
 
-// TestAttackRevokedImportCommits is issue 11 point 14: a token revoked
+// TestAttackRevokedImportCommits: a token revoked
 // while its import streams in must not get the import applied.
 func TestAttackRevokedImportCommits(t *testing.T) {
 	ctx := t.Context()
@@ -411,7 +411,7 @@ func TestAttackRevokedImportCommits(t *testing.T) {
 	}
 }
 
-// TestAttackDuplicateImportIDs is issue 11 point 14: one id given twice in
+// TestAttackDuplicateImportIDs: one id given twice in
 // a list with different content must not silently take the later record
 // and count an update; an exact repeat changes nothing, and a delete
 // after a put is an update (te-updates pages retract records).
@@ -448,7 +448,7 @@ func TestAttackDuplicateImportIDs(t *testing.T) {
 	}
 }
 
-// TestAttackListItemsPageBytes is issue 11 point 14: pages count items,
+// TestAttackListItemsPageBytes: pages count items,
 // not bytes, so a page of items with 10,000 keyframes each goes over the
 // client's 4 MiB message limit and the bank cannot be listed at all.
 func TestAttackListItemsPageBytes(t *testing.T) {
@@ -492,7 +492,7 @@ func TestAttackListItemsPageBytes(t *testing.T) {
 	}
 }
 
-// TestAttackBootstrapTokenLingers is issue 11 point 14: the bootstrap
+// TestAttackBootstrapTokenLingers: the bootstrap
 // admin token must expire, and its file must not stay in the data dir
 // once the token has been used.
 func TestAttackBootstrapTokenLingers(t *testing.T) {

@@ -25,8 +25,8 @@ import (
 	"github.com/mediamatch/mediamatch/index"
 )
 
-// Attacks on the in-process decoders through the real handler chain
-// (issue 11, points 4 and 5): a real gRPC server over loopback TCP with the
+// Attacks on the in-process decoders (scan bombs, decompression bombs)
+// through the real handler chain: a real gRPC server over loopback TCP with the
 // guard's interceptors, a Badger index in a temp dir and a real Hasher,
 // fed by real streamed uploads.
 
@@ -135,10 +135,11 @@ func attackDecodeCPU() time.Duration {
 
 // TestAttackDecodeMemoryBombs: four 16-bit RGBA TIFFs (4000x4000, 128 MB
 // decoded, plus the decompressed strip) and four 16-bit RGBA PNGs
-// (5000x5000, 200 MB decoded by image/png; 100 MB now, at 8 bits), a few
-// hundred KB each and all within the pixel budget, uploaded at once.
-// Unbounded, they held 2.1 GB of heap at once; with a decode memory budget
-// of 512 MiB the decodes wait for each other: all are matched, the
+// (5000x5000, 200 MB as image/png decodes them; 100 MB as the Hasher
+// decodes them, at 8 bits), a few hundred KB each and all within the pixel
+// budget, uploaded at once. Unbounded, they would hold 2.1 GB of heap at
+// once; with a decode memory budget of 512 MiB the decodes wait for each
+// other: all are matched, the
 // Hasher's accounted peak stays within the budget and the heap within
 // twice the budget and what it held before (the GC lets garbage reach the
 // live heap again).

@@ -26,8 +26,9 @@ import (
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 )
 
-// The attacks of issue 11 on the guard and the transport (points 2, 3, 9,
-// 10, 12 and 14), each against a real guarded grpc.Server (newGRPCServer,
+// Attacks on the guard and the transport (idle and slow streams, memory
+// and call floods, audit floods, forged and huge strings, failed
+// authentication), each against a real guarded grpc.Server (newGRPCServer,
 // as Run builds it) on loopback TCP over a real Badger index, or against
 // Run itself.
 
@@ -72,7 +73,7 @@ func guardPNG(t testing.TB, seed int) []byte {
 	return pngBytes(t, img)
 }
 
-// TestAttackGuardIdleUploadsHoldNoSlots (point 2): four streams opened by
+// TestAttackGuardIdleUploadsHoldNoSlots: four streams opened by
 // one bank-limited matcher that send nothing do not keep another caller's
 // upload from running, nor do four that sent one chunk each and went
 // quiet (one caller holds at most its share of the slots).
@@ -121,7 +122,7 @@ func TestAttackGuardIdleUploadsHoldNoSlots(t *testing.T) {
 	}
 }
 
-// TestAttackGuardQuietAndSlowStreamsCut (point 2): a stream that goes
+// TestAttackGuardQuietAndSlowStreamsCut: a stream that goes
 // quiet past UploadIdleTimeout is ended by the server with
 // DeadlineExceeded naming the limit, and one that trickles slower than
 // MinUploadRate with ResourceExhausted naming it; both free their slot.
@@ -160,7 +161,7 @@ func TestAttackGuardQuietAndSlowStreamsCut(t *testing.T) {
 	}
 }
 
-// TestAttackGuardMemoryBound (point 3): floods that make the server hold
+// TestAttackGuardMemoryBound: floods that make the server hold
 // data cannot make its live heap grow past Options.MemoryBound: health
 // Watch streams without credentials, each holding a large request for as
 // long as it is open, over several connections; and a matcher's upload
@@ -285,7 +286,7 @@ func liveHeap() int64 {
 	return int64(s[0].Value.Uint64())
 }
 
-// TestAttackGuardHealthWatchDeadline (point 3): an open health Watch
+// TestAttackGuardHealthWatchDeadline: an open health Watch
 // stream gets the server's call deadline: it does not stay open forever.
 func TestAttackGuardHealthWatchDeadline(t *testing.T) {
 	e := newGuardEnv(t, Options{CallTimeout: time.Second})
@@ -311,7 +312,7 @@ func TestAttackGuardHealthWatchDeadline(t *testing.T) {
 	}
 }
 
-// TestAttackGuardCallCap (point 3): past Options.MaxCalls, or
+// TestAttackGuardCallCap: past Options.MaxCalls, or
 // MaxCallsPerIP from one address, new calls are refused with
 // ResourceExhausted naming the limit, and the count falls back when the
 // calls end.
@@ -377,7 +378,7 @@ func TestAttackGuardCallCap(t *testing.T) {
 	}
 }
 
-// TestAttackGuardConnectionCap (point 3): Run closes connections past
+// TestAttackGuardConnectionCap: Run closes connections past
 // Config.MaxConnectionsPerIP from one address.
 func TestAttackGuardConnectionCap(t *testing.T) {
 	conn, _, stop := startRunWith(t, Config{DataDir: t.TempDir(), MaxConnectionsPerIP: 2},
@@ -402,7 +403,7 @@ func TestAttackGuardConnectionCap(t *testing.T) {
 	}
 }
 
-// TestAttackGuardAuditFlood (point 9): a matcher calling a curator RPC
+// TestAttackGuardAuditFlood: a matcher calling a curator RPC
 // over and over is rate-limited like any caller, and its refusals make
 // one audit entry and one summary, not one entry each.
 func TestAttackGuardAuditFlood(t *testing.T) {
@@ -437,7 +438,7 @@ func TestAttackGuardAuditFlood(t *testing.T) {
 	}
 }
 
-// TestAttackGuardForgedAuditTarget (point 10): the target of a refused
+// TestAttackGuardForgedAuditTarget: the target of a refused
 // call is stored without control characters and clipped.
 func TestAttackGuardForgedAuditTarget(t *testing.T) {
 	ctx := t.Context()
@@ -473,7 +474,7 @@ func TestAttackGuardForgedAuditTarget(t *testing.T) {
 	}
 }
 
-// TestAttackGuardHugeEcho (point 12): a 3 MB bank name, label key and page
+// TestAttackGuardHugeEcho: a 3 MB bank name, label key and page
 // token get a bounded error, and the connection keeps working.
 func TestAttackGuardHugeEcho(t *testing.T) {
 	ctx := t.Context()
@@ -521,7 +522,7 @@ func TestAttackGuardHugeEcho(t *testing.T) {
 	}
 }
 
-// TestAttackGuardFailedAuth (point 14): failed authentications are logged
+// TestAttackGuardFailedAuth: failed authentications are logged
 // with the peer, never the secret, and limited per peer IP.
 func TestAttackGuardFailedAuth(t *testing.T) {
 	ctx := t.Context()
@@ -551,7 +552,7 @@ func TestAttackGuardFailedAuth(t *testing.T) {
 	}
 }
 
-// TestAttackGuardUnparsable (point 14): a request that cannot be parsed
+// TestAttackGuardUnparsable: a request that cannot be parsed
 // (invalid UTF-8 in a string) is InvalidArgument naming the message, not
 // Internal, unary and streamed.
 func TestAttackGuardUnparsable(t *testing.T) {
@@ -587,7 +588,7 @@ func TestAttackGuardUnparsable(t *testing.T) {
 	wantStatus(t, err, codes.InvalidArgument, "HealthCheckRequest", "cannot be parsed")
 }
 
-// TestAttackGuardUploadBudget (point 3): streamed uploads hold their
+// TestAttackGuardUploadBudget: streamed uploads hold their
 // chunks within Options.MaxUploadMemory; an upload whose chunk would pass
 // it is refused with ResourceExhausted naming the budget, and the budget
 // is free again once the uploads end.
@@ -622,7 +623,7 @@ func TestAttackGuardUploadBudget(t *testing.T) {
 	}
 }
 
-// TestAttackGuardSlotsFair (point 2): a caller that keeps many uploads
+// TestAttackGuardSlotsFair: a caller that keeps many uploads
 // waiting cannot crowd out one that sends few: a freed slot goes to the
 // waiter whose caller holds the fewest, whoever came first.
 func TestAttackGuardSlotsFair(t *testing.T) {
@@ -681,7 +682,7 @@ func TestAttackGuardSlotsFair(t *testing.T) {
 	}
 }
 
-// TestAttackGuardLimiterBounded (point 14): failures from ever new
+// TestAttackGuardLimiterBounded: failures from ever new
 // addresses cannot grow the failure limiter without bound: past
 // maxBuckets busy keys it drops some, whatever their state.
 func TestAttackGuardLimiterBounded(t *testing.T) {

@@ -17,8 +17,9 @@ import (
 	"github.com/mediamatch/mediamatch/index"
 )
 
-// Attacks on what a match reveals and what it costs (issue 11, points 1
-// and 6), run against a real server with the real guard over loopback.
+// Attacks on what a match reveals (rebuilding the bank's hashes from
+// distances) and what it costs (calls of many pairs), run against a real
+// server with the real guard over loopback.
 
 // matchAttackItems adds n image items with random PDQ hashes (quality 100)
 // to bank, each with a partner source, and returns their hashes by id.
@@ -68,7 +69,7 @@ func matchAttackRequest(probe []byte, threshold int32) *pb.MatchSignalsRequest {
 	}
 }
 
-// matchAttackReconstruct runs the attack of issue 11 point 1 as the caller
+// matchAttackReconstruct runs the bit-flip reconstruction as the caller
 // of secret: one MatchSignals call with probe p at threshold, then one per
 // bit with that bit of p flipped. An item whose distance went up when bit
 // i flipped has bit i of p; one whose distance went down has the other.
@@ -117,10 +118,10 @@ func matchAttackReconstruct(ctx context.Context, t *testing.T, c pb.MatchService
 }
 
 // TestAttackMatcherCannotExportBank: the 257-call bit-flip reconstruction
-// of issue 11 point 1. As a curator it rebuilds every PDQ hash of the bank
-// exactly (the attack is real); as a matcher a wide threshold is refused,
-// and at the ceiling the responses carry no distance and no source, so
-// nothing is rebuilt.
+// of a bank's hashes from match distances. As a curator it rebuilds every
+// PDQ hash of the bank exactly (the attack is real); as a matcher a wide
+// threshold is refused, and at the ceiling the responses carry no
+// distance and no source, so nothing is rebuilt.
 func TestAttackMatcherCannotExportBank(t *testing.T) {
 	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1}})
 	r := rand.New(rand.NewPCG(11, 1))
@@ -269,7 +270,7 @@ func TestAttackMatcherLimits(t *testing.T) {
 	}
 }
 
-// TestAttackExpensiveMatch: issue 11 point 6 in small. A curator's call
+// TestAttackExpensiveMatch: BenchmarkAttackMatch in small. A curator's call
 // at threshold 256 whose hits exceed the server's budget gets
 // ResourceExhausted naming the limit, instead of gathering every pair; a
 // call with more probes (keyframes x variants) than the budget is refused

@@ -40,7 +40,7 @@ import (
 // Failed authentications are logged with the peer's address, the method
 // and the reason (never the secret), and limited per peer IP address
 // (Options.AuthFailureRate): past the limit a peer's failures are refused
-// with ResourceExhausted and no longer logged; valid credentials from the
+// with ResourceExhausted and not logged; valid credentials from the
 // same address still pass.
 
 // access is what one RPC requires.

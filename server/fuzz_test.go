@@ -356,7 +356,8 @@ func fuzzSeeds() [][]byte {
 		&pb.RevokeTokenRequest{Id: "tok_0000000000000000"},
 		&pb.ListAuditEntriesRequest{PageSize: 5},
 	}
-	// Near misses that the index, not the edge, used to refuse.
+	// Near misses: well-formed requests that validation at the edge
+	// refuses (an expiry in the past, page tokens that are not ours).
 	msgs = append(msgs,
 		&pb.CreateTokenRequest{Name: "past", Role: pb.Role_ROLE_MATCHER, ExpireTime: timestamppb.New(time.Unix(1, 0))},
 		&pb.ListItemsRequest{Bank: "fuzz", PageToken: "not a token"},

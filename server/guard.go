@@ -215,13 +215,6 @@ func (c *callCap) release(key string, anon bool) {
 	}
 }
 
-// open returns how many calls are open.
-func (c *callCap) open() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
-}
-
 // call is one call admitted (or refused) by the guard.
 type call struct {
 	method  string

@@ -201,7 +201,7 @@ func TestRunBootstrapsWithTLS(t *testing.T) {
 	}
 	stop()
 
-	// The server removed the file at the token's first use (issue 11).
+	// The server removes the file at the token's first use.
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}

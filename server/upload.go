@@ -197,13 +197,6 @@ func (s *slots) grant() {
 	}
 }
 
-// inUse returns how many slots are held.
-func (s *slots) inUse() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
-}
-
 // budget is a count of bytes held against a maximum. Safe for concurrent
 // use.
 type budget struct {

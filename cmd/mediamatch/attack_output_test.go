@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestAttackForgedOutput is issue 11 point 10: stored strings (a refused
+// TestAttackForgedOutput: stored strings (a refused
 // call's target in the audit log, labels, bank descriptions, token names)
 // must not reach the terminal raw, where a newline forges a line that
 // looks like an admin's and an escape sequence rewrites the screen; and

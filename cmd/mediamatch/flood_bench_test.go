@@ -70,7 +70,7 @@ const (
 	// bombs inside the 50 MP pixel budget, in turn: floodBombSide x
 	// floodBombSide 16-bit RGBA (8 bytes a pixel: 392 MB for 7000) as a
 	// deflated TIFF and as a PNG (hostile.WideTIFF and hostile.WidePNG),
-	// both a few hundred KB; and (point 4) a grey floodJPEGSide x
+	// both a few hundred KB; and a grey floodJPEGSide x
 	// floodJPEGSide progressive JPEG of floodJPEGScans scans
 	// (hostile.ScanBomb: about 280 KB; each scan visits all 774,400
 	// blocks).
@@ -116,8 +116,8 @@ var floodPhotos = []string{"images/skimage/chelsea.png", "images/skimage/astrona
 // floodNames are the floods that MEDIAMATCH_FLOODS may choose from.
 var floodNames = []string{"idle", "slow", "push", "health", "bomb", "signals"}
 
-// BenchmarkFlood is the flood test of issue 11, run by hand (CI runs no
-// benchmarks; it takes a minute and can take gigabytes):
+// BenchmarkFlood floods a real server as an attacker would. It runs by
+// hand (CI runs no benchmarks; it takes a minute and can take gigabytes):
 //
 //	go test -run '^$' -bench BenchmarkFlood -benchtime 1x -timeout 20m ./cmd/mediamatch/
 //	MEDIAMATCH_FLOOD_SECONDS=20 MEDIAMATCH_FLOODS=idle,bomb go test -run '^$' -bench BenchmarkFlood -benchtime 1x ./cmd/mediamatch/
@@ -132,15 +132,15 @@ var floodNames = []string{"idle", "slow", "push", "health", "bomb", "signals"}
 // for the sizes; MEDIAMATCH_FLOODS=idle,slow,... runs only some, and
 // MEDIAMATCH_FLOODS=none the well-behaved caller alone):
 //
-//   - idle, slow (point 2): upload streams opened and left idle, or
+//   - idle, slow: upload streams opened and left idle, or
 //     trickling a few bytes a second;
-//   - push, health (point 3): many connections of many upload streams
+//   - push, health: many connections of many upload streams
 //     pushing chunks that no handler reads, and connections without
 //     credentials of health Watch streams with large requests, held open;
-//   - bomb (points 5 and 4): 16-bit RGBA TIFF and PNG decompression bombs
+//   - bomb: 16-bit RGBA TIFF and PNG decompression bombs
 //     inside the pixel budget, and a progressive JPEG of 2,000 scans,
 //     uploaded concurrently;
-//   - signals (point 6): MatchSignals of 1,000 keyframes with their
+//   - signals: MatchSignals of 1,000 keyframes with their
 //     dihedral variants at PDQ threshold 256 and 1,000 results.
 //
 // Meanwhile the well-behaved caller calls MatchMedia with the first photo,

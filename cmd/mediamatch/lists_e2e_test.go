@@ -348,7 +348,7 @@ func (l crashList) write(t *testing.T, file string, del []string) {
 // (B), never a mix; then that the import, repeated, gives B.
 //
 // The lists have MEDIAMATCH_CRASH_LINES items (default 20000, to fit CI;
-// the full size is 200000: MEDIAMATCH_CRASH_LINES=200000 go test
+// the full-size run is 200000: MEDIAMATCH_CRASH_LINES=200000 go test
 // -run ImportCrash -v -timeout 60m ./cmd/mediamatch/). B deletes a tenth
 // of A's items, relabels a tenth, adds a tenth and keeps the rest. A round
 // is reset to A by importing A with deletes of B's new items.

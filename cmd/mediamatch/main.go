@@ -1,6 +1,3 @@
-// Command mediamatch runs the mediamatch service (`mediamatch serve`) and is
-// its command-line client (hash, match, add, bank, item); see
-// `mediamatch --help` and package internal/cli.
 package main
 
 import (

@@ -171,9 +171,9 @@ func TestConformance(t *testing.T) {
 	t.Logf("quality >= %d: %d images, %d exact, median %d, p95 %d, max %d, mean %.2f bits; histogram distance:count%s",
 		MinQuality, len(dists), exact, med, p95, mx, mean, hs)
 	t.Logf("quality difference over %d images: median %d, max %d", len(qualDiffs), quantile(qualDiffs, 0.5), qualDiffs[len(qualDiffs)-1])
-	// Beyond the brief's bounds, a regression guard: this pipeline agrees
-	// bit for bit with the reference on almost every image (128 of 131 when
-	// written), as a decoder swap alone does in README.md (103 of 110).
+	// Beyond the bounds above, a guard against regressions: this pipeline
+	// agrees bit for bit with the reference on almost every image (128 of
+	// the 131 shared images), as a decoder swap alone does in README.md (103 of 110).
 	if exact*10 < len(dists)*9 {
 		t.Errorf("%d of %d images exact, want at least 90%%", exact, len(dists))
 	}

@@ -47,7 +47,7 @@ func transform(img image.Image, v Variant) *image.NRGBA {
 // (moving the pixels) and checks that the dihedral lookup finds the
 // original and reports the right variant.
 //
-// The brief asks for distance <= 16. The reference pipeline is not
+// The target is distance <= 16. The reference pipeline is not
 // mirror-symmetric (its box windows and decimation centres sit half a pixel
 // off centre), so a pixel-turned image and the sign-flipped DCT differ by
 // up to about 20 bits on these photos; the reference's own tool shows 14-18

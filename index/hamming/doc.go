@@ -13,8 +13,9 @@
 // Searcher.Remove, Searcher.View, View.Search, View.Len, View.Stored and
 // Searcher.Wait.
 //
-// It knows nothing of items, banks, signal types or storage, and must
-// never import package index, Badger, gRPC or fingerprint: it depends on
+// Package index is its one user. It knows nothing of items, banks, signal
+// types or storage, and must never import any other package of mediamatch
+// (index, api/mediamatch, fingerprint, ...), Badger or gRPC: it depends on
 // the standard library and golang.org/x/sys only. Callers translate signal
 // types into word counts and radii.
 package hamming

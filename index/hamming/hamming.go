@@ -122,8 +122,6 @@ func New(cfg Config) *Searcher {
 	return h
 }
 
-func (h *Searcher) len() int { return h.cur.Load().n }
-
 // Add stores one entry: hash, of cfg.Words words, is copied. It takes
 // effect for every search that starts after it returns.
 func (h *Searcher) Add(ref uint64, frame uint32, hash []uint64) {
@@ -438,11 +436,6 @@ func (h *Searcher) Wait() {
 type searchScratch struct {
 	mih  mihScratch
 	bufs [][]uint32
-}
-
-// search is View().Search.
-func (h *Searcher) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
-	h.View().Search(q, radius, fn)
 }
 
 // View returns the current view.

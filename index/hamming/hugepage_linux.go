@@ -12,7 +12,7 @@ import (
 const hugePage = 2 << 20
 
 // backHuge asks the kernel to back the whole 2 MiB pages inside s with
-// transparent huge pages, now (MADV_COLLAPSE, Linux 6.1 and later), for
+// transparent huge pages at once (MADV_COLLAPSE, Linux 6.1 and later), for
 // arrays that searches read at random. A search of 10 million 64-bit
 // hashes at radius 10 reads some 7,000 cache lines at random spread over
 // 200 MB: with 4 KiB pages nearly every one is also a TLB miss, and under

@@ -19,11 +19,11 @@ import (
 //	scan-ns          median wall time of one brute-force scan
 //	p50-ns, p99-ns   wall latency of one hamming search, over every query
 //	p99-cpu-ns       99th percentile of the CPU time of one search
-//	p99-vs-scan      scan-ns / p99-ns (issue 4: >= 30 at r=10, >= 100 at r<=6, 64-bit)
+//	p99-vs-scan      scan-ns / p99-ns (target: >= 30 at r=10, >= 100 at r<=6, 64-bit)
 //	p99-vs-scan-cpu  the same in CPU time, which other processes on a shared
 //	                 machine do not inflate
 //	speedup-vs-scan  median scan CPU time / mean search CPU time: the
-//	                 throughput ratio per core (issue 4: >= 50 for 256-bit
+//	                 throughput ratio per core (target: >= 50 for 256-bit
 //	                 PDQ-like at r=31, >= 1 at 16 and 48)
 //	recall           fraction of the scan's hits found, on sampled queries (must be 1)
 //	bytes/signal     heap held by the loaded searcher, per signal

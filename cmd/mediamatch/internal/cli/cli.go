@@ -1,9 +1,3 @@
-// Package cli is the mediamatch command line: `mediamatch serve` runs the
-// service, and the other commands (hash, match, add, bank, item, import,
-// export, token, audit) call a running server through package client,
-// with a token (--token, $MEDIAMATCH_TOKEN) and TLS (--tls-ca, --tls-cert,
-// --tls-key) when the server requires them. Main is the whole
-// program; cmd/mediamatch only wires it to the process.
 package cli
 
 import (

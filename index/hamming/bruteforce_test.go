@@ -29,7 +29,8 @@ type searcher interface {
 
 // bruteForce is the reference searcher: a linear scan over packed words.
 // Entries live in parallel arrays; remove fills holes by moving the last
-// entry down, so the arrays stay dense. It is for tests and benchmarks.
+// entry down, so the arrays stay dense. It is the oracle of the tests and
+// the baseline of the benchmarks.
 type bruteForce struct {
 	words  int
 	hashes []uint64 // entry i is hashes[i*words : (i+1)*words]
@@ -135,4 +136,12 @@ func (s *bruteForce) search4(q []uint64, radius int, fn func(ref uint64, frame u
 			fn(s.refs[i/4], s.frames[i/4], d)
 		}
 	}
+}
+
+// len and search make a Searcher a searcher for the conformance suite.
+func (h *Searcher) len() int { return h.cur.Load().n }
+
+// search is View().Search.
+func (h *Searcher) search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
+	h.View().Search(q, radius, fn)
 }
