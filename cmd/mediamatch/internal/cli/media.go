@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -359,8 +360,8 @@ starting with '#' are skipped. The id is the filename's base name, else
 "pdq-" and the hash's first 16 hex digits; hashes listed without a quality get
 quality 100. Every --label applies to every item. A bad line (wrong length, not
 hex, another signal type, a repeated id, an id the bank holds already) fails
-the command, naming the line, and nothing is added. Hashes of quality under %d
-are stored but never match (a warning names them).
+the command, naming the line, and nothing is added. A hash of quality under %d
+is a bad line too: it would never match.
 
 --vpdq FILE: adds one video item from a vPDQ per-frame file
 ("frame,quality,pdqhex,timestamp" lines, as 'hash --format vpdq' prints). The
@@ -503,12 +504,7 @@ func (a *app) addHashList(ctx context.Context, spec client.ItemSpec, list string
 	if err != nil {
 		return fmt.Errorf("add --hashes %s: %w", list, err)
 	}
-	minQuality := mediamatch.PDQ.MinQuality()
 	for i, h := range hs {
-		if h.sig.Quality < minQuality {
-			fmt.Fprintf(a.stderr, "mediamatch: add --hashes %s: line %d (%s): PDQ quality %d is under %d: stored, but it never matches\n",
-				list, h.line, h.id, h.sig.Quality, minQuality)
-		}
 		if err := a.printAdded(list, h.line, added[i]); err != nil {
 			return err
 		}
@@ -530,6 +526,9 @@ func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) er
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("add --vpdq %s: %w", file, syntaxReason(err))
+	}
+	if !slices.ContainsFunc(m.Keyframes, func(k mediamatch.Keyframe) bool { return slices.ContainsFunc(k.Signals, k.Matchable) }) {
+		return fmt.Errorf("add --vpdq %s: no frame has a pdq hash of quality at least %d, want one that can match", file, mediamatch.PDQ.MinQuality())
 	}
 	if err := checkItemID(spec.ID); err != nil {
 		return fmt.Errorf("add --vpdq %s: item id %q: %v", file, spec.ID, err)
