@@ -138,8 +138,8 @@ type Hasher struct {
 // HashOptions are per-call options of HashWith. The zero value is what
 // Hash does.
 type HashOptions struct {
-	// Dihedral adds to every keyframe that can be matched (not
-	// LowInformation, PDQ quality at least PDQ.MinQuality()) 7 more PDQ
+	// Dihedral adds to every keyframe that can be matched (its PDQ signal
+	// is mediamatch.Keyframe.Matchable) 7 more PDQ
 	// signals, after its other signals: the hash of the keyframe turned by
 	// Rotate90, Rotate180, ..., FlipMinus1, in that order, each with its
 	// Transform set. A signal with Transform T is the hash of the upload

@@ -118,9 +118,9 @@ func framePDQ(img image.Image, dihedral bool) (s mediamatch.Signal, variants []m
 	return pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone), variants, true
 }
 
-// matchable reports whether a keyframe can ever be matched on PDQ: it is
-// not low-information and its PDQ hash has at least PDQ.MinQuality().
+// matchable reports whether a keyframe can ever be matched on PDQ: it has
+// a PDQ signal and Keyframe.Matchable holds for it.
 func matchable(k mediamatch.Keyframe) bool {
 	s, ok := k.Signal(mediamatch.PDQ)
-	return ok && !k.LowInformation && s.Quality >= mediamatch.PDQ.MinQuality()
+	return ok && k.Matchable(s)
 }

@@ -354,7 +354,7 @@ func fold(frames []sample, fps float64, duration time.Duration) []mediamatch.Key
 // be low-information or neither, have the same perceptual signal types, at
 // least one, and each within its bound of a's: foldBits for pHash and
 // dHash, foldBitsPDQ for PDQ. A type with a quality floor (PDQ) must be
-// matchable (quality at least its MinQuality) in both samples or in
+// matchable (Signal.Matchable) in both samples or in
 // neither, so that a run's keyframe, which carries the first sample's
 // signals, is matchable exactly when every sample it stands for is; where
 // neither is, its bits are noise and are not compared.
@@ -371,14 +371,12 @@ func near(a, b sample) bool {
 		if !ok || len(sa.Hash) != len(sb.Hash) {
 			return false
 		}
-		if mq := sa.Type.MinQuality(); mq > 0 {
-			okA, okB := sa.Quality >= mq, sb.Quality >= mq
-			if okA != okB {
-				return false
-			}
-			if !okA {
-				continue
-			}
+		okA, okB := sa.Matchable(), sb.Matchable()
+		if okA != okB {
+			return false
+		}
+		if !okA {
+			continue
 		}
 		bound := foldBits
 		if sa.Type == mediamatch.PDQ {

@@ -150,8 +150,8 @@ type sigEntry struct {
 }
 
 // indexedSignals returns the signals of m that are indexed: its exact file
-// signals and the perceptual signals of its informative keyframes that are
-// indexable (quality at least their type's MinQuality, untransformed).
+// signals and the untransformed perceptual signals of its keyframes that
+// are matchable (Keyframe.Matchable).
 func indexedSignals(m mediamatch.Media) []sigEntry {
 	var out []sigEntry
 	for _, s := range m.FileSignals {
@@ -160,11 +160,8 @@ func indexedSignals(m mediamatch.Media) []sigEntry {
 		}
 	}
 	for i, k := range m.Keyframes {
-		if k.LowInformation {
-			continue
-		}
 		for _, s := range k.Signals {
-			if !s.Type.Exact() && indexable(s) && s.Transform == mediamatch.TransformNone {
+			if !s.Type.Exact() && k.Matchable(s) && s.Transform == mediamatch.TransformNone {
 				out = append(out, sigEntry{s.Type, uint32(i), s.Hash})
 			}
 		}
@@ -172,18 +169,13 @@ func indexedSignals(m mediamatch.Media) []sigEntry {
 	return out
 }
 
-// indexable reports whether s is good enough to index or search: its
-// quality is at least its type's MinQuality (PDQ: 50). Lower-quality
-// signals are stored and reported but never matched.
-func indexable(s mediamatch.Signal) bool { return s.Quality >= s.Type.MinQuality() }
-
-// informativeFrames counts the keyframes of m that can match: not low
-// information and with at least one indexable perceptual signal.
+// informativeFrames counts the keyframes of m that can match: with at
+// least one matchable perceptual signal (Keyframe.Matchable).
 func informativeFrames(m mediamatch.Media) int {
 	n := 0
 	for _, k := range m.Keyframes {
-		if !k.LowInformation && slices.ContainsFunc(k.Signals, func(s mediamatch.Signal) bool {
-			return !s.Type.Exact() && indexable(s)
+		if slices.ContainsFunc(k.Signals, func(s mediamatch.Signal) bool {
+			return !s.Type.Exact() && k.Matchable(s)
 		}) {
 			n++
 		}

@@ -20,9 +20,10 @@ import (
 // information, with at least one searchable signal) searches each of its
 // searchable perceptual signals within the type's threshold:
 // q.Thresholds[type] if set, else the type's default (PDQ 31, pHash and
-// dHash 8). A signal is searchable if its type is searched, its quality is
-// at least the type's MinQuality (PDQ: 50; lower-quality signals are never
-// indexed either) and, unless q.Dihedral is set, it is untransformed.
+// dHash 8). A signal is searchable if its type is searched, it is
+// matchable (mediamatch.Keyframe.Matchable: quality at least the type's
+// MinQuality, keyframe not low-information; the same test decides what is
+// indexed) and, unless q.Dihedral is set, it is untransformed.
 //
 // With q.Dihedral, a keyframe's transformed signals (the hashes of the
 // upload rotated or mirrored by Signal.Transform T) are searched too; a hit
@@ -99,7 +100,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 		}
 		for _, s := range k.Signals {
 			v, ok := st.views[s.Type]
-			if !p.searchable(s) || !ok {
+			if !p.searchable(k, s) || !ok {
 				continue
 			}
 			h := hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse()}
@@ -262,7 +263,7 @@ func planQuery(q Query) (plan, error) {
 		if p.informative(k) {
 			p.queryFrames++
 			for _, s := range k.Signals {
-				if p.searchable(s) {
+				if p.searchable(k, s) {
 					probes++
 				}
 			}
@@ -275,18 +276,18 @@ func planQuery(q Query) (plan, error) {
 	return p, nil
 }
 
-// searchable reports whether a query keyframe's signal is searched: a
-// perceptual signal of a searched type, of at least the type's minimum
-// quality, and untransformed unless the query is dihedral.
-func (p plan) searchable(s mediamatch.Signal) bool {
-	return !s.Type.Exact() && p.types[s.Type] && indexable(s) &&
+// searchable reports whether signal s of query keyframe k is searched: a
+// perceptual signal of a searched type, matchable (Keyframe.Matchable),
+// and untransformed unless the query is dihedral.
+func (p plan) searchable(k mediamatch.Keyframe, s mediamatch.Signal) bool {
+	return !s.Type.Exact() && p.types[s.Type] && k.Matchable(s) &&
 		(p.dihedral || s.Transform == mediamatch.TransformNone)
 }
 
-// informative reports whether a query keyframe is searched: not low
-// information and with a searchable signal.
+// informative reports whether a query keyframe is searched: it has a
+// searchable signal.
 func (p plan) informative(k mediamatch.Keyframe) bool {
-	return !k.LowInformation && slices.ContainsFunc(k.Signals, p.searchable)
+	return slices.ContainsFunc(k.Signals, func(s mediamatch.Signal) bool { return p.searchable(k, s) })
 }
 
 // itemFrames returns the number of an item's keyframes indexed for a

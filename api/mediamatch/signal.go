@@ -27,6 +27,10 @@ type typeInfo struct {
 	minQuality int  // signals of lower quality are never indexed or matched
 }
 
+// types is the one definition of each type's size, default threshold and
+// minimum quality: everything else (index, server ceilings, CLI help, the
+// README) takes them from here through the SignalType methods.
+
 var types = map[SignalType]typeInfo{
 	PHash:  {bits: 64, threshold: 8},
 	DHash:  {bits: 64, threshold: 8},
@@ -55,7 +59,9 @@ func (t SignalType) Exact() bool { return types[t].exact }
 func (t SignalType) DefaultThreshold() int { return types[t].threshold }
 
 // MinQuality returns the lowest quality at which a signal of type t is
-// indexed or matched; 0 where t has no quality measure.
+// indexed or matched; 0 where t has no quality measure. Callers that
+// decide whether a signal is searched use Signal.Matchable or
+// Keyframe.Matchable, not this number.
 func (t SignalType) MinQuality() int { return types[t].minQuality }
 
 // Transform is one of the 8 rotations and mirrors of an image (the
@@ -103,6 +109,15 @@ func (s Signal) Validate() error {
 	}
 	return nil
 }
+
+// Matchable reports whether s is good enough to be indexed or searched:
+// its quality is at least its type's MinQuality (PDQ: 50; types without a
+// quality measure always are). It is the one test of the quality minimum:
+// a signal that is not matchable is stored, reported and exported with its
+// item in mediamatch's own form, but never indexed, searched or written to
+// a partner hash list. A signal of a keyframe is matchable only if the
+// keyframe is too (Keyframe.Matchable).
+func (s Signal) Matchable() bool { return s.Quality >= s.Type.MinQuality() }
 
 // Hex returns the hash as lowercase hexadecimal, the form partners exchange.
 func (s Signal) Hex() string { return hex.EncodeToString(s.Hash) }
@@ -170,6 +185,10 @@ func (k Keyframe) Signal(t SignalType) (Signal, bool) {
 	}
 	return Signal{}, false
 }
+
+// Matchable reports whether s, one of k's signals, may be indexed or
+// searched: k is not low-information and s is Matchable.
+func (k Keyframe) Matchable(s Signal) bool { return !k.LowInformation && s.Matchable() }
 
 // Media is the fingerprint of one file: all that mediamatch keeps of it.
 type Media struct {

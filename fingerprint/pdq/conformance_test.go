@@ -131,8 +131,8 @@ func TestConformance(t *testing.T) {
 		if absInt(qd) > maxQualDif {
 			t.Errorf("%s: quality %d, reference %d: differ by more than %d", path, d.Quality(), wq, maxQualDif)
 		}
-		if wq < MinQuality {
-			t.Logf("%s: reference quality %d < %d, distance %d not counted", path, wq, MinQuality, dist)
+		if wq < minQuality {
+			t.Logf("%s: reference quality %d < %d, distance %d not counted", path, wq, minQuality, dist)
 			continue
 		}
 		if reason, ok := knownExceptions[path]; ok {
@@ -169,7 +169,7 @@ func TestConformance(t *testing.T) {
 	mean /= float64(len(dists))
 	slices.Sort(qualDiffs)
 	t.Logf("quality >= %d: %d images, %d exact, median %d, p95 %d, max %d, mean %.2f bits; histogram distance:count%s",
-		MinQuality, len(dists), exact, med, p95, mx, mean, hs)
+		minQuality, len(dists), exact, med, p95, mx, mean, hs)
 	t.Logf("quality difference over %d images: median %d, max %d", len(qualDiffs), quantile(qualDiffs, 0.5), qualDiffs[len(qualDiffs)-1])
 	// Beyond the bounds above, a guard against regressions: this pipeline
 	// agrees bit for bit with the reference on almost every image (128 of

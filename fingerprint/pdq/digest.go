@@ -35,8 +35,8 @@ type Digest struct {
 
 // Quality returns the quality score 0..100: the sum of the absolute
 // differences between neighbouring pixels of the 64x64 luminance (on a 0..100
-// scale), divided by 90 and capped at 100. Hashes below [MinQuality] should
-// not be matched.
+// scale), divided by 90 and capped at 100. Hashes below
+// mediamatch.PDQ.MinQuality are never matched.
 func (d *Digest) Quality() int { return d.quality }
 
 // Hash returns the PDQ hash: bit 16*i+j is set when coefficient (i, j) is

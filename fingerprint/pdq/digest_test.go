@@ -278,8 +278,8 @@ func TestFlat(t *testing.T) {
 			t.Errorf("flat grey %d: quality %d, want 0", c.Y, d.Quality())
 		}
 	}
-	if d := mustDigest(t, synthetic(400, 250, 1)); d.Quality() < MinQuality {
-		t.Errorf("textured image: quality %d, want >= %d", d.Quality(), MinQuality)
+	if d := mustDigest(t, synthetic(400, 250, 1)); d.Quality() < minQuality {
+		t.Errorf("textured image: quality %d, want >= %d", d.Quality(), minQuality)
 	}
 }
 

@@ -125,7 +125,7 @@ func TestDihedralReference(t *testing.T) {
 			t.Errorf("%s: %v", path, err)
 			continue
 		}
-		if q := mustAtoi(t, row[9]); q < MinQuality {
+		if q := mustAtoi(t, row[9]); q < minQuality {
 			continue
 		}
 		if _, ok := knownExceptions[path]; ok {

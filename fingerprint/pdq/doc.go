@@ -7,8 +7,11 @@
 // PDQ turns an image into luminance, blurs and decimates it to 64x64 with a
 // two-pass box ("Jarosz") filter, takes 16x16 DCT coefficients, and sets one
 // bit per coefficient above their median. A quality score 0..100 measures
-// how much gradient the 64x64 image has; hashes with quality below
-// [MinQuality] carry too little information to be matched.
+// how much gradient the 64x64 image has; hashes of low quality carry too
+// little information to be matched. The minimum quality and the default
+// matching threshold are not this package's: they are policy, defined once
+// with the signal types in package mediamatch (PDQ.MinQuality,
+// PDQ.DefaultThreshold), which imports no algorithm.
 //
 // [FromImage] follows the reference photo pipeline (including its
 // nearest-neighbour pre-shrink of images over 512 pixels to 512x512),

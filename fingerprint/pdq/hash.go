@@ -11,14 +11,6 @@ import (
 // Bits is the length of a PDQ hash in bits.
 const Bits = 256
 
-// MinQuality is the quality below which partners (and the reference vPDQ
-// matcher) drop a hash instead of matching it.
-const MinQuality = 50
-
-// DefaultThreshold is the largest Hamming distance at which partners call
-// two PDQ hashes the same image.
-const DefaultThreshold = 31
-
 // ErrSyntax is returned, wrapped with detail, by [ParseHash] for a string
 // that is not 64 hex digits.
 var ErrSyntax = errors.New("pdq: invalid hash")

@@ -140,7 +140,7 @@ func TestVPDQ(t *testing.T) {
 			if absInt(g.quality-wf.quality) > 10 {
 				t.Errorf("%s: frame %d: quality %d, reference %d", rel, wf.frame, g.quality, wf.quality)
 			}
-			if wf.quality < MinQuality {
+			if wf.quality < minQuality {
 				continue
 			}
 			dist := Distance(g.hash, wf.hash)
@@ -151,14 +151,14 @@ func TestVPDQ(t *testing.T) {
 		}
 		if len(vd) > 0 {
 			s := slices.Sorted(slices.Values(vd))
-			t.Logf("%s: %d frames, %d with quality >= %d: median %d, max %d bits", rel, len(got), len(vd), MinQuality, quantile(s, 0.5), s[len(s)-1])
+			t.Logf("%s: %d frames, %d with quality >= %d: median %d, max %d bits", rel, len(got), len(vd), minQuality, quantile(s, 0.5), s[len(s)-1])
 		}
 		dists = append(dists, vd...)
 	}
 	if len(dists) > 0 {
 		slices.Sort(dists)
 		t.Logf("all videos: %d frames with quality >= %d: median %d, p95 %d, max %d bits",
-			len(dists), MinQuality, quantile(dists, 0.5), quantile(dists, 0.95), dists[len(dists)-1])
+			len(dists), minQuality, quantile(dists, 0.5), quantile(dists, 0.95), dists[len(dists)-1])
 		if m, p := quantile(dists, 0.5), quantile(dists, 0.95); m > 2 || p > 8 {
 			t.Errorf("median %d, p95 %d; want <= 2 and <= 8", m, p)
 		}

@@ -121,8 +121,8 @@ func parseSignal(spec typeSpec, h string) (mediamatch.Signal, error) {
 }
 
 // setQuality gives a PDQ signal its listed quality, or DefaultQuality when
-// the list gives none. A listed quality under PDQ.MinQuality is an error:
-// the index would never match the hash.
+// the list gives none. A listed hash that is not Matchable (a quality under
+// PDQ.MinQuality) is an error: the item would never match.
 func setQuality(s *mediamatch.Signal, q int, given bool) error {
 	if s.Type != mediamatch.PDQ {
 		return nil
@@ -131,10 +131,10 @@ func setQuality(s *mediamatch.Signal, q int, given bool) error {
 		s.Quality = DefaultQuality
 		return nil
 	}
-	if min := s.Type.MinQuality(); q < min {
-		return fmt.Errorf("pdq quality %d, want at least %d", q, min)
-	}
 	s.Quality = q
+	if !s.Matchable() {
+		return fmt.Errorf("pdq quality %d, want at least %d", q, s.Type.MinQuality())
+	}
 	return nil
 }
 

@@ -71,7 +71,7 @@ func (d *vpdqDecoder) next() (Record, error) {
 		k := &m.Keyframes[i]
 		s := k.Signals[0]
 		k.LowInformation = constant(s.Hash)
-		usable = usable || !k.LowInformation && s.Quality >= s.Type.MinQuality()
+		usable = usable || k.Matchable(s)
 	}
 	if !usable {
 		return Record{}, &LineError{Line: first, Reason: fmt.Sprintf(

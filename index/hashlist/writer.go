@@ -240,14 +240,13 @@ func (w *Writer) Close() error {
 }
 
 // exportSignals returns the signals of it that a hash list should carry:
-// untransformed, valid, not constant, of a matchable quality, not of a
-// low-information keyframe. Keyframe signals come first.
+// untransformed, valid, not constant and matchable (Keyframe.Matchable for
+// keyframe signals, Signal.Matchable for file signals). Keyframe signals come first.
 func exportSignals(it mediamatch.Item) []mediamatch.Signal {
 	var out []mediamatch.Signal
 	add := func(sigs []mediamatch.Signal) {
 		for _, s := range sigs {
-			if s.Transform == mediamatch.TransformNone && s.Validate() == nil && !constant(s.Hash) &&
-				s.Quality >= s.Type.MinQuality() {
+			if s.Transform == mediamatch.TransformNone && s.Validate() == nil && !constant(s.Hash) && s.Matchable() {
 				out = append(out, s)
 			}
 		}

@@ -24,7 +24,9 @@ import (
 // is the filename's base name when the line has one, else "pdq-" and the
 // first 16 hex digits of the hash. Lines without a quality get quality
 // 100: a shared list holds only hashes its producer found good enough to
-// match (partners filter at 50, as mediamatch does).
+// match (partners filter at PDQ.MinQuality, as mediamatch does). A line
+// whose hash is not Matchable (a quality under PDQ.MinQuality) is bad, as
+// in an import: the item would never match.
 
 // maxBadLines bounds the bad lines listed in one error.
 const maxBadLines = 20
@@ -103,6 +105,9 @@ func parseHashLine(text string) (hashListItem, error) {
 		sig, name, err := mediamatch.ParseHashLine(text)
 		if err != nil {
 			return hashListItem{}, syntaxReason(err)
+		}
+		if !sig.Matchable() {
+			return hashListItem{}, fmt.Errorf("pdq quality %d, want at least %d", sig.Quality, sig.Type.MinQuality())
 		}
 		id := path.Base(strings.ReplaceAll(name, `\`, "/"))
 		if name == "" {

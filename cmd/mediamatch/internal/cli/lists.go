@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/client"
 )
 
@@ -49,7 +50,7 @@ func (a *app) importCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import --bank BANK [--format FORMAT] [--skip-invalid] FILE|-",
 		Short: "Import a partner's hash list into a bank",
-		Long: `import streams a partner's hash list into a bank ("-" reads standard input).
+		Long: fmt.Sprintf(`import streams a partner's hash list into a bank ("-" reads standard input).
 The formats (--format; by default detected from the first bytes):
 
   lines       python-threatexchange's local file: <hash> or <signal_type> <hash>
@@ -70,7 +71,7 @@ ids across imports, so importing the same list again changes nothing, and a
 newer list updates what changed and applies its deletes.
 
 A bad record (a hash of the wrong length, an unknown signal type, a PDQ
-quality under 50, ...) fails the import, naming the lines (the first 100),
+quality under %d, ...) fails the import, naming the lines (the first 100),
 and nothing is imported; --skip-invalid imports the others and lists what
 was rejected.
 
@@ -80,6 +81,7 @@ summary goes to standard output: the format (and whether it was detected),
 then how many items were added, updated, deleted, unchanged and rejected;
 with --json, one object. --timeout bounds the whole import (0: no limit, for
 very long lists).`,
+			mediamatch.PDQ.MinQuality()),
 		Example: `  mediamatch import --bank gifct --partner "GIFCT" hashes.csv
   mediamatch import --bank tcap --format tcap --skip-invalid tcap-2024-08.json
   curl -s "$TE_URL" | mediamatch import --bank te --format te-updates -

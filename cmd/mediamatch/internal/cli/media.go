@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -204,17 +205,17 @@ func (a *app) matchCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "match FILE...",
 		Short: "Match files against the known items",
-		Long: `match checks each file against the known items and prints what it matched:
+		Long: fmt.Sprintf(`match checks each file against the known items and prints what it matched:
 bank/item, the signal, the Hamming distance and the threshold applied, the
 item's labels, and for videos the share of frames matched and the matched time
 ranges. Exit status 0 whether or not anything matched; non-zero on errors.
-Callers below curator (matcher tokens) get no distance ("within threshold 31";
+Callers below curator (matcher tokens) get no distance ("within threshold %[1]d";
 -1 in JSON) and may not raise thresholds over the server's ceilings.
 
-By default files match by PDQ (threshold 31 of 256 bits; frames of PDQ quality
-under 50 never match) and by exact MD5 and SHA-256. --signal picks the types,
+By default files match by PDQ (threshold %[1]d of 256 bits; frames of PDQ quality
+under %[2]d never match) and by exact MD5 and SHA-256. --signal picks the types,
 e.g. --signal phash --signal dhash for the 64-bit goimagehash hashes (threshold
-8); --threshold overrides a type's threshold.
+%[3]d); --threshold overrides a type's threshold.
 
 --dihedral also looks up the 7 rotated and mirrored variants of each PDQ hash,
 so that a flipped or rotated copy matches; the match then shows how the file is
@@ -225,6 +226,7 @@ is hashed here and only its signals are sent (no media leaves this machine;
 videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 {"file": ..., "matches": [{"item_id", "bank", "signal", "distance", "threshold",
 "transform", "labels", "query_coverage", "item_coverage", "frames", ...}]}.`,
+			mediamatch.PDQ.DefaultThreshold(), mediamatch.PDQ.MinQuality(), mediamatch.PHash.DefaultThreshold()),
 		Example: `  mediamatch match upload.jpg
   mediamatch match --bank tve --threshold pdq=40 --json a.jpg b.mp4
   mediamatch match --signal phash --threshold phash=10 upload.jpg
@@ -343,7 +345,7 @@ func (a *app) addCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add --bank BANK [--id ID] [--label KEY=VALUE]... (FILE | --hashes LIST | --vpdq FILE)",
 		Short: "Add known items to a bank",
-		Long: `add stores known items in BANK with the given labels (e.g. entity, behaviour,
+		Long: fmt.Sprintf(`add stores known items in BANK with the given labels (e.g. entity, behaviour,
 source). It takes exactly one source:
 
 FILE: add hashes the file and stores its signals as one item; the file itself is
@@ -358,8 +360,8 @@ starting with '#' are skipped. The id is the filename's base name, else
 "pdq-" and the hash's first 16 hex digits; hashes listed without a quality get
 quality 100. Every --label applies to every item. A bad line (wrong length, not
 hex, another signal type, a repeated id, an id the bank holds already) fails
-the command, naming the line, and nothing is added. Hashes of quality under 50
-are stored but never match (a warning names them).
+the command, naming the line, and nothing is added. A hash of quality under %d
+is a bad line too: it would never match.
 
 --vpdq FILE: adds one video item from a vPDQ per-frame file
 ("frame,quality,pdqhex,timestamp" lines, as 'hash --format vpdq' prints). The
@@ -370,6 +372,7 @@ refused item, a lost connection or a crash leaves the bank as it was.
 
 Ids are 1..128 bytes of printable ASCII without spaces or '/', unique within
 the bank.`,
+			mediamatch.PDQ.MinQuality()),
 		Example: `  mediamatch add --bank tve --label entity=example --label source=partner-a clip.mp4
   mediamatch add --bank tve --id poster-17 --local-hash poster.jpg
   mediamatch add --bank partner-a --label source=partner-a --hashes partner-a-pdq.txt
@@ -501,12 +504,7 @@ func (a *app) addHashList(ctx context.Context, spec client.ItemSpec, list string
 	if err != nil {
 		return fmt.Errorf("add --hashes %s: %w", list, err)
 	}
-	minQuality := mediamatch.PDQ.MinQuality()
 	for i, h := range hs {
-		if h.sig.Quality < minQuality {
-			fmt.Fprintf(a.stderr, "mediamatch: add --hashes %s: line %d (%s): PDQ quality %d is under %d: stored, but it never matches\n",
-				list, h.line, h.id, h.sig.Quality, minQuality)
-		}
 		if err := a.printAdded(list, h.line, added[i]); err != nil {
 			return err
 		}
@@ -528,6 +526,9 @@ func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) er
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("add --vpdq %s: %w", file, syntaxReason(err))
+	}
+	if !slices.ContainsFunc(m.Keyframes, func(k mediamatch.Keyframe) bool { return slices.ContainsFunc(k.Signals, k.Matchable) }) {
+		return fmt.Errorf("add --vpdq %s: no frame has a pdq hash of quality at least %d, want one that can match", file, mediamatch.PDQ.MinQuality())
 	}
 	if err := checkItemID(spec.ID); err != nil {
 		return fmt.Errorf("add --vpdq %s: item id %q: %v", file, spec.ID, err)

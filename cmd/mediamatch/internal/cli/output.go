@@ -345,8 +345,8 @@ func printSignals(w io.Writer, m mediamatch.Media) {
 			if s.Quality > 0 || s.Type == mediamatch.PDQ {
 				line += fmt.Sprintf("  quality %d", s.Quality)
 			}
-			if q := s.Type.MinQuality(); s.Quality < q && !k.LowInformation {
-				line += fmt.Sprintf("  under %d (never matched)", q)
+			if !s.Matchable() && !k.LowInformation {
+				line += fmt.Sprintf("  under %d (never matched)", s.Type.MinQuality())
 			}
 			if s.Transform != mediamatch.TransformNone {
 				line += "  " + describeTransform(s.Transform)

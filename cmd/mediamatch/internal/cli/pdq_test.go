@@ -32,7 +32,6 @@ func TestParseHashList(t *testing.T) {
 		{hexA + ",87,bridge.jpg", "bridge.jpg", hexA, 87},
 		{hexA + ",100,images/pdq-bridge/aaa-orig.jpg", "aaa-orig.jpg", hexA, 100},
 		{hexA + ",100,C:\\lists\\x.png", "x.png", hexA, 100},
-		{hexA + ",34,", "pdq-d8f8f0cee0f4a84f", hexA, 34},
 		{hexA + ",50,a,b.jpg", "a,b.jpg", hexA, 50},
 	}
 	for _, tt := range good {
@@ -55,6 +54,8 @@ func TestParseHashList(t *testing.T) {
 		{"md5 " + hexA[:32], `line 1: signal type "md5" is not supported here, want pdq`},
 		{"tmk " + hexA, `line 1: unknown signal type "tmk", want pdq`},
 		{"pdq " + hexA + " extra", "3 words"},
+		{hexA + ",34,", "line 1: pdq quality 34, want at least 50"},
+		{hexA + ",49,x.jpg", "line 1: pdq quality 49, want at least 50"},
 		{hexA + ",100", "line 1: hash line \"" + hexA + ",100\": want hash,quality,path"},
 		{hexA + ", 50 ,x.jpg", `quality " 50 ", want an integer 0..100`},
 		{hexA + ",high,x.jpg", `quality "high", want an integer 0..100`},
@@ -101,20 +102,34 @@ func TestPDQCommands(t *testing.T) {
 		t.Errorf("hash --signal pdq of two files = %q, want %q twice", out, line)
 	}
 
-	// add --hashes: the photo's own line, plus a listed hash of quality 34.
+	// add --hashes: a listed hash of quality 34 would never match, so the
+	// line is bad, as in an import, and nothing is added.
 	list := filepath.Join(tmp, "list.txt")
 	if err := os.WriteFile(list, []byte("# partner list\n"+line+"pdq "+hexA+"\n"+hexB+",34,dim.jpg\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out := run(t, addr, "add", "--bank", "tve", "--label", "source=partner", "--hashes", list)
+	if out.code != 1 || !strings.Contains(out.stderr, "line 4: pdq quality 34, want at least 50") ||
+		!strings.Contains(out.stderr, "nothing added") || strings.Contains(out.stdout, "added") {
+		t.Errorf("add --hashes with a quality-34 line: exit %d, stdout %q, stderr %q; want exit 1 naming line 4, nothing added",
+			out.code, out.stdout, out.stderr)
+	}
+	if out := run(t, addr, "item", "get", "--bank", "tve", "chelsea.png"); out.code == 0 {
+		t.Errorf("item get chelsea.png after the refused list: exit 0, stdout %q; want it not added", out.stdout)
+	}
+
+	// add --hashes: the photo's own line, plus a listed hash of quality 50.
+	if err := os.WriteFile(list, []byte("# partner list\n"+line+"pdq "+hexA+"\n"+hexB+",50,dim.jpg\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = run(t, addr, "add", "--bank", "tve", "--label", "source=partner", "--hashes", list)
 	if out.code != 0 || !strings.Contains(out.stdout, "added tve/chelsea.png") || !strings.Contains(out.stdout, "added tve/pdq-d8f8f0cee0f4a84f") ||
-		!strings.Contains(out.stdout, "added 3 items to bank tve from "+list) ||
-		!strings.Contains(out.stderr, "line 4 (dim.jpg): PDQ quality 34 is under 50: stored, but it never matches") {
+		!strings.Contains(out.stdout, "added 3 items to bank tve from "+list) || out.stderr != "" {
 		t.Errorf("add --hashes: exit %d, stdout %q, stderr %q", out.code, out.stdout, out.stderr)
 	}
 	got := must("--json", "item", "get", "--bank", "tve", "dim.jpg")
-	if !strings.Contains(got, `"hash":"`+hexB+`","quality":34`) || !strings.Contains(got, `"source":"partner"`) {
-		t.Errorf("item get dim.jpg = %s, want the listed hash with quality 34 and the label", got)
+	if !strings.Contains(got, `"hash":"`+hexB+`","quality":50`) || !strings.Contains(got, `"source":"partner"`) {
+		t.Errorf("item get dim.jpg = %s, want the listed hash with quality 50 and the label", got)
 	}
 	if out := must("match", photo); !strings.Contains(out, "tve/chelsea.png  pdq distance 0 (threshold 31)") ||
 		!strings.Contains(out, "source=partner") {
@@ -157,6 +172,17 @@ func TestPDQCommands(t *testing.T) {
 	}
 	if out := must("add", "--bank", "tve", "--vpdq", vfile); !strings.Contains(out, "added tve/chair.mp4  video") {
 		t.Errorf("add --vpdq = %q, want the video item chair.mp4 (the file name without .txt)", out)
+	}
+	// A vPDQ file without a frame of quality 50 would never match: refused,
+	// as by import --format vpdq.
+	dim := filepath.Join(tmp, "dim.mp4.txt")
+	if err := os.WriteFile(dim, []byte("0,49,"+hexA+",0.000\n1,10,"+hexB+",1.000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, addr, "add", "--bank", "tve", "--vpdq", dim); out.code != 1 ||
+		!strings.Contains(out.stderr, "no frame has a pdq hash of quality at least 50") {
+		t.Errorf("add --vpdq of frames under quality 50: exit %d, stdout %q, stderr %q; want exit 1 saying no frame can match",
+			out.code, out.stdout, out.stderr)
 	}
 	if out := must("match", "--bank", "tve", video); !strings.Contains(out, "tve/chair.mp4  pdq distance 0") ||
 		!strings.Contains(out, "frames matched: 100% of query, 100% of item") {

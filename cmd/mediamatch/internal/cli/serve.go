@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/server"
@@ -24,7 +25,7 @@ func (a *app) serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the mediamatch gRPC service",
-		Long: `serve runs the mediamatch gRPC service (MatchService, HashService, BankService,
+		Long: fmt.Sprintf(`serve runs the mediamatch gRPC service (MatchService, HashService, BankService,
 AdminService, plus gRPC health checking and reflection) on the embedded store in
 --data, until SIGINT or SIGTERM, then stops gracefully.
 
@@ -66,7 +67,7 @@ quarter of --max-calls without credentials in all.
 
 Callers below curator (matcher and moderator tokens) see no distance and no
 partner source in a match, may ask for thresholds up to --matcher-threshold
-(default: the default thresholds, pdq=31 phash=8 dhash=8) and at most
+(default: the default thresholds, pdq=%d phash=%d dhash=%d) and at most
 --matcher-max-results results. One match call searches at most
 --match-max-probes signals, gathers at most --match-max-hits keyframe pairs
 and returns at most --match-max-frames of them, for every role.
@@ -82,6 +83,7 @@ Files up to --max-unary-bytes may be sent in one message, larger ones
 (videos) are streamed up to --max-stream-bytes. Uploads are kept in memory
 only: never written to disk, never logged. Videos need ffmpeg (--ffmpeg,
 default from PATH). Logs go to stderr.`,
+			mediamatch.PDQ.DefaultThreshold(), mediamatch.PHash.DefaultThreshold(), mediamatch.DHash.DefaultThreshold()),
 		Example: `  mediamatch serve --dev
   mediamatch serve --data /var/lib/mediamatch
   mediamatch serve --data /var/lib/mediamatch --listen 127.0.0.1:7979 --log-level debug
