@@ -25,7 +25,7 @@ type TokenSpec struct {
 // server does not keep: it is returned only here. Needs the admin role
 // (ErrPermissionDenied otherwise); ErrInvalidArgument for a bad spec.
 func (c *Client) CreateToken(ctx context.Context, spec TokenSpec) (mediamatch.Token, string, error) {
-	req := &pb.CreateTokenRequest{Name: spec.Name, Role: roleToProto(spec.Role), Banks: spec.Banks}
+	req := &pb.CreateTokenRequest{Name: spec.Name, Role: pb.RoleToProto(spec.Role), Banks: spec.Banks}
 	if !spec.ExpireTime.IsZero() {
 		req.ExpireTime = timestamppb.New(spec.ExpireTime)
 	}
@@ -33,7 +33,7 @@ func (c *Client) CreateToken(ctx context.Context, spec TokenSpec) (mediamatch.To
 	if err != nil {
 		return mediamatch.Token{}, "", fromRPC(err)
 	}
-	return tokenFromProto(resp.GetToken()), resp.GetSecret(), nil
+	return pb.TokenFromProto(resp.GetToken()), resp.GetSecret(), nil
 }
 
 // ListTokens returns every token, revoked and expired ones included,
@@ -45,7 +45,7 @@ func (c *Client) ListTokens(ctx context.Context) ([]mediamatch.Token, error) {
 	}
 	out := make([]mediamatch.Token, len(resp.GetTokens()))
 	for i, t := range resp.GetTokens() {
-		out[i] = tokenFromProto(t)
+		out[i] = pb.TokenFromProto(t)
 	}
 	return out, nil
 }
@@ -57,7 +57,7 @@ func (c *Client) RevokeToken(ctx context.Context, id string) (mediamatch.Token, 
 	if err != nil {
 		return mediamatch.Token{}, fromRPC(err)
 	}
-	return tokenFromProto(resp.GetToken()), nil
+	return pb.TokenFromProto(resp.GetToken()), nil
 }
 
 // ListAudit iterates over the audit log, oldest first, fetching pages as
@@ -72,7 +72,7 @@ func (c *Client) ListAudit(ctx context.Context) iter.Seq2[mediamatch.AuditEntry,
 				return
 			}
 			for _, e := range resp.GetEntries() {
-				if !yield(auditFromProto(e), nil) {
+				if !yield(pb.AuditEntryFromProto(e), nil) {
 					return
 				}
 			}
@@ -80,47 +80,5 @@ func (c *Client) ListAudit(ctx context.Context) iter.Seq2[mediamatch.AuditEntry,
 				return
 			}
 		}
-	}
-}
-
-// protoRoles pairs each Role with its enum value.
-func protoRoles() map[mediamatch.Role]pb.Role {
-	return map[mediamatch.Role]pb.Role{mediamatch.RoleMatcher: pb.Role_ROLE_MATCHER, mediamatch.RoleModerator: pb.Role_ROLE_MODERATOR,
-		mediamatch.RoleCurator: pb.Role_ROLE_CURATOR, mediamatch.RoleAdmin: pb.Role_ROLE_ADMIN}
-}
-
-func roleToProto(r mediamatch.Role) pb.Role { return protoRoles()[r] } // ROLE_UNSPECIFIED for an unknown role
-
-// roleFromProto returns the role of r; for a value this client does not
-// know, its enum name.
-func roleFromProto(r pb.Role) mediamatch.Role {
-	for role, p := range protoRoles() {
-		if p == r {
-			return role
-		}
-	}
-	return mediamatch.Role(r.String())
-}
-
-func tokenFromProto(t *pb.Token) mediamatch.Token {
-	return mediamatch.Token{
-		ID:         t.GetId(),
-		Name:       t.GetName(),
-		Role:       roleFromProto(t.GetRole()),
-		Banks:      t.GetBanks(),
-		CreateTime: asTime(t.GetCreateTime()),
-		ExpireTime: asTime(t.GetExpireTime()),
-		RevokeTime: asTime(t.GetRevokeTime()),
-	}
-}
-
-func auditFromProto(e *pb.AuditEntry) mediamatch.AuditEntry {
-	return mediamatch.AuditEntry{
-		Time:   asTime(e.GetTime()),
-		Actor:  e.GetActor(),
-		Role:   roleFromProto(e.GetRole()),
-		Action: e.GetAction(),
-		Target: e.GetTarget(),
-		Detail: e.GetDetail(),
 	}
 }

@@ -165,7 +165,7 @@ func (c *Client) Match(ctx context.Context, content []byte, opts MatchOptions) (
 	if err != nil {
 		return MatchResult{}, fromRPC(err)
 	}
-	return MatchResult{Matches: matchesFromProto(resp.GetMatches()), Query: pb.MediaFromProto(resp.GetQuery())}, nil
+	return MatchResult{Matches: pb.MatchesFromProto(resp.GetMatches()), Query: pb.MediaFromProto(resp.GetQuery())}, nil
 }
 
 // MatchReader is Match for a file read from r, always streamed: use it for
@@ -193,7 +193,7 @@ func (c *Client) MatchReader(ctx context.Context, r io.Reader, opts MatchOptions
 	if err != nil {
 		return MatchResult{}, fromRPC(err)
 	}
-	return MatchResult{Matches: matchesFromProto(resp.GetMatches()), Query: pb.MediaFromProto(resp.GetQuery())}, nil
+	return MatchResult{Matches: pb.MatchesFromProto(resp.GetMatches()), Query: pb.MediaFromProto(resp.GetQuery())}, nil
 }
 
 // MatchSignals matches a fingerprint computed on the client (for example
@@ -203,7 +203,7 @@ func (c *Client) MatchSignals(ctx context.Context, m mediamatch.Media, opts Matc
 	if err != nil {
 		return nil, fromRPC(err)
 	}
-	return matchesFromProto(resp.GetMatches()), nil
+	return pb.MatchesFromProto(resp.GetMatches()), nil
 }
 
 // CreateBank creates an empty bank. It fails with ErrAlreadyExists if the
@@ -213,7 +213,7 @@ func (c *Client) CreateBank(ctx context.Context, name, description string) (medi
 	if err != nil {
 		return mediamatch.Bank{}, fromRPC(err)
 	}
-	return bankFromProto(resp.GetBank()), nil
+	return pb.BankFromProto(resp.GetBank()), nil
 }
 
 // GetBank returns one bank, or ErrNotFound.
@@ -222,7 +222,7 @@ func (c *Client) GetBank(ctx context.Context, name string) (mediamatch.Bank, err
 	if err != nil {
 		return mediamatch.Bank{}, fromRPC(err)
 	}
-	return bankFromProto(resp.GetBank()), nil
+	return pb.BankFromProto(resp.GetBank()), nil
 }
 
 // ListBanks iterates over every bank in name order, fetching pages as it
@@ -237,7 +237,7 @@ func (c *Client) ListBanks(ctx context.Context) iter.Seq2[mediamatch.Bank, error
 				return
 			}
 			for _, b := range resp.GetBanks() {
-				if !yield(bankFromProto(b), nil) {
+				if !yield(pb.BankFromProto(b), nil) {
 					return
 				}
 			}
@@ -266,7 +266,7 @@ func (c *Client) AddItem(ctx context.Context, spec ItemSpec, content []byte) (me
 	if err != nil {
 		return mediamatch.Item{}, fromRPC(err)
 	}
-	return itemFromProto(resp.GetItem()), nil
+	return pb.ItemFromProto(resp.GetItem()), nil
 }
 
 // AddItemReader is AddItem for a file read from r, always streamed.
@@ -292,7 +292,7 @@ func (c *Client) AddItemReader(ctx context.Context, spec ItemSpec, r io.Reader) 
 	if err != nil {
 		return mediamatch.Item{}, fromRPC(err)
 	}
-	return itemFromProto(resp.GetItem()), nil
+	return pb.ItemFromProto(resp.GetItem()), nil
 }
 
 // AddItemSignals adds a known item from a fingerprint computed elsewhere.
@@ -302,7 +302,7 @@ func (c *Client) AddItemSignals(ctx context.Context, spec ItemSpec, m mediamatch
 	if err != nil {
 		return mediamatch.Item{}, fromRPC(err)
 	}
-	return itemFromProto(resp.GetItem()), nil
+	return pb.ItemFromProto(resp.GetItem()), nil
 }
 
 // GetItem returns one item with its fingerprint, or ErrNotFound.
@@ -311,7 +311,7 @@ func (c *Client) GetItem(ctx context.Context, bank, id string) (mediamatch.Item,
 	if err != nil {
 		return mediamatch.Item{}, fromRPC(err)
 	}
-	return itemFromProto(resp.GetItem()), nil
+	return pb.ItemFromProto(resp.GetItem()), nil
 }
 
 // ListItems iterates over a bank's items in id order, fetching pages as it
@@ -326,7 +326,7 @@ func (c *Client) ListItems(ctx context.Context, bank string) iter.Seq2[mediamatc
 				return
 			}
 			for _, it := range resp.GetItems() {
-				if !yield(itemFromProto(it), nil) {
+				if !yield(pb.ItemFromProto(it), nil) {
 					return
 				}
 			}
@@ -354,7 +354,7 @@ func (c *Client) UpdateItem(ctx context.Context, bank, id string, u mediamatch.I
 	if err != nil {
 		return mediamatch.Item{}, fromRPC(err)
 	}
-	return itemFromProto(resp.GetItem()), nil
+	return pb.ItemFromProto(resp.GetItem()), nil
 }
 
 // Disable stops an item from matching; it is kept and can be enabled again.

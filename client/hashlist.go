@@ -82,13 +82,14 @@ func (c *Client) Import(ctx context.Context, bank string, r io.Reader, opts Impo
 	if err != nil {
 		return ImportResult{}, fromRPC(err)
 	}
+	st := pb.ImportStatsFromProto(resp)
 	return ImportResult{
 		Format:    resp.GetFormat(),
 		Detected:  opts.Format == "",
-		Added:     resp.GetAdded(),
-		Updated:   resp.GetUpdated(),
-		Deleted:   resp.GetDeleted(),
-		Unchanged: resp.GetUnchanged(),
+		Added:     st.Added,
+		Updated:   st.Updated,
+		Deleted:   st.Deleted,
+		Unchanged: st.Unchanged,
 		Rejected:  resp.GetRejected(),
 		Errors:    resp.GetErrors(),
 	}, nil

@@ -5,10 +5,34 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
+
+// # Audit log
+//
+// This file is the audit log: the curator and admin actions that the
+// server's guard records (AppendAudit) and AdminService reads (ListAudit,
+// ListAuditWhere), kept durably in the index's Badger database under
+// their own key prefix (keyAudit, "a" + time + sequence) and pruned in the
+// background by age and count (Options.AuditRetention and
+// AuditMaxEntries). Tokens are the other half of access control
+// (auth.go).
+
+// auditState is the audit log's state.
+type auditState struct {
+	mu    sync.Mutex    // orders appends
+	seq   uint64        // guarded by mu
+	last  int64         // latest entry's time; guarded by mu
+	keep  time.Duration // Options.AuditRetention; negative: forever
+	max   int64         // Options.AuditMaxEntries; negative: no bound
+	count atomic.Int64  // entries in the log
+	kick  chan struct{} // wakes auditLoop to prune
+	done  chan struct{} // closed when auditLoop returns
+}
 
 // Limits of an audit entry's fields; longer values are cut.
 const maxAuditField = 512
@@ -23,24 +47,24 @@ func (ix *Index) AppendAudit(ctx context.Context, e mediamatch.AuditEntry) error
 	if err := ix.room(writeRoom, true); err != nil {
 		return err
 	}
-	ix.auditMu.Lock()
-	defer ix.auditMu.Unlock()
+	ix.audit.mu.Lock()
+	defer ix.audit.mu.Unlock()
 	e.Time = ix.timestamp()
 	// Keys sort by time and then a sequence number, so entries made in
 	// the same nanosecond (or after a clock step back) keep their order.
-	key := binary.BigEndian.AppendUint64([]byte{keyAudit}, uint64(max(e.Time.UnixNano(), ix.auditLast)))
-	ix.auditSeq++
-	key = binary.BigEndian.AppendUint64(key, ix.auditSeq)
+	key := binary.BigEndian.AppendUint64([]byte{keyAudit}, uint64(max(e.Time.UnixNano(), ix.audit.last)))
+	ix.audit.seq++
+	key = binary.BigEndian.AppendUint64(key, ix.audit.seq)
 	err := ix.st.update(func(tx *writeTx) error { return tx.set(key, encodeAudit(e)) })
 	if err != nil {
 		return storeErr("append audit", e.Action, err)
 	}
-	ix.auditLast = max(e.Time.UnixNano(), ix.auditLast)
+	ix.audit.last = max(e.Time.UnixNano(), ix.audit.last)
 	// Every 256 entries the background loop prunes: the log may go over
 	// its bound by that many for a while.
-	if n := ix.auditCount.Add(1); n%256 == 0 {
+	if n := ix.audit.count.Add(1); n%256 == 0 {
 		select {
-		case ix.auditKick <- struct{}{}:
+		case ix.audit.kick <- struct{}{}:
 		default:
 		}
 	}
@@ -62,7 +86,7 @@ func (ix *Index) countAudit() error {
 	if err != nil {
 		return fmt.Errorf("index: count audit entries: %w", err)
 	}
-	ix.auditCount.Store(n)
+	ix.audit.count.Store(n)
 	return nil
 }
 
@@ -70,7 +94,7 @@ func (ix *Index) countAudit() error {
 // AuditMaxEntries) at start, every hour and when AppendAudit kicks it,
 // until ctx is done.
 func (ix *Index) auditLoop(ctx context.Context) {
-	defer close(ix.auditDone)
+	defer close(ix.audit.done)
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
@@ -81,7 +105,7 @@ func (ix *Index) auditLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		case <-ix.auditKick:
+		case <-ix.audit.kick:
 		}
 	}
 }
@@ -89,7 +113,7 @@ func (ix *Index) auditLoop(ctx context.Context) {
 // pruneAudit deletes the audit entries older than the retention, and the
 // oldest beyond the bound, in transactions of at most auditPruneBatch.
 func (ix *Index) pruneAudit(ctx context.Context) error {
-	if ix.auditKeep < 0 && ix.auditMax < 0 {
+	if ix.audit.keep < 0 && ix.audit.max < 0 {
 		return nil
 	}
 	for {
@@ -97,12 +121,12 @@ func (ix *Index) pruneAudit(ctx context.Context) error {
 			return err
 		}
 		var cutoff int64 = -1 // entries before this many Unix nanoseconds go
-		if ix.auditKeep >= 0 {
-			cutoff = ix.now().Add(-ix.auditKeep).UnixNano()
+		if ix.audit.keep >= 0 {
+			cutoff = ix.now().Add(-ix.audit.keep).UnixNano()
 		}
 		over := int64(0) // the oldest this many go
-		if ix.auditMax >= 0 {
-			over = max(ix.auditCount.Load()-ix.auditMax, 0)
+		if ix.audit.max >= 0 {
+			over = max(ix.audit.count.Load()-ix.audit.max, 0)
 		}
 		if err := ix.room(writeRoom, true); err != nil {
 			return err
@@ -136,7 +160,7 @@ func (ix *Index) pruneAudit(ctx context.Context) error {
 		if err != nil {
 			return storeErr("prune audit", "", err)
 		}
-		ix.auditCount.Add(-int64(deleted))
+		ix.audit.count.Add(-int64(deleted))
 		if deleted < auditPruneBatch {
 			return nil
 		}

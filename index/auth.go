@@ -12,12 +12,34 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
+
+// # Tokens
+//
+// This file is the token store: the bearer tokens that the server's guard
+// authenticates calls with (CreateToken, Authenticate, ListTokens,
+// RevokeToken and their ...Within forms for an admin limited to banks).
+// Tokens live in the index's Badger database under their own key prefix
+// (keyToken, "t" + id) and are written in the index's write transactions,
+// under its writer lock, so that an import's commit checks its token
+// (liveToken) atomically with applying the list; every token is also held
+// in memory by its secret's hash (tokenState), so that Authenticate reads
+// no storage. The secret itself is never stored. The audit log is the
+// other half of access control (audit.go).
+
+// tokenState is the token store's in-memory state.
+type tokenState struct {
+	bySecret atomic.Pointer[map[[32]byte]tokenRecord] // by secret hash; copied on write
+	watchMu  sync.Mutex                               // orders changes of watched
+	watched  atomic.Pointer[map[string]func()]        // token id -> called at its first use; copied on write
+}
 
 // ValidateTokenName returns nil if name is 1..128 bytes of printable
 // UTF-8 (letters, marks, numbers, punctuation, symbols and the ASCII
@@ -112,7 +134,7 @@ func (ix *Index) Authenticate(secret string) (mediamatch.Token, error) {
 	}
 	// A map lookup by the secret's hash: timing can tell at most whether
 	// some secret's hash is near, which reveals nothing of a secret.
-	rec, ok := (*ix.tokens.Load())[hashSecret(secret)]
+	rec, ok := (*ix.tok.bySecret.Load())[hashSecret(secret)]
 	switch {
 	case !ok:
 		return mediamatch.Token{}, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
@@ -121,7 +143,7 @@ func (ix *Index) Authenticate(secret string) (mediamatch.Token, error) {
 	case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
 		return mediamatch.Token{}, fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, rec.ID, rec.ExpireTime)
 	}
-	if w := ix.watched.Load(); w != nil {
+	if w := ix.tok.watched.Load(); w != nil {
 		if _, ok := (*w)[rec.ID]; ok {
 			ix.used(rec.ID)
 		}
@@ -134,28 +156,28 @@ func (ix *Index) Authenticate(secret string) (mediamatch.Token, error) {
 // (the bootstrap admin token's file is removed so). A second call for the
 // same id replaces f. Safe for concurrent use.
 func (ix *Index) OnFirstUse(id string, f func()) {
-	ix.watchMu.Lock()
-	defer ix.watchMu.Unlock()
+	ix.tok.watchMu.Lock()
+	defer ix.tok.watchMu.Unlock()
 	m := map[string]func(){}
-	if w := ix.watched.Load(); w != nil {
+	if w := ix.tok.watched.Load(); w != nil {
 		m = maps.Clone(*w)
 	}
 	m[id] = f
-	ix.watched.Store(&m)
+	ix.tok.watched.Store(&m)
 }
 
 // used calls and forgets the watcher of the token with this id.
 func (ix *Index) used(id string) {
-	ix.watchMu.Lock()
-	defer ix.watchMu.Unlock()
-	w := ix.watched.Load()
+	ix.tok.watchMu.Lock()
+	defer ix.tok.watchMu.Unlock()
+	w := ix.tok.watched.Load()
 	f, ok := (*w)[id]
 	if !ok {
 		return
 	}
 	m := maps.Clone(*w)
 	delete(m, id)
-	ix.watched.Store(&m)
+	ix.tok.watched.Store(&m)
 	go f()
 }
 
@@ -167,7 +189,7 @@ func (ix *Index) Now() time.Time { return ix.now() }
 // revoked nor expired, else an ErrUnauthenticated error. It reads only
 // memory.
 func (ix *Index) liveToken(id string) error {
-	for _, rec := range *ix.tokens.Load() {
+	for _, rec := range *ix.tok.bySecret.Load() {
 		if rec.ID != id {
 			continue
 		}
@@ -183,7 +205,7 @@ func (ix *Index) liveToken(id string) error {
 }
 
 // HasTokens reports whether any token was ever created.
-func (ix *Index) HasTokens() bool { return len(*ix.tokens.Load()) > 0 }
+func (ix *Index) HasTokens() bool { return len(*ix.tok.bySecret.Load()) > 0 }
 
 // ListTokens returns every token, revoked ones included, oldest first.
 // Errors: ErrClosed. Safe for concurrent use.
@@ -199,7 +221,7 @@ func (ix *Index) ListTokensWithin(ctx context.Context, scope []string) ([]mediam
 	}
 	defer ix.exit()
 	var out []mediamatch.Token
-	for _, rec := range *ix.tokens.Load() {
+	for _, rec := range *ix.tok.bySecret.Load() {
 		if rec.Within(scope) {
 			out = append(out, rec.Token)
 		}
@@ -234,7 +256,7 @@ func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []strin
 	defer ix.wmu.Unlock()
 	var rec tokenRecord
 	found := false
-	for _, r := range *ix.tokens.Load() {
+	for _, r := range *ix.tok.bySecret.Load() {
 		if r.ID == id {
 			rec, found = r, true
 		}
@@ -255,9 +277,9 @@ func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []strin
 // putToken publishes a token record: the token map is copied on write, so
 // Authenticate never waits. The caller holds wmu (or is loading).
 func (ix *Index) putToken(rec tokenRecord) {
-	m := maps.Clone(*ix.tokens.Load())
+	m := maps.Clone(*ix.tok.bySecret.Load())
 	m[rec.hash] = rec
-	ix.tokens.Store(&m)
+	ix.tok.bySecret.Store(&m)
 }
 
 // loadTokens reads every token record into memory.
@@ -276,7 +298,7 @@ func (ix *Index) loadTokens() error {
 	if err != nil {
 		return fmt.Errorf("index: load tokens: %w", err)
 	}
-	ix.tokens.Store(&m)
+	ix.tok.bySecret.Store(&m)
 	return nil
 }
 

@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
@@ -102,13 +101,10 @@ type Index struct {
 	nextBankRef uint64     // next bank ref; guarded by wmu
 	nextImport  uint64     // next import id; guarded by wmu
 
-	pageKey   cipher.AEAD                              // seals ListBanks page tokens; random per Open
-	tokens    atomic.Pointer[map[[32]byte]tokenRecord] // by secret hash; copied on write
-	watchMu   sync.Mutex                               // orders changes of watched
-	watched   atomic.Pointer[map[string]func()]        // token id -> called at its first use; copied on write
-	auditMu   sync.Mutex                               // orders audit appends
-	auditSeq  uint64                                   // guarded by auditMu
-	auditLast int64                                    // latest audit time; guarded by auditMu
+	pageKey cipher.AEAD // seals ListBanks page tokens; random per Open
+
+	tok   tokenState // the token store (auth.go)
+	audit auditState // the audit log (audit.go)
 
 	importFault func(int) error
 	importTxn   int
@@ -117,12 +113,6 @@ type Index struct {
 	purgeKick chan struct{}
 	purgeStop context.CancelFunc
 	purgeDone chan struct{}
-
-	auditKeep  time.Duration // Options.AuditRetention; negative: forever
-	auditMax   int64         // Options.AuditMaxEntries; negative: no bound
-	auditCount atomic.Int64  // entries in the log
-	auditKick  chan struct{}
-	auditDone  chan struct{}
 }
 
 // Open opens the index stored in dir, creating dir and an empty index if
@@ -196,10 +186,12 @@ func Open(dir string, opts Options) (*Index, error) {
 		importFault: opts.importFault,
 		importTxn:   cmp.Or(opts.importTxn, applyTxnBytes),
 		purgeDone:   make(chan struct{}),
-		auditKeep:   cmp.Or(opts.AuditRetention, DefaultAuditRetention),
-		auditMax:    int64(cmp.Or(opts.AuditMaxEntries, DefaultAuditMaxEntries)),
-		auditKick:   make(chan struct{}, 1),
-		auditDone:   make(chan struct{}),
+		audit: auditState{
+			keep: cmp.Or(opts.AuditRetention, DefaultAuditRetention),
+			max:  int64(cmp.Or(opts.AuditMaxEntries, DefaultAuditMaxEntries)),
+			kick: make(chan struct{}, 1),
+			done: make(chan struct{}),
+		},
 	}
 	start := time.Now()
 	if err := ix.load(); err != nil {
@@ -231,7 +223,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		go ix.purgeLoop(ctx)
 	}
 	if readOnly {
-		close(ix.auditDone)
+		close(ix.audit.done)
 	} else {
 		go ix.auditLoop(ctx)
 	}
@@ -251,7 +243,7 @@ func (ix *Index) Close() error {
 	ix.closeMu.Unlock()
 	ix.purgeStop()
 	<-ix.purgeDone
-	<-ix.auditDone
+	<-ix.audit.done
 	// Let background segment merges finish so none outlives the index.
 	ix.mem.wait()
 	return ix.st.close()

@@ -28,8 +28,8 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 	if err := index.ValidateTokenName(req.GetName()); err != nil {
 		vs.add("CreateTokenRequest.name", "%s", reason(err))
 	}
-	role := roleFromProto(req.GetRole())
-	if role == "" {
+	role, ok := pb.RoleFromProto(req.GetRole())
+	if !ok {
 		vs.add("CreateTokenRequest.role", "%s, want one of %s", req.GetRole(), roleNames())
 	}
 	if n := len(req.GetBanks()); n > maxTokenBanks {
@@ -56,11 +56,11 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 	if err := allowTokenBanks(ctx, "CreateTokenRequest.banks", req.GetBanks()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	tok, secret, err := s.ix.CreateToken(ctx, t)
+	tok, secret, err := s.tokens.CreateToken(ctx, t)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.CreateTokenResponse{Token: tokenToProto(tok), Secret: secret}, nil
+	return &pb.CreateTokenResponse{Token: pb.TokenToProto(tok), Secret: secret}, nil
 }
 
 // An admin limited to banks administers only within them: it lists and
@@ -102,13 +102,13 @@ func auditVisible(ctx context.Context) func(mediamatch.AuditEntry) bool {
 
 func (a *adminService) ListTokens(ctx context.Context, _ *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
 	s := a.s
-	toks, err := s.ix.ListTokensWithin(ctx, callerBanks(ctx))
+	toks, err := s.tokens.ListTokensWithin(ctx, callerBanks(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	resp := &pb.ListTokensResponse{Tokens: make([]*pb.Token, len(toks))}
 	for i, t := range toks {
-		resp.Tokens[i] = tokenToProto(t)
+		resp.Tokens[i] = pb.TokenToProto(t)
 	}
 	return resp, nil
 }
@@ -118,11 +118,11 @@ func (a *adminService) RevokeToken(ctx context.Context, req *pb.RevokeTokenReque
 	if req.GetId() == "" {
 		return nil, s.toStatus(ctx, invalid("RevokeTokenRequest.id", `empty, want a token id ("tok_...")`))
 	}
-	tok, err := s.ix.RevokeTokenWithin(ctx, req.GetId(), callerBanks(ctx))
+	tok, err := s.tokens.RevokeTokenWithin(ctx, req.GetId(), callerBanks(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.RevokeTokenResponse{Token: tokenToProto(tok)}, nil
+	return &pb.RevokeTokenResponse{Token: pb.TokenToProto(tok)}, nil
 }
 
 func (a *adminService) ListAuditEntries(ctx context.Context, req *pb.ListAuditEntriesRequest) (*pb.ListAuditEntriesResponse, error) {
@@ -132,21 +132,21 @@ func (a *adminService) ListAuditEntries(ctx context.Context, req *pb.ListAuditEn
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	entries, next, err := s.ix.ListAuditWhere(ctx, int(req.GetPageSize()), req.GetPageToken(), auditVisible(ctx))
+	entries, next, err := s.audit.ListAuditWhere(ctx, int(req.GetPageSize()), req.GetPageToken(), auditVisible(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, pageTokenError("ListAuditEntriesRequest.page_token", err))
 	}
 	resp := &pb.ListAuditEntriesResponse{NextPageToken: next, Entries: make([]*pb.AuditEntry, len(entries))}
 	for i, e := range entries {
-		resp.Entries[i] = auditToProto(e)
+		resp.Entries[i] = pb.AuditEntryToProto(e)
 	}
 	return resp, nil
 }
 
 func roleNames() string {
 	var names []string
-	for _, r := range roles() {
-		names = append(names, r.pb.String())
+	for _, r := range mediamatch.Roles() {
+		names = append(names, pb.RoleToProto(r).String())
 	}
 	return strings.Join(names, ", ")
 }

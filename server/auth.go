@@ -137,7 +137,7 @@ func (s *Server) authenticate(ctx context.Context) (*caller, error) {
 		}
 		tok, tapped := ctx.Value(tappedTokenKey{}).(mediamatch.Token) // looked up when the call was counted
 		if !tapped {
-			tok, err = s.ix.Authenticate(secret)
+			tok, err = s.auth.Authenticate(secret)
 		}
 		if err != nil {
 			return nil, &authError{"token refused: " + strings.TrimPrefix(err.Error(), index.ErrUnauthenticated.Error()+": ")}
@@ -153,7 +153,7 @@ func (s *Server) authenticate(ctx context.Context) (*caller, error) {
 		}
 		return &caller{actor: "cert CN=" + cn, key: "cert CN=" + cn, role: role}, nil
 	}
-	if s.opts.RequireAuth || s.ix.HasTokens() {
+	if s.opts.RequireAuth || s.auth.HasTokens() {
 		return nil, &authError{`missing credentials: send a token as the metadata "authorization: Bearer <token>" ` +
 			"(mediamatch --token or $MEDIAMATCH_TOKEN) or a client certificate with a role"}
 	}
@@ -303,7 +303,7 @@ func (s *Server) matchBanks(ctx context.Context, field string, named []string) (
 		return named, false, nil
 	}
 	for _, b := range c.banks {
-		if _, err := s.ix.GetBank(ctx, b); err == nil {
+		if _, err := s.banks.GetBank(ctx, b); err == nil {
 			banks = append(banks, b)
 		}
 	}

@@ -34,11 +34,11 @@ func (b *bankService) CreateBank(ctx context.Context, req *pb.CreateBankRequest)
 	if err := allowBank(ctx, "CreateBankRequest.bank.name", req.GetBank().GetName()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	bank, err := s.ix.CreateBank(ctx, mediamatch.Bank{Name: req.GetBank().GetName(), Description: req.GetBank().GetDescription()})
+	bank, err := s.banks.CreateBank(ctx, mediamatch.Bank{Name: req.GetBank().GetName(), Description: req.GetBank().GetDescription()})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.CreateBankResponse{Bank: bankToProto(bank)}, nil
+	return &pb.CreateBankResponse{Bank: pb.BankToProto(bank)}, nil
 }
 
 func (b *bankService) GetBank(ctx context.Context, req *pb.GetBankRequest) (*pb.GetBankResponse, error) {
@@ -51,11 +51,11 @@ func (b *bankService) GetBank(ctx context.Context, req *pb.GetBankRequest) (*pb.
 	if err := allowBank(ctx, "GetBankRequest.name", req.GetName()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	bank, err := s.ix.GetBank(ctx, req.GetName())
+	bank, err := s.banks.GetBank(ctx, req.GetName())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.GetBankResponse{Bank: bankToProto(bank)}, nil
+	return &pb.GetBankResponse{Bank: pb.BankToProto(bank)}, nil
 }
 
 func (b *bankService) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (*pb.ListBanksResponse, error) {
@@ -68,13 +68,13 @@ func (b *bankService) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (
 	// A caller limited to banks sees only those, filtered before paging
 	// (no empty pages), and opaque page tokens that name none of the
 	// others.
-	banks, next, err := s.ix.ListBanksWithin(ctx, int(req.GetPageSize()), req.GetPageToken(), callerBanks(ctx))
+	banks, next, err := s.banks.ListBanksWithin(ctx, int(req.GetPageSize()), req.GetPageToken(), callerBanks(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, pageTokenError("ListBanksRequest.page_token", err))
 	}
 	resp := &pb.ListBanksResponse{NextPageToken: next, Banks: make([]*pb.Bank, 0, len(banks))}
 	for _, bank := range banks {
-		resp.Banks = append(resp.Banks, bankToProto(bank))
+		resp.Banks = append(resp.Banks, pb.BankToProto(bank))
 	}
 	return resp, nil
 }
@@ -89,7 +89,7 @@ func (b *bankService) DeleteBank(ctx context.Context, req *pb.DeleteBankRequest)
 	if err := allowBank(ctx, "DeleteBankRequest.name", req.GetName()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	if err := s.ix.DeleteBank(ctx, req.GetName()); err != nil {
+	if err := s.banks.DeleteBank(ctx, req.GetName()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.DeleteBankResponse{}, nil
@@ -170,10 +170,10 @@ func (b *bankService) AddItemStream(stream pb.BankService_AddItemStreamServer) e
 // item's bank does not exist or already has an item with its id. The index
 // checks again when the item is added.
 func (s *Server) checkNewItem(ctx context.Context, spec *pb.ItemSpec) error {
-	if _, err := s.ix.GetBank(ctx, spec.GetBank()); err != nil {
+	if _, err := s.banks.GetBank(ctx, spec.GetBank()); err != nil {
 		return err
 	}
-	_, err := s.ix.GetItem(ctx, spec.GetBank(), spec.GetId())
+	_, err := s.items.GetItem(ctx, spec.GetBank(), spec.GetId())
 	switch {
 	case err == nil:
 		return fmt.Errorf("item %q in bank %q: %w", spec.GetId(), spec.GetBank(), index.ErrAlreadyExists)
@@ -184,7 +184,7 @@ func (s *Server) checkNewItem(ctx context.Context, spec *pb.ItemSpec) error {
 }
 
 func (s *Server) addItem(ctx context.Context, spec *pb.ItemSpec, media mediamatch.Media) (*pb.Item, error) {
-	it, err := s.ix.AddItem(ctx, mediamatch.Item{
+	it, err := s.items.AddItem(ctx, mediamatch.Item{
 		Bank:   spec.GetBank(),
 		ID:     spec.GetId(),
 		Labels: spec.GetLabels(),
@@ -193,7 +193,7 @@ func (s *Server) addItem(ctx context.Context, spec *pb.ItemSpec, media mediamatc
 	if err != nil {
 		return nil, err
 	}
-	return itemToProto(it), nil
+	return pb.ItemToProto(it), nil
 }
 
 func (b *bankService) GetItem(ctx context.Context, req *pb.GetItemRequest) (*pb.GetItemResponse, error) {
@@ -207,11 +207,11 @@ func (b *bankService) GetItem(ctx context.Context, req *pb.GetItemRequest) (*pb.
 	if err := allowBank(ctx, "GetItemRequest.bank", req.GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	it, err := s.ix.GetItem(ctx, req.GetBank(), req.GetId())
+	it, err := s.items.GetItem(ctx, req.GetBank(), req.GetId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.GetItemResponse{Item: itemToProto(it)}, nil
+	return &pb.GetItemResponse{Item: pb.ItemToProto(it)}, nil
 }
 
 func (b *bankService) ListItems(ctx context.Context, req *pb.ListItemsRequest) (*pb.ListItemsResponse, error) {
@@ -225,13 +225,13 @@ func (b *bankService) ListItems(ctx context.Context, req *pb.ListItemsRequest) (
 	if err := allowBank(ctx, "ListItemsRequest.bank", req.GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	items, next, err := s.ix.ListItems(ctx, req.GetBank(), int(req.GetPageSize()), req.GetPageToken())
+	items, next, err := s.items.ListItems(ctx, req.GetBank(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, s.toStatus(ctx, pageTokenError("ListItemsRequest.page_token", err))
 	}
 	resp := &pb.ListItemsResponse{NextPageToken: next, Items: make([]*pb.Item, len(items))}
 	for i, it := range items {
-		resp.Items[i] = itemToProto(it)
+		resp.Items[i] = pb.ItemToProto(it)
 	}
 	return resp, nil
 }
@@ -271,11 +271,11 @@ func (b *bankService) UpdateItem(ctx context.Context, req *pb.UpdateItemRequest)
 	if err := allowBank(ctx, "UpdateItemRequest.item.bank", item.GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	it, err := s.ix.UpdateItem(ctx, item.GetBank(), item.GetId(), u)
+	it, err := s.items.UpdateItem(ctx, item.GetBank(), item.GetId(), u)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.UpdateItemResponse{Item: itemToProto(it)}, nil
+	return &pb.UpdateItemResponse{Item: pb.ItemToProto(it)}, nil
 }
 
 func (b *bankService) DeleteItem(ctx context.Context, req *pb.DeleteItemRequest) (*pb.DeleteItemResponse, error) {
@@ -289,7 +289,7 @@ func (b *bankService) DeleteItem(ctx context.Context, req *pb.DeleteItemRequest)
 	if err := allowBank(ctx, "DeleteItemRequest.bank", req.GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	if err := s.ix.DeleteItem(ctx, req.GetBank(), req.GetId()); err != nil {
+	if err := s.items.DeleteItem(ctx, req.GetBank(), req.GetId()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.DeleteItemResponse{}, nil

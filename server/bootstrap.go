@@ -25,13 +25,23 @@ const BootstrapTokenFile = "bootstrap-admin-token"
 // enough to create the real admin tokens with it, and no longer.
 const BootstrapTokenTTL = 24 * time.Hour
 
+// bootstrapTokens is what the bootstrap token needs of the token store,
+// besides the audit log: *index.Index satisfies it.
+type bootstrapTokens interface {
+	CreateToken(ctx context.Context, t mediamatch.Token) (mediamatch.Token, string, error)
+	RevokeToken(ctx context.Context, id string) (mediamatch.Token, error)
+	Authenticate(secret string) (mediamatch.Token, error)
+	OnFirstUse(id string, f func())
+	Now() time.Time // the store's clock, which token expiry follows
+}
+
 // bootstrapToken creates an admin token named "bootstrap" that expires
 // after BootstrapTokenTTL and writes its secret to BootstrapTokenFile in
 // dir (created with mode 0600; an existing file is an error, never
 // overwritten). It returns the file's path. On error no token is left
 // behind that nobody knows. The file is removed when the token is first
 // used, or when it expires (see WatchBootstrapToken).
-func bootstrapToken(ctx context.Context, ix *index.Index, dir string) (string, error) {
+func bootstrapToken(ctx context.Context, ix bootstrapTokens, audit AuditLog, dir string) (string, error) {
 	path := filepath.Join(dir, BootstrapTokenFile)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -58,10 +68,10 @@ func bootstrapToken(ctx context.Context, ix *index.Index, dir string) (string, e
 		os.Remove(path)
 		return "", fmt.Errorf("server: bootstrap admin token: %w", err)
 	}
-	_ = ix.AppendAudit(ctx, mediamatch.AuditEntry{Actor: "serve (bootstrap)", Role: mediamatch.RoleAdmin,
+	_ = audit.AppendAudit(ctx, mediamatch.AuditEntry{Actor: "serve (bootstrap)", Role: mediamatch.RoleAdmin,
 		Action: "AdminService/CreateToken", Target: "name bootstrap", Detail: "ok id=" + tok.ID + " role=admin banks=all file=" + path +
 			" expires=" + tok.ExpireTime.Format(time.RFC3339)})
-	watchBootstrap(ix, path, tok)
+	watchBootstrap(ix, audit, path, tok)
 	return path, nil
 }
 
@@ -87,20 +97,20 @@ func WatchBootstrapToken(ix *index.Index, dir string) error {
 		}
 		return nil
 	}
-	watchBootstrap(ix, path, tok)
+	watchBootstrap(ix, ix, path, tok)
 	return nil
 }
 
 // watchBootstrap removes the file at path when tok is first used or
 // expires, and records the removal in the audit log.
-func watchBootstrap(ix *index.Index, path string, tok mediamatch.Token) {
+func watchBootstrap(ix bootstrapTokens, audit AuditLog, path string, tok mediamatch.Token) {
 	var once sync.Once
 	remove := func(why string) {
 		once.Do(func() {
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return
 			}
-			_ = ix.AppendAudit(context.Background(), mediamatch.AuditEntry{Actor: "serve (bootstrap)", Role: mediamatch.RoleAdmin,
+			_ = audit.AppendAudit(context.Background(), mediamatch.AuditEntry{Actor: "serve (bootstrap)", Role: mediamatch.RoleAdmin,
 				Action: "bootstrap token file removed", Target: tok.ID, Detail: "ok " + why + " file=" + path})
 		})
 	}

@@ -106,7 +106,7 @@ func (s *Server) tapCalls(ctx context.Context, info *tap.Info) (context.Context,
 	if tok != nil {
 		ctx = context.WithValue(ctx, tappedTokenKey{}, *tok) // authenticate need not look it up again
 	}
-	open := s.opts.RequireAuth || s.ix.HasTokens()
+	open := s.opts.RequireAuth || s.auth.HasTokens()
 	switch s.calls.take(key, anon, open) {
 	case overTotal:
 		return ctx, status.Errorf(codes.ResourceExhausted,
@@ -138,7 +138,7 @@ func (s *Server) callKey(ctx context.Context, md metadata.MD) (key string, anon 
 	tlsInfo, isTLS := tlsInfoOf(p)
 	if v := md.Get("authorization"); len(v) == 1 && (isTLS || onLoopback(p)) {
 		if secret, ok := strings.CutPrefix(v[0], "Bearer "); ok {
-			if t, err := s.ix.Authenticate(strings.TrimSpace(secret)); err == nil {
+			if t, err := s.auth.Authenticate(strings.TrimSpace(secret)); err == nil {
 				return "tok " + t.ID, false, &t
 			}
 		}
@@ -386,7 +386,7 @@ func (s *Server) finish(ctx context.Context, c *call, req, resp any, err error) 
 
 func (s *Server) appendAudit(ctx context.Context, entries []mediamatch.AuditEntry) {
 	for _, e := range entries {
-		if aerr := s.ix.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
+		if aerr := s.audit.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
 			s.log.ErrorContext(ctx, "audit entry lost", slog.String("action", e.Action),
 				slog.String("actor", e.Actor), slog.String("target", e.Target), slog.Any("err", aerr))
 		}
@@ -750,7 +750,8 @@ func auditDetail(resp any, err error) string {
 		if len(t.GetBanks()) > 0 {
 			banks = strings.Join(t.GetBanks(), ",")
 		}
-		return fmt.Sprintf("ok id=%s role=%s banks=%s", t.GetId(), roleFromProto(t.GetRole()), banks)
+		role, _ := pb.RoleFromProto(t.GetRole())
+		return fmt.Sprintf("ok id=%s role=%s banks=%s", t.GetId(), role, banks)
 	case *pb.RevokeTokenResponse:
 		return "ok revoked " + r.GetToken().GetName()
 	}

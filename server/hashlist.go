@@ -1,11 +1,9 @@
 package server
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
@@ -14,24 +12,18 @@ import (
 	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
-// ImportSignals and ExportSignals: partner hash lists in and out. Both
-// stream, so that a list of any length takes constant memory here: the
-// import reads the request stream as an io.Reader through a hashlist.Reader
-// and stages one record at a time into an index.Import; the export pages
-// through the bank and writes through a hashlist.Writer into 1 MiB chunks.
+// ImportSignals and ExportSignals: partner hash lists in and out. The
+// workflows are hashlist.Import and hashlist.Export; the handlers here
+// validate the request, turn the request stream into an io.Reader (and
+// the response stream into an io.Writer of 1 MiB chunks), and map the
+// workflows' errors to the request's fields.
 
 // Limits of ImportSignals and ExportSignals, as stated in bank.proto.
 const (
 	// MaxImportChunkBytes is the largest chunk of one ImportSignalsRequest.
 	MaxImportChunkBytes = 4 << 20
-	// maxBadRecords is how many bad records an import reports by line.
-	maxBadRecords = 100
-	// detectBytes is how much of a list is read to detect its format.
-	detectBytes = 64 << 10
 	// exportChunkBytes is the largest chunk of one ExportSignalsResponse.
 	exportChunkBytes = 1 << 20
-	// exportPageSize is how many items an export reads from the index at a time.
-	exportPageSize = index.MaxPageSize
 	// defaultExportFormat is the export format when the request names none.
 	defaultExportFormat = hashlist.JSONL
 )
@@ -73,103 +65,64 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 		return s.toStatus(ctx, err)
 	}
 
-	im, err := s.ix.BeginImport(ctx, first.GetBank())
-	if err != nil {
-		return s.toStatus(ctx, err)
-	}
+	opts := hashlist.ImportOptions{Format: format, SkipInvalid: first.GetSkipInvalid(), Partner: first.GetPartner(),
+		ItemID: first.GetItemId(), Logger: s.log}
 	// A token revoked (or expired) while the list streams in does not get
-	// it applied: Commit checks the token at the commit point.
+	// it applied: the commit checks the token.
 	if c := callerOf(ctx); c != nil && strings.HasPrefix(c.key, "tok_") {
-		im.RequireToken(c.key)
+		opts.Token = c.key
 	}
-	// Whatever ends the call before Commit (a bad list, the client going
-	// away, a storage error) drops what was staged; after Commit it is a
-	// no-op.
-	defer func() {
-		if err := im.Abort(); err != nil {
-			s.log.ErrorContext(ctx, "import abort", "err", err)
-		}
-	}()
-
 	body := &chunkReader{recv: stream.Recv, buf: first.GetChunk()}
-	br := bufio.NewReaderSize(body, detectBytes)
-	detected := format == ""
-	if detected {
-		head, err := br.Peek(detectBytes)
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-			return s.toStatus(ctx, err)
-		}
-		if format, err = hashlist.Detect(head); err != nil {
-			return s.toStatus(ctx, invalid("ImportSignalsRequest.format", "empty, and the list's format cannot be detected (%s); "+
-				"want one of %s", strings.TrimPrefix(err.Error(), hashlist.ErrUnknownFormat.Error()+": "), formatNames(hashlist.Formats())))
-		}
-		if id := first.GetItemId(); id != "" && format != hashlist.VPDQ {
-			return s.toStatus(ctx, invalid("ImportSignalsRequest.item_id", "%s given for a list detected as %s, "+
-				"want it only for vpdq (a file of one video)", quote(id), format))
-		}
-	}
-	rd, err := hashlist.NewReader(br, format, hashlist.ReaderOptions{Partner: first.GetPartner(), ID: first.GetItemId()})
+	res, err := hashlist.Import(ctx, s.lists, first.GetBank(), body, opts)
 	if err != nil {
-		return s.toStatus(ctx, invalid("ImportSignalsRequest", "%v", err))
+		return s.toStatus(ctx, importError(err, first, res, body))
 	}
-
-	resp := &pb.ImportSignalsResponse{Format: string(format)}
-	bad := &badRecordsError{}
-	for {
-		rec, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var le *hashlist.LineError
-		switch {
-		case errors.As(err, &le):
-			bad.add(le.Error())
-			continue
-		case err != nil:
-			if body.err != nil && !errors.Is(body.err, io.EOF) {
-				return s.toStatus(ctx, body.err) // the stream failed, or a chunk is over the limit
-			}
-			return s.toStatus(ctx, invalid("ImportSignalsRequest.chunk", "%s list broken, nothing imported: %s",
-				format, strings.TrimPrefix(err.Error(), "hashlist: "+string(format)+": ")))
-		}
-		err = im.Add(ctx, index.ImportRecord{Item: rec.Item, Delete: rec.Delete, Line: rec.Line, IDFromHash: idFromHash(rec.Item)})
-		switch {
-		case errors.Is(err, index.ErrInvalid):
-			bad.add(fmt.Sprintf("line %d: %s", rec.Line, reason(err)))
-		case err != nil:
-			return s.toStatus(ctx, err)
-		}
-	}
-	if bad.count > 0 && !first.GetSkipInvalid() {
-		return s.toStatus(ctx, bad)
-	}
-	st, err := im.Commit(ctx)
-	if err != nil {
-		return s.toStatus(ctx, err)
-	}
-	resp.Added, resp.Updated, resp.Deleted, resp.Unchanged = st.Added, st.Updated, st.Deleted, st.Unchanged
-	resp.Rejected, resp.Errors = bad.count, bad.lines
+	resp := pb.ImportStatsToProto(res.Stats)
+	resp.Format, resp.Rejected, resp.Errors = string(res.Format), res.Rejected, badLines(res.Bad)
 	return stream.SendAndClose(resp)
 }
 
-// idFromHash reports whether its id is one the hashlist reader made from
-// one of its hashes ("pdq-<hex>"), for lists that give no ids: records of
-// the same hash then share the id without being two versions of one item.
-func idFromHash(it mediamatch.Item) bool {
-	typ, hexHash, ok := strings.Cut(it.ID, "-")
-	if !ok {
-		return false
+// importError returns the error of a failed import as the request's: the
+// stream's own error (or a chunk over the limit) when reading it failed,
+// and the list's errors as violations of its fields.
+func importError(err error, first *pb.ImportSignalsRequest, res hashlist.ImportResult, body *chunkReader) error {
+	var (
+		broken *hashlist.BrokenError
+		opts   *hashlist.OptionsError
+		bad    *hashlist.BadRecordsError
+	)
+	switch {
+	case errors.As(err, &bad):
+		return &badRecordsError{lines: badLines(res.Bad), count: bad.Count}
+	case errors.As(err, &broken):
+		if body.err != nil && !errors.Is(body.err, io.EOF) {
+			return body.err // the stream failed, or a chunk is over the limit
+		}
+		return invalid("ImportSignalsRequest.chunk", "%s list broken, nothing imported: %s", broken.Format, broken.Reason())
+	case errors.As(err, &opts):
+		return invalid("ImportSignalsRequest", "%v", opts.Err)
+	case errors.Is(err, hashlist.ErrItemIDNotVPDQ):
+		return invalid("ImportSignalsRequest.item_id", "%s given for a list detected as %s, "+
+			"want it only for vpdq (a file of one video)", quote(first.GetItemId()), res.Format)
+	case errors.Is(err, hashlist.ErrUnknownFormat):
+		return invalid("ImportSignalsRequest.format", "empty, and the list's format cannot be detected (%s); "+
+			"want one of %s", strings.TrimPrefix(err.Error(), hashlist.ErrUnknownFormat.Error()+": "), formatNames(hashlist.Formats()))
 	}
-	is := func(s mediamatch.Signal) bool { return string(s.Type) == typ && s.Hex() == hexHash }
-	if slices.ContainsFunc(it.Media.FileSignals, is) {
-		return true
-	}
-	for _, k := range it.Media.Keyframes {
-		if slices.ContainsFunc(k.Signals, is) {
-			return true
+	return err
+}
+
+// badLines returns the bad records of an import as the response lists
+// them: "line 12: pdq hash has 63 hex digits, want 64".
+func badLines(bad []*hashlist.LineError) []string {
+	var out []string
+	for _, le := range bad {
+		if le.Err != nil { // refused by the index
+			out = append(out, fmt.Sprintf("line %d: %s", le.Line, reason(le.Err)))
+		} else {
+			out = append(out, le.Error())
 		}
 	}
-	return false
+	return out
 }
 
 // checkImportChunk checks the chunk of the i'th message of an import.
@@ -184,15 +137,8 @@ func checkImportChunk(vs *violations, chunk []byte, i int) {
 // skip_invalid. It maps to InvalidArgument listing the first bad records
 // by line, each also a field violation of ImportSignalsRequest.chunk.
 type badRecordsError struct {
-	lines []string // "line 12: pdq hash has 63 hex digits, want 64", at most maxBadRecords
+	lines []string // "line 12: pdq hash has 63 hex digits, want 64", at most hashlist.MaxBadRecords
 	count int64    // every bad record
-}
-
-func (e *badRecordsError) add(line string) {
-	if len(e.lines) < maxBadRecords {
-		e.lines = append(e.lines, line)
-	}
-	e.count++
 }
 
 // Error returns the count and one line per listed record:
@@ -259,15 +205,13 @@ func (b *bankService) ExportSignals(req *pb.ExportSignalsRequest, stream pb.Bank
 	if f := req.GetFormat(); f != "" {
 		format = hashlist.Format(f)
 	}
-	out := &chunkWriter{send: stream.Send}
-	w, err := hashlist.NewWriter(out, format)
-	if err != nil {
+	if _, err := hashlist.NewWriter(io.Discard, format); err != nil {
 		what := "unknown"
 		if errors.Is(err, hashlist.ErrCannotWrite) {
 			what = "a format that can be read but not written"
 		}
 		vs.add("ExportSignalsRequest.format", "%s is %s, want one of %s (default %s)",
-			quote(req.GetFormat()), what, formatNames(writableFormats()), defaultExportFormat)
+			quote(req.GetFormat()), what, formatNames(hashlist.WritableFormats()), defaultExportFormat)
 	}
 	if err := vs.err(); err != nil {
 		return s.toStatus(ctx, err)
@@ -275,33 +219,13 @@ func (b *bankService) ExportSignals(req *pb.ExportSignalsRequest, stream pb.Bank
 	if err := allowBank(ctx, "ExportSignalsRequest.bank", req.GetBank()); err != nil {
 		return s.toStatus(ctx, err)
 	}
-	if _, err := s.ix.GetBank(ctx, req.GetBank()); err != nil {
-		return s.toStatus(ctx, err) // NotFound before any output
+	out := &chunkWriter{send: stream.Send}
+	err := hashlist.Export(ctx, s.lists, req.GetBank(), out, format, func(n int64) { out.items = n })
+	if errors.Is(err, hashlist.ErrNotRepresentable) {
+		return s.toStatus(ctx, invalid("ExportSignalsRequest.format", "vpdq holds one video, and bank %q cannot be written so: %s",
+			req.GetBank(), strings.TrimPrefix(err.Error(), hashlist.ErrNotRepresentable.Error()+": ")))
 	}
-	token := ""
-	for {
-		items, next, err := s.ix.ListItems(ctx, req.GetBank(), exportPageSize, token)
-		if err != nil {
-			return s.toStatus(ctx, err)
-		}
-		for _, it := range items {
-			err := w.Write(it)
-			switch {
-			case errors.Is(err, hashlist.ErrNotRepresentable) && format == hashlist.VPDQ:
-				return s.toStatus(ctx, invalid("ExportSignalsRequest.format", "vpdq holds one video, and bank %q cannot be written so: %s",
-					req.GetBank(), strings.TrimPrefix(err.Error(), hashlist.ErrNotRepresentable.Error()+": ")))
-			case errors.Is(err, hashlist.ErrNotRepresentable):
-				continue // the format has nothing of this item's: partner formats carry only what they can hold
-			case err != nil:
-				return s.toStatus(ctx, err)
-			}
-			out.items++
-		}
-		if token = next; token == "" {
-			break
-		}
-	}
-	if err := w.Close(); err != nil {
+	if err != nil {
 		return s.toStatus(ctx, err)
 	}
 	return s.toStatus(ctx, out.flush())
@@ -341,17 +265,6 @@ func (w *chunkWriter) flush() error {
 	// A fresh buffer: the stream may still hold the last one.
 	w.buf, w.sent = make([]byte, 0, exportChunkBytes), true
 	return err
-}
-
-// writableFormats returns the formats a hashlist.Writer can write.
-func writableFormats() []hashlist.Format {
-	var out []hashlist.Format
-	for _, f := range hashlist.Formats() {
-		if _, err := hashlist.NewWriter(io.Discard, f); err == nil {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 func formatNames(fs []hashlist.Format) string {

@@ -309,7 +309,7 @@ func TestImportExportRoundTrip(t *testing.T) {
 			t.Errorf("copied item %d:\n got  %v\n want %v", i, content(got[i]), content(want[i]))
 		}
 	}
-	if src := sourceFromProto(got[0].GetSource()); src == nil || !proto.Equal(sourceToProto(src), got[0].GetSource()) {
+	if src := pb.SourceFromProto(got[0].GetSource()); src == nil || !proto.Equal(pb.SourceToProto(src), got[0].GetSource()) {
 		t.Errorf("Source round trip of %v = %v", got[0].GetSource(), src)
 	}
 
@@ -320,7 +320,7 @@ func TestImportExportRoundTrip(t *testing.T) {
 	}
 
 	// Partner formats carry what they can; a PDQ item's hash survives.
-	for _, f := range writableFormats() {
+	for _, f := range hashlist.WritableFormats() {
 		if f == hashlist.JSONL || f == hashlist.VPDQ {
 			continue
 		}

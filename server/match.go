@@ -92,7 +92,7 @@ func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsReq
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.MatchSignalsResponse{Matches: matchesToProto(ms, fullMatches(ctx))}, nil
+	return &pb.MatchSignalsResponse{Matches: pb.MatchesToProto(visibleMatches(ms, fullMatches(ctx)))}, nil
 }
 
 // What a match tells its caller. A matcher (the role of upload gateways)
@@ -160,7 +160,7 @@ func (s *Server) match(ctx context.Context, field string, media mediamatch.Media
 	q := queryFromOptions(media, o)
 	q.Banks = sc.banks
 	q.MaxProbes, q.MaxHits, q.MaxFrameMatches = s.opts.MaxMatchProbes, s.opts.MaxMatchHits, s.opts.MaxFrameMatches
-	ms, err := s.ix.Match(ctx, q)
+	ms, err := s.matcher.Match(ctx, q)
 	if errors.Is(err, index.ErrOverBudget) {
 		msg := strings.TrimPrefix(strings.TrimSuffix(err.Error(), ": "+index.ErrOverBudget.Error()), "index: ")
 		return nil, &limitError{field: field, msg: msg}
@@ -180,7 +180,7 @@ func (s *Server) matchContent(ctx context.Context, field string, data []byte, o 
 	if err != nil {
 		return nil, nil, err
 	}
-	return matchesToProto(ms, fullMatches(ctx)), pb.MediaToProto(media), nil
+	return pb.MatchesToProto(visibleMatches(ms, fullMatches(ctx))), pb.MediaToProto(media), nil
 }
 
 // hashService implements pb.HashServiceServer.

@@ -199,7 +199,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	requireAuth := cfg.Auth || cfg.Credentials != nil
 	if requireAuth && !ix.HasTokens() && !slices.Contains(slices.Collect(maps.Values(cfg.ClientRoles)), mediamatch.RoleAdmin) {
-		path, err := bootstrapToken(ctx, ix, cfg.DataDir)
+		path, err := bootstrapToken(ctx, ix, ix, cfg.DataDir)
 		if err != nil {
 			lis.Close()
 			return err

@@ -13,6 +13,7 @@ import (
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
 // Default limits on uploads.
@@ -24,32 +25,70 @@ const (
 	DefaultMaxStreamBytes = 512 << 20
 )
 
-// Index is what the server needs of the index: *index.Index satisfies it.
-type Index interface {
+// What the server needs of the index, one small interface per part of
+// the server that needs it; *index.Index satisfies them all.
+
+// Banks is what BankService's bank calls need, and the guard to find the
+// banks a caller limited to banks may search.
+type Banks interface {
 	CreateBank(ctx context.Context, b mediamatch.Bank) (mediamatch.Bank, error)
 	GetBank(ctx context.Context, name string) (mediamatch.Bank, error)
-	ListBanks(ctx context.Context, pageSize int, pageToken string) ([]mediamatch.Bank, string, error)
 	ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]mediamatch.Bank, string, error)
 	DeleteBank(ctx context.Context, name string) error
+}
+
+// Items is what BankService's item calls need.
+type Items interface {
 	AddItem(ctx context.Context, it mediamatch.Item) (mediamatch.Item, error)
 	GetItem(ctx context.Context, bank, id string) (mediamatch.Item, error)
 	ListItems(ctx context.Context, bank string, pageSize int, pageToken string) ([]mediamatch.Item, string, error)
 	UpdateItem(ctx context.Context, bank, id string, u mediamatch.ItemUpdate) (mediamatch.Item, error)
 	DeleteItem(ctx context.Context, bank, id string) error
-	Match(ctx context.Context, q index.Query) ([]mediamatch.Match, error)
-	BeginImport(ctx context.Context, bank string) (*index.Import, error)
+}
 
-	// Tokens and the audit log (AdminService and the interceptors).
+// Matcher is what MatchService needs.
+type Matcher interface {
+	Match(ctx context.Context, q index.Query) ([]mediamatch.Match, error)
+}
+
+// Lists is what ImportSignals and ExportSignals need: hashlist.Import's
+// destination and hashlist.Export's source.
+type Lists interface {
+	hashlist.Importer
+	hashlist.BankReader
+}
+
+// Tokens is what AdminService's token calls need.
+type Tokens interface {
 	CreateToken(ctx context.Context, t mediamatch.Token) (mediamatch.Token, string, error)
-	ListTokens(ctx context.Context) ([]mediamatch.Token, error)
 	ListTokensWithin(ctx context.Context, scope []string) ([]mediamatch.Token, error)
-	RevokeToken(ctx context.Context, id string) (mediamatch.Token, error)
 	RevokeTokenWithin(ctx context.Context, id string, scope []string) (mediamatch.Token, error)
+}
+
+// Authenticator is what the guard needs to establish who makes a call:
+// the token of a secret, and whether any token exists (then every call
+// must authenticate).
+type Authenticator interface {
 	Authenticate(secret string) (mediamatch.Token, error)
 	HasTokens() bool
+}
+
+// AuditLog is the audit log: the guard appends to it, and
+// ListAuditEntries reads it.
+type AuditLog interface {
 	AppendAudit(ctx context.Context, e mediamatch.AuditEntry) error
-	ListAudit(ctx context.Context, pageSize int, pageToken string) ([]mediamatch.AuditEntry, string, error)
 	ListAuditWhere(ctx context.Context, pageSize int, pageToken string, keep func(mediamatch.AuditEntry) bool) ([]mediamatch.AuditEntry, string, error)
+}
+
+// Index is all of the above, what New takes: *index.Index satisfies it.
+type Index interface {
+	Banks
+	Items
+	Matcher
+	Lists
+	Tokens
+	Authenticator
+	AuditLog
 }
 
 // Hasher computes the fingerprint of a file held in memory, with the PDQ
@@ -367,7 +406,16 @@ func (o Options) MaxRecvMsgSize() int {
 // Server implements MatchService, HashService, BankService and
 // AdminService over an Index and a Hasher. It is safe for concurrent use.
 type Server struct {
-	ix   Index
+	// What each part needs of the index (see Index): the same value,
+	// seen by each part through its own interface.
+	banks   Banks         // BankService's bank calls, AddItem, the banks a limited caller matches
+	items   Items         // BankService's item calls
+	lists   Lists         // ImportSignals, ExportSignals
+	matcher Matcher       // MatchService
+	tokens  Tokens        // AdminService's token calls
+	auth    Authenticator // the guard: authentication, and counting calls by credential
+	audit   AuditLog      // the guard appends, ListAuditEntries reads
+
 	hash Hasher
 	opts Options
 	log  *slog.Logger
@@ -386,7 +434,8 @@ type Server struct {
 // New returns a Server over ix and h.
 func New(ix Index, h Hasher, opts Options) *Server {
 	opts = opts.withDefaults()
-	return &Server{ix: ix, hash: h, opts: opts, log: opts.Logger,
+	return &Server{banks: ix, items: ix, lists: ix, matcher: ix, tokens: ix, auth: ix, audit: ix,
+		hash: h, opts: opts, log: opts.Logger,
 		access:   accessTable(),
 		limit:    newLimiter(opts.RateLimit, opts.RateBurst, opts.Now),
 		authFail: newLimiter(opts.AuthFailureRate, opts.AuthFailureBurst, opts.Now),

@@ -88,10 +88,16 @@ type Record struct {
 type LineError struct {
 	Line   int
 	Reason string
+	// Err is the index's error for a record the reader read but the index
+	// refused (Import); nil for a record the reader refused.
+	Err error
 }
 
 // Error returns "line N: reason".
 func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
+// Unwrap returns Err.
+func (e *LineError) Unwrap() error { return e.Err }
 
 // lineErr returns a *LineError for line n with err's text as the reason.
 func lineErr(n int, err error) *LineError { return &LineError{Line: n, Reason: err.Error()} }

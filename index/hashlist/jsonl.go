@@ -1,6 +1,7 @@
 package hashlist
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -144,6 +145,12 @@ func jsonlSignals(js []jsonlSignal) ([]mediamatch.Signal, error) {
 	}
 	return sigs, nil
 }
+
+// MarshalItem returns the jsonl record of it, one line of JSON without
+// the newline: what a Writer of JSONL writes for it and a Reader of JSONL
+// reads back, so that the command line's --json items import unchanged.
+// It fails only if encoding/json does. It is safe for concurrent use.
+func MarshalItem(it mediamatch.Item) ([]byte, error) { return json.Marshal(toJSONL(it)) }
 
 // toJSONL returns the jsonl form of it.
 func toJSONL(it mediamatch.Item) jsonlItem {

@@ -133,7 +133,7 @@ item is kept but never matches, until it is enabled again.`,
 		Use:   "get --bank BANK ID...",
 		Short: "Show items with their signals",
 		Long: `get prints each item: kind, format, size, state and labels, then its signals
-one per line (with --json, one object per item, signals in lowercase hex).`,
+one per line (with --json, one jsonl record per item, as export writes them).`,
 		Example: `  mediamatch item get --bank tve clip.mp4 poster-17`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, ids []string) error {
@@ -147,7 +147,7 @@ one per line (with --json, one object per item, signals in lowercase hex).`,
 					return err
 				}
 				if a.json {
-					return printJSON(a.stdout, toJSONItem(it, true))
+					return printItem(a.stdout, it)
 				}
 				fmt.Fprintln(a.stdout, describeItem(it))
 				printSignals(a.stdout, it.Media)
@@ -159,7 +159,7 @@ one per line (with --json, one object per item, signals in lowercase hex).`,
 	list := &cobra.Command{
 		Use:     "list --bank BANK",
 		Short:   "List a bank's items",
-		Long:    "list prints one line per item of the bank, in id order (with --json, one object per item, without signals).",
+		Long:    "list prints one line per item of the bank, in id order (with --json, one jsonl record per item, as export writes them: the output imports back).",
 		Example: `  mediamatch item list --bank tve`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -169,7 +169,7 @@ one per line (with --json, one object per item, signals in lowercase hex).`,
 						return fmt.Errorf("item list %s: %w", bank, err)
 					}
 					if a.json {
-						if err := printJSON(a.stdout, toJSONItem(it, false)); err != nil {
+						if err := printItem(a.stdout, it); err != nil {
 							return err
 						}
 						continue
@@ -199,7 +199,7 @@ one per line (with --json, one object per item, signals in lowercase hex).`,
 						return err
 					}
 					if a.json {
-						return printJSON(a.stdout, toJSONItem(it, false))
+						return printItem(a.stdout, it)
 					}
 					fmt.Fprintln(a.stdout, describeItem(it))
 					return nil

@@ -88,6 +88,21 @@ func TestImportExportCommands(t *testing.T) {
 		t.Errorf("item list of the copy:\n%s\nwant that of the original:\n%s", b, a)
 	}
 
+	// item list --json prints the records export writes, which import reads.
+	listed := run(t, addr, "--json", "item", "list", "--bank", "tve").stdout
+	if exported, err := os.ReadFile(file); err != nil || listed != string(exported) {
+		t.Errorf("item list --json:\n%s\nwant the jsonl export:\n%s (%v)", listed, exported, err)
+	}
+	listFile := filepath.Join(t.TempDir(), "listed.jsonl")
+	if err := os.WriteFile(listFile, []byte(listed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, addr, "bank", "create", "relisted")
+	out = run(t, addr, "--json", "import", "--bank", "relisted", listFile)
+	if err := json.Unmarshal([]byte(out.stdout), &ji); err != nil || ji.Added != 50 || ji.Format != "jsonl" {
+		t.Errorf("import of item list --json: %+v (%v), want 50 added from jsonl", out, err)
+	}
+
 	// To stdout, as a partner format; the summary goes to stderr.
 	out = run(t, addr, "export", "--bank", "tve", "--format", "pdq")
 	if out.code != 0 || strings.Count(out.stdout, "\n") != 50 || !strings.Contains(out.stderr, "exported 50 items") {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -456,14 +457,19 @@ the bank.`,
 }
 
 // printAdded reports one added item: "added bank/id ..." or, with --json,
-// {"file": ..., "line": ..., "item": ...} (line only for hash lists).
+// {"file": ..., "line": ..., "item": ...} (line only for hash lists; the
+// item as its jsonl record, see itemJSON).
 func (a *app) printAdded(file string, line int, it mediamatch.Item) error {
 	if a.json {
+		item, err := itemJSON(it)
+		if err != nil {
+			return err
+		}
 		return printJSON(a.stdout, struct {
-			File string   `json:"file"`
-			Line int      `json:"line,omitempty"`
-			Item jsonItem `json:"item"`
-		}{file, line, toJSONItem(it, true)})
+			File string          `json:"file"`
+			Line int             `json:"line,omitempty"`
+			Item json.RawMessage `json:"item"`
+		}{file, line, item})
 	}
 	fmt.Fprintf(a.stdout, "added %s\n", describeItem(it))
 	return nil

@@ -13,10 +13,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
 // The JSON forms printed by --json: snake_case keys, signal names in lower
-// case ("phash"), hashes in lowercase hex, times in milliseconds.
+// case ("phash"), hashes in lowercase hex, times in milliseconds. Items are
+// the exception: they print as the jsonl records of export and import
+// (itemJSON).
 
 type jsonSignal struct {
 	Type      string `json:"type"`
@@ -91,17 +94,6 @@ type jsonBank struct {
 	Description string    `json:"description,omitempty"`
 	ItemCount   int64     `json:"item_count"`
 	CreateTime  time.Time `json:"create_time"`
-}
-
-type jsonItem struct {
-	Bank       string            `json:"bank"`
-	ID         string            `json:"id"`
-	Labels     map[string]string `json:"labels"`
-	Disabled   bool              `json:"disabled"`
-	CreateTime time.Time         `json:"create_time"`
-	UpdateTime time.Time         `json:"update_time"`
-	Media      *jsonMedia        `json:"media,omitempty"`
-	Source     *jsonSource       `json:"source,omitempty"`
 }
 
 func toJSONSource(s *mediamatch.Source) *jsonSource {
@@ -189,13 +181,19 @@ func toJSONBank(b mediamatch.Bank) jsonBank {
 	return jsonBank{Name: b.Name, Description: b.Description, ItemCount: b.ItemCount, CreateTime: b.CreateTime}
 }
 
-func toJSONItem(it mediamatch.Item, withMedia bool) jsonItem {
-	out := jsonItem{Bank: it.Bank, ID: it.ID, Labels: nonNil(it.Labels), Disabled: it.Disabled,
-		CreateTime: it.CreateTime, UpdateTime: it.UpdateTime, Source: toJSONSource(it.Source)}
-	if withMedia {
-		out.Media = toJSONMedia(it.Media)
+// itemJSON returns the JSON of an item for --json: the jsonl record that
+// `export --format jsonl` writes and `import` reads, so that what item get,
+// item list and add print imports back unchanged.
+func itemJSON(it mediamatch.Item) (json.RawMessage, error) { return hashlist.MarshalItem(it) }
+
+// printItem writes the JSON of an item (itemJSON) as one line.
+func printItem(w io.Writer, it mediamatch.Item) error {
+	b, err := itemJSON(it)
+	if err != nil {
+		return err
 	}
-	return out
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
 func nonNil(m map[string]string) map[string]string {

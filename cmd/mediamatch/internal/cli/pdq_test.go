@@ -154,7 +154,7 @@ func TestPDQCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	withStdin(t, cmdIn, func() {
-		if out := must("--json", "add", "--bank", "tve", "--hashes", "-"); !strings.Contains(out, `"file":"-","line":1,"item":{"bank":"tve","id":"piped.jpg"`) {
+		if out := must("--json", "add", "--bank", "tve", "--hashes", "-"); !strings.Contains(out, `"file":"-","line":1,"item":{"id":"piped.jpg","bank":"tve"`) {
 			t.Errorf("add --json --hashes - = %s", out)
 		}
 	})
