@@ -143,19 +143,20 @@ func TestAttackScopedAdmin(t *testing.T) {
 
 // TestAttackListBanksPages: a caller limited to some
 // banks pages through ListBanks without empty pages and without page
-// tokens that name, or count, the other banks.
+// tokens that name, or count, the other banks. The names are long enough
+// that a random page token cannot hold one by chance.
 func TestAttackListBanksPages(t *testing.T) {
 	ctx := t.Context()
 	e := newAuthEnv(t, authConfig{})
 	bank := pb.NewBankServiceClient(e.conn(t, nil))
 	root := as(ctx, e.token(t, "root", mediamatch.RoleAdmin))
-	names := []string{"a1", "hidden-b", "hidden-c", "hidden-d", "m2", "hidden-x", "hidden-y", "z3"}
+	names := []string{"alpha-shown", "hidden-b", "hidden-c", "hidden-d", "mike-shown", "hidden-x", "hidden-y", "zulu-shown"}
 	for _, b := range names {
 		if _, err := bank.CreateBank(root, &pb.CreateBankRequest{Bank: &pb.Bank{Name: b}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	scoped := as(ctx, e.token(t, "partner", mediamatch.RoleModerator, "a1", "m2", "z3"))
+	scoped := as(ctx, e.token(t, "partner", mediamatch.RoleModerator, "alpha-shown", "mike-shown", "zulu-shown"))
 	var got []string
 	pages := 0
 	for token := ""; ; {
@@ -183,8 +184,8 @@ func TestAttackListBanksPages(t *testing.T) {
 			break
 		}
 	}
-	if want := []string{"a1", "m2", "z3"}; !slices.Equal(got, want) || pages != 3 {
-		t.Errorf("ListBanks limited to a1, m2, z3 = %v in %d pages, want %v in 3", got, pages, want)
+	if want := []string{"alpha-shown", "mike-shown", "zulu-shown"}; !slices.Equal(got, want) || pages != 3 {
+		t.Errorf("ListBanks limited to three banks = %v in %d pages, want %v in 3", got, pages, want)
 	}
 	// A token from a page of one caller serves only to continue a listing:
 	// a garbage or forged token is InvalidArgument.
