@@ -55,9 +55,7 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 		}
 	}
 	if p := first.GetPartner(); p != "" {
-		if err := index.ValidateSource(&mediamatch.Source{Partner: p}); err != nil {
-			vs.add("ImportSignalsRequest.partner", "%s", reason(err))
-		}
+		vs.addErr("ImportSignalsRequest.partner", mediamatch.ValidateSource("ImportSignalsRequest", &mediamatch.Source{Partner: p}))
 	}
 	if id := first.GetItemId(); id != "" {
 		checkItemID(&vs, "ImportSignalsRequest.item_id", id)
@@ -101,7 +99,7 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 		}
 		if format, err = hashlist.Detect(head); err != nil {
 			return s.toStatus(ctx, invalid("ImportSignalsRequest.format", "empty, and the list's format cannot be detected (%s); "+
-				"want one of %s", strings.TrimPrefix(err.Error(), hashlist.ErrUnknownFormat.Error()+": "), formatNames(hashlist.Formats())))
+				"want one of %s", hashlistReason(err), formatNames(hashlist.Formats())))
 		}
 		if id := first.GetItemId(); id != "" && format != hashlist.VPDQ {
 			return s.toStatus(ctx, invalid("ImportSignalsRequest.item_id", "%s given for a list detected as %s, "+
@@ -130,12 +128,12 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 				return s.toStatus(ctx, body.err) // the stream failed, or a chunk is over the limit
 			}
 			return s.toStatus(ctx, invalid("ImportSignalsRequest.chunk", "%s list broken, nothing imported: %s",
-				format, strings.TrimPrefix(err.Error(), "hashlist: "+string(format)+": ")))
+				format, hashlistReason(err)))
 		}
 		err = im.Add(ctx, index.ImportRecord{Item: rec.Item, Delete: rec.Delete, Line: rec.Line, IDFromHash: idFromHash(rec.Item)})
 		switch {
-		case errors.Is(err, index.ErrInvalid):
-			bad.add(fmt.Sprintf("line %d: %s", rec.Line, reason(err)))
+		case errors.Is(err, mediamatch.ErrInvalid):
+			bad.add(fmt.Sprintf("line %d: %s", rec.Line, cleanText(err.Error(), maxReason)))
 		case err != nil:
 			return s.toStatus(ctx, err)
 		}
@@ -289,7 +287,7 @@ func (b *bankService) ExportSignals(req *pb.ExportSignalsRequest, stream pb.Bank
 			switch {
 			case errors.Is(err, hashlist.ErrNotRepresentable) && format == hashlist.VPDQ:
 				return s.toStatus(ctx, invalid("ExportSignalsRequest.format", "vpdq holds one video, and bank %q cannot be written so: %s",
-					req.GetBank(), strings.TrimPrefix(err.Error(), hashlist.ErrNotRepresentable.Error()+": ")))
+					req.GetBank(), hashlistReason(err)))
 			case errors.Is(err, hashlist.ErrNotRepresentable):
 				continue // the format has nothing of this item's: partner formats carry only what they can hold
 			case err != nil:
