@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,48 @@ func TestErrorsMapToSentinels(t *testing.T) {
 	defer dead.Close()
 	if _, err := client.New(dead).GetBank(ctx, "tve"); !errors.Is(err, client.ErrUnavailable) {
 		t.Errorf("GetBank(no server) = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestErrorsCarryDomainCodes checks that a client error answers
+// errors.Is with the domain's sentinels and gives the rejected field, as
+// the server's BadRequest names it.
+func TestErrorsCarryDomainCodes(t *testing.T) {
+	c := client.New(newConn(t))
+	ctx := t.Context()
+	if _, err := c.CreateBank(ctx, "tve", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := c.GetBank(ctx, "nope")
+	if !errors.Is(err, mediamatch.ErrNotFound) || !errors.Is(err, client.ErrNotFound) || errors.Is(err, mediamatch.ErrInvalid) {
+		t.Errorf("GetBank(missing) = %v, want mediamatch.ErrNotFound and client.ErrNotFound, not ErrInvalid", err)
+	}
+	if want := `not found: bank "nope"`; err == nil || err.Error() != want {
+		t.Errorf("GetBank(missing) = %v, want %q", err, want)
+	}
+	_, err = c.CreateBank(ctx, "tve", "")
+	if !errors.Is(err, mediamatch.ErrAlreadyExists) {
+		t.Errorf("CreateBank(existing) = %v, want mediamatch.ErrAlreadyExists", err)
+	}
+
+	_, err = c.AddItem(ctx, client.ItemSpec{Bank: "tve", ID: "a/b"}, photo(t))
+	var ce *client.Error
+	var de *mediamatch.Error
+	switch {
+	case !errors.Is(err, mediamatch.ErrInvalid) || !errors.As(err, &ce) || !errors.As(err, &de):
+		t.Fatalf("AddItem(id a/b) = %v, want a *client.Error that is mediamatch.ErrInvalid", err)
+	case ce.Field() != "AddItemRequest.item.id" || de.Field != ce.Field() || de.Code != mediamatch.Invalid:
+		t.Errorf("AddItem(id a/b): Field() %q, domain field %q code %q; want AddItemRequest.item.id, invalid argument",
+			ce.Field(), de.Field, de.Code)
+	case !strings.Contains(de.Msg, `"a/b" contains '/' at byte 1, want 1..128 bytes`):
+		t.Errorf("AddItem(id a/b): domain message %q, want the value and what was wanted", de.Msg)
+	}
+
+	// Over the stream limit: ResourceExhausted stands for no one domain code.
+	_, err = c.MatchReader(ctx, bytes.NewReader(make([]byte, streamLimit+1)), client.MatchOptions{})
+	if !errors.As(err, &ce) || ce.Domain() != nil || errors.As(err, &de) {
+		t.Errorf("MatchReader(over the stream limit) = %v, want a client error with no domain code", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -46,7 +47,7 @@ type FieldViolation struct {
 }
 
 // Error returns the code in words and the server's message, e.g.
-// "not found: index: bank "x" not found".
+// "not found: bank "x"".
 func (e *Error) Error() string {
 	return codeText(e.Code) + ": " + e.Message
 }
@@ -74,6 +75,67 @@ func (e *Error) Unwrap() error {
 		return context.DeadlineExceeded
 	}
 	return nil
+}
+
+// Domain returns the error as the domain's: an *mediamatch.Error with the
+// code the server's status code stands for, the field of the server's
+// first BadRequest violation (empty without one) and that violation's
+// description, or else the server's message. It returns nil for a status
+// code that stands for no one domain code (ResourceExhausted is a rate
+// limit, an upload over a size limit, a match over its budget or a disk
+// short of space; Unavailable is a closed server or a broken connection).
+//
+// errors.Is(err, mediamatch.ErrNotFound) and errors.As with a
+// **mediamatch.Error work on an *Error through it.
+func (e *Error) Domain() *mediamatch.Error {
+	c, ok := domainCodes[e.Code]
+	if !ok {
+		return nil
+	}
+	d := &mediamatch.Error{Code: c, Msg: e.Message}
+	if len(e.Violations) > 0 {
+		d.Field, d.Msg = e.Violations[0].Field, e.Violations[0].Description
+	}
+	return d
+}
+
+// Field returns the field of the server's first BadRequest violation:
+// "AddItemRequest.item.id"; empty without one.
+func (e *Error) Field() string {
+	if len(e.Violations) == 0 {
+		return ""
+	}
+	return e.Violations[0].Field
+}
+
+// domainCodes maps the status codes that stand for one domain code.
+var domainCodes = map[codes.Code]mediamatch.Code{
+	codes.InvalidArgument: mediamatch.Invalid,
+	codes.NotFound:        mediamatch.NotFound,
+	codes.AlreadyExists:   mediamatch.AlreadyExists,
+	codes.Unauthenticated: mediamatch.Unauthenticated,
+}
+
+// Is reports whether target is the domain's sentinel of the error's code
+// (mediamatch.ErrNotFound for a NotFound status, and so on; see Domain).
+func (e *Error) Is(target error) bool {
+	d := e.Domain()
+	return d != nil && d.Is(target)
+}
+
+// As sets *target to Domain() when target is a **mediamatch.Error and the
+// error has a domain code.
+func (e *Error) As(target any) bool {
+	p, ok := target.(**mediamatch.Error)
+	if !ok {
+		return false
+	}
+	d := e.Domain()
+	if d == nil {
+		return false
+	}
+	*p = d
+	return true
 }
 
 // GRPCStatus returns the status the error was made from, so that

@@ -14,10 +14,10 @@ import (
 
 // Errors returned by Hash, wrapped with detail; test with errors.Is.
 var (
-	ErrEmpty       = errors.New("fingerprint: empty file")
-	ErrUnsupported = errors.New("fingerprint: unsupported format")
-	ErrTooLarge    = errors.New("fingerprint: too large")
-	ErrCorrupt     = errors.New("fingerprint: corrupt media")
+	ErrEmpty       = errors.New("empty file")
+	ErrUnsupported = errors.New("unsupported format")
+	ErrTooLarge    = errors.New("too large")
+	ErrCorrupt     = errors.New("corrupt media")
 )
 
 // Options configure a Hasher. The zero value of each field means its default.

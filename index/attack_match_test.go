@@ -113,15 +113,15 @@ func TestAttackMatchBudgetMessage(t *testing.T) {
 	attackBank(t, ix, "big", 20, r)
 	q := attackQuery(r, 10)
 	q.MaxHits = 100
-	if _, err := ix.Match(context.Background(), q); err == nil ||
-		err.Error() != "index: more than 100 keyframe pairs within the thresholds (the match budget); "+
-			"narrow the thresholds, name fewer signal types or send fewer keyframes: index: over budget" {
+	if _, err := ix.Match(context.Background(), q); !errors.Is(err, ErrOverBudget) ||
+		err.Error() != "more than 100 keyframe pairs within the thresholds (the match budget); "+
+			"narrow the thresholds, name fewer signal types or send fewer keyframes" {
 		t.Errorf("Match = %v, want the hit budget named", err)
 	}
 	q.MaxProbes = 3
-	if _, err := ix.Match(context.Background(), q); err == nil ||
-		err.Error() != "index: 10 signals to search (informative keyframes times their searched signals and "+
-			"variants), want at most 3 (the match budget): index: over budget" {
+	if _, err := ix.Match(context.Background(), q); !errors.Is(err, ErrOverBudget) ||
+		err.Error() != "10 signals to search (informative keyframes times their searched signals and "+
+			"variants), want at most 3 (the match budget)" {
 		t.Errorf("Match = %v, want the probe budget named", err)
 	}
 }

@@ -189,7 +189,7 @@ func (ix *Index) ListAuditWhere(ctx context.Context, pageSize int, pageToken str
 	if pageToken != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(pageToken)
 		if err != nil || len(raw) != 17 || raw[0] != keyAudit {
-			return nil, "", invalidf("page token %q is malformed, want one returned by the previous call", clip(pageToken))
+			return nil, "", invalidf("page_token", "%q is malformed, want one returned by the previous call", clip(pageToken))
 		}
 		start = append(raw, 0) // the first key after
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
@@ -41,34 +38,6 @@ type tokenState struct {
 	watched  atomic.Pointer[map[string]func()]        // token id -> called at its first use; copied on write
 }
 
-// ValidateTokenName returns nil if name is 1..128 bytes of printable
-// UTF-8 (letters, marks, numbers, punctuation, symbols and the ASCII
-// space: no control or format characters, which could forge lines or
-// terminal escapes where names are printed), and otherwise an error
-// wrapping ErrInvalid that says what was wanted.
-func ValidateTokenName(name string) error {
-	const want = "want 1..128 bytes of printable UTF-8 (no control characters)"
-	if name == "" || len(name) > MaxTokenNameLen {
-		return invalidf("token name %q has %d bytes, %s", clip(name), len(name), want)
-	}
-	if !utf8.ValidString(name) {
-		return invalidf("token name %q is not valid UTF-8, %s", clip(name), want)
-	}
-	for i, r := range name {
-		if !unicode.IsPrint(r) {
-			return invalidf("token name %q contains %U at byte %d, %s", clip(name), r, i, want)
-		}
-	}
-	return nil
-}
-
-// ErrUnauthenticated is returned by Authenticate for a secret that is
-// unknown, expired or revoked.
-var ErrUnauthenticated = errors.New("index: unauthenticated")
-
-// MaxTokenNameLen bounds Token.Name.
-const MaxTokenNameLen = 128
-
 // tokenPrefix starts every secret, so that leaked secrets are easy to
 // find (secret scanners) and easy to tell apart from other credentials.
 const tokenPrefix = "mmt_"
@@ -80,14 +49,14 @@ func hashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
 // again. Errors: ErrInvalid for a bad name, role, bank name or an expiry in
 // the past, ErrClosed, or a storage error. Safe for concurrent use.
 func (ix *Index) CreateToken(ctx context.Context, t mediamatch.Token) (mediamatch.Token, string, error) {
-	if err := ValidateTokenName(t.Name); err != nil {
+	if err := mediamatch.ValidateTokenName("token.name", t.Name); err != nil {
 		return mediamatch.Token{}, "", err
 	}
 	if !t.Role.Valid() {
-		return mediamatch.Token{}, "", invalidf("token role %q, want one of %v", t.Role, mediamatch.Roles())
+		return mediamatch.Token{}, "", invalidf("token.role", "%q, want one of %v", t.Role, mediamatch.Roles())
 	}
-	for _, b := range t.Banks {
-		if err := ValidateBankName(b); err != nil {
+	for i, b := range t.Banks {
+		if err := mediamatch.ValidateBankName(fmt.Sprintf("token.banks[%d]", i), b); err != nil {
 			return mediamatch.Token{}, "", err
 		}
 	}
@@ -100,7 +69,7 @@ func (ix *Index) CreateToken(ctx context.Context, t mediamatch.Token) (mediamatc
 	}
 	now := ix.timestamp()
 	if !t.ExpireTime.IsZero() && !t.ExpireTime.After(now) {
-		return mediamatch.Token{}, "", invalidf("token expiry %v is not in the future", t.ExpireTime)
+		return mediamatch.Token{}, "", invalidf("token.expire_time", "%v, want a time in the future", t.ExpireTime)
 	}
 	var idb [8]byte
 	var sec [32]byte
@@ -130,18 +99,18 @@ func (ix *Index) CreateToken(ctx context.Context, t mediamatch.Token) (mediamatc
 // reads only memory. Safe for concurrent use.
 func (ix *Index) Authenticate(secret string) (mediamatch.Token, error) {
 	if !strings.HasPrefix(secret, tokenPrefix) {
-		return mediamatch.Token{}, fmt.Errorf("%w: not a mediamatch token", ErrUnauthenticated)
+		return mediamatch.Token{}, mediamatch.Errorf(mediamatch.Unauthenticated, "", "not a mediamatch token")
 	}
 	// A map lookup by the secret's hash: timing can tell at most whether
 	// some secret's hash is near, which reveals nothing of a secret.
 	rec, ok := (*ix.tok.bySecret.Load())[hashSecret(secret)]
 	switch {
 	case !ok:
-		return mediamatch.Token{}, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+		return mediamatch.Token{}, mediamatch.Errorf(mediamatch.Unauthenticated, "", "unknown token")
 	case !rec.RevokeTime.IsZero():
-		return mediamatch.Token{}, fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, rec.ID)
+		return mediamatch.Token{}, mediamatch.Errorf(mediamatch.Unauthenticated, "", "token %s was revoked", rec.ID)
 	case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
-		return mediamatch.Token{}, fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, rec.ID, rec.ExpireTime)
+		return mediamatch.Token{}, mediamatch.Errorf(mediamatch.Unauthenticated, "", "token %s expired at %v", rec.ID, rec.ExpireTime)
 	}
 	if w := ix.tok.watched.Load(); w != nil {
 		if _, ok := (*w)[rec.ID]; ok {
@@ -195,13 +164,13 @@ func (ix *Index) liveToken(id string) error {
 		}
 		switch {
 		case !rec.RevokeTime.IsZero():
-			return fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, id)
+			return mediamatch.Errorf(mediamatch.Unauthenticated, "", "token %s was revoked", id)
 		case !rec.ExpireTime.IsZero() && !ix.now().Before(rec.ExpireTime):
-			return fmt.Errorf("%w: token %s expired at %v", ErrUnauthenticated, id, rec.ExpireTime)
+			return mediamatch.Errorf(mediamatch.Unauthenticated, "", "token %s expired at %v", id, rec.ExpireTime)
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: unknown token %s", ErrUnauthenticated, id)
+	return mediamatch.Errorf(mediamatch.Unauthenticated, "", "unknown token %s", id)
 }
 
 // HasTokens reports whether any token was ever created.
@@ -262,7 +231,7 @@ func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []strin
 		}
 	}
 	if !found || !rec.Within(scope) {
-		return mediamatch.Token{}, fmt.Errorf("index: token %q: %w", clip(id), ErrNotFound)
+		return mediamatch.Token{}, mediamatch.Errorf(mediamatch.NotFound, "", "token %q", clip(id))
 	}
 	if rec.RevokeTime.IsZero() {
 		rec.RevokeTime = ix.timestamp()

@@ -90,7 +90,7 @@ func tombstoneKey(bankRef uint64) []byte {
 
 // itemIDPrefix is the prefix of every item-id key of a bank.
 func itemIDPrefix(bankRef uint64) []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 1, 9+MaxItemIDLen), bankRef)
+	return binary.BigEndian.AppendUint64(make([]byte, 1, 9+mediamatch.MaxItemIDLen), bankRef)
 }
 
 func itemIDKey(bankRef uint64, id string) []byte {

@@ -94,7 +94,7 @@ func stageKey(id, seq uint64) []byte { return binary.BigEndian.AppendUint64(stag
 // BeginImport starts an import into bank. Errors: ErrInvalid for a
 // malformed name, ErrNotFound if the bank does not exist, ErrClosed.
 func (ix *Index) BeginImport(ctx context.Context, bank string) (*Import, error) {
-	if err := ValidateBankName(bank); err != nil {
+	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
 		return nil, err
 	}
 	if err := ix.enter(ctx); err != nil {
@@ -146,7 +146,7 @@ func (im *Import) repeated(r ImportRecord, sum uint64) error {
 	if l := uint32(old); l > 0 {
 		where = fmt.Sprintf("line %d", l)
 	}
-	return invalidf("item id %q was already given at %s with other content; one version of an item per list "+
+	return invalidf("item.id", "%q was already given at %s with other content; one version of an item per list "+
 		"(the first is kept; delete it first to replace it)", r.Item.ID, where)
 }
 
@@ -162,7 +162,7 @@ func (im *Import) Add(ctx context.Context, r ImportRecord) error {
 		return fmt.Errorf("index: import %d: %w", im.id, errImportDone)
 	}
 	r.Item.Bank = im.bank.bank.Name
-	if err := ValidateItemID(r.Item.ID); err != nil {
+	if err := mediamatch.ValidateItemID("item.id", r.Item.ID); err != nil {
 		return err
 	}
 	if !r.Delete {
@@ -296,7 +296,7 @@ func (im *Import) Commit(ctx context.Context) (mediamatch.ImportStats, error) {
 	}
 	if _, err := ix.bank(im.bank.bank.Name); err != nil || ix.mem.state().bankByRef[im.bank.ref] == nil {
 		ix.dropStaging(im.id)
-		return im.stats, fmt.Errorf("index: bank %q: %w", im.bank.bank.Name, ErrNotFound)
+		return im.stats, mediamatch.Errorf(mediamatch.NotFound, "", "bank %q", im.bank.bank.Name)
 	}
 	err := ix.st.update(func(tx *writeTx) error {
 		return tx.set(importKey(im.id), markerValue(im.bank.ref, 0))
@@ -618,8 +618,8 @@ func (ix *Index) recoverImports() error {
 		for id, mk := range committed {
 			ix.nextImport = max(ix.nextImport, id+1)
 			if mk.next != appliedSeq && ix.mem.state().bankByRef[mk.bank] != nil {
-				return fmt.Errorf("index: import %d was committed but not fully applied, and there is no room "+
-					"to finish it (%w): free space in the data dir and start again", id, ErrNoSpace)
+				return &mediamatch.Error{Code: mediamatch.NoSpace, Msg: fmt.Sprintf("import %d was committed but not fully applied, "+
+					"and there is no room to finish it (no space): free space in the data dir and start again", id)}
 			}
 		}
 		for id := range staged {

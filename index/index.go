@@ -318,8 +318,8 @@ func tightenModes(dir string, log *slog.Logger) error {
 // committed import. A read-only index has no room.
 func (ix *Index) room(need int64, recovery bool) error {
 	if ix.readOnly {
-		return fmt.Errorf("%w: the index is read-only: it was opened with less than %d bytes (the reserve, "+
-			"MinFreeBytes) free in its data dir; free space and restart the server", ErrNoSpace, ix.minFree)
+		return mediamatch.Errorf(mediamatch.NoSpace, "", "no space: the index is read-only: it was opened with less than %d bytes "+
+			"(the reserve, MinFreeBytes) free in its data dir; free space and restart the server", ix.minFree)
 	}
 	if ix.minFree < 0 {
 		return nil
@@ -333,8 +333,8 @@ func (ix *Index) room(need int64, recovery bool) error {
 		reserve /= 2
 	}
 	if free-need < reserve {
-		return fmt.Errorf("%w: %d bytes free in the data dir, want %d for this write beyond the reserve of %d "+
-			"bytes (MinFreeBytes); free space and retry", ErrNoSpace, free, need, reserve)
+		return mediamatch.Errorf(mediamatch.NoSpace, "", "no space: %d bytes free in the data dir, want %d for this write "+
+			"beyond the reserve of %d bytes (MinFreeBytes); free space and retry", free, need, reserve)
 	}
 	return nil
 }
@@ -353,10 +353,10 @@ func (ix *Index) timestamp() time.Time { return ix.now().UTC().Round(0) }
 // ErrAlreadyExists if the name is taken, ErrClosed, or a storage error. Safe
 // for concurrent use.
 func (ix *Index) CreateBank(ctx context.Context, b mediamatch.Bank) (mediamatch.Bank, error) {
-	if err := ValidateBankName(b.Name); err != nil {
+	if err := mediamatch.ValidateBankName("bank.name", b.Name); err != nil {
 		return mediamatch.Bank{}, err
 	}
-	if err := validateDescription(b.Description); err != nil {
+	if err := mediamatch.ValidateDescription("bank.description", b.Description); err != nil {
 		return mediamatch.Bank{}, err
 	}
 	if err := ix.enter(ctx); err != nil {
@@ -371,14 +371,14 @@ func (ix *Index) CreateBank(ctx context.Context, b mediamatch.Bank) (mediamatch.
 
 	_, exists := ix.mem.state().banks[b.Name]
 	if exists {
-		return mediamatch.Bank{}, fmt.Errorf("index: bank %q: %w", b.Name, ErrAlreadyExists)
+		return mediamatch.Bank{}, mediamatch.Errorf(mediamatch.AlreadyExists, "", "bank %q", b.Name)
 	}
 	rec := bankRecord{ref: ix.nextBankRef, description: b.Description, created: ix.timestamp()}
 	ix.nextBankRef++
 	err := ix.st.update(func(tx *writeTx) error {
 		if ok, err := tx.has(bankKey(b.Name)); err != nil || ok {
 			if ok {
-				err = fmt.Errorf("index: bank %q: %w", b.Name, ErrAlreadyExists)
+				err = mediamatch.Errorf(mediamatch.AlreadyExists, "", "bank %q", b.Name)
 			}
 			return err
 		}
@@ -396,7 +396,7 @@ func (ix *Index) CreateBank(ctx context.Context, b mediamatch.Bank) (mediamatch.
 // Errors: ErrInvalid for a malformed name, ErrNotFound, ErrClosed. Safe for
 // concurrent use.
 func (ix *Index) GetBank(ctx context.Context, name string) (mediamatch.Bank, error) {
-	if err := ValidateBankName(name); err != nil {
+	if err := mediamatch.ValidateBankName("bank", name); err != nil {
 		return mediamatch.Bank{}, err
 	}
 	if err := ix.enter(ctx); err != nil {
@@ -436,7 +436,7 @@ func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken st
 	if err != nil {
 		return nil, "", err
 	}
-	after, err := ix.openPageToken(pageToken, keyBank, ValidateBankName)
+	after, err := ix.openPageToken(pageToken, keyBank, func(s string) error { return mediamatch.ValidateBankName("", s) })
 	if err != nil {
 		return nil, "", err
 	}
@@ -471,7 +471,7 @@ func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken st
 // for a malformed name, ErrNotFound, ErrClosed, or a storage error. Safe for
 // concurrent use.
 func (ix *Index) DeleteBank(ctx context.Context, name string) error {
-	if err := ValidateBankName(name); err != nil {
+	if err := mediamatch.ValidateBankName("bank", name); err != nil {
 		return err
 	}
 	if err := ix.enter(ctx); err != nil {
@@ -508,7 +508,7 @@ func (ix *Index) DeleteBank(ctx context.Context, name string) error {
 func (ix *Index) bank(name string) (*bankState, error) {
 	b := ix.mem.state().banks[name]
 	if b == nil {
-		return nil, fmt.Errorf("index: bank %q: %w", name, ErrNotFound)
+		return nil, mediamatch.Errorf(mediamatch.NotFound, "", "bank %q", name)
 	}
 	return b, nil
 }
@@ -546,7 +546,7 @@ func (ix *Index) AddItem(ctx context.Context, it mediamatch.Item) (mediamatch.It
 	err = ix.st.update(func(tx *writeTx) error {
 		if ok, err := tx.has(itemIDKey(b.ref, it.ID)); err != nil || ok {
 			if ok {
-				err = fmt.Errorf("index: item %q in bank %q: %w", it.ID, it.Bank, ErrAlreadyExists)
+				err = mediamatch.Errorf(mediamatch.AlreadyExists, "", "item %q in bank %q", it.ID, it.Bank)
 			}
 			return err
 		}
@@ -562,22 +562,22 @@ func (ix *Index) AddItem(ctx context.Context, it mediamatch.Item) (mediamatch.It
 }
 
 func validateItem(it mediamatch.Item) error {
-	if err := ValidateBankName(it.Bank); err != nil {
+	if err := mediamatch.ValidateBankName("item.bank", it.Bank); err != nil {
 		return err
 	}
-	if err := ValidateItemID(it.ID); err != nil {
+	if err := mediamatch.ValidateItemID("item.id", it.ID); err != nil {
 		return err
 	}
-	if err := ValidateLabels(it.Labels); err != nil {
+	if err := mediamatch.ValidateLabels("item.labels", it.Labels); err != nil {
 		return err
 	}
-	if err := ValidateMedia(it.Media); err != nil {
+	if err := mediamatch.ValidateMedia("item.media", it.Media); err != nil {
 		return err
 	}
-	if err := ValidateSource(it.Source); err != nil {
+	if err := mediamatch.ValidateSource("item.source", it.Source); err != nil {
 		return err
 	}
-	return validateUntransformed(it.Media)
+	return mediamatch.ValidateUntransformed("item.media", it.Media)
 }
 
 // itemAdd is one item ready to be written: its ref, record, media and
@@ -640,7 +640,7 @@ func (a *itemAdd) write(tx *writeTx) error {
 func (ix *Index) addItems(ctx context.Context, bank string, items []mediamatch.Item) error {
 	for _, it := range items {
 		if it.Bank != bank {
-			return invalidf("item %q is for bank %q, want %q", it.ID, it.Bank, bank)
+			return invalidf("item.bank", "%q for item %q, want %q", it.Bank, it.ID, bank)
 		}
 		if err := validateItem(it); err != nil {
 			return err
@@ -673,7 +673,7 @@ func (ix *Index) addItems(ctx context.Context, bank string, items []mediamatch.I
 				return err
 			}
 			if ok || seen[a.id] {
-				return fmt.Errorf("index: item %q in bank %q: %w", a.id, bank, ErrAlreadyExists)
+				return mediamatch.Errorf(mediamatch.AlreadyExists, "", "item %q in bank %q", a.id, bank)
 			}
 			seen[a.id] = true
 			if err := a.write(tx); err != nil {
@@ -698,10 +698,10 @@ func (ix *Index) addItems(ctx context.Context, bank string, items []mediamatch.I
 // the bank or the item does not exist, ErrClosed, or a storage error. Safe
 // for concurrent use.
 func (ix *Index) GetItem(ctx context.Context, bank, id string) (mediamatch.Item, error) {
-	if err := ValidateBankName(bank); err != nil {
+	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
 		return mediamatch.Item{}, err
 	}
-	if err := ValidateItemID(id); err != nil {
+	if err := mediamatch.ValidateItemID("id", id); err != nil {
 		return mediamatch.Item{}, err
 	}
 	if err := ix.enter(ctx); err != nil {
@@ -731,7 +731,7 @@ func (ix *Index) GetItem(ctx context.Context, bank, id string) (mediamatch.Item,
 func lookupItem(tx *readTx, b *bankState, id string) (uint64, error) {
 	v, err := tx.get(itemIDKey(b.ref, id))
 	if errors.Is(err, errNoKey) {
-		return 0, fmt.Errorf("index: item %q in bank %q: %w", id, b.bank.Name, ErrNotFound)
+		return 0, mediamatch.Errorf(mediamatch.NotFound, "", "item %q in bank %q", id, b.bank.Name)
 	}
 	if err != nil {
 		return 0, err
@@ -785,14 +785,14 @@ func readMedia(tx *readTx, ref uint64) (mediamatch.Media, error) {
 // name, a negative page size or a malformed token, ErrNotFound if the bank
 // does not exist, ErrClosed, or a storage error. Safe for concurrent use.
 func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageToken string) ([]mediamatch.Item, string, error) {
-	if err := ValidateBankName(bank); err != nil {
+	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
 		return nil, "", err
 	}
 	n, err := validatePageSize(pageSize)
 	if err != nil {
 		return nil, "", err
 	}
-	after, err := parsePageToken(pageToken, keyItemID, ValidateItemID)
+	after, err := parsePageToken(pageToken, keyItemID, func(s string) error { return mediamatch.ValidateItemID("", s) })
 	if err != nil {
 		return nil, "", err
 	}
@@ -884,14 +884,14 @@ func itemBytes(it mediamatch.Item) int {
 // ErrNotFound if the bank or item does not exist, ErrClosed, or a storage
 // error. Safe for concurrent use.
 func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u mediamatch.ItemUpdate) (mediamatch.Item, error) {
-	if err := ValidateBankName(bank); err != nil {
+	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
 		return mediamatch.Item{}, err
 	}
-	if err := ValidateItemID(id); err != nil {
+	if err := mediamatch.ValidateItemID("id", id); err != nil {
 		return mediamatch.Item{}, err
 	}
 	if u.SetLabels {
-		if err := ValidateLabels(u.Labels); err != nil {
+		if err := mediamatch.ValidateLabels("update.labels", u.Labels); err != nil {
 			return mediamatch.Item{}, err
 		}
 	}
@@ -960,10 +960,10 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u mediamatch.I
 // name or id, ErrNotFound if the bank or item does not exist, ErrClosed, or
 // a storage error. Safe for concurrent use.
 func (ix *Index) DeleteItem(ctx context.Context, bank, id string) error {
-	if err := ValidateBankName(bank); err != nil {
+	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
 		return err
 	}
-	if err := ValidateItemID(id); err != nil {
+	if err := mediamatch.ValidateItemID("id", id); err != nil {
 		return err
 	}
 	if err := ix.enter(ctx); err != nil {
@@ -1020,12 +1020,11 @@ func deleteItemKeys(tx *writeTx, idKey []byte, ref uint64) ([]sigEntry, error) {
 }
 
 // storeErr wraps an error from a store transaction. Errors that already
-// carry a sentinel of this package pass through unchanged.
+// carry a domain code (mediamatch.Error) or are the context's pass
+// through unchanged.
 func storeErr(op, what string, err error) error {
-	for _, s := range []error{ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrClosed, ErrNoSpace, context.Canceled, context.DeadlineExceeded} {
-		if errors.Is(err, s) {
-			return err
-		}
+	if mediamatch.CodeOf(err) != "" || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	return fmt.Errorf("index: %s %s: %w", op, what, err)
 }
@@ -1075,7 +1074,7 @@ func (ix *Index) openPageToken(tok string, kind byte, valid func(string) error) 
 		err = errCorrupt
 	}
 	if err != nil || len(raw) < 2 || raw[0] != kind || valid(string(raw[1:])) != nil {
-		return "", invalidf("page token %q is malformed or from before a server restart, want one returned by the previous call", clip(tok))
+		return "", invalidf("page_token", "%q is malformed or from before a server restart, want one returned by the previous call", clip(tok))
 	}
 	return string(raw[1:]), nil
 }
@@ -1088,7 +1087,7 @@ func parsePageToken(tok string, kind byte, valid func(string) error) (string, er
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(raw) < 2 || raw[0] != kind || valid(string(raw[1:])) != nil {
-		return "", invalidf("page token %q is malformed, want one returned by the previous call", tok)
+		return "", invalidf("page_token", "%q is malformed, want one returned by the previous call", tok)
 	}
 	return string(raw[1:]), nil
 }

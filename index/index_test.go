@@ -156,68 +156,6 @@ func TestCRUD(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
-	long := func(n int) string { return strings.Repeat("a", n) }
-	tests := []struct {
-		name string
-		err  error
-		ok   bool
-	}{
-		{"bank a", ValidateBankName("a"), true},
-		{"bank 64", ValidateBankName(long(64)), true},
-		{"bank 9_x.y-z", ValidateBankName("9_x.y-z"), true},
-		{"bank empty", ValidateBankName(""), false},
-		{"bank 65", ValidateBankName(long(65)), false},
-		{"bank upper", ValidateBankName("Abc"), false},
-		{"bank leading dot", ValidateBankName(".abc"), false},
-		{"bank slash", ValidateBankName("a/b"), false},
-		{"bank space", ValidateBankName("a b"), false},
-		{"id simple", ValidateItemID("tcap:123-ABC_x.y"), true},
-		{"id 128", ValidateItemID(long(128)), true},
-		{"id empty", ValidateItemID(""), false},
-		{"id 129", ValidateItemID(long(129)), false},
-		{"id space", ValidateItemID("a b"), false},
-		{"id slash", ValidateItemID("a/b"), false},
-		{"id non-ascii", ValidateItemID("é"), false},
-		{"id control", ValidateItemID("a\x00"), false},
-		{"labels nil", ValidateLabels(nil), true},
-		{"labels ok", ValidateLabels(map[string]string{"entity": "", long(64): long(256)}), true},
-		{"labels empty key", ValidateLabels(map[string]string{"": "v"}), false},
-		{"labels long key", ValidateLabels(map[string]string{long(65): "v"}), false},
-		{"labels long value", ValidateLabels(map[string]string{"k": long(257)}), false},
-		{"labels bad utf8", ValidateLabels(map[string]string{"k": "\xff"}), false},
-		{"labels too many", ValidateLabels(manyLabels(65)), false},
-		{"labels 64", ValidateLabels(manyLabels(64)), true},
-		{"media still", ValidateMedia(still(phash(h64(1)), dhash(h64(2)))), true},
-		{"media empty", ValidateMedia(mediamatch.Media{}), true},
-		{"media video", ValidateMedia(video(h64(1), h64(2))), true},
-		{"media short hash", ValidateMedia(still(phash([]byte{1}))), false},
-		{"media unknown type", ValidateMedia(still(mediamatch.Signal{Type: "ahash", Hash: h64(1)})), false},
-		{"media repeated type", ValidateMedia(still(phash(h64(1)), phash(h64(2)))), false},
-		{"media exact in keyframe", ValidateMedia(still(md5sig(make([]byte, 16)))), false},
-		{"media perceptual file signal", ValidateMedia(mediamatch.Media{FileSignals: []mediamatch.Signal{phash(h64(1))}}), false},
-		{"media quality", ValidateMedia(still(mediamatch.Signal{Type: mediamatch.PHash, Hash: h64(1), Quality: 101})), false},
-		{"media kind", ValidateMedia(mediamatch.Media{Kind: 7}), false},
-		{"media too many keyframes", ValidateMedia(mediamatch.Media{Keyframes: make([]mediamatch.Keyframe, MaxKeyframes+1)}), false},
-		{"media index not increasing", ValidateMedia(mediamatch.Media{Keyframes: make([]mediamatch.Keyframe, 2)}), false},
-		{"media end before start", ValidateMedia(mediamatch.Media{Keyframes: []mediamatch.Keyframe{{Start: 2, End: 1}}}), false},
-		{"media too many signals", ValidateMedia(mediamatch.Media{Keyframes: []mediamatch.Keyframe{{Signals: make([]mediamatch.Signal, 17)}}}), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.ok && tt.err != nil {
-				t.Errorf("got %v, want nil", tt.err)
-			}
-			if !tt.ok && !errors.Is(tt.err, ErrInvalid) {
-				t.Errorf("got %v, want an ErrInvalid error", tt.err)
-			}
-			if !tt.ok && tt.err != nil && !strings.Contains(tt.err.Error(), "want") {
-				t.Errorf("error %q does not say what was wanted", tt.err)
-			}
-		})
-	}
-}
-
 func manyLabels(n int) map[string]string {
 	l := make(map[string]string, n)
 	for i := range n {
@@ -498,7 +436,7 @@ func TestLargestItem(t *testing.T) {
 	mustBank(t, ix, "big")
 	r := rand.New(rand.NewPCG(13, 14))
 	m := mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4"}
-	for i := range MaxKeyframes {
+	for i := range mediamatch.MaxKeyframes {
 		p := make([]byte, 32)
 		for j := range p {
 			p[j] = byte(r.Uint32())
@@ -509,7 +447,7 @@ func TestLargestItem(t *testing.T) {
 		})
 	}
 	mustAdd(t, ix, mediamatch.Item{Bank: "big", ID: "big", Media: m})
-	q := still(m.Keyframes[MaxKeyframes-1].Signals...)
+	q := still(m.Keyframes[mediamatch.MaxKeyframes-1].Signals...)
 	// PDQ, the default signal, finds the last keyframe of the largest item.
 	if got := matchIDs(t, ix, Query{Media: q}); !reflect.DeepEqual(got, []string{"big/big"}) {
 		t.Errorf("Match = %v, want [big/big]", got)

@@ -9,11 +9,11 @@ import (
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
-// largestVideo returns a video at the limits: MaxKeyframes keyframes,
+// largestVideo returns a video at the limits: mediamatch.MaxKeyframes keyframes,
 // each with every perceptual signal type once (validation allows no more).
 func largestVideo(r *rand.Rand) mediamatch.Media {
-	m := mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Duration: MaxKeyframes * time.Second}
-	for i := range MaxKeyframes {
+	m := mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Duration: mediamatch.MaxKeyframes * time.Second}
+	for i := range mediamatch.MaxKeyframes {
 		m.Keyframes = append(m.Keyframes, mediamatch.Keyframe{
 			Index: i, Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second,
 			Signals: []mediamatch.Signal{pdq(h256(r)), phash(h64(r.Uint64())), dhash(h64(r.Uint64()))},
@@ -53,7 +53,7 @@ func TestItemAtLimits(t *testing.T) {
 	ix.Close()
 	ix = openTest(t, dir, Options{})
 	for id, m := range map[string]mediamatch.Media{"direct": v1, "imported": v2} {
-		q := Query{Media: mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{m.Keyframes[MaxKeyframes-1]}}}
+		q := Query{Media: mediamatch.Media{Kind: mediamatch.KindImage, Keyframes: []mediamatch.Keyframe{m.Keyframes[mediamatch.MaxKeyframes-1]}}}
 		ms, err := ix.Match(ctx, q)
 		if err != nil || len(ms) != 1 || ms[0].ItemID != id {
 			t.Errorf("Match(last keyframe of %s) = %d matches, %v", id, len(ms), err)

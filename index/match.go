@@ -54,7 +54,7 @@ import (
 //
 // Errors: ErrInvalid for unknown signal types, a threshold on an exact type
 // or outside 0..bits, a negative MaxResults or invalid media (see
-// ValidateMedia); ErrNotFound if a bank in q.Banks does not exist;
+// mediamatch.ValidateMedia); ErrNotFound if a bank in q.Banks does not exist;
 // ErrOverBudget; ErrClosed; the context's error. Safe for concurrent use.
 func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error) {
 	p, err := planQuery(q)
@@ -73,7 +73,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 		for _, name := range q.Banks {
 			b := st.banks[name]
 			if b == nil {
-				return nil, fmt.Errorf("index: bank %q: %w", name, ErrNotFound)
+				return nil, mediamatch.Errorf(mediamatch.NotFound, "", "bank %q", name)
 			}
 			banks[b.ref] = b
 		}
@@ -114,8 +114,8 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 				}
 			})
 			if mt.over {
-				return nil, fmt.Errorf("index: more than %d keyframe pairs within the thresholds (the match budget); "+
-					"narrow the thresholds, name fewer signal types or send fewer keyframes: %w", p.maxHits, ErrOverBudget)
+				return nil, mediamatch.Errorf(mediamatch.OverBudget, "", "more than %d keyframe pairs within the thresholds (the match "+
+					"budget); narrow the thresholds, name fewer signal types or send fewer keyframes", p.maxHits)
 			}
 		}
 	}
@@ -215,14 +215,14 @@ func planQuery(q Query) (plan, error) {
 		maxFrames:  budget(q.MaxFrameMatches, DefaultMaxFrameMatches),
 	}
 	if q.MaxResults < 0 {
-		return p, invalidf("max results %d, want 0 or more", q.MaxResults)
+		return p, invalidf("query.max_results", "%d, want 0 or more", q.MaxResults)
 	}
 	if p.maxResults == 0 {
 		p.maxResults = DefaultMaxMatchResults
 	}
 	for _, t := range q.Signals {
 		if !t.Valid() {
-			return p, invalidf("signal type %q is unknown", t)
+			return p, invalidf("query.signals", "%q is unknown, want one of %v", t, mediamatch.SignalTypes())
 		}
 		p.types[t] = true
 	}
@@ -242,20 +242,20 @@ func planQuery(q Query) (plan, error) {
 	for t, r := range q.Thresholds {
 		switch {
 		case !t.Valid():
-			return p, invalidf("threshold for unknown signal type %q", t)
+			return p, invalidf("query.thresholds", "for unknown signal type %q", t)
 		case t.Exact():
-			return p, invalidf("threshold for %s, an exact type: want none", t)
+			return p, invalidf("query.thresholds", "for %s, an exact type: want none", t)
 		case r < 0 || r > t.Bits():
-			return p, invalidf("threshold %d for %s, want 0..%d", r, t, t.Bits())
+			return p, invalidf("query.thresholds", "%d for %s, want 0..%d", r, t, t.Bits())
 		}
 		p.radius[t] = r
 	}
-	for _, b := range q.Banks {
-		if err := ValidateBankName(b); err != nil {
+	for i, b := range q.Banks {
+		if err := mediamatch.ValidateBankName(fmt.Sprintf("query.banks[%d]", i), b); err != nil {
 			return p, err
 		}
 	}
-	if err := ValidateMedia(q.Media); err != nil {
+	if err := mediamatch.ValidateMedia("query.media", q.Media); err != nil {
 		return p, err
 	}
 	probes := 0
@@ -270,8 +270,8 @@ func planQuery(q Query) (plan, error) {
 		}
 	}
 	if limit := budget(q.MaxProbes, DefaultMaxMatchProbes); limit >= 0 && probes > limit {
-		return p, fmt.Errorf("index: %d signals to search (informative keyframes times their searched signals and "+
-			"variants), want at most %d (the match budget): %w", probes, limit, ErrOverBudget)
+		return p, mediamatch.Errorf(mediamatch.OverBudget, "", "%d signals to search (informative keyframes times their searched "+
+			"signals and variants), want at most %d (the match budget)", probes, limit)
 	}
 	return p, nil
 }

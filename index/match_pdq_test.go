@@ -210,7 +210,7 @@ func TestTransformValidation(t *testing.T) {
 		dihedral = append(dihedral, pdqT(h256(r), v))
 	}
 	dihedral = append(dihedral, phash(h64(1)), dhash(h64(2)))
-	if err := ValidateMedia(still(dihedral...)); err != nil {
+	if err := mediamatch.ValidateMedia("query.media", still(dihedral...)); err != nil {
 		t.Errorf("ValidateMedia(8 PDQ variants, pHash, dHash) = %v, want nil", err)
 	}
 	fileTransform := still(pdq(h))
@@ -221,12 +221,12 @@ func TestTransformValidation(t *testing.T) {
 		want string
 	}{
 		{"same transform twice", still(pdq(h), pdqT(h, mediamatch.FlipX), pdqT(h256(r), mediamatch.FlipX)),
-			"keyframe 0 signal 2 repeats type pdq with transform 4"},
-		{"untransformed twice", still(pdq(h), pdq(h256(r))), "keyframe 0 signal 1 repeats type pdq"},
-		{"transform out of range", still(pdqT(h, 8)), "transform 8, want 0..7"},
-		{"transformed file signal", fileTransform, "file signal 0 (md5) has transform 4, want none"},
+			"query.media.keyframes[0].signals[2].type: pdq repeated with transform 4, want each type and transform at most once"},
+		{"untransformed twice", still(pdq(h), pdq(h256(r))), "query.media.keyframes[0].signals[1].type: pdq repeated, want each type at most once"},
+		{"transform out of range", still(pdqT(h, 8)), "query.media.keyframes[0].signals[0].transform: pdq transform 8, want 0..7"},
+		{"transformed file signal", fileTransform, "query.media.file_signals[0].transform: 4 on a md5 signal, want none"},
 	} {
-		err := ValidateMedia(tt.m)
+		err := mediamatch.ValidateMedia("query.media", tt.m)
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: ValidateMedia = %v, want ErrInvalid saying %q", tt.name, err, tt.want)
 		}
@@ -234,7 +234,7 @@ func TestTransformValidation(t *testing.T) {
 
 	// Items: refused, naming the signal; nothing stored.
 	_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "a", ID: "turned", Media: still(dihedral...)})
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "keyframe 0 signal 1 (pdq) has transform 1, want none") {
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "item.media.keyframes[0].signals[1].transform: 1 on a pdq signal, want none") {
 		t.Errorf("AddItem(transformed signals) = %v, want ErrInvalid naming keyframe 0 signal 1", err)
 	}
 	if _, err := ix.GetItem(ctx, "a", "turned"); !errors.Is(err, ErrNotFound) {

@@ -1,24 +1,28 @@
 package index
 
 import (
-	"errors"
-
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
-// Errors returned by the index, wrapped with detail; test with errors.Is.
+// The domain's error sentinels, by the names the index's documentation
+// uses. The index returns *mediamatch.Error values of these codes; test
+// with errors.Is against these or, outside the index, against
+// mediamatch's own (the same values).
 var (
-	ErrNotFound      = errors.New("index: not found")
-	ErrAlreadyExists = errors.New("index: already exists")
-	ErrInvalid       = errors.New("index: invalid argument")
-	ErrClosed        = errors.New("index: closed")
+	ErrNotFound      = mediamatch.ErrNotFound
+	ErrAlreadyExists = mediamatch.ErrAlreadyExists
+	ErrInvalid       = mediamatch.ErrInvalid
+	ErrClosed        = mediamatch.ErrClosed
 	// ErrOverBudget is a match whose work would exceed the query's budget
 	// (Query.MaxProbes, Query.MaxHits).
-	ErrOverBudget = errors.New("index: over budget")
+	ErrOverBudget = mediamatch.ErrOverBudget
 	// ErrNoSpace is a write refused because the file system of the index
 	// has less free space than Options.MinFreeBytes keeps in reserve, or
 	// because the index was opened read-only for want of space.
-	ErrNoSpace = errors.New("index: no space")
+	ErrNoSpace = mediamatch.ErrNoSpace
+	// ErrUnauthenticated is a secret that is unknown, expired or revoked
+	// (Authenticate, an import's RequireToken).
+	ErrUnauthenticated = mediamatch.ErrUnauthenticated
 )
 
 // Query is a match request against the index.

@@ -9,7 +9,6 @@ import (
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // maxTokenBanks bounds CreateTokenRequest.banks, as stated in admin.proto.
@@ -25,9 +24,7 @@ type adminService struct {
 func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*pb.CreateTokenResponse, error) {
 	s := a.s
 	var vs violations
-	if err := index.ValidateTokenName(req.GetName()); err != nil {
-		vs.add("CreateTokenRequest.name", "%s", reason(err))
-	}
+	vs.addErr("CreateTokenRequest.name", mediamatch.ValidateTokenName("CreateTokenRequest.name", req.GetName()))
 	role, ok := pb.RoleFromProto(req.GetRole())
 	if !ok {
 		vs.add("CreateTokenRequest.role", "%s, want one of %s", req.GetRole(), roleNames())

@@ -464,7 +464,7 @@ func TestAttackListItemsPageBytes(t *testing.T) {
 	h := make([]byte, 32)
 	for i := range items {
 		m := mediamatch.Media{Kind: mediamatch.KindVideo, Duration: time.Hour}
-		for k := range index.MaxKeyframes {
+		for k := range mediamatch.MaxKeyframes {
 			rand.Read(h)
 			m.Keyframes = append(m.Keyframes, mediamatch.Keyframe{Index: k, Start: time.Duration(k) * time.Millisecond,
 				End:     time.Duration(k+1) * time.Millisecond,
@@ -478,7 +478,7 @@ func TestAttackListItemsPageBytes(t *testing.T) {
 	for token := ""; ; pages++ {
 		resp, err := bank.ListItems(root, &pb.ListItemsRequest{Bank: "big", PageSize: 1000, PageToken: token})
 		if err != nil {
-			t.Fatalf("ListItems page %d of a bank of %d items of %d keyframes: %v", pages, items, index.MaxKeyframes, err)
+			t.Fatalf("ListItems page %d of a bank of %d items of %d keyframes: %v", pages, items, mediamatch.MaxKeyframes, err)
 		}
 		if n := proto.Size(resp); n > 4<<20 {
 			t.Errorf("page %d is %d bytes, over 4 MiB", pages, n)

@@ -17,7 +17,6 @@ import (
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // Authentication and authorisation. The guard's interceptors (guard.go)
@@ -140,7 +139,7 @@ func (s *Server) authenticate(ctx context.Context) (*caller, error) {
 			tok, err = s.auth.Authenticate(secret)
 		}
 		if err != nil {
-			return nil, &authError{"token refused: " + strings.TrimPrefix(err.Error(), index.ErrUnauthenticated.Error()+": ")}
+			return nil, &authError{"token refused: " + err.Error()}
 		}
 		return &caller{actor: tok.ID + " (" + tok.Name + ")", key: tok.ID, role: tok.Role, banks: tok.Banks}, nil
 	}

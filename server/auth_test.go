@@ -328,7 +328,7 @@ func TestMutualTLS(t *testing.T) {
 		after["BankService/CreateBank Unauthenticated"] != before["BankService/CreateBank Unauthenticated"] {
 		t.Errorf("calls counted after failed handshakes: %v -> %v, want none to reach the server", before, after)
 	}
-	if _, err := e.ix.GetBank(ctx, "forged"); !errors.Is(err, index.ErrNotFound) {
+	if _, err := e.ix.GetBank(ctx, "forged"); !errors.Is(err, mediamatch.ErrNotFound) {
 		t.Errorf("bank made with a forged certificate: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // bankService implements pb.BankServiceServer.
@@ -116,8 +115,8 @@ func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.
 	var media mediamatch.Media
 	if m := req.GetMedia(); m != nil {
 		media = pb.MediaFromProto(m)
-		if err := index.ValidateMedia(media); err != nil {
-			return nil, s.toStatus(ctx, invalid("AddItemRequest.media", "%s", reason(err)))
+		if err := mediamatch.ValidateMedia("AddItemRequest.media", media); err != nil {
+			return nil, s.toStatus(ctx, err)
 		}
 	} else {
 		if err := s.checkContent("AddItemRequest.content", "AddItemStream", req.GetContent()); err != nil {
@@ -176,8 +175,8 @@ func (s *Server) checkNewItem(ctx context.Context, spec *pb.ItemSpec) error {
 	_, err := s.items.GetItem(ctx, spec.GetBank(), spec.GetId())
 	switch {
 	case err == nil:
-		return fmt.Errorf("item %q in bank %q: %w", spec.GetId(), spec.GetBank(), index.ErrAlreadyExists)
-	case errors.Is(err, index.ErrNotFound):
+		return mediamatch.Errorf(mediamatch.AlreadyExists, "", "item %q in bank %q", spec.GetId(), spec.GetBank())
+	case errors.Is(err, mediamatch.ErrNotFound):
 		return nil
 	}
 	return err

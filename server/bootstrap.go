@@ -132,7 +132,7 @@ func watchBootstrap(ix bootstrapTokens, audit AuditLog, path string, tok mediama
 // dir must exist and no server may be running on it (the store allows one
 // process). It returns the token and its secret, which is not stored and
 // cannot be read again. Errors: a missing data dir, an index in use or
-// that cannot be opened, and CreateToken's (index.ErrInvalid for a bad
+// that cannot be opened, and CreateToken's (mediamatch.ErrInvalid for a bad
 // name, role, bank or expiry).
 func CreateTokenOffline(ctx context.Context, dataDir string, t mediamatch.Token, actor string) (mediamatch.Token, string, error) {
 	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {

@@ -17,8 +17,9 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/fingerprint"
-	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
 // violation is one bad field of a request: the field's path from the
@@ -118,6 +119,24 @@ func (vs *violations) add(field, format string, args ...any) {
 	*vs = append(*vs, violation{field: field, desc: fmt.Sprintf(format, args...)})
 }
 
+// addErr adds err, a validator's *mediamatch.Error, as a violation of its
+// own field (field when it names none) with its message, clipped
+// (cleanText) to maxReason bytes as it may quote the caller's input. A nil
+// err adds nothing.
+func (vs *violations) addErr(field string, err error) {
+	if err == nil {
+		return
+	}
+	desc := err.Error()
+	if e, ok := errors.AsType[*mediamatch.Error](err); ok {
+		desc = e.Msg
+		if e.Field != "" {
+			field = e.Field
+		}
+	}
+	*vs = append(*vs, violation{field: field, desc: cleanText(desc, maxReason)})
+}
+
 // err returns nil when nothing was added, else an *invalidError.
 func (vs violations) err() error {
 	if len(vs) == 0 {
@@ -135,9 +154,12 @@ func invalid(field, format string, args ...any) error {
 
 // toStatus is the one place where errors become gRPC statuses. Edge
 // validation and limit errors, an import's bad records, the fingerprint
-// and index sentinels and context errors map to their codes with their
-// messages (the caller's own input is all they describe); anything else
-// is logged with its detail and returned as Internal "internal error".
+// sentinels, domain errors (*mediamatch.Error, by code: codeOf) and
+// context errors map to their codes with their messages (the caller's own
+// input is all they describe), never rewritten: a domain error's text is
+// its own (Error), with the field it names, if any, in an
+// errdetails.BadRequest. Anything else is logged with its detail and
+// returned as Internal "internal error".
 //
 // fingerprint.ErrTooLarge (an image over the pixel budget, a video over the
 // frame or duration cap) maps to InvalidArgument, not ResourceExhausted:
@@ -251,23 +273,26 @@ func (s *Server) statusOf(ctx context.Context, err error) error {
 		}}
 		return withDetails(codes.ResourceExhausted, lim.Error(), br)
 	case errors.As(err, &media):
-		msg := domainMessage(media.err)
+		msg := cleanText(media.err.Error(), maxDomainMessage)
 		return withDetails(codes.InvalidArgument, media.field+": "+msg, &errdetails.BadRequest{
 			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: media.field, Description: msg}}})
 	case isMediaError(err):
-		return status.Error(codes.InvalidArgument, domainMessage(err))
-	case errors.Is(err, index.ErrNotFound):
-		return status.Error(codes.NotFound, domainMessage(err))
-	case errors.Is(err, index.ErrAlreadyExists):
-		return status.Error(codes.AlreadyExists, domainMessage(err))
-	case errors.Is(err, index.ErrInvalid):
-		return status.Error(codes.InvalidArgument, domainMessage(err))
-	case errors.Is(err, index.ErrUnauthenticated):
-		return status.Error(codes.Unauthenticated, domainMessage(err))
-	case errors.Is(err, index.ErrNoSpace):
-		return status.Error(codes.ResourceExhausted, domainMessage(err))
-	case errors.Is(err, index.ErrClosed):
-		return status.Error(codes.Unavailable, "server is shutting down")
+		return status.Error(codes.InvalidArgument, cleanText(err.Error(), maxDomainMessage))
+	}
+	if e, ok := errors.AsType[*mediamatch.Error](err); ok {
+		if e.Code == mediamatch.Closed {
+			return status.Error(codes.Unavailable, "server is shutting down")
+		}
+		if c, ok := codeOf[e.Code]; ok {
+			msg := cleanText(e.Error(), maxDomainMessage)
+			if e.Field == "" {
+				return status.Error(c, msg)
+			}
+			return withDetails(c, msg, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+				{Field: e.Field, Description: cleanText(e.Msg, maxDomainMessage)}}})
+		}
+	}
+	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	case errors.Is(err, context.Canceled):
@@ -293,21 +318,32 @@ func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) erro
 	return st.Err()
 }
 
-// domainMessage returns the text of a fingerprint, mediamatch or index
-// error for the caller, without package prefixes and without the index sentinel's text
-// repeated at the end (the status code says it): "index: item "x" in bank
-// "b": index: not found" becomes "item "x" in bank "b""; clipped
-// (cleanText) to maxDomainMessage bytes.
-func domainMessage(err error) string {
-	msg := err.Error()
-	for _, sentinel := range []error{index.ErrNotFound, index.ErrAlreadyExists, index.ErrInvalid} {
-		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
-	}
-	msg = strings.TrimPrefix(msg, "index: ")
-	msg = strings.TrimPrefix(msg, "mediamatch: ")
-	return cleanText(strings.TrimPrefix(msg, "fingerprint: "), maxDomainMessage)
+// codeOf maps the domain's codes to gRPC codes. Closed is mapped apart,
+// to Unavailable with a message of its own. OverBudget is an upload's
+// (match's) limit: the handler makes it a limitError naming its field,
+// and it maps here to ResourceExhausted otherwise, as NoSpace does: both
+// can succeed later or smaller.
+var codeOf = map[mediamatch.Code]codes.Code{
+	mediamatch.Invalid:         codes.InvalidArgument,
+	mediamatch.Syntax:          codes.InvalidArgument,
+	mediamatch.NotFound:        codes.NotFound,
+	mediamatch.AlreadyExists:   codes.AlreadyExists,
+	mediamatch.OverBudget:      codes.ResourceExhausted,
+	mediamatch.NoSpace:         codes.ResourceExhausted,
+	mediamatch.Closed:          codes.Unavailable,
+	mediamatch.Unauthenticated: codes.Unauthenticated,
 }
 
 // maxDomainMessage is the most of a domain error's text a status carries,
 // in bytes: it may quote the caller's input.
 const maxDomainMessage = 1024
+
+// hashlistReason returns what a list's refusal says was seen and wanted,
+// for a message that gives its own context ("the list's format cannot be
+// detected (%s)"): the Reason of a *hashlist.Error, else err's text.
+func hashlistReason(err error) string {
+	if e, ok := errors.AsType[*hashlist.Error](err); ok {
+		return cleanText(e.Reason, maxReason)
+	}
+	return cleanText(err.Error(), maxReason)
+}

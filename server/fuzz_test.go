@@ -252,10 +252,10 @@ func (f *fakeStream[Req, Resp]) SendAndClose(*Resp) error { return nil }
 // hands the index: names, ids, labels, sources, fingerprints.
 func indexAccepts(m proto.Message) error {
 	var errs []error
-	bank := func(name string) { errs = append(errs, index.ValidateBankName(name)) }
-	id := func(s string) { errs = append(errs, index.ValidateItemID(s)) }
-	labels := func(l map[string]string) { errs = append(errs, index.ValidateLabels(l)) }
-	media := func(p *pb.Media) { errs = append(errs, index.ValidateMedia(pb.MediaFromProto(p))) }
+	bank := func(name string) { errs = append(errs, mediamatch.ValidateBankName("bank", name)) }
+	id := func(s string) { errs = append(errs, mediamatch.ValidateItemID("id", s)) }
+	labels := func(l map[string]string) { errs = append(errs, mediamatch.ValidateLabels("labels", l)) }
+	media := func(p *pb.Media) { errs = append(errs, mediamatch.ValidateMedia("media", pb.MediaFromProto(p))) }
 	options := func(o *pb.MatchOptions) {
 		for _, b := range o.GetBanks() {
 			bank(b)
@@ -301,7 +301,7 @@ func indexAccepts(m proto.Message) error {
 		id(m.GetId())
 	case *pb.ImportSignalsRequest:
 		bank(m.GetBank())
-		errs = append(errs, index.ValidateSource(&mediamatch.Source{Partner: m.GetPartner()}))
+		errs = append(errs, mediamatch.ValidateSource("source", &mediamatch.Source{Partner: m.GetPartner()}))
 		if m.GetItemId() != "" {
 			id(m.GetItemId())
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
@@ -47,9 +46,7 @@ func (b *bankService) ImportSignals(stream pb.BankService_ImportSignalsServer) e
 		}
 	}
 	if p := first.GetPartner(); p != "" {
-		if err := index.ValidateSource(&mediamatch.Source{Partner: p}); err != nil {
-			vs.add("ImportSignalsRequest.partner", "%s", reason(err))
-		}
+		vs.addErr("ImportSignalsRequest.partner", mediamatch.ValidateSource("ImportSignalsRequest", &mediamatch.Source{Partner: p}))
 	}
 	if id := first.GetItemId(); id != "" {
 		checkItemID(&vs, "ImportSignalsRequest.item_id", id)
@@ -106,7 +103,7 @@ func importError(err error, first *pb.ImportSignalsRequest, res hashlist.ImportR
 			"want it only for vpdq (a file of one video)", quote(first.GetItemId()), res.Format)
 	case errors.Is(err, hashlist.ErrUnknownFormat):
 		return invalid("ImportSignalsRequest.format", "empty, and the list's format cannot be detected (%s); "+
-			"want one of %s", strings.TrimPrefix(err.Error(), hashlist.ErrUnknownFormat.Error()+": "), formatNames(hashlist.Formats()))
+			"want one of %s", hashlistReason(err), formatNames(hashlist.Formats()))
 	}
 	return err
 }
@@ -117,7 +114,7 @@ func badLines(bad []*hashlist.LineError) []string {
 	var out []string
 	for _, le := range bad {
 		if le.Err != nil { // refused by the index
-			out = append(out, fmt.Sprintf("line %d: %s", le.Line, reason(le.Err)))
+			out = append(out, fmt.Sprintf("line %d: %s", le.Line, cleanText(le.Err.Error(), maxReason)))
 		} else {
 			out = append(out, le.Error())
 		}
@@ -223,7 +220,7 @@ func (b *bankService) ExportSignals(req *pb.ExportSignalsRequest, stream pb.Bank
 	err := hashlist.Export(ctx, s.lists, req.GetBank(), out, format, func(n int64) { out.items = n })
 	if errors.Is(err, hashlist.ErrNotRepresentable) {
 		return s.toStatus(ctx, invalid("ExportSignalsRequest.format", "vpdq holds one video, and bank %q cannot be written so: %s",
-			req.GetBank(), strings.TrimPrefix(err.Error(), hashlist.ErrNotRepresentable.Error()+": ")))
+			req.GetBank(), hashlistReason(err)))
 	}
 	if err != nil {
 		return s.toStatus(ctx, err)

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // matchService implements pb.MatchServiceServer.
@@ -81,8 +79,8 @@ func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsReq
 		return nil, s.toStatus(ctx, err)
 	}
 	media := pb.MediaFromProto(req.GetMedia())
-	if err := index.ValidateMedia(media); err != nil {
-		return nil, s.toStatus(ctx, invalid("MatchSignalsRequest.media", "%s", reason(err)))
+	if err := mediamatch.ValidateMedia("MatchSignalsRequest.media", media); err != nil {
+		return nil, s.toStatus(ctx, err)
 	}
 	sc, err := s.matchScope(ctx, "MatchSignalsRequest.options.banks", req.GetOptions())
 	if err != nil {
@@ -161,9 +159,8 @@ func (s *Server) match(ctx context.Context, field string, media mediamatch.Media
 	q.Banks = sc.banks
 	q.MaxProbes, q.MaxHits, q.MaxFrameMatches = s.opts.MaxMatchProbes, s.opts.MaxMatchHits, s.opts.MaxFrameMatches
 	ms, err := s.matcher.Match(ctx, q)
-	if errors.Is(err, index.ErrOverBudget) {
-		msg := strings.TrimPrefix(strings.TrimSuffix(err.Error(), ": "+index.ErrOverBudget.Error()), "index: ")
-		return nil, &limitError{field: field, msg: msg}
+	if e, ok := errors.AsType[*mediamatch.Error](err); ok && e.Code == mediamatch.OverBudget {
+		return nil, &limitError{field: field, msg: e.Msg}
 	}
 	return ms, err
 }

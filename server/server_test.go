@@ -15,10 +15,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 const chelsea = "images/skimage/chelsea.png"
@@ -378,7 +378,7 @@ func TestValidationNamesFields(t *testing.T) {
 			_, err := e.bank.AddItem(ctx, &pb.AddItemRequest{
 				Item: &pb.ItemSpec{Bank: "tve", Id: "x"}, Source: &pb.AddItemRequest_Media{Media: m}})
 			return err
-		}, "AddItemRequest.media", []string{"file signal 0", "exact"}},
+		}, "AddItemRequest.media.file_signals[0].type", []string{"phash, want an exact type (md5, sha256)"}},
 		{"update without a mask", func() error {
 			_, err := e.bank.UpdateItem(ctx, &pb.UpdateItemRequest{Item: &pb.Item{Bank: "tve", Id: "x"}})
 			return err
@@ -560,14 +560,19 @@ func TestToStatus(t *testing.T) {
 		code codes.Code
 		msg  string
 	}{
-		{fmt.Errorf("hash: %w", fingerprint.ErrEmpty), codes.InvalidArgument, "hash: fingerprint: empty file"},
+		{fmt.Errorf("hash: %w", fingerprint.ErrEmpty), codes.InvalidArgument, "hash: empty file"},
 		{fmt.Errorf("%w: 100000x100000", fingerprint.ErrTooLarge), codes.InvalidArgument, "too large: 100000x100000"},
 		{fmt.Errorf("%w: bad huffman", fingerprint.ErrCorrupt), codes.InvalidArgument, "corrupt media: bad huffman"},
 		{fmt.Errorf("%w: webm", fingerprint.ErrUnsupported), codes.InvalidArgument, "unsupported format: webm"},
-		{fmt.Errorf("index: bank %q: %w", "x", index.ErrNotFound), codes.NotFound, `bank "x"`},
-		{fmt.Errorf("index: item %q: %w", "y", index.ErrAlreadyExists), codes.AlreadyExists, `item "y"`},
-		{fmt.Errorf("index: page token: %w", index.ErrInvalid), codes.InvalidArgument, "page token"},
-		{index.ErrClosed, codes.Unavailable, "shutting down"},
+		{mediamatch.Errorf(mediamatch.NotFound, "", "bank %q", "x"), codes.NotFound, `bank "x"`},
+		{fmt.Errorf("get: %w", mediamatch.Errorf(mediamatch.AlreadyExists, "", "item %q", "y")), codes.AlreadyExists, `item "y"`},
+		{mediamatch.Errorf(mediamatch.Invalid, "page_token", "%q is malformed", "x"), codes.InvalidArgument, `page_token: "x" is malformed`},
+		{mediamatch.Errorf(mediamatch.Unauthenticated, "", "token %s was revoked", "tok_1"), codes.Unauthenticated, "token tok_1 was revoked"},
+		{mediamatch.Errorf(mediamatch.NoSpace, "", "no space: 10 bytes free"), codes.ResourceExhausted, "no space: 10 bytes free"},
+		{mediamatch.Errorf(mediamatch.OverBudget, "", "12 signals, want at most 3"), codes.ResourceExhausted, "12 signals, want at most 3"},
+		{mediamatch.Errorf(mediamatch.Syntax, "", "hash line: quality %q", "x"), codes.InvalidArgument, `hash line: quality "x"`},
+		{mediamatch.ErrClosed, codes.Unavailable, "shutting down"},
+		{fmt.Errorf("add: %w", mediamatch.ErrClosed), codes.Unavailable, "shutting down"},
 		{fmt.Errorf("ffmpeg: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "deadline exceeded"},
 		{context.Canceled, codes.Canceled, "canceled"},
 		{invalid("X.y", "%d, want 1", 2), codes.InvalidArgument, "X.y: 2, want 1"},
@@ -579,6 +584,11 @@ func TestToStatus(t *testing.T) {
 			st := wantStatus(t, s.toStatus(ctx, tt.err), tt.code, tt.msg)
 			if tt.code == codes.Internal && st.Message() != "internal error" {
 				t.Errorf("Internal message = %q, want %q", st.Message(), "internal error")
+			}
+			for _, prefix := range []string{"index: ", "fingerprint: ", "mediamatch: "} {
+				if strings.Contains(st.Message(), prefix) {
+					t.Errorf("message %q has the package prefix %q", st.Message(), prefix)
+				}
 			}
 		})
 	}

@@ -18,35 +18,31 @@ const (
 	maxQueryBanks         = 100
 	maxResults            = 1000
 	maxPageSize           = index.MaxPageSize
-	maxKeyframes          = index.MaxKeyframes
-	maxSignalsPerKeyframe = index.MaxSignalsPerKeyframe
-	maxFileSignals        = index.MaxFileSignals
-	maxDescriptionBytes   = index.MaxDescriptionLen
+	maxKeyframes          = mediamatch.MaxKeyframes
+	maxSignalsPerKeyframe = mediamatch.MaxSignalsPerKeyframe
+	maxFileSignals        = mediamatch.MaxFileSignals
+	maxDescriptionBytes   = mediamatch.MaxDescriptionLen
 	// MaxChunkBytes is the largest chunk of a streamed upload: the 1 MiB of
 	// the API plus 64 KiB of slack for clients that round differently.
 	MaxChunkBytes = 1<<20 + 64<<10
 )
 
 // The validators below add what is wrong with one part of a request to vs.
-// field is the path of the part from the request message. The index owns
-// the rules for names, ids and labels; its messages say what was wanted.
+// field is the path of the part from the request message. The domain
+// (api/mediamatch) owns the rules for names, ids and labels: the server
+// calls them with the request's field path, and their messages say the
+// value and what was wanted.
 
 func checkBankName(vs *violations, field, name string) {
-	if err := index.ValidateBankName(name); err != nil {
-		vs.add(field, "%s", reason(err))
-	}
+	vs.addErr(field, mediamatch.ValidateBankName(field, name))
 }
 
 func checkItemID(vs *violations, field, id string) {
-	if err := index.ValidateItemID(id); err != nil {
-		vs.add(field, "%s", reason(err))
-	}
+	vs.addErr(field, mediamatch.ValidateItemID(field, id))
 }
 
 func checkLabels(vs *violations, field string, labels map[string]string) {
-	if err := index.ValidateLabels(labels); err != nil {
-		vs.add(field, "%s", reason(err))
-	}
+	vs.addErr(field, mediamatch.ValidateLabels(field, labels))
 }
 
 func checkPageSize(vs *violations, field string, n int32) {
@@ -106,8 +102,8 @@ func checkOptions(vs *violations, field string, o *pb.MatchOptions) {
 	}
 }
 
-// checkMedia checks the shape of a client-supplied fingerprint; the index
-// checks the rest (index.ValidateMedia). A query's keyframe signals may
+// checkMedia checks the shape of a client-supplied fingerprint; the
+// handler checks the rest (mediamatch.ValidateMedia) once it is converted. A query's keyframe signals may
 // carry a transform (its PDQ dihedral variants); an item's (forItem) may
 // not: items are stored untransformed.
 func checkMedia(vs *violations, field string, m *pb.Media, forItem bool) {
@@ -190,10 +186,12 @@ func perceptualNames() string {
 
 // pageTokenError returns err, or for the index's refusal of a page token
 // (opaque to the edge, which cannot check it) an *invalidError naming
-// field. The token is never echoed whole (reason clips it).
+// field. The token is never echoed whole (addErr clips it).
 func pageTokenError(field string, err error) error {
-	if errors.Is(err, index.ErrInvalid) {
-		return invalid(field, "%s", reason(err))
+	if e, ok := errors.AsType[*mediamatch.Error](err); ok && e.Code == mediamatch.Invalid {
+		var vs violations
+		vs.addErr(field, &mediamatch.Error{Code: e.Code, Msg: e.Msg})
+		return vs.err()
 	}
 	return err
 }
@@ -210,19 +208,9 @@ func quote(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-// maxReason is the most of a domain error's text reason keeps, in bytes.
+// maxReason is the most of a domain error's message a violation keeps,
+// in bytes (addErr).
 const maxReason = 300
-
-// reason returns the text of a domain validation error without the
-// package prefix and the sentinel's suffix ("index: bank name "X" ...:
-// index: invalid argument" becomes "bank name "X" ..."), so that it reads
-// as the edge's own message after the field name; clipped (cleanText) to
-// maxReason bytes, as it may quote the caller's input.
-func reason(err error) string {
-	msg := err.Error()
-	msg = strings.TrimSuffix(msg, ": "+index.ErrInvalid.Error())
-	return cleanText(strings.TrimPrefix(msg, "index: "), maxReason)
-}
 
 // clipUTF8 returns the longest prefix of s of at most n bytes that does
 // not cut a UTF-8 sequence.

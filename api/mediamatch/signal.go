@@ -2,7 +2,6 @@ package mediamatch
 
 import (
 	"encoding/hex"
-	"fmt"
 	"math/bits"
 	"time"
 )
@@ -93,19 +92,32 @@ type Signal struct {
 	Transform Transform
 }
 
-// Validate returns an error if s has an unknown type or a hash of the wrong length.
-func (s Signal) Validate() error {
+// Validate returns an *Error of code Invalid if s has an unknown type, a
+// hash of the wrong length, a quality outside 0..100 or an unknown
+// Transform.
+func (s Signal) Validate() error { return s.validate("") }
+
+// validate is Validate with the error's field below field, the path of
+// the signal ("item.media.keyframes[0].signals[1]"): ".hash", ".quality".
+// With field empty the error has none.
+func (s Signal) validate(field string) error {
+	at := func(sub string) string {
+		if field == "" {
+			return ""
+		}
+		return field + "." + sub
+	}
 	if !s.Type.Valid() {
-		return fmt.Errorf("unknown signal type %q", s.Type)
+		return Errorf(Invalid, at("type"), "unknown signal type %q", s.Type)
 	}
 	if want := s.Type.Bits() / 8; len(s.Hash) != want {
-		return fmt.Errorf("%s hash is %d bytes, want %d", s.Type, len(s.Hash), want)
+		return Errorf(Invalid, at("hash"), "%s hash is %d bytes, want %d", s.Type, len(s.Hash), want)
 	}
 	if s.Quality < 0 || s.Quality > 100 {
-		return fmt.Errorf("%s quality %d, want 0..100", s.Type, s.Quality)
+		return Errorf(Invalid, at("quality"), "%s quality %d, want 0..100", s.Type, s.Quality)
 	}
 	if s.Transform < TransformNone || s.Transform > FlipMinus1 {
-		return fmt.Errorf("%s transform %d, want 0..7", s.Type, s.Transform)
+		return Errorf(Invalid, at("transform"), "%s transform %d, want 0..7", s.Type, s.Transform)
 	}
 	return nil
 }

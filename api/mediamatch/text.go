@@ -25,10 +25,10 @@ import (
 //     written with 3 decimals (WriteVPDQ, ParseVPDQ), e.g.
 //     "30,100,df83b48f2ad34d68169c36bc6d2f6b36ce5ed08701a301e9cbb9fc12f80b8154,1.000".
 
-// ErrSyntax is wrapped by the errors of ParsePDQ, ParseHashLine and
-// ParseVPDQ for text that is not in the expected form; the message says
-// where (line number for ParseVPDQ) and what was wrong.
-var ErrSyntax = errors.New("mediamatch: syntax error")
+// ParsePDQ, ParseHashLine, ParseVPDQ and ParseVPDQLine return an *Error
+// of code Syntax (errors.Is(err, ErrSyntax)) for text that is not in the
+// expected form; the message says where (line number for ParseVPDQ) and
+// what was wrong, with no prefix.
 
 // vpdqDefaultPeriod is the sampling period vPDQ uses by default (one frame
 // a second): the length given to the last frame of a one-line vPDQ file.
@@ -39,17 +39,17 @@ const vpdqDefaultPeriod = time.Second
 // nothing about its quality, and the caller decides what to record (a
 // partner's list normally holds only hashes of quality PDQ.MinQuality() or
 // more; a signal of lower quality is never indexed or matched). It returns
-// an error wrapping ErrSyntax for anything else.
+// an *Error of code Syntax for anything else.
 func ParsePDQ(s string) (Signal, error) {
 	h, err := parsePDQHex(strings.TrimSpace(s))
 	if err != nil {
-		return Signal{}, fmt.Errorf("%w: %v", ErrSyntax, err)
+		return Signal{}, syntaxf("%v", err)
 	}
 	return Signal{Type: PDQ, Hash: h}, nil
 }
 
 // The parsing helpers below return errors that say what is wrong; the
-// exported functions wrap them in ErrSyntax and say where.
+// exported functions make them Syntax errors that say where.
 
 // parsePDQHex decodes exactly 64 hex digits.
 func parsePDQHex(s string) ([]byte, error) {
@@ -91,22 +91,22 @@ func WriteHashLine(w io.Writer, s Signal, path string) error {
 // ParseHashLine parses one line of the reference photo hasher's output,
 // "hash,quality,path" (a trailing newline or carriage return is ignored),
 // into a PDQ signal and the path. The path is everything after the second
-// comma and may itself hold commas. It returns an error wrapping ErrSyntax
+// comma and may itself hold commas. It returns an *Error of code Syntax
 // for a line in any other form.
 func ParseHashLine(line string) (Signal, string, error) {
 	line = strings.TrimRight(line, "\r\n")
 	hash, rest, ok1 := strings.Cut(line, ",")
 	quality, path, ok2 := strings.Cut(rest, ",")
 	if !ok1 || !ok2 {
-		return Signal{}, "", fmt.Errorf("%w: hash line %q: want hash,quality,path", ErrSyntax, clip(line))
+		return Signal{}, "", syntaxf("hash line %q: want hash,quality,path", clip(line))
 	}
 	h, err := parsePDQHex(hash)
 	if err != nil {
-		return Signal{}, "", fmt.Errorf("%w: hash line: %v", ErrSyntax, err)
+		return Signal{}, "", syntaxf("hash line: %v", err)
 	}
 	q, err := parseQuality(quality)
 	if err != nil {
-		return Signal{}, "", fmt.Errorf("%w: hash line: %v", ErrSyntax, err)
+		return Signal{}, "", syntaxf("hash line: %v", err)
 	}
 	return Signal{Type: PDQ, Hash: h, Quality: q}, path, nil
 }
@@ -154,7 +154,7 @@ func WriteVPDQ(w io.Writer, m Media) error {
 // period, for a one-line file), and Duration is its End. Frame indices and
 // timestamps must increase strictly.
 //
-// It returns an error wrapping ErrSyntax, naming the line, for a line in
+// It returns an *Error of code Syntax, naming the line, for a line in
 // any other form or out of order, or the reader's error.
 func ParseVPDQ(r io.Reader) (Media, error) {
 	sc := bufio.NewScanner(r)
@@ -168,22 +168,21 @@ func ParseVPDQ(r io.Reader) (Media, error) {
 		}
 		k, err := parseVPDQLine(line)
 		if err != nil {
-			return Media{}, fmt.Errorf("%w: vPDQ line %d: %v", ErrSyntax, n, err)
+			return Media{}, syntaxf("vPDQ line %d: %v", n, err)
 		}
 		if p := len(kfs) - 1; p >= 0 && (k.Index <= kfs[p].Index || k.Start <= kfs[p].Start) {
-			return Media{}, fmt.Errorf("%w: vPDQ line %d: frame %d at %v after frame %d at %v, want both increasing",
-				ErrSyntax, n, k.Index, k.Start, kfs[p].Index, kfs[p].Start)
+			return Media{}, syntaxf("vPDQ line %d: frame %d at %v after frame %d at %v, want both increasing", n, k.Index, k.Start, kfs[p].Index, kfs[p].Start)
 		}
 		kfs = append(kfs, k)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return Media{}, fmt.Errorf("%w: vPDQ line %d: longer than %d bytes", ErrSyntax, n+1, bufio.MaxScanTokenSize)
+			return Media{}, syntaxf("vPDQ line %d: longer than %d bytes", n+1, bufio.MaxScanTokenSize)
 		}
 		return Media{}, fmt.Errorf("mediamatch: reading vPDQ: %w", err)
 	}
 	if len(kfs) == 0 {
-		return Media{}, fmt.Errorf("%w: vPDQ file has no frames", ErrSyntax)
+		return Media{}, syntaxf("vPDQ file has no frames")
 	}
 	period := vpdqDefaultPeriod
 	if len(kfs) > 1 {
@@ -198,6 +197,23 @@ func ParseVPDQ(r io.Reader) (Media, error) {
 	last.End = last.Start + period
 	return Media{Kind: KindVideo, Duration: last.End, Keyframes: kfs}, nil
 }
+
+// ParseVPDQLine parses one line of a vPDQ file,
+// "frame_index,quality,pdqhex,timestamp_seconds", into a keyframe with
+// Index, Start and the PDQ signal (End is left zero: it is the next line's
+// timestamp). It returns an *Error of code Syntax for a line in any other
+// form.
+func ParseVPDQLine(line string) (Keyframe, error) {
+	k, err := parseVPDQLine(strings.TrimRight(line, "\r\n"))
+	if err != nil {
+		return Keyframe{}, syntaxf("%v", err)
+	}
+	return k, nil
+}
+
+// syntaxf returns an *Error of code Syntax with the message format and
+// args make.
+func syntaxf(format string, args ...any) error { return Errorf(Syntax, "", format, args...) }
 
 // parseVPDQLine parses "frame_index,quality,pdqhex,timestamp_seconds".
 func parseVPDQLine(line string) (Keyframe, error) {

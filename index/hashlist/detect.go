@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -26,12 +25,12 @@ import (
 //     "hex,quality,..."; lines if it is a hex word alone, or two words of
 //     which the first is a signal type or the second is hex.
 //
-// It returns an error wrapping ErrUnknownFormat, saying what it saw, when
+// It returns an *Error of kind ErrUnknownFormat, saying what it saw, when
 // nothing fits. It is safe for concurrent use.
 func Detect(head []byte) (Format, error) {
 	s := bytes.TrimLeft(bytes.TrimPrefix(head, bom), " \t\r\n")
 	if len(s) == 0 {
-		return "", fmt.Errorf("%w: the input is empty", ErrUnknownFormat)
+		return "", unknownFormat("the input is empty")
 	}
 	switch s[0] {
 	case '<':
@@ -46,7 +45,7 @@ func Detect(head []byte) (Format, error) {
 			return detectLine(t)
 		}
 	}
-	return "", fmt.Errorf("%w: only blank lines and comments", ErrUnknownFormat)
+	return "", unknownFormat("only blank lines and comments")
 }
 
 func detectXML(s []byte) (Format, error) {
@@ -54,14 +53,14 @@ func detectXML(s []byte) (Format, error) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", fmt.Errorf("%w: XML without an element: %v", ErrUnknownFormat, err)
+			return "", unknownFormat("XML without an element: %v", err)
 		}
 		if t, ok := tok.(xml.StartElement); ok {
 			switch t.Name.Local {
 			case "queryResult", "images", "videos", "image", "video":
 				return NCMEC, nil
 			}
-			return "", fmt.Errorf("%w: XML whose first element is <%s>, want NCMEC's <queryResult>", ErrUnknownFormat, clip(t.Name.Local))
+			return "", unknownFormat("XML whose first element is <%s>, want NCMEC's <queryResult>", clip(t.Name.Local))
 		}
 	}
 }
@@ -95,8 +94,8 @@ func detectJSON(s []byte) (Format, error) {
 			break
 		}
 	}
-	return "", fmt.Errorf(`%w: a JSON object without "results" (tcap), "hashRecords" (stopncii), "data" or "indicator" `+
-		`(te-updates), or "id" and "media" (jsonl)`, ErrUnknownFormat)
+	return "", unknownFormat(`a JSON object without "results" (tcap), "hashRecords" (stopncii), "data" or "indicator" ` +
+		`(te-updates), or "id" and "media" (jsonl)`)
 }
 
 func detectLine(t string) (Format, error) {
@@ -123,8 +122,8 @@ func detectLine(t string) (Format, error) {
 	if len(w) == 1 && allHex(w[0]) || len(w) == 2 && (typed || allHex(w[1])) {
 		return Lines, nil
 	}
-	return "", fmt.Errorf("%w: first line %q is none of: a hash, <signal_type> <hash>, hash,quality,filename (pdq), "+
-		"frame,quality,hash,seconds (vpdq), a te-csv or te-simple header", ErrUnknownFormat, clip(t))
+	return "", unknownFormat("first line %q is none of: a hash, <signal_type> <hash>, hash,quality,filename (pdq), "+
+		"frame,quality,hash,seconds (vpdq), a te-csv or te-simple header", clip(t))
 }
 
 // allHex reports whether s is one or more hex digits.

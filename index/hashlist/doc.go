@@ -93,7 +93,7 @@
 // "filename" (pdq). The partner's tag strings (te-csv tags, te-simple
 // labels, te-updates tags) are kept verbatim in Source.Tags and also become
 // labels "tag:<tag>" with an empty value, as long as the key fits (at most
-// 64 bytes) and the item has fewer than index.MaxLabels labels; tags that
+// 64 bytes) and the item has fewer than mediamatch.MaxLabels labels; tags that
 // do not fit stay in Source.Tags only.
 //
 // Source.Format is the list's format, Source.Partner the collab (te-csv),

@@ -7,10 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // This file holds what every partner format shares: the names partners
@@ -187,7 +185,7 @@ func (l *labels) set(k, v string) {
 func (l *labels) addTags(tags []string) {
 	for _, t := range tags {
 		k := tagPrefix + t
-		if t == "" || len(k) > index.MaxLabelKeyLen || !utf8.ValidString(k) || len(*l) >= index.MaxLabels {
+		if t == "" || mediamatch.ValidateLabelKey("", k) != nil || len(*l) >= mediamatch.MaxLabels {
 			continue
 		}
 		if *l == nil {
@@ -335,17 +333,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// syntaxReason returns a mediamatch parse error without its
-// "mediamatch: syntax error: " prefix, which the line number replaces.
-func syntaxReason(err error) error {
-	return errors.New(strings.TrimPrefix(err.Error(), mediamatch.ErrSyntax.Error()+": "))
-}
-
-// indexReason returns an index validation error as a reason: without the
-// "index: " prefix and the ErrInvalid suffix.
-func indexReason(err error) error {
-	s := strings.TrimPrefix(err.Error(), "index: ")
-	return errors.New(strings.TrimSuffix(s, ": "+index.ErrInvalid.Error()))
 }

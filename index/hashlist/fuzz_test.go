@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
 
 // FuzzReader reads arbitrary bytes in every format. It must not panic or
@@ -60,13 +60,13 @@ func checkRecord(t *testing.T, format Format, rec Record) {
 	if rec.Line < 1 {
 		t.Fatalf("%s: record at line %d", format, rec.Line)
 	}
-	if err := index.ValidateItemID(it.ID); err != nil {
+	if err := mediamatch.ValidateItemID("item.id", it.ID); err != nil {
 		t.Fatalf("%s: %v", format, err)
 	}
-	if err := index.ValidateLabels(it.Labels); err != nil {
+	if err := mediamatch.ValidateLabels("item.labels", it.Labels); err != nil {
 		t.Fatalf("%s: %v", format, err)
 	}
-	if err := index.ValidateMedia(it.Media); err != nil {
+	if err := mediamatch.ValidateMedia("item.media", it.Media); err != nil {
 		t.Fatalf("%s: %v", format, err)
 	}
 	if format == JSONL && !rec.Delete {

@@ -65,6 +65,58 @@ var (
 	ErrNotRepresentable = errors.New("hashlist: item cannot be written in this format")
 )
 
+// Error is a list that cannot be read, or an item that cannot be written,
+// as asked: from Detect and Writer.Write (Kind ErrUnknownFormat,
+// ErrNotRepresentable), and the fatal error of Reader.Next (no Kind, the
+// decoder's error in Err). A bad record is a *LineError instead.
+//
+// Its text is "hashlist: ", Kind's words or the format, and Reason.
+// Reason alone says what was seen and what was wanted, for a caller that
+// gives its own context; errors.Is sees Kind and Err.
+type Error struct {
+	Kind   error  // ErrUnknownFormat, ErrNotRepresentable; nil for a broken list
+	Format Format // the list's format, if known
+	Reason string // what was seen and what was wanted, without a prefix
+	Err    error  // the cause, if any
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Kind != nil {
+		b.WriteString(e.Kind.Error() + ": ")
+	} else {
+		b.WriteString("hashlist: ")
+	}
+	if e.Format != "" {
+		b.WriteString(string(e.Format) + ": ")
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// Unwrap returns Kind and Err, those that are set.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	for _, err := range []error{e.Kind, e.Err} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// unknownFormat returns an *Error of kind ErrUnknownFormat.
+func unknownFormat(format string, args ...any) error {
+	return &Error{Kind: ErrUnknownFormat, Reason: fmt.Sprintf(format, args...)}
+}
+
+// notRepresentable returns an *Error of kind ErrNotRepresentable in format
+// f with the reason format and args make; a cause among args (%v) is
+// kept as Err.
+func notRepresentable(f Format, cause error, format string, args ...any) error {
+	return &Error{Kind: ErrNotRepresentable, Format: f, Reason: fmt.Sprintf(format, args...), Err: cause}
+}
+
 // Record is one entry of a hash list: an item to put, or the retraction of
 // one.
 type Record struct {

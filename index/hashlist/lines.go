@@ -35,7 +35,7 @@ func parseLinesRow(line string, opt typeSpec) (Record, error) {
 func parsePDQRefRow(line string) (Record, error) {
 	s, name, err := mediamatch.ParseHashLine(line)
 	if err != nil {
-		return Record{}, syntaxReason(err)
+		return Record{}, err
 	}
 	e := entry{hashes: []typedHash{{spec: typeSpec{sig: mediamatch.PDQ}, hash: s.Hex()}}, quality: s.Quality, hasQ: true}
 	e.labels.set("filename", name)

@@ -8,8 +8,6 @@ import (
 	"io"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // ReaderOptions tune a Reader. The zero value is ready to use.
@@ -81,8 +79,8 @@ func NewReader(r io.Reader, f Format, opts ReaderOptions) (*Reader, error) {
 		}
 	}
 	if opts.ID != "" {
-		if err := index.ValidateItemID(opts.ID); err != nil {
-			return nil, fmt.Errorf("hashlist: ReaderOptions.ID: %v", indexReason(err))
+		if err := mediamatch.ValidateItemID("ReaderOptions.ID", opts.ID); err != nil {
+			return nil, fmt.Errorf("hashlist: %w", err)
 		}
 	}
 	size := 64 << 10
@@ -147,7 +145,7 @@ func (r *Reader) Next() (Record, error) {
 		r.err = io.EOF
 		return Record{}, err
 	case err != nil:
-		r.err = fmt.Errorf("hashlist: %s: %w", r.format, err)
+		r.err = &Error{Format: r.format, Reason: err.Error(), Err: err}
 		return Record{}, r.err
 	}
 	if err := r.finish(&rec); err != nil {
@@ -168,14 +166,14 @@ func (r *Reader) finish(rec *Record) error {
 			it.Source.Partner = r.opts.Partner
 		}
 	}
-	if err := index.ValidateItemID(it.ID); err != nil {
-		return indexReason(err)
+	if err := mediamatch.ValidateItemID("item.id", it.ID); err != nil {
+		return err
 	}
-	if err := index.ValidateLabels(it.Labels); err != nil {
-		return indexReason(err)
+	if err := mediamatch.ValidateLabels("item.labels", it.Labels); err != nil {
+		return err
 	}
-	if err := index.ValidateMedia(it.Media); err != nil {
-		return indexReason(err)
+	if err := mediamatch.ValidateMedia("item.media", it.Media); err != nil {
+		return err
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 const partner = "test-partner" // ReaderOptions.Partner in the sample tests
@@ -106,7 +105,7 @@ func TestReadSamples(t *testing.T) {
 		errs: []string{
 			`line 4: added_on "last tuesday", want an ISO-8601 time such as 2024-08-01T00:00:00Z`,
 			"line 6: missing indicator_id",
-			`line 7: item id "2880742865368390/1" contains '/' at byte 16, want 1..128 bytes of printable ASCII without space or '/'`,
+			`line 7: item.id: "2880742865368390/1" contains '/' at byte 16, want 1..128 bytes of printable ASCII without space or '/'`,
 		},
 	}, {
 		file: "testdata/sample.te-updates.jsonl",
@@ -222,7 +221,7 @@ func TestReadSamples(t *testing.T) {
 			"line 4: not JSON: unexpected end of JSON input",
 			`line 5: unknown signal type "tmk", want one of [pdq phash dhash md5 sha256]`,
 			`line 6: media kind "audio", want image, video or unknown`,
-			"line 7: keyframe 0 signal 1 repeats type pdq, want each type at most once",
+			"line 7: item.media.keyframes[0].signals[1].type: pdq repeated, want each type at most once",
 		},
 	}}
 	all := samples(t)
@@ -305,7 +304,7 @@ func TestNewReaderErrors(t *testing.T) {
 		{Lines, ReaderOptions{MaxLineBytes: -1}, "hashlist: MaxLineBytes -1, want 0 or more"},
 		{Lines, ReaderOptions{SignalType: "tmk"}, "hashlist: ReaderOptions.SignalType: unsupported signal type tmk"},
 		{Lines, ReaderOptions{SignalType: "nope"}, `hashlist: ReaderOptions.SignalType: unknown signal type "nope", want pdq, md5, video_md5, sha256, phash or dhash`},
-		{VPDQ, ReaderOptions{ID: "a/b"}, `hashlist: ReaderOptions.ID: item id "a/b" contains '/' at byte 1, want 1..128 bytes of printable ASCII without space or '/'`},
+		{VPDQ, ReaderOptions{ID: "a/b"}, `hashlist: ReaderOptions.ID: "a/b" contains '/' at byte 1, want 1..128 bytes of printable ASCII without space or '/'`},
 	}
 	for _, tt := range tests {
 		r, err := NewReader(strings.NewReader(""), tt.f, tt.opts)
@@ -455,7 +454,7 @@ func TestVPDQErrors(t *testing.T) {
 // TestTags tests that tags that cannot be labels stay in Source.Tags only.
 func TestTags(t *testing.T) {
 	var tags []string
-	for i := range index.MaxLabels + 5 {
+	for i := range mediamatch.MaxLabels + 5 {
 		tags = append(tags, "t"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+string(rune('a'+i/26)))
 	}
 	long := strings.Repeat("l", 61) // "tag:" + 61 bytes is over 64
@@ -465,8 +464,8 @@ func TestTags(t *testing.T) {
 		t.Fatalf("%d records, errors %q; want one record", len(got), errs)
 	}
 	it := got[0].Item
-	if len(it.Labels) != index.MaxLabels {
-		t.Errorf("%d labels, want %d", len(it.Labels), index.MaxLabels)
+	if len(it.Labels) != mediamatch.MaxLabels {
+		t.Errorf("%d labels, want %d", len(it.Labels), mediamatch.MaxLabels)
 	}
 	if _, ok := it.Labels["tag:"+long]; ok {
 		t.Errorf("a tag too long for a label key is a label")

@@ -100,10 +100,12 @@ func (e *BrokenError) Error() string {
 // Unwrap returns Err.
 func (e *BrokenError) Unwrap() error { return e.Err }
 
-// Reason returns the reader's error without its "hashlist: <format>: "
-// prefix.
+// Reason returns what the reader saw and wanted, without a prefix.
 func (e *BrokenError) Reason() string {
-	return strings.TrimPrefix(e.Err.Error(), "hashlist: "+string(e.Format)+": ")
+	if he, ok := errors.AsType[*Error](e.Err); ok {
+		return he.Reason
+	}
+	return e.Err.Error()
 }
 
 // OptionsError is ImportOptions that NewReader refuses.
@@ -192,8 +194,8 @@ func Import(ctx context.Context, dst Importer, bank string, r io.Reader, o Impor
 		}
 		err = im.Add(ctx, index.ImportRecord{Item: rec.Item, Delete: rec.Delete, Line: rec.Line, IDFromHash: idFromHash(rec.Item)})
 		switch {
-		case errors.Is(err, index.ErrInvalid):
-			res.bad(&LineError{Line: rec.Line, Reason: indexReason(err).Error(), Err: err})
+		case errors.Is(err, mediamatch.ErrInvalid):
+			res.bad(&LineError{Line: rec.Line, Reason: err.Error(), Err: err})
 		case err != nil:
 			return res, err
 		}

@@ -3,13 +3,11 @@ package hashlist
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
-	"github.com/mediamatch/mediamatch/index"
 )
 
 // vpdqDecoder reads a vPDQ per-frame file as one video item. The lines are
@@ -40,17 +38,16 @@ func (d *vpdqDecoder) next() (Record, error) {
 		if err != nil {
 			return Record{}, err
 		}
-		m, err := mediamatch.ParseVPDQ(strings.NewReader(line))
+		k, err := mediamatch.ParseVPDQLine(line)
 		if err != nil {
-			return Record{}, lineErr(n, errors.New(strings.TrimPrefix(syntaxReason(err).Error(), "vPDQ line 1: ")))
+			return Record{}, lineErr(n, err)
 		}
-		k := m.Keyframes[0]
 		if count > 0 && (k.Index <= prev.Index || k.Start <= prev.Start) {
 			return Record{}, &LineError{Line: n, Reason: fmt.Sprintf("frame %d at %v after frame %d at %v, want both increasing",
 				k.Index, k.Start, prev.Index, prev.Start)}
 		}
-		if count++; count > index.MaxKeyframes {
-			return Record{}, &LineError{Line: n, Reason: fmt.Sprintf("more than %d frames", index.MaxKeyframes)}
+		if count++; count > mediamatch.MaxKeyframes {
+			return Record{}, &LineError{Line: n, Reason: fmt.Sprintf("more than %d frames", mediamatch.MaxKeyframes)}
 		}
 		if first == 0 {
 			first = n
@@ -64,7 +61,7 @@ func (d *vpdqDecoder) next() (Record, error) {
 	}
 	m, err := mediamatch.ParseVPDQ(strings.NewReader(text.String()))
 	if err != nil { // the lines were checked one by one above
-		return Record{}, lineErr(first, syntaxReason(err))
+		return Record{}, lineErr(first, err)
 	}
 	usable := false
 	for i := range m.Keyframes {

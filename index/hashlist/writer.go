@@ -112,7 +112,7 @@ func (w *Writer) Write(it mediamatch.Item) error {
 			err = mediamatch.WriteVPDQ(w.bw, it.Media)
 		}
 		if err != nil {
-			err = fmt.Errorf("%w: %s: %w", ErrNotRepresentable, w.f, err)
+			err = notRepresentable(w.f, err, "%v", err)
 		}
 	}
 	if err == nil {
@@ -131,7 +131,7 @@ func (w *Writer) writeRows(it mediamatch.Item, video bool) error {
 		case w.f == PDQRef && s.Type == mediamatch.PDQ:
 			var b strings.Builder
 			if err := mediamatch.WriteHashLine(&b, s, it.Labels["filename"]); err != nil {
-				return fmt.Errorf("%w: %s: item %q: %w", ErrNotRepresentable, w.f, it.ID, err)
+				return notRepresentable(w.f, err, "item %q: %v", it.ID, err)
 			}
 			rows = append(rows, []string{strings.TrimSuffix(b.String(), "\n")})
 		case w.f == TECSV && (s.Type == mediamatch.PDQ || s.Type == mediamatch.MD5):
@@ -143,7 +143,7 @@ func (w *Writer) writeRows(it mediamatch.Item, video bool) error {
 		}
 	}
 	if rows == nil {
-		return fmt.Errorf("%w: %s: item %q has no hash this format holds", ErrNotRepresentable, w.f, it.ID)
+		return notRepresentable(w.f, nil, "item %q has no hash this format holds", it.ID)
 	}
 	for _, r := range rows {
 		if err := w.writeRow(r); err != nil {
@@ -203,7 +203,7 @@ func (w *Writer) writeTE(it mediamatch.Item, video bool) error {
 			return w.enc.Encode(u)
 		}
 	}
-	return fmt.Errorf("%w: %s: item %q has no hash this format holds", ErrNotRepresentable, w.f, it.ID)
+	return notRepresentable(w.f, nil, "item %q has no hash this format holds", it.ID)
 }
 
 // WriteDelete writes the retraction of the item id: {"id":...,"delete":true}
@@ -220,7 +220,7 @@ func (w *Writer) WriteDelete(id string) error {
 		raw, _ := json.Marshal(id)
 		return w.enc.Encode(teUpdate{ID: raw, ShouldDelete: true})
 	}
-	return fmt.Errorf("%w: %s has no retractions", ErrNotRepresentable, w.f)
+	return notRepresentable(w.f, nil, "no retractions")
 }
 
 // Close writes what is buffered. It does not close the underlying writer.

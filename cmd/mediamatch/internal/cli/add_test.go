@@ -93,7 +93,7 @@ func TestAddImports(t *testing.T) {
 	// An item the server refuses (every item here: the label applies to
 	// all): the first is named by its line, and nothing is added.
 	out = run(t, addr, "add", "--bank", "b", "--label", strings.Repeat("k", 300)+"=v", "--hashes", file("label.txt", hexA+",90,one.jpg\n"+hexB+",90,two.jpg\n"))
-	if out.code != 1 || !strings.Contains(out.stderr, "label.txt: line 1 (one.jpg): invalid argument: label key") {
+	if out.code != 1 || !strings.Contains(out.stderr, "label.txt: line 1 (one.jpg): invalid argument: item.labels: key \"kkkk") {
 		t.Errorf("add --hashes with a bad label: exit %d, stderr %q, want line 1 named", out.code, out.stderr)
 	}
 	want("add --hashes with a bad label", rec.writes(), "BankService/ImportSignals")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -104,7 +103,7 @@ func parseHashLine(text string) (hashListItem, error) {
 	if strings.Contains(text, ",") {
 		sig, name, err := mediamatch.ParseHashLine(text)
 		if err != nil {
-			return hashListItem{}, syntaxReason(err)
+			return hashListItem{}, err
 		}
 		if !sig.Matchable() {
 			return hashListItem{}, fmt.Errorf("pdq quality %d, want at least %d", sig.Quality, sig.Type.MinQuality())
@@ -112,8 +111,8 @@ func parseHashLine(text string) (hashListItem, error) {
 		id := path.Base(strings.ReplaceAll(name, `\`, "/"))
 		if name == "" {
 			id = defaultHashID(sig)
-		} else if err := checkItemID(id); err != nil {
-			return hashListItem{}, fmt.Errorf("item id %q (the filename's base name): %v", id, err)
+		} else if err := mediamatch.ValidateItemID("", id); err != nil {
+			return hashListItem{}, fmt.Errorf("item id (the filename's base name): %w", err)
 		}
 		return hashListItem{id: id, sig: sig}, nil
 	}
@@ -135,31 +134,11 @@ func parseHashLine(text string) (hashListItem, error) {
 	}
 	sig, err := mediamatch.ParsePDQ(hexPart)
 	if err != nil {
-		return hashListItem{}, syntaxReason(err)
+		return hashListItem{}, err
 	}
 	sig.Quality = listQuality
 	return hashListItem{id: defaultHashID(sig), sig: sig}, nil
 }
 
-// syntaxReason returns a mediamatch parse error without its
-// "mediamatch: syntax error: " prefix, which the line number replaces.
-func syntaxReason(err error) error {
-	return errors.New(strings.TrimPrefix(err.Error(), mediamatch.ErrSyntax.Error()+": "))
-}
-
 // defaultHashID is the id of a listed hash without a filename.
 func defaultHashID(s mediamatch.Signal) string { return "pdq-" + s.Hex()[:16] }
-
-// checkItemID applies the server's rule for item ids (index.ValidateItemID)
-// so that a bad id fails while the list is read, before anything is added.
-func checkItemID(id string) error {
-	if len(id) == 0 || len(id) > 128 {
-		return fmt.Errorf("%d bytes, want 1..128 bytes of printable ASCII without space or '/'", len(id))
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c > '~' || c == '/' {
-			return fmt.Errorf("contains %q, want printable ASCII without space or '/'", c)
-		}
-	}
-	return nil
-}

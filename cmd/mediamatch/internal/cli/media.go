@@ -531,13 +531,14 @@ func (a *app) addVPDQ(ctx context.Context, spec client.ItemSpec, file string) er
 	m, err := mediamatch.ParseVPDQ(f)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("add --vpdq %s: %w", file, syntaxReason(err))
+		return fmt.Errorf("add --vpdq %s: %w", file, err)
 	}
 	if !slices.ContainsFunc(m.Keyframes, func(k mediamatch.Keyframe) bool { return slices.ContainsFunc(k.Signals, k.Matchable) }) {
 		return fmt.Errorf("add --vpdq %s: no frame has a pdq hash of quality at least %d, want one that can match", file, mediamatch.PDQ.MinQuality())
 	}
-	if err := checkItemID(spec.ID); err != nil {
-		return fmt.Errorf("add --vpdq %s: item id %q: %v", file, spec.ID, err)
+	// The server's rule, checked before anything is sent.
+	if err := mediamatch.ValidateItemID("", spec.ID); err != nil {
+		return fmt.Errorf("add --vpdq %s: item id: %w", file, err)
 	}
 	c, err := a.client()
 	if err != nil {
@@ -673,7 +674,7 @@ type refusedError struct {
 }
 
 func (e *refusedError) Error() string {
-	return strings.TrimSuffix(e.err.Error(), e.err.Message) + e.reason
+	return (&client.Error{Code: e.err.Code, Message: e.reason}).Error()
 }
 
 func (e *refusedError) Unwrap() error { return e.err }

@@ -60,7 +60,7 @@ func TestParseHashList(t *testing.T) {
 		{hexA + ", 50 ,x.jpg", `quality " 50 ", want an integer 0..100`},
 		{hexA + ",high,x.jpg", `quality "high", want an integer 0..100`},
 		{hexA + ",101,x.jpg", `quality "101"`},
-		{hexA + ",100,my photo.jpg", `item id "my photo.jpg" (the filename's base name): contains ' '`},
+		{hexA + ",100,my photo.jpg", `item id (the filename's base name): "my photo.jpg" contains ' ' at byte 2, want 1..128 bytes`},
 		{hexA + "\n" + hexB + "\npdq " + hexA, `line 3: item id "pdq-d8f8f0cee0f4a84f" repeats line 1`},
 		{hexA + ",90,x.jpg\n" + hexB + ",90,dir/x.jpg", `line 2: item id "x.jpg" repeats line 1`},
 		{"# only a comment\n", "no hashes in the list"},
