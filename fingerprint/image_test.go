@@ -23,25 +23,15 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
-
-// mediaRoot returns the shared test media folder, ../shared/media from
-// the repository root, and skips the test when it is absent.
-func mediaRoot(tb testing.TB) string {
-	tb.Helper()
-	dir := filepath.Join("..", "..", "shared", "media")
-	if _, err := os.Stat(dir); err != nil {
-		tb.Skipf("shared media not available: %v", err)
-	}
-	return dir
-}
 
 // mediaFiles returns every file under dir (relative to the shared media
 // folder), sorted.
 func mediaFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	root := mediaRoot(t)
+	root := mmtest.Shared(t, "media")
 	var files []string
 	err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -64,7 +54,7 @@ func mediaFiles(t *testing.T, dir string) []string {
 
 func readMedia(t testing.TB, rel string) []byte {
 	t.Helper()
-	d, err := os.ReadFile(filepath.Join(mediaRoot(t), rel))
+	d, err := os.ReadFile(filepath.Join(mmtest.Shared(t, "media"), rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +174,7 @@ func isSentinel(err error) bool {
 // to the shared media folder), expanding its globs.
 func groupMembers(t *testing.T, group string) []string {
 	t.Helper()
-	root := mediaRoot(t)
+	root := mmtest.Shared(t, "media")
 	f, err := os.Open(filepath.Join(root, "GROUPS.tsv"))
 	if err != nil {
 		t.Fatal(err)

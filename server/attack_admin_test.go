@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -227,7 +228,7 @@ func serveIndexDir(t *testing.T, dir string, opts index.Options) (pb.BankService
 	if err != nil {
 		t.Fatalf("index.Open: %v", err)
 	}
-	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), Options{Logger: slogTo(&syncBuffer{})})
+	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), Options{Logger: slogTo(&mmtest.SyncBuffer{})})
 	gs := grpc.NewServer(s.ServerOptions()...)
 	s.Register(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/index/hashlist"
@@ -492,7 +493,7 @@ func TestImportCancel(t *testing.T) {
 	if err := e.ix.Close(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &mmtest.SyncBuffer{}
 	ix, err := index.Open(e.dir, index.Options{Logger: slogTo(logs)})
 	if err != nil {
 		t.Fatal(err)

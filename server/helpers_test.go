@@ -1,15 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -34,27 +32,9 @@ type env struct {
 	match pb.MatchServiceClient
 	hash  pb.HashServiceClient
 	bank  pb.BankServiceClient
-	logs  *syncBuffer
+	logs  *mmtest.SyncBuffer
 	// streams counts the streaming calls whose handler is running.
 	streams *atomic.Int64
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newEnv(t testing.TB, opts Options) *env { return newEnvOn(t, opts, false) }
@@ -68,7 +48,7 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 		t.Fatalf("index.Open: %v", err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	logs := &syncBuffer{}
+	logs := &mmtest.SyncBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), opts)
 
@@ -134,20 +114,9 @@ func (e *env) waitStreams(t testing.TB) {
 	}
 }
 
-// mediaDir returns ../shared/media relative to the repository root
-// (sharedMediaDir), and skips the test when it is absent.
-func mediaDir(t testing.TB) string {
-	t.Helper()
-	dir, err := sharedMediaDir()
-	if err != nil {
-		t.Skipf("shared media absent: %v", err)
-	}
-	return dir
-}
-
 func readMedia(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(mediaDir(t), rel))
+	b, err := os.ReadFile(mmtest.Shared(t, "media", rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,17 +128,6 @@ func ffmpegPath() string {
 		return p
 	}
 	return "/usr/bin/ffmpeg"
-}
-
-// needFFmpeg skips the test when ffmpeg is missing, unless $CI is set.
-func needFFmpeg(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath(ffmpegPath()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ffmpeg is required in CI: %v", err)
-		}
-		t.Skipf("ffmpeg missing: %v", err)
-	}
 }
 
 // wantStatus fails unless err is a status with code c whose message
@@ -252,6 +210,6 @@ func matchIDs(ms []*pb.Match) []string {
 	return ids
 }
 
-func slogTo(w *syncBuffer) *slog.Logger {
+func slogTo(w *mmtest.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
@@ -120,7 +121,7 @@ func bankItems(t *testing.T, cli func(io.Reader, ...string) result, bank string)
 }
 
 func TestEndToEndLists(t *testing.T) {
-	media := mediaDir(t)
+	media := mmtest.Shared(t, "media")
 	tmp := t.TempDir()
 	bin := buildBinary(t, tmp)
 	srv := startServer(t, bin, filepath.Join(tmp, "data"))
