@@ -28,7 +28,7 @@ run: deps build
 test: deps api-check
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
-	$(GO) test -race -count=1 -run 'Concurrent|ConsistentPrefix|MemorySnapshot' ./index/ ./index/hamming/
+	$(GO) test -race -count=1 -run 'Concurrent|ConsistentPrefix|MemorySnapshot|ImportAllOrNothing|MatchDoesNotWaitForWriter|ParallelScan' ./index/ ./index/hamming/
 
 # api-check lints the protobuf API and fails if the committed generated code
 # is not what the .proto files generate.

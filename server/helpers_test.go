@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +36,50 @@ type env struct {
 	logs  *mmtest.SyncBuffer
 	// streams counts the streaming calls whose handler is running.
 	streams *atomic.Int64
+	// recvs counts the RecvMsg calls that streaming handlers began.
+	recvs *recvCounter
+}
+
+// recvCounter counts the RecvMsg calls of streaming handlers, as they
+// begin: a handler that calls RecvMsg for the (n+1)th time has dealt with
+// the n messages before it and is waiting for more.
+type recvCounter struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	n    int
+}
+
+func newRecvCounter() *recvCounter {
+	c := &recvCounter{}
+	c.cond.L = &c.mu
+	return c
+}
+
+func (c *recvCounter) add() {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	c.cond.Broadcast()
+}
+
+// wait blocks until RecvMsg calls number at least n.
+func (c *recvCounter) wait(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.n < n {
+		c.cond.Wait()
+	}
+}
+
+// countingStream is a grpc.ServerStream whose RecvMsg calls are counted.
+type countingStream struct {
+	grpc.ServerStream
+	c *recvCounter
+}
+
+func (s countingStream) RecvMsg(m any) error {
+	s.c.add()
+	return s.ServerStream.RecvMsg(m)
 }
 
 func newEnv(t testing.TB, opts Options) *env { return newEnvOn(t, opts, false) }
@@ -73,13 +118,14 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 		}))
 	}
 	streams := &atomic.Int64{}
+	recvs := newRecvCounter()
 	// The guard runs too (ServerOptions): with no token, authentication
 	// is off, as on a loopback development server.
 	gs := grpc.NewServer(append(s.ServerOptions(),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			streams.Add(1)
 			defer streams.Add(-1)
-			return h(srv, ss)
+			return h(srv, countingStream{ss, recvs})
 		}))...)
 	s.Register(gs)
 	go gs.Serve(lis)
@@ -98,6 +144,7 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 		bank:    pb.NewBankServiceClient(conn),
 		logs:    logs,
 		streams: streams,
+		recvs:   recvs,
 	}
 }
 
