@@ -463,12 +463,14 @@ func TestEndToEndImportCrash(t *testing.T) {
 	// recovery finished it, or it was applied just before the kill); a
 	// kill after the import was reported done counts apart. The kill point
 	// is chosen adaptively, uniformly between lo, the latest delay seen to
-	// land before the commit, and hi, the earliest seen after it, so that
-	// the kills close in on the commit point from both sides; the rounds
-	// go on past minRounds (up to maxRounds) until kills have landed on
-	// both sides and one restart has finished an interrupted import.
+	// land before the commit, and hi, the earliest seen after it (until a
+	// kill has landed after it, twice the latest before it: the import's
+	// duration measured above is only a first guess), so that the kills
+	// close in on the commit point from both sides; the rounds go on past
+	// minRounds (up to maxRounds) until kills have landed on both sides and
+	// one restart has finished an interrupted import.
 	const minRounds, maxRounds = 20, 80
-	lo, hi := time.Duration(0), dB
+	lo, hi, seenAfter := time.Duration(0), dB, false
 	var before, after, recovered, finished, rounds int
 	start := time.Now()
 	for round := 0; round < maxRounds && (round < minRounds || before == 0 || after == 0 || recovered == 0); round++ {
@@ -492,6 +494,9 @@ func TestEndToEndImportCrash(t *testing.T) {
 			side = "before the commit: A"
 			before++
 			lo = max(lo, delay)
+			if !seenAfter {
+				hi = max(hi, 2*lo)
+			}
 			if err == nil {
 				t.Errorf("round %d: the import succeeded, but after the crash the bank is A", round)
 			}
@@ -499,10 +504,16 @@ func TestEndToEndImportCrash(t *testing.T) {
 			side = "after the import was done: B"
 			finished++
 			hi = min(hi, delay)
+			if !seenAfter {
+				hi, seenAfter = delay, true
+			}
 		case same(got, b):
 			side = "after the commit: B"
 			after++
 			hi = min(hi, delay)
+			if !seenAfter {
+				hi, seenAfter = delay, true
+			}
 		default:
 			t.Fatalf("round %d: killed after %v: the bank (%d items) is neither A (%d) nor B (%d)",
 				round, delay, len(got), len(a), len(b))
