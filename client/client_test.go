@@ -8,8 +8,6 @@ import (
 	"image"
 	"image/png"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/client"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -62,13 +61,7 @@ func newConn(t *testing.T) *grpc.ClientConn {
 
 func photo(t *testing.T) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "media", "images", "skimage", "chelsea.png"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("shared media absent: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := mmtest.ReadShared(t, "media", "images", "skimage", "chelsea.png")
 	return b
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
@@ -71,7 +72,7 @@ func TestScanJPEG(t *testing.T) {
 // whatever the marker count said.
 func TestLibjpegScanLimit(t *testing.T) {
 	if !haveLibjpeg {
-		t.Skip("built without libjpeg")
+		mmtest.Missing(t, "libjpeg: built without it (cgo and jpeglib.h, see make deps)")
 	}
 	_, _, _, err := libjpegDecode(context.Background(), hostile.ScanBomb(1024, 1024, 50), 1<<30, 512, 10)
 	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "11 scans, limit 10") {

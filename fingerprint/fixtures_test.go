@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // projectTestdata is the repository's top-level testdata directory, made
@@ -110,7 +111,7 @@ func TestProjectMedia(t *testing.T) {
 // few bits of the listed frame (the decoded frames may differ a little
 // with the ffmpeg build).
 func TestProjectVideo(t *testing.T) {
-	ffmpeg := needFFmpeg(t)
+	ffmpeg := mmtest.FFmpeg(t)
 	data, err := os.ReadFile(filepath.Join(projectTestdata, "media", "clip.mp4"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
@@ -32,7 +33,7 @@ func TestHostileVideos(t *testing.T) {
 	// a second. Streamed to a pipe, Matroska has no duration in its header,
 	// so only the frame cap can stop it; in MP4 it has one.
 	const tenHours = 10 * time.Hour
-	ff := needFFmpeg(t)
+	ff := mmtest.FFmpeg(t)
 	tests := []struct {
 		name string
 		data func(t *testing.T) []byte

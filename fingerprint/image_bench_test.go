@@ -18,6 +18,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // benchPhotos returns JPEG photos of 2 MP and more, made in memory from
@@ -28,7 +29,7 @@ func benchPhotos(b *testing.B) []struct {
 	name string
 	data []byte
 } {
-	dir := mediaRoot(b)
+	dir := mmtest.Shared(b, "media")
 	read := func(rel string) []byte {
 		d, err := os.ReadFile(filepath.Join(dir, "images", rel))
 		if err != nil {

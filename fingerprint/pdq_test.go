@@ -18,24 +18,14 @@ import (
 	"testing"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
-
-// refDir returns ../shared/pdq-reference (relative to the repository
-// root), or skips the test when it is absent.
-func refDir(tb testing.TB) string {
-	tb.Helper()
-	dir := filepath.Join("..", "..", "shared", "pdq-reference")
-	if _, err := os.Stat(dir); err != nil {
-		tb.Skipf("PDQ reference data not available: %v", err)
-	}
-	return dir
-}
 
 // readRefCSV returns the rows of a reference CSV file (header dropped),
 // keyed by their first column, and the keys in file order.
 func readRefCSV(t *testing.T, name string) (map[string][]string, []string) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(refDir(t), name))
+	f, err := os.Open(filepath.Join(mmtest.Shared(t, "pdq-reference"), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,10 +402,10 @@ func TestHashWith(t *testing.T) {
 // DCT (pdq.go); measured on frames of the shared clips, 10 bits from the
 // turned frame's hash at the median, p90 20, max 34.
 func TestVideoDihedral(t *testing.T) {
-	needFFmpeg(t)
-	src := filepath.Join(sharedMedia(t, "videos"), "tmk", "chair-orig-22-sd-bar.mp4")
+	mmtest.FFmpeg(t)
+	src := filepath.Join(mmtest.Shared(t, "media", "videos"), "tmk", "chair-orig-22-sd-bar.mp4")
 	if _, err := os.Stat(src); err != nil {
-		t.Skipf("clip not available: %v", err)
+		mmtest.Missing(t, "clip: %v", err)
 	}
 	// ffmpeg's names for our transforms (transpose=0 is cclock_flip, a
 	// transposition; 3 is clock_flip, the anti-transposition).
@@ -433,7 +423,7 @@ func TestVideoDihedral(t *testing.T) {
 		args = append(args, "-map", fmt.Sprintf("[o%d]", u), "-c:v", "mjpeg", "-q:v", "2",
 			filepath.Join(dir, fmt.Sprintf("t%d.mkv", u)))
 	}
-	if out, err := exec.Command(needFFmpeg(t), args...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(mmtest.FFmpeg(t), args...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
 	h := New(Options{})

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
@@ -109,7 +110,7 @@ func TestFFmpegFileAccessConfined(t *testing.T) {
 // video stream; it is refused as too large, naming the frame size and the
 // limit.
 func TestBigVideoFrameNamesTheLimit(t *testing.T) {
-	data, err := hostile.BigFrameVideo(needFFmpeg(t), 1280, 1024)
+	data, err := hostile.BigFrameVideo(mmtest.FFmpeg(t), 1280, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}

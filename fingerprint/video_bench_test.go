@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // benchClipSeconds is the length of the 1080p benchmark clip.
@@ -20,7 +21,7 @@ const benchClipSeconds = 30
 // there, else ffmpeg's testsrc2 pattern. It returns its path and bytes.
 func benchClip(b *testing.B) (string, []byte) {
 	b.Helper()
-	bin := needFFmpeg(b)
+	bin := mmtest.FFmpeg(b)
 	path := filepath.Join(b.TempDir(), "clip1080.mp4")
 	src := []string{"-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30"}
 	chair := filepath.Join("..", "..", "shared", "media", "videos", "tmk", "chair-orig-22-sd-bar.mp4")
@@ -68,7 +69,7 @@ func fullDecodeCPU(b *testing.B, bin, path string) time.Duration {
 //
 //	go test ./fingerprint/ -run '^$' -bench BenchmarkVideoCPU -benchtime 1x
 func BenchmarkVideoCPU(b *testing.B) {
-	bin := needFFmpeg(b)
+	bin := mmtest.FFmpeg(b)
 	path, data := benchClip(b)
 	h := New(Options{FFmpeg: bin})
 	ctx := context.Background()

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
 
@@ -31,38 +32,13 @@ import (
 // test instead of stalling it.
 const testDeadline = 60 * time.Second
 
-// needFFmpeg returns the path of ffmpeg, or skips the test when it is not
-// installed; under CI (env CI set) a missing ffmpeg fails the test.
-func needFFmpeg(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ffmpeg not found and CI is set: %v", err)
-		}
-		t.Skipf("ffmpeg not found: %v", err)
-	}
-	return p
-}
-
-// sharedMedia returns ../shared/media/<sub> (relative to the repository
-// root), or skips the test when it is absent.
-func sharedMedia(t testing.TB, sub string) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "media", sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared media not available: %v", err)
-	}
-	return dir
-}
-
 // makeVideo runs ffmpeg with args (inputs, options; "-y" and the log level
 // are added) writing to a file named name in a temporary directory, and
 // returns its bytes (hostile.Video), or fails the test. Test input only:
 // uploads never touch the disk.
 func makeVideo(t testing.TB, name string, args ...string) []byte {
 	t.Helper()
-	data, err := hostile.Video(needFFmpeg(t), name, args...)
+	data, err := hostile.Video(mmtest.FFmpeg(t), name, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,8 +144,8 @@ func minDistance(a, b mediamatch.Media, typ mediamatch.SignalType) int {
 // TestVideoSharedMedia hashes every shared video once and checks the ground
 // truth of GROUPS.tsv on the results.
 func TestVideoSharedMedia(t *testing.T) {
-	needFFmpeg(t)
-	dir := sharedMedia(t, "videos")
+	mmtest.FFmpeg(t)
+	dir := mmtest.Shared(t, "media", "videos")
 	files, err := filepath.Glob(filepath.Join(dir, "*", "*"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no shared videos in %s: %v", dir, err)
@@ -238,7 +214,7 @@ func TestVideoSharedMedia(t *testing.T) {
 		t.Helper()
 		for _, n := range names {
 			if _, ok := media[n]; !ok {
-				t.Skipf("%s was not hashed", n)
+				mmtest.Missing(t, "%s was not hashed (shared media)", n)
 			}
 		}
 	}
@@ -256,12 +232,12 @@ func TestVideoSharedMedia(t *testing.T) {
 	// the reference's, and the chair footage moves. The exact decode of
 	// the same frames is 0-4 bits from the reference (vpdq-exact below).
 	t.Run("vpdq-reference", func(t *testing.T) {
-		refs, _ := filepath.Glob(filepath.Join(refDir(t), "vpdq", "*", "*.txt"))
+		refs, _ := filepath.Glob(filepath.Join(mmtest.Shared(t, "pdq-reference"), "vpdq", "*", "*.txt"))
 		if len(refs) == 0 {
-			t.Skip("no vPDQ reference files")
+			mmtest.Missing(t, "vPDQ reference files under ../shared/pdq-reference/vpdq")
 		}
 		if len(media) == 0 {
-			t.Skip("no video was hashed")
+			mmtest.Missing(t, "hashed videos: none of the shared videos was hashed")
 		}
 		var aligned []int
 		for _, ref := range refs {
@@ -331,7 +307,7 @@ func TestVideoSharedMedia(t *testing.T) {
 		var all []int
 		for _, name := range []string{"chair-orig-22-sd-bar.mp4", "doorknob-hd-no-bar.mp4"} {
 			need(t, name)
-			want := readVPDQFile(t, filepath.Join(refDir(t), "vpdq", "tmk", name+".txt"))
+			want := readVPDQFile(t, filepath.Join(mmtest.Shared(t, "pdq-reference"), "vpdq", "tmk", name+".txt"))
 			v := exactSamples(t, name)
 			if len(v.frames) != len(want.Keyframes) {
 				t.Errorf("%s: %d samples, reference %d frames", name, len(v.frames), len(want.Keyframes))
@@ -372,7 +348,7 @@ func TestVideoSharedMedia(t *testing.T) {
 		slices.Sort(chairs)
 		need(t, append(chairs, "doorknob-hd-no-bar.mp4")...)
 		if len(chairs) < 2 {
-			t.Skip("fewer than two chair videos")
+			mmtest.Missing(t, "two chair videos in the shared media, have %d", len(chairs))
 		}
 		door := media["doorknob-hd-no-bar.mp4"]
 		for _, a := range chairs {
@@ -518,7 +494,7 @@ func pct(x []int, q int) int {
 // TestVideoReencoded checks that a re-encoded, half-size copy of a video
 // yields nearly the same keyframes at the same times.
 func TestVideoReencoded(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	src := makeVideo(t, "src.mp4", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=12",
 		"-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p")
 	in := filepath.Join(t.TempDir(), "in.mp4")
@@ -564,9 +540,9 @@ func TestVideoReencoded(t *testing.T) {
 // TestVideoMoovAtEnd hashes an MP4 whose index (moov) follows the media
 // data, which needs a seekable input, and its faststart twin.
 func TestVideoMoovAtEnd(t *testing.T) {
-	needFFmpeg(t)
-	end := hostile.Must(t)(hostile.MoovAtEnd(needFFmpeg(t), false))
-	start := hostile.Must(t)(hostile.MoovAtEnd(needFFmpeg(t), true))
+	mmtest.FFmpeg(t)
+	end := hostile.Must(t)(hostile.MoovAtEnd(mmtest.FFmpeg(t), false))
+	start := hostile.Must(t)(hostile.MoovAtEnd(mmtest.FFmpeg(t), true))
 	h := New(Options{})
 	a, err := hashVideoT(t, h, end)
 	if err != nil {
@@ -592,7 +568,7 @@ func TestVideoMoovAtEnd(t *testing.T) {
 // TestVideoContainers hashes small clips in every accepted container and
 // checks the reported format and displayed size.
 func TestVideoContainers(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	src := []string{"-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=3"}
 	tests := []struct {
 		name, file    string
@@ -647,7 +623,7 @@ func TestVideoContainers(t *testing.T) {
 
 // TestVideoFoldStatic checks folding on a video of two still scenes.
 func TestVideoFoldStatic(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	data := makeVideo(t, "static.mp4",
 		"-f", "lavfi", "-i", "smptebars=s=320x240:r=25:d=4",
 		"-f", "lavfi", "-i", "rgbtestsrc=s=320x240:r=25:d=4",
@@ -765,7 +741,7 @@ func TestFoldPDQ(t *testing.T) {
 
 // TestVideoRejects checks inputs that are not videos.
 func TestVideoRejects(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	h := New(Options{})
 	tests := []struct {
 		name string
@@ -800,13 +776,13 @@ func noise(n int) []byte {
 // TestVideoCaps checks the frame and duration caps: a video over them is
 // refused with ErrTooLarge, one at the cap is hashed.
 func TestVideoCaps(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	src := []string{"-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=5", "-c:v", "libx264"}
 	withDuration := makeVideo(t, "a.mp4", src...)
 	// Matroska written to a pipe has no duration in its header: only the
 	// frame count can catch it.
 	noDuration := func() []byte {
-		cmd := exec.Command(needFFmpeg(t), append(append([]string{"-nostdin", "-loglevel", "error"}, src...),
+		cmd := exec.Command(mmtest.FFmpeg(t), append(append([]string{"-nostdin", "-loglevel", "error"}, src...),
 			"-f", "matroska", "pipe:1")...)
 		out, err := cmd.Output()
 		if err != nil {
@@ -840,8 +816,8 @@ func TestVideoCaps(t *testing.T) {
 // video path (images included: they must be refused cleanly if routed
 // there). Each must hash or fail with a package error, within the deadline.
 func TestVideoMalformed(t *testing.T) {
-	needFFmpeg(t)
-	dir := sharedMedia(t, "malformed")
+	mmtest.FFmpeg(t)
+	dir := mmtest.Shared(t, "media", "malformed")
 	files, err := filepath.Glob(filepath.Join(dir, "*", "*"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no files in %s: %v", dir, err)
@@ -877,14 +853,14 @@ func TestVideoMalformed(t *testing.T) {
 // only; each case runs with and without ffmpeg's network namespace, so
 // that the whitelists are shown to hold alone.
 func TestVideoRefusesReferences(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo.ts")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
 	clip := filepath.Join(dir, "clip.mp4")
-	if err := os.WriteFile(clip, hostile.Must(t)(hostile.Clip(needFFmpeg(t), 2*time.Second)), 0o600); err != nil {
+	if err := os.WriteFile(clip, hostile.Must(t)(hostile.Clip(mmtest.FFmpeg(t), 2*time.Second)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	lis, err := hostile.Listen()
@@ -1078,7 +1054,7 @@ func TestVideoCancelKillsFFmpeg(t *testing.T) {
 		}
 		return
 	}
-	t.Skip("ffmpeg always finished before it could be cancelled")
+	mmtest.Missing(t, "an ffmpeg run that lasts until its cancel: ffmpeg always finished first")
 }
 
 // TestVideoHungFFmpeg injects a hung ffmpeg (a script that starts a child

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 )
@@ -186,30 +185,46 @@ func TestImportAllOrNothing(t *testing.T) {
 	if testing.Short() {
 		n = 1000
 	}
+	// Readers match while the import runs; each stops after its first
+	// match that began once Import returned, which must see every item.
 	var (
-		stop    atomic.Bool
-		wg      sync.WaitGroup
-		seen    sync.Map
-		matches atomic.Int64
+		imported atomic.Bool
+		wg       sync.WaitGroup
+		seen     sync.Map
+		matches  atomic.Int64
+		started  = make(chan struct{}, 2)
 	)
 	for range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !stop.Load() {
+			first := true
+			for {
+				after := imported.Load()
 				ms, err := ix.Match(ctx, centreQuery(n+10))
 				if err != nil {
 					t.Error(err)
 					return
 				}
+				if first {
+					started <- struct{}{}
+					first = false
+				}
 				seen.Store(len(ms), true)
 				matches.Add(1)
+				if after {
+					if len(ms) != n {
+						t.Errorf("a match begun after Import returned saw %d of the %d imported items", len(ms), n)
+					}
+					return
+				}
 			}
 		}()
 	}
+	<-started
+	<-started
 	runImport(t, ix, "p", adds(n, "a"))
-	time.Sleep(10 * time.Millisecond)
-	stop.Store(true)
+	imported.Store(true)
 	wg.Wait()
 	var sizes []int
 	seen.Range(func(k, _ any) bool { sizes = append(sizes, k.(int)); return true })

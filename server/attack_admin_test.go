@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -206,10 +207,7 @@ func mountTmpfs(t *testing.T, size int64) string {
 	}
 	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("mount tmpfs (CI runs as root and must be able to): %v\n%s", err, out)
-		}
-		t.Skipf("cannot mount a tmpfs (not root?): %v %s", err, out)
+		mmtest.Missing(t, "a tmpfs mount (CI runs as root and must be able to): %v %s", err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
@@ -228,7 +226,7 @@ func serveIndexDir(t *testing.T, dir string, opts index.Options) (pb.BankService
 	if err != nil {
 		t.Fatalf("index.Open: %v", err)
 	}
-	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), Options{Logger: slogTo(&syncBuffer{})})
+	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), Options{Logger: slogTo(&mmtest.SyncBuffer{})})
 	gs := grpc.NewServer(s.ServerOptions()...)
 	s.Register(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
@@ -40,7 +41,7 @@ func attackDecodeServer(t *testing.T, sopts Options, fopts fingerprint.Options) 
 		t.Fatalf("index.Open: %v", err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	logs := &syncBuffer{}
+	logs := &mmtest.SyncBuffer{}
 	sopts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	if fopts.FFmpeg == "" {
 		fopts.FFmpeg = ffmpegPath()
@@ -189,7 +190,7 @@ func TestAttackDecodeOverBudget(t *testing.T) {
 // size, with frames over the pixel limit, was refused as "matroska file
 // has no video stream"; it is refused naming the frame size and the limit.
 func TestAttackDecodeBigVideoFrame(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	c, _ := attackDecodeServer(t, Options{}, fingerprint.Options{MaxPixels: 1_000_000})
 	video := hostile.Must(t)(hostile.BigFrameVideo(ffmpegPath(), 1280, 1024))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -204,7 +205,7 @@ func TestAttackDecodeBigVideoFrame(t *testing.T) {
 // video upload is hashed, the ffmpeg child holds only its standard
 // streams and the upload.
 func TestAttackDecodeFFmpegDescriptors(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	_, fd := hostile.LeakedDescriptor(t)
 	c, _ := attackDecodeServer(t, Options{}, fingerprint.Options{FrameRate: 5})
 	// 10 s of 640x480 at 5 samples a second: long enough to be seen.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -326,7 +327,7 @@ func TestAttackExpensiveMatch(t *testing.T) {
 // learns the item, its labels, the frames and coverage, but no distance
 // and no source; a curator sees them. The query echo stays.
 func TestAttackMatcherMediaSeesNoDistance(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	e := newAuthEnv(t, authConfig{opts: Options{RateLimit: -1}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -80,7 +81,7 @@ type authEnv struct {
 	clock *testClock
 	addr  string
 	pki   *testPKI
-	logs  *syncBuffer
+	logs  *mmtest.SyncBuffer
 	// info lists the services and methods registered on the grpc.Server.
 	info map[string]grpc.ServiceInfo
 }
@@ -93,7 +94,7 @@ func newAuthEnv(t *testing.T, cfg authConfig) *authEnv {
 		t.Fatalf("index.Open: %v", err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	logs := &syncBuffer{}
+	logs := &mmtest.SyncBuffer{}
 	opts := cfg.opts
 	opts.Logger = slogTo(logs)
 	opts.Now = clock.Now

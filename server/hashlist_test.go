@@ -13,13 +13,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/index/hashlist"
@@ -471,14 +471,18 @@ func TestImportCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	msgs := 0
 	for m := (&pb.ImportSignalsRequest{Bank: "tve", Format: "pdq"}); len(data) > 0; m = (&pb.ImportSignalsRequest{}) {
 		n := min(len(data), 1<<20)
 		m.Chunk, data = data[:n], data[n:]
 		if err := stream.Send(m); err != nil {
 			t.Fatal(err)
 		}
+		msgs++
 	}
-	time.Sleep(3 * time.Second) // the server stages what it was sent, then waits for more
+	// The server stages what it was sent, then waits for more: its
+	// handler asks for message msgs+1.
+	e.recvs.wait(msgs + 1)
 	// Cancel without closing the stream (CloseAndRecv would half-close it
 	// first, racing the cancel: the server could see the end of a list).
 	cancel()
@@ -492,7 +496,7 @@ func TestImportCancel(t *testing.T) {
 	if err := e.ix.Close(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &mmtest.SyncBuffer{}
 	ix, err := index.Open(e.dir, index.Options{Logger: slogTo(logs)})
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/index"
@@ -34,27 +33,53 @@ type env struct {
 	match pb.MatchServiceClient
 	hash  pb.HashServiceClient
 	bank  pb.BankServiceClient
-	logs  *syncBuffer
+	logs  *mmtest.SyncBuffer
 	// streams counts the streaming calls whose handler is running.
 	streams *atomic.Int64
+	// recvs counts the RecvMsg calls that streaming handlers began.
+	recvs *recvCounter
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// recvCounter counts the RecvMsg calls of streaming handlers, as they
+// begin: a handler that calls RecvMsg for the (n+1)th time has dealt with
+// the n messages before it and is waiting for more.
+type recvCounter struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	n    int
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func newRecvCounter() *recvCounter {
+	c := &recvCounter{}
+	c.cond.L = &c.mu
+	return c
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (c *recvCounter) add() {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	c.cond.Broadcast()
+}
+
+// wait blocks until RecvMsg calls number at least n.
+func (c *recvCounter) wait(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.n < n {
+		c.cond.Wait()
+	}
+}
+
+// countingStream is a grpc.ServerStream whose RecvMsg calls are counted.
+type countingStream struct {
+	grpc.ServerStream
+	c *recvCounter
+}
+
+func (s countingStream) RecvMsg(m any) error {
+	s.c.add()
+	return s.ServerStream.RecvMsg(m)
 }
 
 func newEnv(t testing.TB, opts Options) *env { return newEnvOn(t, opts, false) }
@@ -68,7 +93,7 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 		t.Fatalf("index.Open: %v", err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	logs := &syncBuffer{}
+	logs := &mmtest.SyncBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := New(ix, fingerprint.New(fingerprint.Options{FFmpeg: ffmpegPath()}), opts)
 
@@ -93,13 +118,14 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 		}))
 	}
 	streams := &atomic.Int64{}
+	recvs := newRecvCounter()
 	// The guard runs too (ServerOptions): with no token, authentication
 	// is off, as on a loopback development server.
 	gs := grpc.NewServer(append(s.ServerOptions(),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			streams.Add(1)
 			defer streams.Add(-1)
-			return h(srv, ss)
+			return h(srv, countingStream{ss, recvs})
 		}))...)
 	s.Register(gs)
 	go gs.Serve(lis)
@@ -118,6 +144,7 @@ func newEnvOn(t testing.TB, opts Options, tcp bool) *env {
 		bank:    pb.NewBankServiceClient(conn),
 		logs:    logs,
 		streams: streams,
+		recvs:   recvs,
 	}
 }
 
@@ -134,20 +161,9 @@ func (e *env) waitStreams(t testing.TB) {
 	}
 }
 
-// mediaDir returns ../shared/media relative to the repository root
-// (sharedMediaDir), and skips the test when it is absent.
-func mediaDir(t testing.TB) string {
-	t.Helper()
-	dir, err := sharedMediaDir()
-	if err != nil {
-		t.Skipf("shared media absent: %v", err)
-	}
-	return dir
-}
-
 func readMedia(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(mediaDir(t), rel))
+	b, err := os.ReadFile(mmtest.Shared(t, "media", rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,17 +175,6 @@ func ffmpegPath() string {
 		return p
 	}
 	return "/usr/bin/ffmpeg"
-}
-
-// needFFmpeg skips the test when ffmpeg is missing, unless $CI is set.
-func needFFmpeg(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath(ffmpegPath()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ffmpeg is required in CI: %v", err)
-		}
-		t.Skipf("ffmpeg missing: %v", err)
-	}
 }
 
 // wantStatus fails unless err is a status with code c whose message
@@ -252,6 +257,6 @@ func matchIDs(ms []*pb.Match) []string {
 	return ids
 }
 
-func slogTo(w *syncBuffer) *slog.Logger {
+func slogTo(w *mmtest.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

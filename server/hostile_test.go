@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
 )
@@ -45,7 +46,7 @@ const hostileDeadline = 60 * time.Second
 // process; this shows that the server maps their outcomes and survives
 // them.
 func TestHostileMedia(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	ff := ffmpegPath()
 	e := newEnv(t, Options{})
 	ctx := t.Context()
@@ -256,8 +257,8 @@ func TestHostileMedia(t *testing.T) {
 
 	// Every shared malformed or edge-case file: a fingerprint, or
 	// InvalidArgument naming the upload's field.
-	if dir, err := sharedMediaDir(); err != nil {
-		t.Logf("no malformed files: %v", err)
+	if dir, err := mmtest.SharedPath("media"); err != nil {
+		mmtest.Missing(t, "the shared malformed files: %v", err)
 	} else {
 		dir = filepath.Join(dir, "malformed")
 		files, err := filepath.Glob(filepath.Join(dir, "*", "*"))
@@ -508,34 +509,10 @@ func cancelWhileHashing(ctx context.Context, t *testing.T, c pb.MatchServiceClie
 	return errors.New("ffmpeg always finished before the cancel")
 }
 
-// sharedMediaDir returns ../shared/media relative to the repository root,
-// or an error if it is absent.
-func sharedMediaDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	media := filepath.Join(dir, "..", "shared", "media")
-	if _, err := os.Stat(media); err != nil {
-		return "", err
-	}
-	return media, nil
-}
-
 // probeImage returns a real photo from the shared media, or when they are
 // absent a 256x256 PNG drawn here.
 func probeImage(t testing.TB) []byte {
-	if dir, err := sharedMediaDir(); err == nil {
+	if dir, err := mmtest.SharedPath("media"); err == nil {
 		if b, err := os.ReadFile(filepath.Join(dir, chelsea)); err == nil {
 			return b
 		}

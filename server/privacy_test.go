@@ -8,8 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 )
@@ -17,11 +21,15 @@ import (
 // TestUploadsLeaveNoTrace embeds a unique canary in uploads (after the end
 // of a valid PNG, and inside a text file sent as a video), adds and matches
 // them, and checks that the canary reaches neither the logs (at debug
-// level), nor the data dir, nor the temp dir.
+// level), nor the data dir, nor the temp dir. An upload written to a
+// temporary file and deleted again leaves nothing behind, so the temp dir
+// is also watched (inotify) while the uploads are handled: nothing may be
+// created in it, not even for a moment.
 func TestUploadsLeaveNoTrace(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp) // for this process and the ffmpeg it starts
 	e := newEnv(t, Options{})
+	created := watchCreates(t, tmp)
 	ctx := t.Context()
 
 	canary := make([]byte, 16)
@@ -49,6 +57,9 @@ func TestUploadsLeaveNoTrace(t *testing.T) {
 	// Fails (not a video), through ffmpeg when it is installed.
 	e.match.MatchMedia(ctx, &pb.MatchMediaRequest{Content: text})
 
+	for _, name := range created() {
+		t.Errorf("%s was created in the temp dir while uploads were handled", name)
+	}
 	if bytes.Contains([]byte(e.logs.String()), mark) {
 		t.Errorf("the canary is in the log:\n%s", e.logs.String())
 	}
@@ -109,4 +120,44 @@ func fileContains(t *testing.T, path string, mark []byte) bool {
 		off = end
 	}
 	return false
+}
+
+// watchCreates starts watching dir with inotify and returns a function
+// that returns the names of the entries created in, moved into or written
+// in dir since. The kernel queues the events as the file operations happen,
+// so reading them afterwards misses none (the queue holds 16384 events).
+func watchCreates(t *testing.T, dir string) func() []string {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatalf("inotify_init1: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_MODIFY); err != nil {
+		t.Fatalf("inotify_add_watch %s: %v", dir, err)
+	}
+	return func() []string {
+		var names []string
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := unix.Read(fd, buf)
+			if err == unix.EAGAIN {
+				return names
+			}
+			if err != nil {
+				t.Fatalf("reading inotify events: %v", err)
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := string(bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)], "\x00"))
+				if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+					name = "(events lost: queue overflow)"
+				}
+				if !slices.Contains(names, name) {
+					names = append(names, name)
+				}
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}
 }

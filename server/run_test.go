@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 )
 
@@ -51,12 +52,12 @@ func startRun(t *testing.T, dir string) (*grpc.ClientConn, func() error) {
 
 // startRunWith is startRun with the given Config (Listen, Logger and Ready
 // are set here) and transport credentials; it also returns Run's log.
-func startRunWith(t *testing.T, cfg Config, creds grpc.DialOption) (*grpc.ClientConn, *syncBuffer, func() error) {
+func startRunWith(t *testing.T, cfg Config, creds grpc.DialOption) (*grpc.ClientConn, *mmtest.SyncBuffer, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &mmtest.SyncBuffer{}
 	cfg.Listen, cfg.Logger, cfg.Ready = "127.0.0.1:0", slogTo(logs), func(a net.Addr) { ready <- a }
 	go func() { done <- Run(ctx, cfg) }()
 	var addr net.Addr
@@ -152,7 +153,7 @@ func TestRunBootstrapsWithTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	start := func() (*grpc.ClientConn, *syncBuffer, func()) {
+	start := func() (*grpc.ClientConn, *mmtest.SyncBuffer, func()) {
 		conn, logs, stop := startRunWith(t, Config{DataDir: dir, Credentials: creds}, grpc.WithTransportCredentials(
 			credentials.NewTLS(&tls.Config{RootCAs: pki.pool, ServerName: "localhost"})))
 		return conn, logs, func() {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
@@ -228,11 +229,11 @@ func TestBadInput(t *testing.T) {
 		{"PNG declaring 100000x100000", func() error { return unary(hostile.PNGHeader(100000, 100000)) },
 			codes.InvalidArgument, []string{"100000x100000"}},
 		{"text sent as a video", func() error {
-			needFFmpeg(t)
+			mmtest.FFmpeg(t)
 			return unary([]byte(strings.Repeat("this is plain text, not a video\n", 100)))
 		}, codes.InvalidArgument, []string{"unsupported"}},
 		{"text streamed as a video", func() error {
-			needFFmpeg(t)
+			mmtest.FFmpeg(t)
 			_, err := streamMatch(ctx, e.match, []byte(strings.Repeat("plain text\n", 1000)), 1000, nil)
 			return err
 		}, codes.InvalidArgument, []string{"unsupported"}},
@@ -469,7 +470,7 @@ func TestMatchSignalsAgreesWithMatchMedia(t *testing.T) {
 }
 
 func TestVideoStreams(t *testing.T) {
-	needFFmpeg(t)
+	mmtest.FFmpeg(t)
 	e := newEnv(t, Options{})
 	ctx := t.Context()
 	if _, err := e.bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{Name: "tve"}}); err != nil {
@@ -552,7 +553,7 @@ func TestCanceledUpload(t *testing.T) {
 }
 
 func TestToStatus(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &mmtest.SyncBuffer{}
 	s := New(nil, nil, Options{Logger: slogTo(logs)})
 	ctx := t.Context()
 	tests := []struct {

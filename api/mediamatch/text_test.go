@@ -8,17 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // refDir returns the directory of the PDQ reference data shared beside the
-// repository, or skips the test if it is absent.
+// repository, or ends the test if it is absent (mmtest.Shared).
 func refDir(tb testing.TB) string {
 	tb.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "pdq-reference")
-	if _, err := os.Stat(dir); err != nil {
-		tb.Skipf("PDQ reference data not available: %v", err)
-	}
-	return dir
+	return mmtest.Shared(tb, "pdq-reference")
 }
 
 // bridgeHex is the reference PDQ hash of ThreatExchange's
@@ -95,7 +93,7 @@ func TestHashLine(t *testing.T) {
 func TestVPDQRoundTrip(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(refDir(t), "vpdq", "*", "*.txt"))
 	if len(files) == 0 {
-		t.Skip("no vPDQ reference files")
+		mmtest.Missing(t, "vPDQ reference files")
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {

@@ -24,6 +24,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // TestEndToEndAuth runs the real binary with authentication: the first
@@ -147,7 +149,7 @@ func launchServer(t testing.TB, bin string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, logs: &mmtest.SyncBuffer{}, done: make(chan error, 1)}
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

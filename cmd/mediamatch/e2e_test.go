@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // The end-to-end test builds the mediamatch binary, runs `mediamatch serve`
@@ -42,8 +43,8 @@ const (
 )
 
 func TestEndToEnd(t *testing.T) {
-	media := mediaDir(t)
-	ffmpeg := needFFmpeg(t)
+	media := mmtest.Shared(t, "media")
+	ffmpeg := mmtest.FFmpeg(t)
 	tmp := t.TempDir()
 	bin := buildBinary(t, tmp)
 	data := filepath.Join(tmp, "data")
@@ -236,7 +237,7 @@ func decodeLine(t *testing.T, line string, v any) {
 type server struct {
 	cmd    *exec.Cmd
 	addr   string
-	logs   *syncBuffer
+	logs   *mmtest.SyncBuffer
 	done   chan error
 	exited bool // done has been received from
 }
@@ -374,39 +375,11 @@ func buildBinary(t testing.TB, dir string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("go tool not found: %v", err)
+		mmtest.Missing(t, "the go tool: %v", err)
 	}
 	bin := filepath.Join(dir, "mediamatch")
 	run(t, exec.Command(goBin, "build", "-o", bin, "."))
 	return bin
-}
-
-func mediaDir(t testing.TB) string {
-	t.Helper()
-	// This package is cmd/mediamatch: the repository root is two up.
-	media := filepath.Join("..", "..", "..", "shared", "media")
-	if _, err := os.Stat(media); err != nil {
-		t.Skipf("shared media absent: %v", err)
-	}
-	abs, err := filepath.Abs(media)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
-
-// needFFmpeg returns the ffmpeg binary, skipping the test when it is
-// missing unless $CI is set.
-func needFFmpeg(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ffmpeg is required in CI: %v", err)
-		}
-		t.Skipf("ffmpeg missing: %v", err)
-	}
-	return p
 }
 
 func writeFile(t *testing.T, path string, data []byte) {
@@ -464,22 +437,4 @@ func halve(img image.Image) image.Image {
 		}
 	}
 	return out
-}
-
-// syncBuffer is a strings.Builder safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/fingerprint"
 	"github.com/mediamatch/mediamatch/fingerprint/hostile"
@@ -173,7 +174,7 @@ func BenchmarkFlood(b *testing.B) {
 		killRSS = floodEnv(b, "MEDIAMATCH_FLOOD_KILL_RSS_MB", floodDefaultKillRSSMB)
 		enabled = floodEnabled(b, os.Getenv("MEDIAMATCH_FLOODS"))
 	)
-	media := mediaDir(b)
+	media := mmtest.Shared(b, "media")
 	tmp := b.TempDir()
 	bin := buildBinary(b, tmp)
 	data := filepath.Join(tmp, "data")

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/index/hashlist"
 )
 
@@ -120,7 +121,7 @@ func bankItems(t *testing.T, cli func(io.Reader, ...string) result, bank string)
 }
 
 func TestEndToEndLists(t *testing.T) {
-	media := mediaDir(t)
+	media := mmtest.Shared(t, "media")
 	tmp := t.TempDir()
 	bin := buildBinary(t, tmp)
 	srv := startServer(t, bin, filepath.Join(tmp, "data"))
@@ -342,10 +343,12 @@ func (l crashList) write(t *testing.T, file string, del []string) {
 	writeFile(t, file, b.Bytes())
 }
 
-// TestEndToEndImportCrash kills the server with SIGKILL at a random point
-// of an import, 20 times, and checks after each restart that the bank holds
-// exactly the list before the import (A) or exactly the list it imports
-// (B), never a mix; then that the import, repeated, gives B.
+// TestEndToEndImportCrash kills the server with SIGKILL at points of an
+// import chosen to land on both sides of its commit, at least 20 times, and
+// checks after each restart that the bank holds exactly the list before the
+// import (A) or exactly the list it imports (B), never a mix; then that the
+// import, repeated, gives B. It fails unless kills landed before and after
+// the commit and a restart finished an interrupted import.
 //
 // The lists have MEDIAMATCH_CRASH_LINES items (default 20000, to fit CI;
 // the full-size run is 200000: MEDIAMATCH_CRASH_LINES=200000 go test
@@ -361,7 +364,6 @@ func TestEndToEndImportCrash(t *testing.T) {
 		}
 		lines = n
 	}
-	const rounds = 20
 	tmp := t.TempDir()
 	bin := buildBinary(t, tmp)
 	data := filepath.Join(tmp, "data")
@@ -455,10 +457,25 @@ func TestEndToEndImportCrash(t *testing.T) {
 	}
 	t.Logf("%d lines: import A %v, B %v, reset %v", lines, dA.Round(time.Millisecond), dB.Round(time.Millisecond), dReset.Round(time.Millisecond))
 
-	var asA, asB, finished int
+	// Each round kills the server at a point of an import of B. A kill
+	// lands before the commit (the bank is A after the restart) or after
+	// it (B, although the import was not reported done: the restart's
+	// recovery finished it, or it was applied just before the kill); a
+	// kill after the import was reported done counts apart. The kill point
+	// is chosen adaptively, uniformly between lo, the latest delay seen to
+	// land before the commit, and hi, the earliest seen after it (until a
+	// kill has landed after it, twice the latest before it: the import's
+	// duration measured above is only a first guess), so that the kills
+	// close in on the commit point from both sides; the rounds go on past
+	// minRounds (up to maxRounds) until kills have landed on both sides and
+	// one restart has finished an interrupted import.
+	const minRounds, maxRounds = 20, 80
+	lo, hi, seenAfter := time.Duration(0), dB, false
+	var before, after, recovered, finished, rounds int
 	start := time.Now()
-	for round := range rounds {
-		delay := time.Duration(mrand.Int64N(int64(dB)))
+	for round := 0; round < maxRounds && (round < minRounds || before == 0 || after == 0 || recovered == 0); round++ {
+		rounds++
+		delay := lo + time.Duration(mrand.Int64N(int64(hi-lo)+1))
 		imp := exec.Command(bin, "import", "--bank", "crash", fileB)
 		imp.Env = append(os.Environ(), "MEDIAMATCH_SERVER="+srv.addr)
 		var stderr bytes.Buffer
@@ -466,28 +483,54 @@ func TestEndToEndImportCrash(t *testing.T) {
 		if err := imp.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(delay)
+		time.Sleep(delay) // the kill point, not a synchronisation: every outcome is checked
 		srv.kill(t)
 		err := imp.Wait()
 		srv = startServer(t, bin, data)
 		got := content()
+		side := ""
 		switch {
 		case same(got, a):
-			asA++
+			side = "before the commit: A"
+			before++
+			lo = max(lo, delay)
+			if !seenAfter {
+				hi = max(hi, 2*lo)
+			}
 			if err == nil {
 				t.Errorf("round %d: the import succeeded, but after the crash the bank is A", round)
 			}
+		case same(got, b) && err == nil:
+			side = "after the import was done: B"
+			finished++
+			hi = min(hi, delay)
+			if !seenAfter {
+				hi, seenAfter = delay, true
+			}
 		case same(got, b):
-			asB++
+			side = "after the commit: B"
+			after++
+			hi = min(hi, delay)
+			if !seenAfter {
+				hi, seenAfter = delay, true
+			}
 		default:
 			t.Fatalf("round %d: killed after %v: the bank (%d items) is neither A (%d) nor B (%d)",
 				round, delay, len(got), len(a), len(b))
 		}
-		if err == nil {
-			finished++
+		if lo > hi { // timing noise: a later kill landed before the commit
+			lo, hi = hi, lo
 		}
-		t.Logf("round %d: killed after %v: bank is %s (import: %v %s)", round, delay.Round(time.Millisecond),
-			map[bool]string{true: "A", false: "B"}[same(got, a)], err, strings.TrimSpace(stderr.String()))
+		logs := srv.logs.String()
+		if strings.Contains(logs, "interrupted import finished") {
+			recovered++
+			side += ", recovered at the restart"
+			if side[:6] != "after " {
+				t.Errorf("round %d: the restart finished an import, but the bank is A", round)
+			}
+		}
+		t.Logf("round %d: killed after %v: %s (import: %v %s)", round, delay.Round(time.Millisecond),
+			side, err, strings.TrimSpace(stderr.String()))
 
 		// Repeated, the import completes, whatever the crash left.
 		importFile(fileB)
@@ -499,6 +542,10 @@ func TestEndToEndImportCrash(t *testing.T) {
 			t.Fatalf("round %d: after the reset the bank is not A", round)
 		}
 	}
-	t.Logf("%d lines, %d rounds in %v: %d ended as A, %d as B (%d imports finished before the kill)",
-		lines, rounds, time.Since(start).Round(time.Second), asA, asB, finished)
+	t.Logf("%d lines, %d rounds in %v: %d kills before the commit, %d after it (%d finished by the restart), %d after the import was done",
+		lines, rounds, time.Since(start).Round(time.Second), before, after, recovered, finished)
+	if before == 0 || after == 0 || recovered == 0 {
+		t.Errorf("in %d rounds, %d kills landed before the commit and %d after it, %d finished by the restart: want each at least once",
+			rounds, before, after, recovered)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // TestEndToEndPDQ is the partner-list path end to end, on the real binary
@@ -22,8 +24,8 @@ import (
 // from the reference's vPDQ file with `add --vpdq` and a shared video of
 // the same clip matches it, with coverage.
 func TestEndToEndPDQ(t *testing.T) {
-	media := mediaDir(t)
-	ffmpeg := needFFmpeg(t)
+	media := mmtest.Shared(t, "media")
+	ffmpeg := mmtest.FFmpeg(t)
 	refDir := filepath.Join(filepath.Dir(media), "pdq-reference")
 	ref := readReference(t, filepath.Join(refDir, "reference.csv"))
 	tmp := t.TempDir()
@@ -182,7 +184,7 @@ func readReference(t *testing.T, path string) map[string]refHash {
 	t.Helper()
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
-		t.Skipf("PDQ reference absent: %v", err)
+		mmtest.Missing(t, "PDQ reference: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

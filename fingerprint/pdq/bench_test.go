@@ -11,6 +11,8 @@ import (
 
 	"github.com/corona10/goimagehash"
 	"golang.org/x/image/draw"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // benchPhoto is one decoded photo and its JPEG bytes.
@@ -30,9 +32,9 @@ func benchPhotos(b *testing.B, big bool) []benchPhoto {
 		{"bridge-1.6MP", "images/pdq-bridge/aaa-orig.jpg"},
 		{"landscape-2.2MP", "images/exif-orientation/Landscape_0.jpg"},
 	} {
-		data, err := os.ReadFile(filepath.Join(mediaDir(), filepath.FromSlash(f.rel)))
+		data, err := os.ReadFile(filepath.Join(mediaDir(b), filepath.FromSlash(f.rel)))
 		if os.IsNotExist(err) {
-			b.Skipf("media absent: %v", err)
+			mmtest.Missing(b, "shared media: %v", err)
 		}
 		if err != nil {
 			b.Fatal(err)

@@ -14,22 +14,22 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
-// sharedDir is the shared media and reference tree, ../shared from the
-// repository root.
-var sharedDir = filepath.Join("..", "..", "..", "shared")
-
-func refDir() string   { return filepath.Join(sharedDir, "pdq-reference") }
-func mediaDir() string { return filepath.Join(sharedDir, "media") }
+// refDir and mediaDir return ../shared/pdq-reference and ../shared/media
+// beside the module root, or end the test when they are absent (mmtest).
+func refDir(t testing.TB) string   { t.Helper(); return mmtest.Shared(t, "pdq-reference") }
+func mediaDir(t testing.TB) string { t.Helper(); return mmtest.Shared(t, "media") }
 
 // readCSV returns the rows of a reference CSV file keyed by its first
-// column, skipping the test when the file is absent.
+// column, ending the test (mmtest.Missing) when the file is absent.
 func readCSV(t testing.TB, name string) (header []string, rows map[string][]string, order []string) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(refDir(), name))
+	f, err := os.Open(filepath.Join(refDir(t), name))
 	if os.IsNotExist(err) {
-		t.Skipf("reference data absent: %v", err)
+		mmtest.Missing(t, "PDQ reference data: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func mustParse(t testing.TB, s string) Hash {
 // as mediamatch does, and returns it with its EXIF orientation.
 func decodeFile(t testing.TB, rel string) (image.Image, Orientation) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(mediaDir(), rel))
+	data, err := os.ReadFile(filepath.Join(mediaDir(t), rel))
 	if err != nil {
 		t.Fatal(err)
 	}

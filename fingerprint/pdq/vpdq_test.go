@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 var allVideos = flag.Bool("pdq.allvideos", false, "TestVPDQ: compare every video under pdq-reference/vpdq, not a quick subset")
@@ -46,7 +48,7 @@ func readVPDQ(t *testing.T, path string) []vpdqFrame {
 // probe returns a video's size and average frame rate.
 func probe(t *testing.T, path string) (w, h int, fps float64) {
 	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0",
+	out, err := exec.Command(mmtest.FFprobe(t), "-v", "error", "-select_streams", "v:0",
 		"-show_entries", "stream=width,height,avg_frame_rate", "-of", "csv=p=0", path).Output()
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", path, err)
@@ -63,16 +65,12 @@ func probe(t *testing.T, path string) (w, h int, fps float64) {
 // the ffmpeg binary) with FromFrame, and compares them with the reference's
 // per-frame hashes under pdq-reference/vpdq.
 func TestVPDQ(t *testing.T) {
-	refs, _ := filepath.Glob(filepath.Join(refDir(), "vpdq", "*", "*.txt"))
+	refs, _ := filepath.Glob(filepath.Join(refDir(t), "vpdq", "*", "*.txt"))
 	if len(refs) == 0 {
-		t.Skip("no vPDQ references")
+		mmtest.Missing(t, "vPDQ references under %s", filepath.Join(refDir(t), "vpdq"))
 	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not on PATH")
-	}
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not on PATH")
-	}
+	ffmpeg := mmtest.FFmpeg(t)
+	mmtest.FFprobe(t)
 	if !*allVideos {
 		// The small clips and the one with low-quality frames; the other
 		// chair clips take most of the decoding time.
@@ -85,16 +83,15 @@ func TestVPDQ(t *testing.T) {
 	}
 	var dists []int
 	for _, ref := range refs {
-		rel := strings.TrimSuffix(strings.TrimPrefix(ref, filepath.Join(refDir(), "vpdq")+string(filepath.Separator)), ".txt")
-		video := filepath.Join(mediaDir(), "videos", rel)
+		rel := strings.TrimSuffix(strings.TrimPrefix(ref, filepath.Join(refDir(t), "vpdq")+string(filepath.Separator)), ".txt")
+		video := filepath.Join(mediaDir(t), "videos", rel)
 		if _, err := os.Stat(video); err != nil {
-			t.Logf("%s: no video: %v", rel, err)
-			continue
+			mmtest.Missing(t, "the video of vPDQ reference %s: %v", rel, err)
 		}
 		want := readVPDQ(t, ref)
 		w, h, fps := probe(t, video)
 		step := int(fps)
-		cmd := exec.Command("ffmpeg", "-v", "error", "-i", video,
+		cmd := exec.Command(ffmpeg, "-v", "error", "-i", video,
 			"-vf", fmt.Sprintf(`select=not(mod(n\,%d))`, step), "-fps_mode", "passthrough",
 			"-f", "rawvideo", "-pix_fmt", "rgb24", "-")
 		stdout, err := cmd.StdoutPipe()

@@ -57,22 +57,26 @@ func vpdqVidID() string {
 	return "vpdq-" + hex.EncodeToString(sum[:16])
 }
 
-// TestRoundTrip writes the test items in each writable format, reads them
-// back, and checks that what the format carries survived.
-func TestRoundTrip(t *testing.T) {
+// roundTripCase is a list written in one format, and the records that
+// reading it back must give, written out by hand (not by the writer).
+type roundTripCase struct {
+	f          Format
+	items      []mediamatch.Item
+	deletes    []string // written with WriteDelete after the items
+	unwritable []int    // the items whose Write fails with ErrNotRepresentable
+	opts       ReaderOptions
+	want       []Record // Line is not compared
+}
+
+// roundTripCases are the lists of TestRoundTrip; the first case of each
+// format is also what TestGolden writes.
+func roundTripCases() []roundTripCase {
 	pdq := func(h string, q int) mediamatch.Signal { return sig(mediamatch.PDQ, h, q) }
 	md5 := func(h string) mediamatch.Signal { return sig(mediamatch.MD5, h, 0) }
 	vt := map[string]string{"tag:media_type_video": ""}
 	vtags := []string{"media_type_video"}
 	vidKeyframes := vidItem().Media.Keyframes
-	tests := []struct {
-		f          Format
-		items      []mediamatch.Item
-		deletes    []string // written with WriteDelete after the items
-		unwritable []int    // the items whose Write fails with ErrNotRepresentable
-		opts       ReaderOptions
-		want       []Record // Line is not compared
-	}{{
+	return []roundTripCase{{
 		f: JSONL, items: []mediamatch.Item{imgItem(), vidItem(), md5Item()}, deletes: []string{"gone-1"},
 		want: []Record{{Item: imgItem()}, {Item: vidItem()}, {Item: md5Item()}, {Delete: true, Item: mediamatch.Item{ID: "gone-1"}}},
 	}, {
@@ -138,7 +142,12 @@ func TestRoundTrip(t *testing.T) {
 		want: []Record{{Item: mediamatch.Item{ID: "vid-1", Source: src("vpdq", "", "", nil),
 			Media: mediamatch.Media{Kind: mediamatch.KindVideo, Duration: 3 * time.Second, Keyframes: vidKeyframes}}}},
 	}}
-	for _, tt := range tests {
+}
+
+// TestRoundTrip writes the test items in each writable format, reads them
+// back, and checks that what the format carries survived.
+func TestRoundTrip(t *testing.T) {
+	for _, tt := range roundTripCases() {
 		t.Run(string(tt.f), func(t *testing.T) {
 			data := write(t, tt.f, tt.items, tt.deletes, tt.unwritable)
 			got, errs, _ := readAll(t, data, tt.f, tt.opts)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/server"
 )
 
@@ -85,11 +86,7 @@ func run(t *testing.T, addr string, args ...string) output {
 
 func photoPath(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "..", "..", "shared", "media", "images", "skimage", "chelsea.png")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared media absent: %v", err)
-	}
-	return p
+	return mmtest.Shared(t, "media", "images", "skimage", "chelsea.png")
 }
 
 // TestHelp checks that every command explains itself with an example.

@@ -6,13 +6,13 @@ import (
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 const (
@@ -233,16 +233,8 @@ func TestPDQCommands(t *testing.T) {
 // videoPath returns a shared video, skipping the test without it or ffmpeg.
 func videoPath(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "..", "..", "shared", "media", "videos", "tmk", "chair-orig-22-sd-bar.mp4")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared media absent: %v", err)
-	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ffmpeg is required in CI: %v", err)
-		}
-		t.Skipf("ffmpeg missing: %v", err)
-	}
+	p := mmtest.Shared(t, "media", "videos", "tmk", "chair-orig-22-sd-bar.mp4")
+	mmtest.FFmpeg(t)
 	return p
 }
 
