@@ -84,8 +84,8 @@ func TestAttackMatchBudget(t *testing.T) {
 			q.Banks, q.MaxProbes, q.MaxHits, q.MaxFrameMatches = tc.banks, tc.probes, tc.hits, tc.frames
 			ms, err := ix.Match(ctx, q)
 			if tc.wantErr {
-				if !errors.Is(err, ErrOverBudget) {
-					t.Fatalf("Match = %d matches, %v; want ErrOverBudget", len(ms), err)
+				if !errors.Is(err, mediamatch.ErrOverBudget) {
+					t.Fatalf("Match = %d matches, %v; want mediamatch.ErrOverBudget", len(ms), err)
 				}
 				return
 			}
@@ -113,13 +113,13 @@ func TestAttackMatchBudgetMessage(t *testing.T) {
 	attackBank(t, ix, "big", 20, r)
 	q := attackQuery(r, 10)
 	q.MaxHits = 100
-	if _, err := ix.Match(context.Background(), q); !errors.Is(err, ErrOverBudget) ||
+	if _, err := ix.Match(context.Background(), q); !errors.Is(err, mediamatch.ErrOverBudget) ||
 		err.Error() != "more than 100 keyframe pairs within the thresholds (the match budget); "+
 			"narrow the thresholds, name fewer signal types or send fewer keyframes" {
 		t.Errorf("Match = %v, want the hit budget named", err)
 	}
 	q.MaxProbes = 3
-	if _, err := ix.Match(context.Background(), q); !errors.Is(err, ErrOverBudget) ||
+	if _, err := ix.Match(context.Background(), q); !errors.Is(err, mediamatch.ErrOverBudget) ||
 		err.Error() != "10 signals to search (informative keyframes times their searched signals and "+
 			"variants), want at most 3 (the match budget)" {
 		t.Errorf("Match = %v, want the probe budget named", err)
@@ -130,7 +130,7 @@ func TestAttackMatchBudgetMessage(t *testing.T) {
 // random PDQ keyframes at threshold 256 against a bank of 10,000 items,
 // run without a budget (every one of the 10 million pairs is gathered) and
 // with the default budget (the call stops at 100,000 pairs with
-// ErrOverBudget). It reports each run's time and bytes allocated
+// mediamatch.ErrOverBudget). It reports each run's time and bytes allocated
 // (unbudgeted-*, budgeted-*) and the ratios unbudgeted/budgeted.
 //
 //	go test -run '^$' -bench BenchmarkAttackMatch -benchtime 1x ./index/
@@ -161,8 +161,8 @@ func BenchmarkAttackMatch(b *testing.B) {
 		}
 		freeT, freeMB = freeT+d, freeMB+mb
 		d, mb, err = run(0)
-		if !errors.Is(err, ErrOverBudget) {
-			b.Fatalf("budgeted Match = %v, want ErrOverBudget", err)
+		if !errors.Is(err, mediamatch.ErrOverBudget) {
+			b.Fatalf("budgeted Match = %v, want mediamatch.ErrOverBudget", err)
 		}
 		budT, budMB = budT+d, budMB+mb
 	}

@@ -38,7 +38,7 @@ type auditState struct {
 const maxAuditField = 512
 
 // AppendAudit appends e with the current time, durably. Errors:
-// ErrClosed, or a storage error. Safe for concurrent use.
+// mediamatch.ErrClosed, or a storage error. Safe for concurrent use.
 func (ix *Index) AppendAudit(ctx context.Context, e mediamatch.AuditEntry) error {
 	if err := ix.enter(context.WithoutCancel(ctx)); err != nil {
 		return err
@@ -170,7 +170,7 @@ func (ix *Index) pruneAudit(ctx context.Context) error {
 // ListAudit returns up to pageSize audit entries (0 means 100, more than
 // 1000 means 1000), oldest first, starting after the page that returned
 // pageToken, and the token of the next page (empty on the last). Errors:
-// ErrInvalid for a bad page size or token, ErrClosed, or a storage error.
+// mediamatch.ErrInvalid for a bad page size or token, mediamatch.ErrClosed, or a storage error.
 // Safe for concurrent use.
 func (ix *Index) ListAudit(ctx context.Context, pageSize int, pageToken string) ([]mediamatch.AuditEntry, string, error) {
 	return ix.ListAuditWhere(ctx, pageSize, pageToken, nil)

@@ -46,8 +46,8 @@ func hashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
 
 // CreateToken creates a token with t's Name, Role, Banks and ExpireTime
 // and returns it with its secret, which is not stored and cannot be read
-// again. Errors: ErrInvalid for a bad name, role, bank name or an expiry in
-// the past, ErrClosed, or a storage error. Safe for concurrent use.
+// again. Errors: mediamatch.ErrInvalid for a bad name, role, bank name or an expiry in
+// the past, mediamatch.ErrClosed, or a storage error. Safe for concurrent use.
 func (ix *Index) CreateToken(ctx context.Context, t mediamatch.Token) (mediamatch.Token, string, error) {
 	if err := mediamatch.ValidateTokenName("token.name", t.Name); err != nil {
 		return mediamatch.Token{}, "", err
@@ -95,7 +95,7 @@ func (ix *Index) CreateToken(ctx context.Context, t mediamatch.Token) (mediamatc
 }
 
 // Authenticate returns the live token whose secret this is. Errors:
-// ErrUnauthenticated if there is none, or it expired or was revoked. It
+// mediamatch.ErrUnauthenticated if there is none, or it expired or was revoked. It
 // reads only memory. Safe for concurrent use.
 func (ix *Index) Authenticate(secret string) (mediamatch.Token, error) {
 	if !strings.HasPrefix(secret, tokenPrefix) {
@@ -155,7 +155,7 @@ func (ix *Index) used(id string) {
 func (ix *Index) Now() time.Time { return ix.now() }
 
 // liveToken returns nil if the token with this id exists and is neither
-// revoked nor expired, else an ErrUnauthenticated error. It reads only
+// revoked nor expired, else an mediamatch.ErrUnauthenticated error. It reads only
 // memory.
 func (ix *Index) liveToken(id string) error {
 	for _, rec := range *ix.tok.bySecret.Load() {
@@ -177,7 +177,7 @@ func (ix *Index) liveToken(id string) error {
 func (ix *Index) HasTokens() bool { return len(*ix.tok.bySecret.Load()) > 0 }
 
 // ListTokens returns every token, revoked ones included, oldest first.
-// Errors: ErrClosed. Safe for concurrent use.
+// Errors: mediamatch.ErrClosed. Safe for concurrent use.
 func (ix *Index) ListTokens(ctx context.Context) ([]mediamatch.Token, error) {
 	return ix.ListTokensWithin(ctx, nil)
 }
@@ -203,7 +203,7 @@ func (ix *Index) ListTokensWithin(ctx context.Context, scope []string) ([]mediam
 
 // RevokeToken revokes the token with the given id: from its return,
 // Authenticate refuses it. Revoking a revoked token changes nothing.
-// Errors: ErrNotFound, ErrClosed, or a storage error. Safe for concurrent
+// Errors: mediamatch.ErrNotFound, mediamatch.ErrClosed, or a storage error. Safe for concurrent
 // use.
 func (ix *Index) RevokeToken(ctx context.Context, id string) (mediamatch.Token, error) {
 	return ix.RevokeTokenWithin(ctx, id, nil)
@@ -211,7 +211,7 @@ func (ix *Index) RevokeToken(ctx context.Context, id string) (mediamatch.Token, 
 
 // RevokeTokenWithin is RevokeToken for an admin limited to the banks in
 // scope (empty: unlimited): a token that is not Within scope is
-// ErrNotFound, exactly as an id that does not exist, so that a limited
+// mediamatch.ErrNotFound, exactly as an id that does not exist, so that a limited
 // admin learns nothing of other tokens.
 func (ix *Index) RevokeTokenWithin(ctx context.Context, id string, scope []string) (mediamatch.Token, error) {
 	if err := ix.enter(ctx); err != nil {

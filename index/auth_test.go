@@ -63,8 +63,8 @@ func TestTokens(t *testing.T) {
 	}
 	for _, b := range bad {
 		now = b.at
-		if _, err := ix.Authenticate(b.secret); !errors.Is(err, ErrUnauthenticated) {
-			t.Errorf("%s: Authenticate = %v, want ErrUnauthenticated", b.name, err)
+		if _, err := ix.Authenticate(b.secret); !errors.Is(err, mediamatch.ErrUnauthenticated) {
+			t.Errorf("%s: Authenticate = %v, want mediamatch.ErrUnauthenticated", b.name, err)
 		}
 	}
 	now = now.Add(-time.Hour)
@@ -72,13 +72,13 @@ func TestTokens(t *testing.T) {
 	if _, err := ix.RevokeToken(ctx, tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ix.Authenticate(secret); !errors.Is(err, ErrUnauthenticated) {
-		t.Errorf("revoked: Authenticate = %v, want ErrUnauthenticated", err)
+	if _, err := ix.Authenticate(secret); !errors.Is(err, mediamatch.ErrUnauthenticated) {
+		t.Errorf("revoked: Authenticate = %v, want mediamatch.ErrUnauthenticated", err)
 	}
 	ix.Close()
 	ix = openTest(t, dir, Options{Now: clock})
-	if _, err := ix.Authenticate(secret); !errors.Is(err, ErrUnauthenticated) {
-		t.Errorf("revoked, after reopen: Authenticate = %v, want ErrUnauthenticated", err)
+	if _, err := ix.Authenticate(secret); !errors.Is(err, mediamatch.ErrUnauthenticated) {
+		t.Errorf("revoked, after reopen: Authenticate = %v, want mediamatch.ErrUnauthenticated", err)
 	}
 	if _, err := ix.Authenticate(adminSecret); err != nil {
 		t.Errorf("admin after reopen: %v", err)
@@ -87,13 +87,13 @@ func TestTokens(t *testing.T) {
 	if err != nil || len(list) != 2 || list[0].ID != tok.ID || list[0].RevokeTime.IsZero() || list[1].ID != admin.ID {
 		t.Errorf("ListTokens = %+v, %v; want the revoked matcher then the admin", list, err)
 	}
-	if _, err := ix.RevokeToken(ctx, "tok_nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("RevokeToken(unknown) = %v, want ErrNotFound", err)
+	if _, err := ix.RevokeToken(ctx, "tok_nope"); !errors.Is(err, mediamatch.ErrNotFound) {
+		t.Errorf("RevokeToken(unknown) = %v, want mediamatch.ErrNotFound", err)
 	}
 	for _, tk := range []mediamatch.Token{{Name: "", Role: mediamatch.RoleAdmin}, {Name: "x", Role: "root"}, {Name: "x", Role: mediamatch.RoleCurator, Banks: []string{"bad name!"}},
 		{Name: "x", Role: mediamatch.RoleMatcher, ExpireTime: now.Add(-time.Second)}} {
-		if _, _, err := ix.CreateToken(ctx, tk); !errors.Is(err, ErrInvalid) {
-			t.Errorf("CreateToken(%+v) = %v, want ErrInvalid", tk, err)
+		if _, _, err := ix.CreateToken(ctx, tk); !errors.Is(err, mediamatch.ErrInvalid) {
+			t.Errorf("CreateToken(%+v) = %v, want mediamatch.ErrInvalid", tk, err)
 		}
 	}
 }
@@ -131,8 +131,8 @@ func TestAudit(t *testing.T) {
 			t.Errorf("entry %d = %+v", i, e)
 		}
 	}
-	if _, _, err := ix.ListAudit(ctx, 10, "garbage"); !errors.Is(err, ErrInvalid) {
-		t.Errorf("ListAudit(bad token) = %v, want ErrInvalid", err)
+	if _, _, err := ix.ListAudit(ctx, 10, "garbage"); !errors.Is(err, mediamatch.ErrInvalid) {
+		t.Errorf("ListAudit(bad token) = %v, want mediamatch.ErrInvalid", err)
 	}
 }
 

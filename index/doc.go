@@ -9,7 +9,7 @@
 // layout and record formats are described in codec.go.
 //
 // Writes keep a reserve of free disk space (Options.MinFreeBytes) and are
-// refused with ErrNoSpace beyond it; the audit log is pruned by age and
+// refused with mediamatch.ErrNoSpace beyond it; the audit log is pruned by age and
 // count in the background.
 //
 // All methods of Index are safe for concurrent use. Writes are serialised;

@@ -139,3 +139,63 @@ func countKeys(t testing.TB, ix *Index, prefix ...byte) int {
 	}
 	return n
 }
+
+// addItems adds items to one bank in one transaction: all of them or, on
+// any error, none. It is the tests' bulk path for loading benchmarks and
+// concurrency tests; the batch must fit in one Badger transaction (a few
+// thousand items).
+func (ix *Index) addItems(ctx context.Context, bank string, items []mediamatch.Item) error {
+	for _, it := range items {
+		if it.Bank != bank {
+			return invalidf("item.bank", "%q for item %q, want %q", it.Bank, it.ID, bank)
+		}
+		if err := validateItem(it); err != nil {
+			return err
+		}
+	}
+	if err := ix.enter(ctx); err != nil {
+		return err
+	}
+	defer ix.exit()
+	if err := ix.room(writeRoom, false); err != nil {
+		return err
+	}
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	b, err := ix.bank(bank)
+	if err != nil {
+		return err
+	}
+	now := ix.timestamp()
+	adds := make([]*itemAdd, len(items))
+	for i, it := range items {
+		adds[i] = newItemAdd(ix.nextRef, b.ref, it, now)
+		ix.nextRef++
+	}
+	err = ix.st.update(func(tx *writeTx) error {
+		seen := make(map[string]bool, len(adds))
+		for _, a := range adds {
+			ok, err := tx.has(itemIDKey(b.ref, a.id))
+			if err != nil {
+				return err
+			}
+			if ok || seen[a.id] {
+				return mediamatch.Errorf(mediamatch.AlreadyExists, "", "item %q in bank %q", a.id, bank)
+			}
+			seen[a.id] = true
+			if err := a.write(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storeErr("add items", bank, err)
+	}
+	ix.mem.write(func() {
+		for _, a := range adds {
+			ix.mem.addItem(a.ref, a.rec.meta(), a.sigs)
+		}
+	})
+	return nil
+}

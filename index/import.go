@@ -91,8 +91,8 @@ func stagePrefix(id uint64) []byte { return binary.BigEndian.AppendUint64([]byte
 
 func stageKey(id, seq uint64) []byte { return binary.BigEndian.AppendUint64(stagePrefix(id), seq) }
 
-// BeginImport starts an import into bank. Errors: ErrInvalid for a
-// malformed name, ErrNotFound if the bank does not exist, ErrClosed.
+// BeginImport starts an import into bank. Errors: mediamatch.ErrInvalid for a
+// malformed name, mediamatch.ErrNotFound if the bank does not exist, mediamatch.ErrClosed.
 func (ix *Index) BeginImport(ctx context.Context, bank string) (*Import, error) {
 	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func (ix *Index) BeginImport(ctx context.Context, bank string) (*Import, error) 
 		seen: make(map[uint64]uint64), seed: maphash.MakeSeed()}, nil
 }
 
-// RequireToken makes Commit refuse, with an ErrUnauthenticated error and
+// RequireToken makes Commit refuse, with an mediamatch.ErrUnauthenticated error and
 // nothing applied, unless the token with this id is still live (not
 // revoked, not expired) at the commit point: a token revoked while its
 // import streams in does not get the import applied. The check is made
@@ -125,7 +125,7 @@ func (ix *Index) BeginImport(ctx context.Context, bank string) (*Import, error) 
 func (im *Import) RequireToken(id string) { im.token = id }
 
 // repeated records the record r with the content hash sum (0 for a
-// delete), and returns an ErrInvalid error if r gives an item that an
+// delete), and returns an mediamatch.ErrInvalid error if r gives an item that an
 // earlier record of the import already gave with other content, with no
 // delete in between: two versions of one item in one list are ambiguous.
 // A list is a sequence of updates, so a delete after a put (te-updates
@@ -150,11 +150,11 @@ func (im *Import) repeated(r ImportRecord, sum uint64) error {
 		"(the first is kept; delete it first to replace it)", r.Item.ID, where)
 }
 
-// Add stages one record. Errors: ErrInvalid if the record's item is
+// Add stages one record. Errors: mediamatch.ErrInvalid if the record's item is
 // invalid, or if an earlier record of the import gave its id with other
 // content and no delete in between (unless the id was made from a hash,
 // IDFromHash): the import goes on, and the caller decides whether to skip
-// it or Abort; ErrNoSpace when the disk is short of room, ErrClosed, a
+// it or Abort; mediamatch.ErrNoSpace when the disk is short of room, mediamatch.ErrClosed, a
 // storage error or the context's error (after which only Abort is
 // useful).
 func (im *Import) Add(ctx context.Context, r ImportRecord) error {
@@ -261,7 +261,7 @@ func (im *Import) Abort() error {
 }
 
 // Commit applies the staged records: from its return the bank holds the
-// whole list, and matches see it all at once. Errors: ErrClosed, ErrNotFound
+// whole list, and matches see it all at once. Errors: mediamatch.ErrClosed, mediamatch.ErrNotFound
 // if the bank was deleted meanwhile, or a storage error; after an error in
 // the apply step the import completes at the next Open.
 func (im *Import) Commit(ctx context.Context) (mediamatch.ImportStats, error) {

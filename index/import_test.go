@@ -138,8 +138,8 @@ func TestImport(t *testing.T) {
 		t.Errorf("updated item = labels %v disabled %v created %v first seen %v; want b, true, %v, %v",
 			it.Labels, it.Disabled, it.CreateTime, it.Source.FirstSeen, old.CreateTime, old.Source.FirstSeen)
 	}
-	if _, err := ix.GetItem(ctx, "p", "up-000010"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("deleted item: GetItem = %v, want ErrNotFound", err)
+	if _, err := ix.GetItem(ctx, "p", "up-000010"); !errors.Is(err, mediamatch.ErrNotFound) {
+		t.Errorf("deleted item: GetItem = %v, want mediamatch.ErrNotFound", err)
 	}
 	if ms, _ := ix.Match(ctx, centreQuery(1000)); len(ms) != 49 { // 50 - 1 deleted - 1 disabled + 1 added
 		t.Errorf("after update import: %d matches, want 49", len(ms))
@@ -155,8 +155,8 @@ func TestImport(t *testing.T) {
 	}
 	bad := listItem(70, "a")
 	bad.Media.Keyframes[0].Signals[0].Hash = bad.Media.Keyframes[0].Signals[0].Hash[:31]
-	if err := im.Add(ctx, ImportRecord{Item: bad}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Add(short hash) = %v, want ErrInvalid", err)
+	if err := im.Add(ctx, ImportRecord{Item: bad}); !errors.Is(err, mediamatch.ErrInvalid) {
+		t.Errorf("Add(short hash) = %v, want mediamatch.ErrInvalid", err)
 	}
 	if err := im.Add(ctx, ImportRecord{Item: listItem(71, "a")}); err != nil {
 		t.Fatal(err)
@@ -164,14 +164,14 @@ func TestImport(t *testing.T) {
 	if err := im.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ix.GetItem(ctx, "p", "up-000071"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("aborted import's item: GetItem = %v, want ErrNotFound", err)
+	if _, err := ix.GetItem(ctx, "p", "up-000071"); !errors.Is(err, mediamatch.ErrNotFound) {
+		t.Errorf("aborted import's item: GetItem = %v, want mediamatch.ErrNotFound", err)
 	}
 	if n := countKeys(t, ix, keyStage); n != 0 {
 		t.Errorf("%d staging keys left after Abort", n)
 	}
-	if _, err := ix.BeginImport(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("BeginImport(absent bank) = %v, want ErrNotFound", err)
+	if _, err := ix.BeginImport(ctx, "nope"); !errors.Is(err, mediamatch.ErrNotFound) {
+		t.Errorf("BeginImport(absent bank) = %v, want mediamatch.ErrNotFound", err)
 	}
 }
 

@@ -34,13 +34,13 @@ type Options struct {
 	// write into a mapping when the disk is full kills the process
 	// (SIGBUS), so the index checks the free space (statfs) before each
 	// write, and before each 4 MiB of an import: writes that would leave
-	// less than the reserve are refused with ErrNoSpace; deletes,
+	// less than the reserve are refused with mediamatch.ErrNoSpace; deletes,
 	// revocations, audit entries and the apply of a committed import may
 	// use half of it, so that an operator can still recover. An import's
 	// Commit wants room for twice what it staged on top of the reserve.
 	// Open with less than the reserve free opens the store read-only:
 	// matches and reads are served, every write is refused with
-	// ErrNoSpace, until space is freed and the index reopened. Default
+	// mediamatch.ErrNoSpace, until space is freed and the index reopened. Default
 	// DefaultMinFreeBytes (1 GiB); negative turns the checks off. Only
 	// Linux can tell the free space; elsewhere there are no checks.
 	MinFreeBytes int64
@@ -91,7 +91,7 @@ type Index struct {
 	dir       string
 	pageBytes int   // Options.MaxPageBytes
 	minFree   int64 // Options.MinFreeBytes; negative: no checks
-	readOnly  bool  // opened read-only for want of space: every write is ErrNoSpace
+	readOnly  bool  // opened read-only for want of space: every write is mediamatch.ErrNoSpace
 
 	closeMu sync.RWMutex // held shared by every call, exclusively by Close
 	closed  bool
@@ -232,12 +232,12 @@ func Open(dir string, opts Options) (*Index, error) {
 
 // Close waits for calls in progress, stops the background purge of deleted
 // banks (it resumes at the next Open) and closes the store. Calls after
-// Close, and a second Close, return ErrClosed.
+// Close, and a second Close, return mediamatch.ErrClosed.
 func (ix *Index) Close() error {
 	ix.closeMu.Lock()
 	if ix.closed {
 		ix.closeMu.Unlock()
-		return ErrClosed
+		return mediamatch.ErrClosed
 	}
 	ix.closed = true
 	ix.closeMu.Unlock()
@@ -257,7 +257,7 @@ func (ix *Index) enter(ctx context.Context) error {
 	ix.closeMu.RLock()
 	if ix.closed {
 		ix.closeMu.RUnlock()
-		return ErrClosed
+		return mediamatch.ErrClosed
 	}
 	return nil
 }
@@ -312,7 +312,7 @@ func tightenModes(dir string, log *slog.Logger) error {
 	return nil
 }
 
-// room returns an ErrNoSpace error unless the file system of the index has
+// room returns an mediamatch.ErrNoSpace error unless the file system of the index has
 // need bytes free beyond the reserve (Options.MinFreeBytes), or beyond half
 // of it for recovery: deletes, revocations, audit entries, the apply of a
 // committed import. A read-only index has no room.
@@ -349,8 +349,8 @@ func (ix *Index) timestamp() time.Time { return ix.now().UTC().Round(0) }
 
 // CreateBank creates an empty bank named b.Name with b.Description (at most
 // 1024 bytes of UTF-8); CreateTime and ItemCount are ignored and the stored
-// bank is returned. Errors: ErrInvalid for a bad name or description,
-// ErrAlreadyExists if the name is taken, ErrClosed, or a storage error. Safe
+// bank is returned. Errors: mediamatch.ErrInvalid for a bad name or description,
+// mediamatch.ErrAlreadyExists if the name is taken, mediamatch.ErrClosed, or a storage error. Safe
 // for concurrent use.
 func (ix *Index) CreateBank(ctx context.Context, b mediamatch.Bank) (mediamatch.Bank, error) {
 	if err := mediamatch.ValidateBankName("bank.name", b.Name); err != nil {
@@ -393,7 +393,7 @@ func (ix *Index) CreateBank(ctx context.Context, b mediamatch.Bank) (mediamatch.
 }
 
 // GetBank returns the bank with the given name and its current item count.
-// Errors: ErrInvalid for a malformed name, ErrNotFound, ErrClosed. Safe for
+// Errors: mediamatch.ErrInvalid for a malformed name, mediamatch.ErrNotFound, mediamatch.ErrClosed. Safe for
 // concurrent use.
 func (ix *Index) GetBank(ctx context.Context, name string) (mediamatch.Bank, error) {
 	if err := mediamatch.ValidateBankName("bank", name); err != nil {
@@ -419,8 +419,8 @@ func (b *bankState) withCount() mediamatch.Bank {
 // ListBanks returns up to pageSize banks (0 means 100, more than 1000 means
 // 1000) in name order, starting after the page that returned pageToken
 // (empty: from the first), and the token of the next page, empty on the last
-// page. Errors: ErrInvalid for a negative page size or a malformed token,
-// ErrClosed. Safe for concurrent use.
+// page. Errors: mediamatch.ErrInvalid for a negative page size or a malformed token,
+// mediamatch.ErrClosed. Safe for concurrent use.
 func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) ([]mediamatch.Bank, string, error) {
 	return ix.ListBanksWithin(ctx, pageSize, pageToken, nil)
 }
@@ -430,7 +430,7 @@ func (ix *Index) ListBanks(ctx context.Context, pageSize int, pageToken string) 
 // but the last is full, and the page token is sealed with a key of this
 // Index (AES-GCM), so that it is opaque and cannot be forged. It holds only
 // the last bank of its page, one the caller may see. Tokens do not survive
-// a restart: a token from before one is ErrInvalid.
+// a restart: a token from before one is mediamatch.ErrInvalid.
 func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken string, scope []string) ([]mediamatch.Bank, string, error) {
 	n, err := validatePageSize(pageSize)
 	if err != nil {
@@ -467,8 +467,8 @@ func (ix *Index) ListBanksWithin(ctx context.Context, pageSize int, pageToken st
 // DeleteBank deletes the bank and all its items. The bank and its items
 // disappear at once (from matches, GetItem and ListItems, and the name can
 // be reused straight away); the stored items are then purged in batches in
-// the background, resuming after a restart if need be. Errors: ErrInvalid
-// for a malformed name, ErrNotFound, ErrClosed, or a storage error. Safe for
+// the background, resuming after a restart if need be. Errors: mediamatch.ErrInvalid
+// for a malformed name, mediamatch.ErrNotFound, mediamatch.ErrClosed, or a storage error. Safe for
 // concurrent use.
 func (ix *Index) DeleteBank(ctx context.Context, name string) error {
 	if err := mediamatch.ValidateBankName("bank", name); err != nil {
@@ -504,7 +504,7 @@ func (ix *Index) DeleteBank(ctx context.Context, name string) error {
 	return nil
 }
 
-// bank returns the live bank with the given name or an ErrNotFound error.
+// bank returns the live bank with the given name or an mediamatch.ErrNotFound error.
 func (ix *Index) bank(name string) (*bankState, error) {
 	b := ix.mem.state().banks[name]
 	if b == nil {
@@ -518,10 +518,10 @@ func (ix *Index) bank(name string) (*bankState, error) {
 // match from the next Match on (unless it is disabled), except those below
 // their type's minimum quality, which are stored (GetItem returns them) but
 // never indexed. The item and its signals are written in one transaction.
-// Errors: ErrInvalid (see the Validate functions; an item's signals must
+// Errors: mediamatch.ErrInvalid (see the Validate functions; an item's signals must
 // also be untransformed: a signal with a Transform is refused, not
-// stripped), ErrNotFound if the bank does not exist,
-// ErrAlreadyExists if the bank has an item with that id, ErrClosed, or a
+// stripped), mediamatch.ErrNotFound if the bank does not exist,
+// mediamatch.ErrAlreadyExists if the bank has an item with that id, mediamatch.ErrClosed, or a
 // storage error. Safe for concurrent use.
 func (ix *Index) AddItem(ctx context.Context, it mediamatch.Item) (mediamatch.Item, error) {
 	if err := validateItem(it); err != nil {
@@ -634,68 +634,9 @@ func (a *itemAdd) write(tx *writeTx) error {
 	return nil
 }
 
-// addItems adds items to one bank in one transaction: all of them or, on
-// any error, none. It is the bulk path for loading (benchmarks, imports);
-// the batch must fit in one Badger transaction (a few thousand items).
-func (ix *Index) addItems(ctx context.Context, bank string, items []mediamatch.Item) error {
-	for _, it := range items {
-		if it.Bank != bank {
-			return invalidf("item.bank", "%q for item %q, want %q", it.Bank, it.ID, bank)
-		}
-		if err := validateItem(it); err != nil {
-			return err
-		}
-	}
-	if err := ix.enter(ctx); err != nil {
-		return err
-	}
-	defer ix.exit()
-	if err := ix.room(writeRoom, false); err != nil {
-		return err
-	}
-	ix.wmu.Lock()
-	defer ix.wmu.Unlock()
-	b, err := ix.bank(bank)
-	if err != nil {
-		return err
-	}
-	now := ix.timestamp()
-	adds := make([]*itemAdd, len(items))
-	for i, it := range items {
-		adds[i] = newItemAdd(ix.nextRef, b.ref, it, now)
-		ix.nextRef++
-	}
-	err = ix.st.update(func(tx *writeTx) error {
-		seen := make(map[string]bool, len(adds))
-		for _, a := range adds {
-			ok, err := tx.has(itemIDKey(b.ref, a.id))
-			if err != nil {
-				return err
-			}
-			if ok || seen[a.id] {
-				return mediamatch.Errorf(mediamatch.AlreadyExists, "", "item %q in bank %q", a.id, bank)
-			}
-			seen[a.id] = true
-			if err := a.write(tx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return storeErr("add items", bank, err)
-	}
-	ix.mem.write(func() {
-		for _, a := range adds {
-			ix.mem.addItem(a.ref, a.rec.meta(), a.sigs)
-		}
-	})
-	return nil
-}
-
 // GetItem returns the item with the given id in the given bank, with its
-// media. Errors: ErrInvalid for a malformed bank name or id, ErrNotFound if
-// the bank or the item does not exist, ErrClosed, or a storage error. Safe
+// media. Errors: mediamatch.ErrInvalid for a malformed bank name or id, mediamatch.ErrNotFound if
+// the bank or the item does not exist, mediamatch.ErrClosed, or a storage error. Safe
 // for concurrent use.
 func (ix *Index) GetItem(ctx context.Context, bank, id string) (mediamatch.Item, error) {
 	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
@@ -727,7 +668,7 @@ func (ix *Index) GetItem(ctx context.Context, bank, id string) (mediamatch.Item,
 	return it, nil
 }
 
-// lookupItem returns the ref of an item or an ErrNotFound error.
+// lookupItem returns the ref of an item or an mediamatch.ErrNotFound error.
 func lookupItem(tx *readTx, b *bankState, id string) (uint64, error) {
 	v, err := tx.get(itemIDKey(b.ref, id))
 	if errors.Is(err, errNoKey) {
@@ -781,9 +722,9 @@ func readMedia(tx *readTx, ref uint64) (mediamatch.Media, error) {
 // 1000 means 1000), and fewer when they are large (Options.MaxPageBytes),
 // in id order, with their media, starting after the page
 // that returned pageToken (empty: from the first), and the token of the next
-// page, empty on the last page. Errors: ErrInvalid for a malformed bank
-// name, a negative page size or a malformed token, ErrNotFound if the bank
-// does not exist, ErrClosed, or a storage error. Safe for concurrent use.
+// page, empty on the last page. Errors: mediamatch.ErrInvalid for a malformed bank
+// name, a negative page size or a malformed token, mediamatch.ErrNotFound if the bank
+// does not exist, mediamatch.ErrClosed, or a storage error. Safe for concurrent use.
 func (ix *Index) ListItems(ctx context.Context, bank string, pageSize int, pageToken string) ([]mediamatch.Item, string, error) {
 	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
 		return nil, "", err
@@ -880,8 +821,8 @@ func itemBytes(it mediamatch.Item) int {
 // labels) and disabled state (when u.SetDisabled) and returns the item as
 // stored. A disabled item stops matching, and a re-enabled one matches
 // again, from the next Match on. With neither flag set it returns the item
-// unchanged. Errors: ErrInvalid for a malformed bank name, id or labels,
-// ErrNotFound if the bank or item does not exist, ErrClosed, or a storage
+// unchanged. Errors: mediamatch.ErrInvalid for a malformed bank name, id or labels,
+// mediamatch.ErrNotFound if the bank or item does not exist, mediamatch.ErrClosed, or a storage
 // error. Safe for concurrent use.
 func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u mediamatch.ItemUpdate) (mediamatch.Item, error) {
 	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
@@ -956,8 +897,8 @@ func (ix *Index) UpdateItem(ctx context.Context, bank, id string, u mediamatch.I
 }
 
 // DeleteItem deletes an item and its signals in one transaction; it stops
-// matching from the next Match on. Errors: ErrInvalid for a malformed bank
-// name or id, ErrNotFound if the bank or item does not exist, ErrClosed, or
+// matching from the next Match on. Errors: mediamatch.ErrInvalid for a malformed bank
+// name or id, mediamatch.ErrNotFound if the bank or item does not exist, mediamatch.ErrClosed, or
 // a storage error. Safe for concurrent use.
 func (ix *Index) DeleteItem(ctx context.Context, bank, id string) error {
 	if err := mediamatch.ValidateBankName("bank", bank); err != nil {
@@ -1061,7 +1002,7 @@ func (ix *Index) sealPageToken(kind byte, last string) string {
 }
 
 // openPageToken returns the name in a token made by sealPageToken for the
-// same kind, "" for an empty token, or an ErrInvalid error.
+// same kind, "" for an empty token, or an mediamatch.ErrInvalid error.
 func (ix *Index) openPageToken(tok string, kind byte, valid func(string) error) (string, error) {
 	if tok == "" {
 		return "", nil
@@ -1080,7 +1021,7 @@ func (ix *Index) openPageToken(tok string, kind byte, valid func(string) error) 
 }
 
 // parsePageToken returns the name in a token made by pageTokenFor for the
-// same kind, "" for an empty token, or an ErrInvalid error.
+// same kind, "" for an empty token, or an mediamatch.ErrInvalid error.
 func parsePageToken(tok string, kind byte, valid func(string) error) (string, error) {
 	if tok == "" {
 		return "", nil

@@ -30,52 +30,52 @@ func TestCRUD(t *testing.T) {
 			_, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "gifct", Description: "d"})
 			return err
 		}, nil},
-		{"create bank twice", func() error { _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "gifct"}); return err }, ErrAlreadyExists},
-		{"create bad name", func() error { _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "Bad"}); return err }, ErrInvalid},
+		{"create bank twice", func() error { _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "gifct"}); return err }, mediamatch.ErrAlreadyExists},
+		{"create bad name", func() error { _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "Bad"}); return err }, mediamatch.ErrInvalid},
 		{"create long description", func() error {
 			_, err := ix.CreateBank(ctx, mediamatch.Bank{Name: "b2", Description: strings.Repeat("x", 1025)})
 			return err
-		}, ErrInvalid},
-		{"get missing bank", func() error { _, err := ix.GetBank(ctx, "nope"); return err }, ErrNotFound},
+		}, mediamatch.ErrInvalid},
+		{"get missing bank", func() error { _, err := ix.GetBank(ctx, "nope"); return err }, mediamatch.ErrNotFound},
 		{"add to missing bank", func() error {
 			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "nope", ID: "a", Media: media})
 			return err
-		}, ErrNotFound},
+		}, mediamatch.ErrNotFound},
 		{"add", func() error { _, err := ix.AddItem(ctx, item); return err }, nil},
-		{"add twice", func() error { _, err := ix.AddItem(ctx, item); return err }, ErrAlreadyExists},
+		{"add twice", func() error { _, err := ix.AddItem(ctx, item); return err }, mediamatch.ErrAlreadyExists},
 		{"add bad id", func() error {
 			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "gifct", ID: "a/b", Media: media})
 			return err
-		}, ErrInvalid},
+		}, mediamatch.ErrInvalid},
 		{"add bad labels", func() error {
 			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "gifct", ID: "b", Labels: map[string]string{"": "v"}, Media: media})
 			return err
-		}, ErrInvalid},
+		}, mediamatch.ErrInvalid},
 		{"add bad media", func() error {
 			_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "gifct", ID: "b", Media: still(phash([]byte{1, 2}))})
 			return err
-		}, ErrInvalid},
-		{"get missing item", func() error { _, err := ix.GetItem(ctx, "gifct", "nope"); return err }, ErrNotFound},
-		{"get item of missing bank", func() error { _, err := ix.GetItem(ctx, "nope", "item-1"); return err }, ErrNotFound},
+		}, mediamatch.ErrInvalid},
+		{"get missing item", func() error { _, err := ix.GetItem(ctx, "gifct", "nope"); return err }, mediamatch.ErrNotFound},
+		{"get item of missing bank", func() error { _, err := ix.GetItem(ctx, "nope", "item-1"); return err }, mediamatch.ErrNotFound},
 		{"update missing item", func() error {
 			_, err := ix.UpdateItem(ctx, "gifct", "nope", mediamatch.ItemUpdate{SetDisabled: true, Disabled: true})
 			return err
-		}, ErrNotFound},
+		}, mediamatch.ErrNotFound},
 		{"update bad labels", func() error {
 			_, err := ix.UpdateItem(ctx, "gifct", "item-1", mediamatch.ItemUpdate{SetLabels: true, Labels: map[string]string{"k": strings.Repeat("v", 257)}})
 			return err
-		}, ErrInvalid},
-		{"list items of missing bank", func() error { _, _, err := ix.ListItems(ctx, "nope", 0, ""); return err }, ErrNotFound},
-		{"list items negative page", func() error { _, _, err := ix.ListItems(ctx, "gifct", -1, ""); return err }, ErrInvalid},
-		{"list items garbage token", func() error { _, _, err := ix.ListItems(ctx, "gifct", 0, "!!!"); return err }, ErrInvalid},
+		}, mediamatch.ErrInvalid},
+		{"list items of missing bank", func() error { _, _, err := ix.ListItems(ctx, "nope", 0, ""); return err }, mediamatch.ErrNotFound},
+		{"list items negative page", func() error { _, _, err := ix.ListItems(ctx, "gifct", -1, ""); return err }, mediamatch.ErrInvalid},
+		{"list items garbage token", func() error { _, _, err := ix.ListItems(ctx, "gifct", 0, "!!!"); return err }, mediamatch.ErrInvalid},
 		{"list items bank token", func() error {
 			_, _, err := ix.ListItems(ctx, "gifct", 0, pageTokenFor(keyBank, "gifct"))
 			return err
-		}, ErrInvalid},
-		{"list banks garbage token", func() error { _, _, err := ix.ListBanks(ctx, 0, "Zm9v"); return err }, ErrInvalid},
-		{"delete missing item", func() error { return ix.DeleteItem(ctx, "gifct", "nope") }, ErrNotFound},
-		{"delete missing bank", func() error { return ix.DeleteBank(ctx, "nope") }, ErrNotFound},
-		{"match missing bank", func() error { _, err := ix.Match(ctx, Query{Media: media, Banks: []string{"nope"}}); return err }, ErrNotFound},
+		}, mediamatch.ErrInvalid},
+		{"list banks garbage token", func() error { _, _, err := ix.ListBanks(ctx, 0, "Zm9v"); return err }, mediamatch.ErrInvalid},
+		{"delete missing item", func() error { return ix.DeleteItem(ctx, "gifct", "nope") }, mediamatch.ErrNotFound},
+		{"delete missing bank", func() error { return ix.DeleteBank(ctx, "nope") }, mediamatch.ErrNotFound},
+		{"match missing bank", func() error { _, err := ix.Match(ctx, Query{Media: media, Banks: []string{"nope"}}); return err }, mediamatch.ErrNotFound},
 		{"cancelled context", func() error {
 			c, cancel := context.WithCancel(ctx)
 			cancel()
@@ -130,8 +130,8 @@ func TestCRUD(t *testing.T) {
 	if err := ix.DeleteItem(ctx, "gifct", "item-1"); err != nil {
 		t.Fatalf("DeleteItem = %v", err)
 	}
-	if _, err := ix.GetItem(ctx, "gifct", "item-1"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("GetItem after delete: got %v, want ErrNotFound", err)
+	if _, err := ix.GetItem(ctx, "gifct", "item-1"); !errors.Is(err, mediamatch.ErrNotFound) {
+		t.Errorf("GetItem after delete: got %v, want mediamatch.ErrNotFound", err)
 	}
 	for _, p := range []byte{keyItemID, keyMeta, keyMedia, keySignal} {
 		if n := countKeys(t, ix, p); n != 0 {
@@ -145,23 +145,15 @@ func TestCRUD(t *testing.T) {
 	if err := ix.Close(); err != nil {
 		t.Fatalf("Close = %v", err)
 	}
-	if err := ix.Close(); !errors.Is(err, ErrClosed) {
-		t.Errorf("second Close: got %v, want ErrClosed", err)
+	if err := ix.Close(); !errors.Is(err, mediamatch.ErrClosed) {
+		t.Errorf("second Close: got %v, want mediamatch.ErrClosed", err)
 	}
-	if _, err := ix.GetBank(ctx, "gifct"); !errors.Is(err, ErrClosed) {
-		t.Errorf("GetBank after Close: got %v, want ErrClosed", err)
+	if _, err := ix.GetBank(ctx, "gifct"); !errors.Is(err, mediamatch.ErrClosed) {
+		t.Errorf("GetBank after Close: got %v, want mediamatch.ErrClosed", err)
 	}
-	if _, err := ix.Match(ctx, Query{Media: media}); !errors.Is(err, ErrClosed) {
-		t.Errorf("Match after Close: got %v, want ErrClosed", err)
+	if _, err := ix.Match(ctx, Query{Media: media}); !errors.Is(err, mediamatch.ErrClosed) {
+		t.Errorf("Match after Close: got %v, want mediamatch.ErrClosed", err)
 	}
-}
-
-func manyLabels(n int) map[string]string {
-	l := make(map[string]string, n)
-	for i := range n {
-		l[fmt.Sprintf("k%d", i)] = "v"
-	}
-	return l
 }
 
 func TestPaging(t *testing.T) {
@@ -353,8 +345,8 @@ func TestDeleteBank(t *testing.T) {
 	if got, want := matchIDs(t, ix, q), []string{"kept/k"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("right after delete: got %v, want %v", got, want)
 	}
-	if _, err := ix.GetItem(ctx, "doomed", "i001"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("GetItem in deleted bank: got %v, want ErrNotFound", err)
+	if _, err := ix.GetItem(ctx, "doomed", "i001"); !errors.Is(err, mediamatch.ErrNotFound) {
+		t.Errorf("GetItem in deleted bank: got %v, want mediamatch.ErrNotFound", err)
 	}
 	// The name is free again, and the new bank is empty.
 	mustBank(t, ix, "doomed")

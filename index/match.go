@@ -47,15 +47,15 @@ import (
 // signals to search than q.MaxProbes is refused before any search, and
 // one whose keyframe pairs within the threshold (in the banks searched,
 // enabled items only) exceed q.MaxHits stops searching there; both return
-// ErrOverBudget, so a call holds at most about MaxHits pairs in memory.
+// mediamatch.ErrOverBudget, so a call holds at most about MaxHits pairs in memory.
 // At most q.MaxFrameMatches FrameMatch entries are returned across all
 // matches, best match first, and as many time ranges; coverage counts
 // every pair.
 //
-// Errors: ErrInvalid for unknown signal types, a threshold on an exact type
+// Errors: mediamatch.ErrInvalid for unknown signal types, a threshold on an exact type
 // or outside 0..bits, a negative MaxResults or invalid media (see
-// mediamatch.ValidateMedia); ErrNotFound if a bank in q.Banks does not exist;
-// ErrOverBudget; ErrClosed; the context's error. Safe for concurrent use.
+// mediamatch.ValidateMedia); mediamatch.ErrNotFound if a bank in q.Banks does not exist;
+// mediamatch.ErrOverBudget; mediamatch.ErrClosed; the context's error. Safe for concurrent use.
 func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error) {
 	p, err := planQuery(q)
 	if err != nil {

@@ -227,20 +227,20 @@ func TestTransformValidation(t *testing.T) {
 		{"transformed file signal", fileTransform, "query.media.file_signals[0].transform: 4 on a md5 signal, want none"},
 	} {
 		err := mediamatch.ValidateMedia("query.media", tt.m)
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: ValidateMedia = %v, want ErrInvalid saying %q", tt.name, err, tt.want)
+		if !errors.Is(err, mediamatch.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: ValidateMedia = %v, want mediamatch.ErrInvalid saying %q", tt.name, err, tt.want)
 		}
 	}
 
 	// Items: refused, naming the signal; nothing stored.
 	_, err := ix.AddItem(ctx, mediamatch.Item{Bank: "a", ID: "turned", Media: still(dihedral...)})
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "item.media.keyframes[0].signals[1].transform: 1 on a pdq signal, want none") {
-		t.Errorf("AddItem(transformed signals) = %v, want ErrInvalid naming keyframe 0 signal 1", err)
+	if !errors.Is(err, mediamatch.ErrInvalid) || !strings.Contains(err.Error(), "item.media.keyframes[0].signals[1].transform: 1 on a pdq signal, want none") {
+		t.Errorf("AddItem(transformed signals) = %v, want mediamatch.ErrInvalid naming keyframe 0 signal 1", err)
 	}
-	if _, err := ix.GetItem(ctx, "a", "turned"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("GetItem after refused AddItem = %v, want ErrNotFound", err)
+	if _, err := ix.GetItem(ctx, "a", "turned"); !errors.Is(err, mediamatch.ErrNotFound) {
+		t.Errorf("GetItem after refused AddItem = %v, want mediamatch.ErrNotFound", err)
 	}
-	if err := ix.addItems(ctx, "a", []mediamatch.Item{{Bank: "a", ID: "bulk", Media: still(pdqT(h, mediamatch.Rotate90))}}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("addItems(transformed signal) = %v, want ErrInvalid", err)
+	if err := ix.addItems(ctx, "a", []mediamatch.Item{{Bank: "a", ID: "bulk", Media: still(pdqT(h, mediamatch.Rotate90))}}); !errors.Is(err, mediamatch.ErrInvalid) {
+		t.Errorf("addItems(transformed signal) = %v, want mediamatch.ErrInvalid", err)
 	}
 }

@@ -106,15 +106,15 @@ func TestMatchFilters(t *testing.T) {
 		q    Query
 		want error
 	}{
-		{"threshold over bits", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.PHash: 65}}, ErrInvalid},
-		{"negative threshold", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.PDQ: -1}}, ErrInvalid},
-		{"threshold on exact type", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.MD5: 0}}, ErrInvalid},
-		{"threshold on unknown type", Query{Thresholds: map[mediamatch.SignalType]int{"ahash": 3}}, ErrInvalid},
-		{"unknown signal filter", Query{Signals: []mediamatch.SignalType{"ahash"}}, ErrInvalid},
-		{"bad query hash", Query{Media: still(phash([]byte{1}))}, ErrInvalid},
-		{"negative max results", Query{MaxResults: -1}, ErrInvalid},
-		{"malformed bank", Query{Banks: []string{"A"}}, ErrInvalid},
-		{"missing bank", Query{Banks: []string{"zzz"}}, ErrNotFound},
+		{"threshold over bits", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.PHash: 65}}, mediamatch.ErrInvalid},
+		{"negative threshold", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.PDQ: -1}}, mediamatch.ErrInvalid},
+		{"threshold on exact type", Query{Thresholds: map[mediamatch.SignalType]int{mediamatch.MD5: 0}}, mediamatch.ErrInvalid},
+		{"threshold on unknown type", Query{Thresholds: map[mediamatch.SignalType]int{"ahash": 3}}, mediamatch.ErrInvalid},
+		{"unknown signal filter", Query{Signals: []mediamatch.SignalType{"ahash"}}, mediamatch.ErrInvalid},
+		{"bad query hash", Query{Media: still(phash([]byte{1}))}, mediamatch.ErrInvalid},
+		{"negative max results", Query{MaxResults: -1}, mediamatch.ErrInvalid},
+		{"malformed bank", Query{Banks: []string{"A"}}, mediamatch.ErrInvalid},
+		{"missing bank", Query{Banks: []string{"zzz"}}, mediamatch.ErrNotFound},
 	}
 	for _, tt := range errs {
 		if _, err := ix.Match(ctx, tt.q); !errors.Is(err, tt.want) {

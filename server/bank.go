@@ -96,11 +96,14 @@ func (b *bankService) DeleteBank(ctx context.Context, req *pb.DeleteBankRequest)
 
 func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.AddItemResponse, error) {
 	s := b.s
-	var vs violations
+	var (
+		vs    violations
+		media mediamatch.Media
+	)
 	checkItemSpec(&vs, "AddItemRequest.item", req.GetItem())
 	switch src := req.GetSource().(type) {
 	case *pb.AddItemRequest_Media:
-		checkMedia(&vs, "AddItemRequest.media", src.Media, true)
+		media = checkMedia(&vs, "AddItemRequest.media", src.Media, true)
 	case *pb.AddItemRequest_Content:
 		// checked below, after the cheap checks
 	default:
@@ -112,13 +115,7 @@ func (b *bankService) AddItem(ctx context.Context, req *pb.AddItemRequest) (*pb.
 	if err := allowBank(ctx, "AddItemRequest.item.bank", req.GetItem().GetBank()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	var media mediamatch.Media
-	if m := req.GetMedia(); m != nil {
-		media = pb.MediaFromProto(m)
-		if err := mediamatch.ValidateMedia("AddItemRequest.media", media); err != nil {
-			return nil, s.toStatus(ctx, err)
-		}
-	} else {
+	if req.GetMedia() == nil {
 		if err := s.checkContent("AddItemRequest.content", "AddItemStream", req.GetContent()); err != nil {
 			return nil, s.toStatus(ctx, err)
 		}

@@ -127,6 +127,12 @@ func (vs *violations) addErr(field string, err error) {
 	if err == nil {
 		return
 	}
+	if es, ok := errors.AsType[mediamatch.Errors](err); ok {
+		for _, e := range es {
+			vs.addErr(field, e)
+		}
+		return
+	}
 	desc := err.Error()
 	if e, ok := errors.AsType[*mediamatch.Error](err); ok {
 		desc = e.Msg
@@ -288,8 +294,14 @@ func (s *Server) statusOf(ctx context.Context, err error) error {
 			if e.Field == "" {
 				return status.Error(c, msg)
 			}
-			return withDetails(c, msg, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-				{Field: e.Field, Description: cleanText(e.Msg, maxDomainMessage)}}})
+			br := &errdetails.BadRequest{}
+			for _, e := range domainErrors(err) {
+				if e.Field != "" {
+					br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+						Field: e.Field, Description: cleanText(e.Msg, maxDomainMessage)})
+				}
+			}
+			return withDetails(c, msg, br)
 		}
 	}
 	switch {
@@ -346,4 +358,16 @@ func hashlistReason(err error) string {
 		return cleanText(e.Reason, maxReason)
 	}
 	return cleanText(err.Error(), maxReason)
+}
+
+// domainErrors returns the domain errors in err: each of a
+// mediamatch.Errors, or the first *mediamatch.Error.
+func domainErrors(err error) []*mediamatch.Error {
+	if es, ok := errors.AsType[mediamatch.Errors](err); ok {
+		return es
+	}
+	if e, ok := errors.AsType[*mediamatch.Error](err); ok {
+		return []*mediamatch.Error{e}
+	}
+	return nil
 }

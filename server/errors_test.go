@@ -36,6 +36,15 @@ func TestDomainErrorsReachTheCaller(t *testing.T) {
 		t.Errorf("AddItem(id a/b) BadRequest fields %v, want [AddItemRequest.item.id]", fields)
 	}
 
+	// Every bad signal is named at once, by the domain's validator.
+	_, err = e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: &pb.Media{Keyframes: []*pb.Keyframe{
+		{Index: 0, Signals: []*pb.Signal{{Type: pb.SignalType_SIGNAL_TYPE_PDQ, Hash: make([]byte, 31)}}},
+		{Index: 1, Signals: []*pb.Signal{{Type: pb.SignalType_SIGNAL_TYPE_PDQ, Hash: make([]byte, 32), Quality: 101}}}}}})
+	st = wantStatus(t, err, codes.InvalidArgument)
+	if want := []string{"MatchSignalsRequest.media.keyframes[0].signals[0].hash", "MatchSignalsRequest.media.keyframes[1].signals[0].quality"}; !slices.Equal(badFields(st), want) {
+		t.Errorf("MatchSignals(two bad signals) BadRequest fields %v, want %v", badFields(st), want)
+	}
+
 	_, err = e.bank.GetItem(ctx, &pb.GetItemRequest{Bank: "tve", Id: "missing"})
 	st = wantStatus(t, err, codes.NotFound)
 	if want := `item "missing" in bank "tve"`; st.Message() != want {

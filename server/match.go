@@ -70,16 +70,12 @@ func (m *matchService) MatchMediaStream(stream pb.MatchService_MatchMediaStreamS
 func (m *matchService) MatchSignals(ctx context.Context, req *pb.MatchSignalsRequest) (*pb.MatchSignalsResponse, error) {
 	s := m.s
 	var vs violations
-	checkMedia(&vs, "MatchSignalsRequest.media", req.GetMedia(), false)
+	media := checkMedia(&vs, "MatchSignalsRequest.media", req.GetMedia(), false)
 	checkOptions(&vs, "MatchSignalsRequest.options", req.GetOptions())
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	if err := s.allowOptions(ctx, "MatchSignalsRequest.options", req.GetOptions()); err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	media := pb.MediaFromProto(req.GetMedia())
-	if err := mediamatch.ValidateMedia("MatchSignalsRequest.media", media); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	sc, err := s.matchScope(ctx, "MatchSignalsRequest.options.banks", req.GetOptions())

@@ -181,7 +181,7 @@ func TestItemsUntransformed(t *testing.T) {
 	_, err = e.bank.AddItem(ctx, &pb.AddItemRequest{Item: &pb.ItemSpec{Bank: "tve", Id: "cat"},
 		Source: &pb.AddItemRequest_Media{Media: pb.MediaToProto(m)}})
 	field := fmt.Sprintf("AddItemRequest.media.keyframes[0].signals[%d].transform", first)
-	st := wantStatus(t, err, codes.InvalidArgument, field, "want TRANSFORM_UNSPECIFIED for an item")
+	st := wantStatus(t, err, codes.InvalidArgument, field, "want none: items are stored untransformed")
 	if !slices.Contains(badFields(st), field) {
 		t.Errorf("BadRequest fields = %v, want %s", badFields(st), field)
 	}
@@ -189,7 +189,7 @@ func TestItemsUntransformed(t *testing.T) {
 	q := pb.MediaToProto(m)
 	q.Keyframes[0].Signals[0].Transform = 9
 	_, err = e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: q})
-	wantStatus(t, err, codes.InvalidArgument, "MatchSignalsRequest.media.keyframes[0].signals[0].transform", "9, want a known transform")
+	wantStatus(t, err, codes.InvalidArgument, "MatchSignalsRequest.media.keyframes[0].signals[0].transform", "transform 9, want 0..7")
 }
 
 // TestLowQualityReported: a PDQ signal below quality 50 is stored and

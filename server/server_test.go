@@ -338,7 +338,7 @@ func TestValidationNamesFields(t *testing.T) {
 		{"short hash", func() error {
 			_, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: phash(7)})
 			return err
-		}, "MatchSignalsRequest.media.keyframes[0].signals[0].hash", []string{"7 bytes, want 8 for phash"}},
+		}, "MatchSignalsRequest.media.keyframes[0].signals[0].hash", []string{"phash hash is 7 bytes, want 8"}},
 		{"bank without a name", func() error {
 			_, err := e.bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{}})
 			return err

@@ -15,13 +15,10 @@ import (
 
 // Limits checked at the edge, as stated in the .proto files.
 const (
-	maxQueryBanks         = 100
-	maxResults            = 1000
-	maxPageSize           = index.MaxPageSize
-	maxKeyframes          = mediamatch.MaxKeyframes
-	maxSignalsPerKeyframe = mediamatch.MaxSignalsPerKeyframe
-	maxFileSignals        = mediamatch.MaxFileSignals
-	maxDescriptionBytes   = mediamatch.MaxDescriptionLen
+	maxQueryBanks       = 100
+	maxResults          = 1000
+	maxPageSize         = index.MaxPageSize
+	maxDescriptionBytes = mediamatch.MaxDescriptionLen
 	// MaxChunkBytes is the largest chunk of a streamed upload: the 1 MiB of
 	// the API plus 64 KiB of slack for clients that round differently.
 	MaxChunkBytes = 1<<20 + 64<<10
@@ -102,77 +99,27 @@ func checkOptions(vs *violations, field string, o *pb.MatchOptions) {
 	}
 }
 
-// checkMedia checks the shape of a client-supplied fingerprint; the
-// handler checks the rest (mediamatch.ValidateMedia) once it is converted. A query's keyframe signals may
-// carry a transform (its PDQ dihedral variants); an item's (forItem) may
-// not: items are stored untransformed.
-func checkMedia(vs *violations, field string, m *pb.Media, forItem bool) {
+// checkMedia converts a client-supplied fingerprint and adds what
+// mediamatch.ValidateMedia finds wrong with it, up to
+// mediamatch.MaxMediaErrors problems, each named by its field; an item's
+// signals must also be untransformed (a query's keyframe signals may carry
+// the dihedral variants). It returns the converted media.
+func checkMedia(vs *violations, field string, m *pb.Media, forItem bool) mediamatch.Media {
 	if m == nil {
 		vs.add(field, "missing, want the fingerprint's keyframes and signals")
-		return
-	}
-	if n := len(m.GetFileSignals()); n > maxFileSignals {
-		vs.add(field+".file_signals", "%d signals, want at most %d", n, maxFileSignals)
-	} else {
-		for i, s := range m.GetFileSignals() {
-			checkSignal(vs, fmt.Sprintf("%s.file_signals[%d]", field, i), s, "a whole-file signal")
-		}
-	}
-	if n := len(m.GetKeyframes()); n > maxKeyframes {
-		vs.add(field+".keyframes", "%d keyframes, want at most %d", n, maxKeyframes)
-		return
+		return mediamatch.Media{}
 	}
 	if len(m.GetKeyframes()) == 0 && len(m.GetFileSignals()) == 0 {
 		vs.add(field, "no signals, want at least one keyframe or file signal")
 	}
-	for i, k := range m.GetKeyframes() {
-		f := fmt.Sprintf("%s.keyframes[%d]", field, i)
-		if n := len(k.GetSignals()); n > maxSignalsPerKeyframe {
-			vs.add(f+".signals", "%d signals, want at most %d", n, maxSignalsPerKeyframe)
-			continue
-		}
-		if k.GetStartMillis() < 0 || k.GetEndMillis() < k.GetStartMillis() {
-			vs.add(f, "time range %d..%d ms, want 0 <= start_millis <= end_millis", k.GetStartMillis(), k.GetEndMillis())
-		}
-		for j, s := range k.GetSignals() {
-			untransformed := ""
-			if forItem {
-				untransformed = "an item (items are stored untransformed; only queries carry rotated or mirrored variants)"
-			}
-			checkSignal(vs, fmt.Sprintf("%s.signals[%d]", f, j), s, untransformed)
-		}
-		if vs.full() {
-			return // enough to act on
-		}
+	media := pb.MediaFromProto(m)
+	err := mediamatch.ValidateMedia(field, media)
+	if err == nil && forItem {
+		err = mediamatch.ValidateUntransformed(field, media)
 	}
+	vs.addErr(field, err)
+	return media
 }
-
-// checkSignal checks one signal. untransformed, when set, says what takes
-// no transform: a transform other than TRANSFORM_UNSPECIFIED is a
-// violation.
-func checkSignal(vs *violations, field string, s *pb.Signal, untransformed string) {
-	st, ok := pb.SignalTypeFromProto(s.GetType())
-	if !ok {
-		vs.add(field+".type", "%s, want a known signal type", s.GetType())
-		return
-	}
-	if want := st.Bits() / 8; len(s.GetHash()) != want {
-		vs.add(field+".hash", "%d bytes, want %d for %s", len(s.GetHash()), want, st)
-	}
-	if q := s.GetQuality(); q < 0 || q > 100 {
-		vs.add(field+".quality", "%d, want 0..100", q)
-	}
-	switch tr := s.GetTransform(); {
-	case tr < pb.Transform_TRANSFORM_UNSPECIFIED || tr > pb.Transform_TRANSFORM_FLIP_MINUS1:
-		vs.add(field+".transform", "%d, want a known transform (0..7)", int32(tr))
-	case tr != pb.Transform_TRANSFORM_UNSPECIFIED && untransformed != "":
-		vs.add(field+".transform", "%s, want TRANSFORM_UNSPECIFIED for %s", tr, untransformed)
-	}
-}
-
-// full reports whether vs holds enough violations that listing more would
-// only bloat the error.
-func (vs violations) full() bool { return len(vs) >= 20 }
 
 func perceptualNames() string {
 	var names []string

@@ -95,9 +95,9 @@ var mutations = []mutation{{
 	name: "a cancelled import's staging is not dropped",
 	pkg:  "./server/",
 	run:  "TestImportCancel",
-	edits: []edit{{"server/hashlist.go",
-		"\t\tif err := im.Abort(); err != nil {",
-		"\t\tif err := error(nil); err != nil {"}},
+	edits: []edit{{"index/hashlist/transfer.go",
+		"\t\tif err := im.Abort(); err != nil && o.Logger != nil {",
+		"\t\tif err := error(nil); err != nil && o.Logger != nil {"}},
 }, {
 	name: "restart drops a committed, half-applied import",
 	pkg:  "./cmd/mediamatch/",

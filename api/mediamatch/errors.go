@@ -102,6 +102,27 @@ func Errorf(c Code, field, format string, args ...any) *Error {
 	return &Error{Code: c, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
+// Errors is several problems found at once (ValidateMedia), in the order
+// found. errors.Is and errors.As see each; its text is the first's with a
+// count of the others.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	if len(es) == 1 {
+		return es[0].Error()
+	}
+	return fmt.Sprintf("%s (and %d more)", es[0].Error(), len(es)-1)
+}
+
+// Unwrap returns each error.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
 // CodeOf returns the code of the first *Error in err's chain, or "" if
 // there is none (a storage fault, a context error).
 func CodeOf(err error) Code {

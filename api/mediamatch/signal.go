@@ -95,12 +95,17 @@ type Signal struct {
 // Validate returns an *Error of code Invalid if s has an unknown type, a
 // hash of the wrong length, a quality outside 0..100 or an unknown
 // Transform.
-func (s Signal) Validate() error { return s.validate("") }
+func (s Signal) Validate() error {
+	if e := s.validate(""); e != nil {
+		return e
+	}
+	return nil
+}
 
 // validate is Validate with the error's field below field, the path of
 // the signal ("item.media.keyframes[0].signals[1]"): ".hash", ".quality".
 // With field empty the error has none.
-func (s Signal) validate(field string) error {
+func (s Signal) validate(field string) *Error {
 	at := func(sub string) string {
 		if field == "" {
 			return ""

@@ -20,6 +20,7 @@ const (
 	MaxSignalsPerKeyframe = 16
 	MaxFileSignals        = 16
 	MaxFormatLen          = 64
+	MaxMediaErrors        = 20  // the most problems ValidateMedia reports at once
 	MaxSourceFieldLen     = 256 // Source.Format, Partner, UpstreamID and each tag
 	MaxSourceTags         = 64
 	MaxTokenNameLen       = 128
@@ -151,49 +152,65 @@ func ValidateSource(field string, s *Source) error {
 //   - every signal of a known type with a hash of that type's length,
 //     quality 0..100 and a Transform 0..7; file signals untransformed.
 //
-// It accepts signals of any quality: low-quality signals are stored and
+// It reports up to MaxMediaErrors problems at once, as Errors; after an
+// error in a count it stops. It accepts signals of any quality: low-quality signals are stored and
 // reported but never indexed or matched. Items must also have no
 // transformed signals (the index checks that when it adds them).
 func ValidateMedia(field string, m Media) error {
+	var es Errors
+	add := func(e *Error) bool {
+		es = append(es, e)
+		return len(es) < MaxMediaErrors
+	}
 	if m.Kind < KindUnknown || m.Kind > KindVideo {
-		return Errorf(Invalid, field+".kind", "%d, want unknown, image or video", int(m.Kind))
+		add(Errorf(Invalid, field+".kind", "%d, want unknown, image or video", int(m.Kind)))
 	}
 	if len(m.Format) > MaxFormatLen || !utf8.ValidString(m.Format) {
-		return Errorf(Invalid, field+".format", "%q, want at most %d bytes of UTF-8", clip(m.Format), MaxFormatLen)
+		add(Errorf(Invalid, field+".format", "%q, want at most %d bytes of UTF-8", clip(m.Format), MaxFormatLen))
 	}
 	if m.Width < 0 || m.Height < 0 {
-		return Errorf(Invalid, field, "size %dx%d, want non-negative", m.Width, m.Height)
+		add(Errorf(Invalid, field, "size %dx%d, want non-negative", m.Width, m.Height))
 	}
 	if m.Duration < 0 {
-		return Errorf(Invalid, field+".duration", "%v, want non-negative", m.Duration)
+		add(Errorf(Invalid, field+".duration", "%v, want non-negative", m.Duration))
 	}
 	if m.Size < 0 {
-		return Errorf(Invalid, field+".size", "%d bytes, want non-negative", m.Size)
+		add(Errorf(Invalid, field+".size", "%d bytes, want non-negative", m.Size))
 	}
 	if len(m.FileSignals) > MaxFileSignals {
-		return Errorf(Invalid, field+".file_signals", "%d signals, want at most %d", len(m.FileSignals), MaxFileSignals)
-	}
-	if err := validateSignals(field, m.FileSignals, -1); err != nil {
-		return err
+		add(Errorf(Invalid, field+".file_signals", "%d signals, want at most %d", len(m.FileSignals), MaxFileSignals))
+	} else if !validateSignals(field, m.FileSignals, -1, add) {
+		return es
 	}
 	if len(m.Keyframes) > MaxKeyframes {
-		return Errorf(Invalid, field+".keyframes", "%d keyframes, want at most %d", len(m.Keyframes), MaxKeyframes)
+		add(Errorf(Invalid, field+".keyframes", "%d keyframes, want at most %d", len(m.Keyframes), MaxKeyframes))
+		return es
 	}
 	for i, k := range m.Keyframes {
 		if k.Index < 0 || i > 0 && k.Index <= m.Keyframes[i-1].Index {
-			return Errorf(Invalid, keyframeField(field, i), "index %d, want non-negative and increasing", k.Index)
+			if !add(Errorf(Invalid, keyframeField(field, i), "index %d, want non-negative and increasing", k.Index)) {
+				return es
+			}
 		}
 		if k.Start < 0 || k.End < k.Start {
-			return Errorf(Invalid, keyframeField(field, i), "spans %v..%v, want 0 <= start <= end", k.Start, k.End)
+			if !add(Errorf(Invalid, keyframeField(field, i), "spans %v..%v, want 0 <= start <= end", k.Start, k.End)) {
+				return es
+			}
 		}
 		if len(k.Signals) > MaxSignalsPerKeyframe {
-			return Errorf(Invalid, keyframeField(field, i)+".signals", "%d signals, want at most %d", len(k.Signals), MaxSignalsPerKeyframe)
+			if !add(Errorf(Invalid, keyframeField(field, i)+".signals", "%d signals, want at most %d", len(k.Signals), MaxSignalsPerKeyframe)) {
+				return es
+			}
+			continue
 		}
-		if err := validateSignals(field, k.Signals, i); err != nil {
-			return err
+		if !validateSignals(field, k.Signals, i, add) {
+			return es
 		}
 	}
-	return nil
+	if len(es) == 0 {
+		return nil
+	}
+	return es
 }
 
 // keyframeField returns the path of keyframe i of the media at field.
@@ -212,37 +229,54 @@ func signalField(field string, frame, j int) string {
 // family (exact for the file's, frame -1; perceptual for a keyframe's) and
 // not repeated. It formats a field path only for an error: validation runs
 // for every imported line.
-func validateSignals(field string, sigs []Signal, frame int) error {
+func validateSignals(field string, sigs []Signal, frame int, add func(*Error) bool) bool {
 	exact := frame < 0
 	for j, s := range sigs {
 		if !s.Type.Valid() {
-			return Errorf(Invalid, signalField(field, frame, j)+".type", "unknown type %q, want one of %v", s.Type, SignalTypes())
+			if !add(Errorf(Invalid, signalField(field, frame, j)+".type", "unknown type %q, want one of %v", s.Type, SignalTypes())) {
+				return false
+			}
+			continue
 		}
 		if err := s.validate(signalField(field, frame, j)); err != nil {
-			return err
+			if !add(err) {
+				return false
+			}
+			continue
 		}
 		if s.Type.Exact() != exact {
 			want := "a perceptual type"
 			if exact {
 				want = "an exact type (md5, sha256)"
 			}
-			return Errorf(Invalid, signalField(field, frame, j)+".type", "%s, want %s", s.Type, want)
+			if !add(Errorf(Invalid, signalField(field, frame, j)+".type", "%s, want %s", s.Type, want)) {
+				return false
+			}
+			continue
 		}
 		if exact && s.Transform != TransformNone {
-			return Errorf(Invalid, signalField(field, frame, j)+".transform", "%d on a %s signal, want none for a whole-file signal",
-				s.Transform, s.Type)
+			if !add(Errorf(Invalid, signalField(field, frame, j)+".transform", "%d on a %s signal, want none for a whole-file signal",
+				s.Transform, s.Type)) {
+				return false
+			}
+			continue
 		}
 		for _, p := range sigs[:j] {
-			if p.Type == s.Type && p.Transform == s.Transform {
-				if s.Transform == TransformNone {
-					return Errorf(Invalid, signalField(field, frame, j)+".type", "%s repeated, want each type at most once", s.Type)
-				}
-				return Errorf(Invalid, signalField(field, frame, j)+".type",
+			if p.Type != s.Type || p.Transform != s.Transform {
+				continue
+			}
+			e := Errorf(Invalid, signalField(field, frame, j)+".type", "%s repeated, want each type at most once", s.Type)
+			if s.Transform != TransformNone {
+				e = Errorf(Invalid, signalField(field, frame, j)+".type",
 					"%s repeated with transform %d, want each type and transform at most once", s.Type, s.Transform)
 			}
+			if !add(e) {
+				return false
+			}
+			break
 		}
 	}
-	return nil
+	return true
 }
 
 // ValidateUntransformed wants every signal of m untransformed, as items

@@ -180,3 +180,37 @@ func TestError(t *testing.T) {
 		t.Errorf("CodeOf(plain error) = %q, want none", got)
 	}
 }
+
+// TestValidateMediaReportsAll: ValidateMedia names every bad signal, up to
+// MaxMediaErrors, so that a client fixes them in one round trip.
+func TestValidateMediaReportsAll(t *testing.T) {
+	bad := Signal{Type: PDQ, Hash: make([]byte, 31)} // a byte short
+	m := Media{Kind: KindVideo}
+	for i := range 3 {
+		m.Keyframes = append(m.Keyframes, Keyframe{Index: i, Signals: []Signal{bad}})
+	}
+	err := ValidateMedia("m", m)
+	es, ok := err.(Errors)
+	if !ok || len(es) != 3 {
+		t.Fatalf("ValidateMedia(3 short hashes) = %v, want Errors of 3", err)
+	}
+	for i, e := range es {
+		if want := fmt.Sprintf("m.keyframes[%d].signals[0].hash", i); e.Field != want || e.Code != Invalid {
+			t.Errorf("error %d = %q %q, want field %q, code invalid", i, e.Code, e.Field, want)
+		}
+	}
+	if !errors.Is(err, ErrInvalid) || CodeOf(err) != Invalid || !strings.Contains(err.Error(), "(and 2 more)") {
+		t.Errorf("Errors: Is(ErrInvalid)=%v CodeOf=%q text %q; want true, invalid, a count of the others",
+			errors.Is(err, ErrInvalid), CodeOf(err), err)
+	}
+	for i := range 50 {
+		m.Keyframes = append(m.Keyframes, Keyframe{Index: 3 + i, Signals: []Signal{bad}})
+	}
+	if es, _ := ValidateMedia("m", m).(Errors); len(es) != MaxMediaErrors {
+		t.Errorf("ValidateMedia(53 short hashes) reports %d, want MaxMediaErrors (%d)", len(es), MaxMediaErrors)
+	}
+	ok1 := Media{Kind: KindImage, Keyframes: []Keyframe{{Signals: []Signal{{Type: PDQ, Hash: make([]byte, 32)}}}}}
+	if err := ValidateMedia("m", ok1); err != nil {
+		t.Errorf("ValidateMedia(good) = %v (a typed nil?), want nil", err)
+	}
+}

@@ -132,14 +132,14 @@ func (e *BadRecordsError) Error() string {
 // Import reads a list from r and imports it into bank of dst, all or
 // nothing: it begins an import, stages each record the reader returns,
 // and commits once the whole list is read. A record the reader refuses
-// (a *LineError) or the index refuses (index.ErrInvalid; the LineError's
+// (a *LineError) or the index refuses (mediamatch.ErrInvalid; the LineError's
 // Err) is bad: without o.SkipInvalid the import then fails with a
 // *BadRecordsError after the whole list is read, so that the result lists
 // every bad record (the first MaxBadRecords); with it the good records are
 // imported and the bad ones counted. Whatever ends the import before its
 // commit (an error, ctx ending) drops what was staged.
 //
-// Errors: those of BeginImport and Commit (index.ErrNotFound for an
+// Errors: those of BeginImport and Commit (mediamatch.ErrNotFound for an
 // unknown bank, ...); an error reading r, as it is; an error wrapping
 // ErrUnknownFormat when o.Format is empty and the list's cannot be
 // detected; ErrItemIDNotVPDQ; an *OptionsError; a *BrokenError; a
@@ -245,7 +245,7 @@ func idFromHash(it mediamatch.Item) bool {
 // holds one video: there the error is returned. progress, if set, is
 // called with the count of items written so far after each item.
 //
-// Errors: those of NewWriter for f; index.ErrNotFound for an unknown bank,
+// Errors: those of NewWriter for f; mediamatch.ErrNotFound for an unknown bank,
 // before anything is written; ErrNotRepresentable (wrapped) for vpdq; the
 // index's errors; a failed write to w, as it is. What was written before
 // an error stays written. It is safe for concurrent use if src is.

@@ -88,7 +88,7 @@ func TestImportBadRecords(t *testing.T) {
 	if res.Bad[0].Line != 2 || res.Bad[0].Err != nil {
 		t.Errorf("first bad record = %+v, want line 2, refused by the reader", res.Bad[0])
 	}
-	if got := res.Bad[1]; got.Line != 3 || !errors.Is(got, index.ErrInvalid) || strings.HasPrefix(got.Reason, "index: ") {
+	if got := res.Bad[1]; got.Line != 3 || !errors.Is(got, mediamatch.ErrInvalid) || strings.HasPrefix(got.Reason, "index: ") {
 		t.Errorf("second bad record = %+v, want line 3, refused by the index (ErrInvalid) with a reason without prefix", got)
 	}
 	if items := bankItems(t, ix, "tve"); len(items) != 0 {
@@ -143,7 +143,7 @@ func TestImportErrors(t *testing.T) {
 		format Format
 	}{
 		{"unknown bank", "nope", strings.NewReader(p1 + "\n"), ImportOptions{},
-			func(err error) bool { return errors.Is(err, index.ErrNotFound) }, ""},
+			func(err error) bool { return errors.Is(err, mediamatch.ErrNotFound) }, ""},
 		{"undetectable", "tve", strings.NewReader("hello world, this is not a list\n"), ImportOptions{},
 			func(err error) bool { return errors.Is(err, ErrUnknownFormat) }, ""},
 		{"item id, detected not vpdq", "tve", strings.NewReader(p1 + ",90,one.jpg\n"), ImportOptions{ItemID: "clip"},
@@ -223,7 +223,7 @@ func TestExport(t *testing.T) {
 
 	// Errors.
 	out.Reset()
-	if err := Export(ctx, ix, "nope", &out, JSONL, nil); !errors.Is(err, index.ErrNotFound) || out.Len() != 0 {
+	if err := Export(ctx, ix, "nope", &out, JSONL, nil); !errors.Is(err, mediamatch.ErrNotFound) || out.Len() != 0 {
 		t.Errorf("Export of an unknown bank: %v, %d bytes; want ErrNotFound and nothing written", err, out.Len())
 	}
 	if err := Export(ctx, ix, "tve", &out, VPDQ, nil); !errors.Is(err, ErrNotRepresentable) {
