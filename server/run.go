@@ -213,6 +213,13 @@ func Run(ctx context.Context, cfg Config) error {
 
 	hasher := fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg, Logger: log,
 		DecodeMemory: cfg.DecodeMemory, MaxJPEGScans: cfg.MaxJPEGScans, ImageTimeout: cfg.ImageTimeout})
+	// Operators see at start how far ffmpeg is confined on this machine.
+	if files, net := hasher.FileAccessConfined(), hasher.NetworkIsolated(); files && net {
+		log.Info("ffmpeg confined", slog.Bool("file_access", files), slog.Bool("network", net))
+	} else {
+		log.Warn("ffmpeg runs less confined than it could: Landlock or a network namespace is not available "+
+			"(an older kernel, or a container without CAP_SYS_ADMIN)", slog.Bool("file_access", files), slog.Bool("network", net))
+	}
 	s := New(ix, hasher, Options{
 		MaxUnaryBytes:  cfg.MaxUnaryBytes,
 		MaxStreamBytes: cfg.MaxStreamBytes,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/fingerprint"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -247,5 +249,31 @@ func TestCreateTokenOffline(t *testing.T) {
 	}
 	if es := resp.GetEntries(); len(es) == 0 || es[0].GetActor() != "offline (tester)" || es[0].GetTarget() != "name ops" {
 		t.Errorf("audit log = %v, want the offline creation first", es)
+	}
+}
+
+// TestRunLogsConfinement: Run says at start how far ffmpeg is confined,
+// as the hasher finds it on this machine.
+func TestRunLogsConfinement(t *testing.T) {
+	ff := mmtest.FFmpeg(t)
+	_, logs, stop := startRunWith(t, Config{DataDir: t.TempDir(), FFmpeg: ff}, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	h := fingerprint.New(fingerprint.Options{FFmpeg: ff})
+	files, net := h.FileAccessConfined(), h.NetworkIsolated()
+	msg := `msg="ffmpeg confined"`
+	if !files || !net {
+		msg = `msg="ffmpeg runs less confined than it could`
+	}
+	want := fmt.Sprintf("file_access=%v network=%v", files, net)
+	var line string
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, msg) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, want) {
+		t.Errorf("Run's log has no line %s ... %s:\n%s", msg, want, logs.String())
 	}
 }

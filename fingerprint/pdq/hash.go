@@ -141,15 +141,3 @@ func (v Variant) Inverse() Variant {
 // d[T] is (close to) the upload's hash, and the upload's d[T.Inverse()] is
 // (close to) the known image's hash.
 type Dihedral [NumVariants]Hash
-
-// Nearest returns the variant of d closest to h and its distance; ties go
-// to the lowest variant, so an exact Original match reports Original.
-func (d *Dihedral) Nearest(h Hash) (Variant, int) {
-	best, bestDist := Original, Bits+1
-	for v := range d {
-		if dist := Distance(d[v], h); dist < bestDist {
-			best, bestDist = Variant(v), dist
-		}
-	}
-	return best, bestDist
-}

@@ -186,3 +186,15 @@ func FuzzParseHash(f *testing.F) {
 		}
 	})
 }
+
+// Nearest returns the variant of d closest to h and its distance; ties go
+// to the lowest variant, so an exact Original match reports Original.
+func (d *Dihedral) Nearest(h Hash) (Variant, int) {
+	best, bestDist := Original, Bits+1
+	for v := range d {
+		if dist := Distance(d[v], h); dist < bestDist {
+			best, bestDist = Variant(v), dist
+		}
+	}
+	return best, bestDist
+}
