@@ -278,7 +278,7 @@ func unmarshal(raw []byte, v any) error {
 	case errors.As(err, &se):
 		return fmt.Errorf("not JSON: %v", se)
 	}
-	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	return fmt.Errorf("not a record: %v", err) // an error of an UnmarshalJSON method
 }
 
 // scalar returns a JSON string or number as a string: "" for null or a
