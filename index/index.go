@@ -565,19 +565,7 @@ func validateItem(it mediamatch.Item) error {
 	if err := mediamatch.ValidateBankName("item.bank", it.Bank); err != nil {
 		return err
 	}
-	if err := mediamatch.ValidateItemID("item.id", it.ID); err != nil {
-		return err
-	}
-	if err := mediamatch.ValidateLabels("item.labels", it.Labels); err != nil {
-		return err
-	}
-	if err := mediamatch.ValidateMedia("item.media", it.Media); err != nil {
-		return err
-	}
-	if err := mediamatch.ValidateSource("item.source", it.Source); err != nil {
-		return err
-	}
-	return mediamatch.ValidateUntransformed("item.media", it.Media)
+	return mediamatch.ValidateItem("item", it)
 }
 
 // itemAdd is one item ready to be written: its ref, record, media and

@@ -313,3 +313,23 @@ func ValidateTokenName(field, name string) error {
 	}
 	return nil
 }
+
+// ValidateItem wants it storable as an item, apart from its bank (which
+// ValidateBankName checks where a bank is named): a valid id, labels and
+// source, and valid, untransformed media, each named below field
+// ("item.id", "item.media.keyframes[0]...").
+func ValidateItem(field string, it Item) error {
+	if err := ValidateItemID(field+".id", it.ID); err != nil {
+		return err
+	}
+	if err := ValidateLabels(field+".labels", it.Labels); err != nil {
+		return err
+	}
+	if err := ValidateSource(field+".source", it.Source); err != nil {
+		return err
+	}
+	if err := ValidateMedia(field+".media", it.Media); err != nil {
+		return err
+	}
+	return ValidateUntransformed(field+".media", it.Media)
+}

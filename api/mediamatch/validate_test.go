@@ -214,3 +214,31 @@ func TestValidateMediaReportsAll(t *testing.T) {
 		t.Errorf("ValidateMedia(good) = %v (a typed nil?), want nil", err)
 	}
 }
+
+// TestValidateItem: an item is checked field by field below the path given,
+// its media untransformed.
+func TestValidateItem(t *testing.T) {
+	pdq := Signal{Type: PDQ, Hash: make([]byte, 32), Quality: 100}
+	good := Item{ID: "a", Labels: map[string]string{"k": "v"}, Media: Media{Kind: KindImage, Keyframes: []Keyframe{{Signals: []Signal{pdq}}}}}
+	if err := ValidateItem("item", good); err != nil {
+		t.Fatalf("ValidateItem(good) = %v", err)
+	}
+	turned := good
+	turned.Media.Keyframes = []Keyframe{{Signals: []Signal{{Type: PDQ, Hash: pdq.Hash, Quality: 100, Transform: Rotate90}}}}
+	badID, badSource := good, good
+	badID.ID = "a/b"
+	badSource.Source = &Source{Tags: make([]string, MaxSourceTags+1)}
+	for _, c := range []struct {
+		it    Item
+		field string
+	}{
+		{badID, "item.id"},
+		{badSource, "item.source.tags"},
+		{turned, "item.media.keyframes[0].signals[0].transform"},
+	} {
+		err := ValidateItem("item", c.it)
+		if e, ok := errors.AsType[*Error](err); !ok || e.Field != c.field || e.Code != Invalid {
+			t.Errorf("ValidateItem = %v, want an invalid-argument error naming %s", err, c.field)
+		}
+	}
+}

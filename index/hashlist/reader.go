@@ -166,16 +166,7 @@ func (r *Reader) finish(rec *Record) error {
 			it.Source.Partner = r.opts.Partner
 		}
 	}
-	if err := mediamatch.ValidateItemID("item.id", it.ID); err != nil {
-		return err
-	}
-	if err := mediamatch.ValidateLabels("item.labels", it.Labels); err != nil {
-		return err
-	}
-	if err := mediamatch.ValidateMedia("item.media", it.Media); err != nil {
-		return err
-	}
-	return nil
+	return mediamatch.ValidateItem("item", *it)
 }
 
 // lineReader reads the lines of a line format.

@@ -451,10 +451,12 @@ func TestVPDQErrors(t *testing.T) {
 	}
 }
 
-// TestTags tests that tags that cannot be labels stay in Source.Tags only.
+// TestTags tests that tags that cannot be labels stay in Source.Tags only,
+// and that a record with more tags than a source keeps is refused, as the
+// index would refuse it.
 func TestTags(t *testing.T) {
 	var tags []string
-	for i := range mediamatch.MaxLabels + 5 {
+	for i := range mediamatch.MaxSourceTags - 1 { // with collab and category, more than MaxLabels
 		tags = append(tags, "t"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+string(rune('a'+i/26)))
 	}
 	long := strings.Repeat("l", 61) // "tag:" + 61 bytes is over 64
@@ -475,6 +477,10 @@ func TestTags(t *testing.T) {
 	}
 	if it.Labels["category"] != "cat" || it.Labels["collab"] != "collab" {
 		t.Errorf("labels %v lost the category or collab to tags", it.Labels)
+	}
+	_, errs, _ = readAll(t, []byte("signal_type,signal_str,collab,category,tags\n"+line+" one-more"), TECSV, ReaderOptions{})
+	if len(errs) != 1 || !strings.Contains(errs[0], "item.source.tags") {
+		t.Errorf("a record of %d tags read with errors %q, want one naming item.source.tags", mediamatch.MaxSourceTags+1, errs)
 	}
 }
 
