@@ -211,7 +211,8 @@ func goDecodeBytes(format string, cfg image.Config, data []byte) int64 {
 // libjpegBytes estimates the peak bytes of libjpegDecode for a JPEG of w x
 // h pixels (jpegScale's output size): for a file of several scans
 // (progressive), libjpeg's whole-image coefficient buffer of 2 bytes a
-// pixel per component; the planar output in C and its copy in Go; and the
+// pixel per component; the output in C and its copy in Go, 1 byte a pixel
+// for grey and 4 for colour (RGBA and CMYK; YCbCr takes 3); and the
 // hashing pipeline.
 func libjpegBytes(w, h int, j jpegLayout) int64 {
 	px := int64(w) * int64(h)
@@ -221,7 +222,10 @@ func libjpegBytes(w, h int, j jpegLayout) int64 {
 		n += 2 * px * comps
 	}
 	d := int64(jpegScale(w, h, jpegMinSide))
-	out := ((int64(w) + d - 1) / d) * ((int64(h) + d - 1) / d) * comps
+	out := ((int64(w) + d - 1) / d) * ((int64(h) + d - 1) / d)
+	if comps > 1 {
+		out *= 4
+	}
 	return n + 2*out + pipelineBytes
 }
 
@@ -242,6 +246,8 @@ type jpegLayout struct {
 	scans       int  // SOS markers up to EOI or the end of the data
 	progressive bool // SOF2 (or another progressive SOF)
 	components  int  // of the frame; 0 if there is no SOF
+	width       int  // of the frame, as its SOF declares; 0 if there is no SOF
+	height      int  // 0 if there is no SOF, or the height comes later (DNL)
 }
 
 // scanJPEG walks a JPEG's markers, from SOI to EOI or the end of the data,
@@ -286,6 +292,8 @@ func scanJPEG(d []byte) jpegLayout {
 			j.progressive = j.progressive || m == 0xc2 || m == 0xc6 || m == 0xca || m == 0xce
 			if i+10 <= len(d) && j.components == 0 {
 				j.components = int(d[i+9])
+				j.height = int(d[i+5])<<8 | int(d[i+6])
+				j.width = int(d[i+7])<<8 | int(d[i+8])
 			}
 		}
 		if n < 2 {

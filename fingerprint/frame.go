@@ -418,7 +418,7 @@ func rgbaRows(img image.Image) rowFunc {
 				dst[i+3] = uint8(a)
 			}
 		}
-	case *image.CMYK: // CMYK JPEGs, via image/jpeg
+	case *image.CMYK: // CMYK and YCCK JPEGs
 		return func(y int, dst []uint8) {
 			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
 			for i := 0; i+3 < len(dst); i += 4 {

@@ -171,12 +171,21 @@ func (h *Hasher) decode(ctx context.Context, format string, data []byte) (image.
 			return nil, 0, 0, nil, tooManyScans(j.scans, h.opts.MaxJPEGScans)
 		}
 		if haveLibjpeg {
-			// image/jpeg's header reader may refuse what libjpeg reads:
-			// then the size is known only to libjpeg, so the budget is
+			// image/jpeg's header reader may refuse what libjpeg reads
+			// (a sampling layout or a coding it lacks): then the size is
+			// the one the frame header declares, which libjpeg reads too
+			// and checks against MaxPixels; without one, the budget is
 			// taken for the largest image allowed, or all of it.
 			need := libjpegBytes(cfg.Width, cfg.Height, j)
 			if err != nil {
-				need = min(libjpegBytes(int(min(h.opts.MaxPixels, 1<<31-1)), 1, j), h.opts.DecodeMemory)
+				cfg.Width, cfg.Height = j.width, j.height
+				if int64(j.width)*int64(j.height) > h.opts.MaxPixels {
+					return nil, 0, 0, nil, tooLarge(format, int64(j.width), int64(j.height), h.opts.MaxPixels)
+				}
+				need = libjpegBytes(j.width, j.height, j)
+				if j.width <= 0 || j.height <= 0 {
+					need = min(libjpegBytes(int(min(h.opts.MaxPixels, 1<<31-1)), 1, j), h.opts.DecodeMemory)
+				}
 			}
 			release, err := h.mem.acquire(ctx, need, fmt.Sprintf("jpeg image of %dx%d", cfg.Width, cfg.Height))
 			if err != nil {

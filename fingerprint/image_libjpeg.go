@@ -26,14 +26,21 @@ package fingerprint
 // gives the same hashes within 2 bits (TestStockAgreement passes on both),
 // only slower.
 //
-// Output is YCbCr (or grey for grey JPEGs), the colour model image/jpeg
-// returns and goimagehash resizes in, with chroma replicated as image/jpeg
-// does. Any error or warning from libjpeg (truncation, corrupt data,
-// RGB/CMYK/YCCK JPEGs) sends the file to image/jpeg instead, whose verdict
-// stands: libjpeg's pixels are only used when it decodes a file without
-// complaint. But a decode that libjpeg's progress monitor stopped (the
-// caller's context ended, or more scans than allowed) is over: it is not
-// tried again.
+// Output is in the colour model image/jpeg returns for the same file:
+// YCbCr (or grey for grey JPEGs), which goimagehash resizes in, with
+// chroma replicated as image/jpeg does; RGBA for RGB JPEGs (Adobe
+// transform 0, or components named R, G, B); CMYK for CMYK and YCCK JPEGs
+// (libjpeg converts YCCK to CMYK), whose samples are taken as Adobe writes
+// them, inverted, as image/jpeg and Pillow take them. libjpeg reads every
+// sampling layout (factors 1 to 4, each component its own) and arithmetic
+// coding, where image/jpeg reads a few layouts of RGB and CMYK and Huffman
+// coding only, so the colour spaces are decoded here rather than left to
+// image/jpeg. Any error or warning from libjpeg (truncation, corrupt data,
+// 12-bit samples, a colour space it does not know) sends the file to
+// image/jpeg instead, whose verdict stands: libjpeg's pixels are only used
+// when it decodes a file without complaint. But a decode that libjpeg's
+// progress monitor stopped (the caller's context ended, or more scans than
+// allowed) is over: it is not tried again.
 
 /*
 #cgo LDFLAGS: -ljpeg
@@ -44,6 +51,14 @@ package fingerprint
 #include <jpeglib.h>
 
 enum { MM_OK, MM_ERROR, MM_WARNING, MM_TOO_LARGE, MM_STOPPED, MM_TOO_MANY_SCANS };
+
+// The layouts of mm_result.pix.
+enum {
+	MM_GREY,  // one plane
+	MM_YCC,   // Y, Cb and Cr planes
+	MM_RGBA,  // interleaved R, G, B, 255
+	MM_CMYK,  // interleaved C, M, Y, K as stored (Adobe: inverted)
+};
 
 typedef struct {
 	struct jpeg_error_mgr pub;
@@ -82,9 +97,9 @@ static void mm_cancel(int *flag) { __atomic_store_n(flag, 1, __ATOMIC_RELAXED); 
 typedef struct {
 	long long width, height;         // as stored
 	int out_width, out_height;       // after DCT scaling
-	int comps;                       // 1 (grey) or 3 (YCbCr)
+	int space;                       // MM_GREY, MM_YCC, MM_RGBA or MM_CMYK
 	int scans;                       // scans read when a decode was stopped
-	unsigned char *pix;              // malloc'ed comps planes of out_width*out_height
+	unsigned char *pix;              // malloc'ed, out_width*out_height pixels of 1, 3 or 4 bytes in space's layout
 	char msg[JMSG_LENGTH_MAX];       // libjpeg's message on error or warning
 } mm_result;
 
@@ -154,8 +169,21 @@ static int mm_decode(const unsigned char *data, unsigned long n,
 	cinfo.do_fancy_upsampling = FALSE;
 	switch (cinfo.jpeg_color_space) {
 	case JCS_GRAYSCALE:
+		cinfo.out_color_space = JCS_GRAYSCALE;
+		res->space = MM_GREY;
+		break;
 	case JCS_YCbCr:
-		cinfo.out_color_space = cinfo.jpeg_color_space;
+		cinfo.out_color_space = JCS_YCbCr;
+		res->space = MM_YCC;
+		break;
+	case JCS_RGB:
+		cinfo.out_color_space = JCS_EXT_RGBA;
+		res->space = MM_RGBA;
+		break;
+	case JCS_CMYK:
+	case JCS_YCCK:
+		cinfo.out_color_space = JCS_CMYK;
+		res->space = MM_CMYK;
 		break;
 	default:
 		jpeg_destroy_decompress(&cinfo);
@@ -165,12 +193,12 @@ static int mm_decode(const unsigned char *data, unsigned long n,
 	jpeg_start_decompress(&cinfo);
 	size_t w = cinfo.output_width, h = cinfo.output_height;
 	size_t nc = cinfo.output_components, plane = w * h;
-	res->comps = nc;
-	// Planar output: grey rows go straight into place, YCbCr rows are
-	// split from an interleaved row buffer.
+	// YCbCr rows are split into planes from an interleaved row buffer;
+	// grey, RGBA and CMYK rows go straight into place.
+	int split = res->space == MM_YCC;
 	pix = malloc(plane * nc);
-	rowbuf = nc > 1 ? malloc(16 * w * nc) : NULL;
-	if (pix == NULL || (nc > 1 && rowbuf == NULL)) {
+	rowbuf = split ? malloc(16 * w * nc) : NULL;
+	if (pix == NULL || (split && rowbuf == NULL)) {
 		jpeg_destroy_decompress(&cinfo);
 		free(pix);
 		free(rowbuf);
@@ -183,11 +211,11 @@ static int mm_decode(const unsigned char *data, unsigned long n,
 		if (left > 16)
 			left = 16;
 		for (k = 0; k < left; k++)
-			rows[k] = nc > 1 ? rowbuf + k * w * nc : pix + (y0 + k) * w;
+			rows[k] = split ? rowbuf + k * w * nc : pix + (y0 + k) * w * nc;
 		got = jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)left);
 		if (got == 0)
 			break; // only a suspending source stops early; finish then fails
-		if (nc > 1) {
+		if (split) {
 			for (k = 0; k < got; k++) {
 				const unsigned char *s = rowbuf + k * w * nc;
 				unsigned char *py = pix + (y0 + k) * w, *pb = py + plane, *pr = pb + plane;
@@ -230,8 +258,9 @@ const haveLibjpeg = true
 // libjpegDecode decodes a JPEG at the smallest DCT scale of 1/1, 1/2, 1/4
 // or 1/8 that keeps both sides at minSide pixels or more (1/1 for an image
 // already smaller), refusing images of more than maxPixels before decoding
-// any. It returns the scaled image (*image.Gray,
-// or 4:4:4 *image.YCbCr) and the stored width and height.
+// any. It returns the scaled image (*image.Gray, 4:4:4 *image.YCbCr,
+// *image.RGBA for RGB JPEGs or *image.CMYK for CMYK and YCCK JPEGs: the
+// colour models of image/jpeg) and the stored width and height.
 //
 // The decode stops, between two rows or two scans, when ctx ends (the
 // error is then ctx's cause) or when libjpeg reaches scan maxScans+1
@@ -275,18 +304,34 @@ func libjpegDecode(ctx context.Context, data []byte, maxPixels int64, minSide, m
 		return nil, 0, 0, fmt.Errorf("libjpeg: %s", C.GoString(&res.msg[0]))
 	}
 	defer C.free(unsafe.Pointer(res.pix))
-	ow, oh, n := int(res.out_width), int(res.out_height), int(res.comps)
+	ow, oh := int(res.out_width), int(res.out_height)
 	plane := ow * oh
-	pix := unsafe.Slice((*byte)(unsafe.Pointer(res.pix)), plane*n)
 	r := image.Rect(0, 0, ow, oh)
-	if n == 1 {
+	switch res.space {
+	case C.MM_GREY:
 		g := image.NewGray(r)
-		copy(g.Pix, pix)
+		copy(g.Pix, unsafe.Slice((*byte)(unsafe.Pointer(res.pix)), plane))
 		return g, int(w), int(h), nil
+	case C.MM_YCC:
+		pix := unsafe.Slice((*byte)(unsafe.Pointer(res.pix)), 3*plane)
+		m := image.NewYCbCr(r, image.YCbCrSubsampleRatio444)
+		copy(m.Y, pix[:plane])
+		copy(m.Cb, pix[plane:2*plane])
+		copy(m.Cr, pix[2*plane:])
+		return m, int(w), int(h), nil
+	case C.MM_RGBA:
+		m := image.NewRGBA(r)
+		copy(m.Pix, unsafe.Slice((*byte)(unsafe.Pointer(res.pix)), 4*plane))
+		return m, int(w), int(h), nil
+	default: // C.MM_CMYK
+		// Adobe stores CMYK inverted (255 is no ink), and libjpeg's
+		// YCCK conversion gives it so: image/jpeg and Pillow take every
+		// CMYK sample as inverted, so does this.
+		pix := unsafe.Slice((*byte)(unsafe.Pointer(res.pix)), 4*plane)
+		m := image.NewCMYK(r)
+		for i, v := range pix {
+			m.Pix[i] = 255 - v
+		}
+		return m, int(w), int(h), nil
 	}
-	m := image.NewYCbCr(r, image.YCbCrSubsampleRatio444)
-	copy(m.Y, pix[:plane])
-	copy(m.Cb, pix[plane:2*plane])
-	copy(m.Cr, pix[2*plane:])
-	return m, int(w), int(h), nil
 }
