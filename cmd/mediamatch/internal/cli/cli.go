@@ -148,7 +148,7 @@ files against them.`,
 
 	root.AddCommand(a.serveCommand(), a.hashCommand(), a.matchCommand(), a.addCommand(),
 		a.bankCommand(), a.itemCommand(), a.importCommand(), a.exportCommand(),
-		a.tokenCommand(), a.auditCommand())
+		a.tokenCommand(), a.auditCommand(), a.evalCommand())
 	return root
 }
 

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediamatch/mediamatch/cmd/mediamatch/internal/eval"
+	"github.com/mediamatch/mediamatch/fingerprint"
+)
+
+func (a *app) evalCommand() *cobra.Command {
+	var (
+		originals, groups, edits, exclude, ffmpeg string
+		share                                     float64
+		seed                                      uint64
+		jobs                                      int
+		list                                      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "eval --originals DIR",
+		Short: "Measure matching on edited copies of a folder of originals (no server needed)",
+		Long: `eval measures how well mediamatch recognises edited copies of known images. It
+runs here, without a server: it reads the images under --originals, banks a
+seeded share of them (--bank-share) in a temporary index and keeps the others as
+distractors, makes every edit of every original itself (seeded: the same files
+on every run), hashes each variant as the service does and matches it with the
+service's default query (PDQ at threshold 31, MD5, SHA-256: a MatchMedia call
+without options), and again with --dihedral's rotated and mirrored variants.
+
+Edits are encoded as PNG, losslessly, so that the edit itself is measured; only
+jpeg-q30 is a JPEG (quality 30). 'original' is the file as it is; 'png' the
+decoded pixels as PNG. 'eval --list-edits' lists them all.
+
+Per edit it prints: recall (variants of banked originals that matched their
+original), wrong (ones that matched another banked item), FP (variants of
+distractors that matched anything), the same with --dihedral, unmatchable
+(variants with no PDQ of quality 50 or more), and the Hamming distances of true
+pairs (variant to its original) and of unrelated pairs (variant to every other
+banked original); then each signal (PDQ, pHash, dHash) alone at its default
+threshold. --json prints the whole report as one object. Progress goes to
+stderr.
+
+--groups reads a GROUPS.tsv (as in the shared media set) so that related files
+do not count as unrelated: a positive group stands for one picture, its first
+member; other groups' members and files in no group are originals each.`,
+		Example: `  mediamatch eval --originals ./photos
+  mediamatch eval --originals ../shared/media/images --groups ../shared/media/GROUPS.tsv --exclude 'orientation_'
+  mediamatch eval --originals ./photos --edits 'crop|pad' --seed 2 --json > report.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			all := eval.ImageEdits()
+			if list {
+				for _, e := range all {
+					fmt.Fprintf(a.stdout, "%-18s %s\n", e.Name, e.Doc)
+				}
+				return nil
+			}
+			if originals == "" {
+				return usageError{fmt.Errorf("--originals DIR is required")}
+			}
+			var chosen []eval.Edit
+			re, err := regexp.Compile(edits)
+			if err != nil {
+				return usageError{fmt.Errorf("--edits %q: %v", edits, err)}
+			}
+			for _, e := range all {
+				if re.MatchString(e.Name) {
+					chosen = append(chosen, e)
+				}
+			}
+			if len(chosen) == 0 {
+				return usageError{fmt.Errorf("--edits %q matches no edit (see --list-edits)", edits)}
+			}
+			var ex *regexp.Regexp
+			if exclude != "" {
+				if ex, err = regexp.Compile(exclude); err != nil {
+					return usageError{fmt.Errorf("--exclude %q: %v", exclude, err)}
+				}
+			}
+			if share <= 0 || share >= 1 {
+				return usageError{fmt.Errorf("--bank-share %v, want more than 0 and less than 1", share)}
+			}
+			origs, notes, err := eval.ReadOriginals(originals, groups, ex)
+			if err != nil {
+				return err
+			}
+			for _, n := range notes {
+				fmt.Fprintf(a.stderr, "eval: %s\n", n)
+			}
+			dir, err := os.MkdirTemp("", "mediamatch-eval-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			p := newProgress(a.stderr, a.terminal(a.stderr), a.clock(), "eval", "items", 0)
+			rep, err := eval.Run(cmd.Context(), eval.Config{
+				Originals: origs, Edits: chosen, BankShare: share, Seed: seed, Dir: dir, Workers: jobs,
+				Hasher:   fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}),
+				Progress: func(done, total int) { p.total = int64(total); p.update(int64(done)) },
+			})
+			p.finish("")
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return json.NewEncoder(a.stdout).Encode(rep)
+			}
+			return rep.WriteText(a.stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&originals, "originals", "", "folder of original images (read recursively)")
+	f.StringVar(&groups, "groups", "", "GROUPS.tsv naming related files: a positive group counts as one original")
+	f.StringVar(&exclude, "exclude", "", "leave out originals whose path under --originals matches this regexp")
+	f.Float64Var(&share, "bank-share", 0.5, "share of the originals banked; the others are distractors")
+	f.Uint64Var(&seed, "seed", 1, "seed of the split and of every random choice of the edits")
+	f.StringVar(&edits, "edits", "", "run only the edits whose name matches this regexp (default: all)")
+	f.IntVar(&jobs, "jobs", 0, "variants made and hashed at once (0: one per CPU)")
+	f.StringVar(&ffmpeg, "ffmpeg", "", `ffmpeg binary (default "ffmpeg" from PATH)`)
+	f.BoolVar(&list, "list-edits", false, "list the edits and exit")
+	return cmd
+}

@@ -1,0 +1,179 @@
+package eval
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+)
+
+// Report is the outcome of Run.
+type Report struct {
+	Seed        uint64   `json:"seed"`
+	BankShare   float64  `json:"bank_share"`
+	Banked      []string `json:"banked"`      // names of the banked originals
+	Distractors []string `json:"distractors"` // names of the originals kept out of the bank
+	Results     []Result `json:"results"`     // one per edit, in the order of Config.Edits
+	Cost        Cost     `json:"cost"`
+}
+
+// Result is what one edit does to matching.
+type Result struct {
+	Edit string `json:"edit"`
+	Doc  string `json:"doc"`
+	JPEG int    `json:"jpeg_quality,omitempty"` // 0: encoded as PNG
+	// Queries are the variants of banked originals, DistractorQueries
+	// those of distractors.
+	Queries           int `json:"queries"`
+	DistractorQueries int `json:"distractor_queries"`
+	// Failed variants could not be hashed (Errors says why); Unmatchable
+	// ones have no matchable PDQ signal (quality under 50 or
+	// low-information), so match by exact hash at most.
+	Failed      int      `json:"failed,omitempty"`
+	Errors      []string `json:"errors,omitempty"`
+	Unmatchable int      `json:"unmatchable,omitempty"`
+	// Mistakes describe the first wrong matches and false positives.
+	Mistakes []string `json:"mistakes,omitempty"`
+	// Default is the service's decision with its default query (PDQ at
+	// threshold 31 and the exact hashes), Dihedral the same with the 7
+	// rotated and mirrored PDQ variants searched too (match --dihedral).
+	Default  Outcome `json:"default"`
+	Dihedral Outcome `json:"dihedral"`
+	// Decision are the distances that the default query's matches report.
+	Decision DecisionDistances `json:"decision"`
+	// Signals are the distances per perceptual signal (pairs whose
+	// signals are both matchable only), whether or not the
+	// default query searches it.
+	Signals []SignalResult `json:"signals"`
+}
+
+// Outcome counts what the matches of one edit's variants were.
+type Outcome struct {
+	Right          int     `json:"right"`           // variants of banked originals that matched their original
+	Wrong          int     `json:"wrong"`           // variants of banked originals that matched another banked item
+	FalsePositives int     `json:"false_positives"` // variants of distractors that matched anything
+	Recall         float64 `json:"recall"`          // Right / Queries
+	FPRate         float64 `json:"false_positive_rate"`
+}
+
+func (o *Outcome) rates(queries, distractors int) {
+	o.Recall, o.FPRate = ratio(o.Right, queries), ratio(o.FalsePositives, distractors)
+}
+
+// DecisionDistances are the distances of the default query's matches: to
+// the right item (True) and to any other (Unrelated).
+type DecisionDistances struct {
+	True      Distances `json:"true"`
+	Unrelated Distances `json:"unrelated"`
+}
+
+// SignalResult is one perceptual signal on its own at its default
+// threshold: what a query naming only that signal decides (Right, Wrong,
+// FalsePositives, counted as Outcome's), and the closest distance of each
+// variant to its own original (True; banked originals only) and to every
+// other banked original (Unrelated).
+type SignalResult struct {
+	Signal            mediamatch.SignalType `json:"signal"`
+	Threshold         int                   `json:"threshold"`
+	Right             int                   `json:"right"`
+	Wrong             int                   `json:"wrong"`
+	FalsePositives    int                   `json:"false_positives"`
+	Recall            float64               `json:"recall"`
+	FalsePositiveRate float64               `json:"false_positive_rate"`
+	True              Distances             `json:"true"`
+	Unrelated         Distances             `json:"unrelated"`
+}
+
+// Distances is a distribution of Hamming distances in bits; all zero when
+// N is 0.
+type Distances struct {
+	N      int `json:"n"`
+	Min    int `json:"min"`
+	P5     int `json:"p5"`
+	Median int `json:"median"`
+	P95    int `json:"p95"`
+	Max    int `json:"max"`
+}
+
+// Cost is what the evaluation took.
+type Cost struct {
+	Originals     int           `json:"originals"`
+	Edits         int           `json:"edits"`
+	Variants      int           `json:"variants"` // files made and hashed
+	Matches       int           `json:"matches"`  // index.Match calls
+	Workers       int           `json:"workers"`
+	HashOriginals time.Duration `json:"hash_originals_ns"` // decoding, hashing and banking the originals
+	HashVariants  time.Duration `json:"hash_variants_ns"`  // making, encoding and hashing the variants (wall clock)
+	Match         time.Duration `json:"match_ns"`
+	Total         time.Duration `json:"total_ns"`
+}
+
+// Result returns the result of the named edit, and whether there is one.
+func (r *Report) Result(edit string) (Result, bool) {
+	for _, res := range r.Results {
+		if res.Edit == edit {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
+// WriteText writes the report as tables: the decision per edit, then the
+// distances per signal, then the cost. It returns w's error.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d originals: %d banked, %d distractors (seed %d, bank share %.2f)\n\n",
+		len(r.Banked)+len(r.Distractors), len(r.Banked), len(r.Distractors), r.Seed, r.BankShare)
+	fmt.Fprintf(&b, "banked: %s\ndistractors: %s\n\n", strings.Join(r.Banked, " "), strings.Join(r.Distractors, " "))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "edit\trecall\twrong\tFP\tdihedral recall\tdihedral FP\tunmatchable\tPDQ true med/p95\tPDQ unrelated min/p5\tpHash true med\tdHash true med\t")
+	for _, res := range r.Results {
+		pdq, ph, dh := res.Signals[0], res.Signals[1], res.Signals[2]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\t%d\t%d\t\n", res.Edit,
+			frac(res.Default.Right, res.Queries), res.Default.Wrong, frac(res.Default.FalsePositives, res.DistractorQueries),
+			frac(res.Dihedral.Right, res.Queries), frac(res.Dihedral.FalsePositives, res.DistractorQueries), res.Unmatchable,
+			pdq.True.Median, pdq.True.P95, pdq.Unrelated.Min, pdq.Unrelated.P5, ph.True.Median, dh.True.Median)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "\nEach signal alone at its default threshold (recall, FP) and its distances (bits: true pairs med/p95/max, unrelated min/p5/med):\n\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "edit\t")
+	for _, s := range r.Results[0].Signals {
+		fmt.Fprintf(tw, "%s<=%d\tFP\ttrue\tunrelated\t", s.Signal, s.Threshold)
+	}
+	fmt.Fprintln(tw)
+	for _, res := range r.Results {
+		fmt.Fprintf(tw, "%s\t", res.Edit)
+		for _, s := range res.Signals {
+			fmt.Fprintf(tw, "%.2f\t%d\t%d/%d/%d\t%d/%d/%d\t", s.Recall, s.FalsePositives,
+				s.True.Median, s.True.P95, s.True.Max, s.Unrelated.Min, s.Unrelated.P5, s.Unrelated.Median)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	for _, res := range r.Results {
+		for _, e := range res.Errors {
+			fmt.Fprintf(&b, "%s: not hashed: %s\n", res.Edit, e)
+		}
+		for _, m := range res.Mistakes {
+			fmt.Fprintf(&b, "%s: %s\n", res.Edit, m)
+		}
+	}
+	c := r.Cost
+	fmt.Fprintf(&b, "\ncost: %d originals x %d edits = %d variants made and hashed in %s (%s each, %d workers), "+
+		"originals %s, %d matches in %s; total %s\n", c.Originals, c.Edits, c.Variants, c.HashVariants.Round(time.Millisecond),
+		(c.HashVariants / time.Duration(max(1, c.Variants))).Round(100*time.Microsecond), c.Workers,
+		c.HashOriginals.Round(time.Millisecond), c.Matches, c.Match.Round(time.Millisecond), c.Total.Round(time.Millisecond))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func frac(a, b int) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", a, b)
+}
