@@ -88,29 +88,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
 
-	// Split: a seeded shuffle of those that may be banked, the first share
-	// banked.
 	n := len(cfg.Originals)
-	var candidates []int
+	banked, err := split(cfg.Originals, cfg.BankShare, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
 	origs := make([]*original, n)
 	for i, o := range cfg.Originals {
-		origs[i] = &original{Original: o, id: fmt.Sprintf("o%03d", i)}
-		if !o.Distractor {
-			candidates = append(candidates, i)
-		}
-	}
-	if len(candidates) == 0 {
-		return nil, fmt.Errorf("eval: every original is a distractor, want one to bank")
-	}
-	rand.New(rand.NewPCG(cfg.Seed, 0x5eed)).Shuffle(len(candidates), func(i, j int) {
-		candidates[i], candidates[j] = candidates[j], candidates[i]
-	})
-	nBank := max(1, int(float64(len(candidates))*cfg.BankShare+0.5))
-	if nBank == n {
-		nBank--
-	}
-	for _, i := range candidates[:nBank] {
-		origs[i].banked = true
+		origs[i] = &original{Original: o, id: fmt.Sprintf("o%03d", i), banked: banked[i]}
 	}
 
 	// Decode and hash the originals; bank some.
@@ -277,6 +262,33 @@ feed:
 		HashOriginals: hashOriginals, HashVariants: hashVariants, Match: time.Since(matchStart), Total: time.Since(start),
 	}
 	return rep, nil
+}
+
+// split returns which of origs are banked: a seeded shuffle of those not
+// marked Distractor, the first share of them (at least 1, leaving at least
+// one distractor). It fails if every original is a distractor.
+func split(origs []Original, share float64, seed uint64) ([]bool, error) {
+	var candidates []int
+	for i, o := range origs {
+		if !o.Distractor {
+			candidates = append(candidates, i)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, fmt.Errorf("eval: every original is a distractor, want one to bank")
+	}
+	rand.New(rand.NewPCG(seed, 0x5eed)).Shuffle(len(candidates), func(i, j int) {
+		candidates[i], candidates[j] = candidates[j], candidates[i]
+	})
+	nBank := max(1, int(float64(len(candidates))*share+0.5))
+	if nBank == len(origs) {
+		nBank--
+	}
+	banked := make([]bool, len(origs))
+	for _, i := range candidates[:nBank] {
+		banked[i] = true
+	}
+	return banked, nil
 }
 
 // maxMistakes is the most wrong matches and false positives a Result

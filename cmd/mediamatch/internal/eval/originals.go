@@ -11,8 +11,12 @@ import (
 	"strings"
 )
 
-// imageExts are the file name extensions read as originals.
-var imageExts = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+// imageExts are the file name extensions read as originals, videoExts
+// those read as video originals.
+var (
+	imageExts = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+	videoExts = []string{".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
+)
 
 // ReadOriginals returns the images under dir (recursively, by extension,
 // in path order) whose path relative to dir does not match exclude (nil:
@@ -27,12 +31,22 @@ var imageExts = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif
 // It also returns a note per group choice made. It fails if dir or groups
 // cannot be read.
 func ReadOriginals(dir, groups string, exclude *regexp.Regexp) ([]Original, []string, error) {
+	return readOriginals(dir, groups, exclude, imageExts)
+}
+
+// ReadVideos is ReadOriginals for the videos under dir (.mp4, .m4v, .mov,
+// .mkv, .webm, .avi).
+func ReadVideos(dir, groups string, exclude *regexp.Regexp) ([]Original, []string, error) {
+	return readOriginals(dir, groups, exclude, videoExts)
+}
+
+func readOriginals(dir, groups string, exclude *regexp.Regexp, exts []string) ([]Original, []string, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && slices.Contains(imageExts, strings.ToLower(filepath.Ext(p))) {
+		if !d.IsDir() && slices.Contains(exts, strings.ToLower(filepath.Ext(p))) {
 			paths = append(paths, p)
 		}
 		return nil

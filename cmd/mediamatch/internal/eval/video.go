@@ -1,0 +1,380 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index"
+)
+
+// RangeTolerance is how far each end of the matched span of the item (the
+// hull of a match's ItemRanges) may be from the span of the original that
+// the variant shows, for a match to count as in range.
+const RangeTolerance = 2 * time.Second
+
+// VideoConfig is one evaluation of videos.
+type VideoConfig struct {
+	// Originals are video files (any container ffmpeg and the hasher
+	// read); Distractor as in Config.
+	Originals []Original
+	// Edits are applied to every original; nil means VideoEdits.
+	Edits []VideoEdit
+	// BankShare, Seed, Hasher, Workers and Progress are as in Config.
+	BankShare float64
+	Seed      uint64
+	Hasher    *fingerprint.Hasher
+	Workers   int
+	Progress  func(done, total int)
+	// Dir is an empty temporary directory for the index and the variants
+	// (each removed once hashed); the caller removes it.
+	Dir string
+	// FFmpeg is the ffmpeg binary that makes the variants; "" means
+	// "ffmpeg" from PATH.
+	FFmpeg string
+}
+
+// VideoReport is the outcome of RunVideo.
+type VideoReport struct {
+	Seed        uint64        `json:"seed"`
+	BankShare   float64       `json:"bank_share"`
+	Banked      []string      `json:"banked"`
+	Distractors []string      `json:"distractors"`
+	Results     []VideoResult `json:"results"` // one per edit, in the order of VideoConfig.Edits
+	Cost        Cost          `json:"cost"`
+}
+
+// VideoResult is what one video edit does to matching.
+type VideoResult struct {
+	Edit              string   `json:"edit"`
+	Doc               string   `json:"doc"`
+	Queries           int      `json:"queries"`
+	DistractorQueries int      `json:"distractor_queries"`
+	Failed            int      `json:"failed,omitempty"`
+	Errors            []string `json:"errors,omitempty"`
+	// Default and Dihedral are as in Result.
+	Default  Outcome `json:"default"`
+	Dihedral Outcome `json:"dihedral"`
+	// InRange counts the variants of banked originals whose default
+	// query matched their original with both ends of the matched item
+	// span within RangeTolerance of the span they show.
+	InRange int `json:"in_range"`
+	// Ranges describe, per variant of a banked original, the span it
+	// shows and the item span its match covered.
+	Ranges   []string `json:"ranges,omitempty"`
+	Mistakes []string `json:"mistakes,omitempty"`
+}
+
+// Result returns the result of the named edit, and whether there is one.
+func (r *VideoReport) Result(edit string) (VideoResult, bool) {
+	for _, res := range r.Results {
+		if res.Edit == edit {
+			return res, true
+		}
+	}
+	return VideoResult{}, false
+}
+
+// RunVideo makes every video edit of every original with ffmpeg, matches
+// the variants against the banked originals and returns the report. It
+// fails if an original cannot be hashed, or the index fails; a variant
+// that cannot be made or hashed counts as not matched
+// (VideoResult.Failed).
+func RunVideo(ctx context.Context, cfg VideoConfig) (*VideoReport, error) {
+	start := time.Now()
+	if len(cfg.Originals) < 2 {
+		return nil, fmt.Errorf("eval: %d videos, want at least 2 (one banked, one distractor)", len(cfg.Originals))
+	}
+	if cfg.Edits == nil {
+		cfg.Edits = VideoEdits()
+	}
+	if cfg.BankShare == 0 {
+		cfg.BankShare = 0.5
+	}
+	if cfg.BankShare < 0 || cfg.BankShare > 1 {
+		return nil, fmt.Errorf("eval: bank share %v, want 0..1", cfg.BankShare)
+	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg})
+	}
+	if cfg.FFmpeg == "" {
+		cfg.FFmpeg = "ffmpeg"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	banked, err := split(cfg.Originals, cfg.BankShare, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	n := len(cfg.Originals)
+	origs := make([]*original, n)
+	for i, o := range cfg.Originals {
+		origs[i] = &original{Original: o, id: fmt.Sprintf("v%03d", i), banked: banked[i]}
+	}
+
+	media := filepath.Join(cfg.Dir, "media")
+	if err := os.Mkdir(media, 0o700); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	ix, err := index.Open(filepath.Join(cfg.Dir, "index"), index.Options{MinFreeBytes: -1})
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	defer ix.Close()
+	if _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: bankName}); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	paths := make([]string, n)
+	for i, o := range origs {
+		paths[i] = filepath.Join(media, o.id+strings.ToLower(filepath.Ext(o.Name)))
+		if err := os.WriteFile(paths[i], o.Data, 0o600); err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+		if o.media, err = cfg.Hasher.Hash(ctx, o.Data); err != nil {
+			return nil, fmt.Errorf("eval: hash %s: %w", o.Name, err)
+		}
+		if o.media.Kind != mediamatch.KindVideo {
+			return nil, fmt.Errorf("eval: %s is a %s, want a video", o.Name, o.media.Kind)
+		}
+		if o.banked {
+			if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: bankName, ID: o.id, Media: o.media}); err != nil {
+				return nil, fmt.Errorf("eval: bank %s: %w", o.Name, err)
+			}
+		}
+	}
+	hashOriginals := time.Since(start)
+
+	type job struct{ e, o int }
+	jobs := make(chan job)
+	variants := make([][]videoVariant, len(cfg.Edits))
+	for e := range variants {
+		variants[e] = make([]videoVariant, n)
+	}
+	var (
+		mu   sync.Mutex
+		done int
+		wg   sync.WaitGroup
+	)
+	hashStart := time.Now()
+	for range cfg.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				out := filepath.Join(media, fmt.Sprintf("e%02d-%s", j.e, origs[j.o].id))
+				v := makeVideoVariant(ctx, cfg, cfg.Edits[j.e], origs[j.o], paths[j.o], out)
+				mu.Lock()
+				variants[j.e][j.o] = v
+				done++
+				if cfg.Progress != nil {
+					cfg.Progress(done, len(cfg.Edits)*n)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for e := range cfg.Edits {
+		for o := range origs {
+			select {
+			case jobs <- job{e, o}:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	hashVariants := time.Since(hashStart)
+
+	rep := &VideoReport{Seed: cfg.Seed, BankShare: cfg.BankShare}
+	byID := make(map[string]*original, n)
+	for _, o := range origs {
+		byID[o.id] = o
+		if o.banked {
+			rep.Banked = append(rep.Banked, o.Name)
+		} else {
+			rep.Distractors = append(rep.Distractors, o.Name)
+		}
+	}
+	matchStart := time.Now()
+	queries := 0
+	for e, ed := range cfg.Edits {
+		res := VideoResult{Edit: ed.Name, Doc: ed.Doc}
+		for i, o := range origs {
+			v := variants[e][i]
+			if o.banked {
+				res.Queries++
+			} else {
+				res.DistractorQueries++
+			}
+			if v.err != nil {
+				res.Failed++
+				res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", o.Name, v.err))
+				continue
+			}
+			for _, dihedral := range []bool{false, true} {
+				ms, err := ix.Match(ctx, index.Query{Media: v.media, Dihedral: dihedral})
+				if err != nil {
+					return nil, fmt.Errorf("eval: match %s of %s: %w", ed.Name, o.Name, err)
+				}
+				queries++
+				right, wrong := false, false
+				for _, m := range ms {
+					if m.ItemID != o.id {
+						wrong = true
+						if len(res.Mistakes) < maxMistakes {
+							res.Mistakes = append(res.Mistakes, fmt.Sprintf("%s matched %s (%s %d%s)",
+								o.Name, byID[m.ItemID].Name, m.Signal, m.Distance, map[bool]string{true: ", dihedral"}[dihedral]))
+						}
+						continue
+					}
+					right = true
+					if dihedral {
+						continue
+					}
+					got, ok := hull(m.ItemRanges)
+					in := ok && near(got.Start, v.source.Start) && near(got.End, v.source.End)
+					if in {
+						res.InRange++
+					}
+					res.Ranges = append(res.Ranges, fmt.Sprintf("%s: shows %s, matched %s of the item (%s)",
+						o.Name, fmtRange(v.source, true), fmtRange(got, ok), map[bool]string{true: "in range", false: "OUT OF RANGE"}[in]))
+				}
+				if !dihedral && o.banked && !right {
+					res.Ranges = append(res.Ranges, fmt.Sprintf("%s: shows %s, not matched", o.Name, fmtRange(v.source, true)))
+				}
+				d := &res.Default
+				if dihedral {
+					d = &res.Dihedral
+				}
+				switch {
+				case !o.banked && len(ms) > 0:
+					d.FalsePositives++
+				case o.banked && right:
+					d.Right++
+				}
+				if o.banked && wrong {
+					d.Wrong++
+				}
+			}
+		}
+		res.Default.rates(res.Queries, res.DistractorQueries)
+		res.Dihedral.rates(res.Queries, res.DistractorQueries)
+		rep.Results = append(rep.Results, res)
+	}
+	rep.Cost = Cost{
+		Originals: n, Edits: len(cfg.Edits), Variants: n * len(cfg.Edits), Matches: queries, Workers: cfg.Workers,
+		HashOriginals: hashOriginals, HashVariants: hashVariants, Match: time.Since(matchStart), Total: time.Since(start),
+	}
+	return rep, nil
+}
+
+type videoVariant struct {
+	media  mediamatch.Media
+	source mediamatch.TimeRange
+	err    error
+}
+
+// makeVideoVariant makes edit e of o (whose file is at in) at out, hashes
+// it with its dihedral variants and removes it.
+func makeVideoVariant(ctx context.Context, cfg VideoConfig, e VideoEdit, o *original, in, out string) videoVariant {
+	data := o.Data
+	source := mediamatch.TimeRange{End: o.media.Duration}
+	if e.Plan != nil {
+		r := rand.New(rand.NewPCG(cfg.Seed, seedOf(e.Name, o.Name)))
+		p := e.Plan(VideoInfo{Width: o.media.Width, Height: o.media.Height, Duration: o.media.Duration}, r)
+		source = p.Source
+		if p.Still {
+			out += ".png"
+		} else {
+			out += ".mp4"
+		}
+		defer os.Remove(out)
+		if err := makeVideo(ctx, cfg.FFmpeg, in, out, p); err != nil {
+			return videoVariant{source: source, err: err}
+		}
+		var err error
+		if data, err = os.ReadFile(out); err != nil {
+			return videoVariant{source: source, err: err}
+		}
+	}
+	m, err := cfg.Hasher.HashWith(ctx, data, fingerprint.HashOptions{Dihedral: true})
+	if err != nil && errors.Is(err, context.Canceled) {
+		return videoVariant{err: err}
+	}
+	return videoVariant{media: m, source: source, err: err}
+}
+
+// hull returns the span from the first start to the last end of rs, and
+// whether there is one.
+func hull(rs []mediamatch.TimeRange) (mediamatch.TimeRange, bool) {
+	if len(rs) == 0 {
+		return mediamatch.TimeRange{}, false
+	}
+	h := rs[0]
+	for _, r := range rs[1:] {
+		h.Start, h.End = min(h.Start, r.Start), max(h.End, r.End)
+	}
+	return h, true
+}
+
+func near(a, b time.Duration) bool { return (a - b).Abs() <= RangeTolerance }
+
+func fmtRange(r mediamatch.TimeRange, ok bool) string {
+	if !ok {
+		return "no span"
+	}
+	return fmt.Sprintf("%.1f-%.1f s", r.Start.Seconds(), r.End.Seconds())
+}
+
+// WriteText writes the report as a table, one row per edit, then the
+// spans matched and the mistakes, then the cost. It returns w's error.
+func (r *VideoReport) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d videos: %d banked, %d distractors (seed %d, bank share %.2f)\n\n",
+		len(r.Banked)+len(r.Distractors), len(r.Banked), len(r.Distractors), r.Seed, r.BankShare)
+	fmt.Fprintf(&b, "banked: %s\ndistractors: %s\n\n", strings.Join(r.Banked, " "), strings.Join(r.Distractors, " "))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "edit\trecall\tin range (%s)\twrong\tFP\tdihedral recall\tdihedral FP\tfailed\t\n", RangeTolerance)
+	for _, res := range r.Results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t\n", res.Edit,
+			frac(res.Default.Right, res.Queries), frac(res.InRange, res.Queries), res.Default.Wrong,
+			frac(res.Default.FalsePositives, res.DistractorQueries),
+			frac(res.Dihedral.Right, res.Queries), frac(res.Dihedral.FalsePositives, res.DistractorQueries), res.Failed)
+	}
+	tw.Flush()
+	b.WriteString("\n")
+	for _, res := range r.Results {
+		for _, s := range res.Ranges {
+			fmt.Fprintf(&b, "%s: %s\n", res.Edit, s)
+		}
+	}
+	for _, res := range r.Results {
+		for _, e := range res.Errors {
+			fmt.Fprintf(&b, "%s: not made or hashed: %s\n", res.Edit, e)
+		}
+		for _, m := range res.Mistakes {
+			fmt.Fprintf(&b, "%s: %s\n", res.Edit, m)
+		}
+	}
+	c := r.Cost
+	fmt.Fprintf(&b, "\ncost: %d videos x %d edits = %d variants made and hashed in %s (%d workers), "+
+		"originals %s, %d matches in %s; total %s\n", c.Originals, c.Edits, c.Variants, c.HashVariants.Round(time.Millisecond),
+		c.Workers, c.HashOriginals.Round(time.Millisecond), c.Matches, c.Match.Round(time.Millisecond), c.Total.Round(time.Millisecond))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
