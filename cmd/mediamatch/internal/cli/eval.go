@@ -18,10 +18,10 @@ func (a *app) evalCommand() *cobra.Command {
 		share                                     float64
 		seed                                      uint64
 		jobs                                      int
-		list                                      bool
+		list, videos                              bool
 	)
 	cmd := &cobra.Command{
-		Use:   "eval --originals DIR",
+		Use:   "eval --originals DIR [--videos]",
 		Short: "Measure matching on edited copies of a folder of originals (no server needed)",
 		Long: `eval measures how well mediamatch recognises edited copies of known images. It
 runs here, without a server: it reads the images under --originals, banks a
@@ -46,12 +46,26 @@ stderr.
 
 --groups reads a GROUPS.tsv (as in the shared media set) so that related files
 do not count as unrelated: a positive group stands for one picture, its first
-member; other groups' members and files in no group are originals each.`,
+member; other groups' members and files in no group are originals each.
+
+--videos evaluates the videos under --originals instead (.mp4, .m4v, .mov, .mkv,
+.webm, .avi): ffmpeg makes each video edit (re-encodes, 360p, trim, the middle
+8 s alone and inside a compilation, flip, letterbox, pillarbox, crop, corner
+watermark, 15 fps, speed +-10%, grey, 9:16 reframe with blurred bars, one frame
+as a PNG; 'eval --videos --list-edits' lists them), each variant is hashed and
+matched as the service does, and per edit it prints recall, "in range" (matches
+whose span of the item, from the first to the last matched keyframe, starts
+and ends within 2 s of the span of the original the variant shows), wrong, FP
+and the same with --dihedral, then each matched span.`,
 		Example: `  mediamatch eval --originals ./photos
   mediamatch eval --originals ../shared/media/images --groups ../shared/media/GROUPS.tsv --exclude 'orientation_'
-  mediamatch eval --originals ./photos --edits 'crop|pad' --seed 2 --json > report.json`,
+  mediamatch eval --originals ./photos --edits 'crop|pad' --seed 2 --json > report.json
+  mediamatch eval --videos --originals ../shared/media/videos --groups ../shared/media/GROUPS.tsv --bank-share 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if videos {
+				return a.evalVideos(cmd, originals, groups, edits, exclude, ffmpeg, share, seed, jobs, list)
+			}
 			all := eval.ImageEdits()
 			if list {
 				for _, e := range all {
@@ -81,8 +95,8 @@ member; other groups' members and files in no group are originals each.`,
 					return usageError{fmt.Errorf("--exclude %q: %v", exclude, err)}
 				}
 			}
-			if share <= 0 || share >= 1 {
-				return usageError{fmt.Errorf("--bank-share %v, want more than 0 and less than 1", share)}
+			if share <= 0 || share > 1 {
+				return usageError{fmt.Errorf("--bank-share %v, want more than 0 and at most 1", share)}
 			}
 			origs, notes, err := eval.ReadOriginals(originals, groups, ex)
 			if err != nil {
@@ -113,14 +127,77 @@ member; other groups' members and files in no group are originals each.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&originals, "originals", "", "folder of original images (read recursively)")
+	f.StringVar(&originals, "originals", "", "folder of original images, or videos with --videos (read recursively)")
 	f.StringVar(&groups, "groups", "", "GROUPS.tsv naming related files: a positive group counts as one original")
 	f.StringVar(&exclude, "exclude", "", "leave out originals whose path under --originals matches this regexp")
-	f.Float64Var(&share, "bank-share", 0.5, "share of the originals banked; the others are distractors")
+	f.Float64Var(&share, "bank-share", 0.5, "share of the originals banked (1: all but GROUPS.tsv's distractors, at least one kept out); the others are distractors")
 	f.Uint64Var(&seed, "seed", 1, "seed of the split and of every random choice of the edits")
 	f.StringVar(&edits, "edits", "", "run only the edits whose name matches this regexp (default: all)")
 	f.IntVar(&jobs, "jobs", 0, "variants made and hashed at once (0: one per CPU)")
 	f.StringVar(&ffmpeg, "ffmpeg", "", `ffmpeg binary (default "ffmpeg" from PATH)`)
 	f.BoolVar(&list, "list-edits", false, "list the edits and exit")
+	f.BoolVar(&videos, "videos", false, "evaluate the videos under --originals, with the video edits, instead of the images")
 	return cmd
+}
+
+// evalVideos is eval --videos.
+func (a *app) evalVideos(cmd *cobra.Command, originals, groups, edits, exclude, ffmpeg string, share float64, seed uint64, jobs int, list bool) error {
+	all := eval.VideoEdits()
+	if list {
+		for _, e := range all {
+			fmt.Fprintf(a.stdout, "%-18s %s\n", e.Name, e.Doc)
+		}
+		return nil
+	}
+	if originals == "" {
+		return usageError{fmt.Errorf("--originals DIR is required")}
+	}
+	re, err := regexp.Compile(edits)
+	if err != nil {
+		return usageError{fmt.Errorf("--edits %q: %v", edits, err)}
+	}
+	var chosen []eval.VideoEdit
+	for _, e := range all {
+		if re.MatchString(e.Name) {
+			chosen = append(chosen, e)
+		}
+	}
+	if len(chosen) == 0 {
+		return usageError{fmt.Errorf("--edits %q matches no video edit (see --videos --list-edits)", edits)}
+	}
+	var ex *regexp.Regexp
+	if exclude != "" {
+		if ex, err = regexp.Compile(exclude); err != nil {
+			return usageError{fmt.Errorf("--exclude %q: %v", exclude, err)}
+		}
+	}
+	if share <= 0 || share > 1 {
+		return usageError{fmt.Errorf("--bank-share %v, want more than 0 and at most 1", share)}
+	}
+	origs, notes, err := eval.ReadVideos(originals, groups, ex)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(a.stderr, "eval: %s\n", n)
+	}
+	dir, err := os.MkdirTemp("", "mediamatch-eval-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	p := newProgress(a.stderr, a.terminal(a.stderr), a.clock(), "eval", "items", 0)
+	rep, err := eval.RunVideo(cmd.Context(), eval.VideoConfig{
+		Originals: origs, Edits: chosen, BankShare: share, Seed: seed, Dir: dir, Workers: jobs, FFmpeg: ffmpeg,
+		Hasher:   fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}),
+		Progress: func(done, total int) { p.total = int64(total); p.update(int64(done)) },
+	})
+	p.finish("")
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return json.NewEncoder(a.stdout).Encode(rep)
+	}
+	return rep.WriteText(a.stdout)
 }
