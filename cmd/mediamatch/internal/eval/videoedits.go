@@ -67,6 +67,12 @@ func cut(s mediamatch.TimeRange) []string {
 // even is the filter expression of e rounded down to an even number of pixels.
 func even(e string) string { return fmt.Sprintf("trunc((%s)/2)*2", e) }
 
+// trimFrom is v from start on, or from a third of it for a short video.
+func trimFrom(v VideoInfo, start time.Duration) VideoPlan {
+	s := mediamatch.TimeRange{Start: min(start, v.Duration/3), End: v.Duration}
+	return VideoPlan{Input: cut(s), Source: s}
+}
+
 // middleClip is the middle span of v at most d long.
 func middleClip(v VideoInfo, d time.Duration) mediamatch.TimeRange {
 	if v.Duration <= d {
@@ -95,6 +101,14 @@ func VideoEdits() []VideoEdit {
 				s := mediamatch.TimeRange{Start: min(start, v.Duration/3), End: max(v.Duration-time.Second, v.Duration*2/3)}
 				return VideoPlan{Input: cut(s), Source: s}
 			}},
+		// The item's frames are sampled once a second from its start, so
+		// a copy cut on a whole second samples the same moments and one
+		// cut half a second later samples the frames in between: on fast
+		// footage these two show how much matching depends on that phase.
+		{Name: "trim-at-2s", Doc: "everything from 2 s on (a cut on a whole second)",
+			Plan: func(v VideoInfo, _ *rand.Rand) VideoPlan { return trimFrom(v, 2*time.Second) }},
+		{Name: "trim-at-2.5s", Doc: "everything from 2.5 s on (a cut half a second off the item's sampling)",
+			Plan: func(v VideoInfo, _ *rand.Rand) VideoPlan { return trimFrom(v, 2500*time.Millisecond) }},
 		{Name: "clip-8s", Doc: "the middle 8 s (the whole video if shorter)",
 			Plan: func(v VideoInfo, _ *rand.Rand) VideoPlan {
 				s := middleClip(v, 8*time.Second)
