@@ -13,7 +13,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	_ "golang.org/x/image/bmp"
@@ -69,17 +68,11 @@ const bankName = "eval"
 // be hashed counts as not matched (Result.Failed).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
-	if len(cfg.Originals) < 2 {
-		return nil, fmt.Errorf("eval: %d originals, want at least 2 (one banked, one distractor)", len(cfg.Originals))
-	}
 	if cfg.Edits == nil {
 		cfg.Edits = ImageEdits()
 	}
 	if cfg.BankShare == 0 {
 		cfg.BankShare = 0.5
-	}
-	if cfg.BankShare < 0 || cfg.BankShare > 1 {
-		return nil, fmt.Errorf("eval: bank share %v, want 0..1", cfg.BankShare)
 	}
 	if cfg.Hasher == nil {
 		cfg.Hasher = fingerprint.New(fingerprint.Options{})
@@ -88,25 +81,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
 
-	n := len(cfg.Originals)
-	banked, err := split(cfg.Originals, cfg.BankShare, cfg.Seed)
+	origs, err := prepare(cfg.Originals, "originals", "o", cfg.BankShare, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	origs := make([]*original, n)
-	for i, o := range cfg.Originals {
-		origs[i] = &original{Original: o, id: fmt.Sprintf("o%03d", i), banked: banked[i]}
-	}
+	n := len(origs)
 
 	// Decode and hash the originals; bank some.
-	ix, err := index.Open(cfg.Dir, index.Options{MinFreeBytes: -1})
+	ix, err := openBank(ctx, cfg.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, err
 	}
 	defer ix.Close()
-	if _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: bankName}); err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
 	for _, o := range origs {
 		img, _, err := image.Decode(bytes.NewReader(o.Data))
 		if err != nil {
@@ -126,45 +112,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	hashOriginals := time.Since(start)
 
 	// Make and hash every variant.
-	type job struct{ e, o int }
-	jobs := make(chan job)
-	variants := make([][]variant, len(cfg.Edits))
-	for e := range variants {
-		variants[e] = make([]variant, n)
-	}
-	var (
-		mu   sync.Mutex
-		done int
-		wg   sync.WaitGroup
-	)
 	hashStart := time.Now()
-	for range cfg.Workers {
-		wg.Go(func() {
-			for j := range jobs {
-				v := makeVariant(ctx, cfg, cfg.Edits[j.e], origs[j.o])
-				mu.Lock()
-				variants[j.e][j.o] = v
-				done++
-				if cfg.Progress != nil {
-					cfg.Progress(done, len(cfg.Edits)*n)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-feed:
-	for e := range cfg.Edits {
-		for o := range origs {
-			select {
-			case jobs <- job{e, o}:
-			case <-ctx.Done():
-				break feed
-			}
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	variants, err := forEachVariant(ctx, cfg.Workers, len(cfg.Edits), n, cfg.Progress, func(e, o int) variant {
+		return makeVariant(ctx, cfg, cfg.Edits[e], origs[o])
+	})
+	if err != nil {
 		return nil, err
 	}
 	hashVariants := time.Since(hashStart)
@@ -174,12 +126,8 @@ feed:
 	byID := make(map[string]*original, n)
 	for _, o := range origs {
 		byID[o.id] = o
-		if o.banked {
-			rep.Banked = append(rep.Banked, o.Name)
-		} else {
-			rep.Distractors = append(rep.Distractors, o.Name)
-		}
 	}
+	rep.Banked, rep.Distractors = names(origs)
 	matchStart := time.Now()
 	queries := 0
 	for e, ed := range cfg.Edits {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -93,17 +92,11 @@ func (r *VideoReport) Result(edit string) (VideoResult, bool) {
 // (VideoResult.Failed).
 func RunVideo(ctx context.Context, cfg VideoConfig) (*VideoReport, error) {
 	start := time.Now()
-	if len(cfg.Originals) < 2 {
-		return nil, fmt.Errorf("eval: %d videos, want at least 2 (one banked, one distractor)", len(cfg.Originals))
-	}
 	if cfg.Edits == nil {
 		cfg.Edits = VideoEdits()
 	}
 	if cfg.BankShare == 0 {
 		cfg.BankShare = 0.5
-	}
-	if cfg.BankShare < 0 || cfg.BankShare > 1 {
-		return nil, fmt.Errorf("eval: bank share %v, want 0..1", cfg.BankShare)
 	}
 	if cfg.Hasher == nil {
 		cfg.Hasher = fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg})
@@ -114,28 +107,21 @@ func RunVideo(ctx context.Context, cfg VideoConfig) (*VideoReport, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	banked, err := split(cfg.Originals, cfg.BankShare, cfg.Seed)
+	origs, err := prepare(cfg.Originals, "videos", "v", cfg.BankShare, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	n := len(cfg.Originals)
-	origs := make([]*original, n)
-	for i, o := range cfg.Originals {
-		origs[i] = &original{Original: o, id: fmt.Sprintf("v%03d", i), banked: banked[i]}
-	}
+	n := len(origs)
 
 	media := filepath.Join(cfg.Dir, "media")
 	if err := os.Mkdir(media, 0o700); err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	ix, err := index.Open(filepath.Join(cfg.Dir, "index"), index.Options{MinFreeBytes: -1})
+	ix, err := openBank(ctx, filepath.Join(cfg.Dir, "index"))
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, err
 	}
 	defer ix.Close()
-	if _, err := ix.CreateBank(ctx, mediamatch.Bank{Name: bankName}); err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
 	paths := make([]string, n)
 	for i, o := range origs {
 		paths[i] = filepath.Join(media, o.id+strings.ToLower(filepath.Ext(o.Name)))
@@ -156,46 +142,12 @@ func RunVideo(ctx context.Context, cfg VideoConfig) (*VideoReport, error) {
 	}
 	hashOriginals := time.Since(start)
 
-	type job struct{ e, o int }
-	jobs := make(chan job)
-	variants := make([][]videoVariant, len(cfg.Edits))
-	for e := range variants {
-		variants[e] = make([]videoVariant, n)
-	}
-	var (
-		mu   sync.Mutex
-		done int
-		wg   sync.WaitGroup
-	)
 	hashStart := time.Now()
-	for range cfg.Workers {
-		wg.Go(func() {
-			for j := range jobs {
-				out := filepath.Join(media, fmt.Sprintf("e%02d-%s", j.e, origs[j.o].id))
-				v := makeVideoVariant(ctx, cfg, cfg.Edits[j.e], origs[j.o], paths[j.o], out)
-				mu.Lock()
-				variants[j.e][j.o] = v
-				done++
-				if cfg.Progress != nil {
-					cfg.Progress(done, len(cfg.Edits)*n)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-feed:
-	for e := range cfg.Edits {
-		for o := range origs {
-			select {
-			case jobs <- job{e, o}:
-			case <-ctx.Done():
-				break feed
-			}
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	variants, err := forEachVariant(ctx, cfg.Workers, len(cfg.Edits), n, cfg.Progress, func(e, o int) videoVariant {
+		out := filepath.Join(media, fmt.Sprintf("e%02d-%s", e, origs[o].id))
+		return makeVideoVariant(ctx, cfg, cfg.Edits[e], origs[o], paths[o], out)
+	})
+	if err != nil {
 		return nil, err
 	}
 	hashVariants := time.Since(hashStart)
@@ -204,12 +156,8 @@ feed:
 	byID := make(map[string]*original, n)
 	for _, o := range origs {
 		byID[o.id] = o
-		if o.banked {
-			rep.Banked = append(rep.Banked, o.Name)
-		} else {
-			rep.Distractors = append(rep.Distractors, o.Name)
-		}
 	}
+	rep.Banked, rep.Distractors = names(origs)
 	matchStart := time.Now()
 	queries := 0
 	for e, ed := range cfg.Edits {
