@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 
@@ -63,49 +64,35 @@ and the same with --dihedral, then each matched span.`,
   mediamatch eval --videos --originals ../shared/media/videos --groups ../shared/media/GROUPS.tsv --bank-share 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			hasher := fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg})
 			if videos {
-				return a.evalVideos(cmd, originals, groups, edits, exclude, ffmpeg, share, seed, jobs, list)
-			}
-			all := eval.ImageEdits()
-			if list {
-				for _, e := range all {
-					fmt.Fprintf(a.stdout, "%-18s %s\n", e.Name, e.Doc)
+				chosen, err := chooseEdits(a.stdout, eval.VideoEdits(), func(e eval.VideoEdit) (string, string) { return e.Name, e.Doc },
+					edits, list, "video edit (see --videos --list-edits)")
+				if chosen == nil {
+					return err
 				}
-				return nil
-			}
-			if originals == "" {
-				return usageError{fmt.Errorf("--originals DIR is required")}
-			}
-			var chosen []eval.Edit
-			re, err := regexp.Compile(edits)
-			if err != nil {
-				return usageError{fmt.Errorf("--edits %q: %v", edits, err)}
-			}
-			for _, e := range all {
-				if re.MatchString(e.Name) {
-					chosen = append(chosen, e)
+				origs, dir, err := a.evalOriginals(originals, groups, exclude, share, eval.ReadVideos)
+				if err != nil {
+					return err
 				}
-			}
-			if len(chosen) == 0 {
-				return usageError{fmt.Errorf("--edits %q matches no edit (see --list-edits)", edits)}
-			}
-			var ex *regexp.Regexp
-			if exclude != "" {
-				if ex, err = regexp.Compile(exclude); err != nil {
-					return usageError{fmt.Errorf("--exclude %q: %v", exclude, err)}
+				defer os.RemoveAll(dir)
+				p := newProgress(a.stderr, a.terminal(a.stderr), a.clock(), "eval", "items", 0)
+				rep, err := eval.RunVideo(cmd.Context(), eval.VideoConfig{
+					Originals: origs, Edits: chosen, BankShare: share, Seed: seed, Dir: dir, Workers: jobs, FFmpeg: ffmpeg,
+					Hasher: hasher, Progress: p.of,
+				})
+				p.finish("")
+				if err != nil {
+					return err
 				}
+				return a.evalReport(rep)
 			}
-			if share <= 0 || share > 1 {
-				return usageError{fmt.Errorf("--bank-share %v, want more than 0 and at most 1", share)}
-			}
-			origs, notes, err := eval.ReadOriginals(originals, groups, ex)
-			if err != nil {
+			chosen, err := chooseEdits(a.stdout, eval.ImageEdits(), func(e eval.Edit) (string, string) { return e.Name, e.Doc },
+				edits, list, "edit (see --list-edits)")
+			if chosen == nil {
 				return err
 			}
-			for _, n := range notes {
-				fmt.Fprintf(a.stderr, "eval: %s\n", n)
-			}
-			dir, err := os.MkdirTemp("", "mediamatch-eval-")
+			origs, dir, err := a.evalOriginals(originals, groups, exclude, share, eval.ReadOriginals)
 			if err != nil {
 				return err
 			}
@@ -113,17 +100,13 @@ and the same with --dihedral, then each matched span.`,
 			p := newProgress(a.stderr, a.terminal(a.stderr), a.clock(), "eval", "items", 0)
 			rep, err := eval.Run(cmd.Context(), eval.Config{
 				Originals: origs, Edits: chosen, BankShare: share, Seed: seed, Dir: dir, Workers: jobs,
-				Hasher:   fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}),
-				Progress: func(done, total int) { p.total = int64(total); p.update(int64(done)) },
+				Hasher: hasher, Progress: p.of,
 			})
 			p.finish("")
 			if err != nil {
 				return err
 			}
-			if a.json {
-				return json.NewEncoder(a.stdout).Encode(rep)
-			}
-			return rep.WriteText(a.stdout)
+			return a.evalReport(rep)
 		},
 	}
 	f := cmd.Flags()
@@ -140,62 +123,67 @@ and the same with --dihedral, then each matched span.`,
 	return cmd
 }
 
-// evalVideos is eval --videos.
-func (a *app) evalVideos(cmd *cobra.Command, originals, groups, edits, exclude, ffmpeg string, share float64, seed uint64, jobs int, list bool) error {
-	all := eval.VideoEdits()
+// chooseEdits returns the edits of all whose name matches pattern; with
+// list it prints every edit's name and description to w instead and
+// returns nil, as it does with an error. what names an edit in errors.
+func chooseEdits[E any](w io.Writer, all []E, describe func(E) (name, doc string), pattern string, list bool, what string) ([]E, error) {
 	if list {
 		for _, e := range all {
-			fmt.Fprintf(a.stdout, "%-18s %s\n", e.Name, e.Doc)
+			name, doc := describe(e)
+			fmt.Fprintf(w, "%-18s %s\n", name, doc)
 		}
-		return nil
+		return nil, nil
 	}
-	if originals == "" {
-		return usageError{fmt.Errorf("--originals DIR is required")}
-	}
-	re, err := regexp.Compile(edits)
+	re, err := regexp.Compile(pattern)
 	if err != nil {
-		return usageError{fmt.Errorf("--edits %q: %v", edits, err)}
+		return nil, usageError{fmt.Errorf("--edits %q: %v", pattern, err)}
 	}
-	var chosen []eval.VideoEdit
+	var chosen []E
 	for _, e := range all {
-		if re.MatchString(e.Name) {
+		if name, _ := describe(e); re.MatchString(name) {
 			chosen = append(chosen, e)
 		}
 	}
 	if len(chosen) == 0 {
-		return usageError{fmt.Errorf("--edits %q matches no video edit (see --videos --list-edits)", edits)}
+		return nil, usageError{fmt.Errorf("--edits %q matches no %s", pattern, what)}
+	}
+	return chosen, nil
+}
+
+// evalOriginals checks the flags that say which originals to read, reads
+// them with read (printing its notes) and makes the temporary directory
+// the evaluation works in; the caller removes it.
+func (a *app) evalOriginals(dir, groups, exclude string, share float64,
+	read func(dir, groups string, exclude *regexp.Regexp) ([]eval.Original, []string, error)) ([]eval.Original, string, error) {
+	if dir == "" {
+		return nil, "", usageError{fmt.Errorf("--originals DIR is required")}
 	}
 	var ex *regexp.Regexp
 	if exclude != "" {
+		var err error
 		if ex, err = regexp.Compile(exclude); err != nil {
-			return usageError{fmt.Errorf("--exclude %q: %v", exclude, err)}
+			return nil, "", usageError{fmt.Errorf("--exclude %q: %v", exclude, err)}
 		}
 	}
 	if share <= 0 || share > 1 {
-		return usageError{fmt.Errorf("--bank-share %v, want more than 0 and at most 1", share)}
+		return nil, "", usageError{fmt.Errorf("--bank-share %v, want more than 0 and at most 1", share)}
 	}
-	origs, notes, err := eval.ReadVideos(originals, groups, ex)
+	origs, notes, err := read(dir, groups, ex)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	for _, n := range notes {
 		fmt.Fprintf(a.stderr, "eval: %s\n", n)
 	}
-	dir, err := os.MkdirTemp("", "mediamatch-eval-")
+	work, err := os.MkdirTemp("", "mediamatch-eval-")
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	defer os.RemoveAll(dir)
-	p := newProgress(a.stderr, a.terminal(a.stderr), a.clock(), "eval", "items", 0)
-	rep, err := eval.RunVideo(cmd.Context(), eval.VideoConfig{
-		Originals: origs, Edits: chosen, BankShare: share, Seed: seed, Dir: dir, Workers: jobs, FFmpeg: ffmpeg,
-		Hasher:   fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}),
-		Progress: func(done, total int) { p.total = int64(total); p.update(int64(done)) },
-	})
-	p.finish("")
-	if err != nil {
-		return err
-	}
+	return origs, work, nil
+}
+
+// evalReport prints a report as JSON with --json, else as text.
+func (a *app) evalReport(rep interface{ WriteText(io.Writer) error }) error {
 	if a.json {
 		return json.NewEncoder(a.stdout).Encode(rep)
 	}

@@ -52,6 +52,13 @@ func (p *progress) update(n int64) {
 	p.draw(t, "")
 }
 
+// of reports done of total items, for work whose total is known only as
+// it goes (a callback's arguments).
+func (p *progress) of(done, total int) {
+	p.total = int64(total)
+	p.update(int64(done))
+}
+
 // finish draws the final state with a note ("waiting for the server"),
 // ending the terminal line. It draws nothing off a terminal: the summary
 // says the rest.
