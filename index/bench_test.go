@@ -49,23 +49,8 @@ func BenchmarkMatch(b *testing.B) {
 
 func benchmarkMatch(b *testing.B, n int) {
 	ctx := context.Background()
-	ix := openTest(b, "", Options{})
-	mustBank(b, ix, "bench")
 	r := rand.New(rand.NewPCG(1, 1))
-	hashes := make([][]byte, n)
-	const batch = 2000
-	start := time.Now()
-	for lo := 0; lo < n; lo += batch {
-		var items []mediamatch.Item
-		for i := lo; i < min(lo+batch, n); i++ {
-			hashes[i] = h64(r.Uint64())
-			items = append(items, mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%07d", i), Media: still(phash(hashes[i]))})
-		}
-		if err := ix.addItems(ctx, "bench", items); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Logf("loaded %d items in %v", n, time.Since(start))
+	ix, hashes := loadBench(b, n, func() mediamatch.Signal { return phash(h64(r.Uint64())) })
 
 	// Queries: near copies of stored hashes, so every query has a match.
 	queries := make([]Query, 256)
@@ -276,4 +261,30 @@ func BenchmarkOpen(b *testing.B) {
 	b.ReportMetric(float64(heap)/float64(2*n), "heap-bytes/signal")
 	b.ReportMetric(float64(indexBytes)/float64(2*n), "index-bytes/signal")
 	b.ReportMetric(float64(heap)/float64(n), "heap-bytes/item")
+}
+
+// loadBench opens an index with a bank "bench" of n still images, item i
+// ("item-%08d") holding the one signal that sig makes, and returns it with
+// each item's hash, once the index serves them all.
+func loadBench(b *testing.B, n int, sig func() mediamatch.Signal) (*Index, [][]byte) {
+	ctx := context.Background()
+	ix := openTest(b, "", Options{})
+	mustBank(b, ix, "bench")
+	hashes := make([][]byte, n)
+	const batch = 2000
+	start := time.Now()
+	for lo := 0; lo < n; lo += batch {
+		var items []mediamatch.Item
+		for i := lo; i < min(lo+batch, n); i++ {
+			s := sig()
+			hashes[i] = s.Hash
+			items = append(items, mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%08d", i), Media: still(s)})
+		}
+		if err := ix.addItems(ctx, "bench", items); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ix.mem.wait()
+	b.Logf("loaded %d items in %v", n, time.Since(start))
+	return ix, hashes
 }

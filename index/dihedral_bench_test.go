@@ -28,24 +28,8 @@ import (
 func BenchmarkMatchDihedral(b *testing.B) {
 	n := benchSignals(b)
 	ctx := context.Background()
-	ix := openTest(b, "", Options{})
-	mustBank(b, ix, "bench")
 	r := rand.New(rand.NewPCG(13, 13))
-	hashes := make([][]byte, n)
-	const batch = 2000
-	start := time.Now()
-	for lo := 0; lo < n; lo += batch {
-		var items []mediamatch.Item
-		for i := lo; i < min(lo+batch, n); i++ {
-			hashes[i] = h256(r)
-			items = append(items, mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%08d", i), Media: still(pdq(hashes[i]))})
-		}
-		if err := ix.addItems(ctx, "bench", items); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ix.mem.wait()
-	b.Logf("loaded %d PDQ items in %v", n, time.Since(start))
+	ix, hashes := loadBench(b, n, func() mediamatch.Signal { return pdq(h256(r)) })
 
 	type query struct {
 		media mediamatch.Media
