@@ -96,21 +96,22 @@ type Signal struct {
 // hash of the wrong length, a quality outside 0..100 or an unknown
 // Transform.
 func (s Signal) Validate() error {
-	if e := s.validate(""); e != nil {
+	if e := s.validate(nil); e != nil {
 		return e
 	}
 	return nil
 }
 
-// validate is Validate with the error's field below field, the path of
-// the signal ("item.media.keyframes[0].signals[1]"): ".hash", ".quality".
-// With field empty the error has none.
-func (s Signal) validate(field string) *Error {
+// validate is Validate with the error's field below the path of the
+// signal ("item.media.keyframes[0].signals[1]"): ".hash", ".quality". path
+// is called only for an error, since validation runs for every signal of
+// every imported line; with path nil the error has no field.
+func (s Signal) validate(path func() string) *Error {
 	at := func(sub string) string {
-		if field == "" {
+		if path == nil {
 			return ""
 		}
-		return field + "." + sub
+		return path() + "." + sub
 	}
 	if !s.Type.Valid() {
 		return Errorf(Invalid, at("type"), "unknown signal type %q", s.Type)

@@ -238,7 +238,7 @@ func validateSignals(field string, sigs []Signal, frame int, add func(*Error) bo
 			}
 			continue
 		}
-		if err := s.validate(signalField(field, frame, j)); err != nil {
+		if err := s.validate(func() string { return signalField(field, frame, j) }); err != nil {
 			if !add(err) {
 				return false
 			}

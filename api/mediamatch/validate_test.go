@@ -242,3 +242,21 @@ func TestValidateItem(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateMediaAllocatesNothing: a valid media is checked without
+// allocating (field paths are made only for errors), since every signal of
+// every imported list line is validated, twice (reader and index).
+func TestValidateMediaAllocatesNothing(t *testing.T) {
+	m := Media{Kind: KindVideo, FileSignals: []Signal{{Type: MD5, Hash: make([]byte, 16)}}}
+	for i := range 3 {
+		m.Keyframes = append(m.Keyframes, Keyframe{Index: i, Signals: []Signal{
+			{Type: PDQ, Hash: make([]byte, 32), Quality: 100}, {Type: PHash, Hash: make([]byte, 8)}}})
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := ValidateMedia("item.media", m); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("ValidateMedia(valid) allocates %v times, want 0", n)
+	}
+}
