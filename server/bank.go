@@ -23,9 +23,8 @@ func (b *bankService) CreateBank(ctx context.Context, req *pb.CreateBankRequest)
 		vs.add("CreateBankRequest.bank", "missing, want the bank to create")
 	} else {
 		checkBankName(&vs, "CreateBankRequest.bank.name", req.GetBank().GetName())
-		if n := len(req.GetBank().GetDescription()); n > maxDescriptionBytes {
-			vs.add("CreateBankRequest.bank.description", "%d bytes, want at most %d", n, maxDescriptionBytes)
-		}
+		vs.addErr("CreateBankRequest.bank.description",
+			mediamatch.ValidateDescription("CreateBankRequest.bank.description", req.GetBank().GetDescription()))
 	}
 	if err := vs.err(); err != nil {
 		return nil, s.toStatus(ctx, err)

@@ -15,10 +15,9 @@ import (
 
 // Limits checked at the edge, as stated in the .proto files.
 const (
-	maxQueryBanks       = 100
-	maxResults          = 1000
-	maxPageSize         = index.MaxPageSize
-	maxDescriptionBytes = mediamatch.MaxDescriptionLen
+	maxQueryBanks = 100
+	maxResults    = 1000
+	maxPageSize   = index.MaxPageSize
 	// MaxChunkBytes is the largest chunk of a streamed upload: the 1 MiB of
 	// the API plus 64 KiB of slack for clients that round differently.
 	MaxChunkBytes = 1<<20 + 64<<10
