@@ -19,6 +19,10 @@ type FrameMatch struct {
 	// frame: the inverse of the Transform of the query signal that hit.
 	// TransformNone when the untransformed signal hit.
 	Transform Transform
+	// QueryView and ItemView are the views of the two frames whose
+	// signals hit (see View): the whole frame, the picture with borders
+	// trimmed, or a region.
+	QueryView, ItemView View
 }
 
 // Match is one known item that a query matched.
@@ -38,6 +42,9 @@ type Match struct {
 	// best hit (see FrameMatch.Transform), e.g. FlipY for a copy mirrored
 	// left to right; TransformNone when it matched as is.
 	Transform Transform
+	// QueryView and ItemView are the views at the best hit (see
+	// FrameMatch): what preprocessing made the match.
+	QueryView, ItemView View
 	// Frames lists every keyframe pair that matched (perceptual signals
 	// only: videos, animations and images alike).
 	Frames []FrameMatch

@@ -90,6 +90,11 @@ type Signal struct {
 	// dihedral variants: the rotation or mirror of the upload this hash is
 	// of. Stored items only have untransformed signals.
 	Transform Transform
+	// View is the part of the frame hashed: the zero View is the whole
+	// frame; others are the picture with its borders trimmed, or a region
+	// of it (see View). Items and queries both carry views; a keyframe
+	// has at most one signal per type, transform and view.
+	View View
 }
 
 // Validate returns an *Error of code Invalid if s has an unknown type, a
@@ -124,6 +129,10 @@ func (s Signal) validate(path func() string) *Error {
 	}
 	if s.Transform < TransformNone || s.Transform > FlipMinus1 {
 		return Errorf(Invalid, at("transform"), "%s transform %d, want 0..7", s.Type, s.Transform)
+	}
+	if !s.View.Region.Valid() {
+		return Errorf(Invalid, at("view.region"), "%s region %d,%d-%d,%d, want 0 <= x0 < x1 <= %d and 0 <= y0 < y1 <= %d, or all zero",
+			s.Type, s.View.Region.X0, s.View.Region.Y0, s.View.Region.X1, s.View.Region.Y1, RegionScale, RegionScale)
 	}
 	return nil
 }

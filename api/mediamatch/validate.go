@@ -17,7 +17,7 @@ const (
 	MaxLabelKeyLen        = 64
 	MaxLabelValueLen      = 256
 	MaxKeyframes          = 10000
-	MaxSignalsPerKeyframe = 16
+	MaxSignalsPerKeyframe = 64
 	MaxFileSignals        = 16
 	MaxFormatLen          = 64
 	MaxMediaErrors        = 20  // the most problems ValidateMedia reports at once
@@ -146,11 +146,12 @@ func ValidateSource(field string, s *Source) error {
 //   - at most 16 file signals, each of an exact type (MD5, SHA-256), no type twice;
 //   - at most 10,000 keyframes with strictly increasing, non-negative Index
 //     and 0 <= Start <= End;
-//   - at most 16 signals per keyframe, each of a perceptual type, no type
-//     twice with the same Transform (a query's dihedral variants repeat PDQ
-//     with Transforms 1..7);
+//   - at most 64 signals per keyframe, each of a perceptual type, no type
+//     twice with the same Transform and View (a query's dihedral variants
+//     repeat PDQ with Transforms 1..7, views repeat it with other Views);
 //   - every signal of a known type with a hash of that type's length,
-//     quality 0..100 and a Transform 0..7; file signals untransformed.
+//     quality 0..100, a Transform 0..7 and a valid View.Region; file
+//     signals untransformed, of the whole file.
 //
 // It reports up to MaxMediaErrors problems at once, as Errors; after an
 // error in a count it stops. It accepts signals of any quality: low-quality signals are stored and
@@ -261,14 +262,20 @@ func validateSignals(field string, sigs []Signal, frame int, add func(*Error) bo
 			}
 			continue
 		}
+		if exact && !s.View.Whole() {
+			if !add(Errorf(Invalid, signalField(field, frame, j)+".view", "%v on a %s signal, want the whole file", s.View, s.Type)) {
+				return false
+			}
+			continue
+		}
 		for _, p := range sigs[:j] {
-			if p.Type != s.Type || p.Transform != s.Transform {
+			if p.Type != s.Type || p.Transform != s.Transform || p.View != s.View {
 				continue
 			}
 			e := Errorf(Invalid, signalField(field, frame, j)+".type", "%s repeated, want each type at most once", s.Type)
-			if s.Transform != TransformNone {
+			if s.Transform != TransformNone || !s.View.Whole() {
 				e = Errorf(Invalid, signalField(field, frame, j)+".type",
-					"%s repeated with transform %d, want each type and transform at most once", s.Type, s.Transform)
+					"%s repeated with transform %d and view %v, want each type, transform and view at most once", s.Type, s.Transform, s.View)
 			}
 			if !add(e) {
 				return false
