@@ -94,13 +94,14 @@ type MatchOptions struct {
 	// MaxResults caps the matches returned (0 means 100, at most 1000;
 	// callers below curator at most the server's cap, default 100).
 	MaxResults int
-	// Dihedral also looks up the rotated and mirrored PDQ variants of the
-	// upload, so that turned copies match; Match.Transform says how the
-	// upload is turned. Match and MatchReader have the server hash the
-	// variants; for MatchSignals hash them yourself with
+	// Upright matches the upload only as it is. By default the rotated
+	// and mirrored PDQ variants of the upload are looked up too, so that
+	// turned copies match; Match.Transform says how the upload is turned.
+	// Match and MatchReader have the server hash the variants; for
+	// MatchSignals hash them yourself with
 	// fingerprint.Hasher.HashWith(ctx, data, fingerprint.HashOptions{Dihedral: true}).
-	// Without Dihedral, transformed signals are ignored.
-	Dihedral bool
+	// With Upright, transformed signals are ignored.
+	Upright bool
 }
 
 // MatchResult is the answer to a match of a file.

@@ -359,24 +359,27 @@ func TestDihedral(t *testing.T) {
 	}
 	upload := buf.Bytes()
 
-	res, err := c.Match(ctx, upload, client.MatchOptions{})
+	res, err := c.Match(ctx, upload, client.MatchOptions{Upright: true})
 	if err != nil || len(res.Matches) != 0 {
-		t.Errorf("Match(mirrored) = %+v, %v; want no match without Dihedral", res.Matches, err)
+		t.Errorf("Match(mirrored, upright) = %+v, %v; want no match", res.Matches, err)
 	}
-	res, err = c.Match(ctx, upload, client.MatchOptions{Dihedral: true})
+	res, err = c.Match(ctx, upload, client.MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ms := res.Matches; len(ms) != 1 || ms[0].ItemID != "cat" || ms[0].Signal != mediamatch.PDQ ||
 		ms[0].Transform != mediamatch.FlipY || len(ms[0].Frames) != 1 || ms[0].Frames[0].Transform != mediamatch.FlipY {
-		t.Errorf("Match(mirrored, Dihedral) = %+v, want cat by PDQ with transform FlipY (%d)", ms, mediamatch.FlipY)
+		t.Errorf("Match(mirrored) = %+v, want cat by PDQ with transform FlipY (%d)", ms, mediamatch.FlipY)
 	}
 	local, err := fingerprint.New(fingerprint.Options{}).HashWith(ctx, upload, fingerprint.HashOptions{Dihedral: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := c.MatchSignals(ctx, local, client.MatchOptions{Dihedral: true})
+	ms, err := c.MatchSignals(ctx, local, client.MatchOptions{})
 	if err != nil || len(ms) != 1 || ms[0].Transform != mediamatch.FlipY {
-		t.Errorf("MatchSignals(mirrored, Dihedral) = %+v, %v; want cat with transform FlipY", ms, err)
+		t.Errorf("MatchSignals(mirrored) = %+v, %v; want cat with transform FlipY", ms, err)
+	}
+	if ms, err := c.MatchSignals(ctx, local, client.MatchOptions{Upright: true}); err != nil || len(ms) != 0 {
+		t.Errorf("MatchSignals(mirrored, upright) = %+v, %v; want no match", ms, err)
 	}
 }

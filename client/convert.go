@@ -10,7 +10,7 @@ import (
 // server; what stays here converts the client's own request types.
 
 func optionsToProto(o MatchOptions) *pb.MatchOptions {
-	out := &pb.MatchOptions{Banks: o.Banks, MaxResults: int32(o.MaxResults), Dihedral: o.Dihedral}
+	out := &pb.MatchOptions{Banks: o.Banks, MaxResults: int32(o.MaxResults), Upright: o.Upright}
 	for _, t := range mediamatch.SignalTypes() { // a fixed order, for stable requests
 		if d, ok := o.Thresholds[t]; ok {
 			out.Thresholds = append(out.Thresholds, &pb.Threshold{Signal: pb.SignalTypeToProto(t), MaxDistance: int32(d)})

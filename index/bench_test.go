@@ -203,7 +203,7 @@ func BenchmarkOpen(b *testing.B) {
 			err = st.view(func(tx *readTx) error {
 				return tx.scan([]byte{keySignal}, nil, true, func(key, _ []byte) (bool, error) {
 					t, ref, frame, hash, err := parseSignalKey(key)
-					batches.add(t, ref, frame, hash)
+					batches.add(searchKey{typ: t}, ref, frame, hash)
 					return true, err
 				})
 			})
@@ -215,8 +215,8 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	start := time.Now()
 	var built []*hamming.Searcher
-	batches.build(func(t mediamatch.SignalType) *hamming.Searcher {
-		h := newTypeSearcher(t, nil)
+	batches.build(func(k searchKey) *hamming.Searcher {
+		h := newTypeSearcher(k.typ, nil)
 		built = append(built, h)
 		return h
 	})

@@ -25,6 +25,13 @@ package index
 // low-information keyframes and low-quality signals are never indexed (they
 // stay in the media record, which GetItem returns).
 //
+// A signal of a view other than the whole frame (mediamatch.View: borders
+// trimmed, a region) has the view's number in the top byte of frame (see
+// entryFrame): 1 + its position in the item's table of views, which the
+// item record holds; such signals are searched in a structure of their own
+// per type (searchKey), so that the whole-frame structure, which partner
+// lists fill, stays the size it would be without them.
+//
 // Items of a bank are keyed by the bank's ref, not its name, so a deleted
 // bank's items can be purged in the background while a new bank of the same
 // name is already in use.
@@ -41,12 +48,17 @@ package index
 //	                 uvarint #keyframes, (varint index, varint start, varint end-start)...,
 //	                 optionally: uvarint flags (1: source), string format, string partner,
 //	                 string upstream id, uvarint #tags, string tag..., varint first seen,
-//	                 varint updated
+//	                 varint updated;
+//	                 optionally: uvarint 2 (views), uvarint #views, (uvarint flags
+//	                 (1: trimmed), uvarint x0, y0, x1, y1)...
 //	media record v1: 1, uvarint kind, string format, uvarint width, uvarint height,
 //	                 varint duration, varint size, uvarint #file signals, signal...,
 //	                 uvarint #keyframes, (varint index, varint start, varint end,
 //	                 uvarint flags (1: low information), uvarint #signals, signal...)...
 //	signal:          string type, bytes hash, uvarint quality
+//	media record v2: as v1, each signal followed by its view: uvarint flags
+//	                 (1: a region follows, 2: trimmed), [uvarint x0, y0, x1, y1]
+//	                 (v1 is written when every signal is of the whole frame)
 
 import (
 	"encoding/binary"
@@ -63,6 +75,7 @@ import (
 const (
 	layoutVersion = 1
 	recordV1      = 1
+	recordV2      = 2 // media records with views
 
 	keyLayout    = 'v'
 	keyBank      = 'b'
@@ -78,7 +91,27 @@ const (
 
 	// fileFrame is the frame of a whole-file signal in a signal key.
 	fileFrame = math.MaxUint32
+
+	// A signal key's frame is the keyframe's position in its low
+	// frameBits bits and the signal's view number in the rest (see
+	// entryFrame); mediamatch.MaxKeyframes is far below 1<<frameBits.
+	frameBits = 24
+	frameMask = 1<<frameBits - 1
+	maxViews  = 255 // view numbers 1..255
 )
+
+// entryFrame returns the frame of a signal key: keyframe position kf and
+// view number view (0: the whole frame; else 1 + the view's position in
+// the item's table of views).
+func entryFrame(kf int, view int) uint32 { return uint32(kf) | uint32(view)<<frameBits }
+
+// splitFrame undoes entryFrame; kf is -1 for fileFrame.
+func splitFrame(f uint32) (kf int, view int) {
+	if f == fileFrame {
+		return -1, 0
+	}
+	return int(f & frameMask), int(f >> frameBits)
+}
 
 func layoutKey() []byte { return []byte{keyLayout} }
 
@@ -151,7 +184,8 @@ type sigEntry struct {
 
 // indexedSignals returns the signals of m that are indexed: its exact file
 // signals and the untransformed perceptual signals of its keyframes that
-// are matchable (Keyframe.Matchable).
+// are matchable (Keyframe.Matchable), of any view; a view other than the
+// whole frame is numbered by its position in itemViews(m).
 func indexedSignals(m mediamatch.Media) []sigEntry {
 	var out []sigEntry
 	for _, s := range m.FileSignals {
@@ -159,14 +193,42 @@ func indexedSignals(m mediamatch.Media) []sigEntry {
 			out = append(out, sigEntry{s.Type, fileFrame, s.Hash})
 		}
 	}
+	var views []mediamatch.View
 	for i, k := range m.Keyframes {
 		for _, s := range k.Signals {
-			if !s.Type.Exact() && k.Matchable(s) && s.Transform == mediamatch.TransformNone {
-				out = append(out, sigEntry{s.Type, uint32(i), s.Hash})
+			if s.Type.Exact() || !k.Matchable(s) || s.Transform != mediamatch.TransformNone {
+				continue
 			}
+			v := 0
+			if !s.View.Whole() {
+				v = slices.Index(views, s.View) + 1
+				if v == 0 {
+					if len(views) == maxViews {
+						continue // beyond what a frame number holds: not indexed
+					}
+					views = append(views, s.View)
+					v = len(views)
+				}
+			}
+			out = append(out, sigEntry{s.Type, entryFrame(i, v), s.Hash})
 		}
 	}
 	return out
+}
+
+// itemViews returns the views other than the whole frame of m's indexed
+// signals, each once, in the order indexedSignals numbers them.
+func itemViews(m mediamatch.Media) []mediamatch.View {
+	var views []mediamatch.View
+	for _, k := range m.Keyframes {
+		for _, s := range k.Signals {
+			if !s.Type.Exact() && k.Matchable(s) && s.Transform == mediamatch.TransformNone && !s.View.Whole() &&
+				len(views) < maxViews && !slices.Contains(views, s.View) {
+				views = append(views, s.View)
+			}
+		}
+	}
+	return views
 }
 
 // informativeFrames counts the keyframes of m that can match: with at
@@ -195,8 +257,8 @@ func frameTypeMasks(n int, sigs []sigEntry) []uint8 {
 	}
 	out := make([]uint8, n)
 	for _, e := range sigs {
-		if e.frame != fileFrame && int(e.frame) < n {
-			out[e.frame] |= typeBit(e.typ)
+		if kf, _ := splitFrame(e.frame); kf >= 0 && kf < n {
+			out[kf] |= typeBit(e.typ)
 		}
 	}
 	return out
@@ -241,6 +303,7 @@ type itemRecord struct {
 	informative int                // keyframes that can match
 	frames      []frameInfo        // by keyframe position
 	source      *mediamatch.Source // provenance of an imported item; nil otherwise
+	views       []mediamatch.View  // the views of its indexed signals (itemViews), by number - 1
 	// frameTypes is derived, not stored: the mask (typeBit) of the
 	// perceptual types indexed for each keyframe (see frameTypeMasks).
 	frameTypes       []uint8
@@ -289,12 +352,22 @@ func encodeItem(r itemRecord) []byte {
 		e.time(src.FirstSeen)
 		e.time(src.Updated)
 	}
+	if len(r.views) > 0 {
+		e.uvarint(itemHasViews)
+		e.uvarint(uint64(len(r.views)))
+		for _, v := range r.views {
+			e.view(v, true)
+		}
+	}
 	return e.b
 }
 
-// itemHasSource flags the optional source section at the end of an item
-// record (item records written before it have no section).
-const itemHasSource = 1
+// The optional sections at the end of an item record, in this order
+// (item records written before them have none).
+const (
+	itemHasSource = 1
+	itemHasViews  = 2
+)
 
 func decodeItem(v []byte) (itemRecord, error) {
 	d := decoder{b: v}
@@ -325,19 +398,33 @@ func decodeItem(v []byte) (itemRecord, error) {
 			f.end = f.start + time.Duration(d.varint())
 		}
 	}
-	if len(d.b) > 0 {
-		if d.uvarint() != itemHasSource { // the only section there is
+	last := uint64(0)
+	for len(d.b) > 0 && d.err == nil {
+		sec := d.uvarint()
+		if sec <= last || sec > itemHasViews {
 			d.fail()
+			break
 		}
-		src := &mediamatch.Source{Format: d.str(), Partner: d.str(), UpstreamID: d.str()}
-		if n := d.count(1); n > 0 {
-			src.Tags = make([]string, n)
-			for i := range src.Tags {
-				src.Tags[i] = d.str()
+		last = sec
+		switch sec {
+		case itemHasSource:
+			src := &mediamatch.Source{Format: d.str(), Partner: d.str(), UpstreamID: d.str()}
+			if n := d.count(1); n > 0 {
+				src.Tags = make([]string, n)
+				for i := range src.Tags {
+					src.Tags[i] = d.str()
+				}
+			}
+			src.FirstSeen, src.Updated = d.time(), d.time()
+			r.source = src
+		case itemHasViews:
+			if n := d.count(5); n > 0 {
+				r.views = make([]mediamatch.View, n)
+				for i := range r.views {
+					r.views[i] = d.view(true)
+				}
 			}
 		}
-		src.FirstSeen, src.Updated = d.time(), d.time()
-		r.source = src
 	}
 	return r, d.done("item record")
 }
@@ -395,7 +482,14 @@ func frameInfos(m mediamatch.Media) []frameInfo {
 
 func encodeMedia(m mediamatch.Media) []byte {
 	var e encoder
-	e.byte(recordV1)
+	e.views = slices.ContainsFunc(m.Keyframes, func(k mediamatch.Keyframe) bool {
+		return slices.ContainsFunc(k.Signals, func(s mediamatch.Signal) bool { return !s.View.Whole() })
+	})
+	if e.views {
+		e.byte(recordV2)
+	} else {
+		e.byte(recordV1)
+	}
 	e.uvarint(uint64(m.Kind))
 	e.str(m.Format)
 	e.uvarint(uint64(m.Width))
@@ -421,8 +515,12 @@ func encodeMedia(m mediamatch.Media) []byte {
 func decodeMedia(v []byte) (mediamatch.Media, error) {
 	d := decoder{b: v}
 	var m mediamatch.Media
-	if ver := d.byte(); d.err == nil && ver != recordV1 {
-		return m, fmt.Errorf("index: media record version %d, want %d", ver, recordV1)
+	switch ver := d.byte(); {
+	case d.err != nil:
+	case ver == recordV2:
+		d.views = true
+	case ver != recordV1:
+		return m, fmt.Errorf("index: media record version %d, want %d or %d", ver, recordV1, recordV2)
 	}
 	m.Kind = mediamatch.Kind(d.uvarint())
 	m.Format = d.str()
@@ -445,8 +543,12 @@ func decodeMedia(v []byte) (mediamatch.Media, error) {
 	return m, d.done("media record")
 }
 
-// encoder appends varints and strings to b.
-type encoder struct{ b []byte }
+// encoder appends varints and strings to b; with views, signals carry
+// their view (media record v2).
+type encoder struct {
+	b     []byte
+	views bool
+}
 
 func (e *encoder) byte(v byte)      { e.b = append(e.b, v) }
 func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
@@ -469,6 +571,40 @@ func (e *encoder) signal(s mediamatch.Signal) {
 	e.str(string(s.Type))
 	e.bytes(s.Hash)
 	e.uvarint(uint64(s.Quality))
+	if e.views {
+		e.view(s.View, false)
+	}
+}
+
+// view appends v: flags (1: a region follows, 2: trimmed) and the region;
+// with always, the region is written even for the whole frame.
+func (e *encoder) view(v mediamatch.View, always bool) {
+	var flags uint64
+	region := always || !v.Region.Whole()
+	if region {
+		flags |= 1
+	}
+	if v.Trimmed {
+		flags |= 2
+	}
+	e.uvarint(flags)
+	if region {
+		r := v.Region
+		for _, c := range [4]int{r.X0, r.Y0, r.X1, r.Y1} {
+			e.uvarint(uint64(c))
+		}
+	}
+}
+
+// view reads what encoder.view wrote.
+func (d *decoder) view(always bool) mediamatch.View {
+	var v mediamatch.View
+	flags := d.uvarint()
+	v.Trimmed = flags&2 != 0
+	if flags&1 != 0 || always {
+		v.Region = mediamatch.Region{X0: int(d.uvarint()), Y0: int(d.uvarint()), X1: int(d.uvarint()), Y1: int(d.uvarint())}
+	}
+	return v
 }
 
 func (e *encoder) signals(sigs []mediamatch.Signal) {
@@ -483,8 +619,9 @@ var errCorrupt = errors.New("index: corrupt record")
 // decoder reads what encoder wrote; the first error sticks and later reads
 // return zero values.
 type decoder struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	views bool // signals carry their view (media record v2)
 }
 
 func (d *decoder) fail() {
@@ -565,6 +702,9 @@ func (d *decoder) signals() []mediamatch.Signal {
 		out[i].Type = mediamatch.SignalType(d.str())
 		out[i].Hash = d.bytes()
 		out[i].Quality = int(d.uvarint())
+		if d.views {
+			out[i].View = d.view(false)
+		}
 	}
 	return out
 }

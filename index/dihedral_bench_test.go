@@ -53,7 +53,7 @@ func BenchmarkMatchDihedral(b *testing.B) {
 	}
 	match := func(q query, dihedral bool) time.Duration {
 		t0 := time.Now()
-		ms, err := ix.Match(ctx, Query{Media: q.media, Dihedral: dihedral})
+		ms, err := ix.Match(ctx, Query{Media: q.media, Upright: !dihedral})
 		d := time.Since(t0)
 		if err != nil {
 			b.Fatalf("Match(dihedral=%v) = %v", dihedral, err)

@@ -593,6 +593,7 @@ func newItemAdd(ref, bankRef uint64, it mediamatch.Item, now time.Time) *itemAdd
 			informative: informativeFrames(it.Media),
 			frames:      frameInfos(it.Media),
 			source:      cloneSource(it.Source),
+			views:       itemViews(it.Media),
 			created:     now,
 			updated:     now,
 		},

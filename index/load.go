@@ -93,13 +93,14 @@ func (ix *Index) loadTx(tx *readTx) error {
 		if meta == nil {
 			return true, nil
 		}
-		if frame != fileFrame && int(frame) < len(meta.shape.types) {
-			meta.addFrameType(int(frame), typeBit(t)) // not yet published
+		kf, view := splitFrame(frame)
+		if kf >= 0 && kf < len(meta.shape.types) {
+			meta.addFrameType(kf, typeBit(t)) // not yet published
 		}
 		if meta.disabled {
 			return true, nil
 		}
-		batches.add(t, ref, frame, hash)
+		batches.add(searchKey{t, view != 0}, ref, frame, hash)
 		return true, nil
 	})
 	if err != nil {
@@ -115,11 +116,11 @@ func (ix *Index) loadTx(tx *readTx) error {
 	return nil
 }
 
-// signalBatches gathers signals into one batch of entries per type, for
-// hamming.Searcher.AddBatch.
-type signalBatches map[mediamatch.SignalType]*hamming.Entries
+// signalBatches gathers signals into one batch of entries per search
+// structure, for hamming.Searcher.AddBatch.
+type signalBatches map[searchKey]*hamming.Entries
 
-func (b signalBatches) add(t mediamatch.SignalType, ref uint64, frame uint32, hash []byte) {
+func (b signalBatches) add(t searchKey, ref uint64, frame uint32, hash []byte) {
 	e := b[t]
 	if e == nil {
 		e = new(hamming.Entries)
@@ -147,7 +148,7 @@ func dropRefs(e *hamming.Entries, gone map[uint64]bool) {
 
 // build adds each type's batch to the searcher that searcher returns for
 // it, the types in parallel (each build is one goroutine's work).
-func (b signalBatches) build(searcher func(mediamatch.SignalType) *hamming.Searcher) {
+func (b signalBatches) build(searcher func(searchKey) *hamming.Searcher) {
 	var wg sync.WaitGroup
 	for t, e := range b {
 		h := searcher(t)

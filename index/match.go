@@ -23,9 +23,9 @@ import (
 // dHash 8). A signal is searchable if its type is searched, it is
 // matchable (mediamatch.Keyframe.Matchable: quality at least the type's
 // MinQuality, keyframe not low-information; the same test decides what is
-// indexed) and, unless q.Dihedral is set, it is untransformed.
+// indexed) and, if q.Upright is set, it is untransformed.
 //
-// With q.Dihedral, a keyframe's transformed signals (the hashes of the
+// Unless q.Upright, a keyframe's transformed signals (the hashes of the
 // upload rotated or mirrored by Signal.Transform T) are searched too; a hit
 // by one means the upload is the item turned by T's inverse, which is what
 // FrameMatch.Transform and Match.Transform report.
@@ -81,7 +81,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 	mt := matcher{st: st, banks: banks, cands: make(map[uint64]*candidate), maxHits: p.maxHits}
 
 	for _, s := range q.Media.FileSignals {
-		v, ok := st.views[s.Type]
+		v, ok := st.views[searchKey{typ: s.Type}]
 		if !p.types[s.Type] || !s.Type.Exact() || !ok {
 			continue
 		}
@@ -99,20 +99,30 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 			return nil, err
 		}
 		for _, s := range k.Signals {
-			v, ok := st.views[s.Type]
-			if !p.searchable(k, s) || !ok {
+			if !p.searchable(k, s) {
 				continue
 			}
-			h := hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse()}
-			v.Search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
-				if mt.over {
-					return // the search cannot be stopped; what follows is dropped
+			// Every searched signal of the query looks for the items'
+			// whole-frame signals; untransformed ones also for their other
+			// views (a turned view of the upload would meet a view of the
+			// item only if both were cut the same way after turning).
+			for _, key := range []searchKey{{s.Type, false}, {s.Type, true}} {
+				v, ok := st.views[key]
+				if !ok || key.views && s.Transform != mediamatch.TransformNone {
+					continue
 				}
-				if c := mt.candidate(ref); c != nil {
-					h.dist = dist
-					mt.hit(c, uint32(qpos), frame, h)
-				}
-			})
+				h := hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse(), qview: s.View}
+				v.Search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
+					if mt.over {
+						return // the search cannot be stopped; what follows is dropped
+					}
+					if c := mt.candidate(ref); c != nil {
+						kf, view := splitFrame(frame)
+						h.dist, h.iview = dist, uint8(view)
+						mt.hit(c, uint32(qpos), uint32(kf), h)
+					}
+				})
+			}
 			if mt.over {
 				return nil, mediamatch.Errorf(mediamatch.OverBudget, "", "more than %d keyframe pairs within the thresholds (the match "+
 					"budget); narrow the thresholds, name fewer signal types or send fewer keyframes", p.maxHits)
@@ -209,7 +219,7 @@ func planQuery(q Query) (plan, error) {
 	p := plan{
 		types:      make(map[mediamatch.SignalType]bool),
 		radius:     make(map[mediamatch.SignalType]int),
-		dihedral:   q.Dihedral,
+		dihedral:   !q.Upright,
 		maxResults: q.MaxResults,
 		maxHits:    budget(q.MaxHits, DefaultMaxMatchHits),
 		maxFrames:  budget(q.MaxFrameMatches, DefaultMaxFrameMatches),
@@ -351,11 +361,17 @@ type hit struct {
 	typ        mediamatch.SignalType
 	dist, bits int
 	transform  mediamatch.Transform // how the query frame is turned relative to the item frame
+	qview      mediamatch.View      // the query signal's view
+	iview      uint8                // the item signal's view number (0: the whole frame; see entryFrame)
 }
+
+// whole reports whether both signals of h are of the whole frames.
+func (h hit) whole() bool { return h.iview == 0 && h.qview.Whole() }
 
 // better reports whether h is closer than o: lower distance/bits, then lower
 // distance, then the earlier type in mediamatch.SignalTypes, then the
-// lower transform (TransformNone first).
+// lower transform (TransformNone first), then whole frames before other
+// views.
 func (h hit) better(o hit) bool {
 	if c := cmp.Compare(h.dist*o.bits, o.dist*h.bits); c != 0 {
 		return c < 0
@@ -366,7 +382,10 @@ func (h hit) better(o hit) bool {
 	if h.typ != o.typ {
 		return typeOrder(h.typ) < typeOrder(o.typ)
 	}
-	return h.transform < o.transform
+	if h.transform != o.transform {
+		return h.transform < o.transform
+	}
+	return h.whole() && !o.whole()
 }
 
 func typeOrder(t mediamatch.SignalType) int {
@@ -424,6 +443,8 @@ func (c *candidate) result(qm mediamatch.Media, p plan, bank string) mediamatch.
 			Signal:     h.typ,
 			Distance:   h.dist,
 			Transform:  h.transform,
+			QueryView:  h.qview,
+			ItemView:   meta.shape.view(h.iview),
 		})
 		if !qSeen[pr.q] {
 			qSeen[pr.q] = true
@@ -451,6 +472,7 @@ func (c *candidate) result(qm mediamatch.Media, p plan, bank string) mediamatch.
 		r.QueryCoverage, r.ItemCoverage = 1, 1
 	} else {
 		r.Signal, r.Distance, r.Threshold, r.Transform = best.typ, best.dist, p.radius[best.typ], best.transform
+		r.QueryView, r.ItemView = best.qview, meta.shape.view(best.iview)
 	}
 	return r
 }

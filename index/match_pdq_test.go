@@ -142,7 +142,7 @@ func TestMatchCoverageTypes(t *testing.T) {
 }
 
 // TestMatchDihedral: a query's transformed PDQ signals are searched only
-// with Query.Dihedral, and the match reports how the upload is turned
+// unless Query.Upright, and the match reports how the upload is turned
 // relative to the item: the inverse of the transform of the query signal
 // that hit.
 func TestMatchDihedral(t *testing.T) {
@@ -165,12 +165,12 @@ func TestMatchDihedral(t *testing.T) {
 			sigs = append(sigs, pdqT(h, v))
 		}
 		q := still(sigs...)
-		if ms, err := ix.Match(ctx, Query{Media: q}); err != nil || len(ms) != 0 {
-			t.Errorf("upload turned %d without Dihedral: Match = %+v, %v; want no match", tr, ms, err)
+		if ms, err := ix.Match(ctx, Query{Media: q, Upright: true}); err != nil || len(ms) != 0 {
+			t.Errorf("upload turned %d, Upright: Match = %+v, %v; want no match", tr, ms, err)
 		}
-		ms, err := ix.Match(ctx, Query{Media: q, Dihedral: true})
+		ms, err := ix.Match(ctx, Query{Media: q})
 		if err != nil || len(ms) != 1 {
-			t.Fatalf("upload turned %d with Dihedral: Match = %+v, %v; want one match", tr, ms, err)
+			t.Fatalf("upload turned %d: Match = %+v, %v; want one match", tr, ms, err)
 		}
 		m := ms[0]
 		if m.Transform != tr || m.Distance != 6 || len(m.Frames) != 1 || m.Frames[0].Transform != tr {
@@ -182,17 +182,17 @@ func TestMatchDihedral(t *testing.T) {
 	// When the untransformed hash and a variant are equally close, the
 	// untransformed one is reported.
 	q := still(pdq(flip(r, orig, 3)), pdqT(flip(r, orig, 3), mediamatch.FlipX))
-	if ms, _ := ix.Match(ctx, Query{Media: q, Dihedral: true}); len(ms) != 1 || ms[0].Transform != mediamatch.TransformNone {
+	if ms, _ := ix.Match(ctx, Query{Media: q}); len(ms) != 1 || ms[0].Transform != mediamatch.TransformNone {
 		t.Errorf("tie between none and flipx = %+v, want transform none", ms)
 	}
 	// A closer variant wins over a farther untransformed hit.
 	q = still(pdq(flip(r, orig, 20)), pdqT(flip(r, orig, 2), mediamatch.Rotate90))
-	if ms, _ := ix.Match(ctx, Query{Media: q, Dihedral: true}); len(ms) != 1 || ms[0].Transform != mediamatch.Rotate270 || ms[0].Distance != 2 {
+	if ms, _ := ix.Match(ctx, Query{Media: q}); len(ms) != 1 || ms[0].Transform != mediamatch.Rotate270 || ms[0].Distance != 2 {
 		t.Errorf("closer rotate90 variant = %+v, want transform rotate270 (its inverse) at 2", ms)
 	}
 	// Low-quality variants are ignored like any low-quality signal.
 	low := mediamatch.Signal{Type: mediamatch.PDQ, Hash: orig, Quality: 20, Transform: mediamatch.FlipY}
-	if ms, _ := ix.Match(ctx, Query{Media: still(pdq(h256(r)), low), Dihedral: true}); len(ms) != 0 {
+	if ms, _ := ix.Match(ctx, Query{Media: still(pdq(h256(r)), low)}); len(ms) != 0 {
 		t.Errorf("low-quality variant = %+v, want no match", ms)
 	}
 }

@@ -35,7 +35,7 @@ type memory struct {
 	next  state
 	owned struct{ banks bool }
 	edit  *tableEdit // marks table nodes created since the last publish
-	srch  map[mediamatch.SignalType]*hamming.Searcher
+	srch  map[searchKey]*hamming.Searcher
 	// bulk, between beginBulk and endBulk, gathers the signals to index;
 	// bulkGone holds the refs removed meanwhile.
 	bulk     signalBatches
@@ -53,7 +53,22 @@ type state struct {
 	// those, since their bank ref is no longer live).
 	items  itemTable
 	nitems int
-	views  map[mediamatch.SignalType]*hamming.View // each signal type's searcher as of the state
+	views  map[searchKey]*hamming.View // each searcher as of the state
+}
+
+// searchKey names one search structure: the signals of one type, of the
+// whole frame or of the other views (mediamatch.View) apart, so that
+// items hashed with views leave the whole-frame structure, which partner
+// lists fill, the size it would be without them.
+type searchKey struct {
+	typ   mediamatch.SignalType
+	views bool
+}
+
+// keyOf returns the search structure of an indexed signal.
+func keyOf(e sigEntry) searchKey {
+	_, v := splitFrame(e.frame)
+	return searchKey{e.typ, v != 0}
 }
 
 // bankState is a live bank.
@@ -89,6 +104,18 @@ type frameShape struct {
 	// types holds, by keyframe position, the mask (typeBit) of the
 	// perceptual types indexed for the keyframe (itemRecord.frameTypes).
 	types []uint8
+	// views are the item's views other than the whole frame, by view
+	// number - 1 (itemRecord.views); nil for most items.
+	views []mediamatch.View
+}
+
+// view returns the view of number n (see entryFrame): the whole frame for
+// 0 or an unknown number.
+func (s *frameShape) view(n uint8) mediamatch.View {
+	if n == 0 || int(n) > len(s.views) {
+		return mediamatch.View{}
+	}
+	return s.views[n-1]
 }
 
 // stillShapes are the shapes of still images (one keyframe at index 0,
@@ -121,10 +148,10 @@ func (r *itemRecord) meta() *itemMeta {
 		kind:     uint8(r.kind),
 		disabled: r.disabled,
 	}
-	if len(r.frames) == 1 && r.frames[0] == (frameInfo{}) && len(r.frameTypes) == 1 {
+	if len(r.frames) == 1 && r.frames[0] == (frameInfo{}) && len(r.frameTypes) == 1 && len(r.views) == 0 {
 		m.shape = &stillShapes[r.frameTypes[0]]
 	} else {
-		m.shape = &frameShape{frames: r.frames, types: r.frameTypes}
+		m.shape = &frameShape{frames: r.frames, types: r.frameTypes, views: r.views}
 	}
 	if len(r.labels) > 0 {
 		m.labels = unique.Make(encodeLabels(r.labels))
@@ -181,11 +208,11 @@ type frameInfo struct {
 }
 
 func newMemory() *memory {
-	m := &memory{srch: make(map[mediamatch.SignalType]*hamming.Searcher)}
+	m := &memory{srch: make(map[searchKey]*hamming.Searcher)}
 	m.next = state{
 		banks:     make(map[string]*bankState),
 		bankByRef: make(map[uint64]*bankState),
-		views:     make(map[mediamatch.SignalType]*hamming.View),
+		views:     make(map[searchKey]*hamming.View),
 	}
 	m.edit = new(tableEdit)
 	m.publish()
@@ -207,7 +234,7 @@ func (m *memory) write(f func()) {
 // publish makes next the current state. m.mu is held (or m is new).
 func (m *memory) publish() {
 	s := m.next // a copy: later changes to next's fields do not reach s
-	s.views = make(map[mediamatch.SignalType]*hamming.View, len(m.srch))
+	s.views = make(map[searchKey]*hamming.View, len(m.srch))
 	for t, h := range m.srch {
 		s.views[t] = h.View()
 	}
@@ -247,11 +274,11 @@ func (m *memory) dropBank(b *bankState) {
 }
 
 // searcherFor returns the searcher of type t, creating it.
-func (m *memory) searcherFor(t mediamatch.SignalType) *hamming.Searcher {
-	h := m.srch[t]
+func (m *memory) searcherFor(k searchKey) *hamming.Searcher {
+	h := m.srch[k]
 	if h == nil {
-		h = newTypeSearcher(t, m.republish)
-		m.srch[t] = h
+		h = newTypeSearcher(k.typ, m.republish)
+		m.srch[k] = h
 	}
 	return h
 }
@@ -270,11 +297,11 @@ func newTypeSearcher(t mediamatch.SignalType, merged func()) *hamming.Searcher {
 // index adds one signal of ref to the search structures.
 func (m *memory) index(ref uint64, e sigEntry) {
 	if m.bulk != nil {
-		m.bulk.add(e.typ, ref, e.frame, e.hash)
+		m.bulk.add(keyOf(e), ref, e.frame, e.hash)
 		return
 	}
 	m.wbuf = appendWords(m.wbuf[:0], e.hash)
-	m.searcherFor(e.typ).Add(ref, e.frame, m.wbuf)
+	m.searcherFor(keyOf(e)).Add(ref, e.frame, m.wbuf)
 }
 
 // beginBulk makes index gather signals instead of adding them one by one,
@@ -323,13 +350,18 @@ func (m *memory) unindex(ref uint64, sigs []sigEntry) {
 	if m.bulk != nil {
 		m.bulkGone[ref] = true // gathered in this bulk, or not: either way, gone
 	}
-	var done uint8
+	var done [2]uint8 // by searchKey.views
 	for _, e := range sigs {
-		if b := typeBit(e.typ); done&b == 0 {
-			if h := m.srch[e.typ]; h != nil {
+		k := keyOf(e)
+		i := 0
+		if k.views {
+			i = 1
+		}
+		if b := typeBit(e.typ); done[i]&b == 0 {
+			if h := m.srch[k]; h != nil {
 				h.Remove(ref)
 			}
-			done |= b
+			done[i] |= b
 		}
 	}
 }

@@ -161,7 +161,7 @@ func TestMemorySnapshot(t *testing.T) {
 
 	hits := func(s *state) []uint64 {
 		var refs []uint64
-		s.views[mediamatch.PDQ].Search(hashWords(hash), 0, func(ref uint64, _ uint32, _ int) { refs = append(refs, ref) })
+		s.views[searchKey{typ: mediamatch.PDQ}].Search(hashWords(hash), 0, func(ref uint64, _ uint32, _ int) { refs = append(refs, ref) })
 		return refs
 	}
 	if got := hits(before); !slices.Equal(got, []uint64{1}) {
@@ -194,7 +194,7 @@ func TestMemoryReclaim(t *testing.T) {
 		}
 	})
 	m.wait()
-	stored := func() int { return m.state().views[mediamatch.PHash].Stored() }
+	stored := func() int { return m.state().views[searchKey{typ: mediamatch.PHash}].Stored() }
 	if k := stored(); k != n {
 		t.Fatalf("%d entries stored, want %d", k, n)
 	}

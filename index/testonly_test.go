@@ -35,12 +35,15 @@ func (n *tableNode) each(shift uint, base uint64, fn func(uint64, *itemMeta)) {
 	}
 }
 
-// entries returns the number of signals of type t searched in s.
+// entries returns the number of signals of type t searched in s, of every view.
 func (s *state) entries(t mediamatch.SignalType) int {
-	if v, ok := s.views[t]; ok {
-		return v.Len()
+	n := 0
+	for _, k := range []searchKey{{t, false}, {t, true}} {
+		if v, ok := s.views[k]; ok {
+			n += v.Len()
+		}
 	}
-	return 0
+	return n
 }
 
 // openStore opens the Badger database in dir for writing.

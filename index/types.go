@@ -16,10 +16,11 @@ type Query struct {
 	Signals []mediamatch.SignalType
 	// MaxResults caps the matches returned, best first; 0 means 100.
 	MaxResults int
-	// Dihedral searches the query's transformed signals too (Signal.Transform
-	// set: the hashes of the upload rotated or mirrored). Without it they
-	// are ignored and only untransformed signals are searched.
-	Dihedral bool
+	// Upright searches only the query's untransformed signals. By default
+	// its transformed signals (Signal.Transform set: the hashes of the
+	// upload rotated or mirrored, as fingerprint.HashOptions.Dihedral
+	// makes them) are searched too, so that turned copies match.
+	Upright bool
 	// MaxProbes caps the signals searched (informative keyframes times
 	// their searchable signals); 0 means DefaultMaxMatchProbes, negative no
 	// limit. MaxHits caps the keyframe pairs within the threshold gathered;

@@ -51,7 +51,7 @@ func visibleMatches(ms []mediamatch.Match, full bool) []mediamatch.Match {
 
 // queryFromOptions builds an index query for m from validated options.
 func queryFromOptions(m mediamatch.Media, o *pb.MatchOptions) index.Query {
-	q := index.Query{Media: m, Banks: o.GetBanks(), MaxResults: int(o.GetMaxResults()), Dihedral: o.GetDihedral()}
+	q := index.Query{Media: m, Banks: o.GetBanks(), MaxResults: int(o.GetMaxResults()), Upright: o.GetUpright()}
 	if ts := o.GetThresholds(); len(ts) > 0 {
 		q.Thresholds = make(map[mediamatch.SignalType]int, len(ts))
 		for _, t := range ts {

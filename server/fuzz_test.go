@@ -327,7 +327,7 @@ func fuzzSeeds() [][]byte {
 		{Type: pb.SignalType_SIGNAL_TYPE_PHASH, Hash: []byte{1, 2, 3, 4, 5, 6, 7, 8}, Quality: 100},
 		{Type: pb.SignalType_SIGNAL_TYPE_PDQ, Hash: make([]byte, 32), Quality: 90}}}},
 		FileSignals: []*pb.Signal{{Type: pb.SignalType_SIGNAL_TYPE_MD5, Hash: make([]byte, 16)}}}
-	opts := &pb.MatchOptions{Banks: []string{"fuzz"}, MaxResults: 10, Dihedral: true,
+	opts := &pb.MatchOptions{Banks: []string{"fuzz"}, MaxResults: 10, Upright: true,
 		Thresholds: []*pb.Threshold{{Signal: pb.SignalType_SIGNAL_TYPE_PDQ, MaxDistance: 31}}}
 	spec := &pb.ItemSpec{Bank: "fuzz", Id: "item-1", Labels: map[string]string{"entity": "x"}}
 	list := []byte("0000000000000000000000000000000000000000000000000000000000000000\n")

@@ -162,10 +162,10 @@ func (s *Server) match(ctx context.Context, field string, media mediamatch.Media
 }
 
 // matchContent hashes a file carried by field (with its PDQ dihedral
-// variants when o.dihedral) and matches it with validated options within
+// variants unless o.upright) and matches it with validated options within
 // sc.
 func (s *Server) matchContent(ctx context.Context, field string, data []byte, o *pb.MatchOptions, sc scope) ([]*pb.Match, *pb.Media, error) {
-	media, err := s.hashContent(ctx, field, data, fingerprint.HashOptions{Dihedral: o.GetDihedral()})
+	media, err := s.hashContent(ctx, field, data, fingerprint.HashOptions{Dihedral: !o.GetUpright()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -90,15 +90,14 @@ func TestDihedralMatch(t *testing.T) {
 			t.Run(rel+"/"+tc.name, func(t *testing.T) {
 				upload := pngBytes(t, turn(img, tc.rot90, tc.flip))
 				id := idOf(rel)
-				plain, err := e.match.MatchMedia(ctx, &pb.MatchMediaRequest{Content: upload})
+				plain, err := e.match.MatchMedia(ctx, &pb.MatchMediaRequest{Content: upload, Options: &pb.MatchOptions{Upright: true}})
 				if err != nil {
-					t.Fatalf("MatchMedia: %v", err)
+					t.Fatalf("MatchMedia(upright): %v", err)
 				}
 				if slices.Contains(matchIDs(plain.GetMatches()), "tve/"+id) {
-					t.Errorf("without dihedral: matches %v, want not %s", matchIDs(plain.GetMatches()), id)
+					t.Errorf("upright: matches %v, want not %s", matchIDs(plain.GetMatches()), id)
 				}
-				dih := &pb.MatchOptions{Dihedral: true}
-				resp, err := e.match.MatchMedia(ctx, &pb.MatchMediaRequest{Content: upload, Options: dih})
+				resp, err := e.match.MatchMedia(ctx, &pb.MatchMediaRequest{Content: upload})
 				if err != nil {
 					t.Fatalf("MatchMedia(dihedral): %v", err)
 				}
@@ -128,35 +127,35 @@ func TestDihedralMatch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sig, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(local), Options: dih})
+				sig, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(local)})
 				if err != nil {
 					t.Fatalf("MatchSignals(dihedral): %v", err)
 				}
 				if sm := sig.GetMatches(); len(sm) == 0 || sm[0].GetItemId() != id || sm[0].GetTransform() != tc.want {
 					t.Errorf("MatchSignals(dihedral) = %v, want %s with transform %v", sm, id, tc.want)
 				}
-				// Without the option the supplied variants are ignored.
-				sig, err = e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(local)})
+				// With upright the supplied variants are ignored.
+				sig, err = e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(local), Options: &pb.MatchOptions{Upright: true}})
 				if err != nil {
-					t.Fatalf("MatchSignals: %v", err)
+					t.Fatalf("MatchSignals(upright): %v", err)
 				}
 				if slices.Contains(matchIDs(sig.GetMatches()), "tve/"+id) {
-					t.Errorf("MatchSignals without dihedral = %v, want not %s", matchIDs(sig.GetMatches()), id)
+					t.Errorf("MatchSignals(upright) = %v, want not %s", matchIDs(sig.GetMatches()), id)
 				}
 			})
 		}
 	}
 
-	// The original matches as it is, transform none, with or without dihedral.
-	for _, dih := range []bool{false, true} {
+	// The original matches as it is, transform none, upright or not.
+	for _, upright := range []bool{false, true} {
 		resp, err := e.match.MatchMedia(ctx, &pb.MatchMediaRequest{Content: reencode(t, readMedia(t, chelsea), 50),
-			Options: &pb.MatchOptions{Dihedral: dih}})
+			Options: &pb.MatchOptions{Upright: upright}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ms := resp.GetMatches(); len(ms) != 1 || ms[0].GetItemId() != idOf(chelsea) ||
 			ms[0].GetTransform() != pb.Transform_TRANSFORM_UNSPECIFIED {
-			t.Errorf("re-encoded original, dihedral %v: %v, want chelsea untransformed", dih, ms)
+			t.Errorf("re-encoded original, upright %v: %v, want chelsea untransformed", upright, ms)
 		}
 	}
 }

@@ -203,10 +203,11 @@ type Keyframe struct {
 	LowInformation bool
 }
 
-// Signal returns the keyframe's signal of type t and whether it has one.
+// Signal returns the keyframe's signal of type t, untransformed and of the
+// whole frame (what partners' lists hold), and whether it has one.
 func (k Keyframe) Signal(t SignalType) (Signal, bool) {
 	for _, s := range k.Signals {
-		if s.Type == t {
+		if s.Type == t && s.Transform == TransformNone && s.View.Whole() {
 			return s, true
 		}
 	}

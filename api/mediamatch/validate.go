@@ -273,9 +273,13 @@ func validateSignals(field string, sigs []Signal, frame int, add func(*Error) bo
 				continue
 			}
 			e := Errorf(Invalid, signalField(field, frame, j)+".type", "%s repeated, want each type at most once", s.Type)
-			if s.Transform != TransformNone || !s.View.Whole() {
+			switch {
+			case !s.View.Whole():
 				e = Errorf(Invalid, signalField(field, frame, j)+".type",
 					"%s repeated with transform %d and view %v, want each type, transform and view at most once", s.Type, s.Transform, s.View)
+			case s.Transform != TransformNone:
+				e = Errorf(Invalid, signalField(field, frame, j)+".type",
+					"%s repeated with transform %d, want each type and transform at most once", s.Type, s.Transform)
 			}
 			if !add(e) {
 				return false

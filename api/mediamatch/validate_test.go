@@ -99,8 +99,14 @@ func TestValidate(t *testing.T) {
 			"m.keyframes[1]", "index 0, want non-negative and increasing"},
 		{"media end before start", ValidateMedia("m", Media{Keyframes: []Keyframe{{Start: 2, End: 1}}}),
 			"m.keyframes[0]", "want 0 <= start <= end"},
-		{"media too many signals", ValidateMedia("m", Media{Keyframes: []Keyframe{{Signals: make([]Signal, 17)}}}),
-			"m.keyframes[0].signals", "17 signals, want at most 16"},
+		{"media too many signals", ValidateMedia("m", Media{Keyframes: []Keyframe{{Signals: make([]Signal, 65)}}}),
+			"m.keyframes[0].signals", "65 signals, want at most 64"},
+		{"media bad view", ValidateMedia("m", Media{Keyframes: []Keyframe{{Signals: []Signal{
+			{Type: PDQ, Hash: make([]byte, 32), View: View{Region: Region{X0: 500, Y0: 0, X1: 400, Y1: 1000}}}}}}}),
+			"m.keyframes[0].signals[0].view.region", "want 0 <= x0 < x1 <= 1000"},
+		{"media view repeated", ValidateMedia("m", Media{Keyframes: []Keyframe{{Signals: []Signal{
+			{Type: PDQ, Hash: make([]byte, 32), View: View{Trimmed: true}}, {Type: PDQ, Hash: make([]byte, 32), View: View{Trimmed: true}}}}}}),
+			"m.keyframes[0].signals[1].type", "each type, transform and view at most once"},
 		{"media too many file signals", ValidateMedia("m", Media{FileSignals: make([]Signal, 17)}),
 			"m.file_signals", "17 signals, want at most 16"},
 

@@ -50,10 +50,21 @@ type jsonlKeyframe struct {
 }
 
 type jsonlSignal struct {
-	Type      string `json:"type"`
-	Hash      string `json:"hash"` // lowercase hex
-	Quality   int    `json:"quality,omitempty"`
-	Transform int    `json:"transform,omitempty"`
+	Type      string     `json:"type"`
+	Hash      string     `json:"hash"` // lowercase hex
+	Quality   int        `json:"quality,omitempty"`
+	Transform int        `json:"transform,omitempty"`
+	View      *jsonlView `json:"view,omitempty"` // absent for the whole frame
+}
+
+// jsonlView is a mediamatch.View: the region in thousandths, and whether
+// the frame's borders were trimmed first.
+type jsonlView struct {
+	X0      int  `json:"x0"`
+	Y0      int  `json:"y0"`
+	X1      int  `json:"x1"`
+	Y1      int  `json:"y1"`
+	Trimmed bool `json:"trimmed,omitempty"`
 }
 
 type jsonlSource struct {
@@ -141,6 +152,9 @@ func jsonlSignals(js []jsonlSignal) ([]mediamatch.Signal, error) {
 			return nil, err
 		}
 		s.Quality, s.Transform = j.Quality, mediamatch.Transform(j.Transform)
+		if v := j.View; v != nil {
+			s.View = mediamatch.View{Region: mediamatch.Region{X0: v.X0, Y0: v.Y0, X1: v.X1, Y1: v.Y1}, Trimmed: v.Trimmed}
+		}
 		sigs = append(sigs, s)
 	}
 	return sigs, nil
@@ -173,7 +187,12 @@ func toJSONL(it mediamatch.Item) jsonlItem {
 func toJSONLSignals(sigs []mediamatch.Signal) []jsonlSignal {
 	var js []jsonlSignal
 	for _, s := range sigs {
-		js = append(js, jsonlSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality, Transform: int(s.Transform)})
+		j := jsonlSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality, Transform: int(s.Transform)}
+		if !s.View.Whole() {
+			r := s.View.Region
+			j.View = &jsonlView{X0: r.X0, Y0: r.Y0, X1: r.X1, Y1: r.Y1, Trimmed: s.View.Trimmed}
+		}
+		js = append(js, j)
 	}
 	return js
 }

@@ -251,8 +251,10 @@ func TestWritableFormats(t *testing.T) {
 // TestMarshalItem: MarshalItem writes the line a jsonl Writer writes, and
 // a jsonl Reader reads it back as the item.
 func TestMarshalItem(t *testing.T) {
+	trimmed := sig(mediamatch.PDQ, p2, 80)
+	trimmed.View = mediamatch.View{Region: mediamatch.Region{X0: 0, Y0: 125, X1: 1000, Y1: 875}, Trimmed: true}
 	it := mediamatch.Item{Bank: "tve", ID: "a", Labels: map[string]string{"k": "v"}, Disabled: true,
-		Media:  image(sig(mediamatch.PDQ, p1, 90), sig(mediamatch.MD5, m1, 0)),
+		Media:  image(sig(mediamatch.PDQ, p1, 90), trimmed, sig(mediamatch.MD5, m1, 0)),
 		Source: src("te-updates", "Meta", "u1", []string{"x"})}
 	line, err := MarshalItem(it)
 	if err != nil {
@@ -271,6 +273,9 @@ func TestMarshalItem(t *testing.T) {
 	}
 	if got, want := string(line)+"\n", buf.String(); got != want {
 		t.Errorf("MarshalItem = %s, want the Writer's line %s", got, want)
+	}
+	if !bytes.Contains(line, []byte(`"view":{"x0":0,"y0":125,"x1":1000,"y1":875,"trimmed":true}`)) {
+		t.Errorf("MarshalItem = %s, want the trimmed view", line)
 	}
 	rd, err := NewReader(bytes.NewReader(line), JSONL, ReaderOptions{})
 	if err != nil {

@@ -246,7 +246,7 @@ func exportSignals(it mediamatch.Item) []mediamatch.Signal {
 	var out []mediamatch.Signal
 	add := func(sigs []mediamatch.Signal) {
 		for _, s := range sigs {
-			if s.Transform == mediamatch.TransformNone && s.Validate() == nil && !constant(s.Hash) && s.Matchable() {
+			if s.Transform == mediamatch.TransformNone && s.View.Whole() && s.Validate() == nil && !constant(s.Hash) && s.Matchable() {
 				out = append(out, s)
 			}
 		}

@@ -98,7 +98,28 @@ func TransformFromProto(t Transform) mediamatch.Transform { return mediamatch.Tr
 // SignalToProto returns the message of s (see SignalTypeToProto for its type).
 func SignalToProto(s mediamatch.Signal) *Signal {
 	return &Signal{Type: SignalTypeToProto(s.Type), Hash: s.Hash, Quality: int32(s.Quality),
-		Transform: TransformToProto(s.Transform)}
+		Transform: TransformToProto(s.Transform), View: ViewToProto(s.View)}
+}
+
+// ViewToProto returns the message of v; nil for the whole frame.
+func ViewToProto(v mediamatch.View) *View {
+	if v.Whole() {
+		return nil
+	}
+	r := v.Region
+	return &View{X0: int32(r.X0), Y0: int32(r.Y0), X1: int32(r.X1), Y1: int32(r.Y1), Trimmed: v.Trimmed}
+}
+
+// ViewFromProto returns the view of v; the whole frame for a nil v.
+// Coordinates outside 0..1000 are kept, for Signal.Validate to refuse.
+func ViewFromProto(v *View) mediamatch.View {
+	if v == nil {
+		return mediamatch.View{}
+	}
+	return mediamatch.View{
+		Region:  mediamatch.Region{X0: int(v.GetX0()), Y0: int(v.GetY0()), X1: int(v.GetX1()), Y1: int(v.GetY1())},
+		Trimmed: v.GetTrimmed(),
+	}
 }
 
 // SignalFromProto returns the signal of s (see SignalTypeFromProto for its
@@ -106,7 +127,7 @@ func SignalToProto(s mediamatch.Signal) *Signal {
 func SignalFromProto(s *Signal) mediamatch.Signal {
 	t, _ := SignalTypeFromProto(s.GetType())
 	return mediamatch.Signal{Type: t, Hash: s.GetHash(), Quality: int(s.GetQuality()),
-		Transform: TransformFromProto(s.GetTransform())}
+		Transform: TransformFromProto(s.GetTransform()), View: ViewFromProto(s.GetView())}
 }
 
 // KeyframeToProto returns the message of k.

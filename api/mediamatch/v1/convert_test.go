@@ -148,6 +148,15 @@ func TestMediaRoundTrip(t *testing.T) {
 				{Type: mediamatch.PDQ, Hash: hash(32, 10), Quality: 90, Transform: mediamatch.FlipMinus1},
 			}}},
 		}},
+		{"views", mediamatch.Media{
+			Kind: mediamatch.KindImage, Format: "jpeg",
+			Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{
+				{Type: mediamatch.PDQ, Hash: hash(32, 11), Quality: 90},
+				{Type: mediamatch.PDQ, Hash: hash(32, 12), Quality: 80,
+					View: mediamatch.View{Region: mediamatch.Region{X0: 0, Y0: 125, X1: 1000, Y1: 875}, Trimmed: true}},
+				{Type: mediamatch.PDQ, Hash: hash(32, 13), Quality: 70, View: mediamatch.View{Region: mediamatch.Region{X1: 1000, Y1: 800}}},
+			}}},
+		}},
 		{"video", mediamatch.Media{
 			Kind: mediamatch.KindVideo, Format: "mp4", Width: 1920, Height: 1080,
 			Duration: 90500 * time.Millisecond, Size: 1 << 30,

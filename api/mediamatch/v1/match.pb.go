@@ -94,14 +94,19 @@ type MatchOptions struct {
 	// Most matches to return, best first; 0 means 100. At most 1000; at most
 	// the server's cap (default 100) for callers below curator.
 	MaxResults int32 `protobuf:"varint,4,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
-	// Also look up the 7 rotated and mirrored PDQ variants of each query
-	// frame, so that flipped or rotated re-uploads match (8 lookups a frame
-	// instead of 1). Matches say which transform hit. For MatchMedia and
+	// Deprecated and ignored: the rotated and mirrored variants are searched
+	// by default now (see upright).
+	//
+	// Deprecated: Marked as deprecated in mediamatch/v1/match.proto.
+	Dihedral bool `protobuf:"varint,5,opt,name=dihedral,proto3" json:"dihedral,omitempty"`
+	// Search each query frame only as it is: not its 7 rotated and mirrored
+	// PDQ variants, which are searched by default so that flipped or rotated
+	// re-uploads match (matches say which transform hit). For MatchMedia and
 	// MatchMediaStream the server computes the variants (and returns them in
 	// the query echo); for MatchSignals the client supplies them as PDQ
-	// signals with a transform set. Without dihedral, signals with a
-	// transform are ignored.
-	Dihedral      bool `protobuf:"varint,5,opt,name=dihedral,proto3" json:"dihedral,omitempty"`
+	// signals with a transform set. With upright, signals with a transform
+	// are ignored.
+	Upright       bool `protobuf:"varint,6,opt,name=upright,proto3" json:"upright,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -164,9 +169,17 @@ func (x *MatchOptions) GetMaxResults() int32 {
 	return 0
 }
 
+// Deprecated: Marked as deprecated in mediamatch/v1/match.proto.
 func (x *MatchOptions) GetDihedral() bool {
 	if x != nil {
 		return x.Dihedral
+	}
+	return false
+}
+
+func (x *MatchOptions) GetUpright() bool {
+	if x != nil {
+		return x.Upright
 	}
 	return false
 }
@@ -246,7 +259,12 @@ type FrameMatch struct {
 	// of the transform of the query variant that hit (a variant rotated 90
 	// degrees counter-clockwise that matches means the query frame is the
 	// item frame rotated 90 degrees clockwise, TRANSFORM_ROTATE_270).
-	Transform     Transform `protobuf:"varint,7,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
+	Transform Transform `protobuf:"varint,7,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
+	// The view of the query frame whose signal hit: the whole frame, the
+	// picture with its borders trimmed, or a region (see View).
+	QueryView *View `protobuf:"bytes,8,opt,name=query_view,json=queryView,proto3" json:"query_view,omitempty"`
+	// The view of the item frame whose signal hit.
+	ItemView      *View `protobuf:"bytes,9,opt,name=item_view,json=itemView,proto3" json:"item_view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -330,6 +348,20 @@ func (x *FrameMatch) GetTransform() Transform {
 	return Transform_TRANSFORM_UNSPECIFIED
 }
 
+func (x *FrameMatch) GetQueryView() *View {
+	if x != nil {
+		return x.QueryView
+	}
+	return nil
+}
+
+func (x *FrameMatch) GetItemView() *View {
+	if x != nil {
+		return x.ItemView
+	}
+	return nil
+}
+
 // Match is one known item that the query matched.
 type Match struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -365,6 +397,10 @@ type Match struct {
 	// right. TRANSFORM_UNSPECIFIED when it matched as it is (always for exact
 	// matches).
 	Transform Transform `protobuf:"varint,13,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
+	// The views of the query and item frames at the best hit (see
+	// FrameMatch): what preprocessing made the match.
+	QueryView *View `protobuf:"bytes,15,opt,name=query_view,json=queryView,proto3" json:"query_view,omitempty"`
+	ItemView  *View `protobuf:"bytes,16,opt,name=item_view,json=itemView,proto3" json:"item_view,omitempty"`
 	// Where the item came from, for items imported from a partner's list.
 	// Only for curators and above.
 	Source        *Source `protobuf:"bytes,14,opt,name=source,proto3" json:"source,omitempty"`
@@ -491,6 +527,20 @@ func (x *Match) GetTransform() Transform {
 		return x.Transform
 	}
 	return Transform_TRANSFORM_UNSPECIFIED
+}
+
+func (x *Match) GetQueryView() *View {
+	if x != nil {
+		return x.QueryView
+	}
+	return nil
+}
+
+func (x *Match) GetItemView() *View {
+	if x != nil {
+		return x.ItemView
+	}
+	return nil
 }
 
 func (x *Match) GetSource() *Source {
@@ -726,7 +776,7 @@ func (x *MatchMediaStreamResponse) GetQuery() *Media {
 // MatchSignalsRequest carries a fingerprint computed by the client.
 type MatchSignalsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The fingerprint; at most 10,000 keyframes and 16 signals per keyframe.
+	// The fingerprint; at most 10,000 keyframes and 64 signals per keyframe.
 	Media *Media `protobuf:"bytes,1,opt,name=media,proto3" json:"media,omitempty"`
 	// Where and how to look.
 	Options       *MatchOptions `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
@@ -831,7 +881,7 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\x19mediamatch/v1/match.proto\x12\rmediamatch.v1\x1a\x19mediamatch/v1/media.proto\"a\n" +
 	"\tThreshold\x121\n" +
 	"\x06signal\x18\x01 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x06signal\x12!\n" +
-	"\fmax_distance\x18\x02 \x01(\x05R\vmaxDistance\"\xd0\x01\n" +
+	"\fmax_distance\x18\x02 \x01(\x05R\vmaxDistance\"\xee\x01\n" +
 	"\fMatchOptions\x12\x14\n" +
 	"\x05banks\x18\x01 \x03(\tR\x05banks\x128\n" +
 	"\n" +
@@ -839,12 +889,13 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"thresholds\x123\n" +
 	"\asignals\x18\x03 \x03(\x0e2\x19.mediamatch.v1.SignalTypeR\asignals\x12\x1f\n" +
 	"\vmax_results\x18\x04 \x01(\x05R\n" +
-	"maxResults\x12\x1a\n" +
-	"\bdihedral\x18\x05 \x01(\bR\bdihedral\"M\n" +
+	"maxResults\x12\x1e\n" +
+	"\bdihedral\x18\x05 \x01(\bB\x02\x18\x01R\bdihedral\x12\x18\n" +
+	"\aupright\x18\x06 \x01(\bR\aupright\"M\n" +
 	"\tTimeRange\x12!\n" +
 	"\fstart_millis\x18\x01 \x01(\x03R\vstartMillis\x12\x1d\n" +
 	"\n" +
-	"end_millis\x18\x02 \x01(\x03R\tendMillis\"\xc3\x02\n" +
+	"end_millis\x18\x02 \x01(\x03R\tendMillis\"\xa9\x03\n" +
 	"\n" +
 	"FrameMatch\x12\x1f\n" +
 	"\vquery_frame\x18\x01 \x01(\x05R\n" +
@@ -856,7 +907,10 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\titem_time\x18\x04 \x01(\v2\x18.mediamatch.v1.TimeRangeR\bitemTime\x121\n" +
 	"\x06signal\x18\x05 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x06signal\x12\x1a\n" +
 	"\bdistance\x18\x06 \x01(\x05R\bdistance\x126\n" +
-	"\ttransform\x18\a \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\"\xab\x05\n" +
+	"\ttransform\x18\a \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x122\n" +
+	"\n" +
+	"query_view\x18\b \x01(\v2\x13.mediamatch.v1.ViewR\tqueryView\x120\n" +
+	"\titem_view\x18\t \x01(\v2\x13.mediamatch.v1.ViewR\bitemView\"\x91\x06\n" +
 	"\x05Match\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04bank\x18\x02 \x01(\tR\x04bank\x128\n" +
@@ -872,7 +926,10 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\vitem_ranges\x18\v \x03(\v2\x18.mediamatch.v1.TimeRangeR\n" +
 	"itemRanges\x125\n" +
 	"\titem_kind\x18\f \x01(\x0e2\x18.mediamatch.v1.MediaKindR\bitemKind\x126\n" +
-	"\ttransform\x18\r \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x12-\n" +
+	"\ttransform\x18\r \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x122\n" +
+	"\n" +
+	"query_view\x18\x0f \x01(\v2\x13.mediamatch.v1.ViewR\tqueryView\x120\n" +
+	"\titem_view\x18\x10 \x01(\v2\x13.mediamatch.v1.ViewR\bitemView\x12-\n" +
 	"\x06source\x18\x0e \x01(\v2\x15.mediamatch.v1.SourceR\x06source\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -928,9 +985,10 @@ var file_mediamatch_v1_match_proto_goTypes = []any{
 	nil,                              // 11: mediamatch.v1.Match.LabelsEntry
 	(SignalType)(0),                  // 12: mediamatch.v1.SignalType
 	(Transform)(0),                   // 13: mediamatch.v1.Transform
-	(MediaKind)(0),                   // 14: mediamatch.v1.MediaKind
-	(*Source)(nil),                   // 15: mediamatch.v1.Source
-	(*Media)(nil),                    // 16: mediamatch.v1.Media
+	(*View)(nil),                     // 14: mediamatch.v1.View
+	(MediaKind)(0),                   // 15: mediamatch.v1.MediaKind
+	(*Source)(nil),                   // 16: mediamatch.v1.Source
+	(*Media)(nil),                    // 17: mediamatch.v1.Media
 }
 var file_mediamatch_v1_match_proto_depIdxs = []int32{
 	12, // 0: mediamatch.v1.Threshold.signal:type_name -> mediamatch.v1.SignalType
@@ -940,34 +998,38 @@ var file_mediamatch_v1_match_proto_depIdxs = []int32{
 	2,  // 4: mediamatch.v1.FrameMatch.item_time:type_name -> mediamatch.v1.TimeRange
 	12, // 5: mediamatch.v1.FrameMatch.signal:type_name -> mediamatch.v1.SignalType
 	13, // 6: mediamatch.v1.FrameMatch.transform:type_name -> mediamatch.v1.Transform
-	11, // 7: mediamatch.v1.Match.labels:type_name -> mediamatch.v1.Match.LabelsEntry
-	12, // 8: mediamatch.v1.Match.signal:type_name -> mediamatch.v1.SignalType
-	3,  // 9: mediamatch.v1.Match.frames:type_name -> mediamatch.v1.FrameMatch
-	2,  // 10: mediamatch.v1.Match.query_ranges:type_name -> mediamatch.v1.TimeRange
-	2,  // 11: mediamatch.v1.Match.item_ranges:type_name -> mediamatch.v1.TimeRange
-	14, // 12: mediamatch.v1.Match.item_kind:type_name -> mediamatch.v1.MediaKind
-	13, // 13: mediamatch.v1.Match.transform:type_name -> mediamatch.v1.Transform
-	15, // 14: mediamatch.v1.Match.source:type_name -> mediamatch.v1.Source
-	1,  // 15: mediamatch.v1.MatchMediaRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 16: mediamatch.v1.MatchMediaResponse.matches:type_name -> mediamatch.v1.Match
-	16, // 17: mediamatch.v1.MatchMediaResponse.query:type_name -> mediamatch.v1.Media
-	1,  // 18: mediamatch.v1.MatchMediaStreamRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 19: mediamatch.v1.MatchMediaStreamResponse.matches:type_name -> mediamatch.v1.Match
-	16, // 20: mediamatch.v1.MatchMediaStreamResponse.query:type_name -> mediamatch.v1.Media
-	16, // 21: mediamatch.v1.MatchSignalsRequest.media:type_name -> mediamatch.v1.Media
-	1,  // 22: mediamatch.v1.MatchSignalsRequest.options:type_name -> mediamatch.v1.MatchOptions
-	4,  // 23: mediamatch.v1.MatchSignalsResponse.matches:type_name -> mediamatch.v1.Match
-	5,  // 24: mediamatch.v1.MatchService.MatchMedia:input_type -> mediamatch.v1.MatchMediaRequest
-	7,  // 25: mediamatch.v1.MatchService.MatchMediaStream:input_type -> mediamatch.v1.MatchMediaStreamRequest
-	9,  // 26: mediamatch.v1.MatchService.MatchSignals:input_type -> mediamatch.v1.MatchSignalsRequest
-	6,  // 27: mediamatch.v1.MatchService.MatchMedia:output_type -> mediamatch.v1.MatchMediaResponse
-	8,  // 28: mediamatch.v1.MatchService.MatchMediaStream:output_type -> mediamatch.v1.MatchMediaStreamResponse
-	10, // 29: mediamatch.v1.MatchService.MatchSignals:output_type -> mediamatch.v1.MatchSignalsResponse
-	27, // [27:30] is the sub-list for method output_type
-	24, // [24:27] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	14, // 7: mediamatch.v1.FrameMatch.query_view:type_name -> mediamatch.v1.View
+	14, // 8: mediamatch.v1.FrameMatch.item_view:type_name -> mediamatch.v1.View
+	11, // 9: mediamatch.v1.Match.labels:type_name -> mediamatch.v1.Match.LabelsEntry
+	12, // 10: mediamatch.v1.Match.signal:type_name -> mediamatch.v1.SignalType
+	3,  // 11: mediamatch.v1.Match.frames:type_name -> mediamatch.v1.FrameMatch
+	2,  // 12: mediamatch.v1.Match.query_ranges:type_name -> mediamatch.v1.TimeRange
+	2,  // 13: mediamatch.v1.Match.item_ranges:type_name -> mediamatch.v1.TimeRange
+	15, // 14: mediamatch.v1.Match.item_kind:type_name -> mediamatch.v1.MediaKind
+	13, // 15: mediamatch.v1.Match.transform:type_name -> mediamatch.v1.Transform
+	14, // 16: mediamatch.v1.Match.query_view:type_name -> mediamatch.v1.View
+	14, // 17: mediamatch.v1.Match.item_view:type_name -> mediamatch.v1.View
+	16, // 18: mediamatch.v1.Match.source:type_name -> mediamatch.v1.Source
+	1,  // 19: mediamatch.v1.MatchMediaRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 20: mediamatch.v1.MatchMediaResponse.matches:type_name -> mediamatch.v1.Match
+	17, // 21: mediamatch.v1.MatchMediaResponse.query:type_name -> mediamatch.v1.Media
+	1,  // 22: mediamatch.v1.MatchMediaStreamRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 23: mediamatch.v1.MatchMediaStreamResponse.matches:type_name -> mediamatch.v1.Match
+	17, // 24: mediamatch.v1.MatchMediaStreamResponse.query:type_name -> mediamatch.v1.Media
+	17, // 25: mediamatch.v1.MatchSignalsRequest.media:type_name -> mediamatch.v1.Media
+	1,  // 26: mediamatch.v1.MatchSignalsRequest.options:type_name -> mediamatch.v1.MatchOptions
+	4,  // 27: mediamatch.v1.MatchSignalsResponse.matches:type_name -> mediamatch.v1.Match
+	5,  // 28: mediamatch.v1.MatchService.MatchMedia:input_type -> mediamatch.v1.MatchMediaRequest
+	7,  // 29: mediamatch.v1.MatchService.MatchMediaStream:input_type -> mediamatch.v1.MatchMediaStreamRequest
+	9,  // 30: mediamatch.v1.MatchService.MatchSignals:input_type -> mediamatch.v1.MatchSignalsRequest
+	6,  // 31: mediamatch.v1.MatchService.MatchMedia:output_type -> mediamatch.v1.MatchMediaResponse
+	8,  // 32: mediamatch.v1.MatchService.MatchMediaStream:output_type -> mediamatch.v1.MatchMediaStreamResponse
+	10, // 33: mediamatch.v1.MatchService.MatchSignals:output_type -> mediamatch.v1.MatchSignalsResponse
+	31, // [31:34] is the sub-list for method output_type
+	28, // [28:31] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_match_proto_init() }

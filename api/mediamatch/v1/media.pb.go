@@ -241,7 +241,14 @@ type Signal struct {
 	// rotation or mirror of the upload this hash was computed for. A
 	// keyframe may carry one signal per type and transform. Stored items
 	// only have untransformed signals (AddItem refuses others).
-	Transform     Transform `protobuf:"varint,4,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
+	Transform Transform `protobuf:"varint,4,opt,name=transform,proto3,enum=mediamatch.v1.Transform" json:"transform,omitempty"`
+	// The part of the frame this hash is of; unset for the whole frame.
+	// Besides the whole frame, the hasher hashes the picture with uniform or
+	// blurred borders and bars trimmed, and fixed regions that leave out the
+	// bands where captions and logos go or that a crop keeps. Any view of a
+	// query may match any view of an item. A keyframe may carry one signal
+	// per type, transform and view.
+	View          *View `protobuf:"bytes,5,opt,name=view,proto3" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -304,6 +311,97 @@ func (x *Signal) GetTransform() Transform {
 	return Transform_TRANSFORM_UNSPECIFIED
 }
 
+func (x *Signal) GetView() *View {
+	if x != nil {
+		return x.View
+	}
+	return nil
+}
+
+// View is the part of a frame a signal hashes. The zero View is the whole
+// frame as displayed.
+type View struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rectangle hashed, [x0, x1) by [y0, y1), in thousandths of the
+	// frame's displayed width and height (0..1000); all zero for the whole
+	// frame.
+	X0 int32 `protobuf:"varint,1,opt,name=x0,proto3" json:"x0,omitempty"`
+	Y0 int32 `protobuf:"varint,2,opt,name=y0,proto3" json:"y0,omitempty"`
+	X1 int32 `protobuf:"varint,3,opt,name=x1,proto3" json:"x1,omitempty"`
+	Y1 int32 `protobuf:"varint,4,opt,name=y1,proto3" json:"y1,omitempty"`
+	// The frame's borders (uniform or blurred bars, a frame, a screenshot's
+	// margin) were trimmed first; the rectangle lies within the content
+	// found inside them.
+	Trimmed       bool `protobuf:"varint,5,opt,name=trimmed,proto3" json:"trimmed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *View) Reset() {
+	*x = View{}
+	mi := &file_mediamatch_v1_media_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *View) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*View) ProtoMessage() {}
+
+func (x *View) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_media_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use View.ProtoReflect.Descriptor instead.
+func (*View) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *View) GetX0() int32 {
+	if x != nil {
+		return x.X0
+	}
+	return 0
+}
+
+func (x *View) GetY0() int32 {
+	if x != nil {
+		return x.Y0
+	}
+	return 0
+}
+
+func (x *View) GetX1() int32 {
+	if x != nil {
+		return x.X1
+	}
+	return 0
+}
+
+func (x *View) GetY1() int32 {
+	if x != nil {
+		return x.Y1
+	}
+	return 0
+}
+
+func (x *View) GetTrimmed() bool {
+	if x != nil {
+		return x.Trimmed
+	}
+	return false
+}
+
 // Keyframe is one frame of an image, or a run of near-identical sampled
 // frames of a video folded into one, with the signals computed from it.
 type Keyframe struct {
@@ -325,7 +423,7 @@ type Keyframe struct {
 
 func (x *Keyframe) Reset() {
 	*x = Keyframe{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[1]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -337,7 +435,7 @@ func (x *Keyframe) String() string {
 func (*Keyframe) ProtoMessage() {}
 
 func (x *Keyframe) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[1]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -350,7 +448,7 @@ func (x *Keyframe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Keyframe.ProtoReflect.Descriptor instead.
 func (*Keyframe) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{1}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Keyframe) GetIndex() int32 {
@@ -413,7 +511,7 @@ type Media struct {
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[2]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +523,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[2]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +536,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{2}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Media) GetKind() MediaKind {
@@ -514,7 +612,7 @@ type Bank struct {
 
 func (x *Bank) Reset() {
 	*x = Bank{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +624,7 @@ func (x *Bank) String() string {
 func (*Bank) ProtoMessage() {}
 
 func (x *Bank) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +637,7 @@ func (x *Bank) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bank.ProtoReflect.Descriptor instead.
 func (*Bank) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{3}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Bank) GetName() string {
@@ -597,7 +695,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +707,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +720,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{4}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Item) GetId() string {
@@ -702,7 +800,7 @@ type Source struct {
 
 func (x *Source) Reset() {
 	*x = Source{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +812,7 @@ func (x *Source) String() string {
 func (*Source) ProtoMessage() {}
 
 func (x *Source) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +825,7 @@ func (x *Source) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Source.ProtoReflect.Descriptor instead.
 func (*Source) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{5}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Source) GetFormat() string {
@@ -776,12 +874,19 @@ var File_mediamatch_v1_media_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x19mediamatch/v1/media.proto\x12\rmediamatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x01\n" +
+	"\x19mediamatch/v1/media.proto\x12\rmediamatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x01\n" +
 	"\x06Signal\x12-\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x04type\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\fR\x04hash\x12\x18\n" +
 	"\aquality\x18\x03 \x01(\x05R\aquality\x126\n" +
-	"\ttransform\x18\x04 \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\"\xbc\x01\n" +
+	"\ttransform\x18\x04 \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x12'\n" +
+	"\x04view\x18\x05 \x01(\v2\x13.mediamatch.v1.ViewR\x04view\"`\n" +
+	"\x04View\x12\x0e\n" +
+	"\x02x0\x18\x01 \x01(\x05R\x02x0\x12\x0e\n" +
+	"\x02y0\x18\x02 \x01(\x05R\x02y0\x12\x0e\n" +
+	"\x02x1\x18\x03 \x01(\x05R\x02x1\x12\x0e\n" +
+	"\x02y1\x18\x04 \x01(\x05R\x02y1\x12\x18\n" +
+	"\atrimmed\x18\x05 \x01(\bR\atrimmed\"\xbc\x01\n" +
 	"\bKeyframe\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12!\n" +
 	"\fstart_millis\x18\x02 \x01(\x03R\vstartMillis\x12\x1d\n" +
@@ -864,40 +969,42 @@ func file_mediamatch_v1_media_proto_rawDescGZIP() []byte {
 }
 
 var file_mediamatch_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mediamatch_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_mediamatch_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_mediamatch_v1_media_proto_goTypes = []any{
 	(SignalType)(0),               // 0: mediamatch.v1.SignalType
 	(Transform)(0),                // 1: mediamatch.v1.Transform
 	(MediaKind)(0),                // 2: mediamatch.v1.MediaKind
 	(*Signal)(nil),                // 3: mediamatch.v1.Signal
-	(*Keyframe)(nil),              // 4: mediamatch.v1.Keyframe
-	(*Media)(nil),                 // 5: mediamatch.v1.Media
-	(*Bank)(nil),                  // 6: mediamatch.v1.Bank
-	(*Item)(nil),                  // 7: mediamatch.v1.Item
-	(*Source)(nil),                // 8: mediamatch.v1.Source
-	nil,                           // 9: mediamatch.v1.Item.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*View)(nil),                  // 4: mediamatch.v1.View
+	(*Keyframe)(nil),              // 5: mediamatch.v1.Keyframe
+	(*Media)(nil),                 // 6: mediamatch.v1.Media
+	(*Bank)(nil),                  // 7: mediamatch.v1.Bank
+	(*Item)(nil),                  // 8: mediamatch.v1.Item
+	(*Source)(nil),                // 9: mediamatch.v1.Source
+	nil,                           // 10: mediamatch.v1.Item.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_mediamatch_v1_media_proto_depIdxs = []int32{
 	0,  // 0: mediamatch.v1.Signal.type:type_name -> mediamatch.v1.SignalType
 	1,  // 1: mediamatch.v1.Signal.transform:type_name -> mediamatch.v1.Transform
-	3,  // 2: mediamatch.v1.Keyframe.signals:type_name -> mediamatch.v1.Signal
-	2,  // 3: mediamatch.v1.Media.kind:type_name -> mediamatch.v1.MediaKind
-	3,  // 4: mediamatch.v1.Media.file_signals:type_name -> mediamatch.v1.Signal
-	4,  // 5: mediamatch.v1.Media.keyframes:type_name -> mediamatch.v1.Keyframe
-	10, // 6: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 7: mediamatch.v1.Item.labels:type_name -> mediamatch.v1.Item.LabelsEntry
-	5,  // 8: mediamatch.v1.Item.media:type_name -> mediamatch.v1.Media
-	10, // 9: mediamatch.v1.Item.create_time:type_name -> google.protobuf.Timestamp
-	10, // 10: mediamatch.v1.Item.update_time:type_name -> google.protobuf.Timestamp
-	8,  // 11: mediamatch.v1.Item.source:type_name -> mediamatch.v1.Source
-	10, // 12: mediamatch.v1.Source.first_seen:type_name -> google.protobuf.Timestamp
-	10, // 13: mediamatch.v1.Source.updated:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	4,  // 2: mediamatch.v1.Signal.view:type_name -> mediamatch.v1.View
+	3,  // 3: mediamatch.v1.Keyframe.signals:type_name -> mediamatch.v1.Signal
+	2,  // 4: mediamatch.v1.Media.kind:type_name -> mediamatch.v1.MediaKind
+	3,  // 5: mediamatch.v1.Media.file_signals:type_name -> mediamatch.v1.Signal
+	5,  // 6: mediamatch.v1.Media.keyframes:type_name -> mediamatch.v1.Keyframe
+	11, // 7: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
+	10, // 8: mediamatch.v1.Item.labels:type_name -> mediamatch.v1.Item.LabelsEntry
+	6,  // 9: mediamatch.v1.Item.media:type_name -> mediamatch.v1.Media
+	11, // 10: mediamatch.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	11, // 11: mediamatch.v1.Item.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 12: mediamatch.v1.Item.source:type_name -> mediamatch.v1.Source
+	11, // 13: mediamatch.v1.Source.first_seen:type_name -> google.protobuf.Timestamp
+	11, // 14: mediamatch.v1.Source.updated:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_media_proto_init() }
@@ -911,7 +1018,7 @@ func file_mediamatch_v1_media_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_media_proto_rawDesc), len(file_mediamatch_v1_media_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -163,6 +163,8 @@ func FrameMatchToProto(f mediamatch.FrameMatch) *FrameMatch {
 		Signal:     SignalTypeToProto(f.Signal),
 		Distance:   int32(f.Distance),
 		Transform:  TransformToProto(f.Transform),
+		QueryView:  ViewToProto(f.QueryView),
+		ItemView:   ViewToProto(f.ItemView),
 	}
 }
 
@@ -178,6 +180,8 @@ func FrameMatchFromProto(f *FrameMatch) mediamatch.FrameMatch {
 		Signal:     st,
 		Distance:   int(f.GetDistance()),
 		Transform:  TransformFromProto(f.GetTransform()),
+		QueryView:  ViewFromProto(f.GetQueryView()),
+		ItemView:   ViewFromProto(f.GetItemView()),
 	}
 }
 
@@ -196,6 +200,8 @@ func MatchToProto(m mediamatch.Match) *Match {
 		ItemRanges:    timeRangesToProto(m.ItemRanges),
 		ItemKind:      KindToProto(m.ItemKind),
 		Transform:     TransformToProto(m.Transform),
+		QueryView:     ViewToProto(m.QueryView),
+		ItemView:      ViewToProto(m.ItemView),
 		Source:        SourceToProto(m.Source),
 	}
 	if len(m.Frames) > 0 {
@@ -219,6 +225,8 @@ func MatchFromProto(m *Match) mediamatch.Match {
 		Distance:      int(m.GetDistance()),
 		Threshold:     int(m.GetThreshold()),
 		Transform:     TransformFromProto(m.GetTransform()),
+		QueryView:     ViewFromProto(m.GetQueryView()),
+		ItemView:      ViewFromProto(m.GetItemView()),
 		QueryCoverage: m.GetQueryCoverage(),
 		ItemCoverage:  m.GetItemCoverage(),
 		QueryRanges:   timeRangesFromProto(m.GetQueryRanges()),

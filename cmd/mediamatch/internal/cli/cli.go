@@ -134,7 +134,7 @@ files against them.`,
   mediamatch add --bank tve --label entity=example known.mp4
   mediamatch add --bank tve --label source=partner-a --hashes partner-a-pdq.txt
   mediamatch import --bank gifct --skip-invalid gifct-hashes.csv
-  mediamatch match --dihedral upload.jpg`,
+  mediamatch match --upright upload.jpg`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},

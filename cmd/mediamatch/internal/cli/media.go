@@ -182,7 +182,7 @@ func printHashLines(w io.Writer, file string, m mediamatch.Media) error {
 	var b bytes.Buffer
 	for _, k := range m.Keyframes {
 		for _, s := range k.Signals {
-			if s.Type == mediamatch.PDQ && s.Transform == mediamatch.TransformNone {
+			if s.Type == mediamatch.PDQ && s.Transform == mediamatch.TransformNone && s.View.Whole() {
 				if err := mediamatch.WriteHashLine(&b, s, file); err != nil {
 					return err
 				}
@@ -200,7 +200,7 @@ func (a *app) matchCommand() *cobra.Command {
 	var (
 		banks, thresholds, signals []string
 		maxResults                 int
-		localHashing, dihedral     bool
+		localHashing, upright      bool
 		ffmpeg                     string
 	)
 	cmd := &cobra.Command{
@@ -218,9 +218,14 @@ under %[2]d never match) and by exact MD5 and SHA-256. --signal picks the types,
 e.g. --signal phash --signal dhash for the 64-bit goimagehash hashes (threshold
 %[3]d); --threshold overrides a type's threshold.
 
---dihedral also looks up the 7 rotated and mirrored variants of each PDQ hash,
-so that a flipped or rotated copy matches; the match then shows how the file is
-turned relative to the item (e.g. "transform flipy (mirrored left to right)").
+The 7 rotated and mirrored variants of each PDQ hash are looked up too, so that
+a flipped or rotated copy matches; the match then shows how the file is turned
+relative to the item (e.g. "transform flipy (mirrored left to right)").
+--upright matches the file only as it is. Besides the whole picture, the file's
+views are matched: the picture with uniform or blurred borders and bars trimmed,
+and regions that leave out caption and logo bands or that a crop keeps; a match
+made by a view says so (e.g. "upload trimmed to 0,125-1000,875 ~ item whole"
+for a padded copy; regions in thousandths of the width and height).
 
 Large files (over 4 MiB, e.g. videos) are streamed. With --local-hash the file
 is hashed here and only its signals are sent (no media leaves this machine;
@@ -231,10 +236,10 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 		Example: `  mediamatch match upload.jpg
   mediamatch match --bank tve --threshold pdq=40 --json a.jpg b.mp4
   mediamatch match --signal phash --threshold phash=10 upload.jpg
-  mediamatch match --dihedral --local-hash upload.mp4`,
+  mediamatch match --upright --local-hash upload.mp4`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			opts := client.MatchOptions{Banks: banks, MaxResults: maxResults, Dihedral: dihedral}
+			opts := client.MatchOptions{Banks: banks, MaxResults: maxResults, Upright: upright}
 			var err error
 			if opts.Thresholds, err = parseThresholds("--threshold", thresholds); err != nil {
 				return err
@@ -253,7 +258,7 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 			return a.each(cmd.Context(), "match", files, func(ctx context.Context, file string) error {
 				var ms []mediamatch.Match
 				if localHashing {
-					m, err := localHash(ctx, ffmpeg, file, fingerprint.HashOptions{Dihedral: dihedral})
+					m, err := localHash(ctx, ffmpeg, file, fingerprint.HashOptions{Dihedral: !upright})
 					if err != nil {
 						return err
 					}
@@ -286,7 +291,9 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 	f.StringArrayVar(&thresholds, "threshold", nil, "largest matching distance for a signal, e.g. phash=10 (repeatable)")
 	f.StringArrayVar(&signals, "signal", nil, "match with this signal type, e.g. phash (repeatable; default pdq, md5, sha256)")
 	f.IntVar(&maxResults, "max-results", 0, "most matches per file, 1..1000 (default 100)")
-	f.BoolVar(&dihedral, "dihedral", false, "also match rotated and mirrored copies (PDQ), showing the transform")
+	f.BoolVar(&upright, "upright", false, "match only the file as it is, not its rotated and mirrored copies (PDQ)")
+	f.Bool("dihedral", true, "deprecated: rotated and mirrored copies are matched by default (see --upright)")
+	_ = f.MarkHidden("dihedral")
 	f.BoolVar(&localHashing, "local-hash", false, "hash here and send only the signals")
 	f.StringVar(&ffmpeg, "ffmpeg", "", "ffmpeg binary for --local-hash (default: from PATH)")
 	return cmd

@@ -22,10 +22,30 @@ import (
 // (itemJSON).
 
 type jsonSignal struct {
-	Type      string `json:"type"`
-	Hash      string `json:"hash"`
-	Quality   int    `json:"quality,omitempty"`
-	Transform string `json:"transform,omitempty"`
+	Type      string    `json:"type"`
+	Hash      string    `json:"hash"`
+	Quality   int       `json:"quality,omitempty"`
+	Transform string    `json:"transform,omitempty"`
+	View      *jsonView `json:"view,omitempty"`
+}
+
+// jsonView is a mediamatch.View other than the whole frame: the region in
+// thousandths of the frame, and whether its borders were trimmed first.
+type jsonView struct {
+	X0      int  `json:"x0"`
+	Y0      int  `json:"y0"`
+	X1      int  `json:"x1"`
+	Y1      int  `json:"y1"`
+	Trimmed bool `json:"trimmed,omitempty"`
+}
+
+// toJSONView returns v's JSON form, nil for the whole frame.
+func toJSONView(v mediamatch.View) *jsonView {
+	if v.Whole() {
+		return nil
+	}
+	r := v.Region
+	return &jsonView{X0: r.X0, Y0: r.Y0, X1: r.X1, Y1: r.Y1, Trimmed: v.Trimmed}
 }
 
 type jsonKeyframe struct {
@@ -60,6 +80,8 @@ type jsonFrame struct {
 	Signal     string    `json:"signal"`
 	Distance   int       `json:"distance"`
 	Transform  string    `json:"transform,omitempty"`
+	QueryView  *jsonView `json:"query_view,omitempty"`
+	ItemView   *jsonView `json:"item_view,omitempty"`
 }
 
 type jsonMatch struct {
@@ -69,6 +91,8 @@ type jsonMatch struct {
 	Distance      int               `json:"distance"`
 	Threshold     int               `json:"threshold"`
 	Transform     string            `json:"transform,omitempty"`
+	QueryView     *jsonView         `json:"query_view,omitempty"`
+	ItemView      *jsonView         `json:"item_view,omitempty"`
 	Labels        map[string]string `json:"labels"`
 	ItemKind      string            `json:"item_kind"`
 	QueryCoverage float64           `json:"query_coverage"`
@@ -123,7 +147,7 @@ func describeSource(s *mediamatch.Source) string {
 func toJSONSignals(sigs []mediamatch.Signal) []jsonSignal {
 	out := make([]jsonSignal, len(sigs))
 	for i, s := range sigs {
-		out[i] = jsonSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality, Transform: transformName(s.Transform)}
+		out[i] = jsonSignal{Type: string(s.Type), Hash: s.Hex(), Quality: s.Quality, Transform: transformName(s.Transform), View: toJSONView(s.View)}
 	}
 	return out
 }
@@ -160,7 +184,8 @@ func toJSONMatches(ms []mediamatch.Match) []jsonMatch {
 	for i, m := range ms {
 		jm := jsonMatch{
 			ItemID: m.ItemID, Bank: m.Bank, Signal: string(m.Signal), Distance: m.Distance, Threshold: m.Threshold,
-			Transform: transformName(m.Transform), Labels: nonNil(m.Labels), ItemKind: m.ItemKind.String(),
+			Transform: transformName(m.Transform), QueryView: toJSONView(m.QueryView), ItemView: toJSONView(m.ItemView),
+			Labels: nonNil(m.Labels), ItemKind: m.ItemKind.String(),
 			QueryCoverage: m.QueryCoverage, ItemCoverage: m.ItemCoverage,
 			QueryRanges: toJSONRanges(m.QueryRanges), ItemRanges: toJSONRanges(m.ItemRanges),
 			Source: toJSONSource(m.Source),
@@ -170,6 +195,7 @@ func toJSONMatches(ms []mediamatch.Match) []jsonMatch {
 				QueryFrame: f.QueryFrame, ItemFrame: f.ItemFrame,
 				QueryTime: toJSONRange(f.QueryTime), ItemTime: toJSONRange(f.ItemTime),
 				Signal: string(f.Signal), Distance: f.Distance, Transform: transformName(f.Transform),
+				QueryView: toJSONView(f.QueryView), ItemView: toJSONView(f.ItemView),
 			})
 		}
 		out[i] = jm
@@ -349,12 +375,33 @@ func printSignals(w io.Writer, m mediamatch.Media) {
 			if s.Transform != mediamatch.TransformNone {
 				line += "  " + describeTransform(s.Transform)
 			}
+			if !s.View.Whole() {
+				line += "  view " + s.View.String()
+			}
 			if k.LowInformation {
 				line += "  low-information (never matched)"
 			}
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// describeViews says which views of the upload and the item made a match,
+// "" when both are whole frames: e.g. "upload trimmed 0,125-1000,875 ~
+// item whole" for a padded copy, "upload whole ~ item region
+// 50,50-950,950" for a crop.
+func describeViews(q, i mediamatch.View) string {
+	if q.Whole() && i.Whole() {
+		return ""
+	}
+	return "upload " + describeView(q) + " ~ item " + describeView(i)
+}
+
+func describeView(v mediamatch.View) string {
+	if v.Trimmed && !v.Region.Whole() {
+		return "trimmed to " + v.Region.String() // borders removed; the region kept, in thousandths
+	}
+	return v.String()
 }
 
 // printMatches writes a summary line for a file and one line per match.
@@ -371,6 +418,9 @@ func printMatches(w io.Writer, file string, ms []mediamatch.Match) {
 		}
 		if m.Transform != mediamatch.TransformNone {
 			line += "  transform " + describeTransform(m.Transform)
+		}
+		if v := describeViews(m.QueryView, m.ItemView); v != "" {
+			line += "  " + v
 		}
 		if m.ItemKind == mediamatch.KindVideo || len(m.Frames) > 1 {
 			line += fmt.Sprintf("  frames matched: %.0f%% of query, %.0f%% of item",

@@ -199,15 +199,15 @@ func TestPDQCommands(t *testing.T) {
 		t.Errorf("add --vpdq of a bad file: exit %d, stderr %q, want the line named", out.code, out.stderr)
 	}
 
-	// match --dihedral: a mirrored copy, with the transform shown.
+	// A mirrored copy matches by default, with the transform shown; not with --upright.
 	mirrored := filepath.Join(tmp, "mirrored.png")
 	if err := os.WriteFile(mirrored, mirrorPNG(t, photo), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := must("match", "--bank", "tve", mirrored); !strings.Contains(out, "no match") {
-		t.Errorf("match of a mirrored copy without --dihedral = %q, want no match", out)
+	if out := must("match", "--upright", "--bank", "tve", mirrored); !strings.Contains(out, "no match") {
+		t.Errorf("match --upright of a mirrored copy = %q, want no match", out)
 	}
-	for _, args := range [][]string{{"match", "--dihedral"}, {"match", "--dihedral", "--local-hash"}} {
+	for _, args := range [][]string{{"match"}, {"match", "--local-hash"}} {
 		out := must(append(args, "--bank", "tve", mirrored)...)
 		if !strings.Contains(out, "tve/chelsea.png  pdq distance") || !strings.Contains(out, "transform flipy (mirrored left to right)") {
 			t.Errorf("%v = %q, want tve/chelsea.png with transform flipy", args, out)

@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				res.Unmatchable++
 			}
 			for _, dihedral := range []bool{false, true} {
-				ms, err := ix.Match(ctx, index.Query{Media: v.media, Dihedral: dihedral})
+				ms, err := ix.Match(ctx, index.Query{Media: v.media, Upright: !dihedral})
 				if err != nil {
 					return nil, fmt.Errorf("eval: match %s of %s: %w", ed.Name, o.Name, err)
 				}

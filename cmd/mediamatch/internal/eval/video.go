@@ -175,7 +175,7 @@ func RunVideo(ctx context.Context, cfg VideoConfig) (*VideoReport, error) {
 				continue
 			}
 			for _, dihedral := range []bool{false, true} {
-				ms, err := ix.Match(ctx, index.Query{Media: v.media, Dihedral: dihedral})
+				ms, err := ix.Match(ctx, index.Query{Media: v.media, Upright: !dihedral})
 				if err != nil {
 					return nil, fmt.Errorf("eval: match %s of %s: %w", ed.Name, o.Name, err)
 				}
