@@ -29,8 +29,10 @@ runs here, without a server: it reads the images under --originals, banks a
 seeded share of them (--bank-share) in a temporary index and keeps the others as
 distractors, makes every edit of every original itself (seeded: the same files
 on every run), hashes each variant as the service does and matches it with the
-service's default query (PDQ at threshold 31, MD5, SHA-256: a MatchMedia call
-without options), and again with --dihedral's rotated and mirrored variants.
+service's default query (a MatchMedia call without options: PDQ at threshold 31
+with the rotated and mirrored variants and every view, MD5, SHA-256), and
+again as the PDQ reference (and HMA) match: the whole frame's PDQ only, upright,
+against items hashed without views.
 
 Edits are encoded as PNG, losslessly, so that the edit itself is measured; only
 jpeg-q30 is a JPEG (quality 30). 'original' is the file as it is; 'png' the
@@ -38,12 +40,14 @@ decoded pixels as PNG. 'eval --list-edits' lists them all.
 
 Per edit it prints: recall (variants of banked originals that matched their
 original), wrong (ones that matched another banked item), FP (variants of
-distractors that matched anything), the same with --dihedral, unmatchable
-(variants with no PDQ of quality 50 or more), and the Hamming distances of true
-pairs (variant to its original) and of unrelated pairs (variant to every other
-banked original); then each signal (PDQ, pHash, dHash) alone at its default
-threshold. --json prints the whole report as one object. Progress goes to
-stderr.
+distractors that matched anything), the reference's recall, unmatchable
+(variants with no PDQ of quality 50 or more), the distances the matches
+report, the closest distance of each variant to every other banked original by
+the service's decision rule (the margin against false positives), and what
+made the matches (whole frame, a transform, or the views of upload and item:
+"trimmed~whole" for a padded copy); then each signal (PDQ, pHash, dHash) alone
+at its default threshold, and the closest distance between every two originals.
+--json prints the whole report as one object. Progress goes to stderr.
 
 --groups reads a GROUPS.tsv (as in the shared media set) so that related files
 do not count as unrelated: a positive group stands for one picture, its first
@@ -57,7 +61,8 @@ as a PNG; 'eval --videos --list-edits' lists them), each variant is hashed and
 matched as the service does, and per edit it prints recall, "in range" (matches
 whose span of the item, from the first to the last matched keyframe, starts
 and ends within 2 s of the span of the original the variant shows), wrong, FP
-and the same with --dihedral, then each matched span.`,
+and the same upright (--upright: no rotated or mirrored variants), then each
+matched span.`,
 		Example: `  mediamatch eval --originals ./photos
   mediamatch eval --originals ../shared/media/images --groups ../shared/media/GROUPS.tsv --exclude 'orientation_'
   mediamatch eval --originals ./photos --edits 'crop|pad' --seed 2 --json > report.json

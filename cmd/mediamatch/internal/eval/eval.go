@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
@@ -88,28 +89,46 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	n := len(origs)
 
 	// Decode and hash the originals; bank some.
-	ix, err := openBank(ctx, cfg.Dir)
+	ix, err := openBank(ctx, filepath.Join(cfg.Dir, "service"))
 	if err != nil {
 		return nil, err
 	}
 	defer ix.Close()
+	ref, err := openBank(ctx, filepath.Join(cfg.Dir, "reference"))
+	if err != nil {
+		return nil, err
+	}
+	defer ref.Close()
 	for _, o := range origs {
 		img, _, err := image.Decode(bytes.NewReader(o.Data))
 		if err != nil {
 			return nil, fmt.Errorf("eval: decode %s: %w", o.Name, err)
 		}
 		o.img = img
-		if o.media, err = cfg.Hasher.Hash(ctx, o.Data); err != nil {
+		// Hashed as an upload is (with the rotated and mirrored variants,
+		// for OriginalPairs); banked as an item is, untransformed.
+		if o.media, err = cfg.Hasher.HashWith(ctx, o.Data, fingerprint.HashOptions{Dihedral: true}); err != nil {
 			return nil, fmt.Errorf("eval: hash %s: %w", o.Name, err)
 		}
 		if o.banked {
-			it := mediamatch.Item{Bank: bankName, ID: o.id, Media: o.media}
-			if _, err := ix.AddItem(ctx, it); err != nil {
+			if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: bankName, ID: o.id, Media: upright(o.media)}); err != nil {
+				return nil, fmt.Errorf("eval: bank %s: %w", o.Name, err)
+			}
+			if _, err := ref.AddItem(ctx, mediamatch.Item{Bank: bankName, ID: o.id, Media: wholeFrames(o.media)}); err != nil {
 				return nil, fmt.Errorf("eval: bank %s: %w", o.Name, err)
 			}
 		}
 	}
 	hashOriginals := time.Since(start)
+	var pairs []int
+	for i, a := range origs {
+		for _, b := range origs[i+1:] {
+			d := min(decisionDistance(a.media, b.media), decisionDistance(b.media, a.media))
+			if d >= 0 {
+				pairs = append(pairs, d)
+			}
+		}
+	}
 
 	// Make and hash every variant.
 	hashStart := time.Now()
@@ -121,8 +140,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	hashVariants := time.Since(hashStart)
 
-	// Match every variant, as the service does and with dihedral variants.
-	rep := &Report{Seed: cfg.Seed, BankShare: cfg.BankShare}
+	// Match every variant, as the service does and as the reference does.
+	rep := &Report{Seed: cfg.Seed, BankShare: cfg.BankShare, OriginalPairs: summarise(pairs)}
 	byID := make(map[string]*original, n)
 	for _, o := range origs {
 		byID[o.id] = o
@@ -148,8 +167,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if !matchable(v.media) {
 				res.Unmatchable++
 			}
-			for _, dihedral := range []bool{false, true} {
-				ms, err := ix.Match(ctx, index.Query{Media: v.media, Upright: !dihedral})
+			for _, reference := range []bool{false, true} {
+				var ms []mediamatch.Match
+				var err error
+				if reference {
+					ms, err = ref.Match(ctx, index.Query{Media: wholeFrames(v.media), Upright: true})
+				} else {
+					ms, err = ix.Match(ctx, index.Query{Media: v.media})
+				}
 				if err != nil {
 					return nil, fmt.Errorf("eval: match %s of %s: %w", ed.Name, o.Name, err)
 				}
@@ -158,23 +183,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				for _, m := range ms {
 					if m.ItemID == o.id {
 						right = true
-						if !dihedral {
+						if !reference {
 							acc.decision.true = append(acc.decision.true, m.Distance)
+							acc.via[via(m)]++
 						}
 					} else {
 						wrong = true
-						if !dihedral {
+						if !reference {
 							acc.decision.unrelated = append(acc.decision.unrelated, m.Distance)
 						}
 						if len(res.Mistakes) < maxMistakes {
-							res.Mistakes = append(res.Mistakes, fmt.Sprintf("%s matched %s (%s %d%s)",
-								o.Name, byID[m.ItemID].Name, m.Signal, m.Distance, map[bool]string{true: ", dihedral"}[dihedral]))
+							res.Mistakes = append(res.Mistakes, fmt.Sprintf("%s matched %s (%s %d, %s%s)",
+								o.Name, byID[m.ItemID].Name, m.Signal, m.Distance, via(m), map[bool]string{true: ", reference"}[reference]))
 						}
 					}
 				}
 				d := &res.Default
-				if dihedral {
-					d = &res.Dihedral
+				if reference {
+					d = &res.Reference
 				}
 				switch {
 				case !o.banked && len(ms) > 0:
@@ -184,6 +210,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				}
 				if o.banked && wrong {
 					d.Wrong++
+				}
+			}
+			for _, b := range origs {
+				if b.banked && b != o {
+					if d := decisionDistance(v.media, b.media); d >= 0 {
+						acc.decision.closest = append(acc.decision.closest, d)
+					}
 				}
 			}
 			acc.pairs(v.media, o, origs)
@@ -198,8 +231,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 		res.Default.rates(res.Queries, res.DistractorQueries)
-		res.Dihedral.rates(res.Queries, res.DistractorQueries)
-		res.Decision = DecisionDistances{True: summarise(acc.decision.true), Unrelated: summarise(acc.decision.unrelated)}
+		res.Reference.rates(res.Queries, res.DistractorQueries)
+		res.Decision = DecisionDistances{True: summarise(acc.decision.true), Unrelated: summarise(acc.decision.unrelated),
+			Closest: summarise(acc.decision.closest)}
+		if len(acc.via) > 0 {
+			res.Via = acc.via
+		}
 		for _, t := range perceptual {
 			res.Signals = append(res.Signals, acc.signal(t, res.Queries, res.DistractorQueries))
 		}
@@ -259,9 +296,8 @@ type variant struct {
 	err   error
 }
 
-// makeVariant applies edit e to o, encodes it and hashes it with its
-// dihedral variants (the default query searches only the untransformed
-// signals, which are Hash's).
+// makeVariant applies edit e to o, encodes it and hashes it as the
+// service hashes an upload: with its dihedral variants.
 func makeVariant(ctx context.Context, cfg Config, e Edit, o *original) variant {
 	data := o.Data
 	if e.Apply != nil {
@@ -306,7 +342,8 @@ func matchable(m mediamatch.Media) bool {
 
 // accumulator gathers the distances of one edit.
 type accumulator struct {
-	decision struct{ true, unrelated []int }
+	decision struct{ true, unrelated, closest []int }
+	via      map[string]int
 	sig      map[mediamatch.SignalType]*sigAcc
 }
 
@@ -316,7 +353,7 @@ type sigAcc struct {
 }
 
 func newAccumulator() *accumulator {
-	a := &accumulator{sig: make(map[mediamatch.SignalType]*sigAcc)}
+	a := &accumulator{sig: make(map[mediamatch.SignalType]*sigAcc), via: make(map[string]int)}
 	for _, t := range perceptual {
 		a.sig[t] = new(sigAcc)
 	}
@@ -394,14 +431,97 @@ func closest(q, it mediamatch.Media, t mediamatch.SignalType) (int, bool) {
 	return best, ok
 }
 
+// untransformed returns k's signal of type t of the whole frame, as it is.
 func untransformed(k mediamatch.Keyframe, t mediamatch.SignalType) (mediamatch.Signal, bool) {
-	for _, s := range k.Signals {
-		if s.Type == t && s.Transform == mediamatch.TransformNone {
-			return s, true
+	return k.Signal(t)
+}
+
+// upright returns m without its rotated and mirrored variants, as an item
+// is stored.
+func upright(m mediamatch.Media) mediamatch.Media {
+	out := m
+	out.Keyframes = make([]mediamatch.Keyframe, len(m.Keyframes))
+	for i, k := range m.Keyframes {
+		k.Signals = slices.DeleteFunc(slices.Clone(k.Signals), func(s mediamatch.Signal) bool {
+			return s.Transform != mediamatch.TransformNone
+		})
+		out.Keyframes[i] = k
+	}
+	return out
+}
+
+// wholeFrames returns m with only its whole-frame, untransformed
+// perceptual signals: what the PDQ reference (and HMA) hash and match.
+func wholeFrames(m mediamatch.Media) mediamatch.Media {
+	out := m
+	out.Keyframes = make([]mediamatch.Keyframe, len(m.Keyframes))
+	for i, k := range m.Keyframes {
+		k.Signals = slices.DeleteFunc(slices.Clone(k.Signals), func(s mediamatch.Signal) bool {
+			return s.Transform != mediamatch.TransformNone || !s.View.Whole()
+		})
+		out.Keyframes[i] = k
+	}
+	return out
+}
+
+// decisionDistance returns the closest PDQ distance between query q and
+// item it by the rule the service matches with (index.Match): any
+// matchable PDQ signal of q (every view, and the rotated and mirrored
+// variants) against any indexed PDQ signal of it (untransformed, every
+// view), a turned variant against the item's whole frames only. -1 if
+// there is no such pair.
+func decisionDistance(q, it mediamatch.Media) int {
+	best := -1
+	for _, qk := range q.Keyframes {
+		for _, qs := range qk.Signals {
+			if qs.Type != mediamatch.PDQ || !qk.Matchable(qs) {
+				continue
+			}
+			for _, ik := range it.Keyframes {
+				for _, is := range ik.Signals {
+					if is.Type != mediamatch.PDQ || !ik.Matchable(is) || is.Transform != mediamatch.TransformNone ||
+						qs.Transform != mediamatch.TransformNone && !is.View.Whole() {
+						continue
+					}
+					if d := mediamatch.Distance(qs.Hash, is.Hash); best < 0 || d < best {
+						best = d
+					}
+				}
+			}
 		}
 	}
-	return mediamatch.Signal{}, false
+	return best
 }
+
+// via names what made match m: "whole", the transform ("flipy"), or the
+// views of the upload and the item ("trimmed~whole", "region~region",
+// "trimmed-region~whole").
+func via(m mediamatch.Match) string {
+	if m.Signal.Exact() {
+		return string(m.Signal)
+	}
+	name := func(v mediamatch.View) string {
+		switch {
+		case v.Whole():
+			return "whole"
+		case v.Trimmed && v.Region.Whole():
+			return "trimmed"
+		case v.Trimmed:
+			return "trimmed-region"
+		}
+		return "region"
+	}
+	s := name(m.QueryView) + "~" + name(m.ItemView)
+	if s == "whole~whole" {
+		s = "whole"
+	}
+	if m.Transform != mediamatch.TransformNone {
+		s = transformNames[m.Transform] + " " + s
+	}
+	return s
+}
+
+var transformNames = [8]string{"none", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1"}
 
 func (a *accumulator) signal(t mediamatch.SignalType, queries, distractors int) SignalResult {
 	s := a.sig[t]

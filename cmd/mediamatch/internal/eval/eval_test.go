@@ -50,10 +50,10 @@ var minRight = map[string]int{
 	"resize-25":         4,
 	"crop-10":           0,
 	"crop-25":           0,
-	"flip":              0,
-	"rotate-90":         0,
-	"rotate-180":        0,
-	"rotate-270":        0,
+	"flip":              4,
+	"rotate-90":         4,
+	"rotate-180":        4,
+	"rotate-270":        4,
 	"grey":              4,
 	"bright-contrast":   4,
 	"dark-contrast":     4,
@@ -112,13 +112,16 @@ func TestEvaluation(t *testing.T) {
 		if res.Failed != 0 {
 			t.Errorf("%s: %d variants not hashed: %v", e.Name, res.Failed, res.Errors)
 		}
-		if res.Dihedral.Right < res.Default.Right {
-			t.Errorf("%s: dihedral matched %d, fewer than the default query's %d", e.Name, res.Dihedral.Right, res.Default.Right)
+		if res.Default.Right < res.Reference.Right {
+			t.Errorf("%s: the default query matched %d, fewer than the PDQ reference's %d", e.Name, res.Default.Right, res.Reference.Right)
 		}
 	}
 	for _, e := range []string{"flip", "rotate-90", "rotate-180", "rotate-270"} {
-		if res, _ := rep.Result(e); res.Dihedral.Right != res.Queries {
-			t.Errorf("%s: dihedral matched %d of %d, want all: it is what --dihedral is for", e, res.Dihedral.Right, res.Queries)
+		if res, _ := rep.Result(e); res.Default.Right != res.Queries {
+			t.Errorf("%s: matched %d of %d, want all: rotations and mirrors are searched by default", e, res.Default.Right, res.Queries)
 		}
+	}
+	if p := rep.OriginalPairs; p.N == 0 || p.Min <= 31 {
+		t.Errorf("every two originals: closest %d bits over %d pairs, want some pairs, all over the threshold 31", p.Min, p.N)
 	}
 }

@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,7 +18,13 @@ type Report struct {
 	Banked      []string `json:"banked"`      // names of the banked originals
 	Distractors []string `json:"distractors"` // names of the originals kept out of the bank
 	Results     []Result `json:"results"`     // one per edit, in the order of Config.Edits
-	Cost        Cost     `json:"cost"`
+	// OriginalPairs are, for every two originals, the closest distance
+	// by the service's decision rule (PDQ, any view of one against any
+	// view of the other, rotated and mirrored variants against the
+	// other's whole frame): every pair is unrelated, so its minimum must
+	// stay above the threshold.
+	OriginalPairs Distances `json:"original_pairs"`
+	Cost          Cost      `json:"cost"`
 }
 
 // Result is what one edit does to matching.
@@ -38,11 +45,23 @@ type Result struct {
 	// Mistakes describe the first wrong matches and false positives.
 	Mistakes []string `json:"mistakes,omitempty"`
 	// Default is the service's decision with its default query (PDQ at
-	// threshold 31 and the exact hashes), Dihedral the same with the 7
-	// rotated and mirrored PDQ variants searched too (match --dihedral).
-	Default  Outcome `json:"default"`
-	Dihedral Outcome `json:"dihedral"`
-	// Decision are the distances that the default query's matches report.
+	// threshold 31 with the rotated and mirrored variants and every view,
+	// and the exact hashes: a MatchMedia call without options). Reference
+	// is what the PDQ reference's matching decides (what HMA does, and
+	// this service before views): the whole frame's PDQ only, upright,
+	// against items hashed without views.
+	Default   Outcome `json:"default"`
+	Reference Outcome `json:"reference"`
+	// Via counts the default query's right matches by what made them:
+	// "whole", a transform ("flipy", ...), or the views of the upload and
+	// the item ("trimmed~whole", "region~region", ...).
+	Via map[string]int `json:"via,omitempty"`
+	// Decision are the distances that the default query's matches report
+	// (True, Unrelated), and the closest distance of each variant to every
+	// other banked original by the same rule as the service's decision
+	// (Closest: PDQ, any searched signal of the variant against any
+	// indexed signal of the original), whether within the threshold or
+	// not: the margin against false positives.
 	Decision DecisionDistances `json:"decision"`
 	// Signals are the distances per perceptual signal (pairs whose
 	// signals are both matchable only), whether or not the
@@ -68,6 +87,7 @@ func (o *Outcome) rates(queries, distractors int) {
 type DecisionDistances struct {
 	True      Distances `json:"true"`
 	Unrelated Distances `json:"unrelated"`
+	Closest   Distances `json:"closest_unrelated"`
 }
 
 // SignalResult is one perceptual signal on its own at its default
@@ -129,15 +149,19 @@ func (r *Report) WriteText(w io.Writer) error {
 		len(r.Banked)+len(r.Distractors), len(r.Banked), len(r.Distractors), r.Seed, r.BankShare)
 	fmt.Fprintf(&b, "banked: %s\ndistractors: %s\n\n", strings.Join(r.Banked, " "), strings.Join(r.Distractors, " "))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "edit\trecall\twrong\tFP\tdihedral recall\tdihedral FP\tunmatchable\tPDQ true med/p95\tPDQ unrelated min/p5\tpHash true med\tdHash true med\t")
+	fmt.Fprintln(tw, "edit\trecall\twrong\tFP\treference recall\tunmatchable\tmatch distance med/p95\tunrelated closest min/p5\tpHash true med\tdHash true med\tmade by\t")
 	for _, res := range r.Results {
-		pdq, ph, dh := res.Signals[0], res.Signals[1], res.Signals[2]
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\t%d\t%d\t\n", res.Edit,
+		ph, dh := res.Signals[1], res.Signals[2]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d/%d\t%d/%d\t%d\t%d\t%s\t\n", res.Edit,
 			frac(res.Default.Right, res.Queries), res.Default.Wrong, frac(res.Default.FalsePositives, res.DistractorQueries),
-			frac(res.Dihedral.Right, res.Queries), frac(res.Dihedral.FalsePositives, res.DistractorQueries), res.Unmatchable,
-			pdq.True.Median, pdq.True.P95, pdq.Unrelated.Min, pdq.Unrelated.P5, ph.True.Median, dh.True.Median)
+			frac(res.Reference.Right, res.Queries), res.Unmatchable,
+			res.Decision.True.Median, res.Decision.True.P95, res.Decision.Closest.Min, res.Decision.Closest.P5,
+			ph.True.Median, dh.True.Median, formatVia(res.Via))
 	}
 	tw.Flush()
+	p := r.OriginalPairs
+	fmt.Fprintf(&b, "\nEvery two originals (%d pairs), closest by the decision rule: min %d, p5 %d, median %d bits (PDQ threshold %d)\n",
+		p.N, p.Min, p.P5, p.Median, mediamatch.PDQ.DefaultThreshold())
 	fmt.Fprintf(&b, "\nEach signal alone at its default threshold (recall, FP) and its distances (bits: true pairs med/p95/max, unrelated min/p5/med):\n\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "edit\t")
@@ -169,6 +193,26 @@ func (r *Report) WriteText(w io.Writer) error {
 		c.HashOriginals.Round(time.Millisecond), c.Matches, c.Match.Round(time.Millisecond), c.Total.Round(time.Millisecond))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// formatVia writes the counts of Result.Via, most first: "whole 9,
+// trimmed~whole 2".
+func formatVia(via map[string]int) string {
+	keys := make([]string, 0, len(via))
+	for k := range via {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if via[keys[i]] != via[keys[j]] {
+			return via[keys[i]] > via[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, via[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func frac(a, b int) string {
