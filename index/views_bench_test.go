@@ -1,0 +1,223 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+)
+
+// BenchmarkMatchViewsCost measures, in one process, what the views and the
+// default rotated and mirrored variants cost an index of image items
+// against what the same items cost without them (issue 13's bounds: a
+// default match at most 2x the p99 of before, at most 16 KB of memory per
+// image item):
+//
+//   - before: MEDIAMATCH_BENCH_N items (default 1,000,000; skipped under
+//     -short) hashed as before views: PDQ, pHash and dHash of the whole
+//     frame; queries as the service sent them: one PDQ, upright.
+//   - after: the same number of items, each also carrying
+//     MEDIAMATCH_BENCH_VIEWS PDQ views (default 12: the trimmed picture
+//     and regions); queries as the service sends them now: the whole
+//     PDQ, its 7 rotated and mirrored variants, and MEDIAMATCH_BENCH_QVIEWS
+//     views (default 6).
+//
+// Hashes are random: the search cost depends on the number of probes and
+// entries, not on how the hashes were made (index may not import
+// fingerprint). Half the queries are near copies (0..20 bits from a
+// stored item's whole frame; after, half of those hit one of its views
+// instead), half unrelated. The two modes alternate query by query. It
+// reports p50 and p99 latency per mode and their ratios, the heap bytes
+// per item of each index (after a GC, over the empty index) and the
+// bytes each item writes to the store (keys and values, before Badger's
+// compression and compaction).
+//
+//	nice go test -run '^$' -bench BenchmarkMatchViewsCost -benchtime 1x -timeout 60m ./index/
+//	MEDIAMATCH_BENCH_N=100000 nice go test -run '^$' -bench BenchmarkMatchViewsCost -benchtime 1x ./index/
+func BenchmarkMatchViewsCost(b *testing.B) {
+	n := benchSignals(b)
+	views := benchEnv(b, "MEDIAMATCH_BENCH_VIEWS", 12)
+	qviews := benchEnv(b, "MEDIAMATCH_BENCH_QVIEWS", 6)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(17, 17))
+
+	view := func(i int) mediamatch.View {
+		// Distinct valid regions; what they are does not change the cost.
+		return mediamatch.View{Region: mediamatch.Region{X0: i, Y0: 0, X1: 1000, Y1: 1000 - i}, Trimmed: i%2 == 0}
+	}
+	pdqV := func(h []byte, v mediamatch.View) mediamatch.Signal { s := pdq(h); s.View = v; return s }
+
+	heapNow := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	type bank struct {
+		ix         *Index
+		whole      [][]byte   // item i's whole-frame PDQ
+		viewHashes [][][]byte // item i's view hashes (after only)
+		heap       uint64     // bytes per item
+		store      float64    // bytes written per item
+	}
+	load := func(withViews bool) *bank {
+		// The hashes are made first, so that the heap measured is the
+		// index's alone.
+		bk := &bank{whole: make([][]byte, n)}
+		if withViews {
+			bk.viewHashes = make([][][]byte, n)
+		}
+		for i := range n {
+			bk.whole[i] = h256(r)
+			if withViews {
+				for range views {
+					bk.viewHashes[i] = append(bk.viewHashes[i], h256(r))
+				}
+			}
+		}
+		ix := openTest(b, "", Options{})
+		mustBank(b, ix, "bench")
+		bk.ix = ix
+		base := heapNow() // the empty index's own buffers are not per item
+		var stored int64
+		const batch = 2000
+		start := time.Now()
+		for lo := 0; lo < n; lo += batch {
+			var items []mediamatch.Item
+			for i := lo; i < min(lo+batch, n); i++ {
+				h := bk.whole[i]
+				sigs := []mediamatch.Signal{pdq(h), phash(h[:8]), dhash(h[8:16])}
+				if withViews {
+					for k, x := range bk.viewHashes[i] {
+						sigs = append(sigs, pdqV(x, view(k)))
+					}
+				}
+				it := mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%08d", i), Media: still(sigs...)}
+				it.Media.FileSignals = []mediamatch.Signal{md5sig(h[16:32]), {Type: mediamatch.SHA256, Hash: h}}
+				a := newItemAdd(0, 1, it, time.Now())
+				stored += int64(len(a.media) + len(encodeItem(a.rec)) + 2*(9+len(a.id)))
+				for _, e := range a.sigs {
+					stored += int64(len(signalKey(e.typ, 0, e.frame, e.hash)))
+				}
+				items = append(items, it)
+			}
+			if err := ix.addItems(ctx, "bench", items); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ix.mem.wait()
+		now := heapNow()
+		bk.heap = (now - min(now, base)) / uint64(n)
+		bk.store = float64(stored) / float64(n)
+		b.Logf("loaded %d items (views %v) in %v: %d heap bytes an item, %.0f store bytes", n, withViews, time.Since(start), bk.heap, bk.store)
+		return bk
+	}
+	before := load(false)
+	after := load(true)
+
+	type query struct {
+		plain, full mediamatch.Media
+		want        string
+	}
+	queries := make([]query, 1000)
+	for i := range queries {
+		var q query
+		whole := []byte(nil)
+		var hitView []byte
+		if i%2 == 0 {
+			j := r.IntN(n)
+			q.want = fmt.Sprintf("item-%08d", j)
+			q.plain = still(pdq(flip(r, before.whole[j], r.IntN(21))))
+			if i%4 == 0 { // one of the query's views meets one of the item's
+				hitView = flip(r, after.viewHashes[j][r.IntN(views)], r.IntN(21))
+			} else {
+				whole = flip(r, after.whole[j], r.IntN(21))
+			}
+		} else {
+			q.plain = still(pdq(h256(r)))
+		}
+		if whole == nil {
+			whole = h256(r)
+		}
+		full := []mediamatch.Signal{pdq(whole)}
+		for t := mediamatch.TransformNone + 1; t <= mediamatch.FlipMinus1; t++ {
+			full = append(full, pdqT(h256(r), t))
+		}
+		for v := range qviews {
+			vh := h256(r)
+			if v == 0 && hitView != nil {
+				vh = hitView
+			}
+			full = append(full, pdqV(vh, view(v)))
+		}
+		q.full = still(full...)
+		queries[i] = q
+	}
+	match := func(ix *Index, m mediamatch.Media, upright bool, want string) time.Duration {
+		t0 := time.Now()
+		ms, err := ix.Match(ctx, Query{Media: m, Upright: upright})
+		d := time.Since(t0)
+		if err != nil {
+			b.Fatalf("Match = %v", err)
+		}
+		switch {
+		case want != "" && (len(ms) == 0 || ms[0].ItemID != want):
+			b.Fatalf("Match of a near copy of %s = %+v, want it first", want, ms)
+		case want == "" && len(ms) != 0:
+			b.Fatalf("Match of an unrelated hash = %d matches, want none", len(ms))
+		}
+		return d
+	}
+	for _, q := range queries { // warm up
+		match(before.ix, q.plain, true, q.want)
+		match(after.ix, q.full, false, q.want)
+	}
+	var old, cur []time.Duration
+	for b.Loop() {
+		for i, q := range queries {
+			if i%2 == 0 {
+				old = append(old, match(before.ix, q.plain, true, q.want))
+				cur = append(cur, match(after.ix, q.full, false, q.want))
+			} else {
+				cur = append(cur, match(after.ix, q.full, false, q.want))
+				old = append(old, match(before.ix, q.plain, true, q.want))
+			}
+		}
+	}
+	o50, o99 := quantile(old, 0.5), quantile(old, 0.99)
+	c50, c99 := quantile(cur, 0.5), quantile(cur, 0.99)
+	b.ReportMetric(float64(n), "items")
+	b.ReportMetric(float64(o50)/1e3, "before-p50-us")
+	b.ReportMetric(float64(o99)/1e3, "before-p99-us")
+	b.ReportMetric(float64(c50)/1e3, "after-p50-us")
+	b.ReportMetric(float64(c99)/1e3, "after-p99-us")
+	b.ReportMetric(float64(c50)/float64(o50), "p50-ratio")
+	b.ReportMetric(float64(c99)/float64(o99), "p99-ratio")
+	b.ReportMetric(float64(before.heap), "before-heap-bytes/item")
+	b.ReportMetric(float64(after.heap), "after-heap-bytes/item")
+	b.ReportMetric(before.store, "before-store-bytes/item")
+	b.ReportMetric(after.store, "after-store-bytes/item")
+	runtime.KeepAlive(before)
+	runtime.KeepAlive(after)
+}
+
+// benchEnv returns the positive integer in the environment variable name,
+// or def.
+func benchEnv(b *testing.B, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		b.Fatalf("%s=%q, want a non-negative integer", name, s)
+	}
+	return v
+}
