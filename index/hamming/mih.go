@@ -112,8 +112,9 @@ func ballSize(s, t int) float64 {
 
 // planProbes orders the n tables by the size of the query's own bucket in
 // each (sc.own), smallest first, into sc.order, and gives the first m of
-// them their probe radii (subRadius, at most the table's width).
-func (sc *mihScratch) planProbes(n, m, radius int, width func(j int) int) {
+// them their probe radii (subRadius, at most the table's width), or 0 each
+// if near (the query's own bucket only: see View.SearchNear).
+func (sc *mihScratch) planProbes(n, m, radius int, near bool, width func(j int) int) {
 	for j := range n {
 		// Insertion sort: n is small.
 		i := j
@@ -123,6 +124,10 @@ func (sc *mihScratch) planProbes(n, m, radius int, width func(j int) int) {
 		sc.order[i] = j
 	}
 	for i, j := range sc.order[:m] {
+		if near {
+			sc.radii[j] = 0
+			continue
+		}
 		sc.radii[j] = min(subRadius(radius, m, i), width(j))
 	}
 }
@@ -588,9 +593,22 @@ func (s *segment) mihCost(r int) float64 {
 	return cost
 }
 
+// nearCost estimates the nanoseconds of a search of s that probes only
+// the query's own bucket in each table (View.SearchNear).
+func (s *segment) nearCost() float64 {
+	cost := float64(len(s.tabs)) * costKey
+	for i := range s.tabs {
+		t := &s.tabs[i]
+		cost += t.probeCost + t.avg*t.candCost
+	}
+	return cost
+}
+
 // searchMIH calls fn for every live entry of s within radius of q, probing
-// the tables. radius must be at least 0.
-func (s *segment) searchMIH(q []uint64, radius int, dead deadSet, sc *mihScratch, fn func(ref uint64, frame uint32, dist int)) {
+// the tables; if near, only the query's own bucket of each table, which
+// finds every entry within min(radius, len(s.tabs)-1) and others by luck
+// (see View.SearchNear). radius must be at least 0.
+func (s *segment) searchMIH(q []uint64, radius int, near bool, dead deadSet, sc *mihScratch, fn func(ref uint64, frame uint32, dist int)) {
 	m := len(s.tabs)
 	for j := range s.tabs {
 		t := &s.tabs[j]
@@ -598,7 +616,7 @@ func (s *segment) searchMIH(q []uint64, radius int, dead deadSet, sc *mihScratch
 		sc.keys[j] = k
 		sc.own[j] = t.bound(k+1) - t.bound(k)
 	}
-	sc.planProbes(len(s.tabs), m, radius, func(j int) int { return s.tabs[j].width })
+	sc.planProbes(len(s.tabs), m, radius, near, func(j int) int { return s.tabs[j].width })
 	for p, j := range sc.order[:m] {
 		t := &s.tabs[j]
 		tr := sc.radii[j]

@@ -16,8 +16,10 @@ type segData interface {
 	// positions appends the positions of ref's entries to buf.
 	positions(ref uint64, buf []uint32) []uint32
 	// search calls fn for every entry within radius of q that dead does not
-	// hold, probing the tables or scanning as mode and the costs say.
-	search(q []uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int))
+	// hold, probing the tables or scanning as mode and the costs say. If
+	// near, a probe reads only the query's own bucket of each table, so
+	// it finds only some of them (see View.SearchNear); a scan finds all.
+	search(q []uint64, radius int, near bool, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int))
 	// gather appends the entries dead does not hold to e, in ref order.
 	gather(dead deadSet, e *Entries)
 	// bytes returns the memory held.
@@ -90,10 +92,18 @@ func (s *segment) gather(dead deadSet, e *Entries) {
 	}
 }
 
-func (s *segment) search(q []uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
-	if s.tabs != nil && (mode == modeMIH || s.mihCost(radius) < scanCost(s.n, s.words)) {
-		s.searchMIH(q, radius, dead, &sc.mih, fn)
-		return
+func (s *segment) search(q []uint64, radius int, near bool, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
+	if s.tabs != nil {
+		var cost float64
+		if near {
+			cost = s.nearCost()
+		} else {
+			cost = s.mihCost(radius)
+		}
+		if mode == modeMIH || cost < scanCost(s.n, s.words) {
+			s.searchMIH(q, radius, near, dead, &sc.mih, fn)
+			return
+		}
 	}
 	var hits []uint32
 	if s.n >= parallelScanMin {
