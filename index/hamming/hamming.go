@@ -435,6 +435,7 @@ func (h *Searcher) Wait() {
 // searchScratch is the reusable per-search state.
 type searchScratch struct {
 	mih  mihScratch
+	near nearScratch
 	bufs [][]uint32
 }
 
@@ -459,57 +460,16 @@ func (v *View) Stored() int {
 // the searcher's word count. fn must not call back into the searcher. A
 // negative radius finds nothing.
 func (v *View) Search(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
-	if len(q) != v.s.cfg.Words {
+	h := v.s
+	if len(q) != h.cfg.Words {
 		panic("hamming: View.Search: wrong query length")
 	}
-	v.search(q, radius, false, fn)
-}
-
-// SearchNear is a cheap, approximate Search, for a query's secondary
-// signals (its flips and rotations, the views of a frame with borders
-// trimmed or bands cut off), whose true matches are usually far closer
-// than radius. It calls fn only for entries within radius of q, with
-// their true distance, exactly as Search would; but of a segment indexed
-// by m multi-index tables it probes only the query's own bucket in each
-// table (a probe radius of 0, where Search probes r/m or so), so it finds
-// an entry there only if one of the m substrings of its hash equals the
-// query's. By pigeonhole that is certain within distance m-1, so:
-//
-//   - every entry within min(radius, m-1) of q is found;
-//   - an entry farther away is found with the chance that one of its
-//     substrings is clean: for 256-bit hashes at radius 31, 13 tables of
-//     19 bits at 1 million entries (12 of 20 or 21 bits from 3 to at least
-//     30 million), so every entry within 11 bits is found, and at 1M
-//     random bit errors find about 97% at 16 bits, 85% at 24 and 70% at
-//     31 (TestSearchNearRecall, a measured table).
-//
-// Smaller segments have more, narrower tables (some 16 of 16 bits at
-// 100,000 entries), so their guarantee is wider. Segments without tables,
-// the tail, and segments where a scan is estimated cheaper than the probes
-// are scanned, and there every entry within radius is found. A probe of
-// one table reads a bucket's offsets, its positions and its one or two
-// candidates' hashes: at 1M entries a SearchNear costs some 5% of an exact
-// Search at radius 31 (BenchmarkSearchNearCost).
-//
-// It is safe for concurrent use, as Search; q has the searcher's word
-// count (else it panics), fn must not call back into the searcher, and a
-// negative radius finds nothing.
-func (v *View) SearchNear(q []uint64, radius int, fn func(ref uint64, frame uint32, dist int)) {
-	if len(q) != v.s.cfg.Words {
-		panic("hamming: View.SearchNear: wrong query length")
-	}
-	v.search(q, radius, true, fn)
-}
-
-// search is Search, or SearchNear if near.
-func (v *View) search(q []uint64, radius int, near bool, fn func(ref uint64, frame uint32, dist int)) {
-	h := v.s
 	if radius < 0 {
 		return
 	}
 	sc := h.scratch.Get().(*searchScratch)
 	for _, st := range v.segs {
-		st.seg.search(q, radius, near, st.dead, h.cfg.mode, sc, fn)
+		st.seg.search(q, radius, st.dead, h.cfg.mode, sc, fn)
 	}
 	t := &v.tail
 	if len(sc.bufs) == 0 {

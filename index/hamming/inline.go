@@ -400,18 +400,27 @@ func (s *inlineSeg) nearCost(r int) float64 {
 	return cost
 }
 
-func (s *inlineSeg) search(q []uint64, radius int, near bool, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
-	var cost float64
-	if near {
-		cost = s.nearCost(radius)
-	} else {
-		cost = s.mihCost(radius)
-	}
+func (s *inlineSeg) search(q []uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
+	cost := s.mihCost(radius)
 	if mode == modeMIH || cost < scanCost(s.n, 1) {
-		s.searchMIH(q[0], radius, near, dead, &sc.mih, cost >= splitCost && runtime.GOMAXPROCS(0) > 1, fn)
+		s.searchMIH(q[0], radius, false, dead, &sc.mih, cost >= splitCost && runtime.GOMAXPROCS(0) > 1, fn)
 		return
 	}
 	s.scan(q[0], radius, dead, sc, fn)
+}
+
+// searchNear probes the own buckets of one query at a time: inline tables
+// hold 64-bit hashes, which are not what the secondary signals are.
+func (s *inlineSeg) searchNear(qs [][]uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(qi int, ref uint64, frame uint32, dist int)) {
+	probe := mode == modeMIH || s.nearCost(radius) < scanCost(s.n, 1)
+	for qi, q := range qs {
+		each := func(ref uint64, frame uint32, dist int) { fn(qi, ref, frame, dist) }
+		if probe {
+			s.searchMIH(q[0], radius, true, dead, &sc.mih, false, each)
+		} else {
+			s.scan(q[0], radius, dead, sc, each)
+		}
+	}
 }
 
 // splitCost is the estimated cost of a multi-index search, in
@@ -475,9 +484,9 @@ func (s *inlineSeg) scan(q uint64, radius int, dead deadSet, sc *searchScratch, 
 	}
 }
 
-// searchMIH is segment.searchMIH for inline tables. Hits are collected
-// and reported once every table is probed, so that fn does not run inside
-// the probe loops.
+// searchMIH is segment.searchMIH for inline tables, or if near
+// segment.nearProbe for one query. Hits are collected and reported once
+// every table is probed, so that fn does not run inside the probe loops.
 func (s *inlineSeg) searchMIH(q uint64, radius int, near bool, dead deadSet, sc *mihScratch, split bool, fn func(ref uint64, frame uint32, dist int)) {
 	m := len(s.tabs)
 	for j := range s.tabs {

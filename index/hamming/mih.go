@@ -593,22 +593,9 @@ func (s *segment) mihCost(r int) float64 {
 	return cost
 }
 
-// nearCost estimates the nanoseconds of a search of s that probes only
-// the query's own bucket in each table (View.SearchNear).
-func (s *segment) nearCost() float64 {
-	cost := float64(len(s.tabs)) * costKey
-	for i := range s.tabs {
-		t := &s.tabs[i]
-		cost += t.probeCost + t.avg*t.candCost
-	}
-	return cost
-}
-
 // searchMIH calls fn for every live entry of s within radius of q, probing
-// the tables; if near, only the query's own bucket of each table, which
-// finds every entry within min(radius, len(s.tabs)-1) and others by luck
-// (see View.SearchNear). radius must be at least 0.
-func (s *segment) searchMIH(q []uint64, radius int, near bool, dead deadSet, sc *mihScratch, fn func(ref uint64, frame uint32, dist int)) {
+// the tables. radius must be at least 0.
+func (s *segment) searchMIH(q []uint64, radius int, dead deadSet, sc *mihScratch, fn func(ref uint64, frame uint32, dist int)) {
 	m := len(s.tabs)
 	for j := range s.tabs {
 		t := &s.tabs[j]
@@ -616,7 +603,7 @@ func (s *segment) searchMIH(q []uint64, radius int, near bool, dead deadSet, sc 
 		sc.keys[j] = k
 		sc.own[j] = t.bound(k+1) - t.bound(k)
 	}
-	sc.planProbes(len(s.tabs), m, radius, near, func(j int) int { return s.tabs[j].width })
+	sc.planProbes(len(s.tabs), m, radius, false, func(j int) int { return s.tabs[j].width })
 	for p, j := range sc.order[:m] {
 		t := &s.tabs[j]
 		tr := sc.radii[j]

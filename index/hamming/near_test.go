@@ -130,6 +130,8 @@ func TestSearchNear(t *testing.T) {
 				queries = 200
 			}
 			var farFound, far int
+			var all [][]uint64   // the queries
+			var alone [][]hitRec // what SearchNear found of each at cfg.Radius
 			for i := range queries {
 				// A live entry with exactly d bits flipped, d from 0 to
 				// the radius, the guarantee's edge most often.
@@ -145,6 +147,10 @@ func TestSearchNear(t *testing.T) {
 						got = append(got, hitRec{ref, frame, dist})
 					})
 					slices.SortFunc(got, compareHits)
+					if radius == v.cfg.Radius {
+						all = append(all, q)
+						alone = append(alone, got)
+					}
 					want := collect(base, q, radius)
 					// got must be a sub-multiset of want.
 					j := 0
@@ -178,6 +184,21 @@ func TestSearchNear(t *testing.T) {
 			}
 			if far > 0 {
 				t.Logf("beyond the guarantee: %d of %d found", farFound, far)
+			}
+			// SearchNearMany finds for each query what SearchNear finds
+			// alone, in batches of every size up to 20.
+			for start, size := 0, 1; start < len(all); start, size = start+size, size%20+1 {
+				batch := all[start:min(len(all), start+size)]
+				got := make([][]hitRec, len(batch))
+				view.SearchNearMany(batch, v.cfg.Radius, func(qi int, ref uint64, frame uint32, dist int) {
+					got[qi] = append(got[qi], hitRec{ref, frame, dist})
+				})
+				for qi := range batch {
+					slices.SortFunc(got[qi], compareHits)
+					if want := alone[start+qi]; !slices.Equal(got[qi], want) {
+						t.Fatalf("SearchNearMany of %d queries: query %d found %v, SearchNear alone %v", len(batch), qi, head(got[qi]), head(want))
+					}
+				}
 			}
 		})
 	}

@@ -16,10 +16,13 @@ type segData interface {
 	// positions appends the positions of ref's entries to buf.
 	positions(ref uint64, buf []uint32) []uint32
 	// search calls fn for every entry within radius of q that dead does not
-	// hold, probing the tables or scanning as mode and the costs say. If
-	// near, a probe reads only the query's own bucket of each table, so
-	// it finds only some of them (see View.SearchNear); a scan finds all.
-	search(q []uint64, radius int, near bool, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int))
+	// hold, probing the tables or scanning as mode and the costs say.
+	search(q []uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int))
+	// searchNear is search for each query of qs (fn gets its index), but a
+	// probe reads only the query's own bucket of each table, so it finds
+	// only some of the entries within radius (see View.SearchNear); a
+	// scan finds them all.
+	searchNear(qs [][]uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(qi int, ref uint64, frame uint32, dist int))
 	// gather appends the entries dead does not hold to e, in ref order.
 	gather(dead deadSet, e *Entries)
 	// bytes returns the memory held.
@@ -92,19 +95,17 @@ func (s *segment) gather(dead deadSet, e *Entries) {
 	}
 }
 
-func (s *segment) search(q []uint64, radius int, near bool, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
-	if s.tabs != nil {
-		var cost float64
-		if near {
-			cost = s.nearCost()
-		} else {
-			cost = s.mihCost(radius)
-		}
-		if mode == modeMIH || cost < scanCost(s.n, s.words) {
-			s.searchMIH(q, radius, near, dead, &sc.mih, fn)
-			return
-		}
+func (s *segment) search(q []uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
+	if s.tabs != nil && (mode == modeMIH || s.mihCost(radius) < scanCost(s.n, s.words)) {
+		s.searchMIH(q, radius, dead, &sc.mih, fn)
+		return
 	}
+	s.scan(q, radius, dead, sc, fn)
+}
+
+// scan calls fn for every entry of s within radius of q that dead does not
+// hold, comparing q with every hash.
+func (s *segment) scan(q []uint64, radius int, dead deadSet, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
 	var hits []uint32
 	if s.n >= parallelScanMin {
 		hits, sc.bufs = scanParallel(s.words, s.n, s.hashes, q, radius, sc.bufs)
