@@ -19,20 +19,23 @@ import (
 //   - an entry farther away is found with the chance that one of its
 //     substrings is clean.
 //
-// For 256-bit hashes and the default plan for radius 31 (see choosePlan),
-// m is 13 (19-bit substrings) at 1 million entries and 12 (21 bits) at 10
-// million, so every entry within 11 bits is found at either size; with
-// random bit errors, at 1 million, about 97% at 16 bits, 85% at 24 and 70%
-// at 31 (TestSearchNearRecall has the table by distance). Smaller
-// segments have more, narrower tables (16 of 16 bits at 100,000 entries),
-// so their guarantee is wider. Segments without tables, segments where a
-// scan is estimated cheaper than the probes (the same cost model as
-// Search's), and the tail are scanned, and there every entry within
-// radius is found.
+// For 256-bit hashes and the default plan for radius 31 (choosePlan), m
+// is 13 (substrings of 19 bits) at 1 million entries and 12 (20 or 21
+// bits) at 3 to 30 million, so every entry within 11 bits is found at any of those
+// sizes. Of entries d random bit errors away, at 1 million, it finds
+// all up to d = 17, 98% at 20, 92% at 24, 80% at 28 and 70% at 31; at
+// 10 million (computed from the plan) 94% at 20, 83% at 24 and 55% at 31
+// (TestSearchNearRecall measures the table by distance and checks it
+// against the chance computed from the plan). Smaller segments have more,
+// narrower tables (16 of 16 bits at 100,000 entries), so their guarantee
+// is wider. Segments without tables, segments where a scan is estimated
+// cheaper than the probes (the cost model Search uses), and the tail are
+// scanned, and there every entry within radius is found.
 //
-// It costs some m cache misses for the buckets and one for each candidate
-// they hold (n/2^width a table on average): a few microseconds at 1
-// million entries (BenchmarkSearchNearCost).
+// It costs m bucket probes and one read for each candidate they hold
+// (n/2^width a table on average), their cache misses overlapped: at 1
+// million entries some 1.5 µs, about 2% of an exact Search at radius 31;
+// at 10 million some 8 µs (BenchmarkSearchNearCost).
 //
 // It is safe for concurrent use, as Search. q has the searcher's word
 // count (else it panics); fn must not call back into the searcher; a

@@ -1,11 +1,14 @@
 package hamming
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -380,4 +383,83 @@ func envInt(t testing.TB, name string, def int) int {
 		t.Fatalf("%s=%q, want a positive integer", name, s)
 	}
 	return v
+}
+
+// TestSearchNearConcurrent searches views with SearchNear and
+// SearchNearMany while a writer adds and removes and merges run in the
+// background: what they find of a view is what they found of it alone,
+// and part of what Search finds in it. Run it under -race too.
+func TestSearchNearConcurrent(t *testing.T) {
+	nops := 3000
+	if testing.Short() {
+		nops = 1000
+	}
+	for _, cfg := range []Config{
+		{Words: 4, Radius: 31, tail: 8},
+		{Words: 4, Radius: 31, tail: 8, mode: modeMIH},
+		{Words: 1, Radius: 8, tail: 8, mode: modeMIH, layout: layoutInline},
+	} {
+		t.Run(fmt.Sprintf("%d-bit/mode=%d", 64*cfg.Words, cfg.mode), func(t *testing.T) {
+			words := cfg.Words
+			r := rand.New(rand.NewPCG(uint64(words), 99))
+			gen := newGenerator(r, words, true)
+			h := New(cfg)
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			for i := range 2 {
+				wg.Add(1)
+				rr := rand.New(rand.NewPCG(uint64(i), 8))
+				qgen := newGenerator(rr, words, true)
+				qgen.centres = gen.centres
+				go func() {
+					defer wg.Done()
+					for !stop.Load() {
+						qs := make([][]uint64, 1+rr.IntN(5))
+						for k := range qs {
+							qs[k] = qgen.near(qgen.centres[rr.IntN(len(qgen.centres))], rr.IntN(8))
+						}
+						v := h.View()
+						many := make([][]hitRec, len(qs))
+						v.SearchNearMany(qs, cfg.Radius, func(qi int, ref uint64, frame uint32, dist int) {
+							many[qi] = append(many[qi], hitRec{ref, frame, dist})
+						})
+						for qi, q := range qs {
+							var near, exact []hitRec
+							v.SearchNear(q, cfg.Radius, func(ref uint64, frame uint32, dist int) { near = append(near, hitRec{ref, frame, dist}) })
+							v.Search(q, cfg.Radius, func(ref uint64, frame uint32, dist int) { exact = append(exact, hitRec{ref, frame, dist}) })
+							slices.SortFunc(near, compareHits)
+							slices.SortFunc(many[qi], compareHits)
+							slices.SortFunc(exact, compareHits)
+							if !slices.Equal(near, many[qi]) {
+								t.Errorf("SearchNear found %v, SearchNearMany %v", head(near), head(many[qi]))
+								return
+							}
+							for _, x := range near {
+								if _, ok := slices.BinarySearchFunc(exact, x, compareHits); !ok {
+									t.Errorf("SearchNear found %v, which Search does not (%v)", x, head(exact))
+									return
+								}
+							}
+						}
+					}
+				}()
+			}
+			var live []uint64
+			for ref := uint64(1); ref < uint64(nops); ref++ {
+				if len(live) > 0 && r.IntN(3) == 0 {
+					i := r.IntN(len(live))
+					h.Remove(live[i])
+					live = slices.Delete(live, i, i+1)
+					continue
+				}
+				for frame := range uint32(1 + r.IntN(3)) {
+					h.Add(ref, frame, gen.hash())
+				}
+				live = append(live, ref)
+			}
+			stop.Store(true)
+			wg.Wait()
+			h.Wait()
+		})
+	}
 }
