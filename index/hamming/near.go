@@ -34,8 +34,8 @@ import (
 //
 // It costs m bucket probes and one read for each candidate they hold
 // (n/2^width a table on average), their cache misses overlapped: at 1
-// million entries some 1.5 µs, about 2% of an exact Search at radius 31;
-// at 10 million some 8 µs (BenchmarkSearchNearCost).
+// million entries some 1.3 µs, 2-3% of an exact Search at radius 31 (50
+// µs at the median); at 10 million some 6 µs (BenchmarkSearchNearCost).
 //
 // It is safe for concurrent use, as Search. q has the searcher's word
 // count (else it panics); fn must not call back into the searcher; a
@@ -56,9 +56,9 @@ func (v *View) SearchNear(q []uint64, radius int, fn func(ref uint64, frame uint
 // near. It probes the buckets of all the queries together, so that their
 // cache misses overlap: a query's secondary signals cost less searched at
 // once than one by one, the more so the larger the index (at 10 million
-// 256-bit entries, 6 queries some 3 µs each at once, 8 µs each alone;
-// BenchmarkSearchNearCost). It panics if a query has the wrong word
-// count.
+// 256-bit entries, 6 queries some 3-4.5 µs each at once, 6-8 µs each
+// alone; BenchmarkSearchNearCost). It panics if a query has the wrong
+// word count.
 func (v *View) SearchNearMany(qs [][]uint64, radius int, fn func(qi int, ref uint64, frame uint32, dist int)) {
 	for _, q := range qs {
 		if len(q) != v.s.cfg.Words {
