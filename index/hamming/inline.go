@@ -410,7 +410,8 @@ func (s *inlineSeg) search(q []uint64, radius int, dead deadSet, mode searchMode
 }
 
 // searchNear probes the own buckets of one query at a time: inline tables
-// hold 64-bit hashes, which are not what the secondary signals are.
+// hold 64-bit hashes (pHash, dHash), whose secondary signals are few, so
+// batching them is not worth a second probe loop.
 func (s *inlineSeg) searchNear(qs [][]uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(qi int, ref uint64, frame uint32, dist int)) {
 	probe := mode == modeMIH || s.nearCost(radius) < scanCost(s.n, 1)
 	for qi, q := range qs {
