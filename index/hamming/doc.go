@@ -11,7 +11,10 @@
 //
 // The API is small: New, Searcher.Add, Searcher.AddBatch (with Entries),
 // Searcher.Remove, Searcher.View, View.Search, View.Len, View.Stored and
-// Searcher.Wait.
+// Searcher.Wait; and View.SearchNear and View.SearchNearMany, a cheap
+// approximate search for a query's secondary signals (flips, rotations,
+// views), which probes only the query's own bucket of each table and so
+// finds for certain only entries within fewer bits (near.go).
 //
 // Package index is its one user. It knows nothing of items, banks, signal
 // types or storage, and must never import any other package of mediamatch

@@ -435,6 +435,7 @@ func (h *Searcher) Wait() {
 // searchScratch is the reusable per-search state.
 type searchScratch struct {
 	mih  mihScratch
+	near nearScratch
 	bufs [][]uint32
 }
 

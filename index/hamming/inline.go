@@ -389,13 +389,39 @@ func (s *inlineSeg) mihCost(r int) float64 {
 	return cost
 }
 
+// nearCost estimates the nanoseconds of a search that probes only the
+// query's own bucket in each table (View.SearchNear).
+func (s *inlineSeg) nearCost(r int) float64 {
+	cost := float64(len(s.tabs)) * costKey
+	for i := range s.tabs {
+		probe, ent := inlineCosts(s.n, s.widths, i, r, 0)
+		cost += probe + s.tabs[i].avg*ent
+	}
+	return cost
+}
+
 func (s *inlineSeg) search(q []uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
 	cost := s.mihCost(radius)
 	if mode == modeMIH || cost < scanCost(s.n, 1) {
-		s.searchMIH(q[0], radius, dead, &sc.mih, cost >= splitCost && runtime.GOMAXPROCS(0) > 1, fn)
+		s.searchMIH(q[0], radius, false, dead, &sc.mih, cost >= splitCost && runtime.GOMAXPROCS(0) > 1, fn)
 		return
 	}
 	s.scan(q[0], radius, dead, sc, fn)
+}
+
+// searchNear probes the own buckets of one query at a time: inline tables
+// hold 64-bit hashes (pHash, dHash), whose secondary signals are few, so
+// batching them is not worth a second probe loop.
+func (s *inlineSeg) searchNear(qs [][]uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(qi int, ref uint64, frame uint32, dist int)) {
+	probe := mode == modeMIH || s.nearCost(radius) < scanCost(s.n, 1)
+	for qi, q := range qs {
+		each := func(ref uint64, frame uint32, dist int) { fn(qi, ref, frame, dist) }
+		if probe {
+			s.searchMIH(q[0], radius, true, dead, &sc.mih, false, each)
+		} else {
+			s.scan(q[0], radius, dead, sc, each)
+		}
+	}
 }
 
 // splitCost is the estimated cost of a multi-index search, in
@@ -459,10 +485,10 @@ func (s *inlineSeg) scan(q uint64, radius int, dead deadSet, sc *searchScratch, 
 	}
 }
 
-// searchMIH is segment.searchMIH for inline tables. Hits are collected
-// and reported once every table is probed, so that fn does not run inside
-// the probe loops.
-func (s *inlineSeg) searchMIH(q uint64, radius int, dead deadSet, sc *mihScratch, split bool, fn func(ref uint64, frame uint32, dist int)) {
+// searchMIH is segment.searchMIH for inline tables, or if near
+// segment.nearProbe for one query. Hits are collected and reported once
+// every table is probed, so that fn does not run inside the probe loops.
+func (s *inlineSeg) searchMIH(q uint64, radius int, near bool, dead deadSet, sc *mihScratch, split bool, fn func(ref uint64, frame uint32, dist int)) {
 	m := len(s.tabs)
 	for j := range s.tabs {
 		t := &s.tabs[j]
@@ -471,7 +497,7 @@ func (s *inlineSeg) searchMIH(q uint64, radius int, dead deadSet, sc *mihScratch
 		sc.rests[j] = s.value(j, q)
 		sc.own[j] = t.dir.bound(k+1) - t.dir.bound(k)
 	}
-	sc.planProbes(len(s.tabs), m, radius, func(j int) int { return s.tabs[j].width })
+	sc.planProbes(len(s.tabs), m, radius, near, func(j int) int { return s.tabs[j].width })
 	sc.hits = sc.hits[:0]
 	// With split, a second goroutine probes the first table (the one
 	// with the largest radius, some half of the probes) into scratch

@@ -112,8 +112,9 @@ func ballSize(s, t int) float64 {
 
 // planProbes orders the n tables by the size of the query's own bucket in
 // each (sc.own), smallest first, into sc.order, and gives the first m of
-// them their probe radii (subRadius, at most the table's width).
-func (sc *mihScratch) planProbes(n, m, radius int, width func(j int) int) {
+// them their probe radii (subRadius, at most the table's width), or 0 each
+// if near (the query's own bucket only: see View.SearchNear).
+func (sc *mihScratch) planProbes(n, m, radius int, near bool, width func(j int) int) {
 	for j := range n {
 		// Insertion sort: n is small.
 		i := j
@@ -123,6 +124,10 @@ func (sc *mihScratch) planProbes(n, m, radius int, width func(j int) int) {
 		sc.order[i] = j
 	}
 	for i, j := range sc.order[:m] {
+		if near {
+			sc.radii[j] = 0
+			continue
+		}
 		sc.radii[j] = min(subRadius(radius, m, i), width(j))
 	}
 }
@@ -598,7 +603,7 @@ func (s *segment) searchMIH(q []uint64, radius int, dead deadSet, sc *mihScratch
 		sc.keys[j] = k
 		sc.own[j] = t.bound(k+1) - t.bound(k)
 	}
-	sc.planProbes(len(s.tabs), m, radius, func(j int) int { return s.tabs[j].width })
+	sc.planProbes(len(s.tabs), m, radius, false, func(j int) int { return s.tabs[j].width })
 	for p, j := range sc.order[:m] {
 		t := &s.tabs[j]
 		tr := sc.radii[j]

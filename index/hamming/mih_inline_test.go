@@ -59,7 +59,7 @@ func TestInlineLayouts(t *testing.T) {
 						// Probing in one goroutine, and split across two.
 						for _, split := range []bool{false, true} {
 							var got []hitRec
-							s.searchMIH(q[0], radius, dead, &sc.mih, split, func(ref uint64, frame uint32, dist int) {
+							s.searchMIH(q[0], radius, false, dead, &sc.mih, split, func(ref uint64, frame uint32, dist int) {
 								got = append(got, hitRec{ref, frame, dist})
 							})
 							slices.SortFunc(got, compareHits)

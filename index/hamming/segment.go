@@ -18,6 +18,11 @@ type segData interface {
 	// search calls fn for every entry within radius of q that dead does not
 	// hold, probing the tables or scanning as mode and the costs say.
 	search(q []uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(ref uint64, frame uint32, dist int))
+	// searchNear is search for each query of qs (fn gets its index), but a
+	// probe reads only the query's own bucket of each table, so it finds
+	// only some of the entries within radius (see View.SearchNear); a
+	// scan finds them all.
+	searchNear(qs [][]uint64, radius int, dead deadSet, mode searchMode, sc *searchScratch, fn func(qi int, ref uint64, frame uint32, dist int))
 	// gather appends the entries dead does not hold to e, in ref order.
 	gather(dead deadSet, e *Entries)
 	// bytes returns the memory held.
@@ -95,6 +100,12 @@ func (s *segment) search(q []uint64, radius int, dead deadSet, mode searchMode, 
 		s.searchMIH(q, radius, dead, &sc.mih, fn)
 		return
 	}
+	s.scan(q, radius, dead, sc, fn)
+}
+
+// scan calls fn for every entry of s within radius of q that dead does not
+// hold, comparing q with every hash.
+func (s *segment) scan(q []uint64, radius int, dead deadSet, sc *searchScratch, fn func(ref uint64, frame uint32, dist int)) {
 	var hits []uint32
 	if s.n >= parallelScanMin {
 		hits, sc.bufs = scanParallel(s.words, s.n, s.hashes, q, radius, sc.bufs)
