@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/index/hamming"
 )
 
 // Match returns the known items that q.Media matches, best first, at most
@@ -28,7 +29,19 @@ import (
 // Unless q.Upright, a keyframe's transformed signals (the hashes of the
 // upload rotated or mirrored by Signal.Transform T) are searched too; a hit
 // by one means the upload is the item turned by T's inverse, which is what
-// FrameMatch.Transform and Match.Transform report.
+// FrameMatch.Transform and Match.Transform report. Signals of any View
+// are searched: any untransformed view of the query against any view of
+// an item (a padded copy's trimmed view against the item's whole frame, a
+// captioned copy's cut against the item's same cut), a turned one against
+// items' whole frames; matches report the two views (QueryView, ItemView).
+//
+// The search is exact for a keyframe's primary signal of each type (the
+// whole frame, untransformed: what partners' lists hold) against items'
+// whole frames: every item within the threshold is found. The other
+// pairs (variants, views) are searched approximately, at a fraction of
+// the cost (see searchKeyframe): within about 11 bits always, farther
+// out to the threshold mostly (at 1M PDQ entries 98% at 20 bits, 70% at
+// 31), and never anything beyond the threshold.
 //
 // Per item, every matching (query keyframe, item keyframe) pair is reported
 // once, with the hit of lowest relative distance (distance/bits; ties go to
@@ -98,35 +111,8 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		for _, s := range k.Signals {
-			if !p.searchable(k, s) {
-				continue
-			}
-			// Every searched signal of the query looks for the items'
-			// whole-frame signals; untransformed ones also for their other
-			// views (a turned view of the upload would meet a view of the
-			// item only if both were cut the same way after turning).
-			for _, key := range []searchKey{{s.Type, false}, {s.Type, true}} {
-				v, ok := st.views[key]
-				if !ok || key.views && s.Transform != mediamatch.TransformNone {
-					continue
-				}
-				h := hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse(), qview: s.View}
-				v.Search(hashWords(s.Hash), p.radius[s.Type], func(ref uint64, frame uint32, dist int) {
-					if mt.over {
-						return // the search cannot be stopped; what follows is dropped
-					}
-					if c := mt.candidate(ref); c != nil {
-						kf, view := splitFrame(frame)
-						h.dist, h.iview = dist, uint8(view)
-						mt.hit(c, uint32(qpos), uint32(kf), h)
-					}
-				})
-			}
-			if mt.over {
-				return nil, mediamatch.Errorf(mediamatch.OverBudget, "", "more than %d keyframe pairs within the thresholds (the match "+
-					"budget); narrow the thresholds, name fewer signal types or send fewer keyframes", p.maxHits)
-			}
+		if err := mt.searchKeyframe(st, p, uint32(qpos), k); err != nil {
+			return nil, err
 		}
 	}
 
@@ -140,6 +126,93 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 	}
 	capDetails(out, p.maxFrames)
 	return out, nil
+}
+
+// searchKeyframe searches the signals of query keyframe k (at position
+// qpos), type by type. The keyframe's primary signal of a type (of the
+// whole frame, as it is: what partners' lists hold) searches the items'
+// whole frames exactly. Its other signals (rotated and mirrored variants,
+// other views) search them with SearchNearMany, and its untransformed
+// signals, the primary too, search the items' other views with
+// SearchNearMany: approximate searches that report only true hits within
+// the threshold but miss some beyond about 11 bits (see
+// hamming.View.SearchNear), at a fraction of an exact search's cost, so
+// that a default query (8 variants and the views) costs little more than
+// the primary search alone (BenchmarkMatchViewsCost). A turned view of
+// the upload would meet a view of an item only if both were cut the same
+// way after turning, so variants search whole frames only.
+func (mt *matcher) searchKeyframe(st *state, p plan, qpos uint32, k mediamatch.Keyframe) error {
+	var done []mediamatch.SignalType
+	for _, s := range k.Signals {
+		if !p.searchable(k, s) || slices.Contains(done, s.Type) {
+			continue
+		}
+		t := s.Type
+		done = append(done, t)
+		var primary *mediamatch.Signal
+		var others, untransformed []mediamatch.Signal
+		for i, o := range k.Signals {
+			if o.Type != t || !p.searchable(k, o) {
+				continue
+			}
+			if o.Transform == mediamatch.TransformNone {
+				untransformed = append(untransformed, o)
+				if primary == nil && o.View.Whole() {
+					primary = &k.Signals[i]
+					continue
+				}
+			}
+			others = append(others, o)
+		}
+		radius := p.radius[t]
+		if v, ok := st.views[searchKey{t, false}]; ok {
+			if primary != nil {
+				h := hit{typ: t, bits: t.Bits(), qview: primary.View}
+				v.Search(hashWords(primary.Hash), radius, func(ref uint64, frame uint32, dist int) {
+					mt.record(qpos, ref, frame, dist, h)
+				})
+			}
+			mt.searchNear(v, qpos, others, radius)
+		}
+		if v, ok := st.views[searchKey{t, true}]; ok {
+			mt.searchNear(v, qpos, untransformed, radius)
+		}
+		if mt.over {
+			return mediamatch.Errorf(mediamatch.OverBudget, "", "more than %d keyframe pairs within the thresholds (the match "+
+				"budget); narrow the thresholds, name fewer signal types or send fewer keyframes", p.maxHits)
+		}
+	}
+	return nil
+}
+
+// searchNear searches v for the signals sigs of query keyframe qpos with
+// one SearchNearMany.
+func (mt *matcher) searchNear(v *hamming.View, qpos uint32, sigs []mediamatch.Signal, radius int) {
+	if len(sigs) == 0 {
+		return
+	}
+	qs := make([][]uint64, len(sigs))
+	hs := make([]hit, len(sigs))
+	for i, s := range sigs {
+		qs[i] = hashWords(s.Hash)
+		hs[i] = hit{typ: s.Type, bits: s.Type.Bits(), transform: s.Transform.Inverse(), qview: s.View}
+	}
+	v.SearchNearMany(qs, radius, func(qi int, ref uint64, frame uint32, dist int) {
+		mt.record(qpos, ref, frame, dist, hs[qi])
+	})
+}
+
+// record notes a hit of query keyframe qpos on entry (ref, frame) at dist,
+// h saying which query signal hit.
+func (mt *matcher) record(qpos uint32, ref uint64, frame uint32, dist int, h hit) {
+	if mt.over {
+		return // the search cannot be stopped; what follows is dropped
+	}
+	if c := mt.candidate(ref); c != nil {
+		kf, view := splitFrame(frame)
+		h.dist, h.iview = dist, uint8(view)
+		mt.hit(c, qpos, uint32(kf), h)
+	}
 }
 
 // Default budgets of one Match call (see Query).
