@@ -674,7 +674,7 @@ func TestFold(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := len(tt.frames)
-			kfs := fold(tt.frames, 1, time.Duration(n)*time.Second)
+			kfs := fold(atTicks(tt.frames, 1), time.Duration(n)*time.Second)
 			var got []string
 			for i, k := range kfs {
 				if k.Index != i {
@@ -688,10 +688,18 @@ func TestFold(t *testing.T) {
 		})
 	}
 	// Half-second samples; the last one is cut short by the duration.
-	kfs := fold([]sample{{signals: hash(a, a)}, {signals: hash(far, far)}}, 2, 700*time.Millisecond)
+	kfs := fold(atTicks([]sample{{signals: hash(a, a)}, {signals: hash(far, far)}}, 2), 700*time.Millisecond)
 	if len(kfs) != 2 || kfs[1].Start != 500*time.Millisecond || kfs[1].End != 700*time.Millisecond {
 		t.Errorf("fold at 2 fps = %+v, want [0,500ms) [500ms,700ms)", kfs)
 	}
+}
+
+// atTicks sets the time of frame i to tick i at fps.
+func atTicks(frames []sample, fps float64) []sample {
+	for i := range frames {
+		frames[i].at = tick(i, fps)
+	}
+	return frames
 }
 
 // TestFoldPDQ checks how PDQ takes part in folding: within foldBitsPDQ of
@@ -729,7 +737,7 @@ func TestFoldPDQ(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, k := range fold(tt.frames, 1, time.Duration(len(tt.frames))*time.Second) {
+			for _, k := range fold(atTicks(tt.frames, 1), time.Duration(len(tt.frames))*time.Second) {
 				got = append(got, fmt.Sprintf("[%v,%v) %d", k.Start, k.End, len(k.Signals)))
 			}
 			if !slices.Equal(got, tt.want) {
