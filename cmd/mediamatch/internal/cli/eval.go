@@ -15,11 +15,11 @@ import (
 
 func (a *app) evalCommand() *cobra.Command {
 	var (
-		originals, groups, edits, exclude, ffmpeg string
-		share                                     float64
-		seed                                      uint64
-		jobs                                      int
-		list, videos                              bool
+		originals, groups, edits, exclude, ffmpeg, stills string
+		share                                             float64
+		seed                                              uint64
+		jobs                                              int
+		list, videos                                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --originals DIR [--videos]",
@@ -76,10 +76,18 @@ and the same with --dihedral, then each matched span.`,
 					return err
 				}
 				defer os.RemoveAll(dir)
+				var photos []eval.Original
+				if stills != "" { // --exclude applies to both folders
+					var work string
+					if photos, work, err = a.evalOriginals(stills, groups, exclude, share, eval.ReadOriginals); err != nil {
+						return err
+					}
+					os.RemoveAll(work)
+				}
 				p := newProgress(a.stderr, a.terminal(a.stderr), a.clock(), "eval", "items", 0)
 				rep, err := eval.RunVideo(cmd.Context(), eval.VideoConfig{
 					Originals: origs, Edits: chosen, BankShare: share, Seed: seed, Dir: dir, Workers: jobs, FFmpeg: ffmpeg,
-					Hasher: hasher, Progress: p.of,
+					Hasher: hasher, Progress: p.of, Stills: photos,
 				})
 				p.finish("")
 				if err != nil {
@@ -119,6 +127,7 @@ and the same with --dihedral, then each matched span.`,
 	f.IntVar(&jobs, "jobs", 0, "variants made and hashed at once (0: one per CPU)")
 	f.StringVar(&ffmpeg, "ffmpeg", "", `ffmpeg binary (default "ffmpeg" from PATH)`)
 	f.BoolVar(&list, "list-edits", false, "list the edits and exit")
+	f.StringVar(&stills, "stills", "", "with --videos: folder of photos banked as images beside the videos, queried as themselves and as videos of them")
 	f.BoolVar(&videos, "videos", false, "evaluate the videos under --originals, with the video edits, instead of the images")
 	return cmd
 }
