@@ -238,7 +238,11 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 		k := seen
 		seen++
 		if anchored {
-			if a, ok := anc.add(k, img); ok {
+			// At most as many anchors as ticks (measured: 0.8 a second on
+			// the chair clip, 0.4-0.7 on the others), so that a video at
+			// the cap has at most 2 x MaxFrames samples, 7,200 by default,
+			// under mediamatch.MaxKeyframes; past that, ticks only.
+			if a, ok := anc.add(k, img); ok && len(anchors) < job.maxFrames {
 				anchors = append(anchors, hash(a, tick(anc.chosen, job.rate)))
 			}
 			if k != int(math.Floor(float64(len(frames))*per+1e-9)) {
@@ -260,7 +264,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 	if err := videoError(ctx, res, job, h.opts.VideoTimeout); err != nil {
 		return videoSamples{}, err
 	}
-	if a, ok := anc.flush(); ok {
+	if a, ok := anc.flush(); ok && len(anchors) < job.maxFrames {
 		anchors = append(anchors, hash(a, tick(anc.chosen, job.rate)))
 	}
 	p := res.probe
@@ -503,6 +507,19 @@ func signalOf(sigs []mediamatch.Signal, t mediamatch.SignalType) (mediamatch.Sig
 // it, fine enough to see motion.
 const thumbSide = 16
 
+// stillFloor is the change between thumbs (mean absolute difference, in
+// grey levels) under which a frame is taken for a repeat of the last frame
+// counted. Encoders do not repeat a frame exactly: the duplicates that a
+// change of frame rate inserts (a copy slowed by 10% at 23.976 fps) come
+// back 0.02-0.23 apart, which would make them the stillest frames and put
+// the anchors where the duplicates fall, not where the content says; real
+// motion between frames is 0.46 and more on the shared perception clip and
+// 0.55 at the 5th percentile on the chair clip. Slow footage under the
+// floor (doorknob: 0.23 at the 5th percentile) is not lost: a frame is
+// compared with the last one counted, so the change adds up until it
+// counts.
+const stillFloor = 0.3
+
 // thumb is a frame's grey level averaged over thumbSide x thumbSide blocks.
 type thumb [thumbSide * thumbSide]float32
 
@@ -522,18 +539,19 @@ type thumb [thumbSide * thumbSide]float32
 // nothing), so the order of frames by stillness, which is all that
 // matters, survives them.
 //
-// A frame whose thumb equals the previous one (the duplicates that the
-// resampling to anchorRate makes of a slower video, a frozen picture) is
-// not a frame of its own: it is neither chosen nor compared, so that where
-// the duplicates fall, which depends on where the file starts, does not
-// decide the choice.
+// A frame whose thumb is within stillFloor of the last frame counted (the
+// duplicates that the resampling to anchorRate makes of a slower video or
+// that an encoder made, a frozen picture) is not a frame of its own: it is
+// neither chosen nor compared, so that where the duplicates fall, which
+// depends on where the file starts and on the encoding, does not decide
+// the choice.
 //
 // Only one frame is held at a time: a frame stiller than every frame in the
 // window before it replaces the one held, which is in its window.
 type anchorer struct {
 	window int // half-width, in frames
 
-	prev     thumb
+	prev     thumb // of the last frame counted
 	havePrev bool
 	past     []scored // the frames within window before the last one
 	cols     []int32  // the block column of each pixel column, for width w
@@ -571,14 +589,14 @@ func (a *anchorer) add(k int, img *image.Gray) (*image.Gray, bool) {
 		d += x
 	}
 	d /= float32(len(t))
-	a.prev = t
 	var out *image.Gray
 	if a.haveCand && k > a.candK+a.window {
 		out = a.emit()
 	}
-	if d == 0 {
+	if d < stillFloor {
 		return out, out != nil
 	}
+	a.prev = t
 	if a.haveCand && d < a.candD {
 		a.haveCand = false
 	}

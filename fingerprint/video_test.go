@@ -711,6 +711,105 @@ func atTicks(frames []sample, fps float64) []sample {
 	return frames
 }
 
+// TestAnchorer checks that anchors depend on the frames around them, not
+// on where the video starts: a copy cut anywhere, or with its frames
+// repeated with encoder noise (a slower frame rate), chooses the same
+// frames, except within the window of its start.
+func TestAnchorer(t *testing.T) {
+	// A 20 s walk of a 32x32 grey frame at 30 fps: each frame moves by a
+	// change that varies smoothly and pseudo-randomly, so the stillness
+	// has minima where the content puts them.
+	const n, side = 600, 32
+	frames := make([]*image.Gray, n)
+	level := 100.0
+	for i := range frames {
+		step := 3 + 2.5*math.Sin(float64(i)/7) + 1.5*math.Sin(float64(i)/2.3)
+		level += step
+		img := image.NewGray(image.Rect(0, 0, side, side))
+		for y := range side {
+			for x := range side {
+				img.Pix[y*side+x] = uint8(int(level+float64(x*y)/8) % 256)
+			}
+		}
+		frames[i] = img
+	}
+	choose := func(fs []*image.Gray) []*image.Gray {
+		a := anchorer{window: 15}
+		var out []*image.Gray
+		for k, f := range fs {
+			if _, ok := a.add(k, f); ok {
+				out = append(out, fs[a.chosen])
+			}
+		}
+		if _, ok := a.flush(); ok {
+			out = append(out, fs[a.chosen])
+		}
+		return out
+	}
+	index := func(img *image.Gray) int { return slices.Index(frames, img) }
+	all := choose(frames)
+	var want []int
+	for _, f := range all {
+		want = append(want, index(f))
+	}
+	if len(want) < 10 || len(want) > 20 {
+		t.Fatalf("%d anchors in 20 s at a window of 0.5 s: %v, want 10-20", len(want), want)
+	}
+	for i := 1; i < len(want); i++ {
+		if want[i]-want[i-1] <= 15 {
+			t.Errorf("anchors %d and %d are within the window", want[i-1], want[i])
+		}
+	}
+	// Cut at every offset of the first 2 s: the anchors after the window
+	// of the cut are the whole video's.
+	for cut := 1; cut < 60; cut++ {
+		var got []int
+		for _, f := range choose(frames[cut:]) {
+			if i := index(f); i > cut+15 {
+				got = append(got, i)
+			}
+		}
+		var w []int
+		for _, i := range want {
+			if i > cut+15 {
+				w = append(w, i)
+			}
+		}
+		if !slices.Equal(got, w) {
+			t.Errorf("cut at frame %d: anchors %v, want %v", cut, got, w)
+		}
+	}
+	// Every fourth frame repeated with noise under stillFloor (a copy
+	// slowed by a fifth): the video's anchors are chosen again, never a
+	// repeat. The copy may choose more, since its window, in time, holds
+	// fewer of the video's frames.
+	var slow []*image.Gray
+	for i, f := range frames {
+		slow = append(slow, f)
+		if i%4 == 3 {
+			dup := image.NewGray(f.Rect)
+			copy(dup.Pix, f.Pix)
+			for j := 0; j < len(dup.Pix); j += 7 {
+				dup.Pix[j] ^= 1
+			}
+			slow = append(slow, dup)
+		}
+	}
+	var got []int
+	for _, f := range choose(slow) {
+		got = append(got, index(f))
+	}
+	for _, i := range want {
+		if !slices.Contains(got, i) {
+			t.Errorf("with near-duplicates: anchors %v, want all of %v", got, want)
+			break
+		}
+	}
+	if slices.Contains(got, -1) {
+		t.Errorf("with near-duplicates: anchors %v (-1: a repeat), want only frames of the video", got)
+	}
+}
+
 // TestFoldPDQ checks how PDQ takes part in folding: within foldBitsPDQ of
 // the run's first sample, compared only where both samples are matchable
 // (quality >= PDQ.MinQuality()), and never folding a matchable sample with

@@ -21,8 +21,32 @@ import (
 
 // RangeTolerance is how far each end of the matched span of the item (the
 // hull of a match's ItemRanges) may be from the span of the original that
-// the variant shows, for a match to count as in range.
+// the variant shows, for a match to count as in range (see inRange).
 const RangeTolerance = 2 * time.Second
+
+// inRange reports whether the item keyframes that a match paired (fs)
+// place the span shown: each end of their hull is within RangeTolerance
+// of the shown span's, or the keyframe at that end covers the shown end.
+// The second case is there because a keyframe stands for a run of
+// near-identical frames, all hashed as its first: a still shown for 6 s,
+// or one frame of it, matches the whole run, and the item cannot say more.
+func inRange(fs []mediamatch.FrameMatch, shown mediamatch.TimeRange) bool {
+	if len(fs) == 0 {
+		return false
+	}
+	first, last := fs[0].ItemTime, fs[0].ItemTime
+	for _, f := range fs[1:] {
+		if r := f.ItemTime; r.Start < first.Start {
+			first = r
+		}
+		if r := f.ItemTime; r.End > last.End {
+			last = r
+		}
+	}
+	covers := func(r mediamatch.TimeRange, t time.Duration) bool { return r.Start <= t && t <= r.End }
+	return (near(first.Start, shown.Start) || covers(first, shown.Start)) &&
+		(near(last.End, shown.End) || covers(last, shown.End))
+}
 
 // VideoConfig is one evaluation of videos.
 type VideoConfig struct {
@@ -260,7 +284,7 @@ func scoreVideo(ctx context.Context, ix *index.Index, ed VideoEdit, origs []*ori
 				ok := false
 				if m.ItemKind == mediamatch.KindVideo {
 					got, ok = hull(m.ItemRanges)
-					in = ok && near(got.Start, v.source.Start) && near(got.End, v.source.End)
+					in = ok && inRange(m.Frames, v.source)
 				}
 				if dihedral {
 					if in {

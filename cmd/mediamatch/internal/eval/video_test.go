@@ -178,4 +178,29 @@ func TestHull(t *testing.T) {
 	if !near(3*time.Second, 5*time.Second) || near(3*time.Second, 5*time.Second+time.Millisecond) {
 		t.Errorf("near: want ends within %s in range, and no further", RangeTolerance)
 	}
+	frames := func(rs ...mediamatch.TimeRange) []mediamatch.FrameMatch {
+		var fs []mediamatch.FrameMatch
+		for _, r := range rs {
+			fs = append(fs, mediamatch.FrameMatch{ItemTime: r})
+		}
+		return fs
+	}
+	for _, tc := range []struct {
+		name   string
+		frames []mediamatch.FrameMatch
+		shown  mediamatch.TimeRange
+		want   bool
+	}{
+		{"no frames", nil, sec(0, 10), false},
+		{"ends near", frames(sec(3, 4), sec(1, 2), sec(11, 12)), sec(0, 10), true},
+		{"start too late", frames(sec(3, 4), sec(9, 10)), sec(0, 10), false},
+		{"end too early", frames(sec(0, 1), sec(6, 7)), sec(0, 10), false},
+		{"a long keyframe covers the shown start", frames(sec(0, 10), sec(10, 11)), sec(8, 11), true},
+		{"a long keyframe covers a frame", frames(sec(2, 9)), sec(6, 6), true},
+		{"a frame far from its keyframe", frames(sec(2, 3)), sec(6, 6), false},
+	} {
+		if got := inRange(tc.frames, tc.shown); got != tc.want {
+			t.Errorf("%s: inRange(%v, %v) = %v, want %v", tc.name, tc.frames, tc.shown, got, tc.want)
+		}
+	}
 }

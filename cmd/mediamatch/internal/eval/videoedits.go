@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,9 +189,12 @@ const stillFilter = "[0:v]scale=w='trunc(min(1280,iw)/2)*2':h=-2,setsar=1"
 // order the report lists them: the photo itself, queried as an image, and
 // videos made of it, queried as videos.
 func StillEdits() []VideoEdit {
+	// The loop filter repeats the photo's (first) frame, whatever its
+	// format: the image demuxer's -loop does not read GIFs.
 	still := func(filter string) func(VideoInfo, *rand.Rand) VideoPlan {
 		return func(VideoInfo, *rand.Rand) VideoPlan {
-			return VideoPlan{Input: []string{"-loop", "1", "-framerate", "25", "-t", "5"}, Filter: stillFilter + filter + "[v]"}
+			return VideoPlan{Filter: stillFilter + filter + ",loop=loop=124:size=1:start=0,setpts=N/25/TB[v]",
+				Output: append(slices.Clone(x264), "-r", "25")}
 		}
 	}
 	return []VideoEdit{
