@@ -53,11 +53,14 @@ member; other groups' members and files in no group are originals each.
 .webm, .avi): ffmpeg makes each video edit (re-encodes, 360p, trim, the middle
 8 s alone and inside a compilation, flip, letterbox, pillarbox, crop, corner
 watermark, 15 fps, speed +-10%, grey, 9:16 reframe with blurred bars, one frame
-as a PNG; 'eval --videos --list-edits' lists them), each variant is hashed and
-matched as the service does, and per edit it prints recall, "in range" (matches
-whose span of the item, from the first to the last matched keyframe, starts
-and ends within 2 s of the span of the original the variant shows), wrong, FP
-and the same with --dihedral, then each matched span.`,
+as a PNG and as a JPEG; 'eval --videos --list-edits' lists them), each variant
+is hashed and matched as the service does, and per edit it prints recall, "in
+range" (matches whose span of the item, from the first to the last matched
+keyframe, starts and ends within 2 s of the span of the original the variant
+shows, or whose keyframe at that end covers it), wrong, FP and the same with
+--dihedral, then each matched span. --stills DIR banks the photos there beside
+the videos and queries each as itself and as 5 s videos of it (plain and
+letterboxed): they must match the photo and nothing across kinds.`,
 		Example: `  mediamatch eval --originals ./photos
   mediamatch eval --originals ../shared/media/images --groups ../shared/media/GROUPS.tsv --exclude 'orientation_'
   mediamatch eval --originals ./photos --edits 'crop|pad' --seed 2 --json > report.json

@@ -104,10 +104,11 @@ func VideoEdits() []VideoEdit {
 				s := mediamatch.TimeRange{Start: min(start, v.Duration/3), End: max(v.Duration-time.Second, v.Duration*2/3)}
 				return VideoPlan{Input: cut(s), Source: s}
 			}},
-		// The item's frames are sampled once a second from its start, so
-		// a copy cut on a whole second samples the same moments and one
-		// cut half a second later samples the frames in between: on fast
-		// footage these two show how much matching depends on that phase.
+		// Ticks are once a second from each file's start, so a copy cut
+		// on a whole second samples the item's moments and one cut half a
+		// second later the frames in between, which on fast footage only
+		// the anchors (fingerprint's frames chosen by content) line up:
+		// these two show whether matching depends on that phase.
 		{Name: "trim-at-2s", Doc: "everything from 2 s on (a cut on a whole second)",
 			Plan: func(v VideoInfo, _ *rand.Rand) VideoPlan { return trimFrom(v, 2*time.Second) }},
 		{Name: "trim-at-2.5s", Doc: "everything from 2.5 s on (a cut half a second off the item's sampling)",
