@@ -224,11 +224,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 	}()
 	onFrame := func(img *image.Gray) error {
 		b := img.Bounds()
-		need := videoFrameBytes(b.Dx(), b.Dy())
-		if anchored {
-			need += 2 * int64(b.Dx()) * int64(b.Dy())
-		}
-		if need > held {
+		if need := videoFrameBytes(b.Dx(), b.Dy()); need > held {
 			r, err := h.mem.acquire(ctx, need-held, fmt.Sprintf("video frames of %dx%d", b.Dx(), b.Dy()))
 			if err != nil {
 				return err
@@ -309,12 +305,12 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 // videoFrameBytes estimates what hashing sampled frames of w x h pixels
 // holds in this process: the frame as read from ffmpeg (8-bit grey), its
 // reduction when over maxFramePixels, and the vPDQ pipeline's float32
-// luminance of the (reduced) frame, with 1 MiB for the rest. Anchoring
-// adds two copies of a frame (anchorer).
+// luminance of the (reduced) frame, the anchorer's two copies of a frame,
+// with 1 MiB for the rest.
 func videoFrameBytes(w, h int) int64 {
 	px := int64(w) * int64(h)
 	p := min(px, maxFramePixels)
-	n := px + 4*p + 1<<20
+	n := 3*px + 4*p + 1<<20
 	if px > maxFramePixels {
 		n += p
 	}
