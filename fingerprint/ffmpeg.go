@@ -13,6 +13,7 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"regexp"
@@ -85,12 +86,15 @@ func (m decodeMode) String() string {
 
 // frameJob says how ffmpeg samples frames from one video.
 type frameJob struct {
-	ffmpeg    string  // path of the binary
-	fps       float64 // sampled frames per second of presentation time
-	maxFrames int     // the most sampled frames accepted
-	side      int     // frames are side x side 8-bit grey; 0: as decoded (displayed size)
-	threads   int     // decoder threads
-	maxPixels int64   // largest coded frame (width*height)
+	ffmpeg string  // path of the binary
+	fps    float64 // sampled frames per second of presentation time
+	// rate, if over 0, is the rate at which frames are handed over
+	// instead of fps, a multiple of it: every frame, for anchoring.
+	rate      float64
+	maxFrames int   // the most sampled frames accepted
+	side      int   // frames are side x side 8-bit grey; 0: as decoded (displayed size)
+	threads   int   // decoder threads
+	maxPixels int64 // largest coded frame (width*height)
 	mode      decodeMode
 	limits    procLimits // the process's resource limits
 	sandbox   *sandbox   // how the process is confined; shared by a Hasher's runs
@@ -99,6 +103,20 @@ type frameJob struct {
 // maxDuration is the longest video a job accepts: maxFrames samples.
 func (j frameJob) maxDuration() time.Duration {
 	return time.Duration(float64(j.maxFrames) / j.fps * float64(time.Second))
+}
+
+// outRate is the rate at which ffmpeg hands frames over.
+func (j frameJob) outRate() float64 {
+	if j.rate > 0 {
+		return j.rate
+	}
+	return j.fps
+}
+
+// outFrames is the most frames ffmpeg hands over: those of maxFrames+1
+// ticks.
+func (j frameJob) outFrames() int {
+	return int(math.Ceil(float64(j.maxFrames+1) * j.outRate() / j.fps))
 }
 
 // args returns ffmpeg's command line, reading the upload from input.
@@ -138,7 +156,7 @@ func (j frameJob) args(input string) []string {
 	case decodeNoRef:
 		in["skip_frame"] = "noref"
 	}
-	rate := strconv.FormatFloat(j.fps, 'g', -1, 64)
+	rate := strconv.FormatFloat(j.outRate(), 'g', -1, 64)
 	// "V": the first video stream that is not cover art.
 	s := ffmpeg.Input(input, in).Get("V").
 		Filter("fps", nil, ffmpeg.KwArgs{"fps": rate, "round": "up", "start_time": "0"})
@@ -151,7 +169,7 @@ func (j frameJob) args(input string) []string {
 			"f":        "image2pipe",
 			"c:v":      "pgm",
 			"fps_mode": "passthrough",
-			"frames:v": strconv.Itoa(j.maxFrames + 1),
+			"frames:v": strconv.Itoa(j.outFrames()),
 		}).
 		GlobalArgs("-nostdin", "-hide_banner", "-nostats",
 			"-loglevel", "level+info", "-filter_complex_threads", "1").

@@ -49,9 +49,10 @@ type Options struct {
 	// decoder holds beside the image, and the hashing pipeline: 16-bit
 	// RGBA is 8 bytes a pixel, a 16-bit TIFF about 26, a progressive
 	// colour JPEG in libjpeg about 6) and takes that much of it until the
-	// image is hashed; a video takes about 5 bytes a pixel of its frames
-	// (at most 4K UHD's worth for the hashing, plus the frame) when its
-	// first frame arrives, until ffmpeg is done. An image needing more
+	// image is hashed; a video takes about 7 bytes a pixel of its frames
+	// (at most 4K UHD's worth for the hashing, plus the frame and two
+	// copies for anchoring) when its first frame arrives, until ffmpeg is
+	// done. An image needing more
 	// than DecodeMemory fails at once with ErrTooLarge; others wait for
 	// room until their context ends. It bounds the memory of decoding
 	// whatever the number of uploads at once; ffmpeg's own memory is

@@ -56,10 +56,21 @@ const (
 	// query within the default threshold 31 of a folded sample is within
 	// 39 of the keyframe.
 	foldBitsPDQ = 8
+	// anchorRate is the rate, in frames per second, at which ffmpeg hands
+	// over frames for anchoring (see anchorer): the rate of most footage,
+	// so that every frame of a 24-30 fps video is seen once and a 60 fps
+	// one every other frame.
+	anchorRate = 30
+	// anchorWindow is the half-width of the window in which an anchor is
+	// the stillest frame. Anchors are therefore at least this far apart
+	// (one or two a second on moving footage), and a copy must show this
+	// much around a moment for both to choose it.
+	anchorWindow = 500 * time.Millisecond
 )
 
-// sample is one sampled video frame: tick i covers [i/fps, (i+1)/fps).
+// sample is one sampled video frame, shown from at until the next sample.
 type sample struct {
+	at       time.Duration
 	signals  []mediamatch.Signal // PDQ first, then pHash and dHash
 	variants []mediamatch.Signal // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
 	low      bool
@@ -71,13 +82,44 @@ type videoSamples struct {
 	width, height int // as displayed
 	duration      time.Duration
 	fps           float64
-	frames        []sample
+	frames        []sample      // one per tick of fps: frames[i].at = tick(i, fps)
+	anchors       []sample      // frames chosen by content (anchorer), in time order
 	cpu           time.Duration // ffmpeg's user+system CPU time
 }
 
+// all returns the grid samples and the anchors in time order, an anchor
+// that falls on a tick left out.
+func (v videoSamples) all() []sample {
+	out := make([]sample, 0, len(v.frames)+len(v.anchors))
+	i, j := 0, 0
+	for i < len(v.frames) || j < len(v.anchors) {
+		switch {
+		case j == len(v.anchors) || (i < len(v.frames) && v.frames[i].at <= v.anchors[j].at):
+			if j < len(v.anchors) && v.frames[i].at == v.anchors[j].at {
+				j++
+			}
+			out = append(out, v.frames[i])
+			i++
+		default:
+			out = append(out, v.anchors[j])
+			j++
+		}
+	}
+	return out
+}
+
 // hashVideo fingerprints a video (or animated image) with ffmpeg: frames
-// sampled at Options.FrameRate, hashed, and runs of near-identical frames
-// folded into keyframes.
+// sampled at Options.FrameRate and at anchors (frames chosen by their
+// content, see anchorer), hashed, and runs of near-identical frames folded
+// into keyframes.
+//
+// The anchors are what let a copy cut anywhere match: the grid of ticks
+// starts at each file's first frame, so a copy cut half a second off a
+// whole second samples the frames between the item's, and on moving
+// footage a frame is 24 PDQ bits from the next at the median (p90 56: the
+// shared chair clip at 30 fps; doorknob 52, p90 84), so no affordable grid
+// is dense enough. An anchor depends only on the frames around it, so an
+// item and a copy that both show a moment choose the same frame.
 //
 // Errors wrap ErrUnsupported (not a video in a whitelisted container, or no
 // video stream), ErrCorrupt (ffmpeg could not decode a single frame),
@@ -86,11 +128,14 @@ type videoSamples struct {
 // reported as clean on the strength of its first hour), or the context's
 // error when ctx ends or VideoTimeout passes.
 func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (mediamatch.Media, error) {
-	mode := decodeFast
+	// Anchors need every frame: skipping the non-reference ones, as
+	// decodeFast does, would leave the frames that each encoding happens
+	// to make references, which differ between an item and its copy.
+	mode, anchored := decodeNoLoopFilter, true
 	if h.opts.KeyframesOnly {
-		mode = decodeKeyframes
+		mode, anchored = decodeKeyframes, false
 	}
-	v, err := h.sampleVideo(ctx, data, mode, frameSide, opts.Dihedral)
+	v, err := h.sampleFrames(ctx, data, mode, frameSide, opts.Dihedral, anchored)
 	if err != nil {
 		return mediamatch.Media{}, err
 	}
@@ -100,7 +145,7 @@ func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (
 		Width:     v.width,
 		Height:    v.height,
 		Duration:  v.duration,
-		Keyframes: fold(v.frames, v.fps, v.duration),
+		Keyframes: fold(v.all(), v.duration),
 	}, nil
 }
 
@@ -119,10 +164,39 @@ func (h *Hasher) job(mode decodeMode, side int) frameJob {
 	}
 }
 
-// sampleVideo runs ffmpeg over data and hashes every sampled frame.
+// sampleVideo runs ffmpeg over data and hashes the frame at every tick
+// of Options.FrameRate: the sampling before anchors.
 func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, side int, dihedral bool) (videoSamples, error) {
+	return h.sampleFrames(ctx, data, mode, side, dihedral, false)
+}
+
+// sampleFrames runs ffmpeg over data and hashes the frame at every tick
+// of Options.FrameRate and, if anchored, every anchor.
+func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode, side int, dihedral, anchored bool) (videoSamples, error) {
 	job := h.job(mode, side)
-	var frames []sample
+	// With anchors ffmpeg hands over every frame at the anchor rate; the
+	// grid's frame for tick i is the one on screen at i/fps, frame
+	// floor(i*rate/fps) of those.
+	per := 1.0
+	if anchored {
+		job.rate = max(anchorRate, job.fps)
+		per = job.rate / job.fps
+	}
+	var (
+		frames  []sample
+		anchors []sample
+		seen    int // frames handed over
+		anc     = anchorer{window: int(math.Round(anchorWindow.Seconds() * job.rate))}
+	)
+	hash := func(img *image.Gray, at time.Duration) sample {
+		// hashFrame and framePDQ do not keep img.
+		sigs, low := hashFrame(img)
+		p, variants, ok := framePDQ(img, dihedral)
+		if ok {
+			sigs = append([]mediamatch.Signal{p}, sigs...)
+		}
+		return sample{at: at, signals: sigs, variants: variants, low: low}
+	}
 	// The header's duration, from the stderr goroutine: a last sample past
 	// it is a sliver that is dropped below, so it does not count against
 	// the cap.
@@ -157,18 +231,26 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 			}
 			releases, held = append(releases, r), need
 		}
+		k := seen
+		seen++
+		if anchored {
+			// At most as many anchors as ticks (measured: 0.8 a second on
+			// the chair clip, 0.4-0.7 on the others), so that a video at
+			// the cap has at most 2 x MaxFrames samples, 7,200 by default,
+			// under mediamatch.MaxKeyframes; past that, ticks only.
+			if a, ok := anc.add(k, img); ok && len(anchors) < job.maxFrames {
+				anchors = append(anchors, hash(a, tick(anc.chosen, job.rate)))
+			}
+			if k != int(math.Floor(float64(len(frames))*per+1e-9)) {
+				return nil
+			}
+		}
 		if d := time.Duration(declared.Load()); len(frames) == job.maxFrames &&
 			(d <= 0 || tick(len(frames), job.fps) < d) {
 			return fmt.Errorf("%w: video is longer than %v (%d frames at %g per second)",
 				ErrTooLarge, job.maxDuration(), job.maxFrames, job.fps)
 		}
-		// hashFrame and framePDQ do not keep img.
-		sigs, low := hashFrame(img)
-		p, variants, ok := framePDQ(img, dihedral)
-		if ok {
-			sigs = append([]mediamatch.Signal{p}, sigs...)
-		}
-		frames = append(frames, sample{signals: sigs, variants: variants, low: low})
+		frames = append(frames, hash(img, tick(len(frames), job.fps)))
 		return nil
 	}
 	res, err := runFFmpeg(ctx, job, h.opts.VideoTimeout, data, onVideo, onFrame)
@@ -177,6 +259,9 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 	}
 	if err := videoError(ctx, res, job, h.opts.VideoTimeout); err != nil {
 		return videoSamples{}, err
+	}
+	if a, ok := anc.flush(); ok && len(anchors) < job.maxFrames {
+		anchors = append(anchors, hash(a, tick(anc.chosen, job.rate)))
 	}
 	p := res.probe
 	v := videoSamples{
@@ -187,6 +272,12 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 		frames:   frames,
 		cpu:      res.cpu,
 	}
+	// Anchors past the end of the grid's last sample are slivers of the
+	// last frame that the cap or the declared end cut off.
+	for len(anchors) > 0 && len(frames) > 0 && anchors[len(anchors)-1].at >= tick(len(frames), job.fps) {
+		anchors = anchors[:len(anchors)-1]
+	}
+	v.anchors = anchors
 	if r := ((p.rotation % 180) + 180) % 180; r == 90 {
 		v.width, v.height = v.height, v.width
 	}
@@ -197,6 +288,9 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 	n := len(v.frames)
 	if d := v.duration; n > 1 && tick(n-1, job.fps) >= d && tick(n-2, job.fps) < d {
 		v.frames = v.frames[:n-1]
+		for len(v.anchors) > 0 && v.anchors[len(v.anchors)-1].at >= d {
+			v.anchors = v.anchors[:len(v.anchors)-1]
+		}
 	}
 	if len(v.frames) > job.maxFrames {
 		return videoSamples{}, fmt.Errorf("%w: video is longer than %v (%d frames at %g per second)",
@@ -211,11 +305,12 @@ func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, 
 // videoFrameBytes estimates what hashing sampled frames of w x h pixels
 // holds in this process: the frame as read from ffmpeg (8-bit grey), its
 // reduction when over maxFramePixels, and the vPDQ pipeline's float32
-// luminance of the (reduced) frame, with 1 MiB for the rest.
+// luminance of the (reduced) frame, the anchorer's two copies of a frame,
+// with 1 MiB for the rest.
 func videoFrameBytes(w, h int) int64 {
 	px := int64(w) * int64(h)
 	p := min(px, maxFramePixels)
-	n := px + 4*p + 1<<20
+	n := 3*px + 4*p + 1<<20
 	if px > maxFramePixels {
 		n += p
 	}
@@ -316,24 +411,33 @@ func tick(i int, fps float64) time.Duration {
 	return time.Duration(math.Round(float64(i) * float64(time.Second) / fps))
 }
 
-// fold turns samples into keyframes: each run of consecutive samples that
-// are near (see near) the run's first sample becomes one keyframe with the
-// first sample's signals (and dihedral variants, when it is matchable) and
-// the run's time range. The last range ends at duration, which must be
-// after the start of the last sample.
-func fold(frames []sample, fps float64, duration time.Duration) []mediamatch.Keyframe {
+// fold turns samples, in time order, into keyframes: each run of
+// consecutive samples that are near (see near) the run's first sample
+// becomes one keyframe with the first sample's signals (and dihedral
+// variants, when it is matchable) and the run's time range, from its first
+// sample's time to the next run's. The first range starts at 0 and the
+// last ends at duration, which must be after the last sample's time.
+func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 	var kfs []mediamatch.Keyframe
 	var first sample
 	for i, f := range frames {
+		end := duration
+		if i+1 < len(frames) {
+			end = frames[i+1].at
+		}
 		if len(kfs) > 0 && near(first, f) {
-			kfs[len(kfs)-1].End = tick(i+1, fps)
+			kfs[len(kfs)-1].End = end
 			continue
 		}
 		first = f
+		start := f.at
+		if len(kfs) == 0 {
+			start = 0
+		}
 		k := mediamatch.Keyframe{
 			Index:          len(kfs),
-			Start:          tick(i, fps),
-			End:            tick(i+1, fps),
+			Start:          start,
+			End:            end,
 			Signals:        f.signals,
 			LowInformation: f.low,
 		}
@@ -392,4 +496,184 @@ func near(a, b sample) bool {
 
 func signalOf(sigs []mediamatch.Signal, t mediamatch.SignalType) (mediamatch.Signal, bool) {
 	return mediamatch.Keyframe{Signals: sigs}.Signal(t)
+}
+
+// thumbSide is the side of the grid of block means that anchoring compares
+// frames by: coarse enough that re-encoding, scaling and noise hardly move
+// it, fine enough to see motion.
+const thumbSide = 16
+
+// stillFloor is the change between thumbs (mean absolute difference, in
+// grey levels) under which a frame is taken for a repeat of the last frame
+// counted. Encoders do not repeat a frame exactly: the duplicates that a
+// change of frame rate inserts (a copy slowed by 10% at 23.976 fps) come
+// back 0.02-0.23 apart, which would make them the stillest frames and put
+// the anchors where the duplicates fall, not where the content says; real
+// motion between frames is 0.46 and more on the shared perception clip and
+// 0.55 at the 5th percentile on the chair clip. Slow footage under the
+// floor (doorknob: 0.23 at the 5th percentile) is not lost: a frame is
+// compared with the last one counted, so the change adds up until it
+// counts.
+const stillFloor = 0.3
+
+// thumb is a frame's grey level averaged over thumbSide x thumbSide blocks.
+type thumb [thumbSide * thumbSide]float32
+
+// anchorer chooses anchors among a video's frames, handed to it in order at
+// anchorRate: a frame is an anchor when it is the stillest of the frames
+// within window frames on either side, stillness being the change from the
+// frame before (the mean absolute difference of their thumbs; ties go to
+// the earlier frame). The rule depends only on the frames around a moment,
+// not on where the file starts, so an item and a copy of it cut anywhere
+// choose the same frames, except within window of the copy's ends. It
+// picks the minima of motion rather than its peaks because there the next
+// and previous frames are the nearest: when an edit moves the choice by a
+// frame (a frame dropped by a lower frame rate, noise from re-encoding
+// between two near-equal frames), the frame chosen is the one that differs
+// least from the item's. Thumbs change in proportion under the edits that
+// keep a picture (bars and borders change nothing, a logo little, a flip
+// nothing), so the order of frames by stillness, which is all that
+// matters, survives them.
+//
+// A frame whose thumb is within stillFloor of the last frame counted (the
+// duplicates that the resampling to anchorRate makes of a slower video or
+// that an encoder made, a frozen picture) is not a frame of its own: it is
+// neither chosen nor compared, so that where the duplicates fall, which
+// depends on where the file starts and on the encoding, does not decide
+// the choice.
+//
+// Only one frame is held at a time: a frame stiller than every frame in the
+// window before it replaces the one held, which is in its window.
+type anchorer struct {
+	window int // half-width, in frames
+
+	prev     thumb // of the last frame counted
+	havePrev bool
+	past     []scored // the frames within window before the last one
+	cols     []int32  // the block column of each pixel column, for width w
+	w        int
+
+	cand     image.Gray // the frame that may become an anchor
+	candK    int
+	candD    float32
+	haveCand bool
+	out      image.Gray // the last anchor returned
+	chosen   int        // its index
+}
+
+type scored struct {
+	k int
+	d float32
+}
+
+// add takes frame k (valid only during the call) and returns the anchor
+// that it settles, if any: a frame window frames or more before it, held
+// in a buffer valid until the next call. Its index is a.chosen.
+func (a *anchorer) add(k int, img *image.Gray) (*image.Gray, bool) {
+	var t thumb
+	a.thumbOf(img, &t)
+	if !a.havePrev {
+		a.prev, a.havePrev = t, true
+		return nil, false // the change into the first frame is unknown
+	}
+	var d float32
+	for i := range t {
+		x := t[i] - a.prev[i]
+		if x < 0 {
+			x = -x
+		}
+		d += x
+	}
+	d /= float32(len(t))
+	var out *image.Gray
+	if a.haveCand && k > a.candK+a.window {
+		out = a.emit()
+	}
+	if d < stillFloor {
+		return out, out != nil
+	}
+	a.prev = t
+	if a.haveCand && d < a.candD {
+		a.haveCand = false
+	}
+	n := 0
+	still := true
+	for _, p := range a.past {
+		if p.k >= k-a.window {
+			a.past[n] = p
+			n++
+			if p.d <= d {
+				still = false
+			}
+		}
+	}
+	a.past = append(a.past[:n], scored{k, d})
+	if still {
+		copyGray(&a.cand, img)
+		a.candK, a.candD, a.haveCand = k, d, true
+	}
+	return out, out != nil
+}
+
+// flush returns the frame held at the end of the video, if any: its window
+// runs past the end.
+func (a *anchorer) flush() (*image.Gray, bool) {
+	if !a.haveCand {
+		return nil, false
+	}
+	return a.emit(), true
+}
+
+func (a *anchorer) emit() *image.Gray {
+	a.cand, a.out = a.out, a.cand
+	a.chosen, a.haveCand = a.candK, false
+	return &a.out
+}
+
+// thumbOf sets t to img's block means, from every other pixel of every
+// other row of frames at least 4*thumbSide on a side (a quarter of the
+// reads, the same means within noise).
+func (a *anchorer) thumbOf(img *image.Gray, t *thumb) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	step := 1
+	if min(w, h) >= 4*thumbSide {
+		step = 2
+	}
+	if a.w != w || len(a.cols) != w {
+		a.cols = slices.Grow(a.cols[:0], w)[:w]
+		for x := range w {
+			a.cols[x] = int32(x * thumbSide / w)
+		}
+		a.w = w
+	}
+	var sum [thumbSide * thumbSide]uint32
+	var cnt [thumbSide * thumbSide]uint32
+	for y := 0; y < h; y += step {
+		row := img.Pix[y*img.Stride : y*img.Stride+w]
+		by := (y * thumbSide / h) * thumbSide
+		for x := 0; x < w; x += step {
+			i := by + int(a.cols[x])
+			sum[i] += uint32(row[x])
+			cnt[i]++
+		}
+	}
+	for i := range t {
+		if cnt[i] > 0 {
+			t[i] = float32(sum[i]) / float32(cnt[i])
+		} else {
+			t[i] = 0
+		}
+	}
+}
+
+// copyGray makes dst a copy of src, reusing dst's pixels.
+func copyGray(dst, src *image.Gray) {
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dst.Pix = slices.Grow(dst.Pix[:0], w*h)[:w*h]
+	for y := range h {
+		copy(dst.Pix[y*w:(y+1)*w], src.Pix[y*src.Stride:y*src.Stride+w])
+	}
+	dst.Stride, dst.Rect = w, image.Rect(0, 0, w, h)
 }

@@ -124,3 +124,74 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkVideoSampling compares the sampling that hashVideo does (the
+// frame at each tick and at each anchor, every frame decoded but for the
+// loop filter) with the sampling before anchors (ticks only, decodeFast),
+// run one after the other in each iteration on the same 1080p clip; then,
+// once, the keyframes that each gives the shared test videos.
+//
+// Metrics: cpu-ratio-anchored-vs-ticks (ffmpeg's CPU plus this process's,
+// anchored over ticks only), ticks-cpu-ms/video-s and anchored-cpu-ms/video-s
+// (the same per second of video), ticks-hash-ms/video-s and
+// anchored-hash-ms/video-s (this process alone: hashing, and for anchors
+// the frames' thumbs), ticks-keyframes/min and anchored-keyframes/min on the
+// clip, shared-ticks-keyframes/min and shared-anchored-keyframes/min over the
+// shared videos (what an item holds: 48 bytes of hashes a keyframe).
+//
+//	go test ./fingerprint/ -run '^$' -bench BenchmarkVideoSampling -benchtime 1x
+func BenchmarkVideoSampling(b *testing.B) {
+	bin := mmtest.FFmpeg(b)
+	_, data := benchClip(b)
+	h := New(Options{FFmpeg: bin})
+	ctx := context.Background()
+	run := func(b *testing.B, data []byte, anchored bool) (total, self time.Duration, keyframes int, d time.Duration) {
+		mode := decodeFast
+		if anchored {
+			mode = decodeNoLoopFilter
+		}
+		c0 := selfCPU()
+		v, err := h.sampleFrames(ctx, data, mode, frameSide, false, anchored)
+		if err != nil {
+			b.Fatal(err)
+		}
+		self = selfCPU() - c0
+		return v.cpu + self, self, len(fold(v.all(), v.duration)), v.duration
+	}
+	var ticks, anchored, ticksSelf, anchoredSelf, dur time.Duration
+	var kt, ka, n int
+	for b.Loop() {
+		t, ts, k, d := run(b, data, false)
+		a, as, k2, _ := run(b, data, true)
+		ticks, ticksSelf, anchored, anchoredSelf = ticks+t, ticksSelf+ts, anchored+a, anchoredSelf+as
+		kt, ka, dur, n = k, k2, d, n+1
+	}
+	secs := dur.Seconds() * float64(n)
+	b.ReportMetric(anchored.Seconds()/ticks.Seconds(), "cpu-ratio-anchored-vs-ticks")
+	b.ReportMetric(1000*ticks.Seconds()/secs, "ticks-cpu-ms/video-s")
+	b.ReportMetric(1000*anchored.Seconds()/secs, "anchored-cpu-ms/video-s")
+	b.ReportMetric(1000*ticksSelf.Seconds()/secs, "ticks-hash-ms/video-s")
+	b.ReportMetric(1000*anchoredSelf.Seconds()/secs, "anchored-hash-ms/video-s")
+	b.ReportMetric(float64(kt)/dur.Minutes(), "ticks-keyframes/min")
+	b.ReportMetric(float64(ka)/dur.Minutes(), "anchored-keyframes/min")
+
+	files, _ := filepath.Glob(filepath.Join("..", "..", "shared", "media", "videos", "*", "*"))
+	if len(files) == 0 {
+		b.Logf("no shared videos: keyframes of the 1080p clip only")
+		return
+	}
+	var st, sa int
+	var total time.Duration
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _, k, d := run(b, data, false)
+		_, _, k2, _ := run(b, data, true)
+		b.Logf("%s: %d keyframes with ticks only, %d with anchors, over %v", filepath.Base(f), k, k2, d.Round(time.Millisecond))
+		st, sa, total = st+k, sa+k2, total+d
+	}
+	b.ReportMetric(float64(st)/total.Minutes(), "shared-ticks-keyframes/min")
+	b.ReportMetric(float64(sa)/total.Minutes(), "shared-anchored-keyframes/min")
+}

@@ -15,11 +15,11 @@ import (
 
 func (a *app) evalCommand() *cobra.Command {
 	var (
-		originals, groups, edits, exclude, ffmpeg string
-		share                                     float64
-		seed                                      uint64
-		jobs                                      int
-		list, videos                              bool
+		originals, groups, edits, exclude, ffmpeg, stills string
+		share                                             float64
+		seed                                              uint64
+		jobs                                              int
+		list, videos                                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --originals DIR [--videos]",
@@ -57,12 +57,14 @@ member; other groups' members and files in no group are originals each.
 .webm, .avi): ffmpeg makes each video edit (re-encodes, 360p, trim, the middle
 8 s alone and inside a compilation, flip, letterbox, pillarbox, crop, corner
 watermark, 15 fps, speed +-10%, grey, 9:16 reframe with blurred bars, one frame
-as a PNG; 'eval --videos --list-edits' lists them), each variant is hashed and
-matched as the service does, and per edit it prints recall, "in range" (matches
-whose span of the item, from the first to the last matched keyframe, starts
-and ends within 2 s of the span of the original the variant shows), wrong, FP
-and the same upright (--upright: no rotated or mirrored variants), then each
-matched span.`,
+as a PNG and as a JPEG; 'eval --videos --list-edits' lists them), each variant
+is hashed and matched as the service does, and per edit it prints recall, "in
+range" (matches whose span of the item, from the first to the last matched
+keyframe, starts and ends within 2 s of the span of the original the variant
+shows, or whose keyframe at that end covers it), wrong, FP and the same
+upright (no rotated or mirrored variants), then each matched span. --stills DIR banks the photos there beside
+the videos and queries each as itself and as 5 s videos of it (plain and
+letterboxed): they must match the photo and nothing across kinds.`,
 		Example: `  mediamatch eval --originals ./photos
   mediamatch eval --originals ../shared/media/images --groups ../shared/media/GROUPS.tsv --exclude 'orientation_'
   mediamatch eval --originals ./photos --edits 'crop|pad' --seed 2 --json > report.json
@@ -81,10 +83,18 @@ matched span.`,
 					return err
 				}
 				defer os.RemoveAll(dir)
+				var photos []eval.Original
+				if stills != "" { // --exclude applies to both folders
+					var work string
+					if photos, work, err = a.evalOriginals(stills, groups, exclude, share, eval.ReadOriginals); err != nil {
+						return err
+					}
+					os.RemoveAll(work)
+				}
 				p := newProgress(a.stderr, a.terminal(a.stderr), a.clock(), "eval", "items", 0)
 				rep, err := eval.RunVideo(cmd.Context(), eval.VideoConfig{
 					Originals: origs, Edits: chosen, BankShare: share, Seed: seed, Dir: dir, Workers: jobs, FFmpeg: ffmpeg,
-					Hasher: hasher, Progress: p.of,
+					Hasher: hasher, Progress: p.of, Stills: photos,
 				})
 				p.finish("")
 				if err != nil {
@@ -124,6 +134,7 @@ matched span.`,
 	f.IntVar(&jobs, "jobs", 0, "variants made and hashed at once (0: one per CPU)")
 	f.StringVar(&ffmpeg, "ffmpeg", "", `ffmpeg binary (default "ffmpeg" from PATH)`)
 	f.BoolVar(&list, "list-edits", false, "list the edits and exit")
+	f.StringVar(&stills, "stills", "", "with --videos: folder of photos banked as images beside the videos, queried as themselves and as videos of them")
 	f.BoolVar(&videos, "videos", false, "evaluate the videos under --originals, with the video edits, instead of the images")
 	return cmd
 }

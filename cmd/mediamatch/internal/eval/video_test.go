@@ -31,11 +31,31 @@ func makeTestVideo(t *testing.T, ffmpeg, out string, args ...string) []byte {
 	return data
 }
 
+// makeTestImage has ffmpeg draw one frame of a lavfi source as a PNG at
+// out and returns its bytes.
+func makeTestImage(t *testing.T, ffmpeg, out, source string) []byte {
+	t.Helper()
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source, "-frames:v", "1", out}
+	if b, err := exec.Command(ffmpeg, args...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // TestVideoEvaluation runs the video evaluation on a 6 s clip of three
 // scenes (the project's posters, 2 s each), banked, and a distractor
 // (ffmpeg's moving test pattern), with the edits that match today: each
 // variant of the clip matches it, over the span of the clip it shows
-// (within RangeTolerance), and nothing matches the distractor's.
+// (within RangeTolerance), and nothing matches the distractor's. Both
+// directions between videos and images are held too: a frame of the clip,
+// as a PNG and as a JPEG, matches the clip; a photo banked beside it (a
+// Mandelbrot set drawn by ffmpeg) matches itself and not the clip, and a
+// 5 s video of it matches the photo; an unrelated photo (a Sierpinski
+// carpet) and its video match nothing.
 func TestVideoEvaluation(t *testing.T) {
 	ffmpeg := mmtest.FFmpeg(t)
 	media := filepath.Join(mmtest.ModuleRoot(t), "testdata", "media")
@@ -48,7 +68,10 @@ func TestVideoEvaluation(t *testing.T) {
 	pattern := makeTestVideo(t, ffmpeg, filepath.Join(tmp, "pattern.mp4"),
 		"-f", "lavfi", "-i", "testsrc2=s=192x144:r=10:d=4")
 
-	want := []string{"original", "reencode-low", "360p", "grey", "trim"}
+	photo := makeTestImage(t, ffmpeg, filepath.Join(tmp, "mandelbrot.png"), "mandelbrot=s=192x144")
+	unrelated := makeTestImage(t, ffmpeg, filepath.Join(tmp, "sierpinski.png"), "sierpinski=s=192x144:seed=1")
+
+	want := []string{"original", "reencode-low", "360p", "grey", "trim", "frame", "frame-jpeg"}
 	var edits []VideoEdit
 	for _, e := range VideoEdits() {
 		if slices.Contains(want, e.Name) {
@@ -65,7 +88,9 @@ func TestVideoEvaluation(t *testing.T) {
 	rep, err := RunVideo(context.Background(), VideoConfig{
 		Originals: []Original{{Name: "scenes.mp4", Data: clip}, {Name: "pattern.mp4", Data: pattern, Distractor: true}},
 		Edits:     edits, BankShare: 1, Seed: 1, Dir: dir, Workers: 2, FFmpeg: ffmpeg,
-		Hasher: fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}),
+		Hasher:     fingerprint.New(fingerprint.Options{FFmpeg: ffmpeg}),
+		Stills:     []Original{{Name: "mandelbrot.png", Data: photo}, {Name: "sierpinski.png", Data: unrelated, Distractor: true}},
+		StillEdits: slices.DeleteFunc(StillEdits(), func(e VideoEdit) bool { return e.Name == "still-letterbox" }),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +115,39 @@ func TestVideoEvaluation(t *testing.T) {
 		}
 		if res.Default.Wrong != 0 || res.Default.FalsePositives != 0 {
 			t.Errorf("%s: %d wrong items, %d false positives, want none: %v", name, res.Default.Wrong, res.Default.FalsePositives, res.Mistakes)
+		}
+	}
+	if !slices.Equal(rep.BankedStills, []string{"mandelbrot.png"}) {
+		t.Fatalf("banked photos %v, want [mandelbrot.png]", rep.BankedStills)
+	}
+	for _, name := range []string{"frame", "frame-jpeg"} {
+		if res, _ := rep.Result(name); len(res.Ranges) != 1 || !strings.Contains(res.Ranges[0], "(in range)") {
+			t.Errorf("%s: ranges %q, want the frame's moment in range", name, res.Ranges)
+		}
+	}
+	// The letterboxed video of the photo (still-letterbox) is left out:
+	// the photo's item is hashed whole and the video's frames with their
+	// bars, so it does not match until frames are also hashed without them.
+	for _, name := range []string{"photo", "still-video"} {
+		var res VideoResult
+		for _, r := range rep.StillResults {
+			if r.Edit == name {
+				res = r
+			}
+		}
+		if res.Edit != name {
+			t.Errorf("no result for still edit %s", name)
+			continue
+		}
+		if res.Failed != 0 {
+			t.Errorf("%s: %d variants not made or hashed: %v", name, res.Failed, res.Errors)
+		}
+		if res.Default.Right != 1 {
+			t.Errorf("%s: matched %d of 1, want the photo's item: %v", name, res.Default.Right, res.Ranges)
+		}
+		if res.Default.Wrong != 0 || res.Default.FalsePositives != 0 || res.Upright.Wrong != 0 || res.Upright.FalsePositives != 0 {
+			t.Errorf("%s: %d wrong items, %d false positives (upright %d, %d), want none: %v", name,
+				res.Default.Wrong, res.Default.FalsePositives, res.Upright.Wrong, res.Upright.FalsePositives, res.Mistakes)
 		}
 	}
 	// The trim shows a span that starts after 0; the report must say which.
@@ -119,5 +177,30 @@ func TestHull(t *testing.T) {
 	}
 	if !near(3*time.Second, 5*time.Second) || near(3*time.Second, 5*time.Second+time.Millisecond) {
 		t.Errorf("near: want ends within %s in range, and no further", RangeTolerance)
+	}
+	frames := func(rs ...mediamatch.TimeRange) []mediamatch.FrameMatch {
+		var fs []mediamatch.FrameMatch
+		for _, r := range rs {
+			fs = append(fs, mediamatch.FrameMatch{ItemTime: r})
+		}
+		return fs
+	}
+	for _, tc := range []struct {
+		name   string
+		frames []mediamatch.FrameMatch
+		shown  mediamatch.TimeRange
+		want   bool
+	}{
+		{"no frames", nil, sec(0, 10), false},
+		{"ends near", frames(sec(3, 4), sec(1, 2), sec(11, 12)), sec(0, 10), true},
+		{"start too late", frames(sec(3, 4), sec(9, 10)), sec(0, 10), false},
+		{"end too early", frames(sec(0, 1), sec(6, 7)), sec(0, 10), false},
+		{"a long keyframe covers the shown start", frames(sec(0, 10), sec(10, 11)), sec(8, 11), true},
+		{"a long keyframe covers a frame", frames(sec(2, 9)), sec(6, 6), true},
+		{"a frame far from its keyframe", frames(sec(2, 3)), sec(6, 6), false},
+	} {
+		if got := inRange(tc.frames, tc.shown); got != tc.want {
+			t.Errorf("%s: inRange(%v, %v) = %v, want %v", tc.name, tc.frames, tc.shown, got, tc.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,8 +38,10 @@ type VideoPlan struct {
 	// Output are the encoder options; nil means H.264 (libx264, CRF 23,
 	// preset veryfast, yuv420p) in MP4, without audio.
 	Output []string
-	// Still makes one PNG frame instead of a video.
-	Still bool
+	// Still makes one frame, an image, instead of a video: a PNG, or the
+	// kind StillExt names (".jpg"), with Output as its encoder's options.
+	Still    bool
+	StillExt string
 	// Source is the span of the original that the variant shows: where a
 	// match's ItemRanges should be.
 	Source mediamatch.TimeRange
@@ -101,10 +104,11 @@ func VideoEdits() []VideoEdit {
 				s := mediamatch.TimeRange{Start: min(start, v.Duration/3), End: max(v.Duration-time.Second, v.Duration*2/3)}
 				return VideoPlan{Input: cut(s), Source: s}
 			}},
-		// The item's frames are sampled once a second from its start, so
-		// a copy cut on a whole second samples the same moments and one
-		// cut half a second later samples the frames in between: on fast
-		// footage these two show how much matching depends on that phase.
+		// Ticks are once a second from each file's start, so a copy cut
+		// on a whole second samples the item's moments and one cut half a
+		// second later the frames in between, which on fast footage only
+		// the anchors (fingerprint's frames chosen by content) line up:
+		// these two show whether matching depends on that phase.
 		{Name: "trim-at-2s", Doc: "everything from 2 s on (a cut on a whole second)",
 			Plan: func(v VideoInfo, _ *rand.Rand) VideoPlan { return trimFrom(v, 2*time.Second) }},
 		{Name: "trim-at-2.5s", Doc: "everything from 2.5 s on (a cut half a second off the item's sampling)",
@@ -159,12 +163,46 @@ func VideoEdits() []VideoEdit {
 					"[b]scale=%[1]d:%[2]d:force_original_aspect_ratio=decrease,setsar=1[fg];[bg][fg]overlay=(W-w)/2:(H-h)/2,setsar=1[v]", w, h)
 				return VideoPlan{Filter: f, Source: whole(v)}
 			}},
-		{Name: "frame", Doc: "one frame, at a random time in the middle half, as a PNG image",
-			Plan: func(v VideoInfo, r *rand.Rand) VideoPlan {
-				t := v.Duration/4 + time.Duration(r.Int64N(int64(max(1, v.Duration/2))))
-				t = t.Truncate(time.Millisecond)
-				return VideoPlan{Input: []string{"-ss", secs(t)}, Still: true, Source: mediamatch.TimeRange{Start: t, End: t}}
-			}},
+		{Name: "frame", Doc: "one frame, at a random time in the middle half, as a PNG image (an image query)",
+			Plan: func(v VideoInfo, r *rand.Rand) VideoPlan { return frameAt(v, r, false) }},
+		{Name: "frame-jpeg", Doc: "one frame, at a random time in the middle half, as a JPEG image (quality about 85)",
+			Plan: func(v VideoInfo, r *rand.Rand) VideoPlan { return frameAt(v, r, true) }},
+	}
+}
+
+// frameAt is one frame of v at a random time in its middle half, as a
+// PNG image or a JPEG.
+func frameAt(v VideoInfo, r *rand.Rand, jpeg bool) VideoPlan {
+	t := v.Duration/4 + time.Duration(r.Int64N(int64(max(1, v.Duration/2))))
+	t = t.Truncate(time.Millisecond)
+	p := VideoPlan{Input: []string{"-ss", secs(t)}, Still: true, Source: mediamatch.TimeRange{Start: t, End: t}}
+	if jpeg {
+		p.StillExt, p.Output = ".jpg", []string{"-q:v", "4"}
+	}
+	return p
+}
+
+// stillFilter fits a photo into at most 1280 pixels wide, even sizes (what
+// H.264 in 4:2:0 needs), square pixels.
+const stillFilter = "[0:v]scale=w='trunc(min(1280,iw)/2)*2':h=-2,setsar=1"
+
+// StillEdits returns the edits of the photos in VideoConfig.Stills, in the
+// order the report lists them: the photo itself, queried as an image, and
+// videos made of it, queried as videos.
+func StillEdits() []VideoEdit {
+	// The loop filter repeats the photo's (first) frame, whatever its
+	// format: the image demuxer's -loop does not read GIFs.
+	still := func(filter string) func(VideoInfo, *rand.Rand) VideoPlan {
+		return func(VideoInfo, *rand.Rand) VideoPlan {
+			return VideoPlan{Filter: stillFilter + filter + ",loop=loop=124:size=1:start=0,setpts=N/25/TB[v]",
+				Output: append(slices.Clone(x264), "-r", "25")}
+		}
+	}
+	return []VideoEdit{
+		{Name: "photo", Doc: "the photo itself, as an image query: must match its own item and no video"},
+		{Name: "still-video", Doc: "a 5 s static shot of the photo (25 fps H.264, at most 1280 wide)", Plan: still("")},
+		{Name: "still-letterbox", Doc: "the same with black bars above and below: the height padded by a third",
+			Plan: still(",pad=iw:" + even("ih*4/3") + ":0:(oh-ih)/2:black")},
 	}
 }
 
@@ -183,6 +221,7 @@ func makeVideo(ctx context.Context, ffmpeg, in, out string, p VideoPlan) error {
 	switch {
 	case p.Still:
 		args = append(args, "-frames:v", "1", "-update", "1")
+		args = append(args, p.Output...)
 	case p.Output != nil:
 		args = append(args, p.Output...)
 	default:
