@@ -218,9 +218,10 @@ func (mt *matcher) record(qpos uint32, ref uint64, frame uint32, dist int, h hit
 // Default budgets of one Match call (see Query).
 const (
 	// DefaultMaxMatchProbes is the default of Query.MaxProbes: enough for
-	// the longest video the hasher samples (3,600 keyframes) with its 8
-	// PDQ dihedral variants and pHash and dHash named.
-	DefaultMaxMatchProbes = 40_000
+	// the longest video the hasher samples (3,600 keyframes on the
+	// once-a-second ticks and as many at anchors) with its 8 PDQ dihedral
+	// variants, a trimmed view, and pHash and dHash named (86,400).
+	DefaultMaxMatchProbes = 100_000
 	// DefaultMaxMatchHits is the default of Query.MaxHits: keyframe pairs
 	// within the thresholds, about 100 bytes of memory each.
 	DefaultMaxMatchHits = 100_000

@@ -41,8 +41,8 @@ const (
 // whether an upload matches, and what to do, but not the banks' hashes.
 // Curators and admins see everything and may ask for any threshold.
 //
-// Every call is budgeted, whatever the role: at most 40,000 signals
-// searched (keyframes times their signals and dihedral variants) and
+// Every call is budgeted, whatever the role: at most 100,000 signals
+// searched (keyframes times their signals, dihedral variants and views) and
 // 100,000 keyframe pairs within the thresholds by default; over either
 // the call gets RESOURCE_EXHAUSTED naming the limit. At most 10,000
 // FrameMatch entries (and as many time ranges) are returned per call.
@@ -118,8 +118,8 @@ func (c *matchServiceClient) MatchSignals(ctx context.Context, in *MatchSignalsR
 // whether an upload matches, and what to do, but not the banks' hashes.
 // Curators and admins see everything and may ask for any threshold.
 //
-// Every call is budgeted, whatever the role: at most 40,000 signals
-// searched (keyframes times their signals and dihedral variants) and
+// Every call is budgeted, whatever the role: at most 100,000 signals
+// searched (keyframes times their signals, dihedral variants and views) and
 // 100,000 keyframe pairs within the thresholds by default; over either
 // the call gets RESOURCE_EXHAUSTED naming the limit. At most 10,000
 // FrameMatch entries (and as many time ranges) are returned per call.
