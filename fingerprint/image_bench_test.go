@@ -204,3 +204,61 @@ func BenchmarkImagePDQ(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHashViews compares the still-image hash with PDQ views (what
+// Hash does) against the same path without them (the hasher before
+// views: decode, EXIF, PDQ, pHash, dHash, MD5, SHA-256), timed in the
+// same loop on the photos of BenchmarkImageHash and on shared photos at
+// their own size. It reports views/baseline (issue 13's bound: at most
+// 3), each side's milliseconds per image and the PDQ signals per image.
+func BenchmarkHashViews(b *testing.B) {
+	h := New(Options{})
+	ctx := context.Background()
+	photos := benchPhotos(b)
+	for _, rel := range []string{"skimage/astronaut.png", "skimage/chelsea.png", "imaging-flowers/flowers.png"} {
+		d, err := os.ReadFile(filepath.Join(mmtest.Shared(b, "media"), "images", rel))
+		if err != nil {
+			b.Fatal(err)
+		}
+		photos = append(photos, struct {
+			name string
+			data []byte
+		}{filepath.Base(rel), d})
+	}
+	for _, p := range photos {
+		format := sniff(p.data)
+		hash := func(views bool) mediamatch.Keyframe {
+			img, _, _, release, err := h.decode(ctx, format, p.data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer release()
+			_ = fileSignals(p.data)
+			return hashStillViews(img, orientation(format, p.data), HashOptions{}, views)
+		}
+		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
+			var base, views time.Duration
+			pdqs := 0
+			for b.Loop() {
+				t0 := time.Now()
+				hash(false)
+				t1 := time.Now()
+				kf := hash(true)
+				t2 := time.Now()
+				base += t1.Sub(t0)
+				views += t2.Sub(t1)
+				pdqs = 0
+				for _, s := range kf.Signals {
+					if s.Type == mediamatch.PDQ {
+						pdqs++
+					}
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(views)/float64(base), "views/baseline")
+			b.ReportMetric(float64(base.Microseconds())/1000/n, "baseline-ms/img")
+			b.ReportMetric(float64(views.Microseconds())/1000/n, "views-ms/img")
+			b.ReportMetric(float64(pdqs), "pdq-signals")
+		})
+	}
+}
