@@ -53,7 +53,9 @@ func viewSignal(m mediamatch.Media, want func(mediamatch.View) bool) (mediamatch
 	return mediamatch.Signal{}, false
 }
 
-func isTrimmed(v mediamatch.View) bool { return v.Trimmed && v.Region.Whole() == false && v == (mediamatch.View{Region: v.Region, Trimmed: true}) }
+func isTrimmed(v mediamatch.View) bool {
+	return v.Trimmed && v.Region.Whole() == false && v == (mediamatch.View{Region: v.Region, Trimmed: true})
+}
 
 // TestTrimmedView pads and frames real photos in flat colours (a
 // letterbox, a pillarbox, a coloured border, a white pad) and checks that
