@@ -107,8 +107,12 @@ const (
 	// barEdge and barEdgeMin say what a pasted edge is: a step between
 	// two lines barEdge times the picture's median step between lines,
 	// and barEdgeMin luminance levels at least.
-	barEdge    = 3
+	barEdge    = 2.5
 	barEdgeMin = 8
+	// barBusy is the activity, as a share of the picture's (barBusyRank),
+	// of the three lines inside a smooth bar that make its end an edge
+	// even without a step: a textured picture starting at once.
+	barBusy = 0.5
 	// minContent is the smallest content kept, in thousandths of each
 	// side: a 16:9 picture padded to 9:16 keeps 316.
 	minContent = 200
@@ -216,8 +220,10 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 	a, b := run(flatOnly, n, side)
 	// A blurred bar is relative (smoother than the picture), and the
 	// soft background of a photo is smooth too; what sets the bar apart
-	// is the straight edge where the picture is pasted over it. So a cut
-	// through smooth lines is taken only where such an edge is.
+	// is the straight edge where the picture is pasted over it. So within
+	// a run of smooth lines at an end, the cut is made at the strongest
+	// step between two lines, and only if that step is an edge: barEdge
+	// times the median step between the lines left, and barEdgeMin levels.
 	if sa, sb := run(smooth, n, side); sa > a || sb < b {
 		var steps []float64
 		for i := sa + 1; i < sb; i++ {
@@ -228,15 +234,39 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 		if len(steps) > 0 {
 			typical = steps[len(steps)/2]
 		}
-		edge := func(i int) bool {
-			e := max(cross(i-1), cross(i), cross(i+1))
-			return e >= barEdge*typical && e >= barEdgeMin
+		strongest := func(from, to int) (int, bool) {
+			best, at := 0.0, 0
+			for i := max(from, 1); i <= min(to, n-1); i++ {
+				if c := cross(i); c > best {
+					best, at = c, i
+				}
+			}
+			return at, best >= barEdge*typical && best >= barEdgeMin
 		}
-		if sa > a && edge(sa) {
-			a = sa
+		// Over a textured picture (grass, gravel) every step between
+		// lines is large, the edge's too; there the bar ends where the
+		// texture starts at once: the lines just inside are busy.
+		busyAt := func(i, dir int) bool {
+			var sum float64
+			for k := range 3 {
+				j := min(max(i+k*dir, 0), n-1)
+				sum += act[j]
+			}
+			return sum/3 >= barBusy*busy
 		}
-		if sb < b && edge(sb) {
-			b = sb
+		if sa > a {
+			if i, ok := strongest(a+1, sa+1); ok && i > a {
+				a = i
+			} else if busyAt(sa, 1) {
+				a = sa
+			}
+		}
+		if sb < b {
+			if i, ok := strongest(sb-1, b-1); ok && i < b {
+				b = i
+			} else if busyAt(sb-1, -1) {
+				b = sb
+			}
 		}
 	}
 	if a*1000 < minBar*side {
