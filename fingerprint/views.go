@@ -121,8 +121,9 @@ const (
 // trim returns the content of l inside its bars and borders, and false if
 // it has none worth trimming (the content is l itself, or too small to be
 // the picture). The columns are judged over the content rows found so far
-// and the rows over the content columns, twice over, so that a picture
-// padded both ways (a border around a letterbox) is trimmed on all sides.
+// and the rows over the content columns, until neither changes (at most 4
+// rounds), so that a picture padded both ways (a border around a
+// letterbox) is trimmed on all sides.
 func trim(l *luma) (image.Rectangle, bool) {
 	r := image.Rect(0, 0, l.w, l.h)
 	if l.w < 8 || l.h < 8 {
@@ -130,13 +131,15 @@ func trim(l *luma) (image.Rectangle, bool) {
 	}
 	for range 4 {
 		prev := r
-		x0, x1 := bars(l, r, false)
-		r.Min.X, r.Max.X = x0, x1
+		// Each direction is cut afresh from the frame's edges, judged
+		// over the content found in the other: a column of dark picture
+		// under black letterbox bars looks like a bar until the bars are
+		// left out, and must not stay cut once they are.
+		r.Min.X, r.Max.X = bars(l, image.Rect(0, r.Min.Y, l.w, r.Max.Y), false)
 		if r.Dx() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
-		y0, y1 := bars(l, r, true)
-		r.Min.Y, r.Max.Y = y0, y1
+		r.Min.Y, r.Max.Y = bars(l, image.Rect(r.Min.X, 0, r.Max.X, l.h), true)
 		if r.Dy() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
