@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"math"
 	"math/bits"
@@ -209,8 +210,10 @@ func BenchmarkImagePDQ(b *testing.B) {
 // Hash does) against the same path without them (the hasher before
 // views: decode, EXIF, PDQ, pHash, dHash, MD5, SHA-256), timed in the
 // same loop on the photos of BenchmarkImageHash and on shared photos at
-// their own size. It reports views/baseline (issue 13's bound: at most
-// 3), each side's milliseconds per image and the PDQ signals per image.
+// their own size, and on a shared photo padded to 16:9 (trimmed, so it
+// has all its views). It reports views/baseline (issue 13's bound: at
+// most 3), each side's fastest milliseconds per image and the PDQ signals
+// per image.
 func BenchmarkHashViews(b *testing.B) {
 	h := New(Options{})
 	ctx := context.Background()
@@ -225,6 +228,14 @@ func BenchmarkHashViews(b *testing.B) {
 			data []byte
 		}{filepath.Base(rel), d})
 	}
+	{
+		m := sharedPhoto(b, "skimage/astronaut.png")
+		w, h := m.Rect.Dx(), m.Rect.Dy()
+		photos = append(photos, struct {
+			name string
+			data []byte
+		}{"astronaut-pad16x9.png", encodePNG(b, framed(m, w*16/9, h, (w*16/9-w)/2, 0, color.Black))})
+	}
 	for _, p := range photos {
 		format := sniff(p.data)
 		hash := func(views bool) mediamatch.Keyframe {
@@ -237,6 +248,8 @@ func BenchmarkHashViews(b *testing.B) {
 			return hashStillViews(img, orientation(format, p.data), HashOptions{}, views)
 		}
 		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
+			// The fastest of each side over the iterations is kept, which
+			// is what other processes on the machine disturb least.
 			var base, views time.Duration
 			pdqs := 0
 			for b.Loop() {
@@ -245,8 +258,12 @@ func BenchmarkHashViews(b *testing.B) {
 				t1 := time.Now()
 				kf := hash(true)
 				t2 := time.Now()
-				base += t1.Sub(t0)
-				views += t2.Sub(t1)
+				if d := t1.Sub(t0); base == 0 || d < base {
+					base = d
+				}
+				if d := t2.Sub(t1); views == 0 || d < views {
+					views = d
+				}
 				pdqs = 0
 				for _, s := range kf.Signals {
 					if s.Type == mediamatch.PDQ {
@@ -254,10 +271,9 @@ func BenchmarkHashViews(b *testing.B) {
 					}
 				}
 			}
-			n := float64(b.N)
 			b.ReportMetric(float64(views)/float64(base), "views/baseline")
-			b.ReportMetric(float64(base.Microseconds())/1000/n, "baseline-ms/img")
-			b.ReportMetric(float64(views.Microseconds())/1000/n, "views-ms/img")
+			b.ReportMetric(float64(base.Microseconds())/1000, "baseline-ms/img")
+			b.ReportMetric(float64(views.Microseconds())/1000, "views-ms/img")
 			b.ReportMetric(float64(pdqs), "pdq-signals")
 		})
 	}
