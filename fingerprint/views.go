@@ -10,24 +10,32 @@ import (
 
 // This file finds the views of a frame (mediamatch.View) and hashes them
 // with PDQ: the picture with its bars and borders trimmed, and fixed
-// regions that leave out a band where captions and logos go or that a
-// crop keeps. Both sides of a match are hashed by this code and any view
-// of an upload may match any view of an item, so what matters is that an
-// edit of a picture and the picture itself yield one view of the same
-// pixels, not that a view equals the reference PDQ of some cropped file.
+// regions that leave out a band where captions and logos go, or that a
+// centred zoom keeps. Both sides of a match are hashed by this code and
+// any view of an upload may match any view of an item, so what matters is
+// that an edit of a picture and the picture itself yield one view of the
+// same pixels, not that a view equals the reference PDQ of some cropped
+// file.
 //
-// Every view is hashed from one small luminance image of the frame as
-// displayed (viewSide pixels on the long side, area-averaged), made once:
-// a view costs a Jarosz filter over at most viewSide x viewSide values and
-// a DCT, whatever the size of the upload. The whole-frame PDQ stays the
-// reference pipeline's (pdq.go), bit for bit.
+// A still image has, besides its whole-frame PDQ (the reference
+// pipeline's, bit for bit: pdq.go), up to 6 views: the trimmed content,
+// hashed by the reference pipeline from the decoded pixels inside the
+// bars (so that a padded copy's trimmed view meets the item's whole-frame
+// hash: TestTrimmedView bounds the distance at 20 bits), then
+// regions hashed from the luminance of the image already shrunk for pHash
+// and dHash (256 to 512 pixels on the long side): the frame without its
+// top or bottom fifth, the same of the trimmed content, and the centred
+// window of the content (or of the frame). That is 4 PDQ signals for a
+// picture without bars and 7 with, at 1.1-1.4x the cost of hashing without
+// views (BenchmarkHashViews). A video frame has only its trimmed view, from
+// its luminance area-averaged to viewSide pixels, so that letterboxed,
+// pillarboxed and reframed clips are found at little cost per frame.
 
-// viewSide is the long side, in pixels, of the luminance image that views
-// are found and hashed on. PDQ samples 64x64 points after a tent filter,
-// so a region of a quarter of the frame still has 2 pixels a sample; the
-// whole frame hashed this way is within a few bits of the reference
-// pipeline's hash (TestViewWholeAgreement), which is what lets a trimmed
-// view of a padded copy match an item's whole-frame hash.
+// viewSide is the long side, in pixels, of the luminance image that a
+// video frame's bars are found and its trimmed view hashed on. PDQ
+// samples 64x64 points after a tent filter: a picture of a third of the
+// frame (a 16:9 clip reframed to 9:16) still has more than one pixel a
+// sample.
 const viewSide = 256
 
 // luma is a luminance image, 0..255, w by h, row-major.
@@ -257,14 +265,16 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 			}
 			return sum/3 >= barBusy*busy
 		}
-		if sa > a {
+		// A flat bar already found is the bar: smooth lines inside it are
+		// the picture's own soft edge.
+		if a == 0 && sa > a {
 			if i, ok := strongest(a+1, sa+1); ok && i > a {
 				a = i
 			} else if busyAt(sa, 1) {
 				a = sa
 			}
 		}
-		if sb < b {
+		if b == n && sb < b {
 			if i, ok := strongest(sb-1, b-1); ok && i < b {
 				b = i
 			} else if busyAt(sb-1, -1) {
@@ -323,6 +333,7 @@ const captionCut = 200
 // it brought the stereo pair skimage/motorcycle_left/right (a hard
 // negative: the same scene seen a few per cent apart) from 44 to 38 bits.
 const centreKeep = 900
+
 // viewRegion is one region to hash, in pixels of the view luminance.
 type viewRegion struct {
 	view mediamatch.View
