@@ -265,16 +265,20 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 			}
 			return sum/3 >= barBusy*busy
 		}
-		// A flat bar already found is the bar: smooth lines inside it are
-		// the picture's own soft edge.
-		if a == 0 && sa > a {
+		// A flat bar that ends at an edge is the bar: smooth lines inside
+		// it are the picture's own soft edge.
+		edgeAt := func(i int) bool {
+			e := max(cross(i-1), cross(i), cross(i+1))
+			return e >= barEdge*typical && e >= barEdgeMin
+		}
+		if sa > a && (a == 0 || !edgeAt(a)) {
 			if i, ok := strongest(a+1, sa+1); ok && i > a {
 				a = i
 			} else if busyAt(sa, 1) {
 				a = sa
 			}
 		}
-		if b == n && sb < b {
+		if sb < b && (b == n || !edgeAt(b)) {
 			if i, ok := strongest(sb-1, b-1); ok && i < b {
 				b = i
 			} else if busyAt(sb-1, -1) {
