@@ -145,9 +145,11 @@ func hashStill(img image.Image, o int, opts HashOptions) mediamatch.Keyframe {
 	return hashStillViews(img, o, opts, true)
 }
 
-// hashStillViews is hashStill, with the PDQ views (views.go) after the
-// other signals if views; without, it is the hasher before views, kept as
-// the baseline of BenchmarkHashViews.
+// hashStillViews is hashStill, with the PDQ views (views.go) after pHash
+// and dHash if views (and before the dihedral variants, which come last
+// as HashOptions.Dihedral says); without, it is the hasher before views,
+// kept as the baseline of BenchmarkHashViews. A low-information image
+// (flat, or nearly) gets no views: there is nothing in it to trim or cut.
 func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediamatch.Keyframe {
 	small := orient(shrink(img), o)
 	sigs, low := hashSmall(small)
@@ -156,14 +158,14 @@ func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediam
 		return mediamatch.Keyframe{Signals: sigs, LowInformation: low}
 	}
 	kf := mediamatch.Keyframe{Signals: append([]mediamatch.Signal{pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)}, sigs...), LowInformation: low}
-	if opts.Dihedral && matchable(kf) {
-		kf.Signals = append(kf.Signals, pdqImageVariants(img, o, &d)...)
-	}
 	if views && !low {
 		l := viewLuma(small)
 		kf.Signals = append(kf.Signals, viewSignals(&l, func(r image.Rectangle) (pdq.Digest, bool) {
 			return pdqImageRect(img, o, r, l.w, l.h)
 		})...)
+	}
+	if opts.Dihedral && matchable(kf) {
+		kf.Signals = append(kf.Signals, pdqImageVariants(img, o, &d)...)
 	}
 	return kf
 }
