@@ -60,7 +60,8 @@ func isTrimmed(v mediamatch.View) bool { return v.Trimmed }
 // TestTrimmedView pads and frames real photos in flat colours (a
 // letterbox, a pillarbox, a coloured border, a white pad) and checks that
 // the copy gets a trimmed view whose Region is the photo's place in the
-// frame and whose hash is within a few bits of the photo's whole-frame
+// frame (within 15 thousandths) and whose hash is within 20 bits (of the
+// threshold 31) of the photo's whole-frame
 // hash: the pair a padded upload matches its item by.
 func TestTrimmedView(t *testing.T) {
 	h := New(Options{})
