@@ -6,7 +6,9 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"image/jpeg"
 	"image/png"
+	"strings"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
@@ -84,9 +86,19 @@ func TestTrimmedView(t *testing.T) {
 			{"pillarbox-white", w * 16 / 9, ht, (w*16/9 - w) / 2, 0, color.White},
 			{"border-teal", w + 2*w/20, ht + 2*w/20, w / 20, w / 20, color.RGBA{R: 20, G: 140, B: 130, A: 255}},
 			{"off-centre-grey", w + w/4, ht + ht/10, w / 5, ht / 20, color.RGBA{R: 128, G: 128, B: 128, A: 255}},
+			{"letterbox-black-jpeg50", w, ht * 16 / 9, 0, (ht*16/9 - ht) / 2, color.Black},
 		} {
 			t.Run(name+"/"+c.name, func(t *testing.T) {
-				m, err := h.Hash(ctx, encodePNG(t, framed(photo, c.fw, c.fh, c.left, c.top, c.fill)))
+				f := framed(photo, c.fw, c.fh, c.left, c.top, c.fill)
+				data := encodePNG(t, f)
+				if strings.HasSuffix(c.name, "jpeg50") {
+					var b bytes.Buffer
+					if err := jpeg.Encode(&b, f, &jpeg.Options{Quality: 50}); err != nil {
+						t.Fatal(err)
+					}
+					data = b.Bytes()
+				}
+				m, err := h.Hash(ctx, data)
 				if err != nil {
 					t.Fatal(err)
 				}
