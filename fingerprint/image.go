@@ -18,6 +18,7 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/fingerprint/pdq"
 )
 
 // This file decodes still images in process: it sniffs the format, checks
@@ -141,12 +142,28 @@ func imageError(ctx context.Context, err error, timeout time.Duration) error {
 // EXIF orientation o: PDQ (with its dihedral variants if asked), pHash and
 // dHash, all of the image as displayed.
 func hashStill(img image.Image, o int, opts HashOptions) mediamatch.Keyframe {
-	sigs, low := hashSmall(orient(shrink(img), o))
+	return hashStillViews(img, o, opts, true)
+}
+
+// hashStillViews is hashStill, with the PDQ views (views.go) after pHash
+// and dHash if views (and before the dihedral variants, which come last
+// as HashOptions.Dihedral says); without, it is the hasher before views,
+// kept as the baseline of BenchmarkHashViews. A low-information image
+// (flat, or nearly) gets no views: there is nothing in it to trim or cut.
+func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediamatch.Keyframe {
+	small := orient(shrink(img), o)
+	sigs, low := hashSmall(small)
 	d, ok := pdqImage(img, o, mediamatch.TransformNone)
 	if !ok {
 		return mediamatch.Keyframe{Signals: sigs, LowInformation: low}
 	}
 	kf := mediamatch.Keyframe{Signals: append([]mediamatch.Signal{pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)}, sigs...), LowInformation: low}
+	if views && !low {
+		l := viewLuma(small)
+		kf.Signals = append(kf.Signals, viewSignals(&l, func(r image.Rectangle) (pdq.Digest, bool) {
+			return pdqImageRect(img, o, r, l.w, l.h)
+		})...)
+	}
 	if opts.Dihedral && matchable(kf) {
 		kf.Signals = append(kf.Signals, pdqImageVariants(img, o, &d)...)
 	}

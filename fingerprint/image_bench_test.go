@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"math"
 	"math/bits"
@@ -201,6 +202,79 @@ func BenchmarkImagePDQ(b *testing.B) {
 			b.ReportMetric(float64(pdq)/float64(hash), "pdq/hash")
 			b.ReportMetric(float64(dihedral)/float64(hash), "dihedral/hash")
 			b.ReportMetric(float64(pdq)/1e6, "pdq-ms")
+		})
+	}
+}
+
+// BenchmarkHashViews compares the still-image hash with PDQ views (what
+// Hash does) against the same path without them (the hasher before
+// views: decode, EXIF, PDQ, pHash, dHash, MD5, SHA-256), timed in the
+// same loop on the photos of BenchmarkImageHash and on shared photos at
+// their own size, and on a shared photo padded to 16:9 (trimmed, so it
+// has all its views). It reports views/baseline (issue 13's bound: at
+// most 3), each side's fastest milliseconds per image and the PDQ signals
+// per image.
+func BenchmarkHashViews(b *testing.B) {
+	h := New(Options{})
+	ctx := context.Background()
+	photos := benchPhotos(b)
+	for _, rel := range []string{"skimage/astronaut.png", "skimage/chelsea.png", "imaging-flowers/flowers.png"} {
+		d, err := os.ReadFile(filepath.Join(mmtest.Shared(b, "media"), "images", rel))
+		if err != nil {
+			b.Fatal(err)
+		}
+		photos = append(photos, struct {
+			name string
+			data []byte
+		}{filepath.Base(rel), d})
+	}
+	{
+		m := sharedPhoto(b, "skimage/astronaut.png")
+		w, h := m.Rect.Dx(), m.Rect.Dy()
+		photos = append(photos, struct {
+			name string
+			data []byte
+		}{"astronaut-pad16x9.png", encodePNG(b, framed(m, w*16/9, h, (w*16/9-w)/2, 0, color.Black))})
+	}
+	for _, p := range photos {
+		format := sniff(p.data)
+		hash := func(views bool) mediamatch.Keyframe {
+			img, _, _, release, err := h.decode(ctx, format, p.data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer release()
+			_ = fileSignals(p.data)
+			return hashStillViews(img, orientation(format, p.data), HashOptions{}, views)
+		}
+		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
+			// The fastest of each side over the iterations is kept, which
+			// is what other processes on the machine disturb least.
+			var base, views time.Duration
+			pdqs := 0
+			for b.Loop() {
+				t0 := time.Now()
+				hash(false)
+				t1 := time.Now()
+				kf := hash(true)
+				t2 := time.Now()
+				if d := t1.Sub(t0); base == 0 || d < base {
+					base = d
+				}
+				if d := t2.Sub(t1); views == 0 || d < views {
+					views = d
+				}
+				pdqs = 0
+				for _, s := range kf.Signals {
+					if s.Type == mediamatch.PDQ {
+						pdqs++
+					}
+				}
+			}
+			b.ReportMetric(float64(views)/float64(base), "views/baseline")
+			b.ReportMetric(float64(base.Microseconds())/1000, "baseline-ms/img")
+			b.ReportMetric(float64(views.Microseconds())/1000, "views-ms/img")
+			b.ReportMetric(float64(pdqs), "pdq-signals")
 		})
 	}
 }

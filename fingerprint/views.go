@@ -1,0 +1,508 @@
+package fingerprint
+
+import (
+	"image"
+	"slices"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/fingerprint/pdq"
+)
+
+// This file finds the views of a frame (mediamatch.View) and hashes them
+// with PDQ: the picture with its bars and borders trimmed, and fixed
+// regions that leave out a band where captions and logos go, or that a
+// centred zoom keeps. Both sides of a match are hashed by this code and
+// any view of an upload may match any view of an item, so what matters is
+// that an edit of a picture and the picture itself yield one view of the
+// same pixels, not that a view equals the reference PDQ of some cropped
+// file.
+//
+// A still image has, besides its whole-frame PDQ (the reference
+// pipeline's, bit for bit: pdq.go), up to 6 views: the trimmed content,
+// hashed by the reference pipeline from the decoded pixels inside the
+// bars (so that a padded copy's trimmed view meets the item's whole-frame
+// hash: TestTrimmedView bounds the distance at 20 bits), then
+// regions hashed from the luminance of the image already shrunk for pHash
+// and dHash (256 to 512 pixels on the long side): the frame without its
+// top or bottom fifth, the same of the trimmed content, and the centred
+// window of the content (or of the frame). That is 4 PDQ signals for a
+// picture without bars and 7 with, at 1.1-1.4x the cost of hashing without
+// views (BenchmarkHashViews). A video frame has only its trimmed view, from
+// its luminance area-averaged to viewSide pixels, so that letterboxed,
+// pillarboxed and reframed clips are found at little cost per frame.
+
+// viewSide is the long side, in pixels, of the luminance image that a
+// video frame's bars are found and its trimmed view hashed on. PDQ
+// samples 64x64 points after a tent filter: a picture of a third of the
+// frame (a 16:9 clip reframed to 9:16) still has more than one pixel a
+// sample.
+const viewSide = 256
+
+// luma is a luminance image, 0..255, w by h, row-major.
+type luma struct {
+	w, h int
+	pix  []uint8
+}
+
+// at returns the value at column x, row y.
+func (l *luma) at(x, y int) uint8 { return l.pix[y*l.w+x] }
+
+// viewLuma returns the luminance of small, the frame as displayed and
+// already shrunk for pHash and dHash (shrink: 256 to 512 pixels on the
+// long side for any larger frame), at its size.
+func viewLuma(small image.Image) luma {
+	b := small.Bounds()
+	l := luma{w: b.Dx(), h: b.Dy(), pix: make([]uint8, b.Dx()*b.Dy())}
+	row := lumaRows(small)
+	for y := range l.h {
+		row(y, l.pix[y*l.w:(y+1)*l.w])
+	}
+	return l
+}
+
+// reduceLuma returns the luminance of img area-averaged to viewSide
+// pixels on its long side, or at its size if no larger: for video frames,
+// which come at full size.
+func reduceLuma(img image.Image) luma {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dw, dh := w, h
+	if long := max(w, h); long > viewSide {
+		dw = max(1, (w*viewSide+long/2)/long)
+		dh = max(1, (h*viewSide+long/2)/long)
+	}
+	l := luma{w: dw, h: dh, pix: make([]uint8, dw*dh)}
+	if w > 0 && h > 0 {
+		areaReduce(w, h, 1, lumaRows(img), l.pix, dw, dw, dh)
+	}
+	return l
+}
+
+// Trimming. A line (row or column) of the frame belongs to a bar when it
+// is flat (most of its pixels within barTolerance of one level: black,
+// white or any colour's luminance, with JPEG noise and a little text such
+// as a caption, a status bar or an app's header) or when it is far
+// smoother along its length than the lines of the picture (a bar filled
+// with a blurred, enlarged copy of the picture, as short-video apps pad
+// to 16:9 and 9:16). Bars are taken from each edge inwards while the lines
+// qualify, and kept only if they are thick enough to be an edit.
+const (
+	// barTolerance is how far, in luminance levels, a pixel may be from
+	// a flat line's level. Flat bars in a JPEG stay within it (the
+	// shrink for pHash averages the noise; TestTrimmedView's JPEG case),
+	// while a low-contrast texture (skimage/brick.png) does not: with 10,
+	// the brick's rows counted as flat and a padded copy was not trimmed.
+	// Measured on the shared originals padded and framed by the eval's
+	// edits, 6 found 1-2 more of 21 per pad edit than 4 or 10.
+	barTolerance = 6
+	// barFlat is the share of a line's pixels that must lie at its level.
+	// Text over a bar (white on black captions, a screenshot's header
+	// and footer) covers well under a quarter of a line.
+	barFlat = 0.75
+	// barSmooth is the ratio of a line's mean gradient along its length
+	// to that of the picture's busiest lines (barBusyRank) under which the
+	// line counts as a blurred bar. The pads of short-video apps blur the
+	// picture enlarged by 2x or more, leaving a tenth of its gradient or
+	// less.
+	barSmooth = 0.2
+	// barBusyRank is the quantile of line activity taken as the picture's:
+	// bars may cover two thirds of the frame (a landscape picture padded
+	// to 9:16), so a median would measure the bars.
+	barBusyRank = 0.9
+	// minBar is the thinnest bar trimmed, in thousandths of the side: a
+	// line or two of edge noise is not a border.
+	minBar = 20
+	// barGap is the longest run of other lines, in thousandths of the
+	// side, taken into a bar between its lines: a line of text in a
+	// screenshot's footer is 2-3% of the frame's height.
+	barGap = 40
+	// barEdge and barEdgeMin say what a pasted edge is: a step between
+	// two lines barEdge times the picture's median step between lines,
+	// and barEdgeMin luminance levels at least.
+	barEdge    = 2.5
+	barEdgeMin = 8
+	// barBusy is the activity, as a share of the picture's (barBusyRank),
+	// of the three lines inside a smooth bar that make its end an edge
+	// even without a step: a textured picture starting at once.
+	barBusy = 0.5
+	// minContent is the smallest content kept, in thousandths of each
+	// side: a 16:9 picture padded to 9:16 keeps 316.
+	minContent = 200
+)
+
+// trim returns the content of l inside its bars and borders, and false if
+// it has none worth trimming (the content is l itself, or too small to be
+// the picture). The columns are judged over the content rows found so far
+// and the rows over the content columns, until neither changes (at most 4
+// rounds), so that a picture padded both ways (a border around a
+// letterbox) is trimmed on all sides.
+func trim(l *luma) (image.Rectangle, bool) {
+	r := image.Rect(0, 0, l.w, l.h)
+	if l.w < 8 || l.h < 8 {
+		return r, false
+	}
+	for range 4 {
+		prev := r
+		// Each direction is cut afresh from the frame's edges, judged
+		// over the content found in the other: a column of dark picture
+		// under black letterbox bars looks like a bar until the bars are
+		// left out, and must not stay cut once they are.
+		r.Min.X, r.Max.X = bars(l, image.Rect(0, r.Min.Y, l.w, r.Max.Y), false)
+		if r.Dx() <= 2 {
+			return image.Rect(0, 0, l.w, l.h), false
+		}
+		r.Min.Y, r.Max.Y = bars(l, image.Rect(r.Min.X, 0, r.Max.X, l.h), true)
+		if r.Dy() <= 2 {
+			return image.Rect(0, 0, l.w, l.h), false
+		}
+		if r == prev {
+			break
+		}
+	}
+	if r.Dx()*1000 < minContent*l.w || r.Dy()*1000 < minContent*l.h {
+		return image.Rect(0, 0, l.w, l.h), false
+	}
+	return r, r != image.Rect(0, 0, l.w, l.h)
+}
+
+// bars returns the extent [lo, hi) of the content between bars, of the
+// rows of r if rows, else of its columns, each line judged over r's
+// extent in the other direction. A bar thinner than minBar is not cut.
+func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
+	n, lo, hi := r.Dx(), r.Min.X, r.Max.X // lines, over [lo, hi) along them
+	first := r.Min.X
+	if rows {
+		n, lo, hi, first = r.Dy(), r.Min.X, r.Max.X, r.Min.Y
+	} else {
+		lo, hi = r.Min.Y, r.Max.Y
+	}
+	side := l.w
+	if rows {
+		side = l.h
+	}
+	flat := make([]bool, n)
+	act := make([]float64, n)
+	var hist [256]int
+	for i := range n {
+		clear(hist[:])
+		var sum int
+		var p1, p2 int // the two values before v
+		for k := lo; k < hi; k++ {
+			var v uint8
+			if rows {
+				v = l.at(k, first+i)
+			} else {
+				v = l.at(first+i, k)
+			}
+			hist[v]++
+			if k > lo+1 {
+				sum += abs(int(v) - 2*p1 + p2)
+			}
+			p1, p2 = int(v), p1
+		}
+		// The most pixels in any window of 2*barTolerance+1 levels.
+		best, win := 0, 0
+		for v := 0; v < 256; v++ {
+			win += hist[v]
+			if v > 2*barTolerance {
+				win -= hist[v-2*barTolerance-1]
+			}
+			best = max(best, win)
+		}
+		flat[i] = float64(best) >= barFlat*float64(hi-lo)
+		act[i] = float64(sum) / float64(max(hi-lo-2, 1))
+	}
+	sorted := slices.Clone(act)
+	slices.Sort(sorted)
+	busy := sorted[min(n-1, int(barBusyRank*float64(n)))]
+	smooth := func(i int) bool { return flat[i] || act[i] < barSmooth*busy }
+	flatOnly := func(i int) bool { return flat[i] }
+	// cross returns the mean step between lines i-1 and i.
+	cross := func(i int) float64 {
+		if i <= 0 || i >= n {
+			return 0
+		}
+		var sum int
+		for k := lo; k < hi; k++ {
+			if rows {
+				sum += abs(int(l.at(k, first+i)) - int(l.at(k, first+i-1)))
+			} else {
+				sum += abs(int(l.at(first+i, k)) - int(l.at(first+i-1, k)))
+			}
+		}
+		return float64(sum) / float64(hi-lo)
+	}
+	a, b := run(flatOnly, n, side)
+	// A blurred bar is relative (smoother than the picture), and the
+	// soft background of a photo is smooth too; what sets the bar apart
+	// is the straight edge where the picture is pasted over it. So within
+	// a run of smooth lines at an end, the cut is made at the strongest
+	// step between two lines, and only if that step is an edge: barEdge
+	// times the median step between the lines left, and barEdgeMin levels.
+	if sa, sb := run(smooth, n, side); sa > a || sb < b {
+		var steps []float64
+		for i := sa + 1; i < sb; i++ {
+			steps = append(steps, cross(i))
+		}
+		slices.Sort(steps)
+		typical := 0.0
+		if len(steps) > 0 {
+			typical = steps[len(steps)/2]
+		}
+		strongest := func(from, to int) (int, bool) {
+			best, at := 0.0, 0
+			for i := max(from, 1); i <= min(to, n-1); i++ {
+				if c := cross(i); c > best {
+					best, at = c, i
+				}
+			}
+			return at, best >= barEdge*typical && best >= barEdgeMin
+		}
+		// Over a textured picture (grass, gravel) every step between
+		// lines is large, the edge's too; there the bar ends where the
+		// texture starts at once: the lines just inside are busy.
+		busyAt := func(i, dir int) bool {
+			var sum float64
+			for k := range 3 {
+				j := min(max(i+k*dir, 0), n-1)
+				sum += act[j]
+			}
+			return sum/3 >= barBusy*busy
+		}
+		// A flat bar that ends at an edge is the bar: smooth lines inside
+		// it are the picture's own soft edge.
+		edgeAt := func(i int) bool {
+			e := max(cross(i-1), cross(i), cross(i+1))
+			return e >= barEdge*typical && e >= barEdgeMin
+		}
+		if sa > a && (a == 0 || !edgeAt(a)) {
+			if i, ok := strongest(a+1, sa+1); ok && i > a {
+				a = i
+			} else if busyAt(sa, 1) {
+				a = sa
+			}
+		}
+		if sb < b && (b == n || !edgeAt(b)) {
+			if i, ok := strongest(sb-1, b-1); ok && i < b {
+				b = i
+			} else if busyAt(sb-1, -1) {
+				b = sb
+			}
+		}
+	}
+	if a*1000 < minBar*side {
+		a = 0
+	}
+	if (n-b)*1000 < minBar*side {
+		b = n
+	}
+	return first + a, first + b
+}
+
+// run returns the extent [a, b) of n lines left between the runs of bar
+// lines at either end, side the frame's side along which they lie.
+func run(bar func(int) bool, n, side int) (int, int) {
+	// Lines of text over a bar (a screenshot's header and footer, a
+	// caption) interrupt it for a few lines: a run of other lines no
+	// longer than barGap between bar lines is taken as part of the bar.
+	gap := max(1, barGap*side/1000)
+	a := 0
+	for i := 0; i < n && i-a < gap; i++ {
+		if bar(i) {
+			a = i + 1
+		}
+	}
+	b := n
+	for i := n - 1; i >= a && b-1-i < gap; i-- {
+		if bar(i) {
+			b = i
+		}
+	}
+	return a, b
+}
+
+// Fixed regions, in thousandths of the base they cut (the frame, or the
+// trimmed content). A caption bar or a corner logo leaves the rest of the
+// picture untouched, so the picture without the band it covers is the
+// same view of the item and of the captioned copy: captionCut covers the
+// captions of the usual apps (up to a fifth of the height) and a logo in
+// a corner (15% of the shorter side and its margin, which a band of a
+// fifth of the height holds whenever the height is the shorter side or
+// not much longer).
+const captionCut = 200
+
+// centreKeep is the share, in thousandths a side, of the centred window
+// hashed as one more view: the zoom that apps apply to fill a frame
+// crops the picture evenly around its centre. Crops at other positions
+// are not covered: PDQ is sensitive to shifts (its 16x16 DCT's highest
+// frequencies turn a half-cycle every 3% of the side), and measured on
+// the shared photos a grid of 3x3 windows of 90% (the nearest within
+// 2.5% of any 10% crop) found 3 of 21 crops, median distance 60, while
+// it brought the stereo pair skimage/motorcycle_left/right (a hard
+// negative: the same scene seen a few per cent apart) from 44 to 38 bits.
+const centreKeep = 900
+
+// viewRegion is one region to hash, in pixels of the view luminance.
+type viewRegion struct {
+	view mediamatch.View
+	rect image.Rectangle
+}
+
+// regionsOf returns the views to hash of a frame whose luminance is l,
+// besides the whole frame and the trimmed content c (trimmed says there
+// is one): the caption cuts of the frame and of the content, and the crop
+// windows of the content (of the frame if nothing was trimmed).
+func regionsOf(l *luma, c image.Rectangle, trimmed bool) []viewRegion {
+	whole := image.Rect(0, 0, l.w, l.h)
+	var vs []viewRegion
+	add := func(trimmed bool, r image.Rectangle) {
+		if r.Dx() < pdq.MinSide || r.Dy() < pdq.MinSide {
+			return
+		}
+		v := mediamatch.View{Region: toRegion(r, l), Trimmed: trimmed}
+		if v.Whole() || trimmed && r == c {
+			return
+		}
+		for _, o := range vs {
+			if o.view == v {
+				return
+			}
+		}
+		vs = append(vs, viewRegion{view: v, rect: r})
+	}
+	cuts := func(trimmed bool, b image.Rectangle) {
+		cut := (b.Dy()*captionCut + 500) / 1000
+		add(trimmed, image.Rect(b.Min.X, b.Min.Y+cut, b.Max.X, b.Max.Y))
+		add(trimmed, image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Max.Y-cut))
+	}
+	base := whole
+	if trimmed {
+		base = c
+	}
+	cuts(false, whole)
+	if trimmed {
+		cuts(true, c)
+	}
+	m := (1000 - centreKeep) / 2
+	add(trimmed, sub(base, m, m, 1000-m, 1000-m))
+	return vs
+}
+
+// sub returns the part of r from x0, y0 to x1, y1 thousandths of it.
+func sub(r image.Rectangle, x0, y0, x1, y1 int) image.Rectangle {
+	w, h := r.Dx(), r.Dy()
+	return image.Rect(r.Min.X+(w*x0+500)/1000, r.Min.Y+(h*y0+500)/1000,
+		r.Min.X+(w*x1+500)/1000, r.Min.Y+(h*y1+500)/1000)
+}
+
+// toRegion returns r, in pixels of l, in thousandths of the frame.
+func toRegion(r image.Rectangle, l *luma) mediamatch.Region {
+	return mediamatch.Region{
+		X0: r.Min.X * 1000 / l.w, Y0: r.Min.Y * 1000 / l.h,
+		X1: (r.Max.X*1000 + l.w - 1) / l.w, Y1: (r.Max.Y*1000 + l.h - 1) / l.h,
+	}
+}
+
+// lumaDigest returns the PDQ digest of the rectangle r of l.
+func lumaDigest(l *luma, r image.Rectangle) (pdq.Digest, bool) {
+	buf := make([]float32, r.Dx()*r.Dy())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := l.pix[y*l.w+r.Min.X : y*l.w+r.Max.X]
+		out := buf[(y-r.Min.Y)*r.Dx():]
+		for x, v := range row {
+			out[x] = float32(v)
+		}
+	}
+	d, err := pdq.FromLuma(buf, r.Dx(), r.Dy())
+	return d, err == nil
+}
+
+// viewSignals returns the PDQ signals of the views of a frame whose
+// luminance is l, each with its View and its own quality: the trimmed
+// content, hashed by trimmed (its rectangle in pixels of l) if it has
+// bars or borders, then the regions of regionsOf, hashed from l.
+func viewSignals(l *luma, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
+	var sigs []mediamatch.Signal
+	add := func(v mediamatch.View, d *pdq.Digest) {
+		s := pdqSignal(d, mediamatch.TransformNone, mediamatch.TransformNone)
+		s.View = v
+		sigs = append(sigs, s)
+	}
+	c, ok := trim(l)
+	if ok {
+		if d, ok := trimmed(c); ok {
+			add(mediamatch.View{Region: toRegion(c, l), Trimmed: true}, &d)
+		}
+	}
+	for _, v := range regionsOf(l, c, ok) {
+		if d, ok := lumaDigest(l, v.rect); ok {
+			add(v.view, &d)
+		}
+	}
+	return sigs
+}
+
+// trimmedSignal returns the PDQ signal of the trimmed view of a frame
+// whose luminance is l, and false if it has no bars or borders: the one
+// view hashed for video frames, where letterboxes, pillarboxes and the
+// blurred pads of a reframed clip are the edits that move the picture.
+func trimmedSignal(l *luma) (mediamatch.Signal, bool) {
+	c, ok := trim(l)
+	if !ok {
+		return mediamatch.Signal{}, false
+	}
+	d, ok := lumaDigest(l, c)
+	if !ok {
+		return mediamatch.Signal{}, false
+	}
+	s := pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)
+	s.View = mediamatch.View{Region: toRegion(c, l), Trimmed: true}
+	return s, true
+}
+
+// pdqImageRect returns the PDQ digest of the part r of a still image as
+// displayed under EXIF orientation o, r given in pixels of a luminance
+// image of lw x lh of the displayed frame, by the reference photo
+// pipeline on that part of the decoded pixels: the trimmed view of a
+// padded or bordered copy is then hashed the way the item's whole frame
+// was, from as many pixels.
+func pdqImageRect(img image.Image, o int, r image.Rectangle, lw, lh int) (pdq.Digest, bool) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy() // stored
+	dw, dh := w, h         // displayed
+	if o >= 5 && o <= 8 {
+		dw, dh = h, w
+	}
+	x0, x1 := r.Min.X*dw/lw, (r.Max.X*dw+lw-1)/lw
+	y0, y1 := r.Min.Y*dh/lh, (r.Max.Y*dh+lh-1)/lh
+	// The displayed rectangle [x0, x1) x [y0, y1) in stored pixels; a
+	// mirrored axis maps [a, b) to [n-b, n-a).
+	var s image.Rectangle
+	switch o {
+	default:
+		s = image.Rect(x0, y0, x1, y1)
+	case 2:
+		s = image.Rect(w-x1, y0, w-x0, y1)
+	case 3:
+		s = image.Rect(w-x1, h-y1, w-x0, h-y0)
+	case 4:
+		s = image.Rect(x0, h-y1, x1, h-y0)
+	case 5:
+		s = image.Rect(y0, x0, y1, x1)
+	case 6:
+		s = image.Rect(y0, h-x1, y1, h-x0)
+	case 7:
+		s = image.Rect(w-y1, h-x1, w-y0, h-x0)
+	case 8:
+		s = image.Rect(w-y1, x0, w-y0, x1)
+	}
+	si, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if !ok {
+		return pdq.Digest{}, false
+	}
+	sub := si.SubImage(s.Add(b.Min))
+	d, err := pdq.FromOrientedImage(sub, pdq.Orientation(o))
+	return d, err == nil
+}
