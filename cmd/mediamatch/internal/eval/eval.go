@@ -494,8 +494,7 @@ func decisionDistance(q, it mediamatch.Media) int {
 }
 
 // via names what made match m: "whole", the transform ("flipy"), or the
-// views of the upload and the item ("trimmed~whole", "region~region",
-// "trimmed-region~whole").
+// views of the upload and the item ("trimmed~whole", "region~region").
 func via(m mediamatch.Match) string {
 	if m.Signal.Exact() {
 		return string(m.Signal)
@@ -504,10 +503,8 @@ func via(m mediamatch.Match) string {
 		switch {
 		case v.Whole():
 			return "whole"
-		case v.Trimmed && v.Region.Whole():
-			return "trimmed"
 		case v.Trimmed:
-			return "trimmed-region"
+			return "trimmed" // bars and borders trimmed, and perhaps a region of what is left
 		}
 		return "region"
 	}

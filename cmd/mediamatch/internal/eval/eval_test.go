@@ -40,15 +40,17 @@ func smallOriginals(t *testing.T) []Original {
 }
 
 // minRight is how many of the 4 banked originals' variants match their
-// original today with the default query, per edit: a floor, so that a
-// change that loses one fails. Raise it when matching gets better.
+// original today with the default query (rotated and mirrored variants,
+// and views), per edit: a floor, so that a change that loses one fails.
+// Raise it when matching gets better. Crops are what views do not cover
+// yet.
 var minRight = map[string]int{
 	"original":          4,
 	"png":               4,
 	"jpeg-q30":          4,
 	"resize-50":         4,
 	"resize-25":         4,
-	"crop-10":           0,
+	"crop-10":           1,
 	"crop-25":           0,
 	"flip":              4,
 	"rotate-90":         4,
@@ -61,19 +63,19 @@ var minRight = map[string]int{
 	"gamma-0.6":         4,
 	"gamma-1.6":         4,
 	"noise":             4,
-	"caption-top":       3,
-	"caption-bottom":    0,
-	"caption-top-60":    3,
-	"caption-bottom-60": 2,
-	"logo":              3,
-	"pad-16x9-black":    0,
-	"pad-16x9-white":    0,
-	"pad-16x9-blur":     0,
-	"pad-9x16-black":    0,
-	"pad-9x16-white":    0,
-	"pad-9x16-blur":     0,
-	"border":            0,
-	"screenshot":        0,
+	"caption-top":       4,
+	"caption-bottom":    4,
+	"caption-top-60":    4,
+	"caption-bottom-60": 4,
+	"logo":              4,
+	"pad-16x9-black":    4,
+	"pad-16x9-white":    4,
+	"pad-16x9-blur":     4,
+	"pad-9x16-black":    4,
+	"pad-9x16-white":    4,
+	"pad-9x16-blur":     4,
+	"border":            4,
+	"screenshot":        4,
 }
 
 // TestEvaluation runs the evaluation on a few originals with every edit
