@@ -47,7 +47,7 @@ func makeTestImage(t *testing.T, ffmpeg, out, source string) []byte {
 }
 
 // TestVideoEvaluation runs the video evaluation on a 6 s clip of three
-// scenes (the project's posters, 2 s each), banked, and a distractor
+// scenes (the project's two posters and a cellular automaton, 2 s each), banked, and a distractor
 // (ffmpeg's moving test pattern), with the edits that match today: each
 // variant of the clip matches it, over the span of the clip it shows
 // (within RangeTolerance), and nothing matches the distractor's. Both
@@ -60,10 +60,15 @@ func TestVideoEvaluation(t *testing.T) {
 	ffmpeg := mmtest.FFmpeg(t)
 	media := filepath.Join(mmtest.ModuleRoot(t), "testdata", "media")
 	tmp := t.TempDir()
+	// The third scene is a still of ffmpeg's cellular automaton, not the
+	// mirrored poster: rotations and mirrors are matched by default, so a
+	// frame of a mirrored poster scene would match the poster's too.
+	third := filepath.Join(tmp, "cells.png")
+	makeTestImage(t, ffmpeg, third, "cellauto=s=192x144:rule=110:seed=3:random_fill_ratio=0.5:scroll=0")
 	clip := makeTestVideo(t, ffmpeg, filepath.Join(tmp, "scenes.mp4"),
 		"-loop", "1", "-framerate", "10", "-t", "2", "-i", filepath.Join(media, "poster.png"),
 		"-loop", "1", "-framerate", "10", "-t", "2", "-i", filepath.Join(media, "other.png"),
-		"-loop", "1", "-framerate", "10", "-t", "2", "-i", filepath.Join(media, "poster-flipped.png"),
+		"-loop", "1", "-framerate", "10", "-t", "2", "-i", third,
 		"-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0[v]", "-map", "[v]")
 	pattern := makeTestVideo(t, ffmpeg, filepath.Join(tmp, "pattern.mp4"),
 		"-f", "lavfi", "-i", "testsrc2=s=192x144:r=10:d=4")
