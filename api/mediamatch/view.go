@@ -55,8 +55,9 @@ type View struct {
 // Whole reports whether v is the whole frame, untrimmed.
 func (v View) Whole() bool { return v.Region.Whole() && !v.Trimmed }
 
-// String describes v for people: "whole", "trimmed 0,125-1000,875",
-// "region 0,0-1000,850", "trimmed region ...".
+// String describes v for people: "whole", "trimmed to 0,125-1000,875"
+// (the part of the frame kept once borders are trimmed, perhaps cut
+// further), "region 0,0-1000,800".
 func (v View) String() string {
 	switch {
 	case v.Whole():
@@ -64,7 +65,7 @@ func (v View) String() string {
 	case v.Trimmed && v.Region.Whole():
 		return "trimmed"
 	case v.Trimmed:
-		return "trimmed region " + v.Region.String()
+		return "trimmed to " + v.Region.String()
 	}
 	return "region " + v.Region.String()
 }

@@ -394,15 +394,9 @@ func describeViews(q, i mediamatch.View) string {
 	if q.Whole() && i.Whole() {
 		return ""
 	}
-	return "upload " + describeView(q) + " ~ item " + describeView(i)
+	return "upload " + q.String() + " ~ item " + i.String()
 }
 
-func describeView(v mediamatch.View) string {
-	if v.Trimmed && !v.Region.Whole() {
-		return "trimmed to " + v.Region.String() // borders removed; the region kept, in thousandths
-	}
-	return v.String()
-}
 
 // printMatches writes a summary line for a file and one line per match.
 func printMatches(w io.Writer, file string, ms []mediamatch.Match) {
