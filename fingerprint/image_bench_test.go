@@ -211,9 +211,11 @@ func BenchmarkImagePDQ(b *testing.B) {
 // views: decode, EXIF, PDQ, pHash, dHash, MD5, SHA-256), timed in the
 // same loop on the photos of BenchmarkImageHash and on shared photos at
 // their own size, and on a shared photo padded to 16:9 (trimmed, so it
-// has all its views). It reports views/baseline (issue 13's bound: at
-// most 3), each side's fastest milliseconds per image and the PDQ signals
-// per image.
+// has all its views). It reports views/baseline (an item's hashing:
+// Hash), upload/baseline (an upload's: the views and the dihedral
+// variants, as the server hashes a MatchMedia call by default; issue 13's
+// bound: at most 3), each side's fastest milliseconds per image and the
+// PDQ signals per image.
 func BenchmarkHashViews(b *testing.B) {
 	h := New(Options{})
 	ctx := context.Background()
@@ -238,31 +240,36 @@ func BenchmarkHashViews(b *testing.B) {
 	}
 	for _, p := range photos {
 		format := sniff(p.data)
-		hash := func(views bool) mediamatch.Keyframe {
+		hash := func(views, dihedral bool) mediamatch.Keyframe {
 			img, _, _, release, err := h.decode(ctx, format, p.data)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer release()
 			_ = fileSignals(p.data)
-			return hashStillViews(img, orientation(format, p.data), HashOptions{}, views)
+			return hashStillViews(img, orientation(format, p.data), HashOptions{Dihedral: dihedral}, views)
 		}
 		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
 			// The fastest of each side over the iterations is kept, which
 			// is what other processes on the machine disturb least.
-			var base, views time.Duration
+			var base, views, upload time.Duration
 			pdqs := 0
 			for b.Loop() {
 				t0 := time.Now()
-				hash(false)
+				hash(false, false)
 				t1 := time.Now()
-				kf := hash(true)
+				kf := hash(true, false)
 				t2 := time.Now()
+				hash(true, true)
+				t3 := time.Now()
 				if d := t1.Sub(t0); base == 0 || d < base {
 					base = d
 				}
 				if d := t2.Sub(t1); views == 0 || d < views {
 					views = d
+				}
+				if d := t3.Sub(t2); upload == 0 || d < upload {
+					upload = d
 				}
 				pdqs = 0
 				for _, s := range kf.Signals {
@@ -272,6 +279,7 @@ func BenchmarkHashViews(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(views)/float64(base), "views/baseline")
+			b.ReportMetric(float64(upload)/float64(base), "upload/baseline")
 			b.ReportMetric(float64(base.Microseconds())/1000, "baseline-ms/img")
 			b.ReportMetric(float64(views.Microseconds())/1000, "views-ms/img")
 			b.ReportMetric(float64(pdqs), "pdq-signals")
