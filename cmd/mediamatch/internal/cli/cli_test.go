@@ -205,9 +205,11 @@ func TestCommands(t *testing.T) {
 	if out := must("add", "--bank", "tve", "--label", "entity=cat", photo); !strings.Contains(out, "added tve/chelsea.png") {
 		t.Errorf("add = %q", out)
 	}
-	if out := must("hash", photo); strings.Count(out, "\n") != 6 || !strings.Contains(out, "  phash   ") ||
-		!regexp.MustCompile(`\n  pdq     [0-9a-f]{64}  frame 0  quality \d+\n`).MatchString(out) {
-		t.Errorf("hash = %q, want a summary line and one line per signal (md5, sha256, pdq with quality, phash, dhash)", out)
+	if out := must("hash", photo); strings.Count(out, "\n")-strings.Count(out, "  view ") != 6 || !strings.Contains(out, "  phash   ") ||
+		!regexp.MustCompile(`\n  pdq     [0-9a-f]{64}  frame 0  quality \d+\n`).MatchString(out) ||
+		!regexp.MustCompile(`\n  pdq     [0-9a-f]{64}  frame 0  quality \d+  view region \d+,\d+-\d+,\d+\n`).MatchString(out) {
+		t.Errorf("hash = %q, want a summary line and one line per signal (md5, sha256, pdq with quality, phash, dhash), "+
+			"and lines for PDQ views", out)
 	}
 	if out := must("hash", "--local", photo); !strings.Contains(out, must("hash", photo)) {
 		t.Errorf("hash --local = %q, want the same as the server's", out)
