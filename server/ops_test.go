@@ -502,4 +502,3 @@ func TestHealthLoadAndDrain(t *testing.T) {
 		t.Errorf("log of the drain: want \"draining\" and no call cut off:\n%s", logs)
 	}
 }
-
