@@ -1,8 +1,14 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"strings"
+	"time"
 )
 
 // BuildInfo names the build of the running binary.
@@ -42,4 +48,22 @@ func ReadBuildInfo() BuildInfo {
 		}
 	}
 	return b
+}
+
+// FFmpegVersion returns the version the ffmpeg binary bin reports
+// ("5.1.9-0+deb12u1"), or "unavailable (...)" saying why it could not be
+// learnt. It runs bin for at most 10 seconds.
+func FFmpegVersion(ctx context.Context, bin string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "-hide_banner", "-version").Output()
+	if err != nil {
+		return fmt.Sprintf("unavailable (%s: %v)", bin, err)
+	}
+	line, _, _ := bytes.Cut(out, []byte("\n"))
+	// "ffmpeg version 7.1.1-1+b1 Copyright (c) ..."
+	if f := strings.Fields(string(line)); len(f) >= 3 && f[1] == "version" {
+		return f[2]
+	}
+	return strings.TrimSpace(string(line))
 }

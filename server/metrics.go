@@ -143,23 +143,16 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // outermost so that calls the guard refuses are counted with their code.
 func (m *Metrics) serverOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(m.grpc.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(m.grpc.StreamServerInterceptor(), m.importStream),
+		grpc.ChainUnaryInterceptor(m.grpc.UnaryServerInterceptor(), markMediaUnary),
+		grpc.ChainStreamInterceptor(m.grpc.StreamServerInterceptor(), markMediaStream),
 	}
-}
-
-// importStream counts the bytes ImportSignals receives and, once it has
-// committed, its items by result.
-func (m *Metrics) importStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if info.FullMethod != pb.BankService_ImportSignals_FullMethodName {
-		return handler(srv, ss)
-	}
-	return handler(srv, &importCounter{ServerStream: ss, m: m})
 }
 
 type importCounter struct {
 	grpc.ServerStream
-	m    *Metrics
+	m    *Metrics // nil: metrics off
+	last *lastImports
+	now  func() time.Time
 	bank string
 }
 
@@ -169,21 +162,28 @@ func (c *importCounter) RecvMsg(msg any) error {
 		if c.bank == "" && mediamatch.ValidateBankName("bank", r.GetBank()) == nil {
 			c.bank = r.GetBank()
 		}
-		c.m.importBytes.Add(float64(len(r.GetChunk())))
+		if c.m != nil {
+			c.m.importBytes.Add(float64(len(r.GetChunk())))
+		}
 	}
 	return err
 }
 
+// SendMsg sees the response, sent once the import has committed.
 func (c *importCounter) SendMsg(msg any) error {
 	if r, ok := msg.(*pb.ImportSignalsResponse); ok && c.bank != "" {
-		for _, x := range []struct {
-			result string
-			n      int64
-		}{{metricResultAdded, r.GetAdded()}, {metricResultUpdated, r.GetUpdated()}, {metricResultDeleted, r.GetDeleted()},
-			{metricResultUnchanged, r.GetUnchanged()}, {metricResultRejected, r.GetRejected()}} {
-			c.m.importItems.WithLabelValues(c.bank, x.result).Add(float64(x.n))
+		t := c.now()
+		c.last.set(c.bank, t)
+		if c.m != nil {
+			for _, x := range []struct {
+				result string
+				n      int64
+			}{{metricResultAdded, r.GetAdded()}, {metricResultUpdated, r.GetUpdated()}, {metricResultDeleted, r.GetDeleted()},
+				{metricResultUnchanged, r.GetUnchanged()}, {metricResultRejected, r.GetRejected()}} {
+				c.m.importItems.WithLabelValues(c.bank, x.result).Add(float64(x.n))
+			}
+			c.m.importLast.WithLabelValues(c.bank).Set(float64(t.UnixNano()) / 1e9)
 		}
-		c.m.importLast.WithLabelValues(c.bank).SetToCurrentTime()
 	}
 	return c.ServerStream.SendMsg(msg)
 }

@@ -502,3 +502,97 @@ func TestHealthLoadAndDrain(t *testing.T) {
 		t.Errorf("log of the drain: want \"draining\" and no call cut off:\n%s", logs)
 	}
 }
+
+// TestServerStatus checks GetServerStatus on a real server: the build it
+// was given, start and load times, data dir size, items per bank with the
+// last import of the bank imported into, signals per type; a token
+// limited to one bank sees that bank only and no totals of others.
+func TestServerStatus(t *testing.T) {
+	dir := t.TempDir()
+	build := BuildInfo{Version: "v9.9.9-test", Revision: "0123456789abcdef", GoVersion: "go1.test"}
+	before := time.Now()
+	r := startOps(t, Config{DataDir: dir, FFmpeg: ffmpegPath(), Auth: true, Build: &build})
+	ctx := t.Context()
+	boot, err := os.ReadFile(filepath.Join(dir, BootstrapTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(boot)))
+	bank, adm := pb.NewBankServiceClient(r.conn), pb.NewAdminServiceClient(r.conn)
+	for _, name := range []string{"tve", "partner"} {
+		if _, err := bank.CreateBank(admin, &pb.CreateBankRequest{Bank: &pb.Bank{Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bank.AddItem(admin, &pb.AddItemRequest{Item: &pb.ItemSpec{Bank: "tve", Id: "cat"},
+		Source: &pb.AddItemRequest_Content{Content: readMedia(t, chelsea)}}); err != nil {
+		t.Fatalf("AddItem: %v", err)
+	}
+	if _, err := importList(admin, bank, &pb.ImportSignalsRequest{Bank: "partner", Format: "pdq"}, pdqList(pdqHex(t, 5)), 1<<10); err != nil {
+		t.Fatalf("ImportSignals: %v", err)
+	}
+
+	st, err := adm.GetServerStatus(admin, &pb.GetServerStatusRequest{})
+	if err != nil {
+		t.Fatalf("GetServerStatus: %v", err)
+	}
+	if st.GetVersion() != build.Version || st.GetRevision() != build.Revision || st.GetGoVersion() != build.GoVersion {
+		t.Errorf("build = %q %q %q, want %+v", st.GetVersion(), st.GetRevision(), st.GetGoVersion(), build)
+	}
+	if st.GetFfmpegVersion() == "" {
+		t.Error("ffmpeg_version empty")
+	}
+	if s := st.GetStartTime().AsTime(); s.Before(before.Add(-time.Second)) || s.After(time.Now()) {
+		t.Errorf("start_time = %v, want between the test's start and now", s)
+	}
+	if st.GetIndexLoadMillis() < 0 || st.GetDataDirBytes() <= 0 {
+		t.Errorf("index_load_millis = %d, data_dir_bytes = %d; want >= 0 and > 0", st.GetIndexLoadMillis(), st.GetDataDirBytes())
+	}
+	if st.GetItems() != 6 {
+		t.Errorf("items = %d, want 6", st.GetItems())
+	}
+	got := map[string]*pb.BankStatus{}
+	for _, b := range st.GetBanks() {
+		got[b.GetName()] = b
+	}
+	if got["tve"].GetItems() != 1 || got["tve"].GetLastImportTime() != nil {
+		t.Errorf("tve = %v, want 1 item and no import", got["tve"])
+	}
+	if got["partner"].GetItems() != 5 || got["partner"].GetLastImportTime() == nil ||
+		got["partner"].GetLastImportTime().AsTime().Before(before.Add(-time.Second)) {
+		t.Errorf("partner = %v, want 5 items and the import's time", got["partner"])
+	}
+	var pdq int64
+	for _, s := range st.GetSignals() {
+		if s.GetType() == pb.SignalType_SIGNAL_TYPE_PDQ {
+			pdq = s.GetCount()
+		}
+	}
+	if len(st.GetSignals()) != 5 || pdq < 6 {
+		t.Errorf("signals = %v, want 5 types and at least 6 PDQ", st.GetSignals())
+	}
+
+	// A token limited to "tve" sees that bank only.
+	tok, err := adm.CreateToken(admin, &pb.CreateTokenRequest{Name: "tve-admin", Role: pb.Role_ROLE_ADMIN, Banks: []string{"tve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scoped := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok.GetSecret())
+	st, err = adm.GetServerStatus(scoped, &pb.GetServerStatusRequest{})
+	if err != nil {
+		t.Fatalf("GetServerStatus (limited): %v", err)
+	}
+	if len(st.GetBanks()) != 1 || st.GetBanks()[0].GetName() != "tve" || st.GetItems() != 1 || len(st.GetSignals()) != 0 || st.GetDataDirBytes() != 0 {
+		t.Errorf("limited to tve: banks %v, items %d, signals %v, data dir %d; want tve only, 1 item, no totals",
+			st.GetBanks(), st.GetItems(), st.GetSignals(), st.GetDataDirBytes())
+	}
+	// A curator may not ask.
+	cur, err := adm.CreateToken(admin, &pb.CreateTokenRequest{Name: "cur", Role: pb.Role_ROLE_CURATOR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.GetServerStatus(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cur.GetSecret()),
+		&pb.GetServerStatusRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("GetServerStatus as curator = %v, want PermissionDenied", err)
+	}
+}

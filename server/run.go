@@ -291,8 +291,7 @@ func Run(ctx context.Context, cfg Config) error {
 		metrics = NewMetrics()
 		metrics.reg.MustRegister(newStatsCollector(ix.Stats, cfg.DataDir, loadTime, startAt, build))
 		sIndex, sHasher = metricsIndex{Index: ix, m: metrics}, metricsHasher{h: hasher, m: metrics}
-		preOpts = append(metrics.serverOptions(),
-			grpc.ChainUnaryInterceptor(markMediaUnary), grpc.ChainStreamInterceptor(markMediaStream))
+		preOpts = metrics.serverOptions()
 		mctx, mcancel := context.WithCancel(ctx)
 		defer mcancel()
 		addr, done, err := serveMetrics(mctx, cfg, metrics.reg, log)
@@ -305,7 +304,16 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.MetricsReady(addr)
 		}
 	}
+	imports := &lastImports{}
+	now := orNow(cfg.Now)
+	preOpts = append(preOpts, grpc.ChainStreamInterceptor(importWatch(metrics, imports, now)))
+	ffmpegVersion := FFmpegVersion(ctx, orDefault(cfg.FFmpeg, "ffmpeg"))
+	status := func() Status {
+		return Status{Build: build, FFmpeg: ffmpegVersion, Start: startAt, IndexLoad: loadTime,
+			DataDirBytes: sum(DataDirUsage(cfg.DataDir)), Index: ix.Stats(), LastImport: imports.all()}
+	}
 	s := New(sIndex, sHasher, Options{
+		Status:         status,
 		MaxUnaryBytes:  cfg.MaxUnaryBytes,
 		MaxStreamBytes: cfg.MaxStreamBytes,
 		Logger:         log,
@@ -500,6 +508,21 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.release()
 	return err
+}
+
+func orNow(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func orDefault(s, def string) string {

@@ -235,6 +235,9 @@ type Options struct {
 	// ranges (query_ranges and item_ranges); coverage still counts every
 	// pair. Default index.DefaultMaxFrameMatches; negative means no limit.
 	MaxFrameMatches int
+
+	// Status, if set, is what AdminService.GetServerStatus reports (status.go).
+	Status func() Status
 }
 
 // Defaults of the guard's limits (see Options).

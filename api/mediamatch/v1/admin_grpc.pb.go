@@ -23,6 +23,7 @@ const (
 	AdminService_ListTokens_FullMethodName       = "/mediamatch.v1.AdminService/ListTokens"
 	AdminService_RevokeToken_FullMethodName      = "/mediamatch.v1.AdminService/RevokeToken"
 	AdminService_ListAuditEntries_FullMethodName = "/mediamatch.v1.AdminService/ListAuditEntries"
+	AdminService_GetServerStatus_FullMethodName  = "/mediamatch.v1.AdminService/GetServerStatus"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -49,6 +50,11 @@ type AdminServiceClient interface {
 	// ListAuditEntries lists the audit log, oldest first, a page at a time:
 	// every call of a curator or admin RPC (who, what, target, outcome).
 	ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error)
+	// Operations (issue 14; messages in status.proto).
+	// GetServerStatus reports the server's build, uptime, data dir size, the
+	// index's items per bank and signals per type, how long the index took
+	// to load, and each bank's last import (`mediamatch status`).
+	GetServerStatus(ctx context.Context, in *GetServerStatusRequest, opts ...grpc.CallOption) (*GetServerStatusResponse, error)
 }
 
 type adminServiceClient struct {
@@ -99,6 +105,16 @@ func (c *adminServiceClient) ListAuditEntries(ctx context.Context, in *ListAudit
 	return out, nil
 }
 
+func (c *adminServiceClient) GetServerStatus(ctx context.Context, in *GetServerStatusRequest, opts ...grpc.CallOption) (*GetServerStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetServerStatusResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetServerStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -123,6 +139,11 @@ type AdminServiceServer interface {
 	// ListAuditEntries lists the audit log, oldest first, a page at a time:
 	// every call of a curator or admin RPC (who, what, target, outcome).
 	ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error)
+	// Operations (issue 14; messages in status.proto).
+	// GetServerStatus reports the server's build, uptime, data dir size, the
+	// index's items per bank and signals per type, how long the index took
+	// to load, and each bank's last import (`mediamatch status`).
+	GetServerStatus(context.Context, *GetServerStatusRequest) (*GetServerStatusResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -144,6 +165,9 @@ func (UnimplementedAdminServiceServer) RevokeToken(context.Context, *RevokeToken
 }
 func (UnimplementedAdminServiceServer) ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEntries not implemented")
+}
+func (UnimplementedAdminServiceServer) GetServerStatus(context.Context, *GetServerStatusRequest) (*GetServerStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetServerStatus not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -238,6 +262,24 @@ func _AdminService_ListAuditEntries_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetServerStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetServerStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetServerStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetServerStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetServerStatus(ctx, req.(*GetServerStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -260,6 +302,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAuditEntries",
 			Handler:    _AdminService_ListAuditEntries_Handler,
+		},
+		{
+			MethodName: "GetServerStatus",
+			Handler:    _AdminService_GetServerStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,13 +1,8 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
@@ -26,24 +21,6 @@ type versionInfo struct {
 	FFmpeg    string `json:"ffmpeg"`
 }
 
-// ffmpegVersion returns the version ffmpeg reports ("7.1.1-1+b1"), or why
-// it could not be learnt.
-func ffmpegVersion(ctx context.Context, bin string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "-hide_banner", "-version").Output()
-	if err != nil {
-		return fmt.Sprintf("unavailable (%s: %v)", bin, err)
-	}
-	line, _, _ := bytes.Cut(out, []byte("\n"))
-	// "ffmpeg version 7.1.1-1+b1 Copyright (c) ..."
-	f := strings.Fields(string(line))
-	if len(f) >= 3 && f[1] == "version" {
-		return f[2]
-	}
-	return strings.TrimSpace(string(line))
-}
-
 func (a *app) versionCommand() *cobra.Command {
 	var ffmpeg string
 	cmd := &cobra.Command{
@@ -60,7 +37,7 @@ that serve would run (--ffmpeg, default from PATH).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b := server.ReadBuildInfo()
 			v := versionInfo{Version: b.Version, Revision: b.Revision, Time: b.Time, Modified: b.Modified,
-				GoVersion: b.GoVersion, FFmpeg: ffmpegVersion(cmd.Context(), orDefault(ffmpeg, "ffmpeg"))}
+				GoVersion: b.GoVersion, FFmpeg: server.FFmpegVersion(cmd.Context(), orDefault(ffmpeg, "ffmpeg"))}
 			if a.json {
 				return json.NewEncoder(a.stdout).Encode(v)
 			}
