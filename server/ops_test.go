@@ -40,7 +40,7 @@ type opsRun struct {
 
 // startOps runs Run with cfg on a free loopback port (cfg.Logger, when
 // nil, logs at debug level to opsRun.logs) and waits until it serves.
-func startOps(t *testing.T, cfg Config) *opsRun {
+func startOps(t testing.TB, cfg Config) *opsRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	r := &opsRun{logs: &mmtest.SyncBuffer{}}
