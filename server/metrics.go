@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -360,7 +361,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
 }
 
-// DataDirUsage returns the bytes of the files under dir by kind: "sst"
+// DataDirUsage returns the bytes the files under dir take on disk
+// (allocated blocks where the system says, else their sizes) by kind: "sst"
 // (Badger's tables), "vlog" (its value log) and "other"; each key is
 // present. Files that vanish while it walks are skipped.
 func DataDirUsage(dir string) map[string]int64 {
@@ -373,13 +375,17 @@ func DataDirUsage(dir string) map[string]int64 {
 		if err != nil {
 			return nil
 		}
+		n := info.Size()
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			n = st.Blocks * 512 // allocated: Badger preallocates sparse files
+		}
 		switch filepath.Ext(path) {
 		case ".sst":
-			out[metricDataDirSST] += info.Size()
+			out[metricDataDirSST] += n
 		case ".vlog":
-			out[metricDataDirVlog] += info.Size()
+			out[metricDataDirVlog] += n
 		default:
-			out[metricDataDirOther] += info.Size()
+			out[metricDataDirOther] += n
 		}
 		return nil
 	})

@@ -91,7 +91,14 @@ are kept --audit-retention and at most --audit-max-entries.
 Files up to --max-unary-bytes may be sent in one message, larger ones
 (videos) are streamed up to --max-stream-bytes. Uploads are kept in memory
 only: never written to disk, never logged. Videos need ffmpeg (--ffmpeg,
-default from PATH). Logs go to stderr.`,
+default from PATH). Logs go to stderr (--log-format text or json).
+
+Every flag is also a key of the TOML file --config (or $MEDIAMATCH_CONFIG)
+and an environment variable MEDIAMATCH_<FLAG> (upper case, '-' as '_'): a
+flag wins over the variable, which wins over the file; 'mediamatch config
+print' shows the result. --metrics-listen serves Prometheus metrics. On
+SIGTERM health checking says NOT_SERVING and calls in flight get
+--drain-grace to finish.`,
 			mediamatch.PDQ.DefaultThreshold(), mediamatch.PHash.DefaultThreshold(), mediamatch.DHash.DefaultThreshold()),
 		Example: `  mediamatch serve --dev
   mediamatch serve --data /var/lib/mediamatch
