@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"io"
 
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
 )
@@ -17,4 +18,28 @@ func (c *Client) ServerStatus(ctx context.Context) (*pb.GetServerStatusResponse,
 		return nil, fromRPC(err)
 	}
 	return resp, nil
+}
+
+// Backup streams a backup of the server's store into w
+// (AdminService.BackupStore): a full one when since is 0, else the writes
+// from store version since on. Needs an admin token not limited to
+// banks. w holds a partial file on error. Errors wrap the sentinels of
+// errors.go, or are w's.
+func (c *Client) Backup(ctx context.Context, w io.Writer, since uint64) error {
+	stream, err := c.admin.BackupStore(ctx, &pb.BackupStoreRequest{SinceVersion: since})
+	if err != nil {
+		return fromRPC(err)
+	}
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fromRPC(err)
+		}
+		if _, err := w.Write(m.GetChunk()); err != nil {
+			return err
+		}
+	}
 }

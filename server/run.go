@@ -314,6 +314,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	s := New(sIndex, sHasher, Options{
 		Status:         status,
+		Backup:         ix.Backup,
 		MaxUnaryBytes:  cfg.MaxUnaryBytes,
 		MaxStreamBytes: cfg.MaxStreamBytes,
 		Logger:         log,

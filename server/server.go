@@ -238,6 +238,9 @@ type Options struct {
 
 	// Status, if set, is what AdminService.GetServerStatus reports (status.go).
 	Status func() Status
+	// Backup, if set, writes a backup of the store (index.Index.Backup)
+	// for AdminService.BackupStore (backup.go).
+	Backup func(ctx context.Context, w io.Writer, since uint64) (index.BackupInfo, error)
 }
 
 // Defaults of the guard's limits (see Options).

@@ -750,14 +750,15 @@ const file_mediamatch_v1_admin_proto_rawDesc = "" +
 	"\x0eROLE_MODERATOR\x10\x02\x12\x10\n" +
 	"\fROLE_CURATOR\x10\x03\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x042\xd4\x03\n" +
+	"ROLE_ADMIN\x10\x042\xac\x04\n" +
 	"\fAdminService\x12T\n" +
 	"\vCreateToken\x12!.mediamatch.v1.CreateTokenRequest\x1a\".mediamatch.v1.CreateTokenResponse\x12Q\n" +
 	"\n" +
 	"ListTokens\x12 .mediamatch.v1.ListTokensRequest\x1a!.mediamatch.v1.ListTokensResponse\x12T\n" +
 	"\vRevokeToken\x12!.mediamatch.v1.RevokeTokenRequest\x1a\".mediamatch.v1.RevokeTokenResponse\x12c\n" +
 	"\x10ListAuditEntries\x12&.mediamatch.v1.ListAuditEntriesRequest\x1a'.mediamatch.v1.ListAuditEntriesResponse\x12`\n" +
-	"\x0fGetServerStatus\x12%.mediamatch.v1.GetServerStatusRequest\x1a&.mediamatch.v1.GetServerStatusResponseBAZ?github.com/mediamatch/mediamatch/api/mediamatch/v1;mediamatchv1b\x06proto3"
+	"\x0fGetServerStatus\x12%.mediamatch.v1.GetServerStatusRequest\x1a&.mediamatch.v1.GetServerStatusResponse\x12V\n" +
+	"\vBackupStore\x12!.mediamatch.v1.BackupStoreRequest\x1a\".mediamatch.v1.BackupStoreResponse0\x01BAZ?github.com/mediamatch/mediamatch/api/mediamatch/v1;mediamatchv1b\x06proto3"
 
 var (
 	file_mediamatch_v1_admin_proto_rawDescOnce sync.Once
@@ -787,7 +788,9 @@ var file_mediamatch_v1_admin_proto_goTypes = []any{
 	(*ListAuditEntriesResponse)(nil), // 10: mediamatch.v1.ListAuditEntriesResponse
 	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
 	(*GetServerStatusRequest)(nil),   // 12: mediamatch.v1.GetServerStatusRequest
-	(*GetServerStatusResponse)(nil),  // 13: mediamatch.v1.GetServerStatusResponse
+	(*BackupStoreRequest)(nil),       // 13: mediamatch.v1.BackupStoreRequest
+	(*GetServerStatusResponse)(nil),  // 14: mediamatch.v1.GetServerStatusResponse
+	(*BackupStoreResponse)(nil),      // 15: mediamatch.v1.BackupStoreResponse
 }
 var file_mediamatch_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: mediamatch.v1.Token.role:type_name -> mediamatch.v1.Role
@@ -807,13 +810,15 @@ var file_mediamatch_v1_admin_proto_depIdxs = []int32{
 	6,  // 14: mediamatch.v1.AdminService.RevokeToken:input_type -> mediamatch.v1.RevokeTokenRequest
 	9,  // 15: mediamatch.v1.AdminService.ListAuditEntries:input_type -> mediamatch.v1.ListAuditEntriesRequest
 	12, // 16: mediamatch.v1.AdminService.GetServerStatus:input_type -> mediamatch.v1.GetServerStatusRequest
-	3,  // 17: mediamatch.v1.AdminService.CreateToken:output_type -> mediamatch.v1.CreateTokenResponse
-	5,  // 18: mediamatch.v1.AdminService.ListTokens:output_type -> mediamatch.v1.ListTokensResponse
-	7,  // 19: mediamatch.v1.AdminService.RevokeToken:output_type -> mediamatch.v1.RevokeTokenResponse
-	10, // 20: mediamatch.v1.AdminService.ListAuditEntries:output_type -> mediamatch.v1.ListAuditEntriesResponse
-	13, // 21: mediamatch.v1.AdminService.GetServerStatus:output_type -> mediamatch.v1.GetServerStatusResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
+	13, // 17: mediamatch.v1.AdminService.BackupStore:input_type -> mediamatch.v1.BackupStoreRequest
+	3,  // 18: mediamatch.v1.AdminService.CreateToken:output_type -> mediamatch.v1.CreateTokenResponse
+	5,  // 19: mediamatch.v1.AdminService.ListTokens:output_type -> mediamatch.v1.ListTokensResponse
+	7,  // 20: mediamatch.v1.AdminService.RevokeToken:output_type -> mediamatch.v1.RevokeTokenResponse
+	10, // 21: mediamatch.v1.AdminService.ListAuditEntries:output_type -> mediamatch.v1.ListAuditEntriesResponse
+	14, // 22: mediamatch.v1.AdminService.GetServerStatus:output_type -> mediamatch.v1.GetServerStatusResponse
+	15, // 23: mediamatch.v1.AdminService.BackupStore:output_type -> mediamatch.v1.BackupStoreResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name

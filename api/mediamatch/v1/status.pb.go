@@ -313,6 +313,101 @@ func (x *SignalCount) GetCount() int64 {
 	return 0
 }
 
+// BackupStoreRequest asks for a backup of the server's store.
+type BackupStoreRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 for a full backup; else the first store version to include (the
+	// version a previous backup covered, plus 1): an incremental backup.
+	SinceVersion  uint64 `protobuf:"varint,1,opt,name=since_version,json=sinceVersion,proto3" json:"since_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupStoreRequest) Reset() {
+	*x = BackupStoreRequest{}
+	mi := &file_mediamatch_v1_status_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupStoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupStoreRequest) ProtoMessage() {}
+
+func (x *BackupStoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_status_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupStoreRequest.ProtoReflect.Descriptor instead.
+func (*BackupStoreRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_status_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BackupStoreRequest) GetSinceVersion() uint64 {
+	if x != nil {
+		return x.SinceVersion
+	}
+	return 0
+}
+
+// BackupStoreResponse is one piece of the backup file, in order; the
+// pieces together are the file `mediamatch restore` reads, whose last
+// bytes hold the version it covers and its SHA-256.
+type BackupStoreResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the backup file, at most 1 MiB.
+	Chunk         []byte `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupStoreResponse) Reset() {
+	*x = BackupStoreResponse{}
+	mi := &file_mediamatch_v1_status_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupStoreResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupStoreResponse) ProtoMessage() {}
+
+func (x *BackupStoreResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_status_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupStoreResponse.ProtoReflect.Descriptor instead.
+func (*BackupStoreResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_status_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BackupStoreResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 var File_mediamatch_v1_status_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_status_proto_rawDesc = "" +
@@ -340,7 +435,11 @@ const file_mediamatch_v1_status_proto_rawDesc = "" +
 	"\x10last_import_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastImportTime\"R\n" +
 	"\vSignalCount\x12-\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x04type\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05countBAZ?github.com/mediamatch/mediamatch/api/mediamatch/v1;mediamatchv1b\x06proto3"
+	"\x05count\x18\x02 \x01(\x03R\x05count\"9\n" +
+	"\x12BackupStoreRequest\x12#\n" +
+	"\rsince_version\x18\x01 \x01(\x04R\fsinceVersion\"+\n" +
+	"\x13BackupStoreResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunkBAZ?github.com/mediamatch/mediamatch/api/mediamatch/v1;mediamatchv1b\x06proto3"
 
 var (
 	file_mediamatch_v1_status_proto_rawDescOnce sync.Once
@@ -354,21 +453,23 @@ func file_mediamatch_v1_status_proto_rawDescGZIP() []byte {
 	return file_mediamatch_v1_status_proto_rawDescData
 }
 
-var file_mediamatch_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_mediamatch_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_mediamatch_v1_status_proto_goTypes = []any{
 	(*GetServerStatusRequest)(nil),  // 0: mediamatch.v1.GetServerStatusRequest
 	(*GetServerStatusResponse)(nil), // 1: mediamatch.v1.GetServerStatusResponse
 	(*BankStatus)(nil),              // 2: mediamatch.v1.BankStatus
 	(*SignalCount)(nil),             // 3: mediamatch.v1.SignalCount
-	(*timestamppb.Timestamp)(nil),   // 4: google.protobuf.Timestamp
-	(SignalType)(0),                 // 5: mediamatch.v1.SignalType
+	(*BackupStoreRequest)(nil),      // 4: mediamatch.v1.BackupStoreRequest
+	(*BackupStoreResponse)(nil),     // 5: mediamatch.v1.BackupStoreResponse
+	(*timestamppb.Timestamp)(nil),   // 6: google.protobuf.Timestamp
+	(SignalType)(0),                 // 7: mediamatch.v1.SignalType
 }
 var file_mediamatch_v1_status_proto_depIdxs = []int32{
-	4, // 0: mediamatch.v1.GetServerStatusResponse.start_time:type_name -> google.protobuf.Timestamp
+	6, // 0: mediamatch.v1.GetServerStatusResponse.start_time:type_name -> google.protobuf.Timestamp
 	2, // 1: mediamatch.v1.GetServerStatusResponse.banks:type_name -> mediamatch.v1.BankStatus
 	3, // 2: mediamatch.v1.GetServerStatusResponse.signals:type_name -> mediamatch.v1.SignalCount
-	4, // 3: mediamatch.v1.BankStatus.last_import_time:type_name -> google.protobuf.Timestamp
-	5, // 4: mediamatch.v1.SignalCount.type:type_name -> mediamatch.v1.SignalType
+	6, // 3: mediamatch.v1.BankStatus.last_import_time:type_name -> google.protobuf.Timestamp
+	7, // 4: mediamatch.v1.SignalCount.type:type_name -> mediamatch.v1.SignalType
 	5, // [5:5] is the sub-list for method output_type
 	5, // [5:5] is the sub-list for method input_type
 	5, // [5:5] is the sub-list for extension type_name
@@ -388,7 +489,7 @@ func file_mediamatch_v1_status_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_status_proto_rawDesc), len(file_mediamatch_v1_status_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

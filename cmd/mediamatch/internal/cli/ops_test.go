@@ -83,6 +83,18 @@ func TestServeOps(t *testing.T) {
 		t.Errorf("status --json = %q, want the bank tve", out)
 	}
 
+	backup := filepath.Join(t.TempDir(), "mm.backup")
+	if out := mustRun(t, addr, "backup", "-o", backup); !strings.Contains(out, "store version") {
+		t.Errorf("backup = %q, want the store version", out)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	if out := mustRun(t, addr, "restore", "--data", restored, backup); !strings.Contains(out, "0 items in 1 banks") {
+		t.Errorf("restore = %q, want 0 items in 1 banks (tve)", out)
+	}
+	if out := run(t, addr, "restore", "--data", restored, backup); out.code != 1 || !strings.Contains(out.stderr, "not empty") {
+		t.Errorf("restore over a store: exit %d, %q; want 1 and \"not empty\"", out.code, out.stderr)
+	}
+
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("serve exited %d after cancel:\n%s", code, logs.String())
