@@ -170,6 +170,13 @@ type Config struct {
 // and returns nil. It returns an error if the address is not allowed or
 // cannot be listened on, if the index cannot be opened, or if serving
 // fails.
+//
+// Operations: from the moment the address is bound until the index has
+// loaded, only health checking is served there, answering NOT_SERVING;
+// on ctx done it answers NOT_SERVING again while calls drain. With
+// cfg.MetricsListen, Prometheus metrics are served there (metrics.go);
+// AdminService.GetServerStatus and BackupStore report and back up the
+// store (status.go, backup.go).
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.DataDir == "" {
 		cfg.DataDir = DefaultDataDir
@@ -292,7 +299,8 @@ func Run(ctx context.Context, cfg Config) error {
 		metrics.reg.MustRegister(newStatsCollector(ix.Stats, cfg.DataDir, loadTime, startAt, build))
 		sIndex, sHasher = metricsIndex{Index: ix, m: metrics}, metricsHasher{h: hasher, m: metrics}
 		preOpts = metrics.serverOptions()
-		mctx, mcancel := context.WithCancel(ctx)
+		// Metrics stay up while the server drains; they stop when Run returns.
+		mctx, mcancel := context.WithCancel(context.WithoutCancel(ctx))
 		defer mcancel()
 		addr, done, err := serveMetrics(mctx, cfg, metrics.reg, log)
 		if err != nil {
