@@ -91,6 +91,8 @@ func accessTable() map[string]access {
 		pb.AdminService_ListTokens_FullMethodName:       {role: admin},
 		pb.AdminService_RevokeToken_FullMethodName:      {role: admin},
 		pb.AdminService_ListAuditEntries_FullMethodName: {role: admin},
+		pb.AdminService_GetServerStatus_FullMethodName:  {role: admin}, // operations: status.go
+		pb.AdminService_BackupStore_FullMethodName:      {role: admin}, // operations: backup.go
 
 		// Health checking is open: load balancers and orchestrators probe
 		// without credentials, and it reveals only that the server runs.

@@ -127,6 +127,34 @@ type Config struct {
 	MaxMatchProbes    int
 	MaxMatchHits      int
 	MaxFrameMatches   int
+
+	// Operations (metrics, health; see metrics.go and health.go).
+
+	// MetricsListen, when set, serves Prometheus metrics at /metrics on
+	// this TCP address (HTTP, or HTTPS with MetricsTLSCert and
+	// MetricsTLSKey). Without MetricsToken or TLS only loopback addresses
+	// are allowed. Empty: no metrics are gathered or served.
+	MetricsListen string
+	// MetricsToken, when set, is required of scrapers as
+	// "Authorization: Bearer TOKEN". A secret: never logged.
+	MetricsToken string
+	// MetricsTLSCert and MetricsTLSKey are PEM files: serve metrics over
+	// HTTPS.
+	MetricsTLSCert, MetricsTLSKey string
+	// MetricsReady, if set, is called with the metrics address once it
+	// accepts scrapes.
+	MetricsReady func(addr net.Addr)
+	// Listening, if set, is called with the listening address as soon as
+	// it is bound, before the index loads: health checking answers
+	// NOT_SERVING there until the index has loaded (then Ready is called).
+	Listening func(addr net.Addr)
+	// Build names the running binary in metrics and status; default
+	// ReadBuildInfo().
+	Build *BuildInfo
+
+	// beforeOpen, if set, runs before the index is opened (tests hold the
+	// loading phase with it).
+	beforeOpen func()
 }
 
 // Run serves mediamatch until ctx is done: it opens the index in
@@ -142,6 +170,13 @@ type Config struct {
 // and returns nil. It returns an error if the address is not allowed or
 // cannot be listened on, if the index cannot be opened, or if serving
 // fails.
+//
+// Operations: from the moment the address is bound until the index has
+// loaded, only health checking is served there, answering NOT_SERVING;
+// on ctx done it answers NOT_SERVING again while calls drain. With
+// cfg.MetricsListen, Prometheus metrics are served there (metrics.go);
+// AdminService.GetServerStatus and BackupStore report and back up the
+// store (status.go, backup.go).
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.DataDir == "" {
 		cfg.DataDir = DefaultDataDir
@@ -167,6 +202,14 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	if cfg.MetricsListen != "" {
+		if err := checkMetricsListen(cfg.MetricsListen, cfg.MetricsToken != "", cfg.MetricsTLSCert != ""); err != nil {
+			return err
+		}
+		if (cfg.MetricsTLSCert == "") != (cfg.MetricsTLSKey == "") {
+			return errors.New("server: metrics TLS needs both a certificate and a key")
+		}
+	}
 	if ff := orDefault(cfg.FFmpeg, "ffmpeg"); !found(ff) {
 		log.Warn("ffmpeg not found: videos cannot be hashed", slog.String("ffmpeg", ff))
 	}
@@ -174,17 +217,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("server: data dir: %w", err)
 	}
-	ix, err := index.Open(cfg.DataDir, index.Options{Logger: log, Now: cfg.Now,
-		MinFreeBytes: cfg.MinFreeBytes, AuditRetention: cfg.AuditRetention, AuditMaxEntries: cfg.AuditMaxEntries})
-	if err != nil {
-		return fmt.Errorf("server: open index in %s: %w", cfg.DataDir, err)
-	}
-	defer func() {
-		if err := ix.Close(); err != nil {
-			log.Error("close index", slog.Any("err", err))
-		}
-	}()
-
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -196,18 +228,48 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	// While the index loads, health checking answers NOT_SERVING on the
+	// address (health.go); the full server takes the address over after.
+	hand := newHandoff(newLimitListener(lis, cfg.MaxConnections, cfg.MaxConnectionsPerIP, log))
+	defer hand.Close()
+	var loadOpts []grpc.ServerOption
+	if cfg.Credentials != nil {
+		loadOpts = append(loadOpts, grpc.Creds(cfg.Credentials))
+	}
+	loading := loadingServer(loadOpts...)
+	loadingDone := make(chan struct{})
+	go func() { defer close(loadingDone); _ = loading.Serve(hand.current()) }()
+	stopLoading := sync.OnceFunc(func() { loading.Stop(); <-loadingDone })
+	defer stopLoading()
+	log.Info("loading index", slog.String("addr", lis.Addr().String()), slog.String("data", cfg.DataDir))
+	if cfg.Listening != nil {
+		cfg.Listening(lis.Addr())
+	}
+	if cfg.beforeOpen != nil {
+		cfg.beforeOpen()
+	}
+	openStart := time.Now()
+	ix, err := index.Open(cfg.DataDir, index.Options{Logger: log, Now: cfg.Now,
+		MinFreeBytes: cfg.MinFreeBytes, AuditRetention: cfg.AuditRetention, AuditMaxEntries: cfg.AuditMaxEntries})
+	if err != nil {
+		return fmt.Errorf("server: open index in %s: %w", cfg.DataDir, err)
+	}
+	loadTime := time.Since(openStart)
+	defer func() {
+		if err := ix.Close(); err != nil {
+			log.Error("close index", slog.Any("err", err))
+		}
+	}()
 
 	requireAuth := cfg.Auth || cfg.Credentials != nil
 	if requireAuth && !ix.HasTokens() && !slices.Contains(slices.Collect(maps.Values(cfg.ClientRoles)), mediamatch.RoleAdmin) {
 		path, err := bootstrapToken(ctx, ix, ix, cfg.DataDir)
 		if err != nil {
-			lis.Close()
 			return err
 		}
 		log.Warn("authentication is required and no token existed: created an admin token; its secret is in "+
 			"the file (read it, keep it somewhere safe, delete the file)", slog.String("file", path))
 	} else if err := WatchBootstrapToken(ix, cfg.DataDir); err != nil { // a file left by an earlier run
-		lis.Close()
 		return err
 	}
 
@@ -220,7 +282,47 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("ffmpeg runs less confined than it could: Landlock or a network namespace is not available "+
 			"(an older kernel, or a container without CAP_SYS_ADMIN)", slog.Bool("file_access", files), slog.Bool("network", net))
 	}
-	s := New(ix, hasher, Options{
+	build := ReadBuildInfo()
+	if cfg.Build != nil {
+		build = *cfg.Build
+	}
+	var (
+		metrics  *Metrics
+		sIndex   Index  = ix
+		sHasher  Hasher = hasher
+		preOpts  []grpc.ServerOption
+		startAt  = time.Now()
+		metricsc <-chan struct{}
+	)
+	if cfg.MetricsListen != "" {
+		metrics = NewMetrics()
+		metrics.reg.MustRegister(newStatsCollector(ix.Stats, cfg.DataDir, loadTime, startAt, build))
+		sIndex, sHasher = metricsIndex{Index: ix, m: metrics}, metricsHasher{h: hasher, m: metrics}
+		preOpts = metrics.serverOptions()
+		// Metrics stay up while the server drains; they stop when Run returns.
+		mctx, mcancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer mcancel()
+		addr, done, err := serveMetrics(mctx, cfg, metrics.reg, log)
+		if err != nil {
+			return err
+		}
+		metricsc = done
+		defer func() { mcancel(); <-metricsc }()
+		if cfg.MetricsReady != nil {
+			cfg.MetricsReady(addr)
+		}
+	}
+	imports := &lastImports{}
+	now := orNow(cfg.Now)
+	preOpts = append(preOpts, grpc.ChainStreamInterceptor(importWatch(metrics, imports, now)))
+	ffmpegVersion := FFmpegVersion(ctx, orDefault(cfg.FFmpeg, "ffmpeg"))
+	status := func() Status {
+		return Status{Build: build, FFmpeg: ffmpegVersion, Start: startAt, IndexLoad: loadTime,
+			DataDirBytes: sum(DataDirUsage(cfg.DataDir)), Index: ix.Stats(), LastImport: imports.all()}
+	}
+	s := New(sIndex, sHasher, Options{
+		Status:         status,
+		Backup:         ix.Backup,
 		MaxUnaryBytes:  cfg.MaxUnaryBytes,
 		MaxStreamBytes: cfg.MaxStreamBytes,
 		Logger:         log,
@@ -251,12 +353,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Credentials != nil {
 		opts = append(opts, grpc.Creds(cfg.Credentials))
 	}
-	gs, hs := newGRPCServer(s, append(opts, cfg.ServerOptions...)...)
+	gs, hs := newGRPCServerWith(preOpts, s, append(opts, cfg.ServerOptions...)...)
+	if metrics != nil {
+		metrics.grpc.InitializeMetrics(gs)
+	}
 
 	errc := make(chan error, 1)
-	go func() {
-		errc <- gs.Serve(newLimitListener(lis, cfg.MaxConnections, cfg.MaxConnectionsPerIP, log))
-	}()
+	serving := hand.next() // the loading server's phase ends here
+	go func() { errc <- gs.Serve(serving) }()
+	stopLoading()
 	flushed := make(chan struct{})
 	go func() { // the audit log's gathered refusals
 		defer close(flushed)
@@ -276,7 +381,8 @@ func Run(ctx context.Context, cfg Config) error {
 		slog.Int64("max_unary_bytes", s.opts.MaxUnaryBytes), slog.Int64("max_stream_bytes", s.opts.MaxStreamBytes),
 		slog.Int("max_uploads", s.opts.MaxUploads), slog.Float64("rate_limit", s.opts.RateLimit),
 		slog.Int("max_connections", cfg.MaxConnections), slog.Int("max_calls", s.opts.MaxCalls),
-		slog.Int64("memory_bound_bytes", s.opts.MemoryBound(cfg.MaxConnections)))
+		slog.Int64("memory_bound_bytes", s.opts.MemoryBound(cfg.MaxConnections)),
+		slog.Duration("index_load", loadTime), slog.String("version", build.Version))
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())
 	}
@@ -288,7 +394,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("server: serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	// Draining: health checking says NOT_SERVING, new calls are refused and
+	// the calls in flight get cfg.ShutdownTimeout (serve --drain-grace).
+	log.Info("shutting down: draining", slog.Duration("drain_grace", cfg.ShutdownTimeout))
 	hs.Shutdown()
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()
@@ -314,7 +422,13 @@ func Run(ctx context.Context, cfg Config) error {
 // extra) with every service registered: s's four, health checking (each
 // service and "" SERVING) and reflection.
 func newGRPCServer(s *Server, extra ...grpc.ServerOption) (*grpc.Server, *health.Server) {
-	gs := grpc.NewServer(append(s.ServerOptions(), extra...)...)
+	return newGRPCServerWith(nil, s, extra...)
+}
+
+// newGRPCServerWith is newGRPCServer with pre before s.ServerOptions (their
+// interceptors outermost: metrics count the calls the guard refuses).
+func newGRPCServerWith(pre []grpc.ServerOption, s *Server, extra ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	gs := grpc.NewServer(append(append(pre, s.ServerOptions()...), extra...)...)
 	s.Register(gs)
 	hs := health.NewServer()
 	gs.RegisterService(s.parseErrorsInvalid(&healthpb.Health_ServiceDesc), hs)
@@ -403,6 +517,21 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.release()
 	return err
+}
+
+func orNow(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func orDefault(s, def string) string {

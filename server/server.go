@@ -235,6 +235,12 @@ type Options struct {
 	// ranges (query_ranges and item_ranges); coverage still counts every
 	// pair. Default index.DefaultMaxFrameMatches; negative means no limit.
 	MaxFrameMatches int
+
+	// Status, if set, is what AdminService.GetServerStatus reports (status.go).
+	Status func() Status
+	// Backup, if set, writes a backup of the store (index.Index.Backup)
+	// for AdminService.BackupStore (backup.go).
+	Backup func(ctx context.Context, w io.Writer, since uint64) (index.BackupInfo, error)
 }
 
 // Defaults of the guard's limits (see Options).

@@ -701,7 +701,7 @@ var File_mediamatch_v1_admin_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x19mediamatch/v1/admin.proto\x12\rmediamatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x02\n" +
+	"\x19mediamatch/v1/admin.proto\x12\rmediamatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1amediamatch/v1/status.proto\"\xa1\x02\n" +
 	"\x05Token\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -750,13 +750,15 @@ const file_mediamatch_v1_admin_proto_rawDesc = "" +
 	"\x0eROLE_MODERATOR\x10\x02\x12\x10\n" +
 	"\fROLE_CURATOR\x10\x03\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x042\xf2\x02\n" +
+	"ROLE_ADMIN\x10\x042\xac\x04\n" +
 	"\fAdminService\x12T\n" +
 	"\vCreateToken\x12!.mediamatch.v1.CreateTokenRequest\x1a\".mediamatch.v1.CreateTokenResponse\x12Q\n" +
 	"\n" +
 	"ListTokens\x12 .mediamatch.v1.ListTokensRequest\x1a!.mediamatch.v1.ListTokensResponse\x12T\n" +
 	"\vRevokeToken\x12!.mediamatch.v1.RevokeTokenRequest\x1a\".mediamatch.v1.RevokeTokenResponse\x12c\n" +
-	"\x10ListAuditEntries\x12&.mediamatch.v1.ListAuditEntriesRequest\x1a'.mediamatch.v1.ListAuditEntriesResponseBAZ?github.com/mediamatch/mediamatch/api/mediamatch/v1;mediamatchv1b\x06proto3"
+	"\x10ListAuditEntries\x12&.mediamatch.v1.ListAuditEntriesRequest\x1a'.mediamatch.v1.ListAuditEntriesResponse\x12`\n" +
+	"\x0fGetServerStatus\x12%.mediamatch.v1.GetServerStatusRequest\x1a&.mediamatch.v1.GetServerStatusResponse\x12V\n" +
+	"\vBackupStore\x12!.mediamatch.v1.BackupStoreRequest\x1a\".mediamatch.v1.BackupStoreResponse0\x01BAZ?github.com/mediamatch/mediamatch/api/mediamatch/v1;mediamatchv1b\x06proto3"
 
 var (
 	file_mediamatch_v1_admin_proto_rawDescOnce sync.Once
@@ -785,6 +787,10 @@ var file_mediamatch_v1_admin_proto_goTypes = []any{
 	(*ListAuditEntriesRequest)(nil),  // 9: mediamatch.v1.ListAuditEntriesRequest
 	(*ListAuditEntriesResponse)(nil), // 10: mediamatch.v1.ListAuditEntriesResponse
 	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
+	(*GetServerStatusRequest)(nil),   // 12: mediamatch.v1.GetServerStatusRequest
+	(*BackupStoreRequest)(nil),       // 13: mediamatch.v1.BackupStoreRequest
+	(*GetServerStatusResponse)(nil),  // 14: mediamatch.v1.GetServerStatusResponse
+	(*BackupStoreResponse)(nil),      // 15: mediamatch.v1.BackupStoreResponse
 }
 var file_mediamatch_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: mediamatch.v1.Token.role:type_name -> mediamatch.v1.Role
@@ -803,12 +809,16 @@ var file_mediamatch_v1_admin_proto_depIdxs = []int32{
 	4,  // 13: mediamatch.v1.AdminService.ListTokens:input_type -> mediamatch.v1.ListTokensRequest
 	6,  // 14: mediamatch.v1.AdminService.RevokeToken:input_type -> mediamatch.v1.RevokeTokenRequest
 	9,  // 15: mediamatch.v1.AdminService.ListAuditEntries:input_type -> mediamatch.v1.ListAuditEntriesRequest
-	3,  // 16: mediamatch.v1.AdminService.CreateToken:output_type -> mediamatch.v1.CreateTokenResponse
-	5,  // 17: mediamatch.v1.AdminService.ListTokens:output_type -> mediamatch.v1.ListTokensResponse
-	7,  // 18: mediamatch.v1.AdminService.RevokeToken:output_type -> mediamatch.v1.RevokeTokenResponse
-	10, // 19: mediamatch.v1.AdminService.ListAuditEntries:output_type -> mediamatch.v1.ListAuditEntriesResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
+	12, // 16: mediamatch.v1.AdminService.GetServerStatus:input_type -> mediamatch.v1.GetServerStatusRequest
+	13, // 17: mediamatch.v1.AdminService.BackupStore:input_type -> mediamatch.v1.BackupStoreRequest
+	3,  // 18: mediamatch.v1.AdminService.CreateToken:output_type -> mediamatch.v1.CreateTokenResponse
+	5,  // 19: mediamatch.v1.AdminService.ListTokens:output_type -> mediamatch.v1.ListTokensResponse
+	7,  // 20: mediamatch.v1.AdminService.RevokeToken:output_type -> mediamatch.v1.RevokeTokenResponse
+	10, // 21: mediamatch.v1.AdminService.ListAuditEntries:output_type -> mediamatch.v1.ListAuditEntriesResponse
+	14, // 22: mediamatch.v1.AdminService.GetServerStatus:output_type -> mediamatch.v1.GetServerStatusResponse
+	15, // 23: mediamatch.v1.AdminService.BackupStore:output_type -> mediamatch.v1.BackupStoreResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -819,6 +829,7 @@ func file_mediamatch_v1_admin_proto_init() {
 	if File_mediamatch_v1_admin_proto != nil {
 		return
 	}
+	file_mediamatch_v1_status_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

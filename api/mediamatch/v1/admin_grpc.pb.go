@@ -23,6 +23,8 @@ const (
 	AdminService_ListTokens_FullMethodName       = "/mediamatch.v1.AdminService/ListTokens"
 	AdminService_RevokeToken_FullMethodName      = "/mediamatch.v1.AdminService/RevokeToken"
 	AdminService_ListAuditEntries_FullMethodName = "/mediamatch.v1.AdminService/ListAuditEntries"
+	AdminService_GetServerStatus_FullMethodName  = "/mediamatch.v1.AdminService/GetServerStatus"
+	AdminService_BackupStore_FullMethodName      = "/mediamatch.v1.AdminService/BackupStore"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -49,6 +51,17 @@ type AdminServiceClient interface {
 	// ListAuditEntries lists the audit log, oldest first, a page at a time:
 	// every call of a curator or admin RPC (who, what, target, outcome).
 	ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error)
+	// Operations (issue 14; messages in status.proto).
+	// GetServerStatus reports the server's build, uptime, data dir size, the
+	// index's items per bank and signals per type, how long the index took
+	// to load, and each bank's last import (`mediamatch status`).
+	GetServerStatus(ctx context.Context, in *GetServerStatusRequest, opts ...grpc.CallOption) (*GetServerStatusResponse, error)
+	// BackupStore streams a consistent snapshot of the whole store (or, with
+	// since_version, the writes from that version on) while the server goes
+	// on serving: an import is in it whole or not at all. The file ends with
+	// the version it covers and a SHA-256; `mediamatch restore` loads it into
+	// an empty data dir, offline. Needs an admin token not limited to banks.
+	BackupStore(ctx context.Context, in *BackupStoreRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupStoreResponse], error)
 }
 
 type adminServiceClient struct {
@@ -99,6 +112,35 @@ func (c *adminServiceClient) ListAuditEntries(ctx context.Context, in *ListAudit
 	return out, nil
 }
 
+func (c *adminServiceClient) GetServerStatus(ctx context.Context, in *GetServerStatusRequest, opts ...grpc.CallOption) (*GetServerStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetServerStatusResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetServerStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) BackupStore(ctx context.Context, in *BackupStoreRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupStoreResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_BackupStore_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupStoreRequest, BackupStoreResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_BackupStoreClient = grpc.ServerStreamingClient[BackupStoreResponse]
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -123,6 +165,17 @@ type AdminServiceServer interface {
 	// ListAuditEntries lists the audit log, oldest first, a page at a time:
 	// every call of a curator or admin RPC (who, what, target, outcome).
 	ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error)
+	// Operations (issue 14; messages in status.proto).
+	// GetServerStatus reports the server's build, uptime, data dir size, the
+	// index's items per bank and signals per type, how long the index took
+	// to load, and each bank's last import (`mediamatch status`).
+	GetServerStatus(context.Context, *GetServerStatusRequest) (*GetServerStatusResponse, error)
+	// BackupStore streams a consistent snapshot of the whole store (or, with
+	// since_version, the writes from that version on) while the server goes
+	// on serving: an import is in it whole or not at all. The file ends with
+	// the version it covers and a SHA-256; `mediamatch restore` loads it into
+	// an empty data dir, offline. Needs an admin token not limited to banks.
+	BackupStore(*BackupStoreRequest, grpc.ServerStreamingServer[BackupStoreResponse]) error
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -144,6 +197,12 @@ func (UnimplementedAdminServiceServer) RevokeToken(context.Context, *RevokeToken
 }
 func (UnimplementedAdminServiceServer) ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEntries not implemented")
+}
+func (UnimplementedAdminServiceServer) GetServerStatus(context.Context, *GetServerStatusRequest) (*GetServerStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetServerStatus not implemented")
+}
+func (UnimplementedAdminServiceServer) BackupStore(*BackupStoreRequest, grpc.ServerStreamingServer[BackupStoreResponse]) error {
+	return status.Error(codes.Unimplemented, "method BackupStore not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -238,6 +297,35 @@ func _AdminService_ListAuditEntries_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetServerStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetServerStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetServerStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetServerStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetServerStatus(ctx, req.(*GetServerStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_BackupStore_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupStoreRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AdminServiceServer).BackupStore(m, &grpc.GenericServerStream[BackupStoreRequest, BackupStoreResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_BackupStoreServer = grpc.ServerStreamingServer[BackupStoreResponse]
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -261,7 +349,17 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListAuditEntries",
 			Handler:    _AdminService_ListAuditEntries_Handler,
 		},
+		{
+			MethodName: "GetServerStatus",
+			Handler:    _AdminService_GetServerStatus_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "BackupStore",
+			Handler:       _AdminService_BackupStore_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "mediamatch/v1/admin.proto",
 }

@@ -3,9 +3,9 @@ package cli
 import (
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/fingerprint"
@@ -14,7 +14,16 @@ import (
 )
 
 func (a *app) serveCommand() *cobra.Command {
+	cmd, _ := a.serveCommandWith()
+	return cmd
+}
+
+// serveCommandWith returns the serve command and its own flags (without
+// the root's persistent flags): the configuration keys (config.go).
+func (a *app) serveCommandWith() (*cobra.Command, *pflag.FlagSet) {
 	var (
+		own                       *pflag.FlagSet
+		ops                       opsFlags
 		cfg                       server.Config
 		logLevel                  string
 		tlsCert, tlsKey, clientCA string
@@ -82,7 +91,14 @@ are kept --audit-retention and at most --audit-max-entries.
 Files up to --max-unary-bytes may be sent in one message, larger ones
 (videos) are streamed up to --max-stream-bytes. Uploads are kept in memory
 only: never written to disk, never logged. Videos need ffmpeg (--ffmpeg,
-default from PATH). Logs go to stderr.`,
+default from PATH). Logs go to stderr (--log-format text or json).
+
+Every flag is also a key of the TOML file --config (or $MEDIAMATCH_CONFIG)
+and an environment variable MEDIAMATCH_<FLAG> (upper case, '-' as '_'): a
+flag wins over the variable, which wins over the file; 'mediamatch config
+print' shows the result. --metrics-listen serves Prometheus metrics. On
+SIGTERM health checking says NOT_SERVING and calls in flight get
+--drain-grace to finish.`,
 			mediamatch.PDQ.DefaultThreshold(), mediamatch.PHash.DefaultThreshold(), mediamatch.DHash.DefaultThreshold()),
 		Example: `  mediamatch serve --dev
   mediamatch serve --data /var/lib/mediamatch
@@ -92,6 +108,9 @@ default from PATH). Logs go to stderr.`,
       --client-ca partners-ca.pem --client-role upload-gw=matcher --client-role curation=curator`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := newSettings(own).resolve(a.configPath(own), a.getenv); err != nil {
+				return err
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)}
@@ -125,7 +144,10 @@ default from PATH). Logs go to stderr.`,
 					return err
 				}
 			}
-			cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			if err := ops.apply(&cfg); err != nil {
+				return err
+			}
+			cfg.Logger = ops.logger(a.stderr, level)
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -135,7 +157,8 @@ default from PATH). Logs go to stderr.`,
 	f.StringVar(&cfg.FFmpeg, "ffmpeg", "", "path of the ffmpeg binary (default: ffmpeg from PATH)")
 	f.Int64Var(&cfg.MaxUnaryBytes, "max-unary-bytes", server.DefaultMaxUnaryBytes, "largest file accepted in one message")
 	f.Int64Var(&cfg.MaxStreamBytes, "max-stream-bytes", server.DefaultMaxStreamBytes, "largest file accepted as a stream")
-	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to wait for running calls on shutdown")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to wait for running calls on shutdown")
+	_ = f.MarkDeprecated("shutdown-timeout", "use --drain-grace")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&tlsCert, "tls-cert", "", "PEM file of the server's certificate chain: serve TLS (with --tls-key)")
 	f.StringVar(&tlsKey, "tls-key", "", "PEM file of the server's private key")
@@ -168,5 +191,8 @@ default from PATH). Logs go to stderr.`,
 	f.Int64Var(&cfg.MinFreeBytes, "min-free-bytes", index.DefaultMinFreeBytes, "free bytes writes keep in reserve on the data dir's file system (negative: no check)")
 	f.DurationVar(&cfg.AuditRetention, "audit-retention", index.DefaultAuditRetention, "how long audit entries are kept (negative: forever)")
 	f.IntVar(&cfg.AuditMaxEntries, "audit-max-entries", index.DefaultAuditMaxEntries, "most audit entries kept; the oldest go first")
-	return cmd
+	ops.flags(f, &cfg)
+	own = pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	f.VisitAll(func(fl *pflag.Flag) { own.AddFlag(fl) })
+	return cmd, own
 }

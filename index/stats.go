@@ -1,0 +1,39 @@
+package index
+
+import (
+	"maps"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+)
+
+// Stats is a summary of what the index holds, for metrics and status.
+type Stats struct {
+	// Items is the number of stored items, enabled or not, in live banks
+	// and in deleted banks not yet purged.
+	Items int
+	// BankItems is the item count of each live bank, by name.
+	BankItems map[string]int64
+	// Signals is the number of signals in the search structures, by
+	// signal type (all views of a frame together).
+	Signals map[mediamatch.SignalType]int
+}
+
+// Stats returns a summary of the index's latest published state. It reads
+// memory only, never the store, and never blocks. Safe for concurrent use.
+func (ix *Index) Stats() Stats {
+	st := ix.mem.state()
+	s := Stats{
+		Items:     st.nitems,
+		BankItems: make(map[string]int64, len(st.banks)),
+		Signals:   make(map[mediamatch.SignalType]int),
+	}
+	for name, b := range st.banks {
+		s.BankItems[name] = b.items.Load()
+	}
+	for k, v := range maps.All(st.views) {
+		if v != nil {
+			s.Signals[k.typ] += v.Len()
+		}
+	}
+	return s
+}
