@@ -202,15 +202,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				if reference {
 					d = &res.Reference
 				}
-				switch {
-				case !o.banked && len(ms) > 0:
-					d.FalsePositives++
-				case o.banked && right:
-					d.Right++
-				}
-				if o.banked && wrong {
-					d.Wrong++
-				}
+				d.count(o.banked, len(ms) > 0, right, wrong)
 			}
 			for _, b := range origs {
 				if b.banked && b != o {

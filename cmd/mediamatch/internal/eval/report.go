@@ -78,6 +78,21 @@ type Outcome struct {
 	FPRate         float64 `json:"false_positive_rate"`
 }
 
+// count records the matches of one variant: of a banked original or a
+// distractor, whether anything matched, whether its own item did and
+// whether another did.
+func (o *Outcome) count(banked, matched, right, wrong bool) {
+	switch {
+	case !banked && matched:
+		o.FalsePositives++
+	case banked && right:
+		o.Right++
+	}
+	if banked && wrong {
+		o.Wrong++
+	}
+}
+
 func (o *Outcome) rates(queries, distractors int) {
 	o.Recall, o.FPRate = ratio(o.Right, queries), ratio(o.FalsePositives, distractors)
 }

@@ -316,15 +316,7 @@ func scoreVideo(ctx context.Context, ix *index.Index, ed VideoEdit, origs []*ori
 			if upright {
 				d = &res.Upright
 			}
-			switch {
-			case !o.banked && len(ms) > 0:
-				d.FalsePositives++
-			case o.banked && right:
-				d.Right++
-			}
-			if o.banked && wrong {
-				d.Wrong++
-			}
+			d.count(o.banked, len(ms) > 0, right, wrong)
 		}
 	}
 	res.Default.rates(res.Queries, res.DistractorQueries)
