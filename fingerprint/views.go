@@ -136,22 +136,36 @@ const (
 // and the rows over the content columns, until neither changes (at most 4
 // rounds), so that a picture padded both ways (a border around a
 // letterbox) is trimmed on all sides.
-func trim(l *luma) (image.Rectangle, bool) {
+func trim(l *luma) (image.Rectangle, bool) { return trimBars(l, false) }
+
+// trimBars is trim; if outer, only the bars that run on at the level of
+// the frame's edge line are cut (see bars).
+func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 	r := image.Rect(0, 0, l.w, l.h)
 	if l.w < 8 || l.h < 8 {
 		return r, false
 	}
-	for range 4 {
+	if outer {
+		// One pass, each line judged across the whole frame: the edge
+		// lines are then the bars' own, not the picture's.
+		x0, x1 := bars(l, r, false, true)
+		y0, y1 := bars(l, r, true, true)
+		r = image.Rect(x0, y0, x1, y1)
+		if r.Dx() <= 2 || r.Dy() <= 2 {
+			return image.Rect(0, 0, l.w, l.h), false
+		}
+	}
+	for i := 0; i < 4 && !outer; i++ {
 		prev := r
 		// Each direction is cut afresh from the frame's edges, judged
 		// over the content found in the other: a column of dark picture
 		// under black letterbox bars looks like a bar until the bars are
 		// left out, and must not stay cut once they are.
-		r.Min.X, r.Max.X = bars(l, image.Rect(0, r.Min.Y, l.w, r.Max.Y), false)
+		r.Min.X, r.Max.X = bars(l, image.Rect(0, r.Min.Y, l.w, r.Max.Y), false, outer)
 		if r.Dx() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
-		r.Min.Y, r.Max.Y = bars(l, image.Rect(r.Min.X, 0, r.Max.X, l.h), true)
+		r.Min.Y, r.Max.Y = bars(l, image.Rect(r.Min.X, 0, r.Max.X, l.h), true, outer)
 		if r.Dy() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
@@ -168,7 +182,7 @@ func trim(l *luma) (image.Rectangle, bool) {
 // bars returns the extent [lo, hi) of the content between bars, of the
 // rows of r if rows, else of its columns, each line judged over r's
 // extent in the other direction. A bar thinner than minBar is not cut.
-func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
+func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	n, lo, hi := r.Dx(), r.Min.X, r.Max.X // lines, over [lo, hi) along them
 	first := r.Min.X
 	if rows {
@@ -181,6 +195,7 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 		side = l.h
 	}
 	flat := make([]bool, n)
+	level := make([]int, n)
 	act := make([]float64, n)
 	var hist [256]int
 	for i := range n {
@@ -207,7 +222,9 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 			if v > 2*barTolerance {
 				win -= hist[v-2*barTolerance-1]
 			}
-			best = max(best, win)
+			if win > best {
+				best, level[i] = win, v-barTolerance
+			}
 		}
 		flat[i] = float64(best) >= barFlat*float64(hi-lo)
 		act[i] = float64(sum) / float64(max(hi-lo-2, 1))
@@ -217,6 +234,18 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 	busy := sorted[min(n-1, int(barBusyRank*float64(n)))]
 	smooth := func(i int) bool { return flat[i] || act[i] < barSmooth*busy }
 	flatOnly := func(i int) bool { return flat[i] }
+	if outer && n > 0 {
+		// The outer cut: a bar is one colour from the frame's edge in,
+		// so a flat line at another level (the picture's own flat sky or
+		// dark ground, or a texture flat enough to pass) ends it.
+		flatOnly = func(i int) bool {
+			edge := 0
+			if i >= n/2 {
+				edge = n - 1
+			}
+			return flat[i] && flat[edge] && abs(level[i]-level[edge]) <= barTolerance
+		}
+	}
 	// cross returns the mean step between lines i-1 and i.
 	cross := func(i int) float64 {
 		if i <= 0 || i >= n {
@@ -342,6 +371,10 @@ const captionCut = 200
 // negative: the same scene seen a few per cent apart) from 44 to 38 bits.
 const centreKeep = 900
 
+// outerApart is how far, in thousandths of the side, the outer cut must
+// be from the full one to be hashed as a view of its own.
+const outerApart = 10
+
 // viewRegion is one region to hash, in pixels of the view luminance.
 type viewRegion struct {
 	view mediamatch.View
@@ -388,6 +421,14 @@ func regionsOf(l *luma, c image.Rectangle, trimmed bool) []viewRegion {
 	return vs
 }
 
+// apart reports whether two cuts of l differ on some side by more than
+// outerApart thousandths of it.
+func apart(a, b image.Rectangle, l *luma) bool {
+	dx, dy := outerApart*l.w/1000, outerApart*l.h/1000
+	return abs(a.Min.X-b.Min.X) > dx || abs(a.Max.X-b.Max.X) > dx ||
+		abs(a.Min.Y-b.Min.Y) > dy || abs(a.Max.Y-b.Max.Y) > dy
+}
+
 // sub returns the part of r from x0, y0 to x1, y1 thousandths of it.
 func sub(r image.Rectangle, x0, y0, x1, y1 int) image.Rectangle {
 	w, h := r.Dx(), r.Dy()
@@ -432,6 +473,11 @@ func viewSignals(l *luma, trimmed func(image.Rectangle) (pdq.Digest, bool)) []me
 	if ok {
 		if d, ok := trimmed(c); ok {
 			add(mediamatch.View{Region: toRegion(c, l), Trimmed: true}, &d)
+		}
+	}
+	if o, ook := trimBars(l, true); ook && (!ok || apart(o, c, l)) {
+		if d, ok := trimmed(o); ok {
+			add(mediamatch.View{Region: toRegion(o, l), Trimmed: true}, &d)
 		}
 	}
 	for _, v := range regionsOf(l, c, ok) {
