@@ -125,6 +125,12 @@ const (
 	// of the three lines inside a smooth bar that make its end an edge
 	// even without a step: a textured picture starting at once.
 	barBusy = 0.5
+	// pairEdge is barEdge for the two steps of a centred pair
+	// (centredPair), each weaker alone, and pairSlack how far, in lines,
+	// the second may be from the first's mirror (rounding of the pad and
+	// of the shrink).
+	pairEdge  = 1.5
+	pairSlack = 2
 	// minContent is the smallest content kept, in thousandths of each
 	// side: a 16:9 picture padded to 9:16 keeps 316.
 	minContent = 200
@@ -319,6 +325,11 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 			}
 		}
 	}
+	if outer && (a == 0 || b == n) {
+		if i, j, ok := centredPair(act, cross, n, side); ok {
+			a, b = i, j
+		}
+	}
 	if a*1000 < minBar*side {
 		a = 0
 	}
@@ -326,6 +337,60 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 		b = n
 	}
 	return first + a, first + b
+}
+
+// centredPair returns the ends [i, j) of a picture pasted centred over a
+// blurred copy of itself (the pads of short-video apps), found as two
+// steps between lines at mirrored places, each the stronger for its
+// mirror (so neither is one of the picture's own), with lines outside them
+// smoother than inside; false if there is no such pair. The steps of a
+// picture with a soft edge (a sky, a dark ground) are weak on that side
+// alone, which the mirrored step makes up for.
+func centredPair(act []float64, cross func(int) float64, n, side int) (int, int, bool) {
+	if n < 16 {
+		return 0, n, false
+	}
+	// The picture's typical step, from its central fifth: the picture
+	// covers at least minContent of the side, centred.
+	var mid []float64
+	for i := n * 2 / 5; i < n*3/5; i++ {
+		mid = append(mid, cross(i))
+	}
+	slices.Sort(mid)
+	typical := mid[len(mid)/2]
+	best, bi, bj := 0.0, 0, n
+	for i := max(1, (minBar*side+999)/1000); i*2000 <= n*(1000-minContent); i++ {
+		ci := cross(i)
+		if ci < barEdgeMin {
+			continue
+		}
+		for d := -pairSlack; d <= pairSlack; d++ {
+			j := n - i + d
+			if j <= i || j >= n {
+				continue
+			}
+			if e := min(ci, cross(j)); e > best {
+				best, bi, bj = e, i, j
+			}
+		}
+	}
+	if best < barEdgeMin || best < pairEdge*typical {
+		return 0, n, false
+	}
+	var out, in float64
+	for k := range n {
+		if k < bi || k >= bj {
+			out += act[k]
+		} else {
+			in += act[k]
+		}
+	}
+	out /= float64(n - (bj - bi))
+	in /= float64(bj - bi)
+	if out >= barBusy*in {
+		return 0, n, false
+	}
+	return bi, bj, true
 }
 
 // run returns the extent [a, b) of n lines left between the runs of bar
