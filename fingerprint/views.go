@@ -241,16 +241,13 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	smooth := func(i int) bool { return flat[i] || act[i] < barSmooth*busy }
 	flatOnly := func(i int) bool { return flat[i] }
 	if outer && n > 0 {
-		// The outer cut: a bar is one colour from the frame's edge in,
-		// so a flat line at another level (the picture's own flat sky or
-		// dark ground, or a texture flat enough to pass) ends it.
-		flatOnly = func(i int) bool {
-			edge := 0
-			if i >= n/2 {
-				edge = n - 1
-			}
-			return flat[i] && flat[edge] && abs(level[i]-level[edge]) <= barTolerance
-		}
+		// The outer cut: a bar is of the colour of an edge line of the
+		// frame (a pad's, or a screenshot's header and footer, white at
+		// both ends under a black status bar at one), so a flat line at
+		// another level (the picture's own flat sky or dark ground, or a
+		// texture flat enough to pass) ends it.
+		at := func(i, edge int) bool { return flat[edge] && abs(level[i]-level[edge]) <= barTolerance }
+		flatOnly = func(i int) bool { return flat[i] && (at(i, 0) || at(i, n-1)) }
 	}
 	// cross returns the mean step between lines i-1 and i.
 	cross := func(i int) float64 {
