@@ -604,6 +604,7 @@ func pdqImageRect(img image.Image, o int, r image.Rectangle, lw, lh int) (pdq.Di
 	case 8:
 		s = image.Rect(w-y1, x0, w-y0, x1)
 	}
+	s = refineCut(img, s.Add(b.Min), (w+lw-1)/lw+(h+lh-1)/lh+1).Sub(b.Min)
 	si, ok := img.(interface {
 		SubImage(image.Rectangle) image.Image
 	})
@@ -613,4 +614,89 @@ func pdqImageRect(img image.Image, o int, r image.Rectangle, lw, lh int) (pdq.Di
 	sub := si.SubImage(s.Add(b.Min))
 	d, err := pdq.FromOrientedImage(sub, pdq.Orientation(o))
 	return d, err == nil
+}
+
+// refineCut returns the cut s of img, in its coordinates, with each side
+// that lies against a flat bar moved onto the bar's end to the pixel: the
+// cut was found on a luminance image a few times smaller, and a picture
+// of fine texture (skimage/brick.png) shifted by a pixel or two of its
+// own moves its PDQ by 50 bits. k is how many pixels of img a line of
+// that luminance image covers, and a little more.
+func refineCut(img image.Image, s image.Rectangle, k int) image.Rectangle {
+	b := img.Bounds()
+	const samples = 64
+	// lineLuma returns the luminance of samples pixels spread over the
+	// line at x (a column) or y (a row), across s's extent the other way.
+	lineLuma := func(at int, rows bool) []int {
+		lo, hi := s.Min.Y, s.Max.Y
+		if rows {
+			lo, hi = s.Min.X, s.Max.X
+		}
+		out := make([]int, 0, samples)
+		for i := range samples {
+			p := lo + (2*i+1)*(hi-lo)/(2*samples)
+			x, y := at, p
+			if rows {
+				x, y = p, at
+			}
+			r, g, bb, _ := img.At(x, y).RGBA()
+			out = append(out, int((19595*r+38470*g+7471*bb+1<<15)>>24))
+		}
+		return out
+	}
+	// share returns the share of v within barTolerance of level.
+	share := func(v []int, level int) float64 {
+		n := 0
+		for _, x := range v {
+			if abs(x-level) <= barTolerance {
+				n++
+			}
+		}
+		return float64(n) / float64(len(v))
+	}
+	// side returns the side at edge (the first line inside the cut,
+	// the bar outside it at edge-dir*k) moved onto the end of the bar,
+	// and false if there is no flat bar there to move it onto.
+	side := func(edge, dir int, rows bool, limLo, limHi int) (int, bool) {
+		out := edge - dir*k
+		if out < limLo || out >= limHi {
+			return 0, false
+		}
+		ref := lineLuma(out, rows)
+		sorted := slices.Clone(ref)
+		slices.Sort(sorted)
+		level := sorted[len(sorted)/2]
+		if share(ref, level) < 0.9 {
+			return 0, false // no flat bar there: a blurred pad, or none
+		}
+		for at := out; at != edge+dir*k; at += dir {
+			if at < limLo || at >= limHi {
+				return 0, false
+			}
+			if share(lineLuma(at, rows), level) < barFlat {
+				if dir > 0 {
+					return at, true
+				}
+				return at + 1, true
+			}
+		}
+		return 0, false
+	}
+	r := s
+	if v, ok := side(s.Min.X, 1, false, b.Min.X, b.Max.X); ok && s.Min.X > b.Min.X {
+		r.Min.X = v
+	}
+	if v, ok := side(s.Max.X-1, -1, false, b.Min.X, b.Max.X); ok && s.Max.X < b.Max.X {
+		r.Max.X = v
+	}
+	if v, ok := side(s.Min.Y, 1, true, b.Min.Y, b.Max.Y); ok && s.Min.Y > b.Min.Y {
+		r.Min.Y = v
+	}
+	if v, ok := side(s.Max.Y-1, -1, true, b.Min.Y, b.Max.Y); ok && s.Max.Y < b.Max.Y {
+		r.Max.Y = v
+	}
+	if r.Dx() < s.Dx()/2 || r.Dy() < s.Dy()/2 {
+		return s
+	}
+	return r
 }
