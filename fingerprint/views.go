@@ -18,18 +18,21 @@ import (
 // file.
 //
 // A still image has, besides its whole-frame PDQ (the reference
-// pipeline's, bit for bit: pdq.go), up to 6 views: the trimmed content,
-// hashed by the reference pipeline from the decoded pixels inside the
-// bars (so that a padded copy's trimmed view meets the item's whole-frame
-// hash: TestTrimmedView bounds the distance at 20 bits), then
-// regions hashed from the luminance of the image already shrunk for pHash
-// and dHash (256 to 512 pixels on the long side): the frame without its
-// top or bottom fifth, the same of the trimmed content, and the centred
-// window of the content (or of the frame). That is 4 PDQ signals for a
-// picture without bars and 7 with, at 1.1-1.4x the cost of hashing without
-// views (BenchmarkHashViews). A video frame has only its trimmed view, from
-// its luminance area-averaged to viewSide pixels, so that letterboxed,
-// pillarboxed and reframed clips are found at little cost per frame.
+// pipeline's, bit for bit: pdq.go), up to 7 views: the trimmed content
+// and, where it differs, the outer cut (trimBars), both hashed by the
+// reference pipeline from the decoded pixels inside the bars, their sides
+// set onto a flat bar's end at full resolution (refineCut), so that a
+// padded copy's trimmed view meets the item's whole-frame hash
+// (TestTrimmedView and TestOuterTrimmedView bound the distance at 20
+// bits); then regions hashed from the luminance of the image already
+// shrunk for pHash and dHash (256 to 512 pixels on the long side): the
+// frame without its top or bottom fifth, the same of the trimmed content,
+// and the centred window of the content (or of the frame). That is 4 PDQ
+// signals for a picture without bars and 7 or 8 with, at 1.3-1.9x the
+// cost of hashing without views (BenchmarkHashViews). A video frame has
+// only its trimmed view, from its luminance area-averaged to viewSide
+// pixels, so that letterboxed, pillarboxed and reframed clips are found at
+// little cost per frame.
 
 // viewSide is the long side, in pixels, of the luminance image that a
 // video frame's bars are found and its trimmed view hashed on. PDQ
@@ -188,6 +191,8 @@ func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 // bars returns the extent [lo, hi) of the content between bars, of the
 // rows of r if rows, else of its columns, each line judged over r's
 // extent in the other direction. A bar thinner than minBar is not cut.
+// If outer, flat lines count only at an edge line's level, and a centred
+// pair of edges (centredPair) cuts where a side is left uncut.
 func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	n, lo, hi := r.Dx(), r.Min.X, r.Max.X // lines, over [lo, hi) along them
 	first := r.Min.X
