@@ -18,18 +18,21 @@ import (
 // file.
 //
 // A still image has, besides its whole-frame PDQ (the reference
-// pipeline's, bit for bit: pdq.go), up to 6 views: the trimmed content,
-// hashed by the reference pipeline from the decoded pixels inside the
-// bars (so that a padded copy's trimmed view meets the item's whole-frame
-// hash: TestTrimmedView bounds the distance at 20 bits), then
-// regions hashed from the luminance of the image already shrunk for pHash
-// and dHash (256 to 512 pixels on the long side): the frame without its
-// top or bottom fifth, the same of the trimmed content, and the centred
-// window of the content (or of the frame). That is 4 PDQ signals for a
-// picture without bars and 7 with, at 1.1-1.4x the cost of hashing without
-// views (BenchmarkHashViews). A video frame has only its trimmed view, from
-// its luminance area-averaged to viewSide pixels, so that letterboxed,
-// pillarboxed and reframed clips are found at little cost per frame.
+// pipeline's, bit for bit: pdq.go), up to 7 views: the trimmed content
+// and, where it differs, the outer cut (trimBars), both hashed by the
+// reference pipeline from the decoded pixels inside the bars, their sides
+// set onto a flat bar's end at full resolution (refineCut), so that a
+// padded copy's trimmed view meets the item's whole-frame hash
+// (TestTrimmedView and TestOuterTrimmedView bound the distance at 20
+// bits); then regions hashed from the luminance of the image already
+// shrunk for pHash and dHash (256 to 512 pixels on the long side): the
+// frame without its top or bottom fifth, the same of the trimmed content,
+// and the centred window of the content (or of the frame). That is 4 PDQ
+// signals for a picture without bars and 7 or 8 with, at 1.3-1.9x the
+// cost of hashing without views (BenchmarkHashViews). A video frame has
+// only its trimmed view, from its luminance area-averaged to viewSide
+// pixels, so that letterboxed, pillarboxed and reframed clips are found at
+// little cost per frame.
 
 // viewSide is the long side, in pixels, of the luminance image that a
 // video frame's bars are found and its trimmed view hashed on. PDQ
@@ -125,6 +128,12 @@ const (
 	// of the three lines inside a smooth bar that make its end an edge
 	// even without a step: a textured picture starting at once.
 	barBusy = 0.5
+	// pairEdge is barEdge for the two steps of a centred pair
+	// (centredPair), each weaker alone, and pairSlack how far, in lines,
+	// the second may be from the first's mirror (rounding of the pad and
+	// of the shrink).
+	pairEdge  = 1.5
+	pairSlack = 2
 	// minContent is the smallest content kept, in thousandths of each
 	// side: a 16:9 picture padded to 9:16 keeps 316.
 	minContent = 200
@@ -136,22 +145,36 @@ const (
 // and the rows over the content columns, until neither changes (at most 4
 // rounds), so that a picture padded both ways (a border around a
 // letterbox) is trimmed on all sides.
-func trim(l *luma) (image.Rectangle, bool) {
+func trim(l *luma) (image.Rectangle, bool) { return trimBars(l, false) }
+
+// trimBars is trim; if outer, only the bars that run on at the level of
+// the frame's edge line are cut (see bars).
+func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 	r := image.Rect(0, 0, l.w, l.h)
 	if l.w < 8 || l.h < 8 {
 		return r, false
 	}
-	for range 4 {
+	if outer {
+		// One pass, each line judged across the whole frame: the edge
+		// lines are then the bars' own, not the picture's.
+		x0, x1 := bars(l, r, false, true)
+		y0, y1 := bars(l, r, true, true)
+		r = image.Rect(x0, y0, x1, y1)
+		if r.Dx() <= 2 || r.Dy() <= 2 {
+			return image.Rect(0, 0, l.w, l.h), false
+		}
+	}
+	for i := 0; i < 4 && !outer; i++ {
 		prev := r
 		// Each direction is cut afresh from the frame's edges, judged
 		// over the content found in the other: a column of dark picture
 		// under black letterbox bars looks like a bar until the bars are
 		// left out, and must not stay cut once they are.
-		r.Min.X, r.Max.X = bars(l, image.Rect(0, r.Min.Y, l.w, r.Max.Y), false)
+		r.Min.X, r.Max.X = bars(l, image.Rect(0, r.Min.Y, l.w, r.Max.Y), false, outer)
 		if r.Dx() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
-		r.Min.Y, r.Max.Y = bars(l, image.Rect(r.Min.X, 0, r.Max.X, l.h), true)
+		r.Min.Y, r.Max.Y = bars(l, image.Rect(r.Min.X, 0, r.Max.X, l.h), true, outer)
 		if r.Dy() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
@@ -168,7 +191,9 @@ func trim(l *luma) (image.Rectangle, bool) {
 // bars returns the extent [lo, hi) of the content between bars, of the
 // rows of r if rows, else of its columns, each line judged over r's
 // extent in the other direction. A bar thinner than minBar is not cut.
-func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
+// If outer, flat lines count only at an edge line's level, and a centred
+// pair of edges (centredPair) cuts where a side is left uncut.
+func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	n, lo, hi := r.Dx(), r.Min.X, r.Max.X // lines, over [lo, hi) along them
 	first := r.Min.X
 	if rows {
@@ -181,6 +206,7 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 		side = l.h
 	}
 	flat := make([]bool, n)
+	level := make([]int, n)
 	act := make([]float64, n)
 	var hist [256]int
 	for i := range n {
@@ -207,7 +233,9 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 			if v > 2*barTolerance {
 				win -= hist[v-2*barTolerance-1]
 			}
-			best = max(best, win)
+			if win > best {
+				best, level[i] = win, v-barTolerance
+			}
 		}
 		flat[i] = float64(best) >= barFlat*float64(hi-lo)
 		act[i] = float64(sum) / float64(max(hi-lo-2, 1))
@@ -217,6 +245,15 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 	busy := sorted[min(n-1, int(barBusyRank*float64(n)))]
 	smooth := func(i int) bool { return flat[i] || act[i] < barSmooth*busy }
 	flatOnly := func(i int) bool { return flat[i] }
+	if outer && n > 0 {
+		// The outer cut: a bar is of the colour of an edge line of the
+		// frame (a pad's, or a screenshot's header and footer, white at
+		// both ends under a black status bar at one), so a flat line at
+		// another level (the picture's own flat sky or dark ground, or a
+		// texture flat enough to pass) ends it.
+		at := func(i, edge int) bool { return flat[edge] && abs(level[i]-level[edge]) <= barTolerance }
+		flatOnly = func(i int) bool { return flat[i] && (at(i, 0) || at(i, n-1)) }
+	}
 	// cross returns the mean step between lines i-1 and i.
 	cross := func(i int) float64 {
 		if i <= 0 || i >= n {
@@ -290,6 +327,11 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 			}
 		}
 	}
+	if outer && (a == 0 || b == n) {
+		if i, j, ok := centredPair(act, cross, n, side); ok {
+			a, b = i, j
+		}
+	}
 	if a*1000 < minBar*side {
 		a = 0
 	}
@@ -297,6 +339,60 @@ func bars(l *luma, r image.Rectangle, rows bool) (int, int) {
 		b = n
 	}
 	return first + a, first + b
+}
+
+// centredPair returns the ends [i, j) of a picture pasted centred over a
+// blurred copy of itself (the pads of short-video apps), found as two
+// steps between lines at mirrored places, each the stronger for its
+// mirror (so neither is one of the picture's own), with lines outside them
+// smoother than inside; false if there is no such pair. The steps of a
+// picture with a soft edge (a sky, a dark ground) are weak on that side
+// alone, which the mirrored step makes up for.
+func centredPair(act []float64, cross func(int) float64, n, side int) (int, int, bool) {
+	if n < 16 {
+		return 0, n, false
+	}
+	// The picture's typical step, from its central fifth: the picture
+	// covers at least minContent of the side, centred.
+	var mid []float64
+	for i := n * 2 / 5; i < n*3/5; i++ {
+		mid = append(mid, cross(i))
+	}
+	slices.Sort(mid)
+	typical := mid[len(mid)/2]
+	best, bi, bj := 0.0, 0, n
+	for i := max(1, (minBar*side+999)/1000); i*2000 <= n*(1000-minContent); i++ {
+		ci := cross(i)
+		if ci < barEdgeMin {
+			continue
+		}
+		for d := -pairSlack; d <= pairSlack; d++ {
+			j := n - i + d
+			if j <= i || j >= n {
+				continue
+			}
+			if e := min(ci, cross(j)); e > best {
+				best, bi, bj = e, i, j
+			}
+		}
+	}
+	if best < barEdgeMin || best < pairEdge*typical {
+		return 0, n, false
+	}
+	var out, in float64
+	for k := range n {
+		if k < bi || k >= bj {
+			out += act[k]
+		} else {
+			in += act[k]
+		}
+	}
+	out /= float64(n - (bj - bi))
+	in /= float64(bj - bi)
+	if out >= barBusy*in {
+		return 0, n, false
+	}
+	return bi, bj, true
 }
 
 // run returns the extent [a, b) of n lines left between the runs of bar
@@ -341,6 +437,10 @@ const captionCut = 200
 // it brought the stereo pair skimage/motorcycle_left/right (a hard
 // negative: the same scene seen a few per cent apart) from 44 to 38 bits.
 const centreKeep = 900
+
+// outerApart is how far, in thousandths of the side, the outer cut must
+// be from the full one to be hashed as a view of its own.
+const outerApart = 10
 
 // viewRegion is one region to hash, in pixels of the view luminance.
 type viewRegion struct {
@@ -388,6 +488,14 @@ func regionsOf(l *luma, c image.Rectangle, trimmed bool) []viewRegion {
 	return vs
 }
 
+// apart reports whether two cuts of l differ on some side by more than
+// outerApart thousandths of it.
+func apart(a, b image.Rectangle, l *luma) bool {
+	dx, dy := outerApart*l.w/1000, outerApart*l.h/1000
+	return abs(a.Min.X-b.Min.X) > dx || abs(a.Max.X-b.Max.X) > dx ||
+		abs(a.Min.Y-b.Min.Y) > dy || abs(a.Max.Y-b.Max.Y) > dy
+}
+
 // sub returns the part of r from x0, y0 to x1, y1 thousandths of it.
 func sub(r image.Rectangle, x0, y0, x1, y1 int) image.Rectangle {
 	w, h := r.Dx(), r.Dy()
@@ -432,6 +540,11 @@ func viewSignals(l *luma, trimmed func(image.Rectangle) (pdq.Digest, bool)) []me
 	if ok {
 		if d, ok := trimmed(c); ok {
 			add(mediamatch.View{Region: toRegion(c, l), Trimmed: true}, &d)
+		}
+	}
+	if o, ook := trimBars(l, true); ook && (!ok || apart(o, c, l)) {
+		if d, ok := trimmed(o); ok {
+			add(mediamatch.View{Region: toRegion(o, l), Trimmed: true}, &d)
 		}
 	}
 	for _, v := range regionsOf(l, c, ok) {
@@ -496,6 +609,7 @@ func pdqImageRect(img image.Image, o int, r image.Rectangle, lw, lh int) (pdq.Di
 	case 8:
 		s = image.Rect(w-y1, x0, w-y0, x1)
 	}
+	s = refineCut(img, s.Add(b.Min), (w+lw-1)/lw+(h+lh-1)/lh+1).Sub(b.Min)
 	si, ok := img.(interface {
 		SubImage(image.Rectangle) image.Image
 	})
@@ -505,4 +619,89 @@ func pdqImageRect(img image.Image, o int, r image.Rectangle, lw, lh int) (pdq.Di
 	sub := si.SubImage(s.Add(b.Min))
 	d, err := pdq.FromOrientedImage(sub, pdq.Orientation(o))
 	return d, err == nil
+}
+
+// refineCut returns the cut s of img, in its coordinates, with each side
+// that lies against a flat bar moved onto the bar's end to the pixel: the
+// cut was found on a luminance image a few times smaller, and a picture
+// of fine texture (skimage/brick.png) shifted by a pixel or two of its
+// own moves its PDQ by 50 bits. k is how many pixels of img a line of
+// that luminance image covers, and a little more.
+func refineCut(img image.Image, s image.Rectangle, k int) image.Rectangle {
+	b := img.Bounds()
+	const samples = 64
+	// lineLuma returns the luminance of samples pixels spread over the
+	// line at x (a column) or y (a row), across s's extent the other way.
+	lineLuma := func(at int, rows bool) []int {
+		lo, hi := s.Min.Y, s.Max.Y
+		if rows {
+			lo, hi = s.Min.X, s.Max.X
+		}
+		out := make([]int, 0, samples)
+		for i := range samples {
+			p := lo + (2*i+1)*(hi-lo)/(2*samples)
+			x, y := at, p
+			if rows {
+				x, y = p, at
+			}
+			r, g, bb, _ := img.At(x, y).RGBA()
+			out = append(out, int((19595*r+38470*g+7471*bb+1<<15)>>24))
+		}
+		return out
+	}
+	// share returns the share of v within barTolerance of level.
+	share := func(v []int, level int) float64 {
+		n := 0
+		for _, x := range v {
+			if abs(x-level) <= barTolerance {
+				n++
+			}
+		}
+		return float64(n) / float64(len(v))
+	}
+	// side returns the side at edge (the first line inside the cut,
+	// the bar outside it at edge-dir*k) moved onto the end of the bar,
+	// and false if there is no flat bar there to move it onto.
+	side := func(edge, dir int, rows bool, limLo, limHi int) (int, bool) {
+		out := edge - dir*k
+		if out < limLo || out >= limHi {
+			return 0, false
+		}
+		ref := lineLuma(out, rows)
+		sorted := slices.Clone(ref)
+		slices.Sort(sorted)
+		level := sorted[len(sorted)/2]
+		if share(ref, level) < 0.9 {
+			return 0, false // no flat bar there: a blurred pad, or none
+		}
+		for at := out; at != edge+dir*k; at += dir {
+			if at < limLo || at >= limHi {
+				return 0, false
+			}
+			if share(lineLuma(at, rows), level) < barFlat {
+				if dir > 0 {
+					return at, true
+				}
+				return at + 1, true
+			}
+		}
+		return 0, false
+	}
+	r := s
+	if v, ok := side(s.Min.X, 1, false, b.Min.X, b.Max.X); ok && s.Min.X > b.Min.X {
+		r.Min.X = v
+	}
+	if v, ok := side(s.Max.X-1, -1, false, b.Min.X, b.Max.X); ok && s.Max.X < b.Max.X {
+		r.Max.X = v
+	}
+	if v, ok := side(s.Min.Y, 1, true, b.Min.Y, b.Max.Y); ok && s.Min.Y > b.Min.Y {
+		r.Min.Y = v
+	}
+	if v, ok := side(s.Max.Y-1, -1, true, b.Min.Y, b.Max.Y); ok && s.Max.Y < b.Max.Y {
+		r.Max.Y = v
+	}
+	if r.Dx() < s.Dx()/2 || r.Dy() < s.Dy()/2 {
+		return s
+	}
+	return r
 }

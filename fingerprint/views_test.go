@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	xdraw "golang.org/x/image/draw"
+
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
@@ -117,6 +119,128 @@ func TestTrimmedView(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// blurPadded returns m centred in a w x h frame filled with m enlarged to
+// cover it and blurred (shrunk to a sixteenth and enlarged back), as
+// short-video apps pad a picture to 16:9 or 9:16.
+func blurPadded(m *image.RGBA, w, h int) *image.RGBA {
+	f := max(float64(w)/float64(m.Rect.Dx()), float64(h)/float64(m.Rect.Dy()))
+	cw, ch := int(float64(m.Rect.Dx())*f+0.5), int(float64(m.Rect.Dy())*f+0.5)
+	scale := func(src *image.RGBA, w, h int) *image.RGBA {
+		d := image.NewRGBA(image.Rect(0, 0, w, h))
+		xdraw.CatmullRom.Scale(d, d.Rect, src, src.Rect, draw.Src, nil)
+		return d
+	}
+	back := scale(scale(scale(m, cw, ch), max(1, cw/16), max(1, ch/16)), cw, ch)
+	d := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(d, d.Rect, back, image.Pt((cw-w)/2, (ch-h)/2), draw.Src)
+	draw.Draw(d, m.Rect.Add(image.Pt((w-m.Rect.Dx())/2, (h-m.Rect.Dy())/2)), m, image.Point{}, draw.Src)
+	return d
+}
+
+// screenshotted returns m as a phone screenshot shows it: under a black
+// status bar and a white header with an avatar, above a white footer with
+// grey icons and lines of dark "text", with the top-left at which m lies.
+func screenshotted(m *image.RGBA) (*image.RGBA, image.Point) {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	status, header, footer := w*6/100, w*14/100, w*35/100
+	d := framed(m, w, status+header+h+footer, 0, status+header, color.White)
+	draw.Draw(d, image.Rect(0, 0, w, status), image.NewUniform(color.Black), image.Point{}, draw.Src)
+	draw.Draw(d, image.Rect(w/20, status+header/4, w/20+header/2, status+header*3/4), image.NewUniform(color.RGBA{R: 40, G: 90, B: 200, A: 255}), image.Point{}, draw.Src)
+	fy := status + header + h
+	for i := range 4 {
+		x := w/20 + i*footer/3
+		draw.Draw(d, image.Rect(x, fy+footer/12, x+footer/6, fy+footer/4), image.NewUniform(color.RGBA{R: 120, G: 120, B: 120, A: 255}), image.Point{}, draw.Src)
+	}
+	for i := range 3 {
+		y := fy + footer/3 + i*footer/6
+		draw.Draw(d, image.Rect(w/20, y, w*(6+i)/10, y+footer/9), image.NewUniform(color.RGBA{R: 30, G: 30, B: 30, A: 255}), image.Point{}, draw.Src)
+	}
+	return d, image.Pt(0, status+header)
+}
+
+// TestOuterTrimmedView pads real photos whose own edges are flat, soft or
+// finely textured (a dark star field, a low-contrast brick wall, a sky)
+// and checks that some trimmed view of the copy is the photo's place in
+// the frame (within 15 thousandths) and within 20 bits of the photo's
+// whole-frame hash. The trim that follows every flat or smooth line
+// either runs on into such a photo or stops short in a blurred pad; the
+// outer cut (bars of an edge line's level only, or a centred pair of
+// pasted edges), set onto a flat bar's end at full resolution, does not.
+func TestOuterTrimmedView(t *testing.T) {
+	h := New(Options{})
+	ctx := context.Background()
+	for _, c := range []struct {
+		photo, edit string
+	}{
+		{"skimage/hubble_deep_field.jpg", "pillarbox-white"},
+		{"skimage/hubble_deep_field.jpg", "screenshot"},
+		{"skimage/brick.png", "pillarbox-black"},
+		{"skimage/brick.png", "screenshot"},
+		{"skimage/retina.jpg", "letterbox-white"},
+		{"images4/large.jpg", "pillarbox-blur"},
+		{"pdq-bridge/aaa-orig.jpg", "pillarbox-blur"},
+		{"skimage/rocket.jpg", "letterbox-blur"},
+	} {
+		t.Run(c.photo+"/"+c.edit, func(t *testing.T) {
+			data := mmtest.ReadShared(t, "media", "images", c.photo)
+			img, _, err := image.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			photo := image.NewRGBA(image.Rect(0, 0, img.Bounds().Dx(), img.Bounds().Dy()))
+			draw.Draw(photo, photo.Rect, img, img.Bounds().Min, draw.Src)
+			orig, err := h.Hash(ctx, encodePNG(t, photo))
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole, _ := viewSignal(orig, mediamatch.View.Whole)
+			w, ht := photo.Rect.Dx(), photo.Rect.Dy()
+			fw, fh := max(w, (ht*16+8)/9), ht // 16:9 pillarbox
+			if strings.HasPrefix(c.edit, "letterbox") {
+				fw, fh = w, max(ht, (w*16+8)/9) // 9:16
+			}
+			at := image.Pt((fw-w)/2, (fh-ht)/2)
+			var f *image.RGBA
+			switch c.edit {
+			case "pillarbox-white", "letterbox-white":
+				f = framed(photo, fw, fh, at.X, at.Y, color.White)
+			case "pillarbox-black":
+				f = framed(photo, fw, fh, at.X, at.Y, color.Black)
+			case "pillarbox-blur", "letterbox-blur":
+				f = blurPadded(photo, fw, fh)
+			case "screenshot":
+				f, at = screenshotted(photo)
+			}
+			m, err := h.Hash(ctx, encodePNG(t, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fw, fh = f.Rect.Dx(), f.Rect.Dy()
+			want := mediamatch.Region{X0: at.X * 1000 / fw, Y0: at.Y * 1000 / fh,
+				X1: (at.X + w) * 1000 / fw, Y1: (at.Y + ht) * 1000 / fh}
+			best, region := 256, mediamatch.Region{}
+			for _, s := range m.Keyframes[0].Signals {
+				r := s.View.Region
+				if s.Type != mediamatch.PDQ || !s.View.Trimmed || abs(r.X0-want.X0) > 15 || abs(r.Y0-want.Y0) > 15 || abs(r.X1-want.X1) > 15 || abs(r.Y1-want.Y1) > 15 {
+					continue
+				}
+				if d := mediamatch.Distance(s.Hash, whole.Hash); d < best {
+					best, region = d, r
+				}
+			}
+			if best > 20 {
+				var views []mediamatch.View
+				for _, s := range m.Keyframes[0].Signals {
+					if s.Type == mediamatch.PDQ && s.View.Trimmed {
+						views = append(views, s.View)
+					}
+				}
+				t.Errorf("closest trimmed view at %v (want %v within 15 thousandths): %d bits from the photo's whole hash, want at most 20; trimmed views %v", region, want, best, views)
+			}
+		})
 	}
 }
 
