@@ -397,7 +397,6 @@ func describeViews(q, i mediamatch.View) string {
 	return "upload " + q.String() + " ~ item " + i.String()
 }
 
-
 // printMatches writes a summary line for a file and one line per match.
 func printMatches(w io.Writer, file string, ms []mediamatch.Match) {
 	if len(ms) == 0 {
