@@ -16,6 +16,10 @@ type Stats struct {
 	// Signals is the number of signals in the search structures, by
 	// signal type (all views of a frame together).
 	Signals map[mediamatch.SignalType]int
+	// VlogGCRuns is the number of value-log GC rounds run since Open, in
+	// the background or by RunValueLogGC; VlogGCRewrites the number of
+	// value-log files they rewrote.
+	VlogGCRuns, VlogGCRewrites uint64
 }
 
 // Stats returns a summary of the index's latest published state. It reads
@@ -26,6 +30,9 @@ func (ix *Index) Stats() Stats {
 		Items:     st.nitems,
 		BankItems: make(map[string]int64, len(st.banks)),
 		Signals:   make(map[mediamatch.SignalType]int),
+
+		VlogGCRuns:     ix.vlog.runs.Load(),
+		VlogGCRewrites: ix.vlog.rewrites.Load(),
 	}
 	for name, b := range st.banks {
 		s.BankItems[name] = b.items.Load()
