@@ -101,4 +101,3 @@ func TestRunValueLogGCClosed(t *testing.T) {
 		t.Errorf("RunValueLogGC after Close = %v, want %v", err, mediamatch.ErrClosed)
 	}
 }
-
