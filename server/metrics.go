@@ -61,11 +61,15 @@ const (
 	MetricBankItems         = "mediamatch_bank_items"
 	MetricIndexSignals      = "mediamatch_index_signals"
 	MetricDataDirBytes      = "mediamatch_data_dir_bytes"
+	MetricVlogGCRuns        = "mediamatch_badger_vlog_gc_runs_total"
+	MetricVlogGCRewrites    = "mediamatch_badger_vlog_gc_rewrites_total"
 	MetricIndexLoadSeconds  = "mediamatch_index_load_seconds"
 	MetricStartTimeSeconds  = "mediamatch_start_time_seconds"
 	MetricBuildInfo         = "mediamatch_build_info"
 	metricHelpIndexSignals  = "Signals in the in-memory search structures, by signal type."
 	metricHelpDataDirBytes  = "Bytes of the data dir's files, by kind: sst (Badger tables), vlog (Badger value log), other."
+	metricHelpVlogGCRuns    = "Badger value-log GC rounds run since start (every 10 minutes)."
+	metricHelpVlogGCRewrite = "Badger value-log files rewritten by the GC since start, each reclaiming the space of deleted or overwritten values."
 	metricHelpBankItems     = "Items of each live bank."
 	metricHelpIndexItems    = "Items stored in the index, enabled or not."
 	metricHelpLoadSeconds   = "How long opening the index (reading the store and building the searches) took at start."
@@ -320,6 +324,8 @@ type statsCollector struct {
 	bankItems *prometheus.Desc
 	signals   *prometheus.Desc
 	dirBytes  *prometheus.Desc
+	gcRuns    *prometheus.Desc
+	gcRewrite *prometheus.Desc
 	loadSecs  *prometheus.Desc
 	startTime *prometheus.Desc
 	buildInfo *prometheus.Desc
@@ -331,6 +337,8 @@ func newStatsCollector(stats func() index.Stats, dir string, load time.Duration,
 		bankItems: prometheus.NewDesc(MetricBankItems, metricHelpBankItems, []string{metricLabelBank}, nil),
 		signals:   prometheus.NewDesc(MetricIndexSignals, metricHelpIndexSignals, []string{metricLabelType}, nil),
 		dirBytes:  prometheus.NewDesc(MetricDataDirBytes, metricHelpDataDirBytes, []string{metricLabelKind}, nil),
+		gcRuns:    prometheus.NewDesc(MetricVlogGCRuns, metricHelpVlogGCRuns, nil, nil),
+		gcRewrite: prometheus.NewDesc(MetricVlogGCRewrites, metricHelpVlogGCRewrite, nil, nil),
 		loadSecs:  prometheus.NewDesc(MetricIndexLoadSeconds, metricHelpLoadSeconds, nil, nil),
 		startTime: prometheus.NewDesc(MetricStartTimeSeconds, metricHelpStartTime, nil, nil),
 		buildInfo: prometheus.NewDesc(MetricBuildInfo, metricHelpBuildInfo,
@@ -339,7 +347,7 @@ func newStatsCollector(stats func() index.Stats, dir string, load time.Duration,
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.items, c.bankItems, c.signals, c.dirBytes, c.loadSecs, c.startTime, c.buildInfo} {
+	for _, d := range []*prometheus.Desc{c.items, c.bankItems, c.signals, c.dirBytes, c.gcRuns, c.gcRewrite, c.loadSecs, c.startTime, c.buildInfo} {
 		ch <- d
 	}
 }
@@ -356,6 +364,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range DataDirUsage(c.dir) {
 		ch <- prometheus.MustNewConstMetric(c.dirBytes, prometheus.GaugeValue, float64(n), kind)
 	}
+	ch <- prometheus.MustNewConstMetric(c.gcRuns, prometheus.CounterValue, float64(st.VlogGCRuns))
+	ch <- prometheus.MustNewConstMetric(c.gcRewrite, prometheus.CounterValue, float64(st.VlogGCRewrites))
 	ch <- prometheus.MustNewConstMetric(c.loadSecs, prometheus.GaugeValue, c.load.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.startTime, prometheus.GaugeValue, float64(c.start.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, c.build.Version, c.build.Revision, c.build.GoVersion)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/index"
 )
 
 // opsRun is a Run on loopback started by startOps.
@@ -233,11 +235,48 @@ func TestMetricsScrape(t *testing.T) {
 	if got, n := metricValue(fams, MetricDataDirBytes, nil); got <= 0 || n != 3 {
 		t.Errorf("%s = %v in %d series, want > 0 in 3 (sst, vlog, other)", MetricDataDirBytes, got, n)
 	}
+	for _, name := range []string{MetricVlogGCRuns, MetricVlogGCRewrites} {
+		if _, n := metricValue(fams, name, nil); n != 1 {
+			t.Errorf("%s in %d series, want 1", name, n)
+		}
+	}
 	if _, n := metricValue(fams, "go_goroutines", nil); n != 1 {
 		t.Errorf("go_goroutines missing: the Go collector is not registered")
 	}
 	if err := r.stop(); err != nil {
 		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestMetricsVlogGC runs a value-log GC round on a real index and finds
+// it counted in the collector that Run registers.
+func TestMetricsVlogGC(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := index.Open(dir, index.Options{VlogGCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newStatsCollector(ix.Stats, dir, 0, time.Now(), BuildInfo{}))
+	for round := range 2 {
+		if _, err := ix.RunValueLogGC(t.Context()); err != nil {
+			t.Fatalf("RunValueLogGC = %v", err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fams := map[string]*dto.MetricFamily{}
+		for _, f := range mfs {
+			fams[f.GetName()] = f
+		}
+		if got, n := metricValue(fams, MetricVlogGCRuns, nil); got != float64(round+1) || n != 1 {
+			t.Errorf("after %d rounds: %s = %v in %d series, want %d in 1", round+1, MetricVlogGCRuns, got, n, round+1)
+		}
+		if _, n := metricValue(fams, MetricVlogGCRewrites, nil); n != 1 {
+			t.Errorf("%s in %d series, want 1", MetricVlogGCRewrites, n)
+		}
 	}
 }
 
