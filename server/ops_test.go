@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -610,6 +611,32 @@ func TestServerStatus(t *testing.T) {
 	if len(st.GetSignals()) != 5 || pdq < 6 {
 		t.Errorf("signals = %v, want 5 types and at least 6 PDQ", st.GetSignals())
 	}
+	// Signals per bank and type: the partner list's 5 PDQ hashes and
+	// nothing else; per type, the banks add up to the totals.
+	bankSigs := func(b *pb.BankStatus) map[pb.SignalType]int64 {
+		m := map[pb.SignalType]int64{}
+		for _, s := range b.GetSignals() {
+			m[s.GetType()] += s.GetCount()
+		}
+		return m
+	}
+	if ps := bankSigs(got["partner"]); len(got["partner"].GetSignals()) != 5 || ps[pb.SignalType_SIGNAL_TYPE_PDQ] != 5 ||
+		ps[pb.SignalType_SIGNAL_TYPE_PHASH]+ps[pb.SignalType_SIGNAL_TYPE_DHASH] != 0 {
+		t.Errorf("partner signals = %v, want 5 types, 5 PDQ and no pHash or dHash", got["partner"].GetSignals())
+	}
+	if ts := bankSigs(got["tve"]); ts[pb.SignalType_SIGNAL_TYPE_PDQ] < 1 || ts[pb.SignalType_SIGNAL_TYPE_PHASH] < 1 {
+		t.Errorf("tve signals = %v, want at least 1 PDQ and 1 pHash (the cat)", got["tve"].GetSignals())
+	}
+	for _, total := range st.GetSignals() {
+		var sum int64
+		for _, b := range st.GetBanks() {
+			sum += bankSigs(b)[total.GetType()]
+		}
+		if sum != total.GetCount() {
+			t.Errorf("%v: banks' signals sum to %d, total %d", total.GetType(), sum, total.GetCount())
+		}
+	}
+	tveSigs := bankSigs(got["tve"])
 
 	// A token limited to "tve" sees that bank only.
 	tok, err := adm.CreateToken(admin, &pb.CreateTokenRequest{Name: "tve-admin", Role: pb.Role_ROLE_ADMIN, Banks: []string{"tve"}})
@@ -624,6 +651,8 @@ func TestServerStatus(t *testing.T) {
 	if len(st.GetBanks()) != 1 || st.GetBanks()[0].GetName() != "tve" || st.GetItems() != 1 || len(st.GetSignals()) != 0 || st.GetDataDirBytes() != 0 {
 		t.Errorf("limited to tve: banks %v, items %d, signals %v, data dir %d; want tve only, 1 item, no totals",
 			st.GetBanks(), st.GetItems(), st.GetSignals(), st.GetDataDirBytes())
+	} else if ts := bankSigs(st.GetBanks()[0]); !maps.Equal(ts, tveSigs) {
+		t.Errorf("limited to tve: tve signals %v, want %v as the admin saw them", ts, tveSigs)
 	}
 	// A curator may not ask.
 	cur, err := adm.CreateToken(admin, &pb.CreateTokenRequest{Name: "cur", Role: pb.Role_ROLE_CURATOR})
