@@ -66,6 +66,14 @@ type Options struct {
 	// negative turns the background GC off. No GC runs on an index opened
 	// read-only.
 	VlogGCInterval time.Duration
+	// SearchObserved, if set, is called at the end of each Match, once for
+	// each perceptual signal type the query searched, with the time spent
+	// in that type's search structures over all the query's keyframes
+	// (not the time to gather and rank the candidates); on the calling
+	// goroutine, so it must be fast and safe for concurrent use. Exact
+	// types (MD5, SHA-256) are never reported: their lookups take no time
+	// worth measuring.
+	SearchObserved func(t mediamatch.SignalType, d time.Duration)
 
 	// For tests in this package.
 	noPurge     bool                // leave deleted banks' items for a later Open
@@ -123,6 +131,8 @@ type Index struct {
 	purgeDone chan struct{}
 
 	vlog vlogGC // the value-log GC (vlog.go)
+
+	searchObserved func(mediamatch.SignalType, time.Duration) // Options.SearchObserved
 }
 
 // Open opens the index stored in dir, creating dir and an empty index if
@@ -202,6 +212,7 @@ func Open(dir string, opts Options) (*Index, error) {
 			kick: make(chan struct{}, 1),
 			done: make(chan struct{}),
 		},
+		searchObserved: opts.SearchObserved,
 		vlog: vlogGC{
 			interval: cmp.Or(opts.VlogGCInterval, DefaultVlogGCInterval),
 			done:     make(chan struct{}),
