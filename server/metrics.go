@@ -37,6 +37,7 @@ type Metrics struct {
 	grpc *grpcprom.ServerMetrics
 
 	matchSeconds *prometheus.HistogramVec // by kind of call: media, signals
+	searchSecs   *prometheus.HistogramVec // by signal type
 	matches      *prometheus.CounterVec   // by bank and signal type
 	hashSeconds  *prometheus.HistogramVec // by media kind
 	hashFailures *prometheus.CounterVec   // by media kind and reason
@@ -51,6 +52,7 @@ type Metrics struct {
 const (
 	MetricMatchSeconds      = "mediamatch_match_seconds"
 	MetricMatches           = "mediamatch_matches_total"
+	MetricSearchSeconds     = "mediamatch_index_search_seconds"
 	MetricHashSeconds       = "mediamatch_media_hash_seconds"
 	MetricHashFailures      = "mediamatch_media_hash_failures_total"
 	MetricFFmpegFailures    = "mediamatch_ffmpeg_failures_total"
@@ -112,6 +114,11 @@ func NewMetrics() *Metrics {
 		matchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricMatchSeconds,
 			Help:    "Time of the index search of one match call (after hashing), by call: media (MatchMedia, MatchMediaStream) or signals (MatchSignals).",
 			Buckets: latency}, []string{metricLabelCall}),
+		searchSecs: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricSearchSeconds,
+			Help: "Time one match call spent in the search structures of one perceptual signal type (pdq, phash, dhash), " +
+				"over all its keyframes; one observation per type searched and call.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
+			[]string{metricLabelType}),
 		matches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricMatches,
 			Help: "Matches returned, by bank and the signal type of the best hit."}, []string{metricLabelBank, metricLabelSignal}),
 		hashSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricHashSeconds,
@@ -131,9 +138,14 @@ func NewMetrics() *Metrics {
 		importLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricImportLast,
 			Help: "Unix time of the last import committed into each bank (index staleness)."}, []string{metricLabelBank}),
 	}
-	m.reg.MustRegister(m.grpc, m.matchSeconds, m.matches, m.hashSeconds, m.hashFailures, m.ffmpegFails,
+	m.reg.MustRegister(m.grpc, m.matchSeconds, m.searchSecs, m.matches, m.hashSeconds, m.hashFailures, m.ffmpegFails,
 		m.importBytes, m.importItems, m.importLast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, t := range mediamatch.SignalTypes() {
+		if !t.Exact() {
+			m.searchSecs.WithLabelValues(string(t)) // present at 0 from the start
+		}
+	}
 	for _, r := range []string{metricReasonKilled, metricReasonFailed} {
 		m.ffmpegFails.WithLabelValues(r) // present at 0 from the start
 	}
@@ -202,6 +214,11 @@ func (m *Metrics) observeMatch(call string, d time.Duration, ms []mediamatch.Mat
 }
 
 // observeHash records one decode and hash of an upload.
+// observeSearch is index.Options.SearchObserved.
+func (m *Metrics) observeSearch(t mediamatch.SignalType, d time.Duration) {
+	m.searchSecs.WithLabelValues(string(t)).Observe(d.Seconds())
+}
+
 func (m *Metrics) observeHash(data []byte, d time.Duration, md mediamatch.Media, err error) {
 	if err == nil {
 		m.hashSeconds.WithLabelValues(md.Kind.String()).Observe(d.Seconds())

@@ -211,6 +211,8 @@ func TestMetricsScrape(t *testing.T) {
 		{"grpc_server_started_total", map[string]string{"grpc_method": "AddItem"}, 1},
 		{"grpc_server_handling_seconds", map[string]string{"grpc_method": "MatchMedia"}, 2},
 		{MetricMatchSeconds, map[string]string{"call": "media"}, 2},
+		{MetricSearchSeconds, map[string]string{"type": "pdq"}, 2}, // PDQ is the only perceptual type searched by default
+		{MetricSearchSeconds, map[string]string{"type": "phash"}, 0},
 		{MetricMatches, map[string]string{"bank": "tve"}, 2},
 		{MetricHashSeconds, map[string]string{"kind": "image"}, 3},
 		{MetricHashFailures, map[string]string{"kind": "video"}, 1},
