@@ -101,7 +101,7 @@ func (ix *Index) loadTx(tx *readTx) error {
 			return true, nil
 		}
 		batches.add(searchKey{t, view != 0}, ref, frame, hash)
-		m.countSignal(ref, t, 1)
+		m.countSignalOf(meta, t, 1)
 		return true, nil
 	})
 	if err != nil {

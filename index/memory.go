@@ -84,10 +84,13 @@ type bankState struct {
 
 // countSignal adds n to the signal count of ref's bank for type t.
 func (m *memory) countSignal(ref uint64, t mediamatch.SignalType, n int64) {
-	meta := m.next.items.get(ref)
-	if meta == nil {
-		return
+	if meta := m.next.items.get(ref); meta != nil {
+		m.countSignalOf(meta, t, n)
 	}
+}
+
+// countSignalOf adds n to the signal count of meta's bank for type t.
+func (m *memory) countSignalOf(meta *itemMeta, t mediamatch.SignalType, n int64) {
 	if b := m.next.bankByRef[meta.bankRef()]; b != nil {
 		b.signals[typeOrder(t)&7].Add(n)
 	}
