@@ -29,9 +29,10 @@ import (
 // Metrics are the server's Prometheus metrics, in a registry of their own
 // (no global state): gRPC calls by method and code (the usual
 // grpc_server_* names of go-grpc-middleware's prometheus provider), match
-// latency and matches by bank, media hash latency and failures by kind,
-// ffmpeg failures and kills, imports, the index's size and the data dir's
-// disk usage. Safe for concurrent use.
+// latency, search latency by signal type and matches by bank, media hash
+// latency and failures by kind, ffmpeg failures and kills, imports, the
+// index's size, the data dir's disk usage and Badger's value-log GC. Safe
+// for concurrent use.
 type Metrics struct {
 	reg  *prometheus.Registry
 	grpc *grpcprom.ServerMetrics
