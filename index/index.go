@@ -59,11 +59,27 @@ type Options struct {
 	// are deleted in the same way. Default DefaultAuditMaxEntries
 	// (1,000,000, some 200 MB); negative means no bound.
 	AuditMaxEntries int
+	// VlogGCInterval is how often Badger's value log is garbage-collected
+	// in the background: each round rewrites the value-log files of which
+	// half or more is deleted or overwritten values, until none is left
+	// (see RunValueLogGC). Default DefaultVlogGCInterval (10 minutes);
+	// negative turns the background GC off. No GC runs on an index opened
+	// read-only.
+	VlogGCInterval time.Duration
+	// SearchObserved, if set, is called at the end of each Match, once for
+	// each perceptual signal type the query searched, with the time spent
+	// in that type's search structures over all the query's keyframes
+	// (not the time to gather and rank the candidates); on the calling
+	// goroutine, so it must be fast and safe for concurrent use. Exact
+	// types (MD5, SHA-256) are never reported: their lookups take no time
+	// worth measuring.
+	SearchObserved func(t mediamatch.SignalType, d time.Duration)
 
 	// For tests in this package.
 	noPurge     bool                // leave deleted banks' items for a later Open
 	importTxn   int                 // bytes of staged records per apply transaction; 0: applyTxnBytes
 	importFault func(txn int) error // if set, called before each apply transaction; an error stops the apply as a crash would
+	tune        storeTuning         // Badger settings
 }
 
 // Defaults of the audit log's retention (see Options).
@@ -113,6 +129,10 @@ type Index struct {
 	purgeKick chan struct{}
 	purgeStop context.CancelFunc
 	purgeDone chan struct{}
+
+	vlog vlogGC // the value-log GC (vlog.go)
+
+	searchObserved func(mediamatch.SignalType, time.Duration) // Options.SearchObserved
 }
 
 // Open opens the index stored in dir, creating dir and an empty index if
@@ -147,7 +167,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		log.Error("index: too little free space: opened read-only, serving matches and reads and refusing "+
 			"every write; free space and restart", "dir", dir, "free_bytes", free, "min_free_bytes", minFree)
 	}
-	st, err := openStoreMode(dir, log, readOnly)
+	st, err := openStoreMode(dir, log, readOnly, opts.tune)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +212,11 @@ func Open(dir string, opts Options) (*Index, error) {
 			kick: make(chan struct{}, 1),
 			done: make(chan struct{}),
 		},
+		searchObserved: opts.SearchObserved,
+		vlog: vlogGC{
+			interval: cmp.Or(opts.VlogGCInterval, DefaultVlogGCInterval),
+			done:     make(chan struct{}),
+		},
 	}
 	start := time.Now()
 	if err := ix.load(); err != nil {
@@ -227,11 +252,17 @@ func Open(dir string, opts Options) (*Index, error) {
 	} else {
 		go ix.auditLoop(ctx)
 	}
+	if readOnly || ix.vlog.interval < 0 {
+		close(ix.vlog.done)
+	} else {
+		go ix.vlogLoop(ctx)
+	}
 	return ix, nil
 }
 
 // Close waits for calls in progress, stops the background purge of deleted
-// banks (it resumes at the next Open) and closes the store. Calls after
+// banks (it resumes at the next Open) and the value-log GC, and closes the
+// store. Calls after
 // Close, and a second Close, return mediamatch.ErrClosed.
 func (ix *Index) Close() error {
 	ix.closeMu.Lock()
@@ -244,6 +275,7 @@ func (ix *Index) Close() error {
 	ix.purgeStop()
 	<-ix.purgeDone
 	<-ix.audit.done
+	<-ix.vlog.done
 	// Let background segment merges finish so none outlives the index.
 	ix.mem.wait()
 	return ix.st.close()

@@ -1,9 +1,11 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -452,15 +454,55 @@ func TestLargestItem(t *testing.T) {
 	}
 }
 
+// TestLayoutVersion writes another layout version into a store and opens
+// it: Open refuses it with ErrLayout and a message naming both versions
+// and what to do, and leaves the recorded version as it was.
 func TestLayoutVersion(t *testing.T) {
-	dir := t.TempDir()
-	ix := openTest(t, dir, Options{})
-	if err := ix.st.update(func(tx *writeTx) error { return tx.set(layoutKey(), []byte{layoutVersion + 1}) }); err != nil {
-		t.Fatal(err)
-	}
-	ix.Close()
-	if ix, err := Open(dir, Options{}); err == nil {
-		ix.Close()
-		t.Errorf("Open of a store in layout %d: got nil error, want one", layoutVersion+1)
+	for _, c := range []struct {
+		name  string
+		v     []byte
+		wants []string
+	}{
+		{"newer", []byte{layoutVersion + 1}, []string{
+			fmt.Sprintf("store layout version %d, newer than this binary's %d", layoutVersion+1, layoutVersion),
+			"mediamatch restore --data DIR FILE", "later release"}},
+		{"older", []byte{layoutVersion - 1}, []string{
+			fmt.Sprintf("store layout version %d, older than this binary's %d", layoutVersion-1, layoutVersion),
+			"run the release that wrote it", fmt.Sprintf("migrates layout %d", layoutVersion-1)}},
+		{"damaged", []byte{layoutVersion, 0}, []string{
+			fmt.Sprintf("store layout version %02x00 is unreadable (want one byte, %d)", layoutVersion, layoutVersion),
+			"mediamatch restore --data DIR FILE"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ix := openTest(t, dir, Options{})
+			mustBank(t, ix, "b")
+			if err := ix.st.update(func(tx *writeTx) error { return tx.set(layoutKey(), c.v) }); err != nil {
+				t.Fatal(err)
+			}
+			ix.Close()
+			ix, err := Open(dir, Options{})
+			if err == nil {
+				ix.Close()
+				t.Fatalf("Open of a store in layout %x: got nil error, want ErrLayout", c.v)
+			}
+			if !errors.Is(err, ErrLayout) {
+				t.Errorf("Open = %v, want ErrLayout", err)
+			}
+			for _, w := range append(c.wants, dir) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Open = %q, want it to say %q", err, w)
+				}
+			}
+			st, err := openStore(dir, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.close()
+			var got []byte
+			if err := st.view(func(tx *readTx) error { got, err = tx.get(layoutKey()); return err }); err != nil || !bytes.Equal(got, c.v) {
+				t.Errorf("layout version after the refusal = %x, %v; want %x as written", got, err, c.v)
+			}
+		})
 	}
 }

@@ -101,6 +101,7 @@ func (ix *Index) loadTx(tx *readTx) error {
 			return true, nil
 		}
 		batches.add(searchKey{t, view != 0}, ref, frame, hash)
+		m.countSignalOf(meta, t, 1)
 		return true, nil
 	})
 	if err != nil {
@@ -170,7 +171,7 @@ func (ix *Index) checkLayout() error {
 			case err != nil:
 				return fmt.Errorf("index: read layout version: %w", err)
 			case len(v) != 1 || v[0] != layoutVersion:
-				return fmt.Errorf("index: store layout version %x, want %d", v, layoutVersion)
+				return ix.layoutError(v)
 			}
 			return nil
 		})
@@ -184,10 +185,36 @@ func (ix *Index) checkLayout() error {
 			return fmt.Errorf("index: read layout version: %w", err)
 		}
 		if len(v) != 1 || v[0] != layoutVersion {
-			return fmt.Errorf("index: store layout version %x, want %d", v, layoutVersion)
+			return ix.layoutError(v)
 		}
 		return nil
 	})
+}
+
+// ErrLayout is wrapped by the error of Open for a data dir whose store
+// layout version (the key "v") is not this binary's: written by a later
+// release, by an earlier one this release cannot migrate, or damaged. The
+// error names both versions and what to do; the store is left unread.
+var ErrLayout = errors.New("index: store layout version not this binary's")
+
+// layoutError explains why a store recording layout version v cannot be
+// opened, and what the operator can do.
+func (ix *Index) layoutError(v []byte) error {
+	switch {
+	case len(v) != 1:
+		return fmt.Errorf("%w: data dir %s: store layout version %x is unreadable (want one byte, %d): not a "+
+			"mediamatch data dir, or damaged; restore a backup into a new data dir (mediamatch restore --data DIR FILE) "+
+			"and start on that", ErrLayout, ix.dir, v, layoutVersion)
+	case v[0] > layoutVersion:
+		return fmt.Errorf("%w: data dir %s: store layout version %d, newer than this binary's %d: a later "+
+			"release of mediamatch wrote it, and this one cannot read it; run that release (or a later one) on it, or "+
+			"restore a backup taken with this release into a new data dir (mediamatch restore --data DIR FILE) and "+
+			"start on that", ErrLayout, ix.dir, v[0], layoutVersion)
+	default:
+		return fmt.Errorf("%w: data dir %s: store layout version %d, older than this binary's %d, which has no "+
+			"migration from it: run the release that wrote it, or upgrade through a release that migrates layout %d "+
+			"(its release notes say which); its data were left as they were", ErrLayout, ix.dir, v[0], layoutVersion, v[0])
+	}
 }
 
 // purgeBatchKeys bounds the keys deleted in one purge transaction, well

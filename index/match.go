@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/index/hamming"
@@ -91,7 +92,11 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 			banks[b.ref] = b
 		}
 	}
-	mt := matcher{st: st, banks: banks, cands: make(map[uint64]*candidate), maxHits: p.maxHits}
+	mt := matcher{st: st, banks: banks, cands: make(map[uint64]*candidate), maxHits: p.maxHits,
+		timed: ix.searchObserved != nil}
+	if mt.timed {
+		defer mt.observe(ix.searchObserved)
+	}
 
 	for _, s := range q.Media.FileSignals {
 		v, ok := st.views[searchKey{typ: s.Type}]
@@ -149,6 +154,10 @@ func (mt *matcher) searchKeyframe(st *state, p plan, qpos uint32, k mediamatch.K
 		}
 		t := s.Type
 		done = append(done, t)
+		var start time.Time
+		if mt.timed {
+			start = time.Now()
+		}
 		var primary *mediamatch.Signal
 		var others, untransformed []mediamatch.Signal
 		for i, o := range k.Signals {
@@ -176,6 +185,10 @@ func (mt *matcher) searchKeyframe(st *state, p plan, qpos uint32, k mediamatch.K
 		}
 		if v, ok := st.views[searchKey{t, true}]; ok {
 			mt.searchNear(v, qpos, untransformed, radius)
+		}
+		if mt.timed {
+			mt.spent[typeOrder(t)&7] += time.Since(start)
+			mt.searched |= typeBit(t)
 		}
 		if mt.over {
 			return mediamatch.Errorf(mediamatch.OverBudget, "", "more than %d keyframe pairs within the thresholds (the match "+
@@ -395,6 +408,22 @@ type matcher struct {
 	maxHits int  // budget of pairs; -1: none
 	hits    int  // pairs gathered
 	over    bool // a pair beyond maxHits was found: stop
+
+	// With timed (Options.SearchObserved set), spent adds up the time
+	// of the searches of each perceptual type over the query's keyframes,
+	// by typeOrder, and searched has the typeBit of each type searched.
+	timed    bool
+	spent    [8]time.Duration
+	searched uint8
+}
+
+// observe reports the search time of each type searched to fn.
+func (mt *matcher) observe(fn func(mediamatch.SignalType, time.Duration)) {
+	for _, t := range mediamatch.SignalTypes() {
+		if mt.searched&typeBit(t) != 0 {
+			fn(t, mt.spent[typeOrder(t)&7])
+		}
+	}
 }
 
 // candidate returns the candidate for ref, or nil if the item is unknown,

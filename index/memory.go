@@ -76,6 +76,24 @@ type bankState struct {
 	ref   uint64
 	bank  mediamatch.Bank // without ItemCount
 	items atomic.Int64    // stored items, as of the latest write
+	// signals counts the bank's signals in the search structures, by
+	// position in mediamatch.SignalTypes (typeOrder), as of the latest
+	// write: the signals of its enabled items, all views together.
+	signals [8]atomic.Int64
+}
+
+// countSignal adds n to the signal count of ref's bank for type t.
+func (m *memory) countSignal(ref uint64, t mediamatch.SignalType, n int64) {
+	if meta := m.next.items.get(ref); meta != nil {
+		m.countSignalOf(meta, t, n)
+	}
+}
+
+// countSignalOf adds n to the signal count of meta's bank for type t.
+func (m *memory) countSignalOf(meta *itemMeta, t mediamatch.SignalType, n int64) {
+	if b := m.next.bankByRef[meta.bankRef()]; b != nil {
+		b.signals[typeOrder(t)&7].Add(n)
+	}
 }
 
 // itemMeta is what Match needs to know of an item, compactly (48 bytes
@@ -296,6 +314,7 @@ func newTypeSearcher(t mediamatch.SignalType, merged func()) *hamming.Searcher {
 
 // index adds one signal of ref to the search structures.
 func (m *memory) index(ref uint64, e sigEntry) {
+	m.countSignal(ref, e.typ, 1)
 	if m.bulk != nil {
 		m.bulk.add(keyOf(e), ref, e.frame, e.hash)
 		return
@@ -352,6 +371,7 @@ func (m *memory) unindex(ref uint64, sigs []sigEntry) {
 	}
 	var done [2]uint8 // by searchKey.views
 	for _, e := range sigs {
+		m.countSignal(ref, e.typ, -1)
 		k := keyOf(e)
 		i := 0
 		if k.views {

@@ -16,6 +16,15 @@ type Stats struct {
 	// Signals is the number of signals in the search structures, by
 	// signal type (all views of a frame together).
 	Signals map[mediamatch.SignalType]int
+	// BankSignals is, for each live bank by name, the number of signals
+	// of its enabled items in the search structures, by signal type (all
+	// views of a frame together; types without signals absent). Summed
+	// over banks it equals Signals.
+	BankSignals map[string]map[mediamatch.SignalType]int64
+	// VlogGCRuns is the number of value-log GC rounds run since Open, in
+	// the background or by RunValueLogGC; VlogGCRewrites the number of
+	// value-log files they rewrote.
+	VlogGCRuns, VlogGCRewrites uint64
 }
 
 // Stats returns a summary of the index's latest published state. It reads
@@ -25,10 +34,22 @@ func (ix *Index) Stats() Stats {
 	s := Stats{
 		Items:     st.nitems,
 		BankItems: make(map[string]int64, len(st.banks)),
-		Signals:   make(map[mediamatch.SignalType]int),
+
+		BankSignals: make(map[string]map[mediamatch.SignalType]int64, len(st.banks)),
+		Signals:     make(map[mediamatch.SignalType]int),
+
+		VlogGCRuns:     ix.vlog.runs.Load(),
+		VlogGCRewrites: ix.vlog.rewrites.Load(),
 	}
 	for name, b := range st.banks {
 		s.BankItems[name] = b.items.Load()
+		sigs := make(map[mediamatch.SignalType]int64)
+		for i, t := range mediamatch.SignalTypes() {
+			if n := b.signals[i&7].Load(); n != 0 {
+				sigs[t] = n
+			}
+		}
+		s.BankSignals[name] = sigs
 	}
 	for k, v := range maps.All(st.views) {
 		if v != nil {

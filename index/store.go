@@ -24,10 +24,18 @@ type store struct {
 	db *badger.DB
 }
 
+// storeTuning overrides Badger settings, for tests in this package; zero
+// values keep the defaults.
+type storeTuning struct {
+	valueThreshold int64 // values larger than this go to the value log (Badger's default: 1 MiB)
+	vlogFileSize   int64 // size at which a value-log file is rotated
+	compactOnClose bool  // compact level 0 on close, dropping overwritten and deleted values
+}
+
 // openStoreMode opens the Badger database in dir; readOnly opens it
 // without writing anything (no compaction, no new files), for a disk
 // without room.
-func openStoreMode(dir string, log *slog.Logger, readOnly bool) (*store, error) {
+func openStoreMode(dir string, log *slog.Logger, readOnly bool, tune ...storeTuning) (*store, error) {
 	// A 64 MiB block cache instead of Badger's 256: start-up reads every
 	// key once (the cache cannot help), and later reads are point reads
 	// of a few records (GetItem, imports), so memory is better spent on
@@ -64,6 +72,15 @@ func openStoreMode(dir string, log *slog.Logger, readOnly bool) (*store, error) 
 	// builders at once in those imports. More, smaller files cost little.
 	opts.TableSizeMultiplier = 1
 	opts.ReadOnly = readOnly
+	for _, t := range tune {
+		if t.valueThreshold > 0 {
+			opts.ValueThreshold = t.valueThreshold
+		}
+		if t.vlogFileSize > 0 {
+			opts.ValueLogFileSize = t.vlogFileSize
+		}
+		opts.CompactL0OnClose = opts.CompactL0OnClose || t.compactOnClose
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("index: open store %s: %w", dir, err)
@@ -207,3 +224,17 @@ func (s *store) snapshot() *readTx { return &readTx{s.db.NewTransaction(false)} 
 
 // discard releases a snapshot from snapshot.
 func (tx *readTx) discard() { tx.txn.Discard() }
+
+// errNoGC is returned by gcValueLog when no value-log file has enough
+// garbage to be rewritten, or another GC is running.
+var errNoGC = errors.New("index: no value-log file to rewrite")
+
+// gcValueLog rewrites one value-log file of which at least discardRatio
+// is garbage (Badger's RunValueLogGC), or returns errNoGC.
+func (s *store) gcValueLog(discardRatio float64) error {
+	err := s.db.RunValueLogGC(discardRatio)
+	if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
+		return errNoGC
+	}
+	return err
+}

@@ -29,14 +29,16 @@ import (
 // Metrics are the server's Prometheus metrics, in a registry of their own
 // (no global state): gRPC calls by method and code (the usual
 // grpc_server_* names of go-grpc-middleware's prometheus provider), match
-// latency and matches by bank, media hash latency and failures by kind,
-// ffmpeg failures and kills, imports, the index's size and the data dir's
-// disk usage. Safe for concurrent use.
+// latency, search latency by signal type and matches by bank, media hash
+// latency and failures by kind, ffmpeg failures and kills, imports, the
+// index's size, the data dir's disk usage and Badger's value-log GC. Safe
+// for concurrent use.
 type Metrics struct {
 	reg  *prometheus.Registry
 	grpc *grpcprom.ServerMetrics
 
 	matchSeconds *prometheus.HistogramVec // by kind of call: media, signals
+	searchSecs   *prometheus.HistogramVec // by signal type
 	matches      *prometheus.CounterVec   // by bank and signal type
 	hashSeconds  *prometheus.HistogramVec // by media kind
 	hashFailures *prometheus.CounterVec   // by media kind and reason
@@ -51,6 +53,7 @@ type Metrics struct {
 const (
 	MetricMatchSeconds      = "mediamatch_match_seconds"
 	MetricMatches           = "mediamatch_matches_total"
+	MetricSearchSeconds     = "mediamatch_index_search_seconds"
 	MetricHashSeconds       = "mediamatch_media_hash_seconds"
 	MetricHashFailures      = "mediamatch_media_hash_failures_total"
 	MetricFFmpegFailures    = "mediamatch_ffmpeg_failures_total"
@@ -61,11 +64,15 @@ const (
 	MetricBankItems         = "mediamatch_bank_items"
 	MetricIndexSignals      = "mediamatch_index_signals"
 	MetricDataDirBytes      = "mediamatch_data_dir_bytes"
+	MetricVlogGCRuns        = "mediamatch_badger_vlog_gc_runs_total"
+	MetricVlogGCRewrites    = "mediamatch_badger_vlog_gc_rewrites_total"
 	MetricIndexLoadSeconds  = "mediamatch_index_load_seconds"
 	MetricStartTimeSeconds  = "mediamatch_start_time_seconds"
 	MetricBuildInfo         = "mediamatch_build_info"
 	metricHelpIndexSignals  = "Signals in the in-memory search structures, by signal type."
 	metricHelpDataDirBytes  = "Bytes of the data dir's files, by kind: sst (Badger tables), vlog (Badger value log), other."
+	metricHelpVlogGCRuns    = "Badger value-log GC rounds run since start (every 10 minutes)."
+	metricHelpVlogGCRewrite = "Badger value-log files rewritten by the GC since start, each reclaiming the space of deleted or overwritten values."
 	metricHelpBankItems     = "Items of each live bank."
 	metricHelpIndexItems    = "Items stored in the index, enabled or not."
 	metricHelpLoadSeconds   = "How long opening the index (reading the store and building the searches) took at start."
@@ -108,6 +115,11 @@ func NewMetrics() *Metrics {
 		matchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricMatchSeconds,
 			Help:    "Time of the index search of one match call (after hashing), by call: media (MatchMedia, MatchMediaStream) or signals (MatchSignals).",
 			Buckets: latency}, []string{metricLabelCall}),
+		searchSecs: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricSearchSeconds,
+			Help: "Time one match call spent in the search structures of one perceptual signal type (pdq, phash, dhash), " +
+				"over all its keyframes; one observation per type searched and call.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
+			[]string{metricLabelType}),
 		matches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricMatches,
 			Help: "Matches returned, by bank and the signal type of the best hit."}, []string{metricLabelBank, metricLabelSignal}),
 		hashSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricHashSeconds,
@@ -127,9 +139,14 @@ func NewMetrics() *Metrics {
 		importLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricImportLast,
 			Help: "Unix time of the last import committed into each bank (index staleness)."}, []string{metricLabelBank}),
 	}
-	m.reg.MustRegister(m.grpc, m.matchSeconds, m.matches, m.hashSeconds, m.hashFailures, m.ffmpegFails,
+	m.reg.MustRegister(m.grpc, m.matchSeconds, m.searchSecs, m.matches, m.hashSeconds, m.hashFailures, m.ffmpegFails,
 		m.importBytes, m.importItems, m.importLast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, t := range mediamatch.SignalTypes() {
+		if !t.Exact() {
+			m.searchSecs.WithLabelValues(string(t)) // present at 0 from the start
+		}
+	}
 	for _, r := range []string{metricReasonKilled, metricReasonFailed} {
 		m.ffmpegFails.WithLabelValues(r) // present at 0 from the start
 	}
@@ -198,6 +215,11 @@ func (m *Metrics) observeMatch(call string, d time.Duration, ms []mediamatch.Mat
 }
 
 // observeHash records one decode and hash of an upload.
+// observeSearch is index.Options.SearchObserved.
+func (m *Metrics) observeSearch(t mediamatch.SignalType, d time.Duration) {
+	m.searchSecs.WithLabelValues(string(t)).Observe(d.Seconds())
+}
+
 func (m *Metrics) observeHash(data []byte, d time.Duration, md mediamatch.Media, err error) {
 	if err == nil {
 		m.hashSeconds.WithLabelValues(md.Kind.String()).Observe(d.Seconds())
@@ -320,6 +342,8 @@ type statsCollector struct {
 	bankItems *prometheus.Desc
 	signals   *prometheus.Desc
 	dirBytes  *prometheus.Desc
+	gcRuns    *prometheus.Desc
+	gcRewrite *prometheus.Desc
 	loadSecs  *prometheus.Desc
 	startTime *prometheus.Desc
 	buildInfo *prometheus.Desc
@@ -331,6 +355,8 @@ func newStatsCollector(stats func() index.Stats, dir string, load time.Duration,
 		bankItems: prometheus.NewDesc(MetricBankItems, metricHelpBankItems, []string{metricLabelBank}, nil),
 		signals:   prometheus.NewDesc(MetricIndexSignals, metricHelpIndexSignals, []string{metricLabelType}, nil),
 		dirBytes:  prometheus.NewDesc(MetricDataDirBytes, metricHelpDataDirBytes, []string{metricLabelKind}, nil),
+		gcRuns:    prometheus.NewDesc(MetricVlogGCRuns, metricHelpVlogGCRuns, nil, nil),
+		gcRewrite: prometheus.NewDesc(MetricVlogGCRewrites, metricHelpVlogGCRewrite, nil, nil),
 		loadSecs:  prometheus.NewDesc(MetricIndexLoadSeconds, metricHelpLoadSeconds, nil, nil),
 		startTime: prometheus.NewDesc(MetricStartTimeSeconds, metricHelpStartTime, nil, nil),
 		buildInfo: prometheus.NewDesc(MetricBuildInfo, metricHelpBuildInfo,
@@ -339,7 +365,7 @@ func newStatsCollector(stats func() index.Stats, dir string, load time.Duration,
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.items, c.bankItems, c.signals, c.dirBytes, c.loadSecs, c.startTime, c.buildInfo} {
+	for _, d := range []*prometheus.Desc{c.items, c.bankItems, c.signals, c.dirBytes, c.gcRuns, c.gcRewrite, c.loadSecs, c.startTime, c.buildInfo} {
 		ch <- d
 	}
 }
@@ -356,6 +382,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range DataDirUsage(c.dir) {
 		ch <- prometheus.MustNewConstMetric(c.dirBytes, prometheus.GaugeValue, float64(n), kind)
 	}
+	ch <- prometheus.MustNewConstMetric(c.gcRuns, prometheus.CounterValue, float64(st.VlogGCRuns))
+	ch <- prometheus.MustNewConstMetric(c.gcRewrite, prometheus.CounterValue, float64(st.VlogGCRewrites))
 	ch <- prometheus.MustNewConstMetric(c.loadSecs, prometheus.GaugeValue, c.load.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.startTime, prometheus.GaugeValue, float64(c.start.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, c.build.Version, c.build.Revision, c.build.GoVersion)

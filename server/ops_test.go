@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	pb "github.com/mediamatch/mediamatch/api/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/index"
 )
 
 // opsRun is a Run on loopback started by startOps.
@@ -208,6 +211,8 @@ func TestMetricsScrape(t *testing.T) {
 		{"grpc_server_started_total", map[string]string{"grpc_method": "AddItem"}, 1},
 		{"grpc_server_handling_seconds", map[string]string{"grpc_method": "MatchMedia"}, 2},
 		{MetricMatchSeconds, map[string]string{"call": "media"}, 2},
+		{MetricSearchSeconds, map[string]string{"type": "pdq"}, 2}, // PDQ is the only perceptual type searched by default
+		{MetricSearchSeconds, map[string]string{"type": "phash"}, 0},
 		{MetricMatches, map[string]string{"bank": "tve"}, 2},
 		{MetricHashSeconds, map[string]string{"kind": "image"}, 3},
 		{MetricHashFailures, map[string]string{"kind": "video"}, 1},
@@ -233,11 +238,48 @@ func TestMetricsScrape(t *testing.T) {
 	if got, n := metricValue(fams, MetricDataDirBytes, nil); got <= 0 || n != 3 {
 		t.Errorf("%s = %v in %d series, want > 0 in 3 (sst, vlog, other)", MetricDataDirBytes, got, n)
 	}
+	for _, name := range []string{MetricVlogGCRuns, MetricVlogGCRewrites} {
+		if _, n := metricValue(fams, name, nil); n != 1 {
+			t.Errorf("%s in %d series, want 1", name, n)
+		}
+	}
 	if _, n := metricValue(fams, "go_goroutines", nil); n != 1 {
 		t.Errorf("go_goroutines missing: the Go collector is not registered")
 	}
 	if err := r.stop(); err != nil {
 		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestMetricsVlogGC runs a value-log GC round on a real index and finds
+// it counted in the collector that Run registers.
+func TestMetricsVlogGC(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := index.Open(dir, index.Options{VlogGCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newStatsCollector(ix.Stats, dir, 0, time.Now(), BuildInfo{}))
+	for round := range 2 {
+		if _, err := ix.RunValueLogGC(t.Context()); err != nil {
+			t.Fatalf("RunValueLogGC = %v", err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fams := map[string]*dto.MetricFamily{}
+		for _, f := range mfs {
+			fams[f.GetName()] = f
+		}
+		if got, n := metricValue(fams, MetricVlogGCRuns, nil); got != float64(round+1) || n != 1 {
+			t.Errorf("after %d rounds: %s = %v in %d series, want %d in 1", round+1, MetricVlogGCRuns, got, n, round+1)
+		}
+		if _, n := metricValue(fams, MetricVlogGCRewrites, nil); n != 1 {
+			t.Errorf("%s in %d series, want 1", MetricVlogGCRewrites, n)
+		}
 	}
 }
 
@@ -571,6 +613,32 @@ func TestServerStatus(t *testing.T) {
 	if len(st.GetSignals()) != 5 || pdq < 6 {
 		t.Errorf("signals = %v, want 5 types and at least 6 PDQ", st.GetSignals())
 	}
+	// Signals per bank and type: the partner list's 5 PDQ hashes and
+	// nothing else; per type, the banks add up to the totals.
+	bankSigs := func(b *pb.BankStatus) map[pb.SignalType]int64 {
+		m := map[pb.SignalType]int64{}
+		for _, s := range b.GetSignals() {
+			m[s.GetType()] += s.GetCount()
+		}
+		return m
+	}
+	if ps := bankSigs(got["partner"]); len(got["partner"].GetSignals()) != 5 || ps[pb.SignalType_SIGNAL_TYPE_PDQ] != 5 ||
+		ps[pb.SignalType_SIGNAL_TYPE_PHASH]+ps[pb.SignalType_SIGNAL_TYPE_DHASH] != 0 {
+		t.Errorf("partner signals = %v, want 5 types, 5 PDQ and no pHash or dHash", got["partner"].GetSignals())
+	}
+	if ts := bankSigs(got["tve"]); ts[pb.SignalType_SIGNAL_TYPE_PDQ] < 1 || ts[pb.SignalType_SIGNAL_TYPE_PHASH] < 1 {
+		t.Errorf("tve signals = %v, want at least 1 PDQ and 1 pHash (the cat)", got["tve"].GetSignals())
+	}
+	for _, total := range st.GetSignals() {
+		var sum int64
+		for _, b := range st.GetBanks() {
+			sum += bankSigs(b)[total.GetType()]
+		}
+		if sum != total.GetCount() {
+			t.Errorf("%v: banks' signals sum to %d, total %d", total.GetType(), sum, total.GetCount())
+		}
+	}
+	tveSigs := bankSigs(got["tve"])
 
 	// A token limited to "tve" sees that bank only.
 	tok, err := adm.CreateToken(admin, &pb.CreateTokenRequest{Name: "tve-admin", Role: pb.Role_ROLE_ADMIN, Banks: []string{"tve"}})
@@ -585,6 +653,8 @@ func TestServerStatus(t *testing.T) {
 	if len(st.GetBanks()) != 1 || st.GetBanks()[0].GetName() != "tve" || st.GetItems() != 1 || len(st.GetSignals()) != 0 || st.GetDataDirBytes() != 0 {
 		t.Errorf("limited to tve: banks %v, items %d, signals %v, data dir %d; want tve only, 1 item, no totals",
 			st.GetBanks(), st.GetItems(), st.GetSignals(), st.GetDataDirBytes())
+	} else if ts := bankSigs(st.GetBanks()[0]); !maps.Equal(ts, tveSigs) {
+		t.Errorf("limited to tve: tve signals %v, want %v as the admin saw them", ts, tveSigs)
 	}
 	// A curator may not ask.
 	cur, err := adm.CreateToken(admin, &pb.CreateTokenRequest{Name: "cur", Role: pb.Role_ROLE_CURATOR})

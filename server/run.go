@@ -248,9 +248,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.beforeOpen != nil {
 		cfg.beforeOpen()
 	}
+	var metrics *Metrics
+	var searchObserved func(mediamatch.SignalType, time.Duration)
+	if cfg.MetricsListen != "" {
+		metrics = NewMetrics()
+		searchObserved = metrics.observeSearch
+	}
 	openStart := time.Now()
 	ix, err := index.Open(cfg.DataDir, index.Options{Logger: log, Now: cfg.Now,
-		MinFreeBytes: cfg.MinFreeBytes, AuditRetention: cfg.AuditRetention, AuditMaxEntries: cfg.AuditMaxEntries})
+		MinFreeBytes: cfg.MinFreeBytes, AuditRetention: cfg.AuditRetention, AuditMaxEntries: cfg.AuditMaxEntries,
+		SearchObserved: searchObserved})
 	if err != nil {
 		return fmt.Errorf("server: open index in %s: %w", cfg.DataDir, err)
 	}
@@ -287,15 +294,13 @@ func Run(ctx context.Context, cfg Config) error {
 		build = *cfg.Build
 	}
 	var (
-		metrics  *Metrics
 		sIndex   Index  = ix
 		sHasher  Hasher = hasher
 		preOpts  []grpc.ServerOption
 		startAt  = time.Now()
 		metricsc <-chan struct{}
 	)
-	if cfg.MetricsListen != "" {
-		metrics = NewMetrics()
+	if metrics != nil {
 		metrics.reg.MustRegister(newStatsCollector(ix.Stats, cfg.DataDir, loadTime, startAt, build))
 		sIndex, sHasher = metricsIndex{Index: ix, m: metrics}, metricsHasher{h: hasher, m: metrics}
 		preOpts = metrics.serverOptions()

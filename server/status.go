@@ -50,6 +50,9 @@ func (a *adminService) GetServerStatus(ctx context.Context, _ *pb.GetServerStatu
 			continue
 		}
 		b := &pb.BankStatus{Name: name, Items: st.Index.BankItems[name]}
+		for _, t := range mediamatch.SignalTypes() {
+			b.Signals = append(b.Signals, &pb.SignalCount{Type: pb.SignalTypeToProto(t), Count: st.Index.BankSignals[name][t]})
+		}
 		if t, ok := st.LastImport[name]; ok {
 			b.LastImportTime = timestamppb.New(t)
 		}

@@ -203,8 +203,13 @@ type BankStatus struct {
 	// When the last ImportSignals into the bank committed since the server
 	// started; unset if none did.
 	LastImportTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_import_time,json=lastImportTime,proto3" json:"last_import_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Signals of the bank's enabled items in the in-memory search
+	// structures, one entry per signal type, in the order PDQ, pHash, dHash,
+	// MD5, SHA-256 (all views together). Over all banks they add up to
+	// GetServerStatusResponse.signals.
+	Signals       []*SignalCount `protobuf:"bytes,4,rep,name=signals,proto3" json:"signals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BankStatus) Reset() {
@@ -258,12 +263,20 @@ func (x *BankStatus) GetLastImportTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *BankStatus) GetSignals() []*SignalCount {
+	if x != nil {
+		return x.Signals
+	}
+	return nil
+}
+
 // SignalCount is the number of signals of one type.
 type SignalCount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The signal type.
 	Type SignalType `protobuf:"varint,1,opt,name=type,proto3,enum=mediamatch.v1.SignalType" json:"type,omitempty"`
-	// Signals of the type, all banks and views together.
+	// Signals of the type, all views together: of all banks in
+	// GetServerStatusResponse.signals, of one bank in BankStatus.signals.
 	Count         int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -427,12 +440,13 @@ const file_mediamatch_v1_status_proto_rawDesc = "" +
 	"\x05banks\x18\b \x03(\v2\x19.mediamatch.v1.BankStatusR\x05banks\x124\n" +
 	"\asignals\x18\t \x03(\v2\x1a.mediamatch.v1.SignalCountR\asignals\x12%\n" +
 	"\x0effmpeg_version\x18\n" +
-	" \x01(\tR\rffmpegVersion\"|\n" +
+	" \x01(\tR\rffmpegVersion\"\xb2\x01\n" +
 	"\n" +
 	"BankStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05items\x18\x02 \x01(\x03R\x05items\x12D\n" +
-	"\x10last_import_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastImportTime\"R\n" +
+	"\x10last_import_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastImportTime\x124\n" +
+	"\asignals\x18\x04 \x03(\v2\x1a.mediamatch.v1.SignalCountR\asignals\"R\n" +
 	"\vSignalCount\x12-\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x19.mediamatch.v1.SignalTypeR\x04type\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\"9\n" +
@@ -469,12 +483,13 @@ var file_mediamatch_v1_status_proto_depIdxs = []int32{
 	2, // 1: mediamatch.v1.GetServerStatusResponse.banks:type_name -> mediamatch.v1.BankStatus
 	3, // 2: mediamatch.v1.GetServerStatusResponse.signals:type_name -> mediamatch.v1.SignalCount
 	6, // 3: mediamatch.v1.BankStatus.last_import_time:type_name -> google.protobuf.Timestamp
-	7, // 4: mediamatch.v1.SignalCount.type:type_name -> mediamatch.v1.SignalType
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	3, // 4: mediamatch.v1.BankStatus.signals:type_name -> mediamatch.v1.SignalCount
+	7, // 5: mediamatch.v1.SignalCount.type:type_name -> mediamatch.v1.SignalType
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_status_proto_init() }

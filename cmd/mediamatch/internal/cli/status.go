@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,9 +19,9 @@ func (a *app) statusCommand() *cobra.Command {
 		Short: "Show a server's version, uptime, data dir size, banks, signals and imports (admin)",
 		Long: `status asks the server at --server (AdminService.GetServerStatus; needs an admin
 token) for its build (version, commit, Go, ffmpeg), when it started and how long
-its index took to load, the size of its data dir, its items per bank with each
-bank's last import since the start, and its signals per type. A token limited
-to banks sees only those banks.`,
+its index took to load, the size of its data dir, its signals per type, and a
+table of its banks: items, signals per type (of enabled items) and the last
+import since the start. A token limited to banks sees only those banks.`,
 		Example: `  MEDIAMATCH_TOKEN=$(cat admin.token) mediamatch status
   mediamatch status --json`,
 		Args: cobra.NoArgs,
@@ -68,14 +69,38 @@ to banks sees only those banks.`,
 			}
 			w.Flush()
 			if len(st.GetBanks()) > 0 {
+				// One column per signal type, in the server's order
+				// (PDQ, pHash, dHash, MD5, SHA-256); "-" where a server
+				// older than the column did not count it.
+				var types []pb.SignalType
+				for _, b := range st.GetBanks() {
+					for _, s := range b.GetSignals() {
+						if !slices.Contains(types, s.GetType()) {
+							types = append(types, s.GetType())
+						}
+					}
+				}
 				w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintf(w, "\nBANK\tITEMS\tLAST IMPORT\n")
+				fmt.Fprintf(w, "\nBANK\tITEMS\t")
+				for _, t := range types {
+					fmt.Fprintf(w, "%s\t", strings.ToUpper(signalName(t)))
+				}
+				fmt.Fprintf(w, "LAST IMPORT\n")
 				for _, b := range st.GetBanks() {
 					last := "-"
 					if t := b.GetLastImportTime(); t != nil {
 						last = t.AsTime().Format(time.RFC3339)
 					}
-					fmt.Fprintf(w, "%s\t%d\t%s\n", b.GetName(), b.GetItems(), last)
+					fmt.Fprintf(w, "%s\t%d\t", b.GetName(), b.GetItems())
+					for _, t := range types {
+						i := slices.IndexFunc(b.GetSignals(), func(s *pb.SignalCount) bool { return s.GetType() == t })
+						if i < 0 {
+							fmt.Fprintf(w, "-\t")
+						} else {
+							fmt.Fprintf(w, "%d\t", b.GetSignals()[i].GetCount())
+						}
+					}
+					fmt.Fprintf(w, "%s\n", last)
 				}
 				w.Flush()
 			}
