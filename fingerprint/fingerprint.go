@@ -85,6 +85,10 @@ type Options struct {
 	// 512 MiB + 24 bytes x MaxPixels: 1.6 GiB for the default MaxPixels
 	// (see ffmpegBytesPerPixel).
 	FFmpegMemory int64
+	// FFmpegDone, if set, is called after each ffmpeg run that started,
+	// with its wall-clock time and the CPU time (user and system, all
+	// threads) it used, for metrics; from the goroutine that hashed.
+	FFmpegDone func(wall, cpu time.Duration)
 	// Logger receives the warning, logged once per Hasher, that ffmpeg
 	// cannot be given a network namespace of its own. Default: discard.
 	Logger *slog.Logger

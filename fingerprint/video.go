@@ -253,9 +253,13 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 		frames = append(frames, hash(img, tick(len(frames), job.fps)))
 		return nil
 	}
+	start := time.Now()
 	res, err := runFFmpeg(ctx, job, h.opts.VideoTimeout, data, onVideo, onFrame)
 	if err != nil {
 		return videoSamples{}, err
+	}
+	if h.opts.FFmpegDone != nil {
+		h.opts.FFmpegDone(time.Since(start), res.cpu)
 	}
 	if err := videoError(ctx, res, job, h.opts.VideoTimeout); err != nil {
 		return videoSamples{}, err

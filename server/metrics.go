@@ -43,6 +43,8 @@ type Metrics struct {
 	hashSeconds  *prometheus.HistogramVec // by media kind
 	hashFailures *prometheus.CounterVec   // by media kind and reason
 	ffmpegFails  *prometheus.CounterVec   // by reason: killed, failed
+	ffmpegWall   prometheus.Histogram     // wall-clock seconds per ffmpeg run
+	ffmpegCPU    prometheus.Counter       // CPU seconds of every ffmpeg run
 	importBytes  prometheus.Counter
 	importItems  *prometheus.CounterVec // by bank and result
 	importLast   *prometheus.GaugeVec   // by bank: unix time of the last committed import
@@ -57,6 +59,8 @@ const (
 	MetricHashSeconds       = "mediamatch_media_hash_seconds"
 	MetricHashFailures      = "mediamatch_media_hash_failures_total"
 	MetricFFmpegFailures    = "mediamatch_ffmpeg_failures_total"
+	MetricFFmpegSeconds     = "mediamatch_ffmpeg_seconds"
+	MetricFFmpegCPU         = "mediamatch_ffmpeg_cpu_seconds_total"
 	MetricImportBytes       = "mediamatch_import_bytes_total"
 	MetricImportItems       = "mediamatch_import_items_total"
 	MetricImportLast        = "mediamatch_import_last_success_timestamp_seconds"
@@ -131,6 +135,10 @@ func NewMetrics() *Metrics {
 		ffmpegFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricFFmpegFailures,
 			Help: "Video uploads whose ffmpeg run failed, by reason: killed (deadline or CPU limit) or failed."},
 			[]string{metricLabelReason}),
+		ffmpegWall: prometheus.NewHistogram(prometheus.HistogramOpts{Name: MetricFFmpegSeconds,
+			Help: "Wall-clock time of each ffmpeg run (a video upload's decoding), whether it succeeded or not.", Buckets: latency}),
+		ffmpegCPU: prometheus.NewCounter(prometheus.CounterOpts{Name: MetricFFmpegCPU,
+			Help: "CPU time (user and system, all threads) used by ffmpeg runs."}),
 		importBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: MetricImportBytes,
 			Help: "Bytes of partner lists received by ImportSignals (import progress)."}),
 		importItems: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricImportItems,
@@ -140,6 +148,7 @@ func NewMetrics() *Metrics {
 			Help: "Unix time of the last import committed into each bank (index staleness)."}, []string{metricLabelBank}),
 	}
 	m.reg.MustRegister(m.grpc, m.matchSeconds, m.searchSecs, m.matches, m.hashSeconds, m.hashFailures, m.ffmpegFails,
+		m.ffmpegWall, m.ffmpegCPU,
 		m.importBytes, m.importItems, m.importLast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, t := range mediamatch.SignalTypes() {
@@ -218,6 +227,12 @@ func (m *Metrics) observeMatch(call string, d time.Duration, ms []mediamatch.Mat
 // observeSearch is index.Options.SearchObserved.
 func (m *Metrics) observeSearch(t mediamatch.SignalType, d time.Duration) {
 	m.searchSecs.WithLabelValues(string(t)).Observe(d.Seconds())
+}
+
+// observeFFmpeg records one ffmpeg run (fingerprint.Options.FFmpegDone).
+func (m *Metrics) observeFFmpeg(wall, cpu time.Duration) {
+	m.ffmpegWall.Observe(wall.Seconds())
+	m.ffmpegCPU.Add(cpu.Seconds())
 }
 
 func (m *Metrics) observeHash(data []byte, d time.Duration, md mediamatch.Media, err error) {

@@ -217,6 +217,7 @@ func TestMetricsScrape(t *testing.T) {
 		{MetricHashSeconds, map[string]string{"kind": "image"}, 3},
 		{MetricHashFailures, map[string]string{"kind": "video"}, 1},
 		{MetricFFmpegFailures, nil, 1},
+		{MetricFFmpegSeconds, nil, 1}, // the one run, failed
 		{MetricImportBytes, nil, float64(len(list))},
 		{MetricImportItems, map[string]string{"bank": "partner", "result": "added"}, 3},
 		{MetricImportItems, map[string]string{"bank": "partner", "result": "rejected"}, 1},
@@ -228,6 +229,9 @@ func TestMetricsScrape(t *testing.T) {
 		if got, n := metricValue(fams, c.name, c.labels); got != c.want || n == 0 {
 			t.Errorf("%s%v = %v (%d series), want %v", c.name, c.labels, got, n, c.want)
 		}
+	}
+	if got, n := metricValue(fams, MetricFFmpegCPU, nil); n != 1 || got <= 0 {
+		t.Errorf("%s = %v (%d series), want the CPU time of the one ffmpeg run, above 0", MetricFFmpegCPU, got, n)
 	}
 	if got, _ := metricValue(fams, MetricIndexSignals, map[string]string{"type": "pdq"}); got < 4 {
 		t.Errorf("%s{type=pdq} = %v, want at least 4 (3 imported, 1 added)", MetricIndexSignals, got)

@@ -280,7 +280,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	hasher := fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg, Logger: log,
+	var ffmpegDone func(wall, cpu time.Duration)
+	if metrics != nil {
+		ffmpegDone = metrics.observeFFmpeg
+	}
+	hasher := fingerprint.New(fingerprint.Options{FFmpeg: cfg.FFmpeg, Logger: log, FFmpegDone: ffmpegDone,
 		DecodeMemory: cfg.DecodeMemory, MaxJPEGScans: cfg.MaxJPEGScans, ImageTimeout: cfg.ImageTimeout})
 	// Operators see at start how far ffmpeg is confined on this machine.
 	if files, net := hasher.FileAccessConfined(), hasher.NetworkIsolated(); files && net {
