@@ -60,6 +60,10 @@ type Config struct {
 	// done; calls still running then are cancelled. Default
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// VlogGCInterval is how often the index garbage-collects Badger's
+	// value log (index.Options.VlogGCInterval): 0 means every 10 minutes,
+	// negative never.
+	VlogGCInterval time.Duration
 	// Credentials, when set, secure the listener (TLS; see TLSCredentials);
 	// only then may Listen be a non-loopback address, and every call must
 	// authenticate.
@@ -257,7 +261,7 @@ func Run(ctx context.Context, cfg Config) error {
 	openStart := time.Now()
 	ix, err := index.Open(cfg.DataDir, index.Options{Logger: log, Now: cfg.Now,
 		MinFreeBytes: cfg.MinFreeBytes, AuditRetention: cfg.AuditRetention, AuditMaxEntries: cfg.AuditMaxEntries,
-		SearchObserved: searchObserved})
+		SearchObserved: searchObserved, VlogGCInterval: cfg.VlogGCInterval})
 	if err != nil {
 		return fmt.Errorf("server: open index in %s: %w", cfg.DataDir, err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/server"
 )
 
@@ -22,6 +23,8 @@ func (o *opsFlags) flags(f *pflag.FlagSet, cfg *server.Config) {
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json (one object per line)")
 	f.DurationVar(&cfg.ShutdownTimeout, "drain-grace", server.DefaultShutdownTimeout,
 		"on SIGTERM health checking says NOT_SERVING and new calls are refused; calls in flight get this long to finish")
+	f.DurationVar(&cfg.VlogGCInterval, "vlog-gc-interval", index.DefaultVlogGCInterval,
+		"how often Badger's value log is garbage-collected to reclaim the space of deleted values (negative: never)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off by default; loopback only without --metrics-token or TLS)")
 	f.StringVar(&cfg.MetricsToken, "metrics-token", "", "require \"Authorization: Bearer TOKEN\" of scrapers (secret: prefer $MEDIAMATCH_METRICS_TOKEN or the config file)")
 	f.StringVar(&cfg.MetricsTLSCert, "metrics-tls-cert", "", "PEM certificate chain: serve metrics over HTTPS (with --metrics-tls-key)")
