@@ -94,10 +94,11 @@ func pdqImageVariants(img image.Image, o int, d *pdq.Digest) []mediamatch.Signal
 const maxFramePixels = 3840 * 2160
 
 // framePDQ returns the PDQ signal of a sampled video frame (the vPDQ
-// pipeline: no pre-shrink) and its extra PDQ signals: its trimmed view if
-// it has bars (views.go: the one view of a video frame, for letterboxed,
-// pillarboxed and reframed copies), then, if dihedral, its 7 turned
-// variants, taken from the same DCT. Keyframes take the extra signals only
+// pipeline: no pre-shrink) and its extra PDQ signals: its views
+// (frameViewSignals: the trimmed view if it has bars, for letterboxed,
+// pillarboxed and reframed copies, and the picture without its top or
+// bottom fifth, for corner watermarks and captions), then, if dihedral,
+// its 7 turned variants, taken from the same DCT. Keyframes take the extra signals only
 // when their whole-frame PDQ is matchable. ok is false for a frame under
 // pdq.MinSide pixels on a side.
 func framePDQ(img image.Image, dihedral bool) (s mediamatch.Signal, variants []mediamatch.Signal, ok bool) {
@@ -114,9 +115,7 @@ func framePDQ(img image.Image, dihedral bool) (s mediamatch.Signal, variants []m
 		return mediamatch.Signal{}, nil, false
 	}
 	l := reduceLuma(img)
-	if v, ok := trimmedSignal(&l); ok {
-		variants = append(variants, v)
-	}
+	variants = append(variants, frameViewSignals(&l)...)
 	if dihedral {
 		for t := mediamatch.Rotate90; t <= mediamatch.FlipMinus1; t++ {
 			variants = append(variants, pdqSignal(&d, t, t))

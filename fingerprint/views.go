@@ -555,22 +555,39 @@ func viewSignals(l *luma, trimmed func(image.Rectangle) (pdq.Digest, bool)) []me
 	return sigs
 }
 
-// trimmedSignal returns the PDQ signal of the trimmed view of a frame
-// whose luminance is l, and false if it has no bars or borders: the one
-// view hashed for video frames, where letterboxes, pillarboxes and the
-// blurred pads of a reframed clip are the edits that move the picture.
-func trimmedSignal(l *luma) (mediamatch.Signal, bool) {
-	c, ok := trim(l)
-	if !ok {
-		return mediamatch.Signal{}, false
+// frameViewSignals returns the PDQ views of a video frame whose luminance
+// is l: its trimmed view when it has bars or borders (letterboxes,
+// pillarboxes and the blurred pads of a reframed clip are the edits that
+// move the picture), and the picture (the trimmed one, if any) without its
+// top or bottom fifth, which a corner watermark or a caption over the
+// clip leaves intact, as a still's caption cuts do. At most 3 a frame: a
+// video has many frames, so not the still's centred window.
+func frameViewSignals(l *luma) []mediamatch.Signal {
+	var sigs []mediamatch.Signal
+	add := func(v mediamatch.View, r image.Rectangle) {
+		if r.Dx() < pdq.MinSide || r.Dy() < pdq.MinSide {
+			return
+		}
+		if d, ok := lumaDigest(l, r); ok {
+			s := pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)
+			s.View = v
+			sigs = append(sigs, s)
+		}
 	}
-	d, ok := lumaDigest(l, c)
-	if !ok {
-		return mediamatch.Signal{}, false
+	base, trimmed := trim(l)
+	if trimmed {
+		add(mediamatch.View{Region: toRegion(base, l), Trimmed: true}, base)
+	} else {
+		base = image.Rect(0, 0, l.w, l.h)
 	}
-	s := pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)
-	s.View = mediamatch.View{Region: toRegion(c, l), Trimmed: true}
-	return s, true
+	cut := (base.Dy()*captionCut + 500) / 1000
+	for _, r := range []image.Rectangle{
+		image.Rect(base.Min.X, base.Min.Y+cut, base.Max.X, base.Max.Y),
+		image.Rect(base.Min.X, base.Min.Y, base.Max.X, base.Max.Y-cut),
+	} {
+		add(mediamatch.View{Region: toRegion(r, l), Trimmed: trimmed}, r)
+	}
+	return sigs
 }
 
 // pdqImageRect returns the PDQ digest of the part r of a still image as
