@@ -358,21 +358,23 @@ func TestCaptionCutView(t *testing.T) {
 	}
 }
 
-// TestFrameTrimmedView checks the one view of video frames: a letterboxed
-// frame of a real photo carries a trimmed view near the photo's own
-// frame hash, and the photo's frame carries none.
+// TestFrameTrimmedView checks the views of video frames: a frame of a real
+// photo carries its two caption cuts and no trimmed view; a pillarboxed
+// one carries a trimmed view near the photo's own frame hash, and the
+// trimmed picture's two cuts.
 func TestFrameTrimmedView(t *testing.T) {
 	photo := sharedPhoto(t, "skimage/astronaut.png")
 	w, ht := photo.Rect.Dx(), photo.Rect.Dy()
 	orig, variants, ok := framePDQ(photo, false)
-	if !ok || len(variants) != 0 {
-		t.Fatalf("framePDQ(photo): ok %v, %d extra signals, want ok and none", ok, len(variants))
+	if !ok || len(variants) != 2 || variants[0].View.Trimmed || variants[1].View.Trimmed ||
+		variants[0].View.Region.Whole() || variants[1].View.Region.Whole() {
+		t.Fatalf("framePDQ(photo): ok %v, extra %v, want ok and the two caption cuts, untrimmed", ok, variants)
 	}
 	// A 16:9 frame at the photo's height: bars left and right.
 	boxed := framed(photo, w*16/9, ht, (w*16/9-w)/2, 0, color.Black)
 	p, variants, ok := framePDQ(boxed, false)
-	if !ok || !p.View.Whole() || len(variants) != 1 || !variants[0].View.Trimmed {
-		t.Fatalf("framePDQ(pillarboxed): ok %v, whole %v, extra %v, want ok, whole, one trimmed view", ok, p.View, variants)
+	if !ok || !p.View.Whole() || len(variants) != 3 || !variants[0].View.Trimmed || !variants[1].View.Trimmed || !variants[2].View.Trimmed {
+		t.Fatalf("framePDQ(pillarboxed): ok %v, whole %v, extra %v, want ok, whole, the trimmed view and its two cuts", ok, p.View, variants)
 	}
 	if d := mediamatch.Distance(variants[0].Hash, orig.Hash); d > 16 {
 		t.Errorf("Distance(trimmed view of pillarboxed frame, frame) = %d, want at most 16", d)
