@@ -233,7 +233,7 @@ const (
 	// DefaultMaxMatchProbes is the default of Query.MaxProbes: enough for
 	// the longest video the hasher samples (3,600 keyframes on the
 	// once-a-second ticks and as many at anchors) with its 8 PDQ dihedral
-	// variants, a trimmed view, and pHash and dHash named (86,400).
+	// variants, its 3 views, and pHash and dHash named (93,600).
 	DefaultMaxMatchProbes = 100_000
 	// DefaultMaxMatchHits is the default of Query.MaxHits: keyframe pairs
 	// within the thresholds, about 100 bytes of memory each.
