@@ -471,9 +471,9 @@ func regionsOf(l *luma, c image.Rectangle, trimmed bool) []viewRegion {
 		vs = append(vs, viewRegion{view: v, rect: r})
 	}
 	cuts := func(trimmed bool, b image.Rectangle) {
-		cut := (b.Dy()*captionCut + 500) / 1000
-		add(trimmed, image.Rect(b.Min.X, b.Min.Y+cut, b.Max.X, b.Max.Y))
-		add(trimmed, image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Max.Y-cut))
+		for _, r := range captionCuts(b) {
+			add(trimmed, r)
+		}
 	}
 	base := whole
 	if trimmed {
@@ -486,6 +486,17 @@ func regionsOf(l *luma, c image.Rectangle, trimmed bool) []viewRegion {
 	m := (1000 - centreKeep) / 2
 	add(trimmed, sub(base, m, m, 1000-m, 1000-m))
 	return vs
+}
+
+// captionCuts returns b without its top and without its bottom
+// captionCut thousandths: the parts a caption bar or a corner logo over
+// that band leaves intact.
+func captionCuts(b image.Rectangle) [2]image.Rectangle {
+	cut := (b.Dy()*captionCut + 500) / 1000
+	return [2]image.Rectangle{
+		image.Rect(b.Min.X, b.Min.Y+cut, b.Max.X, b.Max.Y),
+		image.Rect(b.Min.X, b.Min.Y, b.Max.X, b.Max.Y-cut),
+	}
 }
 
 // apart reports whether two cuts of l differ on some side by more than
@@ -580,11 +591,7 @@ func frameViewSignals(l *luma) []mediamatch.Signal {
 	} else {
 		base = image.Rect(0, 0, l.w, l.h)
 	}
-	cut := (base.Dy()*captionCut + 500) / 1000
-	for _, r := range []image.Rectangle{
-		image.Rect(base.Min.X, base.Min.Y+cut, base.Max.X, base.Max.Y),
-		image.Rect(base.Min.X, base.Min.Y, base.Max.X, base.Max.Y-cut),
-	} {
+	for _, r := range captionCuts(base) {
 		add(mediamatch.View{Region: toRegion(r, l), Trimmed: trimmed}, r)
 	}
 	return sigs

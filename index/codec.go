@@ -193,21 +193,16 @@ func indexedSignals(m mediamatch.Media) []sigEntry {
 			out = append(out, sigEntry{s.Type, fileFrame, s.Hash})
 		}
 	}
-	var views []mediamatch.View
+	views := itemViews(m)
 	for i, k := range m.Keyframes {
 		for _, s := range k.Signals {
-			if s.Type.Exact() || !k.Matchable(s) || s.Transform != mediamatch.TransformNone {
+			if !indexable(k, s) {
 				continue
 			}
 			v := 0
 			if !s.View.Whole() {
-				v = slices.Index(views, s.View) + 1
-				if v == 0 {
-					if len(views) == maxViews {
-						continue // beyond what a frame number holds: not indexed
-					}
-					views = append(views, s.View)
-					v = len(views)
+				if v = slices.Index(views, s.View) + 1; v == 0 {
+					continue // beyond what a frame number holds (maxViews): not indexed
 				}
 			}
 			out = append(out, sigEntry{s.Type, entryFrame(i, v), s.Hash})
@@ -216,14 +211,19 @@ func indexedSignals(m mediamatch.Media) []sigEntry {
 	return out
 }
 
+// indexable reports whether signal s of keyframe k is indexed: perceptual,
+// matchable (Keyframe.Matchable) and untransformed.
+func indexable(k mediamatch.Keyframe, s mediamatch.Signal) bool {
+	return !s.Type.Exact() && k.Matchable(s) && s.Transform == mediamatch.TransformNone
+}
+
 // itemViews returns the views other than the whole frame of m's indexed
 // signals, each once, in the order indexedSignals numbers them.
 func itemViews(m mediamatch.Media) []mediamatch.View {
 	var views []mediamatch.View
 	for _, k := range m.Keyframes {
 		for _, s := range k.Signals {
-			if !s.Type.Exact() && k.Matchable(s) && s.Transform == mediamatch.TransformNone && !s.View.Whole() &&
-				len(views) < maxViews && !slices.Contains(views, s.View) {
+			if indexable(k, s) && !s.View.Whole() && len(views) < maxViews && !slices.Contains(views, s.View) {
 				views = append(views, s.View)
 			}
 		}

@@ -404,12 +404,12 @@ func (s *sigAcc) count(ms []mediamatch.Match, o *original) {
 func closest(q, it mediamatch.Media, t mediamatch.SignalType) (int, bool) {
 	best, ok := -1, false
 	for _, qk := range q.Keyframes {
-		qs, has := untransformed(qk, t)
+		qs, has := qk.Signal(t)
 		if !has {
 			continue
 		}
 		for _, ik := range it.Keyframes {
-			is, has := untransformed(ik, t)
+			is, has := ik.Signal(t)
 			if !has {
 				continue
 			}
@@ -421,11 +421,6 @@ func closest(q, it mediamatch.Media, t mediamatch.SignalType) (int, bool) {
 		}
 	}
 	return best, ok
-}
-
-// untransformed returns k's signal of type t of the whole frame, as it is.
-func untransformed(k mediamatch.Keyframe, t mediamatch.SignalType) (mediamatch.Signal, bool) {
-	return k.Signal(t)
 }
 
 // upright returns m without its rotated and mirrored variants, as an item
