@@ -21,8 +21,14 @@ type FrameMatch struct {
 	Transform Transform
 	// QueryView and ItemView are the views of the two frames whose
 	// signals hit (see View): the whole frame, the picture with borders
-	// trimmed, or a region.
+	// trimmed, or a region. For a Local hit, the regions the verified
+	// points span in each frame.
 	QueryView, ItemView View
+	// Points is, for a Local hit, how many local features of the two
+	// frames agree on one placement of the query frame in the item frame
+	// (geometrically verified); 0 for other signals. Distance is then
+	// the mean descriptor distance of those points.
+	Points int
 }
 
 // Match is one known item that a query matched.
@@ -45,6 +51,9 @@ type Match struct {
 	// QueryView and ItemView are the views at the best hit (see
 	// FrameMatch): what preprocessing made the match.
 	QueryView, ItemView View
+	// Points is the number of verified local features at the best hit,
+	// if it is a Local one (see FrameMatch.Points).
+	Points int
 	// Frames lists every keyframe pair that matched (perceptual signals
 	// only: videos, animations and images alike).
 	Frames []FrameMatch

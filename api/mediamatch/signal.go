@@ -201,6 +201,11 @@ type Keyframe struct {
 	// LowInformation marks a featureless frame (solid colour, near-blank):
 	// its signals are reported but never indexed or matched.
 	LowInformation bool
+	// Features are the frame's local features (see Feature), at most
+	// MaxFeaturesPerKeyframe; none where the hasher found none or was not
+	// asked for them. Like views, they exist only for items added from
+	// media: partner lists carry PDQ only.
+	Features []Feature
 }
 
 // Signal returns the keyframe's signal of type t, untransformed and of the

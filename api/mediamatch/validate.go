@@ -207,6 +207,21 @@ func ValidateMedia(field string, m Media) error {
 		if !validateSignals(field, k.Signals, i, add) {
 			return es
 		}
+		if len(k.Features) > MaxFeaturesPerKeyframe {
+			if !add(Errorf(Invalid, keyframeField(field, i)+".features", "%d features, want at most %d", len(k.Features), MaxFeaturesPerKeyframe)) {
+				return es
+			}
+			continue
+		}
+		for j, f := range k.Features {
+			if !f.Valid() {
+				if !add(Errorf(Invalid, fmt.Sprintf("%s.features[%d]", keyframeField(field, i), j),
+					"at %d,%d level %d, want x and y at most %d and level below %d", f.X, f.Y, f.Level, FeatureUnit, FeatureLevels)) {
+					return es
+				}
+				break
+			}
+		}
 	}
 	if len(es) == 0 {
 		return nil
