@@ -14,6 +14,7 @@ package index
 //	"m" ref(8)                          -> item record: what Match needs (bank, id, labels, flags, frames)
 //	"d" ref(8)                          -> media record: the full mediamatch.Media, read only by GetItem/ListItems
 //	"s" type 0x00 ref(8) frame(4) hash  -> empty: one indexed signal
+//	"s" "local" 0x00 ref(8) frame(4)    -> the local features of one keyframe (encodeFeatures)
 //
 // Signal keys carry everything the in-memory search needs, so start-up is a
 // key-only prefix scan of "s" (no values read, no Get per item) plus a scan
@@ -31,6 +32,11 @@ package index
 // item record holds; such signals are searched in a structure of their own
 // per type (searchKey), so that the whole-frame structure, which partner
 // lists fill, stays the size it would be without them.
+//
+// Local features (mediamatch.Keyframe.Features) are in the media record
+// (v3), and each keyframe's again as the value of a signal key of type
+// mediamatch.Local with an empty hash, which load reads into the KeyIndex
+// (local.go) without reading media records.
 //
 // Items of a bank are keyed by the bank's ref, not its name, so a deleted
 // bank's items can be purged in the background while a new bank of the same
@@ -59,6 +65,10 @@ package index
 //	media record v2: as v1, each signal followed by its view: uvarint flags
 //	                 (1: a region follows, 2: trimmed), [uvarint x0, y0, x1, y1]
 //	                 (v1 is written when every signal is of the whole frame)
+//	media record v3: as v2, each keyframe's signals followed by its local
+//	                 features: uvarint #features, then 37 bytes each
+//	                 (featureRecord: X, Y big-endian uint16, level, descriptor);
+//	                 written only for media with features
 
 import (
 	"encoding/binary"
@@ -76,6 +86,7 @@ const (
 	layoutVersion = 1
 	recordV1      = 1
 	recordV2      = 2 // media records with views
+	recordV3      = 3 // media records with local features
 
 	keyLayout    = 'v'
 	keyBank      = 'b'
@@ -175,17 +186,37 @@ func parseRefValue(v []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// sigEntry is one signal of an item as indexed: a signal key without the ref.
+// sigEntry is one signal of an item as indexed: a signal key without the
+// ref. For type mediamatch.Local, hash is the keyframe's encoded features
+// (encodeFeatures), which the store keeps as the key's value (see key and
+// value).
 type sigEntry struct {
 	typ   mediamatch.SignalType
 	frame uint32
 	hash  []byte
 }
 
+// key returns the signal key of e for item ref.
+func (e sigEntry) key(ref uint64) []byte {
+	if e.typ == mediamatch.Local {
+		return signalKey(e.typ, ref, e.frame, nil)
+	}
+	return signalKey(e.typ, ref, e.frame, e.hash)
+}
+
+// value returns the value of e's signal key: empty but for Local.
+func (e sigEntry) value() []byte {
+	if e.typ == mediamatch.Local {
+		return e.hash
+	}
+	return nil
+}
+
 // indexedSignals returns the signals of m that are indexed: its exact file
 // signals and the untransformed perceptual signals of its keyframes that
 // are matchable (Keyframe.Matchable), of any view; a view other than the
-// whole frame is numbered by its position in itemViews(m).
+// whole frame is numbered by its position in itemViews(m); and one Local
+// entry per keyframe with local features that is not low-information.
 func indexedSignals(m mediamatch.Media) []sigEntry {
 	var out []sigEntry
 	for _, s := range m.FileSignals {
@@ -206,6 +237,9 @@ func indexedSignals(m mediamatch.Media) []sigEntry {
 				}
 			}
 			out = append(out, sigEntry{s.Type, entryFrame(i, v), s.Hash})
+		}
+		if len(k.Features) > 0 && !k.LowInformation {
+			out = append(out, sigEntry{mediamatch.Local, entryFrame(i, 0), encodeFeatures(m.Width, m.Height, k.Features)})
 		}
 	}
 	return out
@@ -485,9 +519,14 @@ func encodeMedia(m mediamatch.Media) []byte {
 	e.views = slices.ContainsFunc(m.Keyframes, func(k mediamatch.Keyframe) bool {
 		return slices.ContainsFunc(k.Signals, func(s mediamatch.Signal) bool { return !s.View.Whole() })
 	})
-	if e.views {
+	feats := slices.ContainsFunc(m.Keyframes, func(k mediamatch.Keyframe) bool { return len(k.Features) > 0 })
+	switch {
+	case feats:
+		e.views = true
+		e.byte(recordV3)
+	case e.views:
 		e.byte(recordV2)
-	} else {
+	default:
 		e.byte(recordV1)
 	}
 	e.uvarint(uint64(m.Kind))
@@ -508,6 +547,12 @@ func encodeMedia(m mediamatch.Media) []byte {
 		}
 		e.uvarint(flags)
 		e.signals(k.Signals)
+		if feats {
+			e.uvarint(uint64(len(k.Features)))
+			for _, f := range k.Features {
+				e.b = appendFeature(e.b, f)
+			}
+		}
 	}
 	return e.b
 }
@@ -515,12 +560,15 @@ func encodeMedia(m mediamatch.Media) []byte {
 func decodeMedia(v []byte) (mediamatch.Media, error) {
 	d := decoder{b: v}
 	var m mediamatch.Media
+	feats := false
 	switch ver := d.byte(); {
 	case d.err != nil:
 	case ver == recordV2:
 		d.views = true
+	case ver == recordV3:
+		d.views, feats = true, true
 	case ver != recordV1:
-		return m, fmt.Errorf("index: media record version %d, want %d or %d", ver, recordV1, recordV2)
+		return m, fmt.Errorf("index: media record version %d, want %d to %d", ver, recordV1, recordV3)
 	}
 	m.Kind = mediamatch.Kind(d.uvarint())
 	m.Format = d.str()
@@ -538,6 +586,14 @@ func decodeMedia(v []byte) (mediamatch.Media, error) {
 			k.End = time.Duration(d.varint())
 			k.LowInformation = d.uvarint()&1 != 0
 			k.Signals = d.signals()
+			if feats {
+				if n := d.count(featureRecord); n > 0 {
+					k.Features = make([]mediamatch.Feature, n)
+					for j := range k.Features {
+						k.Features[j] = readFeature(d.take(featureRecord))
+					}
+				}
+			}
 		}
 	}
 	return m, d.done("media record")
@@ -674,6 +730,17 @@ func (d *decoder) count(min int) int {
 
 func (d *decoder) raw() []byte {
 	n := d.count(1)
+	p := d.b[:n:n]
+	d.b = d.b[n:]
+	return p
+}
+
+// take returns the next n bytes, or n zero bytes past the end (and fails).
+func (d *decoder) take(n int) []byte {
+	if len(d.b) < n {
+		d.fail()
+		return make([]byte, n)
+	}
 	p := d.b[:n:n]
 	d.b = d.b[n:]
 	return p

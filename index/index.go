@@ -648,7 +648,7 @@ func (a *itemAdd) write(tx *writeTx) error {
 		return err
 	}
 	for _, e := range a.sigs {
-		if err := tx.set(signalKey(e.typ, a.ref, e.frame, e.hash), nil); err != nil {
+		if err := tx.set(e.key(a.ref), e.value()); err != nil {
 			return err
 		}
 	}
@@ -974,7 +974,7 @@ func deleteItemKeys(tx *writeTx, idKey []byte, ref uint64) ([]sigEntry, error) {
 		}
 	}
 	for _, e := range sigs {
-		if err := tx.del(signalKey(e.typ, ref, e.frame, e.hash)); err != nil {
+		if err := tx.del(e.key(ref)); err != nil {
 			return nil, err
 		}
 	}

@@ -85,6 +85,9 @@ func (ix *Index) loadTx(tx *readTx) error {
 	batches := make(signalBatches)
 	err = tx.scan([]byte{keySignal}, nil, true, func(key, _ []byte) (bool, error) {
 		t, ref, frame, hash, err := parseSignalKey(key)
+		if err == nil && t == mediamatch.Local {
+			return true, nil // read with their values below
+		}
 		if err != nil || !t.Valid() || len(hash)*8 != t.Bits() {
 			bad++
 			return true, nil
@@ -109,10 +112,60 @@ func (ix *Index) loadTx(tx *readTx) error {
 	}
 	keysDone := time.Now()
 	batches.build(m.searcherFor)
+	if err := ix.loadLocal(tx); err != nil {
+		return err
+	}
 	ix.log.Info("index: load phases", "items", itemsDone.Sub(start), "signal_keys", keysDone.Sub(itemsDone),
 		"build", time.Since(keysDone))
 	if bad > 0 {
 		ix.log.Warn("index: unreadable signal keys ignored", "count", bad)
+	}
+	return nil
+}
+
+// loadLocal reads the local features of every item (signal keys of type
+// mediamatch.Local, with their values) into the KeyIndex, as one batch.
+func (ix *Index) loadLocal(tx *readTx) error {
+	m := ix.mem
+	var e hamming.KeyEntries
+	var keys []uint32
+	bad := 0
+	prefix := signalKey(mediamatch.Local, 0, 0, nil)[:1+len(mediamatch.Local)+1]
+	err := tx.scan(prefix, nil, false, func(key, val []byte) (bool, error) {
+		_, ref, frame, _, err := parseSignalKey(key)
+		if err != nil {
+			bad++
+			return true, nil
+		}
+		meta := m.item(ref)
+		if meta == nil {
+			return true, nil
+		}
+		kf, _ := splitFrame(frame)
+		_, _, fs, err := decodeFeatures(val)
+		if err != nil || kf < 0 {
+			bad++
+			return true, nil
+		}
+		if kf < len(meta.shape.types) {
+			meta.addFrameType(kf, typeBit(mediamatch.Local)) // not yet published
+		}
+		if meta.disabled {
+			return true, nil
+		}
+		keys = featureKeys(keys[:0], fs)
+		e.Add(ref, frame, keys, val) // copies both
+		m.countSignalOf(meta, mediamatch.Local, 1)
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("index: load local features: %w", err)
+	}
+	if e.Len() > 0 {
+		m.localIndex().AddBatch(&e)
+	}
+	if bad > 0 {
+		ix.log.Warn("index: unreadable local features ignored", "count", bad)
 	}
 	return nil
 }

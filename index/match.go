@@ -93,7 +93,7 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 		}
 	}
 	mt := matcher{st: st, banks: banks, cands: make(map[uint64]*candidate), maxHits: p.maxHits,
-		timed: ix.searchObserved != nil}
+		timed: ix.searchObserved != nil, qw: q.Media.Width, qh: q.Media.Height}
 	if mt.timed {
 		defer mt.observe(ix.searchObserved)
 	}
@@ -191,11 +191,31 @@ func (mt *matcher) searchKeyframe(st *state, p plan, qpos uint32, k mediamatch.K
 			mt.searched |= typeBit(t)
 		}
 		if mt.over {
-			return mediamatch.Errorf(mediamatch.OverBudget, "", "more than %d keyframe pairs within the thresholds (the match "+
-				"budget); narrow the thresholds, name fewer signal types or send fewer keyframes", p.maxHits)
+			return overBudget(p)
+		}
+	}
+	if p.local(k) && st.local != nil {
+		var start time.Time
+		if mt.timed {
+			start = time.Now()
+		}
+		mt.searchLocal(st.local, qpos, localFrame{feats: k.Features, w: mt.qw, h: mt.qh})
+		if mt.timed {
+			mt.spent[typeOrder(mediamatch.Local)&7] += time.Since(start)
+			mt.searched |= typeBit(mediamatch.Local)
+		}
+		if mt.over {
+			return overBudget(p)
 		}
 	}
 	return nil
+}
+
+// overBudget is the error of a search that found more pairs than the
+// match budget.
+func overBudget(p plan) error {
+	return mediamatch.Errorf(mediamatch.OverBudget, "", "more than %d keyframe pairs within the thresholds (the match "+
+		"budget); narrow the thresholds, name fewer signal types or send fewer keyframes", p.maxHits)
 }
 
 // searchNear searches v for the signals sigs of query keyframe qpos with
@@ -287,7 +307,7 @@ func budget(n, def int) int {
 // names none: PDQ, the type partners share, and the exact types MD5 and
 // SHA-256. pHash and dHash are indexed too but searched only when named.
 func DefaultSignals() []mediamatch.SignalType {
-	return []mediamatch.SignalType{mediamatch.PDQ, mediamatch.MD5, mediamatch.SHA256}
+	return []mediamatch.SignalType{mediamatch.PDQ, mediamatch.Local, mediamatch.MD5, mediamatch.SHA256}
 }
 
 // plan is a validated query: the types searched and their radii.
@@ -318,8 +338,8 @@ func planQuery(q Query) (plan, error) {
 		p.maxResults = DefaultMaxMatchResults
 	}
 	for _, t := range q.Signals {
-		if !t.Valid() {
-			return p, invalidf("query.signals", "%q is unknown, want one of %v", t, mediamatch.SignalTypes())
+		if !t.Valid() && t != mediamatch.Local {
+			return p, invalidf("query.signals", "%q is unknown, want one of %v or %s", t, mediamatch.SignalTypes(), mediamatch.Local)
 		}
 		p.types[t] = true
 	}
@@ -338,6 +358,8 @@ func planQuery(q Query) (plan, error) {
 	}
 	for t, r := range q.Thresholds {
 		switch {
+		case t == mediamatch.Local:
+			return p, invalidf("query.thresholds", "for %s: local features have no threshold to set, want none", t)
 		case !t.Valid():
 			return p, invalidf("query.thresholds", "for unknown signal type %q", t)
 		case t.Exact():
@@ -364,6 +386,9 @@ func planQuery(q Query) (plan, error) {
 					probes++
 				}
 			}
+			if p.local(k) {
+				probes += len(k.Features) // a lookup per table each, as cheap as a near probe
+			}
 		}
 	}
 	if limit := budget(q.MaxProbes, DefaultMaxMatchProbes); limit >= 0 && probes > limit {
@@ -382,9 +407,16 @@ func (p plan) searchable(k mediamatch.Keyframe, s mediamatch.Signal) bool {
 }
 
 // informative reports whether a query keyframe is searched: it has a
-// searchable signal.
+// searchable signal, or local features searched (p.local).
 func (p plan) informative(k mediamatch.Keyframe) bool {
-	return slices.ContainsFunc(k.Signals, func(s mediamatch.Signal) bool { return p.searchable(k, s) })
+	return p.local(k) || slices.ContainsFunc(k.Signals, func(s mediamatch.Signal) bool { return p.searchable(k, s) })
+}
+
+// local reports whether the local features of query keyframe k are
+// searched: Local is searched, and k has features and is not
+// low-information.
+func (p plan) local(k mediamatch.Keyframe) bool {
+	return p.types[mediamatch.Local] && len(k.Features) > 0 && !k.LowInformation
 }
 
 // itemFrames returns the number of an item's keyframes indexed for a
@@ -415,11 +447,13 @@ type matcher struct {
 	timed    bool
 	spent    [8]time.Duration
 	searched uint8
+
+	qw, qh int // the query's frame size, which places its local features
 }
 
 // observe reports the search time of each type searched to fn.
 func (mt *matcher) observe(fn func(mediamatch.SignalType, time.Duration)) {
-	for _, t := range mediamatch.SignalTypes() {
+	for _, t := range append(mediamatch.SignalTypes(), mediamatch.Local) {
 		if mt.searched&typeBit(t) != 0 {
 			fn(t, mt.spent[typeOrder(t)&7])
 		}
@@ -434,14 +468,32 @@ func (mt *matcher) candidate(ref uint64) *candidate {
 	if c, ok := mt.cands[ref]; ok {
 		return c
 	}
-	meta := mt.st.items.get(ref)
-	if meta == nil || meta.disabled || mt.st.bankByRef[meta.bankRef()] == nil ||
-		(mt.banks != nil && mt.banks[meta.bankRef()] == nil) {
+	meta := mt.admissible(ref)
+	if meta == nil {
 		return nil
 	}
 	c := &candidate{meta: meta}
 	mt.cands[ref] = c
 	return c
+}
+
+// admissible returns the metadata of ref if it may match: known, enabled
+// and in a live bank searched; nil otherwise.
+func (mt *matcher) admissible(ref uint64) *itemMeta {
+	meta := mt.st.items.get(ref)
+	if meta == nil || meta.disabled || mt.st.bankByRef[meta.bankRef()] == nil ||
+		(mt.banks != nil && mt.banks[meta.bankRef()] == nil) {
+		return nil
+	}
+	return meta
+}
+
+// candidateOK reports whether ref may match (see admissible).
+func (mt *matcher) candidateOK(ref uint64) bool {
+	if _, ok := mt.cands[ref]; ok {
+		return true
+	}
+	return mt.admissible(ref) != nil
 }
 
 // hit records h for the pair (q, i) of c, unless it is a new pair over the
@@ -466,16 +518,32 @@ type hit struct {
 	transform  mediamatch.Transform // how the query frame is turned relative to the item frame
 	qview      mediamatch.View      // the query signal's view
 	iview      uint8                // the item signal's view number (0: the whole frame; see entryFrame)
+	// For a Local hit: the verified points, and the item's region they
+	// span (iview is 0).
+	points int
+	lview  mediamatch.View
+}
+
+// itemView returns the view of the item at h.
+func (h hit) itemView(s *frameShape) mediamatch.View {
+	if h.typ == mediamatch.Local {
+		return h.lview
+	}
+	return s.view(h.iview)
 }
 
 // whole reports whether both signals of h are of the whole frames.
-func (h hit) whole() bool { return h.iview == 0 && h.qview.Whole() }
+func (h hit) whole() bool { return h.typ != mediamatch.Local && h.iview == 0 && h.qview.Whole() }
 
-// better reports whether h is closer than o: lower distance/bits, then lower
+// better reports whether h is closer than o: any signal's hit before a
+// Local one, then lower distance/bits, then lower
 // distance, then the earlier type in mediamatch.SignalTypes, then the
 // lower transform (TransformNone first), then whole frames before other
 // views.
 func (h hit) better(o hit) bool {
+	if (h.typ == mediamatch.Local) != (o.typ == mediamatch.Local) {
+		return o.typ == mediamatch.Local // a hash of a frame or view says more
+	}
 	if c := cmp.Compare(h.dist*o.bits, o.dist*h.bits); c != 0 {
 		return c < 0
 	}
@@ -547,7 +615,8 @@ func (c *candidate) result(qm mediamatch.Media, p plan, bank string) mediamatch.
 			Distance:   h.dist,
 			Transform:  h.transform,
 			QueryView:  h.qview,
-			ItemView:   meta.shape.view(h.iview),
+			ItemView:   h.itemView(meta.shape),
+			Points:     h.points,
 		})
 		if !qSeen[pr.q] {
 			qSeen[pr.q] = true
@@ -575,7 +644,7 @@ func (c *candidate) result(qm mediamatch.Media, p plan, bank string) mediamatch.
 		r.QueryCoverage, r.ItemCoverage = 1, 1
 	} else {
 		r.Signal, r.Distance, r.Threshold, r.Transform = best.typ, best.dist, p.radius[best.typ], best.transform
-		r.QueryView, r.ItemView = best.qview, meta.shape.view(best.iview)
+		r.QueryView, r.ItemView, r.Points = best.qview, best.itemView(meta.shape), best.points
 	}
 	return r
 }

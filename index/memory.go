@@ -36,6 +36,7 @@ type memory struct {
 	owned struct{ banks bool }
 	edit  *tableEdit // marks table nodes created since the last publish
 	srch  map[searchKey]*hamming.Searcher
+	local *hamming.KeyIndex // local features (local.go); nil until one is indexed
 	// bulk, between beginBulk and endBulk, gathers the signals to index;
 	// bulkGone holds the refs removed meanwhile.
 	bulk     signalBatches
@@ -54,6 +55,7 @@ type state struct {
 	items  itemTable
 	nitems int
 	views  map[searchKey]*hamming.View // each searcher as of the state
+	local  *hamming.KeyView            // local features as of the state; nil: none yet
 }
 
 // searchKey names one search structure: the signals of one type, of the
@@ -256,6 +258,9 @@ func (m *memory) publish() {
 	for t, h := range m.srch {
 		s.views[t] = h.View()
 	}
+	if m.local != nil {
+		s.local = m.local.View()
+	}
 	m.cur.Store(&s)
 	m.owned.banks = false
 	m.edit = new(tableEdit) // nodes reachable from s are frozen
@@ -315,12 +320,34 @@ func newTypeSearcher(t mediamatch.SignalType, merged func()) *hamming.Searcher {
 // index adds one signal of ref to the search structures.
 func (m *memory) index(ref uint64, e sigEntry) {
 	m.countSignal(ref, e.typ, 1)
+	if e.typ == mediamatch.Local {
+		m.indexLocal(ref, e)
+		return
+	}
 	if m.bulk != nil {
 		m.bulk.add(keyOf(e), ref, e.frame, e.hash)
 		return
 	}
 	m.wbuf = appendWords(m.wbuf[:0], e.hash)
 	m.searcherFor(keyOf(e)).Add(ref, e.frame, m.wbuf)
+}
+
+// indexLocal adds the local features of one item frame (a Local entry:
+// its hash is the payload, encodeFeatures) to the KeyIndex.
+func (m *memory) indexLocal(ref uint64, e sigEntry) {
+	_, _, fs, err := decodeFeatures(e.hash)
+	if err != nil {
+		return // not written by this version: kept in the store, not searched
+	}
+	m.localIndex().Add(ref, e.frame, featureKeys(nil, fs), e.hash)
+}
+
+// localIndex returns the KeyIndex of local features, creating it.
+func (m *memory) localIndex() *hamming.KeyIndex {
+	if m.local == nil {
+		m.local = hamming.NewKeyIndex(hamming.KeyConfig{Merged: m.republish})
+	}
+	return m.local
 }
 
 // beginBulk makes index gather signals instead of adding them one by one,
@@ -370,8 +397,16 @@ func (m *memory) unindex(ref uint64, sigs []sigEntry) {
 		m.bulkGone[ref] = true // gathered in this bulk, or not: either way, gone
 	}
 	var done [2]uint8 // by searchKey.views
+	local := false
 	for _, e := range sigs {
 		m.countSignal(ref, e.typ, -1)
+		if e.typ == mediamatch.Local {
+			if !local && m.local != nil {
+				m.local.Remove(ref)
+			}
+			local = true
+			continue
+		}
 		k := keyOf(e)
 		i := 0
 		if k.views {
@@ -450,9 +485,13 @@ func (m *memory) wait() {
 	for _, h := range m.srch {
 		hs = append(hs, h)
 	}
+	local := m.local
 	m.mu.Unlock()
 	for _, h := range hs {
 		h.Wait()
+	}
+	if local != nil {
+		local.Wait()
 	}
 }
 

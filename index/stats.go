@@ -14,7 +14,8 @@ type Stats struct {
 	// BankItems is the item count of each live bank, by name.
 	BankItems map[string]int64
 	// Signals is the number of signals in the search structures, by
-	// signal type (all views of a frame together).
+	// signal type (all views of a frame together); under
+	// mediamatch.Local, the keyframes with local features.
 	Signals map[mediamatch.SignalType]int
 	// BankSignals is, for each live bank by name, the number of signals
 	// of its enabled items in the search structures, by signal type (all
@@ -44,8 +45,8 @@ func (ix *Index) Stats() Stats {
 	for name, b := range st.banks {
 		s.BankItems[name] = b.items.Load()
 		sigs := make(map[mediamatch.SignalType]int64)
-		for i, t := range mediamatch.SignalTypes() {
-			if n := b.signals[i&7].Load(); n != 0 {
+		for _, t := range append(mediamatch.SignalTypes(), mediamatch.Local) {
+			if n := b.signals[typeOrder(t)&7].Load(); n != 0 {
 				sigs[t] = n
 			}
 		}
@@ -55,6 +56,9 @@ func (ix *Index) Stats() Stats {
 		if v != nil {
 			s.Signals[k.typ] += v.Len()
 		}
+	}
+	if st.local != nil {
+		s.Signals[mediamatch.Local] = st.local.Len() // keyframes with local features
 	}
 	return s
 }

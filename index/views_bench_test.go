@@ -26,7 +26,8 @@ import (
 //     MEDIAMATCH_BENCH_VIEWS PDQ views (default 12: the trimmed picture
 //     and regions); queries as the service sends them now: the whole
 //     PDQ, its 7 rotated and mirrored variants, and MEDIAMATCH_BENCH_QVIEWS
-//     views (default 6).
+//     views (default 6); and MEDIAMATCH_BENCH_FEATURES local features
+//     (default 256) on both sides, searched by default.
 //
 // Hashes are random: the search cost depends on the number of probes and
 // entries, not on how the hashes were made (index may not import
@@ -45,6 +46,7 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 	n := benchSignals(b)
 	views := benchEnv(b, "MEDIAMATCH_BENCH_VIEWS", 12)
 	qviews := benchEnv(b, "MEDIAMATCH_BENCH_QVIEWS", 6)
+	nfeat := min(benchEnv(b, "MEDIAMATCH_BENCH_FEATURES", 256), mediamatch.MaxFeaturesPerKeyframe)
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(17, 17))
 
@@ -65,6 +67,7 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		ix         *Index
 		whole      [][]byte   // item i's whole-frame PDQ
 		viewHashes [][][]byte // item i's view hashes (after only)
+		feats      [][]mediamatch.Feature
 		heap       uint64     // bytes per item
 		store      float64    // bytes written per item
 	}
@@ -74,6 +77,7 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		bk := &bank{whole: make([][]byte, n)}
 		if withViews {
 			bk.viewHashes = make([][][]byte, n)
+			bk.feats = make([][]mediamatch.Feature, n)
 		}
 		for i := range n {
 			bk.whole[i] = h256(r)
@@ -81,6 +85,7 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 				for range views {
 					bk.viewHashes[i] = append(bk.viewHashes[i], h256(r))
 				}
+				bk.feats[i] = benchFeatures(r, nfeat)
 			}
 		}
 		ix := openTest(b, "", Options{})
@@ -88,7 +93,10 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		bk.ix = ix
 		base := heapNow() // the empty index's own buffers are not per item
 		var stored int64
-		const batch = 2000
+		batch := 2000
+		if withViews && nfeat > 0 {
+			batch = 100 // a Badger transaction holds some MB
+		}
 		start := time.Now()
 		for lo := 0; lo < n; lo += batch {
 			var items []mediamatch.Item
@@ -101,11 +109,14 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 					}
 				}
 				it := mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%08d", i), Media: still(sigs...)}
+				if withViews {
+					it.Media.Keyframes[0].Features = bk.feats[i]
+				}
 				it.Media.FileSignals = []mediamatch.Signal{md5sig(h[16:32]), {Type: mediamatch.SHA256, Hash: h}}
 				a := newItemAdd(0, 1, it, time.Now())
 				stored += int64(len(a.media) + len(encodeItem(a.rec)) + 2*(9+len(a.id)))
 				for _, e := range a.sigs {
-					stored += int64(len(signalKey(e.typ, 0, e.frame, e.hash)))
+					stored += int64(len(e.key(0)) + len(e.value()))
 				}
 				items = append(items, it)
 			}
@@ -127,6 +138,7 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		plain, full mediamatch.Media
 		want        string
 		viaView     bool // after, the item is near only through a view: found by an approximate search
+		viaLocal    bool // after, the item is near only through its local features
 	}
 	queries := make([]query, 1000)
 	for i := range queries {
@@ -137,10 +149,13 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 			j := r.IntN(n)
 			q.want = fmt.Sprintf("item-%08d", j)
 			q.plain = still(pdq(flip(r, before.whole[j], r.IntN(21))))
-			if i%4 == 0 && views > 0 && qviews > 0 { // one of the query's views meets one of the item's
+			switch {
+			case i%8 == 2 && nfeat > 0: // a crop: only local features meet
+				q.viaLocal = true
+			case i%4 == 0 && views > 0 && qviews > 0: // one of the query's views meets one of the item's
 				hitView = flip(r, after.viewHashes[j][r.IntN(views)], r.IntN(21))
 				q.viaView = true
-			} else {
+			default:
 				whole = flip(r, after.whole[j], r.IntN(21))
 			}
 		} else {
@@ -161,14 +176,22 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 			full = append(full, pdqV(vh, view(v)))
 		}
 		q.full = still(full...)
+		q.full.Width, q.full.Height = 1000, 750
+		if q.viaLocal {
+			j := 0
+			fmt.Sscanf(q.want, "item-%d", &j)
+			q.full.Keyframes[0].Features = cropFeatures(r, after.feats[j], nfeat)
+		} else {
+			q.full.Keyframes[0].Features = benchFeatures(r, nfeat)
+		}
 		queries[i] = q
 	}
 	// A near copy found through its primary (whole-frame) signal must be
 	// found: that search is exact. One found only through a view may be
 	// missed beyond the approximate search's guarantee (about 11 bits);
 	// those are counted.
-	var viewQueries, viewMissed int
-	match := func(ix *Index, m mediamatch.Media, upright bool, want string, viaView bool) time.Duration {
+	var viewQueries, viewMissed, localQueries, localMissed int
+	match := func(ix *Index, m mediamatch.Media, upright bool, want string, viaView, viaLocal bool) time.Duration {
 		t0 := time.Now()
 		ms, err := ix.Match(ctx, Query{Media: m, Upright: upright})
 		d := time.Since(t0)
@@ -177,6 +200,11 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		}
 		found := len(ms) > 0 && ms[0].ItemID == want
 		switch {
+		case viaLocal:
+			localQueries++
+			if !found {
+				localMissed++
+			}
 		case viaView:
 			viewQueries++
 			if !found {
@@ -191,18 +219,18 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		return d
 	}
 	for _, q := range queries { // warm up
-		match(before.ix, q.plain, true, q.want, false)
-		match(after.ix, q.full, false, q.want, q.viaView)
+		match(before.ix, q.plain, true, q.want, false, false)
+		match(after.ix, q.full, false, q.want, q.viaView, q.viaLocal)
 	}
 	var old, cur []time.Duration
 	for b.Loop() {
 		for i, q := range queries {
 			if i%2 == 0 {
-				old = append(old, match(before.ix, q.plain, true, q.want, false))
-				cur = append(cur, match(after.ix, q.full, false, q.want, q.viaView))
+				old = append(old, match(before.ix, q.plain, true, q.want, false, false))
+				cur = append(cur, match(after.ix, q.full, false, q.want, q.viaView, q.viaLocal))
 			} else {
-				cur = append(cur, match(after.ix, q.full, false, q.want, q.viaView))
-				old = append(old, match(before.ix, q.plain, true, q.want, false))
+				cur = append(cur, match(after.ix, q.full, false, q.want, q.viaView, q.viaLocal))
+				old = append(old, match(before.ix, q.plain, true, q.want, false, false))
 			}
 		}
 	}
@@ -221,9 +249,47 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 	if viewQueries > 0 {
 		b.ReportMetric(1-float64(viewMissed)/float64(viewQueries), "view-hit-recall")
 	}
+	if localQueries > 0 {
+		b.ReportMetric(1-float64(localMissed)/float64(localQueries), "local-hit-recall")
+	}
 	b.ReportMetric(after.store, "after-store-bytes/item")
 	runtime.KeepAlive(before)
 	runtime.KeepAlive(after)
+}
+
+// benchFeatures returns n random local features. Real descriptors are
+// less uniform (textures and edges repeat), which localMaxPostings bounds.
+func benchFeatures(r *rand.Rand, n int) []mediamatch.Feature {
+	fs := make([]mediamatch.Feature, n)
+	for i := range fs {
+		f := &fs[i]
+		f.X, f.Y, f.Level = uint16(r.IntN(mediamatch.FeatureUnit)), uint16(r.IntN(mediamatch.FeatureUnit*3/4)), uint8(r.IntN(8))
+		for j := range f.Desc {
+			f.Desc[j] = byte(r.Uint32())
+		}
+	}
+	return fs
+}
+
+// cropFeatures returns n features of a copy of an item whose features
+// are item, cropped and rescaled: the features of the part kept (the
+// left 80%), moved and scaled as the crop moves them, with their
+// descriptors a few bits off, and new ones in the rest.
+func cropFeatures(r *rand.Rand, item []mediamatch.Feature, n int) []mediamatch.Feature {
+	var fs []mediamatch.Feature
+	for _, f := range item {
+		if int(f.X) >= mediamatch.FeatureUnit*8/10 || r.IntN(3) == 0 {
+			continue // cut away, or not found again
+		}
+		g := f
+		g.X, g.Y = uint16(int(f.X)*10/8), uint16(int(f.Y)*10/8)
+		for range r.IntN(25) {
+			p := r.IntN(256)
+			g.Desc[p/8] ^= 1 << (p % 8)
+		}
+		fs = append(fs, g)
+	}
+	return append(fs, benchFeatures(r, max(0, n-len(fs)))...)
 }
 
 // benchEnv returns the positive integer in the environment variable name,

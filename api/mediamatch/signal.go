@@ -20,6 +20,7 @@ const (
 )
 
 type typeInfo struct {
+	local      bool // Local: named by matches, never a Signal's type
 	bits       int  // hash length in bits
 	exact      bool // compared for equality, not by distance
 	threshold  int  // default largest matching Hamming distance
@@ -37,6 +38,9 @@ var types = map[SignalType]typeInfo{
 	SHA256: {bits: 256, exact: true},
 	// Threshold 31 and quality 50 are what partners sharing PDQ lists use.
 	PDQ: {bits: 256, threshold: 31, minQuality: 50},
+	// Local features' descriptors are 256 bits; Match.Distance of a
+	// Local hit is their mean distance.
+	Local: {local: true, bits: 256},
 }
 
 // SignalTypes lists every known signal type in a fixed order: the
@@ -44,7 +48,8 @@ var types = map[SignalType]typeInfo{
 func SignalTypes() []SignalType { return []SignalType{PDQ, PHash, DHash, MD5, SHA256} }
 
 // Valid reports whether t is a known signal type.
-func (t SignalType) Valid() bool { _, ok := types[t]; return ok }
+// Local is not: it names local-feature matches (see Local).
+func (t SignalType) Valid() bool { i, ok := types[t]; return ok && !i.local }
 
 // Bits returns the length of a hash of type t in bits, or 0 if t is unknown.
 func (t SignalType) Bits() int { return types[t].bits }

@@ -227,6 +227,13 @@ and regions that leave out caption and logo bands or that a crop keeps; a match
 made by a view says so (e.g. "upload trimmed to 0,125-1000,875 ~ item whole"
 for a padded copy; regions in thousandths of the width and height).
 
+Images also match by their local features: corners described by 256-bit
+descriptors, which survive crops, pads and screenshots that move the picture in
+the frame. A local match needs many features to agree on one placement of the
+file in the item (translation and scale), and shows how many did and where
+("local features, 41 points, item region 80,40-900,940"). Items added from media
+have local features; items from partner lists (PDQ only) do not.
+
 Large files (over 4 MiB, e.g. videos) are streamed. With --local-hash the file
 is hashed here and only its signals are sent (no media leaves this machine;
 videos need ffmpeg). "-" reads standard input. With --json, one object per file:
@@ -246,8 +253,8 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 			}
 			for _, s := range signals {
 				t := mediamatch.SignalType(strings.ToLower(s))
-				if !t.Valid() {
-					return usageError{fmt.Errorf("--signal %q: want one of %s", s, signalNames())}
+				if !t.Valid() && t != mediamatch.Local {
+					return usageError{fmt.Errorf("--signal %q: want one of %s, %s", s, signalNames(), mediamatch.Local)}
 				}
 				opts.Signals = append(opts.Signals, t)
 			}
@@ -289,7 +296,7 @@ videos need ffmpeg). "-" reads standard input. With --json, one object per file:
 	f := cmd.Flags()
 	f.StringArrayVar(&banks, "bank", nil, "search only this bank (repeatable; default: every bank)")
 	f.StringArrayVar(&thresholds, "threshold", nil, "largest matching distance for a signal, e.g. phash=10 (repeatable)")
-	f.StringArrayVar(&signals, "signal", nil, "match with this signal type, e.g. phash (repeatable; default pdq, md5, sha256)")
+	f.StringArrayVar(&signals, "signal", nil, "match with this signal type, e.g. phash (repeatable; default pdq, local, md5, sha256; local: the local features of images added from media)")
 	f.IntVar(&maxResults, "max-results", 0, "most matches per file, 1..1000 (default 100)")
 	f.BoolVar(&upright, "upright", false, "match only the file as it is, not its rotated and mirrored copies (PDQ)")
 	f.Bool("dihedral", true, "deprecated: rotated and mirrored copies are matched by default (see --upright)")

@@ -480,11 +480,15 @@ func decisionDistance(q, it mediamatch.Media) int {
 	return best
 }
 
-// via names what made match m: "whole", the transform ("flipy"), or the
-// views of the upload and the item ("trimmed~whole", "region~region").
+// via names what made match m: "whole", the transform ("flipy"), the
+// views of the upload and the item ("trimmed~whole", "region~region"), or
+// "local" for local features.
 func via(m mediamatch.Match) string {
 	if m.Signal.Exact() {
 		return string(m.Signal)
+	}
+	if m.Signal == mediamatch.Local {
+		return "local" // features verified at one placement
 	}
 	name := func(v mediamatch.View) string {
 		switch {

@@ -1,0 +1,209 @@
+package index
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/index/hamming"
+)
+
+// Local features (mediamatch.Feature) are indexed apart from signals, in
+// one hamming.KeyIndex: each feature's descriptor gives localTables keys,
+// localKeyBits bits of it each (locality-sensitive hashing by bit
+// sampling: two descriptors d bits apart share a key with probability
+// (1-d/256)^localKeyBits), and a query frame's keys vote for the item
+// frames that hold them. The few item frames with the most votes are
+// then verified (verifyLocal): their features must meet the query's at
+// one placement. The entry's payload is the item frame's features, so
+// verification reads memory only.
+//
+// In the store an item frame's features are in its media record and
+// again as the value of one signal key of type mediamatch.Local (hash
+// empty): that payload (encodeFeatures), which load reads.
+
+// The key sampling. Every key of one table samples the same bit
+// positions of the descriptor; the table's number is in the key's top
+// bits, so the tables share one KeyIndex.
+const (
+	localTables  = 2
+	localKeyBits = 24
+	// localMaxPostings is the longest posting list a key is looked up
+	// in: a longer one is a descriptor that many pictures share (flat
+	// texture, text), which says little and costs much.
+	localMaxPostings = 4096
+	// localMinVotes is the least votes an item frame needs to be verified.
+	localMinVotes = 3
+	// localVerify is the most item frames verified per query frame, the
+	// most voted first.
+	localVerify = 16
+)
+
+// localBits are the descriptor bits each table samples: fixed (a seeded
+// shuffle), distinct within a table; both sides must agree, so they never
+// change once items are stored.
+var localBits = func() (b [localTables][localKeyBits]uint8) {
+	r := rand.New(rand.NewPCG(0x6d6d6c6f, 0x63616c31))
+	for t := range b {
+		perm := r.Perm(256)
+		for i := range b[t] {
+			b[t][i] = uint8(perm[i])
+		}
+	}
+	return b
+}()
+
+// featureKeys appends the keys of every feature of fs to dst, each once.
+func featureKeys(dst []uint32, fs []mediamatch.Feature) []uint32 {
+	start := len(dst)
+	for i := range fs {
+		d := &fs[i].Desc
+		for t := range localTables {
+			k := uint32(t) << localKeyBits
+			for j, p := range localBits[t] {
+				k |= uint32(d[p>>3]>>(7-p&7)&1) << j
+			}
+			dst = append(dst, k)
+		}
+	}
+	keys := dst[start:]
+	slices.Sort(keys)
+	return append(dst[:start], slices.Compact(keys)...)
+}
+
+// featureRecord is the size of one encoded feature: X, Y (2 bytes each),
+// level, descriptor.
+const featureRecord = 2 + 2 + 1 + 32
+
+// encodeFeatures returns the stored form of a frame's features, the
+// payload of its KeyIndex entry: a version byte (1), the frame's
+// displayed width and height (uvarint), then featureRecord bytes a
+// feature. The size places the features in the frame (Feature.X and Y
+// are in units of its longer side; regions are in thousandths of each
+// side).
+func encodeFeatures(w, h int, fs []mediamatch.Feature) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen32+len(fs)*featureRecord)
+	b = append(b, 1)
+	b = binary.AppendUvarint(b, uint64(w))
+	b = binary.AppendUvarint(b, uint64(h))
+	for _, f := range fs {
+		b = appendFeature(b, f)
+	}
+	return b
+}
+
+// appendFeature appends the featureRecord bytes of f to b.
+func appendFeature(b []byte, f mediamatch.Feature) []byte {
+	b = binary.BigEndian.AppendUint16(b, f.X)
+	b = binary.BigEndian.AppendUint16(b, f.Y)
+	b = append(b, f.Level)
+	return append(b, f.Desc[:]...)
+}
+
+// readFeature reads the feature of a featureRecord (r has at least its
+// bytes).
+func readFeature(r []byte) mediamatch.Feature {
+	f := mediamatch.Feature{X: binary.BigEndian.Uint16(r), Y: binary.BigEndian.Uint16(r[2:]), Level: r[4]}
+	copy(f.Desc[:], r[5:featureRecord])
+	return f
+}
+
+// decodeFeatures undoes encodeFeatures.
+func decodeFeatures(b []byte) (w, h int, fs []mediamatch.Feature, err error) {
+	if len(b) < 1 || b[0] != 1 {
+		return 0, 0, nil, fmt.Errorf("index: features record: bad version")
+	}
+	b = b[1:]
+	uw, n1 := binary.Uvarint(b)
+	if n1 <= 0 {
+		return 0, 0, nil, fmt.Errorf("index: features record: bad width")
+	}
+	uh, n2 := binary.Uvarint(b[n1:])
+	if n2 <= 0 {
+		return 0, 0, nil, fmt.Errorf("index: features record: bad height")
+	}
+	b = b[n1+n2:]
+	if len(b)%featureRecord != 0 || uw > 1<<20 || uh > 1<<20 {
+		return 0, 0, nil, fmt.Errorf("index: features record: %d bytes of features, %dx%d", len(b), uw, uh)
+	}
+	fs = make([]mediamatch.Feature, len(b)/featureRecord)
+	for i := range fs {
+		fs[i] = readFeature(b[i*featureRecord:])
+	}
+	return int(uw), int(uh), fs, nil
+}
+
+// featureBox returns the box b (x0, y0, x1, y1 in mediamatch.FeatureUnit
+// of the longer side) of a w x h frame as a Region in thousandths of its
+// width and height.
+func featureBox(b [4]int, w, h int) mediamatch.Region {
+	if w <= 0 || h <= 0 {
+		return mediamatch.Region{}
+	}
+	long := max(w, h)
+	// A side of s pixels spans FeatureUnit*s/long units.
+	sx, sy := mediamatch.FeatureUnit*w/long, mediamatch.FeatureUnit*h/long
+	clamp := func(v, s int, up bool) int {
+		if s <= 0 {
+			return 0
+		}
+		n := v * mediamatch.RegionScale
+		if up {
+			n += s - 1
+		}
+		return min(mediamatch.RegionScale, max(0, n/s))
+	}
+	r := mediamatch.Region{X0: clamp(b[0], sx, false), Y0: clamp(b[1], sy, false), X1: clamp(b[2], sx, true), Y1: clamp(b[3], sy, true)}
+	if !r.Valid() || r.Whole() {
+		return mediamatch.Region{}
+	}
+	return r
+}
+
+// localFrame is one query frame's features and size.
+type localFrame struct {
+	feats []mediamatch.Feature
+	w, h  int
+}
+
+// searchLocal finds the item frames whose features meet those of query
+// keyframe qpos (lf) at one placement: the KeyIndex votes, the
+// localVerify best-voted frames of items that may match are verified.
+func (mt *matcher) searchLocal(v *hamming.KeyView, qpos uint32, lf localFrame) {
+	keys := featureKeys(nil, lf.feats)
+	type cand struct {
+		ref     uint64
+		frame   uint32
+		votes   int
+		payload []byte
+	}
+	var cs []cand
+	v.Vote(keys, localMinVotes, localMaxPostings, func(ref uint64, frame uint32, votes int, payload []byte) {
+		if mt.candidateOK(ref) {
+			cs = append(cs, cand{ref, frame, votes, payload})
+		}
+	})
+	slices.SortFunc(cs, func(a, b cand) int {
+		return cmp.Or(cmp.Compare(b.votes, a.votes), cmp.Compare(a.ref, b.ref), cmp.Compare(a.frame, b.frame))
+	})
+	for _, c := range cs[:min(len(cs), localVerify)] {
+		iw, ih, fs, err := decodeFeatures(c.payload)
+		if err != nil {
+			continue
+		}
+		lm, ok := verifyLocal(lf.feats, fs)
+		if !ok {
+			continue
+		}
+		h := hit{typ: mediamatch.Local, bits: mediamatch.Local.Bits(), dist: lm.dist, points: lm.points,
+			qview: mediamatch.View{Region: featureBox(lm.qbox, lf.w, lf.h)},
+			lview: mediamatch.View{Region: featureBox(lm.ibox, iw, ih)}}
+		mt.record(qpos, c.ref, c.frame, lm.dist, h)
+		if mt.over {
+			return
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+)
+
+// cropOf returns the features a crop of a w x h picture with features fs
+// would have: those inside the box x0..x1, y0..y1 (thousandths of each
+// side), moved into the crop's own units (FeatureUnit of its longer
+// side) and found two levels finer (the crop is shown larger), their
+// descriptors a few bits off; keep of 4 are found again.
+func cropOf(r *rand.Rand, fs []mediamatch.Feature, w, h, x0, y0, x1, y1 int) (out []mediamatch.Feature, cw, ch int) {
+	long := max(w, h)
+	cw, ch = w*(x1-x0)/1000, h*(y1-y0)/1000
+	clong := max(cw, ch)
+	for _, f := range fs {
+		// pixels of the picture
+		px, py := int(f.X)*long/mediamatch.FeatureUnit, int(f.Y)*long/mediamatch.FeatureUnit
+		qx, qy := px-w*x0/1000, py-h*y0/1000
+		if qx < 8 || qy < 8 || qx >= cw-8 || qy >= ch-8 || r.IntN(4) == 0 {
+			continue
+		}
+		g := f
+		g.X, g.Y = uint16(qx*mediamatch.FeatureUnit/clong), uint16(qy*mediamatch.FeatureUnit/clong)
+		g.Level = uint8(min(mediamatch.FeatureLevels-1, int(f.Level)+2))
+		for range r.IntN(12) {
+			p := r.IntN(256)
+			g.Desc[p/8] ^= 1 << (p % 8)
+		}
+		out = append(out, g)
+	}
+	return out, cw, ch
+}
+
+// randomFeatures returns n features spread over a w x h picture.
+func randomFeatures(r *rand.Rand, n, w, h int) []mediamatch.Feature {
+	long := max(w, h)
+	fs := make([]mediamatch.Feature, n)
+	for i := range fs {
+		f := &fs[i]
+		f.X = uint16(r.IntN(mediamatch.FeatureUnit * w / long))
+		f.Y = uint16(r.IntN(mediamatch.FeatureUnit * h / long))
+		f.Level = uint8(r.IntN(6))
+		for j := range f.Desc {
+			f.Desc[j] = byte(r.Uint32())
+		}
+	}
+	return fs
+}
+
+// TestLocalFeaturesStoredAndMatched adds image items with local features
+// and checks that GetItem returns them, that a crop of one is matched
+// through them (Signal local, the verified points, the item's region),
+// after a reopen too, and that disabling or deleting the item, or
+// naming other signals, takes it out.
+func TestLocalFeaturesStoredAndMatched(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ix := openTest(t, dir, Options{})
+	mustBank(t, ix, "b")
+	r := rand.New(rand.NewPCG(1, 2))
+	const w, h = 1000, 750
+	var feats [][]mediamatch.Feature
+	for i := range 20 {
+		m := still(pdq(h256(r)))
+		m.Width, m.Height = w, h
+		fs := randomFeatures(r, 200, w, h)
+		m.Keyframes[0].Features = fs
+		feats = append(feats, fs)
+		if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: string(rune('a' + i)), Media: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ix.GetItem(ctx, "b", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Media.Keyframes[0].Features, feats[2]) {
+		t.Fatalf("GetItem features differ from those added")
+	}
+
+	crop, cw, ch := cropOf(r, feats[2], w, h, 100, 50, 850, 800)
+	query := still(pdq(h256(r))) // its PDQ is unrelated: only the features can match
+	query.Width, query.Height = cw, ch
+	query.Keyframes[0].Features = append(crop, randomFeatures(r, 40, cw, ch)...)
+
+	check := func(ix *Index, what string) {
+		t.Helper()
+		ms, err := ix.Match(ctx, Query{Media: query})
+		if err != nil {
+			t.Fatalf("%s: Match = %v", what, err)
+		}
+		if len(ms) != 1 || ms[0].ItemID != "c" {
+			t.Fatalf("%s: Match = %+v, want item c alone", what, ms)
+		}
+		m := ms[0]
+		if m.Signal != mediamatch.Local || m.Points < 10 || len(m.Frames) != 1 || m.Frames[0].Points != m.Points {
+			t.Fatalf("%s: Match = signal %s, %d points, frames %+v; want local, >= 10 points", what, m.Signal, m.Points, m.Frames)
+		}
+		// The item region the points span lies within the crop's box.
+		rg := m.ItemView.Region
+		if rg.X0 < 90 || rg.Y0 < 40 || rg.X1 > 860 || rg.Y1 > 810 || rg.X1-rg.X0 < 500 || rg.Y1-rg.Y0 < 500 {
+			t.Errorf("%s: item region %v, want within and most of 100,50-850,800", what, rg)
+		}
+	}
+	check(ix, "fresh")
+
+	// Named signals without local: no match.
+	ms, err := ix.Match(ctx, Query{Media: query, Signals: []mediamatch.SignalType{mediamatch.PDQ}})
+	if err != nil || len(ms) != 0 {
+		t.Fatalf("Match naming pdq only = %+v, %v; want none", ms, err)
+	}
+	if _, err := ix.Match(ctx, Query{Media: query, Thresholds: map[mediamatch.SignalType]int{mediamatch.Local: 3}}); !errors.Is(err, mediamatch.ErrInvalid) {
+		t.Errorf("Match with a local threshold = %v, want ErrInvalid", err)
+	}
+
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix = openTest(t, dir, Options{})
+	check(ix, "reopened")
+
+	if _, err := ix.UpdateItem(ctx, "b", "c", mediamatch.ItemUpdate{Disabled: true, SetDisabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := ix.Match(ctx, Query{Media: query}); err != nil || len(ms) != 0 {
+		t.Fatalf("Match of a disabled item = %+v, %v; want none", ms, err)
+	}
+	if _, err := ix.UpdateItem(ctx, "b", "c", mediamatch.ItemUpdate{SetDisabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	check(ix, "enabled again")
+	if err := ix.DeleteItem(ctx, "b", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := ix.Match(ctx, Query{Media: query}); err != nil || len(ms) != 0 {
+		t.Fatalf("Match of a deleted item = %+v, %v; want none", ms, err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix = openTest(t, dir, Options{})
+	if ms, err := ix.Match(ctx, Query{Media: query}); err != nil || len(ms) != 0 {
+		t.Fatalf("reopened: Match of a deleted item = %+v, %v; want none", ms, err)
+	}
+}
+
+// TestLocalUnrelated checks that features of unrelated pictures match
+// nothing, however many items there are.
+func TestLocalUnrelated(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, "", Options{})
+	mustBank(t, ix, "b")
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 200 {
+		m := still(pdq(h256(r)))
+		m.Width, m.Height = 800, 600
+		m.Keyframes[0].Features = randomFeatures(r, 256, 800, 600)
+		if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: fmt.Sprintf("u%03d", i), Media: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 50 {
+		q := still(pdq(h256(r)))
+		q.Width, q.Height = 600, 800
+		q.Keyframes[0].Features = randomFeatures(r, 256, 600, 800)
+		if ms, err := ix.Match(ctx, Query{Media: q}); err != nil || len(ms) != 0 {
+			t.Fatalf("Match of unrelated features = %+v, %v; want none", ms, err)
+		}
+	}
+}
+
+func TestFeaturesCodec(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	fs := randomFeatures(r, 50, 640, 480)
+	w, h, got, err := decodeFeatures(encodeFeatures(640, 480, fs))
+	if err != nil || w != 640 || h != 480 || !reflect.DeepEqual(got, fs) {
+		t.Fatalf("decodeFeatures(encodeFeatures) = %d, %d, equal %v, %v", w, h, reflect.DeepEqual(got, fs), err)
+	}
+	for _, bad := range [][]byte{nil, {2}, {1}, {1, 10}, append(encodeFeatures(1, 1, fs[:1]), 0)} {
+		if _, _, _, err := decodeFeatures(bad); err == nil {
+			t.Errorf("decodeFeatures(%x) succeeded", bad)
+		}
+	}
+	// A media record with features round-trips, and one without stays v1.
+	m := still(pdq(h256(r)))
+	if encodeMedia(m)[0] != recordV1 {
+		t.Errorf("media without views or features: record version %d, want %d", encodeMedia(m)[0], recordV1)
+	}
+	m.Keyframes[0].Features = fs
+	back, err := decodeMedia(encodeMedia(m))
+	if err != nil || !reflect.DeepEqual(back.Keyframes[0].Features, fs) {
+		t.Fatalf("decodeMedia(encodeMedia) features equal %v, %v", reflect.DeepEqual(back.Keyframes[0].Features, fs), err)
+	}
+	// A truncated record is an error, not a short list.
+	enc := encodeMedia(m)
+	if _, err := decodeMedia(enc[:len(enc)-5]); err == nil {
+		t.Errorf("decodeMedia of a truncated record succeeded")
+	}
+}
+
+func TestFeatureBox(t *testing.T) {
+	for _, c := range []struct {
+		box  [4]int
+		w, h int
+		want mediamatch.Region
+	}{
+		{[4]int{0, 0, 4096, 3072}, 1000, 750, mediamatch.Region{}},                                        // whole
+		{[4]int{1024, 768, 3072, 2304}, 1000, 750, mediamatch.Region{X0: 250, Y0: 250, X1: 750, Y1: 750}}, // the middle
+		{[4]int{0, 1024, 2304, 4096}, 750, 1000, mediamatch.Region{X0: 0, Y0: 250, X1: 750, Y1: 1000}},    // portrait
+		{[4]int{0, 0, 10, 10}, 0, 0, mediamatch.Region{}},                                                 // no size
+	} {
+		if got := featureBox(c.box, c.w, c.h); got != c.want {
+			t.Errorf("featureBox(%v, %d, %d) = %v, want %v", c.box, c.w, c.h, got, c.want)
+		}
+	}
+}
+
+func TestFeatureKeys(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	fs := randomFeatures(r, 100, 10, 10)
+	keys := featureKeys(nil, fs)
+	if len(keys) > localTables*len(fs) || len(keys) < localTables*len(fs)*9/10 {
+		t.Fatalf("%d keys of %d features, want about %d", len(keys), len(fs), localTables*len(fs))
+	}
+	for i := 1; i < len(keys); i++ {
+		if keys[i] <= keys[i-1] {
+			t.Fatalf("keys not sorted and distinct at %d", i)
+		}
+	}
+	// A descriptor with bits outside every table's sample keeps its keys.
+	g := fs[0]
+	sampled := map[int]bool{}
+	for _, tb := range localBits {
+		for _, p := range tb {
+			sampled[int(p)] = true
+		}
+	}
+	for p := range 256 {
+		if !sampled[p] {
+			g.Desc[p/8] ^= 1 << (7 - p%8)
+		}
+	}
+	if a, b := featureKeys(nil, fs[:1]), featureKeys(nil, []mediamatch.Feature{g}); !reflect.DeepEqual(a, b) {
+		t.Errorf("keys changed when only unsampled bits did: %x, %x", a, b)
+	}
+	g.Desc[localBits[0][0]/8] ^= 1 << (7 - localBits[0][0]%8)
+	if a, b := featureKeys(nil, fs[:1]), featureKeys(nil, []mediamatch.Feature{g}); a[0] == b[0] && a[1] == b[1] {
+		t.Errorf("keys unchanged when a sampled bit changed")
+	}
+}
