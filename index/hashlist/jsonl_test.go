@@ -101,7 +101,9 @@ func spread(n int) []mediamatch.Feature {
 func TestJSONLBadFeatures(t *testing.T) {
 	good := `{"id":"ok","media":{"kind":"image","keyframes":[{"index":0,"signals":[{"type":"pdq","hash":"` + p1 +
 		`","quality":90}],"features":"` + EncodeFeatures(feats(2, 1)) + `"}]}}`
-	bad := func(features string) string { return strings.Replace(good, `"features":"`+EncodeFeatures(feats(2, 1))+`"`, features, 1) }
+	bad := func(features string) string {
+		return strings.Replace(good, `"features":"`+EncodeFeatures(feats(2, 1))+`"`, features, 1)
+	}
 	outside := feats(1, 1)
 	outside[0].X = 4097
 	deep := feats(1, 1)
