@@ -270,7 +270,8 @@ type FrameMatch struct {
 	// For a local hit (SIGNAL_TYPE_LOCAL): how many local features of the
 	// two frames agree on one placement of the query frame in the item
 	// frame, verified geometrically; distance is then their mean
-	// descriptor distance in bits (0..256). 0 for other signals.
+	// descriptor distance in bits (0..256). 0 for other signals; -1
+	// (withheld, like the distance) for callers below curator.
 	Points        int32 `protobuf:"varint,10,opt,name=points,proto3" json:"points,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -416,7 +417,8 @@ type Match struct {
 	QueryView *View `protobuf:"bytes,15,opt,name=query_view,json=queryView,proto3" json:"query_view,omitempty"`
 	ItemView  *View `protobuf:"bytes,16,opt,name=item_view,json=itemView,proto3" json:"item_view,omitempty"`
 	// The number of verified local features at the best hit, when it is a
-	// local one (see FrameMatch.points); 0 otherwise.
+	// local one (see FrameMatch.points); 0 otherwise; -1 (withheld) for
+	// callers below curator.
 	Points int32 `protobuf:"varint,17,opt,name=points,proto3" json:"points,omitempty"`
 	// Where the item came from, for items imported from a partner's list.
 	// Only for curators and above.
