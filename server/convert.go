@@ -18,9 +18,10 @@ import (
 
 // visibleMatches returns matches as the caller may see them: ms itself
 // when full; else copies without distances (-1 for perceptual hits and for
-// every keyframe pair), without sources, and ordered exact first, then by
-// bank and id, so that nothing in the answer moves with the distance (see
-// fullMatches).
+// every keyframe pair), without the points of local hits (-1: how many
+// features agree is a closeness score, as a distance is), without
+// sources, and ordered exact first, then by bank and id, so that nothing
+// in the answer moves with the distance (see fullMatches).
 func visibleMatches(ms []mediamatch.Match, full bool) []mediamatch.Match {
 	if full {
 		return ms
@@ -41,9 +42,16 @@ func visibleMatches(ms []mediamatch.Match, full bool) []mediamatch.Match {
 		if !m.Signal.Exact() {
 			m.Distance = -1
 		}
+		if m.Points > 0 {
+			m.Points = -1
+		}
 		m.Frames = slices.Clone(m.Frames)
 		for j := range m.Frames {
-			m.Frames[j].Distance = -1
+			f := &m.Frames[j]
+			f.Distance = -1
+			if f.Points > 0 {
+				f.Points = -1
+			}
 		}
 	}
 	return ms

@@ -339,6 +339,19 @@ func TestValidationNamesFields(t *testing.T) {
 			_, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: phash(7)})
 			return err
 		}, "MatchSignalsRequest.media.keyframes[0].signals[0].hash", []string{"phash hash is 7 bytes, want 8"}},
+		{"short descriptor", func() error {
+			m := phash(8)
+			m.Keyframes[0].Features = []*pb.LocalFeature{{Descriptor_: make([]byte, 32)}, {X: 4096, Descriptor_: make([]byte, 31)}}
+			_, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: m})
+			return err
+		}, "MatchSignalsRequest.media.keyframes[0].features[1].descriptor", []string{"31 bytes, want 32"}},
+		{"feature out of the frame", func() error {
+			m := phash(8)
+			m.Keyframes[0].Features = []*pb.LocalFeature{{X: 1<<16 + 5, Descriptor_: make([]byte, 32)}}
+			_, err := e.bank.AddItem(ctx, &pb.AddItemRequest{
+				Item: &pb.ItemSpec{Bank: "tve", Id: "x"}, Source: &pb.AddItemRequest_Media{Media: m}})
+			return err
+		}, "AddItemRequest.media.keyframes[0].features[0]", []string{"at 65535,0 level 0, want x and y at most 4096"}},
 		{"bank without a name", func() error {
 			_, err := e.bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{}})
 			return err

@@ -99,8 +99,9 @@ func checkOptions(vs *violations, field string, o *pb.MatchOptions) {
 }
 
 // checkMedia converts a client-supplied fingerprint and adds what
-// mediamatch.ValidateMedia finds wrong with it, up to
-// mediamatch.MaxMediaErrors problems, each named by its field; an item's
+// pb.CheckMedia (a local feature's descriptor length, which the conversion
+// cannot keep) and mediamatch.ValidateMedia find wrong with it, up to
+// mediamatch.MaxMediaErrors problems each, named by their fields; an item's
 // signals must also be untransformed (a query's keyframe signals may carry
 // the dihedral variants). It returns the converted media.
 func checkMedia(vs *violations, field string, m *pb.Media, forItem bool) mediamatch.Media {
@@ -111,6 +112,7 @@ func checkMedia(vs *violations, field string, m *pb.Media, forItem bool) mediama
 	if len(m.GetKeyframes()) == 0 && len(m.GetFileSignals()) == 0 {
 		vs.add(field, "no signals, want at least one keyframe or file signal")
 	}
+	vs.addErr(field, pb.CheckMedia(field, m))
 	media := pb.MediaFromProto(m)
 	err := mediamatch.ValidateMedia(field, media)
 	if err == nil && forItem {

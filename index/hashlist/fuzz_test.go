@@ -20,6 +20,8 @@ func FuzzReader(f *testing.F) {
 		f.Add(uint8(slices.Index(Formats(), format)), uint16(0), data)
 		f.Add(uint8(slices.Index(Formats(), format)), uint16(40), data)
 	}
+	// Items with local features, which only jsonl carries.
+	f.Add(uint8(slices.Index(Formats(), JSONL)), uint16(0), readFile(f, "testdata/golden/items.jsonl"))
 	f.Fuzz(func(t *testing.T, fi uint8, max uint16, data []byte) {
 		format := Formats()[int(fi)%len(Formats())]
 		opts := ReaderOptions{MaxLineBytes: int(max % 4096), Partner: "p"}

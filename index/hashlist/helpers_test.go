@@ -174,7 +174,11 @@ func describe(r Record) string {
 	fmt.Fprintf(&b, " media={%v %q %dx%d %v %dB file=%s", m.Kind, m.Format, m.Width, m.Height, m.Duration, m.Size,
 		describeSignals(m.FileSignals))
 	for _, k := range m.Keyframes {
-		fmt.Fprintf(&b, " kf{%d %v..%v low=%v %s}", k.Index, k.Start, k.End, k.LowInformation, describeSignals(k.Signals))
+		fmt.Fprintf(&b, " kf{%d %v..%v low=%v %s", k.Index, k.Start, k.End, k.LowInformation, describeSignals(k.Signals))
+		if len(k.Features) > 0 {
+			fmt.Fprintf(&b, " features=%s", EncodeFeatures(k.Features))
+		}
+		b.WriteString("}")
 	}
 	b.WriteString("}")
 	if s := it.Source; s != nil {

@@ -1,6 +1,8 @@
 package hashlist
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -17,6 +19,20 @@ import (
 //
 // or a retraction, {"id":"a1","delete":true}. Times are RFC 3339 in UTC
 // with nanoseconds; keyframe times and durations are integer nanoseconds.
+//
+// A keyframe's local features (items hashed from media have a few hundred
+// a frame; partner lists none) are one string, "features": the standard
+// base64, with padding, of 37 bytes a feature (EncodeFeatures): x and y as
+// two bytes each, big-endian, then the level in one byte, then the 32
+// bytes of the descriptor, most significant bit first; features in the
+// keyframe's order, e.g. for one feature at x 2048, y 1024, level 3 with
+// the descriptor ff 00 00 ... 00:
+//
+//	"features":"CAAEAAP/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+//
+// One string rather than an object a feature keeps a record small (200
+// features are 9.9 KB of base64, where {"x":..,"desc":"<hex>"} objects
+// would take 20 KB) and the line quick to read.
 
 type jsonlItem struct {
 	ID         string            `json:"id"`
@@ -47,6 +63,7 @@ type jsonlKeyframe struct {
 	EndNS          int64         `json:"end_ns,omitempty"`
 	LowInformation bool          `json:"low_information,omitempty"`
 	Signals        []jsonlSignal `json:"signals"`
+	Features       string        `json:"features,omitempty"` // EncodeFeatures
 }
 
 type jsonlSignal struct {
@@ -117,13 +134,18 @@ func (j *jsonlItem) item() (mediamatch.Item, error) {
 		if it.Media.FileSignals, err = jsonlSignals(m.FileSignals); err != nil {
 			return it, err
 		}
-		for _, k := range m.Keyframes {
+		for i, k := range m.Keyframes {
 			sigs, err := jsonlSignals(k.Signals)
 			if err != nil {
 				return it, err
 			}
+			fs, err := DecodeFeatures(k.Features)
+			if err != nil {
+				return it, fmt.Errorf("media.keyframes[%d].features: %w", i, err)
+			}
 			it.Media.Keyframes = append(it.Media.Keyframes, mediamatch.Keyframe{Index: k.Index,
-				Start: time.Duration(k.StartNS), End: time.Duration(k.EndNS), Signals: sigs, LowInformation: k.LowInformation})
+				Start: time.Duration(k.StartNS), End: time.Duration(k.EndNS), Signals: sigs, LowInformation: k.LowInformation,
+				Features: fs})
 		}
 	}
 	if s := j.Source; s != nil {
@@ -175,7 +197,8 @@ func toJSONL(it mediamatch.Item) jsonlItem {
 			DurationNS: int64(m.Duration), FileSignals: toJSONLSignals(m.FileSignals)}}
 	for _, k := range m.Keyframes {
 		j.Media.Keyframes = append(j.Media.Keyframes, jsonlKeyframe{Index: k.Index, StartNS: int64(k.Start),
-			EndNS: int64(k.End), LowInformation: k.LowInformation, Signals: toJSONLSignals(k.Signals)})
+			EndNS: int64(k.End), LowInformation: k.LowInformation, Signals: toJSONLSignals(k.Signals),
+			Features: EncodeFeatures(k.Features)})
 	}
 	if s := it.Source; s != nil {
 		j.Source = &jsonlSource{Format: s.Format, Partner: s.Partner, UpstreamID: s.UpstreamID, Tags: s.Tags,
@@ -204,4 +227,55 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// featureBytes is the size of a feature in EncodeFeatures' form: x and y
+// (2 bytes each), the level (1) and the descriptor (32).
+const featureBytes = 2 + 2 + 1 + len(mediamatch.Feature{}.Desc)
+
+// EncodeFeatures returns fs as jsonl and the command line's JSON carry
+// them: the standard base64 encoding, with padding, of 37 bytes a feature
+// in order, x and y big-endian in two bytes each, the level in one, then
+// the descriptor's 32 bytes; "" for none. It is safe for concurrent use.
+func EncodeFeatures(fs []mediamatch.Feature) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	b := make([]byte, 0, len(fs)*featureBytes)
+	for _, f := range fs {
+		b = binary.BigEndian.AppendUint16(b, f.X)
+		b = binary.BigEndian.AppendUint16(b, f.Y)
+		b = append(b, f.Level)
+		b = append(b, f.Desc[:]...)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// DecodeFeatures returns the features s holds (see EncodeFeatures); nil
+// for "". It fails if s is not standard base64 or does not hold a whole
+// number of features, or holds more than mediamatch.MaxFeaturesPerKeyframe;
+// it does not check the features' ranges (mediamatch.ValidateMedia does).
+// It is safe for concurrent use.
+func DecodeFeatures(s string) ([]mediamatch.Feature, error) {
+	if s == "" {
+		return nil, nil
+	}
+	// The count is checked on the length before decoding, so that a huge
+	// string costs no more than its own bytes.
+	if n := base64.StdEncoding.DecodedLen(len(s)) / featureBytes; n > mediamatch.MaxFeaturesPerKeyframe {
+		return nil, fmt.Errorf("%d features or more, want at most %d", n, mediamatch.MaxFeaturesPerKeyframe)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not standard base64 with padding: %v", err)
+	}
+	if len(b)%featureBytes != 0 {
+		return nil, fmt.Errorf("%d bytes, want a multiple of %d (x, y: 2 bytes each, level: 1, descriptor: 32)", len(b), featureBytes)
+	}
+	fs := make([]mediamatch.Feature, len(b)/featureBytes)
+	for i := range fs {
+		r := b[i*featureBytes : (i+1)*featureBytes]
+		fs[i] = mediamatch.Feature{X: binary.BigEndian.Uint16(r), Y: binary.BigEndian.Uint16(r[2:]), Level: r[4], Desc: [32]byte(r[5:])}
+	}
+	return fs, nil
 }

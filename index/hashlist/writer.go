@@ -18,7 +18,8 @@ import (
 // Writer writes items as a hash list. What each format keeps of an item:
 //
 //   - jsonl: everything (Bank, ID, Labels, Disabled, CreateTime,
-//     UpdateTime, Media, Source).
+//     UpdateTime, Media, Source), local features included: the only
+//     format that keeps them (partner formats have no place for them).
 //   - lines: "<type> <hex>" for each signal (pdq, phash, dhash, md5 or
 //     video_md5, sha256); drops the id, labels, quality, source and timing.
 //   - pdq: "hex,quality,filename" for each PDQ signal, the filename from

@@ -26,7 +26,8 @@ func imgItem() mediamatch.Item {
 			"confidence": "75", "first_descriptor_id": "990001", "tag:behaviour:glorification": ""},
 		Media: mediamatch.Media{Kind: mediamatch.KindImage, Format: "jpeg", Width: 640, Height: 480, Size: 48213,
 			FileSignals: []mediamatch.Signal{sig(mediamatch.MD5, m4, 0), sig(mediamatch.SHA256, s1, 0)},
-			Keyframes:   []mediamatch.Keyframe{{Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p1, 93), sig(mediamatch.PHash, ph, 0)}}}},
+			Keyframes: []mediamatch.Keyframe{{Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p1, 93), sig(mediamatch.PHash, ph, 0)},
+				Features: feats(3, 1)}}},
 		CreateTime: iso("2024-08-01T10:00:00.123456789Z"), UpdateTime: iso("2024-08-02T10:00:00Z"),
 		Source: src("te-updates", "GIFCT Member A", "3012345678901234", []string{"behaviour:glorification"},
 			unix(1700000000), unix(1730000000))}
@@ -38,7 +39,7 @@ func vidItem() mediamatch.Item {
 			Duration:    3 * time.Second,
 			FileSignals: []mediamatch.Signal{sig(mediamatch.MD5, m1, 0)},
 			Keyframes: []mediamatch.Keyframe{
-				{Index: 0, End: time.Second, Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p3, 100)}},
+				{Index: 0, End: time.Second, Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p3, 100)}, Features: feats(2, 7)},
 				{Index: 30, Start: time.Second, End: 2 * time.Second, LowInformation: true,
 					Signals: []mediamatch.Signal{sig(mediamatch.PDQ, zero, 0)}},
 				{Index: 60, Start: 2 * time.Second, End: 3 * time.Second, Signals: []mediamatch.Signal{sig(mediamatch.PDQ, p4, 80)}},
@@ -49,6 +50,29 @@ func vidItem() mediamatch.Item {
 func md5Item() mediamatch.Item {
 	return mediamatch.Item{ID: "md5-only", Labels: map[string]string{"category": "instruction", "tag:manual": ""},
 		Media: mediamatch.Media{Kind: mediamatch.KindImage, FileSignals: []mediamatch.Signal{sig(mediamatch.MD5, m2, 0)}}}
+}
+
+// feats returns n local features, distinct for each seed: what an item
+// hashed from media has (jsonl keeps them; no partner format does).
+func feats(n int, seed byte) []mediamatch.Feature {
+	fs := make([]mediamatch.Feature, n)
+	for i := range fs {
+		f := &fs[i]
+		f.X, f.Y, f.Level = uint16(4096-i*1000), uint16(100*i+int(seed)), uint8(i+int(seed))%mediamatch.FeatureLevels
+		for j := range f.Desc {
+			f.Desc[j] = seed*17 + byte(i*32+j)
+		}
+	}
+	return fs
+}
+
+// withoutFeatures returns a copy of ks without their local features.
+func withoutFeatures(ks []mediamatch.Keyframe) []mediamatch.Keyframe {
+	ks = slices.Clone(ks)
+	for i := range ks {
+		ks[i].Features = nil
+	}
+	return ks
 }
 
 // vpdqVidID is the id read back from vidItem written as vPDQ.
@@ -75,7 +99,7 @@ func roundTripCases() []roundTripCase {
 	md5 := func(h string) mediamatch.Signal { return sig(mediamatch.MD5, h, 0) }
 	vt := map[string]string{"tag:media_type_video": ""}
 	vtags := []string{"media_type_video"}
-	vidKeyframes := vidItem().Media.Keyframes
+	vidKeyframes := withoutFeatures(vidItem().Media.Keyframes)
 	return []roundTripCase{{
 		f: JSONL, items: []mediamatch.Item{imgItem(), vidItem(), md5Item()}, deletes: []string{"gone-1"},
 		want: []Record{{Item: imgItem()}, {Item: vidItem()}, {Item: md5Item()}, {Delete: true, Item: mediamatch.Item{ID: "gone-1"}}},

@@ -1,6 +1,8 @@
 package mediamatchv1
 
 import (
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
@@ -11,7 +13,9 @@ import (
 // and the client alike. It follows the API's units: durations travel as
 // milliseconds (truncated toward zero), signal types as the SignalType enum.
 // The conversions check nothing; the server validates a message, naming
-// the fields, before converting it. All of them are safe for concurrent use.
+// the fields, before converting it: CheckMedia for what only the message
+// can get wrong (a descriptor's length), then mediamatch.ValidateMedia on
+// the converted Media for the rest. All of them are safe for concurrent use.
 
 // signalTypes pairs every known SignalType value with its domain type.
 var signalTypes = [...]struct {
@@ -25,28 +29,37 @@ var signalTypes = [...]struct {
 	{SignalType_SIGNAL_TYPE_PDQ, mediamatch.PDQ},
 }
 
-// SignalTypeToProto returns the enum value of t, or
-// SIGNAL_TYPE_UNSPECIFIED for a type the API does not know (which the
-// server rejects with a message naming the field).
+// SignalTypeToProto returns the enum value of t (SIGNAL_TYPE_LOCAL for
+// mediamatch.Local), or SIGNAL_TYPE_UNSPECIFIED for a type the API does
+// not know (which the server rejects with a message naming the field).
 func SignalTypeToProto(t mediamatch.SignalType) SignalType {
 	for _, st := range signalTypes {
 		if st.fp == t {
 			return st.pb
 		}
 	}
+	if t == mediamatch.Local {
+		return SignalType_SIGNAL_TYPE_LOCAL
+	}
 	return SignalType_SIGNAL_TYPE_UNSPECIFIED
 }
 
-// SignalTypeFromProto returns the domain type of t and true. For
-// SIGNAL_TYPE_UNSPECIFIED and values this package does not know (from a
-// newer server) it returns false and the enum's name as a type that is not
-// Valid ("SIGNAL_TYPE_UNSPECIFIED", or the number for an unknown value),
-// so that what arrived can still be shown.
+// SignalTypeFromProto returns the domain type of t and true. For values
+// that are not the type of a Signal it returns false and a type that is
+// not Valid, so that what arrived can still be shown: mediamatch.Local for
+// SIGNAL_TYPE_LOCAL (what matches by local features name their signal),
+// and the enum's name for SIGNAL_TYPE_UNSPECIFIED and for values this
+// package does not know, from a newer server ("SIGNAL_TYPE_UNSPECIFIED",
+// or the number). Validators that want a signal type refuse all three on
+// false.
 func SignalTypeFromProto(t SignalType) (mediamatch.SignalType, bool) {
 	for _, st := range signalTypes {
 		if st.pb == t {
 			return st.fp, true
 		}
+	}
+	if t == SignalType_SIGNAL_TYPE_LOCAL {
+		return mediamatch.Local, false
 	}
 	return mediamatch.SignalType(t.String()), false
 }
@@ -138,11 +151,12 @@ func KeyframeToProto(k mediamatch.Keyframe) *Keyframe {
 		EndMillis:      k.End.Milliseconds(),
 		Signals:        signalsToProto(k.Signals),
 		LowInformation: k.LowInformation,
+		Features:       featuresToProto(k.Features),
 	}
 }
 
-// KeyframeFromProto returns the keyframe of k; Signals is nil when k has
-// none.
+// KeyframeFromProto returns the keyframe of k; Signals and Features are
+// nil when k has none.
 func KeyframeFromProto(k *Keyframe) mediamatch.Keyframe {
 	return mediamatch.Keyframe{
 		Index:          int(k.GetIndex()),
@@ -150,7 +164,58 @@ func KeyframeFromProto(k *Keyframe) mediamatch.Keyframe {
 		End:            fromMillis(k.GetEndMillis()),
 		Signals:        signalsFromProto(k.GetSignals()),
 		LowInformation: k.GetLowInformation(),
+		Features:       featuresFromProto(k.GetFeatures()),
 	}
+}
+
+// FeatureToProto returns the message of f.
+func FeatureToProto(f mediamatch.Feature) *LocalFeature {
+	return &LocalFeature{X: uint32(f.X), Y: uint32(f.Y), Level: uint32(f.Level), Descriptor_: f.Desc[:]}
+}
+
+// FeatureFromProto returns the feature of f; the zero Feature for a nil f.
+// It checks nothing, but loses nothing that validation needs: a
+// coordinate or level too large for the domain's fields becomes the
+// largest value they hold (which Feature.Valid refuses) rather than
+// wrapping round to one that looks valid. A descriptor of the wrong
+// length is cut or padded with zeros; CheckMedia is what refuses it.
+func FeatureFromProto(f *LocalFeature) mediamatch.Feature {
+	out := mediamatch.Feature{
+		X:     uint16(min(f.GetX(), math.MaxUint16)),
+		Y:     uint16(min(f.GetY(), math.MaxUint16)),
+		Level: uint8(min(f.GetLevel(), math.MaxUint8)),
+	}
+	copy(out.Desc[:], f.GetDescriptor_())
+	return out
+}
+
+// CheckMedia returns what is wrong with m that converting it hides: a
+// local feature's descriptor that is not 32 bytes, which the domain's
+// fixed-size Feature.Desc cannot hold. It reports at most one feature a
+// keyframe and at most mediamatch.MaxMediaErrors in all, as
+// mediamatch.Errors of code Invalid naming the field from field, the
+// path of m ("MatchSignalsRequest.media.keyframes[3].features[7].descriptor:
+// 31 bytes, want 32"); nil if there is nothing. Everything else (counts,
+// ranges, signals) is mediamatch.ValidateMedia's, on the converted Media.
+func CheckMedia(field string, m *Media) error {
+	var es mediamatch.Errors
+	for i, k := range m.GetKeyframes() {
+		for j, f := range k.GetFeatures() {
+			if n := len(f.GetDescriptor_()); n != len(mediamatch.Feature{}.Desc) {
+				es = append(es, mediamatch.Errorf(mediamatch.Invalid,
+					fmt.Sprintf("%s.keyframes[%d].features[%d].descriptor", field, i, j),
+					"%d bytes, want %d", n, len(mediamatch.Feature{}.Desc)))
+				break
+			}
+		}
+		if len(es) >= mediamatch.MaxMediaErrors {
+			break
+		}
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	return es
 }
 
 // MediaToProto returns the message of m.
@@ -210,6 +275,36 @@ func signalsFromProto(sigs []*Signal) []mediamatch.Signal {
 	out := make([]mediamatch.Signal, len(sigs))
 	for i, s := range sigs {
 		out[i] = SignalFromProto(s)
+	}
+	return out
+}
+
+func featuresToProto(fs []mediamatch.Feature) []*LocalFeature {
+	if len(fs) == 0 {
+		return nil
+	}
+	// One allocation for all the messages and one for all the descriptors:
+	// an image has a few hundred features.
+	msgs := make([]LocalFeature, len(fs))
+	descs := make([]byte, len(fs)*len(mediamatch.Feature{}.Desc))
+	out := make([]*LocalFeature, len(fs))
+	for i, f := range fs {
+		d := descs[i*len(f.Desc) : (i+1)*len(f.Desc) : (i+1)*len(f.Desc)]
+		copy(d, f.Desc[:])
+		m := &msgs[i]
+		m.X, m.Y, m.Level, m.Descriptor_ = uint32(f.X), uint32(f.Y), uint32(f.Level), d
+		out[i] = m
+	}
+	return out
+}
+
+func featuresFromProto(fs []*LocalFeature) []mediamatch.Feature {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]mediamatch.Feature, len(fs))
+	for i, f := range fs {
+		out[i] = FeatureFromProto(f)
 	}
 	return out
 }

@@ -263,8 +263,16 @@ type FrameMatch struct {
 	// The view of the query frame whose signal hit: the whole frame, the
 	// picture with its borders trimmed, or a region (see View).
 	QueryView *View `protobuf:"bytes,8,opt,name=query_view,json=queryView,proto3" json:"query_view,omitempty"`
-	// The view of the item frame whose signal hit.
-	ItemView      *View `protobuf:"bytes,9,opt,name=item_view,json=itemView,proto3" json:"item_view,omitempty"`
+	// The view of the item frame whose signal hit. For a local hit
+	// (SIGNAL_TYPE_LOCAL), query_view and item_view are the regions the
+	// verified points span in each frame.
+	ItemView *View `protobuf:"bytes,9,opt,name=item_view,json=itemView,proto3" json:"item_view,omitempty"`
+	// For a local hit (SIGNAL_TYPE_LOCAL): how many local features of the
+	// two frames agree on one placement of the query frame in the item
+	// frame, verified geometrically; distance is then their mean
+	// descriptor distance in bits (0..256). 0 for other signals; -1
+	// (withheld, like the distance) for callers below curator.
+	Points        int32 `protobuf:"varint,10,opt,name=points,proto3" json:"points,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,6 +370,13 @@ func (x *FrameMatch) GetItemView() *View {
 	return nil
 }
 
+func (x *FrameMatch) GetPoints() int32 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
 // Match is one known item that the query matched.
 type Match struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -401,6 +416,10 @@ type Match struct {
 	// FrameMatch): what preprocessing made the match.
 	QueryView *View `protobuf:"bytes,15,opt,name=query_view,json=queryView,proto3" json:"query_view,omitempty"`
 	ItemView  *View `protobuf:"bytes,16,opt,name=item_view,json=itemView,proto3" json:"item_view,omitempty"`
+	// The number of verified local features at the best hit, when it is a
+	// local one (see FrameMatch.points); 0 otherwise; -1 (withheld) for
+	// callers below curator.
+	Points int32 `protobuf:"varint,17,opt,name=points,proto3" json:"points,omitempty"`
 	// Where the item came from, for items imported from a partner's list.
 	// Only for curators and above.
 	Source        *Source `protobuf:"bytes,14,opt,name=source,proto3" json:"source,omitempty"`
@@ -541,6 +560,13 @@ func (x *Match) GetItemView() *View {
 		return x.ItemView
 	}
 	return nil
+}
+
+func (x *Match) GetPoints() int32 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
 }
 
 func (x *Match) GetSource() *Source {
@@ -895,7 +921,7 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\tTimeRange\x12!\n" +
 	"\fstart_millis\x18\x01 \x01(\x03R\vstartMillis\x12\x1d\n" +
 	"\n" +
-	"end_millis\x18\x02 \x01(\x03R\tendMillis\"\xa9\x03\n" +
+	"end_millis\x18\x02 \x01(\x03R\tendMillis\"\xc1\x03\n" +
 	"\n" +
 	"FrameMatch\x12\x1f\n" +
 	"\vquery_frame\x18\x01 \x01(\x05R\n" +
@@ -910,7 +936,9 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\ttransform\x18\a \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x122\n" +
 	"\n" +
 	"query_view\x18\b \x01(\v2\x13.mediamatch.v1.ViewR\tqueryView\x120\n" +
-	"\titem_view\x18\t \x01(\v2\x13.mediamatch.v1.ViewR\bitemView\"\x91\x06\n" +
+	"\titem_view\x18\t \x01(\v2\x13.mediamatch.v1.ViewR\bitemView\x12\x16\n" +
+	"\x06points\x18\n" +
+	" \x01(\x05R\x06points\"\xa9\x06\n" +
 	"\x05Match\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04bank\x18\x02 \x01(\tR\x04bank\x128\n" +
@@ -929,7 +957,8 @@ const file_mediamatch_v1_match_proto_rawDesc = "" +
 	"\ttransform\x18\r \x01(\x0e2\x18.mediamatch.v1.TransformR\ttransform\x122\n" +
 	"\n" +
 	"query_view\x18\x0f \x01(\v2\x13.mediamatch.v1.ViewR\tqueryView\x120\n" +
-	"\titem_view\x18\x10 \x01(\v2\x13.mediamatch.v1.ViewR\bitemView\x12-\n" +
+	"\titem_view\x18\x10 \x01(\v2\x13.mediamatch.v1.ViewR\bitemView\x12\x16\n" +
+	"\x06points\x18\x11 \x01(\x05R\x06points\x12-\n" +
 	"\x06source\x18\x0e \x01(\v2\x15.mediamatch.v1.SourceR\x06source\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

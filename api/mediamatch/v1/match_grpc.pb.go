@@ -36,9 +36,10 @@ const (
 // thresholds up to the server's ceilings only (by default the default
 // thresholds: PDQ 31, pHash and dHash 8) and for at most 100 results
 // (server options); over them the call gets PERMISSION_DENIED naming the
-// field, the value and the ceiling. Its matches carry no distance (-1)
-// and no source, and are ordered by bank and id, so that probing reveals
-// whether an upload matches, and what to do, but not the banks' hashes.
+// field, the value and the ceiling. Its matches carry no distance (-1),
+// no points of a local hit (-1) and no source, and are ordered by bank
+// and id, so that probing reveals whether an upload matches, and what to
+// do, but not the banks' hashes.
 // Curators and admins see everything and may ask for any threshold.
 //
 // Every call is budgeted, whatever the role: at most 100,000 signals
@@ -113,9 +114,10 @@ func (c *matchServiceClient) MatchSignals(ctx context.Context, in *MatchSignalsR
 // thresholds up to the server's ceilings only (by default the default
 // thresholds: PDQ 31, pHash and dHash 8) and for at most 100 results
 // (server options); over them the call gets PERMISSION_DENIED naming the
-// field, the value and the ceiling. Its matches carry no distance (-1)
-// and no source, and are ordered by bank and id, so that probing reveals
-// whether an upload matches, and what to do, but not the banks' hashes.
+// field, the value and the ceiling. Its matches carry no distance (-1),
+// no points of a local hit (-1) and no source, and are ordered by bank
+// and id, so that probing reveals whether an upload matches, and what to
+// do, but not the banks' hashes.
 // Curators and admins see everything and may ask for any threshold.
 //
 // Every call is budgeted, whatever the role: at most 100,000 signals

@@ -46,6 +46,13 @@ const (
 	// signals below quality 50 are never matched. The default matching
 	// signal for images and video frames.
 	SignalType_SIGNAL_TYPE_PDQ SignalType = 5
+	// Local features (Keyframe.features): not a hash, and never the type of
+	// a Signal or a name in MatchOptions. Only matches carry it
+	// (Match.signal, FrameMatch.signal), for a hit found by enough local
+	// features of the two frames agreeing on one placement of the query in
+	// the item; their points field says how many, and the distance is the
+	// mean descriptor distance of those points, 0..256.
+	SignalType_SIGNAL_TYPE_LOCAL SignalType = 6
 )
 
 // Enum value maps for SignalType.
@@ -57,6 +64,7 @@ var (
 		3: "SIGNAL_TYPE_MD5",
 		4: "SIGNAL_TYPE_SHA256",
 		5: "SIGNAL_TYPE_PDQ",
+		6: "SIGNAL_TYPE_LOCAL",
 	}
 	SignalType_value = map[string]int32{
 		"SIGNAL_TYPE_UNSPECIFIED": 0,
@@ -65,6 +73,7 @@ var (
 		"SIGNAL_TYPE_MD5":         3,
 		"SIGNAL_TYPE_SHA256":      4,
 		"SIGNAL_TYPE_PDQ":         5,
+		"SIGNAL_TYPE_LOCAL":       6,
 	}
 )
 
@@ -417,8 +426,15 @@ type Keyframe struct {
 	// The frame is featureless (solid colour, near-blank). Its signals are
 	// reported but never matched or indexed.
 	LowInformation bool `protobuf:"varint,5,opt,name=low_information,json=lowInformation,proto3" json:"low_information,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The frame's local features: corners found at several scales, each with
+	// a descriptor of the patch around it. At most 512. They find copies
+	// that keep only part of the frame or move it (crops, pads,
+	// screenshots), which whole-frame and view hashes miss. Only items
+	// hashed from media have them: partner lists carry none. A keyframe
+	// without them matches by its signals alone.
+	Features      []*LocalFeature `protobuf:"bytes,6,rep,name=features,proto3" json:"features,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Keyframe) Reset() {
@@ -486,6 +502,94 @@ func (x *Keyframe) GetLowInformation() bool {
 	return false
 }
 
+func (x *Keyframe) GetFeatures() []*LocalFeature {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+// LocalFeature is one local feature of a frame: where a corner is, at what
+// scale it was found, and a 256-bit binary descriptor of the patch around
+// it, compared by Hamming distance.
+type LocalFeature struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The corner's centre, in 1/4096 of the frame's longer side as
+	// displayed (the same unit on both axes, so that the frame keeps its
+	// shape): 0..4096 along the longer side, 0..4096*shorter/longer along
+	// the other.
+	X uint32 `protobuf:"varint,1,opt,name=x,proto3" json:"x,omitempty"`
+	// Vertical position, in the same unit as x.
+	Y uint32 `protobuf:"varint,2,opt,name=y,proto3" json:"y,omitempty"`
+	// The scale it was found at, 0..15: at level n the frame was shrunk by
+	// 2^(n/4) (about 1.19 a level), so its patch spans that much more of
+	// the frame than at level 0.
+	Level uint32 `protobuf:"varint,3,opt,name=level,proto3" json:"level,omitempty"`
+	// The descriptor: exactly 32 bytes (256 bits), most significant bit
+	// first.
+	Descriptor_   []byte `protobuf:"bytes,4,opt,name=descriptor,proto3" json:"descriptor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalFeature) Reset() {
+	*x = LocalFeature{}
+	mi := &file_mediamatch_v1_media_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalFeature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalFeature) ProtoMessage() {}
+
+func (x *LocalFeature) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_media_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalFeature.ProtoReflect.Descriptor instead.
+func (*LocalFeature) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LocalFeature) GetX() uint32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *LocalFeature) GetY() uint32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *LocalFeature) GetLevel() uint32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
+func (x *LocalFeature) GetDescriptor_() []byte {
+	if x != nil {
+		return x.Descriptor_
+	}
+	return nil
+}
+
 // Media is the fingerprint of one file: everything mediamatch keeps of it.
 type Media struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -511,7 +615,7 @@ type Media struct {
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +627,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +640,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{3}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Media) GetKind() MediaKind {
@@ -612,7 +716,7 @@ type Bank struct {
 
 func (x *Bank) Reset() {
 	*x = Bank{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +728,7 @@ func (x *Bank) String() string {
 func (*Bank) ProtoMessage() {}
 
 func (x *Bank) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +741,7 @@ func (x *Bank) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bank.ProtoReflect.Descriptor instead.
 func (*Bank) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{4}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Bank) GetName() string {
@@ -695,7 +799,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +811,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +824,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{5}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Item) GetId() string {
@@ -800,7 +904,7 @@ type Source struct {
 
 func (x *Source) Reset() {
 	*x = Source{}
-	mi := &file_mediamatch_v1_media_proto_msgTypes[6]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +916,7 @@ func (x *Source) String() string {
 func (*Source) ProtoMessage() {}
 
 func (x *Source) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_media_proto_msgTypes[6]
+	mi := &file_mediamatch_v1_media_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +929,7 @@ func (x *Source) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Source.ProtoReflect.Descriptor instead.
 func (*Source) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{6}
+	return file_mediamatch_v1_media_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Source) GetFormat() string {
@@ -886,14 +990,22 @@ const file_mediamatch_v1_media_proto_rawDesc = "" +
 	"\x02y0\x18\x02 \x01(\x05R\x02y0\x12\x0e\n" +
 	"\x02x1\x18\x03 \x01(\x05R\x02x1\x12\x0e\n" +
 	"\x02y1\x18\x04 \x01(\x05R\x02y1\x12\x18\n" +
-	"\atrimmed\x18\x05 \x01(\bR\atrimmed\"\xbc\x01\n" +
+	"\atrimmed\x18\x05 \x01(\bR\atrimmed\"\xf5\x01\n" +
 	"\bKeyframe\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12!\n" +
 	"\fstart_millis\x18\x02 \x01(\x03R\vstartMillis\x12\x1d\n" +
 	"\n" +
 	"end_millis\x18\x03 \x01(\x03R\tendMillis\x12/\n" +
 	"\asignals\x18\x04 \x03(\v2\x15.mediamatch.v1.SignalR\asignals\x12'\n" +
-	"\x0flow_information\x18\x05 \x01(\bR\x0elowInformation\"\xb4\x02\n" +
+	"\x0flow_information\x18\x05 \x01(\bR\x0elowInformation\x127\n" +
+	"\bfeatures\x18\x06 \x03(\v2\x1b.mediamatch.v1.LocalFeatureR\bfeatures\"`\n" +
+	"\fLocalFeature\x12\f\n" +
+	"\x01x\x18\x01 \x01(\rR\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\rR\x01y\x12\x14\n" +
+	"\x05level\x18\x03 \x01(\rR\x05level\x12\x1e\n" +
+	"\n" +
+	"descriptor\x18\x04 \x01(\fR\n" +
+	"descriptor\"\xb4\x02\n" +
 	"\x05Media\x12,\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x18.mediamatch.v1.MediaKindR\x04kind\x12\x16\n" +
 	"\x06format\x18\x02 \x01(\tR\x06format\x12\x14\n" +
@@ -933,7 +1045,7 @@ const file_mediamatch_v1_media_proto_rawDesc = "" +
 	"\x04tags\x18\x04 \x03(\tR\x04tags\x129\n" +
 	"\n" +
 	"first_seen\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tfirstSeen\x124\n" +
-	"\aupdated\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated*\x99\x01\n" +
+	"\aupdated\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated*\xb0\x01\n" +
 	"\n" +
 	"SignalType\x12\x1b\n" +
 	"\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -941,7 +1053,8 @@ const file_mediamatch_v1_media_proto_rawDesc = "" +
 	"\x11SIGNAL_TYPE_DHASH\x10\x02\x12\x13\n" +
 	"\x0fSIGNAL_TYPE_MD5\x10\x03\x12\x16\n" +
 	"\x12SIGNAL_TYPE_SHA256\x10\x04\x12\x13\n" +
-	"\x0fSIGNAL_TYPE_PDQ\x10\x05*\xd4\x01\n" +
+	"\x0fSIGNAL_TYPE_PDQ\x10\x05\x12\x15\n" +
+	"\x11SIGNAL_TYPE_LOCAL\x10\x06*\xd4\x01\n" +
 	"\tTransform\x12\x19\n" +
 	"\x15TRANSFORM_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TRANSFORM_ROTATE_90\x10\x01\x12\x18\n" +
@@ -969,7 +1082,7 @@ func file_mediamatch_v1_media_proto_rawDescGZIP() []byte {
 }
 
 var file_mediamatch_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mediamatch_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_mediamatch_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_mediamatch_v1_media_proto_goTypes = []any{
 	(SignalType)(0),               // 0: mediamatch.v1.SignalType
 	(Transform)(0),                // 1: mediamatch.v1.Transform
@@ -977,34 +1090,36 @@ var file_mediamatch_v1_media_proto_goTypes = []any{
 	(*Signal)(nil),                // 3: mediamatch.v1.Signal
 	(*View)(nil),                  // 4: mediamatch.v1.View
 	(*Keyframe)(nil),              // 5: mediamatch.v1.Keyframe
-	(*Media)(nil),                 // 6: mediamatch.v1.Media
-	(*Bank)(nil),                  // 7: mediamatch.v1.Bank
-	(*Item)(nil),                  // 8: mediamatch.v1.Item
-	(*Source)(nil),                // 9: mediamatch.v1.Source
-	nil,                           // 10: mediamatch.v1.Item.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*LocalFeature)(nil),          // 6: mediamatch.v1.LocalFeature
+	(*Media)(nil),                 // 7: mediamatch.v1.Media
+	(*Bank)(nil),                  // 8: mediamatch.v1.Bank
+	(*Item)(nil),                  // 9: mediamatch.v1.Item
+	(*Source)(nil),                // 10: mediamatch.v1.Source
+	nil,                           // 11: mediamatch.v1.Item.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_mediamatch_v1_media_proto_depIdxs = []int32{
 	0,  // 0: mediamatch.v1.Signal.type:type_name -> mediamatch.v1.SignalType
 	1,  // 1: mediamatch.v1.Signal.transform:type_name -> mediamatch.v1.Transform
 	4,  // 2: mediamatch.v1.Signal.view:type_name -> mediamatch.v1.View
 	3,  // 3: mediamatch.v1.Keyframe.signals:type_name -> mediamatch.v1.Signal
-	2,  // 4: mediamatch.v1.Media.kind:type_name -> mediamatch.v1.MediaKind
-	3,  // 5: mediamatch.v1.Media.file_signals:type_name -> mediamatch.v1.Signal
-	5,  // 6: mediamatch.v1.Media.keyframes:type_name -> mediamatch.v1.Keyframe
-	11, // 7: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
-	10, // 8: mediamatch.v1.Item.labels:type_name -> mediamatch.v1.Item.LabelsEntry
-	6,  // 9: mediamatch.v1.Item.media:type_name -> mediamatch.v1.Media
-	11, // 10: mediamatch.v1.Item.create_time:type_name -> google.protobuf.Timestamp
-	11, // 11: mediamatch.v1.Item.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 12: mediamatch.v1.Item.source:type_name -> mediamatch.v1.Source
-	11, // 13: mediamatch.v1.Source.first_seen:type_name -> google.protobuf.Timestamp
-	11, // 14: mediamatch.v1.Source.updated:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	6,  // 4: mediamatch.v1.Keyframe.features:type_name -> mediamatch.v1.LocalFeature
+	2,  // 5: mediamatch.v1.Media.kind:type_name -> mediamatch.v1.MediaKind
+	3,  // 6: mediamatch.v1.Media.file_signals:type_name -> mediamatch.v1.Signal
+	5,  // 7: mediamatch.v1.Media.keyframes:type_name -> mediamatch.v1.Keyframe
+	12, // 8: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
+	11, // 9: mediamatch.v1.Item.labels:type_name -> mediamatch.v1.Item.LabelsEntry
+	7,  // 10: mediamatch.v1.Item.media:type_name -> mediamatch.v1.Media
+	12, // 11: mediamatch.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	12, // 12: mediamatch.v1.Item.update_time:type_name -> google.protobuf.Timestamp
+	10, // 13: mediamatch.v1.Item.source:type_name -> mediamatch.v1.Source
+	12, // 14: mediamatch.v1.Source.first_seen:type_name -> google.protobuf.Timestamp
+	12, // 15: mediamatch.v1.Source.updated:type_name -> google.protobuf.Timestamp
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_media_proto_init() }
@@ -1018,7 +1133,7 @@ func file_mediamatch_v1_media_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_media_proto_rawDesc), len(file_mediamatch_v1_media_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -165,6 +165,7 @@ func FrameMatchToProto(f mediamatch.FrameMatch) *FrameMatch {
 		Transform:  TransformToProto(f.Transform),
 		QueryView:  ViewToProto(f.QueryView),
 		ItemView:   ViewToProto(f.ItemView),
+		Points:     int32(f.Points),
 	}
 }
 
@@ -182,6 +183,7 @@ func FrameMatchFromProto(f *FrameMatch) mediamatch.FrameMatch {
 		Transform:  TransformFromProto(f.GetTransform()),
 		QueryView:  ViewFromProto(f.GetQueryView()),
 		ItemView:   ViewFromProto(f.GetItemView()),
+		Points:     int(f.GetPoints()),
 	}
 }
 
@@ -202,6 +204,7 @@ func MatchToProto(m mediamatch.Match) *Match {
 		Transform:     TransformToProto(m.Transform),
 		QueryView:     ViewToProto(m.QueryView),
 		ItemView:      ViewToProto(m.ItemView),
+		Points:        int32(m.Points),
 		Source:        SourceToProto(m.Source),
 	}
 	if len(m.Frames) > 0 {
@@ -227,6 +230,7 @@ func MatchFromProto(m *Match) mediamatch.Match {
 		Transform:     TransformFromProto(m.GetTransform()),
 		QueryView:     ViewFromProto(m.GetQueryView()),
 		ItemView:      ViewFromProto(m.GetItemView()),
+		Points:        int(m.GetPoints()),
 		QueryCoverage: m.GetQueryCoverage(),
 		ItemCoverage:  m.GetItemCoverage(),
 		QueryRanges:   timeRangesFromProto(m.GetQueryRanges()),

@@ -27,7 +27,8 @@ func testSource() *mediamatch.Source {
 func testMedia() mediamatch.Media {
 	return mediamatch.Media{Kind: mediamatch.KindVideo, Format: "mp4", Width: 640, Height: 360, Duration: 2 * time.Second,
 		Size: 1000, Keyframes: []mediamatch.Keyframe{{Index: 0, End: time.Second,
-			Signals: []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: make([]byte, 32), Quality: 90, Transform: mediamatch.FlipY}}}}}
+			Signals:  []mediamatch.Signal{{Type: mediamatch.PDQ, Hash: make([]byte, 32), Quality: 90, Transform: mediamatch.FlipY}},
+			Features: features(3)}}}
 }
 
 // wire marshals m and unmarshals it into a fresh message of its type.
@@ -81,13 +82,22 @@ func TestRecordsRoundTrip(t *testing.T) {
 					ItemTime:  mediamatch.TimeRange{Start: 3 * time.Second, End: 4 * time.Second},
 					Signal:    mediamatch.PDQ, Distance: -1, Transform: mediamatch.FlipX,
 					QueryView: mediamatch.View{Region: mediamatch.Region{X0: 100, Y0: 0, X1: 900, Y1: 1000}, Trimmed: true},
-					ItemView:  mediamatch.View{Region: mediamatch.Region{X0: 0, Y0: 0, X1: 1000, Y1: 820}}}},
+					ItemView:  mediamatch.View{Region: mediamatch.Region{X0: 0, Y0: 0, X1: 1000, Y1: 820}}},
+					{QueryFrame: 3, ItemFrame: 4, Signal: mediamatch.Local, Distance: 41, Points: 37,
+						QueryView: mediamatch.View{Region: mediamatch.Region{X0: 0, Y0: 10, X1: 990, Y1: 1000}},
+						ItemView:  mediamatch.View{Region: mediamatch.Region{X0: 100, Y0: 50, X1: 900, Y1: 950}}}},
 				QueryView:     mediamatch.View{Region: mediamatch.Region{X0: 100, Y0: 0, X1: 900, Y1: 1000}, Trimmed: true},
 				QueryCoverage: 0.5, ItemCoverage: 0.25,
 				QueryRanges: []mediamatch.TimeRange{{Start: 0, End: time.Second}},
 				ItemRanges:  []mediamatch.TimeRange{{Start: time.Second, End: 3 * time.Second}},
 				Source:      testSource()},
 			{Bank: "b", ItemID: "x", ItemKind: mediamatch.KindImage, Signal: mediamatch.MD5, Threshold: 0},
+			{Bank: "tve", ItemID: "cropped", ItemKind: mediamatch.KindImage, Signal: mediamatch.Local, Distance: 38, Points: 212,
+				QueryView: mediamatch.View{Region: mediamatch.Region{X0: 3, Y0: 5, X1: 997, Y1: 990}},
+				ItemView:  mediamatch.View{Region: mediamatch.Region{X0: 100, Y0: 50, X1: 900, Y1: 950}},
+				Frames: []mediamatch.FrameMatch{{Signal: mediamatch.Local, Distance: 38, Points: 212,
+					QueryView: mediamatch.View{Region: mediamatch.Region{X0: 3, Y0: 5, X1: 997, Y1: 990}},
+					ItemView:  mediamatch.View{Region: mediamatch.Region{X0: 100, Y0: 50, X1: 900, Y1: 950}}}}},
 		} {
 			got := pb.MatchesFromProto(wire(t, &pb.MatchSignalsResponse{Matches: pb.MatchesToProto([]mediamatch.Match{m})}).GetMatches())
 			check(t, "Match", got, []mediamatch.Match{m})

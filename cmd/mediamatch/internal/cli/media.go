@@ -104,7 +104,9 @@ video hashes and as 'add --vpdq' reads: one line per keyframe,
 
 By default the server hashes the files; --local hashes them here (videos need
 ffmpeg). "-" reads standard input. With --json, one object per file with every
-signal (--signal and --format do not apply).`,
+signal and each keyframe's local features ("features": base64 of 37 bytes a
+feature, as export's jsonl; the plain output counts them); --signal and
+--format do not apply.`,
 		Example: `  mediamatch hash photo.jpg clip.mp4
   mediamatch hash --signal pdq photos/*.jpg > partner-list.txt
   mediamatch hash --local --format vpdq clip.mp4 > clip.vpdq.txt

@@ -19,7 +19,9 @@ import (
 // The JSON forms printed by --json: snake_case keys, signal names in lower
 // case ("phash"), hashes in lowercase hex, times in milliseconds. Items are
 // the exception: they print as the jsonl records of export and import
-// (itemJSON).
+// (itemJSON). A keyframe's local features are one string in both, the
+// jsonl encoding (hashlist.EncodeFeatures: base64 of 37 bytes a feature),
+// so that what hash --json prints can become an import record as it is.
 
 type jsonSignal struct {
 	Type      string    `json:"type"`
@@ -54,6 +56,9 @@ type jsonKeyframe struct {
 	EndMillis      int64        `json:"end_millis"`
 	LowInformation bool         `json:"low_information,omitempty"`
 	Signals        []jsonSignal `json:"signals"`
+	// Features are the keyframe's local features, hashlist.EncodeFeatures;
+	// absent when it has none.
+	Features string `json:"features,omitempty"`
 }
 
 type jsonMedia struct {
@@ -82,6 +87,8 @@ type jsonFrame struct {
 	Transform  string    `json:"transform,omitempty"`
 	QueryView  *jsonView `json:"query_view,omitempty"`
 	ItemView   *jsonView `json:"item_view,omitempty"`
+	// Points is the number of verified local features of a "local" hit.
+	Points int `json:"points,omitempty"` // -1: withheld (see jsonMatch)
 }
 
 type jsonMatch struct {
@@ -93,6 +100,7 @@ type jsonMatch struct {
 	Transform     string            `json:"transform,omitempty"`
 	QueryView     *jsonView         `json:"query_view,omitempty"`
 	ItemView      *jsonView         `json:"item_view,omitempty"`
+	Points        int               `json:"points,omitempty"` // of a "local" best hit; -1 withheld from callers below curator
 	Labels        map[string]string `json:"labels"`
 	ItemKind      string            `json:"item_kind"`
 	QueryCoverage float64           `json:"query_coverage"`
@@ -162,6 +170,7 @@ func toJSONMedia(m mediamatch.Media) *jsonMedia {
 		out.Keyframes[i] = jsonKeyframe{
 			Index: k.Index, StartMillis: k.Start.Milliseconds(), EndMillis: k.End.Milliseconds(),
 			LowInformation: k.LowInformation, Signals: toJSONSignals(k.Signals),
+			Features: hashlist.EncodeFeatures(k.Features),
 		}
 	}
 	return out
@@ -185,7 +194,7 @@ func toJSONMatches(ms []mediamatch.Match) []jsonMatch {
 		jm := jsonMatch{
 			ItemID: m.ItemID, Bank: m.Bank, Signal: string(m.Signal), Distance: m.Distance, Threshold: m.Threshold,
 			Transform: transformName(m.Transform), QueryView: toJSONView(m.QueryView), ItemView: toJSONView(m.ItemView),
-			Labels: nonNil(m.Labels), ItemKind: m.ItemKind.String(),
+			Points: m.Points, Labels: nonNil(m.Labels), ItemKind: m.ItemKind.String(),
 			QueryCoverage: m.QueryCoverage, ItemCoverage: m.ItemCoverage,
 			QueryRanges: toJSONRanges(m.QueryRanges), ItemRanges: toJSONRanges(m.ItemRanges),
 			Source: toJSONSource(m.Source),
@@ -195,7 +204,7 @@ func toJSONMatches(ms []mediamatch.Match) []jsonMatch {
 				QueryFrame: f.QueryFrame, ItemFrame: f.ItemFrame,
 				QueryTime: toJSONRange(f.QueryTime), ItemTime: toJSONRange(f.ItemTime),
 				Signal: string(f.Signal), Distance: f.Distance, Transform: transformName(f.Transform),
-				QueryView: toJSONView(f.QueryView), ItemView: toJSONView(f.ItemView),
+				QueryView: toJSONView(f.QueryView), ItemView: toJSONView(f.ItemView), Points: f.Points,
 			})
 		}
 		out[i] = jm
@@ -335,7 +344,8 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// describeMedia returns "image png 451x300, 240512 bytes, 1 keyframe".
+// describeMedia returns "image png 451x300, 240512 bytes, 1 keyframe", and
+// ", 212 local features" when it has any.
 func describeMedia(m mediamatch.Media) string {
 	var b strings.Builder
 	b.WriteString(m.Kind.String())
@@ -352,10 +362,25 @@ func describeMedia(m mediamatch.Media) string {
 		fmt.Fprintf(&b, ", %d bytes", m.Size)
 	}
 	fmt.Fprintf(&b, ", %s", plural(len(m.Keyframes), "keyframe", "keyframes"))
+	if n := countFeatures(m); n > 0 {
+		fmt.Fprintf(&b, ", %s", plural(n, "local feature", "local features"))
+	}
 	return b.String()
 }
 
-// printSignals writes one line per signal, file signals first.
+// countFeatures returns the number of local features of m's keyframes.
+func countFeatures(m mediamatch.Media) int {
+	n := 0
+	for _, k := range m.Keyframes {
+		n += len(k.Features)
+	}
+	return n
+}
+
+// printSignals writes one line per signal, file signals first, and after
+// each keyframe's signals one line with the number of its local features,
+// if it has any ("  features: 212  frame 0"): the descriptors themselves
+// are for machines (hash --json).
 func printSignals(w io.Writer, m mediamatch.Media) {
 	for _, s := range m.FileSignals {
 		fmt.Fprintf(w, "  %-7s %s\n", s.Type, s.Hex())
@@ -383,6 +408,13 @@ func printSignals(w io.Writer, m mediamatch.Media) {
 			}
 			fmt.Fprintln(w, line)
 		}
+		if len(k.Features) > 0 {
+			line := fmt.Sprintf("  features: %d  frame %d", len(k.Features), k.Index)
+			if k.End > 0 {
+				line += "  " + formatDuration(k.Start) + "-" + formatDuration(k.End)
+			}
+			fmt.Fprintln(w, line)
+		}
 	}
 }
 
@@ -406,13 +438,16 @@ func printMatches(w io.Writer, file string, ms []mediamatch.Match) {
 	fmt.Fprintf(w, "%s: %s\n", file, plural(len(ms), "match", "matches"))
 	for _, m := range ms {
 		line := fmt.Sprintf("  %s/%s  %s distance %d (threshold %d)", safeText(m.Bank), safeText(m.ItemID), m.Signal, m.Distance, m.Threshold)
-		if m.Distance < 0 { // withheld from callers below curator
+		switch {
+		case m.Signal == mediamatch.Local:
+			line = fmt.Sprintf("  %s/%s  %s", safeText(m.Bank), safeText(m.ItemID), describeLocal(m))
+		case m.Distance < 0: // withheld from callers below curator
 			line = fmt.Sprintf("  %s/%s  %s within threshold %d", safeText(m.Bank), safeText(m.ItemID), m.Signal, m.Threshold)
 		}
 		if m.Transform != mediamatch.TransformNone {
 			line += "  transform " + describeTransform(m.Transform)
 		}
-		if v := describeViews(m.QueryView, m.ItemView); v != "" {
+		if v := describeViews(m.QueryView, m.ItemView); v != "" && m.Signal != mediamatch.Local {
 			line += "  " + v
 		}
 		if m.ItemKind == mediamatch.KindVideo || len(m.Frames) > 1 {
@@ -430,6 +465,27 @@ func printMatches(w io.Writer, file string, ms []mediamatch.Match) {
 			fmt.Fprintf(w, "    query %s; item %s\n", formatRanges(m.QueryRanges), formatRanges(m.ItemRanges))
 		}
 	}
+}
+
+// describeLocal says what a match by local features rests on: "local
+// features, 37 points, mean distance 41, upload region 0,0-1000,990 ~
+// item region 100,50-900,950": how many features agreed on one placement
+// (the more, the surer), their mean descriptor distance (withheld from
+// callers below curator), and the parts of the two frames the points
+// span, where the item's says which part of it the upload shows (a crop
+// keeps a region of the item; a padded copy shows the item within a
+// region of the upload). The threshold is left out: it is not a distance
+// the hit was within, as it is for a hash. Callers below curator see
+// neither the points nor the distance (-1).
+func describeLocal(m mediamatch.Match) string {
+	out := "local features"
+	if m.Points >= 0 { // withheld (-1) from callers below curator, as the distance is
+		out += ", " + plural(m.Points, "point", "points")
+	}
+	if m.Distance >= 0 {
+		out += fmt.Sprintf(", mean distance %d", m.Distance)
+	}
+	return out + ", upload " + m.QueryView.String() + " ~ item " + m.ItemView.String()
 }
 
 func formatRanges(rs []mediamatch.TimeRange) string {
