@@ -89,8 +89,8 @@ func checkOptions(vs *violations, field string, o *pb.MatchOptions) {
 		}
 	}
 	for i, s := range o.GetSignals() {
-		if _, ok := pb.SignalTypeFromProto(s); !ok {
-			vs.add(fmt.Sprintf("%s.signals[%d]", field, i), "%s, want a known signal type", s)
+		if st, ok := pb.SignalTypeFromProto(s); !ok && st != mediamatch.Local {
+			vs.add(fmt.Sprintf("%s.signals[%d]", field, i), "%s, want a known signal type or SIGNAL_TYPE_LOCAL", s)
 		}
 	}
 	if n := o.GetMaxResults(); n < 0 || n > maxResults {

@@ -88,8 +88,9 @@ type MatchOptions struct {
 	// Per-signal threshold overrides; signal types not named use the server
 	// default.
 	Thresholds []*Threshold `protobuf:"bytes,2,rep,name=thresholds,proto3" json:"thresholds,omitempty"`
-	// Signal types to match with; empty means the defaults: PDQ and the exact
-	// types (MD5, SHA-256). Name PHASH or DHASH to match with those too.
+	// Signal types to match with; empty means the defaults: PDQ, LOCAL (the
+	// local features of images added from media) and the exact types (MD5,
+	// SHA-256). Name PHASH or DHASH to match with those too.
 	Signals []SignalType `protobuf:"varint,3,rep,packed,name=signals,proto3,enum=mediamatch.v1.SignalType" json:"signals,omitempty"`
 	// Most matches to return, best first; 0 means 100. At most 1000; at most
 	// the server's cap (default 100) for callers below curator.

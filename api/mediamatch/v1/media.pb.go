@@ -47,11 +47,12 @@ const (
 	// signal for images and video frames.
 	SignalType_SIGNAL_TYPE_PDQ SignalType = 5
 	// Local features (Keyframe.features): not a hash, and never the type of
-	// a Signal or a name in MatchOptions. Only matches carry it
-	// (Match.signal, FrameMatch.signal), for a hit found by enough local
-	// features of the two frames agreeing on one placement of the query in
-	// the item; their points field says how many, and the distance is the
-	// mean descriptor distance of those points, 0..256.
+	// a Signal or of a Threshold. Matches carry it (Match.signal,
+	// FrameMatch.signal) for a hit found by enough local features of the
+	// two frames agreeing on one placement of the query in the item; their
+	// points field says how many, and the distance is the mean descriptor
+	// distance of those points, 0..256. MatchOptions.signals may name it;
+	// it is searched by default.
 	SignalType_SIGNAL_TYPE_LOCAL SignalType = 6
 )
 
