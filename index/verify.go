@@ -314,6 +314,7 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 		grow(&ib, it[p.i])
 	}
 	pl.dist = (sum + len(bestIn)/2) / len(bestIn)
+	pl.qbox, pl.ibox = qb, ib
 	// The verified points must span a fair share of each frame's
 	// features, on each side: of the query's, so that a logo or a line of
 	// text that the item is all of does not match a picture it is pasted

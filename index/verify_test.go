@@ -467,3 +467,147 @@ func percentiles(ds []int) string {
 	n := len(ds)
 	return fmt.Sprintf("p10 %d, p50 %d, p90 %d, mean %.1f (%d)", ds[n/10], ds[n/2], ds[n*9/10], float64(sum)/float64(n), n)
 }
+
+// randomFeatures returns n features at random places of a 4:3 frame, on
+// random levels 0..7, with random descriptors.
+func randomFeatures(r *rand.Rand, n int) []mediamatch.Feature {
+	fs := make([]mediamatch.Feature, n)
+	for i := range fs {
+		fs[i] = mediamatch.Feature{
+			X: uint16(r.IntN(mediamatch.FeatureUnit + 1)), Y: uint16(r.IntN(mediamatch.FeatureUnit*3/4 + 1)), Level: uint8(r.IntN(8)),
+		}
+		for k := range fs[i].Desc {
+			fs[i].Desc[k] = byte(r.Uint32())
+		}
+	}
+	return fs
+}
+
+// placed returns the features of it that a copy of the item cropped to
+// the window [x0, x1) x [y0, y1) (FeatureUnit of the item) and rescaled
+// so that the window's longer side is the copy's has, with flip bits of
+// each descriptor changed at random (re-encoding).
+func placed(r *rand.Rand, it []mediamatch.Feature, x0, y0, x1, y1 int, flip int) []mediamatch.Feature {
+	s := float64(mediamatch.FeatureUnit) / float64(max(x1-x0, y1-y0))
+	var q []mediamatch.Feature
+	for _, f := range it {
+		if int(f.X) < x0 || int(f.X) >= x1 || int(f.Y) < y0 || int(f.Y) >= y1 {
+			continue
+		}
+		g := f
+		g.X = uint16(math.Round(float64(int(f.X)-x0) * s))
+		g.Y = uint16(math.Round(float64(int(f.Y)-y0) * s))
+		for range flip {
+			k := r.IntN(256)
+			g.Desc[k/8] ^= 0x80 >> (k % 8)
+		}
+		q = append(q, g)
+	}
+	return q
+}
+
+// TestVerifyLocalSynthetic checks verifyLocal on made-up features: a
+// cropped, rescaled copy verifies with every feature it keeps and the
+// placement's boxes; unrelated features, too few, and features that all
+// look alike do not.
+func TestVerifyLocalSynthetic(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	it := randomFeatures(r, 256)
+	for _, c := range []struct {
+		name           string
+		x0, y0, x1, y1 int
+		flip           int
+	}{
+		{"whole", 0, 0, 4097, 3073, 0},
+		{"crop-10 re-encoded", 200, 100, 200 + 3686, 100 + 2765, 8},
+		{"crop-25", 1000, 700, 1000 + 3072, 700 + 2304, 0},
+		{"half, re-encoded", 1500, 500, 1500 + 2048, 500 + 1536, 12},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q := placed(r, it, c.x0, c.y0, c.x1, c.y1, c.flip)
+			m, ok := verifyLocal(q, it)
+			if !ok {
+				t.Fatalf("verifyLocal of a copy of %d features: no match", len(q))
+			}
+			if m.points < len(q)*9/10 || m.points > len(q) {
+				t.Errorf("points = %d, want %d (all the copy keeps) or nearly", m.points, len(q))
+			}
+			if m.dist > c.flip+1 {
+				t.Errorf("mean distance = %d, want about %d (the bits flipped)", m.dist, c.flip)
+			}
+			// The item box is the copy's window, less the margins no
+			// feature happens to fall in.
+			if b := m.ibox; b[0] < c.x0 || b[1] < c.y0 || b[2] >= c.x1 || b[3] >= c.y1 ||
+				(b[2]-b[0])*10 < (min(c.x1, 4097)-c.x0)*8 {
+				t.Errorf("item box %v, want most of the window %v", b, [4]int{c.x0, c.y0, c.x1, c.y1})
+			}
+		})
+	}
+	cases := map[string][2][]mediamatch.Feature{
+		"unrelated":      {randomFeatures(r, 256), it},
+		"empty query":    {nil, it},
+		"empty item":     {it, nil},
+		"one point":      {it[:1], it[:1]},
+		"two points":     {it[:2], it},
+		"15 points":      {it[:15], it}, // a copy, but fewer than minPoints
+		"alike":          {alike(randomFeatures(r, 200)), alike(randomFeatures(r, 200))},
+		"alike, placed":  {placed(r, alike(it), 0, 0, 4097, 3073, 0), alike(it)},
+		"query in a tip": {placed(r, it, 0, 0, 700, 500, 0), it}, // a logo-sized part
+	}
+	for name, c := range cases {
+		if m, ok := verifyLocal(c[0], c[1]); ok {
+			t.Errorf("%s: verified %+v, want no match", name, m)
+		}
+	}
+}
+
+// alike gives every feature of fs the first one's descriptor.
+func alike(fs []mediamatch.Feature) []mediamatch.Feature {
+	out := slices.Clone(fs)
+	for i := range out {
+		out[i].Desc = fs[0].Desc
+	}
+	return out
+}
+
+// TestVerifyLocalParallax checks that a scene seen from another point of
+// view, whose near part shifts more than its far part (a stereo pair),
+// does not verify though each part alone is a copy, and that one depth
+// alone (a copy) does.
+func TestVerifyLocalParallax(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	it := randomFeatures(r, 256)
+	q := slices.Clone(it)
+	for i := range q {
+		if q[i].Y > 1536 { // the lower half is nearer: it shifts 300 units, the upper 100
+			q[i].X = uint16(min(4096, int(q[i].X)+300))
+		} else {
+			q[i].X = uint16(min(4096, int(q[i].X)+100))
+		}
+	}
+	if m, ok := verifyLocal(q, it); ok {
+		t.Errorf("two depths: verified %+v, want no match", m)
+	}
+	for i := range q {
+		q[i].X = uint16(min(4096, int(it[i].X)+100))
+	}
+	if _, ok := verifyLocal(q, it); !ok {
+		t.Errorf("one depth: no match, want one")
+	}
+}
+
+// BenchmarkVerifyLocal times verifyLocal of two sets of 256 features: a
+// crop-10 copy and an unrelated set.
+func BenchmarkVerifyLocal(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	it := randomFeatures(r, 256)
+	copied := placed(r, it, 200, 100, 200+3686, 100+2765, 8)
+	copied = append(copied, randomFeatures(r, 256-len(copied))...)
+	for name, q := range map[string][]mediamatch.Feature{"copy": copied, "unrelated": randomFeatures(r, 256)} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				verifyLocal(q, it)
+			}
+		})
+	}
+}
