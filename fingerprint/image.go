@@ -140,7 +140,8 @@ func imageError(ctx context.Context, err error, timeout time.Duration) error {
 
 // hashStill returns the keyframe of a decoded still image stored under
 // EXIF orientation o: PDQ (with its dihedral variants if asked), pHash and
-// dHash, all of the image as displayed.
+// dHash, all of the image as displayed, and its local features
+// (features.go) unless HashOptions.NoFeatures.
 func hashStill(img image.Image, o int, opts HashOptions) mediamatch.Keyframe {
 	return hashStillViews(img, o, opts, true)
 }
@@ -148,8 +149,10 @@ func hashStill(img image.Image, o int, opts HashOptions) mediamatch.Keyframe {
 // hashStillViews is hashStill, with the PDQ views (views.go) after pHash
 // and dHash if views (and before the dihedral variants, which come last
 // as HashOptions.Dihedral says); without, it is the hasher before views,
-// kept as the baseline of BenchmarkHashViews. A low-information image
-// (flat, or nearly) gets no views: there is nothing in it to trim or cut.
+// kept as the baseline of BenchmarkHashViews. Local features come with
+// views, from the same luminance. A low-information image (flat, or
+// nearly) gets no views and no features: there is nothing in it to trim,
+// cut or match.
 func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediamatch.Keyframe {
 	small := orient(shrink(img), o)
 	sigs, low := hashSmall(small)
@@ -163,6 +166,9 @@ func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediam
 		kf.Signals = append(kf.Signals, viewSignals(&l, func(r image.Rectangle) (pdq.Digest, bool) {
 			return pdqImageRect(img, o, r, l.w, l.h)
 		})...)
+		if !opts.NoFeatures {
+			kf.Features = contentFeatures(&l, maxFeatures)
+		}
 	}
 	if opts.Dihedral && matchable(kf) {
 		kf.Signals = append(kf.Signals, pdqImageVariants(img, o, &d)...)

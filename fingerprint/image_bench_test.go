@@ -211,11 +211,12 @@ func BenchmarkImagePDQ(b *testing.B) {
 // views: decode, EXIF, PDQ, pHash, dHash, MD5, SHA-256), timed in the
 // same loop on the photos of BenchmarkImageHash and on shared photos at
 // their own size, and on a shared photo padded to 16:9 (trimmed, so it
-// has all its views). It reports views/baseline (an item's hashing:
-// Hash), upload/baseline (an upload's: the views and the dihedral
-// variants, as the server hashes a MatchMedia call by default; issue 13's
-// bound: at most 3), each side's fastest milliseconds per image and the
-// PDQ signals per image.
+// has all its views). It reports views/baseline (the views without local
+// features), features/baseline (an item's hashing: Hash, views and local
+// features), upload/baseline (an upload's: views, features and the
+// dihedral variants, as the server hashes a MatchMedia call by default;
+// issue 13's bound: at most 3), each side's fastest milliseconds per
+// image, the PDQ signals and the local features per image.
 func BenchmarkHashViews(b *testing.B) {
 	h := New(Options{})
 	ctx := context.Background()
@@ -240,37 +241,40 @@ func BenchmarkHashViews(b *testing.B) {
 	}
 	for _, p := range photos {
 		format := sniff(p.data)
-		hash := func(views, dihedral bool) mediamatch.Keyframe {
+		hash := func(views, features, dihedral bool) mediamatch.Keyframe {
 			img, _, _, release, err := h.decode(ctx, format, p.data)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer release()
 			_ = fileSignals(p.data)
-			return hashStillViews(img, orientation(format, p.data), HashOptions{Dihedral: dihedral}, views)
+			return hashStillViews(img, orientation(format, p.data), HashOptions{Dihedral: dihedral, NoFeatures: !features}, views)
 		}
 		b.Run(fmt.Sprintf("%s/libjpeg=%v", p.name, haveLibjpeg), func(b *testing.B) {
 			// The fastest of each side over the iterations is kept, which
 			// is what other processes on the machine disturb least.
-			var base, views, upload time.Duration
-			pdqs := 0
+			var base, views, features, upload time.Duration
+			pdqs, nfeat := 0, 0
+			fastest := func(best *time.Duration, d time.Duration) {
+				if *best == 0 || d < *best {
+					*best = d
+				}
+			}
 			for b.Loop() {
 				t0 := time.Now()
-				hash(false, false)
+				hash(false, false, false)
 				t1 := time.Now()
-				kf := hash(true, false)
+				hash(true, false, false)
 				t2 := time.Now()
-				hash(true, true)
+				kf := hash(true, true, false)
 				t3 := time.Now()
-				if d := t1.Sub(t0); base == 0 || d < base {
-					base = d
-				}
-				if d := t2.Sub(t1); views == 0 || d < views {
-					views = d
-				}
-				if d := t3.Sub(t2); upload == 0 || d < upload {
-					upload = d
-				}
+				hash(true, true, true)
+				t4 := time.Now()
+				fastest(&base, t1.Sub(t0))
+				fastest(&views, t2.Sub(t1))
+				fastest(&features, t3.Sub(t2))
+				fastest(&upload, t4.Sub(t3))
+				nfeat = len(kf.Features)
 				pdqs = 0
 				for _, s := range kf.Signals {
 					if s.Type == mediamatch.PDQ {
@@ -279,10 +283,13 @@ func BenchmarkHashViews(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(views)/float64(base), "views/baseline")
+			b.ReportMetric(float64(features)/float64(base), "features/baseline")
 			b.ReportMetric(float64(upload)/float64(base), "upload/baseline")
 			b.ReportMetric(float64(base.Microseconds())/1000, "baseline-ms/img")
 			b.ReportMetric(float64(views.Microseconds())/1000, "views-ms/img")
+			b.ReportMetric(float64(features.Microseconds())/1000, "features-ms/img")
 			b.ReportMetric(float64(pdqs), "pdq-signals")
+			b.ReportMetric(float64(nfeat), "features")
 		})
 	}
 }

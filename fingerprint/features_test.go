@@ -1,0 +1,145 @@
+package fingerprint
+
+import (
+	"image"
+	"image/color"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+)
+
+// inverseOrientation returns the EXIF orientation that undoes o: 6 and 8
+// (quarter turns) undo each other, the others undo themselves.
+func inverseOrientation(o int) int {
+	switch o {
+	case 6:
+		return 8
+	case 8:
+		return 6
+	}
+	return o
+}
+
+// TestFeaturesAsDisplayed stores a photo under each EXIF orientation (the
+// displayed picture turned back) and checks that its features are those
+// of the picture as displayed: the same corners, coordinates and
+// descriptors.
+func TestFeaturesAsDisplayed(t *testing.T) {
+	shown := sharedPhoto(t, "skimage/chelsea.png") // 451x300: not shrunk, not square
+	want := stillFeatures(shown, 1)
+	if len(want) < 100 {
+		t.Fatalf("%d features of chelsea.png, want 100 or more", len(want))
+	}
+	for o := 1; o <= 8; o++ {
+		stored := orient(shown, inverseOrientation(o))
+		if o >= 5 && stored.Bounds().Dx() != shown.Bounds().Dy() {
+			t.Fatalf("orientation %d: stored %v, want the sides of %v swapped", o, stored.Bounds(), shown.Bounds())
+		}
+		if got := stillFeatures(stored, o); !slices.Equal(got, want) {
+			t.Errorf("orientation %d: %d features differ from the %d of the picture as displayed", o, len(got), len(want))
+		}
+	}
+}
+
+// TestFeaturesWhereTheCornersAre draws a white square on black and checks
+// that features are found at its corners only, in FeatureUnit of the
+// longer side, and that they are valid.
+func TestFeaturesWhereTheCornersAre(t *testing.T) {
+	m := image.NewGray(image.Rect(0, 0, 400, 200))
+	for y := 60; y < 140; y++ {
+		for x := 100; x < 180; x++ {
+			m.SetGray(x, y, color.Gray{Y: 255})
+		}
+	}
+	fs := stillFeatures(m, 1)
+	if len(fs) == 0 {
+		t.Fatal("no features of a square")
+	}
+	corners := [][2]int{{100, 60}, {180, 60}, {100, 140}, {180, 140}}
+	for _, f := range fs {
+		if !f.Valid() || int(f.Y) > mediamatch.FeatureUnit/2 {
+			t.Errorf("feature %+v: not valid in a 2:1 frame", f)
+		}
+		x, y := float64(f.X)*400/mediamatch.FeatureUnit, float64(f.Y)*400/mediamatch.FeatureUnit
+		near := false
+		for _, c := range corners {
+			// A corner found on a coarser level is placed within a few of
+			// its pixels, each up to 2^(15/4) of the frame's.
+			tol := 3 * float64(int(1)<<(f.Level/4+1))
+			if x > float64(c[0])-tol && x < float64(c[0])+tol && y > float64(c[1])-tol && y < float64(c[1])+tol {
+				near = true
+			}
+		}
+		if !near {
+			t.Errorf("feature at (%.0f, %.0f) level %d: not at a corner of the square", x, y, f.Level)
+		}
+	}
+}
+
+// TestFeaturesBounds checks the count and repeatability of features on
+// photos and textures, and that flat, nearly flat and tiny images have
+// none.
+func TestFeaturesBounds(t *testing.T) {
+	for _, rel := range []string{"skimage/astronaut.png", "skimage/gravel.png", "skimage/coins.png"} {
+		img := sharedPhoto(t, rel)
+		a, b := stillFeatures(img, 1), stillFeatures(img, 1)
+		if len(a) == 0 || len(a) > maxFeatures {
+			t.Errorf("%s: %d features, want 1..%d", rel, len(a), maxFeatures)
+		}
+		if !slices.Equal(a, b) {
+			t.Errorf("%s: two extractions differ", rel)
+		}
+		levels := make(map[uint8]bool)
+		for _, f := range a {
+			levels[f.Level] = true
+		}
+		if len(levels) < 4 {
+			t.Errorf("%s: features on %d levels, want 4 or more", rel, len(levels))
+		}
+	}
+	flat := image.NewGray(image.Rect(0, 0, 300, 200))
+	for i := range flat.Pix {
+		flat.Pix[i] = 128
+	}
+	noisy := image.NewGray(image.Rect(0, 0, 300, 200))
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range noisy.Pix {
+		noisy.Pix[i] = uint8(126 + r.IntN(5)) // JPEG-like noise of +-2 levels
+	}
+	tiny := sharedPhoto(t, "skimage/astronaut.png").SubImage(image.Rect(0, 0, 40, 40))
+	for name, img := range map[string]image.Image{"flat": flat, "noisy": noisy, "40x40": tiny} {
+		if fs := stillFeatures(img, 1); len(fs) != 0 {
+			t.Errorf("%s image: %d features, want none", name, len(fs))
+		}
+	}
+}
+
+// TestArc9 checks the FAST-9 arc test on masks with and without 9
+// contiguous bits, across the wrap from bit 15 to bit 0.
+func TestArc9(t *testing.T) {
+	for _, c := range []struct {
+		m    uint32
+		want bool
+	}{
+		{0x01ff, true}, {0x00ff, false}, {0xf01f, true}, {0xe01f, false}, {0xffff, true}, {0x5555, false}, {0xff80 | 0x0001, true},
+	} {
+		if got := arc9(c.m); got != c.want {
+			t.Errorf("arc9(%#04x) = %v, want %v", c.m, got, c.want)
+		}
+	}
+}
+
+// BenchmarkFeatures times the features of a still image from the
+// luminance the hasher already has (the 512x512 astronaut), and reports
+// how many it keeps.
+func BenchmarkFeatures(b *testing.B) {
+	img := sharedPhoto(b, "skimage/astronaut.png")
+	l := viewLuma(orient(shrink(img), 1))
+	n := 0
+	for b.Loop() {
+		n = len(contentFeatures(&l, maxFeatures))
+	}
+	b.ReportMetric(float64(n), "features")
+}

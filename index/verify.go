@@ -1,0 +1,387 @@
+package index
+
+import (
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch"
+)
+
+// This file verifies local features (mediamatch.Feature): whether the
+// features of a query frame and of an item frame show the same picture,
+// the query being the item, or a part of it, moved and scaled (a crop, a
+// pad, a screenshot, a resize). Pairs of features whose descriptors are
+// each other's nearest and clearly nearer than any other (Lowe's ratio
+// test) are put forward; a placement of the query in the item
+// (x_item = s*x_query + tx, the same s on y) is fitted to them by RANSAC
+// (Fischler and Bolles 1981); and the frames match only if enough pairs
+// agree on it and spread over the part of the frames they share, so that
+// a logo, a watermark or a line of caption text that two different
+// pictures share cannot make a match by itself.
+//
+// The thresholds come from TestLocalFeaturesOnSharedMedia
+// (verify_shared_test.go): the edits of the shared originals against
+// their originals, and every unrelated pair of them.
+
+// localParams are the thresholds of verifyLocal.
+type localParams struct {
+	// maxDist is the farthest, in bits of 256, two descriptors of a pair
+	// may be.
+	maxDist int
+	// ratio is Lowe's ratio test, in percent: the nearest item
+	// descriptor must be nearer than ratio% of the nearest other one
+	// (not at the same place: a corner found on two levels is no rival).
+	ratio int
+	// tol is the inlier tolerance of a placement, in FeatureUnit at the
+	// item feature's level 0; it grows with the level as the corner's
+	// position does (at 512 pixels on the long side, 8 units a pixel).
+	tol float64
+	// minPairDist is the least distance, in FeatureUnit, of the two query
+	// features a RANSAC sample is made of: closer, their scale is noise.
+	minPairDist float64
+	// iterations is the most RANSAC samples drawn, for each placement.
+	iterations int
+	// minScale and maxScale bound the scale of a placement (item units a
+	// query unit): a query 1/4 of the item's long side (a deep crop) to
+	// a picture shown in a quarter of the query's long side.
+	minScale, maxScale float64
+	// minPoints is the fewest verified points of a match (K).
+	minPoints int
+	// minSpread is the least share of each side of the region the two
+	// frames share (under the placement) that the verified points must
+	// span in the query.
+	minSpread float64
+	// maxSecond is the most points, as a share of the first placement's,
+	// that a second placement at the same scale (within secondScale) may
+	// gather among the other pairs: a copy has one placement, a scene
+	// seen again from another point of view (a stereo pair, a burst of
+	// shots) one for each depth.
+	maxSecond   float64
+	secondScale float64
+}
+
+// defaultLocal returns the thresholds verifyLocal uses.
+func defaultLocal() localParams {
+	return localParams{
+		maxDist:     64,
+		ratio:       85,
+		tol:         40,
+		minPairDist: 200,
+		iterations:  300,
+		minScale:    0.25,
+		maxScale:    4.5,
+		minPoints:   16,
+		minSpread:   0.3,
+		maxSecond:   0.2,
+		secondScale: 0.1,
+	}
+}
+
+// localMatch is a verified local-feature match of two frames.
+type localMatch struct {
+	points     int    // verified points (one-to-one pairs consistent with the placement)
+	dist       int    // mean descriptor distance of those pairs
+	qbox, ibox [4]int // x0, y0, x1, y1 the verified points span in each frame, in mediamatch.FeatureUnit
+}
+
+// placement is the best placement of a query in an item found by
+// placeLocal, before the thresholds of verifyLocal.
+type placement struct {
+	localMatch
+	pairs  int     // candidate pairs RANSAC chose among
+	scale  float64 // item units a query unit
+	spread float64 // least share of a side of the shared region the points span (0..1)
+	second int     // points of the best second placement at about the same scale
+	dists  []int   // descriptor distances of the verified pairs
+}
+
+// verifyLocal matches the features of a query frame against an item frame's.
+func verifyLocal(q, it []mediamatch.Feature) (localMatch, bool) {
+	return verifyWith(q, it, defaultLocal())
+}
+
+// verifyWith is verifyLocal with thresholds pr.
+func verifyWith(q, it []mediamatch.Feature, pr localParams) (localMatch, bool) {
+	p := placeLocal(q, it, pr)
+	return p.localMatch, p.accepted(pr)
+}
+
+// accepted reports whether p passes the thresholds of pr.
+func (p *placement) accepted(pr localParams) bool {
+	return p.points >= pr.minPoints && p.spread >= pr.minSpread &&
+		p.scale >= pr.minScale && p.scale <= pr.maxScale &&
+		float64(p.second) <= pr.maxSecond*float64(p.points)
+}
+
+// placeLocal returns the placement of q in it that the most pairs agree
+// on, with its measures; zero if there are fewer than 3 pairs.
+func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
+	if len(q) < 3 || len(it) < 3 {
+		return placement{}
+	}
+	qd, id := words(q), words(it)
+	// Nearest item descriptor of each query descriptor, and nearest query
+	// descriptor of each item descriptor, for the mutual test.
+	colBest := make([]int32, len(it))
+	colArg := make([]int32, len(it))
+	for j := range colBest {
+		colBest[j] = math.MaxInt32
+	}
+	row := make([]int32, len(it))
+	type pair struct{ q, i, d int }
+	var pairs []pair
+	best := make([]int32, len(q))
+	arg := make([]int32, len(q))
+	second := make([]int32, len(q))
+	for a := range qd {
+		x := &qd[a]
+		b1, a1 := int32(math.MaxInt32), int32(-1)
+		for j := range id {
+			d := int32(hamming4(x, &id[j]))
+			row[j] = d
+			if d < b1 {
+				b1, a1 = d, int32(j)
+			}
+			if d < colBest[j] {
+				colBest[j], colArg[j] = d, int32(a)
+			}
+		}
+		// The second nearest is the nearest elsewhere: the same corner
+		// found on another level is not a rival.
+		b2 := int32(math.MaxInt32)
+		bf := it[a1]
+		for j, d := range row {
+			if d < b2 && int32(j) != a1 && !near(it[j], bf, pr.tol) {
+				b2 = d
+			}
+		}
+		best[a], arg[a], second[a] = b1, a1, b2
+	}
+	for a := range q {
+		j := arg[a]
+		if int(best[a]) <= pr.maxDist && colArg[j] == int32(a) &&
+			(second[a] == math.MaxInt32 || int(best[a])*100 < int(second[a])*pr.ratio) {
+			pairs = append(pairs, pair{a, int(j), int(best[a])})
+		}
+	}
+	if len(pairs) < 3 {
+		return placement{pairs: len(pairs)}
+	}
+	type model struct{ s, tx, ty float64 }
+	fit := func(in []int) (model, bool) {
+		// Least squares of x_i = s*x_q + tx, y_i = s*y_q + ty.
+		var mqx, mqy, mix, miy float64
+		for _, k := range in {
+			p := pairs[k]
+			mqx += float64(q[p.q].X)
+			mqy += float64(q[p.q].Y)
+			mix += float64(it[p.i].X)
+			miy += float64(it[p.i].Y)
+		}
+		n := float64(len(in))
+		mqx, mqy, mix, miy = mqx/n, mqy/n, mix/n, miy/n
+		var num, den float64
+		for _, k := range in {
+			p := pairs[k]
+			dqx, dqy := float64(q[p.q].X)-mqx, float64(q[p.q].Y)-mqy
+			dix, diy := float64(it[p.i].X)-mix, float64(it[p.i].Y)-miy
+			num += dqx*dix + dqy*diy
+			den += dqx*dqx + dqy*dqy
+		}
+		if den == 0 {
+			return model{}, false
+		}
+		s := num / den
+		if s <= 0 {
+			return model{}, false
+		}
+		return model{s, mix - s*mqx, miy - s*mqy}, true
+	}
+	inliers := func(m model, dst []int) ([]int, float64) {
+		dst = dst[:0]
+		var res float64
+		for k, p := range pairs {
+			f, g := q[p.q], it[p.i]
+			ex := m.s*float64(f.X) + m.tx - float64(g.X)
+			ey := m.s*float64(f.Y) + m.ty - float64(g.Y)
+			tol := pr.tol * math.Exp2(float64(g.Level)/4)
+			if e := math.Abs(ex) + math.Abs(ey); e <= tol {
+				dst = append(dst, k)
+				res += e / tol
+			}
+		}
+		return dst, res
+	}
+	r := rand.New(rand.NewPCG(uint64(len(q)), uint64(len(it))<<32|uint64(len(pairs))))
+	var bestIn, cur []int
+	bestRes := math.Inf(1)
+	n := len(pairs)
+	iters := min(pr.iterations, n*(n-1)/2)
+	for range iters {
+		a, b := r.IntN(n), r.IntN(n-1)
+		if b >= a {
+			b++
+		}
+		pa, pb := q[pairs[a].q], q[pairs[b].q]
+		if math.Abs(float64(pa.X)-float64(pb.X))+math.Abs(float64(pa.Y)-float64(pb.Y)) < pr.minPairDist {
+			continue
+		}
+		m, ok := fit([]int{a, b})
+		if !ok || m.s < pr.minScale || m.s > pr.maxScale {
+			continue
+		}
+		var res float64
+		cur, res = inliers(m, cur)
+		if len(cur) > len(bestIn) || len(cur) == len(bestIn) && res < bestRes {
+			bestIn, cur = cur, bestIn
+			bestRes = res
+		}
+	}
+	if len(bestIn) < 3 {
+		return placement{pairs: n}
+	}
+	// Refit on the inliers and take the inliers of the refit, twice, so
+	// that the placement is that of all of them rather than of a sample.
+	m, _ := fit(bestIn)
+	for range 2 {
+		m2, ok := fit(bestIn)
+		if !ok {
+			break
+		}
+		in, _ := inliers(m2, nil)
+		if len(in) < len(bestIn) {
+			break
+		}
+		m, bestIn = m2, in
+	}
+	// A second placement at about the same scale, among the pairs the
+	// first leaves: the mark of a scene seen from another point of view
+	// (a stereo pair, a burst of shots), whose parts at other depths
+	// shift by other amounts, where a copy has one placement only.
+	var second2 int
+	{
+		isIn := make([]bool, n)
+		for _, k := range bestIn {
+			isIn[k] = true
+		}
+		var rest []int
+		for k := range pairs {
+			if !isIn[k] {
+				rest = append(rest, k)
+			}
+		}
+		for range min(pr.iterations, len(rest)*(len(rest)-1)/2) {
+			if len(rest) < 2 {
+				break
+			}
+			a, b := rest[r.IntN(len(rest))], rest[r.IntN(len(rest))]
+			if a == b {
+				continue
+			}
+			pa, pb := q[pairs[a].q], q[pairs[b].q]
+			if math.Abs(float64(pa.X)-float64(pb.X))+math.Abs(float64(pa.Y)-float64(pb.Y)) < pr.minPairDist {
+				continue
+			}
+			m2, ok := fit([]int{a, b})
+			if !ok || math.Abs(m2.s/m.s-1) > pr.secondScale {
+				continue
+			}
+			cnt := 0
+			for _, k := range rest {
+				p := pairs[k]
+				f, g := q[p.q], it[p.i]
+				ex := m2.s*float64(f.X) + m2.tx - float64(g.X)
+				ey := m2.s*float64(f.Y) + m2.ty - float64(g.Y)
+				if math.Abs(ex)+math.Abs(ey) <= pr.tol*math.Exp2(float64(g.Level)/4) {
+					cnt++
+				}
+			}
+			second2 = max(second2, cnt)
+		}
+	}
+	pl := placement{pairs: n, scale: m.s, second: second2}
+	pl.points = len(bestIn)
+	qb := [4]int{math.MaxInt, math.MaxInt, -1, -1}
+	ib := qb
+	sum := 0
+	for _, k := range bestIn {
+		p := pairs[k]
+		sum += p.d
+		pl.dists = append(pl.dists, p.d)
+		grow(&qb, q[p.q])
+		grow(&ib, it[p.i])
+	}
+	pl.dist = (sum + len(bestIn)/2) / len(bestIn)
+	pl.qbox, pl.ibox = qb, ib
+	// The verified points must span a fair share of each frame's
+	// features, on each side: of the query's, so that a logo or a line of
+	// text that the item is all of does not match a picture it is pasted
+	// on; and of the item's, so that the same logo or text on two
+	// pictures does not. A crop or a pad still spans its picture: the
+	// features of a pad or of a screenshot's chrome are left out when
+	// they are found (fingerprint trims them), so a frame's extent is
+	// its picture's.
+	pl.spread = min(share(qb, extent(q)), share(ib, extent(it)))
+	return pl
+}
+
+// words returns the descriptors of fs as 64-bit words.
+func words(fs []mediamatch.Feature) [][4]uint64 {
+	w := make([][4]uint64, len(fs))
+	for i := range fs {
+		d := &fs[i].Desc
+		for k := range 4 {
+			w[i][k] = uint64(d[8*k])<<56 | uint64(d[8*k+1])<<48 | uint64(d[8*k+2])<<40 | uint64(d[8*k+3])<<32 |
+				uint64(d[8*k+4])<<24 | uint64(d[8*k+5])<<16 | uint64(d[8*k+6])<<8 | uint64(d[8*k+7])
+		}
+	}
+	return w
+}
+
+// hamming4 returns the Hamming distance of two 256-bit descriptors.
+func hamming4(x, y *[4]uint64) int {
+	return bits.OnesCount64(x[0]^y[0]) + bits.OnesCount64(x[1]^y[1]) +
+		bits.OnesCount64(x[2]^y[2]) + bits.OnesCount64(x[3]^y[3])
+}
+
+// near reports whether two features of one frame are at the same place,
+// within the inlier tolerance of the coarser.
+func near(a, b mediamatch.Feature, tol float64) bool {
+	tol *= math.Exp2(float64(max(a.Level, b.Level)) / 4)
+	return math.Abs(float64(a.X)-float64(b.X))+math.Abs(float64(a.Y)-float64(b.Y)) <= tol
+}
+
+// grow extends the box b (x0, y0, x1, y1) to hold f.
+func grow(b *[4]int, f mediamatch.Feature) {
+	b[0], b[1] = min(b[0], int(f.X)), min(b[1], int(f.Y))
+	b[2], b[3] = max(b[2], int(f.X)), max(b[3], int(f.Y))
+}
+
+// extent returns the box that holds most of fs: from the 5th to the 95th
+// percentile of their coordinates on each axis, so that a few corners in
+// a blurred pad or on a stray mark do not stretch a frame's extent.
+func extent(fs []mediamatch.Feature) [4]int {
+	if len(fs) == 0 {
+		return [4]int{0, 0, -1, -1}
+	}
+	xs, ys := make([]int, len(fs)), make([]int, len(fs))
+	for i, f := range fs {
+		xs[i], ys[i] = int(f.X), int(f.Y)
+	}
+	slices.Sort(xs)
+	slices.Sort(ys)
+	lo, hi := len(fs)*5/100, len(fs)-1-len(fs)*5/100
+	return [4]int{xs[lo], ys[lo], xs[hi], ys[hi]}
+}
+
+// share returns the least share of a side of the box e that the box b
+// spans (0 for an empty or degenerate e).
+func share(b, e [4]int) float64 {
+	w, h := e[2]-e[0], e[3]-e[1]
+	if w <= 0 || h <= 0 || b[2] < b[0] {
+		return 0
+	}
+	return min(1, float64(b[2]-b[0])/float64(w), float64(b[3]-b[1])/float64(h))
+}
