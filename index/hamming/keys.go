@@ -3,9 +3,11 @@ package hamming
 import (
 	"cmp"
 	"math/bits"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // KeyIndex is an inverted index of uint32 keys for locality-sensitive
@@ -254,6 +256,33 @@ func (e *KeyEntries) push(ref uint64, frame uint32, payload []byte) {
 	}
 	e.pays = append(e.pays, payRef{uint32(k), uint32(len(e.arenas[k])), uint32(len(payload))})
 	e.arenas[k] = append(e.arenas[k], payload...)
+}
+
+// Grow makes room for entries more entries holding keys more keys and
+// payloadBytes more bytes of payload in all, so that a big batch is not
+// copied as it grows.
+func (e *KeyEntries) Grow(entries, keys, payloadBytes int) {
+	e.refs = slices.Grow(e.refs, entries)
+	e.frames = slices.Grow(e.frames, entries)
+	e.ends = slices.Grow(e.ends, entries)
+	e.pays = slices.Grow(e.pays, entries)
+	e.keys = slices.Grow(e.keys, keys)
+	for payloadBytes > 0 {
+		k := len(e.arenas) - 1
+		if k < 0 || len(e.arenas[k]) == arenaChunk {
+			e.arenas = append(e.arenas, nil)
+			k++
+		}
+		room := arenaChunk - cap(e.arenas[k])
+		if room <= 0 {
+			// Full capacity: the next arena takes the rest.
+			e.arenas = append(e.arenas, nil)
+			k++
+			room = arenaChunk
+		}
+		e.arenas[k] = slices.Grow(e.arenas[k], min(room, payloadBytes))
+		payloadBytes -= min(room, payloadBytes)
+	}
 }
 
 // Len returns the number of entries in e.
@@ -697,6 +726,9 @@ func mergeKeySegs(in []*keySegState, lay keyLayout) *keySeg {
 type postingList interface {
 	// find returns the positions [lo, hi) of mixed key m's postings.
 	find(m uint32) (lo, hi uint32)
+	// findAll is find for every key of q: key j's positions go to
+	// r[2*j], r[2*j+1]. addrs is scratch; it returns it.
+	findAll(q, r []uint32, addrs []uintptr) []uintptr
 	// entryIDs returns the entry of each position.
 	entryIDs() []uint32
 	// each calls fn for every posting, in order.
@@ -730,7 +762,11 @@ const linearFind = 32
 
 func (p *postings[R]) find(m uint32) (lo, hi uint32) {
 	b := m >> p.shift
-	lo, hi = p.dir[b], p.dir[b+1]
+	return p.search(m, p.dir[b], p.dir[b+1])
+}
+
+// search returns the positions of m's postings in its bucket, [lo, hi).
+func (p *postings[R]) search(m, lo, hi uint32) (uint32, uint32) {
 	r := R(m & p.mask())
 	rs := p.rest[lo:hi]
 	var i, j int
@@ -754,6 +790,35 @@ func (p *postings[R]) find(m uint32) (lo, hi uint32) {
 		}
 	}
 	return lo + uint32(i), lo + uint32(j)
+}
+
+// findAll looks up the keys in three passes over q, each issuing its
+// reads for every key before using any: the directory entries, then the
+// buckets' rests and entries, then the search in the buckets. A lookup
+// is a few reads at random in arrays of gigabytes, each a cache miss and
+// often a TLB miss; one key after another, the CPU would wait for each
+// in turn, while prefetched together they overlap.
+func (p *postings[R]) findAll(q, r []uint32, addrs []uintptr) []uintptr {
+	addrs = addrs[:0]
+	for _, m := range q {
+		addrs = append(addrs, uintptr(unsafe.Pointer(&p.dir[m>>p.shift])))
+	}
+	prefetch(addrs)
+	addrs = addrs[:0]
+	for j, m := range q {
+		b := m >> p.shift
+		lo, hi := p.dir[b], p.dir[b+1]
+		r[2*j], r[2*j+1] = lo, hi
+		if lo < hi {
+			addrs = append(addrs, uintptr(unsafe.Pointer(&p.rest[lo])), uintptr(unsafe.Pointer(&p.ids[lo])))
+		}
+	}
+	prefetch(addrs)
+	for j, m := range q {
+		r[2*j], r[2*j+1] = p.search(m, r[2*j], r[2*j+1])
+	}
+	runtime.KeepAlive(p)
+	return addrs
 }
 
 func (p *postings[R]) each(fn func(m, id uint32)) {
@@ -822,6 +887,10 @@ func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uin
 		p.rest[i], p.ids[i] = R(m&mask), id
 	})
 	next = nil
+	// Lookups read them at random (see backHuge).
+	backHuge(p.dir)
+	backHuge(p.rest)
+	backHuge(p.ids)
 	// Then each bucket by rest and entry.
 	var buf []uint64
 	for b := 0; b+1 < len(p.dir); b++ {
@@ -869,6 +938,7 @@ type keyScratch struct {
 	tailHit []uint64 // tail entry<<32 | key index
 	tailCnt []int    // per key: live tail postings
 	tailVot []int32  // per tail entry
+	addrs   []uintptr
 }
 
 // Vote counts, for every live entry of v, how many of keys (distinct
@@ -897,10 +967,9 @@ func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uin
 	// Pass 1: every key's positions in every segment.
 	for s, st := range v.segs {
 		r := sc.ranges[2*s*nk : 2*(s+1)*nk]
-		for j, m := range q {
-			lo, hi := st.seg.post.find(m)
-			r[2*j], r[2*j+1] = lo, hi
-			sc.total[j] += int(hi - lo)
+		sc.addrs = st.seg.post.findAll(q, r, sc.addrs)
+		for j := range q {
+			sc.total[j] += int(r[2*j+1] - r[2*j])
 		}
 	}
 	// The tail, through a one-bit-per-slot filter of the query's keys.
