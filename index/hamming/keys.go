@@ -220,6 +220,7 @@ type KeyEntries struct {
 	keys   []uint32 // mixed, sorted and distinct per entry
 	pays   []payRef
 	arenas [][]byte
+	fill   int // the arena being filled
 }
 
 // payRef places a payload in a segment's arenas.
@@ -249,11 +250,15 @@ func (e *KeyEntries) push(ref uint64, frame uint32, payload []byte) {
 	if len(payload) > arenaChunk {
 		panic("hamming: KeyEntries.Add: payload over 256 MiB")
 	}
-	k := len(e.arenas) - 1
-	if k < 0 || len(e.arenas[k])+len(payload) > arenaChunk {
-		e.arenas = append(e.arenas, nil)
-		k++
+	// Fill the arenas Grow made in turn; the last grows as needed.
+	for e.fill+1 < len(e.arenas) && len(e.arenas[e.fill])+len(payload) > cap(e.arenas[e.fill]) {
+		e.fill++
 	}
+	if len(e.arenas) == 0 || len(e.arenas[e.fill])+len(payload) > arenaChunk {
+		e.arenas = append(e.arenas, nil)
+		e.fill = len(e.arenas) - 1
+	}
+	k := e.fill
 	e.pays = append(e.pays, payRef{uint32(k), uint32(len(e.arenas[k])), uint32(len(payload))})
 	e.arenas[k] = append(e.arenas[k], payload...)
 }
@@ -267,21 +272,15 @@ func (e *KeyEntries) Grow(entries, keys, payloadBytes int) {
 	e.ends = slices.Grow(e.ends, entries)
 	e.pays = slices.Grow(e.pays, entries)
 	e.keys = slices.Grow(e.keys, keys)
+	if k := len(e.arenas) - 1; k >= 0 && payloadBytes > 0 {
+		room := min(payloadBytes, max(0, arenaChunk-cap(e.arenas[k])))
+		e.arenas[k] = slices.Grow(e.arenas[k], cap(e.arenas[k])-len(e.arenas[k])+room)
+		payloadBytes -= room
+	}
 	for payloadBytes > 0 {
-		k := len(e.arenas) - 1
-		if k < 0 || len(e.arenas[k]) == arenaChunk {
-			e.arenas = append(e.arenas, nil)
-			k++
-		}
-		room := arenaChunk - cap(e.arenas[k])
-		if room <= 0 {
-			// Full capacity: the next arena takes the rest.
-			e.arenas = append(e.arenas, nil)
-			k++
-			room = arenaChunk
-		}
-		e.arenas[k] = slices.Grow(e.arenas[k], min(room, payloadBytes))
-		payloadBytes -= min(room, payloadBytes)
+		room := min(payloadBytes, arenaChunk)
+		e.arenas = append(e.arenas, make([]byte, 0, room))
+		payloadBytes -= room
 	}
 }
 

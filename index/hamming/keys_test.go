@@ -372,11 +372,15 @@ func TestKeyPayloadsAfterMerges(t *testing.T) {
 	x := NewKeyIndex(KeyConfig{tail: 64})
 	live := map[uint64]bool{}
 	var e KeyEntries
-	for ref := uint64(1); ref <= 1500; ref++ { // 12 MB in one arena
+	e.Add(1, 2, keyOf(1), pay(1, 2))
+	e.Grow(1499, 2*1499, 1499*size-1000) // a little short: the last arena grows
+	for ref := uint64(2); ref <= 1500; ref++ { // 12 MB in one arena
 		e.Add(ref, 2, keyOf(ref), pay(ref, 2))
 		live[ref] = true
 	}
+	live[1] = true
 	x.AddBatch(&e)
+	big := &x.View().segs[0].seg.arenas[0][0]
 	check := func(stage string) {
 		t.Helper()
 		x.Wait()
@@ -403,6 +407,12 @@ func TestKeyPayloadsAfterMerges(t *testing.T) {
 		live[ref] = true
 	}
 	check("after adds")
+	if segs := x.View().segs; !slices.ContainsFunc(segs[0].seg.arenas, func(a []byte) bool { return &a[0] == big }) {
+		t.Errorf("the batch's 12 MB arena was copied by a merge, not kept (%d segments)", len(segs))
+	}
+	if b, want := x.View().Bytes(), 2000*size; b > want*5/4 {
+		t.Errorf("Bytes() = %d holding %d bytes of payloads", b, want)
+	}
 	b0 := x.View().Bytes()
 	for ref := uint64(1); ref <= 2000; ref += 2 { // half removed: arenas copied
 		x.Remove(ref)
