@@ -373,7 +373,7 @@ func TestKeyPayloadsAfterMerges(t *testing.T) {
 	live := map[uint64]bool{}
 	var e KeyEntries
 	e.Add(1, 2, keyOf(1), pay(1, 2))
-	e.Grow(1499, 2*1499, 1499*size-1000) // a little short: the last arena grows
+	e.Grow(1499, 2*1499, 1499*size-1000)       // a little short: the last arena grows
 	for ref := uint64(2); ref <= 1500; ref++ { // 12 MB in one arena
 		e.Add(ref, 2, keyOf(ref), pay(ref, 2))
 		live[ref] = true
