@@ -14,7 +14,11 @@
 // Searcher.Wait; and View.SearchNear and View.SearchNearMany, a cheap
 // approximate search for a query's secondary signals (flips, rotations,
 // views), which probes only the query's own bucket of each table and so
-// finds for certain only entries within fewer bits (near.go).
+// finds for certain only entries within fewer bits (near.go). Beside it,
+// KeyIndex (keys.go) is an inverted index of uint32 LSH keys for local
+// features: NewKeyIndex, KeyIndex.Add, KeyIndex.AddBatch (with
+// KeyEntries), KeyIndex.Remove, KeyIndex.View, KeyView.Vote, KeyView.Len,
+// KeyView.Bytes and KeyIndex.Wait.
 //
 // Package index is its one user. It knows nothing of items, banks, signal
 // types or storage, and must never import any other package of mediamatch
