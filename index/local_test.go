@@ -39,8 +39,8 @@ func cropOf(r *rand.Rand, fs []mediamatch.Feature, w, h, x0, y0, x1, y1 int) (ou
 	return out, cw, ch
 }
 
-// randomFeatures returns n features spread over a w x h picture.
-func randomFeatures(r *rand.Rand, n, w, h int) []mediamatch.Feature {
+// randFeatures returns n features spread over a w x h picture.
+func randFeatures(r *rand.Rand, n, w, h int) []mediamatch.Feature {
 	long := max(w, h)
 	fs := make([]mediamatch.Feature, n)
 	for i := range fs {
@@ -71,7 +71,7 @@ func TestLocalFeaturesStoredAndMatched(t *testing.T) {
 	for i := range 20 {
 		m := still(pdq(h256(r)))
 		m.Width, m.Height = w, h
-		fs := randomFeatures(r, 200, w, h)
+		fs := randFeatures(r, 200, w, h)
 		m.Keyframes[0].Features = fs
 		feats = append(feats, fs)
 		if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: string(rune('a' + i)), Media: m}); err != nil {
@@ -89,7 +89,7 @@ func TestLocalFeaturesStoredAndMatched(t *testing.T) {
 	crop, cw, ch := cropOf(r, feats[2], w, h, 100, 50, 850, 800)
 	query := still(pdq(h256(r))) // its PDQ is unrelated: only the features can match
 	query.Width, query.Height = cw, ch
-	query.Keyframes[0].Features = append(crop, randomFeatures(r, 40, cw, ch)...)
+	query.Keyframes[0].Features = append(crop, randFeatures(r, 40, cw, ch)...)
 
 	check := func(ix *Index, what string) {
 		t.Helper()
@@ -162,7 +162,7 @@ func TestLocalUnrelated(t *testing.T) {
 	for i := range 200 {
 		m := still(pdq(h256(r)))
 		m.Width, m.Height = 800, 600
-		m.Keyframes[0].Features = randomFeatures(r, 256, 800, 600)
+		m.Keyframes[0].Features = randFeatures(r, 256, 800, 600)
 		if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: fmt.Sprintf("u%03d", i), Media: m}); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +170,7 @@ func TestLocalUnrelated(t *testing.T) {
 	for range 50 {
 		q := still(pdq(h256(r)))
 		q.Width, q.Height = 600, 800
-		q.Keyframes[0].Features = randomFeatures(r, 256, 600, 800)
+		q.Keyframes[0].Features = randFeatures(r, 256, 600, 800)
 		if ms, err := ix.Match(ctx, Query{Media: q}); err != nil || len(ms) != 0 {
 			t.Fatalf("Match of unrelated features = %+v, %v; want none", ms, err)
 		}
@@ -179,7 +179,7 @@ func TestLocalUnrelated(t *testing.T) {
 
 func TestFeaturesCodec(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	fs := randomFeatures(r, 50, 640, 480)
+	fs := randFeatures(r, 50, 640, 480)
 	w, h, got, err := decodeFeatures(encodeFeatures(640, 480, fs))
 	if err != nil || w != 640 || h != 480 || !reflect.DeepEqual(got, fs) {
 		t.Fatalf("decodeFeatures(encodeFeatures) = %d, %d, equal %v, %v", w, h, reflect.DeepEqual(got, fs), err)
@@ -225,7 +225,7 @@ func TestFeatureBox(t *testing.T) {
 
 func TestFeatureKeys(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	fs := randomFeatures(r, 100, 10, 10)
+	fs := randFeatures(r, 100, 10, 10)
 	keys := featureKeys(nil, fs)
 	if len(keys) > localTables*len(fs) || len(keys) < localTables*len(fs)*9/10 {
 		t.Fatalf("%d keys of %d features, want about %d", len(keys), len(fs), localTables*len(fs))
