@@ -257,6 +257,15 @@ func detect(p *luma, r image.Rectangle, scores []float32) []corner {
 				continue
 			}
 			i := y*w + x
+			// So do the pixels between them, at 2, 6, 10 and 14: the arc
+			// holds one of 2 and 10 and one of 6 and 14 too.
+			a, b = int(pix[i+off[2]]), int(pix[i+off[6]])
+			c, d = int(pix[i+off[10]]), int(pix[i+off[14]])
+			bright &= ((hi-a)>>63 | (hi-c)>>63) & ((hi-b)>>63 | (hi-d)>>63)
+			dark &= ((a-lo)>>63 | (c-lo)>>63) & ((b-lo)>>63 | (d-lo)>>63)
+			if bright|dark == 0 {
+				continue
+			}
 			var bm, dm uint32
 			var sb, sd int
 			for k := range 16 {

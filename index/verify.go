@@ -55,7 +55,7 @@ type localParams struct {
 	minScale, maxScale float64
 	// minPoints is the fewest verified points of a match (K). Measured:
 	// the best placements of unrelated pictures gather 9 points at most,
-	// those of true pairs 16 or more (a 50% resize of a 352x288 frame;
+	// those of true pairs 16 or more (a 50% resize of a small video frame;
 	// crops 18, pads 21, screenshots 24).
 	minPoints int
 	// minSpread is the least share of each side of a frame's extent (its
