@@ -106,12 +106,18 @@ type placement struct {
 	localMatch
 	pairs  int     // candidate pairs RANSAC chose among
 	scale  float64 // item units a query unit
-	spread float64 // least share of a side of the shared region the points span (0..1)
+	spread float64 // least share of a side of either frame's extent the points span (0..1)
 	second int     // points of the best second placement at about the same scale
 	dists  []int   // descriptor distances of the verified pairs
 }
 
 // verifyLocal matches the features of a query frame against an item frame's.
+// It returns the match and true if the frames show one picture (the query
+// the item, or a part of it, moved and scaled), and false with a zero
+// localMatch otherwise, including for fewer than 3 features on a side. It
+// keeps no state: safe for concurrent use; it draws its RANSAC samples
+// from a generator seeded by the inputs' sizes, so that a call gives the
+// same answer every time.
 func verifyLocal(q, it []mediamatch.Feature) (localMatch, bool) {
 	return verifyWith(q, it, defaultLocal())
 }
@@ -119,7 +125,10 @@ func verifyLocal(q, it []mediamatch.Feature) (localMatch, bool) {
 // verifyWith is verifyLocal with thresholds pr.
 func verifyWith(q, it []mediamatch.Feature, pr localParams) (localMatch, bool) {
 	p := placeLocal(q, it, pr)
-	return p.localMatch, p.accepted(pr)
+	if !p.accepted(pr) {
+		return localMatch{}, false
+	}
+	return p.localMatch, true
 }
 
 // accepted reports whether p passes the thresholds of pr.
