@@ -902,6 +902,13 @@ func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uin
 	next := slices.Clone(p.dir[:1<<d])
 	p.rest = make([]R, npost)
 	p.ids = make([]uint32, npost)
+	// Placing writes at random all over them, and lookups read them at
+	// random (see backHuge); asked before placing, the kernel backs them
+	// with huge pages at once, which takes a TLB miss off most writes.
+	backHuge(next)
+	backHuge(p.dir)
+	backHuge(p.rest)
+	backHuge(p.ids)
 	src(func(m, id uint32) {
 		b := m >> shift
 		i := next[b]
@@ -909,10 +916,6 @@ func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uin
 		p.rest[i], p.ids[i] = R(m&mask), id
 	})
 	next = nil
-	// Lookups read them at random (see backHuge).
-	backHuge(p.dir)
-	backHuge(p.rest)
-	backHuge(p.ids)
 	// Then each bucket by rest and entry.
 	var buf []uint64
 	for b := 0; b+1 < len(p.dir); b++ {
