@@ -73,7 +73,8 @@ type KeyConfig struct {
 
 // keyLayout is a postings layout: the directory's bits and the rest's
 // width in bytes (1 needs dirBits >= 24, 2 needs dirBits >= 16).
-type keyLayout struct{ dirBits, width int }
+// parts > 0 forces the number of goroutines a build places with.
+type keyLayout struct{ dirBits, width, parts int }
 
 // defaultKeyTail is the tail's size in postings: every vote checks each
 // tail posting against a filter of the query's keys (~1 ns each), so the
@@ -881,20 +882,37 @@ func buildPostings(npost int, lay keyLayout, src func(emit func(m, id uint32))) 
 	if w == 0 {
 		d, w = choosePostings(npost)
 	}
+	parts := lay.parts
+	if parts == 0 {
+		parts = 1
+		if npost >= parallelBuild {
+			parts = runtime.GOMAXPROCS(0)
+		}
+	}
+	parts = max(1, min(parts, 1<<d))
 	switch w {
 	case 1:
-		return build[uint8](d, npost, src)
+		return build[uint8](d, npost, parts, src)
 	case 2:
-		return build[uint16](d, npost, src)
+		return build[uint16](d, npost, parts, src)
 	}
-	return build[uint32](d, npost, src)
+	return build[uint32](d, npost, parts, src)
 }
 
-func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uint32))) *postings[R] {
+// parallelBuild is the number of postings from which a build splits its
+// placing and sorting across the CPUs.
+const parallelBuild = 1 << 22
+
+// build places the postings by a counting sort on the bucket, then sorts
+// each bucket by rest and entry. Placing writes at random over arrays of
+// gigabytes, a cache miss a posting: parts goroutines each place the
+// postings of one range of buckets, reading all of src (sequential, and
+// cheap beside the misses) and writing only their own range. src must be
+// safe to call concurrently.
+func build[R uint8 | uint16 | uint32](d, npost, parts int, src func(emit func(m, id uint32))) *postings[R] {
 	p := &postings[R]{shift: uint(32 - d), dir: make([]uint32, 1<<d+1)}
 	shift := p.shift
 	mask := p.mask()
-	// Counting sort by bucket: count, then place.
 	src(func(m, _ uint32) { p.dir[(m>>shift)+1]++ })
 	for b := 1; b < len(p.dir); b++ {
 		p.dir[b] += p.dir[b-1]
@@ -909,16 +927,34 @@ func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uin
 	backHuge(p.dir)
 	backHuge(p.rest)
 	backHuge(p.ids)
-	src(func(m, id uint32) {
-		b := m >> shift
-		i := next[b]
-		next[b]++
-		p.rest[i], p.ids[i] = R(m&mask), id
-	})
-	next = nil
-	// Then each bucket by rest and entry.
+	var wg sync.WaitGroup
+	nb := uint32(1) << d
+	for w := range uint32(parts) {
+		blo := uint32(uint64(nb) * uint64(w) / uint64(parts))
+		bhi := uint32(uint64(nb) * uint64(w+1) / uint64(parts))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src(func(m, id uint32) {
+				b := m >> shift
+				if b < blo || b >= bhi {
+					return
+				}
+				i := next[b]
+				next[b]++
+				p.rest[i], p.ids[i] = R(m&mask), id
+			})
+			p.sortBuckets(blo, bhi)
+		}()
+	}
+	wg.Wait()
+	return p
+}
+
+// sortBuckets sorts each bucket of [blo, bhi) by rest and entry.
+func (p *postings[R]) sortBuckets(blo, bhi uint32) {
 	var buf []uint64
-	for b := 0; b+1 < len(p.dir); b++ {
+	for b := blo; b < bhi; b++ {
 		lo, hi := p.dir[b], p.dir[b+1]
 		if hi-lo < 2 {
 			continue
@@ -948,7 +984,6 @@ func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uin
 			p.rest[int(lo)+k], p.ids[int(lo)+k] = R(v>>32), uint32(v)
 		}
 	}
-	return p
 }
 
 // keyScratch is the reusable state of a vote.
