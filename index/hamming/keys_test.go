@@ -478,8 +478,10 @@ func TestPostingsFind(t *testing.T) {
 	}
 	slices.SortFunc(ps, func(a, b post) int { return cmp.Or(cmp.Compare(a.m, b.m), cmp.Compare(a.id, b.id)) })
 	ps = slices.Compact(ps)
+	// In no order; src may be called concurrently.
+	perm := r.Perm(len(ps))
 	src := func(emit func(m, id uint32)) {
-		for _, i := range r.Perm(len(ps)) {
+		for _, i := range perm {
 			emit(ps[i].m, ps[i].id)
 		}
 	}
