@@ -17,18 +17,23 @@ import (
 // test) are put forward; a placement of the query in the item
 // (x_item = s*x_query + tx, the same s on y) is fitted to them by RANSAC
 // (Fischler and Bolles 1981); and the frames match only if enough pairs
-// agree on it and spread over the part of the frames they share, so that
-// a logo, a watermark or a line of caption text that two different
-// pictures share cannot make a match by itself.
+// agree on it, span a fair share of both frames' features, and no second
+// placement at the same scale is nearly as good, so that a logo, a
+// watermark or a line of caption text that two different pictures share
+// cannot make a match by itself, nor can a scene seen again from another
+// point of view (mostly: see maxSecond).
 //
 // The thresholds come from TestLocalFeaturesOnSharedMedia
-// (verify_shared_test.go): the edits of the shared originals against
-// their originals, and every unrelated pair of them.
+// (verify_test.go): 12 edits of the 25 shared originals (crops, pads,
+// screenshots, some as JPEG) against their originals, and every pair of
+// different pictures among them and their edits.
 
 // localParams are the thresholds of verifyLocal.
 type localParams struct {
 	// maxDist is the farthest, in bits of 256, two descriptors of a pair
-	// may be.
+	// may be. Measured: 90% of verified pairs are within 23 bits, and
+	// the nearest descriptor of an unrelated picture is 47 or more for
+	// 90% of features (median 68).
 	maxDist int
 	// ratio is Lowe's ratio test, in percent: the nearest item
 	// descriptor must be nearer than ratio% of the nearest other one
@@ -36,7 +41,8 @@ type localParams struct {
 	ratio int
 	// tol is the inlier tolerance of a placement, in FeatureUnit at the
 	// item feature's level 0; it grows with the level as the corner's
-	// position does (at 512 pixels on the long side, 8 units a pixel).
+	// position does (features are found at 384 pixels on the long side:
+	// 40 units is 3.75 pixels).
 	tol float64
 	// minPairDist is the least distance, in FeatureUnit, of the two query
 	// features a RANSAC sample is made of: closer, their scale is noise.
@@ -47,17 +53,25 @@ type localParams struct {
 	// query unit): a query 1/4 of the item's long side (a deep crop) to
 	// a picture shown in a quarter of the query's long side.
 	minScale, maxScale float64
-	// minPoints is the fewest verified points of a match (K).
+	// minPoints is the fewest verified points of a match (K). Measured:
+	// the best placements of unrelated pictures gather 9 points at most,
+	// those of true pairs 16 or more (a 50% resize of a small video frame;
+	// crops 18, pads 21, screenshots 24).
 	minPoints int
-	// minSpread is the least share of each side of the region the two
-	// frames share (under the placement) that the verified points must
-	// span in the query.
+	// minSpread is the least share of each side of a frame's extent (its
+	// features' box, 5th to 95th percentile) that the verified points
+	// must span, in both frames. Measured: true pairs span 0.43 or more;
+	// two pictures under the same caption text meet on 41 points that
+	// span 0.06.
 	minSpread float64
 	// maxSecond is the most points, as a share of the first placement's,
 	// that a second placement at the same scale (within secondScale) may
 	// gather among the other pairs: a copy has one placement, a scene
 	// seen again from another point of view (a stereo pair, a burst of
-	// shots) one for each depth.
+	// shots) one for each depth. Measured: true pairs 0.23 at most (a
+	// brick wall, whose period gives a second placement); the stereo pair
+	// 0.3-0.45 where it is caught, but a 75% crop or a 9:16 pad of one
+	// view has a single placement in the other (0.05-0.25), and matches.
 	maxSecond   float64
 	secondScale float64
 }
@@ -72,9 +86,9 @@ func defaultLocal() localParams {
 		iterations:  300,
 		minScale:    0.25,
 		maxScale:    4.5,
-		minPoints:   16,
+		minPoints:   14,
 		minSpread:   0.3,
-		maxSecond:   0.2,
+		maxSecond:   0.25,
 		secondScale: 0.1,
 	}
 }
@@ -92,12 +106,18 @@ type placement struct {
 	localMatch
 	pairs  int     // candidate pairs RANSAC chose among
 	scale  float64 // item units a query unit
-	spread float64 // least share of a side of the shared region the points span (0..1)
+	spread float64 // least share of a side of either frame's extent the points span (0..1)
 	second int     // points of the best second placement at about the same scale
 	dists  []int   // descriptor distances of the verified pairs
 }
 
 // verifyLocal matches the features of a query frame against an item frame's.
+// It returns the match and true if the frames show one picture (the query
+// the item, or a part of it, moved and scaled), and false with a zero
+// localMatch otherwise, including for fewer than 3 features on a side. It
+// keeps no state: safe for concurrent use; it draws its RANSAC samples
+// from a generator seeded by the inputs' sizes, so that a call gives the
+// same answer every time.
 func verifyLocal(q, it []mediamatch.Feature) (localMatch, bool) {
 	return verifyWith(q, it, defaultLocal())
 }
@@ -105,7 +125,10 @@ func verifyLocal(q, it []mediamatch.Feature) (localMatch, bool) {
 // verifyWith is verifyLocal with thresholds pr.
 func verifyWith(q, it []mediamatch.Feature, pr localParams) (localMatch, bool) {
 	p := placeLocal(q, it, pr)
-	return p.localMatch, p.accepted(pr)
+	if !p.accepted(pr) {
+		return localMatch{}, false
+	}
+	return p.localMatch, true
 }
 
 // accepted reports whether p passes the thresholds of pr.
@@ -169,74 +192,96 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 	if len(pairs) < 3 {
 		return placement{pairs: len(pairs)}
 	}
+	// The pairs' coordinates and inlier tolerances, once.
+	n := len(pairs)
+	qx, qy := make([]float64, n), make([]float64, n)
+	ix, iy := make([]float64, n), make([]float64, n)
+	tol := make([]float64, n)
+	for k, p := range pairs {
+		qx[k], qy[k] = float64(q[p.q].X), float64(q[p.q].Y)
+		ix[k], iy[k] = float64(it[p.i].X), float64(it[p.i].Y)
+		tol[k] = pr.tol * levelScale[it[p.i].Level%mediamatch.FeatureLevels]
+	}
 	type model struct{ s, tx, ty float64 }
+	// fit2 is the placement of pairs a and b, false if their query
+	// points are too close to give a scale, or it is implausible.
+	fit2 := func(a, b int) (model, bool) {
+		dqx, dqy := qx[b]-qx[a], qy[b]-qy[a]
+		if math.Abs(dqx)+math.Abs(dqy) < pr.minPairDist {
+			return model{}, false
+		}
+		s := (dqx*(ix[b]-ix[a]) + dqy*(iy[b]-iy[a])) / (dqx*dqx + dqy*dqy)
+		if s < pr.minScale || s > pr.maxScale {
+			return model{}, false
+		}
+		return model{s, (ix[a] + ix[b] - s*(qx[a]+qx[b])) / 2, (iy[a] + iy[b] - s*(qy[a]+qy[b])) / 2}, true
+	}
+	// fit is the least-squares placement of pairs in.
 	fit := func(in []int) (model, bool) {
-		// Least squares of x_i = s*x_q + tx, y_i = s*y_q + ty.
 		var mqx, mqy, mix, miy float64
 		for _, k := range in {
-			p := pairs[k]
-			mqx += float64(q[p.q].X)
-			mqy += float64(q[p.q].Y)
-			mix += float64(it[p.i].X)
-			miy += float64(it[p.i].Y)
+			mqx, mqy, mix, miy = mqx+qx[k], mqy+qy[k], mix+ix[k], miy+iy[k]
 		}
-		n := float64(len(in))
-		mqx, mqy, mix, miy = mqx/n, mqy/n, mix/n, miy/n
+		c := float64(len(in))
+		mqx, mqy, mix, miy = mqx/c, mqy/c, mix/c, miy/c
 		var num, den float64
 		for _, k := range in {
-			p := pairs[k]
-			dqx, dqy := float64(q[p.q].X)-mqx, float64(q[p.q].Y)-mqy
-			dix, diy := float64(it[p.i].X)-mix, float64(it[p.i].Y)-miy
-			num += dqx*dix + dqy*diy
+			dqx, dqy := qx[k]-mqx, qy[k]-mqy
+			num += dqx*(ix[k]-mix) + dqy*(iy[k]-miy)
 			den += dqx*dqx + dqy*dqy
 		}
-		if den == 0 {
+		if den == 0 || num <= 0 {
 			return model{}, false
 		}
 		s := num / den
-		if s <= 0 {
-			return model{}, false
-		}
 		return model{s, mix - s*mqx, miy - s*mqy}, true
 	}
-	inliers := func(m model, dst []int) ([]int, float64) {
+	// inliers appends to dst the pairs of ks within tolerance of m, and
+	// returns them with the sum of their residuals in tolerances.
+	inliers := func(m model, ks, dst []int) ([]int, float64) {
 		dst = dst[:0]
 		var res float64
-		for k, p := range pairs {
-			f, g := q[p.q], it[p.i]
-			ex := m.s*float64(f.X) + m.tx - float64(g.X)
-			ey := m.s*float64(f.Y) + m.ty - float64(g.Y)
-			tol := pr.tol * math.Exp2(float64(g.Level)/4)
-			if e := math.Abs(ex) + math.Abs(ey); e <= tol {
+		for _, k := range ks {
+			if e := math.Abs(m.s*qx[k]+m.tx-ix[k]) + math.Abs(m.s*qy[k]+m.ty-iy[k]); e <= tol[k] {
 				dst = append(dst, k)
-				res += e / tol
+				res += e / tol[k]
 			}
 		}
 		return dst, res
 	}
-	r := rand.New(rand.NewPCG(uint64(len(q)), uint64(len(it))<<32|uint64(len(pairs))))
+	all := make([]int, n)
+	for k := range all {
+		all[k] = k
+	}
+	r := rand.New(rand.NewPCG(uint64(len(q)), uint64(len(it))<<32|uint64(n)))
 	var bestIn, cur []int
 	bestRes := math.Inf(1)
-	n := len(pairs)
-	iters := min(pr.iterations, n*(n-1)/2)
-	for range iters {
+	// Samples are drawn until one of them is all inliers with
+	// probability 0.999 for the share of inliers found so far (adaptive
+	// RANSAC), or the cap.
+	need := min(pr.iterations, n*(n-1)/2)
+	for i := 0; i < need; i++ {
 		a, b := r.IntN(n), r.IntN(n-1)
 		if b >= a {
 			b++
 		}
-		pa, pb := q[pairs[a].q], q[pairs[b].q]
-		if math.Abs(float64(pa.X)-float64(pb.X))+math.Abs(float64(pa.Y)-float64(pb.Y)) < pr.minPairDist {
-			continue
-		}
-		m, ok := fit([]int{a, b})
-		if !ok || m.s < pr.minScale || m.s > pr.maxScale {
+		m, ok := fit2(a, b)
+		if !ok {
 			continue
 		}
 		var res float64
-		cur, res = inliers(m, cur)
-		if len(cur) > len(bestIn) || len(cur) == len(bestIn) && res < bestRes {
-			bestIn, cur = cur, bestIn
-			bestRes = res
+		cur, res = inliers(m, all, cur)
+		if len(cur) < 2 || len(cur) < len(bestIn) || len(cur) == len(bestIn) && res >= bestRes {
+			continue
+		}
+		bestIn, cur = cur, bestIn
+		bestRes = res
+		w := float64(len(bestIn)) / float64(n)
+		if w >= 1 {
+			break
+		}
+		if k := math.Log(0.001) / math.Log(1-w*w); k < float64(need) {
+			need = int(math.Ceil(k))
 		}
 	}
 	if len(bestIn) < 3 {
@@ -250,7 +295,7 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 		if !ok {
 			break
 		}
-		in, _ := inliers(m2, nil)
+		in, _ := inliers(m2, all, nil)
 		if len(in) < len(bestIn) {
 			break
 		}
@@ -260,8 +305,10 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 	// first leaves: the mark of a scene seen from another point of view
 	// (a stereo pair, a burst of shots), whose parts at other depths
 	// shift by other amounts, where a copy has one placement only.
+	// Sought only for a placement that could match; the search stops
+	// once one is found that rules the match out.
 	var second2 int
-	{
+	if len(bestIn) >= pr.minPoints {
 		isIn := make([]bool, n)
 		for _, k := range bestIn {
 			isIn[k] = true
@@ -272,33 +319,20 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 				rest = append(rest, k)
 			}
 		}
+		enough := int(math.Ceil(pr.maxSecond * float64(len(bestIn))))
 		for range min(pr.iterations, len(rest)*(len(rest)-1)/2) {
-			if len(rest) < 2 {
-				break
-			}
 			a, b := rest[r.IntN(len(rest))], rest[r.IntN(len(rest))]
 			if a == b {
 				continue
 			}
-			pa, pb := q[pairs[a].q], q[pairs[b].q]
-			if math.Abs(float64(pa.X)-float64(pb.X))+math.Abs(float64(pa.Y)-float64(pb.Y)) < pr.minPairDist {
-				continue
-			}
-			m2, ok := fit([]int{a, b})
+			m2, ok := fit2(a, b)
 			if !ok || math.Abs(m2.s/m.s-1) > pr.secondScale {
 				continue
 			}
-			cnt := 0
-			for _, k := range rest {
-				p := pairs[k]
-				f, g := q[p.q], it[p.i]
-				ex := m2.s*float64(f.X) + m2.tx - float64(g.X)
-				ey := m2.s*float64(f.Y) + m2.ty - float64(g.Y)
-				if math.Abs(ex)+math.Abs(ey) <= pr.tol*math.Exp2(float64(g.Level)/4) {
-					cnt++
-				}
+			cur, _ = inliers(m2, rest, cur)
+			if second2 = max(second2, len(cur)); second2 > enough {
+				break
 			}
-			second2 = max(second2, cnt)
 		}
 	}
 	pl := placement{pairs: n, scale: m.s, second: second2}
@@ -346,10 +380,19 @@ func hamming4(x, y *[4]uint64) int {
 		bits.OnesCount64(x[2]^y[2]) + bits.OnesCount64(x[3]^y[3])
 }
 
+// levelScale[n] is 2^(n/4), the size of a pixel of level n in pixels of
+// level 0.
+var levelScale = func() (t [mediamatch.FeatureLevels]float64) {
+	for n := range t {
+		t[n] = math.Exp2(float64(n) / 4)
+	}
+	return t
+}()
+
 // near reports whether two features of one frame are at the same place,
-// within the inlier tolerance of the coarser.
+// within tol at the coarser one's level.
 func near(a, b mediamatch.Feature, tol float64) bool {
-	tol *= math.Exp2(float64(max(a.Level, b.Level)) / 4)
+	tol *= levelScale[max(a.Level, b.Level)%mediamatch.FeatureLevels]
 	return math.Abs(float64(a.X)-float64(b.X))+math.Abs(float64(a.Y)-float64(b.Y)) <= tol
 }
 

@@ -549,7 +549,7 @@ func TestVerifyLocalSynthetic(t *testing.T) {
 		"empty item":     {it, nil},
 		"one point":      {it[:1], it[:1]},
 		"two points":     {it[:2], it},
-		"15 points":      {it[:15], it}, // a copy, but fewer than minPoints
+		"too few points": {it[:defaultLocal().minPoints-1], it}, // a copy, but fewer than minPoints
 		"alike":          {alike(randomFeatures(r, 200)), alike(randomFeatures(r, 200))},
 		"alike, placed":  {placed(r, alike(it), 0, 0, 4097, 3073, 0), alike(it)},
 		"query in a tip": {placed(r, it, 0, 0, 700, 500, 0), it}, // a logo-sized part

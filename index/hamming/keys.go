@@ -73,7 +73,8 @@ type KeyConfig struct {
 
 // keyLayout is a postings layout: the directory's bits and the rest's
 // width in bytes (1 needs dirBits >= 24, 2 needs dirBits >= 16).
-type keyLayout struct{ dirBits, width int }
+// parts > 0 forces the number of goroutines a build places with.
+type keyLayout struct{ dirBits, width, parts int }
 
 // defaultKeyTail is the tail's size in postings: every vote checks each
 // tail posting against a filter of the query's keys (~1 ns each), so the
@@ -791,30 +792,53 @@ func (p *postings[R]) search(m, lo, hi uint32) (uint32, uint32) {
 	return lo + uint32(i), lo + uint32(j)
 }
 
-// findAll looks up the keys in three passes over q, each issuing its
-// reads for every key before using any: the directory entries, then the
-// buckets' rests and entries, then the search in the buckets. A lookup
-// is a few reads at random in arrays of gigabytes, each a cache miss and
-// often a TLB miss; one key after another, the CPU would wait for each
-// in turn, while prefetched together they overlap.
+// findAll looks up the keys in a pipeline of three stages, each a chunk
+// of keys ahead of the next: prefetch the directory entries; read them
+// and prefetch the buckets' rests and entries; search the buckets. A
+// lookup is a few reads at random in arrays of gigabytes, each a cache
+// miss and often a TLB miss: one key after another, the CPU would wait
+// for each in turn, while prefetched a chunk ahead they overlap. A chunk
+// at a time, not all keys at once: the CPU tracks only so many misses,
+// and drops prefetches beyond.
 func (p *postings[R]) findAll(q, r []uint32, addrs []uintptr) []uintptr {
-	addrs = addrs[:0]
-	for _, m := range q {
-		addrs = append(addrs, uintptr(unsafe.Pointer(&p.dir[m>>p.shift])))
-	}
-	prefetch(addrs)
-	addrs = addrs[:0]
-	for j, m := range q {
-		b := m >> p.shift
-		lo, hi := p.dir[b], p.dir[b+1]
-		r[2*j], r[2*j+1] = lo, hi
-		if lo < hi {
-			addrs = append(addrs, uintptr(unsafe.Pointer(&p.rest[lo])), uintptr(unsafe.Pointer(&p.ids[lo])))
+	const chunk = 16
+	n := len(q)
+	prefetchDir := func(c int) {
+		addrs = addrs[:0]
+		for _, m := range q[c*chunk : min(n, (c+1)*chunk)] {
+			addrs = append(addrs, uintptr(unsafe.Pointer(&p.dir[m>>p.shift])))
 		}
+		prefetch(addrs)
 	}
-	prefetch(addrs)
-	for j, m := range q {
-		r[2*j], r[2*j+1] = p.search(m, r[2*j], r[2*j+1])
+	readDir := func(c int) {
+		addrs = addrs[:0]
+		for j := c * chunk; j < min(n, (c+1)*chunk); j++ {
+			b := q[j] >> p.shift
+			lo, hi := p.dir[b], p.dir[b+1]
+			r[2*j], r[2*j+1] = lo, hi
+			if lo < hi {
+				addrs = append(addrs, uintptr(unsafe.Pointer(&p.rest[lo])), uintptr(unsafe.Pointer(&p.ids[lo])))
+			}
+		}
+		prefetch(addrs)
+	}
+	chunks := (n + chunk - 1) / chunk
+	for c := range min(chunks, 2) {
+		prefetchDir(c)
+	}
+	if chunks > 0 {
+		readDir(0)
+	}
+	for c := range chunks {
+		if c+2 < chunks {
+			prefetchDir(c + 2)
+		}
+		if c+1 < chunks {
+			readDir(c + 1)
+		}
+		for j := c * chunk; j < min(n, (c+1)*chunk); j++ {
+			r[2*j], r[2*j+1] = p.search(q[j], r[2*j], r[2*j+1])
+		}
 	}
 	runtime.KeepAlive(p)
 	return addrs
@@ -858,20 +882,37 @@ func buildPostings(npost int, lay keyLayout, src func(emit func(m, id uint32))) 
 	if w == 0 {
 		d, w = choosePostings(npost)
 	}
+	parts := lay.parts
+	if parts == 0 {
+		parts = 1
+		if npost >= parallelBuild {
+			parts = runtime.GOMAXPROCS(0)
+		}
+	}
+	parts = max(1, min(parts, 1<<d))
 	switch w {
 	case 1:
-		return build[uint8](d, npost, src)
+		return build[uint8](d, npost, parts, src)
 	case 2:
-		return build[uint16](d, npost, src)
+		return build[uint16](d, npost, parts, src)
 	}
-	return build[uint32](d, npost, src)
+	return build[uint32](d, npost, parts, src)
 }
 
-func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uint32))) *postings[R] {
+// parallelBuild is the number of postings from which a build splits its
+// placing and sorting across the CPUs.
+const parallelBuild = 1 << 22
+
+// build places the postings by a counting sort on the bucket, then sorts
+// each bucket by rest and entry. Placing writes at random over arrays of
+// gigabytes, a cache miss a posting: parts goroutines each place the
+// postings of one range of buckets, reading all of src (sequential, and
+// cheap beside the misses) and writing only their own range. src must be
+// safe to call concurrently.
+func build[R uint8 | uint16 | uint32](d, npost, parts int, src func(emit func(m, id uint32))) *postings[R] {
 	p := &postings[R]{shift: uint(32 - d), dir: make([]uint32, 1<<d+1)}
 	shift := p.shift
 	mask := p.mask()
-	// Counting sort by bucket: count, then place.
 	src(func(m, _ uint32) { p.dir[(m>>shift)+1]++ })
 	for b := 1; b < len(p.dir); b++ {
 		p.dir[b] += p.dir[b-1]
@@ -879,20 +920,41 @@ func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uin
 	next := slices.Clone(p.dir[:1<<d])
 	p.rest = make([]R, npost)
 	p.ids = make([]uint32, npost)
-	src(func(m, id uint32) {
-		b := m >> shift
-		i := next[b]
-		next[b]++
-		p.rest[i], p.ids[i] = R(m&mask), id
-	})
-	next = nil
-	// Lookups read them at random (see backHuge).
+	// Placing writes at random all over them, and lookups read them at
+	// random (see backHuge); asked before placing, the kernel backs them
+	// with huge pages at once, which takes a TLB miss off most writes.
+	backHuge(next)
 	backHuge(p.dir)
 	backHuge(p.rest)
 	backHuge(p.ids)
-	// Then each bucket by rest and entry.
+	var wg sync.WaitGroup
+	nb := uint32(1) << d
+	for w := range uint32(parts) {
+		blo := uint32(uint64(nb) * uint64(w) / uint64(parts))
+		bhi := uint32(uint64(nb) * uint64(w+1) / uint64(parts))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src(func(m, id uint32) {
+				b := m >> shift
+				if b < blo || b >= bhi {
+					return
+				}
+				i := next[b]
+				next[b]++
+				p.rest[i], p.ids[i] = R(m&mask), id
+			})
+			p.sortBuckets(blo, bhi)
+		}()
+	}
+	wg.Wait()
+	return p
+}
+
+// sortBuckets sorts each bucket of [blo, bhi) by rest and entry.
+func (p *postings[R]) sortBuckets(blo, bhi uint32) {
 	var buf []uint64
-	for b := 0; b+1 < len(p.dir); b++ {
+	for b := blo; b < bhi; b++ {
 		lo, hi := p.dir[b], p.dir[b+1]
 		if hi-lo < 2 {
 			continue
@@ -922,12 +984,12 @@ func build[R uint8 | uint16 | uint32](d, npost int, src func(emit func(m, id uin
 			p.rest[int(lo)+k], p.ids[int(lo)+k] = R(v>>32), uint32(v)
 		}
 	}
-	return p
 }
 
 // keyScratch is the reusable state of a vote.
 type keyScratch struct {
-	q       []uint32 // the query's mixed keys, sorted and distinct
+	q       []uint32 // the query's mixed keys, distinct
+	set     []uint64 // open addressing: j<<32 | q[j], j+1 > 0; 0: empty
 	ranges  []uint32 // per segment s and key j: positions [2*(s*len(q)+j)], [+1]
 	total   []int    // per key: stored postings
 	skip    []bool   // per key: over maxPostings
@@ -938,6 +1000,47 @@ type keyScratch struct {
 	tailCnt []int    // per key: live tail postings
 	tailVot []int32  // per tail entry
 	addrs   []uintptr
+}
+
+// distinct sets sc.q to the distinct mixed keys of keys, and sc.set to
+// their index, and returns sc.q. A hash set, not a sort: a sort of 400
+// keys costs a tenth of a vote.
+func (sc *keyScratch) distinct(keys []uint32) []uint32 {
+	size := 1 << bits.Len(uint(2*len(keys)))
+	sc.set = slices.Grow(sc.set[:0], size)[:size]
+	clear(sc.set)
+	mask := uint32(size - 1)
+	q := sc.q[:0]
+	for _, k := range keys {
+		m := mixKey(k)
+		for h := m & mask; ; h = (h + 1) & mask {
+			e := sc.set[h]
+			if e == 0 {
+				sc.set[h] = uint64(len(q)+1)<<32 | uint64(m)
+				q = append(q, m)
+				break
+			}
+			if uint32(e) == m {
+				break
+			}
+		}
+	}
+	sc.q = q
+	return q
+}
+
+// index returns the index in sc.q of mixed key m, if there.
+func (sc *keyScratch) index(m uint32) (int, bool) {
+	mask := uint32(len(sc.set) - 1)
+	for h := m & mask; ; h = (h + 1) & mask {
+		e := sc.set[h]
+		if e == 0 {
+			return 0, false
+		}
+		if uint32(e) == m {
+			return int(e>>32) - 1, true
+		}
+	}
 }
 
 // Vote counts, for every live entry of v, how many of keys (distinct
@@ -951,8 +1054,7 @@ func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uin
 	minVotes = max(minVotes, 1)
 	sc := v.x.scratch.Get().(*keyScratch)
 	defer v.x.scratch.Put(sc)
-	q := mixKeys(sc.q[:0], keys)
-	sc.q = q
+	q := sc.distinct(keys)
 	nk := len(q)
 	if nk == 0 || v.n == 0 {
 		return
@@ -989,7 +1091,7 @@ func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uin
 				if sc.bloom[m>>6&63]>>(m&63)&1 == 0 {
 					continue
 				}
-				if j, ok := slices.BinarySearch(q, m); ok {
+				if j, ok := sc.index(m); ok {
 					sc.tailHit = append(sc.tailHit, uint64(i)<<32|uint64(j))
 					sc.tailCnt[j]++
 				}

@@ -162,8 +162,8 @@ func TestKeyIndexConformance(t *testing.T) {
 		{"auto", KeyConfig{tail: 64}},
 		{"auto/sync", KeyConfig{tail: 64, sync: true}},
 		{"big-tail", KeyConfig{tail: 4000}},
-		{"u32/dir2", KeyConfig{tail: 64, layout: keyLayout{2, 4}}},   // big buckets: bisected
-		{"u16/dir16", KeyConfig{tail: 64, layout: keyLayout{16, 2}}}, // 16-bit rests
+		{"u32/dir2", KeyConfig{tail: 64, layout: keyLayout{2, 4, 1}}},   // big buckets: bisected
+		{"u16/dir16", KeyConfig{tail: 64, layout: keyLayout{16, 2, 2}}}, // 16-bit rests, built by 2 goroutines
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testKeyConformance(t, c.cfg)
@@ -419,7 +419,9 @@ func TestKeyPayloadsAfterMerges(t *testing.T) {
 		delete(live, ref)
 	}
 	check("after removes")
-	if b1 := x.View().Bytes(); b1 > b0*6/10 {
+	// Half the payloads are live; merges leave at most a quarter of a
+	// segment dead, a third of the live bytes more.
+	if b1 := x.View().Bytes(); b1 > b0*7/10 {
 		t.Errorf("Bytes() = %d after removing half, had %d: removed payloads kept", b1, b0)
 	}
 }
@@ -476,12 +478,14 @@ func TestPostingsFind(t *testing.T) {
 	}
 	slices.SortFunc(ps, func(a, b post) int { return cmp.Or(cmp.Compare(a.m, b.m), cmp.Compare(a.id, b.id)) })
 	ps = slices.Compact(ps)
+	// In no order; src may be called concurrently.
+	perm := r.Perm(len(ps))
 	src := func(emit func(m, id uint32)) {
-		for _, i := range r.Perm(len(ps)) {
+		for _, i := range perm {
 			emit(ps[i].m, ps[i].id)
 		}
 	}
-	for _, lay := range []keyLayout{{24, 1}, {16, 2}, {20, 2}, {0, 4}, {4, 4}, {12, 4}} {
+	for _, lay := range []keyLayout{{24, 1, 1}, {24, 1, 2}, {16, 2, 3}, {20, 2, 1}, {0, 4, 2}, {4, 4, 5}, {12, 4, 2}} {
 		p := buildPostings(len(ps), lay, src)
 		var all []post
 		p.each(func(m, id uint32) { all = append(all, post{m, id}) })
