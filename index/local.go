@@ -207,3 +207,28 @@ func (mt *matcher) searchLocal(v *hamming.KeyView, qpos uint32, lf localFrame) {
 		}
 	}
 }
+
+// LocalPoints returns the most points of a keyframe of q and one of it
+// that agree on one placement (verified points, before the thresholds),
+// over every pair of their keyframes with local features, and whether
+// some pair passes the thresholds: a match by local features. It is for
+// evaluations, which report the margin of unrelated pairs against
+// LocalMinPoints.
+func LocalPoints(q, it mediamatch.Media) (points int, verified bool) {
+	pr := defaultLocal()
+	for _, a := range q.Keyframes {
+		for _, b := range it.Keyframes {
+			if len(a.Features) == 0 || len(b.Features) == 0 || a.LowInformation || b.LowInformation {
+				continue
+			}
+			p := placeLocal(a.Features, b.Features, pr)
+			points = max(points, p.points)
+			verified = verified || p.accepted(pr)
+		}
+	}
+	return points, verified
+}
+
+// LocalMinPoints returns the fewest verified points of a match by local
+// features.
+func LocalMinPoints() int { return defaultLocal().minPoints }

@@ -121,12 +121,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	hashOriginals := time.Since(start)
 	var pairs []int
+	localPairs := 0
 	for i, a := range origs {
 		for _, b := range origs[i+1:] {
 			d := min(decisionDistance(a.media, b.media), decisionDistance(b.media, a.media))
 			if d >= 0 {
 				pairs = append(pairs, d)
 			}
+			p1, _ := index.LocalPoints(a.media, b.media)
+			p2, _ := index.LocalPoints(b.media, a.media)
+			localPairs = max(localPairs, p1, p2)
 		}
 	}
 
@@ -141,7 +145,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	hashVariants := time.Since(hashStart)
 
 	// Match every variant, as the service does and as the reference does.
-	rep := &Report{Seed: cfg.Seed, BankShare: cfg.BankShare, OriginalPairs: summarise(pairs)}
+	rep := &Report{Seed: cfg.Seed, BankShare: cfg.BankShare, OriginalPairs: summarise(pairs),
+		OriginalPairsLocal: localPairs, LocalMinPoints: index.LocalMinPoints()}
 	byID := make(map[string]*original, n)
 	for _, o := range origs {
 		byID[o.id] = o
@@ -209,6 +214,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					if d := decisionDistance(v.media, b.media); d >= 0 {
 						acc.decision.closest = append(acc.decision.closest, d)
 					}
+					p, _ := index.LocalPoints(v.media, b.media)
+					res.LocalUnrelated = max(res.LocalUnrelated, p)
 				}
 			}
 			acc.pairs(v.media, o, origs)
@@ -446,6 +453,7 @@ func wholeFrames(m mediamatch.Media) mediamatch.Media {
 		k.Signals = slices.DeleteFunc(slices.Clone(k.Signals), func(s mediamatch.Signal) bool {
 			return s.Transform != mediamatch.TransformNone || !s.View.Whole()
 		})
+		k.Features = nil
 		out.Keyframes[i] = k
 	}
 	return out

@@ -24,7 +24,12 @@ type Report struct {
 	// other's whole frame): every pair is unrelated, so its minimum must
 	// stay above the threshold.
 	OriginalPairs Distances `json:"original_pairs"`
-	Cost          Cost      `json:"cost"`
+	// OriginalPairsLocal is the most local-feature points that agree on
+	// one placement for any two originals (either way), against
+	// LocalMinPoints, the fewest a match needs.
+	OriginalPairsLocal int  `json:"original_pairs_local_points"`
+	LocalMinPoints     int  `json:"local_min_points"`
+	Cost               Cost `json:"cost"`
 }
 
 // Result is what one edit does to matching.
@@ -63,6 +68,10 @@ type Result struct {
 	// indexed signal of the original), whether within the threshold or
 	// not: the margin against false positives.
 	Decision DecisionDistances `json:"decision"`
+	// LocalUnrelated is the most local-feature points of any variant that
+	// agree on one placement in another banked original (index.LocalPoints),
+	// whether or not they make a match: the margin of local features.
+	LocalUnrelated int `json:"local_unrelated_points"`
 	// Signals are the distances per perceptual signal (pairs whose
 	// signals are both matchable only), whether or not the
 	// default query searches it.
@@ -164,19 +173,20 @@ func (r *Report) WriteText(w io.Writer) error {
 		len(r.Banked)+len(r.Distractors), len(r.Banked), len(r.Distractors), r.Seed, r.BankShare)
 	fmt.Fprintf(&b, "banked: %s\ndistractors: %s\n\n", strings.Join(r.Banked, " "), strings.Join(r.Distractors, " "))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "edit\trecall\twrong\tFP\treference recall\tunmatchable\tmatch distance med/p95\tunrelated closest min/p5\tpHash true med\tdHash true med\tmade by\t")
+	fmt.Fprintln(tw, "edit\trecall\twrong\tFP\treference recall\tunmatchable\tmatch distance med/p95\tunrelated closest min/p5\tunrelated local points\tpHash true med\tdHash true med\tmade by\t")
 	for _, res := range r.Results {
 		ph, dh := res.Signals[1], res.Signals[2]
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d/%d\t%d/%d\t%d\t%d\t%s\t\n", res.Edit,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d/%d\t%d/%d\t%d\t%d\t%d\t%s\t\n", res.Edit,
 			frac(res.Default.Right, res.Queries), res.Default.Wrong, frac(res.Default.FalsePositives, res.DistractorQueries),
 			frac(res.Reference.Right, res.Queries), res.Unmatchable,
 			res.Decision.True.Median, res.Decision.True.P95, res.Decision.Closest.Min, res.Decision.Closest.P5,
-			ph.True.Median, dh.True.Median, formatVia(res.Via))
+			res.LocalUnrelated, ph.True.Median, dh.True.Median, formatVia(res.Via))
 	}
 	tw.Flush()
 	p := r.OriginalPairs
-	fmt.Fprintf(&b, "\nEvery two originals (%d pairs), closest by the decision rule: min %d, p5 %d, median %d bits (PDQ threshold %d)\n",
-		p.N, p.Min, p.P5, p.Median, mediamatch.PDQ.DefaultThreshold())
+	fmt.Fprintf(&b, "\nEvery two originals (%d pairs), closest by the decision rule: min %d, p5 %d, median %d bits (PDQ threshold %d);\n"+
+		"most local-feature points at one placement %d (a match needs %d)\n",
+		p.N, p.Min, p.P5, p.Median, mediamatch.PDQ.DefaultThreshold(), r.OriginalPairsLocal, r.LocalMinPoints)
 	fmt.Fprintf(&b, "\nEach signal alone at its default threshold (recall, FP) and its distances (bits: true pairs med/p95/max, unrelated min/p5/med):\n\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "edit\t")
