@@ -33,6 +33,7 @@ import (
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 	"github.com/mediamatch/mediamatch/fingerprint"
+	"github.com/mediamatch/mediamatch/index/hamming"
 )
 
 // sharedOriginal is one original of the shared set.
@@ -345,6 +346,61 @@ func TestLocalFeaturesOnSharedMedia(t *testing.T) {
 		}
 		return p.points
 	}
+	// The candidate retrieval as Match does it: every original's features
+	// in a KeyIndex, and the votes each query's keys give its own
+	// original (true) and the others (unrelated).
+	// Beside them, as more unrelated pictures, each original's 7 turns
+	// and mirrors and the same at half size (refs len(origs) and up,
+	// owner[ref] the original): upright descriptors of a turned picture
+	// are other descriptors, with natural images' statistics. rank is
+	// how many entries of other originals outvote the query's own: Match
+	// verifies the localVerify best.
+	keys := hamming.NewKeyIndex(hamming.KeyConfig{})
+	owner := map[uint64]int{}
+	for i, f := range feats {
+		owner[uint64(i)] = i
+		if len(f) > 0 {
+			keys.Add(uint64(i), 0, featureKeys(nil, f), nil)
+		}
+	}
+	for i := range origs {
+		for tr := 1; tr < 8; tr++ {
+			for _, half := range []bool{false, true} {
+				m := turnRGBA(imgs[i], tr)
+				if half {
+					m = resizeRGBA(m, m.Rect.Dx()/2, m.Rect.Dy()/2)
+				}
+				var buf bytes.Buffer
+				if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, m); err != nil {
+					t.Fatal(err)
+				}
+				ref := uint64(len(owner))
+				owner[ref] = i
+				if f := features(buf.Bytes()); len(f) > 0 {
+					keys.Add(ref, 0, featureKeys(nil, f), nil)
+				}
+			}
+		}
+	}
+	kv := keys.View()
+	votes := func(q []mediamatch.Feature, i int) (own, other, rank int) {
+		var others []int
+		kv.VoteWeighted(featureKeys(nil, q), 1, localMaxPostings, func(ref uint64, _ uint32, n int, _ []byte) {
+			switch j := owner[ref]; {
+			case int(ref) == i:
+				own = n
+			case !related(i, j):
+				others = append(others, n)
+				other = max(other, n)
+			}
+		})
+		for _, n := range others {
+			if n >= own {
+				rank++
+			}
+		}
+		return own, other, rank
+	}
 	pairsMost := 0
 	for i := range origs {
 		for j := range origs {
@@ -356,7 +412,8 @@ func TestLocalFeaturesOnSharedMedia(t *testing.T) {
 	var trueDists, nearestUnrelated []int
 	var b strings.Builder
 	fmt.Fprintf(&b, "originals: %d, %.0f features each on average, %d at most\n", len(origs), float64(nfeat)/float64(len(origs)), nmax)
-	fmt.Fprintf(&b, "%-17s %7s %7s %7s %9s  %s\n", "edit", "recall", "pts min", "pts med", "unrel max", "missed (points, spread)")
+	fmt.Fprintf(&b, "unrelated entries voting: %d (the originals, their turns and mirrors, at full and half size)\n", kv.Len())
+	fmt.Fprintf(&b, "%-17s %7s %7s %7s %9s %9s %9s %8s  %s\n", "edit", "recall", "pts min", "pts med", "unrel max", "votes min", "unrel vts", "rank max", "missed (points, spread)")
 	recall := make(map[string]float64)
 	for _, e := range sharedEdits {
 		name := e.name
@@ -364,6 +421,7 @@ func TestLocalFeaturesOnSharedMedia(t *testing.T) {
 			name += fmt.Sprintf("-jpeg%d", e.jpeg)
 		}
 		right, queries, emost := 0, 0, 0
+		vmin, vother, rmax := -1, 0, 0
 		var pts []int
 		var missed []string
 		qs := make([][]mediamatch.Feature, len(origs))
@@ -381,7 +439,20 @@ func TestLocalFeaturesOnSharedMedia(t *testing.T) {
 			}
 			q := features(buf.Bytes())
 			qs[i] = q
+			own, other, rank := votes(q, i)
+			vother = max(vother, other)
 			if !o.distractor {
+				if vmin < 0 || own < vmin {
+					vmin = own
+				}
+				rmax = max(rmax, rank)
+				// Local features are the only way to crops, and the
+				// surest to pads and screenshots: there the copy must be
+				// among what Match verifies. (A half-size copy, which
+				// PDQ finds, keeps few of the features it votes with.)
+				if rank >= localVerify && !strings.HasPrefix(e.name, "resize") && !strings.HasPrefix(e.name, "caption") {
+					t.Errorf("%s of %s: %d unrelated entries outvote it (%d votes), Match verifies %d", name, o.name, rank, own, localVerify)
+				}
 				queries++
 				p := placeLocal(q, feats[i], pr)
 				if p.accepted(pr) {
@@ -418,7 +489,7 @@ func TestLocalFeaturesOnSharedMedia(t *testing.T) {
 		if e.jpeg == 0 {
 			recall[name] = float64(right) / float64(max(1, queries))
 		}
-		fmt.Fprintf(&b, "%-17s %3d/%-3d %7d %7d %9d  %s\n", name, right, queries, pmin, pmed, emost, strings.Join(missed, " "))
+		fmt.Fprintf(&b, "%-17s %3d/%-3d %7d %7d %9d %9d %9d %8d  %s\n", name, right, queries, pmin, pmed, emost, vmin, vother, rmax, strings.Join(missed, " "))
 	}
 	fmt.Fprintf(&b, "every two originals of different groups: most points %d\n", pairsMost)
 	fmt.Fprintf(&b, "any unrelated pair: most points %d (%s)\n", most, worst)
@@ -610,4 +681,40 @@ func BenchmarkVerifyLocal(b *testing.B) {
 			}
 		})
 	}
+}
+
+// turnRGBA returns m turned by transform tr, numbered as
+// mediamatch.Transform: 1-3 rotate by 90, 180, 270 degrees, 4 and 5
+// mirror top to bottom and left to right, 6 and 7 mirror across the
+// diagonals.
+func turnRGBA(m *image.RGBA, tr int) *image.RGBA {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	ow, oh := w, h
+	if tr == 1 || tr == 3 || tr >= 6 {
+		ow, oh = h, w
+	}
+	out := image.NewRGBA(image.Rect(0, 0, ow, oh))
+	for y := range h {
+		for x := range w {
+			var u, v int
+			switch tr {
+			case 1:
+				u, v = y, w-1-x
+			case 2:
+				u, v = w-1-x, h-1-y
+			case 3:
+				u, v = h-1-y, x
+			case 4:
+				u, v = x, h-1-y
+			case 5:
+				u, v = w-1-x, y
+			case 6:
+				u, v = y, x
+			default:
+				u, v = h-1-y, w-1-x
+			}
+			out.SetRGBA(u, v, m.RGBAAt(m.Rect.Min.X+x, m.Rect.Min.Y+y))
+		}
+	}
+	return out
 }

@@ -68,8 +68,8 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		whole      [][]byte   // item i's whole-frame PDQ
 		viewHashes [][][]byte // item i's view hashes (after only)
 		feats      [][]mediamatch.Feature
-		heap       uint64     // bytes per item
-		store      float64    // bytes written per item
+		heap       uint64  // bytes per item
+		store      float64 // bytes written per item
 	}
 	load := func(withViews bool) *bank {
 		// The hashes are made first, so that the heap measured is the

@@ -614,8 +614,8 @@ func TestServerStatus(t *testing.T) {
 			pdq = s.GetCount()
 		}
 	}
-	if len(st.GetSignals()) != 5 || pdq < 6 {
-		t.Errorf("signals = %v, want 5 types and at least 6 PDQ", st.GetSignals())
+	if len(st.GetSignals()) != 6 || pdq < 6 {
+		t.Errorf("signals = %v, want 6 types (5 and local) and at least 6 PDQ", st.GetSignals())
 	}
 	// Signals per bank and type: the partner list's 5 PDQ hashes and
 	// nothing else; per type, the banks add up to the totals.
@@ -626,9 +626,9 @@ func TestServerStatus(t *testing.T) {
 		}
 		return m
 	}
-	if ps := bankSigs(got["partner"]); len(got["partner"].GetSignals()) != 5 || ps[pb.SignalType_SIGNAL_TYPE_PDQ] != 5 ||
-		ps[pb.SignalType_SIGNAL_TYPE_PHASH]+ps[pb.SignalType_SIGNAL_TYPE_DHASH] != 0 {
-		t.Errorf("partner signals = %v, want 5 types, 5 PDQ and no pHash or dHash", got["partner"].GetSignals())
+	if ps := bankSigs(got["partner"]); len(got["partner"].GetSignals()) != 6 || ps[pb.SignalType_SIGNAL_TYPE_PDQ] != 5 ||
+		ps[pb.SignalType_SIGNAL_TYPE_PHASH]+ps[pb.SignalType_SIGNAL_TYPE_DHASH]+ps[pb.SignalType_SIGNAL_TYPE_LOCAL] != 0 {
+		t.Errorf("partner signals = %v, want 6 types, 5 PDQ and no pHash, dHash or local features", got["partner"].GetSignals())
 	}
 	if ts := bankSigs(got["tve"]); ts[pb.SignalType_SIGNAL_TYPE_PDQ] < 1 || ts[pb.SignalType_SIGNAL_TYPE_PHASH] < 1 {
 		t.Errorf("tve signals = %v, want at least 1 PDQ and 1 pHash (the cat)", got["tve"].GetSignals())

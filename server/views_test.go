@@ -83,6 +83,7 @@ func TestViewsMatch(t *testing.T) {
 					}
 				}
 				k.Signals = keep
+				k.Features = nil
 			}
 			ref, err := e.match.MatchSignals(ctx, &pb.MatchSignalsRequest{Media: pb.MediaToProto(whole), Options: &pb.MatchOptions{Upright: true}})
 			if err != nil {

@@ -999,6 +999,7 @@ type keyScratch struct {
 	tailHit []uint64 // tail entry<<32 | key index
 	tailCnt []int    // per key: live tail postings
 	tailVot []int32  // per tail entry
+	weight  []uint64 // per key: its vote's weight (1 unless weighted)
 	addrs   []uintptr
 }
 
@@ -1051,6 +1052,23 @@ func (sc *keyScratch) index(m uint32) (int, bool) {
 // skipped (0: no limit): stop words that every picture has. fn must not
 // retain payload past v, nor modify it; it may call into the index.
 func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uint64, frame uint32, votes int, payload []byte)) {
+	v.vote(keys, minVotes, maxPostings, false, fn)
+}
+
+// VoteWeighted is Vote with each key's vote weighed by how rare the key
+// is (the inverse document frequency of text retrieval): a key held by
+// df of the view's n entries (counted as Vote counts for maxPostings,
+// entries removed since the last merge included) weighs
+// 1 + floor(log2(n/df)), at least 1. Descriptors are not uniform: a few
+// keys come from patterns that many pictures share (a plain edge, a
+// gradient), and an unrelated picture can gather as many of those as a
+// true copy gathers of its own rare ones; weighed, the copy ranks first.
+// votes and minVotes are weighed sums.
+func (v *KeyView) VoteWeighted(keys []uint32, minVotes, maxPostings int, fn func(ref uint64, frame uint32, votes int, payload []byte)) {
+	v.vote(keys, minVotes, maxPostings, true, fn)
+}
+
+func (v *KeyView) vote(keys []uint32, minVotes, maxPostings int, weighted bool, fn func(ref uint64, frame uint32, votes int, payload []byte)) {
 	minVotes = max(minVotes, 1)
 	sc := v.x.scratch.Get().(*keyScratch)
 	defer v.x.scratch.Put(sc)
@@ -1127,6 +1145,20 @@ func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uin
 		}
 	}
 
+	// Each key's weight.
+	sc.weight = slices.Grow(sc.weight[:0], nk)[:nk]
+	maxW := 1
+	for j := range q {
+		w := uint64(1)
+		if weighted {
+			if df := sc.total[j] + sc.tailCnt[j]; df > 0 && v.n > df {
+				w = uint64(bits.Len(uint(v.n / df))) // 1 + floor(log2(n/df))
+			}
+		}
+		sc.weight[j] = w
+		maxW = max(maxW, int(w))
+	}
+
 	// Pass 2: per segment (an entry lives in one), count each entry's
 	// votes in an open-addressing table.
 	for s, st := range v.segs {
@@ -1137,7 +1169,7 @@ func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uin
 				np += int(r[2*j+1] - r[2*j])
 			}
 		}
-		if np < minVotes {
+		if np*maxW < minVotes {
 			continue
 		}
 		lg := bits.Len(uint(2*np - 1))
@@ -1151,18 +1183,19 @@ func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uin
 			if sc.skip[j] {
 				continue
 			}
+			w := sc.weight[j]
 			for _, id := range ids[r[2*j]:r[2*j+1]] {
 				key := uint64(id+1) << 32
 				h := (id * 0x9e3779b1) >> hshift & mask
 				for {
 					e := tab[h]
 					if e == 0 {
-						tab[h] = key | 1
+						tab[h] = key | w
 						sc.slots = append(sc.slots, h)
 						break
 					}
 					if e&^0xffffffff == key {
-						tab[h] = e + 1
+						tab[h] = e + w
 						break
 					}
 					h = (h + 1) & mask
@@ -1188,7 +1221,7 @@ func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uin
 		clear(sc.tailVot)
 		for _, h := range sc.tailHit {
 			if !sc.skip[uint32(h)] {
-				sc.tailVot[h>>32]++
+				sc.tailVot[h>>32] += int32(sc.weight[uint32(h)])
 			}
 		}
 		for i, votes := range sc.tailVot {

@@ -3,6 +3,8 @@ package hamming
 import (
 	"cmp"
 	"fmt"
+	"maps"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -625,5 +627,58 @@ func TestKeyIndexConcurrent(t *testing.T) {
 	}
 	if got, want := x.View().Len(), len(m.entries); got != want {
 		t.Errorf("Len() = %d after the writes, want %d", got, want)
+	}
+}
+
+// TestKeyVoteWeighted checks VoteWeighted's weights against the model's
+// key counts (no removes: every stored posting is live), in a segment and
+// in the tail: a key held by df of n entries weighs 1+floor(log2(n/df)).
+func TestKeyVoteWeighted(t *testing.T) {
+	for _, tail := range []int{1 << 20, 4} {
+		x := NewKeyIndex(KeyConfig{tail: tail, sync: true})
+		m := &keyModel{}
+		r := rand.New(rand.NewPCG(9, uint64(tail)))
+		for ref := range uint64(300) {
+			var keys []uint32
+			for range 20 {
+				// Key k is held by about 300/(k+1) entries: a long tail.
+				keys = append(keys, uint32(r.IntN(64)*r.IntN(64)/(1+r.IntN(64))))
+			}
+			x.Add(ref, 1, keys, nil)
+			m.Add(ref, 1, keys, nil)
+		}
+		x.Wait()
+		v := x.View()
+		for range 20 {
+			q := []uint32{uint32(r.IntN(64)), uint32(r.IntN(64)), uint32(r.IntN(64)), uint32(r.IntN(200))}
+			want := map[uint64]int{}
+			seen := map[uint32]bool{}
+			for _, k := range q {
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				df := 0
+				for _, e := range m.entries {
+					if e.keys[k] {
+						df++
+					}
+				}
+				w := 1
+				if df > 0 && len(m.entries) > df {
+					w = bits.Len(uint(len(m.entries) / df))
+				}
+				for _, e := range m.entries {
+					if e.keys[k] {
+						want[e.ref] += w
+					}
+				}
+			}
+			got := map[uint64]int{}
+			v.VoteWeighted(q, 1, 0, func(ref uint64, _ uint32, votes int, _ []byte) { got[ref] = votes })
+			if !maps.Equal(got, want) {
+				t.Fatalf("tail %d: VoteWeighted(%v) differs from the model: %d entries against %d", tail, q, len(got), len(want))
+			}
+		}
 	}
 }

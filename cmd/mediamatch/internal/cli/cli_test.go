@@ -205,10 +205,11 @@ func TestCommands(t *testing.T) {
 	if out := must("add", "--bank", "tve", "--label", "entity=cat", photo); !strings.Contains(out, "added tve/chelsea.png") {
 		t.Errorf("add = %q", out)
 	}
-	if out := must("hash", photo); strings.Count(out, "\n")-strings.Count(out, "  view ") != 6 || !strings.Contains(out, "  phash   ") ||
+	if out := must("hash", photo); strings.Count(out, "\n")-strings.Count(out, "  view ") != 7 || !strings.Contains(out, "  phash   ") ||
+		!regexp.MustCompile(`\n  features: \d+  frame 0\n`).MatchString(out) ||
 		!regexp.MustCompile(`\n  pdq     [0-9a-f]{64}  frame 0  quality \d+\n`).MatchString(out) ||
 		!regexp.MustCompile(`\n  pdq     [0-9a-f]{64}  frame 0  quality \d+  view region \d+,\d+-\d+,\d+\n`).MatchString(out) {
-		t.Errorf("hash = %q, want a summary line and one line per signal (md5, sha256, pdq with quality, phash, dhash), "+
+		t.Errorf("hash = %q, want a summary line, one line per signal (md5, sha256, pdq with quality, phash, dhash), one of features, "+
 			"and lines for PDQ views", out)
 	}
 	if out := must("hash", "--local", photo); !strings.Contains(out, must("hash", photo)) {

@@ -78,8 +78,8 @@ func TestServeOps(t *testing.T) {
 
 	mustRun(t, addr, "bank", "create", "tve")
 	if out := mustRun(t, addr, "status"); !strings.Contains(out, "tve") || !strings.Contains(out, "data dir") || !strings.Contains(out, "pdq 0") ||
-		!regexp.MustCompile(`(?m)^BANK +ITEMS +PDQ +PHASH +DHASH +MD5 +SHA256 +LAST IMPORT$`).MatchString(out) ||
-		!regexp.MustCompile(`(?m)^tve +0 +0 +0 +0 +0 +0 +-$`).MatchString(out) {
+		!regexp.MustCompile(`(?m)^BANK +ITEMS +PDQ +PHASH +DHASH +MD5 +SHA256 +LOCAL +LAST IMPORT$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^tve +0 +0 +0 +0 +0 +0 +0 +-$`).MatchString(out) {
 		t.Errorf("status = %q, want the bank tve with its signals per type, the data dir and the PDQ count", out)
 	}
 	if out := mustRun(t, addr, "status", "--json"); !strings.Contains(out, `"name":"tve"`) {
