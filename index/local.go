@@ -38,12 +38,16 @@ const (
 	// in: a longer one is a descriptor that many pictures share (flat
 	// texture, text), which says little and costs much.
 	localMaxPostings = 4096
-	// localMinVotes is the least votes (weighed by the keys' rarity:
-	// hamming.KeyView.VoteWeighted) an item frame needs to be verified.
-	localMinVotes = 3
+	// localMinVotes is the fewest of a query frame's keys an item frame
+	// must hold to be verified: a copy that verifies (14 points or more)
+	// holds more than half as many of its keys.
+	localMinVotes = 4
 	// localVerify is the most item frames verified per query frame, the
-	// most voted first.
-	localVerify = 16
+	// most voted first (votes weighed by the keys' rarity:
+	// hamming.KeyView.VoteWeighted): each costs about 0.3 ms. On the
+	// shared photos every crop, pad and screenshot ranks its own item
+	// first (TestLocalFeaturesOnSharedMedia).
+	localVerify = 8
 )
 
 // localBits are the descriptor bits each table samples: fixed (a seeded

@@ -998,7 +998,7 @@ type keyScratch struct {
 	bloom   [64]uint64
 	tailHit []uint64 // tail entry<<32 | key index
 	tailCnt []int    // per key: live tail postings
-	tailVot []int32  // per tail entry
+	tailVot []uint64 // per tail entry: keys held << voteShift | weighed votes
 	weight  []uint64 // per key: its vote's weight (1 unless weighted)
 	addrs   []uintptr
 }
@@ -1050,10 +1050,16 @@ func (sc *keyScratch) index(m uint32) (int, bool) {
 // particular order. payload is read-only and stays valid as long as the
 // caller holds v. Keys held by more than maxPostings live entries are
 // skipped (0: no limit): stop words that every picture has. fn must not
-// retain payload past v, nor modify it; it may call into the index.
+// retain payload past v, nor modify it; it may call into the index. At
+// most 4,095 distinct keys (a query of local features has at most 1,024).
 func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uint64, frame uint32, votes int, payload []byte)) {
 	v.vote(keys, minVotes, maxPostings, false, fn)
 }
+
+// voteShift places an entry's count of keys held above its weighed
+// votes in a 32-bit tally: up to 4,095 keys and weighed votes below 2^20
+// (a query of 1,024 keys weighs at most 33 each).
+const voteShift = 20
 
 // VoteWeighted is Vote with each key's vote weighed by how rare the key
 // is (the inverse document frequency of text retrieval): a key held by
@@ -1063,7 +1069,8 @@ func (v *KeyView) Vote(keys []uint32, minVotes, maxPostings int, fn func(ref uin
 // keys come from patterns that many pictures share (a plain edge, a
 // gradient), and an unrelated picture can gather as many of those as a
 // true copy gathers of its own rare ones; weighed, the copy ranks first.
-// votes and minVotes are weighed sums.
+// votes is the weighed sum; minVotes still counts the keys held, so
+// that one rare key in common does not make a candidate.
 func (v *KeyView) VoteWeighted(keys []uint32, minVotes, maxPostings int, fn func(ref uint64, frame uint32, votes int, payload []byte)) {
 	v.vote(keys, minVotes, maxPostings, true, fn)
 }
@@ -1076,6 +1083,9 @@ func (v *KeyView) vote(keys []uint32, minVotes, maxPostings int, weighted bool, 
 	nk := len(q)
 	if nk == 0 || v.n == 0 {
 		return
+	}
+	if nk >= 1<<(32-voteShift) {
+		panic("hamming: Vote of more than 4095 distinct keys")
 	}
 	sc.total = slices.Grow(sc.total[:0], nk)[:nk]
 	clear(sc.total)
@@ -1147,7 +1157,6 @@ func (v *KeyView) vote(keys []uint32, minVotes, maxPostings int, weighted bool, 
 
 	// Each key's weight.
 	sc.weight = slices.Grow(sc.weight[:0], nk)[:nk]
-	maxW := 1
 	for j := range q {
 		w := uint64(1)
 		if weighted {
@@ -1156,7 +1165,6 @@ func (v *KeyView) vote(keys []uint32, minVotes, maxPostings int, weighted bool, 
 			}
 		}
 		sc.weight[j] = w
-		maxW = max(maxW, int(w))
 	}
 
 	// Pass 2: per segment (an entry lives in one), count each entry's
@@ -1169,7 +1177,7 @@ func (v *KeyView) vote(keys []uint32, minVotes, maxPostings int, weighted bool, 
 				np += int(r[2*j+1] - r[2*j])
 			}
 		}
-		if np*maxW < minVotes {
+		if np < minVotes {
 			continue
 		}
 		lg := bits.Len(uint(2*np - 1))
@@ -1190,12 +1198,12 @@ func (v *KeyView) vote(keys []uint32, minVotes, maxPostings int, weighted bool, 
 				for {
 					e := tab[h]
 					if e == 0 {
-						tab[h] = key | w
+						tab[h] = key | 1<<voteShift | w
 						sc.slots = append(sc.slots, h)
 						break
 					}
 					if e&^0xffffffff == key {
-						tab[h] = e + w
+						tab[h] = e + (1<<voteShift | w)
 						break
 					}
 					h = (h + 1) & mask
@@ -1205,8 +1213,8 @@ func (v *KeyView) vote(keys []uint32, minVotes, maxPostings int, weighted bool, 
 		seg := st.seg
 		for _, h := range sc.slots {
 			e := tab[h]
-			votes := int(uint32(e))
-			if votes < minVotes {
+			votes := int(uint32(e) & (1<<voteShift - 1))
+			if int(uint32(e)>>voteShift) < minVotes {
 				continue
 			}
 			id := uint32(e>>32) - 1
@@ -1221,12 +1229,12 @@ func (v *KeyView) vote(keys []uint32, minVotes, maxPostings int, weighted bool, 
 		clear(sc.tailVot)
 		for _, h := range sc.tailHit {
 			if !sc.skip[uint32(h)] {
-				sc.tailVot[h>>32] += int32(sc.weight[uint32(h)])
+				sc.tailVot[h>>32] += 1<<voteShift | sc.weight[uint32(h)]
 			}
 		}
-		for i, votes := range sc.tailVot {
-			if int(votes) >= minVotes {
-				fn(t.refs[i], t.frames[i], int(votes), t.pays[i])
+		for i, v := range sc.tailVot {
+			if int(v>>voteShift) >= minVotes {
+				fn(t.refs[i], t.frames[i], int(v&(1<<voteShift-1)), t.pays[i])
 			}
 		}
 	}

@@ -682,3 +682,34 @@ func TestKeyVoteWeighted(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyVoteWeightedMinVotes checks that VoteWeighted's minVotes counts
+// keys held, not weighed votes: one rare key in common, however heavy,
+// does not make a candidate.
+func TestKeyVoteWeightedMinVotes(t *testing.T) {
+	x := NewKeyIndex(KeyConfig{tail: 1 << 20, sync: true})
+	for ref := range uint64(1000) {
+		x.Add(ref, 0, []uint32{uint32(100000 + ref), uint32(200000 + ref), 7}, nil)
+	}
+	x.Add(5000, 0, []uint32{1, 2, 3}, nil) // in the tail with the rest
+	v := x.View()
+	for _, c := range []struct {
+		keys     []uint32
+		minVotes int
+		want     int // entries returned
+	}{
+		{[]uint32{100001}, 1, 1},                 // one rare key: weighs 10, one key held
+		{[]uint32{100001}, 2, 0},                 // minVotes counts keys: none holds 2
+		{[]uint32{100001, 200001}, 2, 1},         // two keys held
+		{[]uint32{100001, 200001, 7}, 3, 1},      // and the common one
+		{[]uint32{1, 2}, 2, 1},                   // the last entry
+		{[]uint32{7, 1, 2, 3}, 4, 0},             // nobody holds 4
+		{[]uint32{100001, 100002, 100003}, 2, 0}, // three entries, one key each
+	} {
+		n := 0
+		v.VoteWeighted(c.keys, c.minVotes, 0, func(uint64, uint32, int, []byte) { n++ })
+		if n != c.want {
+			t.Errorf("VoteWeighted(%v, minVotes %d) returned %d entries, want %d", c.keys, c.minVotes, n, c.want)
+		}
+	}
+}
