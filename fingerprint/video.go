@@ -66,6 +66,15 @@ const (
 	// (one or two a second on moving footage), and a copy must show this
 	// much around a moment for both to choose it.
 	anchorWindow = 500 * time.Millisecond
+	// videoFeatures is the most local features of a video keyframe: as
+	// many as a still image's (maxFeatures), because verification needs
+	// as many points of a frame as of a photo (16), and a crop keeps only
+	// part of them.
+	videoFeatures = maxFeatures
+	// featureKeyframes is the most keyframes of a video that carry local
+	// features (thinFeatures): at 37 bytes a feature, 32 x 256 features
+	// are 303 KB an item at most, whatever the video's length.
+	featureKeyframes = 32
 )
 
 // sample is one sampled video frame, shown from at until the next sample.
@@ -73,6 +82,7 @@ type sample struct {
 	at       time.Duration
 	signals  []mediamatch.Signal // PDQ first, then pHash and dHash
 	variants []mediamatch.Signal // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
+	features []mediamatch.Feature // local features (frameFeatures), unless HashOptions.NoFeatures
 	low      bool
 }
 
@@ -135,7 +145,7 @@ func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (
 	if h.opts.KeyframesOnly {
 		mode, anchored = decodeKeyframes, false
 	}
-	v, err := h.sampleFrames(ctx, data, mode, frameSide, opts.Dihedral, anchored)
+	v, err := h.sampleFrames(ctx, data, mode, frameSide, opts, anchored)
 	if err != nil {
 		return mediamatch.Media{}, err
 	}
@@ -145,7 +155,7 @@ func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (
 		Width:     v.width,
 		Height:    v.height,
 		Duration:  v.duration,
-		Keyframes: fold(v.all(), v.duration),
+		Keyframes: thinFeatures(fold(v.all(), v.duration), featureKeyframes),
 	}, nil
 }
 
@@ -166,13 +176,14 @@ func (h *Hasher) job(mode decodeMode, side int) frameJob {
 
 // sampleVideo runs ffmpeg over data and hashes the frame at every tick
 // of Options.FrameRate: the sampling before anchors.
-func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, side int, dihedral bool) (videoSamples, error) {
-	return h.sampleFrames(ctx, data, mode, side, dihedral, false)
+func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, side int, opts HashOptions) (videoSamples, error) {
+	return h.sampleFrames(ctx, data, mode, side, opts, false)
 }
 
 // sampleFrames runs ffmpeg over data and hashes the frame at every tick
-// of Options.FrameRate and, if anchored, every anchor.
-func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode, side int, dihedral, anchored bool) (videoSamples, error) {
+// of Options.FrameRate and, if anchored, every anchor: the PDQ variants
+// if opts.Dihedral, the local features unless opts.NoFeatures.
+func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode, side int, opts HashOptions, anchored bool) (videoSamples, error) {
 	job := h.job(mode, side)
 	// With anchors ffmpeg hands over every frame at the anchor rate; the
 	// grid's frame for tick i is the one on screen at i/fps, frame
@@ -191,11 +202,15 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 	hash := func(img *image.Gray, at time.Duration) sample {
 		// hashFrame and framePDQ do not keep img.
 		sigs, low := hashFrame(img)
-		p, variants, ok := framePDQ(img, dihedral)
+		p, variants, ok := framePDQ(img, opts.Dihedral)
 		if ok {
 			sigs = append([]mediamatch.Signal{p}, sigs...)
 		}
-		return sample{at: at, signals: sigs, variants: variants, low: low}
+		s := sample{at: at, signals: sigs, variants: variants, low: low}
+		if ok && !low && !opts.NoFeatures {
+			s.features = frameFeatures(img)
+		}
+		return s
 	}
 	// The header's duration, from the stderr goroutine: a last sample past
 	// it is a sliver that is dropped below, so it does not count against
@@ -418,7 +433,7 @@ func tick(i int, fps float64) time.Duration {
 // fold turns samples, in time order, into keyframes: each run of
 // consecutive samples that are near (see near) the run's first sample
 // becomes one keyframe with the first sample's signals (and dihedral
-// variants, when it is matchable) and the run's time range, from its first
+// variants, when it is matchable, and local features) and the run's time range, from its first
 // sample's time to the next run's. The first range starts at 0 and the
 // last ends at duration, which must be after the last sample's time.
 func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
@@ -444,6 +459,7 @@ func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 			End:            end,
 			Signals:        f.signals,
 			LowInformation: f.low,
+			Features:       f.features,
 		}
 		if len(f.variants) > 0 && matchable(k) {
 			k.Signals = append(slices.Clip(k.Signals), f.variants...)
@@ -456,6 +472,73 @@ func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 		kfs[n-1].End = duration
 	}
 	return kfs
+}
+
+// frameFeatures returns the local features of a sampled video frame
+// (features.go): at most videoFeatures, found inside its content (bars
+// and borders trimmed), on its luminance area-averaged to featureSide
+// pixels on the long side, as a still image's are, so that a frame and a
+// photo of it meet at the same scales.
+func frameFeatures(img image.Image) []mediamatch.Feature {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dw, dh := w, h
+	if long := max(w, h); long > featureSide {
+		dw = max(1, (w*featureSide+long/2)/long)
+		dh = max(1, (h*featureSide+long/2)/long)
+	}
+	if w <= 0 || h <= 0 {
+		return nil
+	}
+	l := luma{w: dw, h: dh, pix: make([]uint8, dw*dh)}
+	areaReduce(w, h, 1, lumaRows(img), l.pix, dw, dw, dh)
+	return contentFeatures(&l, videoFeatures)
+}
+
+// thinFeatures leaves local features on at most n keyframes of kfs (in
+// time order), spread over the video: for each of n moments evenly
+// spaced from the start of the first keyframe with features to the
+// start of the last (both kept), the keyframe with features that starts
+// nearest. The others lose theirs. A copy of the whole video, hashed the
+// same way, keeps keyframes at the same moments, and the first and last
+// place its range. It returns kfs.
+func thinFeatures(kfs []mediamatch.Keyframe, n int) []mediamatch.Keyframe {
+	var with []int
+	for i, k := range kfs {
+		if len(k.Features) > 0 {
+			with = append(with, i)
+		}
+	}
+	if len(with) <= n {
+		return kfs
+	}
+	keep := make(map[int]bool, n)
+	t0, t1 := kfs[with[0]].Start, kfs[with[len(with)-1]].Start
+	j := 0
+	for i := range n {
+		t := t0
+		if n > 1 {
+			t = t0 + time.Duration(float64(t1-t0)*float64(i)/float64(n-1))
+		}
+		// with is in time order: the nearest start is at j or after it.
+		for j+1 < len(with) && absDur(kfs[with[j+1]].Start-t) <= absDur(kfs[with[j]].Start-t) {
+			j++
+		}
+		keep[with[j]] = true
+	}
+	for _, i := range with {
+		if !keep[i] {
+			kfs[i].Features = nil
+		}
+	}
+	return kfs
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 // near reports whether b folds into a run that starts with a. Both must

@@ -73,7 +73,7 @@ func BenchmarkVideoCPU(b *testing.B) {
 	path, data := benchClip(b)
 	h := New(Options{FFmpeg: bin})
 	ctx := context.Background()
-	exact, err := h.sampleVideo(ctx, data, decodeExact, frameSide, false)
+	exact, err := h.sampleVideo(ctx, data, decodeExact, frameSide, HashOptions{NoFeatures: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func BenchmarkVideoCPU(b *testing.B) {
 			for b.Loop() {
 				base += fullDecodeCPU(b, bin, path)
 				c0 := selfCPU()
-				v, err = h.sampleVideo(ctx, data, mode, frameSide, false)
+				v, err = h.sampleVideo(ctx, data, mode, frameSide, HashOptions{NoFeatures: true})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -151,7 +151,7 @@ func BenchmarkVideoSampling(b *testing.B) {
 			mode = decodeNoLoopFilter
 		}
 		c0 := selfCPU()
-		v, err := h.sampleFrames(ctx, data, mode, frameSide, false, anchored)
+		v, err := h.sampleFrames(ctx, data, mode, frameSide, HashOptions{NoFeatures: true}, anchored)
 		if err != nil {
 			b.Fatal(err)
 		}
