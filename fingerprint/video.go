@@ -80,8 +80,8 @@ const (
 // sample is one sampled video frame, shown from at until the next sample.
 type sample struct {
 	at       time.Duration
-	signals  []mediamatch.Signal // PDQ first, then pHash and dHash
-	variants []mediamatch.Signal // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
+	signals  []mediamatch.Signal  // PDQ first, then pHash and dHash
+	variants []mediamatch.Signal  // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
 	features []mediamatch.Feature // local features (frameFeatures), unless HashOptions.NoFeatures
 	low      bool
 }
