@@ -199,7 +199,19 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 		seen    int // frames handed over
 		anc     = anchorer{window: int(math.Round(anchorWindow.Seconds() * job.rate))}
 	)
-	hash := func(img *image.Gray, at time.Duration) sample {
+	// The header's duration, from the stderr goroutine: a last sample past
+	// it is a sliver that is dropped below, so it does not count against
+	// the cap; and it says which samples get local features
+	// (featureSlot).
+	var declared atomic.Int64
+	// feats reports whether the sample of grid tick i (anchor: -1) gets
+	// local features, as far as the duration is known yet; the samples
+	// are thinned again once it is (below), so that a race with the
+	// stderr goroutine costs time, not determinism.
+	feats := func(i int) bool {
+		return !opts.NoFeatures && wantFeatures(i, featureSlot(time.Duration(declared.Load()), job.fps), job.fps)
+	}
+	hash := func(img *image.Gray, at time.Duration, feats bool) sample {
 		// hashFrame and framePDQ do not keep img.
 		sigs, low := hashFrame(img)
 		p, variants, ok := framePDQ(img, opts.Dihedral)
@@ -207,15 +219,11 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 			sigs = append([]mediamatch.Signal{p}, sigs...)
 		}
 		s := sample{at: at, signals: sigs, variants: variants, low: low}
-		if ok && !low && !opts.NoFeatures {
+		if ok && !low && feats {
 			s.features = frameFeatures(img)
 		}
 		return s
 	}
-	// The header's duration, from the stderr goroutine: a last sample past
-	// it is a sliver that is dropped below, so it does not count against
-	// the cap.
-	var declared atomic.Int64
 	onVideo := func(p probe) error {
 		declared.Store(int64(p.duration))
 		if p.duration > job.maxDuration() {
@@ -254,7 +262,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 			// the cap has at most 2 x MaxFrames samples, 7,200 by default,
 			// under mediamatch.MaxKeyframes; past that, ticks only.
 			if a, ok := anc.add(k, img); ok && len(anchors) < job.maxFrames {
-				anchors = append(anchors, hash(a, tick(anc.chosen, job.rate)))
+				anchors = append(anchors, hash(a, tick(anc.chosen, job.rate), feats(-1)))
 			}
 			if k != int(math.Floor(float64(len(frames))*per+1e-9)) {
 				return nil
@@ -265,7 +273,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 			return fmt.Errorf("%w: video is longer than %v (%d frames at %g per second)",
 				ErrTooLarge, job.maxDuration(), job.maxFrames, job.fps)
 		}
-		frames = append(frames, hash(img, tick(len(frames), job.fps)))
+		frames = append(frames, hash(img, tick(len(frames), job.fps), feats(len(frames))))
 		return nil
 	}
 	start := time.Now()
@@ -280,7 +288,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 		return videoSamples{}, err
 	}
 	if a, ok := anc.flush(); ok && len(anchors) < job.maxFrames {
-		anchors = append(anchors, hash(a, tick(anc.chosen, job.rate)))
+		anchors = append(anchors, hash(a, tick(anc.chosen, job.rate), feats(-1)))
 	}
 	p := res.probe
 	v := videoSamples{
@@ -297,6 +305,16 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 		anchors = anchors[:len(anchors)-1]
 	}
 	v.anchors = anchors
+	if slot := featureSlot(p.duration, job.fps); slot > 0 {
+		for i := range v.frames {
+			if !wantFeatures(i, slot, job.fps) {
+				v.frames[i].features = nil
+			}
+		}
+		for i := range v.anchors {
+			v.anchors[i].features = nil
+		}
+	}
 	if r := ((p.rotation % 180) + 180) % 180; r == 90 {
 		v.width, v.height = v.height, v.width
 	}
@@ -436,7 +454,8 @@ func tick(i int, fps float64) time.Duration {
 // fold turns samples, in time order, into keyframes: each run of
 // consecutive samples that are near (see near) the run's first sample
 // becomes one keyframe with the first sample's signals (and dihedral
-// variants, when it is matchable, and local features) and the run's time range, from its first
+// variants, when it is matchable, and local features, or those of the
+// run's first sample that has them) and the run's time range, from its first
 // sample's time to the next run's. The first range starts at 0 and the
 // last ends at duration, which must be after the last sample's time.
 func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
@@ -448,7 +467,14 @@ func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 			end = frames[i+1].at
 		}
 		if len(kfs) > 0 && near(first, f) {
-			kfs[len(kfs)-1].End = end
+			k := &kfs[len(kfs)-1]
+			k.End = end
+			if len(k.Features) == 0 && !k.LowInformation {
+				// The run's frames are one picture within noise: the
+				// features of any stand for the keyframe (see featureSlot:
+				// only some samples have them).
+				k.Features = f.features
+			}
 			continue
 		}
 		first = f
@@ -475,6 +501,35 @@ func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 		kfs[n-1].End = duration
 	}
 	return kfs
+}
+
+// featureSlot returns the span of a video of duration d (0 if unknown)
+// in which only the first tick's sample gets local features, or 0 for
+// every sample to get them: a video short enough for its samples to fit
+// twice in featureKeyframes (a minute at 1 sample a second) has them all,
+// a longer one at most 2 x featureKeyframes, the first tick of each of as
+// many equal spans, from which thinFeatures keeps featureKeyframes. A
+// long video thus costs the features of 64 frames, not of every sample,
+// and a copy of the whole of it, with the same duration, gets them at
+// the same ticks.
+func featureSlot(d time.Duration, fps float64) time.Duration {
+	w := d / (2 * featureKeyframes)
+	if fps <= 0 || w <= time.Duration(float64(time.Second)/fps) {
+		return 0
+	}
+	return w
+}
+
+// wantFeatures reports whether the sample of grid tick i (-1 for an
+// anchor) gets local features when slot is featureSlot's span.
+func wantFeatures(i int, slot time.Duration, fps float64) bool {
+	switch {
+	case slot == 0:
+		return true
+	case i < 0:
+		return false
+	}
+	return i == 0 || tick(i, fps)/slot != tick(i-1, fps)/slot
 }
 
 // frameFeatures returns the local features of a sampled video frame

@@ -12,7 +12,8 @@ import (
 )
 
 // TestVideoFeatures hashes a moving test pattern long enough to have more
-// keyframes than featureKeyframes, cut into a black stretch, and checks
+// keyframes than featureKeyframes, and for only some of its samples to get
+// features (featureSlot), cut into a black stretch, and checks
 // that its keyframes carry local features within the bounds (videoFeatures
 // a keyframe, featureKeyframes a video, none on a low-information
 // keyframe), spread from its first informative keyframe to its last, and
@@ -20,9 +21,9 @@ import (
 func TestVideoFeatures(t *testing.T) {
 	mmtest.FFmpeg(t)
 	data := makeVideo(t, "features.mp4",
-		"-f", "lavfi", "-i", "testsrc2=s=480x270:r=25:d=30",
-		"-f", "lavfi", "-i", "color=c=black:s=480x270:r=25:d=3",
-		"-f", "lavfi", "-i", "testsrc2=s=480x270:r=25:d=20",
+		"-f", "lavfi", "-i", "testsrc2=s=384x216:r=15:d=40",
+		"-f", "lavfi", "-i", "color=c=black:s=384x216:r=15:d=3",
+		"-f", "lavfi", "-i", "testsrc2=s=384x216:r=15:d=30",
 		"-filter_complex", "[0][1][2]concat=n=3:v=1", "-c:v", "libx264", "-preset", "veryfast")
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
@@ -67,8 +68,17 @@ func TestVideoFeatures(t *testing.T) {
 		for last >= 0 && m.Keyframes[last].LowInformation {
 			last--
 		}
-		if with[0] != first || with[len(with)-1] != last {
-			t.Errorf("features on keyframes %d..%d, want the first and last informative ones (%d, %d)", with[0], with[len(with)-1], first, last)
+		// Only ticks get features in a video this long, the first tick of
+		// each span of featureSlot: the last keyframe with features starts
+		// within a span and a tick of the last informative one.
+		slot := featureSlot(m.Duration, New(Options{}).opts.FrameRate)
+		if slot == 0 {
+			t.Fatalf("featureSlot(%v) = 0, want a video long enough for only some samples to get features", m.Duration)
+		}
+		end := m.Keyframes[with[len(with)-1]].Start
+		if with[0] != first || end < m.Keyframes[last].Start-slot-time.Second {
+			t.Errorf("features on keyframes %d..%d (ending at %v), want from the first informative one (%d) to within %v of the last (%d at %v)",
+				with[0], with[len(with)-1], end, first, slot+time.Second, last, m.Keyframes[last].Start)
 		}
 	}
 
@@ -133,5 +143,42 @@ func TestThinFeatures(t *testing.T) {
 				t.Errorf("thinFeatures(%d) kept features on %v, want %v", tt.n, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestFeatureSlot checks which samples get local features: all of a
+// video up to 2 x featureKeyframes samples long, else the first tick of
+// each of 2 x featureKeyframes spans and no anchor.
+func TestFeatureSlot(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		fps  float64
+		want int // of the ticks of d
+	}{
+		{0, 1, -1},
+		{20 * time.Second, 1, -1},
+		{2 * featureKeyframes * time.Second, 1, -1},
+		{2*featureKeyframes*time.Second + time.Second, 1, 2 * featureKeyframes},
+		{time.Hour, 1, 2 * featureKeyframes},
+		{time.Hour, 2, 2 * featureKeyframes},
+		{30 * time.Second, 4, 2 * featureKeyframes},
+	} {
+		slot := featureSlot(tt.d, tt.fps)
+		n, ticks := 0, int(tt.d.Seconds()*tt.fps)
+		for i := range ticks {
+			if wantFeatures(i, slot, tt.fps) {
+				n++
+			}
+		}
+		if tt.want < 0 {
+			if slot != 0 || !wantFeatures(-1, slot, tt.fps) {
+				t.Errorf("featureSlot(%v, %g) = %v, want 0 (every sample, anchors too)", tt.d, tt.fps, slot)
+			}
+			continue
+		}
+		if n != tt.want || wantFeatures(-1, slot, tt.fps) || !wantFeatures(0, slot, tt.fps) {
+			t.Errorf("%v at %g fps: %d of %d ticks get features (anchors %v, the first %v), want %d, no anchor and the first",
+				tt.d, tt.fps, n, ticks, wantFeatures(-1, slot, tt.fps), wantFeatures(0, slot, tt.fps), tt.want)
+		}
 	}
 }
