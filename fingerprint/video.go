@@ -343,14 +343,18 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 // holds in this process: the frame as read from ffmpeg (8-bit grey), its
 // reduction when over maxFramePixels, and the vPDQ pipeline's float32
 // luminance of the (reduced) frame, the anchorer's two copies of a frame,
-// what finding local features holds (frameFeatures: about 10 bytes a
-// pixel of the frame reduced to featureSide, counted as a square: its
-// luminance and pyramid, corner scores and an integral image), with 1 MiB
-// for the rest.
+// what finding local features holds (frameFeatures: about 12 bytes a
+// pixel of the frame reduced to featureSide on its long side: its
+// luminance, its pyramid, corner scores and an integral image), with
+// 1 MiB for the rest.
 func videoFrameBytes(w, h int) int64 {
 	px := int64(w) * int64(h)
 	p := min(px, maxFramePixels)
-	n := 3*px + 4*p + 10*featureSide*featureSide + 1<<20
+	fp := px
+	if long := int64(max(w, h)); long > featureSide {
+		fp = px * featureSide * featureSide / (long * long)
+	}
+	n := 3*px + 4*p + 12*fp + 1<<20
 	if px > maxFramePixels {
 		n += p
 	}
