@@ -72,9 +72,18 @@ const (
 	// part of them.
 	videoFeatures = maxFeatures
 	// featureKeyframes is the most keyframes of a video that carry local
-	// features (thinFeatures): at 37 bytes a feature, 32 x 256 features
-	// are 303 KB an item at most, whatever the video's length.
-	featureKeyframes = 32
+	// features (thinFeatures): at 37 bytes a feature, 8 x 256 features
+	// are 76 KB an item at most, whatever the video's length. Measured on
+	// the shared videos (4.3-22.5 s; eval --videos): 8 and 32 both find
+	// the crop-10 copies of both banked videos over their whole range;
+	// with 32, a single frame of the chair clip also met keyframes 5 s
+	// away in the same shot, which put its matched range out of place,
+	// and 32 cost 4 times the memory (303 KB an item).
+	featureKeyframes = 8
+	// featureTail is the end of a long video (see featureSlot) whose
+	// every tick gets features: the span within which the evaluation
+	// wants the end of a copy placed (eval.RangeTolerance).
+	featureTail = 2 * time.Second
 )
 
 // sample is one sampled video frame, shown from at until the next sample.
@@ -209,7 +218,8 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 	// are thinned again once it is (below), so that a race with the
 	// stderr goroutine costs time, not determinism.
 	feats := func(i int) bool {
-		return !opts.NoFeatures && wantFeatures(i, featureSlot(time.Duration(declared.Load()), job.fps), job.fps)
+		d := time.Duration(declared.Load())
+		return !opts.NoFeatures && wantFeatures(i, featureSlot(d, job.fps), job.fps, d)
 	}
 	hash := func(img *image.Gray, at time.Duration, feats bool) sample {
 		// hashFrame and framePDQ do not keep img.
@@ -307,7 +317,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 	v.anchors = anchors
 	if slot := featureSlot(p.duration, job.fps); slot > 0 {
 		for i := range v.frames {
-			if !wantFeatures(i, slot, job.fps) {
+			if !wantFeatures(i, slot, job.fps, p.duration) {
 				v.frames[i].features = nil
 			}
 		}
@@ -525,15 +535,19 @@ func featureSlot(d time.Duration, fps float64) time.Duration {
 }
 
 // wantFeatures reports whether the sample of grid tick i (-1 for an
-// anchor) gets local features when slot is featureSlot's span.
-func wantFeatures(i int, slot time.Duration, fps float64) bool {
+// anchor) of a video of duration d gets local features when slot is
+// featureSlot's span: besides the first tick of each span, the ticks of
+// the last featureTail, so that the last keyframe with features places
+// the end of a copy of the whole video (thinFeatures keeps it).
+func wantFeatures(i int, slot time.Duration, fps float64, d time.Duration) bool {
 	switch {
 	case slot == 0:
 		return true
 	case i < 0:
 		return false
 	}
-	return i == 0 || tick(i, fps)/slot != tick(i-1, fps)/slot
+	t := tick(i, fps)
+	return i == 0 || t/slot != tick(i-1, fps)/slot || t >= d-featureTail
 }
 
 // frameFeatures returns the local features of a sampled video frame

@@ -69,16 +69,17 @@ func TestVideoFeatures(t *testing.T) {
 			last--
 		}
 		// Only ticks get features in a video this long, the first tick of
-		// each span of featureSlot: the last keyframe with features starts
-		// within a span and a tick of the last informative one.
+		// each span of featureSlot and those of the last featureTail: the
+		// last keyframe with features starts within featureTail and a tick
+		// of the last informative one.
 		slot := featureSlot(m.Duration, New(Options{}).opts.FrameRate)
 		if slot == 0 {
 			t.Fatalf("featureSlot(%v) = 0, want a video long enough for only some samples to get features", m.Duration)
 		}
 		end := m.Keyframes[with[len(with)-1]].Start
-		if with[0] != first || end < m.Keyframes[last].Start-slot-time.Second {
+		if with[0] != first || end < m.Keyframes[last].Start-featureTail-time.Second {
 			t.Errorf("features on keyframes %d..%d (ending at %v), want from the first informative one (%d) to within %v of the last (%d at %v)",
-				with[0], with[len(with)-1], end, first, slot+time.Second, last, m.Keyframes[last].Start)
+				with[0], with[len(with)-1], end, first, featureTail+time.Second, last, m.Keyframes[last].Start)
 		}
 	}
 
@@ -148,7 +149,8 @@ func TestThinFeatures(t *testing.T) {
 
 // TestFeatureSlot checks which samples get local features: all of a
 // video up to 2 x featureKeyframes samples long, else the first tick of
-// each of 2 x featureKeyframes spans and no anchor.
+// each of 2 x featureKeyframes spans, those of the last featureTail, and
+// no anchor.
 func TestFeatureSlot(t *testing.T) {
 	for _, tt := range []struct {
 		d    time.Duration
@@ -156,29 +158,30 @@ func TestFeatureSlot(t *testing.T) {
 		want int // of the ticks of d
 	}{
 		{0, 1, -1},
-		{20 * time.Second, 1, -1},
+		{10 * time.Second, 1, -1},
 		{2 * featureKeyframes * time.Second, 1, -1},
 		{2*featureKeyframes*time.Second + time.Second, 1, 2 * featureKeyframes},
-		{time.Hour, 1, 2 * featureKeyframes},
-		{time.Hour, 2, 2 * featureKeyframes},
-		{30 * time.Second, 4, 2 * featureKeyframes},
+		{time.Hour, 1, 2*featureKeyframes + 2},
+		{time.Hour, 2, 2*featureKeyframes + 4},
+		{30 * time.Second, 4, 2*featureKeyframes + 7},
 	} {
 		slot := featureSlot(tt.d, tt.fps)
 		n, ticks := 0, int(tt.d.Seconds()*tt.fps)
 		for i := range ticks {
-			if wantFeatures(i, slot, tt.fps) {
+			if wantFeatures(i, slot, tt.fps, tt.d) {
 				n++
 			}
 		}
 		if tt.want < 0 {
-			if slot != 0 || !wantFeatures(-1, slot, tt.fps) {
+			if slot != 0 || !wantFeatures(-1, slot, tt.fps, tt.d) {
 				t.Errorf("featureSlot(%v, %g) = %v, want 0 (every sample, anchors too)", tt.d, tt.fps, slot)
 			}
 			continue
 		}
-		if n != tt.want || wantFeatures(-1, slot, tt.fps) || !wantFeatures(0, slot, tt.fps) {
-			t.Errorf("%v at %g fps: %d of %d ticks get features (anchors %v, the first %v), want %d, no anchor and the first",
-				tt.d, tt.fps, n, ticks, wantFeatures(-1, slot, tt.fps), wantFeatures(0, slot, tt.fps), tt.want)
+		last := wantFeatures(ticks-1, slot, tt.fps, tt.d)
+		if n != tt.want || wantFeatures(-1, slot, tt.fps, tt.d) || !wantFeatures(0, slot, tt.fps, tt.d) || !last {
+			t.Errorf("%v at %g fps: %d of %d ticks get features (anchors %v, the first %v, the last %v), want %d, no anchor, the first and the last",
+				tt.d, tt.fps, n, ticks, wantFeatures(-1, slot, tt.fps, tt.d), wantFeatures(0, slot, tt.fps, tt.d), last, tt.want)
 		}
 	}
 }
