@@ -130,7 +130,9 @@ func (v videoSamples) all() []sample {
 // hashVideo fingerprints a video (or animated image) with ffmpeg: frames
 // sampled at Options.FrameRate and at anchors (frames chosen by their
 // content, see anchorer), hashed, and runs of near-identical frames folded
-// into keyframes.
+// into keyframes; unless opts.NoFeatures, at most featureKeyframes of them,
+// spread over the video, carry local features (frameFeatures), which find
+// a cropped copy.
 //
 // The anchors are what let a copy cut anywhere match: the grid of ticks
 // starts at each file's first frame, so a copy cut half a second off a
