@@ -522,10 +522,10 @@ func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 // featureSlot returns the span of a video of duration d (0 if unknown)
 // in which only the first tick's sample gets local features, or 0 for
 // every sample to get them: a video short enough for its samples to fit
-// twice in featureKeyframes (a minute at 1 sample a second) has them all,
+// twice in featureKeyframes (16 s at 1 sample a second) has them all,
 // a longer one at most 2 x featureKeyframes, the first tick of each of as
 // many equal spans, from which thinFeatures keeps featureKeyframes. A
-// long video thus costs the features of 64 frames, not of every sample,
+// long video thus costs the features of 16 frames (and of its last 2 s), not of every sample,
 // and a copy of the whole of it, with the same duration, gets them at
 // the same ticks.
 func featureSlot(d time.Duration, fps float64) time.Duration {
