@@ -206,7 +206,7 @@ func (b *memBudget) queued() int {
 func TestDecodeMemoryCoversVideoFrames(t *testing.T) {
 	data := makeVideo(t, "c.mp4", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=5:d=2", "-c:v", "libx264", "-preset", "ultrafast")
 	_, err := hashVideoT(t, New(Options{DecodeMemory: 1 << 20}), data)
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "video frames of 320x240 needs about 2 MiB") {
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "video frames of 320x240 needs about 3 MiB") {
 		t.Fatalf("hashVideo with a 1 MiB budget = %v, want ErrTooLarge for the frames", err)
 	}
 	h := New(Options{DecodeMemory: 4 << 20})

@@ -158,9 +158,9 @@ type HashOptions struct {
 	// Hash on 2-10 MP photos); for video frames they come from the frame's
 	// one DCT, at no cost and less exactly (pdq.go has the figures).
 	Dihedral bool
-	// NoFeatures leaves out the local features of still images
-	// (mediamatch.Keyframe.Features): for callers that store or match
-	// only the hashes.
+	// NoFeatures leaves out the local features of still images and of
+	// video keyframes (mediamatch.Keyframe.Features): for callers that
+	// store or match only the hashes.
 	NoFeatures bool
 }
 

@@ -173,7 +173,7 @@ func TestFFmpegCPULimit(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 		defer cancel()
 		start := time.Now()
-		_, err := h.sampleVideo(ctx, data, mode, 0, false)
+		_, err := h.sampleVideo(ctx, data, mode, 0, HashOptions{NoFeatures: true})
 		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "CPU") {
 			t.Fatalf("sampleVideo = %v, want ErrTooLarge for the CPU limit", err)
 		}

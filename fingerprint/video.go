@@ -66,13 +66,32 @@ const (
 	// (one or two a second on moving footage), and a copy must show this
 	// much around a moment for both to choose it.
 	anchorWindow = 500 * time.Millisecond
+	// videoFeatures is the most local features of a video keyframe: as
+	// many as a still image's (maxFeatures), because verification needs
+	// as many points of a frame as of a photo (16), and a crop keeps only
+	// part of them.
+	videoFeatures = maxFeatures
+	// featureKeyframes is the most keyframes of a video that carry local
+	// features (thinFeatures): at 37 bytes a feature, 8 x 256 features
+	// are 76 KB an item at most, whatever the video's length. Measured on
+	// the shared videos (4.3-22.5 s; eval --videos): 8 and 32 both find
+	// the crop-10 copies of both banked videos over their whole range;
+	// with 32, a single frame of the chair clip also met keyframes 5 s
+	// away in the same shot, which put its matched range out of place,
+	// and 32 cost 4 times the memory (303 KB an item).
+	featureKeyframes = 8
+	// featureTail is the end of a long video (see featureSlot) whose
+	// every tick gets features: the span within which the evaluation
+	// wants the end of a copy placed (eval.RangeTolerance).
+	featureTail = 2 * time.Second
 )
 
 // sample is one sampled video frame, shown from at until the next sample.
 type sample struct {
 	at       time.Duration
-	signals  []mediamatch.Signal // PDQ first, then pHash and dHash
-	variants []mediamatch.Signal // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
+	signals  []mediamatch.Signal  // PDQ first, then pHash and dHash
+	variants []mediamatch.Signal  // with HashOptions.Dihedral: PDQ turned by Rotate90..FlipMinus1
+	features []mediamatch.Feature // local features (frameFeatures), unless HashOptions.NoFeatures
 	low      bool
 }
 
@@ -111,7 +130,9 @@ func (v videoSamples) all() []sample {
 // hashVideo fingerprints a video (or animated image) with ffmpeg: frames
 // sampled at Options.FrameRate and at anchors (frames chosen by their
 // content, see anchorer), hashed, and runs of near-identical frames folded
-// into keyframes.
+// into keyframes; unless opts.NoFeatures, at most featureKeyframes of them,
+// spread over the video, carry local features (frameFeatures), which find
+// a cropped copy.
 //
 // The anchors are what let a copy cut anywhere match: the grid of ticks
 // starts at each file's first frame, so a copy cut half a second off a
@@ -135,7 +156,7 @@ func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (
 	if h.opts.KeyframesOnly {
 		mode, anchored = decodeKeyframes, false
 	}
-	v, err := h.sampleFrames(ctx, data, mode, frameSide, opts.Dihedral, anchored)
+	v, err := h.sampleFrames(ctx, data, mode, frameSide, opts, anchored)
 	if err != nil {
 		return mediamatch.Media{}, err
 	}
@@ -145,7 +166,7 @@ func (h *Hasher) hashVideo(ctx context.Context, data []byte, opts HashOptions) (
 		Width:     v.width,
 		Height:    v.height,
 		Duration:  v.duration,
-		Keyframes: fold(v.all(), v.duration),
+		Keyframes: thinFeatures(fold(v.all(), v.duration), featureKeyframes),
 	}, nil
 }
 
@@ -166,13 +187,14 @@ func (h *Hasher) job(mode decodeMode, side int) frameJob {
 
 // sampleVideo runs ffmpeg over data and hashes the frame at every tick
 // of Options.FrameRate: the sampling before anchors.
-func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, side int, dihedral bool) (videoSamples, error) {
-	return h.sampleFrames(ctx, data, mode, side, dihedral, false)
+func (h *Hasher) sampleVideo(ctx context.Context, data []byte, mode decodeMode, side int, opts HashOptions) (videoSamples, error) {
+	return h.sampleFrames(ctx, data, mode, side, opts, false)
 }
 
 // sampleFrames runs ffmpeg over data and hashes the frame at every tick
-// of Options.FrameRate and, if anchored, every anchor.
-func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode, side int, dihedral, anchored bool) (videoSamples, error) {
+// of Options.FrameRate and, if anchored, every anchor: the PDQ variants
+// if opts.Dihedral, the local features unless opts.NoFeatures.
+func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode, side int, opts HashOptions, anchored bool) (videoSamples, error) {
 	job := h.job(mode, side)
 	// With anchors ffmpeg hands over every frame at the anchor rate; the
 	// grid's frame for tick i is the one on screen at i/fps, frame
@@ -188,19 +210,32 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 		seen    int // frames handed over
 		anc     = anchorer{window: int(math.Round(anchorWindow.Seconds() * job.rate))}
 	)
-	hash := func(img *image.Gray, at time.Duration) sample {
+	// The header's duration, from the stderr goroutine: a last sample past
+	// it is a sliver that is dropped below, so it does not count against
+	// the cap; and it says which samples get local features
+	// (featureSlot).
+	var declared atomic.Int64
+	// feats reports whether the sample of grid tick i (anchor: -1) gets
+	// local features, as far as the duration is known yet; the samples
+	// are thinned again once it is (below), so that a race with the
+	// stderr goroutine costs time, not determinism.
+	feats := func(i int) bool {
+		d := time.Duration(declared.Load())
+		return !opts.NoFeatures && wantFeatures(i, featureSlot(d, job.fps), job.fps, d)
+	}
+	hash := func(img *image.Gray, at time.Duration, feats bool) sample {
 		// hashFrame and framePDQ do not keep img.
 		sigs, low := hashFrame(img)
-		p, variants, ok := framePDQ(img, dihedral)
+		p, variants, ok := framePDQ(img, opts.Dihedral)
 		if ok {
 			sigs = append([]mediamatch.Signal{p}, sigs...)
 		}
-		return sample{at: at, signals: sigs, variants: variants, low: low}
+		s := sample{at: at, signals: sigs, variants: variants, low: low}
+		if ok && !low && feats {
+			s.features = frameFeatures(img)
+		}
+		return s
 	}
-	// The header's duration, from the stderr goroutine: a last sample past
-	// it is a sliver that is dropped below, so it does not count against
-	// the cap.
-	var declared atomic.Int64
 	onVideo := func(p probe) error {
 		declared.Store(int64(p.duration))
 		if p.duration > job.maxDuration() {
@@ -239,7 +274,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 			// the cap has at most 2 x MaxFrames samples, 7,200 by default,
 			// under mediamatch.MaxKeyframes; past that, ticks only.
 			if a, ok := anc.add(k, img); ok && len(anchors) < job.maxFrames {
-				anchors = append(anchors, hash(a, tick(anc.chosen, job.rate)))
+				anchors = append(anchors, hash(a, tick(anc.chosen, job.rate), feats(-1)))
 			}
 			if k != int(math.Floor(float64(len(frames))*per+1e-9)) {
 				return nil
@@ -250,7 +285,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 			return fmt.Errorf("%w: video is longer than %v (%d frames at %g per second)",
 				ErrTooLarge, job.maxDuration(), job.maxFrames, job.fps)
 		}
-		frames = append(frames, hash(img, tick(len(frames), job.fps)))
+		frames = append(frames, hash(img, tick(len(frames), job.fps), feats(len(frames))))
 		return nil
 	}
 	start := time.Now()
@@ -265,7 +300,7 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 		return videoSamples{}, err
 	}
 	if a, ok := anc.flush(); ok && len(anchors) < job.maxFrames {
-		anchors = append(anchors, hash(a, tick(anc.chosen, job.rate)))
+		anchors = append(anchors, hash(a, tick(anc.chosen, job.rate), feats(-1)))
 	}
 	p := res.probe
 	v := videoSamples{
@@ -282,6 +317,16 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 		anchors = anchors[:len(anchors)-1]
 	}
 	v.anchors = anchors
+	if slot := featureSlot(p.duration, job.fps); slot > 0 {
+		for i := range v.frames {
+			if !wantFeatures(i, slot, job.fps, p.duration) {
+				v.frames[i].features = nil
+			}
+		}
+		for i := range v.anchors {
+			v.anchors[i].features = nil
+		}
+	}
 	if r := ((p.rotation % 180) + 180) % 180; r == 90 {
 		v.width, v.height = v.height, v.width
 	}
@@ -310,11 +355,18 @@ func (h *Hasher) sampleFrames(ctx context.Context, data []byte, mode decodeMode,
 // holds in this process: the frame as read from ffmpeg (8-bit grey), its
 // reduction when over maxFramePixels, and the vPDQ pipeline's float32
 // luminance of the (reduced) frame, the anchorer's two copies of a frame,
-// with 1 MiB for the rest.
+// what finding local features holds (frameFeatures: about 12 bytes a
+// pixel of the frame reduced to featureSide on its long side: its
+// luminance, its pyramid, corner scores and an integral image), with
+// 1 MiB for the rest.
 func videoFrameBytes(w, h int) int64 {
 	px := int64(w) * int64(h)
 	p := min(px, maxFramePixels)
-	n := 3*px + 4*p + 1<<20
+	fp := px
+	if long := int64(max(w, h)); long > featureSide {
+		fp = px * featureSide * featureSide / (long * long)
+	}
+	n := 3*px + 4*p + 12*fp + 1<<20
 	if px > maxFramePixels {
 		n += p
 	}
@@ -418,7 +470,8 @@ func tick(i int, fps float64) time.Duration {
 // fold turns samples, in time order, into keyframes: each run of
 // consecutive samples that are near (see near) the run's first sample
 // becomes one keyframe with the first sample's signals (and dihedral
-// variants, when it is matchable) and the run's time range, from its first
+// variants, when it is matchable, and local features, or those of the
+// run's first sample that has them) and the run's time range, from its first
 // sample's time to the next run's. The first range starts at 0 and the
 // last ends at duration, which must be after the last sample's time.
 func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
@@ -430,7 +483,14 @@ func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 			end = frames[i+1].at
 		}
 		if len(kfs) > 0 && near(first, f) {
-			kfs[len(kfs)-1].End = end
+			k := &kfs[len(kfs)-1]
+			k.End = end
+			if len(k.Features) == 0 && !k.LowInformation {
+				// The run's frames are one picture within noise: the
+				// features of any stand for the keyframe (see featureSlot:
+				// only some samples have them).
+				k.Features = f.features
+			}
 			continue
 		}
 		first = f
@@ -444,6 +504,7 @@ func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 			End:            end,
 			Signals:        f.signals,
 			LowInformation: f.low,
+			Features:       f.features,
 		}
 		if len(f.variants) > 0 && matchable(k) {
 			k.Signals = append(slices.Clip(k.Signals), f.variants...)
@@ -456,6 +517,106 @@ func fold(frames []sample, duration time.Duration) []mediamatch.Keyframe {
 		kfs[n-1].End = duration
 	}
 	return kfs
+}
+
+// featureSlot returns the span of a video of duration d (0 if unknown)
+// in which only the first tick's sample gets local features, or 0 for
+// every sample to get them: a video short enough for its samples to fit
+// twice in featureKeyframes (16 s at 1 sample a second) has them all,
+// a longer one at most 2 x featureKeyframes, the first tick of each of as
+// many equal spans, from which thinFeatures keeps featureKeyframes. A
+// long video thus costs the features of 16 frames (and of its last 2 s), not of every sample,
+// and a copy of the whole of it, with the same duration, gets them at
+// the same ticks.
+func featureSlot(d time.Duration, fps float64) time.Duration {
+	w := d / (2 * featureKeyframes)
+	if fps <= 0 || w <= time.Duration(float64(time.Second)/fps) {
+		return 0
+	}
+	return w
+}
+
+// wantFeatures reports whether the sample of grid tick i (-1 for an
+// anchor) of a video of duration d gets local features when slot is
+// featureSlot's span: besides the first tick of each span, the ticks of
+// the last featureTail, so that the last keyframe with features places
+// the end of a copy of the whole video (thinFeatures keeps it).
+func wantFeatures(i int, slot time.Duration, fps float64, d time.Duration) bool {
+	switch {
+	case slot == 0:
+		return true
+	case i < 0:
+		return false
+	}
+	t := tick(i, fps)
+	return i == 0 || t/slot != tick(i-1, fps)/slot || t >= d-featureTail
+}
+
+// frameFeatures returns the local features of a sampled video frame
+// (features.go): at most videoFeatures, found inside its content (bars
+// and borders trimmed), on its luminance area-averaged to featureSide
+// pixels on the long side, as a still image's are, so that a frame and a
+// photo of it meet at the same scales.
+func frameFeatures(img image.Image) []mediamatch.Feature {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dw, dh := w, h
+	if long := max(w, h); long > featureSide {
+		dw = max(1, (w*featureSide+long/2)/long)
+		dh = max(1, (h*featureSide+long/2)/long)
+	}
+	if w <= 0 || h <= 0 {
+		return nil
+	}
+	l := luma{w: dw, h: dh, pix: make([]uint8, dw*dh)}
+	areaReduce(w, h, 1, lumaRows(img), l.pix, dw, dw, dh)
+	return contentFeatures(&l, videoFeatures)
+}
+
+// thinFeatures leaves local features on at most n keyframes of kfs (in
+// time order), spread over the video: for each of n moments evenly
+// spaced from the start of the first keyframe with features to the
+// start of the last (both kept), the keyframe with features that starts
+// nearest. The others lose theirs. A copy of the whole video, hashed the
+// same way, keeps keyframes at the same moments, and the first and last
+// place its range. It returns kfs.
+func thinFeatures(kfs []mediamatch.Keyframe, n int) []mediamatch.Keyframe {
+	var with []int
+	for i, k := range kfs {
+		if len(k.Features) > 0 {
+			with = append(with, i)
+		}
+	}
+	if len(with) <= n {
+		return kfs
+	}
+	keep := make(map[int]bool, n)
+	t0, t1 := kfs[with[0]].Start, kfs[with[len(with)-1]].Start
+	j := 0
+	for i := range n {
+		t := t0
+		if n > 1 {
+			t = t0 + time.Duration(float64(t1-t0)*float64(i)/float64(n-1))
+		}
+		// with is in time order: the nearest start is at j or after it.
+		for j+1 < len(with) && absDur(kfs[with[j+1]].Start-t) <= absDur(kfs[with[j]].Start-t) {
+			j++
+		}
+		keep[with[j]] = true
+	}
+	for _, i := range with {
+		if !keep[i] {
+			kfs[i].Features = nil
+		}
+	}
+	return kfs
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 // near reports whether b folds into a run that starts with a. Both must

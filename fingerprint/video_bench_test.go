@@ -73,7 +73,7 @@ func BenchmarkVideoCPU(b *testing.B) {
 	path, data := benchClip(b)
 	h := New(Options{FFmpeg: bin})
 	ctx := context.Background()
-	exact, err := h.sampleVideo(ctx, data, decodeExact, frameSide, false)
+	exact, err := h.sampleVideo(ctx, data, decodeExact, frameSide, HashOptions{NoFeatures: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func BenchmarkVideoCPU(b *testing.B) {
 			for b.Loop() {
 				base += fullDecodeCPU(b, bin, path)
 				c0 := selfCPU()
-				v, err = h.sampleVideo(ctx, data, mode, frameSide, false)
+				v, err = h.sampleVideo(ctx, data, mode, frameSide, HashOptions{NoFeatures: true})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -128,13 +128,18 @@ func selfCPU() time.Duration {
 // BenchmarkVideoSampling compares the sampling that hashVideo does (the
 // frame at each tick and at each anchor, every frame decoded but for the
 // loop filter) with the sampling before anchors (ticks only, decodeFast),
-// run one after the other in each iteration on the same 1080p clip; then,
-// once, the keyframes that each gives the shared test videos.
+// both without local features, and the same anchored sampling with local
+// features (what hashVideo does by default), run one after the other in
+// each iteration on the same 1080p clip; then, once, the keyframes that
+// each gives the shared test videos.
 //
 // Metrics: cpu-ratio-anchored-vs-ticks (ffmpeg's CPU plus this process's,
-// anchored over ticks only), ticks-cpu-ms/video-s and anchored-cpu-ms/video-s
-// (the same per second of video), ticks-hash-ms/video-s and
-// anchored-hash-ms/video-s (this process alone: hashing, and for anchors
+// anchored over ticks only), cpu-ratio-features-vs-none (the same, anchored
+// with features over anchored without), hash-ratio-features-vs-none (this
+// process alone), ticks-cpu-ms/video-s, anchored-cpu-ms/video-s and
+// features-cpu-ms/video-s (the same per second of video),
+// ticks-hash-ms/video-s, anchored-hash-ms/video-s and
+// features-hash-ms/video-s (this process alone: hashing, and for anchors
 // the frames' thumbs), ticks-keyframes/min and anchored-keyframes/min on the
 // clip, shared-ticks-keyframes/min and shared-anchored-keyframes/min over the
 // shared videos (what an item holds: 48 bytes of hashes a keyframe).
@@ -145,33 +150,40 @@ func BenchmarkVideoSampling(b *testing.B) {
 	_, data := benchClip(b)
 	h := New(Options{FFmpeg: bin})
 	ctx := context.Background()
-	run := func(b *testing.B, data []byte, anchored bool) (total, self time.Duration, keyframes int, d time.Duration) {
+	noFeatures := HashOptions{NoFeatures: true}
+	run := func(b *testing.B, data []byte, anchored bool, opts HashOptions) (total, self time.Duration, keyframes int, d time.Duration) {
 		mode := decodeFast
 		if anchored {
 			mode = decodeNoLoopFilter
 		}
 		c0 := selfCPU()
-		v, err := h.sampleFrames(ctx, data, mode, frameSide, false, anchored)
+		v, err := h.sampleFrames(ctx, data, mode, frameSide, opts, anchored)
 		if err != nil {
 			b.Fatal(err)
 		}
 		self = selfCPU() - c0
 		return v.cpu + self, self, len(fold(v.all(), v.duration)), v.duration
 	}
-	var ticks, anchored, ticksSelf, anchoredSelf, dur time.Duration
+	var ticks, anchored, featured, ticksSelf, anchoredSelf, featuredSelf, dur time.Duration
 	var kt, ka, n int
 	for b.Loop() {
-		t, ts, k, d := run(b, data, false)
-		a, as, k2, _ := run(b, data, true)
+		t, ts, k, d := run(b, data, false, noFeatures)
+		a, as, k2, _ := run(b, data, true, noFeatures)
+		f, fs, _, _ := run(b, data, true, HashOptions{})
 		ticks, ticksSelf, anchored, anchoredSelf = ticks+t, ticksSelf+ts, anchored+a, anchoredSelf+as
+		featured, featuredSelf = featured+f, featuredSelf+fs
 		kt, ka, dur, n = k, k2, d, n+1
 	}
 	secs := dur.Seconds() * float64(n)
 	b.ReportMetric(anchored.Seconds()/ticks.Seconds(), "cpu-ratio-anchored-vs-ticks")
+	b.ReportMetric(featured.Seconds()/anchored.Seconds(), "cpu-ratio-features-vs-none")
+	b.ReportMetric(featuredSelf.Seconds()/anchoredSelf.Seconds(), "hash-ratio-features-vs-none")
 	b.ReportMetric(1000*ticks.Seconds()/secs, "ticks-cpu-ms/video-s")
 	b.ReportMetric(1000*anchored.Seconds()/secs, "anchored-cpu-ms/video-s")
+	b.ReportMetric(1000*featured.Seconds()/secs, "features-cpu-ms/video-s")
 	b.ReportMetric(1000*ticksSelf.Seconds()/secs, "ticks-hash-ms/video-s")
 	b.ReportMetric(1000*anchoredSelf.Seconds()/secs, "anchored-hash-ms/video-s")
+	b.ReportMetric(1000*featuredSelf.Seconds()/secs, "features-hash-ms/video-s")
 	b.ReportMetric(float64(kt)/dur.Minutes(), "ticks-keyframes/min")
 	b.ReportMetric(float64(ka)/dur.Minutes(), "anchored-keyframes/min")
 
@@ -187,8 +199,8 @@ func BenchmarkVideoSampling(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, _, k, d := run(b, data, false)
-		_, _, k2, _ := run(b, data, true)
+		_, _, k, d := run(b, data, false, noFeatures)
+		_, _, k2, _ := run(b, data, true, noFeatures)
 		b.Logf("%s: %d keyframes with ticks only, %d with anchors, over %v", filepath.Base(f), k, k2, d.Round(time.Millisecond))
 		st, sa, total = st+k, sa+k2, total+d
 	}

@@ -202,7 +202,7 @@ func TestVideoSharedMedia(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 		defer cancel()
-		v, err := h.sampleVideo(ctx, data[name], decodeExact, frameSide, false)
+		v, err := h.sampleVideo(ctx, data[name], decodeExact, frameSide, HashOptions{NoFeatures: true})
 		if err != nil {
 			t.Fatalf("%s: exact decode: %v", name, err)
 		}
@@ -408,7 +408,7 @@ func TestVideoSharedMedia(t *testing.T) {
 		for _, name := range names {
 			exact := exactSamples(t, name)
 			ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
-			fast, err := h.sampleVideo(ctx, data[name], decodeFast, frameSide, false)
+			fast, err := h.sampleVideo(ctx, data[name], decodeFast, frameSide, HashOptions{NoFeatures: true})
 			cancel()
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
@@ -834,7 +834,7 @@ func TestVideoCutAnywhere(t *testing.T) {
 		}
 		var ks [2][]mediamatch.Keyframe
 		for i, data := range [][]byte{item, query} {
-			v, err := h.sampleFrames(ctx, data, mode, frameSide, false, anchored)
+			v, err := h.sampleFrames(ctx, data, mode, frameSide, HashOptions{NoFeatures: true}, anchored)
 			if err != nil {
 				t.Fatal(err)
 			}
