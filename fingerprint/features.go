@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"image"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 
@@ -185,17 +186,19 @@ func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 	scores := make([]float32, w0*h0)
 	iibuf := make([]uint32, (w0+1)*(h0+1))
 	for lv := range levels {
-		if lv > 0 {
-			// Each level from the one an octave above when there is one,
-			// so that no level is reduced from more than twice its size.
-			src := &pyr[0]
-			if lv >= 4 {
-				src = &pyr[lv-4]
-			}
+		switch {
+		case lv >= 4:
+			// An octave below a level already made: the mean of each 2x2
+			// block of it, the cheapest exact area reduction.
+			pyr[lv] = halve(&pyr[lv-4])
+		case lv > 0:
+			// The levels between level 0 and its half, sampled from it
+			// bilinearly: BRIEF's tests compare means of 5x5 boxes and
+			// the Harris window is 5x5 too, so the aliasing a reduction
+			// by less than 2 without area averaging adds hardly shows,
+			// at a few times less than area averaging costs.
 			k := math.Pow(2, float64(lv)/4)
-			w, h := max(1, int(math.Round(float64(w0)/k))), max(1, int(math.Round(float64(h0)/k)))
-			pyr[lv] = luma{w: w, h: h, pix: make([]uint8, w*h)}
-			areaReduce(src.w, src.h, 1, planeRows(src.pix, src.w, 0), pyr[lv].pix, w, w, h)
+			pyr[lv] = bilinear(l, max(1, int(math.Round(float64(w0)/k))), max(1, int(math.Round(float64(h0)/k))))
 		}
 		p := &pyr[lv]
 		rl := image.Rect(r.Min.X*p.w/w0, r.Min.Y*p.h/h0, (r.Max.X*p.w+w0-1)/w0, (r.Max.Y*p.h+h0-1)/h0)
@@ -220,6 +223,59 @@ func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 	return out
 }
 
+// halve returns p reduced to half its sides (rounded down), each pixel
+// the rounded mean of a 2x2 block.
+func halve(p *luma) luma {
+	w, h := p.w/2, p.h/2
+	out := luma{w: w, h: h, pix: make([]uint8, w*h)}
+	for y := range h {
+		a, b := p.pix[2*y*p.w:][:2*w], p.pix[(2*y+1)*p.w:][:2*w]
+		dst := out.pix[y*w:][:w]
+		for x := range dst {
+			dst[x] = uint8((uint32(a[2*x]) + uint32(a[2*x+1]) + uint32(b[2*x]) + uint32(b[2*x+1]) + 2) >> 2)
+		}
+	}
+	return out
+}
+
+// bilinear returns p resampled to w x h (smaller) by bilinear
+// interpolation at the centres of the new pixels, in 8-bit fixed point.
+func bilinear(p *luma, w, h int) luma {
+	out := luma{w: w, h: h, pix: make([]uint8, w*h)}
+	// tap returns the first source index and the weight (out of 256) of
+	// the second for position i of n taken from m.
+	tap := func(i, n, m int) (int, uint32) {
+		v := (float64(i)+0.5)*float64(m)/float64(n) - 0.5
+		v = min(max(v, 0), float64(m-1))
+		i0 := min(int(v), m-2)
+		if m == 1 {
+			return 0, 0
+		}
+		return i0, uint32(math.Round((v - float64(i0)) * 256))
+	}
+	xs := make([]int, w)
+	xf := make([]uint32, w)
+	for x := range w {
+		xs[x], xf[x] = tap(x, w, p.w)
+	}
+	for y := range h {
+		y0, fy := tap(y, h, p.h)
+		a := p.pix[y0*p.w:][:p.w]
+		b := a
+		if p.h > 1 {
+			b = p.pix[(y0+1)*p.w:][:p.w]
+		}
+		dst := out.pix[y*w:][:w]
+		for x := range dst {
+			i, fx := xs[x], xf[x]
+			top := uint32(a[i])*(256-fx) + uint32(a[min(i+1, len(a)-1)])*fx
+			bot := uint32(b[i])*(256-fx) + uint32(b[min(i+1, len(b)-1)])*fx
+			dst[x] = uint8((top*(256-fy) + bot*fy + 1<<15) >> 16)
+		}
+	}
+	return out
+}
+
 // unit converts a coordinate in level-0 pixels to mediamatch.FeatureUnit
 // of a frame whose longer side is long pixels.
 func unit(v float64, long int) uint16 {
@@ -238,21 +294,30 @@ func detect(p *luma, r image.Rectangle, scores []float32) []corner {
 	}
 	var found []corner
 	x0, x1 := max(featureBorder, r.Min.X), min(w-featureBorder, r.Max.X)
+	if x0 >= x1 {
+		return nil
+	}
 	for y := max(featureBorder, r.Min.Y); y < min(h-featureBorder, r.Max.Y); y++ {
-		up, row, down := pix[(y-3)*w:(y-2)*w], pix[y*w:(y+1)*w], pix[(y+3)*w:(y+4)*w]
-		for x := x0; x < x1; x++ {
-			v := int(row[x])
+		// The centre, the pixels 3 above and below it and those 3 left
+		// and right, as slices of one length indexed alike, so that the
+		// quick test reads them without bounds checks.
+		row := pix[y*w+x0 : y*w+x1]
+		up, down := pix[(y-3)*w+x0:][:len(row)], pix[(y+3)*w+x0:][:len(row)]
+		left, right := pix[y*w+x0-3:][:len(row)], pix[y*w+x0+3:][:len(row)]
+		for j, cv := range row {
+			v := int(cv)
 			hi, lo := v+fastThreshold, v-fastThreshold
 			// Any 9 contiguous pixels of the 16 include one of the two
 			// opposite ones at the top and bottom, and one of those at
 			// the left and right: most pixels are out after these 4
 			// reads, tested without branches (x>>63 is -1 for x < 0).
-			a, b, c, d := int(up[x]), int(row[x+3]), int(down[x]), int(row[x-3])
+			a, b, c, d := int(up[j]), int(right[j]), int(down[j]), int(left[j])
 			bright := ((hi-a)>>63 | (hi-c)>>63) & ((hi-b)>>63 | (hi-d)>>63)
 			dark := ((a-lo)>>63 | (c-lo)>>63) & ((b-lo)>>63 | (d-lo)>>63)
 			if bright|dark == 0 {
 				continue
 			}
+			x := x0 + j
 			i := y*w + x
 			// So do the pixels between them, at 2, 6, 10 and 14: the arc
 			// holds one of 2 and 10 and one of 6 and 14 too.
@@ -263,26 +328,32 @@ func detect(p *luma, r image.Rectangle, scores []float32) []corner {
 			if bright|dark == 0 {
 				continue
 			}
+			// The whole circle, as two masks built without branches (most
+			// pixels that get here are not corners: the score is summed
+			// only for those that are), each kept only if its side passed
+			// the quick tests; fewer than 9 bits cannot hold the arc.
 			var bm, dm uint32
-			var sb, sd int
-			for k := range 16 {
-				q := int(pix[i+off[k]])
-				if q > hi {
-					bm |= 1 << k
-					sb += q - hi
-				} else if q < lo {
-					dm |= 1 << k
-					sd += lo - q
-				}
+			for k, o := range off {
+				q := int(pix[i+o])
+				bm |= uint32((hi-q)>>63&1) << k
+				dm |= uint32((q-lo)>>63&1) << k
 			}
-			isBright := bright != 0 && arc9(bm)
-			isDark := dark != 0 && arc9(dm)
+			bm &= uint32(bright)
+			dm &= uint32(dark)
+			isBright := bits.OnesCount32(bm) >= 9 && arc9(bm)
+			isDark := bits.OnesCount32(dm) >= 9 && arc9(dm)
 			if !isBright && !isDark {
 				continue
 			}
 			// The FAST score, how far the circle is past the threshold,
 			// only picks the local maxima; the Harris response of those
 			// ranks them (ORB's choice: FAST responds along edges too).
+			var sb, sd int
+			for _, o := range off {
+				q := int(pix[i+o])
+				sb += max(0, q-hi)
+				sd += max(0, lo-q)
+			}
 			score := 0
 			if isBright {
 				score = sb
@@ -352,14 +423,18 @@ func spread(cs []corner, r image.Rectangle, n int) []corner {
 	if n <= 0 || len(cs) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(cs, func(a, b corner) int {
+	// cs is in raster order: ties go to the first in it, as a stable
+	// sort would keep them, at the cost of an unstable one.
+	slices.SortFunc(cs, func(a, b corner) int {
 		switch {
 		case a.score > b.score:
 			return -1
 		case a.score < b.score:
 			return 1
+		case a.y != b.y:
+			return int(a.y - b.y)
 		}
-		return 0
+		return int(a.x - b.x)
 	})
 	if len(cs) <= n {
 		return cs

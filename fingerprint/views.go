@@ -537,17 +537,18 @@ func lumaDigest(l *luma, r image.Rectangle) (pdq.Digest, bool) {
 }
 
 // viewSignals returns the PDQ signals of the views of a frame whose
-// luminance is l, each with its View and its own quality: the trimmed
-// content, hashed by trimmed (its rectangle in pixels of l) if it has
-// bars or borders, then the regions of regionsOf, hashed from l.
-func viewSignals(l *luma, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
+// luminance is l and content c (what trim(l) returns, which the caller
+// shares with contentFeatures), each with its View and its own quality:
+// the trimmed content, hashed by trimmed (its rectangle in pixels of l)
+// if it has bars or borders, then the regions of regionsOf, hashed from l.
+func viewSignals(l *luma, c image.Rectangle, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
 	var sigs []mediamatch.Signal
 	add := func(v mediamatch.View, d *pdq.Digest) {
 		s := pdqSignal(d, mediamatch.TransformNone, mediamatch.TransformNone)
 		s.View = v
 		sigs = append(sigs, s)
 	}
-	c, ok := trim(l)
+	ok := c != image.Rect(0, 0, l.w, l.h)
 	if ok {
 		if d, ok := trimmed(c); ok {
 			add(mediamatch.View{Region: toRegion(c, l), Trimmed: true}, &d)
