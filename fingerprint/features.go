@@ -3,7 +3,6 @@ package fingerprint
 import (
 	"image"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"slices"
 
@@ -331,29 +330,38 @@ func detect(p *luma, r image.Rectangle, scores []float32) []corner {
 			// The whole circle, as two masks built without branches (most
 			// pixels that get here are not corners: the score is summed
 			// only for those that are), each kept only if its side passed
-			// the quick tests; fewer than 9 bits cannot hold the arc.
-			var bm, dm uint32
-			for k, o := range off {
-				q := int(pix[i+o])
-				bm |= uint32((hi-q)>>63&1) << k
-				dm |= uint32((q-lo)>>63&1) << k
-			}
+			// the quick tests.
+			// Unrolled: the loop's shifts and counting cost as much as
+			// the tests.
+			q0, q1, q2, q3 := int(pix[i+off[0]]), int(pix[i+off[1]]), int(pix[i+off[2]]), int(pix[i+off[3]])
+			q4, q5, q6, q7 := int(pix[i+off[4]]), int(pix[i+off[5]]), int(pix[i+off[6]]), int(pix[i+off[7]])
+			q8, q9, q10, q11 := int(pix[i+off[8]]), int(pix[i+off[9]]), int(pix[i+off[10]]), int(pix[i+off[11]])
+			q12, q13, q14, q15 := int(pix[i+off[12]]), int(pix[i+off[13]]), int(pix[i+off[14]]), int(pix[i+off[15]])
+			bm := uint32((hi-q0)>>63&1 | (hi-q1)>>63&2 | (hi-q2)>>63&4 | (hi-q3)>>63&8 |
+				(hi-q4)>>63&16 | (hi-q5)>>63&32 | (hi-q6)>>63&64 | (hi-q7)>>63&128 |
+				(hi-q8)>>63&256 | (hi-q9)>>63&512 | (hi-q10)>>63&1024 | (hi-q11)>>63&2048 |
+				(hi-q12)>>63&4096 | (hi-q13)>>63&8192 | (hi-q14)>>63&16384 | (hi-q15)>>63&32768)
+			dm := uint32((q0-lo)>>63&1 | (q1-lo)>>63&2 | (q2-lo)>>63&4 | (q3-lo)>>63&8 |
+				(q4-lo)>>63&16 | (q5-lo)>>63&32 | (q6-lo)>>63&64 | (q7-lo)>>63&128 |
+				(q8-lo)>>63&256 | (q9-lo)>>63&512 | (q10-lo)>>63&1024 | (q11-lo)>>63&2048 |
+				(q12-lo)>>63&4096 | (q13-lo)>>63&8192 | (q14-lo)>>63&16384 | (q15-lo)>>63&32768)
 			bm &= uint32(bright)
 			dm &= uint32(dark)
-			isBright := bits.OnesCount32(bm) >= 9 && arc9(bm)
-			isDark := bits.OnesCount32(dm) >= 9 && arc9(dm)
+			isBright, isDark := arc9(bm), arc9(dm)
 			if !isBright && !isDark {
 				continue
 			}
 			// The FAST score, how far the circle is past the threshold,
 			// only picks the local maxima; the Harris response of those
 			// ranks them (ORB's choice: FAST responds along edges too).
-			var sb, sd int
-			for _, o := range off {
-				q := int(pix[i+o])
-				sb += max(0, q-hi)
-				sd += max(0, lo-q)
-			}
+			sb := max(0, q0-hi) + max(0, q1-hi) + max(0, q2-hi) + max(0, q3-hi) +
+				max(0, q4-hi) + max(0, q5-hi) + max(0, q6-hi) + max(0, q7-hi) +
+				max(0, q8-hi) + max(0, q9-hi) + max(0, q10-hi) + max(0, q11-hi) +
+				max(0, q12-hi) + max(0, q13-hi) + max(0, q14-hi) + max(0, q15-hi)
+			sd := max(0, lo-q0) + max(0, lo-q1) + max(0, lo-q2) + max(0, lo-q3) +
+				max(0, lo-q4) + max(0, lo-q5) + max(0, lo-q6) + max(0, lo-q7) +
+				max(0, lo-q8) + max(0, lo-q9) + max(0, lo-q10) + max(0, lo-q11) +
+				max(0, lo-q12) + max(0, lo-q13) + max(0, lo-q14) + max(0, lo-q15)
 			score := 0
 			if isBright {
 				score = sb
@@ -387,11 +395,13 @@ func detect(p *luma, r image.Rectangle, scores []float32) []corner {
 
 // arc9 reports whether the 16-bit circular mask m has 9 contiguous bits set.
 func arc9(m uint32) bool {
+	// Bit j of r is set if bits j to j+1 of m are, then j to j+3, j to
+	// j+7 and j to j+8: 4 steps instead of 8 shifts.
 	m |= m << 16
-	r := m
-	for k := 1; k < 9; k++ {
-		r &= m >> k
-	}
+	r := m & (m >> 1)
+	r &= r >> 2
+	r &= r >> 4
+	r &= m >> 8
 	return r&0xffff != 0
 }
 
