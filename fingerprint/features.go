@@ -153,10 +153,17 @@ type corner struct {
 func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 	if long := max(l.w, l.h); long > featureSide {
 		// Coordinates are shares of the longer side: the frame's shape,
-		// not its pixels, decides them.
+		// not its pixels, decides them. Bilinear, as the levels between octaves below, for the
+		// reduction by 4/3 at most of a still's luminance (512 pixels at
+		// most); by area averaging for more, where sampling would alias.
 		w, h := max(1, (l.w*featureSide+long/2)/long), max(1, (l.h*featureSide+long/2)/long)
-		small := luma{w: w, h: h, pix: make([]uint8, w*h)}
-		areaReduce(l.w, l.h, 1, planeRows(l.pix, l.w, 0), small.pix, w, w, h)
+		var small luma
+		if long <= 2*featureSide {
+			small = bilinear(l, w, h)
+		} else {
+			small = luma{w: w, h: h, pix: make([]uint8, w*h)}
+			areaReduce(l.w, l.h, 1, planeRows(l.pix, l.w, 0), small.pix, w, w, h)
+		}
 		r = image.Rect(r.Min.X*w/l.w, r.Min.Y*h/l.h, (r.Max.X*w+l.w-1)/l.w, (r.Max.Y*h+l.h-1)/l.h)
 		l = &small
 	}
@@ -244,12 +251,12 @@ func bilinear(p *luma, w, h int) luma {
 	// tap returns the first source index and the weight (out of 256) of
 	// the second for position i of n taken from m.
 	tap := func(i, n, m int) (int, uint32) {
-		v := (float64(i)+0.5)*float64(m)/float64(n) - 0.5
-		v = min(max(v, 0), float64(m-1))
-		i0 := min(int(v), m-2)
 		if m == 1 {
 			return 0, 0
 		}
+		v := (float64(i)+0.5)*float64(m)/float64(n) - 0.5
+		v = min(max(v, 0), float64(m-1))
+		i0 := min(int(v), m-2)
 		return i0, uint32(math.Round((v - float64(i0)) * 256))
 	}
 	xs := make([]int, w)
