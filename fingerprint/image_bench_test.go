@@ -227,8 +227,10 @@ func threadCPU(b *testing.B) time.Duration {
 // features), features/baseline (an item's hashing: Hash, views and local
 // features), upload/baseline (an upload's: views, features and the
 // dihedral variants, as the server hashes a MatchMedia call by default;
-// issue 13's bound: at most 3), each side's fastest milliseconds per
-// image, the PDQ signals and the local features per image.
+// issue 13's bound: at most 3), the last two again in CPU time of the
+// hashing thread (features/baseline-cpu, upload/baseline-cpu: steadier
+// when other processes share the cores), each side's fastest milliseconds
+// per image, the PDQ signals and the local features per image.
 func BenchmarkHashViews(b *testing.B) {
 	h := New(Options{})
 	ctx := context.Background()
