@@ -153,10 +153,17 @@ type corner struct {
 func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 	if long := max(l.w, l.h); long > featureSide {
 		// Coordinates are shares of the longer side: the frame's shape,
-		// not its pixels, decides them.
+		// not its pixels, decides them. Bilinear, as the levels between octaves below, for the
+		// reduction by 4/3 at most of a still's luminance (512 pixels at
+		// most); by area averaging for more, where sampling would alias.
 		w, h := max(1, (l.w*featureSide+long/2)/long), max(1, (l.h*featureSide+long/2)/long)
-		small := luma{w: w, h: h, pix: make([]uint8, w*h)}
-		areaReduce(l.w, l.h, 1, planeRows(l.pix, l.w, 0), small.pix, w, w, h)
+		var small luma
+		if long <= 2*featureSide {
+			small = bilinear(l, w, h)
+		} else {
+			small = luma{w: w, h: h, pix: make([]uint8, w*h)}
+			areaReduce(l.w, l.h, 1, planeRows(l.pix, l.w, 0), small.pix, w, w, h)
+		}
 		r = image.Rect(r.Min.X*w/l.w, r.Min.Y*h/l.h, (r.Max.X*w+l.w-1)/l.w, (r.Max.Y*h+l.h-1)/l.h)
 		l = &small
 	}
@@ -185,17 +192,19 @@ func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 	scores := make([]float32, w0*h0)
 	iibuf := make([]uint32, (w0+1)*(h0+1))
 	for lv := range levels {
-		if lv > 0 {
-			// Each level from the one an octave above when there is one,
-			// so that no level is reduced from more than twice its size.
-			src := &pyr[0]
-			if lv >= 4 {
-				src = &pyr[lv-4]
-			}
+		switch {
+		case lv >= 4:
+			// An octave below a level already made: the mean of each 2x2
+			// block of it, the cheapest exact area reduction.
+			pyr[lv] = halve(&pyr[lv-4])
+		case lv > 0:
+			// The levels between level 0 and its half, sampled from it
+			// bilinearly: BRIEF's tests compare means of 5x5 boxes and
+			// the Harris window is 5x5 too, so the aliasing a reduction
+			// by less than 2 without area averaging adds hardly shows,
+			// at a few times less than area averaging costs.
 			k := math.Pow(2, float64(lv)/4)
-			w, h := max(1, int(math.Round(float64(w0)/k))), max(1, int(math.Round(float64(h0)/k)))
-			pyr[lv] = luma{w: w, h: h, pix: make([]uint8, w*h)}
-			areaReduce(src.w, src.h, 1, planeRows(src.pix, src.w, 0), pyr[lv].pix, w, w, h)
+			pyr[lv] = bilinear(l, max(1, int(math.Round(float64(w0)/k))), max(1, int(math.Round(float64(h0)/k))))
 		}
 		p := &pyr[lv]
 		rl := image.Rect(r.Min.X*p.w/w0, r.Min.Y*p.h/h0, (r.Max.X*p.w+w0-1)/w0, (r.Max.Y*p.h+h0-1)/h0)
@@ -220,6 +229,59 @@ func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 	return out
 }
 
+// halve returns p reduced to half its sides (rounded down), each pixel
+// the rounded mean of a 2x2 block.
+func halve(p *luma) luma {
+	w, h := p.w/2, p.h/2
+	out := luma{w: w, h: h, pix: make([]uint8, w*h)}
+	for y := range h {
+		a, b := p.pix[2*y*p.w:][:2*w], p.pix[(2*y+1)*p.w:][:2*w]
+		dst := out.pix[y*w:][:w]
+		for x := range dst {
+			dst[x] = uint8((uint32(a[2*x]) + uint32(a[2*x+1]) + uint32(b[2*x]) + uint32(b[2*x+1]) + 2) >> 2)
+		}
+	}
+	return out
+}
+
+// bilinear returns p resampled to w x h (smaller) by bilinear
+// interpolation at the centres of the new pixels, in 8-bit fixed point.
+func bilinear(p *luma, w, h int) luma {
+	out := luma{w: w, h: h, pix: make([]uint8, w*h)}
+	// tap returns the first source index and the weight (out of 256) of
+	// the second for position i of n taken from m.
+	tap := func(i, n, m int) (int, uint32) {
+		if m == 1 {
+			return 0, 0
+		}
+		v := (float64(i)+0.5)*float64(m)/float64(n) - 0.5
+		v = min(max(v, 0), float64(m-1))
+		i0 := min(int(v), m-2)
+		return i0, uint32(math.Round((v - float64(i0)) * 256))
+	}
+	xs := make([]int, w)
+	xf := make([]uint32, w)
+	for x := range w {
+		xs[x], xf[x] = tap(x, w, p.w)
+	}
+	for y := range h {
+		y0, fy := tap(y, h, p.h)
+		a := p.pix[y0*p.w:][:p.w]
+		b := a
+		if p.h > 1 {
+			b = p.pix[(y0+1)*p.w:][:p.w]
+		}
+		dst := out.pix[y*w:][:w]
+		for x := range dst {
+			i, fx := xs[x], xf[x]
+			top := uint32(a[i])*(256-fx) + uint32(a[min(i+1, len(a)-1)])*fx
+			bot := uint32(b[i])*(256-fx) + uint32(b[min(i+1, len(b)-1)])*fx
+			dst[x] = uint8((top*(256-fy) + bot*fy + 1<<15) >> 16)
+		}
+	}
+	return out
+}
+
 // unit converts a coordinate in level-0 pixels to mediamatch.FeatureUnit
 // of a frame whose longer side is long pixels.
 func unit(v float64, long int) uint16 {
@@ -238,21 +300,30 @@ func detect(p *luma, r image.Rectangle, scores []float32) []corner {
 	}
 	var found []corner
 	x0, x1 := max(featureBorder, r.Min.X), min(w-featureBorder, r.Max.X)
+	if x0 >= x1 {
+		return nil
+	}
 	for y := max(featureBorder, r.Min.Y); y < min(h-featureBorder, r.Max.Y); y++ {
-		up, row, down := pix[(y-3)*w:(y-2)*w], pix[y*w:(y+1)*w], pix[(y+3)*w:(y+4)*w]
-		for x := x0; x < x1; x++ {
-			v := int(row[x])
+		// The centre, the pixels 3 above and below it and those 3 left
+		// and right, as slices of one length indexed alike, so that the
+		// quick test reads them without bounds checks.
+		row := pix[y*w+x0 : y*w+x1]
+		up, down := pix[(y-3)*w+x0:][:len(row)], pix[(y+3)*w+x0:][:len(row)]
+		left, right := pix[y*w+x0-3:][:len(row)], pix[y*w+x0+3:][:len(row)]
+		for j, cv := range row {
+			v := int(cv)
 			hi, lo := v+fastThreshold, v-fastThreshold
 			// Any 9 contiguous pixels of the 16 include one of the two
 			// opposite ones at the top and bottom, and one of those at
 			// the left and right: most pixels are out after these 4
 			// reads, tested without branches (x>>63 is -1 for x < 0).
-			a, b, c, d := int(up[x]), int(row[x+3]), int(down[x]), int(row[x-3])
+			a, b, c, d := int(up[j]), int(right[j]), int(down[j]), int(left[j])
 			bright := ((hi-a)>>63 | (hi-c)>>63) & ((hi-b)>>63 | (hi-d)>>63)
 			dark := ((a-lo)>>63 | (c-lo)>>63) & ((b-lo)>>63 | (d-lo)>>63)
 			if bright|dark == 0 {
 				continue
 			}
+			x := x0 + j
 			i := y*w + x
 			// So do the pixels between them, at 2, 6, 10 and 14: the arc
 			// holds one of 2 and 10 and one of 6 and 14 too.
@@ -263,26 +334,41 @@ func detect(p *luma, r image.Rectangle, scores []float32) []corner {
 			if bright|dark == 0 {
 				continue
 			}
-			var bm, dm uint32
-			var sb, sd int
-			for k := range 16 {
-				q := int(pix[i+off[k]])
-				if q > hi {
-					bm |= 1 << k
-					sb += q - hi
-				} else if q < lo {
-					dm |= 1 << k
-					sd += lo - q
-				}
-			}
-			isBright := bright != 0 && arc9(bm)
-			isDark := dark != 0 && arc9(dm)
+			// The whole circle, as two masks built without branches (most
+			// pixels that get here are not corners: the score is summed
+			// only for those that are), each kept only if its side passed
+			// the quick tests.
+			// Unrolled: the loop's shifts and counting cost as much as
+			// the tests.
+			q0, q1, q2, q3 := int(pix[i+off[0]]), int(pix[i+off[1]]), int(pix[i+off[2]]), int(pix[i+off[3]])
+			q4, q5, q6, q7 := int(pix[i+off[4]]), int(pix[i+off[5]]), int(pix[i+off[6]]), int(pix[i+off[7]])
+			q8, q9, q10, q11 := int(pix[i+off[8]]), int(pix[i+off[9]]), int(pix[i+off[10]]), int(pix[i+off[11]])
+			q12, q13, q14, q15 := int(pix[i+off[12]]), int(pix[i+off[13]]), int(pix[i+off[14]]), int(pix[i+off[15]])
+			bm := uint32((hi-q0)>>63&1 | (hi-q1)>>63&2 | (hi-q2)>>63&4 | (hi-q3)>>63&8 |
+				(hi-q4)>>63&16 | (hi-q5)>>63&32 | (hi-q6)>>63&64 | (hi-q7)>>63&128 |
+				(hi-q8)>>63&256 | (hi-q9)>>63&512 | (hi-q10)>>63&1024 | (hi-q11)>>63&2048 |
+				(hi-q12)>>63&4096 | (hi-q13)>>63&8192 | (hi-q14)>>63&16384 | (hi-q15)>>63&32768)
+			dm := uint32((q0-lo)>>63&1 | (q1-lo)>>63&2 | (q2-lo)>>63&4 | (q3-lo)>>63&8 |
+				(q4-lo)>>63&16 | (q5-lo)>>63&32 | (q6-lo)>>63&64 | (q7-lo)>>63&128 |
+				(q8-lo)>>63&256 | (q9-lo)>>63&512 | (q10-lo)>>63&1024 | (q11-lo)>>63&2048 |
+				(q12-lo)>>63&4096 | (q13-lo)>>63&8192 | (q14-lo)>>63&16384 | (q15-lo)>>63&32768)
+			bm &= uint32(bright)
+			dm &= uint32(dark)
+			isBright, isDark := arc9(bm), arc9(dm)
 			if !isBright && !isDark {
 				continue
 			}
 			// The FAST score, how far the circle is past the threshold,
 			// only picks the local maxima; the Harris response of those
 			// ranks them (ORB's choice: FAST responds along edges too).
+			sb := max(0, q0-hi) + max(0, q1-hi) + max(0, q2-hi) + max(0, q3-hi) +
+				max(0, q4-hi) + max(0, q5-hi) + max(0, q6-hi) + max(0, q7-hi) +
+				max(0, q8-hi) + max(0, q9-hi) + max(0, q10-hi) + max(0, q11-hi) +
+				max(0, q12-hi) + max(0, q13-hi) + max(0, q14-hi) + max(0, q15-hi)
+			sd := max(0, lo-q0) + max(0, lo-q1) + max(0, lo-q2) + max(0, lo-q3) +
+				max(0, lo-q4) + max(0, lo-q5) + max(0, lo-q6) + max(0, lo-q7) +
+				max(0, lo-q8) + max(0, lo-q9) + max(0, lo-q10) + max(0, lo-q11) +
+				max(0, lo-q12) + max(0, lo-q13) + max(0, lo-q14) + max(0, lo-q15)
 			score := 0
 			if isBright {
 				score = sb
@@ -316,11 +402,13 @@ func detect(p *luma, r image.Rectangle, scores []float32) []corner {
 
 // arc9 reports whether the 16-bit circular mask m has 9 contiguous bits set.
 func arc9(m uint32) bool {
+	// Bit j of r is set if bits j to j+1 of m are, then j to j+3, j to
+	// j+7 and j to j+8: 4 steps instead of 8 shifts.
 	m |= m << 16
-	r := m
-	for k := 1; k < 9; k++ {
-		r &= m >> k
-	}
+	r := m & (m >> 1)
+	r &= r >> 2
+	r &= r >> 4
+	r &= m >> 8
 	return r&0xffff != 0
 }
 
@@ -352,14 +440,18 @@ func spread(cs []corner, r image.Rectangle, n int) []corner {
 	if n <= 0 || len(cs) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(cs, func(a, b corner) int {
+	// cs is in raster order: ties go to the first in it, as a stable
+	// sort would keep them, at the cost of an unstable one.
+	slices.SortFunc(cs, func(a, b corner) int {
 		switch {
 		case a.score > b.score:
 			return -1
 		case a.score < b.score:
 			return 1
+		case a.y != b.y:
+			return int(a.y - b.y)
 		}
-		return 0
+		return int(a.x - b.x)
 	})
 	if len(cs) <= n {
 		return cs

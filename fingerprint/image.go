@@ -163,11 +163,12 @@ func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediam
 	kf := mediamatch.Keyframe{Signals: append([]mediamatch.Signal{pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)}, sigs...), LowInformation: low}
 	if views && !low {
 		l := viewLuma(small)
-		kf.Signals = append(kf.Signals, viewSignals(&l, func(r image.Rectangle) (pdq.Digest, bool) {
+		c, _ := trim(&l) // the views' content and the features'
+		kf.Signals = append(kf.Signals, viewSignals(&l, c, func(r image.Rectangle) (pdq.Digest, bool) {
 			return pdqImageRect(img, o, r, l.w, l.h)
 		})...)
 		if !opts.NoFeatures {
-			kf.Features = contentFeatures(&l, maxFeatures)
+			kf.Features = featuresIn(&l, c, maxFeatures)
 		}
 	}
 	if opts.Dihedral && matchable(kf) {

@@ -208,30 +208,38 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	flat := make([]bool, n)
 	level := make([]int, n)
 	act := make([]float64, n)
-	var hist [256]int
+	// Two histograms, of the even and the odd pixels of a line: counting
+	// into one, a run of equal pixels makes each count wait for the last.
+	var hist [2][256]int32
 	for i := range n {
-		clear(hist[:])
+		clear(hist[0][:])
+		clear(hist[1][:])
 		var sum int
+		// The line's pixels, from start a step apart (a row's are next
+		// to each other), read without a branch per pixel on the
+		// direction.
+		start, step := (first+i)*l.w+lo, 1
+		if !rows {
+			start, step = lo*l.w+first+i, l.w
+		}
 		var p1, p2 int // the two values before v
-		for k := lo; k < hi; k++ {
-			var v uint8
-			if rows {
-				v = l.at(k, first+i)
-			} else {
-				v = l.at(first+i, k)
-			}
-			hist[v]++
-			if k > lo+1 {
-				sum += abs(int(v) - 2*p1 + p2)
+		for k := range hi - lo {
+			v := l.pix[start+k*step]
+			hist[k&1][v]++
+			if k > 1 {
+				// |v - 2*p1 + p2| without a branch on its sign, which is
+				// as often one as the other.
+				d := int(v) - 2*p1 + p2
+				sum += (d ^ d>>63) - d>>63
 			}
 			p1, p2 = int(v), p1
 		}
 		// The most pixels in any window of 2*barTolerance+1 levels.
 		best, win := 0, 0
 		for v := 0; v < 256; v++ {
-			win += hist[v]
+			win += int(hist[0][v] + hist[1][v])
 			if v > 2*barTolerance {
-				win -= hist[v-2*barTolerance-1]
+				win -= int(hist[0][v-2*barTolerance-1] + hist[1][v-2*barTolerance-1])
 			}
 			if win > best {
 				best, level[i] = win, v-barTolerance
@@ -254,20 +262,29 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 		at := func(i, edge int) bool { return flat[edge] && abs(level[i]-level[edge]) <= barTolerance }
 		flatOnly = func(i int) bool { return flat[i] && (at(i, 0) || at(i, n-1)) }
 	}
-	// cross returns the mean step between lines i-1 and i.
+	// cross returns the mean step between lines i-1 and i, each worked
+	// out once (the cut below asks for most of them, some several times).
+	crossed := make([]float64, n)
+	done := make([]bool, n)
 	cross := func(i int) float64 {
 		if i <= 0 || i >= n {
 			return 0
 		}
-		var sum int
-		for k := lo; k < hi; k++ {
-			if rows {
-				sum += abs(int(l.at(k, first+i)) - int(l.at(k, first+i-1)))
-			} else {
-				sum += abs(int(l.at(first+i, k)) - int(l.at(first+i-1, k)))
-			}
+		if done[i] {
+			return crossed[i]
 		}
-		return float64(sum) / float64(hi-lo)
+		start, step, back := (first+i)*l.w+lo, 1, l.w // line i's first pixel, the next one's, line i-1's
+		if !rows {
+			start, step, back = lo*l.w+first+i, l.w, 1
+		}
+		var sum int
+		for k := range hi - lo {
+			j := start + k*step
+			d := int(l.pix[j]) - int(l.pix[j-back])
+			sum += (d ^ d>>63) - d>>63 // |d|, without a branch (as above)
+		}
+		crossed[i], done[i] = float64(sum)/float64(hi-lo), true
+		return crossed[i]
 	}
 	a, b := run(flatOnly, n, side)
 	// A blurred bar is relative (smoother than the picture), and the
@@ -537,17 +554,18 @@ func lumaDigest(l *luma, r image.Rectangle) (pdq.Digest, bool) {
 }
 
 // viewSignals returns the PDQ signals of the views of a frame whose
-// luminance is l, each with its View and its own quality: the trimmed
-// content, hashed by trimmed (its rectangle in pixels of l) if it has
-// bars or borders, then the regions of regionsOf, hashed from l.
-func viewSignals(l *luma, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
+// luminance is l and content c (what trim(l) returns, which the caller
+// shares with contentFeatures), each with its View and its own quality:
+// the trimmed content, hashed by trimmed (its rectangle in pixels of l)
+// if it has bars or borders, then the regions of regionsOf, hashed from l.
+func viewSignals(l *luma, c image.Rectangle, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
 	var sigs []mediamatch.Signal
 	add := func(v mediamatch.View, d *pdq.Digest) {
 		s := pdqSignal(d, mediamatch.TransformNone, mediamatch.TransformNone)
 		s.View = v
 		sigs = append(sigs, s)
 	}
-	c, ok := trim(l)
+	ok := c != image.Rect(0, 0, l.w, l.h)
 	if ok {
 		if d, ok := trimmed(c); ok {
 			add(mediamatch.View{Region: toRegion(c, l), Trimmed: true}, &d)
