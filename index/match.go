@@ -123,9 +123,6 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 
 	out := make([]mediamatch.Match, 0, len(mt.cands))
 	for _, c := range mt.cands {
-		if !c.plausible(q.Media, p) {
-			continue
-		}
 		out = append(out, c.result(q.Media, p, mt.bankName(c.meta.bankRef())))
 	}
 	slices.SortFunc(out, compareMatches)
@@ -321,7 +318,6 @@ type plan struct {
 	dihedral    bool
 	maxResults  int
 	queryFrames int // informative query keyframes
-	localFrames int // query keyframes whose local features are searched
 	maxHits     int // -1: no limit
 	maxFrames   int // -1: no limit
 }
@@ -392,7 +388,6 @@ func planQuery(q Query) (plan, error) {
 			}
 			if p.local(k) {
 				probes += len(k.Features) // a lookup per table each, as cheap as a near probe
-				p.localFrames++
 			}
 		}
 	}
@@ -588,27 +583,6 @@ func (c *candidate) hit(q, i uint32, h hit) {
 	if old, ok := c.pairs[k]; !ok || h.better(old) {
 		c.pairs[k] = h
 	}
-}
-
-// plausible reports whether a candidate found between two videos by
-// local features alone holds up: at least half of the query's keyframes
-// with local features (at least 2) met the item by them. A moving camera
-// looks to local features like a crop of the frame before, so two videos
-// of one continuous shot (perception/v1 and v2 of the shared media: the
-// end of one drone flight and the start of the next) meet on a keyframe
-// or two, where a cropped copy of a video meets it all along.
-func (c *candidate) plausible(qm mediamatch.Media, p plan) bool {
-	if c.exact != "" || qm.Kind != mediamatch.KindVideo || mediamatch.Kind(c.meta.kind) != mediamatch.KindVideo {
-		return true
-	}
-	frames := make(map[uint32]bool)
-	for pr, h := range c.pairs {
-		if h.typ != mediamatch.Local {
-			return true
-		}
-		frames[pr.q] = true
-	}
-	return len(frames) >= 2 && 2*len(frames) >= p.localFrames
 }
 
 // result turns a candidate into a Match.
