@@ -256,3 +256,54 @@ func TestFeatureKeys(t *testing.T) {
 		t.Errorf("keys unchanged when a sampled bit changed")
 	}
 }
+
+// TestLocalVideo checks that video items keep no local features, and
+// that a video query's features find an image item: a still of the
+// video, cropped.
+func TestLocalVideo(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, "", Options{})
+	mustBank(t, ix, "b")
+	r := rand.New(rand.NewPCG(11, 12))
+	const w, h = 1280, 720
+	stillFeats := randFeatures(r, 220, w, h)
+	img := still(pdq(h256(r)))
+	img.Width, img.Height = w, h
+	img.Keyframes[0].Features = stillFeats
+	if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: "still", Media: img}); err != nil {
+		t.Fatal(err)
+	}
+	vid := video(h256(r)[:8], h256(r)[:8])
+	vid.Width, vid.Height = w, h
+	for i := range vid.Keyframes {
+		vid.Keyframes[i].Features = randFeatures(r, 200, w, h)
+	}
+	vidFeats := vid.Keyframes[1].Features
+	if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: "video", Media: vid}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ix.GetItem(ctx, "b", "video")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range got.Media.Keyframes {
+		if len(k.Features) != 0 {
+			t.Errorf("video item keyframe %d keeps %d features, want none", i, len(k.Features))
+		}
+	}
+	// A video whose second keyframe is a crop of the still, whose first
+	// is a crop of the video item's frame: only the still matches.
+	q := video(h256(r)[:8], h256(r)[:8])
+	q.Width, q.Height = w, h
+	crop, _, _ := cropOf(r, stillFeats, w, h, 50, 50, 900, 950)
+	q.Keyframes[1].Features = crop
+	crop2, _, _ := cropOf(r, vidFeats, w, h, 50, 50, 900, 950)
+	q.Keyframes[0].Features = crop2
+	ms, err := ix.Match(ctx, Query{Media: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || ms[0].ItemID != "still" || ms[0].Signal != mediamatch.Local || ms[0].Frames[0].QueryFrame != 1 {
+		t.Fatalf("Match = %+v, want the still alone, by local features, from query keyframe 1", ms)
+	}
+}
