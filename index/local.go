@@ -64,6 +64,23 @@ var localBits = func() (b [localTables][localKeyBits]uint8) {
 	return b
 }()
 
+// localKeyParts[t][i][b] is what descriptor byte i of value b gives
+// table t's key: its sampled bits at their places. A key is the OR of
+// its 32 bytes' parts, 32 lookups instead of 24 bit extractions, for
+// every feature of every query.
+var localKeyParts = func() (parts [localTables][32][256]uint32) {
+	for t := range localTables {
+		for j, p := range localBits[t] {
+			for b := range 256 {
+				if b>>(7-p&7)&1 != 0 {
+					parts[t][p>>3][b] |= 1 << j
+				}
+			}
+		}
+	}
+	return parts
+}()
+
 // featureKeys appends the keys of every feature of fs to dst, each once.
 func featureKeys(dst []uint32, fs []mediamatch.Feature) []uint32 {
 	start := len(dst)
@@ -71,8 +88,9 @@ func featureKeys(dst []uint32, fs []mediamatch.Feature) []uint32 {
 		d := &fs[i].Desc
 		for t := range localTables {
 			k := uint32(t) << localKeyBits
-			for j, p := range localBits[t] {
-				k |= uint32(d[p>>3]>>(7-p&7)&1) << j
+			pt := &localKeyParts[t]
+			for n, v := range d {
+				k |= pt[n][v]
 			}
 			dst = append(dst, k)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
@@ -234,6 +235,21 @@ func TestFeatureKeys(t *testing.T) {
 		if keys[i] <= keys[i-1] {
 			t.Fatalf("keys not sorted and distinct at %d", i)
 		}
+	}
+	// The keys are the sampled bits, in order, below the table number.
+	var want []uint32
+	for _, f := range fs {
+		for tb := range localTables {
+			k := uint32(tb) << localKeyBits
+			for j, p := range localBits[tb] {
+				k |= uint32(f.Desc[p/8]>>(7-p%8)&1) << j
+			}
+			want = append(want, k)
+		}
+	}
+	slices.Sort(want)
+	if want = slices.Compact(want); !reflect.DeepEqual(keys, want) {
+		t.Fatalf("featureKeys differs from the sampled bits")
 	}
 	// A descriptor with bits outside every table's sample keeps its keys.
 	g := fs[0]
