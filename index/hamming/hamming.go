@@ -232,22 +232,11 @@ func (h *Searcher) Remove(ref uint64) {
 	defer h.mu.Unlock()
 	v := h.cur.Load()
 	nv := &View{s: h, segs: v.segs, tail: v.tail, n: v.n}
-	changed := false
 	t := &nv.tail
-	for i, r := range t.refs {
-		if r != ref || t.isDead(i) {
-			continue
-		}
-		if !changed {
-			d := make([]uint64, (len(t.refs)+63)/64)
-			copy(d, t.dead)
-			t.dead = d
-			changed = true
-		}
-		t.dead[i>>6] |= 1 << (i & 63)
-		t.ndead++
-		nv.n--
-	}
+	killed := killTail(t.refs, &t.dead, ref)
+	t.ndead += killed
+	nv.n -= killed
+	changed := killed > 0
 	if t.ndead == len(t.refs) {
 		nv.tail = tailView{}
 	}
@@ -293,25 +282,61 @@ const (
 )
 
 // pickMerge returns the segments of v to merge into one, [lo, hi), if any.
-func pickMerge(v *View) (lo, hi int, ok bool) {
-	k := len(v.segs)
+func pickMerge(v *View) (lo, hi int, ok bool) { return pickMergeOf(v.segs) }
+
+// mergeable is a segment's state as the merge policy sees it: the
+// Searcher's and the KeyIndex's segments follow one policy.
+type mergeable interface {
+	live() int        // entries not removed
+	deadCount() int   // entries removed since the segment was built
+	storedCount() int // entries it holds, removed or not
+}
+
+func (s *segState) deadCount() int   { return s.ndead }
+func (s *segState) storedCount() int { return s.seg.size() }
+
+// pickMergeOf returns the segments of segs (oldest first) to merge into
+// one, [lo, hi), if any: a segment with all newer ones once they hold
+// 1/mergeRatio of its live entries, else one 1/compactFrac removed.
+func pickMergeOf[S mergeable](segs []S) (lo, hi int, ok bool) {
+	k := len(segs)
 	newer := 0
 	for j := k - 1; j >= 0; j-- {
-		if j < k-1 && v.segs[j].live() <= mergeRatio*newer {
+		if j < k-1 && segs[j].live() <= mergeRatio*newer {
 			lo = j
 			ok = true
 		}
-		newer += v.segs[j].live()
+		newer += segs[j].live()
 	}
 	if ok {
 		return lo, k, true
 	}
-	for j, st := range v.segs {
-		if st.ndead > 0 && st.ndead*compactFrac >= st.seg.size() {
+	for j, st := range segs {
+		if n := st.deadCount(); n > 0 && n*compactFrac >= st.storedCount() {
 			return j, j + 1, true
 		}
 	}
 	return 0, 0, false
+}
+
+// killTail marks every live entry of ref among refs dead in *dead (a
+// bit per entry, copied before its first change, since published views
+// share it) and returns how many it marked.
+func killTail(refs []uint64, dead *[]uint64, ref uint64) int {
+	killed := 0
+	for i, r := range refs {
+		if r != ref || i>>6 < len(*dead) && (*dead)[i>>6]>>(i&63)&1 != 0 {
+			continue
+		}
+		if killed == 0 {
+			d := make([]uint64, (len(refs)+63)/64)
+			copy(d, *dead)
+			*dead = d
+		}
+		(*dead)[i>>6] |= 1 << (i & 63)
+		killed++
+	}
+	return killed
 }
 
 // kick starts merging if the policy wants a merge and none is running.

@@ -321,22 +321,11 @@ func (x *KeyIndex) Remove(ref uint64) {
 	defer x.mu.Unlock()
 	v := x.cur.Load()
 	nv := &KeyView{x: x, segs: v.segs, tail: v.tail, n: v.n}
-	changed := false
 	t := &nv.tail
-	for i, r := range t.refs {
-		if r != ref || t.isDead(i) {
-			continue
-		}
-		if !changed {
-			d := make([]uint64, (len(t.refs)+63)/64)
-			copy(d, t.dead)
-			t.dead = d
-			changed = true
-		}
-		t.dead[i>>6] |= 1 << (i & 63)
-		t.ndead++
-		nv.n--
-	}
+	killed := killTail(t.refs, &t.dead, ref)
+	t.ndead += killed
+	nv.n -= killed
+	changed := killed > 0
 	if t.ndead == len(t.refs) {
 		nv.tail = keyTail{}
 	}
@@ -377,26 +366,10 @@ func (x *KeyIndex) Remove(ref uint64) {
 
 // pickKeyMerge is pickMerge (hamming.go) for a KeyView: the segments to
 // merge into one, [lo, hi), if any.
-func pickKeyMerge(v *KeyView) (lo, hi int, ok bool) {
-	k := len(v.segs)
-	newer := 0
-	for j := k - 1; j >= 0; j-- {
-		if j < k-1 && v.segs[j].live() <= mergeRatio*newer {
-			lo = j
-			ok = true
-		}
-		newer += v.segs[j].live()
-	}
-	if ok {
-		return lo, k, true
-	}
-	for j, st := range v.segs {
-		if st.ndead > 0 && st.ndead*compactFrac >= st.seg.n {
-			return j, j + 1, true
-		}
-	}
-	return 0, 0, false
-}
+func pickKeyMerge(v *KeyView) (lo, hi int, ok bool) { return pickMergeOf(v.segs) }
+
+func (s *keySegState) deadCount() int   { return s.ndead }
+func (s *keySegState) storedCount() int { return s.seg.n }
 
 // kick starts merging if the policy wants a merge and none is running.
 // x.mu is held.
