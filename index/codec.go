@@ -67,7 +67,7 @@ package index
 //	                 (v1 is written when every signal is of the whole frame)
 //	media record v3: as v2, each keyframe's signals followed by its local
 //	                 features: uvarint #features, then 37 bytes each
-//	                 (featureRecord: X, Y big-endian uint16, level, descriptor);
+//	                 (mediamatch.AppendFeatures: X, Y big-endian uint16, level, descriptor);
 //	                 written only for media with features
 
 import (
@@ -549,9 +549,7 @@ func encodeMedia(m mediamatch.Media) []byte {
 		e.signals(k.Signals)
 		if feats {
 			e.uvarint(uint64(len(k.Features)))
-			for _, f := range k.Features {
-				e.b = appendFeature(e.b, f)
-			}
+			e.b = mediamatch.AppendFeatures(e.b, k.Features)
 		}
 	}
 	return e.b
@@ -587,11 +585,8 @@ func decodeMedia(v []byte) (mediamatch.Media, error) {
 			k.LowInformation = d.uvarint()&1 != 0
 			k.Signals = d.signals()
 			if feats {
-				if n := d.count(featureRecord); n > 0 {
-					k.Features = make([]mediamatch.Feature, n)
-					for j := range k.Features {
-						k.Features[j] = readFeature(d.take(featureRecord))
-					}
+				if n := d.count(mediamatch.FeatureBytes); n > 0 {
+					k.Features, _ = mediamatch.ParseFeatures(d.take(n * mediamatch.FeatureBytes)) // a whole number: cannot fail
 				}
 			}
 		}

@@ -100,41 +100,18 @@ func featureKeys(dst []uint32, fs []mediamatch.Feature) []uint32 {
 	return append(dst[:start], slices.Compact(keys)...)
 }
 
-// featureRecord is the size of one encoded feature: X, Y (2 bytes each),
-// level, descriptor.
-const featureRecord = 2 + 2 + 1 + 32
-
 // encodeFeatures returns the stored form of a frame's features, the
 // payload of its KeyIndex entry: a version byte (1), the frame's
-// displayed width and height (uvarint), then featureRecord bytes a
+// displayed width and height (uvarint), then mediamatch.FeatureBytes a
 // feature. The size places the features in the frame (Feature.X and Y
 // are in units of its longer side; regions are in thousandths of each
 // side).
 func encodeFeatures(w, h int, fs []mediamatch.Feature) []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen32+len(fs)*featureRecord)
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen32+len(fs)*mediamatch.FeatureBytes)
 	b = append(b, 1)
 	b = binary.AppendUvarint(b, uint64(w))
 	b = binary.AppendUvarint(b, uint64(h))
-	for _, f := range fs {
-		b = appendFeature(b, f)
-	}
-	return b
-}
-
-// appendFeature appends the featureRecord bytes of f to b.
-func appendFeature(b []byte, f mediamatch.Feature) []byte {
-	b = binary.BigEndian.AppendUint16(b, f.X)
-	b = binary.BigEndian.AppendUint16(b, f.Y)
-	b = append(b, f.Level)
-	return append(b, f.Desc[:]...)
-}
-
-// readFeature reads the feature of a featureRecord (r has at least its
-// bytes).
-func readFeature(r []byte) mediamatch.Feature {
-	f := mediamatch.Feature{X: binary.BigEndian.Uint16(r), Y: binary.BigEndian.Uint16(r[2:]), Level: r[4]}
-	copy(f.Desc[:], r[5:featureRecord])
-	return f
+	return mediamatch.AppendFeatures(b, fs)
 }
 
 // decodeFeatures undoes encodeFeatures.
@@ -151,13 +128,11 @@ func decodeFeatures(b []byte) (w, h int, fs []mediamatch.Feature, err error) {
 	if n2 <= 0 {
 		return 0, 0, nil, fmt.Errorf("index: features record: bad height")
 	}
-	b = b[n1+n2:]
-	if len(b)%featureRecord != 0 || uw > 1<<20 || uh > 1<<20 {
-		return 0, 0, nil, fmt.Errorf("index: features record: %d bytes of features, %dx%d", len(b), uw, uh)
+	if uw > 1<<20 || uh > 1<<20 {
+		return 0, 0, nil, fmt.Errorf("index: features record: frame %dx%d", uw, uh)
 	}
-	fs = make([]mediamatch.Feature, len(b)/featureRecord)
-	for i := range fs {
-		fs[i] = readFeature(b[i*featureRecord:])
+	if fs, err = mediamatch.ParseFeatures(b[n1+n2:]); err != nil {
+		return 0, 0, nil, fmt.Errorf("index: features record: %v", err)
 	}
 	return int(uw), int(uh), fs, nil
 }

@@ -1,5 +1,7 @@
 package mediamatch
 
+import "fmt"
+
 // Local is the name matches give to local features (Keyframe.Features)
 // where they name a signal type (Match.Signal, FrameMatch.Signal): a
 // match found by descriptors of corners that agree on one placement of
@@ -42,4 +44,36 @@ type Feature struct {
 // a known level.
 func (f Feature) Valid() bool {
 	return int(f.X) <= FeatureUnit && int(f.Y) <= FeatureUnit && int(f.Level) < FeatureLevels
+}
+
+// FeatureBytes is the size of a feature's binary form (AppendFeatures):
+// X and Y as big-endian uint16, Level, then Desc. The index stores
+// features in it, and list formats carry it (jsonl, base64).
+const FeatureBytes = 2 + 2 + 1 + 32
+
+// AppendFeatures appends the binary form of fs to b, FeatureBytes each.
+func AppendFeatures(b []byte, fs []Feature) []byte {
+	for _, f := range fs {
+		b = append(b, byte(f.X>>8), byte(f.X), byte(f.Y>>8), byte(f.Y), f.Level)
+		b = append(b, f.Desc[:]...)
+	}
+	return b
+}
+
+// ParseFeatures returns the features whose binary form is b
+// (AppendFeatures). It fails if b is not a whole number of features; it
+// does not check their ranges (ValidateMedia does).
+func ParseFeatures(b []byte) ([]Feature, error) {
+	if len(b)%FeatureBytes != 0 {
+		return nil, fmt.Errorf("%d bytes, want a multiple of %d (x, y: 2 bytes each, level: 1, descriptor: 32)", len(b), FeatureBytes)
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	fs := make([]Feature, len(b)/FeatureBytes)
+	for i := range fs {
+		r := b[i*FeatureBytes : (i+1)*FeatureBytes]
+		fs[i] = Feature{X: uint16(r[0])<<8 | uint16(r[1]), Y: uint16(r[2])<<8 | uint16(r[3]), Level: r[4], Desc: [32]byte(r[5:])}
+	}
+	return fs, nil
 }

@@ -2,7 +2,6 @@ package hashlist
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -229,26 +228,16 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// featureBytes is the size of a feature in EncodeFeatures' form: x and y
-// (2 bytes each), the level (1) and the descriptor (32).
-const featureBytes = 2 + 2 + 1 + len(mediamatch.Feature{}.Desc)
-
 // EncodeFeatures returns fs as jsonl and the command line's JSON carry
-// them: the standard base64 encoding, with padding, of 37 bytes a feature
-// in order, x and y big-endian in two bytes each, the level in one, then
-// the descriptor's 32 bytes; "" for none. It is safe for concurrent use.
+// them: the standard base64 encoding, with padding, of their binary form
+// (mediamatch.AppendFeatures: 37 bytes a feature in order, x and y
+// big-endian in two bytes each, the level in one, then the descriptor's
+// 32 bytes); "" for none. It is safe for concurrent use.
 func EncodeFeatures(fs []mediamatch.Feature) string {
 	if len(fs) == 0 {
 		return ""
 	}
-	b := make([]byte, 0, len(fs)*featureBytes)
-	for _, f := range fs {
-		b = binary.BigEndian.AppendUint16(b, f.X)
-		b = binary.BigEndian.AppendUint16(b, f.Y)
-		b = append(b, f.Level)
-		b = append(b, f.Desc[:]...)
-	}
-	return base64.StdEncoding.EncodeToString(b)
+	return base64.StdEncoding.EncodeToString(mediamatch.AppendFeatures(make([]byte, 0, len(fs)*mediamatch.FeatureBytes), fs))
 }
 
 // DecodeFeatures returns the features s holds (see EncodeFeatures); nil
@@ -262,20 +251,12 @@ func DecodeFeatures(s string) ([]mediamatch.Feature, error) {
 	}
 	// The count is checked on the length before decoding, so that a huge
 	// string costs no more than its own bytes.
-	if n := base64.StdEncoding.DecodedLen(len(s)) / featureBytes; n > mediamatch.MaxFeaturesPerKeyframe {
+	if n := base64.StdEncoding.DecodedLen(len(s)) / mediamatch.FeatureBytes; n > mediamatch.MaxFeaturesPerKeyframe {
 		return nil, fmt.Errorf("%d features or more, want at most %d", n, mediamatch.MaxFeaturesPerKeyframe)
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		return nil, fmt.Errorf("not standard base64 with padding: %v", err)
 	}
-	if len(b)%featureBytes != 0 {
-		return nil, fmt.Errorf("%d bytes, want a multiple of %d (x, y: 2 bytes each, level: 1, descriptor: 32)", len(b), featureBytes)
-	}
-	fs := make([]mediamatch.Feature, len(b)/featureBytes)
-	for i := range fs {
-		r := b[i*featureBytes : (i+1)*featureBytes]
-		fs[i] = mediamatch.Feature{X: binary.BigEndian.Uint16(r), Y: binary.BigEndian.Uint16(r[2:]), Level: r[4], Desc: [32]byte(r[5:])}
-	}
-	return fs, nil
+	return mediamatch.ParseFeatures(b)
 }
