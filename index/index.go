@@ -856,6 +856,7 @@ func itemBytes(it mediamatch.Item) int {
 		for _, s := range k.Signals {
 			n += len(s.Hash) + 16
 		}
+		n += len(k.Features) * (mediamatch.FeatureBytes + 8) // 44 bytes a feature in protobuf
 	}
 	return n
 }

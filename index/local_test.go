@@ -323,3 +323,28 @@ func TestLocalVideo(t *testing.T) {
 		t.Fatalf("Match = %+v, want the still alone, by local features, from query keyframe 1", ms)
 	}
 }
+
+// TestLocalPageBytes checks that ListItems counts local features against
+// Options.MaxPageBytes: 9 KB of features an item fill a 64 KB page in
+// fewer than 10 items.
+func TestLocalPageBytes(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, "", Options{MaxPageBytes: 64 << 10})
+	mustBank(t, ix, "b")
+	r := rand.New(rand.NewPCG(13, 14))
+	for i := range 20 {
+		m := still(pdq(h256(r)))
+		m.Width, m.Height = 100, 100
+		m.Keyframes[0].Features = randFeatures(r, 256, 100, 100)
+		if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: fmt.Sprintf("i%02d", i), Media: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, next, err := ix.ListItems(ctx, "b", 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) >= 10 || next == "" {
+		t.Fatalf("ListItems returned %d items (next %q), want fewer than 10 and a next page: features count against the page bytes", len(items), next)
+	}
+}
