@@ -453,7 +453,7 @@ type matcher struct {
 
 // observe reports the search time of each type searched to fn.
 func (mt *matcher) observe(fn func(mediamatch.SignalType, time.Duration)) {
-	for _, t := range append(mediamatch.SignalTypes(), mediamatch.Local) {
+	for _, t := range mediamatch.MatchTypes() {
 		if mt.searched&typeBit(t) != 0 {
 			fn(t, mt.spent[typeOrder(t)&7])
 		}

@@ -45,7 +45,7 @@ func (ix *Index) Stats() Stats {
 	for name, b := range st.banks {
 		s.BankItems[name] = b.items.Load()
 		sigs := make(map[mediamatch.SignalType]int64)
-		for _, t := range append(mediamatch.SignalTypes(), mediamatch.Local) {
+		for _, t := range mediamatch.MatchTypes() {
 			if n := b.signals[typeOrder(t)&7].Load(); n != 0 {
 				sigs[t] = n
 			}

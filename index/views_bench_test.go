@@ -257,19 +257,10 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 	runtime.KeepAlive(after)
 }
 
-// benchFeatures returns n random local features. Real descriptors are
-// less uniform (textures and edges repeat), which localMaxPostings bounds.
-func benchFeatures(r *rand.Rand, n int) []mediamatch.Feature {
-	fs := make([]mediamatch.Feature, n)
-	for i := range fs {
-		f := &fs[i]
-		f.X, f.Y, f.Level = uint16(r.IntN(mediamatch.FeatureUnit)), uint16(r.IntN(mediamatch.FeatureUnit*3/4)), uint8(r.IntN(8))
-		for j := range f.Desc {
-			f.Desc[j] = byte(r.Uint32())
-		}
-	}
-	return fs
-}
+// benchFeatures returns n random local features of a 4:3 frame. Real
+// descriptors are less uniform (textures and edges repeat), which
+// localMaxPostings and the weighed votes bound.
+func benchFeatures(r *rand.Rand, n int) []mediamatch.Feature { return randFeatures(r, n, 4, 3) }
 
 // cropFeatures returns n features of a copy of an item whose features
 // are item, cropped and rescaled: the features of the part kept (the

@@ -151,7 +151,7 @@ func NewMetrics() *Metrics {
 		m.ffmpegWall, m.ffmpegCPU,
 		m.importBytes, m.importItems, m.importLast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, t := range append(mediamatch.SignalTypes(), mediamatch.Local) {
+	for _, t := range mediamatch.MatchTypes() {
 		if !t.Exact() {
 			m.searchSecs.WithLabelValues(string(t)) // present at 0 from the start
 		}
@@ -391,7 +391,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for bank, n := range st.BankItems {
 		ch <- prometheus.MustNewConstMetric(c.bankItems, prometheus.GaugeValue, float64(n), bank)
 	}
-	for _, t := range append(mediamatch.SignalTypes(), mediamatch.Local) {
+	for _, t := range mediamatch.MatchTypes() {
 		ch <- prometheus.MustNewConstMetric(c.signals, prometheus.GaugeValue, float64(st.Signals[t]), string(t))
 	}
 	for kind, n := range DataDirUsage(c.dir) {

@@ -50,7 +50,7 @@ func (a *adminService) GetServerStatus(ctx context.Context, _ *pb.GetServerStatu
 			continue
 		}
 		b := &pb.BankStatus{Name: name, Items: st.Index.BankItems[name]}
-		for _, t := range append(mediamatch.SignalTypes(), mediamatch.Local) {
+		for _, t := range mediamatch.MatchTypes() {
 			b.Signals = append(b.Signals, &pb.SignalCount{Type: pb.SignalTypeToProto(t), Count: st.Index.BankSignals[name][t]})
 		}
 		if t, ok := st.LastImport[name]; ok {
@@ -66,7 +66,7 @@ func (a *adminService) GetServerStatus(ctx context.Context, _ *pb.GetServerStatu
 		resp.DataDirBytes = 0
 		return resp, nil
 	}
-	for _, t := range append(mediamatch.SignalTypes(), mediamatch.Local) {
+	for _, t := range mediamatch.MatchTypes() {
 		resp.Signals = append(resp.Signals, &pb.SignalCount{Type: pb.SignalTypeToProto(t), Count: int64(st.Index.Signals[t])})
 	}
 	return resp, nil

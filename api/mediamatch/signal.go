@@ -47,6 +47,10 @@ var types = map[SignalType]typeInfo{
 // perceptual types first, then the exact ones.
 func SignalTypes() []SignalType { return []SignalType{PDQ, PHash, DHash, MD5, SHA256} }
 
+// MatchTypes lists what a match may name as its signal: SignalTypes,
+// then Local. Status and metrics count and time each.
+func MatchTypes() []SignalType { return append(SignalTypes(), Local) }
+
 // Valid reports whether t is a known signal type.
 // Local is not: it names local-feature matches (see Local).
 func (t SignalType) Valid() bool { i, ok := types[t]; return ok && !i.local }
