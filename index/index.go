@@ -612,7 +612,6 @@ type itemAdd struct {
 }
 
 func newItemAdd(ref, bankRef uint64, it mediamatch.Item, now time.Time) *itemAdd {
-	it.Media = withoutVideoFeatures(it.Media)
 	a := &itemAdd{
 		ref:  ref,
 		bank: bankRef,
@@ -635,27 +634,6 @@ func newItemAdd(ref, bankRef uint64, it mediamatch.Item, now time.Time) *itemAdd
 	}
 	a.rec.frameTypes = frameTypeMasks(len(it.Media.Keyframes), a.sigs)
 	return a
-}
-
-// withoutVideoFeatures returns m without local features if it is a
-// video: video items keep none. To local features a camera that moves
-// over a scene makes each frame a crop of the one before, so two videos
-// of one continuous shot meet as a copy would (perception/v1 and v2 of
-// the shared media, the end of one drone flight and the start of the
-// next, met on 112 points, where a 10% crop of v2 meets v2 on 117 to
-// 164), and no rule on one pair of frames tells them apart. A video
-// query's features still find image items (a still of the video
-// reposted, letterboxed or cropped).
-func withoutVideoFeatures(m mediamatch.Media) mediamatch.Media {
-	if m.Kind != mediamatch.KindVideo || !slices.ContainsFunc(m.Keyframes, func(k mediamatch.Keyframe) bool { return len(k.Features) > 0 }) {
-		return m
-	}
-	ks := slices.Clone(m.Keyframes)
-	for i := range ks {
-		ks[i].Features = nil
-	}
-	m.Keyframes = ks
-	return m
 }
 
 // write sets every key of the item in tx.

@@ -201,7 +201,7 @@ func (mt *matcher) searchLocal(v *hamming.KeyView, qpos uint32, lf localFrame) {
 		}
 		h := hit{typ: mediamatch.Local, bits: mediamatch.Local.Bits(), dist: lm.dist, points: lm.points,
 			qview: mediamatch.View{Region: featureBox(lm.qbox, lf.w, lf.h)},
-			lview: mediamatch.View{Region: featureBox(lm.ibox, iw, ih)}}
+			lview: mediamatch.View{Region: featureBox(lm.ibox, iw, ih)}, s: lm.s, tx: lm.tx, ty: lm.ty}
 		mt.record(qpos, c.ref, c.frame, lm.dist, h)
 		if mt.over {
 			return

@@ -273,9 +273,12 @@ func TestFeatureKeys(t *testing.T) {
 	}
 }
 
-// TestLocalVideo checks that video items keep no local features, and
-// that a video query's features find an image item: a still of the
-// video, cropped.
+// TestLocalVideo checks that video items keep their local features and
+// are found by them only where time corroborates them: a video query
+// whose keyframes are crops of the item's, in order, matches; one whose
+// keyframes all meet one frame of the item (a continuation of the shot)
+// or meet its frames in the reverse order does not. And a video query's
+// features find an image item: a still of the video, cropped.
 func TestLocalVideo(t *testing.T) {
 	ctx := context.Background()
 	ix := openTest(t, "", Options{})
@@ -289,12 +292,11 @@ func TestLocalVideo(t *testing.T) {
 	if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: "still", Media: img}); err != nil {
 		t.Fatal(err)
 	}
-	vid := video(h256(r)[:8], h256(r)[:8])
+	vid := video(h256(r)[:8], h256(r)[:8], h256(r)[:8])
 	vid.Width, vid.Height = w, h
 	for i := range vid.Keyframes {
 		vid.Keyframes[i].Features = randFeatures(r, 200, w, h)
 	}
-	vidFeats := vid.Keyframes[1].Features
 	if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: "video", Media: vid}); err != nil {
 		t.Fatal(err)
 	}
@@ -303,18 +305,71 @@ func TestLocalVideo(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, k := range got.Media.Keyframes {
-		if len(k.Features) != 0 {
-			t.Errorf("video item keyframe %d keeps %d features, want none", i, len(k.Features))
+		if !reflect.DeepEqual(k.Features, vid.Keyframes[i].Features) {
+			t.Errorf("video item keyframe %d keeps %d features, want its %d", i, len(k.Features), len(vid.Keyframes[i].Features))
 		}
 	}
-	// A video whose second keyframe is a crop of the still, whose first
-	// is a crop of the video item's frame: only the still matches.
-	q := video(h256(r)[:8], h256(r)[:8])
-	q.Width, q.Height = w, h
-	crop, _, _ := cropOf(r, stillFeats, w, h, 50, 50, 900, 950)
-	q.Keyframes[1].Features = crop
-	crop2, _, _ := cropOf(r, vidFeats, w, h, 50, 50, 900, 950)
-	q.Keyframes[0].Features = crop2
+	// query returns a video whose keyframe j is a crop of the video
+	// item's keyframe of[j] (unrelated features for -1), the same crop
+	// of each, or if moving, another crop of each (a camera that moved).
+	query := func(moving bool, of ...int) mediamatch.Media {
+		q := video(h256(r)[:8], h256(r)[:8], h256(r)[:8])
+		q.Width, q.Height = w, h
+		for j, i := range of {
+			q.Keyframes[j].Features = randFeatures(r, 200, w, h)
+			x0 := 50
+			if moving {
+				x0 += 40 * j
+			}
+			if i >= 0 {
+				q.Keyframes[j].Features, _, _ = cropOf(r, vid.Keyframes[i].Features, w, h, x0, 50, x0+850, 950)
+			}
+		}
+		return q
+	}
+	for _, tc := range []struct {
+		of     []int
+		moving bool
+		want   bool
+	}{
+		{[]int{0, 1, 2}, false, true},
+		{[]int{-1, 1, 2}, false, true},
+		{[]int{0, -1, 2}, false, true}, // two seconds apart: at the same offset
+		{[]int{0, 0, 0}, false, false}, // every frame meets one: a shot continued
+		{[]int{-1, -1, 1}, false, false},
+		{[]int{2, 1, 0}, false, false}, // backwards
+		{[]int{1, 0, -1}, false, false},
+		{[]int{0, 1, 2}, true, false}, // in order, but placed as a moving camera's
+	} {
+		ms, err := ix.Match(ctx, Query{Media: query(tc.moving, tc.of...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := len(ms) == 1 && ms[0].ItemID == "video" && ms[0].Signal == mediamatch.Local
+		if found != tc.want || len(ms) > 1 || (len(ms) == 1 && !found) {
+			t.Errorf("query of item frames %v (moving %v): Match = %+v, want the video by local features: %v", tc.of, tc.moving, ms, tc.want)
+		}
+		if found {
+			for _, f := range ms[0].Frames {
+				if tc.of[f.QueryFrame] != f.ItemFrame {
+					t.Errorf("query of item frames %v: query frame %d matched item frame %d", tc.of, f.QueryFrame, f.ItemFrame)
+				}
+			}
+		}
+	}
+	// An image that is a crop of one of the video's frames does not
+	// match it by local features: one frame cannot tell a copy from
+	// another shot of the scene.
+	img2 := still(pdq(h256(r)))
+	img2.Width, img2.Height = w, h
+	img2.Keyframes[0].Features, _, _ = cropOf(r, vid.Keyframes[1].Features, w, h, 50, 50, 900, 950)
+	if ms, err := ix.Match(ctx, Query{Media: img2}); err != nil || len(ms) != 0 {
+		t.Errorf("Match of a crop of a video frame as an image = %+v, %v; want none", ms, err)
+	}
+	// A video whose second keyframe is a crop of the still matches it:
+	// one frame is enough between a video and an image.
+	q := query(false, -1, -1, -1)
+	q.Keyframes[1].Features, _, _ = cropOf(r, stillFeats, w, h, 50, 50, 900, 950)
 	ms, err := ix.Match(ctx, Query{Media: q})
 	if err != nil {
 		t.Fatal(err)

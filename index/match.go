@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -122,7 +123,11 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 	}
 
 	out := make([]mediamatch.Match, 0, len(mt.cands))
-	for _, c := range mt.cands {
+	for ref, c := range mt.cands {
+		if !c.corroborate(q.Media) {
+			delete(mt.cands, ref)
+			continue
+		}
 		out = append(out, c.result(q.Media, p, mt.bankName(c.meta.bankRef())))
 	}
 	slices.SortFunc(out, compareMatches)
@@ -520,8 +525,9 @@ type hit struct {
 	iview      uint8                // the item signal's view number (0: the whole frame; see entryFrame)
 	// For a Local hit: the verified points, and the item's region they
 	// span (iview is 0).
-	points int
-	lview  mediamatch.View
+	points    int
+	lview     mediamatch.View
+	s, tx, ty float64 // the placement of the query frame in the item's (localMatch)
 }
 
 // itemView returns the view of the item at h.
@@ -583,6 +589,95 @@ func (c *candidate) hit(q, i uint32, h hit) {
 	if old, ok := c.pairs[k]; !ok || h.better(old) {
 		c.pairs[k] = h
 	}
+}
+
+// Between two videos, local features alone are weak evidence frame by
+// frame: a camera that moves over a scene makes each frame a crop of the
+// ones before, so two videos of one continuous shot meet as a copy would.
+// In the shared media the end of one drone flight (perception/v1) meets
+// the start of the next (v2) on up to 115 points, where a 10% crop of v2
+// meets v2 on 117 to 165 points. What tells them apart is that a copy is
+// one edit of the whole video: its frames meet the item's in order, at
+// one offset in time, each placed in the item's frame the same way (the
+// same crop, the same reframing), while the continuation's frames meet
+// the few where the shots touch, each placed as the camera had moved. So
+// a local hit of a video query on a video item counts only when another
+// pair of frames of the two corroborates it (corroborates), and an image
+// query's local hits on a video item not at all: one frame has no time
+// to tell a copy from the continuation (a frame of v1 met v2 on 13
+// points). Its hashes still find the video's frames, and a video query's
+// local hits on an image item (a still of the video) count as a still's.
+const (
+	// offsetSlack is how far two pairs' offsets in time may differ and
+	// still corroborate: a second for where the keyframes of a run start
+	// (ticks a second apart, anchors within half a second of them), and
+	// offsetDrift of the time between them, for a copy played 10% faster
+	// or slower.
+	offsetSlack = time.Second
+	offsetDrift = 0.12
+	// scaleSlack and shiftSlack are how far two local hits' placements
+	// may differ and still corroborate: in scale (relative), and in
+	// translation (mediamatch.FeatureUnit, 4096 the item's longer side).
+	// Measured on the shared videos' crop-10 and 9:16 reframe copies,
+	// every pair of their frames' placements is within 0.43% in scale and
+	// 9 units in translation; the pairs of v1 and v2 that meet in order
+	// at one offset are 3.6-3.9% and over 100 units apart.
+	scaleSlack = 0.015
+	shiftSlack = 40
+)
+
+// corroborate drops c's local hits on a video item that no other hit of
+// c corroborates (all of them for an image query), and reports whether c
+// still matches.
+func (c *candidate) corroborate(qm mediamatch.Media) bool {
+	if mediamatch.Kind(c.meta.kind) != mediamatch.KindVideo {
+		return true
+	}
+	var lone []framePair
+	for a, ha := range c.pairs {
+		if ha.typ != mediamatch.Local {
+			continue
+		}
+		ok := false
+		for b, hb := range c.pairs {
+			if qm.Kind != mediamatch.KindVideo {
+				break
+			}
+			if c.corroborates(qm, a, ha, b, hb) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			lone = append(lone, a)
+		}
+	}
+	for _, a := range lone {
+		delete(c.pairs, a)
+	}
+	return c.exact != "" || len(c.pairs) > 0
+}
+
+// corroborates reports whether hit hb of frames b supports local hit ha
+// of frames a: other frames on both sides, in the same order, at about
+// the same offset in time, and if hb is local too, placed about the same
+// way.
+func (c *candidate) corroborates(qm mediamatch.Media, a framePair, ha hit, b framePair, hb hit) bool {
+	frames := c.meta.shape.frames
+	if int(a.i) >= len(frames) || int(b.i) >= len(frames) {
+		return false
+	}
+	dq := qm.Keyframes[b.q].Start - qm.Keyframes[a.q].Start
+	di := frames[b.i].start - frames[a.i].start
+	if dq == 0 || di == 0 || (dq > 0) != (di > 0) ||
+		(di-dq).Abs() > offsetSlack+time.Duration(offsetDrift*float64(dq.Abs())) {
+		return false
+	}
+	if hb.typ != mediamatch.Local {
+		return true
+	}
+	return math.Abs(math.Log(ha.s/hb.s)) <= scaleSlack &&
+		math.Abs(ha.tx-hb.tx)+math.Abs(ha.ty-hb.ty) <= shiftSlack
 }
 
 // result turns a candidate into a Match.

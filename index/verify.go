@@ -109,6 +109,9 @@ type localMatch struct {
 	points     int    // verified points (one-to-one pairs consistent with the placement)
 	dist       int    // mean descriptor distance of those pairs
 	qbox, ibox [4]int // x0, y0, x1, y1 the verified points span in each frame, in mediamatch.FeatureUnit
+	// The placement: a query point (x, y) is at (s*x+tx, s*y+ty) in the
+	// item, in mediamatch.FeatureUnit.
+	s, tx, ty float64
 }
 
 // placement is the best placement of a query in an item found by
@@ -349,6 +352,7 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 		}
 	}
 	pl := placement{pairs: n, scale: m.s, second: second2}
+	pl.s, pl.tx, pl.ty = m.s, m.tx, m.ty
 	pl.points = len(bestIn)
 	qb := [4]int{math.MaxInt, math.MaxInt, -1, -1}
 	ib := qb
