@@ -76,7 +76,7 @@ func TestVideoEvaluation(t *testing.T) {
 	photo := makeTestImage(t, ffmpeg, filepath.Join(tmp, "mandelbrot.png"), "mandelbrot=s=192x144")
 	unrelated := makeTestImage(t, ffmpeg, filepath.Join(tmp, "sierpinski.png"), "sierpinski=s=192x144:seed=1")
 
-	want := []string{"original", "reencode-low", "360p", "grey", "trim", "frame", "frame-jpeg"}
+	want := []string{"original", "reencode-low", "360p", "grey", "trim", "crop-10", "reframe-9x16", "frame", "frame-jpeg"}
 	var edits []VideoEdit
 	for _, e := range VideoEdits() {
 		if slices.Contains(want, e.Name) {
