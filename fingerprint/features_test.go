@@ -1,6 +1,8 @@
 package fingerprint
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"image"
 	"image/color"
 	"math/rand/v2"
@@ -142,4 +144,37 @@ func BenchmarkFeatures(b *testing.B) {
 		n = len(contentFeatures(&l, maxFeatures))
 	}
 	b.ReportMetric(float64(n), "features")
+}
+
+// TestFeaturesGolden checks that the features of shared photos are those
+// they had when the items of an index were hashed: a digest of their
+// binary form (mediamatch.AppendFeatures) against the one recorded. A
+// faster detector or pyramid that moved one corner, or flipped one
+// descriptor bit, would change what an index built before matches.
+// Reduced from 512 (astronaut, a still) and 600 pixels (coffee, as a
+// video frame is), taken at 384 as it is (coins), and from a still shrunk
+// by 2 (motorcycle_left, 741 pixels).
+func TestFeaturesGolden(t *testing.T) {
+	for _, c := range []struct {
+		rel, as string
+		want    string
+	}{
+		{"skimage/astronaut.png", "still", "cc5757ec34bcdc21"},
+		{"skimage/chelsea.png", "still", "daca92b31e8d94f4"},
+		{"skimage/coins.png", "still", "d49fc39d05eb77c8"},
+		{"skimage/motorcycle_left.png", "still", "4c727c4642b9605d"},
+		{"skimage/coffee.png", "frame", "5ee974ae337e95c9"},
+	} {
+		img := sharedPhoto(t, c.rel)
+		var fs []mediamatch.Feature
+		if c.as == "still" {
+			fs = stillFeatures(img, 1)
+		} else {
+			fs = frameFeatures(img)
+		}
+		sum := sha256.Sum256(mediamatch.AppendFeatures(nil, fs))
+		if got := hex.EncodeToString(sum[:8]); got != c.want {
+			t.Errorf("%s (%s): %d features, digest %s, want %s", c.rel, c.as, len(fs), got, c.want)
+		}
+	}
 }
