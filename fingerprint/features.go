@@ -218,6 +218,7 @@ func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 			continue
 		}
 		ii := integral(p, iibuf)
+		at := briefAt(p.w)
 		sx, sy := float64(w0)/float64(p.w), float64(h0)/float64(p.h)
 		for _, c := range keep {
 			ft := mediamatch.Feature{
@@ -225,7 +226,7 @@ func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 				Y:     unit((float64(c.y)+0.5)*sy, long0),
 				Level: uint8(lv),
 			}
-			describe(ii, p.w, int(c.x), int(c.y), &ft.Desc)
+			describe(ii, p.w, int(c.x), int(c.y), at, &ft.Desc)
 			out = append(out, ft)
 		}
 	}
@@ -595,18 +596,33 @@ func integral(p *luma, buf []uint32) []uint32 {
 // whose integral image (integral) is ii, w pixels wide: bit i (most
 // significant first) is set if the box of side 2*smoothRadius+1 around
 // the first point of test i of briefPattern sums to less than the one
-// around its second.
-func describe(ii []uint32, w, x, y int, d *[32]byte) {
+// around its second. at is the tests' points as offsets in ii (briefAt).
+func describe(ii []uint32, w, x, y int, at *[256][2]int, d *[32]byte) {
 	stride := w + 1
-	box := func(px, py int) uint32 {
-		x0, y0 := px-smoothRadius, py-smoothRadius
-		x1, y1 := px+smoothRadius+1, py+smoothRadius+1
-		return ii[y1*stride+x1] - ii[y0*stride+x1] - ii[y1*stride+x0] + ii[y0*stride+x0]
-	}
-	*d = [32]byte{}
-	for i, t := range briefPattern {
-		if box(x+int(t.x1), y+int(t.y1)) < box(x+int(t.x2), y+int(t.y2)) {
-			d[i/8] |= 0x80 >> (i % 8)
+	c := y*stride + x
+	// The corners of the box around a point, as offsets in ii from it.
+	a, b := (smoothRadius+1)*stride+smoothRadius+1, -smoothRadius*stride+smoothRadius+1
+	e, f := (smoothRadius+1)*stride-smoothRadius, -smoothRadius*stride-smoothRadius
+	for k := range 4 {
+		var bitsOf uint64
+		for _, t := range at[k*64:][:64] {
+			p, q := c+t[0], c+t[1]
+			box1 := ii[p+a] - ii[p+b] - ii[p+e] + ii[p+f]
+			box2 := ii[q+a] - ii[q+b] - ii[q+e] + ii[q+f]
+			// Sums of 25 pixels (6375 at most): their difference as a
+			// signed number, its sign bit the test's result.
+			bitsOf = bitsOf<<1 | uint64(uint32(int32(box1-box2))>>31)
 		}
+		binary.BigEndian.PutUint64(d[k*8:], bitsOf)
 	}
+}
+
+// briefAt returns the points of briefPattern's tests as offsets in the
+// integral image of a level w pixels wide.
+func briefAt(w int) *[256][2]int {
+	var at [256][2]int
+	for i, t := range briefPattern {
+		at[i] = [2]int{int(t.y1)*(w+1) + int(t.x1), int(t.y2)*(w+1) + int(t.x2)}
+	}
+	return &at
 }
