@@ -187,27 +187,42 @@ func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 		left -= budget[i]
 	}
 	budget[0] += left
+	// The levels' sides, then their pixels in one allocation.
 	pyr := make([]luma, levels)
 	pyr[0] = *l
+	size := 0
+	for lv := 1; lv < levels; lv++ {
+		if lv >= 4 {
+			pyr[lv].w, pyr[lv].h = pyr[lv-4].w/2, pyr[lv-4].h/2
+		} else {
+			k := math.Pow(2, float64(lv)/4)
+			pyr[lv].w, pyr[lv].h = max(1, int(math.Round(float64(w0)/k))), max(1, int(math.Round(float64(h0)/k)))
+		}
+		size += pyr[lv].w * pyr[lv].h
+	}
+	arena := make([]uint8, size)
 	out := make([]mediamatch.Feature, 0, n)
 	carry := 0
 	rows := make([]uint16, 3*w0)
 	var cs []corner
 	iibuf := make([]uint32, (w0+1)*(h0+1))
 	for lv := range levels {
-		switch {
-		case lv >= 4:
-			// An octave below a level already made: the mean of each 2x2
-			// block of it, the cheapest exact area reduction.
-			pyr[lv] = halve(&pyr[lv-4])
-		case lv > 0:
-			// The levels between level 0 and its half, sampled from it
-			// bilinearly: BRIEF's tests compare means of 5x5 boxes and
-			// the Harris window is 5x5 too, so the aliasing a reduction
-			// by less than 2 without area averaging adds hardly shows,
-			// at a few times less than area averaging costs.
-			k := math.Pow(2, float64(lv)/4)
-			pyr[lv] = bilinear(l, max(1, int(math.Round(float64(w0)/k))), max(1, int(math.Round(float64(h0)/k))), nil)
+		if lv > 0 {
+			pix := arena[:pyr[lv].w*pyr[lv].h]
+			arena = arena[len(pix):]
+			if lv >= 4 {
+				// An octave below a level already made: the mean of each
+				// 2x2 block of it, the cheapest exact area reduction.
+				pyr[lv] = halve(&pyr[lv-4], pix)
+			} else {
+				// The levels between level 0 and its half, sampled from
+				// it bilinearly: BRIEF's tests compare means of 5x5 boxes
+				// and the Harris window is 5x5 too, so the aliasing a
+				// reduction by less than 2 without area averaging adds
+				// hardly shows, at a few times less than area averaging
+				// costs.
+				pyr[lv] = bilinear(l, pyr[lv].w, pyr[lv].h, pix)
+			}
 		}
 		p := &pyr[lv]
 		rl := image.Rect(r.Min.X*p.w/w0, r.Min.Y*p.h/h0, (r.Max.X*p.w+w0-1)/w0, (r.Max.Y*p.h+h0-1)/h0)
@@ -234,10 +249,10 @@ func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 }
 
 // halve returns p reduced to half its sides (rounded down), each pixel
-// the rounded mean of a 2x2 block.
-func halve(p *luma) luma {
+// the rounded mean of a 2x2 block, in pix (of that size).
+func halve(p *luma, pix []uint8) luma {
 	w, h := p.w/2, p.h/2
-	out := luma{w: w, h: h, pix: make([]uint8, w*h)}
+	out := luma{w: w, h: h, pix: pix[:w*h]}
 	for y := range h {
 		a, b := p.pix[2*y*p.w:][:2*w], p.pix[(2*y+1)*p.w:][:2*w]
 		dst := out.pix[y*w:][:w]
