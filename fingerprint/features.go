@@ -546,6 +546,17 @@ func spread(cs []corner, r image.Rectangle, n int) []corner {
 	if n <= 0 || len(cs) == 0 {
 		return nil
 	}
+	if len(cs) > 2*n+featureGrid*featureGrid {
+		cs = contenders(cs, r, n)
+	}
+	return pick(cs, r, n)
+}
+
+// pick is spread without contenders: it sorts all of cs.
+func pick(cs []corner, r image.Rectangle, n int) []corner {
+	if n <= 0 || len(cs) == 0 {
+		return nil
+	}
 	// cs is in raster order: ties go to the first in it, as a stable
 	// sort would keep them, at the cost of an unstable one.
 	slices.SortFunc(cs, func(a, b corner) int {
@@ -567,7 +578,7 @@ func spread(cs []corner, r image.Rectangle, n int) []corner {
 	taken := make([]bool, len(cs))
 	out := make([]corner, 0, n)
 	for i, c := range cs {
-		cell := (int(c.y)-r.Min.Y)*featureGrid/r.Dy()*featureGrid + (int(c.x)-r.Min.X)*featureGrid/r.Dx()
+		cell := cellOf(c, r)
 		if inCell[cell] < quota && len(out) < n {
 			inCell[cell]++
 			taken[i] = true
@@ -579,6 +590,48 @@ func spread(cs []corner, r image.Rectangle, n int) []corner {
 			break
 		}
 		if !taken[i] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// cellOf returns the cell of spread's grid over r that c is in.
+func cellOf(c corner, r image.Rectangle) int {
+	return (int(c.y)-r.Min.Y)*featureGrid/r.Dy()*featureGrid + (int(c.x)-r.Min.X)*featureGrid/r.Dx()
+}
+
+// contenders returns, in their order, the corners of cs (inside r) that
+// spread can pick n of: those among the best n/cells of their cell (as
+// spread shares n; 1 at least), or among the best 2n overall (those
+// spread picks after the cells' shares, n at most, come after n of them
+// at most), with those that tie with either. spread picks the same of
+// them as of all, sorting a few hundred corners instead of thousands.
+// It reuses cs's array.
+func contenders(cs []corner, r image.Rectangle, n int) []corner {
+	quota := max(1, n/(featureGrid*featureGrid))
+	all := make([]float32, len(cs))
+	cells := make([]uint8, len(cs))
+	var byCell [featureGrid * featureGrid][]float32
+	for i, c := range cs {
+		all[i] = c.score
+		k := cellOf(c, r)
+		cells[i] = uint8(k)
+		byCell[k] = append(byCell[k], c.score)
+	}
+	slices.Sort(all)
+	best := all[len(all)-2*n]                    // the 2n-th best score
+	var least [featureGrid * featureGrid]float32 // the quota-th best of a cell
+	for k, s := range byCell {
+		least[k] = float32(math.Inf(-1))
+		if len(s) > quota {
+			slices.Sort(s)
+			least[k] = s[len(s)-quota]
+		}
+	}
+	out := cs[:0]
+	for i, c := range cs {
+		if c.score >= best || c.score >= least[cells[i]] {
 			out = append(out, c)
 		}
 	}

@@ -118,6 +118,33 @@ func TestFeaturesBounds(t *testing.T) {
 	}
 }
 
+// TestSpreadContenders checks that spread, which sorts only the corners
+// it can pick (contenders), picks what sorting all of them picks, on
+// random corners with many ties, for shares from 1 to more than there
+// are corners.
+func TestSpreadContenders(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	r := image.Rect(20, 10, 300, 200)
+	for trial := range 300 {
+		cs := make([]corner, 1+rnd.IntN(2000))
+		y, x := r.Min.Y, r.Min.X
+		for i := range cs {
+			// In raster order, as detect finds them; few distinct
+			// scores, so that many tie.
+			x += 1 + rnd.IntN(40)
+			if x >= r.Max.X {
+				x, y = r.Min.X+rnd.IntN(5), y+1
+			}
+			cs[i] = corner{int32(x), int32(min(y, r.Max.Y-1)), float32(1 + rnd.IntN(1+trial%50))}
+		}
+		n := 1 + rnd.IntN(300)
+		want := pick(slices.Clone(cs), r, n)
+		if got := spread(slices.Clone(cs), r, n); !slices.Equal(got, want) {
+			t.Fatalf("trial %d: %d corners, n %d: spread picks %d corners, sorting all %d, or in another order", trial, len(cs), n, len(got), len(want))
+		}
+	}
+}
+
 // TestArc9 checks the FAST-9 arc test on masks with and without 9
 // contiguous bits, across the wrap from bit 15 to bit 0.
 func TestArc9(t *testing.T) {
