@@ -415,8 +415,9 @@ func fastRow(pix []uint8, w, y, x0, x1 int, off *[16]int, score []uint16, xs []i
 		// without a branch: 9 contiguous pixels of the 16 include 4
 		// contiguous even ones (5 if the arc starts on one), so a centre
 		// is a candidate of a side only if 4 contiguous even pixels are
-		// past the threshold on that side. That leaves about one pixel
-		// of a photo in 8, most of them corners.
+		// past the threshold on that side. That leaves about a quarter
+		// of a photo's pixels (astronaut.png: 93,000 of 352,000 over
+		// the levels), a third of them corners.
 		c := binary.LittleEndian.Uint64(pix[i:])
 		ce, co := c&swarBytes, c>>8&swarBytes
 		be, bo := swarBias-ce, swarBias-co // + a: bit 9 if a > c+t
