@@ -607,27 +607,60 @@ func cellOf(c corner, r image.Rectangle) int {
 // spread shares n; 1 at least), or among the best 2n overall (those
 // spread picks after the cells' shares, n at most, come after n of them
 // at most), with those that tie with either. spread picks the same of
-// them as of all, sorting a few hundred corners instead of thousands.
-// It reuses cs's array.
+// them as of all, sorting a few hundred corners instead of thousands;
+// the bests are found in one pass, a heap of the best 2n scores and a
+// short sorted list of each cell's. It reuses cs's array.
 func contenders(cs []corner, r image.Rectangle, n int) []corner {
 	quota := max(1, n/(featureGrid*featureGrid))
-	all := make([]float32, len(cs))
+	heap := make([]float32, 0, 2*n) // a min-heap of the best 2n scores so far
+	tops := make([]float32, featureGrid*featureGrid*quota)
+	var count [featureGrid * featureGrid]int
 	cells := make([]uint8, len(cs))
-	var byCell [featureGrid * featureGrid][]float32
 	for i, c := range cs {
-		all[i] = c.score
+		s := c.score
+		switch {
+		case len(heap) < cap(heap):
+			heap = append(heap, s)
+			for j := len(heap) - 1; j > 0 && heap[(j-1)/2] > heap[j]; j = (j - 1) / 2 {
+				heap[j], heap[(j-1)/2] = heap[(j-1)/2], heap[j]
+			}
+		case s > heap[0]:
+			heap[0] = s
+			for j := 0; ; {
+				m := j
+				if l := 2*j + 1; l < len(heap) && heap[l] < heap[m] {
+					m = l
+				}
+				if r := 2*j + 2; r < len(heap) && heap[r] < heap[m] {
+					m = r
+				}
+				if m == j {
+					break
+				}
+				heap[j], heap[m] = heap[m], heap[j]
+				j = m
+			}
+		}
 		k := cellOf(c, r)
 		cells[i] = uint8(k)
-		byCell[k] = append(byCell[k], c.score)
+		top := tops[k*quota:][:quota] // the cell's best, descending
+		if count[k] < quota {
+			count[k]++
+		} else if s <= top[quota-1] {
+			continue
+		}
+		j := count[k] - 1
+		for ; j > 0 && top[j-1] < s; j-- {
+			top[j] = top[j-1]
+		}
+		top[j] = s
 	}
-	slices.Sort(all)
-	best := all[len(all)-2*n]                    // the 2n-th best score
+	best := heap[0]                              // the 2n-th best score
 	var least [featureGrid * featureGrid]float32 // the quota-th best of a cell
-	for k, s := range byCell {
+	for k := range least {
 		least[k] = float32(math.Inf(-1))
-		if len(s) > quota {
-			slices.Sort(s)
-			least[k] = s[len(s)-quota]
+		if count[k] == quota {
+			least[k] = tops[k*quota+quota-1]
 		}
 	}
 	out := cs[:0]
