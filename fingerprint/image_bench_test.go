@@ -22,6 +22,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
+	"github.com/mediamatch/mediamatch/fingerprint/pdq"
 )
 
 // benchPhotos returns JPEG photos of 2 MP and more, made in memory from
@@ -209,13 +210,16 @@ func BenchmarkImagePDQ(b *testing.B) {
 }
 
 // threadCPU returns the CPU time the calling thread (locked to its
-// goroutine) has used so far.
+// goroutine) has used so far, from CLOCK_THREAD_CPUTIME_ID: exact to the
+// nanosecond, where getrusage(RUSAGE_THREAD) counts the thread's time as
+// the scheduler last booked it (at its ticks, 4 ms apart), so that the
+// fastest of a few runs of a 2 ms step could read 0.
 func threadCPU(b *testing.B) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }
 
 // BenchmarkHashViews compares the still-image hash with PDQ views (what
@@ -316,6 +320,69 @@ func BenchmarkHashViews(b *testing.B) {
 			b.ReportMetric(float64(features.Microseconds())/1000, "features-ms/img")
 			b.ReportMetric(float64(pdqs), "pdq-signals")
 			b.ReportMetric(float64(nfeat), "features")
+		})
+	}
+}
+
+// BenchmarkUploadSteps splits the still-image hash of an upload (what
+// BenchmarkHashViews times as upload) into its steps, on the shared
+// photos at their own size, and reports the fastest thread CPU time of
+// each over the iterations, in milliseconds: the baseline's (decode, the
+// file hashes, the shrink with pHash and dHash, PDQ) and those it adds
+// (the views' luminance, the content's trim, the PDQ views, the local
+// features, the dihedral variants). It says where a ratio of
+// BenchmarkHashViews goes.
+func BenchmarkUploadSteps(b *testing.B) {
+	h := New(Options{})
+	ctx := context.Background()
+	for _, rel := range []string{"skimage/astronaut.png", "skimage/chelsea.png"} {
+		data, err := os.ReadFile(filepath.Join(mmtest.Shared(b, "media"), "images", rel))
+		if err != nil {
+			b.Fatal(err)
+		}
+		format := sniff(data)
+		b.Run(filepath.Base(rel), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			steps := []string{"decode", "file", "small", "pdq", "viewluma", "trim", "views", "features", "dihedral"}
+			best := make([]time.Duration, len(steps))
+			for b.Loop() {
+				t := make([]time.Duration, 0, len(steps)+1)
+				t = append(t, threadCPU(b))
+				lap := func() { t = append(t, threadCPU(b)) }
+				img, _, _, release, err := h.decode(ctx, format, data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				lap()
+				_ = fileSignals(data)
+				lap()
+				o := orientation(format, data)
+				small := orient(shrink(img), o)
+				hashSmall(small)
+				lap()
+				d, _ := pdqImage(img, o, mediamatch.TransformNone)
+				lap()
+				l := viewLuma(small)
+				lap()
+				c, _ := trim(&l)
+				lap()
+				viewSignals(&l, c, func(r image.Rectangle) (pdq.Digest, bool) { return pdqImageRect(img, o, r, l.w, l.h) })
+				lap()
+				featuresIn(&l, c, maxFeatures)
+				lap()
+				pdqImageVariants(img, o, &d)
+				lap()
+				release()
+				for i := range best {
+					if d := t[i+1] - t[i]; best[i] == 0 || d < best[i] {
+						best[i] = d
+					}
+				}
+			}
+			for i, s := range steps {
+				b.ReportMetric(float64(best[i].Microseconds())/1000, s+"-cpu-ms")
+			}
 		})
 	}
 }
