@@ -172,18 +172,8 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 	arg := make([]int32, len(q))
 	second := make([]int32, len(q))
 	for a := range qd {
-		x := &qd[a]
-		b1, a1 := int32(math.MaxInt32), int32(-1)
-		for j := range id {
-			d := int32(hamming4(x, &id[j]))
-			row[j] = d
-			if d < b1 {
-				b1, a1 = d, int32(j)
-			}
-			if d < colBest[j] {
-				colBest[j], colArg[j] = d, int32(a)
-			}
-		}
+		// Most of the cost of a verification (distRow).
+		b1, a1 := distRow(&qd[a], id, row, colBest, colArg, int32(a))
 		// The second nearest is the nearest elsewhere: the same corner
 		// found on another level is not a rival.
 		b2 := int32(math.MaxInt32)
@@ -387,6 +377,22 @@ func words(fs []mediamatch.Feature) [][4]uint64 {
 		}
 	}
 	return w
+}
+
+// distRowGo is distRow in Go.
+func distRowGo(x *[4]uint64, id [][4]uint64, row, colBest, colArg []int32, a int32) (b1, a1 int32) {
+	b1, a1 = math.MaxInt32, -1
+	for j := range id {
+		d := int32(hamming4(x, &id[j]))
+		row[j] = d
+		if d < b1 {
+			b1, a1 = d, int32(j)
+		}
+		if d < colBest[j] {
+			colBest[j], colArg[j] = d, a
+		}
+	}
+	return b1, a1
 }
 
 // hamming4 returns the Hamming distance of two 256-bit descriptors.
