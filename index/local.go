@@ -48,6 +48,9 @@ const (
 	// shared photos every crop, pad and screenshot ranks its own item
 	// first (TestLocalFeaturesOnSharedMedia).
 	localVerify = 8
+	// localQueryTables is how many tables a query frame's keys come
+	// from: items hold every table's keys.
+	localQueryTables = 1
 )
 
 // localBits are the descriptor bits each table samples: fixed (a seeded
@@ -81,12 +84,23 @@ var localKeyParts = func() (parts [localTables][32][256]uint32) {
 	return parts
 }()
 
-// featureKeys appends the keys of every feature of fs to dst, each once.
+// featureKeys appends the keys of every feature of fs to dst, each once:
+// an item frame's, every table's.
 func featureKeys(dst []uint32, fs []mediamatch.Feature) []uint32 {
 	start := len(dst)
+	dst = queryKeys(dst, fs, localTables)
+	keys := dst[start:]
+	slices.Sort(keys)
+	return append(dst[:start], slices.Compact(keys)...)
+}
+
+// queryKeys appends to dst the keys of the first tables tables of every
+// feature of fs, in no order and not deduplicated: a vote counts a key
+// once and sorts nothing (hamming.KeyView.Vote).
+func queryKeys(dst []uint32, fs []mediamatch.Feature, tables int) []uint32 {
 	for i := range fs {
 		d := &fs[i].Desc
-		for t := range localTables {
+		for t := range tables {
 			k := uint32(t) << localKeyBits
 			pt := &localKeyParts[t]
 			for n, v := range d {
@@ -95,9 +109,7 @@ func featureKeys(dst []uint32, fs []mediamatch.Feature) []uint32 {
 			dst = append(dst, k)
 		}
 	}
-	keys := dst[start:]
-	slices.Sort(keys)
-	return append(dst[:start], slices.Compact(keys)...)
+	return dst
 }
 
 // encodeFeatures returns the stored form of a frame's features, the
@@ -174,7 +186,7 @@ type localFrame struct {
 // keyframe qpos (lf) at one placement: the KeyIndex votes, the
 // localVerify best-voted frames of items that may match are verified.
 func (mt *matcher) searchLocal(v *hamming.KeyView, qpos uint32, lf localFrame) {
-	keys := featureKeys(nil, lf.feats)
+	keys := queryKeys(nil, lf.feats, localQueryTables)
 	type cand struct {
 		ref     uint64
 		frame   uint32
