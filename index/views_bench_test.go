@@ -121,6 +121,13 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		if withViews && nfeat > 0 {
+			// As the service is once the adds stop: the key index of
+			// local features merges its segments into one after 2 s
+			// without writes (hamming's idleCompact), which mem.wait
+			// then waits for.
+			time.Sleep(3 * time.Second)
+		}
 		ix.mem.wait()
 		now := heapNow()
 		bk.heap = (now - min(now, base)) / uint64(n)
