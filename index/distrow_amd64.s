@@ -1,7 +1,7 @@
 #include "textflag.h"
 
-// func distRowPOPCNT(x *[4]uint64, id *[4]uint64, n int, row, colBest, colArg *int32, a int32) (b1, a1 int32)
-TEXT ·distRowPOPCNT(SB), NOSPLIT, $0-64
+// func distRowPOPCNT(x *[4]uint64, id *[4]uint64, n int, row, colBest, colArg *int32, a int32) (b1, a1, b2, a2 int32)
+TEXT ·distRowPOPCNT(SB), NOSPLIT, $0-72
 	MOVQ x+0(FP), SI
 	MOVQ id+8(FP), DI
 	MOVQ n+16(FP), CX
@@ -11,6 +11,9 @@ TEXT ·distRowPOPCNT(SB), NOSPLIT, $0-64
 	MOVL $0x7fffffff, R11
 	MOVL $-1, AX
 	MOVL AX, a1+60(FP)
+	MOVL AX, a2+68(FP)
+	MOVL $0x7fffffff, AX
+	MOVL AX, b2+64(FP)
 	MOVQ 0(SI), R12
 	MOVQ 8(SI), R13
 	MOVQ 16(SI), R14
@@ -36,11 +39,22 @@ loop:
 	POPCNTQ DX, DX
 	ADDQ DX, AX
 	MOVL AX, (R8)(BX*4)
-	// The row's first nearest.
+	// The row's first nearest; the nearest of the others.
 	CMPL AX, R11
-	JGE col
+	JGE other
+	MOVL R11, DX
+	MOVL DX, b2+64(FP)
+	MOVL a1+60(FP), DX
+	MOVL DX, a2+68(FP)
 	MOVL AX, R11
 	MOVL BX, a1+60(FP)
+	JMP col
+
+other:
+	CMPL AX, b2+64(FP)
+	JGE col
+	MOVL AX, b2+64(FP)
+	MOVL BX, a2+68(FP)
 
 col:
 	// The column's first nearest: a row before this one wins a tie.

@@ -173,14 +173,18 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 	second := make([]int32, len(q))
 	for a := range qd {
 		// Most of the cost of a verification (distRow).
-		b1, a1 := distRow(&qd[a], id, row, colBest, colArg, int32(a))
+		b1, a1, b2, a2 := distRow(&qd[a], id, row, colBest, colArg, int32(a))
 		// The second nearest is the nearest elsewhere: the same corner
-		// found on another level is not a rival.
-		b2 := int32(math.MaxInt32)
+		// found on another level is not a rival. The nearest of the
+		// others is, unless it is at the same place; then the row is
+		// searched again.
 		bf := it[a1]
-		for j, d := range row {
-			if d < b2 && int32(j) != a1 && !near(it[j], bf, pr.tol) {
-				b2 = d
+		if a2 >= 0 && near(it[a2], bf, pr.tol) {
+			b2 = math.MaxInt32
+			for j, d := range row {
+				if d < b2 && int32(j) != a1 && !near(it[j], bf, pr.tol) {
+					b2 = d
+				}
 			}
 		}
 		best[a], arg[a], second[a] = b1, a1, b2
@@ -380,19 +384,21 @@ func words(fs []mediamatch.Feature) [][4]uint64 {
 }
 
 // distRowGo is distRow in Go.
-func distRowGo(x *[4]uint64, id [][4]uint64, row, colBest, colArg []int32, a int32) (b1, a1 int32) {
-	b1, a1 = math.MaxInt32, -1
+func distRowGo(x *[4]uint64, id [][4]uint64, row, colBest, colArg []int32, a int32) (b1, a1, b2, a2 int32) {
+	b1, a1, b2, a2 = math.MaxInt32, -1, math.MaxInt32, -1
 	for j := range id {
 		d := int32(hamming4(x, &id[j]))
 		row[j] = d
 		if d < b1 {
-			b1, a1 = d, int32(j)
+			b1, a1, b2, a2 = d, int32(j), b1, a1
+		} else if d < b2 {
+			b2, a2 = d, int32(j)
 		}
 		if d < colBest[j] {
 			colBest[j], colArg[j] = d, a
 		}
 	}
-	return b1, a1
+	return b1, a1, b2, a2
 }
 
 // hamming4 returns the Hamming distance of two 256-bit descriptors.
