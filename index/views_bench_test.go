@@ -35,7 +35,10 @@ import (
 // stored item's whole frame; after, half of those hit one of its views
 // instead, and view-hit-recall is the share of those found: the views are
 // searched approximately), half unrelated. The two modes alternate query by query. It
-// reports p50 and p99 latency per mode and their ratios, the heap bytes
+// reports p50 and p99 latency per mode and their ratios (after-p90-us,
+// and after-crop-p50-us for the queries only local features find, which
+// verify a candidate), the thread CPU time per match (mean, p50, p99:
+// other processes on a shared machine do not inflate it), the heap bytes
 // per item of each index (after a GC, over the empty index) and the
 // bytes each item writes to the store (keys and values, before Badger's
 // compression and compaction).
