@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -401,5 +402,57 @@ func TestLocalPageBytes(t *testing.T) {
 	}
 	if len(items) >= 10 || next == "" {
 		t.Fatalf("ListItems returned %d items (next %q), want fewer than 10 and a next page: features count against the page bytes", len(items), next)
+	}
+}
+
+// TestDistRow checks distRow (assembly on amd64) against distRowGo on
+// random descriptors and on copies of some (ties, for the first
+// nearest of rows and of columns).
+func TestDistRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{0, 1, 7, 256, 300} {
+		it := words(randFeatures(r, n, 4, 3))
+		q := words(randFeatures(r, 64, 4, 3))
+		for i := range q {
+			if n > 0 && i%3 == 0 {
+				q[i] = it[r.IntN(n)]
+				q[i][r.IntN(4)] ^= 1 << r.IntN(64)
+			}
+		}
+		var cols [2][2][]int32
+		for k := range cols {
+			cols[k] = [2][]int32{make([]int32, n), make([]int32, n)}
+			for j := range n {
+				cols[k][0][j] = math.MaxInt32
+			}
+		}
+		rowA, rowB := make([]int32, n), make([]int32, n)
+		for a := range q {
+			b1, a1, s1, j1 := distRow(&q[a], it, rowA, cols[0][0], cols[0][1], int32(a))
+			b2, a2, s2, j2 := distRowGo(&q[a], it, rowB, cols[1][0], cols[1][1], int32(a))
+			if b1 != b2 || a1 != a2 || s1 != s2 || j1 != j2 || !slices.Equal(rowA, rowB) {
+				t.Fatalf("n %d row %d: distRow = %d at %d, %d at %d; distRowGo = %d at %d, %d at %d (rows equal: %v)",
+					n, a, b1, a1, s1, j1, b2, a2, s2, j2, slices.Equal(rowA, rowB))
+			}
+			// The first nearest and the nearest of the others, as a
+			// scan of the row finds them.
+			w1, v1, w2 := int32(math.MaxInt32), int32(-1), int32(math.MaxInt32)
+			for j, d := range rowB {
+				if d < w1 {
+					w1, v1 = d, int32(j)
+				}
+			}
+			for j, d := range rowB {
+				if int32(j) != v1 {
+					w2 = min(w2, d)
+				}
+			}
+			if b1 != w1 || a1 != v1 || s1 != w2 || (j1 >= 0 && rowB[j1] != w2) {
+				t.Fatalf("n %d row %d: distRow = %d at %d, %d at %d; want %d at %d, %d", n, a, b1, a1, s1, j1, w1, v1, w2)
+			}
+		}
+		if !reflect.DeepEqual(cols[0], cols[1]) {
+			t.Fatalf("n %d: columns differ", n)
+		}
 	}
 }

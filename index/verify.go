@@ -175,25 +175,19 @@ func placeLocal(q, it []mediamatch.Feature, pr localParams) placement {
 	arg := make([]int32, len(q))
 	second := make([]int32, len(q))
 	for a := range qd {
-		x := &qd[a]
-		b1, a1 := int32(math.MaxInt32), int32(-1)
-		for j := range id {
-			d := int32(hamming4(x, &id[j]))
-			row[j] = d
-			if d < b1 {
-				b1, a1 = d, int32(j)
-			}
-			if d < colBest[j] {
-				colBest[j], colArg[j] = d, int32(a)
-			}
-		}
+		// Most of the cost of a verification (distRow).
+		b1, a1, b2, a2 := distRow(&qd[a], id, row, colBest, colArg, int32(a))
 		// The second nearest is the nearest elsewhere: the same corner
-		// found on another level is not a rival.
-		b2 := int32(math.MaxInt32)
+		// found on another level is not a rival. The nearest of the
+		// others is, unless it is at the same place; then the row is
+		// searched again.
 		bf := it[a1]
-		for j, d := range row {
-			if d < b2 && int32(j) != a1 && !near(it[j], bf, pr.tol) {
-				b2 = d
+		if a2 >= 0 && near(it[a2], bf, pr.tol) {
+			b2 = math.MaxInt32
+			for j, d := range row {
+				if d < b2 && int32(j) != a1 && !near(it[j], bf, pr.tol) {
+					b2 = d
+				}
 			}
 		}
 		best[a], arg[a], second[a] = b1, a1, b2
@@ -391,6 +385,24 @@ func words(fs []mediamatch.Feature) [][4]uint64 {
 		}
 	}
 	return w
+}
+
+// distRowGo is distRow in Go.
+func distRowGo(x *[4]uint64, id [][4]uint64, row, colBest, colArg []int32, a int32) (b1, a1, b2, a2 int32) {
+	b1, a1, b2, a2 = math.MaxInt32, -1, math.MaxInt32, -1
+	for j := range id {
+		d := int32(hamming4(x, &id[j]))
+		row[j] = d
+		if d < b1 {
+			b1, a1, b2, a2 = d, int32(j), b1, a1
+		} else if d < b2 {
+			b2, a2 = d, int32(j)
+		}
+		if d < colBest[j] {
+			colBest[j], colArg[j] = d, a
+		}
+	}
+	return b1, a1, b2, a2
 }
 
 // hamming4 returns the Hamming distance of two 256-bit descriptors.

@@ -35,7 +35,10 @@ import (
 // stored item's whole frame; after, half of those hit one of its views
 // instead, and view-hit-recall is the share of those found: the views are
 // searched approximately), half unrelated. The two modes alternate query by query. It
-// reports p50 and p99 latency per mode and their ratios, the heap bytes
+// reports p50 and p99 latency per mode and their ratios (after-p90-us,
+// and after-crop-p50-us for the queries only local features find, which
+// verify a candidate), the thread CPU time per match (mean, p50, p99:
+// other processes on a shared machine do not inflate it), the heap bytes
 // per item of each index (after a GC, over the empty index) and the
 // bytes each item writes to the store (keys and values, before Badger's
 // compression and compaction).
@@ -67,9 +70,8 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		ix         *Index
 		whole      [][]byte   // item i's whole-frame PDQ
 		viewHashes [][][]byte // item i's view hashes (after only)
-		feats      [][]mediamatch.Feature
-		heap       uint64  // bytes per item
-		store      float64 // bytes written per item
+		heap       uint64     // bytes per item
+		store      float64    // bytes written per item
 	}
 	load := func(withViews bool) *bank {
 		// The hashes are made first, so that the heap measured is the
@@ -77,7 +79,6 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		bk := &bank{whole: make([][]byte, n)}
 		if withViews {
 			bk.viewHashes = make([][][]byte, n)
-			bk.feats = make([][]mediamatch.Feature, n)
 		}
 		for i := range n {
 			bk.whole[i] = h256(r)
@@ -85,7 +86,6 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 				for range views {
 					bk.viewHashes[i] = append(bk.viewHashes[i], h256(r))
 				}
-				bk.feats[i] = benchFeatures(r, nfeat)
 			}
 		}
 		ix := openTest(b, "", Options{})
@@ -110,7 +110,7 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 				}
 				it := mediamatch.Item{Bank: "bench", ID: fmt.Sprintf("item-%08d", i), Media: still(sigs...)}
 				if withViews {
-					it.Media.Keyframes[0].Features = bk.feats[i]
+					it.Media.Keyframes[0].Features = itemFeatures(i, nfeat)
 				}
 				it.Media.FileSignals = []mediamatch.Signal{md5sig(h[16:32]), {Type: mediamatch.SHA256, Hash: h}}
 				a := newItemAdd(0, 1, it, time.Now())
@@ -123,6 +123,13 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 			if err := ix.addItems(ctx, "bench", items); err != nil {
 				b.Fatal(err)
 			}
+		}
+		if withViews && nfeat > 0 {
+			// As the service is once the adds stop: the key index of
+			// local features merges its segments into one after 2 s
+			// without writes (hamming's idleCompact), which mem.wait
+			// then waits for.
+			time.Sleep(3 * time.Second)
 		}
 		ix.mem.wait()
 		now := heapNow()
@@ -180,7 +187,7 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		if q.viaLocal {
 			j := 0
 			fmt.Sscanf(q.want, "item-%d", &j)
-			q.full.Keyframes[0].Features = cropFeatures(r, after.feats[j], nfeat)
+			q.full.Keyframes[0].Features = cropFeatures(r, itemFeatures(j, nfeat), nfeat)
 		} else {
 			q.full.Keyframes[0].Features = benchFeatures(r, nfeat)
 		}
@@ -191,10 +198,23 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 	// missed beyond the approximate search's guarantee (about 11 bits);
 	// those are counted.
 	var viewQueries, viewMissed, localQueries, localMissed int
+	// The CPU time of each match is the thread's (Match runs on the
+	// calling goroutine, locked to its thread below), apart from what
+	// else the machine and the process (Badger's compactions) run.
+	var oldCPU, curCPU time.Duration
+	var oldCPUs, curCPUs []time.Duration // per match
 	match := func(ix *Index, m mediamatch.Media, upright bool, want string, viaView, viaLocal bool) time.Duration {
+		c0 := threadCPU()
 		t0 := time.Now()
 		ms, err := ix.Match(ctx, Query{Media: m, Upright: upright})
 		d := time.Since(t0)
+		if c := threadCPU() - c0; ix == before.ix {
+			oldCPU += c
+			oldCPUs = append(oldCPUs, c)
+		} else {
+			curCPU += c
+			curCPUs = append(curCPUs, c)
+		}
 		if err != nil {
 			b.Fatalf("Match = %v", err)
 		}
@@ -222,14 +242,23 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		match(before.ix, q.plain, true, q.want, false, false)
 		match(after.ix, q.full, false, q.want, q.viaView, q.viaLocal)
 	}
-	var old, cur []time.Duration
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	oldCPU, curCPU, oldCPUs, curCPUs = 0, 0, nil, nil
+	var old, cur, crops []time.Duration // crops: after, of the queries found by local features only
 	for b.Loop() {
 		for i, q := range queries {
 			if i%2 == 0 {
 				old = append(old, match(before.ix, q.plain, true, q.want, false, false))
 				cur = append(cur, match(after.ix, q.full, false, q.want, q.viaView, q.viaLocal))
+				if q.viaLocal {
+					crops = append(crops, cur[len(cur)-1])
+				}
 			} else {
 				cur = append(cur, match(after.ix, q.full, false, q.want, q.viaView, q.viaLocal))
+				if q.viaLocal {
+					crops = append(crops, cur[len(cur)-1])
+				}
 				old = append(old, match(before.ix, q.plain, true, q.want, false, false))
 			}
 		}
@@ -242,6 +271,21 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 	b.ReportMetric(float64(c50)/1e3, "after-p50-us")
 	b.ReportMetric(float64(c99)/1e3, "after-p99-us")
 	b.ReportMetric(float64(c50)/float64(o50), "p50-ratio")
+	b.ReportMetric(float64(quantile(cur, 0.9))/1e3, "after-p90-us")
+	if len(crops) > 0 {
+		// The queries that verify a candidate: a share of the tail.
+		b.ReportMetric(float64(quantile(crops, 0.5))/1e3, "after-crop-p50-us")
+	}
+	b.ReportMetric(float64(oldCPU)/float64(len(old))/1e3, "before-cpu-us/match")
+	b.ReportMetric(float64(curCPU)/float64(len(cur))/1e3, "after-cpu-us/match")
+	b.ReportMetric(float64(curCPU)/float64(max(1, oldCPU)), "cpu-ratio")
+	// The mean takes in what the garbage collector makes a match do
+	// (assists, over a heap of gigabytes); the quantiles show a typical
+	// match and the tail of its own work.
+	b.ReportMetric(float64(quantile(oldCPUs, 0.5))/1e3, "before-cpu-p50-us")
+	b.ReportMetric(float64(quantile(curCPUs, 0.5))/1e3, "after-cpu-p50-us")
+	b.ReportMetric(float64(quantile(oldCPUs, 0.99))/1e3, "before-cpu-p99-us")
+	b.ReportMetric(float64(quantile(curCPUs, 0.99))/1e3, "after-cpu-p99-us")
 	b.ReportMetric(float64(c99)/float64(o99), "p99-ratio")
 	b.ReportMetric(float64(before.heap), "before-heap-bytes/item")
 	b.ReportMetric(float64(after.heap), "after-heap-bytes/item")
@@ -255,6 +299,13 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 	b.ReportMetric(after.store, "after-store-bytes/item")
 	runtime.KeepAlive(before)
 	runtime.KeepAlive(after)
+}
+
+// itemFeatures returns the n local features of bench item i, made again
+// from its number each time rather than held, so that the benchmark's own
+// memory does not limit the index it can build.
+func itemFeatures(i, n int) []mediamatch.Feature {
+	return benchFeatures(rand.New(rand.NewPCG(0x66656174, uint64(i))), n)
 }
 
 // benchFeatures returns n random local features of a 4:3 frame. Real

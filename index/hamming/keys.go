@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -28,6 +29,8 @@ import (
 //     background by the same policy as Searcher's (pickKeyMerge), by one
 //     goroutine that builds the merged segment without holding a lock.
 //   - Readers never wait: a vote reads one immutable KeyView.
+//   - Compacted when idle: once no write has come for idleCompact, the
+//     segments are merged into one (see idleCompact).
 //
 // A segment keeps its postings sorted by a bijective mix of the key
 // (mixKey), in buckets on the mixed key's top bits: a directory of
@@ -56,6 +59,12 @@ type KeyIndex struct {
 	deleted []uint64   // refs removed during the running merge; guarded by mu
 	chunk   []byte     // where the tail's payloads are appended; guarded by mu
 
+	// Compaction when idle (see idleCompact); guarded by mu.
+	lastWrite time.Time   // of the last Add, AddBatch or Remove
+	armed     bool        // idleTimer is set to fire
+	idleTimer *time.Timer // calls idleFire
+	compact   bool        // the next merge takes every segment
+
 	scratch sync.Pool // *keyScratch
 }
 
@@ -66,9 +75,10 @@ type KeyConfig struct {
 	// and let the old segments go (see Searcher.mergeLoop). May be nil.
 	Merged func()
 
-	tail   int       // tail postings before a seal; 0: defaultKeyTail
-	sync   bool      // merge in the writer, not in the background (tests)
-	layout keyLayout // forced postings layout (tests); zero: choosePostings
+	tail   int           // tail postings before a seal; 0: defaultKeyTail
+	idle   time.Duration // idleCompact if 0; < 0: never (tests)
+	sync   bool          // merge in the writer, not in the background (tests)
+	layout keyLayout     // forced postings layout (tests); zero: choosePostings
 }
 
 // keyLayout is a postings layout: the directory's bits and the rest's
@@ -80,6 +90,16 @@ type keyLayout struct{ dirBits, width, parts int }
 // tail posting against a filter of the query's keys (~1 ns each), so the
 // tail costs a vote ~10 us at most; 20 pictures of 400 keys.
 const defaultKeyTail = 8192
+
+// idleCompact is how long a KeyIndex must go without writes before its
+// segments are merged into one. A vote looks every key up in every
+// segment, a few cache misses each in a segment of any size: entries
+// added one at a time (an import, a bank's first load) leave some
+// segments by the merge policy, and a vote costs about twice what it
+// costs in one (BenchmarkMatchViewsCost). The merge costs what the
+// policy's merges of the largest segment cost (the postings held twice
+// while it runs), once a run of writes has ended.
+const idleCompact = 2 * time.Second
 
 // maxTailEntries seals a tail of entries with few keys all the same.
 const maxTailEntries = 256
@@ -146,6 +166,9 @@ func mixKeys(dst, keys []uint32) []uint32 {
 func NewKeyIndex(cfg KeyConfig) *KeyIndex {
 	if cfg.tail <= 0 {
 		cfg.tail = defaultKeyTail
+	}
+	if cfg.idle == 0 {
+		cfg.idle = idleCompact
 	}
 	x := &KeyIndex{cfg: cfg}
 	x.idle.L = &x.mu
@@ -371,9 +394,20 @@ func pickKeyMerge(v *KeyView) (lo, hi int, ok bool) { return pickMergeOf(v.segs)
 func (s *keySegState) deadCount() int   { return s.ndead }
 func (s *keySegState) storedCount() int { return s.seg.n }
 
-// kick starts merging if the policy wants a merge and none is running.
-// x.mu is held.
+// kick starts merging if the policy wants a merge and none is running,
+// and sets the compaction when idle to fire. x.mu is held.
 func (x *KeyIndex) kick() {
+	if !x.cfg.sync && x.cfg.idle > 0 {
+		x.lastWrite = time.Now()
+		if !x.armed {
+			x.armed = true
+			if x.idleTimer == nil {
+				x.idleTimer = time.AfterFunc(x.cfg.idle, x.idleFire)
+			} else {
+				x.idleTimer.Reset(x.cfg.idle)
+			}
+		}
+	}
 	if x.merging {
 		return
 	}
@@ -396,6 +430,47 @@ func (x *KeyIndex) kick() {
 	go x.mergeLoop()
 }
 
+// idleFire merges every segment into one if no write has come for
+// cfg.idle, or sets itself to fire again when that will be so.
+func (x *KeyIndex) idleFire() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.armed {
+		return // Wait came since
+	}
+	if d := x.cfg.idle - time.Since(x.lastWrite); d > 0 {
+		x.idleTimer.Reset(d)
+		return
+	}
+	x.armed = false
+	if len(x.cur.Load().segs) < 2 {
+		return
+	}
+	x.compact = true
+	if x.merging {
+		return // the merges running end with it (mergeLoop)
+	}
+	x.merging = true
+	x.deleted = x.deleted[:0]
+	go x.mergeLoop()
+}
+
+// pick returns the segments to merge, [lo, hi): the policy's
+// (pickKeyMerge), or else all of them if a compaction is due. x.mu is
+// held.
+func (x *KeyIndex) pick(v *KeyView) (lo, hi int, ok bool) {
+	if lo, hi, ok = pickKeyMerge(v); ok {
+		return lo, hi, ok
+	}
+	if x.compact {
+		x.compact = false
+		if len(v.segs) > 1 {
+			return 0, len(v.segs), true
+		}
+	}
+	return 0, 0, false
+}
+
 // mergeLoop is Searcher.mergeLoop for a KeyIndex.
 func (x *KeyIndex) mergeLoop() {
 	x.mu.Lock()
@@ -403,7 +478,7 @@ func (x *KeyIndex) mergeLoop() {
 		merged := false
 		for {
 			v := x.cur.Load()
-			lo, hi, ok := pickKeyMerge(v)
+			lo, hi, ok := x.pick(v)
 			if !ok {
 				break
 			}
@@ -421,10 +496,11 @@ func (x *KeyIndex) mergeLoop() {
 		x.mu.Unlock()
 		x.cfg.Merged()
 		x.mu.Lock()
-		if _, _, ok := pickKeyMerge(x.cur.Load()); !ok {
+		if _, _, ok := pickKeyMerge(x.cur.Load()); !ok && !(x.compact && len(x.cur.Load().segs) > 1) {
 			break
 		}
 	}
+	x.compact = false
 	x.merging = false
 	x.idle.Broadcast()
 	x.mu.Unlock()
@@ -459,9 +535,12 @@ func (x *KeyIndex) install(in []*keySegState, seg *keySeg) {
 	x.cur.Store(nv)
 }
 
-// Wait blocks until no background merge is running.
+// Wait blocks until no background merge is running, a compaction when
+// idle that is due included. One not yet due does not start until the
+// next write, so that none outlives the index's owner.
 func (x *KeyIndex) Wait() {
 	x.mu.Lock()
+	x.armed = false
 	for x.merging {
 		x.idle.Wait()
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // keyModel is the naive reference of KeyIndex: a list of entries, each
@@ -710,6 +711,73 @@ func TestKeyVoteWeightedMinVotes(t *testing.T) {
 		v.VoteWeighted(c.keys, c.minVotes, 0, func(uint64, uint32, int, []byte) { n++ })
 		if n != c.want {
 			t.Errorf("VoteWeighted(%v, minVotes %d) returned %d entries, want %d", c.keys, c.minVotes, n, c.want)
+		}
+	}
+}
+
+// TestKeyIdleCompact checks that a KeyIndex left without writes merges
+// its segments into one, voting as before (payloads included) and as
+// the model does, with removed entries gone; and that Wait cancels a
+// compaction not yet started.
+func TestKeyIdleCompact(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	g := &keyGen{r: r, universe: 300}
+	const idle = 50 * time.Millisecond
+	x := NewKeyIndex(KeyConfig{tail: 64, idle: idle})
+	var m keyModel
+	// Two batches the merge policy leaves apart (the older holds more
+	// than 8 times the newer), single adds, a few removes.
+	ref := uint64(0)
+	for _, n := range []int{500, 30} {
+		var e KeyEntries
+		for range n {
+			ref++
+			keys, pay := g.keys(), g.payload(ref, 0)
+			e.Add(ref, 0, keys, pay)
+			m.Add(ref, 0, keys, pay)
+		}
+		x.AddBatch(&e)
+	}
+	for range 10 {
+		ref++
+		keys, pay := g.keys(), g.payload(ref, 0)
+		x.Add(ref, 0, keys, pay)
+		m.Add(ref, 0, keys, pay)
+	}
+	for _, dead := range []uint64{3, 50, 510, 531} {
+		x.Remove(dead)
+		m.Remove(dead)
+	}
+	x.Wait()
+	if n := len(x.View().segs); n < 2 {
+		t.Fatalf("%d segments, want several (the test needs them)", n)
+	}
+	// Wait came after the last write: no compaction until the next.
+	time.Sleep(4 * idle)
+	x.Wait()
+	if n := len(x.View().segs); n < 2 {
+		t.Fatalf("%d segments after Wait and no write, want them left as they were", n)
+	}
+	var qs [][]uint32
+	for range 40 {
+		qs = append(qs, g.query(&m))
+	}
+	keys, pay := g.keys(), g.payload(9999, 0)
+	x.Add(9999, 0, keys, pay) // a write, which sets the compaction again
+	m.Add(9999, 0, keys, pay)
+	deadline := time.Now().Add(time.Minute)
+	for len(x.View().segs) > 1 && time.Now().Before(deadline) {
+		time.Sleep(idle)
+	}
+	x.Wait()
+	v := x.View()
+	if len(v.segs) != 1 {
+		t.Fatalf("%d segments a minute after the last write, want 1", len(v.segs))
+	}
+	for i, q := range qs {
+		got, want := collectVotes(v, q, 2, 0), m.vote(q, 2, 0)
+		if !slices.EqualFunc(got, want, func(a, b voteRec) bool { return compareVotes(a, b) == 0 }) {
+			t.Errorf("query %d after compaction: %d hits %v, want %d %v", i, len(got), headVotes(got), len(want), headVotes(want))
 		}
 	}
 }
