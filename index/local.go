@@ -41,23 +41,22 @@ const (
 	// localMinVotes is the fewest of a query frame's keys an item frame
 	// must hold to be verified. Measured on the shared photos' edits
 	// against their originals: every one of the 231 pairs with 14 points
-	// or more holds 5 of the keys or more (11 or more with both tables'
-	// keys; a grass texture the fewest).
+	// or more holds 11 of the keys or more (a grass texture the fewest).
 	localMinVotes = 4
 	// localVerify is the most item frames verified per query frame, the
 	// most voted first (votes weighed by the keys' rarity:
-	// hamming.KeyView.VoteWeighted): each costs about 0.3 ms. On the
+	// hamming.KeyView.VoteWeighted): each costs about 0.1 ms. On the
 	// shared photos every crop, pad and screenshot ranks its own item
 	// first (TestLocalFeaturesOnSharedMedia).
 	localVerify = 8
 	// localQueryTables is how many tables a query frame's keys come
-	// from; items hold every table's keys. One table halves the vote,
-	// the most costly step of a match at scale (a few cache misses a
-	// key), and keeps the ranking: on the shared photos every crop, pad
-	// and screenshot still ranks its own item first or second
-	// (TestLocalFeaturesOnSharedMedia), but holds about half as many
-	// keys (see localMinVotes).
-	localQueryTables = 1
+	// from. Measured with one (half the vote, the most costly step of a
+	// match at scale: about 55 us less a match at 200,000 items), every
+	// crop, pad and screenshot of the shared photos still ranked its own
+	// item first or second, but the true pairs held as few as 5 keys,
+	// against the 4 a vote needs, where with both they hold 11: too thin
+	// a margin for pictures we have not seen, so queries use both.
+	localQueryTables = localTables
 )
 
 // localBits are the descriptor bits each table samples: fixed (a seeded
