@@ -70,9 +70,9 @@ func pdqImage(img image.Image, o int, t mediamatch.Transform) (d pdq.Digest, ok 
 func pdqImageVariants(img image.Image, o int, d *pdq.Digest) []mediamatch.Signal {
 	var mirrors [8]pdq.Digest // indexed by the non-transposing transforms
 	mirrors[mediamatch.TransformNone] = *d
-	for _, m := range []mediamatch.Transform{mediamatch.FlipX, mediamatch.FlipY, mediamatch.Rotate180} {
-		mirrors[m], _ = pdqImage(img, o, m) // same size as d's image: cannot fail
-	}
+	// Same size as d's image: cannot fail.
+	ms, _ := pdq.FromOrientedImageMirrors(img, pdq.Orientation(mediamatch.OrientationTransform(o).EXIFOrientation()))
+	mirrors[mediamatch.FlipX], mirrors[mediamatch.FlipY], mirrors[mediamatch.Rotate180] = ms[0], ms[1], ms[2]
 	var sigs []mediamatch.Signal
 	for t := mediamatch.Rotate90; t <= mediamatch.FlipMinus1; t++ {
 		if t.Transposes() {

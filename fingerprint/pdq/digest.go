@@ -155,62 +155,160 @@ const (
 // `convert -auto-orient` does), but without copying them. An out-of-range o
 // (such as 0, no tag) is treated as TopLeft.
 func FromOrientedImage(img image.Image, o Orientation) (Digest, error) {
+	t, err := turnOf(img, o)
+	if err != nil {
+		return Digest{}, err
+	}
+	var z digester
+	return z.digest(z.read(img, t), t.tw, t.th), nil
+}
+
+// FromOrientedImageMirrors returns the digests of img as displayed under
+// EXIF orientation o (as FromOrientedImage) and then mirrored top to
+// bottom, mirrored left to right, and rotated 180 degrees, in that order:
+// each is FromImage of the picture so turned, bit for bit. It costs about
+// twice one FromOrientedImage where no pre-shrink is done (both sides at
+// most 512): the mirrored pictures' luminance is the picture's read once
+// and mirrored, and the first, along-rows pass of the filter of a picture
+// mirrored top to bottom is that of the picture, its rows in reverse. A
+// pre-shrunk picture's mirrors pick other pixels (floor(i*n/512) mirrored
+// is not a pick) and are read and filtered each in full. The error is
+// FromOrientedImage's.
+func FromOrientedImageMirrors(img image.Image, o Orientation) ([3]Digest, error) {
+	var ds [3]Digest
+	t, err := turnOf(img, o)
+	if err != nil {
+		return ds, err
+	}
+	var z digester
+	if t.shrunk {
+		for k := range ds {
+			m := t
+			// Mirroring the displayed rows (k = 0, 2) reverses the stored
+			// lines that give them: rows, or columns if transposed; the
+			// displayed columns (k = 1, 2) likewise.
+			if k != 1 {
+				m.flipRows, m.flipCols = m.flipRows != !t.swap, m.flipCols != t.swap
+			}
+			if k != 0 {
+				m.flipRows, m.flipCols = m.flipRows != t.swap, m.flipCols != !t.swap
+			}
+			ds[k] = z.digest(z.read(img, m), t.tw, t.th)
+		}
+		return ds, nil
+	}
+	w, h := t.tw, t.th
+	lum := z.read(img, t)
+	lumY := make([]float32, len(lum)) // mirrored left to right
+	for y := range h {
+		src, dst := lum[y*w:(y+1)*w], lumY[y*w:(y+1)*w]
+		for x, v := range src {
+			dst[w-1-x] = v
+		}
+	}
+	z.rows(lum, w, h)
+	z.rows(lumY, w, h)
+	// The along-rows pass is done; each mirror takes its rows in order
+	// (left to right) or in reverse (top to bottom) into work.
+	work := make([]float32, len(lum))
+	flipRows := func(src []float32) []float32 {
+		for y := range h {
+			copy(work[y*w:(y+1)*w], src[(h-1-y)*w:(h-y)*w])
+		}
+		return work
+	}
+	ds[0] = z.finish(flipRows(lum), w, h)
+	ds[2] = z.finish(flipRows(lumY), w, h)
+	ds[1] = z.finish(lumY, w, h) // last: finish overwrites lumY
+	return ds, nil
+}
+
+// turn says which stored pixels make the (pre-shrunk) picture as
+// displayed: displayed column x' and row y' of the tw x th picture come
+// from displayed column cx[x'] and row ry[y'] of the dw x dh one, which
+// are stored row and column (rows[y'], cols[x']) with rows = ry, cols = cx
+// (or, if swap, stored row and column (rows[x'], cols[y']) with rows = cx,
+// cols = ry), each taken in reverse (n-1-i) if flipRows or flipCols.
+type turn struct {
+	swap, flipRows, flipCols bool
+	w, h, tw, th             int // stored size, size after the pre-shrink
+	cx, ry                   []int
+	shrunk                   bool // pre-shrunk: cx or ry is not every position
+}
+
+// turnOf returns the turn of img displayed under o, or an error wrapping
+// ErrTooSmall if a side is under MinSide pixels.
+func turnOf(img image.Image, o Orientation) (turn, error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w < MinSide || h < MinSide {
-		return Digest{}, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, w, h, MinSide, MinSide)
+		return turn{}, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, w, h, MinSide, MinSide)
 	}
-	swap := o >= LeftTop && o <= LeftBottom
-	dw, dh := w, h // displayed size
-	if swap {
-		dw, dh = h, w
-	}
-	tw, th := dw, dh // size after the pre-shrink
-	if dw > preShrinkSide || dh > preShrinkSide {
-		tw, th = preShrinkSide, preShrinkSide
-	}
-	// Displayed column x' and row y' of the pre-shrunk image come from
-	// displayed column cx[x'] and row ry[y'].
-	cx := nearest(dw, tw)
-	ry := nearest(dh, th)
-	mirror := func(s []int, n int) []int {
-		for i := range s {
-			s[i] = n - 1 - s[i]
-		}
-		return s
-	}
-	var rows, cols []int // stored rows and columns to read
+	t := turn{w: w, h: h}
 	switch o {
 	default: // TopLeft
-		rows, cols = ry, cx
 	case TopRight:
-		rows, cols = ry, mirror(cx, w)
+		t.flipCols = true
 	case BottomRight:
-		rows, cols = mirror(ry, h), mirror(cx, w)
+		t.flipRows, t.flipCols = true, true
 	case BottomLeft:
-		rows, cols = mirror(ry, h), cx
+		t.flipRows = true
 	// Transposing orientations: stored rows follow displayed columns.
 	case LeftTop:
-		rows, cols = cx, ry
+		t.swap = true
 	case RightTop:
-		rows, cols = mirror(cx, h), ry
+		t.swap, t.flipRows = true, true
 	case RightBottom:
-		rows, cols = mirror(cx, h), mirror(ry, w)
+		t.swap, t.flipRows, t.flipCols = true, true, true
 	case LeftBottom:
-		rows, cols = cx, mirror(ry, w)
+		t.swap, t.flipCols = true, true
 	}
+	dw, dh := w, h // displayed size
+	if t.swap {
+		dw, dh = h, w
+	}
+	t.tw, t.th = dw, dh
+	if dw > preShrinkSide || dh > preShrinkSide {
+		t.tw, t.th, t.shrunk = preShrinkSide, preShrinkSide, true
+	}
+	t.cx = nearest(dw, t.tw)
+	t.ry = nearest(dh, t.th)
+	return t, nil
+}
+
+// read returns the luminance of the picture t makes of img, tw x th in
+// displayed order.
+func (z *digester) read(img image.Image, t turn) []float32 {
+	mirror := func(s []int, n int) []int {
+		m := make([]int, len(s))
+		for i, v := range s {
+			m[i] = n - 1 - v
+		}
+		return m
+	}
+	rows, cols := t.ry, t.cx // stored rows and columns to read
+	if t.swap {
+		rows, cols = t.cx, t.ry
+	}
+	if t.flipRows {
+		rows = mirror(rows, t.h)
+	}
+	if t.flipCols {
+		cols = mirror(cols, t.w)
+	}
+	tw, th := t.tw, t.th
 	lum := make([]float32, tw*th)
 	readLuma(lum, img, rows, cols)
-	if swap { // lum is th columns by tw rows; turn it to displayed order
-		t := make([]float32, len(lum))
+	if t.swap { // lum is th columns by tw rows; turn it to displayed order
+		d := make([]float32, len(lum))
 		for x := range tw {
 			for y := range th {
-				t[y*tw+x] = lum[x*th+y]
+				d[y*tw+x] = lum[x*th+y]
 			}
 		}
-		lum = t
+		lum = d
 	}
-	return digest(lum, tw, th), nil
+	return lum
 }
 
 // nearest returns, for each of m output positions, the input position
@@ -263,57 +361,111 @@ func FromLuma(luma []float32, width, height int) (Digest, error) {
 // digest runs the Jarosz filter, quality and DCT on lum (w by h, row-major),
 // which it overwrites.
 func digest(lum []float32, w, h int) Digest {
+	var z digester
+	return z.digest(lum, w, h)
+}
+
+// digester holds the scratch buffers of the filter, kept from one digest
+// to the next of the same size. The zero value is ready to use; it is not
+// safe for concurrent use.
+type digester struct {
+	tmp  []float32 // boxRow's
+	acc  []float64 // boxColumns'
+	keep []float32
+	r    []float32 // the second pass along rows
+}
+
+// grow returns s resized to n, reusing its array when large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// jarosz runs the whole Jarosz filter on lum (w by h), overwriting it, and
+// writes the 64x64 samples to out.
+func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
+	var z digester
+	z.rows(lum, w, h)
+	z.jarosz(lum, w, h, out)
+}
+
+// digest is the package's digest, with z's buffers.
+func (z *digester) digest(lum []float32, w, h int) Digest {
+	z.rows(lum, w, h)
+	return z.finish(lum, w, h)
+}
+
+// rows runs the Jarosz filter's first pass along the rows of lum (w by
+// h), in place. Each row's result depends on that row alone.
+func (z *digester) rows(lum []float32, w, h int) {
+	if wx := jaroszWindow(w); wx > 1 {
+		z.tmp = grow(z.tmp, w)
+		for y := range h {
+			boxRow(lum[y*w:(y+1)*w], z.tmp, wx)
+		}
+	}
+}
+
+// finish runs the rest of the filter on lum after rows, overwriting it,
+// and returns the digest: quality and DCT of the 64x64 samples.
+func (z *digester) finish(lum []float32, w, h int) Digest {
 	var a [64 * 64]float32
-	jarosz(lum, w, h, &a)
+	z.jarosz(lum, w, h, &a)
 	var d Digest
 	d.quality = quality(&a)
 	dct(&a, &d.coef)
 	return d
 }
 
-// jaroszWindow returns the box window for a side of n pixels: ceil(n/128).
-func jaroszWindow(n int) int { return (n + 2*64 - 1) / (2 * 64) }
-
-// boxExtent returns how many inputs before and after the output position a
-// box window of win covers: output o is the mean of inputs o-lo .. o+hi,
-// clipped to the data, with hi = (win+2)/2 - 1 and lo = win-1-hi.
-func boxExtent(win int) (lo, hi int) {
-	half := (win + 2) / 2
-	return win - half, half - 1
-}
-
-// jarosz blurs lum (w by h) with two passes of a box filter along rows then
-// columns (a tent filter) and takes the 64x64 samples at the centres of a
-// 64x64 grid. The first pass runs over the whole image, overwriting lum; the
-// second is evaluated only where the samples need it, which gives the same
-// values.
-func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
+// jarosz blurs lum (w by h), whose rows have had the first pass of a box
+// filter (rows), with the first pass down its columns (a tent filter is
+// two passes of each) and takes the 64x64 samples at the centres of a
+// 64x64 grid. The first pass down the columns overwrites lum; the second
+// passes are evaluated only where the samples need them, and the first
+// down the columns only on the columns that the second along the rows
+// reads (about half of them): each column's values depend on that column
+// alone, so the samples are those of the whole filter.
+func (z *digester) jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
 	wx, wy := jaroszWindow(w), jaroszWindow(h)
-	if wx > 1 {
-		tmp := make([]float32, w)
-		for y := range h {
-			boxRow(lum[y*w:(y+1)*w], tmp, wx)
-		}
-	}
-	if wy > 1 {
-		boxColumns(lum, w, h, wy)
-	}
 	var xs, ys [64]int // sampled columns and rows
 	for i := range 64 {
 		xs[i] = (2*i + 1) * w / 128
 		ys[i] = (2*i + 1) * h / 128
 	}
-	// Second pass along rows, at the sampled columns only: r[y*64+j].
 	lox, hix := boxExtent(wx)
-	r := make([]float32, h*64)
-	for y := range h {
-		row := lum[y*w : (y+1)*w]
-		for j, x := range xs {
-			r[y*64+j] = mean(row[max(x-lox, 0) : min(x+hix, w-1)+1])
+	loy, hiy := boxExtent(wy)
+	if wy > 1 {
+		// The columns the second pass along rows reads, as spans [a, b).
+		var spans [][2]int
+		for _, x := range xs {
+			a, b := max(x-lox, 0), min(x+hix, w-1)+1
+			if n := len(spans); n > 0 && a <= spans[n-1][1] {
+				spans[n-1][1] = max(spans[n-1][1], b)
+				continue
+			}
+			spans = append(spans, [2]int{a, b})
+		}
+		z.acc = grow(z.acc, w)
+		z.keep = grow(z.keep, (loy+1)*w)
+		boxColumns(lum, w, h, wy, spans, z.acc, z.keep)
+	}
+	// Second pass along rows, at the sampled columns only, on the rows the
+	// second pass down the columns reads: r[y*64+j].
+	z.r = grow(z.r, h*64)
+	r := z.r
+	next := 0 // the first row not yet done
+	for _, y := range ys {
+		for k := max(y-loy, next); k <= min(y+hiy, h-1); k++ {
+			row := lum[k*w : (k+1)*w]
+			for j, x := range xs {
+				r[k*64+j] = mean(row[max(x-lox, 0) : min(x+hix, w-1)+1])
+			}
+			next = k + 1
 		}
 	}
 	// Second pass along columns, at the sampled rows only.
-	loy, hiy := boxExtent(wy)
 	var col [64]float64
 	for i, y := range ys {
 		a, b := max(y-loy, 0), min(y+hiy, h-1)
@@ -328,6 +480,17 @@ func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
 			out[64*i+j] = float32(col[j] * inv)
 		}
 	}
+}
+
+// jaroszWindow returns the box window for a side of n pixels: ceil(n/128).
+func jaroszWindow(n int) int { return (n + 2*64 - 1) / (2 * 64) }
+
+// boxExtent returns how many inputs before and after the output position a
+// box window of win covers: output o is the mean of inputs o-lo .. o+hi,
+// clipped to the data, with hi = (win+2)/2 - 1 and lo = win-1-hi.
+func boxExtent(win int) (lo, hi int) {
+	half := (win + 2) / 2
+	return win - half, half - 1
 }
 
 func mean(s []float32) float32 {
@@ -379,41 +542,48 @@ func boxRow(row, tmp []float32, win int) {
 	copy(row, tmp)
 }
 
-// boxColumns is boxRow down every column of lum (w by h) at once.
-func boxColumns(lum []float32, w, h, win int) {
+// boxColumns is boxRow down the columns of lum (w by h) in spans
+// ([a, b) each, ascending), all at once; acc (w) and keep ((lo+1)*w, lo
+// of boxExtent(win)) are its scratch.
+func boxColumns(lum []float32, w, h, win int, spans [][2]int, acc []float64, keep []float32) {
 	lo, hi := boxExtent(win)
-	acc := make([]float64, w)
+	clear(acc)
 	// Output row o needs input rows o-lo..o+hi. Rows are overwritten in
 	// place, so the last lo+1 input rows are kept in a ring: row k in slot
 	// k%(lo+1), so that the row dropped at o shares its slot with row o.
-	keep := make([]float32, (lo+1)*w)
 	for k := 0; k < hi && k < h; k++ {
-		addRow(acc, lum[k*w:(k+1)*w])
+		for _, s := range spans {
+			addRow(acc[s[0]:s[1]], lum[k*w+s[0]:k*w+s[1]])
+		}
 	}
 	for o := range h {
-		cur := lum[o*w : (o+1)*w]
-		slot := keep[(o%(lo+1))*w:][:w]
 		add, drop := o+hi < h, o-lo-1 >= 0
 		inv := 1 / float64(min(o+hi, h-1)-max(o-lo, 0)+1)
-		if add && drop { // the inside: one fused loop
-			in := lum[(o+hi)*w:][:w]
-			for x := range cur {
-				a := acc[x] + float64(in[x]) - float64(slot[x])
-				acc[x] = a
-				slot[x] = cur[x]
-				cur[x] = float32(a * inv)
+		for _, s := range spans {
+			a, b := s[0], s[1]
+			cur := lum[o*w+a : o*w+b]
+			slot := keep[(o%(lo+1))*w+a:][:b-a]
+			acc := acc[a:b]
+			if add && drop { // the inside: one fused loop
+				in := lum[(o+hi)*w+a:][:b-a]
+				for x := range cur {
+					v := acc[x] + float64(in[x]) - float64(slot[x])
+					acc[x] = v
+					slot[x] = cur[x]
+					cur[x] = float32(v * inv)
+				}
+				continue
 			}
-			continue
-		}
-		if add {
-			addRow(acc, lum[(o+hi)*w:][:w])
-		}
-		if drop {
-			subRow(acc, slot)
-		}
-		copy(slot, cur)
-		for x := range cur {
-			cur[x] = float32(acc[x] * inv)
+			if add {
+				addRow(acc, lum[(o+hi)*w+a:][:b-a])
+			}
+			if drop {
+				subRow(acc, slot)
+			}
+			copy(slot, cur)
+			for x := range cur {
+				cur[x] = float32(acc[x] * inv)
+			}
 		}
 	}
 }

@@ -435,3 +435,46 @@ func TestYCbCrTables(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrors checks FromOrientedImageMirrors against FromImage of the
+// picture as displayed under each orientation with its pixels turned and
+// then mirrored (top to bottom, left to right, both), bit for bit: on
+// images not pre-shrunk (its shortcut: one read, shared first pass) and
+// pre-shrunk ones, of several pixel types.
+func TestMirrors(t *testing.T) {
+	display := map[Orientation]Variant{
+		TopLeft: Original, TopRight: FlipY, BottomRight: Rotate180, BottomLeft: FlipX,
+		LeftTop: FlipPlus1, RightTop: Rotate270, RightBottom: FlipMinus1, LeftBottom: Rotate90,
+	}
+	for _, size := range []image.Point{{512, 512}, {300, 200}, {37, 50}, {600, 400}, {513, 100}} {
+		img := synthetic(size.X, size.Y, 5)
+		gray := image.NewGray(img.Bounds())
+		for i := range gray.Pix {
+			gray.Pix[i] = img.Pix[4*i+1]
+		}
+		for _, m := range []image.Image{img, gray} {
+			for o := TopLeft; o <= LeftBottom; o++ {
+				got, err := FromOrientedImageMirrors(m, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				shown := transform(m, display[o])
+				for k, v := range []Variant{FlipX, FlipY, Rotate180} {
+					var turned image.Image = transform(shown, v)
+					if _, ok := m.(*image.Gray); ok { // grey stays grey, not weighted RGB
+						g := image.NewGray(turned.Bounds())
+						draw.Draw(g, g.Rect, turned, turned.Bounds().Min, draw.Src)
+						turned = g
+					}
+					if want := mustDigest(t, turned); got[k] != want {
+						t.Errorf("%v %T orientation %d then %v: hash %v quality %d, want (pixels turned) %v quality %d",
+							size, m, o, v, got[k].Hash(), got[k].Quality(), want.Hash(), want.Quality())
+					}
+				}
+			}
+		}
+	}
+	if _, err := FromOrientedImageMirrors(synthetic(4, 40, 1), TopLeft); !errors.Is(err, ErrTooSmall) {
+		t.Errorf("FromOrientedImageMirrors(4x40) = %v, want ErrTooSmall", err)
+	}
+}
