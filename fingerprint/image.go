@@ -163,8 +163,8 @@ func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediam
 	kf := mediamatch.Keyframe{Signals: append([]mediamatch.Signal{pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)}, sigs...), LowInformation: low}
 	if views && !low {
 		l := viewLuma(small)
-		c, _ := trim(&l) // the views' content and the features'
-		kf.Signals = append(kf.Signals, viewSignals(&l, c, func(r image.Rectangle) (pdq.Digest, bool) {
+		c, outer := trims(&l) // c: the views' content and the features'
+		kf.Signals = append(kf.Signals, viewSignals(&l, c, outer, func(r image.Rectangle) (pdq.Digest, bool) {
 			return pdqImageRect(img, o, r, l.w, l.h)
 		})...)
 		if !opts.NoFeatures {

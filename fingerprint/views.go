@@ -145,11 +145,33 @@ const (
 // and the rows over the content columns, until neither changes (at most 4
 // rounds), so that a picture padded both ways (a border around a
 // letterbox) is trimmed on all sides.
-func trim(l *luma) (image.Rectangle, bool) { return trimBars(l, false) }
+func trim(l *luma) (image.Rectangle, bool) { return newLines(l).trimBars(false) }
+
+// trims returns what trim returns, c, and the outer cut o of l (see
+// bars; the whole frame if it has none), measuring each line once for
+// both: the outer cut judges the lines across the whole frame, as trim's
+// first round does.
+func trims(l *luma) (c image.Rectangle, o image.Rectangle) {
+	ls := newLines(l)
+	c, _ = ls.trimBars(false)
+	o, _ = ls.trimBars(true)
+	return c, o
+}
+
+// lines measures the lines of a luminance image for bars, keeping the
+// measures of each region and direction asked for, which trim and the
+// outer cut share.
+type lines struct {
+	l    *luma
+	seen []*lineStats
+}
+
+func newLines(l *luma) *lines { return &lines{l: l} }
 
 // trimBars is trim; if outer, only the bars that run on at the level of
 // the frame's edge line are cut (see bars).
-func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
+func (ls *lines) trimBars(outer bool) (image.Rectangle, bool) {
+	l := ls.l
 	r := image.Rect(0, 0, l.w, l.h)
 	if l.w < 8 || l.h < 8 {
 		return r, false
@@ -157,8 +179,8 @@ func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 	if outer {
 		// One pass, each line judged across the whole frame: the edge
 		// lines are then the bars' own, not the picture's.
-		x0, x1 := bars(l, r, false, true)
-		y0, y1 := bars(l, r, true, true)
+		x0, x1 := ls.bars(r, false, true)
+		y0, y1 := ls.bars(r, true, true)
 		r = image.Rect(x0, y0, x1, y1)
 		if r.Dx() <= 2 || r.Dy() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
@@ -170,11 +192,11 @@ func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 		// over the content found in the other: a column of dark picture
 		// under black letterbox bars looks like a bar until the bars are
 		// left out, and must not stay cut once they are.
-		r.Min.X, r.Max.X = bars(l, image.Rect(0, r.Min.Y, l.w, r.Max.Y), false, outer)
+		r.Min.X, r.Max.X = ls.bars(image.Rect(0, r.Min.Y, l.w, r.Max.Y), false, outer)
 		if r.Dx() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
-		r.Min.Y, r.Max.Y = bars(l, image.Rect(r.Min.X, 0, r.Max.X, l.h), true, outer)
+		r.Min.Y, r.Max.Y = ls.bars(image.Rect(r.Min.X, 0, r.Max.X, l.h), true, outer)
 		if r.Dy() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
@@ -188,12 +210,32 @@ func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 	return r, r != image.Rect(0, 0, l.w, l.h)
 }
 
-// bars returns the extent [lo, hi) of the content between bars, of the
-// rows of r if rows, else of its columns, each line judged over r's
-// extent in the other direction. A bar thinner than minBar is not cut.
-// If outer, flat lines count only at an edge line's level, and a centred
-// pair of edges (centredPair) cuts where a side is left uncut.
-func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
+// lineStats are the measures of the lines (rows if rows, else columns) of
+// the region r of a luminance image, each line judged over r's extent in
+// the other direction: whether it is flat and at what level, its
+// activity (mean second difference along it), the picture's activity
+// (barBusyRank of the lines'), and the mean steps between neighbouring
+// lines, worked out when first asked for.
+type lineStats struct {
+	r     image.Rectangle
+	rows  bool
+	flat  []bool
+	level []int
+	act   []float64
+	busy  float64
+	// crossed[i] is the mean step between lines i-1 and i if done[i].
+	crossed []float64
+	done    []bool
+}
+
+// stats returns the measures of the lines of r, rows if rows, made once.
+func (ls *lines) stats(r image.Rectangle, rows bool) *lineStats {
+	for _, s := range ls.seen {
+		if s.r == r && s.rows == rows {
+			return s
+		}
+	}
+	l := ls.l
 	n, lo, hi := r.Dx(), r.Min.X, r.Max.X // lines, over [lo, hi) along them
 	first := r.Min.X
 	if rows {
@@ -201,13 +243,9 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	} else {
 		lo, hi = r.Min.Y, r.Max.Y
 	}
-	side := l.w
-	if rows {
-		side = l.h
-	}
-	flat := make([]bool, n)
-	level := make([]int, n)
-	act := make([]float64, n)
+	st := &lineStats{r: r, rows: rows, flat: make([]bool, n), level: make([]int, n), act: make([]float64, n),
+		crossed: make([]float64, n), done: make([]bool, n)}
+	flat, level, act := st.flat, st.level, st.act
 	// Two histograms, of the even and the odd pixels of a line: counting
 	// into one, a run of equal pixels makes each count wait for the last.
 	var hist [2][256]int32
@@ -250,7 +288,31 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	}
 	sorted := slices.Clone(act)
 	slices.Sort(sorted)
-	busy := sorted[min(n-1, int(barBusyRank*float64(n)))]
+	st.busy = sorted[min(n-1, int(barBusyRank*float64(n)))]
+	ls.seen = append(ls.seen, st)
+	return st
+}
+
+// bars returns the extent [lo, hi) of the content between bars, of the
+// rows of r if rows, else of its columns, each line judged over r's
+// extent in the other direction. A bar thinner than minBar is not cut.
+// If outer, flat lines count only at an edge line's level, and a centred
+// pair of edges (centredPair) cuts where a side is left uncut.
+func (ls *lines) bars(r image.Rectangle, rows, outer bool) (int, int) {
+	l := ls.l
+	n, lo, hi := r.Dx(), r.Min.X, r.Max.X // lines, over [lo, hi) along them
+	first := r.Min.X
+	if rows {
+		n, lo, hi, first = r.Dy(), r.Min.X, r.Max.X, r.Min.Y
+	} else {
+		lo, hi = r.Min.Y, r.Max.Y
+	}
+	side := l.w
+	if rows {
+		side = l.h
+	}
+	st := ls.stats(r, rows)
+	flat, level, act, busy := st.flat, st.level, st.act, st.busy
 	smooth := func(i int) bool { return flat[i] || act[i] < barSmooth*busy }
 	flatOnly := func(i int) bool { return flat[i] }
 	if outer && n > 0 {
@@ -264,8 +326,7 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	}
 	// cross returns the mean step between lines i-1 and i, each worked
 	// out once (the cut below asks for most of them, some several times).
-	crossed := make([]float64, n)
-	done := make([]bool, n)
+	crossed, done := st.crossed, st.done
 	cross := func(i int) float64 {
 		if i <= 0 || i >= n {
 			return 0
@@ -554,11 +615,12 @@ func lumaDigest(l *luma, r image.Rectangle) (pdq.Digest, bool) {
 }
 
 // viewSignals returns the PDQ signals of the views of a frame whose
-// luminance is l and content c (what trim(l) returns, which the caller
-// shares with contentFeatures), each with its View and its own quality:
-// the trimmed content, hashed by trimmed (its rectangle in pixels of l)
-// if it has bars or borders, then the regions of regionsOf, hashed from l.
-func viewSignals(l *luma, c image.Rectangle, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
+// luminance is l, content c and outer cut o (what trims(l) returns; the
+// caller shares c with contentFeatures), each with its View and its own
+// quality: the trimmed content, hashed by trimmed (its rectangle in pixels
+// of l) if it has bars or borders, and the outer cut likewise where it is
+// apart from the content, then the regions of regionsOf, hashed from l.
+func viewSignals(l *luma, c, o image.Rectangle, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
 	var sigs []mediamatch.Signal
 	add := func(v mediamatch.View, d *pdq.Digest) {
 		s := pdqSignal(d, mediamatch.TransformNone, mediamatch.TransformNone)
@@ -571,7 +633,7 @@ func viewSignals(l *luma, c image.Rectangle, trimmed func(image.Rectangle) (pdq.
 			add(mediamatch.View{Region: toRegion(c, l), Trimmed: true}, &d)
 		}
 	}
-	if o, ook := trimBars(l, true); ook && (!ok || apart(o, c, l)) {
+	if o != image.Rect(0, 0, l.w, l.h) && (!ok || apart(o, c, l)) {
 		if d, ok := trimmed(o); ok {
 			add(mediamatch.View{Region: toRegion(o, l), Trimmed: true}, &d)
 		}

@@ -209,17 +209,20 @@ func FromOrientedImageMirrors(img image.Image, o Orientation) ([3]Digest, error)
 	z.rows(lum, w, h)
 	z.rows(lumY, w, h)
 	// The along-rows pass is done; each mirror takes its rows in order
-	// (left to right) or in reverse (top to bottom) into work.
-	work := make([]float32, len(lum))
-	flipRows := func(src []float32) []float32 {
-		for y := range h {
-			copy(work[y*w:(y+1)*w], src[(h-1-y)*w:(h-y)*w])
+	// (left to right) or in reverse (top to bottom). finish overwrites
+	// its input: lum, once used, takes lumY's rows in reverse.
+	for y := range h / 2 {
+		a, b := lum[y*w:(y+1)*w], lum[(h-1-y)*w:(h-y)*w]
+		for x := range a {
+			a[x], b[x] = b[x], a[x]
 		}
-		return work
 	}
-	ds[0] = z.finish(flipRows(lum), w, h)
-	ds[2] = z.finish(flipRows(lumY), w, h)
-	ds[1] = z.finish(lumY, w, h) // last: finish overwrites lumY
+	ds[0] = z.finish(lum, w, h)
+	for y := range h {
+		copy(lum[y*w:(y+1)*w], lumY[(h-1-y)*w:(h-y)*w])
+	}
+	ds[2] = z.finish(lum, w, h)
+	ds[1] = z.finish(lumY, w, h)
 	return ds, nil
 }
 
