@@ -600,18 +600,15 @@ func toRegion(r image.Rectangle, l *luma) mediamatch.Region {
 	}
 }
 
-// lumaDigest returns the PDQ digest of the rectangle r of l.
-func lumaDigest(l *luma, r image.Rectangle) (pdq.Digest, bool) {
-	buf := make([]float32, r.Dx()*r.Dy())
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		row := l.pix[y*l.w+r.Min.X : y*l.w+r.Max.X]
-		out := buf[(y-r.Min.Y)*r.Dx():]
-		for x, v := range row {
-			out[x] = float32(v)
-		}
+// lumaDigests returns the PDQ digests of the rectangles rs of l (each at
+// least pdq.MinSide a side, inside l), those of the same columns sharing
+// their first filter pass (pdq.FromGrayRegions).
+func lumaDigests(l *luma, rs []image.Rectangle) []pdq.Digest {
+	ds, err := pdq.FromGrayRegions(&image.Gray{Pix: l.pix, Stride: l.w, Rect: image.Rect(0, 0, l.w, l.h)}, rs)
+	if err != nil { // the callers' regions are inside and large enough
+		panic("fingerprint: lumaDigests: " + err.Error())
 	}
-	d, err := pdq.FromLuma(buf, r.Dx(), r.Dy())
-	return d, err == nil
+	return ds
 }
 
 // viewSignals returns the PDQ signals of the views of a frame whose
@@ -638,10 +635,13 @@ func viewSignals(l *luma, c, o image.Rectangle, trimmed func(image.Rectangle) (p
 			add(mediamatch.View{Region: toRegion(o, l), Trimmed: true}, &d)
 		}
 	}
-	for _, v := range regionsOf(l, c, ok) {
-		if d, ok := lumaDigest(l, v.rect); ok {
-			add(v.view, &d)
-		}
+	vs := regionsOf(l, c, ok)
+	rs := make([]image.Rectangle, len(vs))
+	for i, v := range vs {
+		rs[i] = v.rect
+	}
+	for i, d := range lumaDigests(l, rs) {
+		add(vs[i].view, &d)
 	}
 	return sigs
 }
@@ -654,15 +654,11 @@ func viewSignals(l *luma, c, o image.Rectangle, trimmed func(image.Rectangle) (p
 // clip leaves intact, as a still's caption cuts do. At most 3 a frame: a
 // video has many frames, so not the still's centred window.
 func frameViewSignals(l *luma) []mediamatch.Signal {
-	var sigs []mediamatch.Signal
+	var vs []mediamatch.View
+	var rs []image.Rectangle
 	add := func(v mediamatch.View, r image.Rectangle) {
-		if r.Dx() < pdq.MinSide || r.Dy() < pdq.MinSide {
-			return
-		}
-		if d, ok := lumaDigest(l, r); ok {
-			s := pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)
-			s.View = v
-			sigs = append(sigs, s)
+		if r.Dx() >= pdq.MinSide && r.Dy() >= pdq.MinSide {
+			vs, rs = append(vs, v), append(rs, r)
 		}
 	}
 	base, trimmed := trim(l)
@@ -673,6 +669,12 @@ func frameViewSignals(l *luma) []mediamatch.Signal {
 	}
 	for _, r := range captionCuts(base) {
 		add(mediamatch.View{Region: toRegion(r, l), Trimmed: trimmed}, r)
+	}
+	var sigs []mediamatch.Signal
+	for i, d := range lumaDigests(l, rs) {
+		s := pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)
+		s.View = vs[i]
+		sigs = append(sigs, s)
 	}
 	return sigs
 }

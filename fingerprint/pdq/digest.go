@@ -361,6 +361,59 @@ func FromLuma(luma []float32, width, height int) (Digest, error) {
 	return digest(slices.Clone(luma), width, height), nil
 }
 
+// FromGrayRegions returns the digest of each region rs[i] of a grey image
+// (a luminance image on a 0..255 scale), equal to FromFrame of
+// m.SubImage(rs[i]) bit for bit. Regions of the same columns (a picture
+// without its top or its bottom band) share the reading of their rows and
+// the first pass of the filter along them, whose result for a row depends
+// on that row alone. It returns an error wrapping ErrTooSmall if a region
+// has a side under MinSide pixels, or ErrBadLuma if one is not inside
+// m.Rect.
+func FromGrayRegions(m *image.Gray, rs []image.Rectangle) ([]Digest, error) {
+	for _, r := range rs {
+		if !r.In(m.Rect) {
+			return nil, fmt.Errorf("%w: region %v outside %v", ErrBadLuma, r, m.Rect)
+		}
+		if r.Dx() < MinSide || r.Dy() < MinSide {
+			return nil, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, r.Dx(), r.Dy(), MinSide, MinSide)
+		}
+	}
+	ds := make([]Digest, len(rs))
+	done := make([]bool, len(rs))
+	var z digester
+	var band, work []float32
+	for i, r := range rs {
+		if done[i] {
+			continue
+		}
+		same := func(q image.Rectangle) bool { return q.Min.X == r.Min.X && q.Max.X == r.Max.X }
+		y0, y1 := r.Min.Y, r.Max.Y
+		for _, q := range rs[i+1:] {
+			if same(q) {
+				y0, y1 = min(y0, q.Min.Y), max(y1, q.Max.Y)
+			}
+		}
+		w := r.Dx()
+		band = grow(band, w*(y1-y0))
+		for y := y0; y < y1; y++ {
+			src := m.Pix[m.PixOffset(r.Min.X, y):][:w]
+			out := band[(y-y0)*w:][:w]
+			for x, v := range src {
+				out[x] = float32(v)
+			}
+		}
+		z.rows(band, w, y1-y0)
+		for j := i; j < len(rs); j++ {
+			if q := rs[j]; !done[j] && same(q) {
+				work = grow(work, w*q.Dy())
+				copy(work, band[(q.Min.Y-y0)*w:(q.Max.Y-y0)*w])
+				ds[j], done[j] = z.finish(work, w, q.Dy()), true
+			}
+		}
+	}
+	return ds, nil
+}
+
 // digest runs the Jarosz filter, quality and DCT on lum (w by h, row-major),
 // which it overwrites.
 func digest(lum []float32, w, h int) Digest {

@@ -478,3 +478,40 @@ func TestMirrors(t *testing.T) {
 		t.Errorf("FromOrientedImageMirrors(4x40) = %v, want ErrTooSmall", err)
 	}
 }
+
+// TestGrayRegions checks FromGrayRegions against FromFrame of each region
+// cut out, bit for bit, on regions that share their columns (top and
+// bottom cuts, which share the first pass) and others, and its errors.
+func TestGrayRegions(t *testing.T) {
+	img := synthetic(512, 410, 3)
+	m := image.NewGray(image.Rect(0, 0, 512, 410))
+	for i := range m.Pix {
+		m.Pix[i] = img.Pix[4*i]
+	}
+	rs := []image.Rectangle{
+		image.Rect(0, 82, 512, 410), image.Rect(0, 0, 512, 328), // the caption cuts of the frame
+		image.Rect(26, 20, 487, 390),                                                                 // a centred window
+		image.Rect(100, 0, 300, 200), image.Rect(100, 150, 300, 410), image.Rect(100, 300, 300, 310), // disjoint
+		image.Rect(0, 0, 512, 410), image.Rect(7, 3, 12, 8),
+	}
+	got, err := FromGrayRegions(m, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		want, err := FromFrame(m.SubImage(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[i] != want {
+			t.Errorf("region %v: hash %v quality %d, want (FromFrame of the region) %v quality %d",
+				r, got[i].Hash(), got[i].Quality(), want.Hash(), want.Quality())
+		}
+	}
+	if _, err := FromGrayRegions(m, []image.Rectangle{image.Rect(0, 0, 4, 100)}); !errors.Is(err, ErrTooSmall) {
+		t.Errorf("FromGrayRegions(4x100 region) = %v, want ErrTooSmall", err)
+	}
+	if _, err := FromGrayRegions(m, []image.Rectangle{image.Rect(500, 0, 520, 100)}); !errors.Is(err, ErrBadLuma) {
+		t.Errorf("FromGrayRegions(region outside) = %v, want ErrBadLuma", err)
+	}
+}
