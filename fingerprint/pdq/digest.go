@@ -166,64 +166,92 @@ func FromOrientedImage(img image.Image, o Orientation) (Digest, error) {
 // FromOrientedImageMirrors returns the digests of img as displayed under
 // EXIF orientation o (as FromOrientedImage) and then mirrored top to
 // bottom, mirrored left to right, and rotated 180 degrees, in that order:
-// each is FromImage of the picture so turned, bit for bit. It costs about
-// twice one FromOrientedImage where no pre-shrink is done (both sides at
-// most 512): the mirrored pictures' luminance is the picture's read once
-// and mirrored, and the first, along-rows pass of the filter of a picture
-// mirrored top to bottom is that of the picture, its rows in reverse. A
-// pre-shrunk picture's mirrors pick other pixels (floor(i*n/512) mirrored
-// is not a pick) and are read and filtered each in full. The error is
-// FromOrientedImage's.
+// each is FromImage of the picture so turned, bit for bit. Along an axis
+// where the pre-shrink keeps or repeats every line (a side of 512 pixels
+// or less), the mirrored picture's lines are the picture's own in another
+// order: its luminance is then the picture's, read once and reordered,
+// and the first, along-rows pass of the filter is shared as well (a row's
+// result depends on that row alone), so that the three cost about one
+// FromOrientedImage where no side is over 512. Along an axis shrunk from
+// more than 512, the mirrored picks (floor(i*n/512) mirrored) are other
+// pixels, read and filtered in full. The error is FromOrientedImage's.
 func FromOrientedImageMirrors(img image.Image, o Orientation) ([3]Digest, error) {
 	var ds [3]Digest
 	t, err := turnOf(img, o)
 	if err != nil {
 		return ds, err
 	}
-	var z digester
-	if t.shrunk {
-		for k := range ds {
-			m := t
-			// Mirroring the displayed rows (k = 0, 2) reverses the stored
-			// lines that give them: rows, or columns if transposed; the
-			// displayed columns (k = 1, 2) likewise.
-			if k != 1 {
-				m.flipRows, m.flipCols = m.flipRows != !t.swap, m.flipCols != t.swap
-			}
-			if k != 0 {
-				m.flipRows, m.flipCols = m.flipRows != t.swap, m.flipCols != !t.swap
-			}
-			ds[k] = z.digest(z.read(img, m), t.tw, t.th)
-		}
-		return ds, nil
+	// Mirroring the displayed rows reverses the stored lines that give
+	// them: rows, or columns if transposed; the displayed columns
+	// likewise.
+	tx, ty := t, t
+	tx.flipRows, tx.flipCols = t.flipRows != !t.swap, t.flipCols != t.swap
+	ty.flipRows, ty.flipCols = t.flipRows != t.swap, t.flipCols != !t.swap
+	txy := tx
+	txy.flipRows, txy.flipCols = tx.flipRows != t.swap, tx.flipCols != !t.swap
+	dw, dh := t.w, t.h // displayed size
+	if t.swap {
+		dw, dh = t.h, t.w
 	}
+	mr, mc := mirrorPicks(t.ry, dh), mirrorPicks(t.cx, dw)
+	var z digester
 	w, h := t.tw, t.th
 	lum := z.read(img, t)
-	lumY := make([]float32, len(lum)) // mirrored left to right
-	for y := range h {
-		src, dst := lum[y*w:(y+1)*w], lumY[y*w:(y+1)*w]
-		for x, v := range src {
-			dst[w-1-x] = v
+	var lumY []float32 // mirrored left to right
+	if mc != nil {
+		lumY = make([]float32, len(lum))
+		for y := range h {
+			src, dst := lum[y*w:(y+1)*w], lumY[y*w:(y+1)*w]
+			for x, k := range mc {
+				dst[x] = src[k]
+			}
 		}
+	} else {
+		lumY = z.read(img, ty)
 	}
 	z.rows(lum, w, h)
 	z.rows(lumY, w, h)
-	// The along-rows pass is done; each mirror takes its rows in order
-	// (left to right) or in reverse (top to bottom). finish overwrites
-	// its input: lum, once used, takes lumY's rows in reverse.
-	for y := range h / 2 {
-		a, b := lum[y*w:(y+1)*w], lum[(h-1-y)*w:(h-y)*w]
-		for x := range a {
-			a[x], b[x] = b[x], a[x]
+	if mr != nil {
+		// Mirrored top to bottom: the rows, filtered along, reordered.
+		work := make([]float32, len(lum))
+		for _, m := range []struct {
+			src []float32
+			d   *Digest
+		}{{lum, &ds[0]}, {lumY, &ds[2]}} {
+			for y, k := range mr {
+				copy(work[y*w:(y+1)*w], m.src[k*w:(k+1)*w])
+			}
+			*m.d = z.finish(work, w, h)
 		}
+	} else {
+		ds[0] = z.digest(z.read(img, tx), w, h)
+		ds[2] = z.digest(z.read(img, txy), w, h)
 	}
-	ds[0] = z.finish(lum, w, h)
-	for y := range h {
-		copy(lum[y*w:(y+1)*w], lumY[(h-1-y)*w:(h-y)*w])
-	}
-	ds[2] = z.finish(lum, w, h)
 	ds[1] = z.finish(lumY, w, h)
 	return ds, nil
+}
+
+// mirrorPicks returns, for each pick p[i] of the n lines of a side, the
+// index of a pick of the mirrored line n-1-p[i] (the same line of the
+// picture, so the same values), or nil if some mirrored line is not
+// picked (a pre-shrink from more than 512 drops lines).
+func mirrorPicks(p []int, n int) []int {
+	at := make([]int, n)
+	for i := range at {
+		at[i] = -1
+	}
+	for k, v := range p {
+		at[v] = k
+	}
+	m := make([]int, len(p))
+	for i, v := range p {
+		k := at[n-1-v]
+		if k < 0 {
+			return nil
+		}
+		m[i] = k
+	}
+	return m
 }
 
 // turn says which stored pixels make the (pre-shrunk) picture as
@@ -236,7 +264,6 @@ type turn struct {
 	swap, flipRows, flipCols bool
 	w, h, tw, th             int // stored size, size after the pre-shrink
 	cx, ry                   []int
-	shrunk                   bool // pre-shrunk: cx or ry is not every position
 }
 
 // turnOf returns the turn of img displayed under o, or an error wrapping
@@ -272,7 +299,7 @@ func turnOf(img image.Image, o Orientation) (turn, error) {
 	}
 	t.tw, t.th = dw, dh
 	if dw > preShrinkSide || dh > preShrinkSide {
-		t.tw, t.th, t.shrunk = preShrinkSide, preShrinkSide, true
+		t.tw, t.th = preShrinkSide, preShrinkSide
 	}
 	t.cx = nearest(dw, t.tw)
 	t.ry = nearest(dh, t.th)
