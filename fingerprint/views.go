@@ -252,26 +252,13 @@ func (ls *lines) stats(r image.Rectangle, rows bool) *lineStats {
 	for i := range n {
 		clear(hist[0][:])
 		clear(hist[1][:])
-		var sum int
 		// The line's pixels, from start a step apart (a row's are next
-		// to each other), read without a branch per pixel on the
-		// direction.
+		// to each other).
 		start, step := (first+i)*l.w+lo, 1
 		if !rows {
 			start, step = lo*l.w+first+i, l.w
 		}
-		var p1, p2 int // the two values before v
-		for k := range hi - lo {
-			v := l.pix[start+k*step]
-			hist[k&1][v]++
-			if k > 1 {
-				// |v - 2*p1 + p2| without a branch on its sign, which is
-				// as often one as the other.
-				d := int(v) - 2*p1 + p2
-				sum += (d ^ d>>63) - d>>63
-			}
-			p1, p2 = int(v), p1
-		}
+		sum := lineScan(l.pix, start, step, hi-lo, &hist)
 		// The most pixels in any window of 2*barTolerance+1 levels.
 		best, win := 0, 0
 		for v := 0; v < 256; v++ {
@@ -291,6 +278,35 @@ func (ls *lines) stats(r image.Rectangle, rows bool) *lineStats {
 	st.busy = sorted[min(n-1, int(barBusyRank*float64(n)))]
 	ls.seen = append(ls.seen, st)
 	return st
+}
+
+// lineScan counts the n pixels of pix from start, step apart, into hist
+// (even ones into hist[0], odd ones into hist[1]: counting into one, a run
+// of equal pixels makes each count wait for the last) and returns the sum
+// of their absolute second differences |v - 2*p1 + p2|.
+func lineScan(pix []uint8, start, step, n int, hist *[2][256]int32) int {
+	if n < 2 {
+		if n == 1 {
+			hist[0][pix[start]]++
+		}
+		return 0
+	}
+	p2, p1 := int(pix[start]), int(pix[start+step]) // the two values before v
+	hist[0][p2]++
+	hist[1][p1]++
+	sum := 0
+	j := start + 2*step
+	for k := 2; k < n; k++ {
+		v := int(pix[j])
+		hist[k&1][v]++
+		// Without a branch on the sign, which is as often one as the
+		// other.
+		d := v - 2*p1 + p2
+		sum += (d ^ d>>63) - d>>63
+		p1, p2 = v, p1
+		j += step
+	}
+	return sum
 }
 
 // bars returns the extent [lo, hi) of the content between bars, of the
