@@ -211,8 +211,15 @@ func FromOrientedImageMirrors(img image.Image, o Orientation) ([3]Digest, error)
 	}
 	z.rows(lum, w, h)
 	z.rows(lumY, w, h)
-	if mr != nil {
-		// Mirrored top to bottom: the rows, filtered along, reordered.
+	switch {
+	case mr != nil && permutes(mr):
+		// Mirrored top to bottom: the rows, filtered along, taken in
+		// another order where they lie. finish overwrites its input: lum,
+		// once used, takes a copy of lumY.
+		ds[0] = z.finish(lum, w, h, mr)
+		copy(lum, lumY)
+		ds[2] = z.finish(lum, w, h, mr)
+	case mr != nil: // some rows repeated: copied out in order
 		work := make([]float32, len(lum))
 		for _, m := range []struct {
 			src []float32
@@ -221,14 +228,26 @@ func FromOrientedImageMirrors(img image.Image, o Orientation) ([3]Digest, error)
 			for y, k := range mr {
 				copy(work[y*w:(y+1)*w], m.src[k*w:(k+1)*w])
 			}
-			*m.d = z.finish(work, w, h)
+			*m.d = z.finish(work, w, h, nil)
 		}
-	} else {
+	default:
 		ds[0] = z.digest(z.read(img, tx), w, h)
 		ds[2] = z.digest(z.read(img, txy), w, h)
 	}
-	ds[1] = z.finish(lumY, w, h)
+	ds[1] = z.finish(lumY, w, h, nil)
 	return ds, nil
+}
+
+// permutes reports whether m holds each of 0..len(m)-1 once.
+func permutes(m []int) bool {
+	seen := make([]bool, len(m))
+	for _, k := range m {
+		if k < 0 || k >= len(m) || seen[k] {
+			return false
+		}
+		seen[k] = true
+	}
+	return true
 }
 
 // mirrorPicks returns, for each pick p[i] of the n lines of a side, the
@@ -434,7 +453,7 @@ func FromGrayRegions(m *image.Gray, rs []image.Rectangle) ([]Digest, error) {
 			if q := rs[j]; !done[j] && same(q) {
 				work = grow(work, w*q.Dy())
 				copy(work, band[(q.Min.Y-y0)*w:(q.Max.Y-y0)*w])
-				ds[j], done[j] = z.finish(work, w, q.Dy()), true
+				ds[j], done[j] = z.finish(work, w, q.Dy(), nil), true
 			}
 		}
 	}
@@ -471,13 +490,13 @@ func grow[T any](s []T, n int) []T {
 func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
 	var z digester
 	z.rows(lum, w, h)
-	z.jarosz(lum, w, h, out)
+	z.jarosz(lum, w, h, nil, out)
 }
 
 // digest is the package's digest, with z's buffers.
 func (z *digester) digest(lum []float32, w, h int) Digest {
 	z.rows(lum, w, h)
-	return z.finish(lum, w, h)
+	return z.finish(lum, w, h, nil)
 }
 
 // rows runs the Jarosz filter's first pass along the rows of lum (w by
@@ -492,10 +511,12 @@ func (z *digester) rows(lum []float32, w, h int) {
 }
 
 // finish runs the rest of the filter on lum after rows, overwriting it,
-// and returns the digest: quality and DCT of the 64x64 samples.
-func (z *digester) finish(lum []float32, w, h int) Digest {
+// and returns the digest: quality and DCT of the 64x64 samples. Row y of
+// the picture is row order[y] of lum (order a permutation), or row y if
+// order is nil.
+func (z *digester) finish(lum []float32, w, h int, order []int) Digest {
 	var a [64 * 64]float32
-	z.jarosz(lum, w, h, &a)
+	z.jarosz(lum, w, h, order, &a)
 	var d Digest
 	d.quality = quality(&a)
 	dct(&a, &d.coef)
@@ -510,7 +531,7 @@ func (z *digester) finish(lum []float32, w, h int) Digest {
 // down the columns only on the columns that the second along the rows
 // reads (about half of them): each column's values depend on that column
 // alone, so the samples are those of the whole filter.
-func (z *digester) jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
+func (z *digester) jarosz(lum []float32, w, h int, order []int, out *[64 * 64]float32) {
 	wx, wy := jaroszWindow(w), jaroszWindow(h)
 	var xs, ys [64]int // sampled columns and rows
 	for i := range 64 {
@@ -532,7 +553,7 @@ func (z *digester) jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
 		}
 		z.acc = grow(z.acc, w)
 		z.keep = grow(z.keep, (loy+1)*w)
-		boxColumns(lum, w, h, wy, spans, z.acc, z.keep)
+		boxColumns(lum, w, h, wy, order, spans, z.acc, z.keep)
 	}
 	// Second pass along rows, at the sampled columns only, on the rows the
 	// second pass down the columns reads: r[y*64+j].
@@ -541,7 +562,7 @@ func (z *digester) jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
 	next := 0 // the first row not yet done
 	for _, y := range ys {
 		for k := max(y-loy, next); k <= min(y+hiy, h-1); k++ {
-			row := lum[k*w : (k+1)*w]
+			row := lum[at(order, k)*w:][:w]
 			for j, x := range xs {
 				r[k*64+j] = mean(row[max(x-lox, 0) : min(x+hix, w-1)+1])
 			}
@@ -626,29 +647,36 @@ func boxRow(row, tmp []float32, win int) {
 }
 
 // boxColumns is boxRow down the columns of lum (w by h) in spans
-// ([a, b) each, ascending), all at once; acc (w) and keep ((lo+1)*w, lo
-// of boxExtent(win)) are its scratch.
-func boxColumns(lum []float32, w, h, win int, spans [][2]int, acc []float64, keep []float32) {
+// ([a, b) each, ascending), all at once, row k being row at(order, k) of
+// lum; acc (w) and keep ((lo+1)*w, lo of boxExtent(win)) are its scratch.
+func boxColumns(lum []float32, w, h, win int, order []int, spans [][2]int, acc []float64, keep []float32) {
 	lo, hi := boxExtent(win)
 	clear(acc)
+	row := func(k int) []float32 { return lum[at(order, k)*w:][:w] }
 	// Output row o needs input rows o-lo..o+hi. Rows are overwritten in
 	// place, so the last lo+1 input rows are kept in a ring: row k in slot
 	// k%(lo+1), so that the row dropped at o shares its slot with row o.
 	for k := 0; k < hi && k < h; k++ {
+		r := row(k)
 		for _, s := range spans {
-			addRow(acc[s[0]:s[1]], lum[k*w+s[0]:k*w+s[1]])
+			addRow(acc[s[0]:s[1]], r[s[0]:s[1]])
 		}
 	}
 	for o := range h {
 		add, drop := o+hi < h, o-lo-1 >= 0
 		inv := 1 / float64(min(o+hi, h-1)-max(o-lo, 0)+1)
+		out := row(o)
+		var next []float32
+		if add {
+			next = row(o + hi)
+		}
 		for _, s := range spans {
 			a, b := s[0], s[1]
-			cur := lum[o*w+a : o*w+b]
+			cur := out[a:b]
 			slot := keep[(o%(lo+1))*w+a:][:b-a]
 			acc := acc[a:b]
 			if add && drop { // the inside: one fused loop
-				in := lum[(o+hi)*w+a:][:b-a]
+				in := next[a:b]
 				for x := range cur {
 					v := acc[x] + float64(in[x]) - float64(slot[x])
 					acc[x] = v
@@ -658,7 +686,7 @@ func boxColumns(lum []float32, w, h, win int, spans [][2]int, acc []float64, kee
 				continue
 			}
 			if add {
-				addRow(acc, lum[(o+hi)*w+a:][:b-a])
+				addRow(acc, next[a:b])
 			}
 			if drop {
 				subRow(acc, slot)
@@ -669,6 +697,14 @@ func boxColumns(lum []float32, w, h, win int, spans [][2]int, acc []float64, kee
 			}
 		}
 	}
+}
+
+// at returns order[k], or k if order is nil.
+func at(order []int, k int) int {
+	if order == nil {
+		return k
+	}
+	return order[k]
 }
 
 func addRow(acc []float64, row []float32) {
