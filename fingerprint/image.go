@@ -156,7 +156,16 @@ func hashStill(img image.Image, o int, opts HashOptions) mediamatch.Keyframe {
 func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediamatch.Keyframe {
 	small := orient(shrink(img), o)
 	sigs, low := hashSmall(small)
-	d, ok := pdqImage(img, o, mediamatch.TransformNone)
+	// With the dihedral variants, the picture's PDQ comes with its
+	// mirrors', which share its reading and first filter pass.
+	var ms [4]pdq.Digest
+	var ok bool
+	if opts.Dihedral {
+		ms, ok = pdqImageMirrors(img, o)
+	} else {
+		ms[0], ok = pdqImage(img, o, mediamatch.TransformNone)
+	}
+	d := ms[0]
 	if !ok {
 		return mediamatch.Keyframe{Signals: sigs, LowInformation: low}
 	}
@@ -172,7 +181,7 @@ func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediam
 		}
 	}
 	if opts.Dihedral && matchable(kf) {
-		kf.Signals = append(kf.Signals, pdqImageVariants(img, o, &d)...)
+		kf.Signals = append(kf.Signals, mirrorVariants(&ms)...)
 	}
 	return kf
 }

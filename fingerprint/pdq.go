@@ -68,15 +68,32 @@ func pdqImage(img image.Image, o int, t mediamatch.Transform) (d pdq.Digest, ok 
 	return d, err == nil
 }
 
+// pdqImageMirrors returns the PDQ digests of a still image as displayed
+// under EXIF orientation o (1..8), as pdqImage does, and then turned by
+// FlipX, FlipY and Rotate180 (pdq.FromOrientedImageMirrors, which shares
+// the reading and the first filter pass of the four). ok is false for an
+// image under pdq.MinSide pixels on a side.
+func pdqImageMirrors(img image.Image, o int) (ms [4]pdq.Digest, ok bool) {
+	ms, err := pdq.FromOrientedImageMirrors(img, pdq.Orientation(mediamatch.OrientationTransform(o).EXIFOrientation()))
+	return ms, err == nil
+}
+
 // pdqImageVariants returns the PDQ signals of a still image (as for
 // pdqImage) turned by Rotate90..FlipMinus1, in that order; d is its
 // untransformed digest.
 func pdqImageVariants(img image.Image, o int, d *pdq.Digest) []mediamatch.Signal {
+	ms, _ := pdqImageMirrors(img, o) // same size as d's image: cannot fail
+	ms[0] = *d
+	return mirrorVariants(&ms)
+}
+
+// mirrorVariants returns the PDQ signals turned by Rotate90..FlipMinus1,
+// in that order, of a still image whose digests turned by none, FlipX,
+// FlipY and Rotate180 are ms (pdqImageMirrors).
+func mirrorVariants(ms *[4]pdq.Digest) []mediamatch.Signal {
 	var mirrors [8]pdq.Digest // indexed by the non-transposing transforms
-	mirrors[mediamatch.TransformNone] = *d
-	// Same size as d's image: cannot fail.
-	ms, _ := pdq.FromOrientedImageMirrors(img, pdq.Orientation(mediamatch.OrientationTransform(o).EXIFOrientation()))
-	mirrors[mediamatch.FlipX], mirrors[mediamatch.FlipY], mirrors[mediamatch.Rotate180] = ms[0], ms[1], ms[2]
+	mirrors[mediamatch.TransformNone], mirrors[mediamatch.FlipX] = ms[0], ms[1]
+	mirrors[mediamatch.FlipY], mirrors[mediamatch.Rotate180] = ms[2], ms[3]
 	var sigs []mediamatch.Signal
 	for t := mediamatch.Rotate90; t <= mediamatch.FlipMinus1; t++ {
 		if t.Transposes() {

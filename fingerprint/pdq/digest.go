@@ -164,19 +164,20 @@ func FromOrientedImage(img image.Image, o Orientation) (Digest, error) {
 }
 
 // FromOrientedImageMirrors returns the digests of img as displayed under
-// EXIF orientation o (as FromOrientedImage) and then mirrored top to
-// bottom, mirrored left to right, and rotated 180 degrees, in that order:
-// each is FromImage of the picture so turned, bit for bit. Along an axis
-// where the pre-shrink keeps or repeats every line (a side of 512 pixels
-// or less), the mirrored picture's lines are the picture's own in another
-// order: its luminance is then the picture's, read once and reordered,
-// and the first, along-rows pass of the filter is shared as well (a row's
-// result depends on that row alone), so that the three cost about one
-// FromOrientedImage where no side is over 512. Along an axis shrunk from
-// more than 512, the mirrored picks (floor(i*n/512) mirrored) are other
-// pixels, read and filtered in full. The error is FromOrientedImage's.
-func FromOrientedImageMirrors(img image.Image, o Orientation) ([3]Digest, error) {
-	var ds [3]Digest
+// EXIF orientation o (FromOrientedImage's) and of that picture mirrored
+// top to bottom, mirrored left to right, and rotated 180 degrees, in that
+// order: each is FromImage of the picture so turned, bit for bit. Along an
+// axis where the pre-shrink keeps or repeats every line (a side of 512
+// pixels or less), the mirrored picture's lines are the picture's own in
+// another order: its luminance is then the picture's, read once and
+// reordered, and the first, along-rows pass of the filter is shared as
+// well (a row's result depends on that row alone), so that the four cost
+// about two FromOrientedImage where no side is over 512. Along an axis
+// shrunk from more than 512, the mirrored picks (floor(i*n/512) mirrored)
+// are other pixels, read and filtered in full. The error is
+// FromOrientedImage's.
+func FromOrientedImageMirrors(img image.Image, o Orientation) ([4]Digest, error) {
+	var ds [4]Digest
 	t, err := turnOf(img, o)
 	if err != nil {
 		return ds, err
@@ -211,43 +212,18 @@ func FromOrientedImageMirrors(img image.Image, o Orientation) ([3]Digest, error)
 	}
 	z.rows(lum, w, h)
 	z.rows(lumY, w, h)
-	switch {
-	case mr != nil && permutes(mr):
+	ds[0] = z.finish(lum, w, h, nil)
+	if mr != nil {
 		// Mirrored top to bottom: the rows, filtered along, taken in
-		// another order where they lie. finish overwrites its input: lum,
-		// once used, takes a copy of lumY.
-		ds[0] = z.finish(lum, w, h, mr)
-		copy(lum, lumY)
-		ds[2] = z.finish(lum, w, h, mr)
-	case mr != nil: // some rows repeated: copied out in order
-		work := make([]float32, len(lum))
-		for _, m := range []struct {
-			src []float32
-			d   *Digest
-		}{{lum, &ds[0]}, {lumY, &ds[2]}} {
-			for y, k := range mr {
-				copy(work[y*w:(y+1)*w], m.src[k*w:(k+1)*w])
-			}
-			*m.d = z.finish(work, w, h, nil)
-		}
-	default:
-		ds[0] = z.digest(z.read(img, tx), w, h)
-		ds[2] = z.digest(z.read(img, txy), w, h)
+		// mirrored order where they lie (finish only reads them).
+		ds[1] = z.finish(lum, w, h, mr)
+		ds[3] = z.finish(lumY, w, h, mr)
+	} else {
+		ds[1] = z.digest(z.read(img, tx), w, h)
+		ds[3] = z.digest(z.read(img, txy), w, h)
 	}
-	ds[1] = z.finish(lumY, w, h, nil)
+	ds[2] = z.finish(lumY, w, h, nil)
 	return ds, nil
-}
-
-// permutes reports whether m holds each of 0..len(m)-1 once.
-func permutes(m []int) bool {
-	seen := make([]bool, len(m))
-	for _, k := range m {
-		if k < 0 || k >= len(m) || seen[k] {
-			return false
-		}
-		seen[k] = true
-	}
-	return true
 }
 
 // mirrorPicks returns, for each pick p[i] of the n lines of a side, the
@@ -427,7 +403,7 @@ func FromGrayRegions(m *image.Gray, rs []image.Rectangle) ([]Digest, error) {
 	ds := make([]Digest, len(rs))
 	done := make([]bool, len(rs))
 	var z digester
-	var band, work []float32
+	var band []float32
 	for i, r := range rs {
 		if done[i] {
 			continue
@@ -451,9 +427,7 @@ func FromGrayRegions(m *image.Gray, rs []image.Rectangle) ([]Digest, error) {
 		z.rows(band, w, y1-y0)
 		for j := i; j < len(rs); j++ {
 			if q := rs[j]; !done[j] && same(q) {
-				work = grow(work, w*q.Dy())
-				copy(work, band[(q.Min.Y-y0)*w:(q.Max.Y-y0)*w])
-				ds[j], done[j] = z.finish(work, w, q.Dy(), nil), true
+				ds[j], done[j] = z.finish(band[(q.Min.Y-y0)*w:(q.Max.Y-y0)*w], w, q.Dy(), nil), true
 			}
 		}
 	}
@@ -472,8 +446,9 @@ func digest(lum []float32, w, h int) Digest {
 // safe for concurrent use.
 type digester struct {
 	tmp  []float32 // boxRow's
-	acc  []float64 // boxColumns'
-	keep []float32
+	acc  []float64 // the first pass down the columns: running sums
+	line []float32 // and a row of its output
+	need []bool    // the rows the second pass down the columns reads
 	r    []float32 // the second pass along rows
 }
 
@@ -510,10 +485,10 @@ func (z *digester) rows(lum []float32, w, h int) {
 	}
 }
 
-// finish runs the rest of the filter on lum after rows, overwriting it,
-// and returns the digest: quality and DCT of the 64x64 samples. Row y of
-// the picture is row order[y] of lum (order a permutation), or row y if
-// order is nil.
+// finish runs the rest of the filter on lum after rows and returns the
+// digest: quality and DCT of the 64x64 samples. lum is only read: row y of
+// the picture is row order[y] of lum (rows may repeat), or row y if order
+// is nil.
 func (z *digester) finish(lum []float32, w, h int, order []int) Digest {
 	var a [64 * 64]float32
 	z.jarosz(lum, w, h, order, &a)
@@ -526,11 +501,13 @@ func (z *digester) finish(lum []float32, w, h int, order []int) Digest {
 // jarosz blurs lum (w by h), whose rows have had the first pass of a box
 // filter (rows), with the first pass down its columns (a tent filter is
 // two passes of each) and takes the 64x64 samples at the centres of a
-// 64x64 grid. The first pass down the columns overwrites lum; the second
-// passes are evaluated only where the samples need them, and the first
-// down the columns only on the columns that the second along the rows
-// reads (about half of them): each column's values depend on that column
-// alone, so the samples are those of the whole filter.
+// 64x64 grid. lum is only read: row y of the picture is row at(order, y)
+// of lum. The second passes are evaluated only where the samples need
+// them, and the first down the columns only on the columns and at the
+// rows that the second along the rows reads (about half of each): each
+// column's running sum depends on that column alone and runs over every
+// row as the whole filter's does, so the samples are the whole filter's,
+// bit for bit.
 func (z *digester) jarosz(lum []float32, w, h int, order []int, out *[64 * 64]float32) {
 	wx, wy := jaroszWindow(w), jaroszWindow(h)
 	var xs, ys [64]int // sampled columns and rows
@@ -540,7 +517,32 @@ func (z *digester) jarosz(lum []float32, w, h int, order []int, out *[64 * 64]fl
 	}
 	lox, hix := boxExtent(wx)
 	loy, hiy := boxExtent(wy)
-	if wy > 1 {
+	row := func(k int) []float32 { return lum[at(order, k)*w:][:w] }
+	// The rows the second pass down the columns reads.
+	z.need = grow(z.need, h)
+	need := z.need
+	clear(need)
+	for _, y := range ys {
+		for k := max(y-loy, 0); k <= min(y+hiy, h-1); k++ {
+			need[k] = true
+		}
+	}
+	// Second pass along rows, at the sampled columns only: r[k*64+j] of
+	// row k after the first pass down the columns.
+	z.r = grow(z.r, h*64)
+	r := z.r
+	sample := func(k int, line []float32) {
+		for j, x := range xs {
+			r[k*64+j] = mean(line[max(x-lox, 0) : min(x+hix, w-1)+1])
+		}
+	}
+	if wy == 1 {
+		for k := range h {
+			if need[k] {
+				sample(k, row(k))
+			}
+		}
+	} else {
 		// The columns the second pass along rows reads, as spans [a, b).
 		var spans [][2]int
 		for _, x := range xs {
@@ -552,21 +554,51 @@ func (z *digester) jarosz(lum []float32, w, h int, order []int, out *[64 * 64]fl
 			spans = append(spans, [2]int{a, b})
 		}
 		z.acc = grow(z.acc, w)
-		z.keep = grow(z.keep, (loy+1)*w)
-		boxColumns(lum, w, h, wy, order, spans, z.acc, z.keep)
-	}
-	// Second pass along rows, at the sampled columns only, on the rows the
-	// second pass down the columns reads: r[y*64+j].
-	z.r = grow(z.r, h*64)
-	r := z.r
-	next := 0 // the first row not yet done
-	for _, y := range ys {
-		for k := max(y-loy, next); k <= min(y+hiy, h-1); k++ {
-			row := lum[at(order, k)*w:][:w]
-			for j, x := range xs {
-				r[k*64+j] = mean(row[max(x-lox, 0) : min(x+hix, w-1)+1])
+		z.line = grow(z.line, w)
+		acc, line := z.acc, z.line
+		clear(acc)
+		// Output row o is the mean of rows o-loy..o+hiy: a running sum
+		// that adds row o+hiy and drops row o-loy-1 (primed with rows
+		// 0..hiy-1), as boxRow does along a row.
+		for k := 0; k < hiy && k < h; k++ {
+			in := row(k)
+			for _, s := range spans {
+				addRow(acc[s[0]:s[1]], in[s[0]:s[1]])
 			}
-			next = k + 1
+		}
+		for o := range h {
+			var in, drop []float32
+			if o+hiy < h {
+				in = row(o + hiy)
+			}
+			if o-loy-1 >= 0 {
+				drop = row(o - loy - 1)
+			}
+			inv := 1 / float64(min(o+hiy, h-1)-max(o-loy, 0)+1)
+			for _, s := range spans {
+				a, b := s[0], s[1]
+				acc := acc[a:b]
+				switch {
+				case in != nil && drop != nil: // the inside: one fused loop
+					in, drop := in[a:b], drop[a:b]
+					for x := range acc {
+						acc[x] = acc[x] + float64(in[x]) - float64(drop[x])
+					}
+				case in != nil:
+					addRow(acc, in[a:b])
+				case drop != nil:
+					subRow(acc, drop[a:b])
+				}
+				if need[o] {
+					out := line[a:b]
+					for x := range acc {
+						out[x] = float32(acc[x] * inv)
+					}
+				}
+			}
+			if need[o] {
+				sample(o, line)
+			}
 		}
 	}
 	// Second pass along columns, at the sampled rows only.
@@ -644,59 +676,6 @@ func boxRow(row, tmp []float32, win int) {
 		edge(o)
 	}
 	copy(row, tmp)
-}
-
-// boxColumns is boxRow down the columns of lum (w by h) in spans
-// ([a, b) each, ascending), all at once, row k being row at(order, k) of
-// lum; acc (w) and keep ((lo+1)*w, lo of boxExtent(win)) are its scratch.
-func boxColumns(lum []float32, w, h, win int, order []int, spans [][2]int, acc []float64, keep []float32) {
-	lo, hi := boxExtent(win)
-	clear(acc)
-	row := func(k int) []float32 { return lum[at(order, k)*w:][:w] }
-	// Output row o needs input rows o-lo..o+hi. Rows are overwritten in
-	// place, so the last lo+1 input rows are kept in a ring: row k in slot
-	// k%(lo+1), so that the row dropped at o shares its slot with row o.
-	for k := 0; k < hi && k < h; k++ {
-		r := row(k)
-		for _, s := range spans {
-			addRow(acc[s[0]:s[1]], r[s[0]:s[1]])
-		}
-	}
-	for o := range h {
-		add, drop := o+hi < h, o-lo-1 >= 0
-		inv := 1 / float64(min(o+hi, h-1)-max(o-lo, 0)+1)
-		out := row(o)
-		var next []float32
-		if add {
-			next = row(o + hi)
-		}
-		for _, s := range spans {
-			a, b := s[0], s[1]
-			cur := out[a:b]
-			slot := keep[(o%(lo+1))*w+a:][:b-a]
-			acc := acc[a:b]
-			if add && drop { // the inside: one fused loop
-				in := next[a:b]
-				for x := range cur {
-					v := acc[x] + float64(in[x]) - float64(slot[x])
-					acc[x] = v
-					slot[x] = cur[x]
-					cur[x] = float32(v * inv)
-				}
-				continue
-			}
-			if add {
-				addRow(acc, next[a:b])
-			}
-			if drop {
-				subRow(acc, slot)
-			}
-			copy(slot, cur)
-			for x := range cur {
-				cur[x] = float32(acc[x] * inv)
-			}
-		}
-	}
 }
 
 // at returns order[k], or k if order is nil.

@@ -438,9 +438,9 @@ func TestYCbCrTables(t *testing.T) {
 
 // TestMirrors checks FromOrientedImageMirrors against FromImage of the
 // picture as displayed under each orientation with its pixels turned and
-// then mirrored (top to bottom, left to right, both), bit for bit: on
-// images not pre-shrunk (its shortcut: one read, shared first pass) and
-// pre-shrunk ones, of several pixel types.
+// then left, or mirrored (top to bottom, left to right, both), bit for
+// bit: on images not pre-shrunk (its shortcut: one read, shared first
+// pass) and pre-shrunk ones, of several pixel types.
 func TestMirrors(t *testing.T) {
 	display := map[Orientation]Variant{
 		TopLeft: Original, TopRight: FlipY, BottomRight: Rotate180, BottomLeft: FlipX,
@@ -459,7 +459,7 @@ func TestMirrors(t *testing.T) {
 					t.Fatal(err)
 				}
 				shown := transform(m, display[o])
-				for k, v := range []Variant{FlipX, FlipY, Rotate180} {
+				for k, v := range []Variant{Original, FlipX, FlipY, Rotate180} {
 					var turned image.Image = transform(shown, v)
 					if _, ok := m.(*image.Gray); ok { // grey stays grey, not weighted RGB
 						g := image.NewGray(turned.Bounds())
