@@ -34,12 +34,12 @@ import (
 //     transposing turn T is the FlipPlus1 variant of the turn
 //     mediamatch.Compose(FlipPlus1, T). (Over the 135 shared images these
 //     agree bit for bit with hashing each transposed image, but on the two
-//     flat quality-0 ones, where float rounding decides.) The three
-//     mirrors come from pdq.FromOrientedImageMirrors, which, along a side
-//     the pre-shrink keeps whole (512 pixels or less), reorders the
-//     picture's own lines instead of reading the image again, and shares
-//     the filter's first pass: the variants of a 512x512 picture cost
-//     about 2.3 times its PDQ, not 3 (BenchmarkUploadSteps).
+//     flat quality-0 ones, where float rounding decides.) The four come
+//     from pdq.FromOrientedImageMirrors, which, along a side the
+//     pre-shrink keeps whole (512 pixels or less), reorders the picture's
+//     own lines instead of reading the image again, and shares the
+//     filter's first pass: the four digests of a 512x512 picture cost
+//     about 2.5 times its PDQ alone, not 4 (BenchmarkUploadSteps).
 //   - Video frames: from the one DCT. Turning a full-size frame and
 //     running the filter again would cost 4 times the frame's PDQ for
 //     every keyframe; the one-DCT variants cost nothing. They are less

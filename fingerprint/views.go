@@ -28,7 +28,7 @@ import (
 // shrunk for pHash and dHash (256 to 512 pixels on the long side): the
 // frame without its top or bottom fifth, the same of the trimmed content,
 // and the centred window of the content (or of the frame). That is 4 PDQ
-// signals for a picture without bars and 7 or 8 with, at 1.3-1.9x the
+// signals for a picture without bars and 7 or 8 with, at 1.0-1.5x the
 // cost of hashing without views (BenchmarkHashViews). A video frame has
 // only its trimmed view, from its luminance area-averaged to viewSide
 // pixels, so that letterboxed, pillarboxed and reframed clips are found at

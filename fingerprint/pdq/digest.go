@@ -172,7 +172,7 @@ func FromOrientedImage(img image.Image, o Orientation) (Digest, error) {
 // another order: its luminance is then the picture's, read once and
 // reordered, and the first, along-rows pass of the filter is shared as
 // well (a row's result depends on that row alone), so that the four cost
-// about two FromOrientedImage where no side is over 512. Along an axis
+// about 2.5 FromOrientedImage where no side is over 512. Along an axis
 // shrunk from more than 512, the mirrored picks (floor(i*n/512) mirrored)
 // are other pixels, read and filtered in full. The error is
 // FromOrientedImage's.
