@@ -74,6 +74,7 @@ func TestStillHashGolden(t *testing.T) {
 	// A border around a letterbox: the outer cut differs from the trim.
 	boxed := framed(framed(astronaut, aw, ah*16/10, 0, (ah*16/10-ah)/2, color.Black),
 		aw+40, ah*16/10+40, 20, 20, color.White)
+	screenshot, _ := screenshotted(astronaut)
 	small := func(w, h int) *image.RGBA {
 		m := image.NewRGBA(image.Rect(0, 0, w, h))
 		for i := range m.Pix {
@@ -92,6 +93,9 @@ func TestStillHashGolden(t *testing.T) {
 		{"chelsea-pad9x16", framed(chelsea, cw, cw*16/9, 0, (cw*16/9-ch)/2, color.White)},
 		{"astronaut-boxed", boxed},
 		{"astronaut-sub", astronaut.SubImage(image.Rect(37, 11, 437, 500))},
+		{"astronaut-blur16x9", blurPadded(astronaut, aw*16/9, ah)},
+		{"chelsea-blur9x16", blurPadded(chelsea, cw, cw*16/9)},
+		{"astronaut-screenshot", screenshot},
 		{"4x4", small(4, 4)},
 		{"6x5", small(6, 5)},
 		{"9x13", small(9, 13)},
@@ -102,7 +106,7 @@ func TestStillHashGolden(t *testing.T) {
 			got[fmt.Sprintf("%s/o%d", s.name, o)] = keyframeDigest(hashStill(s.img, o, HashOptions{Dihedral: true}))
 		}
 	}
-	for _, s := range stills[:6] {
+	for _, s := range stills[:10] {
 		sig, vs, ok := framePDQ(s.img, true)
 		got["frame/"+s.name] = keyframeDigest(mediamatch.Keyframe{Signals: append([]mediamatch.Signal{sig}, vs...), LowInformation: !ok})
 	}
@@ -128,6 +132,34 @@ func TestStillHashGolden(t *testing.T) {
 // stillHashGoldenLibjpeg holds the digests of TestStillHashGolden with
 // libjpeg-turbo; stillHashGolden those of the JPEGs without it.
 var stillHashGoldenLibjpeg = map[string]string{
+	"astronaut-blur16x9/o1":                 "3645e7ec4b56bd5d",
+	"astronaut-blur16x9/o2":                 "4b531fd4ae033ccd",
+	"astronaut-blur16x9/o3":                 "ea71637335f136fd",
+	"astronaut-blur16x9/o4":                 "d65185adfedcb1b1",
+	"astronaut-blur16x9/o5":                 "3011c39451878ec5",
+	"astronaut-blur16x9/o6":                 "46cffd3c89540bb8",
+	"astronaut-blur16x9/o7":                 "2d69632814af52b0",
+	"astronaut-blur16x9/o8":                 "6e495b26f570a3d1",
+	"astronaut-screenshot/o1":               "57f0a2c0bdd9bc91",
+	"astronaut-screenshot/o2":               "c0fbe49453989a34",
+	"astronaut-screenshot/o3":               "d240e1a482377a84",
+	"astronaut-screenshot/o4":               "932623110e367ac3",
+	"astronaut-screenshot/o5":               "9096e064bbaf7813",
+	"astronaut-screenshot/o6":               "4327eda32ab55566",
+	"astronaut-screenshot/o7":               "3684119ef68ba407",
+	"astronaut-screenshot/o8":               "80d9ad1a007d93f3",
+	"chelsea-blur9x16/o1":                   "b3ff2a35d13d6da6",
+	"chelsea-blur9x16/o2":                   "411cb8b737578dc2",
+	"chelsea-blur9x16/o3":                   "49557d3870e632bd",
+	"chelsea-blur9x16/o4":                   "78518a3ddc7dc9a0",
+	"chelsea-blur9x16/o5":                   "5b60f716ad1d8631",
+	"chelsea-blur9x16/o6":                   "08e6136da26da441",
+	"chelsea-blur9x16/o7":                   "1ffe0a6262ef39bc",
+	"chelsea-blur9x16/o8":                   "cf6e710c4b1cef2c",
+	"frame/astronaut-blur16x9":              "f0dd03cbb89c97dc",
+	"frame/astronaut-screenshot":            "d1a9218e2366cf9a",
+	"frame/astronaut-sub":                   "225ae3131e8560b1",
+	"frame/chelsea-blur9x16":                "a8377e67d33d98de",
 	"4x4/o1":                                "0225e448fa3b44b3",
 	"4x4/o2":                                "581846ad98ddbece",
 	"4x4/o3":                                "395222b2f0c2e47e",
