@@ -223,9 +223,51 @@ type lineStats struct {
 	level []int
 	act   []float64
 	busy  float64
-	// crossed[i] is the mean step between lines i-1 and i if done[i].
+	// crossed[i] is the mean step between lines i-1 and i, once worked
+	// out (see cross).
 	crossed []float64
-	done    []bool
+}
+
+// cross returns the mean steps between neighbouring lines of s's region
+// of l: [i] between lines i-1 and i, [0] unused. They are worked out all
+// at once when first asked for: the cut asks for most of them when it
+// asks for any (the steps within a smooth run, a centred pair's
+// candidates), and steps between columns are then summed along rows, as
+// the pixels lie, rather than down each column.
+func (s *lineStats) cross(l *luma) []float64 {
+	if s.crossed != nil {
+		return s.crossed
+	}
+	r := s.r
+	n, lo, hi, first := r.Dx(), r.Min.Y, r.Max.Y, r.Min.X // lines, over [lo, hi) along them
+	if s.rows {
+		n, lo, hi, first = r.Dy(), r.Min.X, r.Max.X, r.Min.Y
+	}
+	sums := make([]int, n)
+	if s.rows {
+		for i := 1; i < n; i++ {
+			cur, prev := l.pix[(first+i)*l.w+lo:][:hi-lo], l.pix[(first+i-1)*l.w+lo:][:hi-lo]
+			sum := 0
+			for k, v := range cur {
+				d := int(v) - int(prev[k])
+				sum += (d ^ d>>63) - d>>63 // |d|, without a branch on its sign
+			}
+			sums[i] = sum
+		}
+	} else if n > 1 {
+		for y := lo; y < hi; y++ {
+			row := l.pix[y*l.w+first:][:n]
+			for i := 1; i < n; i++ {
+				d := int(row[i]) - int(row[i-1])
+				sums[i] += (d ^ d>>63) - d>>63
+			}
+		}
+	}
+	s.crossed = make([]float64, n)
+	for i := 1; i < n; i++ {
+		s.crossed[i] = float64(sums[i]) / float64(hi-lo)
+	}
+	return s.crossed
 }
 
 // stats returns the measures of the lines of r, rows if rows, made once.
@@ -243,8 +285,7 @@ func (ls *lines) stats(r image.Rectangle, rows bool) *lineStats {
 	} else {
 		lo, hi = r.Min.Y, r.Max.Y
 	}
-	st := &lineStats{r: r, rows: rows, flat: make([]bool, n), level: make([]int, n), act: make([]float64, n),
-		crossed: make([]float64, n), done: make([]bool, n)}
+	st := &lineStats{r: r, rows: rows, flat: make([]bool, n), level: make([]int, n), act: make([]float64, n)}
 	flat, level, act := st.flat, st.level, st.act
 	// Two histograms, of the even and the odd pixels of a line: counting
 	// into one, a run of equal pixels makes each count wait for the last.
@@ -316,16 +357,9 @@ func lineScan(pix []uint8, start, step, n int, hist *[2][256]int32) int {
 // pair of edges (centredPair) cuts where a side is left uncut.
 func (ls *lines) bars(r image.Rectangle, rows, outer bool) (int, int) {
 	l := ls.l
-	n, lo, hi := r.Dx(), r.Min.X, r.Max.X // lines, over [lo, hi) along them
-	first := r.Min.X
+	n, first, side := r.Dx(), r.Min.X, l.w // lines, the first's index, the frame's side they lie along
 	if rows {
-		n, lo, hi, first = r.Dy(), r.Min.X, r.Max.X, r.Min.Y
-	} else {
-		lo, hi = r.Min.Y, r.Max.Y
-	}
-	side := l.w
-	if rows {
-		side = l.h
+		n, first, side = r.Dy(), r.Min.Y, l.h
 	}
 	st := ls.stats(r, rows)
 	flat, level, act, busy := st.flat, st.level, st.act, st.busy
@@ -340,28 +374,12 @@ func (ls *lines) bars(r image.Rectangle, rows, outer bool) (int, int) {
 		at := func(i, edge int) bool { return flat[edge] && abs(level[i]-level[edge]) <= barTolerance }
 		flatOnly = func(i int) bool { return flat[i] && (at(i, 0) || at(i, n-1)) }
 	}
-	// cross returns the mean step between lines i-1 and i, each worked
-	// out once (the cut below asks for most of them, some several times).
-	crossed, done := st.crossed, st.done
+	// cross returns the mean step between lines i-1 and i.
 	cross := func(i int) float64 {
 		if i <= 0 || i >= n {
 			return 0
 		}
-		if done[i] {
-			return crossed[i]
-		}
-		start, step, back := (first+i)*l.w+lo, 1, l.w // line i's first pixel, the next one's, line i-1's
-		if !rows {
-			start, step, back = lo*l.w+first+i, l.w, 1
-		}
-		var sum int
-		for k := range hi - lo {
-			j := start + k*step
-			d := int(l.pix[j]) - int(l.pix[j-back])
-			sum += (d ^ d>>63) - d>>63 // |d|, without a branch (as above)
-		}
-		crossed[i], done[i] = float64(sum)/float64(hi-lo), true
-		return crossed[i]
+		return st.cross(l)[i]
 	}
 	a, b := run(flatOnly, n, side)
 	// A blurred bar is relative (smoother than the picture), and the
