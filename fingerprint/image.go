@@ -156,15 +156,24 @@ func hashStill(img image.Image, o int, opts HashOptions) mediamatch.Keyframe {
 func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediamatch.Keyframe {
 	small := orient(shrink(img), o)
 	sigs, low := hashSmall(small)
-	d, ok := pdqImage(img, o, mediamatch.TransformNone)
+	// With the dihedral variants, the picture's PDQ comes with its
+	// mirrors', which share its reading and first filter pass.
+	var ms [4]pdq.Digest
+	var ok bool
+	if opts.Dihedral {
+		ms, ok = pdqImageMirrors(img, o)
+	} else {
+		ms[0], ok = pdqImage(img, o, mediamatch.TransformNone)
+	}
+	d := ms[0]
 	if !ok {
 		return mediamatch.Keyframe{Signals: sigs, LowInformation: low}
 	}
 	kf := mediamatch.Keyframe{Signals: append([]mediamatch.Signal{pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)}, sigs...), LowInformation: low}
 	if views && !low {
 		l := viewLuma(small)
-		c, _ := trim(&l) // the views' content and the features'
-		kf.Signals = append(kf.Signals, viewSignals(&l, c, func(r image.Rectangle) (pdq.Digest, bool) {
+		c, outer := trims(&l) // c: the views' content and the features'
+		kf.Signals = append(kf.Signals, viewSignals(&l, c, outer, func(r image.Rectangle) (pdq.Digest, bool) {
 			return pdqImageRect(img, o, r, l.w, l.h)
 		})...)
 		if !opts.NoFeatures {
@@ -172,7 +181,7 @@ func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediam
 		}
 	}
 	if opts.Dihedral && matchable(kf) {
-		kf.Signals = append(kf.Signals, pdqImageVariants(img, o, &d)...)
+		kf.Signals = append(kf.Signals, mirrorVariants(&ms)...)
 	}
 	return kf
 }

@@ -32,10 +32,14 @@ import (
 //     centres of the two axes swap), so only the four non-transposing
 //     turns (none, FlipX, FlipY, Rotate180) are hashed, and each
 //     transposing turn T is the FlipPlus1 variant of the turn
-//     mediamatch.Compose(FlipPlus1, T): four passes of the pipeline in
-//     all. (Over the 135 shared images these agree bit for bit with
-//     hashing each transposed image, but on the two flat quality-0 ones,
-//     where float rounding decides.)
+//     mediamatch.Compose(FlipPlus1, T). (Over the 135 shared images these
+//     agree bit for bit with hashing each transposed image, but on the two
+//     flat quality-0 ones, where float rounding decides.) The four come
+//     from pdq.FromOrientedImageMirrors, which, along a side the
+//     pre-shrink keeps whole (512 pixels or less), reorders the picture's
+//     own lines instead of reading the image again, and shares the
+//     filter's first pass: the four digests of a 512x512 picture cost
+//     about 2.5 times its PDQ alone, not 4 (BenchmarkUploadSteps).
 //   - Video frames: from the one DCT. Turning a full-size frame and
 //     running the filter again would cost 4 times the frame's PDQ for
 //     every keyframe; the one-DCT variants cost nothing. They are less
@@ -64,15 +68,32 @@ func pdqImage(img image.Image, o int, t mediamatch.Transform) (d pdq.Digest, ok 
 	return d, err == nil
 }
 
+// pdqImageMirrors returns the PDQ digests of a still image as displayed
+// under EXIF orientation o (1..8), as pdqImage does, and then turned by
+// FlipX, FlipY and Rotate180 (pdq.FromOrientedImageMirrors, which shares
+// the reading and the first filter pass of the four). ok is false for an
+// image under pdq.MinSide pixels on a side.
+func pdqImageMirrors(img image.Image, o int) (ms [4]pdq.Digest, ok bool) {
+	ms, err := pdq.FromOrientedImageMirrors(img, pdq.Orientation(mediamatch.OrientationTransform(o).EXIFOrientation()))
+	return ms, err == nil
+}
+
 // pdqImageVariants returns the PDQ signals of a still image (as for
 // pdqImage) turned by Rotate90..FlipMinus1, in that order; d is its
 // untransformed digest.
 func pdqImageVariants(img image.Image, o int, d *pdq.Digest) []mediamatch.Signal {
+	ms, _ := pdqImageMirrors(img, o) // same size as d's image: cannot fail
+	ms[0] = *d
+	return mirrorVariants(&ms)
+}
+
+// mirrorVariants returns the PDQ signals turned by Rotate90..FlipMinus1,
+// in that order, of a still image whose digests turned by none, FlipX,
+// FlipY and Rotate180 are ms (pdqImageMirrors).
+func mirrorVariants(ms *[4]pdq.Digest) []mediamatch.Signal {
 	var mirrors [8]pdq.Digest // indexed by the non-transposing transforms
-	mirrors[mediamatch.TransformNone] = *d
-	for _, m := range []mediamatch.Transform{mediamatch.FlipX, mediamatch.FlipY, mediamatch.Rotate180} {
-		mirrors[m], _ = pdqImage(img, o, m) // same size as d's image: cannot fail
-	}
+	mirrors[mediamatch.TransformNone], mirrors[mediamatch.FlipX] = ms[0], ms[1]
+	mirrors[mediamatch.FlipY], mirrors[mediamatch.Rotate180] = ms[2], ms[3]
 	var sigs []mediamatch.Signal
 	for t := mediamatch.Rotate90; t <= mediamatch.FlipMinus1; t++ {
 		if t.Transposes() {

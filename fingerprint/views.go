@@ -28,7 +28,7 @@ import (
 // shrunk for pHash and dHash (256 to 512 pixels on the long side): the
 // frame without its top or bottom fifth, the same of the trimmed content,
 // and the centred window of the content (or of the frame). That is 4 PDQ
-// signals for a picture without bars and 7 or 8 with, at 1.3-1.9x the
+// signals for a picture without bars and 7 or 8 with, at 1.0-1.5x the
 // cost of hashing without views (BenchmarkHashViews). A video frame has
 // only its trimmed view, from its luminance area-averaged to viewSide
 // pixels, so that letterboxed, pillarboxed and reframed clips are found at
@@ -145,11 +145,33 @@ const (
 // and the rows over the content columns, until neither changes (at most 4
 // rounds), so that a picture padded both ways (a border around a
 // letterbox) is trimmed on all sides.
-func trim(l *luma) (image.Rectangle, bool) { return trimBars(l, false) }
+func trim(l *luma) (image.Rectangle, bool) { return newLines(l).trimBars(false) }
+
+// trims returns what trim returns, c, and the outer cut o of l (see
+// bars; the whole frame if it has none), measuring each line once for
+// both: the outer cut judges the lines across the whole frame, as trim's
+// first round does.
+func trims(l *luma) (c image.Rectangle, o image.Rectangle) {
+	ls := newLines(l)
+	c, _ = ls.trimBars(false)
+	o, _ = ls.trimBars(true)
+	return c, o
+}
+
+// lines measures the lines of a luminance image for bars, keeping the
+// measures of each region and direction asked for, which trim and the
+// outer cut share.
+type lines struct {
+	l    *luma
+	seen []*lineStats
+}
+
+func newLines(l *luma) *lines { return &lines{l: l} }
 
 // trimBars is trim; if outer, only the bars that run on at the level of
 // the frame's edge line are cut (see bars).
-func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
+func (ls *lines) trimBars(outer bool) (image.Rectangle, bool) {
+	l := ls.l
 	r := image.Rect(0, 0, l.w, l.h)
 	if l.w < 8 || l.h < 8 {
 		return r, false
@@ -157,8 +179,8 @@ func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 	if outer {
 		// One pass, each line judged across the whole frame: the edge
 		// lines are then the bars' own, not the picture's.
-		x0, x1 := bars(l, r, false, true)
-		y0, y1 := bars(l, r, true, true)
+		x0, x1 := ls.bars(r, false, true)
+		y0, y1 := ls.bars(r, true, true)
 		r = image.Rect(x0, y0, x1, y1)
 		if r.Dx() <= 2 || r.Dy() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
@@ -170,11 +192,11 @@ func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 		// over the content found in the other: a column of dark picture
 		// under black letterbox bars looks like a bar until the bars are
 		// left out, and must not stay cut once they are.
-		r.Min.X, r.Max.X = bars(l, image.Rect(0, r.Min.Y, l.w, r.Max.Y), false, outer)
+		r.Min.X, r.Max.X = ls.bars(image.Rect(0, r.Min.Y, l.w, r.Max.Y), false, outer)
 		if r.Dx() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
-		r.Min.Y, r.Max.Y = bars(l, image.Rect(r.Min.X, 0, r.Max.X, l.h), true, outer)
+		r.Min.Y, r.Max.Y = ls.bars(image.Rect(r.Min.X, 0, r.Max.X, l.h), true, outer)
 		if r.Dy() <= 2 {
 			return image.Rect(0, 0, l.w, l.h), false
 		}
@@ -188,12 +210,74 @@ func trimBars(l *luma, outer bool) (image.Rectangle, bool) {
 	return r, r != image.Rect(0, 0, l.w, l.h)
 }
 
-// bars returns the extent [lo, hi) of the content between bars, of the
-// rows of r if rows, else of its columns, each line judged over r's
-// extent in the other direction. A bar thinner than minBar is not cut.
-// If outer, flat lines count only at an edge line's level, and a centred
-// pair of edges (centredPair) cuts where a side is left uncut.
-func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
+// lineStats are the measures of the lines (rows if rows, else columns) of
+// the region r of a luminance image, each line judged over r's extent in
+// the other direction: whether it is flat and at what level, its
+// activity (mean second difference along it), the picture's activity
+// (barBusyRank of the lines'), and the mean steps between neighbouring
+// lines, worked out when first asked for.
+type lineStats struct {
+	r     image.Rectangle
+	rows  bool
+	flat  []bool
+	level []int
+	act   []float64
+	busy  float64
+	// crossed[i] is the mean step between lines i-1 and i, once worked
+	// out (see cross).
+	crossed []float64
+}
+
+// cross returns the mean steps between neighbouring lines of s's region
+// of l: [i] between lines i-1 and i, [0] unused. They are worked out all
+// at once when first asked for: the cut asks for most of them when it
+// asks for any (the steps within a smooth run, a centred pair's
+// candidates), and steps between columns are then summed along rows, as
+// the pixels lie, rather than down each column.
+func (s *lineStats) cross(l *luma) []float64 {
+	if s.crossed != nil {
+		return s.crossed
+	}
+	r := s.r
+	n, lo, hi, first := r.Dx(), r.Min.Y, r.Max.Y, r.Min.X // lines, over [lo, hi) along them
+	if s.rows {
+		n, lo, hi, first = r.Dy(), r.Min.X, r.Max.X, r.Min.Y
+	}
+	sums := make([]int, n)
+	if s.rows {
+		for i := 1; i < n; i++ {
+			cur, prev := l.pix[(first+i)*l.w+lo:][:hi-lo], l.pix[(first+i-1)*l.w+lo:][:hi-lo]
+			sum := 0
+			for k, v := range cur {
+				d := int(v) - int(prev[k])
+				sum += (d ^ d>>63) - d>>63 // |d|, without a branch on its sign
+			}
+			sums[i] = sum
+		}
+	} else if n > 1 {
+		for y := lo; y < hi; y++ {
+			row := l.pix[y*l.w+first:][:n]
+			for i := 1; i < n; i++ {
+				d := int(row[i]) - int(row[i-1])
+				sums[i] += (d ^ d>>63) - d>>63
+			}
+		}
+	}
+	s.crossed = make([]float64, n)
+	for i := 1; i < n; i++ {
+		s.crossed[i] = float64(sums[i]) / float64(hi-lo)
+	}
+	return s.crossed
+}
+
+// stats returns the measures of the lines of r, rows if rows, made once.
+func (ls *lines) stats(r image.Rectangle, rows bool) *lineStats {
+	for _, s := range ls.seen {
+		if s.r == r && s.rows == rows {
+			return s
+		}
+	}
+	l := ls.l
 	n, lo, hi := r.Dx(), r.Min.X, r.Max.X // lines, over [lo, hi) along them
 	first := r.Min.X
 	if rows {
@@ -201,39 +285,21 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	} else {
 		lo, hi = r.Min.Y, r.Max.Y
 	}
-	side := l.w
-	if rows {
-		side = l.h
-	}
-	flat := make([]bool, n)
-	level := make([]int, n)
-	act := make([]float64, n)
+	st := &lineStats{r: r, rows: rows, flat: make([]bool, n), level: make([]int, n), act: make([]float64, n)}
+	flat, level, act := st.flat, st.level, st.act
 	// Two histograms, of the even and the odd pixels of a line: counting
 	// into one, a run of equal pixels makes each count wait for the last.
 	var hist [2][256]int32
 	for i := range n {
 		clear(hist[0][:])
 		clear(hist[1][:])
-		var sum int
 		// The line's pixels, from start a step apart (a row's are next
-		// to each other), read without a branch per pixel on the
-		// direction.
+		// to each other).
 		start, step := (first+i)*l.w+lo, 1
 		if !rows {
 			start, step = lo*l.w+first+i, l.w
 		}
-		var p1, p2 int // the two values before v
-		for k := range hi - lo {
-			v := l.pix[start+k*step]
-			hist[k&1][v]++
-			if k > 1 {
-				// |v - 2*p1 + p2| without a branch on its sign, which is
-				// as often one as the other.
-				d := int(v) - 2*p1 + p2
-				sum += (d ^ d>>63) - d>>63
-			}
-			p1, p2 = int(v), p1
-		}
+		sum := lineScan(l.pix, start, step, hi-lo, &hist)
 		// The most pixels in any window of 2*barTolerance+1 levels.
 		best, win := 0, 0
 		for v := 0; v < 256; v++ {
@@ -250,7 +316,53 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 	}
 	sorted := slices.Clone(act)
 	slices.Sort(sorted)
-	busy := sorted[min(n-1, int(barBusyRank*float64(n)))]
+	st.busy = sorted[min(n-1, int(barBusyRank*float64(n)))]
+	ls.seen = append(ls.seen, st)
+	return st
+}
+
+// lineScan counts the n pixels of pix from start, step apart, into hist
+// (even ones into hist[0], odd ones into hist[1]: counting into one, a run
+// of equal pixels makes each count wait for the last) and returns the sum
+// of their absolute second differences |v - 2*p1 + p2|.
+func lineScan(pix []uint8, start, step, n int, hist *[2][256]int32) int {
+	if n < 2 {
+		if n == 1 {
+			hist[0][pix[start]]++
+		}
+		return 0
+	}
+	p2, p1 := int(pix[start]), int(pix[start+step]) // the two values before v
+	hist[0][p2]++
+	hist[1][p1]++
+	sum := 0
+	j := start + 2*step
+	for k := 2; k < n; k++ {
+		v := int(pix[j])
+		hist[k&1][v]++
+		// Without a branch on the sign, which is as often one as the
+		// other.
+		d := v - 2*p1 + p2
+		sum += (d ^ d>>63) - d>>63
+		p1, p2 = v, p1
+		j += step
+	}
+	return sum
+}
+
+// bars returns the extent [lo, hi) of the content between bars, of the
+// rows of r if rows, else of its columns, each line judged over r's
+// extent in the other direction. A bar thinner than minBar is not cut.
+// If outer, flat lines count only at an edge line's level, and a centred
+// pair of edges (centredPair) cuts where a side is left uncut.
+func (ls *lines) bars(r image.Rectangle, rows, outer bool) (int, int) {
+	l := ls.l
+	n, first, side := r.Dx(), r.Min.X, l.w // lines, the first's index, the frame's side they lie along
+	if rows {
+		n, first, side = r.Dy(), r.Min.Y, l.h
+	}
+	st := ls.stats(r, rows)
+	flat, level, act, busy := st.flat, st.level, st.act, st.busy
 	smooth := func(i int) bool { return flat[i] || act[i] < barSmooth*busy }
 	flatOnly := func(i int) bool { return flat[i] }
 	if outer && n > 0 {
@@ -262,29 +374,12 @@ func bars(l *luma, r image.Rectangle, rows, outer bool) (int, int) {
 		at := func(i, edge int) bool { return flat[edge] && abs(level[i]-level[edge]) <= barTolerance }
 		flatOnly = func(i int) bool { return flat[i] && (at(i, 0) || at(i, n-1)) }
 	}
-	// cross returns the mean step between lines i-1 and i, each worked
-	// out once (the cut below asks for most of them, some several times).
-	crossed := make([]float64, n)
-	done := make([]bool, n)
+	// cross returns the mean step between lines i-1 and i.
 	cross := func(i int) float64 {
 		if i <= 0 || i >= n {
 			return 0
 		}
-		if done[i] {
-			return crossed[i]
-		}
-		start, step, back := (first+i)*l.w+lo, 1, l.w // line i's first pixel, the next one's, line i-1's
-		if !rows {
-			start, step, back = lo*l.w+first+i, l.w, 1
-		}
-		var sum int
-		for k := range hi - lo {
-			j := start + k*step
-			d := int(l.pix[j]) - int(l.pix[j-back])
-			sum += (d ^ d>>63) - d>>63 // |d|, without a branch (as above)
-		}
-		crossed[i], done[i] = float64(sum)/float64(hi-lo), true
-		return crossed[i]
+		return st.cross(l)[i]
 	}
 	a, b := run(flatOnly, n, side)
 	// A blurred bar is relative (smoother than the picture), and the
@@ -539,26 +634,24 @@ func toRegion(r image.Rectangle, l *luma) mediamatch.Region {
 	}
 }
 
-// lumaDigest returns the PDQ digest of the rectangle r of l.
-func lumaDigest(l *luma, r image.Rectangle) (pdq.Digest, bool) {
-	buf := make([]float32, r.Dx()*r.Dy())
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		row := l.pix[y*l.w+r.Min.X : y*l.w+r.Max.X]
-		out := buf[(y-r.Min.Y)*r.Dx():]
-		for x, v := range row {
-			out[x] = float32(v)
-		}
+// lumaDigests returns the PDQ digests of the rectangles rs of l (each at
+// least pdq.MinSide a side, inside l), those of the same columns sharing
+// their first filter pass (pdq.FromGrayRegions).
+func lumaDigests(l *luma, rs []image.Rectangle) []pdq.Digest {
+	ds, err := pdq.FromGrayRegions(&image.Gray{Pix: l.pix, Stride: l.w, Rect: image.Rect(0, 0, l.w, l.h)}, rs)
+	if err != nil { // the callers' regions are inside and large enough
+		panic("fingerprint: lumaDigests: " + err.Error())
 	}
-	d, err := pdq.FromLuma(buf, r.Dx(), r.Dy())
-	return d, err == nil
+	return ds
 }
 
 // viewSignals returns the PDQ signals of the views of a frame whose
-// luminance is l and content c (what trim(l) returns, which the caller
-// shares with contentFeatures), each with its View and its own quality:
-// the trimmed content, hashed by trimmed (its rectangle in pixels of l)
-// if it has bars or borders, then the regions of regionsOf, hashed from l.
-func viewSignals(l *luma, c image.Rectangle, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
+// luminance is l, content c and outer cut o (what trims(l) returns; the
+// caller shares c with contentFeatures), each with its View and its own
+// quality: the trimmed content, hashed by trimmed (its rectangle in pixels
+// of l) if it has bars or borders, and the outer cut likewise where it is
+// apart from the content, then the regions of regionsOf, hashed from l.
+func viewSignals(l *luma, c, o image.Rectangle, trimmed func(image.Rectangle) (pdq.Digest, bool)) []mediamatch.Signal {
 	var sigs []mediamatch.Signal
 	add := func(v mediamatch.View, d *pdq.Digest) {
 		s := pdqSignal(d, mediamatch.TransformNone, mediamatch.TransformNone)
@@ -571,15 +664,18 @@ func viewSignals(l *luma, c image.Rectangle, trimmed func(image.Rectangle) (pdq.
 			add(mediamatch.View{Region: toRegion(c, l), Trimmed: true}, &d)
 		}
 	}
-	if o, ook := trimBars(l, true); ook && (!ok || apart(o, c, l)) {
+	if o != image.Rect(0, 0, l.w, l.h) && (!ok || apart(o, c, l)) {
 		if d, ok := trimmed(o); ok {
 			add(mediamatch.View{Region: toRegion(o, l), Trimmed: true}, &d)
 		}
 	}
-	for _, v := range regionsOf(l, c, ok) {
-		if d, ok := lumaDigest(l, v.rect); ok {
-			add(v.view, &d)
-		}
+	vs := regionsOf(l, c, ok)
+	rs := make([]image.Rectangle, len(vs))
+	for i, v := range vs {
+		rs[i] = v.rect
+	}
+	for i, d := range lumaDigests(l, rs) {
+		add(vs[i].view, &d)
 	}
 	return sigs
 }
@@ -592,15 +688,11 @@ func viewSignals(l *luma, c image.Rectangle, trimmed func(image.Rectangle) (pdq.
 // clip leaves intact, as a still's caption cuts do. At most 3 a frame: a
 // video has many frames, so not the still's centred window.
 func frameViewSignals(l *luma) []mediamatch.Signal {
-	var sigs []mediamatch.Signal
+	var vs []mediamatch.View
+	var rs []image.Rectangle
 	add := func(v mediamatch.View, r image.Rectangle) {
-		if r.Dx() < pdq.MinSide || r.Dy() < pdq.MinSide {
-			return
-		}
-		if d, ok := lumaDigest(l, r); ok {
-			s := pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)
-			s.View = v
-			sigs = append(sigs, s)
+		if r.Dx() >= pdq.MinSide && r.Dy() >= pdq.MinSide {
+			vs, rs = append(vs, v), append(rs, r)
 		}
 	}
 	base, trimmed := trim(l)
@@ -611,6 +703,12 @@ func frameViewSignals(l *luma) []mediamatch.Signal {
 	}
 	for _, r := range captionCuts(base) {
 		add(mediamatch.View{Region: toRegion(r, l), Trimmed: trimmed}, r)
+	}
+	var sigs []mediamatch.Signal
+	for i, d := range lumaDigests(l, rs) {
+		s := pdqSignal(&d, mediamatch.TransformNone, mediamatch.TransformNone)
+		s.View = vs[i]
+		sigs = append(sigs, s)
 	}
 	return sigs
 }

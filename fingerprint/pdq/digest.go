@@ -155,62 +155,185 @@ const (
 // `convert -auto-orient` does), but without copying them. An out-of-range o
 // (such as 0, no tag) is treated as TopLeft.
 func FromOrientedImage(img image.Image, o Orientation) (Digest, error) {
+	t, err := turnOf(img, o)
+	if err != nil {
+		return Digest{}, err
+	}
+	var z digester
+	return z.digest(z.read(img, t), t.tw, t.th), nil
+}
+
+// FromOrientedImageMirrors returns the digests of img as displayed under
+// EXIF orientation o (FromOrientedImage's) and of that picture mirrored
+// top to bottom, mirrored left to right, and rotated 180 degrees, in that
+// order: each is FromImage of the picture so turned, bit for bit. Along an
+// axis where the pre-shrink keeps or repeats every line (a side of 512
+// pixels or less), the mirrored picture's lines are the picture's own in
+// another order: its luminance is then the picture's, read once and
+// reordered, and the first, along-rows pass of the filter is shared as
+// well (a row's result depends on that row alone), so that the four cost
+// about 2.5 FromOrientedImage where no side is over 512. Along an axis
+// shrunk from more than 512, the mirrored picks (floor(i*n/512) mirrored)
+// are other pixels, read and filtered in full. The error is
+// FromOrientedImage's.
+func FromOrientedImageMirrors(img image.Image, o Orientation) ([4]Digest, error) {
+	var ds [4]Digest
+	t, err := turnOf(img, o)
+	if err != nil {
+		return ds, err
+	}
+	// Mirroring the displayed rows reverses the stored lines that give
+	// them: rows, or columns if transposed; the displayed columns
+	// likewise.
+	tx, ty := t, t
+	tx.flipRows, tx.flipCols = t.flipRows != !t.swap, t.flipCols != t.swap
+	ty.flipRows, ty.flipCols = t.flipRows != t.swap, t.flipCols != !t.swap
+	txy := tx
+	txy.flipRows, txy.flipCols = tx.flipRows != t.swap, tx.flipCols != !t.swap
+	dw, dh := t.w, t.h // displayed size
+	if t.swap {
+		dw, dh = t.h, t.w
+	}
+	mr, mc := mirrorPicks(t.ry, dh), mirrorPicks(t.cx, dw)
+	var z digester
+	w, h := t.tw, t.th
+	lum := z.read(img, t)
+	var lumY []float32 // mirrored left to right
+	if mc != nil {
+		lumY = make([]float32, len(lum))
+		for y := range h {
+			src, dst := lum[y*w:(y+1)*w], lumY[y*w:(y+1)*w]
+			for x, k := range mc {
+				dst[x] = src[k]
+			}
+		}
+	} else {
+		lumY = z.read(img, ty)
+	}
+	z.rows(lum, w, h)
+	z.rows(lumY, w, h)
+	ds[0] = z.finish(lum, w, h, nil)
+	if mr != nil {
+		// Mirrored top to bottom: the rows, filtered along, taken in
+		// mirrored order where they lie (finish only reads them).
+		ds[1] = z.finish(lum, w, h, mr)
+		ds[3] = z.finish(lumY, w, h, mr)
+	} else {
+		ds[1] = z.digest(z.read(img, tx), w, h)
+		ds[3] = z.digest(z.read(img, txy), w, h)
+	}
+	ds[2] = z.finish(lumY, w, h, nil)
+	return ds, nil
+}
+
+// mirrorPicks returns, for each pick p[i] of the n lines of a side, the
+// index of a pick of the mirrored line n-1-p[i] (the same line of the
+// picture, so the same values), or nil if some mirrored line is not
+// picked (a pre-shrink from more than 512 drops lines).
+func mirrorPicks(p []int, n int) []int {
+	at := make([]int, n)
+	for i := range at {
+		at[i] = -1
+	}
+	for k, v := range p {
+		at[v] = k
+	}
+	m := make([]int, len(p))
+	for i, v := range p {
+		k := at[n-1-v]
+		if k < 0 {
+			return nil
+		}
+		m[i] = k
+	}
+	return m
+}
+
+// turn says which stored pixels make the (pre-shrunk) picture as
+// displayed: displayed column x' and row y' of the tw x th picture come
+// from displayed column cx[x'] and row ry[y'] of the dw x dh one, which
+// are stored row and column (rows[y'], cols[x']) with rows = ry, cols = cx
+// (or, if swap, stored row and column (rows[x'], cols[y']) with rows = cx,
+// cols = ry), each taken in reverse (n-1-i) if flipRows or flipCols.
+type turn struct {
+	swap, flipRows, flipCols bool
+	w, h, tw, th             int // stored size, size after the pre-shrink
+	cx, ry                   []int
+}
+
+// turnOf returns the turn of img displayed under o, or an error wrapping
+// ErrTooSmall if a side is under MinSide pixels.
+func turnOf(img image.Image, o Orientation) (turn, error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w < MinSide || h < MinSide {
-		return Digest{}, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, w, h, MinSide, MinSide)
+		return turn{}, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, w, h, MinSide, MinSide)
 	}
-	swap := o >= LeftTop && o <= LeftBottom
-	dw, dh := w, h // displayed size
-	if swap {
-		dw, dh = h, w
-	}
-	tw, th := dw, dh // size after the pre-shrink
-	if dw > preShrinkSide || dh > preShrinkSide {
-		tw, th = preShrinkSide, preShrinkSide
-	}
-	// Displayed column x' and row y' of the pre-shrunk image come from
-	// displayed column cx[x'] and row ry[y'].
-	cx := nearest(dw, tw)
-	ry := nearest(dh, th)
-	mirror := func(s []int, n int) []int {
-		for i := range s {
-			s[i] = n - 1 - s[i]
-		}
-		return s
-	}
-	var rows, cols []int // stored rows and columns to read
+	t := turn{w: w, h: h}
 	switch o {
 	default: // TopLeft
-		rows, cols = ry, cx
 	case TopRight:
-		rows, cols = ry, mirror(cx, w)
+		t.flipCols = true
 	case BottomRight:
-		rows, cols = mirror(ry, h), mirror(cx, w)
+		t.flipRows, t.flipCols = true, true
 	case BottomLeft:
-		rows, cols = mirror(ry, h), cx
+		t.flipRows = true
 	// Transposing orientations: stored rows follow displayed columns.
 	case LeftTop:
-		rows, cols = cx, ry
+		t.swap = true
 	case RightTop:
-		rows, cols = mirror(cx, h), ry
+		t.swap, t.flipRows = true, true
 	case RightBottom:
-		rows, cols = mirror(cx, h), mirror(ry, w)
+		t.swap, t.flipRows, t.flipCols = true, true, true
 	case LeftBottom:
-		rows, cols = cx, mirror(ry, w)
+		t.swap, t.flipCols = true, true
 	}
+	dw, dh := w, h // displayed size
+	if t.swap {
+		dw, dh = h, w
+	}
+	t.tw, t.th = dw, dh
+	if dw > preShrinkSide || dh > preShrinkSide {
+		t.tw, t.th = preShrinkSide, preShrinkSide
+	}
+	t.cx = nearest(dw, t.tw)
+	t.ry = nearest(dh, t.th)
+	return t, nil
+}
+
+// read returns the luminance of the picture t makes of img, tw x th in
+// displayed order.
+func (z *digester) read(img image.Image, t turn) []float32 {
+	mirror := func(s []int, n int) []int {
+		m := make([]int, len(s))
+		for i, v := range s {
+			m[i] = n - 1 - v
+		}
+		return m
+	}
+	rows, cols := t.ry, t.cx // stored rows and columns to read
+	if t.swap {
+		rows, cols = t.cx, t.ry
+	}
+	if t.flipRows {
+		rows = mirror(rows, t.h)
+	}
+	if t.flipCols {
+		cols = mirror(cols, t.w)
+	}
+	tw, th := t.tw, t.th
 	lum := make([]float32, tw*th)
 	readLuma(lum, img, rows, cols)
-	if swap { // lum is th columns by tw rows; turn it to displayed order
-		t := make([]float32, len(lum))
+	if t.swap { // lum is th columns by tw rows; turn it to displayed order
+		d := make([]float32, len(lum))
 		for x := range tw {
 			for y := range th {
-				t[y*tw+x] = lum[x*th+y]
+				d[y*tw+x] = lum[x*th+y]
 			}
 		}
-		lum = t
+		lum = d
 	}
-	return digest(lum, tw, th), nil
+	return lum
 }
 
 // nearest returns, for each of m output positions, the input position
@@ -260,60 +383,225 @@ func FromLuma(luma []float32, width, height int) (Digest, error) {
 	return digest(slices.Clone(luma), width, height), nil
 }
 
+// FromGrayRegions returns the digest of each region rs[i] of a grey image
+// (a luminance image on a 0..255 scale), equal to FromFrame of
+// m.SubImage(rs[i]) bit for bit. Regions of the same columns (a picture
+// without its top or its bottom band) share the reading of their rows and
+// the first pass of the filter along them, whose result for a row depends
+// on that row alone. It returns an error wrapping ErrTooSmall if a region
+// has a side under MinSide pixels, or ErrBadLuma if one is not inside
+// m.Rect.
+func FromGrayRegions(m *image.Gray, rs []image.Rectangle) ([]Digest, error) {
+	for _, r := range rs {
+		if !r.In(m.Rect) {
+			return nil, fmt.Errorf("%w: region %v outside %v", ErrBadLuma, r, m.Rect)
+		}
+		if r.Dx() < MinSide || r.Dy() < MinSide {
+			return nil, fmt.Errorf("%w: %dx%d, want at least %dx%d", ErrTooSmall, r.Dx(), r.Dy(), MinSide, MinSide)
+		}
+	}
+	ds := make([]Digest, len(rs))
+	done := make([]bool, len(rs))
+	var z digester
+	var band []float32
+	for i, r := range rs {
+		if done[i] {
+			continue
+		}
+		same := func(q image.Rectangle) bool { return q.Min.X == r.Min.X && q.Max.X == r.Max.X }
+		y0, y1 := r.Min.Y, r.Max.Y
+		for _, q := range rs[i+1:] {
+			if same(q) {
+				y0, y1 = min(y0, q.Min.Y), max(y1, q.Max.Y)
+			}
+		}
+		w := r.Dx()
+		band = grow(band, w*(y1-y0))
+		for y := y0; y < y1; y++ {
+			src := m.Pix[m.PixOffset(r.Min.X, y):][:w]
+			out := band[(y-y0)*w:][:w]
+			for x, v := range src {
+				out[x] = float32(v)
+			}
+		}
+		z.rows(band, w, y1-y0)
+		for j := i; j < len(rs); j++ {
+			if q := rs[j]; !done[j] && same(q) {
+				ds[j], done[j] = z.finish(band[(q.Min.Y-y0)*w:(q.Max.Y-y0)*w], w, q.Dy(), nil), true
+			}
+		}
+	}
+	return ds, nil
+}
+
 // digest runs the Jarosz filter, quality and DCT on lum (w by h, row-major),
 // which it overwrites.
 func digest(lum []float32, w, h int) Digest {
+	var z digester
+	return z.digest(lum, w, h)
+}
+
+// digester holds the scratch buffers of the filter, kept from one digest
+// to the next of the same size. The zero value is ready to use; it is not
+// safe for concurrent use.
+type digester struct {
+	tmp  []float32 // boxRow's
+	acc  []float64 // the first pass down the columns: running sums
+	line []float32 // and a row of its output
+	need []bool    // the rows the second pass down the columns reads
+	r    []float32 // the second pass along rows
+}
+
+// grow returns s resized to n, reusing its array when large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// jarosz runs the whole Jarosz filter on lum (w by h), overwriting it, and
+// writes the 64x64 samples to out.
+func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
+	var z digester
+	z.rows(lum, w, h)
+	z.jarosz(lum, w, h, nil, out)
+}
+
+// digest is the package's digest, with z's buffers.
+func (z *digester) digest(lum []float32, w, h int) Digest {
+	z.rows(lum, w, h)
+	return z.finish(lum, w, h, nil)
+}
+
+// rows runs the Jarosz filter's first pass along the rows of lum (w by
+// h), in place. Each row's result depends on that row alone.
+func (z *digester) rows(lum []float32, w, h int) {
+	if wx := jaroszWindow(w); wx > 1 {
+		z.tmp = grow(z.tmp, w)
+		for y := range h {
+			boxRow(lum[y*w:(y+1)*w], z.tmp, wx)
+		}
+	}
+}
+
+// finish runs the rest of the filter on lum after rows and returns the
+// digest: quality and DCT of the 64x64 samples. lum is only read: row y of
+// the picture is row order[y] of lum (rows may repeat), or row y if order
+// is nil.
+func (z *digester) finish(lum []float32, w, h int, order []int) Digest {
 	var a [64 * 64]float32
-	jarosz(lum, w, h, &a)
+	z.jarosz(lum, w, h, order, &a)
 	var d Digest
 	d.quality = quality(&a)
 	dct(&a, &d.coef)
 	return d
 }
 
-// jaroszWindow returns the box window for a side of n pixels: ceil(n/128).
-func jaroszWindow(n int) int { return (n + 2*64 - 1) / (2 * 64) }
-
-// boxExtent returns how many inputs before and after the output position a
-// box window of win covers: output o is the mean of inputs o-lo .. o+hi,
-// clipped to the data, with hi = (win+2)/2 - 1 and lo = win-1-hi.
-func boxExtent(win int) (lo, hi int) {
-	half := (win + 2) / 2
-	return win - half, half - 1
-}
-
-// jarosz blurs lum (w by h) with two passes of a box filter along rows then
-// columns (a tent filter) and takes the 64x64 samples at the centres of a
-// 64x64 grid. The first pass runs over the whole image, overwriting lum; the
-// second is evaluated only where the samples need it, which gives the same
-// values.
-func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
+// jarosz blurs lum (w by h), whose rows have had the first pass of a box
+// filter (rows), with the first pass down its columns (a tent filter is
+// two passes of each) and takes the 64x64 samples at the centres of a
+// 64x64 grid. lum is only read: row y of the picture is row at(order, y)
+// of lum. The second passes are evaluated only where the samples need
+// them, and the first down the columns only on the columns and at the
+// rows that the second along the rows reads (about half of each): each
+// column's running sum depends on that column alone and runs over every
+// row as the whole filter's does, so the samples are the whole filter's,
+// bit for bit.
+func (z *digester) jarosz(lum []float32, w, h int, order []int, out *[64 * 64]float32) {
 	wx, wy := jaroszWindow(w), jaroszWindow(h)
-	if wx > 1 {
-		tmp := make([]float32, w)
-		for y := range h {
-			boxRow(lum[y*w:(y+1)*w], tmp, wx)
-		}
-	}
-	if wy > 1 {
-		boxColumns(lum, w, h, wy)
-	}
 	var xs, ys [64]int // sampled columns and rows
 	for i := range 64 {
 		xs[i] = (2*i + 1) * w / 128
 		ys[i] = (2*i + 1) * h / 128
 	}
-	// Second pass along rows, at the sampled columns only: r[y*64+j].
 	lox, hix := boxExtent(wx)
-	r := make([]float32, h*64)
-	for y := range h {
-		row := lum[y*w : (y+1)*w]
+	loy, hiy := boxExtent(wy)
+	row := func(k int) []float32 { return lum[at(order, k)*w:][:w] }
+	// The rows the second pass down the columns reads.
+	z.need = grow(z.need, h)
+	need := z.need
+	clear(need)
+	for _, y := range ys {
+		for k := max(y-loy, 0); k <= min(y+hiy, h-1); k++ {
+			need[k] = true
+		}
+	}
+	// Second pass along rows, at the sampled columns only: r[k*64+j] of
+	// row k after the first pass down the columns.
+	z.r = grow(z.r, h*64)
+	r := z.r
+	sample := func(k int, line []float32) {
 		for j, x := range xs {
-			r[y*64+j] = mean(row[max(x-lox, 0) : min(x+hix, w-1)+1])
+			r[k*64+j] = mean(line[max(x-lox, 0) : min(x+hix, w-1)+1])
+		}
+	}
+	if wy == 1 {
+		for k := range h {
+			if need[k] {
+				sample(k, row(k))
+			}
+		}
+	} else {
+		// The columns the second pass along rows reads, as spans [a, b).
+		var spans [][2]int
+		for _, x := range xs {
+			a, b := max(x-lox, 0), min(x+hix, w-1)+1
+			if n := len(spans); n > 0 && a <= spans[n-1][1] {
+				spans[n-1][1] = max(spans[n-1][1], b)
+				continue
+			}
+			spans = append(spans, [2]int{a, b})
+		}
+		z.acc = grow(z.acc, w)
+		z.line = grow(z.line, w)
+		acc, line := z.acc, z.line
+		clear(acc)
+		// Output row o is the mean of rows o-loy..o+hiy: a running sum
+		// that adds row o+hiy and drops row o-loy-1 (primed with rows
+		// 0..hiy-1), as boxRow does along a row.
+		for k := 0; k < hiy && k < h; k++ {
+			in := row(k)
+			for _, s := range spans {
+				addRow(acc[s[0]:s[1]], in[s[0]:s[1]])
+			}
+		}
+		for o := range h {
+			var in, drop []float32
+			if o+hiy < h {
+				in = row(o + hiy)
+			}
+			if o-loy-1 >= 0 {
+				drop = row(o - loy - 1)
+			}
+			inv := 1 / float64(min(o+hiy, h-1)-max(o-loy, 0)+1)
+			for _, s := range spans {
+				a, b := s[0], s[1]
+				acc := acc[a:b]
+				switch {
+				case in != nil && drop != nil: // the inside: one fused loop
+					in, drop := in[a:b], drop[a:b]
+					for x := range acc {
+						acc[x] = acc[x] + float64(in[x]) - float64(drop[x])
+					}
+				case in != nil:
+					addRow(acc, in[a:b])
+				case drop != nil:
+					subRow(acc, drop[a:b])
+				}
+				if need[o] {
+					out := line[a:b]
+					for x := range acc {
+						out[x] = float32(acc[x] * inv)
+					}
+				}
+			}
+			if need[o] {
+				sample(o, line)
+			}
 		}
 	}
 	// Second pass along columns, at the sampled rows only.
-	loy, hiy := boxExtent(wy)
 	var col [64]float64
 	for i, y := range ys {
 		a, b := max(y-loy, 0), min(y+hiy, h-1)
@@ -328,6 +616,17 @@ func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
 			out[64*i+j] = float32(col[j] * inv)
 		}
 	}
+}
+
+// jaroszWindow returns the box window for a side of n pixels: ceil(n/128).
+func jaroszWindow(n int) int { return (n + 2*64 - 1) / (2 * 64) }
+
+// boxExtent returns how many inputs before and after the output position a
+// box window of win covers: output o is the mean of inputs o-lo .. o+hi,
+// clipped to the data, with hi = (win+2)/2 - 1 and lo = win-1-hi.
+func boxExtent(win int) (lo, hi int) {
+	half := (win + 2) / 2
+	return win - half, half - 1
 }
 
 func mean(s []float32) float32 {
@@ -379,43 +678,12 @@ func boxRow(row, tmp []float32, win int) {
 	copy(row, tmp)
 }
 
-// boxColumns is boxRow down every column of lum (w by h) at once.
-func boxColumns(lum []float32, w, h, win int) {
-	lo, hi := boxExtent(win)
-	acc := make([]float64, w)
-	// Output row o needs input rows o-lo..o+hi. Rows are overwritten in
-	// place, so the last lo+1 input rows are kept in a ring: row k in slot
-	// k%(lo+1), so that the row dropped at o shares its slot with row o.
-	keep := make([]float32, (lo+1)*w)
-	for k := 0; k < hi && k < h; k++ {
-		addRow(acc, lum[k*w:(k+1)*w])
+// at returns order[k], or k if order is nil.
+func at(order []int, k int) int {
+	if order == nil {
+		return k
 	}
-	for o := range h {
-		cur := lum[o*w : (o+1)*w]
-		slot := keep[(o%(lo+1))*w:][:w]
-		add, drop := o+hi < h, o-lo-1 >= 0
-		inv := 1 / float64(min(o+hi, h-1)-max(o-lo, 0)+1)
-		if add && drop { // the inside: one fused loop
-			in := lum[(o+hi)*w:][:w]
-			for x := range cur {
-				a := acc[x] + float64(in[x]) - float64(slot[x])
-				acc[x] = a
-				slot[x] = cur[x]
-				cur[x] = float32(a * inv)
-			}
-			continue
-		}
-		if add {
-			addRow(acc, lum[(o+hi)*w:][:w])
-		}
-		if drop {
-			subRow(acc, slot)
-		}
-		copy(slot, cur)
-		for x := range cur {
-			cur[x] = float32(acc[x] * inv)
-		}
-	}
+	return order[k]
 }
 
 func addRow(acc []float64, row []float32) {

@@ -435,3 +435,83 @@ func TestYCbCrTables(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrors checks FromOrientedImageMirrors against FromImage of the
+// picture as displayed under each orientation with its pixels turned and
+// then left, or mirrored (top to bottom, left to right, both), bit for
+// bit: on images not pre-shrunk (its shortcut: one read, shared first
+// pass) and pre-shrunk ones, of several pixel types.
+func TestMirrors(t *testing.T) {
+	display := map[Orientation]Variant{
+		TopLeft: Original, TopRight: FlipY, BottomRight: Rotate180, BottomLeft: FlipX,
+		LeftTop: FlipPlus1, RightTop: Rotate270, RightBottom: FlipMinus1, LeftBottom: Rotate90,
+	}
+	for _, size := range []image.Point{{512, 512}, {300, 200}, {37, 50}, {600, 400}, {513, 100}} {
+		img := synthetic(size.X, size.Y, 5)
+		gray := image.NewGray(img.Bounds())
+		for i := range gray.Pix {
+			gray.Pix[i] = img.Pix[4*i+1]
+		}
+		for _, m := range []image.Image{img, gray} {
+			for o := TopLeft; o <= LeftBottom; o++ {
+				got, err := FromOrientedImageMirrors(m, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				shown := transform(m, display[o])
+				for k, v := range []Variant{Original, FlipX, FlipY, Rotate180} {
+					var turned image.Image = transform(shown, v)
+					if _, ok := m.(*image.Gray); ok { // grey stays grey, not weighted RGB
+						g := image.NewGray(turned.Bounds())
+						draw.Draw(g, g.Rect, turned, turned.Bounds().Min, draw.Src)
+						turned = g
+					}
+					if want := mustDigest(t, turned); got[k] != want {
+						t.Errorf("%v %T orientation %d then %v: hash %v quality %d, want (pixels turned) %v quality %d",
+							size, m, o, v, got[k].Hash(), got[k].Quality(), want.Hash(), want.Quality())
+					}
+				}
+			}
+		}
+	}
+	if _, err := FromOrientedImageMirrors(synthetic(4, 40, 1), TopLeft); !errors.Is(err, ErrTooSmall) {
+		t.Errorf("FromOrientedImageMirrors(4x40) = %v, want ErrTooSmall", err)
+	}
+}
+
+// TestGrayRegions checks FromGrayRegions against FromFrame of each region
+// cut out, bit for bit, on regions that share their columns (top and
+// bottom cuts, which share the first pass) and others, and its errors.
+func TestGrayRegions(t *testing.T) {
+	img := synthetic(512, 410, 3)
+	m := image.NewGray(image.Rect(0, 0, 512, 410))
+	for i := range m.Pix {
+		m.Pix[i] = img.Pix[4*i]
+	}
+	rs := []image.Rectangle{
+		image.Rect(0, 82, 512, 410), image.Rect(0, 0, 512, 328), // the caption cuts of the frame
+		image.Rect(26, 20, 487, 390),                                                                 // a centred window
+		image.Rect(100, 0, 300, 200), image.Rect(100, 150, 300, 410), image.Rect(100, 300, 300, 310), // disjoint
+		image.Rect(0, 0, 512, 410), image.Rect(7, 3, 12, 8),
+	}
+	got, err := FromGrayRegions(m, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		want, err := FromFrame(m.SubImage(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[i] != want {
+			t.Errorf("region %v: hash %v quality %d, want (FromFrame of the region) %v quality %d",
+				r, got[i].Hash(), got[i].Quality(), want.Hash(), want.Quality())
+		}
+	}
+	if _, err := FromGrayRegions(m, []image.Rectangle{image.Rect(0, 0, 4, 100)}); !errors.Is(err, ErrTooSmall) {
+		t.Errorf("FromGrayRegions(4x100 region) = %v, want ErrTooSmall", err)
+	}
+	if _, err := FromGrayRegions(m, []image.Rectangle{image.Rect(500, 0, 520, 100)}); !errors.Is(err, ErrBadLuma) {
+		t.Errorf("FromGrayRegions(region outside) = %v, want ErrBadLuma", err)
+	}
+}
