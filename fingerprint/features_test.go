@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // inverseOrientation returns the EXIF orientation that undoes o: 6 and 8
@@ -182,11 +183,11 @@ func BenchmarkFeatures(b *testing.B) {
 	}
 	n := 0
 	for b.Loop() {
-		c0 := threadCPU(b)
+		c0 := mmtest.ThreadCPU()
 		n = len(contentFeatures(&l, maxFeatures))
-		c1 := threadCPU(b)
+		c1 := mmtest.ThreadCPU()
 		featuresIn(&l, r, maxFeatures)
-		c2 := threadCPU(b)
+		c2 := mmtest.ThreadCPU()
 		fastest(&both, c1-c0)
 		fastest(&alone, c2-c1)
 	}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/corona10/goimagehash"
 	"golang.org/x/image/draw"
-	"golang.org/x/sys/unix"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
 	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
@@ -209,19 +208,6 @@ func BenchmarkImagePDQ(b *testing.B) {
 	}
 }
 
-// threadCPU returns the CPU time the calling thread (locked to its
-// goroutine) has used so far, from CLOCK_THREAD_CPUTIME_ID: exact to the
-// nanosecond, where getrusage(RUSAGE_THREAD) counts the thread's time as
-// the scheduler last booked it (at its ticks, 4 ms apart), so that the
-// fastest of a few runs of a 2 ms step could read 0.
-func threadCPU(b *testing.B) time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ts.Nano())
-}
-
 // BenchmarkHashViews compares the still-image hash with PDQ views (what
 // Hash does) against the same path without them (the hasher before
 // views: decode, EXIF, PDQ, pHash, dHash, MD5, SHA-256), timed in the
@@ -285,16 +271,16 @@ func BenchmarkHashViews(b *testing.B) {
 				}
 			}
 			for b.Loop() {
-				c0, t0 := threadCPU(b), time.Now()
+				c0, t0 := mmtest.ThreadCPU(), time.Now()
 				hash(false, false, false)
-				c1, t1 := threadCPU(b), time.Now()
+				c1, t1 := mmtest.ThreadCPU(), time.Now()
 				hash(true, false, false)
 				t2 := time.Now()
-				c2 := threadCPU(b)
+				c2 := mmtest.ThreadCPU()
 				kf := hash(true, true, false)
-				c3, t3 := threadCPU(b), time.Now()
+				c3, t3 := mmtest.ThreadCPU(), time.Now()
 				hash(true, true, true)
-				c4, t4 := threadCPU(b), time.Now()
+				c4, t4 := mmtest.ThreadCPU(), time.Now()
 				fastest(&base, t1.Sub(t0))
 				fastest(&views, t2.Sub(t1))
 				fastest(&features, t3.Sub(t2))
@@ -350,8 +336,8 @@ func BenchmarkUploadSteps(b *testing.B) {
 			best := make([]time.Duration, len(steps))
 			for b.Loop() {
 				t := make([]time.Duration, 0, len(steps)+1)
-				t = append(t, threadCPU(b))
-				lap := func() { t = append(t, threadCPU(b)) }
+				t = append(t, mmtest.ThreadCPU())
+				lap := func() { t = append(t, mmtest.ThreadCPU()) }
 				img, _, _, release, err := h.decode(ctx, format, data)
 				if err != nil {
 					b.Fatal(err)

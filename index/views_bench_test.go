@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/api/mediamatch"
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // BenchmarkMatchViewsCost measures, in one process, what the views and the
@@ -204,11 +205,11 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 	var oldCPU, curCPU time.Duration
 	var oldCPUs, curCPUs []time.Duration // per match
 	match := func(ix *Index, m mediamatch.Media, upright bool, want string, viaView, viaLocal bool) time.Duration {
-		c0 := threadCPU()
+		c0 := mmtest.ThreadCPU()
 		t0 := time.Now()
 		ms, err := ix.Match(ctx, Query{Media: m, Upright: upright})
 		d := time.Since(t0)
-		if c := threadCPU() - c0; ix == before.ix {
+		if c := mmtest.ThreadCPU() - c0; ix == before.ix {
 			oldCPU += c
 			oldCPUs = append(oldCPUs, c)
 		} else {

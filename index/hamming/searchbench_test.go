@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediamatch/mediamatch/api/mediamatch/mmtest"
 )
 
 // Benchmarks of the hamming searcher at scale, against the brute-force
@@ -204,10 +206,10 @@ func recall(b *testing.B, h, base searcher, qs [][]uint64, r int) float64 {
 type timing struct{ wall, cpu []time.Duration }
 
 func (t *timing) run(f func()) {
-	c0, w0 := cpuNow(), time.Now()
+	c0, w0 := mmtest.ThreadCPU(), time.Now()
 	f()
 	t.wall = append(t.wall, time.Since(w0))
-	t.cpu = append(t.cpu, cpuNow()-c0)
+	t.cpu = append(t.cpu, mmtest.ThreadCPU()-c0)
 }
 
 // quantile returns the q-quantile of ds, sorting ds.

@@ -81,3 +81,21 @@ func TestSyncBuffer(t *testing.T) {
 		t.Errorf("Len() = %d, len(String()) = %d, want 800", b.Len(), len(b.String()))
 	}
 }
+
+// TestThreadCPU checks that ThreadCPU counts the thread's own work: a
+// loop of some milliseconds on a locked thread advances it by about that.
+func TestThreadCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ThreadCPU reads 0 off Linux")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0 := ThreadCPU()
+	x := uint64(1)
+	for i := range 20_000_000 {
+		x = x*6364136223846793005 + uint64(i)
+	}
+	if d := ThreadCPU() - c0; d <= 0 || x == 0 {
+		t.Fatalf("ThreadCPU advanced by %v over a busy loop, want more than 0", d)
+	}
+}
