@@ -358,6 +358,14 @@ func TestLocalVideo(t *testing.T) {
 			}
 		}
 	}
+	// Past the work bound, local hits count as lone: fewer matches,
+	// never more.
+	defer func(w int) { corroborationWork = w }(corroborationWork)
+	corroborationWork = 1
+	if ms, err := ix.Match(ctx, Query{Media: query(false, 0, 1, 2)}); err != nil || len(ms) != 0 {
+		t.Errorf("Match past the corroboration work bound = %+v, %v; want none", ms, err)
+	}
+	corroborationWork = 1 << 20
 	// An image that is a crop of one of the video's frames does not
 	// match it by local features: one frame cannot tell a copy from
 	// another shot of the scene.

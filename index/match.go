@@ -575,6 +575,11 @@ func typeOrder(t mediamatch.SignalType) int {
 
 type framePair struct{ q, i uint32 }
 
+// comparePairs orders pairs by query frame, then item frame.
+func comparePairs(a, b framePair) int {
+	return cmp.Or(cmp.Compare(a.q, b.q), cmp.Compare(a.i, b.i))
+}
+
 type candidate struct {
 	meta  *itemMeta
 	exact mediamatch.SignalType // the exact type that matched, or ""
@@ -626,6 +631,16 @@ const (
 	shiftSlack = 40
 )
 
+// corroborationWork bounds the pairs corroborate compares for one
+// candidate: a query's local hits on one item times all its hits on it.
+// A query the hasher makes has at most 8 featured keyframes, so at most
+// 64 local hits on an item and a few thousand hits in all; a query sent
+// as signals may have some 1,500 local hits on an item (195 keyframes of
+// 512 features within the probe budget, 8 item frames verified each) and
+// MaxHits hits in all. Past the bound the hits not yet corroborated
+// count as lone: fewer matches, never more.
+var corroborationWork = 1 << 20 // a variable for tests
+
 // corroborate drops c's local hits on a video item that no other hit of
 // c corroborates (all of them for an image query), and reports whether c
 // still matches.
@@ -633,17 +648,23 @@ func (c *candidate) corroborate(qm mediamatch.Media) bool {
 	if mediamatch.Kind(c.meta.kind) != mediamatch.KindVideo {
 		return true
 	}
+	// In order, so that where the work runs out does not depend on the
+	// map's order.
+	pairs := slices.SortedFunc(maps.Keys(c.pairs), comparePairs)
+	work := corroborationWork
 	var lone []framePair
-	for a, ha := range c.pairs {
+	for _, a := range pairs {
+		ha := c.pairs[a]
 		if ha.typ != mediamatch.Local {
 			continue
 		}
 		ok := false
-		for b, hb := range c.pairs {
-			if qm.Kind != mediamatch.KindVideo {
+		for _, b := range pairs {
+			if qm.Kind != mediamatch.KindVideo || work == 0 {
 				break
 			}
-			if c.corroborates(qm, a, ha, b, hb) {
+			work--
+			if c.corroborates(qm, a, ha, b, c.pairs[b]) {
 				ok = true
 				break
 			}
@@ -684,9 +705,7 @@ func (c *candidate) corroborates(qm mediamatch.Media, a framePair, ha hit, b fra
 func (c *candidate) result(qm mediamatch.Media, p plan, bank string) mediamatch.Match {
 	meta := c.meta
 	r := mediamatch.Match{Bank: bank, ItemID: meta.id, Labels: meta.labelMap(), ItemKind: mediamatch.Kind(meta.kind), Source: meta.src.source()}
-	pairs := slices.SortedFunc(maps.Keys(c.pairs), func(a, b framePair) int {
-		return cmp.Or(cmp.Compare(a.q, b.q), cmp.Compare(a.i, b.i))
-	})
+	pairs := slices.SortedFunc(maps.Keys(c.pairs), comparePairs)
 	var best hit
 	qSeen := make(map[uint32]bool)
 	iSeen := make(map[uint32]bool)
