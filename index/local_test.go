@@ -161,14 +161,7 @@ func TestLocalUnrelated(t *testing.T) {
 	ix := openTest(t, "", Options{})
 	mustBank(t, ix, "b")
 	r := rand.New(rand.NewPCG(3, 4))
-	for i := range 200 {
-		m := still(pdq(h256(r)))
-		m.Width, m.Height = 800, 600
-		m.Keyframes[0].Features = randFeatures(r, 256, 800, 600)
-		if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: fmt.Sprintf("u%03d", i), Media: m}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addStills(t, ix, r, 200, 800, 600, "u%03d")
 	for range 50 {
 		q := still(pdq(h256(r)))
 		q.Width, q.Height = 600, 800
@@ -396,14 +389,7 @@ func TestLocalPageBytes(t *testing.T) {
 	ix := openTest(t, "", Options{MaxPageBytes: 64 << 10})
 	mustBank(t, ix, "b")
 	r := rand.New(rand.NewPCG(13, 14))
-	for i := range 20 {
-		m := still(pdq(h256(r)))
-		m.Width, m.Height = 100, 100
-		m.Keyframes[0].Features = randFeatures(r, 256, 100, 100)
-		if _, err := ix.AddItem(ctx, mediamatch.Item{Bank: "b", ID: fmt.Sprintf("i%02d", i), Media: m}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addStills(t, ix, r, 20, 100, 100, "i%02d")
 	items, next, err := ix.ListItems(ctx, "b", 100, "")
 	if err != nil {
 		t.Fatal(err)
@@ -461,6 +447,21 @@ func TestDistRow(t *testing.T) {
 		}
 		if !reflect.DeepEqual(cols[0], cols[1]) {
 			t.Fatalf("n %d: columns differ", n)
+		}
+	}
+}
+
+// addStills adds to bank "b" of ix n image items of w x h pixels, with a
+// random PDQ and 256 random local features each, named by format and
+// their number.
+func addStills(t *testing.T, ix *Index, r *rand.Rand, n, w, h int, format string) {
+	t.Helper()
+	for i := range n {
+		m := still(pdq(h256(r)))
+		m.Width, m.Height = w, h
+		m.Keyframes[0].Features = randFeatures(r, 256, w, h)
+		if _, err := ix.AddItem(context.Background(), mediamatch.Item{Bank: "b", ID: fmt.Sprintf(format, i), Media: m}); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
