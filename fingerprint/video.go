@@ -558,18 +558,10 @@ func wantFeatures(i int, slot time.Duration, fps float64, d time.Duration) bool 
 // pixels on the long side, as a still image's are, so that a frame and a
 // photo of it meet at the same scales.
 func frameFeatures(img image.Image) []mediamatch.Feature {
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	dw, dh := w, h
-	if long := max(w, h); long > featureSide {
-		dw = max(1, (w*featureSide+long/2)/long)
-		dh = max(1, (h*featureSide+long/2)/long)
-	}
-	if w <= 0 || h <= 0 {
+	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil
 	}
-	l := luma{w: dw, h: dh, pix: make([]uint8, dw*dh)}
-	areaReduce(w, h, 1, lumaRows(img), l.pix, dw, dw, dh)
+	l := reduceLumaTo(img, featureSide)
 	return contentFeatures(&l, videoFeatures)
 }
 

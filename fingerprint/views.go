@@ -66,13 +66,16 @@ func viewLuma(small image.Image) luma {
 // reduceLuma returns the luminance of img area-averaged to viewSide
 // pixels on its long side, or at its size if no larger: for video frames,
 // which come at full size.
-func reduceLuma(img image.Image) luma {
+func reduceLuma(img image.Image) luma { return reduceLumaTo(img, viewSide) }
+
+// reduceLumaTo is reduceLuma to side pixels on the long side.
+func reduceLumaTo(img image.Image, side int) luma {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	dw, dh := w, h
-	if long := max(w, h); long > viewSide {
-		dw = max(1, (w*viewSide+long/2)/long)
-		dh = max(1, (h*viewSide+long/2)/long)
+	if long := max(w, h); long > side {
+		dw = max(1, (w*side+long/2)/long)
+		dh = max(1, (h*side+long/2)/long)
 	}
 	l := luma{w: dw, h: dh, pix: make([]uint8, dw*dh)}
 	if w > 0 && h > 0 {
