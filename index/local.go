@@ -32,6 +32,13 @@ import (
 // positions of the descriptor; the table's number is in the key's top
 // bits, so the tables share one KeyIndex.
 const (
+	// localTables is the number of tables; items and queries use both.
+	// Measured with queries voting with one (half the vote, the most
+	// costly step of a match at scale: about 55 us less a match at
+	// 200,000 items), every crop, pad and screenshot of the shared photos
+	// still ranked its own item first or second, but the true pairs held
+	// as few as 5 keys, against the 4 a vote needs, where with both they
+	// hold 11: too thin a margin for pictures we have not seen.
 	localTables  = 2
 	localKeyBits = 24
 	// localMaxPostings is the longest posting list a key is looked up
@@ -49,14 +56,6 @@ const (
 	// shared photos every crop, pad and screenshot ranks its own item
 	// first (TestLocalFeaturesOnSharedMedia).
 	localVerify = 8
-	// localQueryTables is how many tables a query frame's keys come
-	// from. Measured with one (half the vote, the most costly step of a
-	// match at scale: about 55 us less a match at 200,000 items), every
-	// crop, pad and screenshot of the shared photos still ranked its own
-	// item first or second, but the true pairs held as few as 5 keys,
-	// against the 4 a vote needs, where with both they hold 11: too thin
-	// a margin for pictures we have not seen, so queries use both.
-	localQueryTables = localTables
 )
 
 // localBits are the descriptor bits each table samples: fixed (a seeded
@@ -94,19 +93,19 @@ var localKeyParts = func() (parts [localTables][32][256]uint32) {
 // an item frame's, every table's.
 func featureKeys(dst []uint32, fs []mediamatch.Feature) []uint32 {
 	start := len(dst)
-	dst = queryKeys(dst, fs, localTables)
+	dst = queryKeys(dst, fs)
 	keys := dst[start:]
 	slices.Sort(keys)
 	return append(dst[:start], slices.Compact(keys)...)
 }
 
-// queryKeys appends to dst the keys of the first tables tables of every
-// feature of fs, in no order and not deduplicated: a vote counts a key
-// once and sorts nothing (hamming.KeyView.Vote).
-func queryKeys(dst []uint32, fs []mediamatch.Feature, tables int) []uint32 {
+// queryKeys appends to dst the keys of every feature of fs, in no order
+// and not deduplicated: a vote counts a key once and sorts nothing
+// (hamming.KeyView.Vote).
+func queryKeys(dst []uint32, fs []mediamatch.Feature) []uint32 {
 	for i := range fs {
 		d := &fs[i].Desc
-		for t := range tables {
+		for t := range localTables {
 			k := uint32(t) << localKeyBits
 			pt := &localKeyParts[t]
 			for n, v := range d {
@@ -192,7 +191,7 @@ type localFrame struct {
 // keyframe qpos (lf) at one placement: the KeyIndex votes, the
 // localVerify best-voted frames of items that may match are verified.
 func (mt *matcher) searchLocal(v *hamming.KeyView, qpos uint32, lf localFrame) {
-	keys := queryKeys(nil, lf.feats, localQueryTables)
+	keys := queryKeys(nil, lf.feats)
 	type cand struct {
 		ref     uint64
 		frame   uint32
@@ -201,7 +200,7 @@ func (mt *matcher) searchLocal(v *hamming.KeyView, qpos uint32, lf localFrame) {
 	}
 	var cs []cand
 	v.VoteWeighted(keys, localMinVotes, localMaxPostings, func(ref uint64, frame uint32, votes int, payload []byte) {
-		if mt.candidateOK(ref) {
+		if mt.localOK(ref) {
 			cs = append(cs, cand{ref, frame, votes, payload})
 		}
 	})

@@ -94,7 +94,8 @@ func (ix *Index) Match(ctx context.Context, q Query) ([]mediamatch.Match, error)
 		}
 	}
 	mt := matcher{st: st, banks: banks, cands: make(map[uint64]*candidate), maxHits: p.maxHits,
-		timed: ix.searchObserved != nil, qw: q.Media.Width, qh: q.Media.Height}
+		timed: ix.searchObserved != nil, qw: q.Media.Width, qh: q.Media.Height,
+		qvideo: q.Media.Kind == mediamatch.KindVideo}
 	if mt.timed {
 		defer mt.observe(ix.searchObserved)
 	}
@@ -453,7 +454,8 @@ type matcher struct {
 	spent    [8]time.Duration
 	searched uint8
 
-	qw, qh int // the query's frame size, which places its local features
+	qw, qh int  // the query's frame size, which places its local features
+	qvideo bool // the query is a video (see corroborate)
 }
 
 // observe reports the search time of each type searched to fn.
@@ -493,12 +495,17 @@ func (mt *matcher) admissible(ref uint64) *itemMeta {
 	return meta
 }
 
-// candidateOK reports whether ref may match (see admissible).
-func (mt *matcher) candidateOK(ref uint64) bool {
-	if _, ok := mt.cands[ref]; ok {
-		return true
+// localOK reports whether ref may match by local features: it may match
+// (admissible), and it is not a video item hit by an image query, whose
+// local hits could not be corroborated (corroborate).
+func (mt *matcher) localOK(ref uint64) bool {
+	var meta *itemMeta
+	if c, ok := mt.cands[ref]; ok {
+		meta = c.meta
+	} else {
+		meta = mt.admissible(ref)
 	}
-	return mt.admissible(ref) != nil
+	return meta != nil && (mt.qvideo || mediamatch.Kind(meta.kind) != mediamatch.KindVideo)
 }
 
 // hit records h for the pair (q, i) of c, unless it is a new pair over the
@@ -608,7 +615,8 @@ func (c *candidate) hit(q, i uint32, h hit) {
 // the few where the shots touch, each placed as the camera had moved. So
 // a local hit of a video query on a video item counts only when another
 // pair of frames of the two corroborates it (corroborates), and an image
-// query's local hits on a video item not at all: one frame has no time
+// query's local features are not matched against a video item's at all
+// (localOK): one frame has no time
 // to tell a copy from the continuation (a frame of v1 met v2 on 13
 // points). Its hashes still find the video's frames, and a video query's
 // local hits on an image item (a still of the video) count as a still's.
@@ -641,11 +649,11 @@ const (
 // count as lone: fewer matches, never more.
 var corroborationWork = 1 << 20 // a variable for tests
 
-// corroborate drops c's local hits on a video item that no other hit of
-// c corroborates (all of them for an image query), and reports whether c
-// still matches.
+// corroborate drops the local hits of a video query on a video item c
+// that no other hit of c corroborates, and reports whether c still
+// matches. (An image query gets no local hits on video items: localOK.)
 func (c *candidate) corroborate(qm mediamatch.Media) bool {
-	if mediamatch.Kind(c.meta.kind) != mediamatch.KindVideo {
+	if qm.Kind != mediamatch.KindVideo || mediamatch.Kind(c.meta.kind) != mediamatch.KindVideo || !c.hasLocal() {
 		return true
 	}
 	// In order, so that where the work runs out does not depend on the
@@ -660,7 +668,7 @@ func (c *candidate) corroborate(qm mediamatch.Media) bool {
 		}
 		ok := false
 		for _, b := range pairs {
-			if qm.Kind != mediamatch.KindVideo || work == 0 {
+			if work == 0 {
 				break
 			}
 			work--
@@ -677,6 +685,16 @@ func (c *candidate) corroborate(qm mediamatch.Media) bool {
 		delete(c.pairs, a)
 	}
 	return c.exact != "" || len(c.pairs) > 0
+}
+
+// hasLocal reports whether some hit of c is local.
+func (c *candidate) hasLocal() bool {
+	for _, h := range c.pairs {
+		if h.typ == mediamatch.Local {
+			return true
+		}
+	}
+	return false
 }
 
 // corroborates reports whether hit hb of frames b supports local hit ha

@@ -385,7 +385,7 @@ func TestLocalFeaturesOnSharedMedia(t *testing.T) {
 	kv := keys.View()
 	votes := func(q []mediamatch.Feature, i int) (own, other, rank int) {
 		var others []int
-		kv.VoteWeighted(queryKeys(nil, q, localQueryTables), 1, localMaxPostings, func(ref uint64, _ uint32, n int, _ []byte) {
+		kv.VoteWeighted(queryKeys(nil, q), 1, localMaxPostings, func(ref uint64, _ uint32, n int, _ []byte) {
 			switch j := owner[ref]; {
 			case int(ref) == i:
 				own = n
