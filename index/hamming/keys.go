@@ -471,6 +471,13 @@ func (x *KeyIndex) pick(v *KeyView) (lo, hi int, ok bool) {
 	return 0, 0, false
 }
 
+// wantsMerge reports whether pick would pick segments of v, without
+// taking the compaction due. x.mu is held.
+func (x *KeyIndex) wantsMerge(v *KeyView) bool {
+	_, _, ok := pickKeyMerge(v)
+	return ok || x.compact && len(v.segs) > 1
+}
+
 // mergeLoop is Searcher.mergeLoop for a KeyIndex.
 func (x *KeyIndex) mergeLoop() {
 	x.mu.Lock()
@@ -496,7 +503,7 @@ func (x *KeyIndex) mergeLoop() {
 		x.mu.Unlock()
 		x.cfg.Merged()
 		x.mu.Lock()
-		if _, _, ok := pickKeyMerge(x.cur.Load()); !ok && !(x.compact && len(x.cur.Load().segs) > 1) {
+		if !x.wantsMerge(x.cur.Load()) {
 			break
 		}
 	}
