@@ -155,9 +155,10 @@ type corner struct {
 func featuresIn(l *luma, r image.Rectangle, n int) []mediamatch.Feature {
 	if long := max(l.w, l.h); long > featureSide {
 		// Coordinates are shares of the longer side: the frame's shape,
-		// not its pixels, decides them. Bilinear, as the levels between octaves below, for the
-		// reduction by 4/3 at most of a still's luminance (512 pixels at
-		// most); by area averaging for more, where sampling would alias.
+		// not its pixels, decides them. Bilinear, as the levels between
+		// octaves below, for the reduction by 4/3 at most of a still's
+		// luminance (512 pixels at most); by area averaging for more,
+		// where sampling would alias.
 		w, h := max(1, (l.w*featureSide+long/2)/long), max(1, (l.h*featureSide+long/2)/long)
 		var small luma
 		if long <= 2*featureSide {

@@ -157,10 +157,11 @@ func hashStillViews(img image.Image, o int, opts HashOptions, views bool) mediam
 	small := orient(shrink(img), o)
 	sigs, low := hashSmall(small)
 	// With the dihedral variants, the picture's PDQ comes with its
-	// mirrors', which share its reading and first filter pass.
+	// mirrors', which share its reading and first filter pass; a
+	// low-information picture takes no variants (matchable).
 	var ms [4]pdq.Digest
 	var ok bool
-	if opts.Dihedral {
+	if opts.Dihedral && !low {
 		ms, ok = pdqImageMirrors(img, o)
 	} else {
 		ms[0], ok = pdqImage(img, o, mediamatch.TransformNone)

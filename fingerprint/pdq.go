@@ -78,15 +78,6 @@ func pdqImageMirrors(img image.Image, o int) (ms [4]pdq.Digest, ok bool) {
 	return ms, err == nil
 }
 
-// pdqImageVariants returns the PDQ signals of a still image (as for
-// pdqImage) turned by Rotate90..FlipMinus1, in that order; d is its
-// untransformed digest.
-func pdqImageVariants(img image.Image, o int, d *pdq.Digest) []mediamatch.Signal {
-	ms, _ := pdqImageMirrors(img, o) // same size as d's image: cannot fail
-	ms[0] = *d
-	return mirrorVariants(&ms)
-}
-
 // mirrorVariants returns the PDQ signals turned by Rotate90..FlipMinus1,
 // in that order, of a still image whose digests turned by none, FlipX,
 // FlipY and Rotate180 are ms (pdqImageMirrors).

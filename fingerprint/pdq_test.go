@@ -509,7 +509,7 @@ func TestFramePDQLarge(t *testing.T) {
 	}
 }
 
-// TestImageVariantsExact checks the shortcut of pdqImageVariants (the
+// TestImageVariantsExact checks the shortcut of mirrorVariants (the
 // transposing variants taken from the transposed DCT of a mirrored image)
 // against hashing the image turned each way.
 func TestImageVariantsExact(t *testing.T) {
@@ -528,11 +528,11 @@ func TestImageVariantsExact(t *testing.T) {
 		}
 		release()
 		o := orientation(format, data)
-		d, ok := pdqImage(img, o, mediamatch.TransformNone)
+		ms, ok := pdqImageMirrors(img, o)
 		if !ok {
 			t.Fatalf("%s: no PDQ hash", rel)
 		}
-		for i, s := range pdqImageVariants(img, o, &d) {
+		for i, s := range mirrorVariants(&ms) {
 			dt, _ := pdqImage(img, o, s.Transform)
 			want := pdqSignal(&dt, mediamatch.TransformNone, s.Transform)
 			if s.Transform != mediamatch.Transform(i+1) || s.Hex() != want.Hex() || s.Quality != want.Quality {

@@ -460,14 +460,6 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// jarosz runs the whole Jarosz filter on lum (w by h), overwriting it, and
-// writes the 64x64 samples to out.
-func jarosz(lum []float32, w, h int, out *[64 * 64]float32) {
-	var z digester
-	z.rows(lum, w, h)
-	z.jarosz(lum, w, h, nil, out)
-}
-
 // digest is the package's digest, with z's buffers.
 func (z *digester) digest(lum []float32, w, h int) Digest {
 	z.rows(lum, w, h)
