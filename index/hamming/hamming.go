@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Searcher is the production searcher: exact radius search over a
@@ -19,6 +20,8 @@ import (
 //   - Adaptive: for each query and segment, the search estimates the cost
 //     of probing the tables and of a scan, and does the cheaper; segments
 //     too small to gain from tables have none.
+//   - Compacted when idle: once no write has come for idleCompact, the
+//     tail is sealed and the segments are merged into one.
 //   - Merged in the background: when newer segments together reach an
 //     eighth of the size of an older one they are merged into it, and a
 //     segment with a quarter of its entries deleted is rebuilt without
@@ -47,6 +50,10 @@ type Searcher struct {
 	merging bool       // a merge goroutine is running; guarded by mu
 	idle    sync.Cond  // broadcast when merging ends; uses mu
 	deleted []uint64   // refs removed during the running merge; guarded by mu
+
+	// Compaction when idle (see idleCompact); guarded by mu.
+	idler   idler
+	compact bool // the next merge takes every segment
 
 	scratch sync.Pool // *searchScratch
 }
@@ -89,16 +96,17 @@ const (
 // Config sets up a Searcher. The zero values of the optional fields select
 // defaults; the unexported ones are for tests.
 type Config struct {
-	Words  int        // uint64 words per hash (1 for 64-bit hashes, 4 for 256-bit)
-	Radius int        // the usual query radius, which substrings are chosen for
-	mode   searchMode // modeAuto unless testing one structure alone
-	tail   int        // tail entries before a seal; 0: 64 KiB of hashes
-	budget float64    // table bytes per entry; 0: 8*words + 8
-	subs   int        // forced substring count (tests); 0: by cost
-	coding int8       // forced position coding (tests)
-	layout int8       // forced layout (tests)
-	sync   bool       // merge in the writer, not in the background (tests)
-	Merged func()     // called after background merges, without locks held (see mergeLoop); may be nil
+	Words  int           // uint64 words per hash (1 for 64-bit hashes, 4 for 256-bit)
+	Radius int           // the usual query radius, which substrings are chosen for
+	mode   searchMode    // modeAuto unless testing one structure alone
+	tail   int           // tail entries before a seal; 0: 64 KiB of hashes
+	budget float64       // table bytes per entry; 0: 8*words + 8
+	subs   int           // forced substring count (tests); 0: by cost
+	coding int8          // forced position coding (tests)
+	layout int8          // forced layout (tests)
+	sync   bool          // merge in the writer, not in the background (tests)
+	idle   time.Duration // idleCompact if 0; < 0: never (tests)
+	Merged func()        // called after background merges, without locks held (see mergeLoop); may be nil
 }
 
 // New returns an empty Searcher for hashes of cfg.Words words, its tables
@@ -111,7 +119,13 @@ func New(cfg Config) *Searcher {
 	if cfg.budget <= 0 {
 		cfg.budget = float64(8*cfg.Words + 8)
 	}
+	if cfg.idle == 0 {
+		cfg.idle = idleCompact
+	}
 	h := &Searcher{cfg: cfg}
+	if !cfg.sync {
+		h.idler.after = cfg.idle
+	}
 	h.idle.L = &h.mu
 	h.scratch.New = func() any {
 		sc := new(searchScratch)
@@ -339,9 +353,10 @@ func killTail(refs []uint64, dead *[]uint64, ref uint64) int {
 	return killed
 }
 
-// kick starts merging if the policy wants a merge and none is running.
-// h.mu is held.
+// kick starts merging if the policy wants a merge and none is running,
+// and sets the compaction when idle to fire. h.mu is held.
 func (h *Searcher) kick() {
+	h.idler.touch(h.idleFire)
 	if h.merging {
 		return
 	}
@@ -364,6 +379,61 @@ func (h *Searcher) kick() {
 	go h.mergeLoop()
 }
 
+// idleFire seals the tail and merges every segment into one if no write
+// has come for cfg.idle, or sets itself to fire again when that will be
+// so.
+func (h *Searcher) idleFire() {
+	h.mu.Lock()
+	if !h.idler.due() {
+		h.mu.Unlock()
+		return
+	}
+	v := h.cur.Load()
+	sealed := len(v.tail.refs) > 0
+	if sealed {
+		nv := &View{s: h, segs: v.segs, tail: v.tail, n: v.n}
+		h.seal(nv)
+		h.cur.Store(nv)
+		v = nv
+	}
+	if len(v.segs) > 1 {
+		h.compact = true
+		if !h.merging { // else the merges running end with it (mergeLoop)
+			h.merging = true
+			h.deleted = h.deleted[:0]
+			go h.mergeLoop()
+		}
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	if sealed && h.cfg.Merged != nil {
+		h.cfg.Merged() // republish: the tail is a segment now
+	}
+}
+
+// pick returns the segments to merge, [lo, hi): the policy's
+// (pickMerge), or else all of them if a compaction is due. h.mu is held.
+func (h *Searcher) pick(v *View) (lo, hi int, ok bool) {
+	if lo, hi, ok = pickMerge(v); ok {
+		return lo, hi, ok
+	}
+	if h.compact {
+		h.compact = false
+		if len(v.segs) > 1 {
+			return 0, len(v.segs), true
+		}
+	}
+	return 0, 0, false
+}
+
+// wantsMerge reports whether pick would pick segments of v, without
+// taking the compaction due. h.mu is held.
+func (h *Searcher) wantsMerge(v *View) bool {
+	_, _, ok := pickMerge(v)
+	return ok || h.compact && len(v.segs) > 1
+}
+
 // mergeLoop merges until the policy is satisfied. It holds h.mu only to
 // pick a merge and to install its result.
 //
@@ -377,7 +447,7 @@ func (h *Searcher) mergeLoop() {
 		merged := false
 		for {
 			v := h.cur.Load()
-			lo, hi, ok := pickMerge(v)
+			lo, hi, ok := h.pick(v)
 			if !ok {
 				break
 			}
@@ -395,10 +465,11 @@ func (h *Searcher) mergeLoop() {
 		h.mu.Unlock()
 		h.cfg.Merged()
 		h.mu.Lock()
-		if _, _, ok := pickMerge(h.cur.Load()); !ok {
+		if !h.wantsMerge(h.cur.Load()) {
 			break
 		}
 	}
+	h.compact = false
 	h.merging = false
 	h.idle.Broadcast()
 	h.mu.Unlock()
@@ -448,9 +519,12 @@ func (h *Searcher) install(in []*segState, seg segData) {
 	h.cur.Store(nv)
 }
 
-// Wait blocks until no background merge is running.
+// Wait blocks until no background merge is running, a compaction when
+// idle that is due included. One not yet due does not start until the
+// next write, so that none outlives the searcher's owner.
 func (h *Searcher) Wait() {
 	h.mu.Lock()
+	h.idler.disarm()
 	for h.merging {
 		h.idle.Wait()
 	}

@@ -6,7 +6,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 type hammingVariant struct {
@@ -334,5 +336,86 @@ func TestHammingWideIDs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIdleCompact checks that a Searcher left without writes seals its
+// tail and merges its segments into one, searching as before and as the
+// brute force does, with removed entries gone and the Merged callback
+// called; and that Wait cancels a compaction not yet started.
+func TestIdleCompact(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	gen := newGenerator(r, 4, true)
+	const idle = 50 * time.Millisecond
+	var merged atomic.Int32
+	h := New(Config{Words: 4, Radius: 32, tail: 64, idle: idle, Merged: func() { merged.Add(1) }})
+	bf := newBruteForce(4)
+	// Two batches the merge policy leaves apart (the older holds more
+	// than 8 times the newer), single adds that stay in the tail, a few
+	// removes.
+	ref := uint64(0)
+	var hashes [][]uint64
+	for _, n := range []int{2000, 100} {
+		var e Entries
+		for range n {
+			hs := gen.hash()
+			e.Hashes = append(e.Hashes, hs...)
+			e.Refs = append(e.Refs, ref)
+			e.Frames = append(e.Frames, 0)
+			bf.Add(ref, 0, hs)
+			hashes = append(hashes, hs)
+			ref++
+		}
+		h.AddBatch(e)
+	}
+	for range 20 {
+		hs := gen.hash()
+		h.Add(ref, 1, hs)
+		bf.Add(ref, 1, hs)
+		hashes = append(hashes, hs)
+		ref++
+	}
+	for _, dead := range []uint64{3, 500, 2050, 2110} {
+		h.Remove(dead)
+		bf.Remove(dead)
+	}
+	h.Wait()
+	if v := h.View(); len(v.segs) < 2 || len(v.tail.refs) == 0 {
+		t.Fatalf("%d segments and %d tail entries, want several and some (the test needs them)", len(v.segs), len(v.tail.refs))
+	}
+	// Wait came after the last write: no compaction until the next.
+	time.Sleep(4 * idle)
+	h.Wait()
+	if v := h.View(); len(v.segs) < 2 || len(v.tail.refs) == 0 {
+		t.Fatalf("%d segments, %d tail entries after Wait and no write, want them left as they were", len(v.segs), len(v.tail.refs))
+	}
+	hs := gen.hash()
+	h.Add(ref, 2, hs) // a write, which sets the compaction again
+	bf.Add(ref, 2, hs)
+	hashes = append(hashes, hs)
+	deadline := time.Now().Add(time.Minute)
+	for v := h.View(); (len(v.segs) > 1 || len(v.tail.refs) > 0) && time.Now().Before(deadline); v = h.View() {
+		time.Sleep(idle)
+	}
+	h.Wait()
+	v := h.View()
+	if len(v.segs) != 1 || len(v.tail.refs) != 0 {
+		t.Fatalf("%d segments and %d tail entries a minute after the last write, want 1 and 0", len(v.segs), len(v.tail.refs))
+	}
+	if merged.Load() == 0 {
+		t.Error("Merged was not called after the compaction")
+	}
+	if h.len() != bf.len() {
+		t.Errorf("len() = %d after compaction, want %d", h.len(), bf.len())
+	}
+	for i := range 60 {
+		q := gen.near(hashes[r.IntN(len(hashes))], r.IntN(20))
+		if i%3 == 0 {
+			q = gen.hash()
+		}
+		got, want := collect(h, q, 32), collect(bf, q, 32)
+		if !slices.Equal(got, want) {
+			t.Errorf("query %d after compaction: %v, want %v", i, head(got), head(want))
+		}
 	}
 }

@@ -30,7 +30,7 @@ import (
 //     goroutine that builds the merged segment without holding a lock.
 //   - Readers never wait: a vote reads one immutable KeyView.
 //   - Compacted when idle: once no write has come for idleCompact, the
-//     segments are merged into one (see idleCompact).
+//     tail is sealed and the segments are merged into one.
 //
 // A segment keeps its postings sorted by a bijective mix of the key
 // (mixKey), in buckets on the mixed key's top bits: a directory of
@@ -60,10 +60,8 @@ type KeyIndex struct {
 	chunk   []byte     // where the tail's payloads are appended; guarded by mu
 
 	// Compaction when idle (see idleCompact); guarded by mu.
-	lastWrite time.Time   // of the last Add, AddBatch or Remove
-	armed     bool        // idleTimer is set to fire
-	idleTimer *time.Timer // calls idleFire
-	compact   bool        // the next merge takes every segment
+	idler   idler
+	compact bool // the next merge takes every segment
 
 	scratch sync.Pool // *keyScratch
 }
@@ -90,16 +88,6 @@ type keyLayout struct{ dirBits, width, parts int }
 // tail posting against a filter of the query's keys (~1 ns each), so the
 // tail costs a vote ~10 us at most; 20 pictures of 400 keys.
 const defaultKeyTail = 8192
-
-// idleCompact is how long a KeyIndex must go without writes before its
-// segments are merged into one. A vote looks every key up in every
-// segment, a few cache misses each in a segment of any size: entries
-// added one at a time (an import, a bank's first load) leave some
-// segments by the merge policy, and a vote costs about twice what it
-// costs in one (BenchmarkMatchViewsCost). The merge costs what the
-// policy's merges of the largest segment cost (the postings held twice
-// while it runs), once a run of writes has ended.
-const idleCompact = 2 * time.Second
 
 // maxTailEntries seals a tail of entries with few keys all the same.
 const maxTailEntries = 256
@@ -171,6 +159,9 @@ func NewKeyIndex(cfg KeyConfig) *KeyIndex {
 		cfg.idle = idleCompact
 	}
 	x := &KeyIndex{cfg: cfg}
+	if !cfg.sync {
+		x.idler.after = cfg.idle
+	}
 	x.idle.L = &x.mu
 	x.scratch.New = func() any { return new(keyScratch) }
 	x.cur.Store(&KeyView{x: x})
@@ -397,17 +388,7 @@ func (s *keySegState) storedCount() int { return s.seg.n }
 // kick starts merging if the policy wants a merge and none is running,
 // and sets the compaction when idle to fire. x.mu is held.
 func (x *KeyIndex) kick() {
-	if !x.cfg.sync && x.cfg.idle > 0 {
-		x.lastWrite = time.Now()
-		if !x.armed {
-			x.armed = true
-			if x.idleTimer == nil {
-				x.idleTimer = time.AfterFunc(x.cfg.idle, x.idleFire)
-			} else {
-				x.idleTimer.Reset(x.cfg.idle)
-			}
-		}
-	}
+	x.idler.touch(x.idleFire)
 	if x.merging {
 		return
 	}
@@ -430,29 +411,37 @@ func (x *KeyIndex) kick() {
 	go x.mergeLoop()
 }
 
-// idleFire merges every segment into one if no write has come for
-// cfg.idle, or sets itself to fire again when that will be so.
+// idleFire seals the tail and merges every segment into one if no write
+// has come for cfg.idle, or sets itself to fire again when that will be
+// so.
 func (x *KeyIndex) idleFire() {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	if !x.armed {
-		return // Wait came since
-	}
-	if d := x.cfg.idle - time.Since(x.lastWrite); d > 0 {
-		x.idleTimer.Reset(d)
+	if !x.idler.due() {
+		x.mu.Unlock()
 		return
 	}
-	x.armed = false
-	if len(x.cur.Load().segs) < 2 {
+	v := x.cur.Load()
+	sealed := len(v.tail.refs) > 0
+	if sealed {
+		nv := &KeyView{x: x, segs: v.segs, tail: v.tail, n: v.n}
+		x.seal(nv)
+		x.cur.Store(nv)
+		v = nv
+	}
+	if len(v.segs) > 1 {
+		x.compact = true
+		if !x.merging { // else the merges running end with it (mergeLoop)
+			x.merging = true
+			x.deleted = x.deleted[:0]
+			go x.mergeLoop()
+		}
+		x.mu.Unlock()
 		return
 	}
-	x.compact = true
-	if x.merging {
-		return // the merges running end with it (mergeLoop)
+	x.mu.Unlock()
+	if sealed && x.cfg.Merged != nil {
+		x.cfg.Merged() // republish: the tail is a segment now
 	}
-	x.merging = true
-	x.deleted = x.deleted[:0]
-	go x.mergeLoop()
 }
 
 // pick returns the segments to merge, [lo, hi): the policy's
@@ -547,7 +536,7 @@ func (x *KeyIndex) install(in []*keySegState, seg *keySeg) {
 // next write, so that none outlives the index's owner.
 func (x *KeyIndex) Wait() {
 	x.mu.Lock()
-	x.armed = false
+	x.idler.disarm()
 	for x.merging {
 		x.idle.Wait()
 	}

@@ -715,15 +715,15 @@ func TestKeyVoteWeightedMinVotes(t *testing.T) {
 	}
 }
 
-// TestKeyIdleCompact checks that a KeyIndex left without writes merges
-// its segments into one, voting as before (payloads included) and as
+// TestKeyIdleCompact checks that a KeyIndex left without writes seals
+// its tail and merges its segments into one, voting as before (payloads included) and as
 // the model does, with removed entries gone; and that Wait cancels a
 // compaction not yet started.
 func TestKeyIdleCompact(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	g := &keyGen{r: r, universe: 300}
 	const idle = 50 * time.Millisecond
-	x := NewKeyIndex(KeyConfig{tail: 64, idle: idle})
+	x := NewKeyIndex(KeyConfig{tail: 4096, idle: idle})
 	var m keyModel
 	// Two batches the merge policy leaves apart (the older holds more
 	// than 8 times the newer), single adds, a few removes.
@@ -766,13 +766,16 @@ func TestKeyIdleCompact(t *testing.T) {
 	x.Add(9999, 0, keys, pay) // a write, which sets the compaction again
 	m.Add(9999, 0, keys, pay)
 	deadline := time.Now().Add(time.Minute)
-	for len(x.View().segs) > 1 && time.Now().Before(deadline) {
+	if len(x.View().tail.refs) == 0 {
+		t.Fatal("the last write sealed the tail, want it in the tail (the test needs it)")
+	}
+	for v := x.View(); (len(v.segs) > 1 || len(v.tail.refs) > 0) && time.Now().Before(deadline); v = x.View() {
 		time.Sleep(idle)
 	}
 	x.Wait()
 	v := x.View()
-	if len(v.segs) != 1 {
-		t.Fatalf("%d segments a minute after the last write, want 1", len(v.segs))
+	if len(v.segs) != 1 || len(v.tail.refs) != 0 {
+		t.Fatalf("%d segments and %d tail entries a minute after the last write, want 1 and 0", len(v.segs), len(v.tail.refs))
 	}
 	for i, q := range qs {
 		got, want := collectVotes(v, q, 2, 0), m.vote(q, 2, 0)
