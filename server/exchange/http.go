@@ -114,6 +114,10 @@ type request struct {
 	form   url.Values // the body of a POST, form-encoded
 	// basic, if set, is sent as basic authentication.
 	basicUser, basicPass string
+	// authFailed, if set, says whether the body of an error status
+	// other than 401 and 403 is a refusal of the credentials (the Graph
+	// API answers a bad access token with 400 and an OAuthException).
+	authFailed func(status int, body []byte) bool
 }
 
 // do makes req, retrying as Options.Retry says, and returns the response
@@ -121,7 +125,7 @@ type request struct {
 // wrapping ErrAuth (401, 403), ErrRefused (other 4xx), ErrUnavailable
 // (retries spent), ErrTooLarge, or the context's error.
 func (f *Fetcher) do(ctx context.Context, req request) (*response, error) {
-	op := string(f.cfg.Kind) + ": " + req.method + " " + redactURL(req.url)
+	op := f.red.clean(string(f.cfg.Kind) + ": " + req.method + " " + redactURL(req.url))
 	fail := func(kind error, status int, reason string) error {
 		return &Error{Kind: kind, Op: op, Status: status, Reason: f.red.clean(reason)}
 	}
@@ -218,9 +222,13 @@ func (f *Fetcher) attempt(ctx context.Context, req request) (*response, time.Dur
 		io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		return r, 0, fmt.Errorf("HTTP %d %s", s, http.StatusText(s))
 	case s >= 300 && s != http.StatusNotModified:
-		snippet, _ := io.ReadAll(io.LimitReader(res.Body, 200))
-		return r, 0, &permanent{kind: ErrRefused, status: s,
-			reason: fmt.Sprintf("HTTP %d %s: %q", s, http.StatusText(s), bytes.ToValidUTF8(snippet, nil))}
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 16<<10))
+		kind := ErrRefused
+		if req.authFailed != nil && req.authFailed(s, b) {
+			kind = ErrAuth
+		}
+		return r, 0, &permanent{kind: kind, status: s,
+			reason: fmt.Sprintf("HTTP %d %s: %q", s, http.StatusText(s), bytes.ToValidUTF8(b[:min(len(b), 200)], nil))}
 	}
 	max := f.opts.MaxBodyBytes
 	var buf bytes.Buffer

@@ -15,6 +15,7 @@ type parsed struct {
 	records    []hashlist.Record
 	rejected   int
 	bad        []*hashlist.LineError
+	lastBad    int    // the line of the last bad record
 	checkpoint string // hashlist.Reader.Checkpoint
 }
 
@@ -36,6 +37,7 @@ func (f *Fetcher) parse(op string, body []byte, format hashlist.Format) (parsed,
 		switch {
 		case errors.As(err, &le):
 			p.rejected++
+			p.lastBad = le.Line
 			if len(p.bad) < MaxBadRecords {
 				p.bad = append(p.bad, &hashlist.LineError{Line: le.Line, Reason: f.red.clean(le.Reason)})
 			}

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -61,7 +62,7 @@ func (k *teKind) next(ctx context.Context, cp Checkpoint) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	resp, err := f.do(ctx, request{method: http.MethodGet, url: u})
+	resp, err := f.do(ctx, request{method: http.MethodGet, url: u, authFailed: teAuthFailed})
 	if err != nil {
 		return Page{}, err
 	}
@@ -148,4 +149,24 @@ func (k *teKind) cursor(next string) (string, error) {
 	q.Del("access_token")
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// teAuthFailed reports whether an error response is the Graph API's
+// refusal of the access token: a 400 with an OAuthException (code 190,
+// an invalid or expired token; 10 or 200, a permission missing).
+func teAuthFailed(status int, body []byte) bool {
+	var e struct {
+		Error struct {
+			Type string `json:"type"`
+			Code int    `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return false
+	}
+	switch e.Error.Code {
+	case 190, 10, 200:
+		return true
+	}
+	return e.Error.Type == "OAuthException" && e.Error.Code != 4 && e.Error.Code != 17 && e.Error.Code != 32 && e.Error.Code != 613
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -79,6 +80,13 @@ func (k *urlKind) next(ctx context.Context, cp Checkpoint) (Page, error) {
 	p, err := f.parse(op, resp.body, format)
 	if err != nil {
 		return Page{}, err
+	}
+	if p.rejected > 0 && !bytes.HasSuffix(resp.body, []byte("\n")) &&
+		p.lastBad == bytes.Count(resp.body, []byte("\n"))+1 {
+		// A line format cannot tell a list cut short from a whole one,
+		// except by a last line that is both bad and unfinished.
+		return Page{}, &Error{Kind: ErrBadPage, Op: op, Status: resp.status,
+			Reason: fmt.Sprintf("the list ends in the middle of a bad line %d, as if cut short", p.lastBad)}
 	}
 	if len(p.records) == 0 && p.rejected > 0 {
 		return Page{}, &Error{Kind: ErrBadPage, Op: op, Status: resp.status,
