@@ -35,7 +35,9 @@ func byHash(e fakeEntry) string { return "pdq-" + e.hash }
 func kindCases() []kindCase {
 	return []kindCase{
 		{kind: URL, handler: urlHandler, creds: Credentials{Token: canary}, idOf: byHash,
-			config: func(b string) Config { return Config{Kind: URL, BaseURL: b + "/lists/gifct.txt", Format: hashlist.Lines} }},
+			config: func(b string) Config {
+				return Config{Kind: URL, BaseURL: b + "/lists/gifct.txt", Format: hashlist.Lines}
+			}},
 		{kind: ThreatExchange, handler: teHandler, creds: Credentials{Token: canary}, idOf: byID,
 			config: func(b string) Config { return Config{Kind: ThreatExchange, BaseURL: b, PrivacyGroup: "1234"} }},
 		{kind: TCAP, handler: tcapHandler, creds: Credentials{Username: "analyst", Password: canary}, idOf: byID,

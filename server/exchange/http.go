@@ -114,11 +114,15 @@ type request struct {
 	form   url.Values // the body of a POST, form-encoded
 	// basic, if set, is sent as basic authentication.
 	basicUser, basicPass string
-	// authFailed, if set, says whether the body of an error status
-	// other than 401 and 403 is a refusal of the credentials (the Graph
-	// API answers a bad access token with 400 and an OAuthException).
-	authFailed func(status int, body []byte) bool
+	// classify, if set, reads the body of an error status that is
+	// otherwise ErrRefused (a 4xx other than 401, 403, 408, 429) and
+	// returns ErrAuth, ErrRefused or errRetry: the Graph API answers a bad
+	// access token, and its rate limits, with 400 and a code.
+	classify func(status int, body []byte) error
 }
+
+// errRetry is what request.classify returns for an error to retry.
+var errRetry = errors.New("retry")
 
 // do makes req, retrying as Options.Retry says, and returns the response
 // of a 2xx or 304 status with its body read whole. Errors: an *Error
@@ -223,12 +227,15 @@ func (f *Fetcher) attempt(ctx context.Context, req request) (*response, time.Dur
 		return r, 0, fmt.Errorf("HTTP %d %s", s, http.StatusText(s))
 	case s >= 300 && s != http.StatusNotModified:
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 16<<10))
+		reason := fmt.Sprintf("HTTP %d %s: %q", s, http.StatusText(s), bytes.ToValidUTF8(b[:min(len(b), 200)], nil))
 		kind := ErrRefused
-		if req.authFailed != nil && req.authFailed(s, b) {
-			kind = ErrAuth
+		if req.classify != nil {
+			kind = req.classify(s, b)
 		}
-		return r, 0, &permanent{kind: kind, status: s,
-			reason: fmt.Sprintf("HTTP %d %s: %q", s, http.StatusText(s), bytes.ToValidUTF8(b[:min(len(b), 200)], nil))}
+		if kind == errRetry {
+			return r, 0, errors.New(reason)
+		}
+		return r, 0, &permanent{kind: kind, status: s, reason: reason}
 	}
 	max := f.opts.MaxBodyBytes
 	var buf bytes.Buffer
@@ -238,6 +245,8 @@ func (f *Fetcher) attempt(ctx context.Context, req request) (*response, time.Dur
 	}
 	if res.ContentLength > 0 {
 		buf.Grow(int(res.ContentLength))
+	} else {
+		buf.Grow(256 << 10)
 	}
 	n, err := buf.ReadFrom(io.LimitReader(res.Body, max+1))
 	switch {

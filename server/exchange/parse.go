@@ -28,6 +28,13 @@ func (f *Fetcher) parse(op string, body []byte, format hashlist.Format) (parsed,
 	if err != nil {
 		return p, &Error{Kind: ErrConfig, Op: op, Reason: f.red.clean(err.Error())}
 	}
+	// A page is held whole: size it once rather than grow (and copy)
+	// a slice of large records many times.
+	switch format {
+	case hashlist.TEUpdates, hashlist.TCAP, hashlist.StopNCII, hashlist.NCMEC:
+	default: // a record a line
+		p.records = make([]hashlist.Record, 0, bytes.Count(body, []byte("\n"))+1)
+	}
 	for {
 		rec, err := rd.Next()
 		if err == io.EOF {

@@ -63,6 +63,7 @@ func (k *tcapKind) next(ctx context.Context, cp Checkpoint) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	prev := c.After
 	if env.Checkpoint != "" {
 		c.After = env.Checkpoint
 	} else if len(p.records) > 0 || p.rejected > 0 {
@@ -70,7 +71,8 @@ func (k *tcapKind) next(ctx context.Context, cp Checkpoint) (Page, error) {
 		// old one would fetch them again forever.
 		return Page{}, &Error{Kind: ErrBadPage, Op: op, Reason: "a page of entries without a checkpoint"}
 	}
-	more := env.Next != nil && *env.Next != "" && c.After != ""
+	// A checkpoint that does not move would fetch the same page forever.
+	more := env.Next != nil && *env.Next != "" && c.After != prev
 	return p.page(storeCheckpoint(TCAP, &c, &c.checkpointHeader), more), nil
 }
 

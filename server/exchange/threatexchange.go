@@ -62,7 +62,7 @@ func (k *teKind) next(ctx context.Context, cp Checkpoint) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	resp, err := f.do(ctx, request{method: http.MethodGet, url: u, authFailed: teAuthFailed})
+	resp, err := f.do(ctx, request{method: http.MethodGet, url: u, classify: teClassify})
 	if err != nil {
 		return Page{}, err
 	}
@@ -151,22 +151,24 @@ func (k *teKind) cursor(next string) (string, error) {
 	return u.String(), nil
 }
 
-// teAuthFailed reports whether an error response is the Graph API's
-// refusal of the access token: a 400 with an OAuthException (code 190,
-// an invalid or expired token; 10 or 200, a permission missing).
-func teAuthFailed(status int, body []byte) bool {
+// teClassify reads a Graph API error: a 400 with an OAuthException of
+// code 190 (an invalid or expired token), 10 or 200 (a permission
+// missing) refuses the credentials; codes 4, 17, 32 and 613 are rate
+// limits, retried with backoff; anything else is refused.
+func teClassify(status int, body []byte) error {
 	var e struct {
 		Error struct {
-			Type string `json:"type"`
-			Code int    `json:"code"`
+			Code int `json:"code"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) != nil {
-		return false
+		return ErrRefused
 	}
 	switch e.Error.Code {
 	case 190, 10, 200:
-		return true
+		return ErrAuth
+	case 4, 17, 32, 613:
+		return errRetry
 	}
-	return e.Error.Type == "OAuthException" && e.Error.Code != 4 && e.Error.Code != 17 && e.Error.Code != 32 && e.Error.Code != 613
+	return ErrRefused
 }
