@@ -697,3 +697,24 @@ func TestRetryAfterParse(t *testing.T) {
 		}
 	}
 }
+
+// TestTERateLimit: the Graph API's rate limit (a 400 with code 4) is
+// retried; its bad token (code 190) is ErrAuth (TestAuthFailure).
+func TestTERateLimit(t *testing.T) {
+	kc := kindCaseOf(ThreatExchange)
+	fk, f, _ := setup(t, kc)
+	fk.setFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if n != 2 {
+			return false
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		writeJSON(w, map[string]any{"error": map[string]any{"message": "Application request limit reached", "type": "OAuthException", "code": 4}})
+		return true
+	})
+	m := state{}
+	run(t, f, "", m)
+	equal(t, "after a rate limit", m, fk, kc)
+	if n := fk.count(); n < 5 {
+		t.Errorf("%d requests, want the retried one among at least 5", n)
+	}
+}

@@ -27,9 +27,9 @@ type urlKind struct{ f *Fetcher }
 
 type urlCheckpoint struct {
 	checkpointHeader
-	ETag         string   `json:"etag,omitempty"`
-	LastModified string   `json:"last_modified,omitempty"`
-	SHA256       string   `json:"sha256,omitempty"` // of the last body, to skip an unchanged file served without validators
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	SHA256       string `json:"sha256,omitempty"` // of the last body, to skip an unchanged file served without validators
 	// IDs are the ids of the items the last file put, sorted and
 	// separated by spaces (which ids never hold): one string is much
 	// quicker to encode than a list of a million.
