@@ -118,8 +118,9 @@
 // with HTTP basic authentication; XML <queryResult> with <images> and
 // <videos> of <image>, <video>, <deletedImage> and <deletedVideo>, and
 // <paging><next>, a path under the base URL with start, size and max. A
-// run covers from (the last run's to) to now; entries are not in time
-// order, so only the run's last page moves from on. Resuming a run from
+// run covers from (the last run's to, less 5 minutes for clock skew:
+// to is our clock) to now; entries are not in time order, so only the
+// run's last page moves from on. Resuming a run from
 // a stored next link relies on its start being an entry id, as
 // python-threatexchange reads it, not an offset.
 // https://report.cybertip.org/hashsharing/v2/documentation.pdf and

@@ -28,6 +28,9 @@ type ncmecCheckpoint struct {
 	Next string `json:"next,omitempty"` // the run's next link, relative to the base URL
 }
 
+// ncmecOverlap is how far before the end of a run the next one starts.
+const ncmecOverlap = 5 * time.Minute
+
 // ncmecTime is the form of from and to.
 const ncmecTime = "2006-01-02T15:04:05.000Z"
 
@@ -83,7 +86,11 @@ func (k *ncmecKind) next(ctx context.Context, cp Checkpoint) (Page, error) {
 		c.Next = next
 		return p.page(storeCheckpoint(NCMEC, &c, &c.checkpointHeader), true), nil
 	}
-	done := ncmecCheckpoint{From: c.To}
+	// The next run starts a little before this one's end: to is our
+	// clock, and entries NCMEC dated up to a clock skew before it may
+	// have been made after this run's first request. Entries fetched
+	// twice are put twice, which changes nothing.
+	done := ncmecCheckpoint{From: max(c.From, c.To-int64(ncmecOverlap/time.Second))}
 	return p.page(storeCheckpoint(NCMEC, &done, &done.checkpointHeader), false), nil
 }
 
