@@ -2,11 +2,13 @@ package exchange
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -717,4 +719,51 @@ func TestTERateLimit(t *testing.T) {
 	if n := fk.count(); n < 5 {
 		t.Errorf("%d requests, want the retried one among at least 5", n)
 	}
+}
+
+// TestNewConfig: New refuses what it cannot fetch.
+func TestNewConfig(t *testing.T) {
+	tok := Credentials{Token: canary}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"unknown kind", Config{Kind: "ftp", BaseURL: "http://x"}},
+		{"url without address", Config{Kind: URL}},
+		{"not http", Config{Kind: URL, BaseURL: "file:///etc/passwd"}},
+		{"user in URL", Config{Kind: URL, BaseURL: "https://me:" + canary + "@x/list"}},
+		{"no privacy group", Config{Kind: ThreatExchange}},
+		{"privacy group path", Config{Kind: ThreatExchange, PrivacyGroup: "1/../2"}},
+		{"ideology", Config{Kind: TCAP, Ideology: "none"}},
+		{"format", Config{Kind: URL, BaseURL: "http://x", Format: "xls"}},
+	} {
+		_, err := New(tc.cfg, tok, Options{})
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("New(%s) = %v, want ErrConfig", tc.name, err)
+			continue
+		}
+		noCanary(t, "error", err.Error())
+	}
+}
+
+// TestRedactURL replaces secret parameters and user information.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://graph.facebook.com/v21.0/1/threat_updates?access_token=1%7Cabc&limit=5": "https://graph.facebook.com/v21.0/1/threat_updates?access_token=REDACTED&limit=5",
+		"https://u:p@x/list?Token=abc": "https://REDACTED@x/list?Token=REDACTED",
+		"https://x/a?after=1,2":        "https://x/a?after=1,2",
+	} {
+		u, err := url.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redactURL(u); got != want {
+			t.Errorf("redactURL(%s) = %s, want %s", in, got, want)
+		}
+	}
+	b, err := json.Marshal(struct{ C Credentials }{Credentials{Token: canary}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCanary(t, "credentials as JSON", string(b))
 }

@@ -153,7 +153,7 @@ func (f *Fetcher) do(ctx context.Context, req request) (*response, error) {
 		if ctx.Err() != nil {
 			return nil, fail(ctx.Err(), lastStatus, err.Error())
 		}
-		lastReason = err.Error()
+		lastReason, lastStatus = err.Error(), 0
 		if resp != nil {
 			lastStatus = resp.status
 		}
