@@ -95,6 +95,8 @@
 // and python-threatexchange's fb_threatexchange client.
 //
 // tcap: GET {base}/api/hash-list/v2/{ideology}?order=asc&after={checkpoint}
+// (the public client asks for "all" only; the other ideologies' paths
+// follow the v1 API's form and are not confirmed)
 // with "Authorization: Bearer {token}"; pages {"count", "next",
 // "previous", "checkpoint", "results": [{"id", "hash_digest",
 // "algorithm", "deleted", ...}]}; deleted retracts. TCAP's checkpoint
