@@ -399,12 +399,21 @@ func TestLocalPageBytes(t *testing.T) {
 	}
 }
 
-// TestDistRow checks distRow (assembly on amd64) against distRowGo on
-// random descriptors and on copies of some (ties, for the first
-// nearest of rows and of columns).
+// TestDistRow checks distRow with each kernel the CPU runs (assembly on
+// amd64) against distRowGo on random descriptors and on copies of some
+// (ties, for the first nearest of rows and of columns).
 func TestDistRow(t *testing.T) {
+	defer func(k string) { distRowKernel = k }(distRowKernel)
+	t.Logf("kernels: %v", distRowKernels())
+	for _, k := range distRowKernels() {
+		distRowKernel = k
+		t.Run(k, testDistRow)
+	}
+}
+
+func testDistRow(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	for _, n := range []int{0, 1, 7, 256, 300} {
+	for _, n := range []int{0, 1, 7, 8, 15, 16, 256, 300} {
 		it := words(randFeatures(r, n, 4, 3))
 		q := words(randFeatures(r, 64, 4, 3))
 		for i := range q {

@@ -389,17 +389,26 @@ func words(fs []mediamatch.Feature) [][4]uint64 {
 
 // distRowGo is distRow in Go.
 func distRowGo(x *[4]uint64, id [][4]uint64, row, colBest, colArg []int32, a int32) (b1, a1, b2, a2 int32) {
-	b1, a1, b2, a2 = math.MaxInt32, -1, math.MaxInt32, -1
 	for j := range id {
 		d := int32(hamming4(x, &id[j]))
 		row[j] = d
+		if d < colBest[j] {
+			colBest[j], colArg[j] = d, a
+		}
+	}
+	return rowNearest(row[:len(id)])
+}
+
+// rowNearest returns the least distance in row and the first j at it,
+// and the least distance at any other j and one j at it (MaxInt32 and -1
+// for none), as distRow does.
+func rowNearest(row []int32) (b1, a1, b2, a2 int32) {
+	b1, a1, b2, a2 = math.MaxInt32, -1, math.MaxInt32, -1
+	for j, d := range row {
 		if d < b1 {
 			b1, a1, b2, a2 = d, int32(j), b1, a1
 		} else if d < b2 {
 			b2, a2 = d, int32(j)
-		}
-		if d < colBest[j] {
-			colBest[j], colArg[j] = d, a
 		}
 	}
 	return b1, a1, b2, a2

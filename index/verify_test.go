@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	_ "golang.org/x/image/bmp"
 	xdraw "golang.org/x/image/draw"
@@ -671,18 +672,55 @@ func TestVerifyLocalParallax(t *testing.T) {
 }
 
 // BenchmarkVerifyLocal times verifyLocal of two sets of 256 features: a
-// crop-10 copy and an unrelated set.
+// crop-10 copy and an unrelated set, with each distRow kernel the CPU
+// runs.
 func BenchmarkVerifyLocal(b *testing.B) {
+	defer func(k string) { distRowKernel = k }(distRowKernel)
 	r := rand.New(rand.NewPCG(1, 2))
 	it := randomFeatures(r, 256)
 	copied := placed(r, it, 200, 100, 200+3686, 100+2765, 8)
 	copied = append(copied, randomFeatures(r, 256-len(copied))...)
-	for name, q := range map[string][]mediamatch.Feature{"copy": copied, "unrelated": randomFeatures(r, 256)} {
-		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
-				verifyLocal(q, it)
+	for _, k := range distRowKernels() {
+		distRowKernel = k
+		for name, q := range map[string][]mediamatch.Feature{"copy": copied, "unrelated": randomFeatures(r, 256)} {
+			b.Run(name+"/"+k, func(b *testing.B) {
+				for b.Loop() {
+					verifyLocal(q, it)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDistRow times the distances of a verification (256 query
+// descriptors against 256 of an item) with each kernel the CPU runs,
+// alternating them, and reports each one's time and its ratio to the
+// plain Go kernel's.
+func BenchmarkDistRow(b *testing.B) {
+	defer func(k string) { distRowKernel = k }(distRowKernel)
+	r := rand.New(rand.NewPCG(3, 4))
+	it := words(randFeatures(r, 256, 4, 3))
+	q := words(randFeatures(r, 256, 4, 3))
+	row := make([]int32, len(it))
+	colBest, colArg := make([]int32, len(it)), make([]int32, len(it))
+	kernels := distRowKernels()
+	spent := make([]time.Duration, len(kernels))
+	for b.Loop() {
+		for i, k := range kernels {
+			distRowKernel = k
+			for j := range colBest {
+				colBest[j] = math.MaxInt32
 			}
-		})
+			t0 := time.Now()
+			for a := range q {
+				distRow(&q[a], it, row, colBest, colArg, int32(a))
+			}
+			spent[i] += time.Since(t0)
+		}
+	}
+	for i, k := range kernels {
+		b.ReportMetric(float64(spent[i].Nanoseconds())/float64(b.N)/1e3, k+"-us/matrix")
+		b.ReportMetric(float64(spent[i])/float64(spent[0]), k+"/go")
 	}
 }
 
