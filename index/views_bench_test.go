@@ -125,13 +125,11 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if withViews && nfeat > 0 {
-			// As the service is once the adds stop: the key index of
-			// local features merges its segments into one after 2 s
-			// without writes (hamming's idleCompact), which mem.wait
-			// then waits for.
-			time.Sleep(3 * time.Second)
-		}
+		// As the service is once the adds stop, both indexes: the
+		// searchers and the key index of local features seal their
+		// tails and merge their segments into one after 2 s without
+		// writes (hamming's idleCompact), which mem.wait then waits for.
+		time.Sleep(3 * time.Second)
 		ix.mem.wait()
 		now := heapNow()
 		bk.heap = (now - min(now, base)) / uint64(n)
