@@ -51,9 +51,7 @@ type Searcher struct {
 	idle    sync.Cond  // broadcast when merging ends; uses mu
 	deleted []uint64   // refs removed during the running merge; guarded by mu
 
-	// Compaction when idle (see idleCompact); guarded by mu.
-	idler   idler
-	compact bool // the next merge takes every segment
+	idler idler // compaction when idle (see idleCompact); guarded by mu
 
 	scratch sync.Pool // *searchScratch
 }
@@ -374,64 +372,53 @@ func (h *Searcher) kick() {
 			h.install(in, h.merge(in))
 		}
 	}
-	h.merging = true
-	h.deleted = h.deleted[:0]
-	go h.mergeLoop()
+	h.startMerge()
 }
 
-// idleFire seals the tail and merges every segment into one if no write
-// has come for cfg.idle, or sets itself to fire again when that will be
-// so.
-func (h *Searcher) idleFire() {
-	h.mu.Lock()
-	if !h.idler.due() {
-		h.mu.Unlock()
-		return
-	}
+// idleFire is the timer's function of the compaction when idle.
+func (h *Searcher) idleFire() { h.idler.fire(&h.mu, h) }
+
+// sealTail seals the tail of the current view (compactable). h.mu is held.
+func (h *Searcher) sealTail() (sealed bool, segs int) {
 	v := h.cur.Load()
-	sealed := len(v.tail.refs) > 0
-	if sealed {
+	if len(v.tail.refs) > 0 {
 		nv := &View{s: h, segs: v.segs, tail: v.tail, n: v.n}
 		h.seal(nv)
 		h.cur.Store(nv)
-		v = nv
+		v, sealed = nv, true
 	}
-	if len(v.segs) > 1 {
-		h.compact = true
-		if !h.merging { // else the merges running end with it (mergeLoop)
-			h.merging = true
-			h.deleted = h.deleted[:0]
-			go h.mergeLoop()
-		}
-		h.mu.Unlock()
-		return
+	return sealed, len(v.segs)
+}
+
+// startMerge starts the merging goroutine unless it runs (compactable).
+// h.mu is held.
+func (h *Searcher) startMerge() {
+	if !h.merging {
+		h.merging = true
+		h.deleted = h.deleted[:0]
+		go h.mergeLoop()
 	}
-	h.mu.Unlock()
-	if sealed && h.cfg.Merged != nil {
-		h.cfg.Merged() // republish: the tail is a segment now
+}
+
+// merged calls cfg.Merged, if set (compactable).
+func (h *Searcher) merged() {
+	if h.cfg.Merged != nil {
+		h.cfg.Merged()
 	}
 }
 
 // pick returns the segments to merge, [lo, hi): the policy's
 // (pickMerge), or else all of them if a compaction is due. h.mu is held.
 func (h *Searcher) pick(v *View) (lo, hi int, ok bool) {
-	if lo, hi, ok = pickMerge(v); ok {
-		return lo, hi, ok
-	}
-	if h.compact {
-		h.compact = false
-		if len(v.segs) > 1 {
-			return 0, len(v.segs), true
-		}
-	}
-	return 0, 0, false
+	lo, hi, ok = pickMerge(v)
+	return h.idler.take(lo, hi, ok, len(v.segs))
 }
 
 // wantsMerge reports whether pick would pick segments of v, without
 // taking the compaction due. h.mu is held.
 func (h *Searcher) wantsMerge(v *View) bool {
 	_, _, ok := pickMerge(v)
-	return ok || h.compact && len(v.segs) > 1
+	return h.idler.wants(ok, len(v.segs))
 }
 
 // mergeLoop merges until the policy is satisfied. It holds h.mu only to
@@ -469,7 +456,7 @@ func (h *Searcher) mergeLoop() {
 			break
 		}
 	}
-	h.compact = false
+	h.idler.ended()
 	h.merging = false
 	h.idle.Broadcast()
 	h.mu.Unlock()

@@ -1,6 +1,9 @@
 package hamming
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // idleCompact is how long a Searcher or KeyIndex must go without writes
 // before its tail is sealed and its segments are merged into one. A
@@ -14,15 +17,71 @@ import "time"
 // while it runs), once a run of writes has ended.
 const idleCompact = 2 * time.Second
 
-// idler sets a compaction to run once writes stop: touch arms a timer
-// at every write, and the timer's function asks due whether the quiet
-// time has passed since the last write. Its owner's mutex guards it.
+// idler runs a compaction once writes stop, for a Searcher or a
+// KeyIndex (its owner): touch arms a timer at every write; when it fires
+// and the quiet time has passed since the last write (fire), the owner's
+// tail is sealed and, if that leaves several segments, the next merge
+// takes them all (take). The owner's mutex guards it.
 type idler struct {
 	after     time.Duration // quiet time; <= 0: never
 	lastWrite time.Time
 	armed     bool        // the timer is set to fire
 	timer     *time.Timer // calls the owner's idle function
+	compact   bool        // the next merge takes every segment
 }
+
+// compactable is what a compaction when idle needs of its owner. Its
+// mutex is held for sealTail and startMerge.
+type compactable interface {
+	// sealTail seals the tail of the current view into a segment and
+	// publishes the view; it reports whether there was a tail, and the
+	// segments there are now.
+	sealTail() (sealed bool, segs int)
+	// startMerge starts the merging goroutine unless it runs.
+	startMerge()
+	// merged calls the owner's Merged callback, if any.
+	merged()
+}
+
+// fire is the timer's function for owner o, whose mutex is mu.
+func (d *idler) fire(mu *sync.Mutex, o compactable) {
+	mu.Lock()
+	if !d.due() {
+		mu.Unlock()
+		return
+	}
+	sealed, segs := o.sealTail()
+	if segs > 1 {
+		d.compact = true
+		o.startMerge() // or the merges running end with it
+		mu.Unlock()
+		return
+	}
+	mu.Unlock()
+	if sealed {
+		o.merged() // republish: the tail is a segment now
+	}
+}
+
+// take returns the segments of n to merge, [lo, hi), given the merge
+// policy's choice: that, or else all of them if a compaction is due,
+// which it takes.
+func (d *idler) take(lo, hi int, ok bool, n int) (int, int, bool) {
+	if ok {
+		return lo, hi, ok
+	}
+	if d.compact {
+		d.compact = false
+		if n > 1 {
+			return 0, n, true
+		}
+	}
+	return 0, 0, false
+}
+
+// wants reports whether take would merge some of n segments, without
+// taking the compaction due.
+func (d *idler) wants(ok bool, n int) bool { return ok || d.compact && n > 1 }
 
 // touch notes a write now and arms the timer to call fire once after
 // quiet time, if it is not armed.
@@ -60,3 +119,6 @@ func (d *idler) due() bool {
 // disarm cancels a compaction not yet due: none starts until the next
 // write, so that none outlives the owner's user (Wait).
 func (d *idler) disarm() { d.armed = false }
+
+// ended notes that the merges ended: a compaction due is done.
+func (d *idler) ended() { d.compact = false }

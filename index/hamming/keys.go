@@ -59,9 +59,7 @@ type KeyIndex struct {
 	deleted []uint64   // refs removed during the running merge; guarded by mu
 	chunk   []byte     // where the tail's payloads are appended; guarded by mu
 
-	// Compaction when idle (see idleCompact); guarded by mu.
-	idler   idler
-	compact bool // the next merge takes every segment
+	idler idler // compaction when idle (see idleCompact); guarded by mu
 
 	scratch sync.Pool // *keyScratch
 }
@@ -406,65 +404,53 @@ func (x *KeyIndex) kick() {
 			x.install(in, mergeKeySegs(in, x.cfg.layout))
 		}
 	}
-	x.merging = true
-	x.deleted = x.deleted[:0]
-	go x.mergeLoop()
+	x.startMerge()
 }
 
-// idleFire seals the tail and merges every segment into one if no write
-// has come for cfg.idle, or sets itself to fire again when that will be
-// so.
-func (x *KeyIndex) idleFire() {
-	x.mu.Lock()
-	if !x.idler.due() {
-		x.mu.Unlock()
-		return
-	}
+// idleFire is the timer's function of the compaction when idle.
+func (x *KeyIndex) idleFire() { x.idler.fire(&x.mu, x) }
+
+// sealTail seals the tail of the current view (compactable). x.mu is held.
+func (x *KeyIndex) sealTail() (sealed bool, segs int) {
 	v := x.cur.Load()
-	sealed := len(v.tail.refs) > 0
-	if sealed {
+	if len(v.tail.refs) > 0 {
 		nv := &KeyView{x: x, segs: v.segs, tail: v.tail, n: v.n}
 		x.seal(nv)
 		x.cur.Store(nv)
-		v = nv
+		v, sealed = nv, true
 	}
-	if len(v.segs) > 1 {
-		x.compact = true
-		if !x.merging { // else the merges running end with it (mergeLoop)
-			x.merging = true
-			x.deleted = x.deleted[:0]
-			go x.mergeLoop()
-		}
-		x.mu.Unlock()
-		return
+	return sealed, len(v.segs)
+}
+
+// startMerge starts the merging goroutine unless it runs (compactable).
+// x.mu is held.
+func (x *KeyIndex) startMerge() {
+	if !x.merging {
+		x.merging = true
+		x.deleted = x.deleted[:0]
+		go x.mergeLoop()
 	}
-	x.mu.Unlock()
-	if sealed && x.cfg.Merged != nil {
-		x.cfg.Merged() // republish: the tail is a segment now
+}
+
+// merged calls cfg.Merged, if set (compactable).
+func (x *KeyIndex) merged() {
+	if x.cfg.Merged != nil {
+		x.cfg.Merged()
 	}
 }
 
 // pick returns the segments to merge, [lo, hi): the policy's
-// (pickKeyMerge), or else all of them if a compaction is due. x.mu is
-// held.
+// (pickKeyMerge), or else all of them if a compaction is due. x.mu is held.
 func (x *KeyIndex) pick(v *KeyView) (lo, hi int, ok bool) {
-	if lo, hi, ok = pickKeyMerge(v); ok {
-		return lo, hi, ok
-	}
-	if x.compact {
-		x.compact = false
-		if len(v.segs) > 1 {
-			return 0, len(v.segs), true
-		}
-	}
-	return 0, 0, false
+	lo, hi, ok = pickKeyMerge(v)
+	return x.idler.take(lo, hi, ok, len(v.segs))
 }
 
 // wantsMerge reports whether pick would pick segments of v, without
 // taking the compaction due. x.mu is held.
 func (x *KeyIndex) wantsMerge(v *KeyView) bool {
 	_, _, ok := pickKeyMerge(v)
-	return ok || x.compact && len(v.segs) > 1
+	return x.idler.wants(ok, len(v.segs))
 }
 
 // mergeLoop is Searcher.mergeLoop for a KeyIndex.
@@ -496,7 +482,7 @@ func (x *KeyIndex) mergeLoop() {
 			break
 		}
 	}
-	x.compact = false
+	x.idler.ended()
 	x.merging = false
 	x.idle.Broadcast()
 	x.mu.Unlock()
