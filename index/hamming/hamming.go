@@ -21,7 +21,8 @@ import (
 //     of probing the tables and of a scan, and does the cheaper; segments
 //     too small to gain from tables have none.
 //   - Compacted when idle: once no write has come for idleCompact, the
-//     tail is sealed and the segments are merged into one.
+//     tail is sealed and the newer segments are merged into one, with the
+//     oldest too once they hold a 32nd of it (idleMerge).
 //   - Merged in the background: when newer segments together reach an
 //     eighth of the size of an older one they are merged into it, and a
 //     segment with a quarter of its entries deleted is rebuilt without
@@ -379,16 +380,20 @@ func (h *Searcher) kick() {
 func (h *Searcher) idleFire() { h.idler.fire(&h.mu, h) }
 
 // sealTail seals the tail of the current view (compactable). h.mu is held.
-func (h *Searcher) sealTail() (sealed bool, segs int) {
+func (h *Searcher) sealTail() bool {
 	v := h.cur.Load()
-	if len(v.tail.refs) > 0 {
-		nv := &View{s: h, segs: v.segs, tail: v.tail, n: v.n}
-		h.seal(nv)
-		h.cur.Store(nv)
-		v, sealed = nv, true
+	if len(v.tail.refs) == 0 {
+		return false
 	}
-	return sealed, len(v.segs)
+	nv := &View{s: h, segs: v.segs, tail: v.tail, n: v.n}
+	h.seal(nv)
+	h.cur.Store(nv)
+	return true
 }
+
+// mergeWanted reports whether the current view has segments to merge
+// (compactable). h.mu is held.
+func (h *Searcher) mergeWanted() bool { return h.wantsMerge(h.cur.Load()) }
 
 // startMerge starts the merging goroutine unless it runs (compactable).
 // h.mu is held.
@@ -408,17 +413,17 @@ func (h *Searcher) merged() {
 }
 
 // pick returns the segments to merge, [lo, hi): the policy's
-// (pickMerge), or else all of them if a compaction is due. h.mu is held.
+// (pickMerge), or else idleMerge's if a compaction is due. h.mu is held.
 func (h *Searcher) pick(v *View) (lo, hi int, ok bool) {
 	lo, hi, ok = pickMerge(v)
-	return h.idler.take(lo, hi, ok, len(v.segs))
+	return take(&h.idler, v.segs, lo, hi, ok)
 }
 
 // wantsMerge reports whether pick would pick segments of v, without
 // taking the compaction due. h.mu is held.
 func (h *Searcher) wantsMerge(v *View) bool {
 	_, _, ok := pickMerge(v)
-	return h.idler.wants(ok, len(v.segs))
+	return wants(&h.idler, v.segs, ok)
 }
 
 // mergeLoop merges until the policy is satisfied. It holds h.mu only to

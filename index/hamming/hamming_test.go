@@ -342,7 +342,8 @@ func TestHammingWideIDs(t *testing.T) {
 // TestIdleCompact checks that a Searcher left without writes seals its
 // tail and merges its segments into one, searching as before and as the
 // brute force does, with removed entries gone and the Merged callback
-// called; and that Wait cancels a compaction not yet started.
+// called; that a few adds after that are sealed apart, the big segment
+// left as it is; and that Wait cancels a compaction not yet started.
 func TestIdleCompact(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	gen := newGenerator(r, 4, true)
@@ -405,17 +406,72 @@ func TestIdleCompact(t *testing.T) {
 	if merged.Load() == 0 {
 		t.Error("Merged was not called after the compaction")
 	}
-	if h.len() != bf.len() {
-		t.Errorf("len() = %d after compaction, want %d", h.len(), bf.len())
-	}
-	for i := range 60 {
-		q := gen.near(hashes[r.IntN(len(hashes))], r.IntN(20))
-		if i%3 == 0 {
-			q = gen.hash()
+	check := func(when string) {
+		t.Helper()
+		if h.len() != bf.len() {
+			t.Errorf("%s: len() = %d, want %d", when, h.len(), bf.len())
 		}
-		got, want := collect(h, q, 32), collect(bf, q, 32)
-		if !slices.Equal(got, want) {
-			t.Errorf("query %d after compaction: %v, want %v", i, head(got), head(want))
+		for i := range 60 {
+			q := gen.near(hashes[r.IntN(len(hashes))], r.IntN(20))
+			if i%3 == 0 {
+				q = gen.hash()
+			}
+			got, want := collect(h, q, 32), collect(bf, q, 32)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: query %d: %v, want %v", when, i, head(got), head(want))
+			}
+		}
+	}
+	check("after compaction")
+
+	// A few adds after a quiet spell: sealed into a segment of their own
+	// beside the big one, which is not rewritten (idleRatio).
+	big := v.segs[0].seg
+	for range 5 {
+		hs := gen.hash()
+		h.Add(ref, 3, hs)
+		bf.Add(ref, 3, hs)
+		hashes = append(hashes, hs)
+		ref++
+	}
+	for v := h.View(); len(v.tail.refs) > 0 && time.Now().Before(deadline); v = h.View() {
+		time.Sleep(idle)
+	}
+	h.Wait()
+	v = h.View()
+	if len(v.segs) != 2 || len(v.tail.refs) != 0 || v.segs[0].seg != big {
+		t.Fatalf("after 5 adds: %d segments (the first rewritten: %v) and %d tail entries, want the big one as it was, one more and no tail",
+			len(v.segs), v.segs[0].seg != big, len(v.tail.refs))
+	}
+	check("after 5 adds")
+}
+
+// fakeSeg is a segment as the merge policies see it.
+type fakeSeg int
+
+func (s fakeSeg) live() int        { return int(s) }
+func (s fakeSeg) deadCount() int   { return 0 }
+func (s fakeSeg) storedCount() int { return int(s) }
+
+// TestIdleMerge checks which segments a compaction when idle merges:
+// all once the newer hold a 32nd of the oldest, else the newer ones.
+func TestIdleMerge(t *testing.T) {
+	for _, c := range []struct {
+		segs   []fakeSeg
+		lo, hi int
+		ok     bool
+	}{
+		{nil, 0, 0, false},
+		{[]fakeSeg{100}, 0, 0, false},
+		{[]fakeSeg{3200, 100}, 0, 2, true},
+		{[]fakeSeg{3200, 99}, 0, 0, false},
+		{[]fakeSeg{3200, 60, 39}, 1, 3, true},
+		{[]fakeSeg{3200, 60, 40}, 0, 3, true},
+		{[]fakeSeg{3200, 50, 20, 5}, 1, 4, true},
+	} {
+		lo, hi, ok := idleMerge(c.segs)
+		if lo != c.lo || hi != c.hi || ok != c.ok {
+			t.Errorf("idleMerge(%v) = %d, %d, %v; want %d, %d, %v", c.segs, lo, hi, ok, c.lo, c.hi, c.ok)
 		}
 	}
 }

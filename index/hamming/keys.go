@@ -30,7 +30,8 @@ import (
 //     goroutine that builds the merged segment without holding a lock.
 //   - Readers never wait: a vote reads one immutable KeyView.
 //   - Compacted when idle: once no write has come for idleCompact, the
-//     tail is sealed and the segments are merged into one.
+//     tail is sealed and the newer segments are merged into one, with the
+//     oldest too once they hold a 32nd of it (idleMerge).
 //
 // A segment keeps its postings sorted by a bijective mix of the key
 // (mixKey), in buckets on the mixed key's top bits: a directory of
@@ -411,16 +412,20 @@ func (x *KeyIndex) kick() {
 func (x *KeyIndex) idleFire() { x.idler.fire(&x.mu, x) }
 
 // sealTail seals the tail of the current view (compactable). x.mu is held.
-func (x *KeyIndex) sealTail() (sealed bool, segs int) {
+func (x *KeyIndex) sealTail() bool {
 	v := x.cur.Load()
-	if len(v.tail.refs) > 0 {
-		nv := &KeyView{x: x, segs: v.segs, tail: v.tail, n: v.n}
-		x.seal(nv)
-		x.cur.Store(nv)
-		v, sealed = nv, true
+	if len(v.tail.refs) == 0 {
+		return false
 	}
-	return sealed, len(v.segs)
+	nv := &KeyView{x: x, segs: v.segs, tail: v.tail, n: v.n}
+	x.seal(nv)
+	x.cur.Store(nv)
+	return true
 }
+
+// mergeWanted reports whether the current view has segments to merge
+// (compactable). x.mu is held.
+func (x *KeyIndex) mergeWanted() bool { return x.wantsMerge(x.cur.Load()) }
 
 // startMerge starts the merging goroutine unless it runs (compactable).
 // x.mu is held.
@@ -440,17 +445,17 @@ func (x *KeyIndex) merged() {
 }
 
 // pick returns the segments to merge, [lo, hi): the policy's
-// (pickKeyMerge), or else all of them if a compaction is due. x.mu is held.
+// (pickKeyMerge), or else idleMerge's if a compaction is due. x.mu is held.
 func (x *KeyIndex) pick(v *KeyView) (lo, hi int, ok bool) {
 	lo, hi, ok = pickKeyMerge(v)
-	return x.idler.take(lo, hi, ok, len(v.segs))
+	return take(&x.idler, v.segs, lo, hi, ok)
 }
 
 // wantsMerge reports whether pick would pick segments of v, without
 // taking the compaction due. x.mu is held.
 func (x *KeyIndex) wantsMerge(v *KeyView) bool {
 	_, _, ok := pickKeyMerge(v)
-	return x.idler.wants(ok, len(v.segs))
+	return wants(&x.idler, v.segs, ok)
 }
 
 // mergeLoop is Searcher.mergeLoop for a KeyIndex.
