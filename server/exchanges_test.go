@@ -138,7 +138,9 @@ func TestExchangeRPCs(t *testing.T) {
 		func(ctx context.Context) (proto.Message, error) {
 			return c.ResumeExchange(ctx, &pb.ResumeExchangeRequest{Name: "partner"})
 		},
-		func(ctx context.Context) (proto.Message, error) { return c.ListExchanges(ctx, &pb.ListExchangesRequest{}) },
+		func(ctx context.Context) (proto.Message, error) {
+			return c.ListExchanges(ctx, &pb.ListExchangesRequest{})
+		},
 	} {
 		if _, err := call(curator, fn); err != nil {
 			t.Errorf("as curator: %v", err)
@@ -149,7 +151,9 @@ func TestExchangeRPCs(t *testing.T) {
 		return c.GetExchangeStatus(ctx, &pb.GetExchangeStatusRequest{Name: "partner"})
 	})
 	wantStatus(t, err, codes.NotFound)
-	resp, err = call(other, func(ctx context.Context) (proto.Message, error) { return c.ListExchanges(ctx, &pb.ListExchangesRequest{}) })
+	resp, err = call(other, func(ctx context.Context) (proto.Message, error) {
+		return c.ListExchanges(ctx, &pb.ListExchangesRequest{})
+	})
 	if err != nil || len(resp.(*pb.ListExchangesResponse).GetExchanges()) != 0 {
 		t.Errorf("ListExchanges limited to other banks = %v, %v; want none", resp, err)
 	}
