@@ -85,7 +85,7 @@ func (x *exchangeService) AddExchange(ctx context.Context, req *pb.AddExchangeRe
 	out, err := sch.Add(ctx, e, req.GetCredentialsSecret())
 	if errors.Is(err, exchange.ErrConfig) {
 		// exchange's errors never quote a credential.
-		err = invalid("AddExchangeRequest", "%s", strings.TrimPrefix(err.Error(), "exchange: "))
+		err = invalid("AddExchangeRequest", "%v", err)
 	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
