@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -194,5 +196,66 @@ func TestExchangeRPCs(t *testing.T) {
 		if strings.Contains(text, exchangeCanary) {
 			t.Errorf("the credential shows in %s", what)
 		}
+	}
+}
+
+// TestSchedulerRun runs the scheduler with Fetch calls alongside (run it
+// with -race to see data races): the schedule and the fetches bring an
+// unpaused exchange's bank to the list, counted once, and a paused one
+// is left alone.
+func TestSchedulerRun(t *testing.T) {
+	ix, err := index.Open(t.TempDir(), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	var refuse atomic.Bool
+	list := newListExchange(t, 20, &refuse)
+	for _, b := range []string{"a", "b"} {
+		if _, err := ix.CreateBank(t.Context(), mediamatch.Bank{Name: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewScheduler(ix, SchedulerOptions{Tick: 10 * time.Millisecond, Interval: time.Hour})
+	for _, b := range []string{"a", "b"} {
+		if _, err := s.Add(t.Context(), index.Exchange{Name: b, Bank: b, Kind: "url", BaseURL: list.URL, Credentials: index.CredentialsRef{Env: "X_TOKEN"}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.opts.Getenv = func(string) string { return exchangeCanary }
+	if _, err := ix.UpdateExchange(t.Context(), "b", func(e *index.Exchange) error { e.Paused = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if sum, err := s.Fetch(t.Context(), "a"); err != nil || sum.Err != nil {
+				t.Errorf("Fetch = %+v, %v", sum, err)
+			}
+		})
+	}
+	wg.Wait()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		e, err := ix.GetExchange(t.Context(), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Status.Total.Added == 20 && !e.Status.LastSuccess.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exchange a not fetched: %+v", e.Status)
+		}
+	}
+	cancel()
+	<-done
+	if e, _ := ix.GetExchange(t.Context(), "b"); !e.Status.LastAttempt.IsZero() {
+		t.Errorf("paused exchange b was fetched: %+v", e.Status)
+	}
+	if e, _ := ix.GetExchange(t.Context(), "a"); e.Status.Total.Added != 20 {
+		t.Errorf("exchange a totals %+v, want 20 added", e.Status.Total)
 	}
 }
