@@ -34,6 +34,7 @@ type Client struct {
 	hash  pb.HashServiceClient
 	bank  pb.BankServiceClient
 	admin pb.AdminServiceClient
+	xchg  pb.ExchangeServiceClient
 
 	unaryLimit int
 	chunkSize  int
@@ -68,6 +69,7 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 		hash:       pb.NewHashServiceClient(conn),
 		bank:       pb.NewBankServiceClient(conn),
 		admin:      pb.NewAdminServiceClient(conn),
+		xchg:       pb.NewExchangeServiceClient(conn),
 		unaryLimit: DefaultUnaryLimit,
 		chunkSize:  DefaultChunkSize,
 		pageSize:   DefaultPageSize,

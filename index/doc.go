@@ -8,6 +8,10 @@
 // rebuilds the search from a key-only scan of the stored signals. The key
 // layout and record formats are described in codec.go.
 //
+// Partner exchanges are stored here too (exchange.go): their
+// configuration, status and checkpoint, the checkpoint moved in the same
+// write as the import of the page it covers (Import.SetCheckpoint).
+//
 // Writes keep a reserve of free disk space (Options.MinFreeBytes) and are
 // refused with mediamatch.ErrNoSpace beyond it; the audit log is pruned by age and
 // count in the background.

@@ -73,6 +73,10 @@ type Import struct {
 	seen  map[uint64]uint64
 	seed  maphash.Seed
 	token string // if set, the token that must still be valid at Commit
+
+	// exchange and checkpoint, if set, are the exchange this import is a
+	// page of and the checkpoint it ends at (SetCheckpoint, exchange.go).
+	exchange, checkpoint string
 }
 
 // Staging records.
@@ -299,6 +303,12 @@ func (im *Import) Commit(ctx context.Context) (mediamatch.ImportStats, error) {
 		return im.stats, mediamatch.Errorf(mediamatch.NotFound, "", "bank %q", im.bank.bank.Name)
 	}
 	err := ix.st.update(func(tx *writeTx) error {
+		if im.exchange != "" {
+			// Committed with the marker, applied with its last record.
+			if err := tx.set(importCheckpointKey(im.id), encodeImportCheckpoint(im.exchange, im.checkpoint)); err != nil {
+				return err
+			}
+		}
 		return tx.set(importKey(im.id), markerValue(im.bank.ref, 0))
 	})
 	if err != nil {
@@ -394,6 +404,10 @@ func (ix *Index) applyImport(id, bankRef, from uint64) (mediamatch.ImportStats, 
 			seq := uint64(appliedSeq)
 			if next != nil {
 				seq = binary.BigEndian.Uint64(next[9:])
+			} else if err := applyCheckpoint(tx, id, addStats(st, stat)); err != nil {
+				// An exchange's checkpoint moves in the write that
+				// applies the end of the page it covers.
+				return err
 			}
 			return tx.set(importKey(id), markerValue(bankRef, seq))
 		})
@@ -633,7 +647,12 @@ func (ix *Index) recoverImports() error {
 			if err := ix.dropStaging(id); err != nil {
 				return err
 			}
-			if err := ix.st.update(func(tx *writeTx) error { return tx.del(importKey(id)) }); err != nil {
+			if err := ix.st.update(func(tx *writeTx) error {
+				if err := tx.del(importCheckpointKey(id)); err != nil {
+					return err
+				}
+				return tx.del(importKey(id))
+			}); err != nil {
 				return err
 			}
 			continue

@@ -94,6 +94,15 @@ func accessTable() map[string]access {
 		pb.AdminService_GetServerStatus_FullMethodName:  {role: admin}, // operations: status.go
 		pb.AdminService_BackupStore_FullMethodName:      {role: admin}, // operations: backup.go
 
+		// Partner exchanges: credentials are the admin's, fetching the curator's.
+		pb.ExchangeService_AddExchange_FullMethodName:       {role: admin},
+		pb.ExchangeService_DeleteExchange_FullMethodName:    {role: admin},
+		pb.ExchangeService_ListExchanges_FullMethodName:     {role: curator},
+		pb.ExchangeService_GetExchangeStatus_FullMethodName: {role: curator},
+		pb.ExchangeService_FetchExchange_FullMethodName:     {role: curator},
+		pb.ExchangeService_PauseExchange_FullMethodName:     {role: curator},
+		pb.ExchangeService_ResumeExchange_FullMethodName:    {role: curator},
+
 		// Health checking is open: load balancers and orchestrators probe
 		// without credentials, and it reveals only that the server runs.
 		healthpb.Health_Check_FullMethodName: {},

@@ -82,6 +82,11 @@ func wantRole(t *testing.T, method string) mediamatch.Role {
 		return mediamatch.RoleCurator
 	case "mediamatch.v1.AdminService":
 		return mediamatch.RoleAdmin
+	case "mediamatch.v1.ExchangeService":
+		if name == "AddExchange" || name == "DeleteExchange" { // they hold credentials
+			return mediamatch.RoleAdmin
+		}
+		return mediamatch.RoleCurator
 	}
 	t.Fatalf("no expected role for %s: add it to wantRole", method)
 	return ""

@@ -73,6 +73,9 @@ type authConfig struct {
 	// serverOpts are more options of the grpc.Server (interceptors that
 	// observe the handlers).
 	serverOpts []grpc.ServerOption
+	// exchanges, if set, makes the scheduler of ExchangeService over the
+	// index.
+	exchanges func(*index.Index) *Scheduler
 }
 
 type authEnv struct {
@@ -98,6 +101,9 @@ func newAuthEnv(t *testing.T, cfg authConfig) *authEnv {
 	opts := cfg.opts
 	opts.Logger = slogTo(logs)
 	opts.Now = clock.Now
+	if cfg.exchanges != nil {
+		opts.Exchanges = cfg.exchanges(ix)
+	}
 	var sx Index = ix
 	if cfg.ix != nil {
 		sx = cfg.ix(ix)

@@ -725,6 +725,18 @@ func auditTarget(req any) string {
 		return "name " + r.GetName()
 	case *pb.RevokeTokenRequest:
 		return r.GetId()
+	case *pb.AddExchangeRequest: // the name and bank, never the credentials
+		return "exchange " + r.GetName() + " bank " + r.GetBank()
+	case *pb.GetExchangeStatusRequest:
+		return "exchange " + r.GetName()
+	case *pb.FetchExchangeRequest:
+		return "exchange " + r.GetName()
+	case *pb.PauseExchangeRequest:
+		return "exchange " + r.GetName()
+	case *pb.ResumeExchangeRequest:
+		return "exchange " + r.GetName()
+	case *pb.DeleteExchangeRequest:
+		return "exchange " + r.GetName()
 	}
 	return ""
 }
@@ -754,6 +766,13 @@ func auditDetail(resp any, err error) string {
 		return fmt.Sprintf("ok id=%s role=%s banks=%s", t.GetId(), role, banks)
 	case *pb.RevokeTokenResponse:
 		return "ok revoked " + r.GetToken().GetName()
+	case *pb.FetchExchangeResponse:
+		c := r.GetCounts()
+		out := fmt.Sprintf("ok pages=%d added=%d updated=%d deleted=%d rejected=%d", r.GetPages(), c.GetAdded(), c.GetUpdated(), c.GetDeleted(), r.GetRejected())
+		if r.GetError() != "" {
+			out += " error: " + r.GetError()
+		}
+		return out
 	}
 	return "ok"
 }

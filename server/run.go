@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -46,6 +47,11 @@ type Config struct {
 	// DataDir holds the index (Badger); created if missing. Default
 	// DefaultDataDir.
 	DataDir string
+	// ExchangeInterval is the time between fetches of a partner exchange
+	// configured without one; default DefaultExchangeInterval. The
+	// credentials of exchanges are kept in the directory "exchanges" of
+	// DataDir (mode 0700, files 0600).
+	ExchangeInterval time.Duration
 	// Listen is the TCP address to listen on; default DefaultListen. Port 0
 	// picks a free port (see Ready). Without Credentials only loopback
 	// addresses are allowed.
@@ -333,7 +339,16 @@ func Run(ctx context.Context, cfg Config) error {
 		return Status{Build: build, FFmpeg: ffmpegVersion, Start: startAt, IndexLoad: loadTime,
 			DataDirBytes: sum(DataDirUsage(cfg.DataDir)), Index: ix.Stats(), LastImport: imports.all()}
 	}
+	// The scheduler fetches the partner exchanges; it stops, its runs
+	// cancelled, before the index closes.
+	sched := NewScheduler(ix, SchedulerOptions{CredentialsDir: filepath.Join(cfg.DataDir, "exchanges"),
+		Interval: cfg.ExchangeInterval, Logger: log, Now: cfg.Now})
+	schedCtx, schedStop := context.WithCancel(context.WithoutCancel(ctx))
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); sched.Run(schedCtx) }()
+	defer func() { schedStop(); <-schedDone }()
 	s := New(sIndex, sHasher, Options{
+		Exchanges:      sched,
 		Status:         status,
 		Backup:         ix.Backup,
 		MaxUnaryBytes:  cfg.MaxUnaryBytes,

@@ -241,6 +241,10 @@ type Options struct {
 	// Backup, if set, writes a backup of the store (index.Index.Backup)
 	// for AdminService.BackupStore (backup.go).
 	Backup func(ctx context.Context, w io.Writer, since uint64) (index.BackupInfo, error)
+	// Exchanges, if set, is the scheduler of the partner exchanges that
+	// ExchangeService configures and fetches (exchanges.go); without it
+	// ExchangeService's calls are NotFound.
+	Exchanges *Scheduler
 }
 
 // Defaults of the guard's limits (see Options).
@@ -454,7 +458,7 @@ func New(ix Index, h Hasher, opts Options) *Server {
 	}
 }
 
-// Register registers the four services on gs. Interceptors, credentials
+// Register registers the five services on gs. Interceptors, credentials
 // and limits belong to gs and are set when it is built: build it with
 // ServerOptions, or every call is open to anyone who can connect.
 func (s *Server) Register(gs grpc.ServiceRegistrar) {
@@ -462,6 +466,7 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	gs.RegisterService(s.parseErrorsInvalid(&pb.HashService_ServiceDesc), &hashService{s: s})
 	gs.RegisterService(s.parseErrorsInvalid(&pb.BankService_ServiceDesc), &bankService{s: s})
 	gs.RegisterService(s.parseErrorsInvalid(&pb.AdminService_ServiceDesc), &adminService{s: s})
+	gs.RegisterService(s.parseErrorsInvalid(&pb.ExchangeService_ServiceDesc), &exchangeService{s: s})
 }
 
 // ServiceNames returns the full names of the services Register registers,
@@ -472,5 +477,6 @@ func ServiceNames() []string {
 		pb.HashService_ServiceDesc.ServiceName,
 		pb.BankService_ServiceDesc.ServiceName,
 		pb.AdminService_ServiceDesc.ServiceName,
+		pb.ExchangeService_ServiceDesc.ServiceName,
 	}
 }

@@ -221,6 +221,12 @@ func (r *ImportResult) bad(le *LineError) {
 // idFromHash reports whether its id is one the reader made from one of
 // its hashes ("pdq-<hex>"), for lists that give no ids: records of the
 // same hash then share the id without being two versions of one item.
+// IDFromHash reports whether it's id was made from one of its hashes
+// ("<signal type>-<hex>") because its list gave none: a later record of
+// the same hash is the same hash listed again (index.ImportRecord's
+// IDFromHash). Fetchers of exchanges make ids so too.
+func IDFromHash(it mediamatch.Item) bool { return idFromHash(it) }
+
 func idFromHash(it mediamatch.Item) bool {
 	typ, hexHash, ok := strings.Cut(it.ID, "-")
 	if !ok {

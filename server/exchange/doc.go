@@ -1,8 +1,8 @@
 // Package exchange fetches partners' hash lists over HTTP, a page at a
 // time, each page with the checkpoint that covers it: the network half of
 // fetching from the exchanges on a schedule. It does not store anything;
-// the caller imports each page and stores its checkpoint in the same
-// write.
+// the caller (package server's Scheduler) imports each page and stores its
+// checkpoint in the same write (index.Import.SetCheckpoint).
 //
 // # Pages and checkpoints
 //

@@ -148,7 +148,7 @@ files against them.`,
 
 	root.AddCommand(a.serveCommand(), a.hashCommand(), a.matchCommand(), a.addCommand(),
 		a.bankCommand(), a.itemCommand(), a.importCommand(), a.exportCommand(),
-		a.tokenCommand(), a.auditCommand(), a.evalCommand())
+		a.tokenCommand(), a.auditCommand(), a.exchangeCommand(), a.evalCommand())
 	root.AddCommand(a.versionCommand(), a.healthCommand(), a.configCommand(), a.statusCommand(), a.backupCommand(), a.restoreCommand()) // operations (ops.go, version.go, config.go)
 	return root
 }
