@@ -67,18 +67,6 @@ var distRowKernel = func() string {
 	return "go"
 }()
 
-// distRowKernels returns the kernels this CPU runs.
-func distRowKernels() []string {
-	ks := []string{"go"}
-	if cpu.X86.HasPOPCNT {
-		ks = append(ks, "popcnt")
-	}
-	if hasAVX512 {
-		ks = append(ks, "avx512")
-	}
-	return ks
-}
-
 // distRow sets row[j] to the distance of query descriptor x (number a)
 // to id[j], lowers colBest[j] to it where it is nearer, setting
 // colArg[j] to a, and returns the least distance in the row and the

@@ -7,9 +7,3 @@ package index
 func distRow(x *[4]uint64, id [][4]uint64, row, colBest, colArg []int32, a int32) (b1, a1, b2, a2 int32) {
 	return distRowGo(x, id, row, colBest, colArg, a)
 }
-
-// distRowKernel is the kernel distRow uses: only "go" here.
-var distRowKernel = "go"
-
-// distRowKernels returns the kernels this CPU runs.
-func distRowKernels() []string { return []string{"go"} }
