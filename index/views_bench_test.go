@@ -127,9 +127,8 @@ func BenchmarkMatchViewsCost(b *testing.B) {
 		}
 		// As the service is once the adds stop, both indexes: the
 		// searchers and the key index of local features seal their
-		// tails and merge their newer segments after 2 s without writes
-		// (hamming's idleCompact and idleMerge), which mem.wait then
-		// waits for.
+		// tails and merge their segments into one after 2 s without
+		// writes (hamming's idleCompact), which mem.wait then waits for.
 		time.Sleep(3 * time.Second)
 		ix.mem.wait()
 		now := heapNow()

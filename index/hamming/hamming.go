@@ -21,8 +21,8 @@ import (
 //     of probing the tables and of a scan, and does the cheaper; segments
 //     too small to gain from tables have none.
 //   - Compacted when idle: once no write has come for idleCompact, the
-//     tail is sealed and the newer segments are merged into one, with the
-//     oldest too once they hold a 32nd of it (idleMerge).
+//     tail is sealed and the segments are merged into one (idleCompact,
+//     idleCost).
 //   - Merged in the background: when newer segments together reach an
 //     eighth of the size of an older one they are merged into it, and a
 //     segment with a quarter of its entries deleted is rebuilt without
@@ -413,7 +413,7 @@ func (h *Searcher) merged() {
 }
 
 // pick returns the segments to merge, [lo, hi): the policy's
-// (pickMerge), or else idleMerge's if a compaction is due. h.mu is held.
+// (pickMerge), or else all of them if a compaction is due. h.mu is held.
 func (h *Searcher) pick(v *View) (lo, hi int, ok bool) {
 	lo, hi, ok = pickMerge(v)
 	return take(&h.idler, v.segs, lo, hi, ok)

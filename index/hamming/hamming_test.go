@@ -342,8 +342,8 @@ func TestHammingWideIDs(t *testing.T) {
 // TestIdleCompact checks that a Searcher left without writes seals its
 // tail and merges its segments into one, searching as before and as the
 // brute force does, with removed entries gone and the Merged callback
-// called; that a few adds after that are sealed apart, the big segment
-// left as it is; and that Wait cancels a compaction not yet started.
+// called and its cost kept; that a few adds after that are compacted
+// too; and that Wait cancels a compaction not yet started.
 func TestIdleCompact(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	gen := newGenerator(r, 4, true)
@@ -424,9 +424,14 @@ func TestIdleCompact(t *testing.T) {
 	}
 	check("after compaction")
 
-	// A few adds after a quiet spell: sealed into a segment of their own
-	// beside the big one, which is not rewritten (idleRatio).
-	big := v.segs[0].seg
+	// What it took is kept, for the wait before the next (idleCost).
+	h.mu.Lock()
+	cost := h.idler.cost
+	h.mu.Unlock()
+	if cost <= 0 {
+		t.Errorf("the compaction's cost = %v, want it measured", cost)
+	}
+	// A few adds after a quiet spell: compacted again.
 	for range 5 {
 		hs := gen.hash()
 		h.Add(ref, 3, hs)
@@ -434,44 +439,34 @@ func TestIdleCompact(t *testing.T) {
 		hashes = append(hashes, hs)
 		ref++
 	}
-	for v := h.View(); len(v.tail.refs) > 0 && time.Now().Before(deadline); v = h.View() {
+	for v := h.View(); (len(v.segs) > 1 || len(v.tail.refs) > 0) && time.Now().Before(deadline); v = h.View() {
 		time.Sleep(idle)
 	}
 	h.Wait()
-	v = h.View()
-	if len(v.segs) != 2 || len(v.tail.refs) != 0 || v.segs[0].seg != big {
-		t.Fatalf("after 5 adds: %d segments (the first rewritten: %v) and %d tail entries, want the big one as it was, one more and no tail",
-			len(v.segs), v.segs[0].seg != big, len(v.tail.refs))
+	if v := h.View(); len(v.segs) != 1 || len(v.tail.refs) != 0 {
+		t.Fatalf("after 5 adds: %d segments and %d tail entries a minute later, want 1 and 0", len(v.segs), len(v.tail.refs))
 	}
 	check("after 5 adds")
 }
 
-// fakeSeg is a segment as the merge policies see it.
-type fakeSeg int
-
-func (s fakeSeg) live() int        { return int(s) }
-func (s fakeSeg) deadCount() int   { return 0 }
-func (s fakeSeg) storedCount() int { return int(s) }
-
-// TestIdleMerge checks which segments a compaction when idle merges:
-// all once the newer hold a 32nd of the oldest, else the newer ones.
-func TestIdleMerge(t *testing.T) {
-	for _, c := range []struct {
-		segs   []fakeSeg
-		lo, hi int
-		ok     bool
-	}{
-		{nil, 0, 0, false},
-		{[]fakeSeg{100}, 0, 0, false},
-		{[]fakeSeg{3200, 100}, 0, 2, true},
-		{[]fakeSeg{3200, 99}, 0, 0, false},
-		{[]fakeSeg{3200, 60, 39}, 1, 3, true},
-		{[]fakeSeg{3200, 60, 40}, 0, 3, true},
-		{[]fakeSeg{3200, 50, 20, 5}, 1, 4, true},
-	} {
-		lo, hi, ok := idleMerge(c.segs)
-		if lo != c.lo || hi != c.hi || ok != c.ok {
-			t.Errorf("idleMerge(%v) = %d, %d, %v; want %d, %d, %v", c.segs, lo, hi, ok, c.lo, c.hi, c.ok)
-		}
+// TestIdleCost checks that the quiet time before a compaction is at
+// least idleCost times what the last one took.
+func TestIdleCost(t *testing.T) {
+	fired := 0
+	d := idler{after: 50 * time.Millisecond}
+	d.touch(func() { fired++ })
+	d.timer.Stop()
+	d.lastWrite = time.Now().Add(-time.Second)
+	d.cost = time.Minute // the last compaction took a minute: wait 10
+	if d.due() {
+		t.Error("due a second after the last write, after a compaction of a minute; want a wait of 10")
+	}
+	d.timer.Stop()
+	if !d.armed {
+		t.Error("not armed again after due said no")
+	}
+	d.cost = 10 * time.Millisecond // 100 ms: past
+	if !d.due() {
+		t.Error("not due a second after the last write, after a compaction of 10 ms")
 	}
 }

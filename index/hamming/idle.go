@@ -6,26 +6,38 @@ import (
 )
 
 // idleCompact is how long a Searcher or KeyIndex must go without writes
-// before its tail is sealed and its newer segments are merged (see
-// idleMerge). A search probes every segment and scans the whole tail, a
-// cost per query that the merge policy bounds only to O(log n) segments
-// and a tail of thousands of entries: an import or a run of single adds
-// leaves several segments behind it, and a default match (the primary
-// search, its rotated variants, the views, the local vote) paid for them
-// on every query (BenchmarkMatchViewsCost).
+// before its tail is sealed and its segments are merged into one. A
+// search probes every segment and scans the whole tail, a cost per query
+// that the merge policy bounds only to O(log n) segments and a tail of
+// thousands of entries: an import or a run of single adds leaves several
+// segments behind it, and a default match (the primary search, its
+// rotated variants, the views, the local vote) paid for them on every
+// query (BenchmarkMatchViewsCost). Merging only the newer segments into
+// one beside the oldest was measured too: a second segment of 5,440
+// entries beside 194,560 doubled the exact PDQ search (its probes are per
+// segment).
 const idleCompact = 2 * time.Second
+
+// idleCost bounds the CPU that compactions take from a trickle of writes
+// (an add every few seconds would otherwise rewrite a large index after
+// each): the quiet time before a compaction is at least idleCost times
+// what the last one took, so they take at most about 1/idleCost of a
+// core.
+const idleCost = 10
 
 // idler runs a compaction once writes stop, for a Searcher or a
 // KeyIndex (its owner): touch arms a timer at every write; when it fires
 // and the quiet time has passed since the last write (fire), the owner's
 // tail is sealed and, if that leaves several segments, the next merge
-// takes idleMerge's (take). The owner's mutex guards it.
+// takes them all (take). The owner's mutex guards it.
 type idler struct {
-	after     time.Duration // quiet time; <= 0: never
+	after     time.Duration // least quiet time; <= 0: never
 	lastWrite time.Time
-	armed     bool        // the timer is set to fire
-	timer     *time.Timer // calls the owner's idle function
-	compact   bool        // the next merge takes idleMerge's segments
+	armed     bool          // the timer is set to fire
+	timer     *time.Timer   // calls the owner's idle function
+	compact   bool          // the next merge takes every segment
+	started   time.Time     // when the merges of the compaction due began
+	cost      time.Duration // what the last compaction took
 }
 
 // compactable is what a compaction when idle needs of its owner. Its
@@ -53,6 +65,7 @@ func (d *idler) fire(mu *sync.Mutex, o compactable) {
 	sealed := o.sealTail()
 	d.compact = true
 	if o.mergeWanted() {
+		d.started = time.Now()
 		o.startMerge() // or the merges running end with it
 		mu.Unlock()
 		return
@@ -64,37 +77,8 @@ func (d *idler) fire(mu *sync.Mutex, o compactable) {
 	}
 }
 
-// idleRatio bounds what a compaction when idle rewrites: the oldest
-// (largest) segment is merged with the newer ones only once they hold
-// 1/idleRatio of its live entries; before that, only the newer ones are
-// merged into one. So an idle index has at most two segments, and a
-// single add after a quiet spell costs a merge of the small ones, not a
-// rewrite of millions of entries (each entry is rewritten by compactions
-// at most about idleRatio times as the index grows, beside the merge
-// policy's O(log n)).
-const idleRatio = 32
-
-// idleMerge returns the segments of segs (oldest first) that a
-// compaction when idle merges, [lo, hi), if any (see idleRatio).
-func idleMerge[S mergeable](segs []S) (lo, hi int, ok bool) {
-	if len(segs) < 2 {
-		return 0, 0, false
-	}
-	newer := 0
-	for _, st := range segs[1:] {
-		newer += st.live()
-	}
-	if newer*idleRatio >= segs[0].live() {
-		return 0, len(segs), true
-	}
-	if len(segs) > 2 {
-		return 1, len(segs), true
-	}
-	return 0, 0, false
-}
-
 // take returns the segments of segs to merge, [lo, hi), given the merge
-// policy's choice: that, or else idleMerge's if a compaction is due,
+// policy's choice: that, or else all of them if a compaction is due,
 // which it takes.
 func take[S mergeable](d *idler, segs []S, lo, hi int, ok bool) (int, int, bool) {
 	if ok {
@@ -102,7 +86,9 @@ func take[S mergeable](d *idler, segs []S, lo, hi int, ok bool) (int, int, bool)
 	}
 	if d.compact {
 		d.compact = false
-		return idleMerge(segs)
+		if len(segs) > 1 {
+			return 0, len(segs), true
+		}
 	}
 	return 0, 0, false
 }
@@ -110,11 +96,7 @@ func take[S mergeable](d *idler, segs []S, lo, hi int, ok bool) (int, int, bool)
 // wants reports whether take would merge some of segs, without taking
 // the compaction due.
 func wants[S mergeable](d *idler, segs []S, ok bool) bool {
-	if ok {
-		return true
-	}
-	_, _, merge := idleMerge(segs)
-	return d.compact && merge
+	return ok || d.compact && len(segs) > 1
 }
 
 // touch notes a write now and arms the timer to call fire once after
@@ -142,7 +124,7 @@ func (d *idler) due() bool {
 	if !d.armed {
 		return false // cancelled since it was set (disarm)
 	}
-	if rest := d.after - time.Since(d.lastWrite); rest > 0 {
+	if rest := max(d.after, idleCost*d.cost) - time.Since(d.lastWrite); rest > 0 {
 		d.timer.Reset(rest)
 		return false
 	}
@@ -154,5 +136,11 @@ func (d *idler) due() bool {
 // write, so that none outlives the owner's user (Wait).
 func (d *idler) disarm() { d.armed = false }
 
-// ended notes that the merges ended: a compaction due is done.
-func (d *idler) ended() { d.compact = false }
+// ended notes that the merges ended: a compaction started is done, and
+// took what it took.
+func (d *idler) ended() {
+	d.compact = false
+	if !d.started.IsZero() {
+		d.cost, d.started = time.Since(d.started), time.Time{}
+	}
+}

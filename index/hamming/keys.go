@@ -30,8 +30,8 @@ import (
 //     goroutine that builds the merged segment without holding a lock.
 //   - Readers never wait: a vote reads one immutable KeyView.
 //   - Compacted when idle: once no write has come for idleCompact, the
-//     tail is sealed and the newer segments are merged into one, with the
-//     oldest too once they hold a 32nd of it (idleMerge).
+//     tail is sealed and the segments are merged into one (idleCompact,
+//     idleCost).
 //
 // A segment keeps its postings sorted by a bijective mix of the key
 // (mixKey), in buckets on the mixed key's top bits: a directory of
@@ -445,7 +445,7 @@ func (x *KeyIndex) merged() {
 }
 
 // pick returns the segments to merge, [lo, hi): the policy's
-// (pickKeyMerge), or else idleMerge's if a compaction is due. x.mu is held.
+// (pickKeyMerge), or else all of them if a compaction is due. x.mu is held.
 func (x *KeyIndex) pick(v *KeyView) (lo, hi int, ok bool) {
 	lo, hi, ok = pickKeyMerge(v)
 	return take(&x.idler, v.segs, lo, hi, ok)
