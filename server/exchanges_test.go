@@ -106,6 +106,14 @@ func TestExchangeRPCs(t *testing.T) {
 	}
 	_, err = call(admin, addFn)
 	wantStatus(t, err, codes.AlreadyExists)
+	// A refused add of the name taken leaves its credentials as they were.
+	again := proto.Clone(add).(*pb.AddExchangeRequest)
+	again.CredentialsSecret = `{"token":"another"}`
+	_, err = call(admin, func(ctx context.Context) (proto.Message, error) { return c.AddExchange(ctx, again) })
+	wantStatus(t, err, codes.AlreadyExists)
+	if b, err := os.ReadFile(file); err != nil || !strings.Contains(string(b), exchangeCanary) {
+		t.Errorf("credentials file after a refused add: %q, %v; want the first secret", b, err)
+	}
 
 	resp, err = call(curator, func(ctx context.Context) (proto.Message, error) {
 		return c.FetchExchange(ctx, &pb.FetchExchangeRequest{Name: "partner"})

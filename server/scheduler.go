@@ -472,6 +472,17 @@ func (s *Scheduler) Add(ctx context.Context, e index.Exchange, secret string) (i
 		if err := mediamatch.ValidateBankName("exchange.name", e.Name); err != nil {
 			return index.Exchange{}, err
 		}
+		// The file is written before the exchange is created: an add of
+		// a name taken must fail before it replaces that exchange's
+		// credentials. Adds and deletes of one name take turns.
+		m := s.lock(e.Name)
+		m.Lock()
+		defer m.Unlock()
+		if _, err := s.st.GetExchange(ctx, e.Name); err == nil {
+			return index.Exchange{}, mediamatch.Errorf(mediamatch.AlreadyExists, "exchange.name", "exchange %q", e.Name)
+		} else if !errors.Is(err, mediamatch.ErrNotFound) {
+			return index.Exchange{}, err
+		}
 		if err := os.MkdirAll(s.opts.CredentialsDir, 0o700); err != nil {
 			return index.Exchange{}, fmt.Errorf("exchange credentials: %w", err)
 		}
