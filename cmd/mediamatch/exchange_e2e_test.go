@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -110,18 +111,6 @@ func bankList(t *testing.T, cli func(args ...string) result, bank string) crashL
 	return got
 }
 
-func sameList(a, b crashList) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for id, v := range a {
-		if b[id] != v {
-			return false
-		}
-	}
-	return true
-}
-
 // exchangeStatusJSON is `exchange status --json`.
 type exchangeStatusJSON struct {
 	Name        string `json:"name"`
@@ -206,7 +195,7 @@ func TestEndToEndExchange(t *testing.T) {
 		Error  string `json:"error"`
 	}
 	decodeLine(t, cli("--json", "exchange", "fetch", "partner").ok(t).stdout, &sum)
-	if got := bankList(t, cli, "partner"); !sameList(got, v1) {
+	if got := bankList(t, cli, "partner"); !maps.Equal(got, v1) {
 		t.Fatalf("after the first fetch the bank has %d items, want the list's %d", len(got), len(v1))
 	}
 
@@ -228,7 +217,7 @@ func TestEndToEndExchange(t *testing.T) {
 	if sum.Counts.Added != 10 || sum.Counts.Updated != 5 || sum.Counts.Deleted != 5 || sum.Error != "" {
 		t.Errorf("fetch of the changed list = %+v, want 10 added, 5 updated, 5 deleted", sum)
 	}
-	if got := bankList(t, cli, "partner"); !sameList(got, v2) {
+	if got := bankList(t, cli, "partner"); !maps.Equal(got, v2) {
 		t.Fatalf("after the changed list the bank has %d items, want the list's %d", len(got), len(v2))
 	}
 	st := status()
@@ -272,7 +261,7 @@ func TestEndToEndExchange(t *testing.T) {
 	if got := fake.count(); got != n {
 		t.Errorf("an exchange stopped by refused credentials was fetched %d times", got-n)
 	}
-	if got := bankList(t, cli, "partner"); !sameList(got, v2) {
+	if got := bankList(t, cli, "partner"); !maps.Equal(got, v2) {
 		t.Errorf("the refusal changed the bank")
 	}
 	fake.set(v2, false)
@@ -286,7 +275,7 @@ func TestEndToEndExchange(t *testing.T) {
 	if _, err := os.Stat(stored); !os.IsNotExist(err) {
 		t.Errorf("after delete the credentials file: %v, want it gone", err)
 	}
-	if got := bankList(t, cli, "partner"); !sameList(got, v2) {
+	if got := bankList(t, cli, "partner"); !maps.Equal(got, v2) {
 		t.Errorf("deleting the exchange changed its bank")
 	}
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -402,34 +403,7 @@ func TestEndToEndImportCrash(t *testing.T) {
 	// content returns the bank as a crashList, from its jsonl export.
 	content := func() crashList {
 		t.Helper()
-		out := cli(nil, "export", "--bank", "crash").ok(t).stdout
-		got := crashList{}
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if line == "" {
-				continue
-			}
-			var it struct {
-				ID     string            `json:"id"`
-				Labels map[string]string `json:"labels"`
-				Media  struct {
-					Keyframes []struct{ Signals []struct{ Hash string } }
-				}
-			}
-			decodeLine(t, line, &it)
-			got[it.ID] = [2]string{it.Labels["v"], it.Media.Keyframes[0].Signals[0].Hash}
-		}
-		return got
-	}
-	same := func(got, want crashList) bool {
-		if len(got) != len(want) {
-			return false
-		}
-		for id, v := range want {
-			if got[id] != v {
-				return false
-			}
-		}
-		return true
+		return bankList(t, func(args ...string) result { return cli(nil, args...) }, "crash")
 	}
 	importFile := func(file string) (importSummary, time.Duration) {
 		t.Helper()
@@ -448,11 +422,11 @@ func TestEndToEndImportCrash(t *testing.T) {
 	if want := int64(len(deleted)); sum.Deleted != want || sum.Added != int64(len(bOnly)) {
 		t.Fatalf("import of B = %+v, want %d deleted, %d added", sum, want, len(bOnly))
 	}
-	if !same(content(), b) {
+	if !maps.Equal(content(), b) {
 		t.Fatal("after importing B the bank is not B")
 	}
 	_, dReset := importFile(fileReset)
-	if !same(content(), a) {
+	if !maps.Equal(content(), a) {
 		t.Fatal("after the reset the bank is not A")
 	}
 	t.Logf("%d lines: import A %v, B %v, reset %v", lines, dA.Round(time.Millisecond), dB.Round(time.Millisecond), dReset.Round(time.Millisecond))
@@ -490,7 +464,7 @@ func TestEndToEndImportCrash(t *testing.T) {
 		got := content()
 		side := ""
 		switch {
-		case same(got, a):
+		case maps.Equal(got, a):
 			side = "before the commit: A"
 			before++
 			lo = max(lo, delay)
@@ -500,14 +474,14 @@ func TestEndToEndImportCrash(t *testing.T) {
 			if err == nil {
 				t.Errorf("round %d: the import succeeded, but after the crash the bank is A", round)
 			}
-		case same(got, b) && err == nil:
+		case maps.Equal(got, b) && err == nil:
 			side = "after the import was done: B"
 			finished++
 			hi = min(hi, delay)
 			if !seenAfter {
 				hi, seenAfter = delay, true
 			}
-		case same(got, b):
+		case maps.Equal(got, b):
 			side = "after the commit: B"
 			after++
 			hi = min(hi, delay)
@@ -534,11 +508,11 @@ func TestEndToEndImportCrash(t *testing.T) {
 
 		// Repeated, the import completes, whatever the crash left.
 		importFile(fileB)
-		if !same(content(), b) {
+		if !maps.Equal(content(), b) {
 			t.Fatalf("round %d: after repeating the import the bank is not B", round)
 		}
 		importFile(fileReset)
-		if !same(content(), a) {
+		if !maps.Equal(content(), a) {
 			t.Fatalf("round %d: after the reset the bank is not A", round)
 		}
 	}
