@@ -253,7 +253,7 @@ func (x *exchangeService) toProto(e index.Exchange, withCheckpoint bool) *pb.Exc
 	if x.s.opts.Exchanges != nil {
 		ps.Running = x.s.opts.Exchanges.Running(e.Name)
 	}
-	return &pb.Exchange{Name: e.Name, Bank: e.Bank, Kind: e.Kind, BaseUrl: e.BaseURL, Interval: durationpb.New(iv),
+	return &pb.Exchange{Name: e.Name, Bank: e.Bank, Kind: e.Kind, BaseUrl: exchange.RedactURL(e.BaseURL), Interval: durationpb.New(iv),
 		Settings: e.Settings, Credentials: creds, Paused: e.Paused, CreateTime: timestamppb.New(e.Created), Status: ps}
 }
 

@@ -156,6 +156,18 @@ func TestExchangeRPCs(t *testing.T) {
 			t.Errorf("as curator: %v", err)
 		}
 	}
+	// A presigned list URL is a credential: shown redacted.
+	signed := &pb.AddExchangeRequest{Name: "signed", Bank: "partner", Kind: "url",
+		BaseUrl: list.URL + "/list.txt?X-Amz-Signature=" + exchangeCanary + "&x=1"}
+	if _, err := call(admin, func(ctx context.Context) (proto.Message, error) { return c.AddExchange(ctx, signed) }); err != nil {
+		t.Fatalf("AddExchange of a presigned URL: %v", err)
+	}
+	resp, err = call(curator, func(ctx context.Context) (proto.Message, error) {
+		return c.GetExchangeStatus(ctx, &pb.GetExchangeStatusRequest{Name: "signed"})
+	})
+	if err != nil || !strings.Contains(resp.(*pb.GetExchangeStatusResponse).GetExchange().GetBaseUrl(), "X-Amz-Signature=REDACTED") {
+		t.Errorf("status of a presigned URL = %v, %v; want its signature redacted", resp, err)
+	}
 	// Limited to other banks: the exchange is not there.
 	_, err = call(other, func(ctx context.Context) (proto.Message, error) {
 		return c.GetExchangeStatus(ctx, &pb.GetExchangeStatusRequest{Name: "partner"})

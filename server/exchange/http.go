@@ -295,7 +295,22 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // secretParams are query parameters that hold credentials: their values
 // are replaced in any URL shown.
-var secretParams = []string{"access_token", "token", "key", "api_key", "apikey", "password", "code", "client_secret"}
+var secretParams = []string{"access_token", "token", "key", "api_key", "apikey", "password", "code", "client_secret",
+	// Presigned object-store URLs, where a list file is often served
+	// from: S3, Google Cloud Storage, Azure SAS.
+	"x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential", "sig", "signature"}
+
+// RedactURL returns the URL raw with secret query values and user
+// information replaced by REDACTED, for showing a configured base URL
+// (a presigned list URL is a credential); one that does not parse is
+// shown as REDACTED.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "REDACTED"
+	}
+	return redactURL(u)
+}
 
 // redactURL returns u as a string with secret query values and user
 // information replaced by REDACTED.
