@@ -29,7 +29,6 @@ type exchangeService struct {
 
 // Limits of AddExchangeRequest, as stated in exchange.proto.
 const (
-	maxCredentialsBytes = 64 << 10
 	minExchangeInterval = time.Second
 	maxCheckpointShown  = 4096
 )
@@ -65,8 +64,8 @@ func (x *exchangeService) AddExchange(ctx context.Context, req *pb.AddExchangeRe
 		}
 		interval = d.AsDuration()
 	}
-	if n := len(req.GetCredentialsSecret()); n > maxCredentialsBytes {
-		vs.add("AddExchangeRequest.credentials_secret", "%d bytes, want at most %d", n, maxCredentialsBytes)
+	if n := len(req.GetCredentialsSecret()); n > exchange.MaxCredentialsBytes {
+		vs.add("AddExchangeRequest.credentials_secret", "%d bytes, want at most %d", n, exchange.MaxCredentialsBytes)
 	}
 	if req.GetCredentialsSecret() != "" && req.GetCredentialsEnv() != "" {
 		vs.add("AddExchangeRequest.credentials_env", "set with credentials_secret, want at most one of them")

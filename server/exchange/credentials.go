@@ -3,6 +3,7 @@ package exchange
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -30,26 +31,55 @@ type Credentials struct {
 	FunctionKey     string `json:"function_key,omitempty"`
 }
 
-// LoadCredentials reads credentials from the file at path, which must not
-// be readable or writable by group or others (mode 0600 or stricter): a
-// JSON object with the fields of Credentials ({"token": "..."}), or a
-// token alone on one line. It returns an error naming the file and what
-// is wrong (never the secret), wrapping ErrConfig for a file open to
-// others or that cannot be parsed.
-func LoadCredentials(path string) (Credentials, error) {
-	fi, err := os.Stat(path)
+// MaxCredentialsBytes bounds a credentials file and a secret sent to the
+// server (AddExchangeRequest.credentials_secret).
+const MaxCredentialsBytes = 64 << 10
+
+// ReadCredentialsFile returns the content of the credentials file at
+// path, spaces trimmed, refusing a file that is not regular, one that
+// group or others may read or write (mode 0600 or stricter), one over
+// MaxCredentialsBytes and an empty one. Its errors name the file and what
+// is wrong, never the content; those of the file's mode, size and
+// emptiness wrap ErrConfig. The file is checked as opened, not by name.
+func ReadCredentialsFile(path string) (string, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("exchange: credentials file: %w", err)
+		return "", fmt.Errorf("exchange: credentials file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("exchange: credentials file: %w", err)
 	}
 	if m := fi.Mode(); !m.IsRegular() || m.Perm()&0o077 != 0 {
-		return Credentials{}, fmt.Errorf("%w: credentials file %s has mode %v, want a regular file with mode 0600 or "+
+		return "", fmt.Errorf("%w: credentials file %s has mode %v, want a regular file with mode 0600 or "+
 			"stricter (chmod 600 %s)", ErrConfig, path, m, path)
 	}
-	b, err := os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, MaxCredentialsBytes+1))
 	if err != nil {
-		return Credentials{}, fmt.Errorf("exchange: credentials file: %w", err)
+		return "", fmt.Errorf("exchange: credentials file: %w", err)
 	}
-	c, err := ParseCredentials(string(b))
+	if len(b) > MaxCredentialsBytes {
+		return "", fmt.Errorf("%w: credentials file %s is over %d bytes", ErrConfig, path, MaxCredentialsBytes)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%w: credentials file %s is empty", ErrConfig, path)
+	}
+	return s, nil
+}
+
+// LoadCredentials reads credentials from the file at path
+// (ReadCredentialsFile): a JSON object with the fields of Credentials
+// ({"token": "..."}), or a token alone on one line. It returns an error
+// naming the file and what is wrong (never the secret), wrapping
+// ErrConfig for a file open to others or that cannot be parsed.
+func LoadCredentials(path string) (Credentials, error) {
+	s, err := ReadCredentialsFile(path)
+	if err != nil {
+		return Credentials{}, err
+	}
+	c, err := ParseCredentials(s)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("credentials file %s: %w", path, err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,11 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediamatch/mediamatch/client"
+	"github.com/mediamatch/mediamatch/server/exchange"
 )
-
-// maxCredentialsFile bounds the credentials file add reads, as the
-// server bounds AddExchangeRequest.credentials_secret.
-const maxCredentialsFile = 64 << 10
 
 func (a *app) exchangeCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -126,7 +121,7 @@ host. No command prints credentials again.`,
 				spec.Settings[k] = v
 			}
 			if credFile != "" {
-				secret, err := readCredentialsFile(credFile)
+				secret, err := exchange.ReadCredentialsFile(credFile) // as the server reads its own
 				if err != nil {
 					return fmt.Errorf("exchange add: %w", err)
 				}
@@ -165,37 +160,6 @@ host. No command prints credentials again.`,
 	cmd.MarkFlagRequired("bank")
 	cmd.MarkFlagRequired("kind")
 	return cmd
-}
-
-// readCredentialsFile reads a credentials file, refusing one that group
-// or others may read (as the server refuses its own), without ever
-// quoting its content.
-func readCredentialsFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("credentials file %s has mode %v: group or others may read it; chmod 600 it (and consider the secret exposed)",
-			path, fi.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxCredentialsFile+1))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > maxCredentialsFile {
-		return "", fmt.Errorf("credentials file %s is over %d bytes", path, maxCredentialsFile)
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("credentials file %s is empty", path)
-	}
-	return s, nil
 }
 
 func (a *app) exchangeListCommand() *cobra.Command {
