@@ -206,14 +206,17 @@ func (f *Fetcher) attempt(ctx context.Context, req request) (*response, time.Dur
 	if err != nil {
 		return nil, 0, errors.New(netReason(err))
 	}
-	defer res.Body.Close()
+	defer func() {
+		// What is left of an error's body is read (a little of it), so
+		// that the connection can serve the retry.
+		io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		res.Body.Close()
+	}()
 	r := &response{status: res.StatusCode, header: res.Header}
 	switch s := res.StatusCode; {
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		return r, 0, &permanent{kind: ErrAuth, status: s, reason: fmt.Sprintf("HTTP %d %s", s, http.StatusText(s))}
 	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-		io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		wait, ok := retryAfter(res.Header.Get("Retry-After"), f.opts.Now())
 		if ok {
 			wait = min(wait, f.opts.Retry.MaxRetryAfter)
@@ -223,7 +226,6 @@ func (f *Fetcher) attempt(ctx context.Context, req request) (*response, time.Dur
 		}
 		return r, wait, fmt.Errorf("HTTP %d %s", s, http.StatusText(s))
 	case s == http.StatusRequestTimeout || s >= 500 && s != http.StatusNotImplemented:
-		io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		return r, 0, fmt.Errorf("HTTP %d %s", s, http.StatusText(s))
 	case s >= 300 && s != http.StatusNotModified:
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 16<<10))
